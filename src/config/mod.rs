@@ -1,0 +1,1 @@
+//! Configuration: the repository config (`.iamgate.yml`). STUB.

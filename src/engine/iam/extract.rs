@@ -1,0 +1,1 @@
+//! Extraction of IAM facts from preview steps. STUB.

@@ -1,0 +1,13 @@
+//! IAM: the policy model, its canonical form, the AWS action database, well-known managed
+//! policies, and the extraction of every policy-bearing property of a preview into per-principal
+//! and per-resource views. Pure: no I/O.
+
+pub mod actions;
+pub mod extract;
+pub mod managed;
+pub mod model;
+pub mod normalize;
+pub mod policy;
+
+pub use model::*;
+pub use policy::{Document, Effect, NameSpec, Policy, PrincipalSpec, Statement};

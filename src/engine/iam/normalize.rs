@@ -1,0 +1,1 @@
+//! Parsing policy documents (JSON string or object) into the canonical `Policy`. STUB.

@@ -1,0 +1,114 @@
+//! The pure core: preview parsing, IAM extraction, normalization, diff, risk and reports.
+//! No I/O and no async: `iamgate analyze` and the server share it.
+
+pub mod diff;
+pub mod iam;
+pub mod preview;
+pub mod report;
+pub mod risk;
+
+use serde::Serialize;
+
+use self::preview::Op;
+use self::risk::{Finding, Severity};
+
+/// The risk bands of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    None,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Level {
+    pub const ALL: [Level; 5] = [Level::None, Level::Low, Level::Medium, Level::High, Level::Critical];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::None => "none",
+            Level::Low => "low",
+            Level::Medium => "medium",
+            Level::High => "high",
+            Level::Critical => "critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Level> {
+        Level::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+
+    /// The band a 0-100 score falls in: 0 none; 1-24 low; 25-49 medium; 50-79 high; 80-100 critical.
+    pub fn of_score(score: u8) -> Level {
+        match score {
+            0 => Level::None,
+            1..=24 => Level::Low,
+            25..=49 => Level::Medium,
+            50..=79 => Level::High,
+            _ => Level::Critical,
+        }
+    }
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A 0-100 score with its band.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Risk {
+    pub score: u8,
+    pub level: Level,
+}
+
+impl Risk {
+    pub const NONE: Risk = Risk { score: 0, level: Level::None };
+
+    pub fn from_score(score: u8) -> Risk {
+        Risk { score, level: Level::of_score(score) }
+    }
+}
+
+/// A step whose IAM-relevant properties change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceChange {
+    pub urn: String,
+    pub type_: String,
+    pub op: Op,
+    /// Risk of the new findings reported on this resource.
+    pub risk: Risk,
+    /// Canonical pretty JSON of the IAM-relevant properties, before and after (None: absent).
+    pub before: Option<String>,
+    pub after: Option<String>,
+    /// Unified diff of `before` -> `after`.
+    pub diff: String,
+}
+
+/// A finding as reported: whether this change introduces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reported {
+    pub finding: Finding,
+    /// True when absent before, or its severity rose.
+    pub new: bool,
+    /// The severity it had before, when it existed before.
+    pub before: Option<Severity>,
+}
+
+/// The complete result of analyzing one preview.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Analysis {
+    pub risk: Risk,
+    pub resources: Vec<ResourceChange>,
+    /// Findings of the after state (new and pre-existing), most severe first.
+    pub findings: Vec<Reported>,
+    /// Findings of the before state that the change removes or weakens.
+    pub improvements: Vec<Reported>,
+    /// The fingerprint of the whole normalized IAM change.
+    pub fingerprint: diff::Fingerprint,
+    /// Error diagnostics of the preview (a failed preview is not a clean one).
+    pub errors: Vec<String>,
+}
