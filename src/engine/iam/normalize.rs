@@ -1,1 +1,359 @@
-//! Parsing policy documents (JSON string or object) into the canonical `Policy`. STUB.
+//! Reading policy documents (a JSON string or an object, as providers store them) into the
+//! canonical `Policy`, and writing the canonical form back as JSON for diffs and fingerprints.
+//!
+//! Canonical form: `Statement` always a list; every element a sorted, deduplicated set; action
+//! names in the database's casing; `Sid` dropped; a bare account id principal as its root ARN;
+//! condition keys lowercased and values as strings; statements that differ only in their actions
+//! (or only in their resources) merged; statements sorted. Two spellings of the same policy have
+//! the same canonical form. Structural problems are collected in `Policy::problems`; statements
+//! that AWS would reject are dropped from the effective policy.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value, json};
+
+use super::actions::db;
+use super::policy::{Conditions, Document, Effect, NameSpec, Policy, PrincipalSpec, Statement, UNKNOWN_TEXT};
+use crate::engine::preview::{Marker, classify};
+
+const VERSIONS: [&str; 2] = ["2012-10-17", "2008-10-17"];
+const DEFAULT_VERSION: &str = "2008-10-17";
+
+/// Reads a policy-bearing property value: a JSON string holding the document, or the document
+/// itself; secret and unknown values are kept opaque.
+pub fn parse_document(value: &Value) -> Document {
+    match classify(value) {
+        Marker::Secret => return Document::Secret,
+        Marker::Unknown => return Document::Unknown,
+        Marker::Known => {}
+    }
+    match value {
+        Value::String(text) => parse_text(text),
+        Value::Object(map) => parse_object(map),
+        other => Document::Malformed(format!(
+            "expected a policy document (a JSON object or a JSON string), found {}",
+            kind_of(other)
+        )),
+    }
+}
+
+/// Reads a policy document from its JSON text.
+pub fn parse_text(text: &str) -> Document {
+    if text.trim().is_empty() {
+        return Document::Malformed("the policy document is empty".to_owned());
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => parse_object(&map),
+        Ok(other) => Document::Malformed(format!(
+            "expected a JSON object as policy document, found {}",
+            kind_of(&other)
+        )),
+        Err(e) => Document::Malformed(format!("the policy is not valid JSON: {e}")),
+    }
+}
+
+fn parse_object(map: &Map<String, Value>) -> Document {
+    let mut problems = Vec::new();
+    for key in map.keys() {
+        if !matches!(key.as_str(), "Version" | "Statement" | "Id") {
+            problems.push(format!("unknown top-level element `{key}`"));
+        }
+    }
+    let version = match map.get("Version") {
+        None => DEFAULT_VERSION.to_owned(),
+        Some(Value::String(v)) if VERSIONS.contains(&v.as_str()) => v.clone(),
+        Some(other) => {
+            problems.push(format!("invalid Version {other}: use \"2012-10-17\""));
+            DEFAULT_VERSION.to_owned()
+        }
+    };
+    let raw_statements: Vec<&Value> = match map.get("Statement") {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(v @ Value::Object(_)) => vec![v],
+        Some(other) => {
+            return Document::Malformed(format!(
+                "Statement must be an object or a list of objects, found {}",
+                kind_of(other)
+            ));
+        }
+        None => return Document::Malformed("the policy has no Statement".to_owned()),
+    };
+    let mut statements = Vec::with_capacity(raw_statements.len());
+    for (i, raw) in raw_statements.into_iter().enumerate() {
+        match parse_statement(raw) {
+            Ok(s) => statements.push(s),
+            Err(reason) => problems.push(format!("Statement[{i}]: {reason}")),
+        }
+    }
+    Document::Known(Policy { version, statements: canonical_statements(statements), problems })
+}
+
+fn parse_statement(raw: &Value) -> Result<Statement, String> {
+    let Value::Object(map) = raw else {
+        return Err(format!("expected an object, found {}", kind_of(raw)));
+    };
+    for key in map.keys() {
+        if !matches!(
+            key.as_str(),
+            "Sid" | "Effect" | "Action" | "NotAction" | "Resource" | "NotResource" | "Principal" | "NotPrincipal" | "Condition"
+        ) {
+            return Err(format!("unknown element `{key}`"));
+        }
+    }
+    if let Some(sid) = map.get("Sid") {
+        if !sid.is_string() {
+            return Err(format!("Sid must be a string, found {}", kind_of(sid)));
+        }
+    }
+    let effect = match map.get("Effect") {
+        Some(Value::String(e)) if e == "Allow" => Effect::Allow,
+        Some(Value::String(e)) if e == "Deny" => Effect::Deny,
+        Some(other) => return Err(format!("Effect must be \"Allow\" or \"Deny\", found {other}")),
+        None => return Err("missing Effect".to_owned()),
+    };
+    let action = match (map.get("Action"), map.get("NotAction")) {
+        (Some(a), None) => NameSpec::Only(actions(a, "Action")?),
+        (None, Some(a)) => NameSpec::Not(actions(a, "NotAction")?),
+        (Some(_), Some(_)) => return Err("has both Action and NotAction".to_owned()),
+        (None, None) => return Err("has neither Action nor NotAction".to_owned()),
+    };
+    let resource = match (map.get("Resource"), map.get("NotResource")) {
+        (Some(r), None) => Some(NameSpec::Only(strings(r, "Resource")?)),
+        (None, Some(r)) => Some(NameSpec::Not(strings(r, "NotResource")?)),
+        (Some(_), Some(_)) => return Err("has both Resource and NotResource".to_owned()),
+        (None, None) => None,
+    };
+    let principal = match (map.get("Principal"), map.get("NotPrincipal")) {
+        (Some(p), None) => Some(principals(p, false)?),
+        (None, Some(p)) => Some(principals(p, true)?),
+        (Some(_), Some(_)) => return Err("has both Principal and NotPrincipal".to_owned()),
+        (None, None) => None,
+    };
+    let condition = match map.get("Condition") {
+        Some(c) => conditions(c)?,
+        None => Conditions::new(),
+    };
+    Ok(Statement { effect, principal, action, resource, condition })
+}
+
+fn actions(value: &Value, element: &str) -> Result<BTreeSet<String>, String> {
+    Ok(strings(value, element)?.iter().map(|a| canonical_action(a)).collect())
+}
+
+/// The database's casing for a known action; otherwise the service prefix lowercased.
+fn canonical_action(action: &str) -> String {
+    let db = db();
+    if let Some(id) = db.lookup(action) {
+        return db.name(id).to_owned();
+    }
+    match action.split_once(':') {
+        Some((service, name)) => format!("{}:{name}", service.to_ascii_lowercase()),
+        None => action.to_owned(),
+    }
+}
+
+/// A string or a non-empty list of strings.
+fn strings(value: &Value, element: &str) -> Result<BTreeSet<String>, String> {
+    let set: BTreeSet<String> = match value {
+        Value::String(s) => std::iter::once(text(s)).collect(),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(text(s)),
+                other => Err(format!("{element} entries must be strings, found {}", kind_of(other))),
+            })
+            .collect::<Result<_, _>>()?,
+        other => return Err(format!("{element} must be a string or a list of strings, found {}", kind_of(other))),
+    };
+    if set.is_empty() {
+        return Err(format!("{element} is an empty list"));
+    }
+    Ok(set)
+}
+
+/// A string value as canonical text: the unknown sentinel becomes `UNKNOWN_TEXT`.
+fn text(s: &str) -> String {
+    if s == crate::engine::preview::UNKNOWN { UNKNOWN_TEXT.to_owned() } else { s.to_owned() }
+}
+
+fn principals(value: &Value, negated: bool) -> Result<PrincipalSpec, String> {
+    let element = if negated { "NotPrincipal" } else { "Principal" };
+    let mut entries: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    match value {
+        Value::String(s) if s == "*" => {
+            entries.insert("AWS".to_owned(), std::iter::once("*".to_owned()).collect());
+        }
+        Value::Object(map) => {
+            for (kind, v) in map {
+                if !matches!(kind.as_str(), "AWS" | "Service" | "Federated" | "CanonicalUser") {
+                    return Err(format!("{element} has an unknown kind `{kind}`"));
+                }
+                let values = strings(v, element)?;
+                let values = if kind == "AWS" { values.into_iter().map(account_root).collect() } else { values };
+                entries.entry(kind.clone()).or_default().extend(values);
+            }
+            if entries.is_empty() {
+                return Err(format!("{element} is empty"));
+            }
+        }
+        other => return Err(format!("{element} must be \"*\" or an object, found {}", kind_of(other))),
+    }
+    Ok(PrincipalSpec { negated, entries })
+}
+
+/// IAM stores a bare account id principal as the account's root ARN.
+fn account_root(value: String) -> String {
+    if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
+        format!("arn:aws:iam::{value}:root")
+    } else {
+        value
+    }
+}
+
+fn conditions(value: &Value) -> Result<Conditions, String> {
+    let Value::Object(ops) = value else {
+        return Err(format!("Condition must be an object, found {}", kind_of(value)));
+    };
+    let mut out = Conditions::new();
+    for (op, keys) in ops {
+        let Value::Object(keys) = keys else {
+            return Err(format!("Condition operator `{op}` must map keys to values, found {}", kind_of(keys)));
+        };
+        let entry = out.entry(op.clone()).or_default();
+        for (key, v) in keys {
+            let values: BTreeSet<String> = match v {
+                Value::Array(items) => items.iter().map(condition_value).collect::<Result<_, _>>()?,
+                other => std::iter::once(condition_value(other)?).collect(),
+            };
+            entry.entry(key.to_ascii_lowercase()).or_default().extend(values);
+        }
+        if entry.is_empty() {
+            out.remove(op);
+        }
+    }
+    Ok(out)
+}
+
+fn condition_value(v: &Value) -> Result<String, String> {
+    match v {
+        Value::String(s) => Ok(text(s)),
+        Value::Bool(b) => Ok(b.to_string()),
+        Value::Number(n) => Ok(n.to_string()),
+        other => Err(format!("condition values must be strings, numbers or booleans, found {}", kind_of(other))),
+    }
+}
+
+/// Merges statements that differ only in their (positive) actions, then those that differ only
+/// in their (positive) resources; sorts and deduplicates.
+pub fn canonical_statements(statements: Vec<Statement>) -> Vec<Statement> {
+    let merged = merge(statements, |s| matches!(s.action, NameSpec::Only(_)), |into, from| {
+        if let (NameSpec::Only(a), NameSpec::Only(b)) = (&mut into.action, from.action) {
+            a.extend(b);
+        }
+    }, |s| {
+        let mut k = s.clone();
+        k.action = NameSpec::Only(BTreeSet::new());
+        k
+    });
+    let mut merged = merge(merged, |s| matches!(s.resource, Some(NameSpec::Only(_))), |into, from| {
+        if let (Some(NameSpec::Only(a)), Some(NameSpec::Only(b))) = (&mut into.resource, from.resource) {
+            a.extend(b);
+        }
+    }, |s| {
+        let mut k = s.clone();
+        k.resource = Some(NameSpec::Only(BTreeSet::new()));
+        k
+    });
+    merged.sort();
+    merged.dedup();
+    merged
+}
+
+fn merge(
+    statements: Vec<Statement>,
+    mergeable: impl Fn(&Statement) -> bool,
+    absorb: impl Fn(&mut Statement, Statement),
+    key: impl Fn(&Statement) -> Statement,
+) -> Vec<Statement> {
+    let mut groups: BTreeMap<Statement, Statement> = BTreeMap::new();
+    let mut rest = Vec::new();
+    for s in statements {
+        if !mergeable(&s) {
+            rest.push(s);
+            continue;
+        }
+        match groups.entry(key(&s)) {
+            std::collections::btree_map::Entry::Occupied(mut e) => absorb(e.get_mut(), s),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(s);
+            }
+        }
+    }
+    rest.extend(groups.into_values());
+    rest
+}
+
+/// The canonical JSON of a policy: keys sorted, every element a list.
+pub fn to_json(policy: &Policy) -> Value {
+    let statements: Vec<Value> = policy.statements.iter().map(statement_json).collect();
+    json!({ "Version": policy.version, "Statement": statements })
+}
+
+fn statement_json(s: &Statement) -> Value {
+    let mut m = Map::new();
+    m.insert("Effect".into(), Value::from(s.effect.as_str()));
+    let (key, names) = match &s.action {
+        NameSpec::Only(n) => ("Action", n),
+        NameSpec::Not(n) => ("NotAction", n),
+    };
+    m.insert(key.into(), list(names));
+    if let Some(r) = &s.resource {
+        let (key, names) = match r {
+            NameSpec::Only(n) => ("Resource", n),
+            NameSpec::Not(n) => ("NotResource", n),
+        };
+        m.insert(key.into(), list(names));
+    }
+    if let Some(p) = &s.principal {
+        let key = if p.negated { "NotPrincipal" } else { "Principal" };
+        let obj: Map<String, Value> = p.entries.iter().map(|(k, v)| (k.clone(), list(v))).collect();
+        m.insert(key.into(), Value::Object(obj));
+    }
+    if !s.condition.is_empty() {
+        let obj: Map<String, Value> = s
+            .condition
+            .iter()
+            .map(|(op, keys)| {
+                let inner: Map<String, Value> = keys.iter().map(|(k, v)| (k.clone(), list(v))).collect();
+                (op.clone(), Value::Object(inner))
+            })
+            .collect();
+        m.insert("Condition".into(), Value::Object(obj));
+    }
+    Value::Object(m)
+}
+
+fn list(names: &BTreeSet<String>) -> Value {
+    Value::Array(names.iter().map(|n| Value::from(n.as_str())).collect())
+}
+
+/// The canonical JSON of a document, as shown in diffs.
+pub fn document_json(doc: &Document) -> Value {
+    match doc {
+        Document::Known(p) => to_json(p),
+        Document::Unknown => Value::from(UNKNOWN_TEXT),
+        Document::Secret => Value::from("<secret>"),
+        Document::Malformed(reason) => json!({ "<malformed>": reason }),
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}

@@ -2,6 +2,7 @@
 //! before and after findings, and the score. Pure: no I/O.
 
 pub mod catalog;
+pub mod conditions;
 pub mod delta;
 pub mod effective;
 pub mod rules;

@@ -3,6 +3,7 @@
 
 pub mod escalation;
 pub mod exposure;
+pub mod guardrail;
 pub mod lint;
 pub mod managed;
 pub mod resource_policy;
@@ -13,7 +14,7 @@ use super::{EvalCtx, Finding, Rule};
 use crate::engine::iam::IamState;
 
 /// Every family's catalog entries, in display order.
-pub fn families() -> [&'static [Rule]; 7] {
+pub fn families() -> [&'static [Rule]; 8] {
     [
         wildcard::RULES,
         escalation::RULES,
@@ -21,6 +22,7 @@ pub fn families() -> [&'static [Rule]; 7] {
         managed::RULES,
         trust::RULES,
         resource_policy::RULES,
+        guardrail::RULES,
         lint::RULES,
     ]
 }
