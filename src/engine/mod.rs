@@ -9,8 +9,9 @@ pub mod risk;
 
 use serde::Serialize;
 
-use self::preview::Op;
-use self::risk::{Finding, Severity};
+use self::diff::ChangeRef;
+use self::preview::{Op, Preview};
+use self::risk::{EvalCtx, Finding, RiskConfig, Severity};
 
 /// The risk bands of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -111,4 +112,42 @@ pub struct Analysis {
     pub fingerprint: diff::Fingerprint,
     /// Error diagnostics of the preview (a failed preview is not a clean one).
     pub errors: Vec<String>,
+}
+
+/// Analyzes one preview: extraction, both states through the rules, the delta, the score, the
+/// per-resource diffs and the fingerprint.
+pub fn analyze(preview: &Preview<'_>, config: &RiskConfig) -> Analysis {
+    let ex = iam::extract::extract(preview);
+    let ctx = EvalCtx { config };
+    let ((before, after), change) = rayon::join(
+        || rayon::join(|| risk::evaluate(&ex.before, ctx), || risk::evaluate(&ex.after, ctx)),
+        || risk::evaluate_change(&ex.before, &ex.after, ctx),
+    );
+    let delta = risk::delta::compare(before, after, change);
+    let risk = risk::score::aggregate(delta.new_findings());
+
+    let changed: Vec<&iam::extract::ResourceIam> = ex.resources.iter().filter(|r| r.changed()).collect();
+    let fingerprint = diff::fingerprint(
+        &changed
+            .iter()
+            .map(|r| ChangeRef { urn: &r.urn, before: r.before.as_ref(), after: r.after.as_ref() })
+            .collect::<Vec<_>>(),
+    );
+    let resources = changed
+        .iter()
+        .map(|r| {
+            let before = r.before.as_ref().map(diff::pretty);
+            let after = r.after.as_ref().map(diff::pretty);
+            let diff = diff::unified(before.as_deref(), after.as_deref());
+            let risk = risk::score::aggregate(delta.new_findings().filter(|f| f.resource == r.urn));
+            ResourceChange { urn: r.urn.clone(), type_: r.type_.clone(), op: r.op.clone(), risk, before, after, diff }
+        })
+        .collect();
+    let errors = preview
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == "error")
+        .map(|d| d.message.clone())
+        .collect();
+    Analysis { risk, resources, findings: delta.findings, improvements: delta.improvements, fingerprint, errors }
 }

@@ -17,6 +17,35 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
     all().iter().find(|r| r.id == id)
 }
 
+/// `docs/rules.md`: the whole catalog with rationale, example and remediation, generated so that
+/// the docs cannot drift from the code (a test compares them).
+pub fn markdown() -> String {
+    let mut out = String::from(
+        "# iamgate rules\n\n<!-- Generated from the rule catalog (src/engine/risk/rules). Do not edit: run\n     `UPDATE_DOCS=1 cargo test --test docs` to regenerate. -->\n\n",
+    );
+    out.push_str("Each rule has an id, a category, a default severity (see `.iamgate.yml` `risk.severity` to\n");
+    out.push_str("override it, `risk.disable` to turn it off), and the text below. `iamgate rules` lists them;\n");
+    out.push_str("`/iamgate explain <rule-id>` shows one in a pull request.\n\n");
+    out.push_str("| id | category | severity | description |\n| --- | --- | --- | --- |\n");
+    for r in all() {
+        let anchor = r.id.to_ascii_lowercase();
+        out.push_str(&format!("| [{}](#{anchor}) | {} | {} | {} |\n", r.id, r.category, r.severity, r.title));
+    }
+    for r in all() {
+        out.push_str(&format!(
+            "\n## {}\n\n{}\n\n- Category: `{}`\n- Default severity: `{}`\n\n**Why it matters.** {}\n\n**Example.**\n\n```json\n{}\n```\n\n**How to fix.** {}\n",
+            r.id,
+            r.title,
+            r.category,
+            r.severity,
+            r.rationale,
+            r.example.trim(),
+            r.remediation
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;

@@ -227,9 +227,21 @@ pub struct EvalCtx<'a> {
 pub fn evaluate(state: &IamState, ctx: EvalCtx<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     rules::check_all(state, ctx, &mut out);
-    out.retain(|f| !ctx.config.disable.contains(f.rule_id));
+    configured(out, ctx.config)
+}
+
+/// Runs the rules about the change itself (guardrails removed): every finding is new.
+pub fn evaluate_change(before: &IamState, after: &IamState, ctx: EvalCtx<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    rules::guardrail::check_change(before, after, ctx, &mut out);
+    configured(out, ctx.config)
+}
+
+/// Applies the `risk:` config (disable, severity overrides), then sorts and deduplicates.
+fn configured(mut out: Vec<Finding>, config: &RiskConfig) -> Vec<Finding> {
+    out.retain(|f| !config.disable.contains(f.rule_id));
     for f in &mut out {
-        if let Some(sev) = ctx.config.severity.get(f.rule_id) {
+        if let Some(sev) = config.severity.get(f.rule_id) {
             f.severity = *sev;
         }
     }
@@ -239,6 +251,7 @@ pub fn evaluate(state: &IamState, ctx: EvalCtx<'_>) -> Vec<Finding> {
             .then_with(|| a.rule_id.cmp(b.rule_id))
             .then_with(|| a.subject.cmp(&b.subject))
             .then_with(|| a.evidence.cmp(&b.evidence))
+            .then_with(|| a.resource.cmp(&b.resource))
     });
     out.dedup_by(|a, b| a.key() == b.key() && a.resource == b.resource);
     out

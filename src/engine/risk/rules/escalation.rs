@@ -1,8 +1,222 @@
-//! Rules: escalation.
+//! Rules: privilege escalation (catalog §2.2 AWS-PE-001..031, §2.3 AWS-PE-040..060). A path
+//! fires when every core step is allowed to the same subject, across all of its policies, after
+//! unconditional Deny subtraction. Severity follows the narrowest scope among the steps:
+//! critical on every resource, high on wildcard ARNs or under a condition, medium when pinned.
+//! An administrator (AWS-WC-001) gets no path findings: admin is reported once.
 
 use crate::engine::iam::IamState;
-use crate::engine::risk::{EvalCtx, Finding, Rule};
+use crate::engine::iam::actions::{ActionId, db};
+use crate::engine::iam::model::{Principal, PrincipalKind};
+use crate::engine::iam::policy::{Effect, NameSpec};
+use crate::engine::risk::conditions;
+use crate::engine::risk::effective::{Access, Hit, Owner, View, describe_access, views};
+use crate::engine::risk::{EvalCtx, Finding, Scope, Severity};
 
-pub const RULES: &[Rule] = &[];
+mod paths;
 
-pub fn check(_state: &IamState, _ctx: EvalCtx<'_>, _out: &mut Vec<Finding>) {}
+pub use self::paths::RULES;
+use self::paths::{PATHS, Path};
+
+pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
+    check_views(&views(state), ctx, out);
+}
+
+/// Runs the family over precomputed views (shared with the other identity families).
+pub fn check_views(views: &[View<'_>], _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
+    let trusting = trusting_roles(views);
+    for v in views.iter().filter(|v| v.admin.is_none()) {
+        for path in PATHS {
+            let Some((steps, access)) = take(v, path) else { continue };
+            if path.needs_trusting_role {
+                check_assume(v, path, &steps, access, &trusting, out);
+            } else {
+                out.push(report(v, path, &steps, access, ""));
+            }
+        }
+    }
+}
+
+/// Severity by the narrowest scope among the steps (catalog §2.2).
+pub fn severity_for(scope: Scope) -> Severity {
+    match scope {
+        Scope::All => Severity::Critical,
+        Scope::Wildcard => Severity::High,
+        Scope::Pinned => Severity::Medium,
+    }
+}
+
+/// The broadest way the subject can take the path: the chosen action per step (the broadest
+/// alternative) and the narrowest access among them. None when no way is fully allowed.
+fn take(v: &View<'_>, path: &Path) -> Option<(Vec<ActionId>, Access)> {
+    let db = db();
+    let mut best: Option<(Vec<ActionId>, Access)> = None;
+    'ways: for way in path.ways {
+        let mut steps = Vec::with_capacity(way.len());
+        for alternatives in *way {
+            let pick = alternatives
+                .iter()
+                .filter_map(|name| db.lookup(name))
+                .filter_map(|id| v.effective.access(id).map(|a| (id, a)))
+                .min_by_key(|(id, a)| (a.rank(), db.name(*id)));
+            match pick {
+                Some((id, _)) => steps.push(id),
+                None => continue 'ways,
+            }
+        }
+        let Some(access) = v.effective.weakest(&steps) else { continue };
+        if best.as_ref().is_none_or(|(_, b)| access.rank() < b.rank()) {
+            best = Some((steps, access));
+        }
+    }
+    best
+}
+
+fn report(v: &View<'_>, path: &Path, steps: &[ActionId], access: Access, extra: &str) -> Finding {
+    let db = db();
+    let mut names: Vec<&str> = steps.iter().map(|&id| db.name(id)).collect();
+    names.sort_unstable();
+    names.dedup();
+    let hit = Hit {
+        rule: &path.rule,
+        severity: severity_for(access.scope),
+        evidence: names.join(","),
+        message: format!(
+            "{} can escalate privileges ({}): it is allowed {} {}{extra}, from {}.",
+            v.display(),
+            path.rule.title,
+            names.join(", "),
+            describe_access(access),
+            v.origin(steps)
+        ),
+        scope: access.scope,
+        confidence: access.confidence(),
+    };
+    v.report(hit, steps)
+}
+
+/// A role of the state that any principal of an account may assume: its trust policy allows
+/// `sts:AssumeRole` to an account root (or `*`) with no limiting condition.
+struct TrustingRole<'a> {
+    role: &'a Principal,
+}
+
+fn trusting_roles<'a>(views: &[View<'a>]) -> Vec<TrustingRole<'a>> {
+    views
+        .iter()
+        .filter_map(|v| match v.owner {
+            Owner::Principal(p) if p.kind == PrincipalKind::Role => Some(p),
+            _ => None,
+        })
+        .filter(|p| trusts_whole_account(p))
+        .map(|role| TrustingRole { role })
+        .collect()
+}
+
+fn trusts_whole_account(role: &Principal) -> bool {
+    let Some(trust) = role.trust.as_ref().and_then(|t| t.value.known()) else { return false };
+    trust.statements.iter().any(|s| {
+        s.effect == Effect::Allow
+            && !conditions::is_limiting(&s.condition)
+            && names_assume_role(&s.action)
+            && s.principal.as_ref().is_some_and(|p| {
+                !p.negated && p.values("AWS").any(|value| value == "*" || is_account_root(value))
+            })
+    })
+}
+
+fn names_assume_role(spec: &NameSpec) -> bool {
+    match spec {
+        NameSpec::Only(names) => names.iter().any(|n| glob(n, "sts:AssumeRole")),
+        NameSpec::Not(names) => !names.iter().any(|n| glob(n, "sts:AssumeRole")),
+    }
+}
+
+/// `arn:aws:iam::<12 digits>:root`, in any partition.
+fn is_account_root(value: &str) -> bool {
+    let parts: Vec<&str> = value.split(':').collect();
+    matches!(parts.as_slice(), ["arn", _, "iam", "", account, "root"]
+        if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// AWS-PE-030: `sts:AssumeRole` reaches a role that trusts the whole account. On every
+/// resource any such role counts; on specific or wildcard ARNs only the roles they name.
+fn check_assume(
+    v: &View<'_>,
+    path: &Path,
+    steps: &[ActionId],
+    access: Access,
+    trusting: &[TrustingRole<'_>],
+    out: &mut Vec<Finding>,
+) {
+    let me = match v.owner {
+        Owner::Principal(p) => Some(p),
+        Owner::Policy(_) => None,
+    };
+    let candidates = trusting.iter().filter(|t| me.is_none_or(|m| !std::ptr::eq(m, t.role)));
+    let mut reached: Vec<&str> = if access.scope == Scope::All {
+        candidates.map(|t| t.role.name.as_str()).collect()
+    } else {
+        let resources = assume_resources(v, steps);
+        candidates
+            .filter(|t| resources.iter().any(|r| names_role(r, &t.role.name)))
+            .map(|t| t.role.name.as_str())
+            .collect()
+    };
+    if reached.is_empty() {
+        return;
+    }
+    reached.sort_unstable();
+    reached.dedup();
+    let mut finding = report(v, path, steps, access, &format!(", and role {} trusts the whole account", reached.join(", ")));
+    finding.evidence = format!("sts:AssumeRole->{}", reached.iter().map(|r| format!("role/{r}")).collect::<Vec<_>>().join(","));
+    out.push(finding);
+}
+
+/// The resources of the statements that grant the steps (`sts:AssumeRole`).
+fn assume_resources<'a>(v: &View<'a>, steps: &[ActionId]) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    for g in v.effective.grants.iter().filter(|g| steps.iter().any(|&id| g.actions.contains(id))) {
+        let statement = &v.sources[g.source].policy.statements[g.statement];
+        if let Some(NameSpec::Only(names)) = &statement.resource {
+            out.extend(names.iter().map(String::as_str));
+        }
+    }
+    out
+}
+
+/// True when a Resource pattern can name the role `name`: compared on the role-name part, or
+/// as a whole for patterns without `:role/` (`arn:aws:iam::*:*`).
+fn names_role(resource: &str, name: &str) -> bool {
+    match resource.split_once(":role/") {
+        Some((_, rest)) => glob(rest.rsplit('/').next().unwrap_or(rest), name) || glob(rest, name),
+        None => glob(resource, &format!("arn:aws:iam::000000000000:role/{name}")),
+    }
+}
+
+/// IAM glob: `*` any run, `?` one character, ASCII case-insensitive.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi + 1, ti));
+                pi += 1;
+            }
+            Some(&c) if c == b'?' || c.eq_ignore_ascii_case(&t[ti]) => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((after, absorbed)) => {
+                    pi = after;
+                    ti = absorbed + 1;
+                    star = Some((after, absorbed + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}

@@ -1,8 +1,258 @@
-//! Rules: exposure.
+//! Rules: resource exposure, credentials exposure and data exfiltration through identity
+//! policies (catalog §2.4 AWS-RE-001/002, §2.5 AWS-CE-001, AWS-DX-001/002). They read the
+//! subject's effective permissions; "unconstrained" means granted on every resource (`*`,
+//! NotResource or ARNs covering every resource) without a limiting condition (catalog §1).
+//! AWS-RE-003 (user-named sensitive resources) needs configuration that does not exist yet.
 
 use crate::engine::iam::IamState;
-use crate::engine::risk::{EvalCtx, Finding, Rule};
+use crate::engine::iam::actions::{ActionId, ActionSet, db};
+use crate::engine::risk::effective::index::{compact, index, named, names, shorten};
+use crate::engine::risk::effective::{Hit, View, describe_access, views};
+use crate::engine::risk::{Confidence, EvalCtx, Finding, Rule};
 
-pub const RULES: &[Rule] = &[];
+mod rules;
 
-pub fn check(_state: &IamState, _ctx: EvalCtx<'_>, _out: &mut Vec<Finding>) {}
+pub use self::rules::RULES;
+use self::rules::{CE_001, DX_001, DX_002, RE_001, RE_002};
+
+/// The most damaging permissions-management actions, named in RE-001 messages (catalog §2.4).
+const HIGH_VALUE_EXPOSURE: [&str; 28] = [
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketAcl",
+    "s3:PutObjectAcl",
+    "s3:PutObjectVersionAcl",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutAccountPublicAccessBlock",
+    "s3:PutAccessPointPolicy",
+    "kms:PutKeyPolicy",
+    "kms:CreateGrant",
+    "lambda:AddPermission",
+    "lambda:AddLayerVersionPermission",
+    "sqs:AddPermission",
+    "sns:AddPermission",
+    "secretsmanager:PutResourcePolicy",
+    "ecr:SetRepositoryPolicy",
+    "ec2:ModifySnapshotAttribute",
+    "ec2:ModifyImageAttribute",
+    "rds:ModifyDBSnapshotAttribute",
+    "ram:CreateResourceShare",
+    "glacier:SetVaultAccessPolicy",
+    "logs:PutResourcePolicy",
+    "backup:PutBackupVaultAccessPolicy",
+    "glue:PutResourcePolicy",
+    "iam:UpdateAssumeRolePolicy",
+    "sqs:SetQueueAttributes",
+    "sns:SetTopicAttributes",
+    "es:UpdateElasticsearchDomainConfig",
+];
+
+/// Write-level actions that can also set a resource policy: counted with the
+/// permissions-management actions by RE-001.
+const POLICY_SETTING_WRITES: [&str; 3] = ["sqs:SetQueueAttributes", "sns:SetTopicAttributes", "es:UpdateElasticsearchDomainConfig"];
+
+/// Actions that rewrite a resource-based policy or ACL (RE-002).
+const RESOURCE_POLICY_WRITERS: [&str; 30] = [
+    "s3:PutBucketPolicy",
+    "s3:PutAccessPointPolicy",
+    "s3:PutMultiRegionAccessPointPolicy",
+    "s3:PutBucketAcl",
+    "s3:PutObjectAcl",
+    "kms:PutKeyPolicy",
+    "kms:CreateGrant",
+    "lambda:AddPermission",
+    "lambda:AddLayerVersionPermission",
+    "sqs:AddPermission",
+    "sqs:SetQueueAttributes",
+    "sns:AddPermission",
+    "sns:SetTopicAttributes",
+    "secretsmanager:PutResourcePolicy",
+    "ecr:SetRepositoryPolicy",
+    "ecr-public:SetRepositoryPolicy",
+    "glacier:SetVaultAccessPolicy",
+    "logs:PutResourcePolicy",
+    "backup:PutBackupVaultAccessPolicy",
+    "glue:PutResourcePolicy",
+    "es:UpdateElasticsearchDomainConfig",
+    "es:UpdateDomainConfig",
+    "dynamodb:PutResourcePolicy",
+    "kinesis:PutResourcePolicy",
+    "events:PutPermission",
+    "codeartifact:PutDomainPermissionsPolicy",
+    "codeartifact:PutRepositoryPermissionsPolicy",
+    "elasticfilesystem:PutFileSystemPolicy",
+    "apigateway:UpdateRestApiPolicy",
+    "mediastore:PutContainerPolicy",
+];
+
+/// Actions that return credentials (catalog §2.5: cloudsplaining 0.9.1 plus parliament's two).
+pub(crate) const CREDENTIAL_ACTIONS: [&str; 47] = [
+    "airflow:CreateCliToken",
+    "airflow:CreateWebLoginToken",
+    "appsync:CreateApiKey",
+    "chime:CreateApiKey",
+    "cloud9:CreateEnvironmentToken",
+    "codeartifact:GetAuthorizationToken",
+    "codepipeline:PollForJobs",
+    "cognito-identity:GetOpenIdToken",
+    "cognito-identity:GetOpenIdTokenForDeveloperIdentity",
+    "cognito-identity:GetCredentialsForIdentity",
+    "cognito-idp:GetSigningCertificate",
+    "connect:GetFederationToken",
+    "connect:GetFederationTokens",
+    "ec2:GetPasswordData",
+    "ecr:GetAuthorizationToken",
+    "ecr-public:GetAuthorizationToken",
+    "emr-containers:GetManagedEndpointSessionCredentials",
+    "finspace-api:GetProgrammaticAccessCredentials",
+    "gamelift:RequestUploadCredentials",
+    "gamelift:GetInstanceAccess",
+    "gamelift:GetComputeAccess",
+    "gamelift:GetComputeAuthToken",
+    "grafana:CreateWorkspaceApiKey",
+    "iam:CreateAccessKey",
+    "iam:CreateLoginProfile",
+    "iam:CreateServiceSpecificCredential",
+    "iam:ResetServiceSpecificCredential",
+    "iam:UpdateAccessKey",
+    "license-manager:GetAccessToken",
+    "lightsail:GetInstanceAccessDetails",
+    "lightsail:DownloadDefaultKeyPair",
+    "lightsail:CreateBucketAccessKey",
+    "lightsail:GetRelationalDatabaseMasterUserPassword",
+    "mediapackage:RotateChannelCredentials",
+    "mediapackage:RotateIngestEndpointCredentials",
+    "rds-db:Connect",
+    "redshift:GetClusterCredentials",
+    "redshift:GetClusterCredentialsWithIAM",
+    "redshift-serverless:GetCredentials",
+    "sso:GetRoleCredentials",
+    "sts:AssumeRole",
+    "sts:AssumeRoleWithSAML",
+    "sts:AssumeRoleWithWebIdentity",
+    "sts:GetFederationToken",
+    "sts:GetSessionToken",
+    "cognito-idp:AssociateSoftwareToken",
+    "cognito-idp:DescribeUserPoolClient",
+];
+
+/// Read actions that exfiltrate data (catalog §2.5 DX-001).
+pub(crate) const EXFILTRATION_ACTIONS: [&str; 7] = [
+    "s3:GetObject",
+    "ssm:GetParameter",
+    "ssm:GetParameters",
+    "ssm:GetParametersByPath",
+    "secretsmanager:GetSecretValue",
+    "rds:CopyDBSnapshot",
+    "rds:CreateDBSnapshot",
+];
+
+/// Further exfiltration actions (catalog §2.5 DX-002); the snapshot pair counts only together.
+pub(crate) const BULK_READ_ACTIONS: [&str; 4] = ["kms:Decrypt", "dynamodb:Scan", "dynamodb:Query", "s3:GetObjectVersion"];
+pub(crate) const SNAPSHOT_SHARE_PAIR: [&str; 2] = ["ec2:CreateSnapshot", "ec2:ModifySnapshotAttribute"];
+
+pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
+    check_views(&views(state), ctx, out);
+}
+
+/// Runs the family over precomputed views (shared with the other identity families).
+pub fn check_views(views: &[View<'_>], _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
+    let idx = index();
+    let mut exposure_actions = idx.permissions.clone();
+    exposure_actions.union_with(&named(&POLICY_SETTING_WRITES));
+    let credentials = named(&CREDENTIAL_ACTIONS);
+    let exfiltration = named(&EXFILTRATION_ACTIONS);
+    let bulk = named(&BULK_READ_ACTIONS);
+    let pair = named(&SNAPSHOT_SHARE_PAIR);
+    let writers = named(&RESOURCE_POLICY_WRITERS);
+    let high_value = named(&HIGH_VALUE_EXPOSURE);
+    for v in views.iter().filter(|v| v.admin.is_none()) {
+        let free = v.effective.unconstrained();
+        let exposed = free.intersection(&exposure_actions);
+        if !exposed.is_empty() {
+            let items = compact(&exposed, &exposure_actions);
+            let notable: Vec<String> = names(&exposed.intersection(&high_value)).into_iter().map(str::to_owned).collect();
+            let detail = if notable.is_empty() {
+                shorten(&items, 8)
+            } else {
+                format!("including {}", shorten(&notable, 8))
+            };
+            out.extend(unconstrained(v, &RE_001, &exposed, items, &format!(
+                "may change who can access resources: {} permissions-management actions on every resource without a limiting condition ({detail})",
+                exposed.len()
+            )));
+        }
+        check_policy_rewrite(v, &writers, out);
+        let creds = free.intersection(&credentials);
+        let text = format!("may obtain credentials: {}", names(&creds).join(", "));
+        out.extend(unconstrained(v, &CE_001, &creds, names_of(&creds), &text));
+        let reads = free.intersection(&exfiltration);
+        let text = format!("may read data in bulk on every resource: {}", names(&reads).join(", "));
+        out.extend(unconstrained(v, &DX_001, &reads, names_of(&reads), &text));
+        let mut more = free.intersection(&bulk);
+        if pair.len() == SNAPSHOT_SHARE_PAIR.len() && pair.is_subset(free) {
+            more.union_with(&pair);
+        }
+        let text = format!("may read or share data in bulk on every resource: {}", names(&more).join(", "));
+        out.extend(unconstrained(v, &DX_002, &more, names_of(&more), &text));
+    }
+}
+
+fn names_of(set: &ActionSet) -> Vec<String> {
+    names(set).into_iter().map(str::to_owned).collect()
+}
+
+/// A finding about unconstrained actions, or None for an empty set.
+fn unconstrained(v: &View<'_>, rule: &Rule, set: &ActionSet, evidence: Vec<String>, what: &str) -> Option<Finding> {
+    let access = v.effective.unconstrained_access(set)?;
+    let decisive: Vec<ActionId> = set.iter().collect();
+    let hit = Hit {
+        rule,
+        severity: rule.severity,
+        evidence: evidence.join(","),
+        message: format!("{} {what}, from {}.", v.display(), v.origin(&decisive)),
+        scope: access.scope,
+        confidence: Confidence::Direct,
+    };
+    Some(v.report(hit, &decisive))
+}
+
+/// RE-002: the subject may rewrite a resource policy of a service whose actions it does not all
+/// have, so it can grant itself (or anyone) the rest through that policy.
+fn check_policy_rewrite(v: &View<'_>, writers: &ActionSet, out: &mut Vec<Finding>) {
+    let db = db();
+    let allowed = v.effective.allowed();
+    let mut escalating: Vec<ActionId> = Vec::new();
+    for id in allowed.intersection(writers).iter() {
+        let service = db.service(id);
+        let mut of_service = db.expand(&format!("{service}:*"));
+        of_service.difference_with(allowed);
+        if !of_service.is_empty() {
+            escalating.push(id);
+        }
+    }
+    let Some(access) = escalating
+        .iter()
+        .filter_map(|&id| v.effective.access(id))
+        .min_by_key(|a| a.rank())
+    else {
+        return;
+    };
+    let set: ActionSet = escalating.iter().copied().collect();
+    let listed = names(&set);
+    let hit = Hit {
+        rule: &RE_002,
+        severity: RE_002.severity,
+        evidence: listed.join(","),
+        message: format!(
+            "{} may rewrite resource policies ({}) {} without holding every action of those services: it can grant itself the rest through the policy, from {}.",
+            v.display(),
+            listed.join(", "),
+            describe_access(access),
+            v.origin(&escalating)
+        ),
+        scope: access.scope,
+        confidence: access.confidence(),
+    };
+    out.push(v.report(hit, &escalating));
+}

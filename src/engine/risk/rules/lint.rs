@@ -1,8 +1,244 @@
-//! Rules: lint.
+//! Rules: validity and unknown values of every policy document of a state (catalog §2.9):
+//! documents AWS rejects and the problems found while reading them (`malformed`), action names
+//! and resources that match nothing, and policy values that cannot be judged before apply
+//! (`unknown-value`). An unknown value is reported here and nowhere treated as a wildcard or as
+//! harmless. Lint does not judge what a valid, known grant allows: the other families do.
 
-use crate::engine::iam::IamState;
-use crate::engine::risk::{EvalCtx, Finding, Rule};
+use std::collections::BTreeSet;
 
-pub const RULES: &[Rule] = &[];
+use crate::engine::iam::actions::db;
+use crate::engine::iam::policy::{Document, Effect, NameSpec, Policy, Statement};
+use crate::engine::iam::{IamState, Sourced};
+use crate::engine::risk::conditions;
+use crate::engine::risk::{Confidence, EvalCtx, Exposure, Finding, Rule, Scope, Severity};
 
-pub fn check(_state: &IamState, _ctx: EvalCtx<'_>, _out: &mut Vec<Finding>) {}
+mod rules;
+
+pub use self::rules::RULES;
+use self::rules::{BROKEN, MALFORMED, RESOURCE_MISMATCH, UNK_001, UNK_002, UNK_003, UNKNOWN_ACTION, UNKNOWN_PREFIX};
+
+/// Marks a `Policy::problems` entry that comes from a Deny statement.
+const DENY_MARKER: &str = "deny statement";
+
+pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
+    for doc in documents(state) {
+        match &doc.source.value {
+            Document::Known(policy) => check_policy(&doc, policy, out),
+            Document::Unknown => out.push(doc.finding(
+                &UNK_001,
+                String::new(),
+                format!("The {} is unknown until apply: review the program source to see what it grants.", doc.what),
+            )),
+            Document::Secret => out.push(doc.finding(
+                &UNK_003,
+                String::new(),
+                format!("The {} is a secret value: iamgate cannot see what it grants; review the program source.", doc.what),
+            )),
+            Document::Malformed(reason) => out.push(doc.finding(
+                &MALFORMED,
+                String::new(),
+                format!("The {} is not a valid policy document: {reason}. AWS rejects it at apply.", doc.what),
+            )),
+        }
+    }
+}
+
+/// Documents that were valid before and are malformed after: a guardrail may silently stop
+/// working. Called by `guardrail::check_change`.
+pub fn check_change(before: &IamState, after: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
+    let was_known: BTreeSet<(&str, &str)> = documents(before)
+        .into_iter()
+        .filter(|d| matches!(d.source.value, Document::Known(_)))
+        .map(|d| (d.source.urn.as_str(), d.source.label.as_str()))
+        .collect();
+    for doc in documents(after) {
+        let Document::Malformed(reason) = &doc.source.value else { continue };
+        if was_known.contains(&(doc.source.urn.as_str(), doc.source.label.as_str())) {
+            out.push(doc.finding(
+                &BROKEN,
+                String::new(),
+                format!(
+                    "The {} was a valid policy and becomes invalid: {reason}. AWS rejects it at apply, and until it is fixed none of its statements, Deny included, protect anything.",
+                    doc.what
+                ),
+            ));
+        }
+    }
+}
+
+/// A policy document of the state with what holds it, for findings.
+struct Doc<'a> {
+    source: &'a Sourced<Document>,
+    /// For messages: "trust policy `assumeRolePolicy` of role `deploy`".
+    what: String,
+}
+
+impl Doc<'_> {
+    /// A finding on the document; `detail` (may be empty) completes the evidence after the label.
+    fn finding(&self, rule: &Rule, detail: String, message: String) -> Finding {
+        let label = &self.source.label;
+        Finding {
+            rule_id: rule.id,
+            category: rule.category,
+            severity: rule.severity,
+            resource: self.source.urn.clone(),
+            subject: self.source.urn.clone(),
+            evidence: if detail.is_empty() { label.clone() } else { format!("{label}: {detail}") },
+            message,
+            scope: if rule.id == UNK_001.id { Scope::All } else { Scope::Pinned },
+            exposure: Exposure::Internal,
+            confidence: if rule.id.starts_with("AWS-UNK") { Confidence::Partial } else { Confidence::Lint },
+        }
+    }
+}
+
+/// Every document of the state once (a policy attached to several principals is linted once):
+/// trust and identity policies of principals, standalone policies, resource policies.
+fn documents(state: &IamState) -> Vec<Doc<'_>> {
+    let mut all: Vec<Doc<'_>> = Vec::new();
+    for p in &state.principals {
+        let owner = format!("{} `{}`", p.kind.as_str(), p.name);
+        if let Some(t) = &p.trust {
+            all.push(Doc { source: t, what: format!("trust policy `{}` of {owner}", t.label) });
+        }
+        for d in &p.policies {
+            all.push(Doc { source: d, what: format!("policy `{}` attached to {owner}", d.label) });
+        }
+    }
+    for d in &state.standalone_policies {
+        all.push(Doc { source: d, what: format!("policy `{}`", d.label) });
+    }
+    for rp in &state.resource_policies {
+        let what = format!("policy `{}` of {} `{}`", rp.document.label, rp.kind.as_str(), rp.target);
+        all.push(Doc { source: &rp.document, what });
+    }
+    let mut seen = BTreeSet::new();
+    all.retain(|d| seen.insert((d.source.urn.as_str(), d.source.label.as_str())));
+    all
+}
+
+fn check_policy(doc: &Doc<'_>, policy: &Policy, out: &mut Vec<Finding>) {
+    for problem in &policy.problems {
+        let mut f = doc.finding(
+            &MALFORMED,
+            problem.clone(),
+            format!("The {} has a problem AWS rejects at apply: {problem}.", doc.what),
+        );
+        if problem.to_ascii_lowercase().contains(DENY_MARKER) {
+            f.severity = Severity::Medium;
+            f.message.push_str(" It is in a Deny statement: the guardrail it was meant to be does not work.");
+        }
+        out.push(f);
+    }
+    let mut unknown_elements = BTreeSet::new();
+    let mut names = BTreeSet::new();
+    for statement in &policy.statements {
+        names.extend(statement.action.names().iter().map(String::as_str));
+        unknown_elements.extend(unknown_elements_of(statement));
+        check_resource_mismatch(doc, statement, out);
+    }
+    for name in names {
+        check_action_name(doc, name, out);
+    }
+    for (element, effect) in unknown_elements {
+        out.push(doc.finding(
+            &UNK_002,
+            element.clone(),
+            format!(
+                "The {element} of a{} {effect} statement in the {} is unknown until apply: the grant cannot be judged; review the program source.",
+                if effect == "Allow" { "n" } else { "" },
+                doc.what
+            ),
+        ));
+    }
+}
+
+/// The elements of a statement holding a value unknown until apply: `Action`, `Resource`,
+/// `Principal`, `Condition <key>`; with the statement's effect.
+fn unknown_elements_of(statement: &Statement) -> Vec<(String, &'static str)> {
+    let effect = statement.effect.as_str();
+    let has_unknown = |spec: &NameSpec| spec.names().iter().any(|n| conditions::is_unknown(n));
+    let mut out = Vec::new();
+    if has_unknown(&statement.action) {
+        out.push(("Action".to_owned(), effect));
+    }
+    if statement.resource.as_ref().is_some_and(has_unknown) {
+        out.push(("Resource".to_owned(), effect));
+    }
+    if statement.principal.as_ref().is_some_and(|p| p.all().any(|(_, v)| conditions::is_unknown(v))) {
+        out.push(("Principal".to_owned(), effect));
+    }
+    for keys in statement.condition.values() {
+        for (key, values) in keys {
+            if values.iter().any(|v| conditions::is_unknown(v)) {
+                out.push((format!("Condition {key}"), effect));
+            }
+        }
+    }
+    out
+}
+
+/// AWS-LINT-UNKNOWN-ACTION / -PREFIX: a name or pattern that matches no action.
+fn check_action_name(doc: &Doc<'_>, name: &str, out: &mut Vec<Finding>) {
+    if name == "*" || conditions::is_unknown(name) {
+        return;
+    }
+    let db = db();
+    let (rule, why) = match name.split_once(':') {
+        None => (&UNKNOWN_ACTION, "is not of the form `service:Action`"),
+        Some((service, _)) if !conditions::has_wildcard(service) && !db.has_service(service) => {
+            (&UNKNOWN_PREFIX, "names a service prefix that does not exist")
+        }
+        Some(_) if db.expand(name).is_empty() => {
+            if conditions::has_wildcard(name) {
+                (&UNKNOWN_ACTION, "is a pattern that matches no action")
+            } else {
+                (&UNKNOWN_ACTION, "is not an action of that service")
+            }
+        }
+        Some(_) => return,
+    };
+    out.push(doc.finding(
+        rule,
+        name.to_owned(),
+        format!("`{name}` in the {} {why}: it grants or denies nothing (check the spelling against the AWS Service Authorization Reference).", doc.what),
+    ));
+}
+
+/// AWS-LINT-RESOURCE-MISMATCH: an exact action none of whose resource types the Resource
+/// values can name (e.g. `s3:GetObject` on a bucket ARN). Dead for that action; in a Deny, a
+/// guardrail that does not work (medium).
+fn check_resource_mismatch(doc: &Doc<'_>, statement: &Statement, out: &mut Vec<Finding>) {
+    let (NameSpec::Only(actions), Some(NameSpec::Only(resources))) = (&statement.action, &statement.resource) else {
+        return;
+    };
+    if resources.iter().any(|r| r == "*" || conditions::is_unknown(r)) {
+        return;
+    }
+    let db = db();
+    for action in actions.iter().filter(|a| !conditions::has_wildcard(a)) {
+        let Some(id) = db.lookup(action) else { continue };
+        if resources.iter().any(|r| db.resource_matches(id, r)) {
+            continue;
+        }
+        let listed: Vec<&str> = resources.iter().map(String::as_str).collect();
+        let mut f = doc.finding(
+            &RESOURCE_MISMATCH,
+            format!("{action} on {}", listed.join(",")),
+            format!(
+                "In the {}, `{action}` is listed with Resource {}, which names none of the resource types `{action}` applies to: the {} has no effect for it.",
+                doc.what,
+                listed.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", "),
+                if statement.effect == Effect::Deny { "Deny" } else { "grant" }
+            ),
+        );
+        if statement.effect == Effect::Deny {
+            f.severity = Severity::Medium;
+            f.message.push_str(" The guardrail it was meant to be does not work.");
+        }
+        out.push(f);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,406 @@
+//! The repository config, `.iamgate.yml`: parsed raw (YAML), then validated into `RepoConfig`,
+//! collecting every problem with its key path. Missing and broken are different cases, decided
+//! by the caller (a missing file is "not enrolled").
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_norway::{Mapping, Value};
+
+use super::problems::Problems;
+use crate::engine::Level;
+use crate::engine::risk::{Category, RiskConfig, Severity, catalog};
+
+/// A validated `.iamgate.yml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoConfig {
+    pub stacks: Vec<StackConfig>,
+    pub reviews: Vec<Review>,
+    pub allow_author_approval: bool,
+    pub invalidate_approvals: Invalidation,
+    pub overrides: Reviewers,
+    pub risk: RiskConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackConfig {
+    pub name: String,
+    pub dir: String,
+    pub stack: String,
+    /// Globs over changed file paths; default `<dir>/**`.
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    pub name: String,
+    pub when: When,
+    pub approvals: u32,
+    pub from: Reviewers,
+}
+
+/// Conditions of a review requirement; all given conditions must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct When {
+    pub min_risk: Option<Level>,
+    pub categories: Vec<Category>,
+    pub rules: Vec<String>,
+    pub stacks: Vec<String>,
+    pub resource_types: Vec<String>,
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reviewers {
+    /// `org/slug` (GitHub) or group full paths (GitLab).
+    pub teams: Vec<String>,
+    pub users: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalidation {
+    OnIamChange,
+    OnPush,
+}
+
+/// Parses and validates `.iamgate.yml` text.
+pub fn parse(text: &str) -> Result<RepoConfig, Problems> {
+    let mut problems = Problems::default();
+    let doc: Value = match serde_norway::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            let mut p = Problems::default();
+            p.0.push(super::problems::Problem {
+                path: String::new(),
+                line: e.location().map(|l| l.line()),
+                message: format!("not valid YAML: {e}"),
+            });
+            return Err(p);
+        }
+    };
+    let Some(root) = doc.as_mapping() else {
+        problems.push("", "expected a mapping with `version: 1` and `stacks`");
+        return Err(problems);
+    };
+    let mut r = Reader { problems: &mut problems };
+    r.known_keys(
+        "",
+        root,
+        &["version", "stacks", "reviews", "allow_author_approval", "invalidate_approvals", "overrides", "risk"],
+    );
+    match root.get("version") {
+        Some(v) if v.as_u64() == Some(1) => {}
+        Some(_) => r.problem("version", "unsupported version: expected 1"),
+        None => r.problem("version", "missing: add `version: 1`"),
+    }
+    let stacks = r.list("stacks", root.get("stacks"), true, |r, path, v| r.stack(path, v));
+    let mut names = BTreeSet::new();
+    for (i, s) in stacks.iter().enumerate() {
+        if !names.insert(s.name.clone()) {
+            r.problem(&format!("stacks[{i}].name"), format!("duplicate stack name `{}`", s.name));
+        }
+    }
+    let reviews = r.list("reviews", root.get("reviews"), false, |r, path, v| r.review(path, v));
+    let allow_author_approval = r.bool("allow_author_approval", root.get("allow_author_approval")).unwrap_or(false);
+    let invalidate_approvals = match root.get("invalidate_approvals") {
+        None => Invalidation::OnIamChange,
+        Some(v) => match v.as_str() {
+            Some("on_iam_change") => Invalidation::OnIamChange,
+            Some("on_push") => Invalidation::OnPush,
+            _ => {
+                r.problem("invalidate_approvals", "expected `on_iam_change` or `on_push`");
+                Invalidation::OnIamChange
+            }
+        },
+    };
+    let overrides = match root.get("overrides") {
+        None => Reviewers::default(),
+        Some(v) => r.reviewers("overrides", v),
+    };
+    let risk = match root.get("risk") {
+        None => RiskConfig::default(),
+        Some(v) => r.risk("risk", v),
+    };
+    for (i, review) in reviews.iter().enumerate() {
+        for (j, s) in review.when.stacks.iter().enumerate() {
+            if !names.contains(s) {
+                r.problem(&format!("reviews[{i}].when.stacks[{j}]"), format!("no stack named `{s}` in `stacks`"));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(RepoConfig { stacks, reviews, allow_author_approval, invalidate_approvals, overrides, risk })
+    } else {
+        Err(problems)
+    }
+}
+
+/// Only the `risk:` section, for `iamgate analyze --config`: the rest of the file is validated
+/// too (a broken config is never half-applied).
+pub fn parse_risk(text: &str) -> Result<RiskConfig, Problems> {
+    parse(text).map(|c| c.risk)
+}
+
+struct Reader<'p> {
+    problems: &'p mut Problems,
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
+impl Reader<'_> {
+    fn problem(&mut self, path: &str, message: impl Into<String>) {
+        self.problems.push(path, message);
+    }
+
+    fn known_keys(&mut self, path: &str, map: &Mapping, known: &[&str]) {
+        for key in map.keys() {
+            match key.as_str() {
+                Some(k) if known.contains(&k) => {}
+                Some(k) => self.problem(&join(path, k), format!("unknown key; expected one of: {}", known.join(", "))),
+                None => self.problem(path, "keys must be strings"),
+            }
+        }
+    }
+
+    fn mapping<'v>(&mut self, path: &str, v: &'v Value) -> Option<&'v Mapping> {
+        let m = v.as_mapping();
+        if m.is_none() {
+            self.problem(path, format!("expected a mapping, found {}", kind(v)));
+        }
+        m
+    }
+
+    fn list<T>(
+        &mut self,
+        path: &str,
+        v: Option<&Value>,
+        required: bool,
+        mut item: impl FnMut(&mut Self, &str, &Value) -> Option<T>,
+    ) -> Vec<T> {
+        match v {
+            None if required => {
+                self.problem(path, "missing: at least one entry is needed");
+                Vec::new()
+            }
+            None => Vec::new(),
+            Some(Value::Sequence(items)) => {
+                if required && items.is_empty() {
+                    self.problem(path, "empty: at least one entry is needed");
+                }
+                items.iter().enumerate().filter_map(|(i, v)| item(self, &format!("{path}[{i}]"), v)).collect()
+            }
+            Some(other) => {
+                self.problem(path, format!("expected a list, found {}", kind(other)));
+                Vec::new()
+            }
+        }
+    }
+
+    fn string(&mut self, path: &str, v: Option<&Value>, required: bool) -> Option<String> {
+        match v {
+            None if required => {
+                self.problem(path, "missing");
+                None
+            }
+            None => None,
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+            Some(Value::String(_)) => {
+                self.problem(path, "must not be empty");
+                None
+            }
+            Some(other) => {
+                self.problem(path, format!("expected a string, found {}", kind(other)));
+                None
+            }
+        }
+    }
+
+    fn strings(&mut self, path: &str, v: Option<&Value>) -> Vec<String> {
+        self.list(path, v, false, |r, p, v| r.string(p, Some(v), true))
+    }
+
+    fn bool(&mut self, path: &str, v: Option<&Value>) -> Option<bool> {
+        match v {
+            None => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(other) => {
+                self.problem(path, format!("expected true or false, found {}", kind(other)));
+                None
+            }
+        }
+    }
+
+    fn stack(&mut self, path: &str, v: &Value) -> Option<StackConfig> {
+        let m = self.mapping(path, v)?;
+        self.known_keys(path, m, &["name", "dir", "stack", "paths"]);
+        let name = self.string(&join(path, "name"), m.get("name"), true);
+        let dir = self.string(&join(path, "dir"), m.get("dir"), true);
+        let stack = self.string(&join(path, "stack"), m.get("stack"), true);
+        let mut paths = self.strings(&join(path, "paths"), m.get("paths"));
+        if let Some(d) = &dir {
+            if d.starts_with('/') || d.split('/').any(|seg| seg == "..") {
+                self.problem(&join(path, "dir"), "must be a relative path inside the repository (no `/` prefix, no `..`)");
+            }
+        }
+        let (name, dir, stack) = (name?, dir?, stack?);
+        if paths.is_empty() {
+            let d = dir.trim_end_matches('/');
+            paths.push(if d.is_empty() || d == "." { "**".to_owned() } else { format!("{d}/**") });
+        }
+        Some(StackConfig { name, dir, stack, paths })
+    }
+
+    fn review(&mut self, path: &str, v: &Value) -> Option<Review> {
+        let m = self.mapping(path, v)?;
+        self.known_keys(path, m, &["name", "when", "approvals", "from"]);
+        let name = self.string(&join(path, "name"), m.get("name"), true);
+        let when = match m.get("when") {
+            None => When::default(),
+            Some(w) => self.when(&join(path, "when"), w),
+        };
+        let approvals = match m.get("approvals") {
+            None => 1,
+            Some(a) => match a.as_u64() {
+                Some(n @ 1..=20) => n as u32,
+                _ => {
+                    self.problem(&join(path, "approvals"), "expected a whole number from 1 to 20");
+                    1
+                }
+            },
+        };
+        let from = match m.get("from") {
+            None => {
+                self.problem(&join(path, "from"), "missing: say who can approve (`teams` and/or `users`)");
+                Reviewers::default()
+            }
+            Some(f) => {
+                let r = self.reviewers(&join(path, "from"), f);
+                if r.teams.is_empty() && r.users.is_empty() {
+                    self.problem(&join(path, "from"), "names nobody: add `teams` or `users`");
+                }
+                r
+            }
+        };
+        Some(Review { name: name?, when, approvals, from })
+    }
+
+    fn when(&mut self, path: &str, v: &Value) -> When {
+        let Some(m) = self.mapping(path, v) else { return When::default() };
+        self.known_keys(path, m, &["min_risk", "categories", "rules", "stacks", "resource_types", "paths"]);
+        let min_risk = self.string(&join(path, "min_risk"), m.get("min_risk"), false).and_then(|s| {
+            let level = Level::parse(&s);
+            if level.is_none() {
+                self.problem(&join(path, "min_risk"), format!("unknown level `{s}`; expected low, medium, high or critical"));
+            }
+            level
+        });
+        let cat_path = join(path, "categories");
+        let categories = self
+            .strings(&cat_path, m.get("categories"))
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let parsed = Category::parse(&c);
+                if parsed.is_none() {
+                    self.problem(&format!("{cat_path}[{i}]"), format!("unknown category `{c}` (see `iamgate rules`)"));
+                }
+                parsed
+            })
+            .collect();
+        let rules = self.rule_ids(&join(path, "rules"), m.get("rules"));
+        When {
+            min_risk,
+            categories,
+            rules,
+            stacks: self.strings(&join(path, "stacks"), m.get("stacks")),
+            resource_types: self.strings(&join(path, "resource_types"), m.get("resource_types")),
+            paths: self.strings(&join(path, "paths"), m.get("paths")),
+        }
+    }
+
+    fn rule_ids(&mut self, path: &str, v: Option<&Value>) -> Vec<String> {
+        let ids = self.strings(path, v);
+        for (i, id) in ids.iter().enumerate() {
+            if catalog::rule(id).is_none() {
+                self.problem(&format!("{path}[{i}]"), format!("unknown rule id `{id}` (see `iamgate rules`)"));
+            }
+        }
+        ids
+    }
+
+    fn reviewers(&mut self, path: &str, v: &Value) -> Reviewers {
+        let Some(m) = self.mapping(path, v) else { return Reviewers::default() };
+        self.known_keys(path, m, &["teams", "users"]);
+        let teams_path = join(path, "teams");
+        let teams = self.strings(&teams_path, m.get("teams"));
+        for (i, t) in teams.iter().enumerate() {
+            if !t.contains('/') || t.starts_with('/') || t.ends_with('/') {
+                self.problem(&format!("{teams_path}[{i}]"), format!("`{t}` is not a team: use `org/team-slug` (GitLab: the group's full path)"));
+            }
+        }
+        let users = self.strings(&join(path, "users"), m.get("users"));
+        Reviewers { teams, users: users.into_iter().map(|u| u.trim_start_matches('@').to_owned()).collect() }
+    }
+
+    fn risk(&mut self, path: &str, v: &Value) -> RiskConfig {
+        let Some(m) = self.mapping(path, v) else { return RiskConfig::default() };
+        self.known_keys(path, m, &["disable", "severity", "trusted_accounts"]);
+        let disable = self.rule_ids(&join(path, "disable"), m.get("disable")).into_iter().collect();
+        let mut severity = BTreeMap::new();
+        if let Some(s) = m.get("severity") {
+            let sev_path = join(path, "severity");
+            if let Some(map) = self.mapping(&sev_path, s) {
+                for (k, v) in map {
+                    let Some(id) = k.as_str() else {
+                        self.problem(&sev_path, "keys must be rule ids");
+                        continue;
+                    };
+                    let p = join(&sev_path, id);
+                    if catalog::rule(id).is_none() {
+                        self.problem(&p, format!("unknown rule id `{id}` (see `iamgate rules`)"));
+                    }
+                    match v.as_str().and_then(Severity::parse) {
+                        Some(level) => {
+                            severity.insert(id.to_owned(), level);
+                        }
+                        None => self.problem(&p, "expected one of: info, low, medium, high, critical"),
+                    }
+                }
+            }
+        }
+        let acc_path = join(path, "trusted_accounts");
+        let trusted_accounts = self
+            .list(&acc_path, m.get("trusted_accounts"), false, |r, p, v| {
+                let text = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    other => {
+                        r.problem(p, format!("expected a 12-digit account id, found {}", kind(other)));
+                        return None;
+                    }
+                };
+                if text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
+                    Some(text)
+                } else {
+                    r.problem(p, format!("`{text}` is not a 12-digit AWS account id (quote ids with leading zeros)"));
+                    None
+                }
+            })
+            .into_iter()
+            .collect();
+        RiskConfig { disable, severity, trusted_accounts }
+    }
+}

@@ -1,1 +1,0 @@
-//! Extraction of IAM facts from preview steps. STUB.

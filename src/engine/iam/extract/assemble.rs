@@ -1,0 +1,259 @@
+//! Combining the facts of one side of a preview into an `IamState`: every policy that applies to
+//! a role, user or group lands on that principal, whichever resource carried it (inline, attached
+//! by name, ARN or dependency, managed ARNs, a user's groups).
+
+use std::collections::HashMap;
+
+use super::facts::{Fact, Ref};
+use crate::engine::iam::managed;
+use crate::engine::iam::model::{
+    AccessKey, IamState, OidcProvider, Principal, PrincipalKind, PublicAccessBlock, ResourcePolicy, Sourced,
+};
+use crate::engine::iam::normalize::parse_text;
+use crate::engine::iam::policy::{Document, UNKNOWN_TEXT};
+
+/// The facts of one resource state, with the resource's URN.
+#[derive(Debug)]
+pub struct Carrier<'f> {
+    pub urn: &'f str,
+    pub facts: &'f [Fact],
+}
+
+/// A customer managed policy defined in the preview.
+struct Standalone<'f> {
+    urn: &'f str,
+    name: &'f str,
+    arn: Option<&'f str>,
+    document: &'f Document,
+}
+
+#[derive(Default)]
+struct Builder<'f> {
+    state: IamState,
+    by_name: HashMap<(PrincipalKind, String), usize>,
+    by_urn: HashMap<(PrincipalKind, &'f str), usize>,
+    policies: Vec<Standalone<'f>>,
+}
+
+/// Builds the IAM state of one side from its carriers.
+pub fn assemble<'f>(carriers: &[Carrier<'f>]) -> IamState {
+    let mut b: Builder<'f> = Builder::default();
+    // Pass 1: principals and standalone policies, so that references can be resolved.
+    for c in carriers {
+        for fact in c.facts {
+            match fact {
+                Fact::Principal { kind, name, arn, trust, inline, boundary, .. } => {
+                    let idx = b.principal_entry(*kind, name, Some(c.urn));
+                    if let Some(arn) = arn {
+                        b.by_name.entry((*kind, last_segment(arn).to_owned())).or_insert(idx);
+                    }
+                    let p = &mut b.state.principals[idx];
+                    if let Some(t) = trust {
+                        p.trust = Some(sourced(c.urn, "trust policy", t.clone()));
+                    }
+                    for (policy_name, doc) in inline {
+                        p.policies.push(sourced(c.urn, &format!("inline policy {policy_name}"), doc.clone()));
+                    }
+                    if let Some(bd) = boundary {
+                        p.boundary = Some(sourced(c.urn, "permissions boundary", bd.clone()));
+                    }
+                }
+                Fact::Policy { name, arn, document, .. } => {
+                    b.policies.push(Standalone { urn: c.urn, name, arn: arn.as_deref(), document });
+                    b.state.standalone_policies.push(sourced(c.urn, &format!("policy {name}"), document.clone()));
+                }
+                _ => {}
+            }
+        }
+    }
+    // Pass 2: everything that refers to principals or policies.
+    for c in carriers {
+        for fact in c.facts {
+            b.apply(c.urn, fact);
+        }
+    }
+    b.inherit_group_policies();
+    b.state
+}
+
+fn sourced<T>(urn: &str, label: &str, value: T) -> Sourced<T> {
+    Sourced { urn: urn.to_owned(), label: label.to_owned(), value }
+}
+
+/// The name part of an IAM ARN (`arn:aws:iam::1:role/path/name` -> `name`), or the text itself.
+fn last_segment(text: &str) -> &str {
+    if text.starts_with("arn:") { text.rsplit('/').next().unwrap_or(text) } else { text }
+}
+
+impl<'f> Builder<'f> {
+    fn principal_entry(&mut self, kind: PrincipalKind, name: &str, urn: Option<&'f str>) -> usize {
+        if let Some(urn) = urn {
+            if let Some(&idx) = self.by_urn.get(&(kind, urn)) {
+                return idx;
+            }
+        }
+        let idx = match self.by_name.get(&(kind, name.to_owned())) {
+            Some(&idx) if name != UNKNOWN_TEXT => idx,
+            _ => {
+                self.state.principals.push(Principal {
+                    kind,
+                    name: name.to_owned(),
+                    urn: urn.map(str::to_owned),
+                    trust: None,
+                    policies: Vec::new(),
+                    managed_arns: Vec::new(),
+                    boundary: None,
+                    groups: Vec::new(),
+                });
+                let idx = self.state.principals.len() - 1;
+                if name != UNKNOWN_TEXT {
+                    self.by_name.insert((kind, name.to_owned()), idx);
+                }
+                idx
+            }
+        };
+        if let Some(urn) = urn {
+            self.by_urn.insert((kind, urn), idx);
+            let p = &mut self.state.principals[idx];
+            if p.urn.is_none() {
+                p.urn = Some(urn.to_owned());
+            }
+        }
+        idx
+    }
+
+    /// The principal a reference points to: by dependency URN, then by name or ARN; a principal
+    /// outside the preview otherwise (known only by its name).
+    fn resolve(&mut self, kind: PrincipalKind, target: &Ref, source: &str) -> usize {
+        if let Some(urn) = &target.urn {
+            if let Some(&idx) = self.by_urn.get(&(kind, urn.as_str())) {
+                return idx;
+            }
+        }
+        let name = if target.text == UNKNOWN_TEXT {
+            // Keep unresolvable unknown targets apart: one placeholder per referring resource.
+            format!("{UNKNOWN_TEXT} ({})", source.rsplit("::").next().unwrap_or(source))
+        } else {
+            last_segment(&target.text).to_owned()
+        };
+        self.principal_entry(kind, &name, None)
+    }
+
+    /// The document of a policy given by ARN (or dependency): a policy of the preview, or a
+    /// well-known AWS managed policy.
+    fn policy_document(&self, policy: &Ref) -> Option<(String, Document)> {
+        let by_urn = policy.urn.as_deref().and_then(|u| self.policies.iter().find(|p| p.urn == u));
+        let found = by_urn.or_else(|| {
+            self.policies.iter().find(|p| {
+                p.arn == Some(policy.text.as_str())
+                    || (policy.text.contains(":policy/") && last_segment(&policy.text) == p.name)
+            })
+        });
+        if let Some(p) = found {
+            return Some((p.name.to_owned(), p.document.clone()));
+        }
+        let m = managed::lookup(&policy.text)?;
+        Some((m.name.to_owned(), m.document.map(parse_text)?))
+    }
+
+    fn attach(&mut self, idx: usize, source: &str, policy: &Ref) {
+        let resolved = self.policy_document(policy);
+        let p = &mut self.state.principals[idx];
+        p.managed_arns.push(sourced(source, "attached policy", policy.text.clone()));
+        if let Some((name, doc)) = resolved {
+            p.policies.push(sourced(source, &format!("attached policy {name}"), doc));
+        }
+    }
+
+    fn apply(&mut self, urn: &'f str, fact: &'f Fact) {
+        match fact {
+            Fact::Principal { kind, name, managed_arns, groups, .. } => {
+                let idx = self.principal_entry(*kind, name, Some(urn));
+                for arn in managed_arns {
+                    self.attach(idx, urn, &Ref { text: arn.clone(), urn: None });
+                }
+                for g in groups {
+                    self.state.principals[idx].groups.push(sourced(urn, "group", g.clone()));
+                }
+            }
+            Fact::Policy { attached, .. } => {
+                for (kind, target) in attached {
+                    let idx = self.resolve(*kind, target, urn);
+                    self.attach(idx, urn, &Ref { text: urn.to_owned(), urn: Some(urn.to_owned()) });
+                }
+            }
+            Fact::InlinePolicy { kind, target, name, document } => {
+                let idx = self.resolve(*kind, target, urn);
+                self.state.principals[idx]
+                    .policies
+                    .push(sourced(urn, &format!("inline policy {name}"), document.clone()));
+            }
+            Fact::Attachment { kind, target, policy } => {
+                let idx = self.resolve(*kind, target, urn);
+                self.attach(idx, urn, policy);
+            }
+            Fact::Membership { user, group } => {
+                let idx = self.resolve(PrincipalKind::User, user, urn);
+                let gname = last_segment(&group.text).to_owned();
+                self.state.principals[idx].groups.push(sourced(urn, "group membership", gname));
+            }
+            Fact::AccessKey { user, active } => self.state.access_keys.push(AccessKey {
+                urn: urn.to_owned(),
+                user: last_segment(&user.text).to_owned(),
+                active: *active,
+            }),
+            Fact::OidcProvider { url, client_ids } => self.state.oidc_providers.push(OidcProvider {
+                urn: urn.to_owned(),
+                url: url.clone(),
+                client_ids: client_ids.clone(),
+            }),
+            Fact::InstanceProfile { role } => {
+                self.state.instance_profiles.push(sourced(urn, "instance profile role", role.text.clone()));
+            }
+            Fact::ResourcePolicy { kind, target, document } => self.state.resource_policies.push(ResourcePolicy {
+                urn: urn.to_owned(),
+                kind: *kind,
+                target: target.clone(),
+                document: sourced(urn, "resource policy", document.clone()),
+            }),
+            Fact::PublicAccessBlock {
+                target,
+                block_public_acls,
+                block_public_policy,
+                ignore_public_acls,
+                restrict_public_buckets,
+            } => self.state.public_access_blocks.push(PublicAccessBlock {
+                urn: urn.to_owned(),
+                target: target.clone(),
+                block_public_acls: *block_public_acls,
+                block_public_policy: *block_public_policy,
+                ignore_public_acls: *ignore_public_acls,
+                restrict_public_buckets: *restrict_public_buckets,
+            }),
+        }
+    }
+
+    /// A user's effective policies include those of its groups.
+    fn inherit_group_policies(&mut self) {
+        let groups: HashMap<String, Vec<Sourced<Document>>> = self
+            .state
+            .principals
+            .iter()
+            .filter(|p| p.kind == PrincipalKind::Group)
+            .map(|g| (g.name.clone(), g.policies.clone()))
+            .collect();
+        for p in self.state.principals.iter_mut().filter(|p| p.kind == PrincipalKind::User) {
+            let mut inherited = Vec::new();
+            for g in &p.groups {
+                for pol in groups.get(&g.value).into_iter().flatten() {
+                    inherited.push(Sourced {
+                        urn: pol.urn.clone(),
+                        label: format!("{} (via group {})", pol.label, g.value),
+                        value: pol.value.clone(),
+                    });
+                }
+            }
+            p.policies.extend(inherited);
+        }
+    }
+}

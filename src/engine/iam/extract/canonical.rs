@@ -1,0 +1,111 @@
+//! The canonical JSON of a resource's IAM facts: what the per-resource diff compares and the
+//! fingerprint hashes. Keys are sorted (serde_json's map), documents are canonical, lists sorted.
+
+use serde_json::{Map, Value, json};
+
+use super::facts::{Fact, Ref};
+use crate::engine::iam::normalize::document_json;
+use crate::engine::iam::policy::UNKNOWN_TEXT;
+
+/// The canonical JSON of everything IAM-relevant one resource state carries.
+pub fn facts_json(facts: &[Fact]) -> Value {
+    match facts {
+        [one] => fact_json(one),
+        many => {
+            let mut items: Vec<Value> = many.iter().map(fact_json).collect();
+            items.sort_by_key(Value::to_string);
+            Value::Array(items)
+        }
+    }
+}
+
+fn reference(r: &Ref) -> Value {
+    match (&r.urn, r.text == UNKNOWN_TEXT) {
+        (Some(urn), true) => {
+            let name = urn.rsplit("::").next().unwrap_or(urn);
+            Value::String(format!("{UNKNOWN_TEXT} (from {name})"))
+        }
+        _ => Value::String(r.text.clone()),
+    }
+}
+
+fn sorted(items: &[String]) -> Value {
+    let mut v: Vec<&String> = items.iter().collect();
+    v.sort();
+    v.dedup();
+    json!(v)
+}
+
+fn fact_json(fact: &Fact) -> Value {
+    match fact {
+        Fact::Principal { kind, name, arn: _, trust, inline, managed_arns, boundary, groups } => {
+            let mut m = Map::new();
+            m.insert(kind.as_str().to_owned(), json!(name));
+            if let Some(t) = trust {
+                m.insert("trustPolicy".into(), document_json(t));
+            }
+            if !inline.is_empty() {
+                let obj: Map<String, Value> =
+                    inline.iter().map(|(n, d)| (n.clone(), document_json(d))).collect();
+                m.insert("inlinePolicies".into(), Value::Object(obj));
+            }
+            if !managed_arns.is_empty() {
+                m.insert("managedPolicyArns".into(), sorted(managed_arns));
+            }
+            if let Some(b) = boundary {
+                m.insert("permissionsBoundary".into(), json!(b));
+            }
+            if !groups.is_empty() {
+                m.insert("groups".into(), sorted(groups));
+            }
+            Value::Object(m)
+        }
+        Fact::Policy { name, arn: _, document, attached } => {
+            let mut m = Map::new();
+            m.insert("policy".into(), json!(name));
+            m.insert("document".into(), document_json(document));
+            if !attached.is_empty() {
+                let mut list: Vec<String> = attached
+                    .iter()
+                    .map(|(k, r)| format!("{}/{}", k.as_str(), reference(r).as_str().unwrap_or_default()))
+                    .collect();
+                list.sort();
+                m.insert("attachedTo".into(), json!(list));
+            }
+            Value::Object(m)
+        }
+        Fact::InlinePolicy { kind, target, name, document } => json!({
+            kind.as_str(): reference(target),
+            "name": name,
+            "policy": document_json(document),
+        }),
+        Fact::Attachment { kind, target, policy } => json!({
+            kind.as_str(): reference(target),
+            "policyArn": reference(policy),
+        }),
+        Fact::Membership { user, group } => json!({ "user": reference(user), "group": reference(group) }),
+        Fact::AccessKey { user, active } => json!({
+            "user": reference(user),
+            "status": if *active { "Active" } else { "Inactive" },
+        }),
+        Fact::OidcProvider { url, client_ids } => json!({ "url": url, "clientIds": sorted(client_ids) }),
+        Fact::InstanceProfile { role } => json!({ "role": reference(role) }),
+        Fact::ResourcePolicy { kind, target, document } => json!({
+            "resource": format!("{}: {target}", kind.as_str()),
+            "policy": document_json(document),
+        }),
+        Fact::PublicAccessBlock {
+            target,
+            block_public_acls,
+            block_public_policy,
+            ignore_public_acls,
+            restrict_public_buckets,
+        } => json!({
+            "target": target,
+            "blockPublicAcls": block_public_acls,
+            "blockPublicPolicy": block_public_policy,
+            "ignorePublicAcls": ignore_public_acls,
+            "restrictPublicBuckets": restrict_public_buckets,
+        }),
+    }
+}
