@@ -54,7 +54,7 @@ pub fn render(format: Format, analysis: &Analysis, source: &str) -> String {
     match format {
         Format::Json => report::json::render(analysis),
         Format::Sarif => report::sarif::render(analysis, source),
-        Format::Markdown => report::json::render(analysis),
+        Format::Markdown => report::markdown::render(&report::markdown::Comment::for_analysis(analysis), usize::MAX),
     }
 }
 

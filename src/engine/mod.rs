@@ -118,7 +118,10 @@ pub struct Analysis {
 /// per-resource diffs and the fingerprint.
 pub fn analyze(preview: &Preview<'_>, config: &RiskConfig) -> Analysis {
     let ex = iam::extract::extract(preview);
-    let ctx = EvalCtx { config };
+    // The stack's own accounts are never external, even when the config does not list them.
+    let mut config = config.clone();
+    config.trusted_accounts.extend(ex.home_accounts.iter().cloned());
+    let ctx = EvalCtx { config: &config };
     let ((before, after), change) = rayon::join(
         || rayon::join(|| risk::evaluate(&ex.before, ctx), || risk::evaluate(&ex.after, ctx)),
         || risk::evaluate_change(&ex.before, &ex.after, ctx),

@@ -225,16 +225,15 @@ impl ActionDb {
     }
 
     /// The canonical spelling of an action pattern: the database's casing for an exact name
-    /// (`S3:getobject` → `s3:GetObject`), otherwise the service part lowercased and the rest
-    /// unchanged (`S3:Get*` → `s3:Get*`). Idempotent.
+    /// (`S3:getobject` → `s3:GetObject`), otherwise all lowercase (`S3:Get*` → `s3:get*`).
+    /// Idempotent.
     pub fn canonical(&self, pattern: &str) -> String {
         if let Some(id) = self.lookup(pattern) {
             return self.name(id).to_owned();
         }
-        match pattern.split_once(':') {
-            Some((service, rest)) => format!("{}:{rest}", service.to_ascii_lowercase()),
-            None => pattern.to_owned(),
-        }
+        // IAM matches action names case-insensitively: any other spelling is lowercased, so
+        // that `s3:Get*` and `S3:get*` have one canonical form.
+        pattern.to_ascii_lowercase()
     }
 
     /// The actions an `Action`/`NotAction` pattern grants under IAM's rules: case-insensitive,

@@ -82,7 +82,12 @@ fn parse_object(map: &Map<String, Value>) -> Document {
     for (i, raw) in raw_statements.into_iter().enumerate() {
         match parse_statement(raw) {
             Ok(s) => statements.push(s),
-            Err(reason) => problems.push(format!("Statement[{i}]: {reason}")),
+            Err(reason) => {
+                // A broken Deny is a guardrail that silently stops working: say so.
+                let deny = raw.get("Effect").and_then(Value::as_str) == Some("Deny");
+                let what = if deny { " (Deny statement)" } else { "" };
+                problems.push(format!("Statement[{i}]{what}: {reason}"));
+            }
         }
     }
     Document::Known(Policy { version, statements: canonical_statements(statements), problems })
@@ -137,19 +142,8 @@ fn parse_statement(raw: &Value) -> Result<Statement, String> {
 }
 
 fn actions(value: &Value, element: &str) -> Result<BTreeSet<String>, String> {
-    Ok(strings(value, element)?.iter().map(|a| canonical_action(a)).collect())
-}
-
-/// The database's casing for a known action; otherwise the service prefix lowercased.
-fn canonical_action(action: &str) -> String {
     let db = db();
-    if let Some(id) = db.lookup(action) {
-        return db.name(id).to_owned();
-    }
-    match action.split_once(':') {
-        Some((service, name)) => format!("{}:{name}", service.to_ascii_lowercase()),
-        None => action.to_owned(),
-    }
+    Ok(strings(value, element)?.iter().map(|a| db.canonical(a)).collect())
 }
 
 /// A string or a non-empty list of strings.
@@ -355,5 +349,144 @@ fn kind_of(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "a list",
         Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn known(v: Value) -> Policy {
+        match parse_document(&v) {
+            Document::Known(p) => p,
+            other => panic!("expected a known policy, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_json_string_and_an_object_are_the_same_policy() {
+        let obj = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]});
+        assert_eq!(known(Value::String(obj.to_string())), known(obj));
+    }
+
+    #[test]
+    fn spelling_does_not_matter() {
+        let a = known(json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "One", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": "arn:aws:s3:::b/*"}
+        ]}));
+        let b = known(json!({"Statement": {"Effect": "Allow", "Action": ["S3:getobject", "s3:putobject", "s3:GetObject"], "Resource": ["arn:aws:s3:::b/*"]}, "Version": "2012-10-17"}));
+        let c = known(json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
+            {"Sid": "Two", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/*"}
+        ]}));
+        assert_eq!(a, b);
+        assert_eq!(a, c);
+        assert_eq!(to_json(&a)["Statement"][0]["Action"], json!(["s3:GetObject", "s3:PutObject"]));
+    }
+
+    #[test]
+    fn statements_differing_only_in_resources_merge_but_not_across_effects() {
+        let p = known(json!({"Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::a/*"},
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
+            {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::c/*"}
+        ]}));
+        assert_eq!(p.statements.len(), 2);
+    }
+
+    #[test]
+    fn not_action_statements_are_never_merged() {
+        // Allow NotAction A + Allow NotAction B = all but (A ∩ B): not a union of the lists.
+        let p = known(json!({"Statement": [
+            {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},
+            {"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}
+        ]}));
+        assert_eq!(p.statements.len(), 2);
+    }
+
+    #[test]
+    fn principals_are_normalized() {
+        let star = known(json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}]}));
+        let aws_star = known(json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}));
+        assert_eq!(star, aws_star);
+        let bare = known(json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "sts:AssumeRole"}]}));
+        let root = known(json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::123456789012:root"]}, "Action": "sts:AssumeRole"}]}));
+        assert_eq!(bare, root);
+    }
+
+    #[test]
+    fn condition_keys_are_case_insensitive_and_values_strings() {
+        let a = known(json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
+            "Condition": {"Bool": {"aws:SecureTransport": true}}}]}));
+        let b = known(json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
+            "Condition": {"Bool": {"AWS:SecureTransport": ["true"]}}}]}));
+        assert_eq!(a, b);
+        let c = known(json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
+            "Condition": {"Bool": {"aws:SecureTransport": false}}}]}));
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn a_missing_version_is_the_2008_default() {
+        let a = known(json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}));
+        let b = known(json!({"Version": "2008-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}));
+        assert_eq!(a, b);
+        let c = known(json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}));
+        assert_ne!(a, c, "the version changes how policy variables are read");
+    }
+
+    #[test]
+    fn opaque_values_stay_opaque() {
+        assert_eq!(parse_document(&json!(crate::engine::preview::UNKNOWN)), Document::Unknown);
+        assert_eq!(parse_document(&json!("[secret]")), Document::Secret);
+        let p = known(json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": crate::engine::preview::UNKNOWN}]}));
+        assert_eq!(to_json(&p)["Statement"][0]["Resource"], json!([UNKNOWN_TEXT]));
+    }
+
+    #[test]
+    fn broken_documents_are_malformed_with_a_reason() {
+        let cases = [
+            (json!("{\"Statement\": ["), "not valid JSON"),
+            (json!(""), "empty"),
+            (json!(42), "found a number"),
+            (json!("[1]"), "found a list"),
+            (json!({"Version": "2012-10-17"}), "no Statement"),
+            (json!({"Statement": "x"}), "found a string"),
+        ];
+        for (value, reason) in cases {
+            match parse_document(&value) {
+                Document::Malformed(r) => assert!(r.contains(reason), "{value}: {r}"),
+                other => panic!("{value}: expected malformed, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn statements_aws_rejects_are_dropped_and_reported() {
+        let p = known(json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "NotAction": "s3:PutObject", "Resource": "*"},
+            {"Effect": "allow", "Action": "s3:GetObject", "Resource": "*"},
+            {"Action": "s3:GetObject", "Resource": "*"},
+            {"Effect": "Deny", "Resource": "*"},
+            {"Effect": "Allow", "Action": [], "Resource": "*"},
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Resources": "*"},
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b"}
+        ]}));
+        assert_eq!(p.statements.len(), 1, "only the valid statement is effective");
+        assert_eq!(p.problems.len(), 6, "{:?}", p.problems);
+        assert!(p.problems[0].starts_with("Statement[0]: has both Action and NotAction"));
+        assert!(p.problems[5].contains("unknown element `Resources`"));
+    }
+
+    #[test]
+    fn canonical_json_is_a_fixed_point() {
+        let p = known(json!({"Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole",
+             "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}},
+            {"Effect": "Deny", "NotAction": ["iam:*"], "NotResource": "arn:aws:s3:::x"}
+        ]}));
+        assert_eq!(known(to_json(&p)), p);
     }
 }

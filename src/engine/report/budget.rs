@@ -199,7 +199,7 @@ pub(crate) fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -276,14 +276,24 @@ mod tests {
             let out = doc().fit(budget);
             assert!(out.chars().count() <= budget, "budget {budget}: {out}");
         }
-        let cut = doc().fit(220);
-        assert!(cut.chars().count() <= 220);
+    }
+
+    #[test]
+    fn when_kept_text_alone_is_too_long_the_end_is_cut_and_the_note_kept() {
+        let mut d = doc();
+        d.push("LONG LINE\n".repeat(100));
+        let cut = d.fit(600);
+        assert!(cut.chars().count() <= 600);
         assert!(cut.starts_with("TITLE\n> **Note:**"), "{cut}");
         assert!(
             cut.contains("2 policy diffs, 2 new findings and the end of the comment were left out"),
             "{cut}"
         );
-        assert!(cut.ends_with("*… comment cut here.*\n"));
+        assert!(cut.contains("SUMMARY\nFOOTER\nLONG LINE\n"));
+        assert!(
+            cut.ends_with("LONG LINE\n\n*… comment cut here.*\n"),
+            "{cut}"
+        );
     }
 
     #[test]

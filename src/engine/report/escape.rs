@@ -13,10 +13,10 @@ pub const ZWJ: char = '\u{200D}';
 ///
 /// Newlines become spaces; `&`, `<`, `>` become entities; Markdown punctuation is
 /// backslash-escaped (including `|`, so the result is safe in a table cell); every `@` is followed
-/// by a zero-width joiner so that no one is mentioned; a leading `/` and every `/iamgate` are
-/// broken so that no line can read as a command.
+/// by a zero-width joiner so that no one is mentioned; a leading `/` is escaped so that the text
+/// cannot start a command line (commands count only at the start of a line, and the result has
+/// no line breaks, so `/iamgate` elsewhere stays copyable).
 pub fn text(s: &str) -> String {
-    let s = neutralize_commands(s);
     let mut out = String::with_capacity(s.len() + 8);
     let mut leading = true;
     for c in s.chars() {
@@ -43,9 +43,9 @@ pub fn text(s: &str) -> String {
     out
 }
 
-/// Text inside raw HTML (`<summary>`, where Markdown is not processed): one line, entities only.
+/// Text inside raw HTML (`<summary>`, `<code>`): one line, entities only (Markdown punctuation
+/// too, so the text stays inert even where a forge does read Markdown inside HTML).
 pub fn html(s: &str) -> String {
-    let s = neutralize_commands(s);
     let mut out = String::with_capacity(s.len() + 8);
     let mut leading = true;
     for c in s.chars() {
@@ -62,6 +62,10 @@ pub fn html(s: &str) -> String {
                 out.push(ZWJ);
             }
             '/' if at_start => out.push_str("&#47;"),
+            // Markdown punctuation as entities: inert whether or not the forge reads Markdown here.
+            '`' | '*' | '_' | '[' | ']' | '|' | '~' | '\\' | '$' | '#' => {
+                out.push_str(&format!("&#{};", u32::from(c)));
+            }
             c if is_line_break_or_control(c) => out.push(' '),
             c if is_bidi_control(c) => out.push('\u{FFFD}'),
             c => out.push(c),
@@ -70,8 +74,8 @@ pub fn html(s: &str) -> String {
     out
 }
 
-/// A complete inline code span (delimiters included), for use outside tables. Meant for names:
-/// besides the marker, `@` and `/iamgate` are broken too (invisibly), as in [`text`].
+/// A complete inline code span (delimiters included), for use outside tables. Besides the marker,
+/// `@` is broken too (invisibly), as in [`text`]. Never place it at the start of a line.
 pub fn code_span(s: &str) -> String {
     span(s, false)
 }
@@ -95,7 +99,7 @@ fn span(s: &str, in_table: bool) -> String {
             }
         })
         .collect();
-    body = neutralize_marker(&neutralize_commands(&body)).replace('@', "@\u{200D}");
+    body = neutralize_marker(&body).replace('@', "@\u{200D}");
     if body.trim().is_empty() {
         // An empty or blank span does not render as code; say what it is instead.
         return "*(empty)*".to_owned();
@@ -152,25 +156,6 @@ pub fn clip(s: &str, max: usize) -> Cow<'_, str> {
     }
     let keep: String = s.chars().take(max.saturating_sub(1)).collect();
     Cow::Owned(format!("{keep}…"))
-}
-
-/// Breaks every `/iamgate` (any case) with a zero-width joiner after the slash.
-fn neutralize_commands(s: &str) -> Cow<'_, str> {
-    const WORD: &str = "/iamgate";
-    if !s.to_ascii_lowercase().contains(WORD) {
-        return Cow::Borrowed(s);
-    }
-    // ASCII lowercasing keeps byte offsets, so positions in `lower` are positions in `s`.
-    let lower = s.to_ascii_lowercase();
-    let mut out = String::with_capacity(s.len() + 8);
-    let mut from = 0;
-    for (pos, _) in lower.match_indices(WORD) {
-        out.push_str(&s[from..=pos]);
-        out.push(ZWJ);
-        from = pos + 1;
-    }
-    out.push_str(&s[from..]);
-    Cow::Owned(out)
 }
 
 /// Breaks every `<!--` so that input cannot carry the bot's hidden marker (or any comment).
@@ -251,14 +236,16 @@ mod tests {
     }
 
     #[test]
-    fn text_breaks_commands_anywhere_and_a_leading_slash() {
-        let out = text("/iamgate approve");
-        assert!(!out.contains("/iamgate") && !out.starts_with('/'), "{out}");
-        let out = text("x\n/IAMGATE override because");
-        assert!(!out.to_ascii_lowercase().contains("/iamgate"), "{out}");
+    fn text_cannot_start_a_command_line() {
+        assert_eq!(text("/iamgate approve"), "\\/iamgate approve");
         assert!(!has_command_line(&text("/merge")));
         assert!(!has_command_line(&text("  /merge")));
-        // A slash inside ordinary text stays.
+        assert!(!has_command_line(&text("x\n/iamgate override because")));
+        // Mid-line, a command stays whole so that readers can copy it; so does a type path.
+        assert_eq!(
+            text("then comment /iamgate rerun"),
+            "then comment /iamgate rerun"
+        );
         assert_eq!(text("aws:iam/role:Role"), "aws:iam/role:Role");
     }
 
@@ -277,9 +264,14 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("@\u{200D}bob"));
-        // Markdown punctuation is not backslash-escaped in HTML (it would show).
-        assert_eq!(html("my_role*"), "my_role*");
-        assert!(html("/iamgate").starts_with("&#47;"));
+        // Markdown punctuation becomes entities, not backslashes (which would show in HTML).
+        assert_eq!(html("my_role*"), "my&#95;role&#42;");
+        assert_eq!(
+            html("[l](http://e) `x`"),
+            "&#91;l&#93;(http://e) &#96;x&#96;"
+        );
+        assert_eq!(html("my-role.v2"), "my-role.v2");
+        assert_eq!(html("/iamgate approve"), "&#47;iamgate approve");
     }
 
     #[test]
@@ -298,9 +290,11 @@ mod tests {
     }
 
     #[test]
-    fn spans_cannot_mention_or_carry_commands() {
-        let out = code_span("@alice /iamgate approve");
-        assert_eq!(out, "`@\u{200D}alice /\u{200D}iamgate approve`");
+    fn spans_cannot_mention() {
+        assert_eq!(
+            code_span("@alice /iamgate approve"),
+            "`@\u{200D}alice /iamgate approve`"
+        );
     }
 
     #[test]

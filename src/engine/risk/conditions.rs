@@ -98,8 +98,12 @@ pub fn is_public_value(class: KeyClass, value: &str) -> bool {
         KeyClass::Cidr => value.ends_with("/0"),
         KeyClass::Organization => value.contains("o-*"),
         // Trailing wildcards are fine (`AROAEXAMPLE:*`); any other wildcard is not.
-        KeyClass::UserId => value.char_indices().any(|(i, c)| c == '*' && i + 1 != value.len()),
-        KeyClass::Account | KeyClass::Vpc | KeyClass::Vpce | KeyClass::SamlAudience => value.contains('*'),
+        KeyClass::UserId => value
+            .char_indices()
+            .any(|(i, c)| c == '*' && i + 1 != value.len()),
+        KeyClass::Account | KeyClass::Vpc | KeyClass::Vpce | KeyClass::SamlAudience => {
+            value.contains('*')
+        }
     }
 }
 
@@ -137,7 +141,9 @@ pub fn limiting(conditions: &Conditions) -> Limiting {
             continue;
         }
         for (key, values) in keys {
-            let Some(class) = key_class(key) else { continue };
+            let Some(class) = key_class(key) else {
+                continue;
+            };
             if values.iter().any(|v| is_unknown(v)) {
                 unknown = true;
             } else if !values.is_empty() && !values.iter().any(|v| is_public_value(class, v)) {
@@ -145,7 +151,11 @@ pub fn limiting(conditions: &Conditions) -> Limiting {
             }
         }
     }
-    if unknown { Limiting::Unknown } else { Limiting::No }
+    if unknown {
+        Limiting::Unknown
+    } else {
+        Limiting::No
+    }
 }
 
 /// True when the conditions restrict the statement to specific principals, sources or networks
@@ -163,10 +173,13 @@ pub fn limiting_keys(conditions: &Conditions) -> BTreeSet<&str> {
             continue;
         }
         for (key, values) in keys {
-            if let Some(class) = key_class(key) {
-                if !values.is_empty() && !values.iter().any(|v| is_unknown(v) || is_public_value(class, v)) {
-                    out.insert(key.as_str());
-                }
+            if let Some(class) = key_class(key)
+                && !values.is_empty()
+                && !values
+                    .iter()
+                    .any(|v| is_unknown(v) || is_public_value(class, v))
+            {
+                out.insert(key.as_str());
             }
         }
     }
@@ -175,11 +188,16 @@ pub fn limiting_keys(conditions: &Conditions) -> BTreeSet<&str> {
 
 /// True when any operator tests `key` (case-insensitive).
 pub fn has_key(conditions: &Conditions, key: &str) -> bool {
-    conditions.values().any(|keys| keys.keys().any(|k| k.eq_ignore_ascii_case(key)))
+    conditions
+        .values()
+        .any(|keys| keys.keys().any(|k| k.eq_ignore_ascii_case(key)))
 }
 
 /// Every (operator, value) tested against `key` (case-insensitive).
-pub fn values<'a>(conditions: &'a Conditions, key: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+pub fn values<'a>(
+    conditions: &'a Conditions,
+    key: &'a str,
+) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
     conditions.iter().flat_map(move |(op, keys)| {
         keys.iter()
             .filter(move |(k, _)| k.eq_ignore_ascii_case(key))
@@ -189,7 +207,10 @@ pub fn values<'a>(conditions: &'a Conditions, key: &'a str) -> impl Iterator<Ite
 
 /// The (operator, value) pairs tested against `key` with a positive operator: what the key is
 /// required to be. Negated operators (`StringNotEquals`, ...) are left out.
-pub fn positive_values<'a>(conditions: &'a Conditions, key: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+pub fn positive_values<'a>(
+    conditions: &'a Conditions,
+    key: &'a str,
+) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
     values(conditions, key).filter(|(op, _)| is_positive_operator(op))
 }
 
@@ -198,7 +219,13 @@ pub fn positive_values<'a>(conditions: &'a Conditions, key: &'a str) -> impl Ite
 /// compares action names).
 pub fn like_match(pattern: &str, text: &str, ignore_case: bool) -> bool {
     let (p, t) = (pattern.as_bytes(), text.as_bytes());
-    let eq = |a: u8, b: u8| if ignore_case { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let eq = |a: u8, b: u8| {
+        if ignore_case {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
@@ -231,7 +258,10 @@ pub fn has_wildcard(text: &str) -> bool {
 
 /// Every condition key, sorted.
 pub fn keys(conditions: &Conditions) -> BTreeSet<&str> {
-    conditions.values().flat_map(|keys| keys.keys().map(String::as_str)).collect()
+    conditions
+        .values()
+        .flat_map(|keys| keys.keys().map(String::as_str))
+        .collect()
 }
 
 #[cfg(test)]
@@ -269,54 +299,106 @@ mod tests {
         ] {
             assert!(is_positive_operator(op), "{op} should be positive");
         }
-        for op in ["StringNotEquals", "StringNotLike", "ArnNotLike", "NotIpAddress", "Null", "Bool", "ForAnyValue:StringNotEquals", "NumericEquals", "StringEqualsX"] {
+        for op in [
+            "StringNotEquals",
+            "StringNotLike",
+            "ArnNotLike",
+            "NotIpAddress",
+            "Null",
+            "Bool",
+            "ForAnyValue:StringNotEquals",
+            "NumericEquals",
+            "StringEqualsX",
+        ] {
             assert!(!is_positive_operator(op), "{op} should not be positive");
         }
     }
 
     #[test]
     fn org_id_condition_limits_but_org_wildcard_does_not() {
-        assert!(is_limiting(&conds(json!({"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}))));
-        assert!(!is_limiting(&conds(json!({"StringLike": {"aws:PrincipalOrgID": "o-*"}}))));
-        assert!(!is_limiting(&conds(json!({"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-*/r-ab12/*"}}))));
+        assert!(is_limiting(&conds(
+            json!({"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}})
+        )));
+        assert!(!is_limiting(&conds(
+            json!({"StringLike": {"aws:PrincipalOrgID": "o-*"}})
+        )));
+        assert!(!is_limiting(&conds(
+            json!({"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-*/r-ab12/*"}})
+        )));
     }
 
     #[test]
     fn variants_of_operators_limit() {
-        assert!(is_limiting(&conds(json!({"StringEqualsIfExists": {"aws:SourceVpce": "vpce-1"}}))));
-        assert!(is_limiting(&conds(json!({"ForAnyValue:StringEquals": {"aws:SourceVpce": "vpce-1"}}))));
-        assert!(is_limiting(&conds(json!({"stringequals": {"AWS:SourceAccount": "111122223333"}}))));
-        assert!(is_limiting(&conds(json!({"ArnLike": {"aws:SourceArn": "arn:aws:sns:us-east-1:111122223333:t"}}))));
+        assert!(is_limiting(&conds(
+            json!({"StringEqualsIfExists": {"aws:SourceVpce": "vpce-1"}})
+        )));
+        assert!(is_limiting(&conds(
+            json!({"ForAnyValue:StringEquals": {"aws:SourceVpce": "vpce-1"}})
+        )));
+        assert!(is_limiting(&conds(
+            json!({"stringequals": {"AWS:SourceAccount": "111122223333"}})
+        )));
+        assert!(is_limiting(&conds(
+            json!({"ArnLike": {"aws:SourceArn": "arn:aws:sns:us-east-1:111122223333:t"}})
+        )));
     }
 
     #[test]
     fn negated_operators_and_weak_keys_do_not_limit() {
-        assert!(!is_limiting(&conds(json!({"StringNotEquals": {"aws:PrincipalOrgID": "o-abc123"}}))));
-        assert!(!is_limiting(&conds(json!({"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}))));
-        assert!(!is_limiting(&conds(json!({"Bool": {"aws:SecureTransport": "true"}}))));
+        assert!(!is_limiting(&conds(
+            json!({"StringNotEquals": {"aws:PrincipalOrgID": "o-abc123"}})
+        )));
+        assert!(!is_limiting(&conds(
+            json!({"StringEquals": {"aws:RequestedRegion": "eu-west-1"}})
+        )));
+        assert!(!is_limiting(&conds(
+            json!({"Bool": {"aws:SecureTransport": "true"}})
+        )));
         assert!(!is_limiting(&Conditions::new()));
     }
 
     #[test]
     fn public_values_do_not_limit() {
-        assert!(!is_limiting(&conds(json!({"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}}))));
-        assert!(is_limiting(&conds(json!({"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}))));
+        assert!(!is_limiting(&conds(
+            json!({"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}})
+        )));
+        assert!(is_limiting(&conds(
+            json!({"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}})
+        )));
         // One public value among several makes the key public: values are OR-ed.
-        assert!(!is_limiting(&conds(json!({"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "::/0"]}}))));
-        assert!(!is_limiting(&conds(json!({"StringEquals": {"aws:SourceAccount": "*"}}))));
-        assert!(!is_limiting(&conds(json!({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/x"}}))));
-        assert!(is_limiting(&conds(json!({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::111122223333:role/*"}}))));
+        assert!(!is_limiting(&conds(
+            json!({"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "::/0"]}})
+        )));
+        assert!(!is_limiting(&conds(
+            json!({"StringEquals": {"aws:SourceAccount": "*"}})
+        )));
+        assert!(!is_limiting(&conds(
+            json!({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/x"}})
+        )));
+        assert!(is_limiting(&conds(
+            json!({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::111122223333:role/*"}})
+        )));
         // A second, limiting key still limits: keys are AND-ed.
-        assert!(is_limiting(&conds(json!({"IpAddress": {"aws:SourceIp": "0.0.0.0/0"},
-                                            "StringEquals": {"aws:SourceAccount": "111122223333"}}))));
+        assert!(is_limiting(&conds(
+            json!({"IpAddress": {"aws:SourceIp": "0.0.0.0/0"},
+                                            "StringEquals": {"aws:SourceAccount": "111122223333"}})
+        )));
     }
 
     #[test]
     fn userid_wildcard_only_at_the_end() {
-        assert!(is_limiting(&conds(json!({"StringLike": {"aws:userid": "AROAEXAMPLE:*"}}))));
-        assert!(is_limiting(&conds(json!({"StringLike": {"aws:userid": "AIDAEXAMPLE"}}))));
-        assert!(!is_limiting(&conds(json!({"StringLike": {"aws:userid": "*:alice"}}))));
-        assert!(!is_limiting(&conds(json!({"StringLike": {"aws:userid": "AROA*:*"}}))));
+        assert!(is_limiting(&conds(
+            json!({"StringLike": {"aws:userid": "AROAEXAMPLE:*"}})
+        )));
+        assert!(is_limiting(&conds(
+            json!({"StringLike": {"aws:userid": "AIDAEXAMPLE"}})
+        )));
+        assert!(!is_limiting(&conds(
+            json!({"StringLike": {"aws:userid": "*:alice"}})
+        )));
+        assert!(!is_limiting(&conds(
+            json!({"StringLike": {"aws:userid": "AROA*:*"}})
+        )));
     }
 
     #[test]
@@ -324,9 +406,14 @@ mod tests {
         let c = conds(json!({"StringEquals": {"aws:SourceVpce": crate::engine::preview::UNKNOWN}}));
         assert_eq!(limiting(&c), Limiting::Unknown);
         assert!(!is_limiting(&c));
-        let c = conds(json!({"StringEquals": {"aws:SourceVpce": "vpce-1", "aws:SourceArn": crate::engine::preview::UNKNOWN}}));
+        let c = conds(
+            json!({"StringEquals": {"aws:SourceVpce": "vpce-1", "aws:SourceArn": crate::engine::preview::UNKNOWN}}),
+        );
         assert_eq!(limiting(&c), Limiting::Yes);
-        assert_eq!(limiting_keys(&c).into_iter().collect::<Vec<_>>(), vec!["aws:sourcevpce"]);
+        assert_eq!(
+            limiting_keys(&c).into_iter().collect::<Vec<_>>(),
+            vec!["aws:sourcevpce"]
+        );
     }
 
     #[test]
@@ -358,16 +445,34 @@ mod tests {
 
     #[test]
     fn like_matching() {
-        assert!(like_match("sts:AssumeRole*", "sts:AssumeRoleWithSAML", false));
-        assert!(!like_match("sts:AssumeRole*", "STS:assumerolewithsaml", false));
-        assert!(like_match("sts:AssumeRole*", "STS:assumerolewithsaml", true));
+        assert!(like_match(
+            "sts:AssumeRole*",
+            "sts:AssumeRoleWithSAML",
+            false
+        ));
+        assert!(!like_match(
+            "sts:AssumeRole*",
+            "STS:assumerolewithsaml",
+            false
+        ));
+        assert!(like_match(
+            "sts:AssumeRole*",
+            "STS:assumerolewithsaml",
+            true
+        ));
         assert!(like_match("*", "", false));
         assert!(like_match("a?c", "abc", false));
         assert!(!like_match("a?c", "ac", false));
-        assert!(like_match("repo:acme/*:ref:*", "repo:acme/app:ref:refs/heads/main", false));
+        assert!(like_match(
+            "repo:acme/*:ref:*",
+            "repo:acme/app:ref:refs/heads/main",
+            false
+        ));
         assert!(!like_match("repo:acme/*", "repo:other/app", false));
         assert!(like_match("*a*b", "xxaxxab", false));
         assert!(!like_match("*a*b", "xxaxxa", false));
-        assert!(has_wildcard("repo:acme/*") && has_wildcard("a?") && !has_wildcard("repo:acme/app"));
+        assert!(
+            has_wildcard("repo:acme/*") && has_wildcard("a?") && !has_wildcard("repo:acme/app")
+        );
     }
 }

@@ -64,11 +64,9 @@ enum RTok {
     PolicyVar,
 }
 
-/// What one Resource value matches, by resource-type index of the table.
+/// What one Resource value (other than `*`) could match and covers, by resource-type index.
 #[derive(Debug, Default)]
 pub(super) struct Profile {
-    /// The Resource is only `*` characters: it matches and covers everything.
-    pub star: bool,
     pub matches: RoaringBitmap,
     pub covers: RoaringBitmap,
 }
@@ -138,8 +136,7 @@ impl ResourceIndex {
     pub fn profile(&self, resource: &str) -> Profile {
         let mut profile = Profile::default();
         if is_star(resource) {
-            profile.star = true;
-            return profile;
+            return profile; // callers answer `*` themselves, without a profile
         }
         let Some(tokens) = tokenize_resource(resource) else {
             return profile; // a partition that does not exist

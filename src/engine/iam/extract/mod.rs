@@ -12,6 +12,8 @@ mod facts;
 mod props;
 mod readers;
 
+use std::collections::BTreeSet;
+
 use rayon::prelude::*;
 use serde_json::Value;
 
@@ -30,6 +32,9 @@ pub struct Extraction {
     pub after: IamState,
     /// Every IAM-relevant resource of the preview, in step order, changed or not.
     pub resources: Vec<ResourceIam>,
+    /// Accounts the stack's own resources live in (from the ARNs of its roles, users, groups
+    /// and policies): principals of these accounts are not external.
+    pub home_accounts: BTreeSet<String>,
 }
 
 /// The canonical IAM properties of one resource, before and after (None: absent on that side).
@@ -76,6 +81,7 @@ pub fn extract<'p>(preview: &'p Preview<'p>) -> Extraction {
 
     let resources = per_step
         .iter()
+        .filter(|sf| sf.before.is_some() || sf.after.is_some())
         .map(|sf| ResourceIam {
             urn: sf.step.urn.clone(),
             type_: sf.step.type_.clone(),
@@ -84,7 +90,21 @@ pub fn extract<'p>(preview: &'p Preview<'p>) -> Extraction {
             after: sf.after.as_deref().map(canonical::facts_json),
         })
         .collect();
-    Extraction { before, after, resources }
+    let home_accounts = per_step
+        .iter()
+        .flat_map(|sf| sf.before.iter().chain(sf.after.iter()).flatten())
+        .filter_map(|fact| match fact {
+            Fact::Principal { arn: Some(arn), .. } | Fact::Policy { arn: Some(arn), .. } => account_of(arn),
+            _ => None,
+        })
+        .collect();
+    Extraction { before, after, resources, home_accounts }
+}
+
+/// The account id of an ARN (`arn:aws:iam::123456789012:role/x`), when it has one.
+fn account_of(arn: &str) -> Option<String> {
+    let account = arn.split(':').nth(4)?;
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then(|| account.to_owned())
 }
 
 fn read_step<'p>(step: &'p Step<'p>) -> StepFacts<'p> {
@@ -104,7 +124,7 @@ fn read_step<'p>(step: &'p Step<'p>) -> StepFacts<'p> {
         },
         Op::Update | Op::Replace | Op::Other(_) => (old, new),
     };
-    StepFacts { step, before, after }
+    StepFacts { step, before: present(before), after: present(after) }
 }
 
 fn read_state(step: &Step<'_>, state: &State<'_>, is_old: bool, name: &str) -> Vec<Fact> {
@@ -116,4 +136,151 @@ fn read_state(step: &Step<'_>, state: &State<'_>, is_old: bool, name: &str) -> V
     let props = Props { primary: &inputs, fallback: outputs.as_ref(), deps: &state.property_dependencies };
     let type_ = if state.type_.is_empty() { &step.type_ } else { &state.type_ };
     readers::read(type_, &props, name)
+}
+
+/// A side that carries no IAM facts (a bucket without a policy) is absent, so that a resource
+/// gaining or losing its only policy shows as such and one that never had any is not a change.
+fn present(facts: Option<Vec<Fact>>) -> Option<Vec<Fact>> {
+    facts.filter(|f| !f.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::engine::iam::model::{Principal, PrincipalKind, ResourceKind};
+    use crate::engine::iam::policy::Document;
+    use crate::engine::preview;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = format!("{}/tests/fixtures/previews/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(path).unwrap()
+    }
+
+    fn principal<'s>(state: &'s IamState, kind: PrincipalKind, name: &str) -> &'s Principal {
+        state
+            .principals
+            .iter()
+            .find(|p| p.kind == kind && p.name == name)
+            .unwrap_or_else(|| panic!("no {kind:?} {name} in {:#?}", state.principals))
+    }
+
+    #[test]
+    fn attachments_with_unknown_role_names_resolve_through_property_dependencies() {
+        let bytes = fixture("stratify-aws-lambda-iam-creates.preview.json");
+        let p = preview::parse(&bytes).unwrap();
+        let ex = extract(&p);
+        assert!(ex.before.principals.is_empty(), "a fresh stack has nothing before");
+        let role = principal(&ex.after, PrincipalKind::Role, "docsHandler-ae85f73");
+        assert_eq!(role.managed_arns.len(), 9, "{:#?}", role.managed_arns);
+        assert!(role.managed_arns.iter().any(|a| a.value == "arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess"));
+        assert!(matches!(role.trust.as_ref().map(|t| &t.value), Some(Document::Known(_))));
+        // The Lambda permission becomes a resource policy.
+        assert_eq!(ex.after.resource_policies.len(), 1);
+        assert_eq!(ex.after.resource_policies[0].kind, ResourceKind::LambdaFunction);
+        // Every IAM resource is created: all are changes.
+        assert!(ex.resources.iter().all(ResourceIam::changed));
+        assert_eq!(ex.resources.len(), 11, "role, 9 attachments, permission");
+    }
+
+    #[test]
+    fn deletes_only_have_a_before_side_and_sames_are_unchanged() {
+        let bytes = fixture("stratify-aws-lambda-iam-deletes.preview.json");
+        let ex = extract(&preview::parse(&bytes).unwrap());
+        assert!(ex.after.principals.is_empty());
+        let role = principal(&ex.before, PrincipalKind::Role, "docsHandler-9eca035");
+        assert_eq!(role.managed_arns.len(), 9);
+
+        let bytes = fixture("stratify-aws-lambda-iam-update-show-sames.preview.json");
+        let ex = extract(&preview::parse(&bytes).unwrap());
+        assert!(!ex.resources.is_empty());
+        assert!(ex.resources.iter().all(|r| !r.changed()), "only `same` IAM steps");
+        assert_eq!(ex.before, ex.after);
+    }
+
+    fn digest(steps: serde_json::Value) -> String {
+        json!({ "steps": steps }).to_string()
+    }
+
+    fn create(type_: &str, name: &str, inputs: serde_json::Value, deps: serde_json::Value) -> serde_json::Value {
+        let urn = format!("urn:pulumi:dev::p::{type_}::{name}");
+        json!({"op": "create", "urn": urn, "newState": {"urn": urn, "type": type_, "inputs": inputs, "propertyDependencies": deps}})
+    }
+
+    #[test]
+    fn a_user_combines_inline_attached_and_group_policies() {
+        let doc = |action: &str| json!({"Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]}).to_string();
+        let text = digest(json!([
+            create("aws:iam/user:User", "bob", json!({"name": "bob"}), json!({})),
+            create("aws:iam/group:Group", "devs", json!({"name": "devs"}), json!({})),
+            create("aws:iam/groupPolicy:GroupPolicy", "devs-p", json!({"group": "devs", "name": "g", "policy": doc("lambda:CreateFunction")}), json!({})),
+            create("aws:iam/groupMembership:GroupMembership", "m", json!({"group": "devs", "users": ["bob"]}), json!({})),
+            create("aws:iam/userPolicy:UserPolicy", "bob-p", json!({"user": "bob", "name": "u", "policy": doc("iam:PassRole")}), json!({})),
+            create("aws:iam/policy:Policy", "invoke", json!({"name": "invoke", "policy": doc("lambda:InvokeFunction")}), json!({})),
+            create("aws:iam/userPolicyAttachment:UserPolicyAttachment", "bob-a",
+                json!({"user": "bob", "policyArn": crate::engine::preview::UNKNOWN}),
+                json!({"policyArn": ["urn:pulumi:dev::p::aws:iam/policy:Policy::invoke"]})),
+            create("aws:iam/userPolicyAttachment:UserPolicyAttachment", "bob-admin",
+                json!({"user": "bob", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}), json!({})),
+        ]));
+        let p = preview::parse(text.as_bytes()).unwrap();
+        let ex = extract(&p);
+        let bob = principal(&ex.after, PrincipalKind::User, "bob");
+        let labels: Vec<&str> = bob.policies.iter().map(|s| s.label.as_str()).collect();
+        assert!(labels.contains(&"inline policy u"), "{labels:?}");
+        assert!(labels.contains(&"attached policy invoke"), "{labels:?}");
+        assert!(labels.contains(&"attached policy AdministratorAccess"), "known offline: {labels:?}");
+        assert!(labels.contains(&"inline policy g (via group devs)"), "{labels:?}");
+        assert_eq!(bob.urn.as_deref(), Some("urn:pulumi:dev::p::aws:iam/user:User::bob"));
+    }
+
+    #[test]
+    fn an_attachment_to_a_role_outside_the_preview_gets_a_principal_by_name() {
+        let text = digest(json!([
+            create("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a",
+                json!({"role": "existing", "policyArn": "arn:aws:iam::aws:policy/IAMFullAccess"}), json!({})),
+            create("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "b",
+                json!({"role": "arn:aws:iam::123456789012:role/path/existing", "policyArn": "arn:aws:iam::aws:policy/AmazonS3FullAccess"}), json!({})),
+        ]));
+        let p = preview::parse(text.as_bytes()).unwrap();
+        let ex = extract(&p);
+        assert_eq!(ex.after.principals.len(), 1, "name and ARN are the same role");
+        let role = principal(&ex.after, PrincipalKind::Role, "existing");
+        assert_eq!(role.urn, None);
+        assert_eq!(role.report_urn(), "urn:pulumi:dev::p::aws:iam/rolePolicyAttachment:RolePolicyAttachment::a");
+        assert_eq!(role.managed_arns.len(), 2);
+    }
+
+    #[test]
+    fn aws_native_documents_are_objects() {
+        let text = digest(json!([
+            create("aws-native:iam:Role", "r", json!({
+                "roleName": "r",
+                "assumeRolePolicyDocument": {"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+                "policies": [{"policyName": "p", "policyDocument": {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}}],
+                "managedPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+            }), json!({})),
+            create("aws-native:kms:Key", "k", json!({"keyPolicy": {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}]}}), json!({})),
+        ]));
+        let p = preview::parse(text.as_bytes()).unwrap();
+        let ex = extract(&p);
+        let role = principal(&ex.after, PrincipalKind::Role, "r");
+        assert!(matches!(role.trust.as_ref().map(|t| &t.value), Some(Document::Known(_))));
+        // ReadOnlyAccess is known by ARN, but its (very long) document is not shipped.
+        assert_eq!(role.policies.len(), 1, "{:?}", role.policies);
+        assert_eq!(role.managed_arns[0].value, "arn:aws:iam::aws:policy/ReadOnlyAccess");
+        assert_eq!(ex.after.resource_policies[0].kind, ResourceKind::KmsKey);
+    }
+
+    #[test]
+    fn home_accounts_come_from_the_stacks_own_arns() {
+        let urn = "urn:pulumi:dev::p::aws:iam/role:Role::r";
+        let text = json!({"steps": [{"op": "same", "urn": urn,
+            "oldState": {"urn": urn, "type": "aws:iam/role:Role", "inputs": {"name": "r"}, "outputs": {"arn": "arn:aws:iam::111122223333:role/r", "name": "r"}},
+            "newState": {"urn": urn, "type": "aws:iam/role:Role", "inputs": {"name": "r"}}}]})
+        .to_string();
+        let ex = extract(&preview::parse(text.as_bytes()).unwrap());
+        assert!(ex.home_accounts.contains("111122223333"));
+    }
 }

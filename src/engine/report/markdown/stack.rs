@@ -112,7 +112,7 @@ fn push_analysis(doc: &mut Doc, a: &Analysis, section: usize, lookup: Lookup) {
     if !removed.is_empty() {
         let mut out = format!("**Risk removed by this change ({})**\n\n", removed.len());
         for r in &removed {
-            out.push_str(&finding_line(r, lookup));
+            out.push_str(&removed_line(r, lookup));
         }
         out.push('\n');
         doc.push_cuttable(out, Cut::Improvement, rank(0, section, 0), removed.len());
@@ -125,7 +125,10 @@ fn push_analysis(doc: &mut Doc, a: &Analysis, section: usize, lookup: Lookup) {
             "<details><summary>Policy diff: <code>{}</code> ({}, {})</summary>\n\n{}\n</details>\n\n",
             escape::html(&clip(resource_name(&r.urn), MAX_NAME)),
             escape::html(&clip(r.op.as_str(), MAX_NAME)),
-            r.risk.level,
+            match r.risk.level {
+                crate::engine::Level::None => "no new risk".to_owned(),
+                level => format!("{level} risk"),
+            },
             escape::code_block("diff", &r.diff)
         );
         doc.push_cuttable(out, Cut::Diff, rank(r.risk.score.into(), section, *i), 1);
@@ -183,6 +186,21 @@ fn finding_line(r: &Reported, lookup: Lookup) -> String {
     format!(
         "- {} **{}**{status} · {}{title} on {}: {}\n",
         severity_badge(f.severity),
+        f.severity,
+        code_span(f.rule_id),
+        code_span(&clip(resource_name(&f.resource), MAX_NAME)),
+        escape::text(&clip(&f.message, MAX_MESSAGE))
+    )
+}
+
+/// `- ✅ was **medium** · `AWS-X` Title on `name`: message`
+fn removed_line(r: &Reported, lookup: Lookup) -> String {
+    let f = &r.finding;
+    let title = lookup(f.rule_id)
+        .map(|rule| format!(" {}", escape::text(rule.title)))
+        .unwrap_or_default();
+    format!(
+        "- ✅ was **{}** · {}{title} on {}: {}\n",
         f.severity,
         code_span(f.rule_id),
         code_span(&clip(resource_name(&f.resource), MAX_NAME)),

@@ -54,15 +54,8 @@ fn server_comment(a: &Analysis) -> Comment<'_> {
     }
 }
 
-/// Lines that could read as a command, and `@` that could mention someone.
-fn assert_inert(body: &str) {
-    for line in body.lines() {
-        assert!(
-            !line.trim_start().starts_with('/'),
-            "command-like line: {line:?}"
-        );
-    }
-    // Mentions are inert inside fenced code blocks; check everything else.
+/// The text outside fenced code blocks, and (second) that text without its code spans.
+fn prose(body: &str) -> (String, String) {
     let mut outside = String::new();
     let mut fence: Option<String> = None;
     for line in body.lines() {
@@ -79,10 +72,47 @@ fn assert_inert(body: &str) {
     }
     assert!(fence.is_none(), "unclosed code block:\n{body}");
     let chars: Vec<char> = outside.chars().collect();
-    for w in chars.windows(2) {
-        if w[0] == '@' {
-            assert!(!w[1].is_alphanumeric(), "live mention in:\n{body}");
+    let mut bare = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => {
+                bare.extend(chars.get(i..i + 2).unwrap_or(&chars[i..]));
+                i += 2;
+            }
+            '`' => {
+                let n = chars[i..].iter().take_while(|c| **c == '`').count();
+                let mut j = i + n;
+                // Find the closing run of exactly n backticks.
+                loop {
+                    if j >= chars.len() {
+                        panic!("unclosed code span in: {outside}");
+                    }
+                    let m = chars[j..].iter().take_while(|c| **c == '`').count();
+                    if m == n {
+                        break;
+                    }
+                    j += m.max(1);
+                }
+                bare.push_str("CODE");
+                i = j + n;
+            }
+            c => {
+                bare.push(c);
+                i += 1;
+            }
         }
+    }
+    (outside, bare)
+}
+
+/// No command-like line, no live mention, no HTML but our own tags, one marker.
+fn assert_inert(body: &str) {
+    for line in body.lines() {
+        assert!(
+            !line.trim_start().starts_with('/'),
+            "command-like line: {line:?}"
+        );
     }
     assert_eq!(
         body.matches("<!--").count(),
@@ -90,6 +120,31 @@ fn assert_inert(body: &str) {
         "only the bot's own marker:\n{body}"
     );
     assert!(body.starts_with(&format!("{MARKER}\n")));
+    let (outside, bare) = prose(body);
+    let chars: Vec<char> = outside.chars().collect();
+    for w in chars.windows(2) {
+        if w[0] == '@' {
+            assert!(!w[1].is_alphanumeric(), "live mention in:\n{body}");
+        }
+    }
+    const OURS: [&str; 9] = [
+        MARKER,
+        "<details>",
+        "</details>",
+        "<summary>",
+        "</summary>",
+        "<code>",
+        "</code>",
+        "<sub>",
+        "</sub>",
+    ];
+    for (i, _) in bare.match_indices('<') {
+        assert!(
+            OURS.iter().any(|t| bare[i..].starts_with(t)),
+            "HTML from input: {}",
+            &bare[i..]
+        );
+    }
 }
 
 #[test]
@@ -154,7 +209,9 @@ fn findings_mark_new_collapse_preexisting_and_list_removed_risk() {
     let old = pos(&body, "- 🟠 **high** · `AWS-PE-009`");
     assert!(details < old && old < pos(&body, "</details>"));
     assert!(!body.contains("**high** · **new**"));
-    assert!(body.contains("- 🟡 **medium** · `AWS-PUB-002` Bucket readable by anyone on `assets`"));
+    assert!(
+        body.contains("- ✅ was **medium** · `AWS-PUB-002` Bucket readable by anyone on `assets`")
+    );
 }
 
 #[test]
@@ -174,7 +231,7 @@ fn diffs_are_collapsed_diff_blocks() {
     let body = md(&Comment::for_analysis(&a));
     let start = pos(
         &body,
-        "<details><summary>Policy diff: <code>deployer-inline</code> (update, critical)</summary>\n\n```diff\n",
+        "<details><summary>Policy diff: <code>deployer-inline</code> (update, critical risk)</summary>\n\n```diff\n",
     );
     assert!(body[start..].contains("+      \"Action\": [\"*\"],\n"));
     assert!(body[start..].contains("```\n\n</details>"));
@@ -217,10 +274,7 @@ fn failure_reason_is_shown_and_cannot_issue_commands() {
         "{body}"
     );
     assert!(body.contains("\\`stacks\\[1\\].stack\\`"));
-    assert!(
-        body.contains("then comment /\u{200D}iamgate rerun."),
-        "{body}"
-    );
+    assert!(body.contains("then comment /iamgate rerun."), "{body}");
     assert_inert(&body);
 }
 
@@ -272,7 +326,11 @@ fn changes_requested_and_override_are_shown() {
 fn commands_are_listed_but_never_at_line_start() {
     let a = fixture::analysis();
     let body = md(&server_comment(&a));
-    assert!(body.contains("- `/iamgate approve [reason]` — approve this IAM change"));
+    // Commands stay copyable: no invisible character inside the usage.
+    assert!(
+        body.contains("- `/iamgate approve [reason]` — approve this IAM change"),
+        "{body}"
+    );
     assert_inert(&body);
     // Without commands, no list.
     assert!(!md(&Comment::for_analysis(&a)).contains("Commands"));
@@ -316,7 +374,12 @@ fn hostile_text_cannot_escape_mention_or_imitate() {
     comment.sections[0].name = Some("prod`\n/iamgate approve @bob".to_owned());
     let body = md(&comment);
     assert_inert(&body);
-    assert!(!body.contains("<img") && !body.contains("](http"), "{body}");
+    let (_, bare) = prose(&body);
+    assert!(
+        !bare.replace("\\]", "").contains("](http"),
+        "a live link: {bare}"
+    );
+    assert!(body.contains("&lt;img src=x&gt;"));
     // The diff block's fence is longer than any backtick run inside it and closes only once.
     let open = pos(&body, "`````diff\n");
     let after = &body[open + "`````diff\n".len()..];

@@ -55,11 +55,16 @@ impl Access {
     /// and no limiting condition; a condition (weak or limiting) lowers `All` to `Wildcard`.
     pub fn of(reach: Reach, strength: Strength) -> Access {
         let scope = match reach {
-            Reach::Star | Reach::NotResource | Reach::Covering if strength == Strength::None => Scope::All,
+            Reach::Star | Reach::NotResource | Reach::Covering if strength == Strength::None => {
+                Scope::All
+            }
             Reach::Star | Reach::NotResource | Reach::Covering | Reach::Wildcard => Scope::Wildcard,
             Reach::Pinned => Scope::Pinned,
         };
-        Access { scope, conditioned: strength == Strength::Limiting }
+        Access {
+            scope,
+            conditioned: strength == Strength::Limiting,
+        }
     }
 
     /// Rank from broadest (0) to narrowest (4).
@@ -76,23 +81,47 @@ impl Access {
     /// The access of rank `rank`.
     pub fn from_rank(rank: usize) -> Access {
         match rank {
-            0 => Access { scope: Scope::All, conditioned: false },
-            1 => Access { scope: Scope::Wildcard, conditioned: false },
-            2 => Access { scope: Scope::Wildcard, conditioned: true },
-            3 => Access { scope: Scope::Pinned, conditioned: false },
-            _ => Access { scope: Scope::Pinned, conditioned: true },
+            0 => Access {
+                scope: Scope::All,
+                conditioned: false,
+            },
+            1 => Access {
+                scope: Scope::Wildcard,
+                conditioned: false,
+            },
+            2 => Access {
+                scope: Scope::Wildcard,
+                conditioned: true,
+            },
+            3 => Access {
+                scope: Scope::Pinned,
+                conditioned: false,
+            },
+            _ => Access {
+                scope: Scope::Pinned,
+                conditioned: true,
+            },
         }
     }
 
     pub fn confidence(self) -> Confidence {
-        if self.conditioned { Confidence::Conditioned } else { Confidence::Direct }
+        if self.conditioned {
+            Confidence::Conditioned
+        } else {
+            Confidence::Direct
+        }
     }
 }
 
 /// Identity-policy condition keys (lowercased) that restrict which resources or services a grant
 /// reaches, on top of the limiting keys of `conditions`.
-const IDENTITY_LIMITING_KEYS: [&str; 5] =
-    ["iam:passedtoservice", "iam:policyarn", "iam:permissionsboundary", "iam:associatedresourcearn", "kms:viaservice"];
+const IDENTITY_LIMITING_KEYS: [&str; 5] = [
+    "iam:passedtoservice",
+    "iam:policyarn",
+    "iam:permissionsboundary",
+    "iam:associatedresourcearn",
+    "kms:viaservice",
+];
 
 /// The strength of a statement's Condition.
 pub fn strength(condition: &Conditions) -> Strength {
@@ -108,12 +137,20 @@ pub fn strength(condition: &Conditions) -> Strength {
 /// True when a positive operator pins an identity-limiting key (or a resource tag) to values
 /// that are neither `*` nor unknown until apply.
 fn limits_identity(condition: &Conditions) -> bool {
-    condition.iter().filter(|(op, _)| conditions::is_positive_operator(op)).any(|(_, keys)| {
-        keys.iter().any(|(key, values)| {
-            let relevant = IDENTITY_LIMITING_KEYS.contains(&key.as_str()) || key.contains(":resourcetag/");
-            relevant && !values.is_empty() && values.iter().all(|v| v != "*" && !conditions::is_unknown(v))
+    condition
+        .iter()
+        .filter(|(op, _)| conditions::is_positive_operator(op))
+        .any(|(_, keys)| {
+            keys.iter().any(|(key, values)| {
+                let relevant =
+                    IDENTITY_LIMITING_KEYS.contains(&key.as_str()) || key.contains(":resourcetag/");
+                relevant
+                    && !values.is_empty()
+                    && values
+                        .iter()
+                        .all(|v| v != "*" && !conditions::is_unknown(v))
+            })
         })
-    })
 }
 
 /// One resource of a statement, prepared for matching.
@@ -121,6 +158,10 @@ struct ResourcePattern {
     /// The resource with unknown-until-apply text as a policy variable, which the database
     /// treats as "could be anything, covers nothing", like `${aws:username}`.
     matcher: String,
+    /// The same with a literal account id as `*`, to ask whether it covers every resource: an
+    /// identity policy only reaches its own account, so `arn:aws:iam::111122223333:role/*` is
+    /// every role.
+    cover: String,
     /// A wildcard in the resource part (after the fifth `:`): more than one resource.
     wildcard: bool,
 }
@@ -128,11 +169,24 @@ struct ResourcePattern {
 impl ResourcePattern {
     fn new(resource: &str) -> ResourcePattern {
         let matcher = resource.replace(UNKNOWN_TEXT, "${iamgate:unknown}");
+        let fields: Vec<&str> = matcher.splitn(6, ':').collect();
+        let cover = match fields.as_slice() {
+            [arn, partition, service, region, account, rest]
+                if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                format!("{arn}:{partition}:{service}:{region}:*:{rest}")
+            }
+            _ => matcher.clone(),
+        };
         // Account and region wildcards do not widen an identity policy: it only reaches its own
         // account. A placeholder stands for one value.
-        let resource_part = matcher.splitn(6, ':').nth(5).unwrap_or(&matcher);
+        let resource_part = fields.get(5).copied().unwrap_or(&matcher);
         let wildcard = strip_variables(resource_part).contains(['*', '?']);
-        ResourcePattern { matcher, wildcard }
+        ResourcePattern {
+            matcher,
+            cover,
+            wildcard,
+        }
     }
 }
 
@@ -168,19 +222,34 @@ pub fn split_by_reach(resource: Option<&NameSpec>, actions: ActionSet) -> Vec<(R
     for p in &patterns {
         let mut matched = db.actions_for_resource(&p.matcher);
         matched.intersect_with(&actions);
-        if p.wildcard { wild.union_with(&matched) } else { pinned.union_with(&matched) }
+        if p.wildcard {
+            wild.union_with(&matched)
+        } else {
+            pinned.union_with(&matched)
+        }
     }
     // Only wildcard resources can cover every resource of a type.
-    let covering_candidates: Vec<&str> = patterns.iter().filter(|p| p.wildcard).map(|p| p.matcher.as_str()).collect();
+    let covering_candidates: Vec<&str> = patterns
+        .iter()
+        .filter(|p| p.wildcard)
+        .map(|p| p.cover.as_str())
+        .collect();
     let mut covering = ActionSet::new();
     if !covering_candidates.is_empty() {
-        covering = wild.iter().filter(|&id| db.covers_all_resource_types(id, &covering_candidates)).collect();
+        covering = wild
+            .iter()
+            .filter(|&id| db.covers_all_resource_types(id, &covering_candidates))
+            .collect();
     }
     wild.difference_with(&covering);
     pinned.difference_with(&covering);
     pinned.difference_with(&wild);
-    [(Reach::Covering, covering), (Reach::Wildcard, wild), (Reach::Pinned, pinned)]
-        .into_iter()
-        .filter(|(_, set)| !set.is_empty())
-        .collect()
+    [
+        (Reach::Covering, covering),
+        (Reach::Wildcard, wild),
+        (Reach::Pinned, pinned),
+    ]
+    .into_iter()
+    .filter(|(_, set)| !set.is_empty())
+    .collect()
 }

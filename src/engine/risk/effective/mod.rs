@@ -64,7 +64,12 @@ impl Effective {
         let mut denied = ActionSet::new();
         let mut kept_denies = ActionSet::new();
         for source in sources {
-            for s in source.policy.statements.iter().filter(|s| s.effect == Effect::Deny) {
+            for s in source
+                .policy
+                .statements
+                .iter()
+                .filter(|s| s.effect == Effect::Deny)
+            {
                 let actions = expand(&s.action);
                 if s.is_unconditional_star() {
                     denied.union_with(&actions);
@@ -73,7 +78,10 @@ impl Effective {
                 }
             }
         }
-        let mut eff = Effective { kept_denies, ..Effective::default() };
+        let mut eff = Effective {
+            kept_denies,
+            ..Effective::default()
+        };
         for (si, source) in sources.iter().enumerate() {
             for (ti, s) in source.policy.statements.iter().enumerate() {
                 if s.effect != Effect::Allow || s.principal.is_some() {
@@ -86,7 +94,13 @@ impl Effective {
                 }
                 let strength = grant::strength(&s.condition);
                 for (reach, actions) in grant::split_by_reach(s.resource.as_ref(), actions) {
-                    eff.add(Grant { source: si, statement: ti, reach, strength, actions });
+                    eff.add(Grant {
+                        source: si,
+                        statement: ti,
+                        reach,
+                        strength,
+                        actions,
+                    });
                 }
             }
         }
@@ -127,15 +141,20 @@ impl Effective {
 
     /// The broadest access `id` is granted with.
     pub fn access(&self, id: ActionId) -> Option<Access> {
-        self.classes.iter().position(|c| c.contains(id)).map(Access::from_rank)
+        self.classes
+            .iter()
+            .position(|c| c.contains(id))
+            .map(Access::from_rank)
     }
 
     /// The narrowest of the broadest accesses of `ids` (a path is only as broad as its weakest
     /// step); None if any is not allowed.
     pub fn weakest(&self, ids: &[ActionId]) -> Option<Access> {
-        ids.iter().map(|&id| self.access(id)).try_fold(Access::from_rank(0), |worst, a| {
-            a.map(|a| if a.rank() > worst.rank() { a } else { worst })
-        })
+        ids.iter()
+            .map(|&id| self.access(id))
+            .try_fold(Access::from_rank(0), |worst, a| {
+                a.map(|a| if a.rank() > worst.rank() { a } else { worst })
+            })
     }
 
     /// Actions granted on every resource without a limiting condition.
@@ -154,7 +173,10 @@ impl Effective {
         } else {
             crate::engine::risk::Scope::Wildcard
         };
-        Some(Access { scope, conditioned: false })
+        Some(Access {
+            scope,
+            conditioned: false,
+        })
     }
 
     /// Full administrator: every action of the database unconstrained (catalog WC-001).
@@ -174,7 +196,12 @@ impl Effective {
 
     /// The sources that grant `id`, in order, without repeats.
     pub fn sources_of(&self, id: ActionId) -> Vec<usize> {
-        let mut out: Vec<usize> = self.grants.iter().filter(|g| g.actions.contains(id)).map(|g| g.source).collect();
+        let mut out: Vec<usize> = self
+            .grants
+            .iter()
+            .filter(|g| g.actions.contains(id))
+            .map(|g| g.source)
+            .collect();
         out.sort_unstable();
         out.dedup();
         out
@@ -182,12 +209,20 @@ impl Effective {
 
     /// The broadest access among the grants of one statement, if it grants anything.
     pub fn statement_access(&self, source: usize, statement: usize) -> Option<Access> {
-        self.statement_grants(source, statement).map(Grant::access).min_by_key(|a| a.rank())
+        self.statement_grants(source, statement)
+            .map(Grant::access)
+            .min_by_key(|a| a.rank())
     }
 
     /// The grants of one statement.
-    pub fn statement_grants(&self, source: usize, statement: usize) -> impl Iterator<Item = &Grant> {
-        self.grants.iter().filter(move |g| g.source == source && g.statement == statement)
+    pub fn statement_grants(
+        &self,
+        source: usize,
+        statement: usize,
+    ) -> impl Iterator<Item = &Grant> {
+        self.grants
+            .iter()
+            .filter(move |g| g.source == source && g.statement == statement)
     }
 }
 

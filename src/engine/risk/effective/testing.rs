@@ -35,7 +35,10 @@ pub fn trust(principal: Value) -> Value {
 }
 
 pub fn urn_of(kind: PrincipalKind, name: &str) -> String {
-    format!("urn:pulumi:dev::app::aws:iam/{0}:{0}::{name}", kind.as_str())
+    format!(
+        "urn:pulumi:dev::app::aws:iam/{0}:{0}::{name}",
+        kind.as_str()
+    )
 }
 
 /// A principal in the preview with one inline policy per document.
@@ -67,12 +70,19 @@ pub fn role(name: &str, docs: &[Value]) -> Principal {
 /// A role with a trust policy.
 pub fn trusted_role(name: &str, trust_doc: Value, docs: &[Value]) -> Principal {
     let mut p = role(name, docs);
-    p.trust = Some(Sourced { urn: urn_of(PrincipalKind::Role, name), label: "trust policy".into(), value: parse_document(&trust_doc) });
+    p.trust = Some(Sourced {
+        urn: urn_of(PrincipalKind::Role, name),
+        label: "trust policy".into(),
+        value: parse_document(&trust_doc),
+    });
     p
 }
 
 pub fn state(principals: Vec<Principal>) -> IamState {
-    IamState { principals, ..IamState::default() }
+    IamState {
+        principals,
+        ..IamState::default()
+    }
 }
 
 /// A standalone customer managed policy.

@@ -42,8 +42,18 @@ pub struct Hit<'r> {
 /// Compute-service principals: a role only they can assume is a service role (catalog §6
 /// exposure 0.9).
 const COMPUTE_SERVICES: [&str; 12] = [
-    "ec2", "ecs-tasks", "eks", "eks-fargate-pods", "lambda", "edgelambda", "batch", "codebuild", "glue",
-    "sagemaker", "apprunner", "elasticmapreduce",
+    "ec2",
+    "ecs-tasks",
+    "eks",
+    "eks-fargate-pods",
+    "lambda",
+    "edgelambda",
+    "batch",
+    "codebuild",
+    "glue",
+    "sagemaker",
+    "apprunner",
+    "elasticmapreduce",
 ];
 
 /// The views of a state: principals first (in state order), then standalone policies.
@@ -62,7 +72,11 @@ pub fn views(state: &IamState) -> Vec<View<'_>> {
 }
 
 fn source(doc: &Sourced<Document>) -> Option<Source<'_>> {
-    doc.value.known().map(|policy| Source { urn: &doc.urn, label: &doc.label, policy })
+    doc.value.known().map(|policy| Source {
+        urn: &doc.urn,
+        label: &doc.label,
+        policy,
+    })
 }
 
 /// `Service` for a role that only compute services may assume, else `Internal` (the trust
@@ -71,20 +85,32 @@ pub fn exposure_of(p: &Principal) -> Exposure {
     let Some(trust) = p.trust.as_ref().and_then(|t| t.value.known()) else {
         return Exposure::Internal;
     };
-    let allows: Vec<_> = trust.statements.iter().filter(|s| s.effect == Effect::Allow).collect();
+    let allows: Vec<_> = trust
+        .statements
+        .iter()
+        .filter(|s| s.effect == Effect::Allow)
+        .collect();
     let only_compute = !allows.is_empty()
         && allows.iter().all(|s| {
             s.principal.as_ref().is_some_and(|ps| {
                 !ps.negated
                     && ps.all().next().is_some()
-                    && ps.all().all(|(kind, value)| kind == "Service" && is_compute_service(value))
+                    && ps
+                        .all()
+                        .all(|(kind, value)| kind == "Service" && is_compute_service(value))
             })
         });
-    if only_compute { Exposure::Service } else { Exposure::Internal }
+    if only_compute {
+        Exposure::Service
+    } else {
+        Exposure::Internal
+    }
 }
 
 fn is_compute_service(principal: &str) -> bool {
-    let name = principal.strip_suffix(".amazonaws.com").or_else(|| principal.strip_suffix(".amazonaws.com.cn"));
+    let name = principal
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| principal.strip_suffix(".amazonaws.com.cn"));
     name.is_some_and(|n| COMPUTE_SERVICES.contains(&n))
 }
 
@@ -92,7 +118,13 @@ impl<'a> View<'a> {
     fn new(owner: Owner<'a>, sources: Vec<Source<'a>>, exposure: Exposure) -> View<'a> {
         let effective = Effective::compute(&sources);
         let admin = effective.admin();
-        View { owner, sources, effective, exposure, admin }
+        View {
+            owner,
+            sources,
+            effective,
+            exposure,
+            admin,
+        }
     }
 
     /// The finding subject: `role/name`, or the standalone policy's URN.
@@ -123,14 +155,19 @@ impl<'a> View<'a> {
             Owner::Policy(doc) => &doc.urn,
             Owner::Principal(p) => match &p.urn {
                 Some(urn) => urn,
-                None => sources.first().map_or_else(|| p.report_urn(), |&si| self.sources[si].urn),
+                None => sources
+                    .first()
+                    .map_or_else(|| p.report_urn(), |&si| self.sources[si].urn),
             },
         }
     }
 
     /// The sources that grant any of `decisive`, in order, without repeats.
     pub fn sources_of(&self, decisive: &[ActionId]) -> Vec<usize> {
-        let mut sources: Vec<usize> = decisive.iter().flat_map(|&id| self.effective.sources_of(id)).collect();
+        let mut sources: Vec<usize> = decisive
+            .iter()
+            .flat_map(|&id| self.effective.sources_of(id))
+            .collect();
         sources.sort_unstable();
         sources.dedup();
         sources
@@ -144,8 +181,16 @@ impl<'a> View<'a> {
 
     /// Where the decisive actions came from, each source once.
     pub fn origin(&self, decisive: &[ActionId]) -> String {
-        let names: Vec<String> = self.sources_of(decisive).into_iter().map(|si| self.describe_source(si)).collect();
-        if names.is_empty() { "its policies".to_owned() } else { names.join("; ") }
+        let names: Vec<String> = self
+            .sources_of(decisive)
+            .into_iter()
+            .map(|si| self.describe_source(si))
+            .collect();
+        if names.is_empty() {
+            "its policies".to_owned()
+        } else {
+            names.join("; ")
+        }
     }
 
     /// The finding for a hit about actions, attributed to the sources that grant them. A note is
@@ -153,7 +198,9 @@ impl<'a> View<'a> {
     pub fn report(&self, hit: Hit<'_>, decisive: &[ActionId]) -> Finding {
         let mut finding = self.report_sources(hit, &self.sources_of(decisive));
         if self.effective.maybe_denied(decisive) {
-            finding.message.push_str(" A conditional or resource-scoped Deny may limit this.");
+            finding
+                .message
+                .push_str(" A conditional or resource-scoped Deny may limit this.");
         }
         finding
     }
@@ -184,7 +231,9 @@ pub fn urn_name(urn: &str) -> &str {
 pub fn describe_access(access: Access) -> &'static str {
     match (access.scope, access.conditioned) {
         (Scope::All, _) => "on all resources",
-        (Scope::Wildcard, false) => "on wildcard resources or under a condition that does not limit it",
+        (Scope::Wildcard, false) => {
+            "on wildcard resources or under a condition that does not limit it"
+        }
         (Scope::Wildcard, true) => "on wildcard resources under a limiting condition",
         (Scope::Pinned, false) => "on specific resources",
         (Scope::Pinned, true) => "on specific resources under a limiting condition",

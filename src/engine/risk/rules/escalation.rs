@@ -26,7 +26,9 @@ pub fn check_views(views: &[View<'_>], _ctx: EvalCtx<'_>, out: &mut Vec<Finding>
     let trusting = trusting_roles(views);
     for v in views.iter().filter(|v| v.admin.is_none()) {
         for path in PATHS {
-            let Some((steps, access)) = take(v, path) else { continue };
+            let Some((steps, access)) = take(v, path) else {
+                continue;
+            };
             if path.needs_trusting_role {
                 check_assume(v, path, &steps, access, &trusting, out);
             } else {
@@ -63,7 +65,9 @@ fn take(v: &View<'_>, path: &Path) -> Option<(Vec<ActionId>, Access)> {
                 None => continue 'ways,
             }
         }
-        let Some(access) = v.effective.weakest(&steps) else { continue };
+        let Some(access) = v.effective.weakest(&steps) else {
+            continue;
+        };
         if best.as_ref().is_none_or(|(_, b)| access.rank() < b.rank()) {
             best = Some((steps, access));
         }
@@ -113,13 +117,17 @@ fn trusting_roles<'a>(views: &[View<'a>]) -> Vec<TrustingRole<'a>> {
 }
 
 fn trusts_whole_account(role: &Principal) -> bool {
-    let Some(trust) = role.trust.as_ref().and_then(|t| t.value.known()) else { return false };
+    let Some(trust) = role.trust.as_ref().and_then(|t| t.value.known()) else {
+        return false;
+    };
     trust.statements.iter().any(|s| {
         s.effect == Effect::Allow
             && !conditions::is_limiting(&s.condition)
             && names_assume_role(&s.action)
             && s.principal.as_ref().is_some_and(|p| {
-                !p.negated && p.values("AWS").any(|value| value == "*" || is_account_root(value))
+                !p.negated
+                    && p.values("AWS")
+                        .any(|value| value == "*" || is_account_root(value))
             })
     })
 }
@@ -152,7 +160,9 @@ fn check_assume(
         Owner::Principal(p) => Some(p),
         Owner::Policy(_) => None,
     };
-    let candidates = trusting.iter().filter(|t| me.is_none_or(|m| !std::ptr::eq(m, t.role)));
+    let candidates = trusting
+        .iter()
+        .filter(|t| me.is_none_or(|m| !std::ptr::eq(m, t.role)));
     let mut reached: Vec<&str> = if access.scope == Scope::All {
         candidates.map(|t| t.role.name.as_str()).collect()
     } else {
@@ -167,15 +177,33 @@ fn check_assume(
     }
     reached.sort_unstable();
     reached.dedup();
-    let mut finding = report(v, path, steps, access, &format!(", and role {} trusts the whole account", reached.join(", ")));
-    finding.evidence = format!("sts:AssumeRole->{}", reached.iter().map(|r| format!("role/{r}")).collect::<Vec<_>>().join(","));
+    let mut finding = report(
+        v,
+        path,
+        steps,
+        access,
+        &format!(", and role {} trusts the whole account", reached.join(", ")),
+    );
+    finding.evidence = format!(
+        "sts:AssumeRole->{}",
+        reached
+            .iter()
+            .map(|r| format!("role/{r}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
     out.push(finding);
 }
 
 /// The resources of the statements that grant the steps (`sts:AssumeRole`).
 fn assume_resources<'a>(v: &View<'a>, steps: &[ActionId]) -> Vec<&'a str> {
     let mut out = Vec::new();
-    for g in v.effective.grants.iter().filter(|g| steps.iter().any(|&id| g.actions.contains(id))) {
+    for g in v
+        .effective
+        .grants
+        .iter()
+        .filter(|g| steps.iter().any(|&id| g.actions.contains(id)))
+    {
         let statement = &v.sources[g.source].policy.statements[g.statement];
         if let Some(NameSpec::Only(names)) = &statement.resource {
             out.extend(names.iter().map(String::as_str));
@@ -220,3 +248,6 @@ fn glob(pattern: &str, text: &str) -> bool {
     }
     p[pi..].iter().all(|&c| c == b'*')
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,6 +6,7 @@
 
 use crate::engine::iam::IamState;
 use crate::engine::iam::actions::{ActionId, ActionSet, db};
+use crate::engine::iam::policy::{NameSpec, UNKNOWN_TEXT};
 use crate::engine::risk::effective::index::{compact, index, named, names, shorten};
 use crate::engine::risk::effective::{Hit, View, describe_access, views};
 use crate::engine::risk::{Confidence, EvalCtx, Finding, Rule};
@@ -49,7 +50,11 @@ const HIGH_VALUE_EXPOSURE: [&str; 28] = [
 
 /// Write-level actions that can also set a resource policy: counted with the
 /// permissions-management actions by RE-001.
-const POLICY_SETTING_WRITES: [&str; 3] = ["sqs:SetQueueAttributes", "sns:SetTopicAttributes", "es:UpdateElasticsearchDomainConfig"];
+const POLICY_SETTING_WRITES: [&str; 3] = [
+    "sqs:SetQueueAttributes",
+    "sns:SetTopicAttributes",
+    "es:UpdateElasticsearchDomainConfig",
+];
 
 /// Actions that rewrite a resource-based policy or ACL (RE-002).
 const RESOURCE_POLICY_WRITERS: [&str; 30] = [
@@ -148,8 +153,14 @@ pub(crate) const EXFILTRATION_ACTIONS: [&str; 7] = [
 ];
 
 /// Further exfiltration actions (catalog §2.5 DX-002); the snapshot pair counts only together.
-pub(crate) const BULK_READ_ACTIONS: [&str; 4] = ["kms:Decrypt", "dynamodb:Scan", "dynamodb:Query", "s3:GetObjectVersion"];
-pub(crate) const SNAPSHOT_SHARE_PAIR: [&str; 2] = ["ec2:CreateSnapshot", "ec2:ModifySnapshotAttribute"];
+pub(crate) const BULK_READ_ACTIONS: [&str; 4] = [
+    "kms:Decrypt",
+    "dynamodb:Scan",
+    "dynamodb:Query",
+    "s3:GetObjectVersion",
+];
+pub(crate) const SNAPSHOT_SHARE_PAIR: [&str; 2] =
+    ["ec2:CreateSnapshot", "ec2:ModifySnapshotAttribute"];
 
 pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
     check_views(&views(state), ctx, out);
@@ -171,7 +182,10 @@ pub fn check_views(views: &[View<'_>], _ctx: EvalCtx<'_>, out: &mut Vec<Finding>
         let exposed = free.intersection(&exposure_actions);
         if !exposed.is_empty() {
             let items = compact(&exposed, &exposure_actions);
-            let notable: Vec<String> = names(&exposed.intersection(&high_value)).into_iter().map(str::to_owned).collect();
+            let notable: Vec<String> = names(&exposed.intersection(&high_value))
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
             let detail = if notable.is_empty() {
                 shorten(&items, 8)
             } else {
@@ -187,13 +201,19 @@ pub fn check_views(views: &[View<'_>], _ctx: EvalCtx<'_>, out: &mut Vec<Finding>
         let text = format!("may obtain credentials: {}", names(&creds).join(", "));
         out.extend(unconstrained(v, &CE_001, &creds, names_of(&creds), &text));
         let reads = free.intersection(&exfiltration);
-        let text = format!("may read data in bulk on every resource: {}", names(&reads).join(", "));
+        let text = format!(
+            "may read data in bulk on every resource: {}",
+            names(&reads).join(", ")
+        );
         out.extend(unconstrained(v, &DX_001, &reads, names_of(&reads), &text));
         let mut more = free.intersection(&bulk);
         if pair.len() == SNAPSHOT_SHARE_PAIR.len() && pair.is_subset(free) {
             more.union_with(&pair);
         }
-        let text = format!("may read or share data in bulk on every resource: {}", names(&more).join(", "));
+        let text = format!(
+            "may read or share data in bulk on every resource: {}",
+            names(&more).join(", ")
+        );
         out.extend(unconstrained(v, &DX_002, &more, names_of(&more), &text));
     }
 }
@@ -203,7 +223,13 @@ fn names_of(set: &ActionSet) -> Vec<String> {
 }
 
 /// A finding about unconstrained actions, or None for an empty set.
-fn unconstrained(v: &View<'_>, rule: &Rule, set: &ActionSet, evidence: Vec<String>, what: &str) -> Option<Finding> {
+fn unconstrained(
+    v: &View<'_>,
+    rule: &Rule,
+    set: &ActionSet,
+    evidence: Vec<String>,
+    what: &str,
+) -> Option<Finding> {
     let access = v.effective.unconstrained_access(set)?;
     let decisive: Vec<ActionId> = set.iter().collect();
     let hit = Hit {
@@ -217,20 +243,19 @@ fn unconstrained(v: &View<'_>, rule: &Rule, set: &ActionSet, evidence: Vec<Strin
     Some(v.report(hit, &decisive))
 }
 
-/// RE-002: the subject may rewrite a resource policy of a service whose actions it does not all
-/// have, so it can grant itself (or anyone) the rest through that policy.
+/// RE-002: the subject may rewrite a resource policy on resources where it lacks other actions
+/// of that service, so it can grant itself (or anyone) the rest through that policy.
 fn check_policy_rewrite(v: &View<'_>, writers: &ActionSet, out: &mut Vec<Finding>) {
-    let db = db();
     let allowed = v.effective.allowed();
-    let mut escalating: Vec<ActionId> = Vec::new();
-    for id in allowed.intersection(writers).iter() {
-        let service = db.service(id);
-        let mut of_service = db.expand(&format!("{service}:*"));
-        of_service.difference_with(allowed);
-        if !of_service.is_empty() {
-            escalating.push(id);
-        }
-    }
+    let escalating: Vec<ActionId> = allowed
+        .intersection(writers)
+        .iter()
+        .filter(|&id| {
+            let mut missing = reachable_by_policy(v, id);
+            missing.difference_with(allowed);
+            !missing.is_empty()
+        })
+        .collect();
     let Some(access) = escalating
         .iter()
         .filter_map(|&id| v.effective.access(id))
@@ -245,7 +270,7 @@ fn check_policy_rewrite(v: &View<'_>, writers: &ActionSet, out: &mut Vec<Finding
         severity: RE_002.severity,
         evidence: listed.join(","),
         message: format!(
-            "{} may rewrite resource policies ({}) {} without holding every action of those services: it can grant itself the rest through the policy, from {}.",
+            "{} may rewrite resource policies ({}) {} without holding the other actions on those resources: it can grant itself the rest through the policy, from {}.",
             v.display(),
             listed.join(", "),
             describe_access(access),
@@ -256,3 +281,34 @@ fn check_policy_rewrite(v: &View<'_>, writers: &ActionSet, out: &mut Vec<Finding
     };
     out.push(v.report(hit, &escalating));
 }
+
+/// The actions of the writer's service that a resource policy on the resources it may rewrite
+/// could grant: those that apply to the statement's resources (every one of the service for `*`
+/// or NotResource).
+fn reachable_by_policy(v: &View<'_>, writer: ActionId) -> ActionSet {
+    let db = db();
+    let of_service = db.expand(&format!("{}:*", db.service(writer)));
+    let mut reachable = ActionSet::new();
+    for g in v
+        .effective
+        .grants
+        .iter()
+        .filter(|g| g.actions.contains(writer))
+    {
+        match &v.sources[g.source].policy.statements[g.statement].resource {
+            Some(NameSpec::Only(resources)) if !resources.contains("*") => {
+                for r in resources {
+                    reachable.union_with(
+                        &db.actions_for_resource(&r.replace(UNKNOWN_TEXT, "${iamgate:unknown}")),
+                    );
+                }
+            }
+            _ => reachable.union_with(&of_service),
+        }
+    }
+    reachable.intersect_with(&of_service);
+    reachable
+}
+
+#[cfg(test)]
+mod tests;

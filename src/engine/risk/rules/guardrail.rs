@@ -18,7 +18,11 @@ use self::rules::{GR_001, GR_002, GR_003, GR_004, PUB_005};
 /// Findings about what the change removes: they are always new.
 pub fn check_change(before: &IamState, after: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
     for old in &before.principals {
-        let Some(new) = after.principals.iter().find(|p| p.kind == old.kind && p.name == old.name) else {
+        let Some(new) = after
+            .principals
+            .iter()
+            .find(|p| p.kind == old.kind && p.name == old.name)
+        else {
             continue;
         };
         check_boundary(old, new, out);
@@ -30,7 +34,13 @@ pub fn check_change(before: &IamState, after: &IamState, ctx: EvalCtx<'_>, out: 
     super::lint::check_change(before, after, ctx, out);
 }
 
-fn finding(rule: &Rule, resource: &str, subject: String, evidence: String, message: String) -> Finding {
+fn finding(
+    rule: &Rule,
+    resource: &str,
+    subject: String,
+    evidence: String,
+    message: String,
+) -> Finding {
     Finding {
         rule_id: rule.id,
         category: rule.category,
@@ -50,20 +60,37 @@ fn check_boundary(old: &Principal, new: &Principal, out: &mut Vec<Finding>) {
     let Some(was) = &old.boundary else { return };
     let label = format!("{} `{}`", old.kind.as_str(), old.name);
     let (change, unknown) = match &new.boundary {
-        None => (format!("The permissions boundary `{}` is removed from {label}", was.value), false),
+        None => (
+            format!(
+                "The permissions boundary `{}` is removed from {label}",
+                was.value
+            ),
+            false,
+        ),
         Some(now) if now.value == was.value || conditions::is_unknown(&was.value) => return,
         Some(now) if conditions::is_unknown(&now.value) => (
-            format!("The permissions boundary `{}` of {label} is replaced by a value unknown until apply", was.value),
+            format!(
+                "The permissions boundary `{}` of {label} is replaced by a value unknown until apply",
+                was.value
+            ),
             true,
         ),
-        Some(now) => (format!("The permissions boundary of {label} changes from `{}` to `{}`", was.value, now.value), false),
+        Some(now) => (
+            format!(
+                "The permissions boundary of {label} changes from `{}` to `{}`",
+                was.value, now.value
+            ),
+            false,
+        ),
     };
     let mut f = finding(
         &GR_001,
         new.report_urn(),
         new.subject(),
         format!("boundary {}", was.value),
-        format!("{change}: the maximum permissions it enforced no longer apply; review what the principal's policies now allow."),
+        format!(
+            "{change}: the maximum permissions it enforced no longer apply; review what the principal's policies now allow."
+        ),
     );
     if unknown {
         f.severity = Severity::Medium;
@@ -97,7 +124,9 @@ fn check_identity_denies(old: &Principal, new: &Principal, out: &mut Vec<Finding
     let is_guard = |s: &&Statement| s.effect == Effect::Deny && s.condition.is_empty();
     let now: Vec<&Statement> = now.into_iter().filter(is_guard).collect();
     for deny in was.into_iter().filter(is_guard) {
-        let Some(lost) = lost_actions(deny, &now) else { continue };
+        let Some(lost) = lost_actions(deny, &now) else {
+            continue;
+        };
         out.push(finding(
             &GR_002,
             new.report_urn(),
@@ -127,29 +156,36 @@ fn lost_actions(deny: &Statement, now: &[&Statement]) -> Option<String> {
             let lost: Vec<String> = actions
                 .iter()
                 .filter(|a| {
-                    !resources
-                        .iter()
-                        .all(|r| now.iter().any(|n| spec_covers(&n.action, a, true) && resource_covers(n, r)))
+                    !resources.iter().all(|r| {
+                        now.iter()
+                            .any(|n| spec_covers(&n.action, a, true) && resource_covers(n, r))
+                    })
                 })
                 .map(|a| format!("`{a}`"))
                 .collect();
             (!lost.is_empty()).then(|| format!("{} is", lost.join(", ")))
         }
         // Negated elements: only the same or a wider statement keeps the guard.
-        _ => (!now.iter().any(|n| negated_covers(deny, n))).then(|| "the statement's actions are".to_owned()),
+        _ => (!now.iter().any(|n| negated_covers(deny, n)))
+            .then(|| "the statement's actions are".to_owned()),
     }
 }
 
 /// True when `spec` (a positive Action/Resource of the new statement) matches `name`.
 fn spec_covers(spec: &NameSpec, name: &str, ignore_case: bool) -> bool {
     match spec {
-        NameSpec::Only(patterns) => patterns.iter().any(|p| conditions::like_match(p, name, ignore_case)),
+        NameSpec::Only(patterns) => patterns
+            .iter()
+            .any(|p| conditions::like_match(p, name, ignore_case)),
         NameSpec::Not(_) => false,
     }
 }
 
 fn resource_covers(statement: &Statement, resource: &str) -> bool {
-    statement.resource.as_ref().is_none_or(|r| spec_covers(r, resource, false))
+    statement
+        .resource
+        .as_ref()
+        .is_none_or(|r| spec_covers(r, resource, false))
 }
 
 /// A statement with a negated element is kept when the new one negates no more and covers the
@@ -159,16 +195,23 @@ fn negated_covers(old: &Statement, new: &Statement) -> bool {
         (_, None) => true,
         (None, Some(n)) => n.is_star(),
         (Some(NameSpec::Not(o)), Some(NameSpec::Not(n))) => n.is_subset(o),
-        (Some(NameSpec::Only(o)), Some(n @ NameSpec::Only(_))) => o.iter().all(|x| spec_covers(n, x, ignore_case)),
+        (Some(NameSpec::Only(o)), Some(n @ NameSpec::Only(_))) => {
+            o.iter().all(|x| spec_covers(n, x, ignore_case))
+        }
         (Some(NameSpec::Not(_)), Some(n @ NameSpec::Only(_))) => n.is_star(),
         (Some(NameSpec::Only(_)), Some(NameSpec::Not(_))) => false,
     };
-    part(Some(&old.action), Some(&new.action), true) && part(old.resource.as_ref(), new.resource.as_ref(), false)
+    part(Some(&old.action), Some(&new.action), true)
+        && part(old.resource.as_ref(), new.resource.as_ref(), false)
 }
 
 /// The statement as compact canonical JSON, for evidence and messages.
 fn statement_text(statement: &Statement) -> String {
-    let policy = Policy { version: String::new(), statements: vec![statement.clone()], problems: Vec::new() };
+    let policy = Policy {
+        version: String::new(),
+        statements: vec![statement.clone()],
+        problems: Vec::new(),
+    };
     to_json(&policy)["Statement"][0].to_string()
 }
 
@@ -215,20 +258,40 @@ fn check_public_access_blocks(before: &IamState, after: &IamState, out: &mut Vec
         if off.is_empty() && unknown.is_empty() {
             continue;
         }
-        let target = if old.target.is_empty() { "the account" } else { old.target.as_str() };
-        let how = if new.is_none() { "is removed" } else { "is weakened" };
+        let target = if is_account_level(old) {
+            "the account".to_owned()
+        } else {
+            format!("bucket `{}`", old.target)
+        };
+        let how = if new.is_none() {
+            "is removed"
+        } else {
+            "is weakened"
+        };
         let mut f = finding(
             &PUB_005,
             new.map_or(old.urn.as_str(), |n| n.urn.as_str()),
             old.urn.clone(),
-            if off.is_empty() { format!("unknown {}", unknown.join(",")) } else { off.join(",") },
+            if off.is_empty() {
+                format!("unknown {}", unknown.join(","))
+            } else {
+                off.join(",")
+            },
             format!(
-                "The S3 public access block of `{target}` {how}: {}{}. A public bucket policy or ACL is no longer blocked.",
-                if off.is_empty() { String::new() } else { format!("{} turned off", off.join(", ")) },
+                "The S3 public access block of {target} {how}: {}{}. A public bucket policy or ACL is no longer blocked.",
+                if off.is_empty() {
+                    String::new()
+                } else {
+                    format!("{} turned off", off.join(", "))
+                },
                 if unknown.is_empty() {
                     String::new()
                 } else {
-                    format!("{}{} unknown until apply", if off.is_empty() { "" } else { "; " }, unknown.join(", "))
+                    format!(
+                        "{}{} unknown until apply",
+                        if off.is_empty() { "" } else { "; " },
+                        unknown.join(", ")
+                    )
                 },
             ),
         );
@@ -241,24 +304,46 @@ fn check_public_access_blocks(before: &IamState, after: &IamState, out: &mut Vec
     }
 }
 
-/// The four flags, before and after (`None` after: the block is gone).
-fn flags(
-    old: &PublicAccessBlock,
-    new: Option<&PublicAccessBlock>,
-) -> [(&'static str, Option<bool>, Option<Option<bool>>); 4] {
+/// A flag's name, its value before, and its value after (`None`: the block is gone).
+type FlagChange = (&'static str, Option<bool>, Option<Option<bool>>);
+
+/// The four flags, before and after.
+fn flags(old: &PublicAccessBlock, new: Option<&PublicAccessBlock>) -> [FlagChange; 4] {
     [
-        ("block_public_acls", old.block_public_acls, new.map(|n| n.block_public_acls)),
-        ("block_public_policy", old.block_public_policy, new.map(|n| n.block_public_policy)),
-        ("ignore_public_acls", old.ignore_public_acls, new.map(|n| n.ignore_public_acls)),
-        ("restrict_public_buckets", old.restrict_public_buckets, new.map(|n| n.restrict_public_buckets)),
+        (
+            "block_public_acls",
+            old.block_public_acls,
+            new.map(|n| n.block_public_acls),
+        ),
+        (
+            "block_public_policy",
+            old.block_public_policy,
+            new.map(|n| n.block_public_policy),
+        ),
+        (
+            "ignore_public_acls",
+            old.ignore_public_acls,
+            new.map(|n| n.ignore_public_acls),
+        ),
+        (
+            "restrict_public_buckets",
+            old.restrict_public_buckets,
+            new.map(|n| n.restrict_public_buckets),
+        ),
     ]
+}
+
+/// An account-wide block (`aws:s3/accountPublicAccessBlock`): its target is the account id or
+/// absent.
+fn is_account_level(block: &PublicAccessBlock) -> bool {
+    let t = block.target.as_str();
+    t.is_empty() || t == "account" || (t.len() == 12 && t.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// A removed block matters when it was account-wide, or when its bucket still has a policy in
 /// the after state (the bucket itself is not being deleted).
 fn keeps_exposure(old: &PublicAccessBlock, after: &IamState) -> bool {
-    let account_level = old.target.is_empty() || (old.target.len() == 12 && old.target.bytes().all(|b| b.is_ascii_digit()));
-    account_level
+    is_account_level(old)
         || after
             .resource_policies
             .iter()
@@ -268,8 +353,12 @@ fn keeps_exposure(old: &PublicAccessBlock, after: &IamState) -> bool {
 /// AWS-GR-004: an explicit Deny of a resource policy removed or narrowed.
 fn check_resource_denies(before: &IamState, after: &IamState, out: &mut Vec<Finding>) {
     for old in &before.resource_policies {
-        let Document::Known(was) = &old.document.value else { continue };
-        let Some(new) = counterpart(old, after) else { continue };
+        let Document::Known(was) = &old.document.value else {
+            continue;
+        };
+        let Some(new) = counterpart(old, after) else {
+            continue;
+        };
         let (now, opaque) = statements(std::iter::once(&new.document.value));
         if opaque {
             continue;
@@ -278,9 +367,15 @@ fn check_resource_denies(before: &IamState, after: &IamState, out: &mut Vec<Find
             let same: Vec<&Statement> = now
                 .iter()
                 .copied()
-                .filter(|n| n.effect == Effect::Deny && n.principal == deny.principal && n.condition == deny.condition)
+                .filter(|n| {
+                    n.effect == Effect::Deny
+                        && n.principal == deny.principal
+                        && n.condition == deny.condition
+                })
                 .collect();
-            let Some(lost) = lost_actions(deny, &same) else { continue };
+            let Some(lost) = lost_actions(deny, &same) else {
+                continue;
+            };
             let mut f = finding(
                 &GR_004,
                 &new.urn,
@@ -305,7 +400,12 @@ fn counterpart<'a>(old: &ResourcePolicy, after: &'a IamState) -> Option<&'a Reso
         .resource_policies
         .iter()
         .find(|rp| rp.urn == old.urn)
-        .or_else(|| after.resource_policies.iter().find(|rp| rp.kind == old.kind && rp.target == old.target))
+        .or_else(|| {
+            after
+                .resource_policies
+                .iter()
+                .find(|rp| rp.kind == old.kind && rp.target == old.target)
+        })
 }
 
 #[cfg(test)]

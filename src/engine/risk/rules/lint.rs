@@ -15,7 +15,9 @@ use crate::engine::risk::{Confidence, EvalCtx, Exposure, Finding, Rule, Scope, S
 mod rules;
 
 pub use self::rules::RULES;
-use self::rules::{BROKEN, MALFORMED, RESOURCE_MISMATCH, UNK_001, UNK_002, UNK_003, UNKNOWN_ACTION, UNKNOWN_PREFIX};
+use self::rules::{
+    BROKEN, MALFORMED, RESOURCE_MISMATCH, UNK_001, UNK_002, UNK_003, UNKNOWN_ACTION, UNKNOWN_PREFIX,
+};
 
 /// Marks a `Policy::problems` entry that comes from a Deny statement.
 const DENY_MARKER: &str = "deny statement";
@@ -45,14 +47,21 @@ pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
 
 /// Documents that were valid before and are malformed after: a guardrail may silently stop
 /// working. Called by `guardrail::check_change`.
-pub fn check_change(before: &IamState, after: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
+pub fn check_change(
+    before: &IamState,
+    after: &IamState,
+    _ctx: EvalCtx<'_>,
+    out: &mut Vec<Finding>,
+) {
     let was_known: BTreeSet<(&str, &str)> = documents(before)
         .into_iter()
         .filter(|d| matches!(d.source.value, Document::Known(_)))
         .map(|d| (d.source.urn.as_str(), d.source.label.as_str()))
         .collect();
     for doc in documents(after) {
-        let Document::Malformed(reason) = &doc.source.value else { continue };
+        let Document::Malformed(reason) = &doc.source.value else {
+            continue;
+        };
         if was_known.contains(&(doc.source.urn.as_str(), doc.source.label.as_str())) {
             out.push(doc.finding(
                 &BROKEN,
@@ -71,6 +80,9 @@ struct Doc<'a> {
     source: &'a Sourced<Document>,
     /// For messages: "trust policy `assumeRolePolicy` of role `deploy`".
     what: String,
+    /// A resource policy: its Resource can only name the resource it is attached to (AWS
+    /// rejects anything else), so an unknown Resource there does not widen the grant.
+    attached: bool,
 }
 
 impl Doc<'_> {
@@ -83,11 +95,23 @@ impl Doc<'_> {
             severity: rule.severity,
             resource: self.source.urn.clone(),
             subject: self.source.urn.clone(),
-            evidence: if detail.is_empty() { label.clone() } else { format!("{label}: {detail}") },
+            evidence: if detail.is_empty() {
+                label.clone()
+            } else {
+                format!("{label}: {detail}")
+            },
             message,
-            scope: if rule.id == UNK_001.id { Scope::All } else { Scope::Pinned },
+            scope: if rule.id == UNK_001.id {
+                Scope::All
+            } else {
+                Scope::Pinned
+            },
             exposure: Exposure::Internal,
-            confidence: if rule.id.starts_with("AWS-UNK") { Confidence::Partial } else { Confidence::Lint },
+            confidence: if rule.id.starts_with("AWS-UNK") {
+                Confidence::Partial
+            } else {
+                Confidence::Lint
+            },
         }
     }
 }
@@ -95,22 +119,40 @@ impl Doc<'_> {
 /// Every document of the state once (a policy attached to several principals is linted once):
 /// trust and identity policies of principals, standalone policies, resource policies.
 fn documents(state: &IamState) -> Vec<Doc<'_>> {
+    let doc = |source, what, attached| Doc {
+        source,
+        what,
+        attached,
+    };
     let mut all: Vec<Doc<'_>> = Vec::new();
     for p in &state.principals {
         let owner = format!("{} `{}`", p.kind.as_str(), p.name);
         if let Some(t) = &p.trust {
-            all.push(Doc { source: t, what: format!("trust policy `{}` of {owner}", t.label) });
+            all.push(doc(
+                t,
+                format!("trust policy `{}` of {owner}", t.label),
+                false,
+            ));
         }
         for d in &p.policies {
-            all.push(Doc { source: d, what: format!("policy `{}` attached to {owner}", d.label) });
+            all.push(doc(
+                d,
+                format!("policy `{}` attached to {owner}", d.label),
+                false,
+            ));
         }
     }
     for d in &state.standalone_policies {
-        all.push(Doc { source: d, what: format!("policy `{}`", d.label) });
+        all.push(doc(d, format!("policy `{}`", d.label), false));
     }
     for rp in &state.resource_policies {
-        let what = format!("policy `{}` of {} `{}`", rp.document.label, rp.kind.as_str(), rp.target);
-        all.push(Doc { source: &rp.document, what });
+        let what = format!(
+            "{} of {} `{}`",
+            rp.document.label,
+            rp.kind.as_str(),
+            rp.target
+        );
+        all.push(doc(&rp.document, what, true));
     }
     let mut seen = BTreeSet::new();
     all.retain(|d| seen.insert((d.source.urn.as_str(), d.source.label.as_str())));
@@ -122,11 +164,16 @@ fn check_policy(doc: &Doc<'_>, policy: &Policy, out: &mut Vec<Finding>) {
         let mut f = doc.finding(
             &MALFORMED,
             problem.clone(),
-            format!("The {} has a problem AWS rejects at apply: {problem}.", doc.what),
+            format!(
+                "The {} has a problem AWS rejects at apply: {problem}.",
+                doc.what
+            ),
         );
         if problem.to_ascii_lowercase().contains(DENY_MARKER) {
             f.severity = Severity::Medium;
-            f.message.push_str(" It is in a Deny statement: the guardrail it was meant to be does not work.");
+            f.message.push_str(
+                " It is in a Deny statement: the guardrail it was meant to be does not work.",
+            );
         }
         out.push(f);
     }
@@ -134,7 +181,7 @@ fn check_policy(doc: &Doc<'_>, policy: &Policy, out: &mut Vec<Finding>) {
     let mut names = BTreeSet::new();
     for statement in &policy.statements {
         names.extend(statement.action.names().iter().map(String::as_str));
-        unknown_elements.extend(unknown_elements_of(statement));
+        unknown_elements.extend(unknown_elements_of(statement, !doc.attached));
         check_resource_mismatch(doc, statement, out);
     }
     for name in names {
@@ -155,17 +202,24 @@ fn check_policy(doc: &Doc<'_>, policy: &Policy, out: &mut Vec<Finding>) {
 
 /// The elements of a statement holding a value unknown until apply: `Action`, `Resource`,
 /// `Principal`, `Condition <key>`; with the statement's effect.
-fn unknown_elements_of(statement: &Statement) -> Vec<(String, &'static str)> {
+fn unknown_elements_of(
+    statement: &Statement,
+    resource_counts: bool,
+) -> Vec<(String, &'static str)> {
     let effect = statement.effect.as_str();
     let has_unknown = |spec: &NameSpec| spec.names().iter().any(|n| conditions::is_unknown(n));
     let mut out = Vec::new();
     if has_unknown(&statement.action) {
         out.push(("Action".to_owned(), effect));
     }
-    if statement.resource.as_ref().is_some_and(has_unknown) {
+    if resource_counts && statement.resource.as_ref().is_some_and(has_unknown) {
         out.push(("Resource".to_owned(), effect));
     }
-    if statement.principal.as_ref().is_some_and(|p| p.all().any(|(_, v)| conditions::is_unknown(v))) {
+    if statement
+        .principal
+        .as_ref()
+        .is_some_and(|p| p.all().any(|(_, v)| conditions::is_unknown(v)))
+    {
         out.push(("Principal".to_owned(), effect));
     }
     for keys in statement.condition.values() {
@@ -186,9 +240,10 @@ fn check_action_name(doc: &Doc<'_>, name: &str, out: &mut Vec<Finding>) {
     let db = db();
     let (rule, why) = match name.split_once(':') {
         None => (&UNKNOWN_ACTION, "is not of the form `service:Action`"),
-        Some((service, _)) if !conditions::has_wildcard(service) && !db.has_service(service) => {
-            (&UNKNOWN_PREFIX, "names a service prefix that does not exist")
-        }
+        Some((service, _)) if !conditions::has_wildcard(service) && !db.has_service(service) => (
+            &UNKNOWN_PREFIX,
+            "names a service prefix that does not exist",
+        ),
         Some(_) if db.expand(name).is_empty() => {
             if conditions::has_wildcard(name) {
                 (&UNKNOWN_ACTION, "is a pattern that matches no action")
@@ -209,15 +264,23 @@ fn check_action_name(doc: &Doc<'_>, name: &str, out: &mut Vec<Finding>) {
 /// values can name (e.g. `s3:GetObject` on a bucket ARN). Dead for that action; in a Deny, a
 /// guardrail that does not work (medium).
 fn check_resource_mismatch(doc: &Doc<'_>, statement: &Statement, out: &mut Vec<Finding>) {
-    let (NameSpec::Only(actions), Some(NameSpec::Only(resources))) = (&statement.action, &statement.resource) else {
+    let (NameSpec::Only(actions), Some(NameSpec::Only(resources))) =
+        (&statement.action, &statement.resource)
+    else {
         return;
     };
-    if resources.iter().any(|r| r == "*" || conditions::is_unknown(r)) {
+    // Only ARNs are judged: a bare name (a Lambda permission's function) is not a pattern.
+    if resources
+        .iter()
+        .any(|r| !r.starts_with("arn:") || conditions::is_unknown(r))
+    {
         return;
     }
     let db = db();
     for action in actions.iter().filter(|a| !conditions::has_wildcard(a)) {
-        let Some(id) = db.lookup(action) else { continue };
+        let Some(id) = db.lookup(action) else {
+            continue;
+        };
         if resources.iter().any(|r| db.resource_matches(id, r)) {
             continue;
         }
@@ -234,7 +297,8 @@ fn check_resource_mismatch(doc: &Doc<'_>, statement: &Statement, out: &mut Vec<F
         );
         if statement.effect == Effect::Deny {
             f.severity = Severity::Medium;
-            f.message.push_str(" The guardrail it was meant to be does not work.");
+            f.message
+                .push_str(" The guardrail it was meant to be does not work.");
         }
         out.push(f);
     }

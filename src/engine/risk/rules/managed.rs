@@ -66,7 +66,9 @@ pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
     for p in &state.principals {
         let mut seen: Vec<(&str, &str)> = Vec::new();
         for arn in &p.managed_arns {
-            let Some(tier) = managed::classify(&arn.value) else { continue };
+            let Some(tier) = managed::classify(&arn.value) else {
+                continue;
+            };
             let rule = match tier {
                 Tier::Admin => &MP_001,
                 Tier::Escalation => &MP_002,
@@ -87,7 +89,9 @@ pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
 fn finding(p: &Principal, arn: &Sourced<String>, rule: &Rule) -> Finding {
     let name = policy_name(&arn.value);
     let who = match rule.id {
-        "AWS-MP-004" if p.kind == PrincipalKind::Role => " (a role the policy's service does not assume)",
+        "AWS-MP-004" if p.kind == PrincipalKind::Role => {
+            " (a role the policy's service does not assume)"
+        }
         "AWS-MP-004" => " (a person, not a service)",
         _ => "",
     };
@@ -131,7 +135,9 @@ fn misplaced_service_policy(p: &Principal, arn: &str) -> bool {
     if p.kind != PrincipalKind::Role {
         return true;
     }
-    let Some(trust) = p.trust.as_ref().and_then(|t| t.value.known()) else { return false };
+    let Some(trust) = p.trust.as_ref().and_then(|t| t.value.known()) else {
+        return false;
+    };
     let hint = service_hint(policy_name(arn));
     if hint.is_empty() {
         return false;
@@ -144,7 +150,11 @@ fn misplaced_service_policy(p: &Principal, arn: &str) -> bool {
         .filter(|ps| !ps.negated)
         .flat_map(|ps| ps.values("Service"));
     !services.into_iter().any(|service| {
-        let prefix = service.split('.').next().unwrap_or(service).replace('-', "");
+        let prefix = service
+            .split('.')
+            .next()
+            .unwrap_or(service)
+            .replace('-', "");
         !prefix.is_empty() && (hint.contains(&prefix) || prefix.contains(&hint))
     })
 }
@@ -157,11 +167,164 @@ fn service_hint(name: &str) -> String {
     for prefix in ["aws", "amazon"] {
         hint = hint.strip_prefix(prefix).unwrap_or(hint);
     }
-    for suffix in ["servicerolepolicy", "servicerole", "rolepolicy", "role", "service", "policy"] {
+    for suffix in [
+        "servicerolepolicy",
+        "servicerole",
+        "rolepolicy",
+        "role",
+        "service",
+        "policy",
+    ] {
         if let Some(stripped) = hint.strip_suffix(suffix) {
             hint = stripped;
             break;
         }
     }
     hint.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::engine::risk::effective::testing::*;
+
+    const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+    const POWER_USER: &str = "arn:aws:iam::aws:policy/PowerUserAccess";
+    const LAMBDA_FULL: &str = "arn:aws:iam::aws:policy/AWSLambda_FullAccess";
+    const GLUE_SERVICE: &str = "arn:aws:iam::aws:policy/service-role/AWSGlueServiceRole";
+    const S3_FULL: &str = "arn:aws:iam::aws:policy/AmazonS3FullAccess";
+    const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+
+    fn attach(mut p: Principal, arn: &str) -> Principal {
+        p.managed_arns.push(Sourced {
+            urn: format!(
+                "urn:pulumi:dev::app::aws:iam/rolePolicyAttachment:RolePolicyAttachment::{}",
+                p.name
+            ),
+            label: "attached policy".into(),
+            value: arn.into(),
+        });
+        p
+    }
+
+    fn findings_for(p: Principal) -> Vec<Finding> {
+        run(check, &state(vec![p]))
+    }
+
+    #[test]
+    fn each_tier_maps_to_its_rule() {
+        for (arn, rule, severity, category) in [
+            (
+                ADMIN,
+                "AWS-MP-001",
+                Severity::Critical,
+                Category::AdminAccess,
+            ),
+            (
+                POWER_USER,
+                "AWS-MP-002",
+                Severity::Critical,
+                Category::PrivilegeEscalation,
+            ),
+            (
+                LAMBDA_FULL,
+                "AWS-MP-003",
+                Severity::High,
+                Category::PrivilegeEscalation,
+            ),
+            (S3_FULL, "AWS-MP-005", Severity::Medium, Category::Wildcard),
+        ] {
+            let found = findings_for(attach(role("app", &[]), arn));
+            let f = one(&found, rule);
+            assert_eq!((f.severity, f.category), (severity, category), "{arn}");
+            assert_eq!(f.evidence, arn);
+            assert_eq!(f.subject, "role/app");
+            assert_eq!(f.resource, urn_of(PrincipalKind::Role, "app"));
+        }
+    }
+
+    #[test]
+    fn unknown_or_harmless_policies_are_not_reported() {
+        assert!(findings_for(attach(role("app", &[]), READ_ONLY)).is_empty());
+        assert!(
+            findings_for(attach(
+                role("app", &[]),
+                "arn:aws:iam::111122223333:policy/custom"
+            ))
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn the_same_arn_attached_twice_is_reported_once() {
+        let p = attach(attach(role("app", &[]), ADMIN), ADMIN);
+        assert_eq!(of(&findings_for(p), "AWS-MP-001").len(), 1);
+    }
+
+    #[test]
+    fn a_principal_outside_the_preview_is_reported_on_the_attachment() {
+        let mut p = attach(role("legacy", &[]), ADMIN);
+        p.urn = None;
+        let found = findings_for(p);
+        assert_eq!(
+            one(&found, "AWS-MP-001").resource,
+            "urn:pulumi:dev::app::aws:iam/rolePolicyAttachment:RolePolicyAttachment::legacy"
+        );
+    }
+
+    #[test]
+    fn mp004_service_role_policy_on_people_and_foreign_roles() {
+        let user = attach(principal(PrincipalKind::User, "alice", &[]), GLUE_SERVICE);
+        let f = one(&findings_for(user), "AWS-MP-004").clone();
+        assert!(f.message.contains("a person"), "{}", f.message);
+        let group = attach(principal(PrincipalKind::Group, "devs", &[]), GLUE_SERVICE);
+        assert!(!of(&findings_for(group), "AWS-MP-004").is_empty());
+        let lambda_role = attach(
+            trusted_role("fn", trust(json!({"Service": "lambda.amazonaws.com"})), &[]),
+            GLUE_SERVICE,
+        );
+        assert!(!of(&findings_for(lambda_role), "AWS-MP-004").is_empty());
+    }
+
+    #[test]
+    fn mp004_not_on_the_matching_service_role_or_an_unknown_trust() {
+        let glue_role = attach(
+            trusted_role("etl", trust(json!({"Service": "glue.amazonaws.com"})), &[]),
+            GLUE_SERVICE,
+        );
+        assert!(findings_for(glue_role).is_empty());
+        let unknown_trust = attach(role("etl", &[]), GLUE_SERVICE);
+        assert!(findings_for(unknown_trust).is_empty());
+    }
+
+    #[test]
+    fn service_hint_strips_vendor_and_role_words() {
+        assert_eq!(service_hint("AWSGlueServiceRole"), "glue");
+        assert_eq!(service_hint("AmazonEC2SpotFleetRole"), "ec2spotfleet");
+        assert_eq!(
+            service_hint("AmazonElasticMapReduceRole"),
+            "elasticmapreduce"
+        );
+        assert_eq!(service_hint("AmazonECSServiceRolePolicy"), "ecs");
+        assert_eq!(
+            service_hint("AWSElasticBeanstalkService"),
+            "elasticbeanstalk"
+        );
+    }
+
+    #[test]
+    fn rule_texts_are_complete() {
+        for rule in RULES {
+            for text in [rule.title, rule.rationale, rule.example, rule.remediation] {
+                assert!(!text.trim().is_empty(), "{}", rule.id);
+            }
+            assert!(
+                serde_json::from_str::<serde_json::Value>(rule.example).is_ok(),
+                "{}",
+                rule.id
+            );
+        }
+    }
 }

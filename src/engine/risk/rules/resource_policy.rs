@@ -29,9 +29,15 @@ const SOURCE_KEYS: [&str; 5] = [
 
 pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
     for rp in &state.resource_policies {
-        let Document::Known(policy) = &rp.document.value else { continue };
+        let Document::Known(policy) = &rp.document.value else {
+            continue;
+        };
         check_public(rp, &policy.statements, out);
-        for statement in policy.statements.iter().filter(|s| s.effect == Effect::Allow) {
+        for statement in policy
+            .statements
+            .iter()
+            .filter(|s| s.effect == Effect::Allow)
+        {
             check_service(rp, statement, out);
             check_accounts(rp, statement, ctx, out);
         }
@@ -65,7 +71,9 @@ fn describe(rp: &ResourcePolicy) -> String {
 /// The principal values of an Allow statement that everyone matches: `*`, an ARN in any
 /// account, or everything outside a `NotPrincipal`.
 fn public_principals(statement: &Statement) -> Vec<String> {
-    let Some(principal) = &statement.principal else { return Vec::new() };
+    let Some(principal) = &statement.principal else {
+        return Vec::new();
+    };
     if principal.negated {
         let listed: Vec<String> = principal.all().map(|(k, v)| format!("{k}:{v}")).collect();
         return vec![format!("NotPrincipal {}", listed.join(","))];
@@ -82,7 +90,9 @@ fn scope_of(statement: &Statement) -> Scope {
     match &statement.resource {
         None | Some(NameSpec::Not(_)) => Scope::All,
         Some(NameSpec::Only(names)) if names.contains("*") => Scope::All,
-        Some(NameSpec::Only(names)) if names.iter().any(|n| conditions::has_wildcard(n)) => Scope::Wildcard,
+        Some(NameSpec::Only(names)) if names.iter().any(|n| conditions::has_wildcard(n)) => {
+            Scope::Wildcard
+        }
         Some(NameSpec::Only(_)) => Scope::Pinned,
     }
 }
@@ -92,7 +102,11 @@ fn scope_of(statement: &Statement) -> Scope {
 fn allowed_actions(statement: &Statement) -> (ActionSet, Vec<String>) {
     let db = db();
     let mut set = ActionSet::new();
-    let names = statement.action.names().iter().filter(|n| !conditions::is_unknown(n));
+    let names = statement
+        .action
+        .names()
+        .iter()
+        .filter(|n| !conditions::is_unknown(n));
     match &statement.action {
         NameSpec::Only(_) => {
             let names: Vec<String> = names.cloned().collect();
@@ -115,7 +129,10 @@ fn allowed_actions(statement: &Statement) -> (ActionSet, Vec<String>) {
 }
 
 fn is_write(level: AccessLevel) -> bool {
-    matches!(level, AccessLevel::Write | AccessLevel::PermissionsManagement | AccessLevel::Tagging)
+    matches!(
+        level,
+        AccessLevel::Write | AccessLevel::PermissionsManagement | AccessLevel::Tagging
+    )
 }
 
 /// PUB-001/002: one finding per resource at the worst level, listing the public actions.
@@ -159,7 +176,11 @@ fn check_public(rp: &ResourcePolicy, statements: &[Statement], out: &mut Vec<Fin
         format!(
             "The policy of {} lets anyone ({who}) {what} it with {}, and no condition limits who (no positive test of an account, organization, VPC endpoint or network).",
             describe(rp),
-            actions.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+            actions
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     );
     f.scope = scope;
@@ -168,11 +189,16 @@ fn check_public(rp: &ResourcePolicy, statements: &[Statement], out: &mut Vec<Fin
 
 /// PUB-003: a service principal without a source condition.
 fn check_service(rp: &ResourcePolicy, statement: &Statement, out: &mut Vec<Finding>) {
-    let Some(principal) = statement.principal.as_ref().filter(|p| !p.negated) else { return };
+    let Some(principal) = statement.principal.as_ref().filter(|p| !p.negated) else {
+        return;
+    };
     if has_source_condition(&statement.condition) {
         return;
     }
-    for service in principal.values("Service").filter(|v| !conditions::is_unknown(v)) {
+    for service in principal
+        .values("Service")
+        .filter(|v| !conditions::is_unknown(v))
+    {
         let mut f = finding(
             rp,
             &PUB_003,
@@ -189,14 +215,28 @@ fn check_service(rp: &ResourcePolicy, statement: &Statement, out: &mut Vec<Findi
 }
 
 fn has_source_condition(conds: &Conditions) -> bool {
-    SOURCE_KEYS.iter().any(|key| conditions::positive_values(conds, key).next().is_some())
+    SOURCE_KEYS
+        .iter()
+        .any(|key| conditions::positive_values(conds, key).next().is_some())
 }
 
 /// PUB-004: an account principal outside the trusted accounts.
-fn check_accounts(rp: &ResourcePolicy, statement: &Statement, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
-    let Some(principal) = statement.principal.as_ref().filter(|p| !p.negated) else { return };
-    for value in principal.values("AWS").filter(|v| !conditions::is_unknown(v)) {
-        let Some(account) = account_of(value) else { continue };
+fn check_accounts(
+    rp: &ResourcePolicy,
+    statement: &Statement,
+    ctx: EvalCtx<'_>,
+    out: &mut Vec<Finding>,
+) {
+    let Some(principal) = statement.principal.as_ref().filter(|p| !p.negated) else {
+        return;
+    };
+    for value in principal
+        .values("AWS")
+        .filter(|v| !conditions::is_unknown(v))
+    {
+        let Some(account) = account_of(value) else {
+            continue;
+        };
         if ctx.config.trusted_accounts.contains(account) {
             continue;
         }
@@ -220,7 +260,7 @@ fn check_accounts(rp: &ResourcePolicy, statement: &Statement, ctx: EvalCtx<'_>, 
 
 /// The 12-digit account of an ARN principal (`arn:aws:iam::<account>:...`).
 fn account_of(arn: &str) -> Option<&str> {
-    let account = arn.strip_prefix("arn:")?.splitn(5, ':').nth(3)?;
+    let account = arn.strip_prefix("arn:")?.split(':').nth(3)?;
     (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
 }
 
@@ -231,7 +271,9 @@ fn check_lockout(rp: &ResourcePolicy, statements: &[Statement], out: &mut Vec<Fi
             .principal
             .as_ref()
             .is_some_and(|p| !p.negated && p.values("AWS").any(|v| v == "*"));
-        let NameSpec::Only(actions) = &statement.action else { continue };
+        let NameSpec::Only(actions) = &statement.action else {
+            continue;
+        };
         if statement.effect != Effect::Deny || !statement.condition.is_empty() || !everyone {
             continue;
         }
@@ -250,7 +292,11 @@ fn check_lockout(rp: &ResourcePolicy, statements: &[Statement], out: &mut Vec<Fi
             format!(
                 "The policy of {} denies {} to everyone with no condition: only the account root user can change the bucket policy afterwards.",
                 describe(rp),
-                blocking.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+                blocking
+                    .iter()
+                    .map(|a| format!("`{a}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         );
         f.severity = Severity::Low;

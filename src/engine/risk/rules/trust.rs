@@ -7,13 +7,18 @@ use crate::engine::iam::{IamState, Principal, PrincipalKind, Sourced};
 use crate::engine::risk::conditions::{self, Limiting};
 use crate::engine::risk::{Confidence, EvalCtx, Exposure, Finding, Rule, Scope, Severity};
 
+mod federated;
 mod rules;
 
 pub use self::rules::RULES;
-use self::rules::{TR_001, TR_002, TR_003, TR_004, TR_005, TR_006, TR_007, TR_008, TR_009, TR_010, TR_011};
+use self::rules::{TR_001, TR_002, TR_003, TR_004, TR_005, TR_010, TR_011};
 
 /// The actions that let a principal assume a role.
-const ASSUME_ACTIONS: [&str; 3] = ["sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML"];
+const ASSUME_ACTIONS: [&str; 3] = [
+    "sts:AssumeRole",
+    "sts:AssumeRoleWithWebIdentity",
+    "sts:AssumeRoleWithSAML",
+];
 
 /// Service principals whose roles end up on compute (CSPL `SERVICE_PREFIXES_WITH_COMPUTE_ROLES`).
 const COMPUTE_SERVICES: [&str; 4] = [
@@ -23,15 +28,16 @@ const COMPUTE_SERVICES: [&str; 4] = [
     "lambda.amazonaws.com",
 ];
 
-const GITHUB_PROVIDER: &str = "token.actions.githubusercontent.com";
-
-/// GitHub OIDC claims that do not pin a repository when they come first in `sub`.
-const GITHUB_ABUSABLE_CLAIMS: [&str; 6] = ["workflow", "environment", "ref", "context", "head_ref", "base_ref"];
-
 pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
-    for role in state.principals.iter().filter(|p| p.kind == PrincipalKind::Role) {
+    for role in state
+        .principals
+        .iter()
+        .filter(|p| p.kind == PrincipalKind::Role)
+    {
         let Some(trust) = &role.trust else { continue };
-        let Document::Known(policy) = &trust.value else { continue };
+        let Document::Known(policy) = &trust.value else {
+            continue;
+        };
         let site = Site { role, trust };
         for statement in &policy.statements {
             check_statement(&site, statement, ctx, out);
@@ -68,8 +74,15 @@ impl Site<'_> {
     }
 }
 
-fn check_statement(site: &Site<'_>, statement: &Statement, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
-    let Some(principal) = &statement.principal else { return };
+fn check_statement(
+    site: &Site<'_>,
+    statement: &Statement,
+    ctx: EvalCtx<'_>,
+    out: &mut Vec<Finding>,
+) {
+    let Some(principal) = &statement.principal else {
+        return;
+    };
     if principal.negated {
         let values: Vec<String> = principal.all().map(|(k, v)| format!("{k}:{v}")).collect();
         let evidence = format!("NotPrincipal {}", values.join(","));
@@ -83,7 +96,11 @@ fn check_statement(site: &Site<'_>, statement: &Statement, ctx: EvalCtx<'_>, out
                 statement.effect.as_str()
             ),
         );
-        f.exposure = if statement.effect == Effect::Allow { Exposure::Public } else { Exposure::Internal };
+        f.exposure = if statement.effect == Effect::Allow {
+            Exposure::Public
+        } else {
+            Exposure::Internal
+        };
         out.push(f);
         return;
     }
@@ -97,7 +114,7 @@ fn check_statement(site: &Site<'_>, statement: &Statement, ctx: EvalCtx<'_>, out
         match kind {
             "AWS" => check_aws(site, value, &statement.condition, ctx, out),
             "Service" => check_service(site, value, out),
-            "Federated" => check_federated(site, value, &statement.condition, out),
+            "Federated" => federated::check_federated(site, value, &statement.condition, out),
             _ => {}
         }
     }
@@ -105,7 +122,12 @@ fn check_statement(site: &Site<'_>, statement: &Statement, ctx: EvalCtx<'_>, out
 
 /// True when the Action (or NotAction) element allows one of the assume actions.
 fn grants_assume(action: &NameSpec) -> bool {
-    let matched = |a: &str| action.names().iter().any(|p| conditions::like_match(p, a, true));
+    let matched = |a: &str| {
+        action
+            .names()
+            .iter()
+            .any(|p| conditions::like_match(p, a, true))
+    };
     match action {
         NameSpec::Only(_) => ASSUME_ACTIONS.iter().any(|a| matched(a)),
         NameSpec::Not(_) => ASSUME_ACTIONS.iter().any(|a| !matched(a)),
@@ -115,19 +137,39 @@ fn grants_assume(action: &NameSpec) -> bool {
 /// `value` followed by the sorted condition keys, for evidence.
 fn evidence(kind: &str, value: &str, keys: impl IntoIterator<Item = impl AsRef<str>>) -> String {
     let keys: Vec<String> = keys.into_iter().map(|k| k.as_ref().to_owned()).collect();
-    if keys.is_empty() { format!("{kind}:{value}") } else { format!("{kind}:{value} [{}]", keys.join(",")) }
+    if keys.is_empty() {
+        format!("{kind}:{value}")
+    } else {
+        format!("{kind}:{value} [{}]", keys.join(","))
+    }
 }
 
-fn check_aws(site: &Site<'_>, value: &str, conds: &Conditions, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
+fn check_aws(
+    site: &Site<'_>,
+    value: &str,
+    conds: &Conditions,
+    ctx: EvalCtx<'_>,
+    out: &mut Vec<Finding>,
+) {
     if conditions::is_public_arn(value) {
         check_public(site, value, conds, out);
         return;
     }
-    let Some((account, resource)) = account_of(value) else { return };
+    let Some((account, resource)) = account_of(value) else {
+        return;
+    };
     let trusted = ctx.config.trusted_accounts.contains(account);
     let limited = conditions::is_limiting(conds);
-    let confidence = if limited { Confidence::Conditioned } else { Confidence::Direct };
-    let exposure = if trusted { Exposure::Internal } else { Exposure::External };
+    let confidence = if limited {
+        Confidence::Conditioned
+    } else {
+        Confidence::Direct
+    };
+    let exposure = if trusted {
+        Exposure::Internal
+    } else {
+        Exposure::External
+    };
     if resource == "root" {
         let mut f = site.finding(
             &TR_004,
@@ -138,7 +180,11 @@ fn check_aws(site: &Site<'_>, value: &str, conds: &Conditions, ctx: EvalCtx<'_>,
                 if trusted { "that trusted account" } else { "that external account" }
             ),
         );
-        f.severity = if trusted { Severity::Medium } else { Severity::High };
+        f.severity = if trusted {
+            Severity::Medium
+        } else {
+            Severity::High
+        };
         f.exposure = exposure;
         f.confidence = confidence;
         out.push(f);
@@ -159,7 +205,7 @@ fn check_aws(site: &Site<'_>, value: &str, conds: &Conditions, ctx: EvalCtx<'_>,
     if !has_external_id(conds) {
         out.push(site.finding(
             &TR_005,
-            evidence("AWS", value, conditions::keys(conds)),
+            evidence("AWS", value, None::<&str>),
             format!(
                 "Role `{}` trusts external account {account} (`{value}`) without an `sts:ExternalId` condition: a third party acting for several customers can be tricked into using it (confused deputy).",
                 site.name()
@@ -206,7 +252,10 @@ fn check_public(site: &Site<'_>, value: &str, conds: &Conditions, out: &mut Vec<
     let mut f = site.finding(
         &TR_002,
         evidence("AWS", value, keys),
-        format!("Role `{}` names any AWS principal (`{value}`) as trusted; {why} assume it.", site.name()),
+        format!(
+            "Role `{}` names any AWS principal (`{value}`) as trusted; {why} assume it.",
+            site.name()
+        ),
     );
     f.severity = severity;
     f.confidence = confidence;
@@ -234,7 +283,10 @@ fn has_external_id(conds: &Conditions) -> bool {
 }
 
 fn check_service(site: &Site<'_>, value: &str, out: &mut Vec<Finding>) {
-    if !COMPUTE_SERVICES.iter().any(|s| s.eq_ignore_ascii_case(value)) {
+    if !COMPUTE_SERVICES
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(value))
+    {
         return;
     }
     let mut f = site.finding(
@@ -247,149 +299,6 @@ fn check_service(site: &Site<'_>, value: &str, out: &mut Vec<Finding>) {
     );
     f.exposure = Exposure::Service;
     out.push(f);
-}
-
-fn check_federated(site: &Site<'_>, value: &str, conds: &Conditions, out: &mut Vec<Finding>) {
-    if value.contains(":saml-provider/") {
-        check_saml(site, value, conds, out);
-        return;
-    }
-    // `arn:aws:iam::<account>:oidc-provider/<host/path>`, or a built-in web identity provider
-    // (`cognito-identity.amazonaws.com`, `accounts.google.com`, ...).
-    let provider = value.split_once(":oidc-provider/").map_or(value, |(_, p)| p).to_ascii_lowercase();
-    if provider == GITHUB_PROVIDER {
-        check_github(site, value, conds, out);
-        return;
-    }
-    let (required, what) = if provider.starts_with("oidc.eks.") {
-        ("sub", "the service account (`system:serviceaccount:<namespace>:<name>`)")
-    } else {
-        ("aud", "the audience (the client id of your application)")
-    };
-    let key = format!("{provider}:{required}");
-    let values: Vec<&str> = conditions::positive_values(conds, &key).map(|(_, v)| v).collect();
-    if values.iter().any(|v| conditions::is_unknown(v)) {
-        return;
-    }
-    if values.iter().all(|v| *v == "*") {
-        out.push(site.finding(
-            &TR_007,
-            evidence("Federated", value, conditions::keys(conds)),
-            format!(
-                "Role `{}` trusts the identity provider `{provider}` without a `{key}` condition pinning {what}: any identity that provider issues tokens for can assume it.",
-                site.name()
-            ),
-        ));
-    }
-    check_sub_wildcard(site, value, &provider, conds, out);
-}
-
-/// TR-008: a `StringLike` wildcard in an OIDC `sub` that is otherwise pinned.
-fn check_sub_wildcard(site: &Site<'_>, value: &str, provider: &str, conds: &Conditions, out: &mut Vec<Finding>) {
-    let key = format!("{provider}:sub");
-    let wild: Vec<&str> = conditions::positive_values(conds, &key)
-        .filter(|(op, v)| conditions::base_operator(op).starts_with("stringlike") && conditions::has_wildcard(v))
-        .map(|(_, v)| v)
-        .collect();
-    if wild.is_empty() {
-        return;
-    }
-    out.push(site.finding(
-        &TR_008,
-        evidence("Federated", value, conditions::keys(conds)),
-        format!(
-            "Role `{}` trusts `{provider}` tokens whose subject matches the wildcard {}: every workload matching it (other repositories, branches or service accounts) can assume the role.",
-            site.name(),
-            wild.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
-        ),
-    ));
-}
-
-/// The GitHub Actions `sub` condition keys: `token.actions.githubusercontent.com:sub` or the
-/// enterprise form `token.actions.githubusercontent.com/<slug>:sub`.
-fn is_github_sub_key(key: &str) -> bool {
-    let Some(rest) = key.strip_prefix(GITHUB_PROVIDER) else { return false };
-    let Some(middle) = rest.strip_suffix(":sub") else { return false };
-    middle.is_empty()
-        || middle
-            .strip_prefix('/')
-            .is_some_and(|slug| !slug.is_empty() && slug.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
-}
-
-fn check_github(site: &Site<'_>, value: &str, conds: &Conditions, out: &mut Vec<Finding>) {
-    let subs: Vec<&str> = conds
-        .iter()
-        .filter(|(op, _)| conditions::is_positive_operator(op))
-        .flat_map(|(_, keys)| keys.iter())
-        .filter(|(k, _)| is_github_sub_key(k))
-        .flat_map(|(_, vs)| vs.iter().map(String::as_str))
-        .collect();
-    let bad: Vec<&str> = subs
-        .iter()
-        .copied()
-        .filter(|v| !conditions::is_unknown(v) && !github_sub_is_safe(v))
-        .collect();
-    let problem = if subs.is_empty() {
-        Some("without any `token.actions.githubusercontent.com:sub` condition: every GitHub Actions workflow of every repository on github.com can assume it".to_owned())
-    } else if !bad.is_empty() {
-        Some(format!(
-            "with a `sub` condition that does not pin a repository ({}): workflows of other repositories can assume it",
-            bad.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
-        ))
-    } else {
-        None
-    };
-    match problem {
-        Some(problem) => out.push(site.finding(
-            &TR_006,
-            evidence("Federated", value, conditions::keys(conds)),
-            format!("Role `{}` trusts GitHub Actions OIDC {problem}.", site.name()),
-        )),
-        None => check_sub_wildcard(site, value, GITHUB_PROVIDER, conds, out),
-    }
-}
-
-/// Checkov's GitHub `sub` checks: a `claim:value` pair, neither part `*`, the first claim not
-/// one that leaves the repository open, and `repo:` followed by `owner/name`.
-fn github_sub_is_safe(sub: &str) -> bool {
-    let parts: Vec<&str> = sub.split(':').collect();
-    let [claim, value, ..] = parts.as_slice() else { return false };
-    if *claim == "*" || *value == "*" || GITHUB_ABUSABLE_CLAIMS.contains(claim) {
-        return false;
-    }
-    *claim != "repo" || github_repo_is_pinned(value)
-}
-
-/// `owner/name` where `owner` is made of `[A-Za-z0-9_-]` segments joined by dots (optionally
-/// `${...}` and an `@id` suffix): no wildcard in the owner.
-fn github_repo_is_pinned(repo: &str) -> bool {
-    let repo = repo.strip_prefix("${").unwrap_or(repo);
-    let Some((owner, name)) = repo.split_once('/') else { return false };
-    let owner = owner.strip_suffix('}').unwrap_or(owner);
-    let owner = match owner.split_once('@') {
-        Some((o, id)) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => o,
-        Some(_) => return false,
-        None => owner,
-    };
-    let segment_ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    owner.split('.').all(segment_ok) && !name.is_empty()
-}
-
-fn check_saml(site: &Site<'_>, value: &str, conds: &Conditions, out: &mut Vec<Finding>) {
-    let values: Vec<&str> = conditions::positive_values(conds, "saml:aud").map(|(_, v)| v).collect();
-    if values.iter().any(|v| conditions::is_unknown(v)) {
-        return;
-    }
-    if values.iter().all(|v| v.contains('*')) {
-        out.push(site.finding(
-            &TR_009,
-            evidence("Federated", value, conditions::keys(conds)),
-            format!(
-                "Role `{}` trusts the SAML provider `{value}` without a `saml:aud` condition: an assertion meant for another service provider can be replayed to assume it.",
-                site.name()
-            ),
-        ));
-    }
 }
 
 #[cfg(test)]

@@ -10,16 +10,29 @@ use crate::engine::iam::actions::{ActionId, ActionSet, db};
 use crate::engine::iam::managed::{self, Tier};
 use crate::engine::iam::policy::{Effect, NameSpec, Statement};
 use crate::engine::risk::effective::index::{compact, index, named, shorten};
-use crate::engine::risk::effective::{Access, Hit, Owner, Reach, Strength, View, describe_access, expand, views};
+use crate::engine::risk::effective::{
+    Access, Hit, Owner, Reach, Strength, View, describe_access, expand, views,
+};
 use crate::engine::risk::{Confidence, EvalCtx, Finding, Scope, Severity};
 
 mod rules;
 
 pub use self::rules::RULES;
-use self::rules::{WC_001, WC_002, WC_003, WC_004, WC_005, WC_006, WC_007, WC_008, WC_009, WC_010, WC_011};
+use self::rules::{
+    WC_001, WC_002, WC_003, WC_004, WC_005, WC_006, WC_007, WC_008, WC_009, WC_010, WC_011,
+};
 
 /// Services whose `service:*` is high rather than medium (catalog §2.1 WC-003).
-const SENSITIVE_SERVICES: [&str; 8] = ["iam", "sts", "organizations", "kms", "lambda", "ec2", "ssm", "secretsmanager"];
+const SENSITIVE_SERVICES: [&str; 8] = [
+    "iam",
+    "sts",
+    "organizations",
+    "kms",
+    "lambda",
+    "ec2",
+    "ssm",
+    "secretsmanager",
+];
 
 /// Actions worth naming when a NotAction statement still allows them.
 const NOTABLE: [&str; 14] = [
@@ -65,10 +78,10 @@ pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
 /// Runs the family over precomputed views (shared with the other identity families).
 pub fn check_views(views: &[View<'_>], _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
     for v in views {
-        if let Some(access) = v.admin {
-            if !has_managed_admin(v) {
-                out.push(admin(v, access));
-            }
+        if let Some(access) = v.admin
+            && !has_managed_admin(v)
+        {
+            out.push(admin(v, access));
         }
         for (si, source) in v.sources.iter().enumerate() {
             for (ti, s) in source.policy.statements.iter().enumerate() {
@@ -91,7 +104,11 @@ fn has_managed_admin(v: &View<'_>) -> bool {
 
 fn admin(v: &View<'_>, access: Access) -> Finding {
     let sources = admin_sources(v);
-    let how = if access.scope == Scope::All { "" } else { " (under a condition that does not limit it)" };
+    let how = if access.scope == Scope::All {
+        ""
+    } else {
+        " (under a condition that does not limit it)"
+    };
     let origin: Vec<String> = sources.iter().map(|&si| v.describe_source(si)).collect();
     let hit = Hit {
         rule: &WC_001,
@@ -125,7 +142,9 @@ fn admin_sources(v: &View<'_>) -> Vec<usize> {
 /// True when the statement is part of what makes an admin subject admin (already reported).
 fn feeds_admin(v: &View<'_>, si: usize, ti: usize) -> bool {
     v.admin.is_some()
-        && v.effective.statement_grants(si, ti).any(|g| g.reach.is_everything() && g.strength != Strength::Limiting)
+        && v.effective
+            .statement_grants(si, ti)
+            .any(|g| g.reach.is_everything() && g.strength != Strength::Limiting)
 }
 
 fn check_statement(v: &View<'_>, si: usize, ti: usize, s: &Statement, out: &mut Vec<Finding>) {
@@ -133,7 +152,9 @@ fn check_statement(v: &View<'_>, si: usize, ti: usize, s: &Statement, out: &mut 
     if s.effect != Effect::Allow || feeds_admin(v, si, ti) {
         return;
     }
-    let Some(access) = v.effective.statement_access(si, ti) else { return };
+    let Some(access) = v.effective.statement_access(si, ti) else {
+        return;
+    };
     let source = v.describe_source(si);
     let resources = render_resources(s);
     match &s.action {
@@ -154,8 +175,16 @@ fn check_statement(v: &View<'_>, si: usize, ti: usize, s: &Statement, out: &mut 
         }
         NameSpec::Not(excluded) => {
             let granted = statement_actions(v, si, ti);
-            let notable: Vec<&str> = NOTABLE.iter().copied().filter(|n| db().lookup(n).is_some_and(|id| granted.contains(id))).collect();
-            let including = if notable.is_empty() { String::new() } else { format!(", including {}", notable.join(", ")) };
+            let notable: Vec<&str> = NOTABLE
+                .iter()
+                .copied()
+                .filter(|n| db().lookup(n).is_some_and(|id| granted.contains(id)))
+                .collect();
+            let including = if notable.is_empty() {
+                String::new()
+            } else {
+                format!(", including {}", notable.join(", "))
+            };
             let excluded: Vec<&str> = excluded.iter().map(String::as_str).collect();
             let hit = Hit {
                 rule: &WC_006,
@@ -177,11 +206,23 @@ fn check_statement(v: &View<'_>, si: usize, ti: usize, s: &Statement, out: &mut 
     }
     if let Some(NameSpec::Not(_)) = &s.resource {
         let actions: Vec<&str> = s.action.names().iter().map(String::as_str).collect();
-        let verb = if s.action.is_negated() { "every action except " } else { "" };
+        let verb = if s.action.is_negated() {
+            "every action except "
+        } else {
+            ""
+        };
         let hit = Hit {
             rule: &WC_007,
             severity: WC_007.severity,
-            evidence: format!("{}={};{resources}", if s.action.is_negated() { "NotAction" } else { "Action" }, actions.join(",")),
+            evidence: format!(
+                "{}={};{resources}",
+                if s.action.is_negated() {
+                    "NotAction"
+                } else {
+                    "Action"
+                },
+                actions.join(",")
+            ),
             message: format!(
                 "{} is allowed {verb}{} on every resource except the listed ones ({resources}) in {source}.",
                 v.display(),
@@ -208,7 +249,11 @@ fn render_resources(s: &Statement) -> String {
     match &s.resource {
         None => "Resource=*".to_owned(),
         Some(spec) => {
-            let key = if spec.is_negated() { "NotResource" } else { "Resource" };
+            let key = if spec.is_negated() {
+                "NotResource"
+            } else {
+                "Resource"
+            };
             let names: Vec<&str> = spec.names().iter().map(String::as_str).collect();
             format!("{key}={}", names.join(","))
         }
@@ -220,16 +265,21 @@ fn check_services(v: &View<'_>, out: &mut Vec<Finding>) {
     let mut best: BTreeMap<&str, (Access, Vec<usize>)> = BTreeMap::new();
     for (si, source) in v.sources.iter().enumerate() {
         for (ti, s) in source.policy.statements.iter().enumerate() {
-            let NameSpec::Only(actions) = &s.action else { continue };
+            let NameSpec::Only(actions) = &s.action else {
+                continue;
+            };
             if s.effect != Effect::Allow || feeds_admin(v, si, ti) {
                 continue;
             }
             for pattern in actions {
-                let Some(service) = pattern.strip_suffix(":*") else { continue };
+                let Some(service) = pattern.strip_suffix(":*") else {
+                    continue;
+                };
                 if service.contains(['*', '?']) || !db().has_service(service) {
                     continue;
                 }
-                let of_service = expand(&NameSpec::Only(std::iter::once(pattern.clone()).collect()));
+                let of_service =
+                    expand(&NameSpec::Only(std::iter::once(pattern.clone()).collect()));
                 let access = v
                     .effective
                     .statement_grants(si, ti)
@@ -248,7 +298,11 @@ fn check_services(v: &View<'_>, out: &mut Vec<Finding>) {
     for (service, (access, mut sources)) in best {
         sources.sort_unstable();
         sources.dedup();
-        let severity = if SENSITIVE_SERVICES.contains(&service) { Severity::High } else { WC_003.severity };
+        let severity = if SENSITIVE_SERVICES.contains(&service) {
+            Severity::High
+        } else {
+            WC_003.severity
+        };
         let origin: Vec<String> = sources.iter().map(|&si| v.describe_source(si)).collect();
         let hit = Hit {
             rule: &WC_003,
@@ -276,7 +330,12 @@ fn check_unconstrained_writes(v: &View<'_>, out: &mut Vec<Finding>) {
     restrictable_writes.difference_with(&idx.wildcard_only);
     let mut star = ActionSet::new();
     let mut covering = ActionSet::new();
-    for g in v.effective.grants.iter().filter(|g| g.strength != Strength::Limiting) {
+    for g in v
+        .effective
+        .grants
+        .iter()
+        .filter(|g| g.strength != Strength::Limiting)
+    {
         match g.reach {
             Reach::Star => star.union_with(&g.actions),
             Reach::Covering => covering.union_with(&g.actions),
@@ -288,9 +347,15 @@ fn check_unconstrained_writes(v: &View<'_>, out: &mut Vec<Finding>) {
     covering.difference_with(&star);
     for (rule, set, on) in [
         (&WC_004, star, "on `Resource: \"*\"`"),
-        (&WC_005, covering, "on wildcard ARNs that cover every resource they accept"),
+        (
+            &WC_005,
+            covering,
+            "on wildcard ARNs that cover every resource they accept",
+        ),
     ] {
-        let Some(access) = v.effective.unconstrained_access(&set) else { continue };
+        let Some(access) = v.effective.unconstrained_access(&set) else {
+            continue;
+        };
         let items = compact(&set, &restrictable_writes);
         let decisive: Vec<ActionId> = set.iter().collect();
         let hit = Hit {
@@ -315,7 +380,9 @@ fn check_unconstrained_writes(v: &View<'_>, out: &mut Vec<Finding>) {
 /// `iam:PassedToService`).
 fn check_pass_role(v: &View<'_>, out: &mut Vec<Finding>) {
     let pass_role = named(&["iam:PassRole"]);
-    let Some(access) = v.effective.unconstrained_access(&pass_role) else { return };
+    let Some(access) = v.effective.unconstrained_access(&pass_role) else {
+        return;
+    };
     let decisive: Vec<ActionId> = pass_role.iter().collect();
     let hit = Hit {
         rule: &WC_008,
@@ -337,7 +404,9 @@ fn check_pass_role(v: &View<'_>, out: &mut Vec<Finding>) {
 fn check_tagging(v: &View<'_>, out: &mut Vec<Finding>) {
     let idx = index();
     let set = v.effective.unconstrained().intersection(&idx.tagging);
-    let Some(access) = v.effective.unconstrained_access(&set) else { return };
+    let Some(access) = v.effective.unconstrained_access(&set) else {
+        return;
+    };
     let items = compact(&set, &idx.tagging);
     let decisive: Vec<ActionId> = set.iter().collect();
     let hit = Hit {
@@ -379,12 +448,16 @@ fn check_conditions(v: &View<'_>, si: usize, s: &Statement, out: &mut Vec<Findin
                 };
                 out.push(v.report_sources(hit, &[si]));
             }
-            let mfa = key == "aws:multifactorauthpresent" && values.iter().any(|x| x.eq_ignore_ascii_case("false"));
+            let mfa = key == "aws:multifactorauthpresent"
+                && values.iter().any(|x| x.eq_ignore_ascii_case("false"));
             if mfa && (lower == "bool" || lower == "null") {
                 let hit = Hit {
                     rule: &WC_011,
                     severity: WC_011.severity,
-                    evidence: format!("{} {op} aws:MultiFactorAuthPresent=false", s.effect.as_str()),
+                    evidence: format!(
+                        "{} {op} aws:MultiFactorAuthPresent=false",
+                        s.effect.as_str()
+                    ),
                     message: format!(
                         "A {} statement in {source} ({}) checks MFA with `{op}: aws:MultiFactorAuthPresent = false`, which requests signed with long-term access keys never match.",
                         s.effect.as_str(),
@@ -401,5 +474,11 @@ fn check_conditions(v: &View<'_>, si: usize, s: &Statement, out: &mut Vec<Findin
 
 /// True for keys that carry a set of values in a request.
 fn is_multi_valued(key: &str) -> bool {
-    MULTI_VALUED_KEYS.contains(&key) || key.ends_with("keys") || key.ends_with("list") || key.ends_with("paths")
+    MULTI_VALUED_KEYS.contains(&key)
+        || key.ends_with("keys")
+        || key.ends_with("list")
+        || key.ends_with("paths")
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,14 +13,21 @@ fn state(kind: ResourceKind, doc: Value) -> IamState {
             urn: URN.into(),
             kind,
             target: "logs".into(),
-            document: Sourced { urn: URN.into(), label: "policy".into(), value: parse_document(&doc) },
+            document: Sourced {
+                urn: URN.into(),
+                label: "policy".into(),
+                value: parse_document(&doc),
+            },
         }],
         ..IamState::default()
     }
 }
 
 fn bucket(statements: Value) -> IamState {
-    state(ResourceKind::S3Bucket, json!({"Version": "2012-10-17", "Statement": statements}))
+    state(
+        ResourceKind::S3Bucket,
+        json!({"Version": "2012-10-17", "Statement": statements}),
+    )
 }
 
 fn run_with(state: &IamState, config: &RiskConfig) -> Vec<Finding> {
@@ -56,7 +63,11 @@ fn public_read_is_high() {
     assert_eq!(f[0].scope, Scope::Wildcard);
     assert_eq!(f[0].resource, URN);
     assert_eq!(f[0].evidence, "AWS:* s3:GetObject");
-    assert!(f[0].message.contains("S3 bucket `logs`") && f[0].message.contains("s3:GetObject"), "{}", f[0].message);
+    assert!(
+        f[0].message.contains("S3 bucket `logs`") && f[0].message.contains("s3:GetObject"),
+        "{}",
+        f[0].message
+    );
 }
 
 #[test]
@@ -78,35 +89,58 @@ fn limiting_condition_suppresses_public_findings() {
         assert!(f.is_empty(), "{cond}: {f:?}");
     }
     // A condition that limits nothing keeps it public.
-    let f = run(&public(json!("s3:PutObject"), Some(json!({"Bool": {"aws:SecureTransport": "true"}}))));
+    let f = run(&public(
+        json!("s3:PutObject"),
+        Some(json!({"Bool": {"aws:SecureTransport": "true"}})),
+    ));
     assert_eq!(ids(&f), vec![("AWS-PUB-001", Severity::Critical)]);
-    let f = run(&public(json!("s3:PutObject"), Some(json!({"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}}))));
+    let f = run(&public(
+        json!("s3:PutObject"),
+        Some(json!({"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}})),
+    ));
     assert_eq!(ids(&f), vec![("AWS-PUB-001", Severity::Critical)]);
 }
 
 #[test]
 fn unknown_condition_or_principal_is_not_judged_public() {
     let unknown = crate::engine::preview::UNKNOWN;
-    let f = run(&public(json!("s3:PutObject"), Some(json!({"StringEquals": {"aws:SourceVpce": unknown}}))));
+    let f = run(&public(
+        json!("s3:PutObject"),
+        Some(json!({"StringEquals": {"aws:SourceVpce": unknown}})),
+    ));
     assert!(f.is_empty(), "{f:?}");
-    let f = run(&bucket(json!([{"Effect": "Allow", "Principal": {"AWS": unknown}, "Action": "s3:PutObject", "Resource": "*"}])));
+    let f = run(&bucket(
+        json!([{"Effect": "Allow", "Principal": {"AWS": unknown}, "Action": "s3:PutObject", "Resource": "*"}]),
+    ));
     assert!(f.is_empty(), "{f:?}");
 }
 
 #[test]
 fn allow_with_not_principal_is_public() {
-    let f = run(&bucket(json!([{"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:root"},
-        "Action": "s3:GetObject", "Resource": "arn:aws:s3:::logs/*"}])));
+    let f = run(&bucket(
+        json!([{"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:root"},
+        "Action": "s3:GetObject", "Resource": "arn:aws:s3:::logs/*"}]),
+    ));
     assert_eq!(ids(&f), vec![("AWS-PUB-002", Severity::High)]);
 }
 
 #[test]
 fn deny_and_named_principals_are_not_public() {
-    let f = run(&bucket(json!([{"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::logs/*"}])));
-    assert!(f.iter().all(|f| f.rule_id != "AWS-PUB-001" && f.rule_id != "AWS-PUB-002"));
-    let config = RiskConfig { trusted_accounts: ["111122223333".to_owned()].into(), ..RiskConfig::default() };
+    let f = run(&bucket(
+        json!([{"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::logs/*"}]),
+    ));
+    assert!(
+        f.iter()
+            .all(|f| f.rule_id != "AWS-PUB-001" && f.rule_id != "AWS-PUB-002")
+    );
+    let config = RiskConfig {
+        trusted_accounts: ["111122223333".to_owned()].into(),
+        ..RiskConfig::default()
+    };
     let f = run_with(
-        &bucket(json!([{"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "s3:PutObject", "Resource": "*"}])),
+        &bucket(
+            json!([{"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "s3:PutObject", "Resource": "*"}]),
+        ),
         &config,
     );
     assert!(f.is_empty(), "{f:?}");
@@ -119,17 +153,26 @@ fn service_principal_needs_a_source_condition() {
         if let Some(c) = condition {
             s["Condition"] = c;
         }
-        state(ResourceKind::LambdaFunction, json!({"Version": "2012-10-17", "Statement": [s]}))
+        state(
+            ResourceKind::LambdaFunction,
+            json!({"Version": "2012-10-17", "Statement": [s]}),
+        )
     };
     let f = run(&lambda(None));
     assert_eq!(ids(&f), vec![("AWS-PUB-003", Severity::Medium)]);
     assert_eq!(f[0].evidence, "Service:s3.amazonaws.com");
-    let f = run(&lambda(Some(json!({"ArnLike": {"aws:SourceArn": "arn:aws:s3:::uploads"}}))));
+    let f = run(&lambda(Some(
+        json!({"ArnLike": {"aws:SourceArn": "arn:aws:s3:::uploads"}}),
+    )));
     assert!(f.is_empty(), "{f:?}");
     // The source ARN of a resource being created is unknown until apply: still a source condition.
-    let f = run(&lambda(Some(json!({"ArnLike": {"AWS:SourceArn": crate::engine::preview::UNKNOWN}}))));
+    let f = run(&lambda(Some(
+        json!({"ArnLike": {"AWS:SourceArn": crate::engine::preview::UNKNOWN}}),
+    )));
     assert!(f.is_empty(), "{f:?}");
-    let f = run(&lambda(Some(json!({"StringEquals": {"aws:SourceAccount": "111122223333"}}))));
+    let f = run(&lambda(Some(
+        json!({"StringEquals": {"aws:SourceAccount": "111122223333"}}),
+    )));
     assert!(f.is_empty(), "{f:?}");
 }
 
@@ -141,32 +184,47 @@ fn external_account_principal_is_cross_account_unless_trusted() {
     assert_eq!(ids(&f), vec![("AWS-PUB-004", Severity::Medium)]);
     assert_eq!(f[0].category, Category::CrossAccount);
     assert_eq!(f[0].exposure, Exposure::External);
-    let config = RiskConfig { trusted_accounts: ["999988887777".to_owned()].into(), ..RiskConfig::default() };
+    let config = RiskConfig {
+        trusted_accounts: ["999988887777".to_owned()].into(),
+        ..RiskConfig::default()
+    };
     assert!(run_with(&bucket(doc), &config).is_empty());
 }
 
 #[test]
 fn deny_put_bucket_policy_to_everyone_is_a_lockout() {
-    let f = run(&bucket(json!([{"Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": ["arn:aws:s3:::logs", "arn:aws:s3:::logs/*"]}])));
+    let f = run(&bucket(
+        json!([{"Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": ["arn:aws:s3:::logs", "arn:aws:s3:::logs/*"]}]),
+    ));
     assert_eq!(ids(&f), vec![("AWS-PUB-006", Severity::Low)]);
     // With a condition (the usual deny-insecure-transport) it is not.
-    let f = run(&bucket(json!([{"Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": ["arn:aws:s3:::logs", "arn:aws:s3:::logs/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}])));
+    let f = run(&bucket(
+        json!([{"Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": ["arn:aws:s3:::logs", "arn:aws:s3:::logs/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]),
+    ));
     assert!(f.is_empty(), "{f:?}");
     // Denying only reads is not.
-    let f = run(&bucket(json!([{"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::logs/*"}])));
+    let f = run(&bucket(
+        json!([{"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::logs/*"}]),
+    ));
     assert!(f.is_empty(), "{f:?}");
 }
 
 #[test]
 fn public_sqs_send_is_critical_and_kms_key_policy_scope_is_all() {
-    let f = run(&state(ResourceKind::SqsQueue, json!({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:eu-west-1:111122223333:q"}]})));
+    let f = run(&state(
+        ResourceKind::SqsQueue,
+        json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:eu-west-1:111122223333:q"}]}),
+    ));
     assert_eq!(ids(&f), vec![("AWS-PUB-001", Severity::Critical)]);
     assert_eq!(f[0].scope, Scope::Pinned);
-    let f = run(&state(ResourceKind::KmsKey, json!({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*"}]})));
+    let f = run(&state(
+        ResourceKind::KmsKey,
+        json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*"}]}),
+    ));
     assert_eq!(ids(&f), vec![("AWS-PUB-001", Severity::Critical)]);
     assert_eq!(f[0].scope, Scope::All);
 }

@@ -13,7 +13,11 @@ fn role(trust: Value) -> IamState {
             kind: PrincipalKind::Role,
             name: "deploy".into(),
             urn: Some(URN.into()),
-            trust: Some(Sourced { urn: URN.into(), label: "assumeRolePolicy".into(), value: parse_document(&trust) }),
+            trust: Some(Sourced {
+                urn: URN.into(),
+                label: "assumeRolePolicy".into(),
+                value: parse_document(&trust),
+            }),
             policies: vec![],
             managed_arns: vec![],
             boundary: None,
@@ -48,12 +52,20 @@ fn ids(findings: &[Finding]) -> Vec<(&str, Severity)> {
 }
 
 fn github(condition: Option<Value>) -> Vec<Finding> {
-    run(&role(statement(json!({"Federated": GH}), "sts:AssumeRoleWithWebIdentity", condition)))
+    run(&role(statement(
+        json!({"Federated": GH}),
+        "sts:AssumeRoleWithWebIdentity",
+        condition,
+    )))
 }
 
 #[test]
 fn any_principal_without_condition_is_critical() {
-    let f = run(&role(statement(json!({"AWS": "*"}), "sts:AssumeRole", None)));
+    let f = run(&role(statement(
+        json!({"AWS": "*"}),
+        "sts:AssumeRole",
+        None,
+    )));
     assert_eq!(ids(&f), vec![("AWS-TR-001", Severity::Critical)]);
     assert_eq!(f[0].exposure, Exposure::Public);
     assert_eq!(f[0].resource, URN);
@@ -63,7 +75,11 @@ fn any_principal_without_condition_is_critical() {
     // `Principal: "*"` and the any-account root ARN are the same thing.
     let f = run(&role(statement(json!("*"), "sts:AssumeRole", None)));
     assert_eq!(ids(&f), vec![("AWS-TR-001", Severity::Critical)]);
-    let f = run(&role(statement(json!({"AWS": "arn:aws:iam::*:root"}), "sts:*", None)));
+    let f = run(&role(statement(
+        json!({"AWS": "arn:aws:iam::*:root"}),
+        "sts:*",
+        None,
+    )));
     assert_eq!(ids(&f), vec![("AWS-TR-001", Severity::Critical)]);
 }
 
@@ -107,16 +123,33 @@ fn unknown_condition_value_is_not_taken_as_limiting() {
 
 #[test]
 fn external_account_root_fires_cross_account_rules_and_trusted_account_does_not() {
-    let state = role(statement(json!({"AWS": "999988887777"}), "sts:AssumeRole", None));
+    let state = role(statement(
+        json!({"AWS": "999988887777"}),
+        "sts:AssumeRole",
+        None,
+    ));
     let f = run(&state);
     assert_eq!(
         ids(&f),
-        vec![("AWS-TR-003", Severity::Medium), ("AWS-TR-004", Severity::High), ("AWS-TR-005", Severity::High)]
+        vec![
+            ("AWS-TR-003", Severity::Medium),
+            ("AWS-TR-004", Severity::High),
+            ("AWS-TR-005", Severity::High)
+        ]
     );
-    assert!(f.iter().all(|f| f.exposure == Exposure::External && f.category == Category::CrossAccount));
-    assert!(f.iter().all(|f| f.evidence.starts_with("AWS:arn:aws:iam::999988887777:root")));
+    assert!(
+        f.iter()
+            .all(|f| f.exposure == Exposure::External && f.category == Category::CrossAccount)
+    );
+    assert!(
+        f.iter()
+            .all(|f| f.evidence.starts_with("AWS:arn:aws:iam::999988887777:root"))
+    );
 
-    let config = RiskConfig { trusted_accounts: ["999988887777".to_owned()].into(), ..RiskConfig::default() };
+    let config = RiskConfig {
+        trusted_accounts: ["999988887777".to_owned()].into(),
+        ..RiskConfig::default()
+    };
     let f = run_with(&state, &config);
     assert_eq!(ids(&f), vec![("AWS-TR-004", Severity::Medium)]);
     assert_eq!(f[0].exposure, Exposure::Internal);
@@ -136,7 +169,13 @@ fn external_role_with_external_id_only_fires_tr003() {
         "sts:AssumeRole",
         Some(json!({"StringLike": {"sts:ExternalId": "*"}})),
     )));
-    assert_eq!(ids(&f), vec![("AWS-TR-003", Severity::Medium), ("AWS-TR-005", Severity::High)]);
+    assert_eq!(
+        ids(&f),
+        vec![
+            ("AWS-TR-003", Severity::Medium),
+            ("AWS-TR-005", Severity::High)
+        ]
+    );
 }
 
 #[test]
@@ -144,10 +183,14 @@ fn github_without_sub_is_critical() {
     let f = github(None);
     assert_eq!(ids(&f), vec![("AWS-TR-006", Severity::Critical)]);
     assert_eq!(f[0].exposure, Exposure::External);
-    let f = github(Some(json!({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}})));
+    let f = github(Some(
+        json!({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}),
+    ));
     assert_eq!(ids(&f), vec![("AWS-TR-006", Severity::Critical)]);
     // A sub tested only with a negated operator pins nothing.
-    let f = github(Some(json!({"StringNotLike": {"token.actions.githubusercontent.com:sub": "repo:evil/*"}})));
+    let f = github(Some(
+        json!({"StringNotLike": {"token.actions.githubusercontent.com:sub": "repo:evil/*"}}),
+    ));
     assert_eq!(ids(&f), vec![("AWS-TR-006", Severity::Critical)]);
 }
 
@@ -158,47 +201,81 @@ fn github_with_pinned_sub_is_clean_and_wildcard_sub_is_medium() {
         "token.actions.githubusercontent.com:sub": "repo:acme/app:ref:refs/heads/main"}})));
     assert!(f.is_empty(), "{f:?}");
 
-    let f = github(Some(json!({"StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/*"}})));
+    let f = github(Some(
+        json!({"StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/*"}}),
+    ));
     assert_eq!(ids(&f), vec![("AWS-TR-008", Severity::Medium)]);
     assert!(f[0].message.contains("repo:acme/*"));
     // The same text under StringEquals is literal, not a wildcard.
-    let f = github(Some(json!({"StringEquals": {"token.actions.githubusercontent.com:sub": "repo:acme/*"}})));
+    let f = github(Some(
+        json!({"StringEquals": {"token.actions.githubusercontent.com:sub": "repo:acme/*"}}),
+    ));
     assert!(f.is_empty(), "{f:?}");
 }
 
 #[test]
 fn github_sub_that_does_not_pin_a_repository_is_critical() {
-    for sub in ["*", "repo:*", "repo:*/app:*", "repo:ac*/app", "environment:prod", "ref:refs/heads/main", "acme"] {
-        let f = github(Some(json!({"StringLike": {"token.actions.githubusercontent.com:sub": sub}})));
-        assert_eq!(ids(&f), vec![("AWS-TR-006", Severity::Critical)], "sub {sub}");
+    for sub in [
+        "*",
+        "repo:*",
+        "repo:*/app:*",
+        "repo:ac*/app",
+        "environment:prod",
+        "ref:refs/heads/main",
+        "acme",
+    ] {
+        let f = github(Some(
+            json!({"StringLike": {"token.actions.githubusercontent.com:sub": sub}}),
+        ));
+        assert_eq!(
+            ids(&f),
+            vec![("AWS-TR-006", Severity::Critical)],
+            "sub {sub}"
+        );
     }
     // One bad value among several is enough: values are OR-ed.
-    let f = github(Some(json!({"StringLike": {"token.actions.githubusercontent.com:sub": ["repo:acme/app:*", "*"]}})));
+    let f = github(Some(
+        json!({"StringLike": {"token.actions.githubusercontent.com:sub": ["repo:acme/app:*", "*"]}}),
+    ));
     assert_eq!(ids(&f), vec![("AWS-TR-006", Severity::Critical)]);
     // Enterprise-slug key and dotted owner are recognised.
-    let f = github(Some(json!({"StringEquals": {"token.actions.githubusercontent.com/acme:sub": "repo:acme.corp/app:ref:refs/heads/main"}})));
+    let f = github(Some(
+        json!({"StringEquals": {"token.actions.githubusercontent.com/acme:sub": "repo:acme.corp/app:ref:refs/heads/main"}}),
+    ));
     assert!(f.is_empty(), "{f:?}");
 }
 
 #[test]
 fn eks_and_other_oidc_need_their_pinning_keys() {
     let eks = "arn:aws:iam::111122223333:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC";
-    let f = run(&role(statement(json!({"Federated": eks}), "sts:AssumeRoleWithWebIdentity", None)));
+    let f = run(&role(statement(
+        json!({"Federated": eks}),
+        "sts:AssumeRoleWithWebIdentity",
+        None,
+    )));
     assert_eq!(ids(&f), vec![("AWS-TR-007", Severity::High)]);
     let f = run(&role(statement(
         json!({"Federated": eks}),
         "sts:AssumeRoleWithWebIdentity",
-        Some(json!({"StringEquals": {"oidc.eks.eu-west-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:ci:runner"}})),
+        Some(
+            json!({"StringEquals": {"oidc.eks.eu-west-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:ci:runner"}}),
+        ),
     )));
     assert!(f.is_empty(), "{f:?}");
     let f = run(&role(statement(
         json!({"Federated": eks}),
         "sts:AssumeRoleWithWebIdentity",
-        Some(json!({"StringLike": {"oidc.eks.eu-west-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:ci:*"}})),
+        Some(
+            json!({"StringLike": {"oidc.eks.eu-west-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:ci:*"}}),
+        ),
     )));
     assert_eq!(ids(&f), vec![("AWS-TR-008", Severity::Medium)]);
 
-    let f = run(&role(statement(json!({"Federated": "cognito-identity.amazonaws.com"}), "sts:AssumeRoleWithWebIdentity", None)));
+    let f = run(&role(statement(
+        json!({"Federated": "cognito-identity.amazonaws.com"}),
+        "sts:AssumeRoleWithWebIdentity",
+        None,
+    )));
     assert_eq!(ids(&f), vec![("AWS-TR-007", Severity::High)]);
     let f = run(&role(statement(
         json!({"Federated": "cognito-identity.amazonaws.com"}),
@@ -211,7 +288,11 @@ fn eks_and_other_oidc_need_their_pinning_keys() {
 #[test]
 fn saml_needs_aud() {
     let saml = "arn:aws:iam::111122223333:saml-provider/corp";
-    let f = run(&role(statement(json!({"Federated": saml}), "sts:AssumeRoleWithSAML", None)));
+    let f = run(&role(statement(
+        json!({"Federated": saml}),
+        "sts:AssumeRoleWithSAML",
+        None,
+    )));
     assert_eq!(ids(&f), vec![("AWS-TR-009", Severity::Medium)]);
     let f = run(&role(statement(
         json!({"Federated": saml}),
@@ -228,16 +309,28 @@ fn not_principal_fires_tr010() {
     let f = run(&role(doc));
     assert_eq!(ids(&f), vec![("AWS-TR-010", Severity::High)]);
     assert_eq!(f[0].exposure, Exposure::Public);
-    let f = run(&role(statement(json!({"AWS": "arn:aws:iam::111122223333:user/bob"}), "sts:AssumeRole", None)));
+    let f = run(&role(statement(
+        json!({"AWS": "arn:aws:iam::111122223333:user/bob"}),
+        "sts:AssumeRole",
+        None,
+    )));
     assert!(f.iter().all(|f| f.rule_id != "AWS-TR-010"));
 }
 
 #[test]
 fn compute_service_is_info_and_other_services_are_silent() {
-    let f = run(&role(statement(json!({"Service": "lambda.amazonaws.com"}), "sts:AssumeRole", None)));
+    let f = run(&role(statement(
+        json!({"Service": "lambda.amazonaws.com"}),
+        "sts:AssumeRole",
+        None,
+    )));
     assert_eq!(ids(&f), vec![("AWS-TR-011", Severity::Info)]);
     assert_eq!(f[0].exposure, Exposure::Service);
-    let f = run(&role(statement(json!({"Service": "cloudformation.amazonaws.com"}), "sts:AssumeRole", None)));
+    let f = run(&role(statement(
+        json!({"Service": "cloudformation.amazonaws.com"}),
+        "sts:AssumeRole",
+        None,
+    )));
     assert!(f.is_empty(), "{f:?}");
 }
 
@@ -245,10 +338,20 @@ fn compute_service_is_info_and_other_services_are_silent() {
 fn deny_statements_and_other_actions_do_not_grant_assumption() {
     let doc = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]});
     assert!(run(&role(doc)).is_empty());
-    assert!(run(&role(statement(json!({"AWS": "*"}), "sts:TagSession", None))).is_empty());
+    assert!(
+        run(&role(statement(
+            json!({"AWS": "*"}),
+            "sts:TagSession",
+            None
+        )))
+        .is_empty()
+    );
     // NotAction that leaves AssumeRole allowed does grant it.
     let doc = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "NotAction": "sts:TagSession"}]});
-    assert_eq!(ids(&run(&role(doc))), vec![("AWS-TR-001", Severity::Critical)]);
+    assert_eq!(
+        ids(&run(&role(doc))),
+        vec![("AWS-TR-001", Severity::Critical)]
+    );
 }
 
 #[test]
@@ -258,7 +361,11 @@ fn unknown_trust_document_and_unknown_principal_are_left_to_lint() {
         t.value = Document::Unknown;
     }
     assert!(run(&state).is_empty());
-    let f = run(&role(statement(json!({"AWS": crate::engine::preview::UNKNOWN}), "sts:AssumeRole", None)));
+    let f = run(&role(statement(
+        json!({"AWS": crate::engine::preview::UNKNOWN}),
+        "sts:AssumeRole",
+        None,
+    )));
     assert!(f.is_empty(), "{f:?}");
 }
 
@@ -267,4 +374,20 @@ fn users_are_not_checked() {
     let mut state = role(statement(json!({"AWS": "*"}), "sts:AssumeRole", None));
     state.principals[0].kind = PrincipalKind::User;
     assert!(run(&state).is_empty());
+}
+
+#[test]
+fn federated_evidence_keeps_only_the_provider_keys() {
+    let f = github(Some(json!({
+        "StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/*"},
+        "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
+        "IpAddress": {"aws:SourceIp": "203.0.113.0/24"}
+    })));
+    assert_eq!(ids(&f), vec![("AWS-TR-008", Severity::Medium)]);
+    assert_eq!(
+        f[0].evidence,
+        format!(
+            "Federated:{GH} [token.actions.githubusercontent.com:aud,token.actions.githubusercontent.com:sub]"
+        )
+    );
 }

@@ -113,4 +113,6 @@ pub const WC_011: Rule = Rule {
 };
 
 /// The family's entries, in catalog order.
-pub const RULES: &[Rule] = &[WC_001, WC_002, WC_003, WC_004, WC_005, WC_006, WC_007, WC_008, WC_009, WC_010, WC_011];
+pub const RULES: &[Rule] = &[
+    WC_001, WC_002, WC_003, WC_004, WC_005, WC_006, WC_007, WC_008, WC_009, WC_010, WC_011,
+];

@@ -3,10 +3,17 @@
 //! `properties.new`), the referenced rules from the catalog, and the preview's error diagnostics
 //! as tool notifications. Serde structs only; no analysis decisions.
 
+mod model;
+
 use std::collections::BTreeMap;
 
-use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+use self::model::{
+    ArtifactLocation, Configuration, Descriptor, Driver, Help, Invocation, Location, Log,
+    LogicalLocation, MessageRef, Notification, PhysicalLocation, Region, ResultProperties,
+    RuleProperties, Run, RunProperties, SarifResult, Text, Tool,
+};
 
 use super::{CATALOG, INFORMATION_URI, Lookup, VERSION, resource_name};
 use crate::engine::Analysis;
@@ -19,160 +26,6 @@ const SCHEMA_URI: &str =
 /// The `partialFingerprints` key of a finding's identity; bump the suffix if its inputs change.
 pub const FINGERPRINT_KEY: &str = "iamgateFinding/v1";
 
-#[derive(Debug, Serialize)]
-struct Log<'a> {
-    #[serde(rename = "$schema")]
-    schema: &'static str,
-    version: &'static str,
-    runs: [Run<'a>; 1],
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Run<'a> {
-    tool: Tool,
-    invocations: [Invocation<'a>; 1],
-    results: Vec<SarifResult<'a>>,
-    properties: RunProperties<'a>,
-}
-
-#[derive(Debug, Serialize)]
-struct Tool {
-    driver: Driver,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Driver {
-    name: &'static str,
-    version: &'static str,
-    semantic_version: &'static str,
-    information_uri: &'static str,
-    rules: Vec<Descriptor>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Descriptor {
-    id: String,
-    name: String,
-    short_description: Text,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    full_description: Option<Text>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    help: Option<Help>,
-    default_configuration: Configuration,
-    properties: RuleProperties,
-}
-
-#[derive(Debug, Serialize)]
-struct Text {
-    text: String,
-}
-
-#[derive(Debug, Serialize)]
-struct Help {
-    text: String,
-    markdown: String,
-}
-
-#[derive(Debug, Serialize)]
-struct Configuration {
-    level: &'static str,
-}
-
-#[derive(Debug, Serialize)]
-struct RuleProperties {
-    category: Category,
-    #[serde(rename = "security-severity")]
-    security_severity: &'static str,
-    tags: Vec<&'static str>,
-    precision: &'static str,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Invocation<'a> {
-    execution_successful: bool,
-    tool_execution_notifications: Vec<Notification<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-struct Notification<'a> {
-    level: &'static str,
-    message: MessageRef<'a>,
-}
-
-#[derive(Debug, Serialize)]
-struct MessageRef<'a> {
-    text: &'a str,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SarifResult<'a> {
-    rule_id: &'a str,
-    rule_index: usize,
-    level: &'static str,
-    kind: &'static str,
-    baseline_state: &'static str,
-    message: MessageRef<'a>,
-    locations: [Location<'a>; 1],
-    partial_fingerprints: BTreeMap<&'static str, String>,
-    properties: ResultProperties<'a>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Location<'a> {
-    physical_location: PhysicalLocation,
-    logical_locations: [LogicalLocation<'a>; 1],
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PhysicalLocation {
-    artifact_location: ArtifactLocation,
-    region: Region,
-}
-
-#[derive(Debug, Serialize)]
-struct ArtifactLocation {
-    uri: String,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Region {
-    start_line: u32,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LogicalLocation<'a> {
-    name: &'a str,
-    fully_qualified_name: &'a str,
-    kind: &'static str,
-}
-
-#[derive(Debug, Serialize)]
-struct ResultProperties<'a> {
-    new: bool,
-    category: Category,
-    severity: Severity,
-    subject: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    previous_severity: Option<Severity>,
-    #[serde(rename = "security-severity")]
-    security_severity: &'static str,
-}
-
-#[derive(Debug, Serialize)]
-struct RunProperties<'a> {
-    risk: crate::engine::Risk,
-    fingerprint: &'a str,
-}
-
 /// The SARIF log, pretty-printed with a trailing newline. `artifact_uri` names the preview file
 /// that every result points at (a relative path such as `preview.json` suits code scanning).
 pub fn render(analysis: &Analysis, artifact_uri: &str) -> String {
@@ -180,7 +33,7 @@ pub fn render(analysis: &Analysis, artifact_uri: &str) -> String {
 }
 
 pub(crate) fn render_with(analysis: &Analysis, artifact_uri: &str, lookup: Lookup) -> String {
-    // Rules referenced by the results, in catalog order, each once.
+    // Rules referenced by the results, sorted by id, each once.
     let mut ids: Vec<&str> = analysis
         .findings
         .iter()
@@ -600,9 +453,16 @@ mod tests {
 
     #[test]
     fn snapshot() {
-        let mut v = parsed(&fixture::analysis());
-        v["runs"][0]["tool"]["driver"]["version"] = Value::from("[version]");
-        v["runs"][0]["tool"]["driver"]["semanticVersion"] = Value::from("[version]");
-        insta::assert_json_snapshot!(v);
+        let out = render_with(&fixture::analysis(), "previews/prod.json", fixture::rules);
+        let out = out
+            .replace(
+                &format!("\"version\": \"{VERSION}\""),
+                "\"version\": \"[version]\"",
+            )
+            .replace(
+                &format!("\"semanticVersion\": \"{VERSION}\""),
+                "\"semanticVersion\": \"[version]\"",
+            );
+        insta::assert_snapshot!(out);
     }
 }

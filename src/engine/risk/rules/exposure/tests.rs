@@ -1,0 +1,169 @@
+use serde_json::{Value, json};
+
+use super::*;
+use crate::engine::risk::effective::testing::*;
+use crate::engine::risk::{Category, Scope, Severity};
+
+fn findings_for(docs: &[Value]) -> Vec<Finding> {
+    run(check, &state(vec![role("app", docs)]))
+}
+
+fn fires(docs: &[Value], rule_id: &str) -> bool {
+    !of(&findings_for(docs), rule_id).is_empty()
+}
+
+#[test]
+fn every_example_fires_its_rule() {
+    for rule in RULES {
+        let doc: Value =
+            serde_json::from_str(rule.example).unwrap_or_else(|e| panic!("{}: {e}", rule.id));
+        assert!(
+            fires(&[doc], rule.id),
+            "the example of {} does not fire it",
+            rule.id
+        );
+    }
+}
+
+#[test]
+fn listed_actions_are_in_the_database() {
+    // Listed by cloudsplaining but absent from the AWS reference: they can never be granted.
+    let absent = ["connect:GetFederationTokens", "sso:GetRoleCredentials"];
+    let lists: [&[&str]; 7] = [
+        &HIGH_VALUE_EXPOSURE,
+        &POLICY_SETTING_WRITES,
+        &RESOURCE_POLICY_WRITERS,
+        &CREDENTIAL_ACTIONS,
+        &EXFILTRATION_ACTIONS,
+        &BULK_READ_ACTIONS,
+        &SNAPSHOT_SHARE_PAIR,
+    ];
+    for name in lists.into_iter().flatten() {
+        assert!(
+            absent.contains(name) || db().lookup(name).is_some(),
+            "{name} is not an AWS action"
+        );
+    }
+}
+
+#[test]
+fn re001_permissions_management_on_every_resource() {
+    let found = findings_for(&[allow(&["s3:PutBucketPolicy", "s3:GetObject"], &["*"])]);
+    let f = one(&found, "AWS-RE-001");
+    assert_eq!(f.category, Category::PermissionsManagement);
+    assert_eq!(f.severity, Severity::High);
+    assert_eq!(f.evidence, "s3:PutBucketPolicy");
+    assert!(
+        f.message.contains("including s3:PutBucketPolicy"),
+        "{}",
+        f.message
+    );
+    assert!(!fires(
+        &[allow(&["s3:PutBucketPolicy"], &["arn:aws:s3:::app-data"])],
+        "AWS-RE-001"
+    ));
+    assert!(!fires(&[allow(&["s3:GetObject"], &["*"])], "AWS-RE-001"));
+}
+
+#[test]
+fn re001_counts_writes_that_set_policies() {
+    let found = findings_for(&[allow(&["sqs:SetQueueAttributes"], &["*"])]);
+    assert_eq!(one(&found, "AWS-RE-001").evidence, "sqs:SetQueueAttributes");
+}
+
+#[test]
+fn re002_policy_writer_without_the_rest_of_the_service() {
+    let bucket = ["arn:aws:s3:::app-data", "arn:aws:s3:::app-data/*"];
+    let found = findings_for(&[allow(&["s3:GetObject", "s3:PutBucketPolicy"], &bucket)]);
+    let f = one(&found, "AWS-RE-002");
+    assert_eq!(f.evidence, "s3:PutBucketPolicy");
+    assert_eq!(f.scope, Scope::Pinned);
+    // Holding every action that applies to those resources leaves nothing to gain.
+    assert!(!fires(&[allow(&["s3:*"], &bucket)], "AWS-RE-002"));
+    assert!(!fires(&[allow(&["s3:GetObject"], &bucket)], "AWS-RE-002"));
+}
+
+#[test]
+fn ce001_credential_actions_on_every_resource() {
+    let found = findings_for(&[allow(
+        &["sts:AssumeRole", "ecr:GetAuthorizationToken"],
+        &["*"],
+    )]);
+    let f = one(&found, "AWS-CE-001");
+    assert_eq!(f.category, Category::CredentialsExposure);
+    assert_eq!(f.evidence, "ecr:GetAuthorizationToken,sts:AssumeRole");
+    assert!(!fires(
+        &[allow(
+            &["sts:AssumeRole"],
+            &["arn:aws:iam::111122223333:role/deployer"]
+        )],
+        "AWS-CE-001"
+    ));
+    let limited = allow_if(
+        &["sts:AssumeRole"],
+        &["*"],
+        json!({"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}),
+    );
+    assert!(!fires(&[limited], "AWS-CE-001"));
+}
+
+#[test]
+fn dx001_bulk_reads_on_every_resource() {
+    let found = findings_for(&[allow(
+        &["secretsmanager:GetSecretValue", "ssm:GetParameter"],
+        &["*"],
+    )]);
+    let f = one(&found, "AWS-DX-001");
+    assert_eq!(f.category, Category::DataExfiltration);
+    assert_eq!(f.evidence, "secretsmanager:GetSecretValue,ssm:GetParameter");
+    assert_eq!(f.scope, Scope::All);
+    let weak = allow_if(
+        &["s3:GetObject"],
+        &["*"],
+        json!({"Bool": {"aws:SecureTransport": "true"}}),
+    );
+    assert_eq!(
+        one(&findings_for(&[weak]), "AWS-DX-001").scope,
+        Scope::Wildcard
+    );
+    assert!(!fires(
+        &[allow(&["s3:GetObject"], &["arn:aws:s3:::app-data/*"])],
+        "AWS-DX-001"
+    ));
+}
+
+#[test]
+fn dx002_decrypt_scan_and_the_snapshot_pair() {
+    assert_eq!(
+        one(
+            &findings_for(&[allow(&["kms:Decrypt"], &["*"])]),
+            "AWS-DX-002"
+        )
+        .evidence,
+        "kms:Decrypt"
+    );
+    assert!(!fires(
+        &[allow(&["ec2:CreateSnapshot"], &["*"])],
+        "AWS-DX-002"
+    ));
+    let pair = findings_for(&[allow(
+        &["ec2:CreateSnapshot", "ec2:ModifySnapshotAttribute"],
+        &["*"],
+    )]);
+    assert_eq!(
+        one(&pair, "AWS-DX-002").evidence,
+        "ec2:CreateSnapshot,ec2:ModifySnapshotAttribute"
+    );
+    assert!(!fires(
+        &[allow(
+            &["kms:Decrypt"],
+            &["arn:aws:kms:eu-west-1:111122223333:key/1234"]
+        )],
+        "AWS-DX-002"
+    ));
+}
+
+#[test]
+fn nothing_for_an_admin() {
+    assert!(findings_for(&[allow(&["*"], &["*"])]).is_empty());
+}
