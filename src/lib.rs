@@ -6,3 +6,13 @@
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod event;
+pub mod forge;
+pub mod gate;
+pub mod pulumi;
+pub mod queue;
+pub mod store;
+pub mod jobs;
+pub mod publish;
+pub mod server;
+pub mod webhook;

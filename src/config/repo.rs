@@ -81,33 +81,55 @@ pub fn parse(text: &str) -> Result<RepoConfig, Problems> {
         problems.push("", "expected a mapping with `version: 1` and `stacks`");
         return Err(problems);
     };
-    let mut r = Reader { problems: &mut problems };
+    let mut r = Reader {
+        problems: &mut problems,
+    };
     r.known_keys(
         "",
         root,
-        &["version", "stacks", "reviews", "allow_author_approval", "invalidate_approvals", "overrides", "risk"],
+        &[
+            "version",
+            "stacks",
+            "reviews",
+            "allow_author_approval",
+            "invalidate_approvals",
+            "overrides",
+            "risk",
+        ],
     );
     match root.get("version") {
         Some(v) if v.as_u64() == Some(1) => {}
         Some(_) => r.problem("version", "unsupported version: expected 1"),
         None => r.problem("version", "missing: add `version: 1`"),
     }
-    let stacks = r.list("stacks", root.get("stacks"), true, |r, path, v| r.stack(path, v));
+    let stacks = r.list("stacks", root.get("stacks"), true, |r, path, v| {
+        r.stack(path, v)
+    });
     let mut names = BTreeSet::new();
     for (i, s) in stacks.iter().enumerate() {
         if !names.insert(s.name.clone()) {
-            r.problem(&format!("stacks[{i}].name"), format!("duplicate stack name `{}`", s.name));
+            r.problem(
+                &format!("stacks[{i}].name"),
+                format!("duplicate stack name `{}`", s.name),
+            );
         }
     }
-    let reviews = r.list("reviews", root.get("reviews"), false, |r, path, v| r.review(path, v));
-    let allow_author_approval = r.bool("allow_author_approval", root.get("allow_author_approval")).unwrap_or(false);
+    let reviews = r.list("reviews", root.get("reviews"), false, |r, path, v| {
+        r.review(path, v)
+    });
+    let allow_author_approval = r
+        .bool("allow_author_approval", root.get("allow_author_approval"))
+        .unwrap_or(false);
     let invalidate_approvals = match root.get("invalidate_approvals") {
         None => Invalidation::OnIamChange,
         Some(v) => match v.as_str() {
             Some("on_iam_change") => Invalidation::OnIamChange,
             Some("on_push") => Invalidation::OnPush,
             _ => {
-                r.problem("invalidate_approvals", "expected `on_iam_change` or `on_push`");
+                r.problem(
+                    "invalidate_approvals",
+                    "expected `on_iam_change` or `on_push`",
+                );
                 Invalidation::OnIamChange
             }
         },
@@ -123,12 +145,22 @@ pub fn parse(text: &str) -> Result<RepoConfig, Problems> {
     for (i, review) in reviews.iter().enumerate() {
         for (j, s) in review.when.stacks.iter().enumerate() {
             if !names.contains(s) {
-                r.problem(&format!("reviews[{i}].when.stacks[{j}]"), format!("no stack named `{s}` in `stacks`"));
+                r.problem(
+                    &format!("reviews[{i}].when.stacks[{j}]"),
+                    format!("no stack named `{s}` in `stacks`"),
+                );
             }
         }
     }
     if problems.is_empty() {
-        Ok(RepoConfig { stacks, reviews, allow_author_approval, invalidate_approvals, overrides, risk })
+        Ok(RepoConfig {
+            stacks,
+            reviews,
+            allow_author_approval,
+            invalidate_approvals,
+            overrides,
+            risk,
+        })
     } else {
         Err(problems)
     }
@@ -145,7 +177,11 @@ struct Reader<'p> {
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -169,7 +205,10 @@ impl Reader<'_> {
         for key in map.keys() {
             match key.as_str() {
                 Some(k) if known.contains(&k) => {}
-                Some(k) => self.problem(&join(path, k), format!("unknown key; expected one of: {}", known.join(", "))),
+                Some(k) => self.problem(
+                    &join(path, k),
+                    format!("unknown key; expected one of: {}", known.join(", ")),
+                ),
                 None => self.problem(path, "keys must be strings"),
             }
         }
@@ -200,7 +239,11 @@ impl Reader<'_> {
                 if required && items.is_empty() {
                     self.problem(path, "empty: at least one entry is needed");
                 }
-                items.iter().enumerate().filter_map(|(i, v)| item(self, &format!("{path}[{i}]"), v)).collect()
+                items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| item(self, &format!("{path}[{i}]"), v))
+                    .collect()
             }
             Some(other) => {
                 self.problem(path, format!("expected a list, found {}", kind(other)));
@@ -237,7 +280,10 @@ impl Reader<'_> {
             None => None,
             Some(Value::Bool(b)) => Some(*b),
             Some(other) => {
-                self.problem(path, format!("expected true or false, found {}", kind(other)));
+                self.problem(
+                    path,
+                    format!("expected true or false, found {}", kind(other)),
+                );
                 None
             }
         }
@@ -250,17 +296,29 @@ impl Reader<'_> {
         let dir = self.string(&join(path, "dir"), m.get("dir"), true);
         let stack = self.string(&join(path, "stack"), m.get("stack"), true);
         let mut paths = self.strings(&join(path, "paths"), m.get("paths"));
-        if let Some(d) = &dir {
-            if d.starts_with('/') || d.split('/').any(|seg| seg == "..") {
-                self.problem(&join(path, "dir"), "must be a relative path inside the repository (no `/` prefix, no `..`)");
-            }
+        if let Some(d) = &dir
+            && (d.starts_with('/') || d.split('/').any(|seg| seg == ".."))
+        {
+            self.problem(
+                &join(path, "dir"),
+                "must be a relative path inside the repository (no `/` prefix, no `..`)",
+            );
         }
         let (name, dir, stack) = (name?, dir?, stack?);
         if paths.is_empty() {
             let d = dir.trim_end_matches('/');
-            paths.push(if d.is_empty() || d == "." { "**".to_owned() } else { format!("{d}/**") });
+            paths.push(if d.is_empty() || d == "." {
+                "**".to_owned()
+            } else {
+                format!("{d}/**")
+            });
         }
-        Some(StackConfig { name, dir, stack, paths })
+        Some(StackConfig {
+            name,
+            dir,
+            stack,
+            paths,
+        })
     }
 
     fn review(&mut self, path: &str, v: &Value) -> Option<Review> {
@@ -276,14 +334,20 @@ impl Reader<'_> {
             Some(a) => match a.as_u64() {
                 Some(n @ 1..=20) => n as u32,
                 _ => {
-                    self.problem(&join(path, "approvals"), "expected a whole number from 1 to 20");
+                    self.problem(
+                        &join(path, "approvals"),
+                        "expected a whole number from 1 to 20",
+                    );
                     1
                 }
             },
         };
         let from = match m.get("from") {
             None => {
-                self.problem(&join(path, "from"), "missing: say who can approve (`teams` and/or `users`)");
+                self.problem(
+                    &join(path, "from"),
+                    "missing: say who can approve (`teams` and/or `users`)",
+                );
                 Reviewers::default()
             }
             Some(f) => {
@@ -294,19 +358,42 @@ impl Reader<'_> {
                 r
             }
         };
-        Some(Review { name: name?, when, approvals, from })
+        Some(Review {
+            name: name?,
+            when,
+            approvals,
+            from,
+        })
     }
 
     fn when(&mut self, path: &str, v: &Value) -> When {
-        let Some(m) = self.mapping(path, v) else { return When::default() };
-        self.known_keys(path, m, &["min_risk", "categories", "rules", "stacks", "resource_types", "paths"]);
-        let min_risk = self.string(&join(path, "min_risk"), m.get("min_risk"), false).and_then(|s| {
-            let level = Level::parse(&s);
-            if level.is_none() {
-                self.problem(&join(path, "min_risk"), format!("unknown level `{s}`; expected low, medium, high or critical"));
-            }
-            level
-        });
+        let Some(m) = self.mapping(path, v) else {
+            return When::default();
+        };
+        self.known_keys(
+            path,
+            m,
+            &[
+                "min_risk",
+                "categories",
+                "rules",
+                "stacks",
+                "resource_types",
+                "paths",
+            ],
+        );
+        let min_risk = self
+            .string(&join(path, "min_risk"), m.get("min_risk"), false)
+            .and_then(|s| {
+                let level = Level::parse(&s);
+                if level.is_none() {
+                    self.problem(
+                        &join(path, "min_risk"),
+                        format!("unknown level `{s}`; expected low, medium, high or critical"),
+                    );
+                }
+                level
+            });
         let cat_path = join(path, "categories");
         let categories = self
             .strings(&cat_path, m.get("categories"))
@@ -315,7 +402,10 @@ impl Reader<'_> {
             .filter_map(|(i, c)| {
                 let parsed = Category::parse(&c);
                 if parsed.is_none() {
-                    self.problem(&format!("{cat_path}[{i}]"), format!("unknown category `{c}` (see `iamgate rules`)"));
+                    self.problem(
+                        &format!("{cat_path}[{i}]"),
+                        format!("unknown category `{c}` (see `iamgate rules`)"),
+                    );
                 }
                 parsed
             })
@@ -335,30 +425,51 @@ impl Reader<'_> {
         let ids = self.strings(path, v);
         for (i, id) in ids.iter().enumerate() {
             if catalog::rule(id).is_none() {
-                self.problem(&format!("{path}[{i}]"), format!("unknown rule id `{id}` (see `iamgate rules`)"));
+                self.problem(
+                    &format!("{path}[{i}]"),
+                    format!("unknown rule id `{id}` (see `iamgate rules`)"),
+                );
             }
         }
         ids
     }
 
     fn reviewers(&mut self, path: &str, v: &Value) -> Reviewers {
-        let Some(m) = self.mapping(path, v) else { return Reviewers::default() };
+        let Some(m) = self.mapping(path, v) else {
+            return Reviewers::default();
+        };
         self.known_keys(path, m, &["teams", "users"]);
         let teams_path = join(path, "teams");
         let teams = self.strings(&teams_path, m.get("teams"));
         for (i, t) in teams.iter().enumerate() {
             if !t.contains('/') || t.starts_with('/') || t.ends_with('/') {
-                self.problem(&format!("{teams_path}[{i}]"), format!("`{t}` is not a team: use `org/team-slug` (GitLab: the group's full path)"));
+                self.problem(
+                    &format!("{teams_path}[{i}]"),
+                    format!(
+                        "`{t}` is not a team: use `org/team-slug` (GitLab: the group's full path)"
+                    ),
+                );
             }
         }
         let users = self.strings(&join(path, "users"), m.get("users"));
-        Reviewers { teams, users: users.into_iter().map(|u| u.trim_start_matches('@').to_owned()).collect() }
+        Reviewers {
+            teams,
+            users: users
+                .into_iter()
+                .map(|u| u.trim_start_matches('@').to_owned())
+                .collect(),
+        }
     }
 
     fn risk(&mut self, path: &str, v: &Value) -> RiskConfig {
-        let Some(m) = self.mapping(path, v) else { return RiskConfig::default() };
+        let Some(m) = self.mapping(path, v) else {
+            return RiskConfig::default();
+        };
         self.known_keys(path, m, &["disable", "severity", "trusted_accounts"]);
-        let disable = self.rule_ids(&join(path, "disable"), m.get("disable")).into_iter().collect();
+        let disable = self
+            .rule_ids(&join(path, "disable"), m.get("disable"))
+            .into_iter()
+            .collect();
         let mut severity = BTreeMap::new();
         if let Some(s) = m.get("severity") {
             let sev_path = join(path, "severity");
@@ -376,7 +487,9 @@ impl Reader<'_> {
                         Some(level) => {
                             severity.insert(id.to_owned(), level);
                         }
-                        None => self.problem(&p, "expected one of: info, low, medium, high, critical"),
+                        None => {
+                            self.problem(&p, "expected one of: info, low, medium, high, critical")
+                        }
                     }
                 }
             }
@@ -401,6 +514,10 @@ impl Reader<'_> {
             })
             .into_iter()
             .collect();
-        RiskConfig { disable, severity, trusted_accounts }
+        RiskConfig {
+            disable,
+            severity,
+            trusted_accounts,
+        }
     }
 }

@@ -36,9 +36,20 @@ pub fn unified(before: Option<&str>, after: Option<&str>) -> String {
     let old = before.unwrap_or("");
     let new = after.unwrap_or("");
     let diff = TextDiff::from_lines(old, new);
-    let header_old = if before.is_some() { "before" } else { "/dev/null" };
-    let header_new = if after.is_some() { "after" } else { "/dev/null" };
-    diff.unified_diff().context_radius(3).header(header_old, header_new).to_string()
+    let header_old = if before.is_some() {
+        "before"
+    } else {
+        "/dev/null"
+    };
+    let header_new = if after.is_some() {
+        "after"
+    } else {
+        "/dev/null"
+    };
+    diff.unified_diff()
+        .context_radius(3)
+        .header(header_old, header_new)
+        .to_string()
 }
 
 /// One changed resource as the fingerprint sees it.
@@ -97,9 +108,21 @@ mod tests {
     #[test]
     fn fingerprint_ignores_order_and_unchanged_resources() {
         let (a, b, c) = (json!({"p": 1}), json!({"p": 2}), json!({"q": 3}));
-        let x = ChangeRef { urn: "urn:x", before: Some(&a), after: Some(&b) };
-        let y = ChangeRef { urn: "urn:y", before: None, after: Some(&c) };
-        let same = ChangeRef { urn: "urn:z", before: Some(&a), after: Some(&a) };
+        let x = ChangeRef {
+            urn: "urn:x",
+            before: Some(&a),
+            after: Some(&b),
+        };
+        let y = ChangeRef {
+            urn: "urn:y",
+            before: None,
+            after: Some(&c),
+        };
+        let same = ChangeRef {
+            urn: "urn:z",
+            before: Some(&a),
+            after: Some(&a),
+        };
         assert_eq!(fingerprint(&[x, y]), fingerprint(&[y, same, x]));
         assert_eq!(fingerprint(&[x]).0.len(), 64);
     }
@@ -107,10 +130,35 @@ mod tests {
     #[test]
     fn fingerprint_changes_with_any_side_or_urn() {
         let (a, b) = (json!({"p": 1}), json!({"p": 2}));
-        let base = fingerprint(&[ChangeRef { urn: "urn:x", before: Some(&a), after: Some(&b) }]);
-        assert_ne!(base, fingerprint(&[ChangeRef { urn: "urn:x", before: Some(&b), after: Some(&a) }]));
-        assert_ne!(base, fingerprint(&[ChangeRef { urn: "urn:y", before: Some(&a), after: Some(&b) }]));
-        assert_ne!(base, fingerprint(&[ChangeRef { urn: "urn:x", before: None, after: Some(&b) }]));
+        let base = fingerprint(&[ChangeRef {
+            urn: "urn:x",
+            before: Some(&a),
+            after: Some(&b),
+        }]);
+        assert_ne!(
+            base,
+            fingerprint(&[ChangeRef {
+                urn: "urn:x",
+                before: Some(&b),
+                after: Some(&a)
+            }])
+        );
+        assert_ne!(
+            base,
+            fingerprint(&[ChangeRef {
+                urn: "urn:y",
+                before: Some(&a),
+                after: Some(&b)
+            }])
+        );
+        assert_ne!(
+            base,
+            fingerprint(&[ChangeRef {
+                urn: "urn:x",
+                before: None,
+                after: Some(&b)
+            }])
+        );
         assert_ne!(base, fingerprint(&[]));
     }
 }

@@ -25,7 +25,13 @@ pub enum Level {
 }
 
 impl Level {
-    pub const ALL: [Level; 5] = [Level::None, Level::Low, Level::Medium, Level::High, Level::Critical];
+    pub const ALL: [Level; 5] = [
+        Level::None,
+        Level::Low,
+        Level::Medium,
+        Level::High,
+        Level::Critical,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -67,10 +73,16 @@ pub struct Risk {
 }
 
 impl Risk {
-    pub const NONE: Risk = Risk { score: 0, level: Level::None };
+    pub const NONE: Risk = Risk {
+        score: 0,
+        level: Level::None,
+    };
 
     pub fn from_score(score: u8) -> Risk {
-        Risk { score, level: Level::of_score(score) }
+        Risk {
+            score,
+            level: Level::of_score(score),
+        }
     }
 }
 
@@ -120,20 +132,32 @@ pub fn analyze(preview: &Preview<'_>, config: &RiskConfig) -> Analysis {
     let ex = iam::extract::extract(preview);
     // The stack's own accounts are never external, even when the config does not list them.
     let mut config = config.clone();
-    config.trusted_accounts.extend(ex.home_accounts.iter().cloned());
+    config
+        .trusted_accounts
+        .extend(ex.home_accounts.iter().cloned());
     let ctx = EvalCtx { config: &config };
     let ((before, after), change) = rayon::join(
-        || rayon::join(|| risk::evaluate(&ex.before, ctx), || risk::evaluate(&ex.after, ctx)),
+        || {
+            rayon::join(
+                || risk::evaluate(&ex.before, ctx),
+                || risk::evaluate(&ex.after, ctx),
+            )
+        },
         || risk::evaluate_change(&ex.before, &ex.after, ctx),
     );
     let delta = risk::delta::compare(before, after, change);
     let risk = risk::score::aggregate(delta.new_findings());
 
-    let changed: Vec<&iam::extract::ResourceIam> = ex.resources.iter().filter(|r| r.changed()).collect();
+    let changed: Vec<&iam::extract::ResourceIam> =
+        ex.resources.iter().filter(|r| r.changed()).collect();
     let fingerprint = diff::fingerprint(
         &changed
             .iter()
-            .map(|r| ChangeRef { urn: &r.urn, before: r.before.as_ref(), after: r.after.as_ref() })
+            .map(|r| ChangeRef {
+                urn: &r.urn,
+                before: r.before.as_ref(),
+                after: r.after.as_ref(),
+            })
             .collect::<Vec<_>>(),
     );
     let resources = changed
@@ -143,7 +167,15 @@ pub fn analyze(preview: &Preview<'_>, config: &RiskConfig) -> Analysis {
             let after = r.after.as_ref().map(diff::pretty);
             let diff = diff::unified(before.as_deref(), after.as_deref());
             let risk = risk::score::aggregate(delta.new_findings().filter(|f| f.resource == r.urn));
-            ResourceChange { urn: r.urn.clone(), type_: r.type_.clone(), op: r.op.clone(), risk, before, after, diff }
+            ResourceChange {
+                urn: r.urn.clone(),
+                type_: r.type_.clone(),
+                op: r.op.clone(),
+                risk,
+                before,
+                after,
+                diff,
+            }
         })
         .collect();
     let errors = preview
@@ -152,5 +184,12 @@ pub fn analyze(preview: &Preview<'_>, config: &RiskConfig) -> Analysis {
         .filter(|d| d.severity == "error")
         .map(|d| d.message.clone())
         .collect();
-    Analysis { risk, resources, findings: delta.findings, improvements: delta.improvements, fingerprint, errors }
+    Analysis {
+        risk,
+        resources,
+        findings: delta.findings,
+        improvements: delta.improvements,
+        fingerprint,
+        errors,
+    }
 }

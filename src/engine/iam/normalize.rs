@@ -13,7 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value, json};
 
 use super::actions::db;
-use super::policy::{Conditions, Document, Effect, NameSpec, Policy, PrincipalSpec, Statement, UNKNOWN_TEXT};
+use super::policy::{
+    Conditions, Document, Effect, NameSpec, Policy, PrincipalSpec, Statement, UNKNOWN_TEXT,
+};
 use crate::engine::preview::{Marker, classify};
 
 const VERSIONS: [&str; 2] = ["2012-10-17", "2008-10-17"];
@@ -90,7 +92,11 @@ fn parse_object(map: &Map<String, Value>) -> Document {
             }
         }
     }
-    Document::Known(Policy { version, statements: canonical_statements(statements), problems })
+    Document::Known(Policy {
+        version,
+        statements: canonical_statements(statements),
+        problems,
+    })
 }
 
 fn parse_statement(raw: &Value) -> Result<Statement, String> {
@@ -100,20 +106,30 @@ fn parse_statement(raw: &Value) -> Result<Statement, String> {
     for key in map.keys() {
         if !matches!(
             key.as_str(),
-            "Sid" | "Effect" | "Action" | "NotAction" | "Resource" | "NotResource" | "Principal" | "NotPrincipal" | "Condition"
+            "Sid"
+                | "Effect"
+                | "Action"
+                | "NotAction"
+                | "Resource"
+                | "NotResource"
+                | "Principal"
+                | "NotPrincipal"
+                | "Condition"
         ) {
             return Err(format!("unknown element `{key}`"));
         }
     }
-    if let Some(sid) = map.get("Sid") {
-        if !sid.is_string() {
-            return Err(format!("Sid must be a string, found {}", kind_of(sid)));
-        }
+    if let Some(sid) = map.get("Sid").filter(|sid| !sid.is_string()) {
+        return Err(format!("Sid must be a string, found {}", kind_of(sid)));
     }
     let effect = match map.get("Effect") {
         Some(Value::String(e)) if e == "Allow" => Effect::Allow,
         Some(Value::String(e)) if e == "Deny" => Effect::Deny,
-        Some(other) => return Err(format!("Effect must be \"Allow\" or \"Deny\", found {other}")),
+        Some(other) => {
+            return Err(format!(
+                "Effect must be \"Allow\" or \"Deny\", found {other}"
+            ));
+        }
         None => return Err("missing Effect".to_owned()),
     };
     let action = match (map.get("Action"), map.get("NotAction")) {
@@ -138,12 +154,21 @@ fn parse_statement(raw: &Value) -> Result<Statement, String> {
         Some(c) => conditions(c)?,
         None => Conditions::new(),
     };
-    Ok(Statement { effect, principal, action, resource, condition })
+    Ok(Statement {
+        effect,
+        principal,
+        action,
+        resource,
+        condition,
+    })
 }
 
 fn actions(value: &Value, element: &str) -> Result<BTreeSet<String>, String> {
     let db = db();
-    Ok(strings(value, element)?.iter().map(|a| db.canonical(a)).collect())
+    Ok(strings(value, element)?
+        .iter()
+        .map(|a| db.canonical(a))
+        .collect())
 }
 
 /// A string or a non-empty list of strings.
@@ -154,10 +179,18 @@ fn strings(value: &Value, element: &str) -> Result<BTreeSet<String>, String> {
             .iter()
             .map(|v| match v {
                 Value::String(s) => Ok(text(s)),
-                other => Err(format!("{element} entries must be strings, found {}", kind_of(other))),
+                other => Err(format!(
+                    "{element} entries must be strings, found {}",
+                    kind_of(other)
+                )),
             })
             .collect::<Result<_, _>>()?,
-        other => return Err(format!("{element} must be a string or a list of strings, found {}", kind_of(other))),
+        other => {
+            return Err(format!(
+                "{element} must be a string or a list of strings, found {}",
+                kind_of(other)
+            ));
+        }
     };
     if set.is_empty() {
         return Err(format!("{element} is an empty list"));
@@ -167,7 +200,11 @@ fn strings(value: &Value, element: &str) -> Result<BTreeSet<String>, String> {
 
 /// A string value as canonical text: the unknown sentinel becomes `UNKNOWN_TEXT`.
 fn text(s: &str) -> String {
-    if s == crate::engine::preview::UNKNOWN { UNKNOWN_TEXT.to_owned() } else { s.to_owned() }
+    if s == crate::engine::preview::UNKNOWN {
+        UNKNOWN_TEXT.to_owned()
+    } else {
+        s.to_owned()
+    }
 }
 
 fn principals(value: &Value, negated: bool) -> Result<PrincipalSpec, String> {
@@ -179,18 +216,30 @@ fn principals(value: &Value, negated: bool) -> Result<PrincipalSpec, String> {
         }
         Value::Object(map) => {
             for (kind, v) in map {
-                if !matches!(kind.as_str(), "AWS" | "Service" | "Federated" | "CanonicalUser") {
+                if !matches!(
+                    kind.as_str(),
+                    "AWS" | "Service" | "Federated" | "CanonicalUser"
+                ) {
                     return Err(format!("{element} has an unknown kind `{kind}`"));
                 }
                 let values = strings(v, element)?;
-                let values = if kind == "AWS" { values.into_iter().map(account_root).collect() } else { values };
+                let values = if kind == "AWS" {
+                    values.into_iter().map(account_root).collect()
+                } else {
+                    values
+                };
                 entries.entry(kind.clone()).or_default().extend(values);
             }
             if entries.is_empty() {
                 return Err(format!("{element} is empty"));
             }
         }
-        other => return Err(format!("{element} must be \"*\" or an object, found {}", kind_of(other))),
+        other => {
+            return Err(format!(
+                "{element} must be \"*\" or an object, found {}",
+                kind_of(other)
+            ));
+        }
     }
     Ok(PrincipalSpec { negated, entries })
 }
@@ -206,20 +255,32 @@ fn account_root(value: String) -> String {
 
 fn conditions(value: &Value) -> Result<Conditions, String> {
     let Value::Object(ops) = value else {
-        return Err(format!("Condition must be an object, found {}", kind_of(value)));
+        return Err(format!(
+            "Condition must be an object, found {}",
+            kind_of(value)
+        ));
     };
     let mut out = Conditions::new();
     for (op, keys) in ops {
         let Value::Object(keys) = keys else {
-            return Err(format!("Condition operator `{op}` must map keys to values, found {}", kind_of(keys)));
+            return Err(format!(
+                "Condition operator `{op}` must map keys to values, found {}",
+                kind_of(keys)
+            ));
         };
         let entry = out.entry(op.clone()).or_default();
         for (key, v) in keys {
             let values: BTreeSet<String> = match v {
-                Value::Array(items) => items.iter().map(condition_value).collect::<Result<_, _>>()?,
+                Value::Array(items) => items
+                    .iter()
+                    .map(condition_value)
+                    .collect::<Result<_, _>>()?,
                 other => std::iter::once(condition_value(other)?).collect(),
             };
-            entry.entry(key.to_ascii_lowercase()).or_default().extend(values);
+            entry
+                .entry(key.to_ascii_lowercase())
+                .or_default()
+                .extend(values);
         }
         if entry.is_empty() {
             out.remove(op);
@@ -233,31 +294,46 @@ fn condition_value(v: &Value) -> Result<String, String> {
         Value::String(s) => Ok(text(s)),
         Value::Bool(b) => Ok(b.to_string()),
         Value::Number(n) => Ok(n.to_string()),
-        other => Err(format!("condition values must be strings, numbers or booleans, found {}", kind_of(other))),
+        other => Err(format!(
+            "condition values must be strings, numbers or booleans, found {}",
+            kind_of(other)
+        )),
     }
 }
 
 /// Merges statements that differ only in their (positive) actions, then those that differ only
 /// in their (positive) resources; sorts and deduplicates.
 pub fn canonical_statements(statements: Vec<Statement>) -> Vec<Statement> {
-    let merged = merge(statements, |s| matches!(s.action, NameSpec::Only(_)), |into, from| {
-        if let (NameSpec::Only(a), NameSpec::Only(b)) = (&mut into.action, from.action) {
-            a.extend(b);
-        }
-    }, |s| {
-        let mut k = s.clone();
-        k.action = NameSpec::Only(BTreeSet::new());
-        k
-    });
-    let mut merged = merge(merged, |s| matches!(s.resource, Some(NameSpec::Only(_))), |into, from| {
-        if let (Some(NameSpec::Only(a)), Some(NameSpec::Only(b))) = (&mut into.resource, from.resource) {
-            a.extend(b);
-        }
-    }, |s| {
-        let mut k = s.clone();
-        k.resource = Some(NameSpec::Only(BTreeSet::new()));
-        k
-    });
+    let merged = merge(
+        statements,
+        |s| matches!(s.action, NameSpec::Only(_)),
+        |into, from| {
+            if let (NameSpec::Only(a), NameSpec::Only(b)) = (&mut into.action, from.action) {
+                a.extend(b);
+            }
+        },
+        |s| {
+            let mut k = s.clone();
+            k.action = NameSpec::Only(BTreeSet::new());
+            k
+        },
+    );
+    let mut merged = merge(
+        merged,
+        |s| matches!(s.resource, Some(NameSpec::Only(_))),
+        |into, from| {
+            if let (Some(NameSpec::Only(a)), Some(NameSpec::Only(b))) =
+                (&mut into.resource, from.resource)
+            {
+                a.extend(b);
+            }
+        },
+        |s| {
+            let mut k = s.clone();
+            k.resource = Some(NameSpec::Only(BTreeSet::new()));
+            k
+        },
+    );
     merged.sort();
     merged.dedup();
     merged
@@ -309,8 +385,16 @@ fn statement_json(s: &Statement) -> Value {
         m.insert(key.into(), list(names));
     }
     if let Some(p) = &s.principal {
-        let key = if p.negated { "NotPrincipal" } else { "Principal" };
-        let obj: Map<String, Value> = p.entries.iter().map(|(k, v)| (k.clone(), list(v))).collect();
+        let key = if p.negated {
+            "NotPrincipal"
+        } else {
+            "Principal"
+        };
+        let obj: Map<String, Value> = p
+            .entries
+            .iter()
+            .map(|(k, v)| (k.clone(), list(v)))
+            .collect();
         m.insert(key.into(), Value::Object(obj));
     }
     if !s.condition.is_empty() {
@@ -318,7 +402,8 @@ fn statement_json(s: &Statement) -> Value {
             .condition
             .iter()
             .map(|(op, keys)| {
-                let inner: Map<String, Value> = keys.iter().map(|(k, v)| (k.clone(), list(v))).collect();
+                let inner: Map<String, Value> =
+                    keys.iter().map(|(k, v)| (k.clone(), list(v))).collect();
                 (op.clone(), Value::Object(inner))
             })
             .collect();
@@ -376,14 +461,19 @@ mod tests {
         let a = known(json!({"Version": "2012-10-17", "Statement": [
             {"Sid": "One", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": "arn:aws:s3:::b/*"}
         ]}));
-        let b = known(json!({"Statement": {"Effect": "Allow", "Action": ["S3:getobject", "s3:putobject", "s3:GetObject"], "Resource": ["arn:aws:s3:::b/*"]}, "Version": "2012-10-17"}));
+        let b = known(
+            json!({"Statement": {"Effect": "Allow", "Action": ["S3:getobject", "s3:putobject", "s3:GetObject"], "Resource": ["arn:aws:s3:::b/*"]}, "Version": "2012-10-17"}),
+        );
         let c = known(json!({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
             {"Sid": "Two", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/*"}
         ]}));
         assert_eq!(a, b);
         assert_eq!(a, c);
-        assert_eq!(to_json(&a)["Statement"][0]["Action"], json!(["s3:GetObject", "s3:PutObject"]));
+        assert_eq!(
+            to_json(&a)["Statement"][0]["Action"],
+            json!(["s3:GetObject", "s3:PutObject"])
+        );
     }
 
     #[test]
@@ -408,41 +498,69 @@ mod tests {
 
     #[test]
     fn principals_are_normalized() {
-        let star = known(json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}]}));
-        let aws_star = known(json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}));
+        let star = known(
+            json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}]}),
+        );
+        let aws_star = known(
+            json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}),
+        );
         assert_eq!(star, aws_star);
-        let bare = known(json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "sts:AssumeRole"}]}));
-        let root = known(json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::123456789012:root"]}, "Action": "sts:AssumeRole"}]}));
+        let bare = known(
+            json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "sts:AssumeRole"}]}),
+        );
+        let root = known(
+            json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::123456789012:root"]}, "Action": "sts:AssumeRole"}]}),
+        );
         assert_eq!(bare, root);
     }
 
     #[test]
     fn condition_keys_are_case_insensitive_and_values_strings() {
-        let a = known(json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
-            "Condition": {"Bool": {"aws:SecureTransport": true}}}]}));
-        let b = known(json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
-            "Condition": {"Bool": {"AWS:SecureTransport": ["true"]}}}]}));
+        let a = known(
+            json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
+            "Condition": {"Bool": {"aws:SecureTransport": true}}}]}),
+        );
+        let b = known(
+            json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
+            "Condition": {"Bool": {"AWS:SecureTransport": ["true"]}}}]}),
+        );
         assert_eq!(a, b);
-        let c = known(json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
-            "Condition": {"Bool": {"aws:SecureTransport": false}}}]}));
+        let c = known(
+            json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
+            "Condition": {"Bool": {"aws:SecureTransport": false}}}]}),
+        );
         assert_ne!(a, c);
     }
 
     #[test]
     fn a_missing_version_is_the_2008_default() {
-        let a = known(json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}));
-        let b = known(json!({"Version": "2008-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}));
+        let a = known(
+            json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}),
+        );
+        let b = known(
+            json!({"Version": "2008-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}),
+        );
         assert_eq!(a, b);
-        let c = known(json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}));
+        let c = known(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}),
+        );
         assert_ne!(a, c, "the version changes how policy variables are read");
     }
 
     #[test]
     fn opaque_values_stay_opaque() {
-        assert_eq!(parse_document(&json!(crate::engine::preview::UNKNOWN)), Document::Unknown);
+        assert_eq!(
+            parse_document(&json!(crate::engine::preview::UNKNOWN)),
+            Document::Unknown
+        );
         assert_eq!(parse_document(&json!("[secret]")), Document::Secret);
-        let p = known(json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": crate::engine::preview::UNKNOWN}]}));
-        assert_eq!(to_json(&p)["Statement"][0]["Resource"], json!([UNKNOWN_TEXT]));
+        let p = known(
+            json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": crate::engine::preview::UNKNOWN}]}),
+        );
+        assert_eq!(
+            to_json(&p)["Statement"][0]["Resource"],
+            json!([UNKNOWN_TEXT])
+        );
     }
 
     #[test]
@@ -474,7 +592,11 @@ mod tests {
             {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Resources": "*"},
             {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b"}
         ]}));
-        assert_eq!(p.statements.len(), 1, "only the valid statement is effective");
+        assert_eq!(
+            p.statements.len(),
+            1,
+            "only the valid statement is effective"
+        );
         assert_eq!(p.problems.len(), 6, "{:?}", p.problems);
         assert!(p.problems[0].starts_with("Statement[0]: has both Action and NotAction"));
         assert!(p.problems[5].contains("unknown element `Resources`"));

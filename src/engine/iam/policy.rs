@@ -73,7 +73,11 @@ pub struct PrincipalSpec {
 
 impl PrincipalSpec {
     pub fn values(&self, kind: &str) -> impl Iterator<Item = &str> {
-        self.entries.get(kind).into_iter().flatten().map(String::as_str)
+        self.entries
+            .get(kind)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
     }
     /// Every principal value with its kind.
     pub fn all(&self) -> impl Iterator<Item = (&str, &str)> {

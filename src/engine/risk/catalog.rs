@@ -29,7 +29,10 @@ pub fn markdown() -> String {
     out.push_str("| id | category | severity | description |\n| --- | --- | --- | --- |\n");
     for r in all() {
         let anchor = r.id.to_ascii_lowercase();
-        out.push_str(&format!("| [{}](#{anchor}) | {} | {} | {} |\n", r.id, r.category, r.severity, r.title));
+        out.push_str(&format!(
+            "| [{}](#{anchor}) | {} | {} | {} |\n",
+            r.id, r.category, r.severity, r.title
+        ));
     }
     for r in all() {
         out.push_str(&format!(

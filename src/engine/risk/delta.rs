@@ -37,17 +37,29 @@ pub fn compare(before: Vec<Finding>, after: Vec<Finding>, change: Vec<Finding>) 
     let improvements: Vec<Reported> = before
         .iter()
         .filter(|f| after_sev.get(&f.key()).is_none_or(|sev| *sev < f.severity))
-        .map(|f| Reported { finding: f.clone(), new: false, before: Some(f.severity) })
+        .map(|f| Reported {
+            finding: f.clone(),
+            new: false,
+            before: Some(f.severity),
+        })
         .collect();
 
     let mut findings: Vec<Reported> = after
         .iter()
         .map(|f| {
             let prior = before_sev.get(&f.key()).copied();
-            Reported { finding: f.clone(), new: prior.is_none_or(|sev| f.severity > sev), before: prior }
+            Reported {
+                finding: f.clone(),
+                new: prior.is_none_or(|sev| f.severity > sev),
+                before: prior,
+            }
         })
         .collect();
-    findings.extend(change.into_iter().map(|f| Reported { finding: f, new: true, before: None }));
+    findings.extend(change.into_iter().map(|f| Reported {
+        finding: f,
+        new: true,
+        before: None,
+    }));
     findings.sort_by(|a, b| {
         b.finding
             .severity
@@ -56,7 +68,10 @@ pub fn compare(before: Vec<Finding>, after: Vec<Finding>, change: Vec<Finding>) 
             .then_with(|| a.finding.rule_id.cmp(b.finding.rule_id))
             .then_with(|| a.finding.subject.cmp(&b.finding.subject))
     });
-    Delta { findings, improvements }
+    Delta {
+        findings,
+        improvements,
+    }
 }
 
 #[cfg(test)]
@@ -81,7 +96,11 @@ mod tests {
 
     #[test]
     fn unchanged_findings_are_not_new() {
-        let d = compare(vec![f("A", "r", Severity::High)], vec![f("A", "r", Severity::High)], vec![]);
+        let d = compare(
+            vec![f("A", "r", Severity::High)],
+            vec![f("A", "r", Severity::High)],
+            vec![],
+        );
         assert_eq!(d.findings.len(), 1);
         assert!(!d.findings[0].new);
         assert!(d.improvements.is_empty());
@@ -96,17 +115,29 @@ mod tests {
 
     #[test]
     fn a_raised_severity_is_new_and_a_lowered_one_is_an_improvement() {
-        let raised = compare(vec![f("A", "r", Severity::Medium)], vec![f("A", "r", Severity::Critical)], vec![]);
+        let raised = compare(
+            vec![f("A", "r", Severity::Medium)],
+            vec![f("A", "r", Severity::Critical)],
+            vec![],
+        );
         assert!(raised.findings[0].new);
         assert_eq!(raised.findings[0].before, Some(Severity::Medium));
-        let lowered = compare(vec![f("A", "r", Severity::Critical)], vec![f("A", "r", Severity::Medium)], vec![]);
+        let lowered = compare(
+            vec![f("A", "r", Severity::Critical)],
+            vec![f("A", "r", Severity::Medium)],
+            vec![],
+        );
         assert!(!lowered.findings[0].new);
         assert_eq!(lowered.improvements.len(), 1);
     }
 
     #[test]
     fn removed_risk_is_an_improvement_and_does_not_hide_new_risk() {
-        let d = compare(vec![f("A", "old", Severity::Critical)], vec![f("B", "new", Severity::High)], vec![]);
+        let d = compare(
+            vec![f("A", "old", Severity::Critical)],
+            vec![f("B", "new", Severity::High)],
+            vec![],
+        );
         assert_eq!(d.improvements.len(), 1);
         assert_eq!(d.new_findings().count(), 1);
     }

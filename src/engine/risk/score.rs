@@ -45,7 +45,10 @@ pub fn confidence_factor(confidence: Confidence) -> f64 {
 
 /// The points of one finding, in [0, 95].
 pub fn points(f: &Finding) -> f64 {
-    let p = base(f.severity) * scope_factor(f.scope) * exposure_factor(f.exposure) * confidence_factor(f.confidence);
+    let p = base(f.severity)
+        * scope_factor(f.scope)
+        * exposure_factor(f.exposure)
+        * confidence_factor(f.confidence);
     p.clamp(0.0, 95.0)
 }
 
@@ -95,7 +98,12 @@ mod tests {
     use super::*;
     use crate::engine::risk::Category;
 
-    fn finding(severity: Severity, scope: Scope, exposure: Exposure, confidence: Confidence) -> Finding {
+    fn finding(
+        severity: Severity,
+        scope: Scope,
+        exposure: Exposure,
+        confidence: Confidence,
+    ) -> Finding {
         Finding {
             rule_id: "T",
             category: Category::Wildcard,
@@ -113,14 +121,29 @@ mod tests {
     #[test]
     fn nothing_new_scores_zero() {
         assert_eq!(aggregate([]), Risk::NONE);
-        let info = finding(Severity::Info, Scope::All, Exposure::Internal, Confidence::Direct);
+        let info = finding(
+            Severity::Info,
+            Scope::All,
+            Exposure::Internal,
+            Confidence::Direct,
+        );
         assert_eq!(aggregate([&info]), Risk::NONE);
     }
 
     #[test]
     fn catalog_example_critical_plus_medium_is_93() {
-        let pe = finding(Severity::Critical, Scope::All, Exposure::Internal, Confidence::Direct);
-        let dx = finding(Severity::Medium, Scope::All, Exposure::Internal, Confidence::Direct);
+        let pe = finding(
+            Severity::Critical,
+            Scope::All,
+            Exposure::Internal,
+            Confidence::Direct,
+        );
+        let dx = finding(
+            Severity::Medium,
+            Scope::All,
+            Exposure::Internal,
+            Confidence::Direct,
+        );
         let r = aggregate([&pe, &dx]);
         assert_eq!(r.score, 93);
         assert_eq!(r.level, Level::Critical);
@@ -128,8 +151,18 @@ mod tests {
 
     #[test]
     fn catalog_example_medium_plus_low_is_31() {
-        let wc = finding(Severity::Medium, Scope::All, Exposure::Internal, Confidence::Direct);
-        let tag = finding(Severity::Low, Scope::All, Exposure::Internal, Confidence::Direct);
+        let wc = finding(
+            Severity::Medium,
+            Scope::All,
+            Exposure::Internal,
+            Confidence::Direct,
+        );
+        let tag = finding(
+            Severity::Low,
+            Scope::All,
+            Exposure::Internal,
+            Confidence::Direct,
+        );
         let r = aggregate([&wc, &tag]);
         assert_eq!(r.score, 31);
         assert_eq!(r.level, Level::Medium);
@@ -137,7 +170,12 @@ mod tests {
 
     #[test]
     fn one_critical_is_never_below_80() {
-        let pe = finding(Severity::Critical, Scope::All, Exposure::Internal, Confidence::Direct);
+        let pe = finding(
+            Severity::Critical,
+            Scope::All,
+            Exposure::Internal,
+            Confidence::Direct,
+        );
         assert!(aggregate([&pe]).score >= 80);
     }
 
@@ -145,7 +183,12 @@ mod tests {
     fn many_mediums_cannot_read_critical() {
         let many: Vec<Finding> = (0..20)
             .map(|i| {
-                let mut f = finding(Severity::Medium, Scope::All, Exposure::Internal, Confidence::Direct);
+                let mut f = finding(
+                    Severity::Medium,
+                    Scope::All,
+                    Exposure::Internal,
+                    Confidence::Direct,
+                );
                 f.evidence = i.to_string();
                 f
             })
@@ -157,7 +200,12 @@ mod tests {
 
     #[test]
     fn a_low_finding_scores_low_not_none() {
-        let lint = finding(Severity::Low, Scope::Pinned, Exposure::Internal, Confidence::Lint);
+        let lint = finding(
+            Severity::Low,
+            Scope::Pinned,
+            Exposure::Internal,
+            Confidence::Lint,
+        );
         let r = aggregate([&lint]);
         assert_eq!(r.level, Level::Low);
         assert!(r.score >= 1);
@@ -165,7 +213,12 @@ mod tests {
 
     #[test]
     fn points_are_clipped_at_95() {
-        let public = finding(Severity::Critical, Scope::All, Exposure::Public, Confidence::Direct);
+        let public = finding(
+            Severity::Critical,
+            Scope::All,
+            Exposure::Public,
+            Confidence::Direct,
+        );
         assert_eq!(points(&public), 95.0);
     }
 }

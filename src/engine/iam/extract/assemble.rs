@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use super::facts::{Fact, Ref};
 use crate::engine::iam::managed;
 use crate::engine::iam::model::{
-    AccessKey, IamState, OidcProvider, Principal, PrincipalKind, PublicAccessBlock, ResourcePolicy, Sourced,
+    AccessKey, IamState, OidcProvider, Principal, PrincipalKind, PublicAccessBlock, ResourcePolicy,
+    Sourced,
 };
 use crate::engine::iam::normalize::parse_text;
 use crate::engine::iam::policy::{Document, UNKNOWN_TEXT};
@@ -42,25 +43,53 @@ pub fn assemble<'f>(carriers: &[Carrier<'f>]) -> IamState {
     for c in carriers {
         for fact in c.facts {
             match fact {
-                Fact::Principal { kind, name, arn, trust, inline, boundary, .. } => {
+                Fact::Principal {
+                    kind,
+                    name,
+                    arn,
+                    trust,
+                    inline,
+                    boundary,
+                    ..
+                } => {
                     let idx = b.principal_entry(*kind, name, Some(c.urn));
                     if let Some(arn) = arn {
-                        b.by_name.entry((*kind, last_segment(arn).to_owned())).or_insert(idx);
+                        b.by_name
+                            .entry((*kind, last_segment(arn).to_owned()))
+                            .or_insert(idx);
                     }
                     let p = &mut b.state.principals[idx];
                     if let Some(t) = trust {
                         p.trust = Some(sourced(c.urn, "trust policy", t.clone()));
                     }
                     for (policy_name, doc) in inline {
-                        p.policies.push(sourced(c.urn, &format!("inline policy {policy_name}"), doc.clone()));
+                        p.policies.push(sourced(
+                            c.urn,
+                            &format!("inline policy {policy_name}"),
+                            doc.clone(),
+                        ));
                     }
                     if let Some(bd) = boundary {
                         p.boundary = Some(sourced(c.urn, "permissions boundary", bd.clone()));
                     }
                 }
-                Fact::Policy { name, arn, document, .. } => {
-                    b.policies.push(Standalone { urn: c.urn, name, arn: arn.as_deref(), document });
-                    b.state.standalone_policies.push(sourced(c.urn, &format!("policy {name}"), document.clone()));
+                Fact::Policy {
+                    name,
+                    arn,
+                    document,
+                    ..
+                } => {
+                    b.policies.push(Standalone {
+                        urn: c.urn,
+                        name,
+                        arn: arn.as_deref(),
+                        document,
+                    });
+                    b.state.standalone_policies.push(sourced(
+                        c.urn,
+                        &format!("policy {name}"),
+                        document.clone(),
+                    ));
                 }
                 _ => {}
             }
@@ -77,20 +106,26 @@ pub fn assemble<'f>(carriers: &[Carrier<'f>]) -> IamState {
 }
 
 fn sourced<T>(urn: &str, label: &str, value: T) -> Sourced<T> {
-    Sourced { urn: urn.to_owned(), label: label.to_owned(), value }
+    Sourced {
+        urn: urn.to_owned(),
+        label: label.to_owned(),
+        value,
+    }
 }
 
 /// The name part of an IAM ARN (`arn:aws:iam::1:role/path/name` -> `name`), or the text itself.
 fn last_segment(text: &str) -> &str {
-    if text.starts_with("arn:") { text.rsplit('/').next().unwrap_or(text) } else { text }
+    if text.starts_with("arn:") {
+        text.rsplit('/').next().unwrap_or(text)
+    } else {
+        text
+    }
 }
 
 impl<'f> Builder<'f> {
     fn principal_entry(&mut self, kind: PrincipalKind, name: &str, urn: Option<&'f str>) -> usize {
-        if let Some(urn) = urn {
-            if let Some(&idx) = self.by_urn.get(&(kind, urn)) {
-                return idx;
-            }
+        if let Some(&idx) = urn.and_then(|urn| self.by_urn.get(&(kind, urn))) {
+            return idx;
         }
         let idx = match self.by_name.get(&(kind, name.to_owned())) {
             Some(&idx) if name != UNKNOWN_TEXT => idx,
@@ -125,14 +160,19 @@ impl<'f> Builder<'f> {
     /// The principal a reference points to: by dependency URN, then by name or ARN; a principal
     /// outside the preview otherwise (known only by its name).
     fn resolve(&mut self, kind: PrincipalKind, target: &Ref, source: &str) -> usize {
-        if let Some(urn) = &target.urn {
-            if let Some(&idx) = self.by_urn.get(&(kind, urn.as_str())) {
-                return idx;
-            }
+        if let Some(&idx) = target
+            .urn
+            .as_deref()
+            .and_then(|urn| self.by_urn.get(&(kind, urn)))
+        {
+            return idx;
         }
         let name = if target.text == UNKNOWN_TEXT {
             // Keep unresolvable unknown targets apart: one placeholder per referring resource.
-            format!("{UNKNOWN_TEXT} ({})", source.rsplit("::").next().unwrap_or(source))
+            format!(
+                "{UNKNOWN_TEXT} ({})",
+                source.rsplit("::").next().unwrap_or(source)
+            )
         } else {
             last_segment(&target.text).to_owned()
         };
@@ -142,7 +182,10 @@ impl<'f> Builder<'f> {
     /// The document of a policy given by ARN (or dependency): a policy of the preview, or a
     /// well-known AWS managed policy.
     fn policy_document(&self, policy: &Ref) -> Option<(String, Document)> {
-        let by_urn = policy.urn.as_deref().and_then(|u| self.policies.iter().find(|p| p.urn == u));
+        let by_urn = policy
+            .urn
+            .as_deref()
+            .and_then(|u| self.policies.iter().find(|p| p.urn == u));
         let found = by_urn.or_else(|| {
             self.policies.iter().find(|p| {
                 p.arn == Some(policy.text.as_str())
@@ -159,58 +202,105 @@ impl<'f> Builder<'f> {
     fn attach(&mut self, idx: usize, source: &str, policy: &Ref) {
         let resolved = self.policy_document(policy);
         let p = &mut self.state.principals[idx];
-        p.managed_arns.push(sourced(source, "attached policy", policy.text.clone()));
+        p.managed_arns
+            .push(sourced(source, "attached policy", policy.text.clone()));
         if let Some((name, doc)) = resolved {
-            p.policies.push(sourced(source, &format!("attached policy {name}"), doc));
+            p.policies
+                .push(sourced(source, &format!("attached policy {name}"), doc));
         }
     }
 
     fn apply(&mut self, urn: &'f str, fact: &'f Fact) {
         match fact {
-            Fact::Principal { kind, name, managed_arns, groups, .. } => {
+            Fact::Principal {
+                kind,
+                name,
+                managed_arns,
+                groups,
+                ..
+            } => {
                 let idx = self.principal_entry(*kind, name, Some(urn));
                 for arn in managed_arns {
-                    self.attach(idx, urn, &Ref { text: arn.clone(), urn: None });
+                    self.attach(
+                        idx,
+                        urn,
+                        &Ref {
+                            text: arn.clone(),
+                            urn: None,
+                        },
+                    );
                 }
                 for g in groups {
-                    self.state.principals[idx].groups.push(sourced(urn, "group", g.clone()));
+                    self.state.principals[idx]
+                        .groups
+                        .push(sourced(urn, "group", g.clone()));
                 }
             }
             Fact::Policy { attached, .. } => {
                 for (kind, target) in attached {
                     let idx = self.resolve(*kind, target, urn);
-                    self.attach(idx, urn, &Ref { text: urn.to_owned(), urn: Some(urn.to_owned()) });
+                    self.attach(
+                        idx,
+                        urn,
+                        &Ref {
+                            text: urn.to_owned(),
+                            urn: Some(urn.to_owned()),
+                        },
+                    );
                 }
             }
-            Fact::InlinePolicy { kind, target, name, document } => {
+            Fact::InlinePolicy {
+                kind,
+                target,
+                name,
+                document,
+            } => {
                 let idx = self.resolve(*kind, target, urn);
-                self.state.principals[idx]
-                    .policies
-                    .push(sourced(urn, &format!("inline policy {name}"), document.clone()));
+                self.state.principals[idx].policies.push(sourced(
+                    urn,
+                    &format!("inline policy {name}"),
+                    document.clone(),
+                ));
             }
-            Fact::Attachment { kind, target, policy } => {
+            Fact::Attachment {
+                kind,
+                target,
+                policy,
+            } => {
                 let idx = self.resolve(*kind, target, urn);
                 self.attach(idx, urn, policy);
             }
             Fact::Membership { user, group } => {
                 let idx = self.resolve(PrincipalKind::User, user, urn);
                 let gname = last_segment(&group.text).to_owned();
-                self.state.principals[idx].groups.push(sourced(urn, "group membership", gname));
+                self.state.principals[idx]
+                    .groups
+                    .push(sourced(urn, "group membership", gname));
             }
             Fact::AccessKey { user, active } => self.state.access_keys.push(AccessKey {
                 urn: urn.to_owned(),
                 user: last_segment(&user.text).to_owned(),
                 active: *active,
             }),
-            Fact::OidcProvider { url, client_ids } => self.state.oidc_providers.push(OidcProvider {
-                urn: urn.to_owned(),
-                url: url.clone(),
-                client_ids: client_ids.clone(),
-            }),
-            Fact::InstanceProfile { role } => {
-                self.state.instance_profiles.push(sourced(urn, "instance profile role", role.text.clone()));
+            Fact::OidcProvider { url, client_ids } => {
+                self.state.oidc_providers.push(OidcProvider {
+                    urn: urn.to_owned(),
+                    url: url.clone(),
+                    client_ids: client_ids.clone(),
+                })
             }
-            Fact::ResourcePolicy { kind, target, document } => self.state.resource_policies.push(ResourcePolicy {
+            Fact::InstanceProfile { role } => {
+                self.state.instance_profiles.push(sourced(
+                    urn,
+                    "instance profile role",
+                    role.text.clone(),
+                ));
+            }
+            Fact::ResourcePolicy {
+                kind,
+                target,
+                document,
+            } => self.state.resource_policies.push(ResourcePolicy {
                 urn: urn.to_owned(),
                 kind: *kind,
                 target: target.clone(),
@@ -242,7 +332,12 @@ impl<'f> Builder<'f> {
             .filter(|p| p.kind == PrincipalKind::Group)
             .map(|g| (g.name.clone(), g.policies.clone()))
             .collect();
-        for p in self.state.principals.iter_mut().filter(|p| p.kind == PrincipalKind::User) {
+        for p in self
+            .state
+            .principals
+            .iter_mut()
+            .filter(|p| p.kind == PrincipalKind::User)
+        {
             let mut inherited = Vec::new();
             for g in &p.groups {
                 for pol in groups.get(&g.value).into_iter().flatten() {

@@ -38,15 +38,26 @@ fn sorted(items: &[String]) -> Value {
 
 fn fact_json(fact: &Fact) -> Value {
     match fact {
-        Fact::Principal { kind, name, arn: _, trust, inline, managed_arns, boundary, groups } => {
+        Fact::Principal {
+            kind,
+            name,
+            arn: _,
+            trust,
+            inline,
+            managed_arns,
+            boundary,
+            groups,
+        } => {
             let mut m = Map::new();
             m.insert(kind.as_str().to_owned(), json!(name));
             if let Some(t) = trust {
                 m.insert("trustPolicy".into(), document_json(t));
             }
             if !inline.is_empty() {
-                let obj: Map<String, Value> =
-                    inline.iter().map(|(n, d)| (n.clone(), document_json(d))).collect();
+                let obj: Map<String, Value> = inline
+                    .iter()
+                    .map(|(n, d)| (n.clone(), document_json(d)))
+                    .collect();
                 m.insert("inlinePolicies".into(), Value::Object(obj));
             }
             if !managed_arns.is_empty() {
@@ -60,37 +71,65 @@ fn fact_json(fact: &Fact) -> Value {
             }
             Value::Object(m)
         }
-        Fact::Policy { name, arn: _, document, attached } => {
+        Fact::Policy {
+            name,
+            arn: _,
+            document,
+            attached,
+        } => {
             let mut m = Map::new();
             m.insert("policy".into(), json!(name));
             m.insert("document".into(), document_json(document));
             if !attached.is_empty() {
                 let mut list: Vec<String> = attached
                     .iter()
-                    .map(|(k, r)| format!("{}/{}", k.as_str(), reference(r).as_str().unwrap_or_default()))
+                    .map(|(k, r)| {
+                        format!(
+                            "{}/{}",
+                            k.as_str(),
+                            reference(r).as_str().unwrap_or_default()
+                        )
+                    })
                     .collect();
                 list.sort();
                 m.insert("attachedTo".into(), json!(list));
             }
             Value::Object(m)
         }
-        Fact::InlinePolicy { kind, target, name, document } => json!({
+        Fact::InlinePolicy {
+            kind,
+            target,
+            name,
+            document,
+        } => json!({
             kind.as_str(): reference(target),
             "name": name,
             "policy": document_json(document),
         }),
-        Fact::Attachment { kind, target, policy } => json!({
+        Fact::Attachment {
+            kind,
+            target,
+            policy,
+        } => json!({
             kind.as_str(): reference(target),
             "policyArn": reference(policy),
         }),
-        Fact::Membership { user, group } => json!({ "user": reference(user), "group": reference(group) }),
+        Fact::Membership { user, group } => {
+            json!({ "user": reference(user), "group": reference(group) })
+        }
         Fact::AccessKey { user, active } => json!({
             "user": reference(user),
             "status": if *active { "Active" } else { "Inactive" },
         }),
-        Fact::OidcProvider { url, client_ids } => json!({ "url": url, "clientIds": sorted(client_ids) }),
+        Fact::OidcProvider { url, client_ids } => {
+            json!({ "url": url, "clientIds": sorted(client_ids) })
+        }
         Fact::InstanceProfile { role } => json!({ "role": reference(role) }),
-        Fact::ResourcePolicy { kind, target, document } => json!({
+        Fact::ResourcePolicy {
+            kind,
+            target,
+            document,
+        } => json!({
             "resource": format!("{}: {target}", kind.as_str()),
             "policy": document_json(document),
         }),

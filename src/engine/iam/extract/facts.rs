@@ -30,17 +30,46 @@ pub enum Fact {
         groups: Vec<String>,
     },
     /// A standalone (customer managed) policy, optionally attached to principals (aws-native).
-    Policy { name: String, arn: Option<String>, document: Document, attached: Vec<(PrincipalKind, Ref)> },
+    Policy {
+        name: String,
+        arn: Option<String>,
+        document: Document,
+        attached: Vec<(PrincipalKind, Ref)>,
+    },
     /// An inline policy on a principal (`RolePolicy`, `UserPolicy`, `GroupPolicy`).
-    InlinePolicy { kind: PrincipalKind, target: Ref, name: String, document: Document },
+    InlinePolicy {
+        kind: PrincipalKind,
+        target: Ref,
+        name: String,
+        document: Document,
+    },
     /// A managed policy attached to a principal.
-    Attachment { kind: PrincipalKind, target: Ref, policy: Ref },
+    Attachment {
+        kind: PrincipalKind,
+        target: Ref,
+        policy: Ref,
+    },
     /// Group membership: user -> group.
-    Membership { user: Ref, group: Ref },
-    AccessKey { user: Ref, active: bool },
-    OidcProvider { url: String, client_ids: Vec<String> },
-    InstanceProfile { role: Ref },
-    ResourcePolicy { kind: ResourceKind, target: String, document: Document },
+    Membership {
+        user: Ref,
+        group: Ref,
+    },
+    AccessKey {
+        user: Ref,
+        active: bool,
+    },
+    OidcProvider {
+        url: String,
+        client_ids: Vec<String>,
+    },
+    InstanceProfile {
+        role: Ref,
+    },
+    ResourcePolicy {
+        kind: ResourceKind,
+        target: String,
+        document: Document,
+    },
     PublicAccessBlock {
         target: String,
         block_public_acls: Option<bool>,

@@ -71,11 +71,21 @@ pub fn extract<'p>(preview: &'p Preview<'p>) -> Extraction {
 
     let before_carriers: Vec<Carrier<'_>> = per_step
         .iter()
-        .filter_map(|sf| sf.before.as_deref().map(|facts| Carrier { urn: &sf.step.urn, facts }))
+        .filter_map(|sf| {
+            sf.before.as_deref().map(|facts| Carrier {
+                urn: &sf.step.urn,
+                facts,
+            })
+        })
         .collect();
     let after_carriers: Vec<Carrier<'_>> = per_step
         .iter()
-        .filter_map(|sf| sf.after.as_deref().map(|facts| Carrier { urn: &sf.step.urn, facts }))
+        .filter_map(|sf| {
+            sf.after.as_deref().map(|facts| Carrier {
+                urn: &sf.step.urn,
+                facts,
+            })
+        })
         .collect();
     let (before, after) = rayon::join(|| assemble(&before_carriers), || assemble(&after_carriers));
 
@@ -94,11 +104,18 @@ pub fn extract<'p>(preview: &'p Preview<'p>) -> Extraction {
         .iter()
         .flat_map(|sf| sf.before.iter().chain(sf.after.iter()).flatten())
         .filter_map(|fact| match fact {
-            Fact::Principal { arn: Some(arn), .. } | Fact::Policy { arn: Some(arn), .. } => account_of(arn),
+            Fact::Principal { arn: Some(arn), .. } | Fact::Policy { arn: Some(arn), .. } => {
+                account_of(arn)
+            }
             _ => None,
         })
         .collect();
-    Extraction { before, after, resources, home_accounts }
+    Extraction {
+        before,
+        after,
+        resources,
+        home_accounts,
+    }
 }
 
 /// The account id of an ARN (`arn:aws:iam::123456789012:role/x`), when it has one.
@@ -113,7 +130,11 @@ fn read_step<'p>(step: &'p Step<'p>) -> StepFacts<'p> {
     let new = step.new.as_ref().map(|s| read_state(step, s, false, name));
     let (before, after) = match step.op {
         Op::Create | Op::CreateReplacement => (None, new),
-        Op::Delete | Op::DeleteReplaced | Op::Discard | Op::DiscardReplaced | Op::RemovePendingReplace => (old, None),
+        Op::Delete
+        | Op::DeleteReplaced
+        | Op::Discard
+        | Op::DiscardReplaced
+        | Op::RemovePendingReplace => (old, None),
         // An imported resource already exists with these properties.
         Op::Import | Op::ImportReplacement => (new.clone(), new),
         Op::Same | Op::Read | Op::ReadReplacement | Op::Refresh => match (old, new) {
@@ -124,17 +145,34 @@ fn read_step<'p>(step: &'p Step<'p>) -> StepFacts<'p> {
         },
         Op::Update | Op::Replace | Op::Other(_) => (old, new),
     };
-    StepFacts { step, before: present(before), after: present(after) }
+    StepFacts {
+        step,
+        before: present(before),
+        after: present(after),
+    }
 }
 
 fn read_state(step: &Step<'_>, state: &State<'_>, is_old: bool, name: &str) -> Vec<Fact> {
     let parse = |raw: Option<&serde_json::value::RawValue>| -> Value {
-        raw.and_then(|r| serde_json::from_str(r.get()).ok()).unwrap_or(Value::Null)
+        raw.and_then(|r| serde_json::from_str(r.get()).ok())
+            .unwrap_or(Value::Null)
     };
     let inputs = parse(state.inputs);
-    let outputs = if is_old { Some(parse(state.outputs)) } else { None };
-    let props = Props { primary: &inputs, fallback: outputs.as_ref(), deps: &state.property_dependencies };
-    let type_ = if state.type_.is_empty() { &step.type_ } else { &state.type_ };
+    let outputs = if is_old {
+        Some(parse(state.outputs))
+    } else {
+        None
+    };
+    let props = Props {
+        primary: &inputs,
+        fallback: outputs.as_ref(),
+        deps: &state.property_dependencies,
+    };
+    let type_ = if state.type_.is_empty() {
+        &step.type_
+    } else {
+        &state.type_
+    };
     readers::read(type_, &props, name)
 }
 
@@ -154,7 +192,10 @@ mod tests {
     use crate::engine::preview;
 
     fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/tests/fixtures/previews/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/tests/fixtures/previews/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         std::fs::read(path).unwrap()
     }
 
@@ -171,14 +212,27 @@ mod tests {
         let bytes = fixture("stratify-aws-lambda-iam-creates.preview.json");
         let p = preview::parse(&bytes).unwrap();
         let ex = extract(&p);
-        assert!(ex.before.principals.is_empty(), "a fresh stack has nothing before");
+        assert!(
+            ex.before.principals.is_empty(),
+            "a fresh stack has nothing before"
+        );
         let role = principal(&ex.after, PrincipalKind::Role, "docsHandler-ae85f73");
         assert_eq!(role.managed_arns.len(), 9, "{:#?}", role.managed_arns);
-        assert!(role.managed_arns.iter().any(|a| a.value == "arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess"));
-        assert!(matches!(role.trust.as_ref().map(|t| &t.value), Some(Document::Known(_))));
+        assert!(
+            role.managed_arns
+                .iter()
+                .any(|a| a.value == "arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess")
+        );
+        assert!(matches!(
+            role.trust.as_ref().map(|t| &t.value),
+            Some(Document::Known(_))
+        ));
         // The Lambda permission becomes a resource policy.
         assert_eq!(ex.after.resource_policies.len(), 1);
-        assert_eq!(ex.after.resource_policies[0].kind, ResourceKind::LambdaFunction);
+        assert_eq!(
+            ex.after.resource_policies[0].kind,
+            ResourceKind::LambdaFunction
+        );
         // Every IAM resource is created: all are changes.
         assert!(ex.resources.iter().all(ResourceIam::changed));
         assert_eq!(ex.resources.len(), 11, "role, 9 attachments, permission");
@@ -195,7 +249,10 @@ mod tests {
         let bytes = fixture("stratify-aws-lambda-iam-update-show-sames.preview.json");
         let ex = extract(&preview::parse(&bytes).unwrap());
         assert!(!ex.resources.is_empty());
-        assert!(ex.resources.iter().all(|r| !r.changed()), "only `same` IAM steps");
+        assert!(
+            ex.resources.iter().all(|r| !r.changed()),
+            "only `same` IAM steps"
+        );
         assert_eq!(ex.before, ex.after);
     }
 
@@ -203,26 +260,71 @@ mod tests {
         json!({ "steps": steps }).to_string()
     }
 
-    fn create(type_: &str, name: &str, inputs: serde_json::Value, deps: serde_json::Value) -> serde_json::Value {
+    fn create(
+        type_: &str,
+        name: &str,
+        inputs: serde_json::Value,
+        deps: serde_json::Value,
+    ) -> serde_json::Value {
         let urn = format!("urn:pulumi:dev::p::{type_}::{name}");
         json!({"op": "create", "urn": urn, "newState": {"urn": urn, "type": type_, "inputs": inputs, "propertyDependencies": deps}})
     }
 
     #[test]
     fn a_user_combines_inline_attached_and_group_policies() {
-        let doc = |action: &str| json!({"Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]}).to_string();
+        let doc = |action: &str| {
+            json!({"Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]})
+                .to_string()
+        };
         let text = digest(json!([
-            create("aws:iam/user:User", "bob", json!({"name": "bob"}), json!({})),
-            create("aws:iam/group:Group", "devs", json!({"name": "devs"}), json!({})),
-            create("aws:iam/groupPolicy:GroupPolicy", "devs-p", json!({"group": "devs", "name": "g", "policy": doc("lambda:CreateFunction")}), json!({})),
-            create("aws:iam/groupMembership:GroupMembership", "m", json!({"group": "devs", "users": ["bob"]}), json!({})),
-            create("aws:iam/userPolicy:UserPolicy", "bob-p", json!({"user": "bob", "name": "u", "policy": doc("iam:PassRole")}), json!({})),
-            create("aws:iam/policy:Policy", "invoke", json!({"name": "invoke", "policy": doc("lambda:InvokeFunction")}), json!({})),
-            create("aws:iam/userPolicyAttachment:UserPolicyAttachment", "bob-a",
+            create(
+                "aws:iam/user:User",
+                "bob",
+                json!({"name": "bob"}),
+                json!({})
+            ),
+            create(
+                "aws:iam/group:Group",
+                "devs",
+                json!({"name": "devs"}),
+                json!({})
+            ),
+            create(
+                "aws:iam/groupPolicy:GroupPolicy",
+                "devs-p",
+                json!({"group": "devs", "name": "g", "policy": doc("lambda:CreateFunction")}),
+                json!({})
+            ),
+            create(
+                "aws:iam/groupMembership:GroupMembership",
+                "m",
+                json!({"group": "devs", "users": ["bob"]}),
+                json!({})
+            ),
+            create(
+                "aws:iam/userPolicy:UserPolicy",
+                "bob-p",
+                json!({"user": "bob", "name": "u", "policy": doc("iam:PassRole")}),
+                json!({})
+            ),
+            create(
+                "aws:iam/policy:Policy",
+                "invoke",
+                json!({"name": "invoke", "policy": doc("lambda:InvokeFunction")}),
+                json!({})
+            ),
+            create(
+                "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+                "bob-a",
                 json!({"user": "bob", "policyArn": crate::engine::preview::UNKNOWN}),
-                json!({"policyArn": ["urn:pulumi:dev::p::aws:iam/policy:Policy::invoke"]})),
-            create("aws:iam/userPolicyAttachment:UserPolicyAttachment", "bob-admin",
-                json!({"user": "bob", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}), json!({})),
+                json!({"policyArn": ["urn:pulumi:dev::p::aws:iam/policy:Policy::invoke"]})
+            ),
+            create(
+                "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+                "bob-admin",
+                json!({"user": "bob", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+                json!({})
+            ),
         ]));
         let p = preview::parse(text.as_bytes()).unwrap();
         let ex = extract(&p);
@@ -230,46 +332,86 @@ mod tests {
         let labels: Vec<&str> = bob.policies.iter().map(|s| s.label.as_str()).collect();
         assert!(labels.contains(&"inline policy u"), "{labels:?}");
         assert!(labels.contains(&"attached policy invoke"), "{labels:?}");
-        assert!(labels.contains(&"attached policy AdministratorAccess"), "known offline: {labels:?}");
-        assert!(labels.contains(&"inline policy g (via group devs)"), "{labels:?}");
-        assert_eq!(bob.urn.as_deref(), Some("urn:pulumi:dev::p::aws:iam/user:User::bob"));
+        assert!(
+            labels.contains(&"attached policy AdministratorAccess"),
+            "known offline: {labels:?}"
+        );
+        assert!(
+            labels.contains(&"inline policy g (via group devs)"),
+            "{labels:?}"
+        );
+        assert_eq!(
+            bob.urn.as_deref(),
+            Some("urn:pulumi:dev::p::aws:iam/user:User::bob")
+        );
     }
 
     #[test]
     fn an_attachment_to_a_role_outside_the_preview_gets_a_principal_by_name() {
         let text = digest(json!([
-            create("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a",
-                json!({"role": "existing", "policyArn": "arn:aws:iam::aws:policy/IAMFullAccess"}), json!({})),
-            create("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "b",
-                json!({"role": "arn:aws:iam::123456789012:role/path/existing", "policyArn": "arn:aws:iam::aws:policy/AmazonS3FullAccess"}), json!({})),
+            create(
+                "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                "a",
+                json!({"role": "existing", "policyArn": "arn:aws:iam::aws:policy/IAMFullAccess"}),
+                json!({})
+            ),
+            create(
+                "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                "b",
+                json!({"role": "arn:aws:iam::123456789012:role/path/existing", "policyArn": "arn:aws:iam::aws:policy/AmazonS3FullAccess"}),
+                json!({})
+            ),
         ]));
         let p = preview::parse(text.as_bytes()).unwrap();
         let ex = extract(&p);
-        assert_eq!(ex.after.principals.len(), 1, "name and ARN are the same role");
+        assert_eq!(
+            ex.after.principals.len(),
+            1,
+            "name and ARN are the same role"
+        );
         let role = principal(&ex.after, PrincipalKind::Role, "existing");
         assert_eq!(role.urn, None);
-        assert_eq!(role.report_urn(), "urn:pulumi:dev::p::aws:iam/rolePolicyAttachment:RolePolicyAttachment::a");
+        assert_eq!(
+            role.report_urn(),
+            "urn:pulumi:dev::p::aws:iam/rolePolicyAttachment:RolePolicyAttachment::a"
+        );
         assert_eq!(role.managed_arns.len(), 2);
     }
 
     #[test]
     fn aws_native_documents_are_objects() {
         let text = digest(json!([
-            create("aws-native:iam:Role", "r", json!({
-                "roleName": "r",
-                "assumeRolePolicyDocument": {"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
-                "policies": [{"policyName": "p", "policyDocument": {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}}],
-                "managedPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
-            }), json!({})),
-            create("aws-native:kms:Key", "k", json!({"keyPolicy": {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}]}}), json!({})),
+            create(
+                "aws-native:iam:Role",
+                "r",
+                json!({
+                    "roleName": "r",
+                    "assumeRolePolicyDocument": {"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+                    "policies": [{"policyName": "p", "policyDocument": {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}}],
+                    "managedPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+                }),
+                json!({})
+            ),
+            create(
+                "aws-native:kms:Key",
+                "k",
+                json!({"keyPolicy": {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}]}}),
+                json!({})
+            ),
         ]));
         let p = preview::parse(text.as_bytes()).unwrap();
         let ex = extract(&p);
         let role = principal(&ex.after, PrincipalKind::Role, "r");
-        assert!(matches!(role.trust.as_ref().map(|t| &t.value), Some(Document::Known(_))));
+        assert!(matches!(
+            role.trust.as_ref().map(|t| &t.value),
+            Some(Document::Known(_))
+        ));
         // ReadOnlyAccess is known by ARN, but its (very long) document is not shipped.
         assert_eq!(role.policies.len(), 1, "{:?}", role.policies);
-        assert_eq!(role.managed_arns[0].value, "arn:aws:iam::aws:policy/ReadOnlyAccess");
+        assert_eq!(
+            role.managed_arns[0].value,
+            "arn:aws:iam::aws:policy/ReadOnlyAccess"
+        );
         assert_eq!(ex.after.resource_policies[0].kind, ResourceKind::KmsKey);
     }
 

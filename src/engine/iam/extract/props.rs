@@ -20,7 +20,10 @@ impl<'v> Props<'v> {
     /// The value of `key`: from the inputs, or the outputs when the inputs lack it.
     pub fn get(&self, key: &str) -> Option<&'v Value> {
         match self.primary.get(key) {
-            Some(Value::Null) | None => self.fallback.and_then(|f| f.get(key)).filter(|v| !v.is_null()),
+            Some(Value::Null) | None => self
+                .fallback
+                .and_then(|f| f.get(key))
+                .filter(|v| !v.is_null()),
             some => some,
         }
     }
@@ -54,7 +57,10 @@ impl<'v> Props<'v> {
     /// A reference property, with the URN it depends on when there is exactly one.
     pub fn reference(&self, key: &str) -> Option<Ref> {
         let text = self.text(key)?;
-        Some(Ref { text, urn: self.dependency(key) })
+        Some(Ref {
+            text,
+            urn: self.dependency(key),
+        })
     }
 
     /// The single URN that input `key` depends on, if recorded.
@@ -62,12 +68,22 @@ impl<'v> Props<'v> {
         self.deps
             .iter()
             .find(|(k, _)| k == key)
-            .and_then(|(_, urns)| if urns.len() == 1 { urns.first().cloned() } else { None })
+            .and_then(|(_, urns)| {
+                if urns.len() == 1 {
+                    urns.first().cloned()
+                } else {
+                    None
+                }
+            })
     }
 
     /// The URNs that input `key` depends on.
     pub fn dependencies(&self, key: &str) -> &'v [String] {
-        self.deps.iter().find(|(k, _)| k == key).map(|(_, urns)| urns.as_slice()).unwrap_or(&[])
+        self.deps
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, urns)| urns.as_slice())
+            .unwrap_or(&[])
     }
 }
 

@@ -29,57 +29,116 @@ fn reader(type_: &str) -> Option<Reader> {
         "aws:iam/groupPolicy:GroupPolicy" => |p, _| inline(p, Group, "group", "name", "policy"),
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment" => |p, _| attachment(p, Role, "role"),
         "aws:iam/userPolicyAttachment:UserPolicyAttachment" => |p, _| attachment(p, User, "user"),
-        "aws:iam/groupPolicyAttachment:GroupPolicyAttachment" => |p, _| attachment(p, Group, "group"),
+        "aws:iam/groupPolicyAttachment:GroupPolicyAttachment" => {
+            |p, _| attachment(p, Group, "group")
+        }
         "aws:iam/policyAttachment:PolicyAttachment" => policy_attachment,
-        "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive" => |p, _| exclusive(p, Role, "roleName"),
-        "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive" => |p, _| exclusive(p, User, "userName"),
-        "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive" => |p, _| exclusive(p, Group, "groupName"),
+        "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive" => {
+            |p, _| exclusive(p, Role, "roleName")
+        }
+        "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive" => {
+            |p, _| exclusive(p, User, "userName")
+        }
+        "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive" => {
+            |p, _| exclusive(p, Group, "groupName")
+        }
         "aws:iam/rolePoliciesExclusive:RolePoliciesExclusive"
         | "aws:iam/userPoliciesExclusive:UserPoliciesExclusive"
         | "aws:iam/groupPoliciesExclusive:GroupPoliciesExclusive" => |_, _| Vec::new(),
         "aws:iam/groupMembership:GroupMembership" => group_membership,
         "aws:iam/userGroupMembership:UserGroupMembership" => user_group_membership,
         "aws:iam/accessKey:AccessKey" => access_key,
-        "aws:iam/openIdConnectProvider:OpenIdConnectProvider" => |p, _| oidc(p, "url", "clientIdLists"),
+        "aws:iam/openIdConnectProvider:OpenIdConnectProvider" => {
+            |p, _| oidc(p, "url", "clientIdLists")
+        }
         "aws:iam/instanceProfile:InstanceProfile" => |p, _| instance_profile(p, "role"),
-        "aws:s3/bucketPolicy:BucketPolicy" => |p, _| resource_policy(p, ResourceKind::S3Bucket, "bucket", "policy"),
+        "aws:s3/bucketPolicy:BucketPolicy" => {
+            |p, _| resource_policy(p, ResourceKind::S3Bucket, "bucket", "policy")
+        }
         "aws:s3/bucket:Bucket" | "aws:s3/bucketV2:BucketV2" => |p, n| {
             let target = p.text("bucket").unwrap_or_else(|| n.to_owned());
-            doc_fact(p, "policy", |document| Fact::ResourcePolicy { kind: ResourceKind::S3Bucket, target, document })
+            doc_fact(p, "policy", |document| Fact::ResourcePolicy {
+                kind: ResourceKind::S3Bucket,
+                target,
+                document,
+            })
         },
         "aws:kms/key:Key" => |p, n| {
             let target = p.text("arn").unwrap_or_else(|| n.to_owned());
-            doc_fact(p, "policy", |document| Fact::ResourcePolicy { kind: ResourceKind::KmsKey, target, document })
+            doc_fact(p, "policy", |document| Fact::ResourcePolicy {
+                kind: ResourceKind::KmsKey,
+                target,
+                document,
+            })
         },
-        "aws:sqs/queuePolicy:QueuePolicy" => |p, _| resource_policy(p, ResourceKind::SqsQueue, "queueUrl", "policy"),
-        "aws:sns/topicPolicy:TopicPolicy" => |p, _| resource_policy(p, ResourceKind::SnsTopic, "arn", "policy"),
-        "aws:ecr/repositoryPolicy:RepositoryPolicy" => |p, _| resource_policy(p, ResourceKind::EcrRepository, "repository", "policy"),
-        "aws:secretsmanager/secretPolicy:SecretPolicy" => |p, _| resource_policy(p, ResourceKind::SecretsManagerSecret, "secretArn", "policy"),
+        "aws:sqs/queuePolicy:QueuePolicy" => {
+            |p, _| resource_policy(p, ResourceKind::SqsQueue, "queueUrl", "policy")
+        }
+        "aws:sns/topicPolicy:TopicPolicy" => {
+            |p, _| resource_policy(p, ResourceKind::SnsTopic, "arn", "policy")
+        }
+        "aws:ecr/repositoryPolicy:RepositoryPolicy" => {
+            |p, _| resource_policy(p, ResourceKind::EcrRepository, "repository", "policy")
+        }
+        "aws:secretsmanager/secretPolicy:SecretPolicy" => {
+            |p, _| resource_policy(p, ResourceKind::SecretsManagerSecret, "secretArn", "policy")
+        }
         "aws:lambda/permission:Permission" => |p, _| lambda_permission(p, LAMBDA_CLASSIC),
-        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock" => |p, _| public_access_block(p, "bucket"),
-        "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock" => |p, _| public_access_block(p, "accountId"),
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock" => {
+            |p, _| public_access_block(p, "bucket")
+        }
+        "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock" => {
+            |p, _| public_access_block(p, "accountId")
+        }
         // AWS Cloud Control.
         "aws-native:iam:Role" => native_role,
         "aws-native:iam:User" => |p, n| native_principal(p, n, User, "userName"),
         "aws-native:iam:Group" => |p, n| native_principal(p, n, Group, "groupName"),
-        "aws-native:iam:RolePolicy" => |p, _| inline(p, Role, "roleName", "policyName", "policyDocument"),
-        "aws-native:iam:UserPolicy" => |p, _| inline(p, User, "userName", "policyName", "policyDocument"),
-        "aws-native:iam:GroupPolicy" => |p, _| inline(p, Group, "groupName", "policyName", "policyDocument"),
+        "aws-native:iam:RolePolicy" => {
+            |p, _| inline(p, Role, "roleName", "policyName", "policyDocument")
+        }
+        "aws-native:iam:UserPolicy" => {
+            |p, _| inline(p, User, "userName", "policyName", "policyDocument")
+        }
+        "aws-native:iam:GroupPolicy" => {
+            |p, _| inline(p, Group, "groupName", "policyName", "policyDocument")
+        }
         "aws-native:iam:ManagedPolicy" => native_managed_policy,
         "aws-native:iam:OidcProvider" => |p, _| oidc(p, "url", "clientIdList"),
         "aws-native:iam:InstanceProfile" => |p, _| instance_profile(p, "roles"),
-        "aws-native:s3:BucketPolicy" => |p, _| resource_policy(p, ResourceKind::S3Bucket, "bucket", "policyDocument"),
+        "aws-native:s3:BucketPolicy" => {
+            |p, _| resource_policy(p, ResourceKind::S3Bucket, "bucket", "policyDocument")
+        }
         "aws-native:kms:Key" => |p, n| {
             let target = p.text("arn").unwrap_or_else(|| n.to_owned());
-            doc_fact(p, "keyPolicy", |document| Fact::ResourcePolicy { kind: ResourceKind::KmsKey, target, document })
+            doc_fact(p, "keyPolicy", |document| Fact::ResourcePolicy {
+                kind: ResourceKind::KmsKey,
+                target,
+                document,
+            })
         },
-        "aws-native:sqs:QueuePolicy" => |p, _| resource_policy(p, ResourceKind::SqsQueue, "queues", "policyDocument"),
-        "aws-native:sns:TopicPolicy" => |p, _| resource_policy(p, ResourceKind::SnsTopic, "topics", "policyDocument"),
+        "aws-native:sqs:QueuePolicy" => {
+            |p, _| resource_policy(p, ResourceKind::SqsQueue, "queues", "policyDocument")
+        }
+        "aws-native:sns:TopicPolicy" => {
+            |p, _| resource_policy(p, ResourceKind::SnsTopic, "topics", "policyDocument")
+        }
         "aws-native:ecr:Repository" => |p, n| {
             let target = p.text("repositoryName").unwrap_or_else(|| n.to_owned());
-            doc_fact(p, "repositoryPolicyText", |document| Fact::ResourcePolicy { kind: ResourceKind::EcrRepository, target, document })
+            doc_fact(p, "repositoryPolicyText", |document| Fact::ResourcePolicy {
+                kind: ResourceKind::EcrRepository,
+                target,
+                document,
+            })
         },
-        "aws-native:secretsmanager:ResourcePolicy" => |p, _| resource_policy(p, ResourceKind::SecretsManagerSecret, "secretId", "resourcePolicy"),
+        "aws-native:secretsmanager:ResourcePolicy" => |p, _| {
+            resource_policy(
+                p,
+                ResourceKind::SecretsManagerSecret,
+                "secretId",
+                "resourcePolicy",
+            )
+        },
         "aws-native:lambda:Permission" => |p, _| lambda_permission(p, LAMBDA_NATIVE),
         _ => return None,
     })
@@ -148,78 +207,145 @@ fn policy(p: &Props<'_>, logical: &str) -> Vec<Fact> {
 }
 
 fn inline(p: &Props<'_>, kind: PrincipalKind, target: &str, name: &str, doc: &str) -> Vec<Fact> {
-    let Some(target) = p.reference(target) else { return Vec::new() };
-    let name = p.text(name).or_else(|| p.text("namePrefix")).unwrap_or_default();
-    doc_fact(p, doc, |document| Fact::InlinePolicy { kind, target, name, document })
+    let Some(target) = p.reference(target) else {
+        return Vec::new();
+    };
+    let name = p
+        .text(name)
+        .or_else(|| p.text("namePrefix"))
+        .unwrap_or_default();
+    doc_fact(p, doc, |document| Fact::InlinePolicy {
+        kind,
+        target,
+        name,
+        document,
+    })
 }
 
 fn attachment(p: &Props<'_>, kind: PrincipalKind, target: &str) -> Vec<Fact> {
     match (p.reference(target), p.reference("policyArn")) {
-        (Some(target), Some(policy)) => vec![Fact::Attachment { kind, target, policy }],
+        (Some(target), Some(policy)) => vec![Fact::Attachment {
+            kind,
+            target,
+            policy,
+        }],
         _ => Vec::new(),
     }
 }
 
 fn policy_attachment(p: &Props<'_>, _: &str) -> Vec<Fact> {
-    let Some(policy) = p.reference("policyArn") else { return Vec::new() };
+    let Some(policy) = p.reference("policyArn") else {
+        return Vec::new();
+    };
     [(Role, "roles"), (User, "users"), (Group, "groups")]
         .into_iter()
         .flat_map(|(kind, key)| {
             let deps = p.dependencies(key);
             let policy = policy.clone();
-            p.texts(key).into_iter().enumerate().map(move |(i, text)| Fact::Attachment {
-                kind,
-                target: Ref { text, urn: if deps.len() == 1 { deps.first().cloned() } else { deps.get(i).cloned() } },
-                policy: policy.clone(),
-            })
+            p.texts(key)
+                .into_iter()
+                .enumerate()
+                .map(move |(i, text)| Fact::Attachment {
+                    kind,
+                    target: Ref {
+                        text,
+                        urn: if deps.len() == 1 {
+                            deps.first().cloned()
+                        } else {
+                            deps.get(i).cloned()
+                        },
+                    },
+                    policy: policy.clone(),
+                })
         })
         .collect()
 }
 
 fn exclusive(p: &Props<'_>, kind: PrincipalKind, target: &str) -> Vec<Fact> {
-    let Some(target) = p.reference(target) else { return Vec::new() };
+    let Some(target) = p.reference(target) else {
+        return Vec::new();
+    };
     p.texts("policyArns")
         .into_iter()
-        .map(|arn| Fact::Attachment { kind, target: target.clone(), policy: Ref { text: arn, urn: None } })
+        .map(|arn| Fact::Attachment {
+            kind,
+            target: target.clone(),
+            policy: Ref {
+                text: arn,
+                urn: None,
+            },
+        })
         .collect()
 }
 
 fn group_membership(p: &Props<'_>, _: &str) -> Vec<Fact> {
-    let Some(group) = p.reference("group") else { return Vec::new() };
+    let Some(group) = p.reference("group") else {
+        return Vec::new();
+    };
     p.texts("users")
         .into_iter()
-        .map(|user| Fact::Membership { user: Ref { text: user, urn: None }, group: group.clone() })
+        .map(|user| Fact::Membership {
+            user: Ref {
+                text: user,
+                urn: None,
+            },
+            group: group.clone(),
+        })
         .collect()
 }
 
 fn user_group_membership(p: &Props<'_>, _: &str) -> Vec<Fact> {
-    let Some(user) = p.reference("user") else { return Vec::new() };
+    let Some(user) = p.reference("user") else {
+        return Vec::new();
+    };
     p.texts("groups")
         .into_iter()
-        .map(|group| Fact::Membership { user: user.clone(), group: Ref { text: group, urn: None } })
+        .map(|group| Fact::Membership {
+            user: user.clone(),
+            group: Ref {
+                text: group,
+                urn: None,
+            },
+        })
         .collect()
 }
 
 fn access_key(p: &Props<'_>, _: &str) -> Vec<Fact> {
-    let Some(user) = p.reference("user") else { return Vec::new() };
-    let active = p.text("status").is_none_or(|s| !s.eq_ignore_ascii_case("inactive"));
+    let Some(user) = p.reference("user") else {
+        return Vec::new();
+    };
+    let active = p
+        .text("status")
+        .is_none_or(|s| !s.eq_ignore_ascii_case("inactive"));
     vec![Fact::AccessKey { user, active }]
 }
 
 fn oidc(p: &Props<'_>, url: &str, clients: &str) -> Vec<Fact> {
-    vec![Fact::OidcProvider { url: p.text(url).unwrap_or_default(), client_ids: p.texts(clients) }]
+    vec![Fact::OidcProvider {
+        url: p.text(url).unwrap_or_default(),
+        client_ids: p.texts(clients),
+    }]
 }
 
 fn instance_profile(p: &Props<'_>, key: &str) -> Vec<Fact> {
     p.texts(key)
         .into_iter()
-        .map(|text| Fact::InstanceProfile { role: Ref { text, urn: p.dependency(key) } })
+        .map(|text| Fact::InstanceProfile {
+            role: Ref {
+                text,
+                urn: p.dependency(key),
+            },
+        })
         .collect()
 }
 
 fn resource_policy(p: &Props<'_>, kind: ResourceKind, target: &str, doc: &str) -> Vec<Fact> {
     let target = p.texts(target).join(", ");
-    doc_fact(p, doc, |document| Fact::ResourcePolicy { kind, target, document })
+    doc_fact(p, doc, |document| Fact::ResourcePolicy {
+        kind,
+        target,
+        document,
+    })
 }
 
 fn public_access_block(p: &Props<'_>, target: &str) -> Vec<Fact> {
@@ -239,10 +365,16 @@ struct LambdaKeys {
     url_auth: &'static str,
 }
 
-const LAMBDA_CLASSIC: LambdaKeys =
-    LambdaKeys { function: "function", principal_org: "principalOrgId", url_auth: "functionUrlAuthType" };
-const LAMBDA_NATIVE: LambdaKeys =
-    LambdaKeys { function: "functionName", principal_org: "principalOrgId", url_auth: "functionUrlAuthType" };
+const LAMBDA_CLASSIC: LambdaKeys = LambdaKeys {
+    function: "function",
+    principal_org: "principalOrgId",
+    url_auth: "functionUrlAuthType",
+};
+const LAMBDA_NATIVE: LambdaKeys = LambdaKeys {
+    function: "functionName",
+    principal_org: "principalOrgId",
+    url_auth: "functionUrlAuthType",
+};
 
 /// A Lambda permission is one statement of the function's resource policy; it is rebuilt as a
 /// document so the resource-policy rules see it like any other.
@@ -267,8 +399,16 @@ fn lambda_permission(p: &Props<'_>, keys: LambdaKeys) -> Vec<Fact> {
     };
     add("ArnLike", "AWS:SourceArn", p.text("sourceArn"));
     add("StringEquals", "AWS:SourceAccount", p.text("sourceAccount"));
-    add("StringEquals", "aws:PrincipalOrgID", p.text(keys.principal_org));
-    add("StringEquals", "lambda:FunctionUrlAuthType", p.text(keys.url_auth));
+    add(
+        "StringEquals",
+        "aws:PrincipalOrgID",
+        p.text(keys.principal_org),
+    );
+    add(
+        "StringEquals",
+        "lambda:FunctionUrlAuthType",
+        p.text(keys.url_auth),
+    );
     let mut statement = json!({
         "Effect": "Allow",
         "Principal": principal_json,
@@ -279,7 +419,11 @@ fn lambda_permission(p: &Props<'_>, keys: LambdaKeys) -> Vec<Fact> {
         statement["Condition"] = Value::Object(condition);
     }
     let document = parse_document(&json!({ "Version": "2012-10-17", "Statement": [statement] }));
-    vec![Fact::ResourcePolicy { kind: ResourceKind::LambdaFunction, target: function, document }]
+    vec![Fact::ResourcePolicy {
+        kind: ResourceKind::LambdaFunction,
+        target: function,
+        document,
+    }]
 }
 
 fn native_policies(p: &Props<'_>) -> Vec<(String, Document)> {
@@ -310,7 +454,12 @@ fn native_role(p: &Props<'_>, logical: &str) -> Vec<Fact> {
     }]
 }
 
-fn native_principal(p: &Props<'_>, logical: &str, kind: PrincipalKind, name_key: &str) -> Vec<Fact> {
+fn native_principal(
+    p: &Props<'_>,
+    logical: &str,
+    kind: PrincipalKind,
+    name_key: &str,
+) -> Vec<Fact> {
     vec![Fact::Principal {
         kind,
         name: p.text(name_key).unwrap_or_else(|| logical.to_owned()),
@@ -328,11 +477,21 @@ fn native_managed_policy(p: &Props<'_>, logical: &str) -> Vec<Fact> {
         .into_iter()
         .flat_map(|(kind, key)| {
             let urn = p.dependency(key);
-            p.texts(key).into_iter().map(move |text| (kind, Ref { text, urn: urn.clone() }))
+            p.texts(key).into_iter().map(move |text| {
+                (
+                    kind,
+                    Ref {
+                        text,
+                        urn: urn.clone(),
+                    },
+                )
+            })
         })
         .collect();
     doc_fact(p, "policyDocument", |document| Fact::Policy {
-        name: p.text("managedPolicyName").unwrap_or_else(|| logical.to_owned()),
+        name: p
+            .text("managedPolicyName")
+            .unwrap_or_else(|| logical.to_owned()),
         arn: p.text("policyArn"),
         document,
         attached,

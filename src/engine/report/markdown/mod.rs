@@ -23,6 +23,9 @@ pub struct Comment<'a> {
     pub reviews: Option<Reviews>,
     /// The chat-ops commands to list (empty: no list).
     pub commands: Vec<CommandHelp>,
+    /// Notices shown under the title (configuration problems, a fork that was not previewed,
+    /// a change to `.iamgate.yml`); plain text, escaped when rendered.
+    pub notes: Vec<String>,
 }
 
 /// One stack's outcome.
@@ -138,6 +141,7 @@ impl<'a> Comment<'a> {
             }],
             reviews: None,
             commands: Vec::new(),
+            notes: Vec::new(),
         }
     }
 }
@@ -151,6 +155,10 @@ pub(crate) fn render_with(comment: &Comment<'_>, budget: usize, lookup: Lookup) 
     let mut doc = Doc::default();
     doc.push(format!("{MARKER}\n"));
     doc.push(title(comment));
+    if !comment.notes.is_empty() {
+        let lines: Vec<String> = comment.notes.iter().map(|n| format!("> ⚠️ {}\n", escape::text(n))).collect();
+        doc.push(format!("{}\n", lines.join(">\n")));
+    }
     doc.note_here();
     let single = comment.sections.len() == 1;
     for (i, section) in comment.sections.iter().enumerate() {

@@ -51,6 +51,7 @@ fn server_comment(a: &Analysis) -> Comment<'_> {
             overridden: None,
         }),
         commands: CommandHelp::standard(),
+        notes: vec!["This pull request changes .iamgate.yml: @org/admins must look <b>closely</b>.".to_owned()],
     }
 }
 

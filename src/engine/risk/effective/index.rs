@@ -1,34 +1,47 @@
 //! Process-wide action sets derived once from the action database (per access level, the
-//! wildcard-only actions, named lists), and the compact rendering of an action set used in
+//! wildcard-only actions, per service), and the compact rendering of an action set used in
 //! evidence and messages. Knows nothing about policies.
 
 use std::sync::OnceLock;
 
-use crate::engine::iam::actions::{AccessLevel, ActionSet, db};
+use crate::engine::iam::actions::{AccessLevel, ActionId, ActionSet, db};
+
+/// The contiguous id range of one service's actions.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceRange {
+    pub prefix: &'static str,
+    pub start: u32,
+    pub end: u32,
+}
 
 /// Action sets derived from the database.
 #[derive(Debug)]
 pub struct ActionIndex {
     pub all: ActionSet,
     pub write: ActionSet,
+    /// Write actions that support resource-level permissions.
+    pub restrictable_write: ActionSet,
     pub tagging: ActionSet,
     pub permissions: ActionSet,
     /// Actions that accept only `Resource: "*"`.
     pub wildcard_only: ActionSet,
+    /// Services in id order (the database numbers actions in sorted name order, service by
+    /// service).
+    pub services: Vec<ServiceRange>,
 }
 
-/// The index, built on first use.
-pub fn index() -> &'static ActionIndex {
-    static INDEX: OnceLock<ActionIndex> = OnceLock::new();
-    INDEX.get_or_init(|| {
+impl ActionIndex {
+    fn build() -> ActionIndex {
         let db = db();
         let all = db.all();
         let mut index = ActionIndex {
             all: ActionSet::new(),
             write: ActionSet::new(),
+            restrictable_write: ActionSet::new(),
             tagging: ActionSet::new(),
             permissions: ActionSet::new(),
             wildcard_only: ActionSet::new(),
+            services: Vec::new(),
         };
         for id in all.iter() {
             match db.access_level(id) {
@@ -40,10 +53,44 @@ pub fn index() -> &'static ActionIndex {
             if db.is_wildcard_only(id) {
                 index.wildcard_only.insert(id);
             }
+            let prefix = db.service(id);
+            match index.services.last_mut() {
+                Some(last) if last.prefix == prefix && last.end == id.0 => last.end = id.0 + 1,
+                _ => index.services.push(ServiceRange {
+                    prefix,
+                    start: id.0,
+                    end: id.0 + 1,
+                }),
+            }
         }
+        index.restrictable_write = index.write.clone();
+        index
+            .restrictable_write
+            .difference_with(&index.wildcard_only);
         index.all = all;
         index
-    })
+    }
+
+    /// The service range holding `id`.
+    pub fn service_of(&self, id: ActionId) -> Option<&ServiceRange> {
+        let at = self.services.partition_point(|s| s.end <= id.0);
+        self.services.get(at).filter(|s| s.start <= id.0)
+    }
+
+    /// Every action of the service `prefix` (exact, lowercase).
+    pub fn service_set(&self, prefix: &str) -> ActionSet {
+        let mut set = ActionSet::new();
+        for s in self.services.iter().filter(|s| s.prefix == prefix) {
+            set.0.insert_range(s.start..s.end);
+        }
+        set
+    }
+}
+
+/// The index, built on first use.
+pub fn index() -> &'static ActionIndex {
+    static INDEX: OnceLock<ActionIndex> = OnceLock::new();
+    INDEX.get_or_init(ActionIndex::build)
 }
 
 /// The set of the listed actions that the database knows (unknown names are skipped).
@@ -52,49 +99,46 @@ pub fn named(names: &[&str]) -> ActionSet {
     names.iter().filter_map(|n| db.lookup(n)).collect()
 }
 
-/// The actions' names, sorted.
+/// The actions' names, in the database's (sorted) order.
 pub fn names(set: &ActionSet) -> Vec<&'static str> {
     let db = db();
-    let mut out: Vec<&'static str> = set.iter().map(|id| db.name(id)).collect();
-    out.sort_unstable();
-    out
+    set.iter().map(|id| db.name(id)).collect()
 }
 
 /// A short, stable rendering of `set`: per service, `svc:*` when `set` holds every action of
-/// the service that is in `universe`, else the action names. Sorted.
+/// the service that is in `universe` (and more than one), else the action names. Sorted.
 pub fn compact(set: &ActionSet, universe: &ActionSet) -> Vec<String> {
     let db = db();
+    let idx = index();
     let mut out = Vec::new();
-    let mut current: Option<(&str, Vec<&str>)> = None;
-    let flush = |service: &str, members: Vec<&str>, out: &mut Vec<String>| {
-        let mut of_service = db.expand(&format!("{service}:*"));
-        of_service.intersect_with(universe);
-        if members.len() > 1 && members.len() == of_service.len() {
-            out.push(format!("{service}:*"));
-        } else {
-            out.extend(members.into_iter().map(str::to_owned));
-        }
-    };
-    for name in names(set) {
-        let service = name.split_once(':').map_or(name, |(s, _)| s);
-        match &mut current {
-            Some((s, members)) if *s == service => members.push(name),
+    // The service of the previous action: its end, and whether it was collapsed.
+    let mut current: Option<(u32, bool)> = None;
+    for id in set.iter() {
+        let collapsed = match current {
+            Some((end, collapsed)) if id.0 < end => collapsed,
             _ => {
-                if let Some((s, members)) = current.take() {
-                    flush(s, members, &mut out);
+                let Some(service) = idx.service_of(id) else {
+                    out.push(db.name(id).to_owned());
+                    continue;
+                };
+                let range = service.start..service.end;
+                let in_set = set.0.range_cardinality(range.clone());
+                let collapsed = in_set > 1 && in_set == universe.0.range_cardinality(range);
+                if collapsed {
+                    out.push(format!("{}:*", service.prefix));
                 }
-                current = Some((service, vec![name]));
+                current = Some((service.end, collapsed));
+                collapsed
             }
+        };
+        if !collapsed {
+            out.push(db.name(id).to_owned());
         }
     }
-    if let Some((s, members)) = current {
-        flush(s, members, &mut out);
-    }
-    out.sort();
     out
 }
 
-/// Up to `max` names, then `(+N more)`.
+/// Up to `max` items, then `(+N more)`.
 pub fn shorten(items: &[String], max: usize) -> String {
     if items.len() <= max {
         items.join(", ")

@@ -190,19 +190,18 @@ impl Effective {
 
     /// True when a Deny that was not subtracted (it has a condition or specific resources)
     /// names one of `ids`.
-    pub fn maybe_denied(&self, ids: &[ActionId]) -> bool {
-        ids.iter().any(|&id| self.kept_denies.contains(id))
+    pub fn maybe_denied(&self, ids: &ActionSet) -> bool {
+        !self.kept_denies.0.is_disjoint(&ids.0)
     }
 
-    /// The sources that grant `id`, in order, without repeats.
-    pub fn sources_of(&self, id: ActionId) -> Vec<usize> {
+    /// The sources that grant any of `ids`, in order, without repeats.
+    pub fn sources_of(&self, ids: &ActionSet) -> Vec<usize> {
         let mut out: Vec<usize> = self
             .grants
             .iter()
-            .filter(|g| g.actions.contains(id))
+            .filter(|g| !g.actions.0.is_disjoint(&ids.0))
             .map(|g| g.source)
             .collect();
-        out.sort_unstable();
         out.dedup();
         out
     }
@@ -231,7 +230,7 @@ pub fn expand(spec: &NameSpec) -> ActionSet {
     let db = db();
     let mut set = ActionSet::new();
     for name in spec.names() {
-        set.union_with(&db.expand(name));
+        db.expand_into(name, &mut set);
     }
     match spec {
         NameSpec::Only(_) => set,

@@ -52,8 +52,14 @@ fn policies_of_one_principal_are_combined() {
         eff.weakest(&[id("iam:PassRole"), id("lambda:InvokeFunction")]),
         None
     );
-    assert_eq!(eff.sources_of(id("iam:PassRole")), vec![0]);
-    assert_eq!(eff.sources_of(id("lambda:CreateFunction")), vec![1]);
+    assert_eq!(
+        eff.sources_of(&ActionSet::single(id("iam:PassRole"))),
+        vec![0]
+    );
+    assert_eq!(
+        eff.sources_of(&ActionSet::single(id("lambda:CreateFunction"))),
+        vec![1]
+    );
 }
 
 #[test]
@@ -68,15 +74,15 @@ fn unconditional_star_deny_subtracts_other_denies_are_kept() {
     );
     let eff = effective(&[allow(&["iam:*"], &["*"]), conditional]);
     assert_eq!(access(&eff, "iam:PassRole"), Some(ALL));
-    assert!(eff.maybe_denied(&[id("iam:PassRole")]));
-    assert!(!eff.maybe_denied(&[id("iam:CreateRole")]));
+    assert!(eff.maybe_denied(&ActionSet::single(id("iam:PassRole"))));
+    assert!(!eff.maybe_denied(&ActionSet::single(id("iam:CreateRole"))));
 
     let scoped = statements(
         json!([{"Effect": "Deny", "Action": "iam:PassRole", "Resource": "arn:aws:iam::111122223333:role/admin"}]),
     );
     let eff = effective(&[allow(&["iam:*"], &["*"]), scoped]);
     assert_eq!(access(&eff, "iam:PassRole"), Some(ALL));
-    assert!(eff.maybe_denied(&[id("iam:PassRole")]));
+    assert!(eff.maybe_denied(&ActionSet::single(id("iam:PassRole"))));
 }
 
 #[test]
@@ -255,7 +261,10 @@ fn the_broadest_grant_wins() {
         allow(&["iam:PassRole"], &["arn:aws:iam::111122223333:role/app-*"]),
     ]);
     assert_eq!(access(&eff, "iam:PassRole"), Some(WILDCARD));
-    assert_eq!(eff.sources_of(id("iam:PassRole")), vec![0, 1, 2]);
+    assert_eq!(
+        eff.sources_of(&ActionSet::single(id("iam:PassRole"))),
+        vec![0, 1, 2]
+    );
 }
 
 #[test]
@@ -362,11 +371,17 @@ fn findings_go_to_the_granting_source_when_the_principal_is_outside_the_preview(
     let vs = views(&st);
     let v = &vs[0];
     assert_eq!(
-        v.resource(&v.sources_of(&[id("iam:PassRole")])),
+        v.resource(
+            &v.effective
+                .sources_of(&ActionSet::single(id("iam:PassRole")))
+        ),
         "urn:pulumi:dev::app::aws:iam/rolePolicy:RolePolicy::legacy-p1"
     );
     assert_eq!(
-        v.resource(&v.sources_of(&[id("s3:GetObject")])),
+        v.resource(
+            &v.effective
+                .sources_of(&ActionSet::single(id("s3:GetObject")))
+        ),
         "urn:pulumi:dev::app::aws:iam/rolePolicy:RolePolicy::legacy-p0"
     );
     let inside = state(vec![role("app", &[allow(&["iam:PassRole"], &["*"])])]);

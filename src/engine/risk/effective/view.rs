@@ -2,7 +2,7 @@
 //! every standalone customer managed policy (on its own), each with its effective permissions,
 //! who receives them (exposure) and how findings about it are attributed and worded.
 
-use crate::engine::iam::actions::ActionId;
+use crate::engine::iam::actions::ActionSet;
 use crate::engine::iam::model::{IamState, Principal, PrincipalKind, Sourced};
 use crate::engine::iam::policy::{Document, Effect};
 use crate::engine::risk::{Confidence, Exposure, Finding, Rule, Scope, Severity};
@@ -162,17 +162,6 @@ impl<'a> View<'a> {
         }
     }
 
-    /// The sources that grant any of `decisive`, in order, without repeats.
-    pub fn sources_of(&self, decisive: &[ActionId]) -> Vec<usize> {
-        let mut sources: Vec<usize> = decisive
-            .iter()
-            .flat_map(|&id| self.effective.sources_of(id))
-            .collect();
-        sources.sort_unstable();
-        sources.dedup();
-        sources
-    }
-
     /// A source as messages name it: `inline policy deploy in app-role`.
     pub fn describe_source(&self, si: usize) -> String {
         let s = &self.sources[si];
@@ -180,8 +169,9 @@ impl<'a> View<'a> {
     }
 
     /// Where the decisive actions came from, each source once.
-    pub fn origin(&self, decisive: &[ActionId]) -> String {
+    pub fn origin(&self, decisive: &ActionSet) -> String {
         let names: Vec<String> = self
+            .effective
             .sources_of(decisive)
             .into_iter()
             .map(|si| self.describe_source(si))
@@ -195,8 +185,8 @@ impl<'a> View<'a> {
 
     /// The finding for a hit about actions, attributed to the sources that grant them. A note is
     /// added when a Deny that was not subtracted (conditional or scoped) may limit them.
-    pub fn report(&self, hit: Hit<'_>, decisive: &[ActionId]) -> Finding {
-        let mut finding = self.report_sources(hit, &self.sources_of(decisive));
+    pub fn report(&self, hit: Hit<'_>, decisive: &ActionSet) -> Finding {
+        let mut finding = self.report_sources(hit, &self.effective.sources_of(decisive));
         if self.effective.maybe_denied(decisive) {
             finding
                 .message

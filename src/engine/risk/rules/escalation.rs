@@ -5,7 +5,9 @@
 //! An administrator (AWS-WC-001) gets no path findings: admin is reported once.
 
 use crate::engine::iam::IamState;
-use crate::engine::iam::actions::{ActionId, db};
+use std::sync::OnceLock;
+
+use crate::engine::iam::actions::{ActionId, ActionSet, db};
 use crate::engine::iam::model::{Principal, PrincipalKind};
 use crate::engine::iam::policy::{Effect, NameSpec};
 use crate::engine::risk::conditions;
@@ -23,10 +25,14 @@ pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
 
 /// Runs the family over precomputed views (shared with the other identity families).
 pub fn check_views(views: &[View<'_>], _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
+    let compiled = compiled();
     let trusting = trusting_roles(views);
     for v in views.iter().filter(|v| v.admin.is_none()) {
-        for path in PATHS {
-            let Some((steps, access)) = take(v, path) else {
+        if v.effective.allowed().0.is_disjoint(&compiled.core.0) {
+            continue;
+        }
+        for (path, ways) in PATHS.iter().zip(&compiled.ways) {
+            let Some((steps, access)) = take(v, ways) else {
                 continue;
             };
             if path.needs_trusting_role {
@@ -47,18 +53,58 @@ pub fn severity_for(scope: Scope) -> Severity {
     }
 }
 
+/// The core actions of each path as ids (names the database lacks are left out: they can
+/// never be granted), and all of them together for a quick rejection.
+struct Compiled {
+    ways: Vec<Vec<Vec<Vec<ActionId>>>>,
+    core: ActionSet,
+}
+
+fn compiled() -> &'static Compiled {
+    static COMPILED: OnceLock<Compiled> = OnceLock::new();
+    COMPILED.get_or_init(|| {
+        let db = db();
+        let mut core = ActionSet::new();
+        let ways = PATHS
+            .iter()
+            .map(|path| {
+                path.ways
+                    .iter()
+                    .map(|way| {
+                        way.iter()
+                            .map(|alternatives| {
+                                let ids: Vec<ActionId> =
+                                    alternatives.iter().filter_map(|n| db.lookup(n)).collect();
+                                core.union_with(&ids.iter().copied().collect());
+                                ids
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        Compiled { ways, core }
+    })
+}
+
 /// The broadest way the subject can take the path: the chosen action per step (the broadest
 /// alternative) and the narrowest access among them. None when no way is fully allowed.
-fn take(v: &View<'_>, path: &Path) -> Option<(Vec<ActionId>, Access)> {
+fn take(v: &View<'_>, ways: &[Vec<Vec<ActionId>>]) -> Option<(Vec<ActionId>, Access)> {
     let db = db();
+    let allowed = v.effective.allowed();
     let mut best: Option<(Vec<ActionId>, Access)> = None;
-    'ways: for way in path.ways {
+    'ways: for way in ways {
+        if !way
+            .iter()
+            .all(|alternatives| alternatives.iter().any(|&id| allowed.contains(id)))
+        {
+            continue;
+        }
         let mut steps = Vec::with_capacity(way.len());
-        for alternatives in *way {
+        for alternatives in way {
             let pick = alternatives
                 .iter()
-                .filter_map(|name| db.lookup(name))
-                .filter_map(|id| v.effective.access(id).map(|a| (id, a)))
+                .filter_map(|&id| v.effective.access(id).map(|a| (id, a)))
                 .min_by_key(|(id, a)| (a.rank(), db.name(*id)));
             match pick {
                 Some((id, _)) => steps.push(id),
@@ -80,6 +126,7 @@ fn report(v: &View<'_>, path: &Path, steps: &[ActionId], access: Access, extra: 
     let mut names: Vec<&str> = steps.iter().map(|&id| db.name(id)).collect();
     names.sort_unstable();
     names.dedup();
+    let decisive: ActionSet = steps.iter().copied().collect();
     let hit = Hit {
         rule: &path.rule,
         severity: severity_for(access.scope),
@@ -90,12 +137,12 @@ fn report(v: &View<'_>, path: &Path, steps: &[ActionId], access: Access, extra: 
             path.rule.title,
             names.join(", "),
             describe_access(access),
-            v.origin(steps)
+            v.origin(&decisive)
         ),
         scope: access.scope,
         confidence: access.confidence(),
     };
-    v.report(hit, steps)
+    v.report(hit, &decisive)
 }
 
 /// A role of the state that any principal of an account may assume: its trust policy allows

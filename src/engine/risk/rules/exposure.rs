@@ -5,6 +5,8 @@
 //! AWS-RE-003 (user-named sensitive resources) needs configuration that does not exist yet.
 
 use crate::engine::iam::IamState;
+use std::sync::OnceLock;
+
 use crate::engine::iam::actions::{ActionId, ActionSet, db};
 use crate::engine::iam::policy::{NameSpec, UNKNOWN_TEXT};
 use crate::engine::risk::effective::index::{compact, index, named, names, shorten};
@@ -168,61 +170,91 @@ pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
 
 /// Runs the family over precomputed views (shared with the other identity families).
 pub fn check_views(views: &[View<'_>], _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
-    let idx = index();
-    let mut exposure_actions = idx.permissions.clone();
-    exposure_actions.union_with(&named(&POLICY_SETTING_WRITES));
-    let credentials = named(&CREDENTIAL_ACTIONS);
-    let exfiltration = named(&EXFILTRATION_ACTIONS);
-    let bulk = named(&BULK_READ_ACTIONS);
-    let pair = named(&SNAPSHOT_SHARE_PAIR);
-    let writers = named(&RESOURCE_POLICY_WRITERS);
-    let high_value = named(&HIGH_VALUE_EXPOSURE);
+    let sets = sets();
     for v in views.iter().filter(|v| v.admin.is_none()) {
         let free = v.effective.unconstrained();
-        let exposed = free.intersection(&exposure_actions);
+        let exposed = free.intersection(&sets.exposure);
         if !exposed.is_empty() {
-            let items = compact(&exposed, &exposure_actions);
-            let notable: Vec<String> = names(&exposed.intersection(&high_value))
-                .into_iter()
-                .map(str::to_owned)
-                .collect();
+            let items = compact(&exposed, &sets.exposure);
+            let notable = names_of(&exposed.intersection(&sets.high_value));
             let detail = if notable.is_empty() {
                 shorten(&items, 8)
             } else {
                 format!("including {}", shorten(&notable, 8))
             };
-            out.extend(unconstrained(v, &RE_001, &exposed, items, &format!(
+            let what = format!(
                 "may change who can access resources: {} permissions-management actions on every resource without a limiting condition ({detail})",
                 exposed.len()
-            )));
+            );
+            out.extend(unconstrained(v, &RE_001, &exposed, items, &what));
         }
-        check_policy_rewrite(v, &writers, out);
-        let creds = free.intersection(&credentials);
-        let text = format!("may obtain credentials: {}", names(&creds).join(", "));
-        out.extend(unconstrained(v, &CE_001, &creds, names_of(&creds), &text));
-        let reads = free.intersection(&exfiltration);
-        let text = format!(
-            "may read data in bulk on every resource: {}",
-            names(&reads).join(", ")
-        );
-        out.extend(unconstrained(v, &DX_001, &reads, names_of(&reads), &text));
-        let mut more = free.intersection(&bulk);
-        if pair.len() == SNAPSHOT_SHARE_PAIR.len() && pair.is_subset(free) {
-            more.union_with(&pair);
+        if !v.effective.allowed().0.is_disjoint(&sets.writers.0) {
+            check_policy_rewrite(v, &sets.writers, out);
         }
-        let text = format!(
-            "may read or share data in bulk on every resource: {}",
-            names(&more).join(", ")
-        );
-        out.extend(unconstrained(v, &DX_002, &more, names_of(&more), &text));
+        let creds = free.intersection(&sets.credentials);
+        if !creds.is_empty() {
+            let listed = names_of(&creds);
+            let what = format!("may obtain credentials: {}", listed.join(", "));
+            out.extend(unconstrained(v, &CE_001, &creds, listed, &what));
+        }
+        let reads = free.intersection(&sets.exfiltration);
+        if !reads.is_empty() {
+            let listed = names_of(&reads);
+            let what = format!(
+                "may read data in bulk on every resource: {}",
+                listed.join(", ")
+            );
+            out.extend(unconstrained(v, &DX_001, &reads, listed, &what));
+        }
+        let mut more = free.intersection(&sets.bulk);
+        if sets.pair.len() == SNAPSHOT_SHARE_PAIR.len() && sets.pair.is_subset(free) {
+            more.union_with(&sets.pair);
+        }
+        if !more.is_empty() {
+            let listed = names_of(&more);
+            let what = format!(
+                "may read or share data in bulk on every resource: {}",
+                listed.join(", ")
+            );
+            out.extend(unconstrained(v, &DX_002, &more, listed, &what));
+        }
     }
+}
+
+/// The family's action sets, built once.
+struct Sets {
+    /// Permissions-management actions and the writes that set resource policies.
+    exposure: ActionSet,
+    high_value: ActionSet,
+    writers: ActionSet,
+    credentials: ActionSet,
+    exfiltration: ActionSet,
+    bulk: ActionSet,
+    pair: ActionSet,
+}
+
+fn sets() -> &'static Sets {
+    static SETS: OnceLock<Sets> = OnceLock::new();
+    SETS.get_or_init(|| {
+        let mut exposure = index().permissions.clone();
+        exposure.union_with(&named(&POLICY_SETTING_WRITES));
+        Sets {
+            exposure,
+            high_value: named(&HIGH_VALUE_EXPOSURE),
+            writers: named(&RESOURCE_POLICY_WRITERS),
+            credentials: named(&CREDENTIAL_ACTIONS),
+            exfiltration: named(&EXFILTRATION_ACTIONS),
+            bulk: named(&BULK_READ_ACTIONS),
+            pair: named(&SNAPSHOT_SHARE_PAIR),
+        }
+    })
 }
 
 fn names_of(set: &ActionSet) -> Vec<String> {
     names(set).into_iter().map(str::to_owned).collect()
 }
 
-/// A finding about unconstrained actions, or None for an empty set.
+/// A finding about unconstrained actions, or None when they are not all unconstrained.
 fn unconstrained(
     v: &View<'_>,
     rule: &Rule,
@@ -231,16 +263,15 @@ fn unconstrained(
     what: &str,
 ) -> Option<Finding> {
     let access = v.effective.unconstrained_access(set)?;
-    let decisive: Vec<ActionId> = set.iter().collect();
     let hit = Hit {
         rule,
         severity: rule.severity,
         evidence: evidence.join(","),
-        message: format!("{} {what}, from {}.", v.display(), v.origin(&decisive)),
+        message: format!("{} {what}, from {}.", v.display(), v.origin(set)),
         scope: access.scope,
         confidence: Confidence::Direct,
     };
-    Some(v.report(hit, &decisive))
+    Some(v.report(hit, set))
 }
 
 /// RE-002: the subject may rewrite a resource policy on resources where it lacks other actions
@@ -274,12 +305,12 @@ fn check_policy_rewrite(v: &View<'_>, writers: &ActionSet, out: &mut Vec<Finding
             v.display(),
             listed.join(", "),
             describe_access(access),
-            v.origin(&escalating)
+            v.origin(&set)
         ),
         scope: access.scope,
         confidence: access.confidence(),
     };
-    out.push(v.report(hit, &escalating));
+    out.push(v.report(hit, &set));
 }
 
 /// The actions of the writer's service that a resource policy on the resources it may rewrite
@@ -287,7 +318,11 @@ fn check_policy_rewrite(v: &View<'_>, writers: &ActionSet, out: &mut Vec<Finding
 /// or NotResource).
 fn reachable_by_policy(v: &View<'_>, writer: ActionId) -> ActionSet {
     let db = db();
-    let of_service = db.expand(&format!("{}:*", db.service(writer)));
+    let Some(service) = index().service_of(writer) else {
+        return ActionSet::new();
+    };
+    let mut of_service = ActionSet::new();
+    of_service.0.insert_range(service.start..service.end);
     let mut reachable = ActionSet::new();
     for g in v
         .effective

@@ -4,14 +4,15 @@
 //! administrator is reported once (WC-001); the permission rules it implies stay quiet.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use crate::engine::iam::IamState;
-use crate::engine::iam::actions::{ActionId, ActionSet, db};
+use crate::engine::iam::actions::{ActionSet, db};
 use crate::engine::iam::managed::{self, Tier};
 use crate::engine::iam::policy::{Effect, NameSpec, Statement};
-use crate::engine::risk::effective::index::{compact, index, named, shorten};
+use crate::engine::risk::effective::index::{compact, index, named, names, shorten};
 use crate::engine::risk::effective::{
-    Access, Hit, Owner, Reach, Strength, View, describe_access, expand, views,
+    Access, Hit, Owner, Reach, Strength, View, describe_access, views,
 };
 use crate::engine::risk::{Confidence, EvalCtx, Finding, Scope, Severity};
 
@@ -70,6 +71,20 @@ const MULTI_VALUED_KEYS: [&str; 15] = [
     "sagemaker:instancetypes",
     "route53:changeresourcerecordsetsrecordtypes",
 ];
+
+/// The family's action sets, built once.
+struct Sets {
+    notable: ActionSet,
+    pass_role: ActionSet,
+}
+
+fn sets() -> &'static Sets {
+    static SETS: OnceLock<Sets> = OnceLock::new();
+    SETS.get_or_init(|| Sets {
+        notable: named(&NOTABLE),
+        pass_role: named(&["iam:PassRole"]),
+    })
+}
 
 pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
     check_views(&views(state), ctx, out);
@@ -155,10 +170,9 @@ fn check_statement(v: &View<'_>, si: usize, ti: usize, s: &Statement, out: &mut 
     let Some(access) = v.effective.statement_access(si, ti) else {
         return;
     };
-    let source = v.describe_source(si);
-    let resources = render_resources(s);
     match &s.action {
         NameSpec::Only(actions) if actions.contains("*") || actions.contains("*:*") => {
+            let (source, resources) = (v.describe_source(si), render_resources(s));
             let hit = Hit {
                 rule: &WC_002,
                 severity: WC_002.severity,
@@ -174,12 +188,9 @@ fn check_statement(v: &View<'_>, si: usize, ti: usize, s: &Statement, out: &mut 
             out.push(v.report_sources(hit, &[si]));
         }
         NameSpec::Not(excluded) => {
+            let (source, resources) = (v.describe_source(si), render_resources(s));
             let granted = statement_actions(v, si, ti);
-            let notable: Vec<&str> = NOTABLE
-                .iter()
-                .copied()
-                .filter(|n| db().lookup(n).is_some_and(|id| granted.contains(id)))
-                .collect();
+            let notable = names(&granted.intersection(&sets().notable));
             let including = if notable.is_empty() {
                 String::new()
             } else {
@@ -205,6 +216,7 @@ fn check_statement(v: &View<'_>, si: usize, ti: usize, s: &Statement, out: &mut 
         NameSpec::Only(_) => {}
     }
     if let Some(NameSpec::Not(_)) = &s.resource {
+        let (source, resources) = (v.describe_source(si), render_resources(s));
         let actions: Vec<&str> = s.action.names().iter().map(String::as_str).collect();
         let verb = if s.action.is_negated() {
             "every action except "
@@ -278,12 +290,11 @@ fn check_services(v: &View<'_>, out: &mut Vec<Finding>) {
                 if service.contains(['*', '?']) || !db().has_service(service) {
                     continue;
                 }
-                let of_service =
-                    expand(&NameSpec::Only(std::iter::once(pattern.clone()).collect()));
+                let of_service = index().service_set(service);
                 let access = v
                     .effective
                     .statement_grants(si, ti)
-                    .filter(|g| !g.actions.intersection(&of_service).is_empty())
+                    .filter(|g| !g.actions.0.is_disjoint(&of_service.0))
                     .map(|g| g.access())
                     .min_by_key(|a| a.rank());
                 let Some(access) = access else { continue };
@@ -325,9 +336,7 @@ fn check_services(v: &View<'_>, out: &mut Vec<Finding>) {
 /// actions granted without a limiting condition. Permissions-management actions are AWS-RE-001,
 /// tagging actions AWS-WC-009.
 fn check_unconstrained_writes(v: &View<'_>, out: &mut Vec<Finding>) {
-    let idx = index();
-    let mut restrictable_writes = idx.write.clone();
-    restrictable_writes.difference_with(&idx.wildcard_only);
+    let restrictable_writes = &index().restrictable_write;
     let mut star = ActionSet::new();
     let mut covering = ActionSet::new();
     for g in v
@@ -342,8 +351,8 @@ fn check_unconstrained_writes(v: &View<'_>, out: &mut Vec<Finding>) {
             _ => {}
         }
     }
-    star.intersect_with(&restrictable_writes);
-    covering.intersect_with(&restrictable_writes);
+    star.intersect_with(restrictable_writes);
+    covering.intersect_with(restrictable_writes);
     covering.difference_with(&star);
     for (rule, set, on) in [
         (&WC_004, star, "on `Resource: \"*\"`"),
@@ -356,8 +365,7 @@ fn check_unconstrained_writes(v: &View<'_>, out: &mut Vec<Finding>) {
         let Some(access) = v.effective.unconstrained_access(&set) else {
             continue;
         };
-        let items = compact(&set, &restrictable_writes);
-        let decisive: Vec<ActionId> = set.iter().collect();
+        let items = compact(&set, restrictable_writes);
         let hit = Hit {
             rule,
             severity: rule.severity,
@@ -367,23 +375,22 @@ fn check_unconstrained_writes(v: &View<'_>, out: &mut Vec<Finding>) {
                 v.display(),
                 set.len(),
                 shorten(&items, 8),
-                v.origin(&decisive)
+                v.origin(&set)
             ),
             scope: access.scope,
             confidence: Confidence::Direct,
         };
-        out.push(v.report(hit, &decisive));
+        out.push(v.report(hit, &set));
     }
 }
 
 /// WC-008: `iam:PassRole` on every role, with no condition that limits it (such as
 /// `iam:PassedToService`).
 fn check_pass_role(v: &View<'_>, out: &mut Vec<Finding>) {
-    let pass_role = named(&["iam:PassRole"]);
-    let Some(access) = v.effective.unconstrained_access(&pass_role) else {
+    let pass_role = &sets().pass_role;
+    let Some(access) = v.effective.unconstrained_access(pass_role) else {
         return;
     };
-    let decisive: Vec<ActionId> = pass_role.iter().collect();
     let hit = Hit {
         rule: &WC_008,
         severity: WC_008.severity,
@@ -392,12 +399,12 @@ fn check_pass_role(v: &View<'_>, out: &mut Vec<Finding>) {
             "{} may pass any role of the account to an AWS service (`iam:PassRole` {}, no `iam:PassedToService` condition), from {}.",
             v.display(),
             describe_access(access),
-            v.origin(&decisive)
+            v.origin(pass_role)
         ),
         scope: access.scope,
         confidence: Confidence::Partial,
     };
-    out.push(v.report(hit, &decisive));
+    out.push(v.report(hit, pass_role));
 }
 
 /// WC-009: tagging actions on every resource without a limiting condition.
@@ -408,7 +415,6 @@ fn check_tagging(v: &View<'_>, out: &mut Vec<Finding>) {
         return;
     };
     let items = compact(&set, &idx.tagging);
-    let decisive: Vec<ActionId> = set.iter().collect();
     let hit = Hit {
         rule: &WC_009,
         severity: WC_009.severity,
@@ -418,22 +424,22 @@ fn check_tagging(v: &View<'_>, out: &mut Vec<Finding>) {
             v.display(),
             set.len(),
             shorten(&items, 8),
-            v.origin(&decisive)
+            v.origin(&set)
         ),
         scope: access.scope,
         confidence: Confidence::Direct,
     };
-    out.push(v.report(hit, &decisive));
+    out.push(v.report(hit, &set));
 }
 
 /// WC-010 and WC-011: condition patterns that do not do what they seem to, in Allow and Deny
 /// statements alike.
 fn check_conditions(v: &View<'_>, si: usize, s: &Statement, out: &mut Vec<Finding>) {
-    let source = v.describe_source(si);
     for (op, keys) in &s.condition {
         let lower = op.to_ascii_lowercase();
         for (key, values) in keys {
             if lower.starts_with("forallvalues:") && !is_multi_valued(key) {
+                let source = v.describe_source(si);
                 let hit = Hit {
                     rule: &WC_010,
                     severity: WC_010.severity,
@@ -451,6 +457,7 @@ fn check_conditions(v: &View<'_>, si: usize, s: &Statement, out: &mut Vec<Findin
             let mfa = key == "aws:multifactorauthpresent"
                 && values.iter().any(|x| x.eq_ignore_ascii_case("false"));
             if mfa && (lower == "bool" || lower == "null") {
+                let source = v.describe_source(si);
                 let hit = Hit {
                     rule: &WC_011,
                     severity: WC_011.severity,

@@ -1,0 +1,110 @@
+//! `iamgate check-config FILE`: validates a server config (`.toml`, with the `IAMGATE_*`
+//! environment applied as `serve` would) or a repository config (`.yml`/`.yaml`, such as
+//! `.iamgate.yml`). Prints `FILE: ok`, or every problem as `FILE: key.path (line N): message`
+//! and exits 3. Never prints a config value (secrets stay unseen).
+
+use std::path::{Path, PathBuf};
+
+use super::{Outcome, write_stdout};
+use crate::config::server::{ServerConfig, process_env};
+use crate::config::{Problems, repo};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A server config (`*.toml`) or a repository config (`.iamgate.yml`, `*.yml`, `*.yaml`).
+    pub file: PathBuf,
+}
+
+/// Which kind of config a file holds, by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Server,
+    Repo,
+}
+
+fn kind_of(path: &Path) -> Option<Kind> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("toml") => Some(Kind::Server),
+        Some("yml" | "yaml") => Some(Kind::Repo),
+        _ if path.file_name().is_some_and(|n| n == ".iamgate.yml") => Some(Kind::Repo),
+        _ => None,
+    }
+}
+
+pub fn run(args: &Args) -> Outcome {
+    let name = args.file.display().to_string();
+    let checked = match kind_of(&args.file) {
+        None => {
+            return Outcome::InvalidInput(format!(
+                "{name}: cannot tell the kind of config: expected a server config (.toml) or a \
+                 repository config (.iamgate.yml, .yml, .yaml)"
+            ));
+        }
+        Some(Kind::Server) => ServerConfig::load(Some(&args.file), process_env()).map(|_| ()),
+        Some(Kind::Repo) => match std::fs::read_to_string(&args.file) {
+            Ok(text) => repo::parse(&text).map(|_| ()),
+            Err(e) => return Outcome::InvalidInput(format!("cannot read {name}: {e}")),
+        },
+    };
+    match checked {
+        Ok(()) => match write_stdout(&format!("{name}: ok\n")) {
+            Ok(()) => Outcome::Done,
+            Err(e) => Outcome::Failed(e),
+        },
+        Err(problems) => Outcome::InvalidInput(render(&name, &problems)),
+    }
+}
+
+/// `invalid config:` and one `FILE: problem` line per problem.
+fn render(name: &str, problems: &Problems) -> String {
+    let lines: Vec<String> = problems.0.iter().map(|p| format!("{name}: {p}")).collect();
+    format!("invalid config:\n{}", lines.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Problem;
+
+    #[test]
+    fn the_kind_comes_from_the_name() {
+        assert_eq!(kind_of(Path::new("config/server.toml")), Some(Kind::Server));
+        assert_eq!(kind_of(Path::new(".iamgate.yml")), Some(Kind::Repo));
+        assert_eq!(kind_of(Path::new("repo/.iamgate.yaml")), Some(Kind::Repo));
+        assert_eq!(kind_of(Path::new("x.yml")), Some(Kind::Repo));
+        assert_eq!(kind_of(Path::new("config.json")), None);
+        assert_eq!(kind_of(Path::new("Makefile")), None);
+    }
+
+    #[test]
+    fn every_problem_gets_its_own_line_with_the_file() {
+        let problems = Problems(vec![
+            Problem {
+                path: "github.app_id".into(),
+                line: Some(4),
+                message: "must be greater than 0, found 0".into(),
+            },
+            Problem {
+                path: String::new(),
+                line: None,
+                message: "no forge configured".into(),
+            },
+        ]);
+        assert_eq!(
+            render("s.toml", &problems),
+            "invalid config:\ns.toml: github.app_id (line 4): must be greater than 0, found 0\ns.toml: no forge configured"
+        );
+    }
+
+    #[test]
+    fn unknown_kinds_and_unreadable_files_are_invalid_input() {
+        let outcome = run(&Args {
+            file: PathBuf::from("notes.txt"),
+        });
+        assert!(matches!(outcome, Outcome::InvalidInput(m) if m.contains("cannot tell")));
+        let outcome = run(&Args {
+            file: PathBuf::from("/nonexistent/.iamgate.yml"),
+        });
+        assert!(matches!(outcome, Outcome::InvalidInput(m) if m.starts_with("cannot read")));
+    }
+}

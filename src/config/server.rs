@@ -1,0 +1,544 @@
+//! The server config (TOML, `--config FILE` or `IAMGATE_CONFIG`), with every key overridable by
+//! `IAMGATE_<SECTION>__<KEY>` (env wins over the file). Parsed raw (`raw`), then validated here
+//! into `ServerConfig`, collecting every problem with its key path and line. Secrets are
+//! `Secret`s from the moment they are read; nothing here logs.
+
+mod raw;
+mod secret;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use self::raw::{Entry, Origin, Raw, Value};
+pub use self::secret::Secret;
+use super::problems::{Problem, Problems};
+
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
+/// GitHub's own payload cap (25 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 25 * 1024 * 1024;
+pub const DEFAULT_STORE_URL: &str = "sqlite://data/iamgate.db";
+pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
+pub const DEFAULT_GITLAB_URL: &str = "https://gitlab.com";
+pub const DEFAULT_PULUMI_COMMAND: &str = "pulumi";
+pub const DEFAULT_PULUMI_TIMEOUT_SECS: u64 = 900;
+pub const DEFAULT_PULUMI_MAX_CONCURRENT: u64 = 2;
+pub const DEFAULT_PULUMI_MAX_OUTPUT_BYTES: u64 = 64 * 1024 * 1024;
+pub const DEFAULT_WORKER_CONCURRENCY: u64 = 4;
+/// The worker renews the leases of running jobs; a dead worker's jobs return after this.
+pub const DEFAULT_WORKER_LEASE_SECS: u64 = 60;
+pub const DEFAULT_WORKER_MAX_ATTEMPTS: u64 = 8;
+/// Webhook secrets shorter than this are guessable.
+pub const MIN_SECRET_CHARS: usize = 16;
+
+/// A validated server config.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub server: HttpConfig,
+    pub store: StoreConfig,
+    pub github: Option<GitHubConfig>,
+    pub gitlab: Option<GitLabConfig>,
+    pub pulumi: PulumiConfig,
+    pub worker: WorkerSettings,
+}
+
+/// `[server]`
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+    pub max_body_bytes: usize,
+}
+
+/// `[store]`
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// `sqlite://PATH`
+    pub url: String,
+}
+
+/// `[github]`: a GitHub App.
+#[derive(Debug, Clone)]
+pub struct GitHubConfig {
+    pub app_id: u64,
+    pub private_key_path: PathBuf,
+    /// The PEM text of the App's RSA private key, read and checked at validation.
+    pub private_key: Secret,
+    pub webhook_secret: Secret,
+    /// Without a trailing slash.
+    pub api_url: String,
+}
+
+/// `[gitlab]`
+#[derive(Debug, Clone)]
+pub struct GitLabConfig {
+    /// Without a trailing slash.
+    pub url: String,
+    pub token: Secret,
+    pub webhook_secret: Secret,
+}
+
+/// `[pulumi]`
+#[derive(Debug, Clone)]
+pub struct PulumiConfig {
+    pub command: String,
+    pub timeout: Duration,
+    pub max_concurrent: usize,
+    pub allow_fork_prs: bool,
+    pub max_output_bytes: usize,
+    /// `[pulumi.env]`: extra environment for previews (credentials).
+    pub env: BTreeMap<String, Secret>,
+}
+
+/// `[worker]`: maps onto `queue::worker::WorkerConfig` (which adds timings of its own).
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub concurrency: usize,
+    /// How long a claim holds without renewal (running jobs are renewed).
+    pub lease: Duration,
+    pub max_attempts: u32,
+}
+
+/// The config file named by `--config`, else by `IAMGATE_CONFIG`.
+pub fn config_path(flag: Option<&Path>) -> Option<PathBuf> {
+    flag.map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("IAMGATE_CONFIG").map(PathBuf::from))
+}
+
+/// The process's `IAMGATE_*` variables (non-UTF-8 ones cannot be config values and are skipped).
+pub fn process_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| k.starts_with("IAMGATE_"))
+        .collect()
+}
+
+impl ServerConfig {
+    /// Reads the file (if any) and applies `env` over it. Without a file, everything comes from
+    /// the environment.
+    pub fn load<I>(path: Option<&Path>, env: I) -> Result<ServerConfig, Problems>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let text = match path {
+            None => String::new(),
+            Some(path) => std::fs::read_to_string(path).map_err(|e| {
+                Problems(vec![Problem {
+                    path: String::new(),
+                    line: None,
+                    message: format!("cannot read {}: {e}", path.display()),
+                }])
+            })?,
+        };
+        ServerConfig::parse(&text, env)
+    }
+
+    /// Parses TOML text, applies `env` over it, and validates. Relative paths (the private key)
+    /// are relative to the working directory.
+    pub fn parse<I>(text: &str, env: I) -> Result<ServerConfig, Problems>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let mut problems = Problems::default();
+        let Some(mut raw) = Raw::from_toml(text, &mut problems) else {
+            return Err(problems);
+        };
+        raw.apply_env(env, &mut problems);
+        let config = Reader {
+            raw: &raw,
+            problems: &mut problems,
+        }
+        .config();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+struct Reader<'a> {
+    raw: &'a Raw,
+    problems: &'a mut Problems,
+}
+
+impl Reader<'_> {
+    fn config(&mut self) -> ServerConfig {
+        let server = HttpConfig {
+            listen: self.listen(),
+            max_body_bytes: self.positive("server.max_body_bytes", DEFAULT_MAX_BODY_BYTES),
+        };
+        let store = StoreConfig {
+            url: self.store_url(),
+        };
+        let github = self.configured("github").then(|| self.github());
+        let gitlab = self.configured("gitlab").then(|| self.gitlab());
+        if github.is_none() && gitlab.is_none() {
+            self.problems.push(
+                "",
+                "no forge configured: add a [github] section (a GitHub App) or a [gitlab] section",
+            );
+        }
+        let pulumi = self.pulumi();
+        let worker = self.worker();
+        ServerConfig {
+            server,
+            store,
+            github,
+            gitlab,
+            pulumi,
+            worker,
+        }
+    }
+
+    fn configured(&self, section: &str) -> bool {
+        self.raw.sections.contains_key(section)
+    }
+
+    fn problem(&mut self, path: &str, entry: Option<&Entry>, message: impl Into<String>) {
+        let mut message = message.into();
+        let line = match entry.map(|e| &e.origin) {
+            Some(Origin::File { line }) => Some(*line),
+            Some(Origin::Env { var }) => {
+                message.push_str(&format!(" (set by {var})"));
+                None
+            }
+            None => {
+                let section = path.split('.').next().unwrap_or_default();
+                self.raw.sections.get(section).copied().flatten()
+            }
+        };
+        self.problems.0.push(Problem {
+            path: path.to_owned(),
+            line,
+            message,
+        });
+    }
+
+    /// A string at `path`; a problem (and None) when it has another type.
+    fn string(&mut self, path: &str) -> Option<String> {
+        let raw = self.raw;
+        let entry = raw.entries.get(path)?;
+        match &entry.value {
+            Value::Str(s) => Some(s.clone()),
+            other => {
+                let found = type_name(other);
+                self.problem(
+                    path,
+                    Some(entry),
+                    format!("expected a string, found {found}"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A required string; a problem naming the key when missing or empty.
+    fn required(&mut self, path: &str, what: &str) -> Option<String> {
+        let raw = self.raw;
+        match self.string(path) {
+            Some(s) if !s.trim().is_empty() => Some(s),
+            Some(_) => {
+                self.problem(
+                    path,
+                    raw.entries.get(path),
+                    format!("must not be empty: {what}"),
+                );
+                None
+            }
+            None if !raw.entries.contains_key(path) => {
+                self.problem(path, None, format!("missing: {what}"));
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// An integer > 0 (an environment string must parse as one), else the default.
+    fn positive(&mut self, path: &str, default: u64) -> usize {
+        self.positive_opt(path)
+            .unwrap_or(default)
+            .try_into()
+            .unwrap_or(usize::MAX)
+    }
+
+    fn positive_opt(&mut self, path: &str) -> Option<u64> {
+        let raw = self.raw;
+        let entry = raw.entries.get(path)?;
+        let n = match &entry.value {
+            Value::Int(n) => *n,
+            Value::Str(s) if matches!(entry.origin, Origin::Env { .. }) => match s.trim().parse() {
+                Ok(n) => n,
+                Err(_) => {
+                    self.problem(path, Some(entry), "expected a whole number");
+                    return None;
+                }
+            },
+            other => {
+                let found = type_name(other);
+                self.problem(
+                    path,
+                    Some(entry),
+                    format!("expected a whole number, found {found}"),
+                );
+                return None;
+            }
+        };
+        match u64::try_from(n) {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                self.problem(
+                    path,
+                    Some(entry),
+                    format!("must be greater than 0, found {n}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn bool(&mut self, path: &str, default: bool) -> bool {
+        let raw = self.raw;
+        let Some(entry) = raw.entries.get(path) else {
+            return default;
+        };
+        match &entry.value {
+            Value::Bool(b) => *b,
+            Value::Str(s) if matches!(entry.origin, Origin::Env { .. }) => match s.trim() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    self.problem(path, Some(entry), "expected `true` or `false`");
+                    default
+                }
+            },
+            other => {
+                let found = type_name(other);
+                self.problem(
+                    path,
+                    Some(entry),
+                    format!("expected `true` or `false`, found {found}"),
+                );
+                default
+            }
+        }
+    }
+
+    fn listen(&mut self) -> SocketAddr {
+        let fallback = SocketAddr::from(([0, 0, 0, 0], 8080));
+        let Some(text) = self.string("server.listen") else {
+            return fallback;
+        };
+        match text.trim().parse() {
+            Ok(addr) => addr,
+            Err(_) => {
+                let entry = self.raw.entries.get("server.listen");
+                self.problem(
+                    "server.listen",
+                    entry,
+                    format!("expected an IP address and port such as `{DEFAULT_LISTEN}`"),
+                );
+                fallback
+            }
+        }
+    }
+
+    fn store_url(&mut self) -> String {
+        let url = self
+            .string("store.url")
+            .unwrap_or_else(|| DEFAULT_STORE_URL.to_owned());
+        let path = url.strip_prefix("sqlite://").unwrap_or_default();
+        if path.trim().is_empty() {
+            let entry = self.raw.entries.get("store.url");
+            self.problem(
+                "store.url",
+                entry,
+                "expected `sqlite://PATH`, e.g. `sqlite://data/iamgate.db`",
+            );
+        }
+        url
+    }
+
+    /// An http(s) URL, without its trailing slash.
+    fn http_url(&mut self, path: &str, default: &str) -> String {
+        let url = self.string(path).unwrap_or_else(|| default.to_owned());
+        let url = url.trim().trim_end_matches('/').to_owned();
+        let host = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .unwrap_or_default();
+        if host.is_empty() || host.starts_with('/') || host.contains(char::is_whitespace) {
+            let entry = self.raw.entries.get(path);
+            self.problem(
+                path,
+                entry,
+                format!("expected an http:// or https:// URL such as `{default}`"),
+            );
+        }
+        url
+    }
+
+    fn webhook_secret(&mut self, path: &str) -> Secret {
+        let raw = self.raw;
+        let secret = self
+            .required(path, "the secret the forge signs deliveries with")
+            .unwrap_or_default();
+        if !secret.is_empty() && secret.chars().count() < MIN_SECRET_CHARS {
+            self.problem(
+                path,
+                raw.entries.get(path),
+                format!("too short: use at least {MIN_SECRET_CHARS} random characters"),
+            );
+        }
+        Secret::new(secret)
+    }
+
+    fn github(&mut self) -> GitHubConfig {
+        let raw = self.raw;
+        let app_id = match raw.entries.get("github.app_id") {
+            None => {
+                self.problem(
+                    "github.app_id",
+                    None,
+                    "missing: the GitHub App's numeric id",
+                );
+                0
+            }
+            Some(_) => self.positive_opt("github.app_id").unwrap_or(0),
+        };
+        let key_path = self.required(
+            "github.private_key_path",
+            "the path of the App's private key (.pem)",
+        );
+        let private_key = match &key_path {
+            None => Secret::default(),
+            Some(p) => match read_rsa_key(Path::new(p)) {
+                Ok(key) => key,
+                Err(reason) => {
+                    let entry = raw.entries.get("github.private_key_path");
+                    self.problem("github.private_key_path", entry, reason);
+                    Secret::default()
+                }
+            },
+        };
+        GitHubConfig {
+            app_id,
+            private_key_path: key_path.map(PathBuf::from).unwrap_or_default(),
+            private_key,
+            webhook_secret: self.webhook_secret("github.webhook_secret"),
+            api_url: self.http_url("github.api_url", DEFAULT_GITHUB_API_URL),
+        }
+    }
+
+    fn gitlab(&mut self) -> GitLabConfig {
+        GitLabConfig {
+            url: self.http_url("gitlab.url", DEFAULT_GITLAB_URL),
+            token: Secret::new(
+                self.required("gitlab.token", "an access token with the `api` scope")
+                    .unwrap_or_default(),
+            ),
+            webhook_secret: self.webhook_secret("gitlab.webhook_secret"),
+        }
+    }
+
+    fn pulumi(&mut self) -> PulumiConfig {
+        let raw = self.raw;
+        let command = match self.string("pulumi.command") {
+            None => DEFAULT_PULUMI_COMMAND.to_owned(),
+            Some(c) if c.trim().is_empty() => {
+                let entry = raw.entries.get("pulumi.command");
+                self.problem(
+                    "pulumi.command",
+                    entry,
+                    "must not be empty: the pulumi executable",
+                );
+                c
+            }
+            Some(c) => c,
+        };
+        let mut env = BTreeMap::new();
+        for (path, entry) in raw.entries.range("pulumi.env.".to_owned()..) {
+            let Some(name) = path.strip_prefix("pulumi.env.") else {
+                break;
+            };
+            if !is_env_name(name) {
+                self.problem(path, Some(entry), "not a valid environment variable name");
+            }
+            match &entry.value {
+                Value::Str(v) => {
+                    env.insert(name.to_owned(), Secret::new(v.clone()));
+                }
+                other => {
+                    let found = type_name(other);
+                    self.problem(
+                        path,
+                        Some(entry),
+                        format!("expected a string, found {found}"),
+                    );
+                }
+            }
+        }
+        PulumiConfig {
+            command,
+            timeout: Duration::from_secs(
+                self.positive_opt("pulumi.timeout_secs")
+                    .unwrap_or(DEFAULT_PULUMI_TIMEOUT_SECS),
+            ),
+            max_concurrent: self.positive("pulumi.max_concurrent", DEFAULT_PULUMI_MAX_CONCURRENT),
+            allow_fork_prs: self.bool("pulumi.allow_fork_prs", false),
+            max_output_bytes: self
+                .positive("pulumi.max_output_bytes", DEFAULT_PULUMI_MAX_OUTPUT_BYTES),
+            env,
+        }
+    }
+
+    fn worker(&mut self) -> WorkerSettings {
+        WorkerSettings {
+            concurrency: self.positive("worker.concurrency", DEFAULT_WORKER_CONCURRENCY),
+            lease: Duration::from_secs(
+                self.positive_opt("worker.lease_secs")
+                    .unwrap_or(DEFAULT_WORKER_LEASE_SECS),
+            ),
+            max_attempts: self
+                .positive_opt("worker.max_attempts")
+                .unwrap_or(DEFAULT_WORKER_MAX_ATTEMPTS)
+                .try_into()
+                .unwrap_or(u32::MAX),
+        }
+    }
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Str(_) => "a string",
+        Value::Int(_) => "an integer",
+        Value::Bool(_) => "a boolean",
+        Value::Other(name) => name,
+    }
+}
+
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Reads a PEM RSA private key (PKCS#1, as GitHub issues them, or PKCS#8).
+fn read_rsa_key(path: &Path) -> Result<Secret, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let labelled = text.contains("-----BEGIN RSA PRIVATE KEY-----")
+        || text.contains("-----BEGIN PRIVATE KEY-----");
+    if !labelled || jsonwebtoken::EncodingKey::from_rsa_pem(text.as_bytes()).is_err() {
+        return Err(format!(
+            "`{}` is not a PEM RSA private key: download the key from the GitHub App's settings",
+            path.display()
+        ));
+    }
+    Ok(Secret::new(text))
+}
+
+#[cfg(test)]
+mod tests;

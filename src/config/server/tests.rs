@@ -1,0 +1,293 @@
+use std::io::Write;
+
+use super::*;
+
+/// The test-only App key committed under tests/fixtures/keys/.
+fn key_path() -> String {
+    format!(
+        "{}/tests/fixtures/keys/test-app.private-key.pem",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn github_toml() -> String {
+    format!(
+        "[github]\napp_id = 12345\nprivate_key_path = \"{}\"\nwebhook_secret = \"0123456789abcdef-file\"\n",
+        key_path()
+    )
+}
+
+fn no_env() -> Vec<(String, String)> {
+    Vec::new()
+}
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// (path, line) of every problem.
+fn paths(problems: &Problems) -> Vec<(String, Option<usize>)> {
+    problems
+        .0
+        .iter()
+        .map(|p| (p.path.clone(), p.line))
+        .collect()
+}
+
+#[test]
+fn a_minimal_github_config_gets_the_defaults() {
+    let config = ServerConfig::parse(&github_toml(), no_env()).expect("valid");
+    assert_eq!(config.server.listen, "0.0.0.0:8080".parse().expect("addr"));
+    assert_eq!(config.server.max_body_bytes, 25 * 1024 * 1024);
+    assert_eq!(config.store.url, "sqlite://data/iamgate.db");
+    let github = config.github.expect("github configured");
+    assert_eq!(github.app_id, 12345);
+    assert_eq!(github.api_url, "https://api.github.com");
+    assert_eq!(github.webhook_secret.expose(), "0123456789abcdef-file");
+    assert!(github.private_key.expose().contains("PRIVATE KEY"));
+    assert!(config.gitlab.is_none());
+    assert_eq!(config.pulumi.command, "pulumi");
+    assert_eq!(config.pulumi.timeout, Duration::from_secs(900));
+    assert_eq!(config.pulumi.max_concurrent, 2);
+    assert!(!config.pulumi.allow_fork_prs);
+    assert_eq!(config.worker.lease, Duration::from_secs(60));
+    assert_eq!(config.worker.max_attempts, 8);
+}
+
+#[test]
+fn every_problem_is_reported_with_its_key_path_and_line() {
+    let text = r#"[server]
+listen = "localhost"
+max_body_bytes = 0
+
+[store]
+url = "postgres://db"
+
+[github]
+app_id = 0
+private_key_path = "/nonexistent/key.pem"
+webhook_secret = "short"
+api_url = "ftp://example.com"
+
+[gitlab]
+webhook_secret = "0123456789abcdef"
+
+[pulumi]
+command = ""
+timeout_secs = 0
+max_concurrent = -1
+allow_fork_prs = "yes"
+[pulumi.env]
+AWS_REGION = 3
+"1BAD" = "x"
+
+[worker]
+max_attempts = 0
+"#;
+    let problems = ServerConfig::parse(text, no_env()).expect_err("invalid");
+    let got = paths(&problems);
+    let want = [
+        ("server.listen", 2),
+        ("server.max_body_bytes", 3),
+        ("store.url", 6),
+        ("github.app_id", 9),
+        ("github.private_key_path", 10),
+        ("github.webhook_secret", 11),
+        ("github.api_url", 12),
+        ("gitlab.token", 14),
+        ("pulumi.command", 18),
+        ("pulumi.timeout_secs", 19),
+        ("pulumi.max_concurrent", 20),
+        ("pulumi.allow_fork_prs", 21),
+        ("pulumi.env.AWS_REGION", 23),
+        ("pulumi.env.1BAD", 24),
+        ("worker.max_attempts", 27),
+    ];
+    for (path, line) in want {
+        assert!(
+            got.contains(&(path.to_owned(), Some(line))),
+            "missing {path} (line {line}) in {got:?}"
+        );
+    }
+    assert_eq!(got.len(), want.len(), "{problems}");
+    let shown = problems.to_string();
+    assert!(shown.contains("gitlab.token (line 14): missing"), "{shown}");
+    assert!(
+        !shown.contains("short\""),
+        "a secret value is never echoed: {shown}"
+    );
+}
+
+#[test]
+fn missing_required_github_keys_are_named() {
+    let problems = ServerConfig::parse(
+        "[github]\napi_url = \"https://ghe.example/api/v3/\"\n",
+        no_env(),
+    )
+    .expect_err("incomplete");
+    let got = paths(&problems);
+    for path in [
+        "github.app_id",
+        "github.private_key_path",
+        "github.webhook_secret",
+    ] {
+        assert!(
+            got.contains(&(path.to_owned(), Some(1))),
+            "{path} in {got:?}"
+        );
+    }
+    assert_eq!(got.len(), 3, "{problems}");
+}
+
+#[test]
+fn no_forge_at_all_is_a_problem() {
+    let problems = ServerConfig::parse("[server]\nlisten = \"127.0.0.1:9000\"\n", no_env())
+        .expect_err("no forge");
+    assert_eq!(paths(&problems), vec![(String::new(), None)]);
+    assert!(problems.0[0].message.contains("[github]"));
+}
+
+#[test]
+fn a_gitlab_only_config_is_valid() {
+    let config = ServerConfig::parse(
+        "[gitlab]\ntoken = \"glpat-xxxxxxxxxxxx\"\nwebhook_secret = \"0123456789abcdef\"\n",
+        no_env(),
+    )
+    .expect("valid");
+    assert!(config.github.is_none());
+    assert_eq!(config.gitlab.expect("gitlab").url, "https://gitlab.com");
+}
+
+#[test]
+fn the_environment_wins_over_the_file() {
+    let config = ServerConfig::parse(
+        &format!("{}[server]\nlisten = \"127.0.0.1:1\"\n", github_toml()),
+        env(&[
+            (
+                "IAMGATE_GITHUB__WEBHOOK_SECRET",
+                "from-the-environment-0123",
+            ),
+            ("IAMGATE_GITHUB__APP_ID", "777"),
+            ("IAMGATE_SERVER__LISTEN", "127.0.0.1:9999"),
+            ("IAMGATE_PULUMI__ALLOW_FORK_PRS", "true"),
+            ("IAMGATE_PULUMI__ENV__AWS_REGION", "eu-west-1"),
+        ]),
+    )
+    .expect("valid");
+    let github = config.github.expect("github");
+    assert_eq!(github.webhook_secret.expose(), "from-the-environment-0123");
+    assert_eq!(github.app_id, 777);
+    assert_eq!(config.server.listen.port(), 9999);
+    assert!(config.pulumi.allow_fork_prs);
+    assert_eq!(config.pulumi.env["AWS_REGION"].expose(), "eu-west-1");
+}
+
+#[test]
+fn a_config_can_come_from_the_environment_alone() {
+    let config = ServerConfig::load(
+        None,
+        env(&[
+            ("IAMGATE_GITHUB__APP_ID", "1"),
+            ("IAMGATE_GITHUB__PRIVATE_KEY_PATH", &key_path()),
+            ("IAMGATE_GITHUB__WEBHOOK_SECRET", "0123456789abcdef"),
+        ]),
+    )
+    .expect("valid");
+    assert_eq!(config.github.expect("github").app_id, 1);
+}
+
+#[test]
+fn bad_environment_values_name_their_variable() {
+    let problems = ServerConfig::parse(
+        &github_toml(),
+        env(&[
+            ("IAMGATE_GITHUB__APP_ID", "twelve"),
+            ("IAMGATE_PULUMI__ALLOW_FORK_PRS", "yes"),
+        ]),
+    )
+    .expect_err("invalid");
+    assert_eq!(
+        paths(&problems),
+        vec![
+            ("github.app_id".to_owned(), None),
+            ("pulumi.allow_fork_prs".to_owned(), None)
+        ]
+    );
+    assert!(problems.0[0].message.contains("IAMGATE_GITHUB__APP_ID"));
+}
+
+#[test]
+fn a_key_that_is_not_an_rsa_private_key_is_refused() {
+    let mut file = tempfile::NamedTempFile::new().expect("tempfile");
+    file.write_all(
+        b"-----BEGIN RSA PRIVATE KEY-----\nbm90IGEga2V5\n-----END RSA PRIVATE KEY-----\n",
+    )
+    .expect("write");
+    let text = format!(
+        "[github]\napp_id = 1\nprivate_key_path = \"{}\"\nwebhook_secret = \"0123456789abcdef\"\n",
+        file.path().display()
+    );
+    let problems = ServerConfig::parse(&text, no_env()).expect_err("not a key");
+    assert_eq!(
+        paths(&problems),
+        vec![("github.private_key_path".to_owned(), Some(3))]
+    );
+    assert!(problems.0[0].message.contains("not a PEM RSA private key"));
+}
+
+#[test]
+fn unreadable_or_broken_files_are_problems() {
+    let problems = ServerConfig::load(Some(Path::new("/nonexistent/iamgate.toml")), no_env())
+        .expect_err("missing");
+    assert!(
+        problems.0[0]
+            .message
+            .starts_with("cannot read /nonexistent/iamgate.toml")
+    );
+    let problems = ServerConfig::parse("[github\n", no_env()).expect_err("broken");
+    assert_eq!(problems.0.len(), 1, "only the syntax error: {problems}");
+    assert_eq!(problems.0[0].line, Some(1));
+}
+
+#[test]
+fn debug_of_the_whole_config_shows_no_secret() {
+    let config = ServerConfig::parse(
+        &format!(
+            "{}[gitlab]\ntoken = \"glpat-token-value\"\nwebhook_secret = \"gitlab-hook-secret-value\"\n[pulumi.env]\nAWS_SECRET_ACCESS_KEY = \"aws-secret-value\"\n",
+            github_toml()
+        ),
+        no_env(),
+    )
+    .expect("valid");
+    let shown = format!("{config:?} {config:#?}");
+    for secret in [
+        "0123456789abcdef-file",
+        "glpat-token-value",
+        "gitlab-hook-secret-value",
+        "aws-secret-value",
+        "PRIVATE KEY",
+    ] {
+        assert!(!shown.contains(secret), "{secret} leaked in {shown}");
+    }
+    assert!(
+        shown.contains("AWS_SECRET_ACCESS_KEY"),
+        "names are not secret"
+    );
+    assert!(shown.contains("***"));
+}
+
+#[test]
+fn a_public_key_is_not_a_private_key() {
+    let text = format!(
+        "[github]\napp_id = 1\nprivate_key_path = \"{}/tests/fixtures/keys/test-app.public-key.pem\"\nwebhook_secret = \"0123456789abcdef\"\n",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let problems = ServerConfig::parse(&text, no_env()).expect_err("public key");
+    assert_eq!(
+        paths(&problems),
+        vec![("github.private_key_path".to_owned(), Some(3))]
+    );
+}

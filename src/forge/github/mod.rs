@@ -1,0 +1,82 @@
+//! The GitHub App client: `Forge` over GitHub's REST API with octocrab as transport (its retries
+//! off), App JWT and cached installation tokens, our own retry policy, pagination that keeps
+//! every page authenticated, and a hand-followed tarball redirect. Never logs a token or the key.
+//!
+//! [`GitHubApp`] is the App; [`GitHubApp::installation`] gives a [`GitHubClient`] for one
+//! installation. `GitHubApp` itself is also a `Forge` that picks the installation from
+//! `PrRef::installation`, for a job context that serves every installation.
+
+mod app;
+mod archive;
+mod auth;
+mod client;
+mod comments;
+mod pagination;
+mod retry;
+mod transport;
+
+use std::path::Path;
+
+use async_trait::async_trait;
+
+pub use app::{GitHubApp, GitHubSetupError};
+pub use client::{COMMENT_LIMIT, DELETED_FORK, GitHubClient, MAX_LISTED_FILES, STATUS_DESCRIPTION_LIMIT};
+pub use retry::RetryPolicy;
+
+use crate::event::{Login, PrRef, Sha};
+use crate::forge::{ChangedFiles, CommentId, CommitStatus, Forge, ForgeError, ForgeResult, PullRequest, RetryClass};
+
+impl GitHubApp {
+    /// The client for the installation a pull request was delivered through.
+    pub fn client_for(&self, pr: &PrRef) -> ForgeResult<GitHubClient> {
+        pr.installation.map(|id| self.installation(id)).ok_or_else(|| ForgeError {
+            operation: format!("address {pr}"),
+            message: "the pull request carries no GitHub App installation id".to_owned(),
+            retry: RetryClass::GiveUp,
+            status: None,
+        })
+    }
+}
+
+#[async_trait]
+impl Forge for GitHubApp {
+    async fn pull_request(&self, pr: &PrRef) -> ForgeResult<PullRequest> {
+        self.client_for(pr)?.pull_request(pr).await
+    }
+
+    async fn changed_files(&self, pr: &PrRef) -> ForgeResult<ChangedFiles> {
+        self.client_for(pr)?.changed_files(pr).await
+    }
+
+    async fn file_at(&self, pr: &PrRef, path: &str, sha: &Sha) -> ForgeResult<Option<Vec<u8>>> {
+        self.client_for(pr)?.file_at(pr, path, sha).await
+    }
+
+    async fn download_archive(&self, pr: &PrRef, sha: &Sha, dest: &Path, max_bytes: u64) -> ForgeResult<()> {
+        self.client_for(pr)?.download_archive(pr, sha, dest, max_bytes).await
+    }
+
+    async fn find_own_comment(&self, pr: &PrRef, marker: &str) -> ForgeResult<Option<CommentId>> {
+        self.client_for(pr)?.find_own_comment(pr, marker).await
+    }
+
+    async fn create_comment(&self, pr: &PrRef, body: &str) -> ForgeResult<CommentId> {
+        self.client_for(pr)?.create_comment(pr, body).await
+    }
+
+    async fn update_comment(&self, pr: &PrRef, id: CommentId, body: &str) -> ForgeResult<()> {
+        self.client_for(pr)?.update_comment(pr, id, body).await
+    }
+
+    async fn set_status(&self, pr: &PrRef, sha: &Sha, status: &CommitStatus) -> ForgeResult<()> {
+        self.client_for(pr)?.set_status(pr, sha, status).await
+    }
+
+    async fn request_reviewers(&self, pr: &PrRef, users: &[Login], teams: &[String]) -> ForgeResult<()> {
+        self.client_for(pr)?.request_reviewers(pr, users, teams).await
+    }
+
+    fn comment_limit(&self) -> usize {
+        COMMENT_LIMIT
+    }
+}

@@ -1,0 +1,178 @@
+//! HTTP to the GitHub API, one try at a time: octocrab (base URI, API-version header, timeouts,
+//! its retries off) for API calls, reqwest for archive downloads. Requests are addressed by
+//! path and query only, so every request, page two included, goes to the configured base URL with
+//! the bearer token we attach. Decides nothing about retries or which token to use.
+
+use std::fmt;
+use std::time::Duration;
+
+use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH};
+use axum::http::{HeaderMap, HeaderValue, Method, Request};
+use bytes::Bytes;
+use octocrab::Octocrab;
+use octocrab::service::middleware::retry::RetryConfig;
+
+use super::auth::Secret;
+use super::retry::RetryPolicy;
+use crate::forge::ForgeError;
+
+/// GitHub's JSON media type.
+pub(crate) const JSON: &str = "application/vnd.github+json";
+/// The API version we speak (octocrab sends it with every request it builds).
+pub(crate) const API_VERSION: &str = "2022-11-28";
+/// The largest API response read into memory (raw file contents included).
+const MAX_API_BODY: usize = 32 * 1024 * 1024;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A request relative to the API base URL.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiRequest {
+    pub method: Method,
+    /// Path and query, starting with `/` (e.g. `/repos/o/r/pulls/1`).
+    pub path: String,
+    pub body: Option<serde_json::Value>,
+    pub accept: &'static str,
+}
+
+impl ApiRequest {
+    pub(crate) fn get(path: String) -> Self {
+        ApiRequest { method: Method::GET, path, body: None, accept: JSON }
+    }
+
+    pub(crate) fn with_body(method: Method, path: String, body: serde_json::Value) -> Self {
+        ApiRequest { method, path, body: Some(body), accept: JSON }
+    }
+
+    /// `GET /repos/o/r/pulls/1`, for errors and logs (the query is left out).
+    pub(crate) fn operation(&self) -> String {
+        let path = self.path.split_once('?').map_or(self.path.as_str(), |(path, _)| path);
+        format!("{} {path}", self.method)
+    }
+}
+
+/// A response, body read.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// A try that produced no response to classify.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Connection, timeout or body read failure: the request may or may not have been applied.
+    Transport(String),
+    /// Already decided (e.g. minting the token failed, or an archive was too large).
+    Final(ForgeError),
+}
+
+/// The HTTP clients and the API base URL.
+pub(crate) struct Transport {
+    crab: Octocrab,
+    pub(crate) http: reqwest::Client,
+    /// The API base URL without a trailing slash, e.g. `https://api.github.com`.
+    pub(crate) api_url: String,
+    timeout: Duration,
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport").field("api_url", &self.api_url).finish_non_exhaustive()
+    }
+}
+
+impl Transport {
+    pub(crate) fn new(api_url: &str, policy: &RetryPolicy) -> Result<Self, String> {
+        let api_url = api_url.trim_end_matches('/').to_owned();
+        let crab = Octocrab::builder()
+            .base_uri(api_url.as_str())
+            .map_err(|e| format!("invalid api_url {api_url:?}: {e}"))?
+            .add_retry_config(RetryConfig::None)
+            .set_connect_timeout(Some(CONNECT_TIMEOUT))
+            .set_read_timeout(Some(policy.request_timeout))
+            .build()
+            .map_err(|e| format!("cannot build the GitHub client: {e}"))?;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(policy.request_timeout)
+            .user_agent(concat!("iamgate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the download client: {e}"))?;
+        Ok(Transport { crab, http, api_url, timeout: policy.request_timeout })
+    }
+
+    /// Sends `request` once with `token` as bearer credential and reads the whole response.
+    pub(crate) async fn send(&self, request: &ApiRequest, token: &Secret) -> Result<ApiResponse, Failure> {
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+            .map_err(|_| Failure::Transport("the token is not a valid header value".to_owned()))?;
+        authorization.set_sensitive(true);
+        let builder = Request::builder()
+            .method(request.method.clone())
+            .uri(request.path.as_str())
+            .header(ACCEPT, request.accept)
+            .header(AUTHORIZATION, authorization);
+        let built = self
+            .crab
+            .build_request(builder, request.body.as_ref())
+            .map_err(|e| Failure::Transport(format!("cannot build the request: {e}")))?;
+        let response = tokio::time::timeout(self.timeout, self.crab.execute(built))
+            .await
+            .map_err(|_| Failure::Transport(format!("no response within {:?}", self.timeout)))?
+            .map_err(|e| Failure::Transport(format!("request failed: {e}")))?;
+        let (parts, body) = response.into_parts();
+        let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        if declared.is_some_and(|len| len > MAX_API_BODY) {
+            return Err(Failure::Final(ForgeError {
+                operation: request.operation(),
+                message: format!("response larger than {MAX_API_BODY} bytes"),
+                retry: crate::forge::RetryClass::GiveUp,
+                status: Some(parts.status.as_u16()),
+            }));
+        }
+        let body = tokio::time::timeout(self.timeout, axum::body::to_bytes(axum::body::Body::new(body), MAX_API_BODY))
+            .await
+            .map_err(|_| Failure::Transport(format!("response body not read within {:?}", self.timeout)))?
+            .map_err(|e| Failure::Transport(format!("cannot read the response body: {e}")))?;
+        Ok(ApiResponse { status: parts.status.as_u16(), headers: parts.headers, body })
+    }
+}
+
+/// Percent-encodes a path for a URL, keeping `/` and RFC 3986 unreserved characters.
+pub(crate) fn encode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for byte in path.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_encoded_but_slashes_kept() {
+        assert_eq!(encode_path("infra/Pulumi.prod.yaml"), "infra/Pulumi.prod.yaml");
+        assert_eq!(encode_path("a dir/x#1?.ts"), "a%20dir/x%231%3F.ts");
+        assert_eq!(encode_path("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn operations_leave_out_the_query() {
+        let request = ApiRequest::get("/repos/o/r/contents/x?ref=abc".to_owned());
+        assert_eq!(request.operation(), "GET /repos/o/r/contents/x");
+    }
+
+    #[test]
+    fn transport_rejects_an_unusable_base_url() {
+        assert!(Transport::new("not a url at all", &RetryPolicy::default()).is_err());
+        let transport = Transport::new("https://ghe.example.com/api/v3/", &RetryPolicy::default()).unwrap();
+        assert_eq!(transport.api_url, "https://ghe.example.com/api/v3");
+    }
+}

@@ -1,0 +1,135 @@
+//! The status decision: `success` only when the analysis finished and every triggered
+//! requirement is met (or nothing IAM changed); `failure` when the analysis failed or a required
+//! reviewer asked for changes; `pending` otherwise. The description says what is needed.
+
+use super::requirements::{Change, StackResult};
+use crate::engine::report::markdown::{Requirement, Reviewer};
+use crate::forge::StatusState;
+
+/// The status to set, with its description (at most 140 characters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub state: StatusState,
+    pub description: String,
+}
+
+impl Decision {
+    fn new(state: StatusState, description: impl Into<String>) -> Decision {
+        Decision { state, description: clip(&description.into(), 140) }
+    }
+}
+
+/// Decides the status from the change and the state of its triggered requirements.
+pub fn decide(change: &Change<'_>, requirements: &[Requirement]) -> Decision {
+    let failed: Vec<&str> = change
+        .stacks
+        .iter()
+        .filter(|(_, r)| matches!(r, StackResult::Failed))
+        .map(|(s, _)| s.name.as_str())
+        .collect();
+    if !failed.is_empty() {
+        return Decision::new(StatusState::Failure, format!("analysis failed for {}: see the iamgate comment", failed.join(", ")));
+    }
+    if change.stacks.iter().any(|(_, r)| matches!(r, StackResult::NotRun)) {
+        return Decision::new(StatusState::Pending, "fork PR not previewed: a maintainer must review it (see the iamgate comment)");
+    }
+    if !change.changes_iam() {
+        return Decision::new(StatusState::Success, "no IAM change");
+    }
+    let asked: Vec<&str> =
+        requirements.iter().flat_map(|r| r.changes_requested_by.iter()).map(String::as_str).collect();
+    if !asked.is_empty() {
+        return Decision::new(StatusState::Failure, format!("changes requested by {}", asked.join(", ")));
+    }
+    let missing: Vec<String> = requirements
+        .iter()
+        .filter(|r| r.missing() > 0)
+        .map(|r| {
+            let n = r.missing();
+            let who: Vec<&str> = r
+                .from
+                .iter()
+                .map(|f| match f {
+                    Reviewer::Team(t) | Reviewer::User(t) => t.as_str(),
+                })
+                .collect();
+            format!("{n} approval{} from {}", if n == 1 { "" } else { "s" }, who.join(" or "))
+        })
+        .collect();
+    let level = change.level();
+    if missing.is_empty() {
+        let why = if requirements.is_empty() { "no approval required" } else { "required approvals given" };
+        return Decision::new(StatusState::Success, format!("IAM risk {level}: {why}"));
+    }
+    Decision::new(StatusState::Pending, format!("needs {}", missing.join("; ")))
+}
+
+/// At most `max` characters, with an ellipsis when cut.
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::repo::StackConfig;
+
+    fn stack(name: &str) -> StackConfig {
+        StackConfig { name: name.into(), dir: "infra".into(), stack: "acme/prod".into(), paths: vec!["infra/**".into()] }
+    }
+
+    fn requirement(needed: u32, approved: &[&str], from: &[&str]) -> Requirement {
+        Requirement {
+            name: "security".into(),
+            needed,
+            approved_by: approved.iter().map(|s| s.to_string()).collect(),
+            from: from.iter().map(|t| Reviewer::Team(t.to_string())).collect(),
+            changes_requested_by: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_failed_stack_fails_closed() {
+        let s = stack("prod");
+        let change = Change { stacks: vec![(&s, StackResult::Failed)], changed_paths: &[], config_changed: false };
+        let d = decide(&change, &[]);
+        assert_eq!(d.state, StatusState::Failure);
+        assert!(d.description.contains("prod"));
+    }
+
+    #[test]
+    fn missing_approvals_are_pending_and_named() {
+        let s = stack("prod");
+        let change = Change { stacks: vec![(&s, StackResult::NotRun)], changed_paths: &[], config_changed: true };
+        assert_eq!(decide(&change, &[]).state, StatusState::Pending, "a fork that was not run is never success");
+
+        let change = Change { stacks: vec![], changed_paths: &[], config_changed: true };
+        let d = decide(&change, &[requirement(1, &[], &["acme/security"])]);
+        assert_eq!(d, Decision { state: StatusState::Pending, description: "needs 1 approval from acme/security".into() });
+        let d = decide(&change, &[requirement(1, &["alice"], &["acme/security"])]);
+        assert_eq!(d.state, StatusState::Success);
+    }
+
+    #[test]
+    fn no_iam_change_is_success() {
+        let s = stack("prod");
+        let change = Change { stacks: vec![(&s, StackResult::Failed)], changed_paths: &[], config_changed: false };
+        assert_ne!(decide(&change, &[]).state, StatusState::Success);
+        let change = Change { stacks: vec![], changed_paths: &[], config_changed: false };
+        assert_eq!(decide(&change, &[]), Decision { state: StatusState::Success, description: "no IAM change".into() });
+    }
+
+    #[test]
+    fn descriptions_fit_140_characters() {
+        let change = Change { stacks: vec![], changed_paths: &[], config_changed: true };
+        let many: Vec<&str> = vec!["acme/a-very-long-team-name-for-security-reviews"; 6];
+        let d = decide(&change, &[requirement(3, &[], &many)]);
+        assert!(d.description.chars().count() <= 140, "{}", d.description);
+        assert!(d.description.ends_with('…'));
+    }
+}

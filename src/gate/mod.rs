@@ -1,0 +1,8 @@
+//! The merge gate, pure: which review requirements a change triggers, and the commit status
+//! that follows from the analysis and the requirements. No I/O.
+
+pub mod decision;
+pub mod requirements;
+
+pub use decision::{Decision, decide};
+pub use requirements::{Change, StackResult, Triggered, triggered};

@@ -1,0 +1,291 @@
+//! The pull request flow: read `.iamgate.yml` from the base commit, select the stacks the changed
+//! files touch, preview each at the head (unless a fork may not run), analyze, decide the gate,
+//! and publish one comment and the `iamgate` status — never for a head that is no longer current.
+
+use std::path::Path;
+
+use tracing::{info, warn};
+
+use super::ctx::JobCtx;
+use crate::config::repo::{self, RepoConfig, StackConfig};
+use crate::engine::report::markdown::{self, Outcome, Requirement, Reviewer, Reviews, Section};
+use crate::engine::{Analysis, analyze, preview};
+use crate::event::{PrRef, Sha};
+use crate::forge::{CommitStatus, Forge, PullRequest, StatusState};
+use crate::gate::requirements::selected_stacks;
+use crate::gate::{Change, StackResult, decide, triggered};
+use crate::publish;
+use crate::pulumi::unpack;
+use crate::queue::JobFailure;
+use super::failure;
+
+/// The repository config file, read from the base commit.
+pub const CONFIG_PATH: &str = ".iamgate.yml";
+
+/// What happened to one stack.
+#[derive(Debug)]
+enum StackOutcome {
+    Analyzed(Box<Analysis>),
+    Failed(String),
+    NotRun,
+}
+
+/// Runs the flow for one pull request at its newest head.
+pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
+    let forge = ctx.forges.forge(pr_ref).await?;
+    let pr = forge.pull_request(pr_ref).await?;
+    if !pr.open {
+        info!(pr = %pr_ref, "pull request is closed; nothing to do");
+        return Ok(());
+    }
+    let config = match forge.file_at(pr_ref, CONFIG_PATH, &pr.base).await? {
+        None => {
+            info!(pr = %pr_ref, "no .iamgate.yml on the base branch: repository not enrolled");
+            return Ok(());
+        }
+        Some(bytes) => parse_config(&bytes),
+    };
+    let config = match config {
+        Ok(c) => c,
+        Err(problems) => return publish_broken_config(ctx, forge.as_ref(), pr_ref, &pr, &problems).await,
+    };
+    let analyzing = CommitStatus { state: StatusState::Pending, description: "analyzing the IAM change".into(), target_url: None };
+    forge.set_status(pr_ref, &pr.head, &analyzing).await?;
+
+    let files = forge.changed_files(pr_ref).await?;
+    if files.truncated {
+        let reason = "This pull request changes more files than the forge can list, so iamgate cannot tell which \
+                      stacks it touches. Split it into smaller pull requests.";
+        return publish_failure(ctx, forge.as_ref(), pr_ref, &pr, reason, "too many changed files to analyze").await;
+    }
+    let mut notes = Vec::new();
+    let config_changed = files.paths.iter().any(|p| p == CONFIG_PATH);
+    if config_changed {
+        notes.push(config_change_note(forge.as_ref(), pr_ref, &pr.head).await?);
+    }
+    let stacks = selected_stacks(&config, &files.paths);
+
+    let fork = pr.is_fork(&pr_ref.repo) && !ctx.settings.allow_fork_prs;
+    let outcomes: Vec<(&StackConfig, StackOutcome)> = if stacks.is_empty() {
+        Vec::new()
+    } else if fork {
+        notes.push(
+            "This pull request comes from a fork: iamgate does not run previews of fork code (it would execute \
+             untrusted code with the preview credentials). A maintainer must review the IAM change by hand, \
+             or push the branch to this repository."
+                .to_owned(),
+        );
+        stacks.iter().map(|s| (*s, StackOutcome::NotRun)).collect()
+    } else {
+        preview_stacks(ctx, forge.as_ref(), pr_ref, &pr.head, &config, &stacks).await?
+    };
+
+    // A newer head makes this result stale: its own job publishes instead.
+    let current = forge.pull_request(pr_ref).await?;
+    if current.head != pr.head || !current.open {
+        info!(pr = %pr_ref, sha = %pr.head, newer = %current.head, "head moved or PR closed; result discarded");
+        return Ok(());
+    }
+
+    let results: Vec<(&StackConfig, StackResult<'_>)> = outcomes
+        .iter()
+        .map(|(s, o)| {
+            let r = match o {
+                StackOutcome::Analyzed(a) => StackResult::Analyzed(a),
+                StackOutcome::Failed(_) => StackResult::Failed,
+                StackOutcome::NotRun => StackResult::NotRun,
+            };
+            (*s, r)
+        })
+        .collect();
+    let change = Change { stacks: results, changed_paths: &files.paths, config_changed };
+    let requirements: Vec<Requirement> = triggered(&config, &change)
+        .iter()
+        .map(|t| Requirement {
+            name: t.review.name.clone(),
+            needed: t.review.approvals,
+            approved_by: Vec::new(),
+            from: reviewers(&t.review.from),
+            changes_requested_by: Vec::new(),
+        })
+        .collect();
+    let decision = decide(&change, &requirements);
+
+    if outcomes.is_empty() && !config_changed {
+        // No stack touched: a status only, and the comment kept current if there is one.
+        let existing = publish::existing_comment(ctx, forge.as_ref(), pr_ref).await?;
+        if existing.is_none() {
+            return publish::status(forge.as_ref(), pr_ref, &pr.head, &decision).await;
+        }
+        notes.push("No Pulumi stack of .iamgate.yml is affected by this pull request any more.".to_owned());
+    }
+
+    let sections: Vec<Section<'_>> = outcomes
+        .iter()
+        .map(|(s, o)| Section {
+            name: Some(s.name.clone()),
+            outcome: match o {
+                StackOutcome::Analyzed(a) => Outcome::Analyzed(a),
+                StackOutcome::Failed(reason) => Outcome::Failed { reason: reason.clone() },
+                StackOutcome::NotRun => Outcome::Failed { reason: "not previewed: the pull request comes from a fork".to_owned() },
+            },
+        })
+        .collect();
+    let reviews = (!requirements.is_empty()).then(|| Reviews { requirements: requirements.clone(), ..Reviews::default() });
+    let comment = markdown::Comment { sections, reviews, commands: Vec::new(), notes };
+    let body = markdown::render(&comment, publish::comment_budget(forge.as_ref()));
+    publish::upsert_comment(ctx, forge.as_ref(), pr_ref, &body).await?;
+    publish::status(forge.as_ref(), pr_ref, &pr.head, &decision).await?;
+
+    let fingerprint = change_fingerprint(&outcomes);
+    publish::request_reviews_once(ctx, forge.as_ref(), pr_ref, &pr, &requirements, &fingerprint).await
+}
+
+fn parse_config(bytes: &[u8]) -> Result<RepoConfig, crate::config::Problems> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => repo::parse(text),
+        Err(_) => {
+            let mut p = crate::config::Problems::default();
+            p.push("", "the file is not UTF-8 text");
+            Err(p)
+        }
+    }
+}
+
+fn reviewers(from: &repo::Reviewers) -> Vec<Reviewer> {
+    from.teams.iter().map(|t| Reviewer::Team(t.clone())).chain(from.users.iter().map(|u| Reviewer::User(u.clone()))).collect()
+}
+
+/// The note for a PR that edits `.iamgate.yml`: its own copy validated, the base copy governing.
+async fn config_change_note(forge: &dyn Forge, pr_ref: &PrRef, head: &Sha) -> Result<String, JobFailure> {
+    let base = "This pull request changes .iamgate.yml, the guardrails themselves: it is reviewed as high risk, \
+                and the base branch's copy still governs this pull request.";
+    Ok(match forge.file_at(pr_ref, CONFIG_PATH, head).await? {
+        None => format!("{base} It deletes the file: after merge the repository is no longer enrolled."),
+        Some(bytes) => match parse_config(&bytes) {
+            Ok(_) => base.to_owned(),
+            Err(problems) => format!("{base} Its new copy is invalid and would stop iamgate after merge: {problems}"),
+        },
+    })
+}
+
+/// Downloads and unpacks the head once, then previews and analyzes each stack.
+async fn preview_stacks<'c>(
+    ctx: &JobCtx,
+    forge: &dyn Forge,
+    pr_ref: &PrRef,
+    head: &Sha,
+    config: &RepoConfig,
+    stacks: &[&'c StackConfig],
+) -> Result<Vec<(&'c StackConfig, StackOutcome)>, JobFailure> {
+    std::fs::create_dir_all(&ctx.settings.workspace_root)
+        .map_err(|e| failure::backoff(format!("cannot create the workspace root: {e}")))?;
+    let workspace = tempfile::Builder::new()
+        .prefix("run-")
+        .tempdir_in(&ctx.settings.workspace_root)
+        .map_err(|e| failure::backoff(format!("cannot create a workspace: {e}")))?;
+    let archive = workspace.path().join("head.tar.gz");
+    forge.download_archive(pr_ref, head, &archive, ctx.settings.archive_max_bytes).await?;
+    let dest = workspace.path().join("src");
+    let limits = ctx.settings.unpack.clone();
+    let unpacked = tokio::task::spawn_blocking(move || unpack(&archive, &dest, &limits))
+        .await
+        .map_err(|e| failure::backoff(format!("unpacking panicked: {e}")))?;
+    let root = match unpacked {
+        Ok(root) => root,
+        Err(e) => {
+            let reason = format!("The head commit's archive could not be unpacked safely: {e}");
+            return Ok(stacks.iter().map(|s| (*s, StackOutcome::Failed(reason.clone()))).collect());
+        }
+    };
+    let mut out = Vec::with_capacity(stacks.len());
+    for stack in stacks {
+        let outcome = preview_one(ctx, &root, stack, config).await;
+        out.push((*stack, outcome));
+    }
+    Ok(out)
+}
+
+async fn preview_one(ctx: &JobCtx, root: &Path, stack: &StackConfig, config: &RepoConfig) -> StackOutcome {
+    let dir = root.join(&stack.dir);
+    if !dir.is_dir() {
+        return StackOutcome::Failed(format!(
+            "The stack directory `{}` does not exist at the head commit. Fix `dir` of stack `{}` in .iamgate.yml.",
+            stack.dir, stack.name
+        ));
+    }
+    let output = match ctx.runner.preview(&dir, &stack.stack).await {
+        Ok(o) => o,
+        Err(e) => return StackOutcome::Failed(e.to_string()),
+    };
+    let parsed = preview::parse(&output.stdout);
+    match (output.exit_code, parsed) {
+        (Some(0), Ok(p)) => StackOutcome::Analyzed(Box::new(analyze(&p, &config.risk))),
+        (code, Ok(p)) => {
+            let errors: Vec<String> = p.diagnostics.iter().filter(|d| d.severity == "error").map(|d| d.message.clone()).collect();
+            StackOutcome::Failed(failure_text(code, &errors.join("\n"), &output.stderr))
+        }
+        (code, Err(e)) if code == Some(0) => {
+            warn!(stack = %stack.name, "preview output unreadable: {e}");
+            StackOutcome::Failed(format!("pulumi preview succeeded but its output could not be read ({e}). Is `[pulumi] command` a Pulumi CLI?"))
+        }
+        (code, Err(_)) => StackOutcome::Failed(failure_text(code, "", &output.stderr)),
+    }
+}
+
+fn failure_text(code: Option<i32>, errors: &str, stderr: &str) -> String {
+    let code = code.map_or_else(|| "a signal".to_owned(), |c| format!("code {c}"));
+    let detail = if errors.trim().is_empty() { stderr.trim() } else { errors.trim() };
+    let tail: String = detail.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+    format!("pulumi preview failed (exit {code}). The gate stays closed until it succeeds; fix the error and push again.\n{tail}")
+}
+
+/// The fingerprint of the whole change across stacks (approvals and review requests bind to it).
+fn change_fingerprint(outcomes: &[(&StackConfig, StackOutcome)]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (s, o) in outcomes {
+        h.update(s.name.as_bytes());
+        h.update(b"\0");
+        match o {
+            StackOutcome::Analyzed(a) => h.update(a.fingerprint.0.as_bytes()),
+            StackOutcome::Failed(_) => h.update(b"failed"),
+            StackOutcome::NotRun => h.update(b"not-run"),
+        }
+        h.update(b"\n");
+    }
+    hex::encode(h.finalize())
+}
+
+async fn publish_broken_config(
+    ctx: &JobCtx,
+    forge: &dyn Forge,
+    pr_ref: &PrRef,
+    pr: &PullRequest,
+    problems: &crate::config::Problems,
+) -> Result<(), JobFailure> {
+    let reason = format!(
+        "The .iamgate.yml on the base branch is invalid, so iamgate cannot decide (it fails closed). \
+         Fix it on the base branch; `iamgate check-config .iamgate.yml` lists the same problems:\n{problems}"
+    );
+    publish_failure(ctx, forge, pr_ref, pr, &reason, "invalid .iamgate.yml on the base branch").await
+}
+
+/// A comment saying why iamgate cannot decide, and a failure status.
+async fn publish_failure(
+    ctx: &JobCtx,
+    forge: &dyn Forge,
+    pr_ref: &PrRef,
+    pr: &PullRequest,
+    reason: &str,
+    status: &str,
+) -> Result<(), JobFailure> {
+    let comment = markdown::Comment {
+        sections: vec![Section { name: None, outcome: Outcome::Failed { reason: reason.to_owned() } }],
+        ..markdown::Comment::default()
+    };
+    let body = markdown::render(&comment, publish::comment_budget(forge));
+    publish::upsert_comment(ctx, forge, pr_ref, &body).await?;
+    let decision = crate::gate::Decision { state: StatusState::Failure, description: status.to_owned() };
+    publish::status(forge, pr_ref, &pr.head, &decision).await
+}

@@ -1,0 +1,45 @@
+//! `JobCtx`: what every job gets — the forge (per installation), the store, the preview runner
+//! and the settings — instead of long argument lists.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::event::PrRef;
+use crate::forge::{Forge, ForgeResult};
+use crate::pulumi::{Runner, UnpackLimits};
+use crate::store::Store;
+
+/// Gives the forge client for a pull request (on GitHub: its App installation).
+#[async_trait]
+pub trait ForgeProvider: Send + Sync + fmt::Debug {
+    async fn forge(&self, pr: &PrRef) -> ForgeResult<Arc<dyn Forge>>;
+}
+
+/// Settings jobs need from the server config.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    pub allow_fork_prs: bool,
+    /// The largest head archive downloaded.
+    pub archive_max_bytes: u64,
+    pub unpack: UnpackLimits,
+    /// Where per-run workspaces are created (a fresh temp dir under it per run).
+    pub workspace_root: PathBuf,
+}
+
+/// Everything a job needs.
+#[derive(Clone)]
+pub struct JobCtx {
+    pub forges: Arc<dyn ForgeProvider>,
+    pub store: Arc<dyn Store>,
+    pub runner: Arc<Runner>,
+    pub settings: JobSettings,
+}
+
+impl fmt::Debug for JobCtx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobCtx").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}

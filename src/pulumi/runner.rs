@@ -1,0 +1,247 @@
+//! Running `<command> preview --json --non-interactive --stack <stack>` for one stack.
+//!
+//! Owns the child's environment (cleared, then only `PATH`, a fresh `HOME`, the headless pulumi
+//! variables and the configured `[pulumi.env]`: none of iamgate's own secrets), the concurrency
+//! limit, the timeout and the caps on output, and masking configured values in stderr. It does not
+//! parse the output (the engine does) and does not judge the exit code (a failed preview can still
+//! print its digest: the caller decides). It never logs stderr or environment values.
+
+mod mask;
+mod process;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+use tokio::process::Command;
+use tokio::sync::Semaphore;
+
+use mask::{Secrets, Tail};
+use process::{Ending, Plan};
+
+/// How much of stderr is kept (its end).
+const STDERR_KEEP: usize = 64 * 1024;
+
+/// Default time between SIGTERM and SIGKILL after a timeout.
+const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
+/// Variables set for every preview before `[pulumi.env]` (which may override them). Real pulumi
+/// variables only (reference §7): no update check, no colour codes in the captured text.
+const FIXED_ENV: [(&str, &str); 2] = [("PULUMI_SKIP_UPDATE_CHECK", "true"), ("NO_COLOR", "1")];
+
+/// How previews are run (`[pulumi]` of the server config).
+#[derive(Clone, PartialEq, Eq)]
+pub struct RunnerConfig {
+    /// The pulumi executable: a name looked up on `PATH`, or a path.
+    pub command: String,
+    pub timeout: Duration,
+    /// Previews running at once; 0 is treated as 1.
+    pub max_concurrent: usize,
+    /// `[pulumi.env]`: the only environment the preview gets besides the fixed variables.
+    /// Values of 4 characters or more are masked in stderr.
+    pub env: BTreeMap<String, String>,
+    /// stdout beyond this is an error and the preview is killed.
+    pub max_output_bytes: usize,
+}
+
+/// Names the environment keys but never prints their values (they are credentials).
+impl fmt::Debug for RunnerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunnerConfig")
+            .field("command", &self.command)
+            .field("timeout", &self.timeout)
+            .field("max_concurrent", &self.max_concurrent)
+            .field("env_keys", &self.env.keys().collect::<Vec<_>>())
+            .field("max_output_bytes", &self.max_output_bytes)
+            .finish()
+    }
+}
+
+/// What a preview that ran to its end produced. A non-zero exit is not an error here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewOutput {
+    /// `None` when the process was ended by a signal.
+    pub exit_code: Option<i32>,
+    pub stdout: Vec<u8>,
+    /// The last 64 KiB of stderr, `[pulumi.env]` values replaced by `***`.
+    pub stderr: String,
+    pub duration: Duration,
+}
+
+/// Why a preview produced no output to parse. Messages are meant for a PR comment.
+#[derive(Debug, Error)]
+pub enum RunError {
+    #[error(
+        "could not run `{command}`: {source}; check [pulumi] command and that the pulumi CLI is \
+         installed where iamgate runs"
+    )]
+    Spawn {
+        command: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "pulumi preview did not finish within {}; raise [pulumi] timeout_secs or make the \
+         preview faster",
+        human_duration(*after)
+    )]
+    Timeout {
+        after: Duration,
+        /// The end of stderr before it was killed, masked.
+        stderr: String,
+    },
+    #[error(
+        "pulumi preview printed more than {} of output, so iamgate stopped it; preview a \
+         smaller stack (split it, or narrow it with fewer resources)",
+        human_bytes(*limit)
+    )]
+    OutputTooLarge { limit: usize },
+}
+
+/// Runs previews; share one per server (behind an `Arc`) so the concurrency limit holds.
+#[derive(Debug)]
+pub struct Runner {
+    config: RunnerConfig,
+    secrets: Secrets,
+    permits: Semaphore,
+    grace: Duration,
+}
+
+impl Runner {
+    pub fn new(config: RunnerConfig) -> Self {
+        let secrets = Secrets::new(config.env.values().map(String::as_str));
+        let permits = Semaphore::new(config.max_concurrent.max(1));
+        Self {
+            config,
+            secrets,
+            permits,
+            grace: DEFAULT_GRACE,
+        }
+    }
+
+    /// Time between SIGTERM and SIGKILL after a timeout (default 10 s).
+    #[must_use]
+    pub fn with_kill_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Runs the preview of `stack` in `project_dir`, waiting for a free slot first.
+    pub async fn preview(&self, project_dir: &Path, stack: &str) -> Result<PreviewOutput, RunError> {
+        #[expect(clippy::expect_used, reason = "the semaphore is owned here and never closed")]
+        let _permit = self.permits.acquire().await.expect("semaphore never closed");
+        let started = Instant::now();
+        let result = self.run(project_dir, stack).await;
+        let duration = started.elapsed();
+        let outcome = match &result {
+            Ok(output) if output.exit_code == Some(0) => "succeeded",
+            Ok(_) => "failed",
+            Err(RunError::Spawn { .. }) => "spawn_error",
+            Err(RunError::Timeout { .. }) => "timeout",
+            Err(RunError::OutputTooLarge { .. }) => "output_too_large",
+        };
+        metrics::counter!("iamgate_previews_total", "outcome" => outcome).increment(1);
+        metrics::histogram!("iamgate_preview_duration_seconds").record(duration.as_secs_f64());
+        tracing::info!(
+            stack,
+            outcome,
+            duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+            exit_code = result.as_ref().ok().and_then(|output| output.exit_code),
+            "pulumi preview finished"
+        );
+        result.map(|output| PreviewOutput { duration, ..output })
+    }
+
+    async fn run(&self, project_dir: &Path, stack: &str) -> Result<PreviewOutput, RunError> {
+        let spawn_error = |source| RunError::Spawn {
+            command: self.config.command.clone(),
+            source,
+        };
+        let home = tempfile::Builder::new()
+            .prefix("iamgate-pulumi-home-")
+            .tempdir()
+            .map_err(spawn_error)?;
+        let mut command = Command::new(&self.config.command);
+        command
+            .args(["preview", "--json", "--non-interactive", "--stack", stack])
+            .current_dir(project_dir)
+            ;
+        if let Some(path) = std::env::var_os("PATH") {
+            command.env("PATH", path);
+        }
+        command.env("HOME", home.path()).envs(FIXED_ENV).envs(&self.config.env);
+
+        let plan = Plan {
+            timeout: self.config.timeout,
+            grace: self.grace,
+            max_stdout: self.config.max_output_bytes,
+        };
+        let tail = Tail::new(STDERR_KEEP, self.secrets.longest());
+        let finished = process::supervise(command, plan, tail).await;
+        remove_home(home).await;
+        let finished = finished.map_err(spawn_error)?;
+        let stderr = finished.stderr.finish(&self.secrets);
+        match finished.ending {
+            Ending::Exited(status) => Ok(PreviewOutput {
+                exit_code: status.code(),
+                stdout: finished.stdout,
+                stderr,
+                duration: Duration::ZERO,
+            }),
+            Ending::TimedOut => Err(RunError::Timeout {
+                after: self.config.timeout,
+                stderr,
+            }),
+            Ending::Overflow => Err(RunError::OutputTooLarge {
+                limit: self.config.max_output_bytes,
+            }),
+        }
+    }
+}
+
+/// Deletes the per-run HOME (plugins may have been downloaded into it) off the async threads.
+async fn remove_home(home: tempfile::TempDir) {
+    let removed = tokio::task::spawn_blocking(move || home.close()).await;
+    if let Ok(Err(err)) | Err(err) = removed.map_err(io::Error::other) {
+        tracing::warn!(error = %err, "could not remove a preview's temporary HOME");
+    }
+}
+
+/// `15m`, `1h`, `90s`, `1m30s`, `250ms`.
+fn human_duration(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    if duration.subsec_nanos() != 0 && secs < 60 {
+        return if secs == 0 {
+            format!("{}ms", duration.as_millis())
+        } else {
+            format!("{:.1}s", duration.as_secs_f64())
+        };
+    }
+    match (secs / 3600, secs % 3600 / 60, secs % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m{s}s"),
+        (h, 0, 0) => format!("{h}h"),
+        (h, m, 0) => format!("{h}h{m}m"),
+        (h, m, s) => format!("{h}h{m}m{s}s"),
+    }
+}
+
+/// `8 MiB`, `512 KiB`, `1000 bytes`.
+fn human_bytes(bytes: usize) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * 1024;
+    if bytes >= MIB && bytes % MIB == 0 {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= KIB && bytes % KIB == 0 {
+        format!("{} KiB", bytes / KIB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}

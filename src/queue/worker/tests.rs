@@ -1,0 +1,254 @@
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+
+use super::*;
+use crate::event::{ForgeKind, PrNumber, PrRef};
+use crate::queue::Retry;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{JobKind, QueueStats};
+
+fn analyze(number: u64) -> JobKind {
+    JobKind::AnalyzePr {
+        pr: PrRef {
+            forge: ForgeKind::GitHub,
+            installation: None,
+            repo: "acme/infra".into(),
+            number: PrNumber(number),
+        },
+    }
+}
+
+/// Answers each job with the next scripted result (then `Ok`), and records what it saw.
+#[derive(Default)]
+struct Scripted {
+    script: Mutex<Vec<Result<(), JobFailure>>>,
+    seen: Mutex<Vec<(JobKind, u32)>>,
+    /// Sleep this long before answering.
+    pause: Duration,
+    finished: AtomicBool,
+    done: Notify,
+}
+
+impl Scripted {
+    fn answering(mut script: Vec<Result<(), JobFailure>>) -> Self {
+        script.reverse();
+        Scripted {
+            script: Mutex::new(script),
+            ..Scripted::default()
+        }
+    }
+
+    fn seen(&self) -> Vec<(JobKind, u32)> {
+        self.seen.lock().expect("lock").clone()
+    }
+}
+
+#[async_trait]
+impl JobHandler for Scripted {
+    async fn handle(&self, job: &ClaimedJob) -> Result<(), JobFailure> {
+        self.seen.lock().expect("lock").push((job.kind.clone(), job.attempt));
+        tokio::time::sleep(self.pause).await;
+        let answer = self.script.lock().expect("lock").pop().unwrap_or(Ok(()));
+        if matches!(answer, Err(JobFailure { ref reason, .. }) if reason == "panic") {
+            panic!("handler exploded");
+        }
+        self.finished.store(true, Ordering::SeqCst);
+        self.done.notify_one();
+        answer
+    }
+}
+
+fn config(max_attempts: u32) -> WorkerConfig {
+    WorkerConfig {
+        concurrency: 2,
+        lease: Duration::from_secs(60),
+        renew_every: Duration::from_secs(20),
+        poll_interval: Duration::from_secs(3600),
+        retry: RetryPolicy {
+            base: Duration::ZERO,
+            max: Duration::ZERO,
+            max_attempts,
+        },
+        name: "test".into(),
+    }
+}
+
+async fn setup(handler: Scripted, config: WorkerConfig) -> (Arc<SqliteStore>, Arc<Scripted>, Worker) {
+    let store = Arc::new(SqliteStore::open("sqlite::memory:").await.expect("open"));
+    let handler = Arc::new(handler);
+    let worker = Worker::new(store.clone(), handler.clone(), config);
+    (store, handler, worker)
+}
+
+#[tokio::test]
+async fn run_until_idle_drives_every_due_job_to_completion() {
+    let (store, handler, worker) = setup(Scripted::default(), config(3)).await;
+    for number in [1, 2, 3] {
+        store.enqueue(analyze(number)).await.expect("enqueue");
+    }
+    let summary = worker.run_until_idle().await.expect("run");
+    assert_eq!(summary.completed, 3);
+    assert_eq!(handler.seen(), vec![(analyze(1), 1), (analyze(2), 1), (analyze(3), 1)]);
+    assert_eq!(store.queue_stats().await.expect("stats"), QueueStats::default());
+    assert_eq!(worker.run_until_idle().await.expect("run"), RunSummary::default(), "nothing left");
+}
+
+#[tokio::test]
+async fn a_transient_failure_is_retried_and_then_succeeds() {
+    let script = vec![Err(JobFailure::transient("502"))];
+    let (store, handler, worker) = setup(Scripted::answering(script), config(3)).await;
+    store.enqueue(analyze(1)).await.expect("enqueue");
+    let summary = worker.run_until_idle().await.expect("run");
+    assert_eq!((summary.retried, summary.completed, summary.dead_lettered), (1, 1, 0));
+    assert_eq!(handler.seen(), vec![(analyze(1), 1), (analyze(1), 2)]);
+}
+
+#[tokio::test]
+async fn failures_past_max_attempts_are_dead_lettered_with_the_last_reason() {
+    let script = vec![
+        Err(JobFailure::transient("502")),
+        Err(JobFailure::retry_after("rate limited", Duration::ZERO)),
+        Err(JobFailure::transient("503")),
+        Err(JobFailure::transient("never reached")),
+    ];
+    let (store, handler, worker) = setup(Scripted::answering(script), config(3)).await;
+    store.enqueue(analyze(1)).await.expect("enqueue");
+    let summary = worker.run_until_idle().await.expect("run");
+    assert_eq!((summary.retried, summary.dead_lettered, summary.completed), (2, 1, 0));
+    assert_eq!(handler.seen().len(), 3);
+    let dead = store.dead_jobs(5).await.expect("dead");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].reason, "gave up after 3 attempts: 503");
+}
+
+#[tokio::test]
+async fn a_permanent_failure_is_dead_lettered_at_once() {
+    let script = vec![Err(JobFailure::permanent("repository is gone"))];
+    let (store, handler, worker) = setup(Scripted::answering(script), config(5)).await;
+    store.enqueue(analyze(1)).await.expect("enqueue");
+    let summary = worker.run_until_idle().await.expect("run");
+    assert_eq!((summary.dead_lettered, summary.retried), (1, 0));
+    assert_eq!(handler.seen().len(), 1);
+    assert_eq!(store.dead_jobs(5).await.expect("dead")[0].reason, "repository is gone");
+}
+
+#[tokio::test]
+async fn a_retry_after_delay_is_honoured() {
+    let script = vec![Err(JobFailure::retry_after("rate limited", Duration::from_secs(30)))];
+    let (store, handler, worker) = setup(Scripted::answering(script), config(5)).await;
+    store.enqueue(analyze(1)).await.expect("enqueue");
+    let summary = worker.run_until_idle().await.expect("run");
+    assert_eq!((summary.retried, summary.completed), (1, 0), "not run again before 30 s");
+    assert_eq!(handler.seen().len(), 1);
+    assert_eq!(store.queue_stats().await.expect("stats").pending, 1);
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_a_failure_not_a_dead_worker() {
+    let script = vec![Err(JobFailure {
+        reason: "panic".into(),
+        retry: Retry::Never,
+    })];
+    let (store, _handler, worker) = setup(Scripted::answering(script), config(1)).await;
+    store.enqueue(analyze(1)).await.expect("enqueue");
+    store.enqueue(analyze(2)).await.expect("enqueue");
+    let summary = worker.run_until_idle().await.expect("run");
+    assert_eq!((summary.dead_lettered, summary.completed), (1, 1), "the next job still ran");
+    let reason = &store.dead_jobs(5).await.expect("dead")[0].reason;
+    assert!(reason.contains("handler panicked: handler exploded"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_long_job_keeps_its_lease_by_renewing_it() {
+    let handler = Scripted {
+        pause: Duration::from_millis(400),
+        ..Scripted::default()
+    };
+    let mut config = config(3);
+    config.lease = Duration::from_millis(150);
+    config.renew_every = Duration::from_millis(40);
+    let (store, handler, worker) = setup(handler, config).await;
+    store.enqueue(analyze(1)).await.expect("enqueue");
+    let run = tokio::spawn(async move { worker.run_until_idle().await });
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let stolen = store.claim_job("thief", Duration::from_secs(60)).await.expect("claim");
+        assert_eq!(stolen, None, "a renewed lease is never taken over");
+    }
+    let summary = run.await.expect("join").expect("run");
+    assert_eq!((summary.completed, summary.lease_lost), (1, 0));
+    assert_eq!(handler.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn a_lost_lease_stops_the_handler() {
+    let handler = Scripted {
+        pause: Duration::from_secs(5),
+        ..Scripted::default()
+    };
+    let mut config = config(3);
+    config.lease = Duration::from_millis(60);
+    config.renew_every = Duration::from_millis(200);
+    let (store, handler, worker) = setup(handler, config).await;
+    store.enqueue(analyze(1)).await.expect("enqueue");
+    let run = tokio::spawn(async move { worker.run_until_idle().await });
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let thief = store
+        .claim_job("thief", Duration::from_secs(60))
+        .await
+        .expect("claim")
+        .expect("the expired job");
+    assert_eq!(thief.attempt, 2);
+    let summary = tokio::time::timeout(Duration::from_secs(2), run)
+        .await
+        .expect("stopped without waiting for the handler")
+        .expect("join")
+        .expect("run");
+    assert_eq!((summary.lease_lost, summary.completed), (1, 0));
+    assert!(!handler.finished.load(Ordering::SeqCst), "the handler was aborted");
+    assert_eq!(store.queue_stats().await.expect("stats").running, 1, "the thief still holds it");
+}
+
+#[tokio::test]
+async fn a_job_whose_workers_keep_dying_is_dead_lettered() {
+    let (store, handler, worker) = setup(Scripted::default(), config(2)).await;
+    store.enqueue(analyze(1)).await.expect("enqueue");
+    for _ in 0..2 {
+        // A worker claims it and dies.
+        store.claim_job("doomed", Duration::ZERO).await.expect("claim").expect("job");
+    }
+    let summary = worker.run_until_idle().await.expect("run");
+    assert_eq!((summary.dead_lettered, summary.completed), (1, 0));
+    assert!(handler.seen().is_empty(), "not run a third time");
+    let reason = &store.dead_jobs(5).await.expect("dead")[0].reason;
+    assert_eq!(reason, "gave up after 2 attempts: the worker's lease expired each time");
+}
+
+#[tokio::test]
+async fn run_wakes_on_the_notify_and_stops_on_shutdown() {
+    let (store, handler, worker) = setup(Scripted::default(), config(3)).await;
+    let waker = worker.waker();
+    let shutdown = CancellationToken::new();
+    let running = {
+        let worker = worker.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { worker.run(shutdown).await })
+    };
+    // Let the loops go idle (the poll interval is an hour: only the notify can wake them).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    store.enqueue(analyze(1)).await.expect("enqueue");
+    waker.notify_one();
+    tokio::time::timeout(Duration::from_secs(2), handler.done.notified())
+        .await
+        .expect("woken by the notify");
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(2), running)
+        .await
+        .expect("stops on shutdown")
+        .expect("join");
+    assert_eq!(handler.seen(), vec![(analyze(1), 1)]);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(store.queue_stats().await.expect("stats"), QueueStats::default());
+}

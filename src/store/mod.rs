@@ -1,0 +1,152 @@
+//! The durable store, behind one interface (SQLite embedded by default; PostgreSQL can follow):
+//! webhook deliveries (deduplicated by delivery id), the job queue (coalesced per PR, claimed
+//! with expiring leases, retried, dead-lettered), and per-PR publishing state.
+
+pub mod sqlite;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::event::{DeliveryId, Event, PrRef};
+
+/// A stored delivery, as the edge hands it over (after signature verification).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub id: DeliveryId,
+    /// `github` / `gitlab`.
+    pub forge: String,
+    /// The forge's event name (`pull_request`, `Merge Request Hook`, ...).
+    pub event_name: String,
+    pub event: Event,
+}
+
+/// The work a job does. Stored as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JobKind {
+    /// Analyze the pull request at its newest head and publish the result.
+    AnalyzePr { pr: PrRef },
+}
+
+impl JobKind {
+    /// Jobs with the same coalescing key that are still pending merge into one.
+    pub fn coalesce_key(&self) -> String {
+        match self {
+            JobKind::AnalyzePr { pr } => format!("analyze:{}", pr.key()),
+        }
+    }
+}
+
+/// Whether a delivery was new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Stored now, with its jobs enqueued (or coalesced into pending ones). Also the answer to
+    /// a redelivery whose jobs had all been dead-lettered: those jobs are enqueued again (a
+    /// manual redelivery is how an operator retries; nothing had succeeded, so nothing acts
+    /// twice).
+    Fresh,
+    /// Seen before: nothing was done.
+    Duplicate,
+}
+
+/// A job claimed by a worker, with its lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedJob {
+    pub id: i64,
+    pub kind: JobKind,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// Proves the lease is still ours when completing or failing the job.
+    pub lease: String,
+}
+
+/// Counts for `/metrics` and `/readyz`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    pub pending: u64,
+    pub running: u64,
+    pub dead: u64,
+}
+
+/// A dead-lettered job, for operators (`/readyz` details, logs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadJob {
+    pub id: i64,
+    /// `None` when this build cannot read the stored kind (the reason then says so).
+    pub kind: Option<JobKind>,
+    /// Claims it took before giving up.
+    pub attempt: u32,
+    /// Why it was given up.
+    pub reason: String,
+    /// When it was dead-lettered, Unix milliseconds.
+    pub dead_at_ms: i64,
+}
+
+/// Per-PR publishing state that must survive restarts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrState {
+    /// iamgate's comment on the PR, once known.
+    pub comment_id: Option<u64>,
+    /// The IAM fingerprint reviewers were last requested for.
+    pub review_requested_for: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("store migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("store: corrupt record: {0}")]
+    Corrupt(String),
+    #[error("store: invalid url `{0}`: expected sqlite://PATH")]
+    Url(String),
+    #[error("store: cannot create `{path}`: {source}")]
+    Io { path: String, source: std::io::Error },
+    /// The write transaction this request was batched into failed as a whole.
+    #[error("store: commit failed: {0}")]
+    Commit(String),
+    /// The store's writer task has stopped (the store is shutting down or crashed).
+    #[error("store: writer stopped")]
+    WriterGone,
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The durable store.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Stores a delivery and enqueues its jobs in one transaction; a delivery id seen before is a
+    /// `Duplicate` and changes nothing. When this returns, the delivery is durable.
+    async fn record_delivery(&self, delivery: NewDelivery, jobs: Vec<JobKind>) -> StoreResult<Recorded>;
+
+    /// Claims the oldest due job whose lease is free or expired, for `lease` long.
+    async fn claim_job(&self, worker: &str, lease: Duration) -> StoreResult<Option<ClaimedJob>>;
+
+    /// Marks a claimed job done (a no-op when the lease was lost).
+    async fn complete_job(&self, job: &ClaimedJob) -> StoreResult<()>;
+
+    /// Schedules a retry after `delay`, or dead-letters the job with `reason` when `delay` is None.
+    async fn fail_job(&self, job: &ClaimedJob, reason: &str, delay: Option<Duration>) -> StoreResult<()>;
+
+    /// Pushes a claimed job's lease to `lease` from now. `false` when the lease was lost (it
+    /// expired and another worker claimed the job, or the job finished): stop working on it.
+    async fn extend_lease(&self, job: &ClaimedJob, lease: Duration) -> StoreResult<bool>;
+
+    /// Enqueues a job outside a delivery (e.g. a retry of publishing), coalescing as usual.
+    async fn enqueue(&self, job: JobKind) -> StoreResult<()>;
+
+    async fn pr_state(&self, pr: &PrRef) -> StoreResult<PrState>;
+
+    async fn put_pr_state(&self, pr: &PrRef, state: &PrState) -> StoreResult<()>;
+
+    async fn queue_stats(&self) -> StoreResult<QueueStats>;
+
+    /// The most recently dead-lettered jobs, newest first.
+    async fn dead_jobs(&self, limit: u32) -> StoreResult<Vec<DeadJob>>;
+
+    /// Cheap check that the store answers (for `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+}

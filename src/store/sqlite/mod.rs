@@ -1,0 +1,371 @@
+//! The SQLite store: one file in WAL mode with `synchronous=FULL` (an acknowledged write
+//! survives power loss), migrations embedded from `migrations/`. Every write goes through one
+//! group-commit writer task ([`writer`]); reads use a small pool. It stores no secret and knows
+//! nothing of forges or HTTP: it is handed serialized events and job kinds.
+//!
+//! `sqlite::memory:` opens a throwaway database in a temporary directory, removed on drop
+//! (a file, so the writer and the readers see the same data, exactly as in production).
+
+mod ops;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, SqliteConnection};
+use tokio::task::JoinHandle;
+
+pub use writer::GroupCommit;
+
+use self::ops::{ClaimedRow, DeliveryRow, JobRow};
+use self::writer::{Op, Reply, Writer};
+use super::{
+    ClaimedJob, DeadJob, JobKind, NewDelivery, PrState, QueueStats, Recorded, Store, StoreError, StoreResult,
+};
+use crate::event::PrRef;
+
+/// Tuning for [`SqliteStore::open_with`].
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    pub group_commit: GroupCommit,
+    /// How long a statement waits for a lock held by another process (e.g. `iamgate audit`).
+    pub busy_timeout: Duration,
+    /// Connections for reads.
+    pub readers: u32,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            group_commit: GroupCommit::default(),
+            busy_timeout: Duration::from_secs(5),
+            readers: 4,
+        }
+    }
+}
+
+/// The store on SQLite. Cheap to share behind an `Arc`; dropping it stops the writer once its
+/// current batch is committed (nothing acknowledged is lost).
+#[derive(Debug)]
+pub struct SqliteStore {
+    writer: Writer,
+    writer_task: JoinHandle<()>,
+    readers: SqlitePool,
+    path: PathBuf,
+    /// Keeps a `sqlite::memory:` database's directory alive.
+    _scratch: Option<tempfile::TempDir>,
+}
+
+impl SqliteStore {
+    /// Opens (creating the file and its directories if needed) and migrates the database at
+    /// `url`: `sqlite://relative/path.db`, `sqlite:///absolute/path.db`, or `sqlite::memory:`.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        Self::open_with(url, SqliteOptions::default()).await
+    }
+
+    pub async fn open_with(url: &str, options: SqliteOptions) -> StoreResult<Self> {
+        let (path, scratch) = match parse_url(url)? {
+            Some(path) => {
+                if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                        path: dir.display().to_string(),
+                        source,
+                    })?;
+                }
+                (path, None)
+            }
+            None => {
+                let dir = tempfile::Builder::new()
+                    .prefix("iamgate-store-")
+                    .tempdir()
+                    .map_err(|source| StoreError::Io {
+                        path: std::env::temp_dir().display().to_string(),
+                        source,
+                    })?;
+                (dir.path().join("iamgate.db"), Some(dir))
+            }
+        };
+        // A throwaway database needs no fsync; a real one must survive power loss.
+        let synchronous = if scratch.is_some() {
+            SqliteSynchronous::Normal
+        } else {
+            SqliteSynchronous::Full
+        };
+        let connect = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous)
+            .foreign_keys(true)
+            .busy_timeout(options.busy_timeout);
+
+        let mut conn: SqliteConnection = connect.connect().await?;
+        sqlx::migrate!().run(&mut conn).await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(options.readers.max(1))
+            .connect_with(connect)
+            .await?;
+        let (writer, writer_task) = Writer::spawn(conn, options.group_commit);
+        tracing::info!(path = %path.display(), "store opened");
+        Ok(SqliteStore {
+            writer,
+            writer_task,
+            readers,
+            path,
+            _scratch: scratch,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stops the writer after its pending requests and closes every connection.
+    pub async fn close(self) {
+        let SqliteStore {
+            writer,
+            writer_task,
+            readers,
+            _scratch,
+            ..
+        } = self;
+        drop(writer);
+        if let Err(error) = writer_task.await {
+            tracing::warn!(%error, "store writer ended abnormally");
+        }
+        readers.close().await;
+    }
+
+    async fn write(&self, op: Op) -> StoreResult<Reply> {
+        self.writer.call(op).await
+    }
+
+    async fn write_leased(&self, op: Op, what: &str, job: &ClaimedJob) -> StoreResult<bool> {
+        match self.write(op).await? {
+            Reply::Leased(held) => {
+                if !held {
+                    tracing::warn!(job = job.id, attempt = job.attempt, "lease lost: {what} ignored");
+                }
+                Ok(held)
+            }
+            other => Err(unexpected(&other)),
+        }
+    }
+}
+
+/// `Some(path)` for a file, `None` for `sqlite::memory:`.
+fn parse_url(url: &str) -> StoreResult<Option<PathBuf>> {
+    let bad = || StoreError::Url(url.to_owned());
+    let rest = url.strip_prefix("sqlite:").ok_or_else(bad)?;
+    if rest == ":memory:" {
+        return Ok(None);
+    }
+    let path = rest.strip_prefix("//").unwrap_or(rest);
+    if path.is_empty() || path.contains('?') || path.starts_with(':') {
+        return Err(bad());
+    }
+    Ok(Some(PathBuf::from(path)))
+}
+
+/// Now, in Unix milliseconds.
+pub(super) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn unexpected(reply: &Reply) -> StoreError {
+    StoreError::Corrupt(format!("store writer answered {reply:?} out of turn"))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+fn job_row(job: &JobKind) -> StoreResult<JobRow> {
+    Ok(JobRow {
+        kind_json: to_json(job)?,
+        coalesce_key: job.coalesce_key(),
+    })
+}
+
+fn attempt(value: i64, id: i64) -> StoreResult<u32> {
+    u32::try_from(value).map_err(|_| StoreError::Corrupt(format!("job {id}: attempt {value}")))
+}
+
+fn new_lease() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn record_delivery(&self, delivery: NewDelivery, jobs: Vec<JobKind>) -> StoreResult<Recorded> {
+        let delivery = DeliveryRow {
+            id: delivery.id.0,
+            forge: delivery.forge,
+            event_name: delivery.event_name,
+            event_json: to_json(&delivery.event)?,
+        };
+        let jobs = jobs.iter().map(job_row).collect::<StoreResult<Vec<_>>>()?;
+        match self.write(Op::Record { delivery, jobs }).await? {
+            Reply::Recorded(recorded) => Ok(recorded),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn claim_job(&self, worker: &str, lease: Duration) -> StoreResult<Option<ClaimedJob>> {
+        loop {
+            let op = Op::Claim {
+                worker: worker.to_owned(),
+                lease: new_lease(),
+                lease_ms: millis(lease),
+            };
+            let row = match self.write(op).await? {
+                Reply::Claimed(Some(row)) => row,
+                Reply::Claimed(None) => return Ok(None),
+                other => return Err(unexpected(&other)),
+            };
+            let ClaimedRow {
+                id,
+                kind_json,
+                attempt: tries,
+                lease,
+            } = row;
+            match serde_json::from_str::<JobKind>(&kind_json) {
+                Ok(kind) => {
+                    return Ok(Some(ClaimedJob {
+                        id,
+                        kind,
+                        attempt: attempt(tries, id)?,
+                        lease,
+                    }));
+                }
+                Err(error) => {
+                    // A kind this build cannot read would be claimed forever: bury it and go on.
+                    tracing::error!(job = id, %error, "unreadable job kind, dead-lettered");
+                    let reason = format!("unreadable job kind: {error}");
+                    self.write(Op::Bury { id, lease, reason }).await?;
+                }
+            }
+        }
+    }
+
+    async fn complete_job(&self, job: &ClaimedJob) -> StoreResult<()> {
+        let op = Op::Complete {
+            id: job.id,
+            lease: job.lease.clone(),
+        };
+        self.write_leased(op, "completion", job).await.map(drop)
+    }
+
+    async fn fail_job(&self, job: &ClaimedJob, reason: &str, delay: Option<Duration>) -> StoreResult<()> {
+        let (id, lease, reason) = (job.id, job.lease.clone(), reason.to_owned());
+        let op = match delay {
+            Some(delay) => Op::Retry {
+                id,
+                lease,
+                reason,
+                delay_ms: millis(delay),
+            },
+            None => Op::Bury { id, lease, reason },
+        };
+        self.write_leased(op, "failure", job).await.map(drop)
+    }
+
+    async fn extend_lease(&self, job: &ClaimedJob, lease: Duration) -> StoreResult<bool> {
+        let op = Op::Extend {
+            id: job.id,
+            lease: job.lease.clone(),
+            lease_ms: millis(lease),
+        };
+        self.write_leased(op, "lease extension", job).await
+    }
+
+    async fn enqueue(&self, job: JobKind) -> StoreResult<()> {
+        let job = job_row(&job)?;
+        match self.write(Op::Enqueue { job }).await? {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn pr_state(&self, pr: &PrRef) -> StoreResult<PrState> {
+        let json: Option<String> = sqlx::query_scalar("SELECT state FROM pr_state WHERE key = ?1")
+            .bind(pr.key())
+            .fetch_optional(&self.readers)
+            .await?;
+        match json {
+            None => Ok(PrState::default()),
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|error| StoreError::Corrupt(format!("pr_state {}: {error}", pr.key()))),
+        }
+    }
+
+    async fn put_pr_state(&self, pr: &PrRef, state: &PrState) -> StoreResult<()> {
+        let op = Op::PutPrState {
+            key: pr.key(),
+            json: to_json(state)?,
+        };
+        match self.write(op).await? {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn queue_stats(&self) -> StoreResult<QueueStats> {
+        let counts: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT state, COUNT(*) FROM jobs WHERE state IN ('pending', 'running', 'dead') GROUP BY state",
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        let mut stats = QueueStats::default();
+        for (state, count) in counts {
+            let count = u64::try_from(count).unwrap_or(0);
+            match state.as_str() {
+                "pending" => stats.pending = count,
+                "running" => stats.running = count,
+                _ => stats.dead = count,
+            }
+        }
+        Ok(stats)
+    }
+
+    async fn dead_jobs(&self, limit: u32) -> StoreResult<Vec<DeadJob>> {
+        let rows: Vec<(i64, String, i64, Option<String>, i64)> = sqlx::query_as(
+            "SELECT id, kind, attempt, last_error, updated_at FROM jobs WHERE state = 'dead' \
+             ORDER BY updated_at DESC, id DESC LIMIT ?1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?;
+        rows.into_iter()
+            .map(|(id, kind_json, tries, reason, dead_at_ms)| {
+                Ok(DeadJob {
+                    id,
+                    kind: serde_json::from_str(&kind_json).ok(),
+                    attempt: attempt(tries, id)?,
+                    reason: reason.unwrap_or_default(),
+                    dead_at_ms,
+                })
+            })
+            .collect()
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        if self.writer_task.is_finished() {
+            return Err(StoreError::WriterGone);
+        }
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
+        Ok(())
+    }
+}

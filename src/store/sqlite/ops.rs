@@ -1,0 +1,281 @@
+//! The write operations, as SQL on the writer's connection inside its batch transaction. Only
+//! the writer task calls these; nothing here begins or commits a transaction, reads the clock,
+//! or decodes JSON (callers hand over serialized rows and `now`).
+
+use sqlx::SqliteConnection;
+
+use crate::store::{Recorded, StoreResult};
+
+/// A delivery, serialized by the caller.
+#[derive(Debug, Clone)]
+pub(super) struct DeliveryRow {
+    pub id: String,
+    pub forge: String,
+    pub event_name: String,
+    pub event_json: String,
+}
+
+/// A job to enqueue, serialized by the caller.
+#[derive(Debug, Clone)]
+pub(super) struct JobRow {
+    pub kind_json: String,
+    pub coalesce_key: String,
+}
+
+/// A freshly claimed job, still serialized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ClaimedRow {
+    pub id: i64,
+    pub kind_json: String,
+    pub attempt: i64,
+    pub lease: String,
+}
+
+/// Stores the delivery and enqueues its jobs; see [`Recorded`] for the three outcomes.
+pub(super) async fn record(
+    conn: &mut SqliteConnection,
+    delivery: &DeliveryRow,
+    jobs: &[JobRow],
+    now: i64,
+) -> StoreResult<Recorded> {
+    let inserted = sqlx::query(
+        "INSERT INTO deliveries (id, forge, event_name, event, received_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&delivery.id)
+    .bind(&delivery.forge)
+    .bind(&delivery.event_name)
+    .bind(&delivery.event_json)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        for job in jobs {
+            let job_id = enqueue(conn, job, now).await?;
+            link(conn, &delivery.id, job_id).await?;
+        }
+        return Ok(Recorded::Fresh);
+    }
+    // A redelivery. It acts again only when everything it caused was dead-lettered: then
+    // nothing it asked for has happened, and an operator's redelivery is the way to retry.
+    let caused: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT j.kind, j.coalesce_key, j.state FROM delivery_jobs AS dj \
+         JOIN jobs AS j ON j.id = dj.job_id WHERE dj.delivery_id = ?1 ORDER BY j.id",
+    )
+    .bind(&delivery.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    if caused.is_empty() || caused.iter().any(|(_, _, state)| state != "dead") {
+        return Ok(Recorded::Duplicate);
+    }
+    for (kind_json, coalesce_key, _) in caused {
+        let job_id = enqueue(conn, &JobRow { kind_json, coalesce_key }, now).await?;
+        link(conn, &delivery.id, job_id).await?;
+    }
+    Ok(Recorded::Fresh)
+}
+
+/// Adds a pending job, or merges it into the pending job with the same key (which keeps its
+/// schedule and attempt count and takes the newer kind). Returns the job's id.
+pub(super) async fn enqueue(conn: &mut SqliteConnection, job: &JobRow, now: i64) -> StoreResult<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO jobs (kind, coalesce_key, state, attempt, run_at, created_at, updated_at) \
+         VALUES (?1, ?2, 'pending', 0, ?3, ?3, ?3) \
+         ON CONFLICT (coalesce_key) WHERE state = 'pending' \
+         DO UPDATE SET kind = excluded.kind, updated_at = excluded.updated_at \
+         RETURNING id",
+    )
+    .bind(&job.kind_json)
+    .bind(&job.coalesce_key)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+async fn link(conn: &mut SqliteConnection, delivery_id: &str, job_id: i64) -> StoreResult<()> {
+    sqlx::query("INSERT OR IGNORE INTO delivery_jobs (delivery_id, job_id) VALUES (?1, ?2)")
+        .bind(delivery_id)
+        .bind(job_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Claims the job that has waited longest (a due pending job by `run_at`, a running job whose
+/// worker died by `lease_until`), skipping keys that have a job under a live lease.
+pub(super) async fn claim(
+    conn: &mut SqliteConnection,
+    worker: &str,
+    lease: &str,
+    lease_ms: i64,
+    now: i64,
+) -> StoreResult<Option<ClaimedRow>> {
+    let row: Option<(i64, String, i64)> = sqlx::query_as(
+        "UPDATE jobs SET state = 'running', lease = ?1, lease_until = ?2, worker = ?3, \
+             attempt = attempt + 1, updated_at = ?4, \
+             last_error = CASE WHEN state = 'running' \
+                 THEN 'lease of worker ' || COALESCE(worker, '?') || ' expired' \
+                 ELSE last_error END \
+         WHERE id = ( \
+             SELECT j.id FROM jobs AS j \
+             WHERE ((j.state = 'pending' AND j.run_at <= ?4) \
+                 OR (j.state = 'running' AND j.lease_until <= ?4)) \
+               AND NOT EXISTS (SELECT 1 FROM jobs AS o WHERE o.coalesce_key = j.coalesce_key \
+                   AND o.state = 'running' AND o.lease_until > ?4) \
+             ORDER BY CASE j.state WHEN 'running' THEN j.lease_until ELSE j.run_at END, j.id \
+             LIMIT 1) \
+         RETURNING id, kind, attempt",
+    )
+    .bind(lease)
+    .bind(now.saturating_add(lease_ms))
+    .bind(worker)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|(id, kind_json, attempt)| ClaimedRow {
+        id,
+        kind_json,
+        attempt,
+        lease: lease.to_owned(),
+    }))
+}
+
+/// Marks a job done if `lease` still holds it. Returns whether it did.
+pub(super) async fn complete(conn: &mut SqliteConnection, id: i64, lease: &str, now: i64) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE jobs SET state = 'done', lease = NULL, lease_until = NULL, updated_at = ?3 \
+         WHERE id = ?1 AND lease = ?2 AND state = 'running'",
+    )
+    .bind(id)
+    .bind(lease)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(done == 1)
+}
+
+/// Pushes the lease of a job `lease` still holds. Returns whether it did.
+pub(super) async fn extend(
+    conn: &mut SqliteConnection,
+    id: i64,
+    lease: &str,
+    lease_ms: i64,
+    now: i64,
+) -> StoreResult<bool> {
+    let extended = sqlx::query(
+        "UPDATE jobs SET lease_until = ?3, updated_at = ?4 \
+         WHERE id = ?1 AND lease = ?2 AND state = 'running'",
+    )
+    .bind(id)
+    .bind(lease)
+    .bind(now.saturating_add(lease_ms))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(extended == 1)
+}
+
+/// Dead-letters a job `lease` still holds. Returns whether it did.
+pub(super) async fn bury(
+    conn: &mut SqliteConnection,
+    id: i64,
+    lease: &str,
+    reason: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let buried = sqlx::query(
+        "UPDATE jobs SET state = 'dead', lease = NULL, lease_until = NULL, last_error = ?3, \
+             updated_at = ?4 \
+         WHERE id = ?1 AND lease = ?2 AND state = 'running'",
+    )
+    .bind(id)
+    .bind(lease)
+    .bind(reason)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(buried == 1)
+}
+
+/// Puts a job `lease` still holds back to pending, due at `run_at`. If another job with its key
+/// became pending meanwhile (an event arrived while it ran), the two coalesce: the pending one
+/// takes over (no earlier than `run_at`, so a backoff is honoured) along with this job's
+/// deliveries, and this one ends `done` with the reason noted. Returns whether it acted.
+pub(super) async fn retry(
+    conn: &mut SqliteConnection,
+    id: i64,
+    lease: &str,
+    reason: &str,
+    run_at: i64,
+    now: i64,
+) -> StoreResult<bool> {
+    let key: Option<String> =
+        sqlx::query_scalar("SELECT coalesce_key FROM jobs WHERE id = ?1 AND lease = ?2 AND state = 'running'")
+            .bind(id)
+            .bind(lease)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(key) = key else { return Ok(false) };
+    let sibling: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM jobs WHERE coalesce_key = ?1 AND state = 'pending'")
+            .bind(&key)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(sibling) = sibling else {
+        sqlx::query(
+            "UPDATE jobs SET state = 'pending', run_at = ?2, lease = NULL, lease_until = NULL, \
+                 last_error = ?3, updated_at = ?4 WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(run_at)
+        .bind(reason)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        return Ok(true);
+    };
+    sqlx::query("UPDATE jobs SET run_at = MAX(run_at, ?2), updated_at = ?3 WHERE id = ?1")
+        .bind(sibling)
+        .bind(run_at)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT OR IGNORE INTO delivery_jobs (delivery_id, job_id) \
+         SELECT delivery_id, ?2 FROM delivery_jobs WHERE job_id = ?1",
+    )
+    .bind(id)
+    .bind(sibling)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE jobs SET state = 'done', lease = NULL, lease_until = NULL, \
+             last_error = ?2 || ' (retry coalesced into job ' || ?3 || ')', updated_at = ?4 \
+         WHERE id = ?1",
+    )
+    .bind(id)
+    .bind(reason)
+    .bind(sibling)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
+}
+
+pub(super) async fn put_pr_state(conn: &mut SqliteConnection, key: &str, json: &str, now: i64) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO pr_state (key, state, updated_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+    )
+    .bind(key)
+    .bind(json)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

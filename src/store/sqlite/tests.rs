@@ -1,0 +1,360 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+use crate::event::{DeliveryId, Event, ForgeKind, PrAction, PrNumber, Sha};
+
+fn pr(number: u64) -> PrRef {
+    PrRef {
+        forge: ForgeKind::GitHub,
+        installation: Some(7),
+        repo: "acme/infra".into(),
+        number: PrNumber(number),
+    }
+}
+
+fn analyze(number: u64) -> JobKind {
+    JobKind::AnalyzePr { pr: pr(number) }
+}
+
+fn delivery(id: &str, number: u64) -> NewDelivery {
+    NewDelivery {
+        id: DeliveryId(id.to_owned()),
+        forge: "github".into(),
+        event_name: "pull_request".into(),
+        event: Event::PullRequest {
+            pr: pr(number),
+            action: PrAction::Synchronize,
+            head: Sha(format!("{id:0>40}")),
+        },
+    }
+}
+
+async fn memory() -> SqliteStore {
+    SqliteStore::open("sqlite::memory:").await.expect("open")
+}
+
+/// Records delivery `id` for PR `number`, with its analysis job.
+async fn record(store: &SqliteStore, id: &str, number: u64) -> Recorded {
+    store
+        .record_delivery(delivery(id, number), vec![analyze(number)])
+        .await
+        .expect("record")
+}
+
+async fn claim(store: &SqliteStore, worker: &str) -> Option<ClaimedJob> {
+    store.claim_job(worker, Duration::from_secs(60)).await.expect("claim")
+}
+
+async fn stats(store: &SqliteStore) -> QueueStats {
+    store.queue_stats().await.expect("stats")
+}
+
+async fn scalar_i64(store: &SqliteStore, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(&store.readers).await.expect(sql)
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_changes_nothing() {
+    let store = memory().await;
+    assert_eq!(record(&store, "d1", 1).await, Recorded::Fresh);
+    let again = store
+        .record_delivery(delivery("d1", 1), vec![analyze(1), analyze(2)])
+        .await
+        .expect("record");
+    assert_eq!(again, Recorded::Duplicate);
+    assert_eq!(stats(&store).await.pending, 1, "the duplicate enqueued nothing");
+    assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM deliveries").await, 1);
+
+    // Also after its job ran: done work is not redone.
+    let job = claim(&store, "w").await.expect("job");
+    store.complete_job(&job).await.expect("complete");
+    assert_eq!(record(&store, "d1", 1).await, Recorded::Duplicate);
+    assert_eq!(claim(&store, "w").await, None);
+    // A new id is not a duplicate.
+    assert_eq!(record(&store, "d2", 1).await, Recorded::Fresh);
+}
+
+#[tokio::test]
+async fn deliveries_for_one_pr_coalesce_into_one_pending_job() {
+    let store = memory().await;
+    record(&store, "d1", 1).await;
+    record(&store, "d2", 1).await;
+    assert_eq!(stats(&store).await.pending, 1);
+    record(&store, "d3", 2).await;
+    assert_eq!(stats(&store).await.pending, 2, "another PR has its own job");
+    let linked = scalar_i64(&store, "SELECT COUNT(DISTINCT job_id) FROM delivery_jobs WHERE delivery_id IN ('d1', 'd2')").await;
+    assert_eq!(linked, 1, "both deliveries point at the same job");
+
+    let first = claim(&store, "w").await.expect("first");
+    assert_eq!(first.kind, analyze(1));
+    let second = claim(&store, "w").await.expect("second");
+    assert_eq!(second.kind, analyze(2));
+    assert_eq!(claim(&store, "w").await, None);
+}
+
+#[tokio::test]
+async fn an_event_while_its_pr_runs_gives_exactly_one_more_run() {
+    let store = memory().await;
+    record(&store, "d1", 1).await;
+    let running = claim(&store, "w1").await.expect("job");
+    record(&store, "d2", 1).await;
+    record(&store, "d3", 1).await;
+    let counts = stats(&store).await;
+    assert_eq!((counts.pending, counts.running), (1, 1));
+
+    // One run per PR at a time: the pending one waits for the running one.
+    assert_eq!(claim(&store, "w2").await, None);
+    // ... but other PRs are not held up.
+    record(&store, "d4", 2).await;
+    assert_eq!(claim(&store, "w2").await.expect("pr 2").kind, analyze(2));
+
+    store.complete_job(&running).await.expect("complete");
+    let next = claim(&store, "w2").await.expect("the newer run");
+    assert_ne!(next.id, running.id);
+    assert_eq!((next.kind, next.attempt), (analyze(1), 1));
+}
+
+#[tokio::test]
+async fn jobs_are_claimed_oldest_first_and_never_twice() {
+    let store = memory().await;
+    for number in [3, 1, 2] {
+        store.enqueue(analyze(number)).await.expect("enqueue");
+    }
+    let a = claim(&store, "w1").await.expect("a");
+    let b = claim(&store, "w2").await.expect("b");
+    let c = claim(&store, "w3").await.expect("c");
+    assert_eq!([a.kind.clone(), b.kind, c.kind], [analyze(3), analyze(1), analyze(2)]);
+    assert_eq!(claim(&store, "w4").await, None, "running jobs are not claimed again");
+    assert_eq!(a.attempt, 1);
+    assert_ne!(a.lease, c.lease, "every claim has its own lease");
+    assert_eq!(stats(&store).await.running, 3);
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_taken_over_and_the_old_worker_cannot_clobber_it() {
+    let store = memory().await;
+    record(&store, "d1", 1).await;
+    let old = store.claim_job("w1", Duration::from_millis(80)).await.expect("claim").expect("job");
+    assert_eq!(claim(&store, "w2").await, None, "the lease is live");
+    tokio::time::sleep(Duration::from_millis(150)).await;
+
+    let new = claim(&store, "w2").await.expect("reclaimed after expiry");
+    assert_eq!((new.id, new.attempt), (old.id, 2));
+    assert_ne!(new.lease, old.lease);
+
+    store.complete_job(&old).await.expect("complete");
+    store.fail_job(&old, "late", None).await.expect("fail");
+    assert!(!store.extend_lease(&old, Duration::from_secs(60)).await.expect("extend"));
+    let counts = stats(&store).await;
+    assert_eq!((counts.running, counts.dead), (1, 0), "the old worker changed nothing");
+    let error: Option<String> = sqlx::query_scalar("SELECT last_error FROM jobs WHERE id = ?1")
+        .bind(new.id)
+        .fetch_one(&store.readers)
+        .await
+        .expect("row");
+    assert_eq!(error.as_deref(), Some("lease of worker w1 expired"));
+
+    store.complete_job(&new).await.expect("complete");
+    assert_eq!(stats(&store).await, QueueStats::default());
+}
+
+#[tokio::test]
+async fn an_extended_lease_is_not_taken_over() {
+    let store = memory().await;
+    record(&store, "d1", 1).await;
+    let job = store.claim_job("w1", Duration::from_millis(100)).await.expect("claim").expect("job");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(store.extend_lease(&job, Duration::from_secs(60)).await.expect("extend"));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(claim(&store, "w2").await, None);
+}
+
+#[tokio::test]
+async fn a_failed_job_is_retried_after_its_delay_then_dead_lettered_with_the_reason() {
+    let store = memory().await;
+    record(&store, "d1", 1).await;
+    let first = claim(&store, "w").await.expect("job");
+    store
+        .fail_job(&first, "forge answered 502", Some(Duration::from_millis(150)))
+        .await
+        .expect("fail");
+    assert_eq!(stats(&store).await.pending, 1);
+    assert_eq!(claim(&store, "w").await, None, "not before the backoff");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let second = claim(&store, "w").await.expect("retried");
+    assert_eq!((second.id, second.attempt), (first.id, 2));
+    store.fail_job(&second, "forge answered 404", None).await.expect("bury");
+    assert_eq!(claim(&store, "w").await, None, "dead jobs are not claimed");
+    assert_eq!(stats(&store).await, QueueStats { pending: 0, running: 0, dead: 1 });
+    let dead = store.dead_jobs(10).await.expect("dead");
+    assert_eq!(dead.len(), 1);
+    assert_eq!((dead[0].id, dead[0].attempt), (first.id, 2));
+    assert_eq!(dead[0].kind, Some(analyze(1)));
+    assert_eq!(dead[0].reason, "forge answered 404");
+}
+
+#[tokio::test]
+async fn a_retry_coalesces_into_a_newer_pending_job_and_keeps_the_backoff() {
+    let store = memory().await;
+    record(&store, "d1", 1).await;
+    let running = claim(&store, "w").await.expect("job");
+    record(&store, "d2", 1).await;
+    store
+        .fail_job(&running, "timeout", Some(Duration::from_millis(150)))
+        .await
+        .expect("fail");
+    assert_eq!(stats(&store).await, QueueStats { pending: 1, running: 0, dead: 0 });
+    assert_eq!(claim(&store, "w").await, None, "the pending job waits out the backoff");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let next = claim(&store, "w").await.expect("the newer job");
+    assert_ne!(next.id, running.id);
+    let d1_jobs: Vec<i64> = sqlx::query_scalar("SELECT job_id FROM delivery_jobs WHERE delivery_id = 'd1' ORDER BY job_id")
+        .fetch_all(&store.readers)
+        .await
+        .expect("links");
+    assert_eq!(d1_jobs, vec![running.id, next.id], "d1 is now served by the newer job");
+}
+
+#[tokio::test]
+async fn redelivering_a_dead_lettered_delivery_enqueues_it_again_once() {
+    let store = memory().await;
+    record(&store, "d1", 1).await;
+    let job = claim(&store, "w").await.expect("job");
+    store.fail_job(&job, "bug", None).await.expect("bury");
+
+    assert_eq!(record(&store, "d1", 1).await, Recorded::Fresh);
+    let again = claim(&store, "w").await.expect("requeued");
+    assert_ne!(again.id, job.id);
+    assert_eq!((again.kind.clone(), again.attempt), (analyze(1), 1));
+    store.complete_job(&again).await.expect("complete");
+
+    assert_eq!(record(&store, "d1", 1).await, Recorded::Duplicate, "it succeeded: no third run");
+    assert_eq!(claim(&store, "w").await, None);
+}
+
+#[tokio::test]
+async fn a_delivery_without_jobs_is_stored_and_stays_a_duplicate() {
+    let store = memory().await;
+    let ping = NewDelivery {
+        event: Event::Ping,
+        ..delivery("p1", 0)
+    };
+    assert_eq!(store.record_delivery(ping.clone(), vec![]).await.expect("record"), Recorded::Fresh);
+    assert_eq!(store.record_delivery(ping, vec![]).await.expect("record"), Recorded::Duplicate);
+    assert_eq!(stats(&store).await, QueueStats::default());
+    let event: String = sqlx::query_scalar("SELECT event FROM deliveries WHERE id = 'p1'")
+        .fetch_one(&store.readers)
+        .await
+        .expect("row");
+    assert_eq!(serde_json::from_str::<Event>(&event).expect("json"), Event::Ping);
+}
+
+#[tokio::test]
+async fn an_unreadable_job_kind_is_dead_lettered_not_claimed_forever() {
+    let store = memory().await;
+    sqlx::query(
+        "INSERT INTO jobs (kind, coalesce_key, state, run_at, created_at, updated_at) \
+         VALUES ('{\"kind\":\"from_the_future\"}', 'x', 'pending', 0, 0, 0)",
+    )
+    .execute(&store.readers)
+    .await
+    .expect("insert");
+    store.enqueue(analyze(1)).await.expect("enqueue");
+    let job = claim(&store, "w").await.expect("the readable job");
+    assert_eq!(job.kind, analyze(1));
+    let dead = store.dead_jobs(10).await.expect("dead");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].kind, None);
+    assert!(dead[0].reason.starts_with("unreadable job kind"), "{}", dead[0].reason);
+}
+
+#[tokio::test]
+async fn pr_state_defaults_round_trips_and_is_per_pr() {
+    let store = memory().await;
+    assert_eq!(store.pr_state(&pr(1)).await.expect("get"), PrState::default());
+    let state = PrState {
+        comment_id: Some(42),
+        review_requested_for: Some("fp1".into()),
+    };
+    store.put_pr_state(&pr(1), &state).await.expect("put");
+    assert_eq!(store.pr_state(&pr(1)).await.expect("get"), state);
+    assert_eq!(store.pr_state(&pr(2)).await.expect("get"), PrState::default());
+    let newer = PrState {
+        comment_id: Some(42),
+        review_requested_for: None,
+    };
+    store.put_pr_state(&pr(1), &newer).await.expect("put");
+    assert_eq!(store.pr_state(&pr(1)).await.expect("get"), newer);
+}
+
+#[tokio::test]
+async fn what_was_acknowledged_survives_reopening_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/nested/dir/iamgate.db", dir.path().display());
+    let store = SqliteStore::open(&url).await.expect("open");
+    assert_eq!(record(&store, "d1", 1).await, Recorded::Fresh);
+    store.put_pr_state(&pr(1), &PrState { comment_id: Some(9), review_requested_for: None }).await.expect("put");
+    drop(store);
+
+    let store = SqliteStore::open(&url).await.expect("reopen");
+    assert_eq!(record(&store, "d1", 1).await, Recorded::Duplicate, "dedup survives a restart");
+    let job = claim(&store, "w").await.expect("the job survived");
+    assert_eq!(job.kind, analyze(1));
+    assert_eq!(store.pr_state(&pr(1)).await.expect("get").comment_id, Some(9));
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&store.readers).await.expect("pragma");
+    assert_eq!(mode, "wal");
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&store.readers).await.expect("pragma");
+    assert_eq!(sync, 2, "synchronous=FULL");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_thousand_concurrent_deliveries_are_all_stored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/iamgate.db", dir.path().display());
+    let store = Arc::new(SqliteStore::open(&url).await.expect("open"));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..1000u64 {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move {
+            store
+                .record_delivery(delivery(&format!("d{i}"), i % 100), vec![analyze(i % 100)])
+                .await
+        });
+    }
+    let mut fresh = 0;
+    while let Some(joined) = tasks.join_next().await {
+        assert_eq!(joined.expect("task").expect("record"), Recorded::Fresh);
+        fresh += 1;
+    }
+    assert_eq!(fresh, 1000);
+    assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM deliveries").await, 1000);
+    assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM delivery_jobs").await, 1000);
+    assert_eq!(stats(&store).await.pending, 100, "coalesced per PR");
+}
+
+#[tokio::test]
+async fn ping_answers_and_stats_count_by_state() {
+    let store = memory().await;
+    store.ping().await.expect("ping");
+    for number in 1..=3 {
+        store.enqueue(analyze(number)).await.expect("enqueue");
+    }
+    let job = claim(&store, "w").await.expect("job");
+    store.fail_job(&job, "no", None).await.expect("bury");
+    claim(&store, "w").await.expect("job");
+    assert_eq!(stats(&store).await, QueueStats { pending: 1, running: 1, dead: 1 });
+}
+
+#[test]
+fn urls_name_a_file_or_memory() {
+    assert_eq!(parse_url("sqlite::memory:").expect("memory"), None);
+    assert_eq!(parse_url("sqlite://data/iamgate.db").expect("relative"), Some(PathBuf::from("data/iamgate.db")));
+    assert_eq!(parse_url("sqlite:///var/lib/iamgate.db").expect("absolute"), Some(PathBuf::from("/var/lib/iamgate.db")));
+    assert_eq!(parse_url("sqlite:iamgate.db").expect("bare"), Some(PathBuf::from("iamgate.db")));
+    for bad in ["postgres://db", "sqlite://", "sqlite://x.db?mode=ro", "data/iamgate.db", "sqlite::memory"] {
+        assert!(matches!(parse_url(bad), Err(StoreError::Url(_))), "{bad}");
+    }
+}

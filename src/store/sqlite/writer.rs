@@ -1,0 +1,186 @@
+//! Group commit: the one task that writes. Requests arrive over a channel; the writer takes
+//! every request already waiting (plus what arrives within the linger, up to `max_batch`), runs
+//! them in ONE transaction, commits (one fsync for the lot), and only then answers each through
+//! its oneshot. A caller that got an answer has its write on disk. Readers never come here.
+//!
+//! If the batch transaction fails, each of its requests is retried alone in its own
+//! transaction, so one bad request cannot fail its neighbours.
+
+use std::time::Duration;
+
+use sqlx::{Connection, SqliteConnection};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::ops::{self, ClaimedRow, DeliveryRow, JobRow};
+use super::now_ms;
+use crate::store::{Recorded, StoreError, StoreResult};
+
+/// How the writer batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupCommit {
+    /// At most this many requests per transaction.
+    pub max_batch: usize,
+    /// After the first request of a batch, wait this long for more (0: take only what waits).
+    pub linger: Duration,
+    /// Requests that may wait for the writer before callers are held back.
+    pub queue: usize,
+}
+
+impl Default for GroupCommit {
+    fn default() -> Self {
+        GroupCommit {
+            max_batch: 512,
+            linger: Duration::from_millis(1),
+            queue: 8192,
+        }
+    }
+}
+
+/// One write.
+#[derive(Debug)]
+pub(super) enum Op {
+    Record { delivery: DeliveryRow, jobs: Vec<JobRow> },
+    Claim { worker: String, lease: String, lease_ms: i64 },
+    Complete { id: i64, lease: String },
+    Extend { id: i64, lease: String, lease_ms: i64 },
+    Bury { id: i64, lease: String, reason: String },
+    Retry { id: i64, lease: String, reason: String, delay_ms: i64 },
+    Enqueue { job: JobRow },
+    PutPrState { key: String, json: String },
+}
+
+/// What a write answered.
+#[derive(Debug)]
+pub(super) enum Reply {
+    Recorded(Recorded),
+    Claimed(Option<ClaimedRow>),
+    /// Whether the job's lease still held (complete / extend / fail).
+    Leased(bool),
+    Done,
+}
+
+struct Request {
+    op: Op,
+    reply: oneshot::Sender<StoreResult<Reply>>,
+}
+
+/// The handle callers write through. Dropping every handle stops the writer after its batch.
+#[derive(Debug, Clone)]
+pub(super) struct Writer {
+    requests: mpsc::Sender<Request>,
+}
+
+impl Writer {
+    pub(super) fn spawn(conn: SqliteConnection, config: GroupCommit) -> (Writer, JoinHandle<()>) {
+        let (requests, incoming) = mpsc::channel(config.queue.max(1));
+        let task = tokio::spawn(run(conn, incoming, config));
+        (Writer { requests }, task)
+    }
+
+    /// Sends `op` to the writer and waits until it is committed.
+    pub(super) async fn call(&self, op: Op) -> StoreResult<Reply> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request { op, reply })
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request").field("op", &self.op).finish_non_exhaustive()
+    }
+}
+
+async fn run(mut conn: SqliteConnection, mut incoming: mpsc::Receiver<Request>, config: GroupCommit) {
+    let max_batch = config.max_batch.max(1);
+    let mut batch = Vec::with_capacity(max_batch);
+    while let Some(first) = incoming.recv().await {
+        batch.push(first);
+        let deadline = Instant::now() + config.linger;
+        while batch.len() < max_batch {
+            match incoming.try_recv() {
+                Ok(request) => batch.push(request),
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    match tokio::time::timeout_at(deadline, incoming.recv()).await {
+                        Ok(Some(request)) => batch.push(request),
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+            }
+        }
+        metrics::histogram!("iamgate_store_batch_size").record(batch.len() as f64);
+        commit(&mut conn, std::mem::take(&mut batch)).await;
+    }
+    if let Err(error) = conn.close().await {
+        tracing::warn!(%error, "store writer: closing the connection failed");
+    }
+}
+
+/// Commits `batch` in one transaction and answers each request; on failure, retries each alone.
+async fn commit(conn: &mut SqliteConnection, batch: Vec<Request>) {
+    match apply_all(conn, &batch).await {
+        Ok(replies) => {
+            for (request, reply) in batch.into_iter().zip(replies) {
+                // The caller may have gone away (a timed-out HTTP request); its write stands.
+                let _ = request.reply.send(Ok(reply));
+            }
+        }
+        Err(error) if batch.len() == 1 => {
+            if let Some(request) = batch.into_iter().next() {
+                let _ = request.reply.send(Err(error));
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, size = batch.len(), "store writer: batch failed, retrying its requests one by one");
+            for request in batch {
+                let single = std::slice::from_ref(&request);
+                let answer = apply_all(conn, single)
+                    .await
+                    .and_then(|mut replies| replies.pop().ok_or_else(|| StoreError::Commit("no reply".into())));
+                let _ = request.reply.send(answer);
+            }
+        }
+    }
+}
+
+/// Runs every request of `batch` in one transaction and commits it.
+async fn apply_all(conn: &mut SqliteConnection, batch: &[Request]) -> StoreResult<Vec<Reply>> {
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let mut replies = Vec::with_capacity(batch.len());
+    for request in batch {
+        replies.push(apply(&mut tx, &request.op).await?);
+    }
+    tx.commit().await?;
+    Ok(replies)
+}
+
+async fn apply(conn: &mut SqliteConnection, op: &Op) -> StoreResult<Reply> {
+    let now = now_ms();
+    Ok(match op {
+        Op::Record { delivery, jobs } => Reply::Recorded(ops::record(conn, delivery, jobs, now).await?),
+        Op::Claim { worker, lease, lease_ms } => {
+            Reply::Claimed(ops::claim(conn, worker, lease, *lease_ms, now).await?)
+        }
+        Op::Complete { id, lease } => Reply::Leased(ops::complete(conn, *id, lease, now).await?),
+        Op::Extend { id, lease, lease_ms } => Reply::Leased(ops::extend(conn, *id, lease, *lease_ms, now).await?),
+        Op::Bury { id, lease, reason } => Reply::Leased(ops::bury(conn, *id, lease, reason, now).await?),
+        Op::Retry { id, lease, reason, delay_ms } => {
+            let run_at = now.saturating_add(*delay_ms);
+            Reply::Leased(ops::retry(conn, *id, lease, reason, run_at, now).await?)
+        }
+        Op::Enqueue { job } => {
+            ops::enqueue(conn, job, now).await?;
+            Reply::Done
+        }
+        Op::PutPrState { key, json } => {
+            ops::put_pr_state(conn, key, json, now).await?;
+            Reply::Done
+        }
+    })
+}

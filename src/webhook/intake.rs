@@ -1,0 +1,122 @@
+//! Intake of a verified, decoded delivery: decide its jobs, store it with them in one step, and
+//! wake the worker. Forge-neutral. It never acknowledges anything itself: the caller replies 2xx
+//! only after `accept` returned, so a 2xx always means "durably stored".
+
+use tokio::sync::Notify;
+
+use crate::event::Event;
+use crate::store::{JobKind, NewDelivery, Recorded, Store, StoreResult};
+
+/// The jobs a decoded event asks for: one analysis for a PR event that triggers one.
+pub fn jobs_for(event: &Event) -> Vec<JobKind> {
+    match event {
+        Event::PullRequest { pr, action, .. } if action.triggers_analysis() => {
+            vec![JobKind::AnalyzePr { pr: pr.clone() }]
+        }
+        Event::PullRequest { .. } | Event::Ping | Event::Ignored { .. } => Vec::new(),
+    }
+}
+
+/// Stores the delivery and its jobs; after a fresh delivery with jobs, pokes the worker.
+pub async fn accept(
+    store: &dyn Store,
+    notify: &Notify,
+    delivery: NewDelivery,
+) -> StoreResult<Recorded> {
+    let jobs = jobs_for(&delivery.event);
+    let poke = !jobs.is_empty();
+    let recorded = store.record_delivery(delivery, jobs).await?;
+    if recorded == Recorded::Fresh && poke {
+        notify.notify_one();
+    }
+    Ok(recorded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{DeliveryId, ForgeKind, PrAction, PrNumber, PrRef, RepoName, Sha};
+    use crate::webhook::testing::FakeStore;
+
+    fn pr_event(action: PrAction) -> Event {
+        Event::PullRequest {
+            pr: PrRef {
+                forge: ForgeKind::GitHub,
+                installation: Some(1),
+                repo: RepoName::from("acme/infra"),
+                number: PrNumber(4),
+            },
+            action,
+            head: Sha::from("36afaef2afdf0ce794d7e4663e7f327664aaa4d7"),
+        }
+    }
+
+    fn delivery(id: &str, event: Event) -> NewDelivery {
+        NewDelivery {
+            id: DeliveryId::from(id),
+            forge: "github".into(),
+            event_name: "pull_request".into(),
+            event,
+        }
+    }
+
+    #[test]
+    fn analysis_triggers_get_one_job_and_the_rest_none() {
+        for action in [
+            PrAction::Opened,
+            PrAction::Synchronize,
+            PrAction::Reopened,
+            PrAction::ReadyForReview,
+            PrAction::BaseChanged,
+        ] {
+            let jobs = jobs_for(&pr_event(action));
+            assert_eq!(jobs.len(), 1, "{action:?}");
+            assert!(matches!(&jobs[0], JobKind::AnalyzePr { pr } if pr.number == PrNumber(4)));
+        }
+        assert!(jobs_for(&pr_event(PrAction::Closed)).is_empty());
+        assert!(jobs_for(&Event::Ping).is_empty());
+        assert!(
+            jobs_for(&Event::Ignored {
+                event: "issue_comment".into(),
+                action: None
+            })
+            .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_fresh_delivery_with_jobs_wakes_the_worker_once() {
+        let store = FakeStore::default();
+        let notify = Notify::new();
+        let got = accept(&store, &notify, delivery("d1", pr_event(PrAction::Opened))).await;
+        assert_eq!(got.expect("stored"), Recorded::Fresh);
+        // The permit was stored: a waiting worker returns at once.
+        tokio::time::timeout(std::time::Duration::from_secs(1), notify.notified())
+            .await
+            .expect("worker poked");
+
+        let again = accept(&store, &notify, delivery("d1", pr_event(PrAction::Opened))).await;
+        assert_eq!(again.expect("stored"), Recorded::Duplicate);
+        let ping = accept(&store, &notify, delivery("d2", Event::Ping)).await;
+        assert_eq!(ping.expect("stored"), Recorded::Fresh);
+        let woken =
+            tokio::time::timeout(std::time::Duration::from_millis(50), notify.notified()).await;
+        assert!(
+            woken.is_err(),
+            "no poke for a duplicate or a delivery without jobs"
+        );
+        assert_eq!(store.deliveries().len(), 2);
+        assert_eq!(store.jobs().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_store_failure_is_returned_and_nobody_is_poked() {
+        let store = FakeStore::failing();
+        let notify = Notify::new();
+        let got = accept(&store, &notify, delivery("d1", pr_event(PrAction::Opened))).await;
+        assert!(got.is_err());
+        let woken =
+            tokio::time::timeout(std::time::Duration::from_millis(50), notify.notified()).await;
+        assert!(woken.is_err());
+    }
+}

@@ -1,0 +1,4 @@
+//! The integration test binary: scenario files per capability over shared support.
+
+mod github_client;
+mod support;

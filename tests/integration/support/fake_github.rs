@@ -1,0 +1,446 @@
+//! A fake GitHub for tests: an axum server on 127.0.0.1 holding a state model (repositories,
+//! files at a SHA, pull requests, comments, statuses, review requests, teams) behind a mutex,
+//! after rust-lang/bors' GitHub mock. It checks what GitHub checks (App JWT against the public
+//! key, installation tokens, comment and status limits, pagination, the tarball redirect to a
+//! second "codeload" listener that must not receive the token) and can inject faults.
+//! Test support only: it never talks to the real GitHub.
+#![allow(dead_code, reason = "shared test support: each test uses a part of it")]
+
+mod codec;
+mod routes;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+/// The fake App's key pair (test-only keys, see tests/fixtures/keys/README.md).
+pub const PRIVATE_KEY_PEM: &str = include_str!("../../fixtures/keys/test-app.private-key.pem");
+pub const PUBLIC_KEY_PEM: &str = include_str!("../../fixtures/keys/test-app.public-key.pem");
+/// An unrelated key: JWTs signed with it are refused.
+pub const OTHER_PRIVATE_KEY_PEM: &str = include_str!("../../fixtures/keys/other-app.private-key.pem");
+
+pub const APP_ID: u64 = 4242;
+pub const APP_SLUG: &str = "iamgate";
+/// The installation every fake knows.
+pub const INSTALLATION_ID: u64 = 1;
+
+/// Where a pull request's head commit lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeadRepo {
+    /// The base repository itself.
+    Same,
+    /// A fork, `owner/name`.
+    Fork(String),
+    /// A fork that was deleted: GitHub reports `head.repo: null`.
+    Deleted,
+}
+
+/// A pull request to create. `PrSpec::new(head, base)` then the builder methods, or a literal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrSpec {
+    pub head: String,
+    pub base: String,
+    pub base_ref: String,
+    pub author: String,
+    pub head_repo: HeadRepo,
+    pub draft: bool,
+    pub open: bool,
+}
+
+impl PrSpec {
+    pub fn new(head: &str, base: &str) -> Self {
+        PrSpec {
+            head: head.to_owned(),
+            base: base.to_owned(),
+            base_ref: "main".to_owned(),
+            author: "dev".to_owned(),
+            head_repo: HeadRepo::Same,
+            draft: false,
+            open: true,
+        }
+    }
+    pub fn base_ref(mut self, name: &str) -> Self {
+        self.base_ref = name.to_owned();
+        self
+    }
+    pub fn author(mut self, login: &str) -> Self {
+        self.author = login.to_owned();
+        self
+    }
+    pub fn fork(mut self, repo: &str) -> Self {
+        self.head_repo = HeadRepo::Fork(repo.to_owned());
+        self
+    }
+    pub fn deleted_fork(mut self) -> Self {
+        self.head_repo = HeadRepo::Deleted;
+        self
+    }
+    pub fn draft(mut self) -> Self {
+        self.draft = true;
+        self
+    }
+    pub fn closed(mut self) -> Self {
+        self.open = false;
+        self
+    }
+}
+
+/// One entry of a pull request's file list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedFile {
+    pub filename: String,
+    pub previous_filename: Option<String>,
+}
+
+/// A comment as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeComment {
+    pub id: u64,
+    pub author: String,
+    /// `Bot` for the App's comments, `User` for people.
+    pub author_type: String,
+    pub body: String,
+}
+
+/// A commit status as posted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeStatus {
+    pub state: String,
+    pub context: String,
+    pub description: String,
+    pub target_url: Option<String>,
+    pub creator: String,
+}
+
+/// Who was asked to review a pull request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReviewRequests {
+    pub users: Vec<String>,
+    pub teams: Vec<String>,
+}
+
+/// Which listener served a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    Api,
+    Codeload,
+}
+
+/// One request the fake answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub host: Host,
+    pub method: String,
+    /// Path (API prefix removed) and query.
+    pub path: String,
+    pub status: u16,
+    pub had_authorization: bool,
+}
+
+/// A failure to inject with [`FakeGitHub::fail_next`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Error500,
+    Error502,
+    /// The request is applied, then answered 502: the caller cannot know it worked.
+    Error502AfterApplying,
+    /// 403 with `retry-after: 1` and GitHub's secondary-limit message.
+    SecondaryRateLimit,
+    /// 403 with `x-ratelimit-remaining: 0` and a reset this many seconds ahead.
+    PrimaryRateLimit { reset_in_secs: u64 },
+}
+
+#[derive(Debug)]
+struct FaultRule {
+    method: String,
+    path_prefix: String,
+    remaining: usize,
+    fault: Fault,
+}
+
+#[derive(Debug, Default)]
+struct Repo {
+    files: HashMap<String, BTreeMap<String, Vec<u8>>>,
+    known_shas: HashSet<String>,
+    pulls: BTreeMap<u64, Pull>,
+    comments: Vec<StoredComment>,
+    statuses: HashMap<String, Vec<FakeStatus>>,
+    collaborators: HashSet<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Pull {
+    spec: PrSpec,
+    files: Vec<ChangedFile>,
+    review_requests: ReviewRequests,
+}
+
+#[derive(Debug)]
+struct StoredComment {
+    issue: u64,
+    comment: FakeComment,
+}
+
+#[derive(Debug)]
+struct Token {
+    installation: u64,
+    expires_at: std::time::SystemTime,
+}
+
+/// The model behind the mutex.
+#[derive(Debug)]
+struct State {
+    api_url: String,
+    prefix: String,
+    codeload_url: String,
+    installations: HashSet<u64>,
+    tokens: HashMap<String, Token>,
+    token_lifetime: Duration,
+    tickets: HashMap<String, (String, String)>,
+    repos: BTreeMap<String, Repo>,
+    teams: BTreeMap<(String, String), Vec<String>>,
+    next_id: u64,
+    faults: Vec<FaultRule>,
+    log: Vec<RequestRecord>,
+}
+
+impl State {
+    fn repo(&mut self, name: &str) -> &mut Repo {
+        self.repos.entry(name.to_owned()).or_default()
+    }
+
+    fn pull(&mut self, repo: &str, number: u64) -> &mut Pull {
+        match self.repo(repo).pulls.get_mut(&number) {
+            Some(pull) => pull,
+            None => panic!("fake GitHub: no pull request {repo}#{number}; create it with pr()"),
+        }
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+}
+
+type Shared = Arc<Mutex<State>>;
+
+/// A running fake GitHub. Stops when dropped.
+#[derive(Debug)]
+pub struct FakeGitHub {
+    state: Shared,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for FakeGitHub {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl FakeGitHub {
+    /// A fake at `http://127.0.0.1:PORT` (like api.github.com).
+    pub async fn start() -> Self {
+        Self::start_with_prefix("").await
+    }
+
+    /// A fake at `http://127.0.0.1:PORT/api/v3` (like GitHub Enterprise Server).
+    pub async fn start_enterprise() -> Self {
+        Self::start_with_prefix("/api/v3").await
+    }
+
+    async fn start_with_prefix(prefix: &str) -> Self {
+        let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let codeload = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = |addr: SocketAddr| format!("http://{addr}");
+        let state = Arc::new(Mutex::new(State {
+            api_url: format!("{}{prefix}", url(api.local_addr().unwrap())),
+            prefix: prefix.to_owned(),
+            codeload_url: url(codeload.local_addr().unwrap()),
+            installations: HashSet::from([INSTALLATION_ID]),
+            tokens: HashMap::new(),
+            token_lifetime: Duration::from_secs(3600),
+            tickets: HashMap::new(),
+            repos: BTreeMap::new(),
+            teams: BTreeMap::new(),
+            next_id: 1000,
+            faults: Vec::new(),
+            log: Vec::new(),
+        }));
+        let tasks = vec![
+            tokio::spawn(serve(api, routes::api_router(Arc::clone(&state)))),
+            tokio::spawn(serve(codeload, routes::codeload_router(Arc::clone(&state)))),
+        ];
+        FakeGitHub { state, tasks }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The API base URL, to use as `api_url`.
+    pub fn url(&self) -> String {
+        self.lock().api_url.clone()
+    }
+    pub fn codeload_url(&self) -> String {
+        self.lock().codeload_url.clone()
+    }
+    pub fn app_id(&self) -> u64 {
+        APP_ID
+    }
+    pub fn private_key_pem(&self) -> Vec<u8> {
+        PRIVATE_KEY_PEM.as_bytes().to_vec()
+    }
+    pub fn app_slug(&self) -> &'static str {
+        APP_SLUG
+    }
+    /// The login the App comments as.
+    pub fn bot_login(&self) -> String {
+        format!("{APP_SLUG}[bot]")
+    }
+    pub fn installation_id(&self) -> u64 {
+        INSTALLATION_ID
+    }
+
+    // ---- builders ----
+
+    /// Registers another installation id.
+    pub fn installation(&self, id: u64) -> &Self {
+        self.lock().installations.insert(id);
+        self
+    }
+    /// How long minted tokens live (default one hour).
+    pub fn token_lifetime(&self, lifetime: Duration) -> &Self {
+        self.lock().token_lifetime = lifetime;
+        self
+    }
+    /// Makes every issued token invalid (GitHub answers 401 until a new one is minted).
+    pub fn revoke_tokens(&self) -> &Self {
+        self.lock().tokens.clear();
+        self
+    }
+    pub fn repo(&self, repo: &str) -> &Self {
+        self.lock().repo(repo);
+        self
+    }
+    /// A file's bytes at a commit (also what the tarball of that commit holds).
+    pub fn file(&self, repo: &str, sha: &str, path: &str, bytes: impl Into<Vec<u8>>) -> &Self {
+        let mut state = self.lock();
+        let repo = state.repo(repo);
+        repo.known_shas.insert(sha.to_owned());
+        repo.files.entry(sha.to_owned()).or_default().insert(path.to_owned(), bytes.into());
+        self
+    }
+    /// Many files at a commit; the tarball is built from them on request.
+    pub fn archive<P: AsRef<str>, B: AsRef<[u8]>>(&self, repo: &str, sha: &str, files: &[(P, B)]) -> &Self {
+        for (path, bytes) in files {
+            self.file(repo, sha, path.as_ref(), bytes.as_ref());
+        }
+        self
+    }
+    pub fn pr(&self, repo: &str, number: u64, spec: PrSpec) -> &Self {
+        let mut state = self.lock();
+        let repo = state.repo(repo);
+        repo.known_shas.extend([spec.head.clone(), spec.base.clone()]);
+        repo.pulls.insert(number, Pull { spec, files: Vec::new(), review_requests: ReviewRequests::default() });
+        self
+    }
+    /// Sets the files a pull request changes (added or modified).
+    pub fn pr_files<P: Into<String>>(&self, repo: &str, number: u64, paths: impl IntoIterator<Item = P>) -> &Self {
+        let files = paths.into_iter().map(|p| ChangedFile { filename: p.into(), previous_filename: None }).collect();
+        self.lock().pull(repo, number).files = files;
+        self
+    }
+    /// Adds a rename to a pull request's files.
+    pub fn pr_rename(&self, repo: &str, number: u64, from: &str, to: &str) -> &Self {
+        let file = ChangedFile { filename: to.to_owned(), previous_filename: Some(from.to_owned()) };
+        self.lock().pull(repo, number).files.push(file);
+        self
+    }
+    /// A new head commit on a pull request.
+    pub fn push(&self, repo: &str, number: u64, new_head: &str) -> &Self {
+        let mut state = self.lock();
+        state.repo(repo).known_shas.insert(new_head.to_owned());
+        state.pull(repo, number).spec.head = new_head.to_owned();
+        self
+    }
+    /// Changes a pull request (close, mark ready, retarget, ...).
+    pub fn update_pr(&self, repo: &str, number: u64, change: impl FnOnce(&mut PrSpec)) -> &Self {
+        let mut state = self.lock();
+        change(&mut state.pull(repo, number).spec);
+        let spec = state.pull(repo, number).spec.clone();
+        state.repo(repo).known_shas.extend([spec.head, spec.base]);
+        self
+    }
+    /// A user who can be asked to review.
+    pub fn collaborator(&self, repo: &str, login: &str) -> &Self {
+        self.lock().repo(repo).collaborators.insert(login.to_owned());
+        self
+    }
+    pub fn team(&self, org: &str, slug: &str, members: &[&str]) -> &Self {
+        let members = members.iter().map(|m| (*m).to_owned()).collect();
+        self.lock().teams.insert((org.to_owned(), slug.to_owned()), members);
+        self
+    }
+    /// A comment by a person; returns its id.
+    pub fn add_user_comment(&self, repo: &str, number: u64, login: &str, body: &str) -> u64 {
+        let mut state = self.lock();
+        let id = state.next_id();
+        let comment = FakeComment { id, author: login.to_owned(), author_type: "User".to_owned(), body: body.to_owned() };
+        state.repo(repo).comments.push(StoredComment { issue: number, comment });
+        id
+    }
+    /// The next `count` requests with `method` whose path (API prefix removed, query ignored)
+    /// starts with `path_prefix` fail with `fault`.
+    pub fn fail_next(&self, method: &str, path_prefix: &str, count: usize, fault: Fault) -> &Self {
+        let rule = FaultRule { method: method.to_uppercase(), path_prefix: path_prefix.to_owned(), remaining: count, fault };
+        self.lock().faults.push(rule);
+        self
+    }
+
+    // ---- inspection ----
+
+    pub fn comments(&self, repo: &str, number: u64) -> Vec<FakeComment> {
+        let state = self.lock();
+        let Some(repo) = state.repos.get(repo) else { return Vec::new() };
+        repo.comments.iter().filter(|c| c.issue == number).map(|c| c.comment.clone()).collect()
+    }
+    /// Every status posted on a commit, oldest first.
+    pub fn statuses(&self, repo: &str, sha: &str) -> Vec<FakeStatus> {
+        let state = self.lock();
+        state.repos.get(repo).and_then(|r| r.statuses.get(sha)).cloned().unwrap_or_default()
+    }
+    /// The newest status with context `iamgate` on a commit.
+    pub fn latest_status(&self, repo: &str, sha: &str) -> Option<FakeStatus> {
+        self.statuses(repo, sha).into_iter().rev().find(|s| s.context == "iamgate")
+    }
+    pub fn review_requests(&self, repo: &str, number: u64) -> ReviewRequests {
+        self.lock().pull(repo, number).review_requests.clone()
+    }
+    /// Every request answered so far, in order.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.lock().log.clone()
+    }
+    /// How many requests had this method and a path starting with `path_prefix`.
+    pub fn count_requests(&self, method: &str, path_prefix: &str) -> usize {
+        self.lock().log.iter().filter(|r| r.method == method && r.path.starts_with(path_prefix)).count()
+    }
+    /// How many installation tokens were minted.
+    pub fn tokens_minted(&self) -> usize {
+        self.lock()
+            .log
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.starts_with("/app/installations/") && r.status == 201)
+            .count()
+    }
+}
+
+async fn serve(listener: tokio::net::TcpListener, router: axum::Router) {
+    if let Err(error) = axum::serve(listener, router).await {
+        panic!("fake GitHub stopped: {error}");
+    }
+}

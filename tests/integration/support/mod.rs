@@ -1,0 +1,3 @@
+//! Shared test support: fake forges and helpers.
+
+pub mod fake_github;
