@@ -119,9 +119,16 @@ impl PrAction {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     /// A pull request was opened, pushed to, reopened, marked ready, retargeted or closed.
-    PullRequest { pr: PrRef, action: PrAction, head: Sha },
+    PullRequest {
+        pr: PrRef,
+        action: PrAction,
+        head: Sha,
+    },
     /// The forge checks that the hook works.
     Ping,
     /// An event iamgate does not act on (answered 2xx, stored for the record, no job).
-    Ignored { event: String, action: Option<String> },
+    Ignored {
+        event: String,
+        action: Option<String>,
+    },
 }

@@ -1,6 +1,7 @@
 //! Fuzz target `preview`: arbitrary bytes through `preview::parse`; whatever parses goes through
-//! the whole pipeline (`analyze` with the default risk config) and the JSON report. Owns no
-//! invariant beyond "never panics, never hangs"; it must not depend on fixture contents.
+//! the whole pipeline (`analyze` with the default risk config) and the JSON report. Invariants:
+//! no panic or hang, the analysis is deterministic (the rules run in parallel), and the report is
+//! valid JSON. It must not depend on fixture contents.
 #![no_main]
 
 use iamgate::engine::report::json;
@@ -12,7 +13,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(parsed) = preview::parse(data) else {
         return;
     };
-    let analysis = analyze(&parsed, &RiskConfig::default());
+    let config = RiskConfig::default();
+    let analysis = analyze(&parsed, &config);
+    if analyze(&parsed, &config) != analysis {
+        panic!("analyze is not deterministic for the same preview");
+    }
     let report = json::render(&analysis);
     // The report is a JSON document: anything else is a rendering bug.
     if let Err(e) = serde_json::from_str::<serde_json::Value>(&report) {

@@ -113,7 +113,13 @@ pub trait Forge: Send + Sync + std::fmt::Debug {
 
     /// Downloads the repository archive (tar.gz) of a commit to `dest`, failing when it is larger
     /// than `max_bytes`.
-    async fn download_archive(&self, pr: &PrRef, sha: &Sha, dest: &Path, max_bytes: u64) -> ForgeResult<()>;
+    async fn download_archive(
+        &self,
+        pr: &PrRef,
+        sha: &Sha,
+        dest: &Path,
+        max_bytes: u64,
+    ) -> ForgeResult<()>;
 
     /// The id of iamgate's own comment carrying `marker`, searching every page.
     async fn find_own_comment(&self, pr: &PrRef, marker: &str) -> ForgeResult<Option<CommentId>>;
@@ -126,7 +132,12 @@ pub trait Forge: Send + Sync + std::fmt::Debug {
     async fn set_status(&self, pr: &PrRef, sha: &Sha, status: &CommitStatus) -> ForgeResult<()>;
 
     /// Asks users and teams (`org/slug` on GitHub) to review.
-    async fn request_reviewers(&self, pr: &PrRef, users: &[Login], teams: &[String]) -> ForgeResult<()>;
+    async fn request_reviewers(
+        &self,
+        pr: &PrRef,
+        users: &[Login],
+        teams: &[String],
+    ) -> ForgeResult<()>;
 
     /// The largest comment body the forge accepts, in characters.
     fn comment_limit(&self) -> usize;

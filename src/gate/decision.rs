@@ -15,7 +15,10 @@ pub struct Decision {
 
 impl Decision {
     fn new(state: StatusState, description: impl Into<String>) -> Decision {
-        Decision { state, description: clip(&description.into(), 140) }
+        Decision {
+            state,
+            description: clip(&description.into(), 140),
+        }
     }
 }
 
@@ -28,18 +31,37 @@ pub fn decide(change: &Change<'_>, requirements: &[Requirement]) -> Decision {
         .map(|(s, _)| s.name.as_str())
         .collect();
     if !failed.is_empty() {
-        return Decision::new(StatusState::Failure, format!("analysis failed for {}: see the iamgate comment", failed.join(", ")));
+        return Decision::new(
+            StatusState::Failure,
+            format!(
+                "analysis failed for {}: see the iamgate comment",
+                failed.join(", ")
+            ),
+        );
     }
-    if change.stacks.iter().any(|(_, r)| matches!(r, StackResult::NotRun)) {
-        return Decision::new(StatusState::Pending, "fork PR not previewed: a maintainer must review it (see the iamgate comment)");
+    if change
+        .stacks
+        .iter()
+        .any(|(_, r)| matches!(r, StackResult::NotRun))
+    {
+        return Decision::new(
+            StatusState::Pending,
+            "fork PR not previewed: a maintainer must review it (see the iamgate comment)",
+        );
     }
     if !change.changes_iam() {
         return Decision::new(StatusState::Success, "no IAM change");
     }
-    let asked: Vec<&str> =
-        requirements.iter().flat_map(|r| r.changes_requested_by.iter()).map(String::as_str).collect();
+    let asked: Vec<&str> = requirements
+        .iter()
+        .flat_map(|r| r.changes_requested_by.iter())
+        .map(String::as_str)
+        .collect();
     if !asked.is_empty() {
-        return Decision::new(StatusState::Failure, format!("changes requested by {}", asked.join(", ")));
+        return Decision::new(
+            StatusState::Failure,
+            format!("changes requested by {}", asked.join(", ")),
+        );
     }
     let missing: Vec<String> = requirements
         .iter()
@@ -53,15 +75,26 @@ pub fn decide(change: &Change<'_>, requirements: &[Requirement]) -> Decision {
                     Reviewer::Team(t) | Reviewer::User(t) => t.as_str(),
                 })
                 .collect();
-            format!("{n} approval{} from {}", if n == 1 { "" } else { "s" }, who.join(" or "))
+            format!(
+                "{n} approval{} from {}",
+                if n == 1 { "" } else { "s" },
+                who.join(" or ")
+            )
         })
         .collect();
     let level = change.level();
     if missing.is_empty() {
-        let why = if requirements.is_empty() { "no approval required" } else { "required approvals given" };
+        let why = if requirements.is_empty() {
+            "no approval required"
+        } else {
+            "required approvals given"
+        };
         return Decision::new(StatusState::Success, format!("IAM risk {level}: {why}"));
     }
-    Decision::new(StatusState::Pending, format!("needs {}", missing.join("; ")))
+    Decision::new(
+        StatusState::Pending,
+        format!("needs {}", missing.join("; ")),
+    )
 }
 
 /// At most `max` characters, with an ellipsis when cut.
@@ -80,7 +113,12 @@ mod tests {
     use crate::config::repo::StackConfig;
 
     fn stack(name: &str) -> StackConfig {
-        StackConfig { name: name.into(), dir: "infra".into(), stack: "acme/prod".into(), paths: vec!["infra/**".into()] }
+        StackConfig {
+            name: name.into(),
+            dir: "infra".into(),
+            stack: "acme/prod".into(),
+            paths: vec!["infra/**".into()],
+        }
     }
 
     fn requirement(needed: u32, approved: &[&str], from: &[&str]) -> Requirement {
@@ -96,7 +134,11 @@ mod tests {
     #[test]
     fn a_failed_stack_fails_closed() {
         let s = stack("prod");
-        let change = Change { stacks: vec![(&s, StackResult::Failed)], changed_paths: &[], config_changed: false };
+        let change = Change {
+            stacks: vec![(&s, StackResult::Failed)],
+            changed_paths: &[],
+            config_changed: false,
+        };
         let d = decide(&change, &[]);
         assert_eq!(d.state, StatusState::Failure);
         assert!(d.description.contains("prod"));
@@ -105,12 +147,30 @@ mod tests {
     #[test]
     fn missing_approvals_are_pending_and_named() {
         let s = stack("prod");
-        let change = Change { stacks: vec![(&s, StackResult::NotRun)], changed_paths: &[], config_changed: true };
-        assert_eq!(decide(&change, &[]).state, StatusState::Pending, "a fork that was not run is never success");
+        let change = Change {
+            stacks: vec![(&s, StackResult::NotRun)],
+            changed_paths: &[],
+            config_changed: true,
+        };
+        assert_eq!(
+            decide(&change, &[]).state,
+            StatusState::Pending,
+            "a fork that was not run is never success"
+        );
 
-        let change = Change { stacks: vec![], changed_paths: &[], config_changed: true };
+        let change = Change {
+            stacks: vec![],
+            changed_paths: &[],
+            config_changed: true,
+        };
         let d = decide(&change, &[requirement(1, &[], &["acme/security"])]);
-        assert_eq!(d, Decision { state: StatusState::Pending, description: "needs 1 approval from acme/security".into() });
+        assert_eq!(
+            d,
+            Decision {
+                state: StatusState::Pending,
+                description: "needs 1 approval from acme/security".into()
+            }
+        );
         let d = decide(&change, &[requirement(1, &["alice"], &["acme/security"])]);
         assert_eq!(d.state, StatusState::Success);
     }
@@ -118,15 +178,33 @@ mod tests {
     #[test]
     fn no_iam_change_is_success() {
         let s = stack("prod");
-        let change = Change { stacks: vec![(&s, StackResult::Failed)], changed_paths: &[], config_changed: false };
+        let change = Change {
+            stacks: vec![(&s, StackResult::Failed)],
+            changed_paths: &[],
+            config_changed: false,
+        };
         assert_ne!(decide(&change, &[]).state, StatusState::Success);
-        let change = Change { stacks: vec![], changed_paths: &[], config_changed: false };
-        assert_eq!(decide(&change, &[]), Decision { state: StatusState::Success, description: "no IAM change".into() });
+        let change = Change {
+            stacks: vec![],
+            changed_paths: &[],
+            config_changed: false,
+        };
+        assert_eq!(
+            decide(&change, &[]),
+            Decision {
+                state: StatusState::Success,
+                description: "no IAM change".into()
+            }
+        );
     }
 
     #[test]
     fn descriptions_fit_140_characters() {
-        let change = Change { stacks: vec![], changed_paths: &[], config_changed: true };
+        let change = Change {
+            stacks: vec![],
+            changed_paths: &[],
+            config_changed: true,
+        };
         let many: Vec<&str> = vec!["acme/a-very-long-team-name-for-security-reviews"; 6];
         let d = decide(&change, &[requirement(3, &[], &many)]);
         assert!(d.description.chars().count() <= 140, "{}", d.description);

@@ -31,7 +31,9 @@ impl Change<'_> {
     pub fn changes_iam(&self) -> bool {
         self.config_changed
             || self.stacks.iter().any(|(_, r)| match r {
-                StackResult::Analyzed(a) => !a.resources.is_empty() || a.findings.iter().any(|f| f.new),
+                StackResult::Analyzed(a) => {
+                    !a.resources.is_empty() || a.findings.iter().any(|f| f.new)
+                }
                 StackResult::Failed | StackResult::NotRun => false,
             })
     }
@@ -42,7 +44,11 @@ impl Change<'_> {
             StackResult::Analyzed(a) => Some(a.risk.level),
             _ => None,
         });
-        let floor = if self.config_changed { Level::High } else { Level::None };
+        let floor = if self.config_changed {
+            Level::High
+        } else {
+            Level::None
+        };
         stacks.fold(floor, Level::max)
     }
 
@@ -67,7 +73,11 @@ pub fn triggered<'c>(config: &'c RepoConfig, change: &Change<'_>) -> Vec<Trigger
     if !change.changes_iam() {
         return Vec::new();
     }
-    config.reviews.iter().filter_map(|review| matches(review, change).map(|because| Triggered { review, because })).collect()
+    config
+        .reviews
+        .iter()
+        .filter_map(|review| matches(review, change).map(|because| Triggered { review, because }))
+        .collect()
 }
 
 /// Every given condition must hold; returns the reasons when they do.
@@ -81,18 +91,30 @@ fn matches(review: &Review, change: &Change<'_>) -> Option<Vec<String>> {
         }
         because.push(format!("risk {level} ≥ {min}"));
     }
-    let new_findings = || change.analyses().flat_map(|(_, a)| a.findings.iter().filter(|f| f.new));
+    let new_findings = || {
+        change
+            .analyses()
+            .flat_map(|(_, a)| a.findings.iter().filter(|f| f.new))
+    };
     if !when.categories.is_empty() {
-        let hit: Vec<&str> =
-            when.categories.iter().filter(|c| new_findings().any(|f| f.finding.category == **c)).map(|c| c.as_str()).collect();
+        let hit: Vec<&str> = when
+            .categories
+            .iter()
+            .filter(|c| new_findings().any(|f| f.finding.category == **c))
+            .map(|c| c.as_str())
+            .collect();
         if hit.is_empty() {
             return None;
         }
         because.push(format!("category {}", hit.join(", ")));
     }
     if !when.rules.is_empty() {
-        let hit: Vec<&str> =
-            when.rules.iter().filter(|r| new_findings().any(|f| f.finding.rule_id == r.as_str())).map(String::as_str).collect();
+        let hit: Vec<&str> = when
+            .rules
+            .iter()
+            .filter(|r| new_findings().any(|f| f.finding.rule_id == r.as_str()))
+            .map(String::as_str)
+            .collect();
         if hit.is_empty() {
             return None;
         }
@@ -101,7 +123,10 @@ fn matches(review: &Review, change: &Change<'_>) -> Option<Vec<String>> {
     if !when.stacks.is_empty() {
         let hit: Vec<&str> = change
             .analyses()
-            .filter(|(s, a)| when.stacks.contains(&s.name) && (!a.resources.is_empty() || a.findings.iter().any(|f| f.new)))
+            .filter(|(s, a)| {
+                when.stacks.contains(&s.name)
+                    && (!a.resources.is_empty() || a.findings.iter().any(|f| f.new))
+            })
             .map(|(s, _)| s.name.as_str())
             .collect();
         if hit.is_empty() {
@@ -126,11 +151,18 @@ fn matches(review: &Review, change: &Change<'_>) -> Option<Vec<String>> {
     }
     if !when.paths.is_empty() {
         let set = glob_set(&when.paths)?;
-        let hit = change.changed_paths.iter().filter(|p| set.is_match(p.as_str())).count();
+        let hit = change
+            .changed_paths
+            .iter()
+            .filter(|p| set.is_match(p.as_str()))
+            .count();
         if hit == 0 {
             return None;
         }
-        because.push(format!("{hit} changed file(s) under {}", when.paths.join(", ")));
+        because.push(format!(
+            "{hit} changed file(s) under {}",
+            when.paths.join(", ")
+        ));
     }
     if because.is_empty() {
         because.push("any IAM change".to_owned());
@@ -149,10 +181,16 @@ pub fn glob_set(patterns: &[String]) -> Option<globset::GlobSet> {
 }
 
 /// The stacks whose `paths` match at least one changed file.
-pub fn selected_stacks<'c>(config: &'c RepoConfig, changed_paths: &[String]) -> Vec<&'c StackConfig> {
+pub fn selected_stacks<'c>(
+    config: &'c RepoConfig,
+    changed_paths: &[String],
+) -> Vec<&'c StackConfig> {
     config
         .stacks
         .iter()
-        .filter(|s| glob_set(&s.paths).is_some_and(|set| changed_paths.iter().any(|p| set.is_match(p.as_str()))))
+        .filter(|s| {
+            glob_set(&s.paths)
+                .is_some_and(|set| changed_paths.iter().any(|p| set.is_match(p.as_str())))
+        })
         .collect()
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use tracing::{info, warn};
 
 use super::ctx::JobCtx;
+use super::failure;
 use crate::config::repo::{self, RepoConfig, StackConfig};
 use crate::engine::report::markdown::{self, Outcome, Requirement, Reviewer, Reviews, Section};
 use crate::engine::{Analysis, analyze, preview};
@@ -17,7 +18,6 @@ use crate::gate::{Change, StackResult, decide, triggered};
 use crate::publish;
 use crate::pulumi::unpack;
 use crate::queue::JobFailure;
-use super::failure;
 
 /// The repository config file, read from the base commit.
 pub const CONFIG_PATH: &str = ".iamgate.yml";
@@ -47,16 +47,30 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
     };
     let config = match config {
         Ok(c) => c,
-        Err(problems) => return publish_broken_config(ctx, forge.as_ref(), pr_ref, &pr, &problems).await,
+        Err(problems) => {
+            return publish_broken_config(ctx, forge.as_ref(), pr_ref, &pr, &problems).await;
+        }
     };
-    let analyzing = CommitStatus { state: StatusState::Pending, description: "analyzing the IAM change".into(), target_url: None };
+    let analyzing = CommitStatus {
+        state: StatusState::Pending,
+        description: "analyzing the IAM change".into(),
+        target_url: None,
+    };
     forge.set_status(pr_ref, &pr.head, &analyzing).await?;
 
     let files = forge.changed_files(pr_ref).await?;
     if files.truncated {
         let reason = "This pull request changes more files than the forge can list, so iamgate cannot tell which \
                       stacks it touches. Split it into smaller pull requests.";
-        return publish_failure(ctx, forge.as_ref(), pr_ref, &pr, reason, "too many changed files to analyze").await;
+        return publish_failure(
+            ctx,
+            forge.as_ref(),
+            pr_ref,
+            &pr,
+            reason,
+            "too many changed files to analyze",
+        )
+        .await;
     }
     let mut notes = Vec::new();
     let config_changed = files.paths.iter().any(|p| p == CONFIG_PATH);
@@ -98,7 +112,11 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
             (*s, r)
         })
         .collect();
-    let change = Change { stacks: results, changed_paths: &files.paths, config_changed };
+    let change = Change {
+        stacks: results,
+        changed_paths: &files.paths,
+        config_changed,
+    };
     let requirements: Vec<Requirement> = triggered(&config, &change)
         .iter()
         .map(|t| Requirement {
@@ -117,7 +135,9 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
         if existing.is_none() {
             return publish::status(forge.as_ref(), pr_ref, &pr.head, &decision).await;
         }
-        notes.push("No Pulumi stack of .iamgate.yml is affected by this pull request any more.".to_owned());
+        notes.push(
+            "No Pulumi stack of .iamgate.yml is affected by this pull request any more.".to_owned(),
+        );
     }
 
     let sections: Vec<Section<'_>> = outcomes
@@ -126,19 +146,39 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
             name: Some(s.name.clone()),
             outcome: match o {
                 StackOutcome::Analyzed(a) => Outcome::Analyzed(a),
-                StackOutcome::Failed(reason) => Outcome::Failed { reason: reason.clone() },
-                StackOutcome::NotRun => Outcome::Failed { reason: "not previewed: the pull request comes from a fork".to_owned() },
+                StackOutcome::Failed(reason) => Outcome::Failed {
+                    reason: reason.clone(),
+                },
+                StackOutcome::NotRun => Outcome::Failed {
+                    reason: "not previewed: the pull request comes from a fork".to_owned(),
+                },
             },
         })
         .collect();
-    let reviews = (!requirements.is_empty()).then(|| Reviews { requirements: requirements.clone(), ..Reviews::default() });
-    let comment = markdown::Comment { sections, reviews, commands: Vec::new(), notes };
+    let reviews = (!requirements.is_empty()).then(|| Reviews {
+        requirements: requirements.clone(),
+        ..Reviews::default()
+    });
+    let comment = markdown::Comment {
+        sections,
+        reviews,
+        commands: Vec::new(),
+        notes,
+    };
     let body = markdown::render(&comment, publish::comment_budget(forge.as_ref()));
     publish::upsert_comment(ctx, forge.as_ref(), pr_ref, &body).await?;
     publish::status(forge.as_ref(), pr_ref, &pr.head, &decision).await?;
 
     let fingerprint = change_fingerprint(&outcomes);
-    publish::request_reviews_once(ctx, forge.as_ref(), pr_ref, &pr, &requirements, &fingerprint).await
+    publish::request_reviews_once(
+        ctx,
+        forge.as_ref(),
+        pr_ref,
+        &pr,
+        &requirements,
+        &fingerprint,
+    )
+    .await
 }
 
 fn parse_config(bytes: &[u8]) -> Result<RepoConfig, crate::config::Problems> {
@@ -153,18 +193,30 @@ fn parse_config(bytes: &[u8]) -> Result<RepoConfig, crate::config::Problems> {
 }
 
 fn reviewers(from: &repo::Reviewers) -> Vec<Reviewer> {
-    from.teams.iter().map(|t| Reviewer::Team(t.clone())).chain(from.users.iter().map(|u| Reviewer::User(u.clone()))).collect()
+    from.teams
+        .iter()
+        .map(|t| Reviewer::Team(t.clone()))
+        .chain(from.users.iter().map(|u| Reviewer::User(u.clone())))
+        .collect()
 }
 
 /// The note for a PR that edits `.iamgate.yml`: its own copy validated, the base copy governing.
-async fn config_change_note(forge: &dyn Forge, pr_ref: &PrRef, head: &Sha) -> Result<String, JobFailure> {
+async fn config_change_note(
+    forge: &dyn Forge,
+    pr_ref: &PrRef,
+    head: &Sha,
+) -> Result<String, JobFailure> {
     let base = "This pull request changes .iamgate.yml, the guardrails themselves: it is reviewed as high risk, \
                 and the base branch's copy still governs this pull request.";
     Ok(match forge.file_at(pr_ref, CONFIG_PATH, head).await? {
-        None => format!("{base} It deletes the file: after merge the repository is no longer enrolled."),
+        None => {
+            format!("{base} It deletes the file: after merge the repository is no longer enrolled.")
+        }
         Some(bytes) => match parse_config(&bytes) {
             Ok(_) => base.to_owned(),
-            Err(problems) => format!("{base} Its new copy is invalid and would stop iamgate after merge: {problems}"),
+            Err(problems) => format!(
+                "{base} Its new copy is invalid and would stop iamgate after merge: {problems}"
+            ),
         },
     })
 }
@@ -185,7 +237,9 @@ async fn preview_stacks<'c>(
         .tempdir_in(&ctx.settings.workspace_root)
         .map_err(|e| failure::backoff(format!("cannot create a workspace: {e}")))?;
     let archive = workspace.path().join("head.tar.gz");
-    forge.download_archive(pr_ref, head, &archive, ctx.settings.archive_max_bytes).await?;
+    forge
+        .download_archive(pr_ref, head, &archive, ctx.settings.archive_max_bytes)
+        .await?;
     let dest = workspace.path().join("src");
     let limits = ctx.settings.unpack.clone();
     let unpacked = tokio::task::spawn_blocking(move || unpack(&archive, &dest, &limits))
@@ -195,7 +249,10 @@ async fn preview_stacks<'c>(
         Ok(root) => root,
         Err(e) => {
             let reason = format!("The head commit's archive could not be unpacked safely: {e}");
-            return Ok(stacks.iter().map(|s| (*s, StackOutcome::Failed(reason.clone()))).collect());
+            return Ok(stacks
+                .iter()
+                .map(|s| (*s, StackOutcome::Failed(reason.clone())))
+                .collect());
         }
     };
     let mut out = Vec::with_capacity(stacks.len());
@@ -206,7 +263,12 @@ async fn preview_stacks<'c>(
     Ok(out)
 }
 
-async fn preview_one(ctx: &JobCtx, root: &Path, stack: &StackConfig, config: &RepoConfig) -> StackOutcome {
+async fn preview_one(
+    ctx: &JobCtx,
+    root: &Path,
+    stack: &StackConfig,
+    config: &RepoConfig,
+) -> StackOutcome {
     let dir = root.join(&stack.dir);
     if !dir.is_dir() {
         return StackOutcome::Failed(format!(
@@ -222,12 +284,19 @@ async fn preview_one(ctx: &JobCtx, root: &Path, stack: &StackConfig, config: &Re
     match (output.exit_code, parsed) {
         (Some(0), Ok(p)) => StackOutcome::Analyzed(Box::new(analyze(&p, &config.risk))),
         (code, Ok(p)) => {
-            let errors: Vec<String> = p.diagnostics.iter().filter(|d| d.severity == "error").map(|d| d.message.clone()).collect();
+            let errors: Vec<String> = p
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == "error")
+                .map(|d| d.message.clone())
+                .collect();
             StackOutcome::Failed(failure_text(code, &errors.join("\n"), &output.stderr))
         }
-        (code, Err(e)) if code == Some(0) => {
+        (Some(0), Err(e)) => {
             warn!(stack = %stack.name, "preview output unreadable: {e}");
-            StackOutcome::Failed(format!("pulumi preview succeeded but its output could not be read ({e}). Is `[pulumi] command` a Pulumi CLI?"))
+            StackOutcome::Failed(format!(
+                "pulumi preview succeeded but its output could not be read ({e}). Is `[pulumi] command` a Pulumi CLI?"
+            ))
         }
         (code, Err(_)) => StackOutcome::Failed(failure_text(code, "", &output.stderr)),
     }
@@ -235,9 +304,23 @@ async fn preview_one(ctx: &JobCtx, root: &Path, stack: &StackConfig, config: &Re
 
 fn failure_text(code: Option<i32>, errors: &str, stderr: &str) -> String {
     let code = code.map_or_else(|| "a signal".to_owned(), |c| format!("code {c}"));
-    let detail = if errors.trim().is_empty() { stderr.trim() } else { errors.trim() };
-    let tail: String = detail.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
-    format!("pulumi preview failed (exit {code}). The gate stays closed until it succeeds; fix the error and push again.\n{tail}")
+    let detail = if errors.trim().is_empty() {
+        stderr.trim()
+    } else {
+        errors.trim()
+    };
+    let tail: String = detail
+        .lines()
+        .rev()
+        .take(20)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join("\n");
+    format!(
+        "pulumi preview failed (exit {code}). The gate stays closed until it succeeds; fix the error and push again.\n{tail}"
+    )
 }
 
 /// The fingerprint of the whole change across stacks (approvals and review requests bind to it).
@@ -268,7 +351,15 @@ async fn publish_broken_config(
         "The .iamgate.yml on the base branch is invalid, so iamgate cannot decide (it fails closed). \
          Fix it on the base branch; `iamgate check-config .iamgate.yml` lists the same problems:\n{problems}"
     );
-    publish_failure(ctx, forge, pr_ref, pr, &reason, "invalid .iamgate.yml on the base branch").await
+    publish_failure(
+        ctx,
+        forge,
+        pr_ref,
+        pr,
+        &reason,
+        "invalid .iamgate.yml on the base branch",
+    )
+    .await
 }
 
 /// A comment saying why iamgate cannot decide, and a failure status.
@@ -281,11 +372,19 @@ async fn publish_failure(
     status: &str,
 ) -> Result<(), JobFailure> {
     let comment = markdown::Comment {
-        sections: vec![Section { name: None, outcome: Outcome::Failed { reason: reason.to_owned() } }],
+        sections: vec![Section {
+            name: None,
+            outcome: Outcome::Failed {
+                reason: reason.to_owned(),
+            },
+        }],
         ..markdown::Comment::default()
     };
     let body = markdown::render(&comment, publish::comment_budget(forge));
     publish::upsert_comment(ctx, forge, pr_ref, &body).await?;
-    let decision = crate::gate::Decision { state: StatusState::Failure, description: status.to_owned() };
+    let decision = crate::gate::Decision {
+        state: StatusState::Failure,
+        description: status.to_owned(),
+    };
     publish::status(forge, pr_ref, &pr.head, &decision).await
 }

@@ -40,6 +40,8 @@ pub struct JobCtx {
 
 impl fmt::Debug for JobCtx {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JobCtx").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("JobCtx")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }

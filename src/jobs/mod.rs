@@ -14,7 +14,10 @@ pub mod failure {
 
     /// A transient failure: retry with backoff.
     pub fn backoff(reason: impl Into<String>) -> JobFailure {
-        JobFailure { reason: reason.into(), retry: Retry::Backoff }
+        JobFailure {
+            reason: reason.into(),
+            retry: Retry::Backoff,
+        }
     }
 
     impl From<ForgeError> for JobFailure {
@@ -24,7 +27,10 @@ pub mod failure {
                 RetryClass::RetryAfter(d) => Retry::After(d),
                 RetryClass::GiveUp => Retry::Never,
             };
-            JobFailure { reason: e.to_string(), retry }
+            JobFailure {
+                reason: e.to_string(),
+                retry,
+            }
         }
     }
 

@@ -17,7 +17,11 @@ pub fn comment_budget(forge: &dyn Forge) -> usize {
 }
 
 /// iamgate's comment on the PR, if there is one: the remembered id, else a search by marker.
-pub async fn existing_comment(ctx: &JobCtx, forge: &dyn Forge, pr: &PrRef) -> Result<Option<CommentId>, JobFailure> {
+pub async fn existing_comment(
+    ctx: &JobCtx,
+    forge: &dyn Forge,
+    pr: &PrRef,
+) -> Result<Option<CommentId>, JobFailure> {
     let state = ctx.store.pr_state(pr).await?;
     if let Some(id) = state.comment_id {
         return Ok(Some(CommentId(id)));
@@ -27,13 +31,20 @@ pub async fn existing_comment(ctx: &JobCtx, forge: &dyn Forge, pr: &PrRef) -> Re
 
 /// Creates the comment once, then edits it. The id is remembered so the next run edits directly;
 /// a failed create is never blindly repeated (the client re-checks by marker first).
-pub async fn upsert_comment(ctx: &JobCtx, forge: &dyn Forge, pr: &PrRef, body: &str) -> Result<(), JobFailure> {
+pub async fn upsert_comment(
+    ctx: &JobCtx,
+    forge: &dyn Forge,
+    pr: &PrRef,
+    body: &str,
+) -> Result<(), JobFailure> {
     let mut state = ctx.store.pr_state(pr).await?;
     if let Some(id) = state.comment_id {
         match forge.update_comment(pr, CommentId(id), body).await {
             Ok(()) => return Ok(()),
             // The comment was deleted by someone: fall through and find or create it again.
-            Err(e) if e.status == Some(404) => info!(pr = %pr, "remembered comment is gone; recreating"),
+            Err(e) if e.status == Some(404) => {
+                info!(pr = %pr, "remembered comment is gone; recreating")
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -50,8 +61,17 @@ pub async fn upsert_comment(ctx: &JobCtx, forge: &dyn Forge, pr: &PrRef, body: &
 }
 
 /// Sets the `iamgate` status on the head commit.
-pub async fn status(forge: &dyn Forge, pr: &PrRef, sha: &Sha, decision: &Decision) -> Result<(), JobFailure> {
-    let status = CommitStatus { state: decision.state, description: decision.description.clone(), target_url: None };
+pub async fn status(
+    forge: &dyn Forge,
+    pr: &PrRef,
+    sha: &Sha,
+    decision: &Decision,
+) -> Result<(), JobFailure> {
+    let status = CommitStatus {
+        state: decision.state,
+        description: decision.description.clone(),
+        target_url: None,
+    };
     forge.set_status(pr, sha, &status).await?;
     info!(pr = %pr, sha = %sha, state = decision.state.as_str(), "status set");
     Ok(())
@@ -79,7 +99,9 @@ pub async fn request_reviews_once(
     for r in missing {
         for who in &r.from {
             match who {
-                crate::engine::report::markdown::Reviewer::User(u) if u != pr.author.as_str() => users.push(Login(u.clone())),
+                crate::engine::report::markdown::Reviewer::User(u) if u != pr.author.as_str() => {
+                    users.push(Login(u.clone()))
+                }
                 crate::engine::report::markdown::Reviewer::Team(t) => teams.push(t.clone()),
                 crate::engine::report::markdown::Reviewer::User(_) => {}
             }

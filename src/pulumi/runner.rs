@@ -133,9 +133,20 @@ impl Runner {
     }
 
     /// Runs the preview of `stack` in `project_dir`, waiting for a free slot first.
-    pub async fn preview(&self, project_dir: &Path, stack: &str) -> Result<PreviewOutput, RunError> {
-        #[expect(clippy::expect_used, reason = "the semaphore is owned here and never closed")]
-        let _permit = self.permits.acquire().await.expect("semaphore never closed");
+    pub async fn preview(
+        &self,
+        project_dir: &Path,
+        stack: &str,
+    ) -> Result<PreviewOutput, RunError> {
+        #[expect(
+            clippy::expect_used,
+            reason = "the semaphore is owned here and never closed"
+        )]
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("semaphore never closed");
         let started = Instant::now();
         let result = self.run(project_dir, stack).await;
         let duration = started.elapsed();
@@ -171,11 +182,14 @@ impl Runner {
         command
             .args(["preview", "--json", "--non-interactive", "--stack", stack])
             .current_dir(project_dir)
-            ;
+            .env_clear();
         if let Some(path) = std::env::var_os("PATH") {
             command.env("PATH", path);
         }
-        command.env("HOME", home.path()).envs(FIXED_ENV).envs(&self.config.env);
+        command
+            .env("HOME", home.path())
+            .envs(FIXED_ENV)
+            .envs(&self.config.env);
 
         let plan = Plan {
             timeout: self.config.timeout,
@@ -237,9 +251,9 @@ fn human_duration(duration: Duration) -> String {
 fn human_bytes(bytes: usize) -> String {
     const KIB: usize = 1024;
     const MIB: usize = 1024 * 1024;
-    if bytes >= MIB && bytes % MIB == 0 {
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
-    } else if bytes >= KIB && bytes % KIB == 0 {
+    } else if bytes >= KIB && bytes.is_multiple_of(KIB) {
         format!("{} KiB", bytes / KIB)
     } else {
         format!("{bytes} bytes")

@@ -18,8 +18,8 @@ mod tree;
 #[cfg(test)]
 mod tests;
 
-use std::fs::File;
 use std::ffi::{OsStr, OsString};
+use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
@@ -80,7 +80,9 @@ pub enum UnpackError {
     LinkEscapes { entry: String, target: String },
     #[error("archive entry `{entry}` links to `{target}`, which goes through too many links")]
     LinkLoop { entry: String, target: String },
-    #[error("archive entry `{entry}` lies beneath the symlink `{link}`; writing through links is refused")]
+    #[error(
+        "archive entry `{entry}` lies beneath the symlink `{link}`; writing through links is refused"
+    )]
     ThroughLink { entry: String, link: String },
     #[error("archive entry `{entry}` collides with `{existing}`, which the archive already holds")]
     Conflict { entry: String, existing: String },
@@ -132,7 +134,7 @@ pub fn unpack(archive: &Path, dest: &Path, limits: &UnpackLimits) -> Result<Path
         Some(top) if tree.is_real_dir(Path::new(&top)) => PathBuf::from(top),
         _ => PathBuf::new(),
     };
-
+    tree.check_links_within(&root)?;
     Ok(dest.join(root))
 }
 
@@ -222,10 +224,11 @@ fn unpack_entry<R: Read>(
             let target_raw = link_target(entry)?;
             let target_bytes = target_raw.as_os_str().as_bytes();
             let target_name = display_name(target_bytes);
-            let target = relative_path(target_bytes, &target_name, limits)
-            .map_err(|_| UnpackError::LinkEscapes {
-                entry: name.clone(),
-                target: target_name,
+            let target = relative_path(target_bytes, &target_name, limits).map_err(|_| {
+                UnpackError::LinkEscapes {
+                    entry: name.clone(),
+                    target: target_name,
+                }
             })?;
             tree.make_hardlink(&rel, &name, &target)
         }

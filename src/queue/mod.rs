@@ -117,7 +117,10 @@ impl RetryPolicy {
             Retry::After(delay) => delay,
         };
         if attempt >= self.max_attempts {
-            return Disposition::DeadLetter(format!("gave up after {attempt} attempts: {}", failure.reason));
+            return Disposition::DeadLetter(format!(
+                "gave up after {attempt} attempts: {}",
+                failure.reason
+            ));
         }
         Disposition::RetryIn(delay)
     }
@@ -142,7 +145,11 @@ mod tests {
         assert_eq!(p.ceiling(2), Duration::from_millis(200));
         assert_eq!(p.ceiling(4), Duration::from_millis(800));
         assert_eq!(p.ceiling(5), Duration::from_secs(1));
-        assert_eq!(p.ceiling(u32::MAX), Duration::from_secs(1), "no overflow on huge attempts");
+        assert_eq!(
+            p.ceiling(u32::MAX),
+            Duration::from_secs(1),
+            "no overflow on huge attempts"
+        );
         assert_eq!(p.ceiling(0), Duration::from_millis(100));
     }
 
@@ -152,15 +159,24 @@ mod tests {
         let draws: Vec<Duration> = (0..200).map(|_| p.backoff(3)).collect();
         assert!(draws.iter().all(|d| *d <= Duration::from_millis(400)));
         let distinct: std::collections::BTreeSet<_> = draws.iter().collect();
-        assert!(distinct.len() > 20, "full jitter spreads retries, got {}", distinct.len());
-        assert!(draws.iter().any(|d| *d < Duration::from_millis(200)), "jitter reaches the low half");
+        assert!(
+            distinct.len() > 20,
+            "full jitter spreads retries, got {}",
+            distinct.len()
+        );
+        assert!(
+            draws.iter().any(|d| *d < Duration::from_millis(200)),
+            "jitter reaches the low half"
+        );
     }
 
     #[test]
     fn dispose_retries_until_max_attempts_then_dead_letters_with_the_reason() {
         let p = policy();
         let failure = JobFailure::transient("forge answered 502");
-        assert!(matches!(p.dispose(1, &failure), Disposition::RetryIn(d) if d <= Duration::from_millis(100)));
+        assert!(
+            matches!(p.dispose(1, &failure), Disposition::RetryIn(d) if d <= Duration::from_millis(100))
+        );
         assert!(matches!(p.dispose(3, &failure), Disposition::RetryIn(_)));
         assert_eq!(
             p.dispose(4, &failure),
@@ -172,9 +188,19 @@ mod tests {
     fn dispose_honours_retry_after_and_never() {
         let p = policy();
         let later = JobFailure::retry_after("rate limited", Duration::from_secs(90));
-        assert_eq!(p.dispose(1, &later), Disposition::RetryIn(Duration::from_secs(90)), "beyond max is kept");
-        assert!(matches!(p.dispose(4, &later), Disposition::DeadLetter(_)), "still bounded by attempts");
+        assert_eq!(
+            p.dispose(1, &later),
+            Disposition::RetryIn(Duration::from_secs(90)),
+            "beyond max is kept"
+        );
+        assert!(
+            matches!(p.dispose(4, &later), Disposition::DeadLetter(_)),
+            "still bounded by attempts"
+        );
         let never = JobFailure::permanent("repository deleted");
-        assert_eq!(p.dispose(1, &never), Disposition::DeadLetter("repository deleted".into()));
+        assert_eq!(
+            p.dispose(1, &never),
+            Disposition::DeadLetter("repository deleted".into())
+        );
     }
 }

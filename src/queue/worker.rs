@@ -38,7 +38,11 @@ impl Default for WorkerConfig {
             renew_every: Duration::from_secs(20),
             poll_interval: Duration::from_secs(1),
             retry: RetryPolicy::default(),
-            name: format!("worker-{}-{:04x}", std::process::id(), rand::random::<u16>()),
+            name: format!(
+                "worker-{}-{:04x}",
+                std::process::id(),
+                rand::random::<u16>()
+            ),
         }
     }
 }
@@ -246,11 +250,17 @@ impl Worker {
                 Disposition::RetryIn(delay) => {
                     tracing::warn!(job = job.id, attempt = job.attempt, reason = %failure.reason,
                         retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), "job failed, will retry");
-                    (Outcome::Retried, self.store.fail_job(job, &failure.reason, Some(delay)).await)
+                    (
+                        Outcome::Retried,
+                        self.store.fail_job(job, &failure.reason, Some(delay)).await,
+                    )
                 }
                 Disposition::DeadLetter(reason) => {
                     tracing::error!(job = job.id, attempt = job.attempt, %reason, "job dead-lettered");
-                    (Outcome::DeadLettered, self.store.fail_job(job, &reason, None).await)
+                    (
+                        Outcome::DeadLettered,
+                        self.store.fail_job(job, &reason, None).await,
+                    )
                 }
             },
         };
@@ -267,9 +277,10 @@ impl Worker {
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     match payload.downcast::<String>() {
         Ok(message) => *message,
-        Err(payload) => payload
-            .downcast_ref::<&str>()
-            .map_or_else(|| "(no message)".to_owned(), |message| (*message).to_owned()),
+        Err(payload) => payload.downcast_ref::<&str>().map_or_else(
+            || "(no message)".to_owned(),
+            |message| (*message).to_owned(),
+        ),
     }
 }
 

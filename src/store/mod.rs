@@ -104,7 +104,10 @@ pub enum StoreError {
     #[error("store: invalid url `{0}`: expected sqlite://PATH")]
     Url(String),
     #[error("store: cannot create `{path}`: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     /// The write transaction this request was batched into failed as a whole.
     #[error("store: commit failed: {0}")]
     Commit(String),
@@ -120,7 +123,11 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Stores a delivery and enqueues its jobs in one transaction; a delivery id seen before is a
     /// `Duplicate` and changes nothing. When this returns, the delivery is durable.
-    async fn record_delivery(&self, delivery: NewDelivery, jobs: Vec<JobKind>) -> StoreResult<Recorded>;
+    async fn record_delivery(
+        &self,
+        delivery: NewDelivery,
+        jobs: Vec<JobKind>,
+    ) -> StoreResult<Recorded>;
 
     /// Claims the oldest due job whose lease is free or expired, for `lease` long.
     async fn claim_job(&self, worker: &str, lease: Duration) -> StoreResult<Option<ClaimedJob>>;
@@ -129,7 +136,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn complete_job(&self, job: &ClaimedJob) -> StoreResult<()>;
 
     /// Schedules a retry after `delay`, or dead-letters the job with `reason` when `delay` is None.
-    async fn fail_job(&self, job: &ClaimedJob, reason: &str, delay: Option<Duration>) -> StoreResult<()>;
+    async fn fail_job(
+        &self,
+        job: &ClaimedJob,
+        reason: &str,
+        delay: Option<Duration>,
+    ) -> StoreResult<()>;
 
     /// Pushes a claimed job's lease to `lease` from now. `false` when the lease was lost (it
     /// expired and another worker claimed the job, or the job finished): stop working on it.

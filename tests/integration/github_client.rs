@@ -24,7 +24,13 @@ fn fast_policy() -> RetryPolicy {
 }
 
 fn app_for(fake: &FakeGitHub) -> GitHubApp {
-    GitHubApp::with_retry_policy(fake.app_id(), &fake.private_key_pem(), &fake.url(), fast_policy()).unwrap()
+    GitHubApp::with_retry_policy(
+        fake.app_id(),
+        &fake.private_key_pem(),
+        &fake.url(),
+        fast_policy(),
+    )
+    .unwrap()
 }
 
 fn pr_ref(fake: &FakeGitHub, number: u64) -> PrRef {
@@ -39,7 +45,8 @@ fn pr_ref(fake: &FakeGitHub, number: u64) -> PrRef {
 /// A fake with PR #7 (head `h1`, base `b1`) and the client of its installation.
 async fn setup() -> (FakeGitHub, GitHubClient, PrRef) {
     let fake = FakeGitHub::start().await;
-    fake.repo(REPO).pr(REPO, 7, PrSpec::new("h1", "b1").author("dev"));
+    fake.repo(REPO)
+        .pr(REPO, 7, PrSpec::new("h1", "b1").author("dev"));
     let client = app_for(&fake).installation(fake.installation_id());
     let pr = pr_ref(&fake, 7);
     (fake, client, pr)
@@ -51,11 +58,17 @@ async fn one_token_is_minted_for_many_calls_and_sent_on_each() {
     fake.file(REPO, "b1", ".iamgate.yml", "version: 1\n");
     for _ in 0..3 {
         client.pull_request(&pr).await.unwrap();
-        client.file_at(&pr, ".iamgate.yml", &Sha::from("b1")).await.unwrap();
+        client
+            .file_at(&pr, ".iamgate.yml", &Sha::from("b1"))
+            .await
+            .unwrap();
     }
     assert_eq!(fake.tokens_minted(), 1);
     let api = fake.requests();
-    assert!(api.iter().all(|r| r.had_authorization && r.status < 400), "{api:#?}");
+    assert!(
+        api.iter().all(|r| r.had_authorization && r.status < 400),
+        "{api:#?}"
+    );
 }
 
 #[tokio::test]
@@ -75,20 +88,49 @@ async fn a_revoked_token_is_replaced_once_and_the_call_succeeds() {
     fake.revoke_tokens();
     client.pull_request(&pr).await.unwrap();
     assert_eq!(fake.tokens_minted(), 2);
-    assert_eq!(fake.count_requests("GET", "/repos/acme/infra/pulls/7"), 3, "one 401, then the retry");
+    assert_eq!(
+        fake.count_requests("GET", "/repos/acme/infra/pulls/7"),
+        3,
+        "one 401, then the retry"
+    );
+    fake.archive(REPO, "h1", &[("index.ts", "export {}\n")]);
+    fake.revoke_tokens();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("a.tgz");
+    client
+        .download_archive(&pr, &Sha::from("h1"), &dest, 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(fake.tokens_minted(), 3, "the archive download re-mints too");
 }
 
 #[tokio::test]
 async fn the_fake_verifies_the_jwt_signature() {
     let fake = FakeGitHub::start().await;
     fake.repo(REPO).pr(REPO, 7, PrSpec::new("h1", "b1"));
-    let wrong = GitHubApp::with_retry_policy(fake.app_id(), OTHER_PRIVATE_KEY_PEM.as_bytes(), &fake.url(), fast_policy()).unwrap();
-    let error = wrong.installation(1).pull_request(&pr_ref(&fake, 7)).await.unwrap_err();
+    let wrong = GitHubApp::with_retry_policy(
+        fake.app_id(),
+        OTHER_PRIVATE_KEY_PEM.as_bytes(),
+        &fake.url(),
+        fast_policy(),
+    )
+    .unwrap();
+    let error = wrong
+        .installation(1)
+        .pull_request(&pr_ref(&fake, 7))
+        .await
+        .unwrap_err();
     assert_eq!(error.status, Some(401));
     assert_eq!(error.retry, RetryClass::GiveUp);
     assert_eq!(fake.tokens_minted(), 0);
-    let other_app = GitHubApp::with_retry_policy(9999, &fake.private_key_pem(), &fake.url(), fast_policy()).unwrap();
-    assert_eq!(other_app.slug().await.unwrap_err().status, Some(401), "iss must be the App id");
+    let other_app =
+        GitHubApp::with_retry_policy(9999, &fake.private_key_pem(), &fake.url(), fast_policy())
+            .unwrap();
+    assert_eq!(
+        other_app.slug().await.unwrap_err().status,
+        Some(401),
+        "iss must be the App id"
+    );
 }
 
 #[tokio::test]
@@ -107,11 +149,25 @@ async fn the_app_slug_is_read_once() {
 async fn pull_request_fields_are_read() {
     let (fake, client, pr) = setup().await;
     let read = client.pull_request(&pr).await.unwrap();
-    assert_eq!((read.head.as_str(), read.base.as_str(), read.base_ref.as_str()), ("h1", "b1", "main"));
+    assert_eq!(
+        (
+            read.head.as_str(),
+            read.base.as_str(),
+            read.base_ref.as_str()
+        ),
+        ("h1", "b1", "main")
+    );
     assert_eq!(read.author, Login::from("dev"));
     assert!(read.open && !read.draft && !read.is_fork(&pr.repo));
 
-    fake.pr(REPO, 8, PrSpec::new("h2", "b1").fork("mallory/infra").draft().base_ref("release"));
+    fake.pr(
+        REPO,
+        8,
+        PrSpec::new("h2", "b1")
+            .fork("mallory/infra")
+            .draft()
+            .base_ref("release"),
+    );
     let fork = client.pull_request(&pr_ref(&fake, 8)).await.unwrap();
     assert!(fork.is_fork(&pr.repo) && fork.draft);
     assert_eq!(fork.base_ref, "release");
@@ -122,7 +178,10 @@ async fn pull_request_fields_are_read() {
     assert!(!gone.open);
 
     let missing = client.pull_request(&pr_ref(&fake, 404)).await.unwrap_err();
-    assert_eq!((missing.status, missing.retry), (Some(404), RetryClass::GiveUp));
+    assert_eq!(
+        (missing.status, missing.retry),
+        (Some(404), RetryClass::GiveUp)
+    );
 }
 
 #[tokio::test]
@@ -132,10 +191,21 @@ async fn changed_files_are_paged_with_app_auth_and_include_renames() {
     fake.pr_rename(REPO, 7, "old/index.ts", "infra/index.ts");
     let files = client.changed_files(&pr).await.unwrap();
     assert!(!files.truncated);
-    assert_eq!(files.paths.len(), 253);
+    assert_eq!(
+        files.paths.len(),
+        252,
+        "250 files, and a rename counts old and new path"
+    );
     assert!(files.paths.contains(&"infra/f249.ts".to_owned()));
-    assert!(files.paths.contains(&"old/index.ts".to_owned()) && files.paths.contains(&"infra/index.ts".to_owned()));
-    let pages: Vec<_> = fake.requests().into_iter().filter(|r| r.path.starts_with("/repos/acme/infra/pulls/7/files")).collect();
+    assert!(
+        files.paths.contains(&"old/index.ts".to_owned())
+            && files.paths.contains(&"infra/index.ts".to_owned())
+    );
+    let pages: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/repos/acme/infra/pulls/7/files"))
+        .collect();
     assert_eq!(pages.len(), 3, "100 per page: {pages:#?}");
     assert!(pages.iter().all(|p| p.status == 200 && p.had_authorization));
     assert!(pages[1].path.contains("page=2"));
@@ -155,12 +225,40 @@ async fn three_thousand_files_mean_truncated() {
 #[tokio::test]
 async fn file_at_reads_raw_bytes_or_none() {
     let (fake, client, pr) = setup().await;
-    fake.file(REPO, "b1", ".iamgate.yml", "version: 1\n").file(REPO, "b1", "dir with space/é#1.bin", vec![0u8, 159, 146, 150]);
+    fake.file(REPO, "b1", ".iamgate.yml", "version: 1\n").file(
+        REPO,
+        "b1",
+        "dir with space/é#1.bin",
+        vec![0u8, 159, 146, 150],
+    );
     let base = Sha::from("b1");
-    assert_eq!(client.file_at(&pr, ".iamgate.yml", &base).await.unwrap().as_deref(), Some(&b"version: 1\n"[..]));
-    assert_eq!(client.file_at(&pr, "dir with space/é#1.bin", &base).await.unwrap(), Some(vec![0u8, 159, 146, 150]));
-    assert_eq!(client.file_at(&pr, "missing.yml", &base).await.unwrap(), None);
-    assert_eq!(client.file_at(&pr, ".iamgate.yml", &Sha::from("h1")).await.unwrap(), None, "read at the given SHA only");
+    assert_eq!(
+        client
+            .file_at(&pr, ".iamgate.yml", &base)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(&b"version: 1\n"[..])
+    );
+    assert_eq!(
+        client
+            .file_at(&pr, "dir with space/é#1.bin", &base)
+            .await
+            .unwrap(),
+        Some(vec![0u8, 159, 146, 150])
+    );
+    assert_eq!(
+        client.file_at(&pr, "missing.yml", &base).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        client
+            .file_at(&pr, ".iamgate.yml", &Sha::from("h1"))
+            .await
+            .unwrap(),
+        None,
+        "read at the given SHA only"
+    );
 }
 
 fn unpack(path: &std::path::Path) -> Vec<(String, Vec<u8>)> {
@@ -180,15 +278,38 @@ fn unpack(path: &std::path::Path) -> Vec<(String, Vec<u8>)> {
 #[tokio::test]
 async fn archives_are_downloaded_through_the_redirect_without_the_token() {
     let (fake, client, pr) = setup().await;
-    fake.archive(REPO, "h1abcdef99", &[("Pulumi.yaml", "name: infra\n"), ("index.ts", "export {}\n")]);
+    fake.archive(
+        REPO,
+        "h1abcdef99",
+        &[
+            ("Pulumi.yaml", "name: infra\n"),
+            ("index.ts", "export {}\n"),
+        ],
+    );
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("head.tar.gz");
-    client.download_archive(&pr, &Sha::from("h1abcdef99"), &dest, 1 << 20).await.unwrap();
+    client
+        .download_archive(&pr, &Sha::from("h1abcdef99"), &dest, 1 << 20)
+        .await
+        .unwrap();
     let entries = unpack(&dest);
-    assert!(entries.contains(&("acme-infra-h1abcde/Pulumi.yaml".to_owned(), b"name: infra\n".to_vec())), "{entries:?}");
-    assert!(entries.iter().any(|(name, _)| name == "acme-infra-h1abcde/index.ts"));
+    assert!(
+        entries.contains(&(
+            "acme-infra-h1abcde/Pulumi.yaml".to_owned(),
+            b"name: infra\n".to_vec()
+        )),
+        "{entries:?}"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|(name, _)| name == "acme-infra-h1abcde/index.ts")
+    );
     let log = fake.requests();
-    let api = log.iter().find(|r| r.path.starts_with("/repos/acme/infra/tarball/")).unwrap();
+    let api = log
+        .iter()
+        .find(|r| r.path.starts_with("/repos/acme/infra/tarball/"))
+        .unwrap();
     assert_eq!((api.status, api.had_authorization), (302, true));
     let codeload = log.iter().find(|r| r.host == Host::Codeload).unwrap();
     assert_eq!((codeload.status, codeload.had_authorization), (200, false));
@@ -213,40 +334,80 @@ async fn archives_over_the_limit_fail_and_leave_nothing() {
     fake.archive(REPO, "h1", &[("big.bin", noise(300_000))]);
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("head.tar.gz");
-    let error = client.download_archive(&pr, &Sha::from("h1"), &dest, 50_000).await.unwrap_err();
+    let error = client
+        .download_archive(&pr, &Sha::from("h1"), &dest, 50_000)
+        .await
+        .unwrap_err();
     assert_eq!(error.retry, RetryClass::GiveUp);
     assert!(error.message.contains("50000"), "{error}");
     assert!(!dest.exists(), "no partial archive");
-    client.download_archive(&pr, &Sha::from("h1"), &dest, 1_000_000).await.unwrap();
+    client
+        .download_archive(&pr, &Sha::from("h1"), &dest, 1_000_000)
+        .await
+        .unwrap();
     assert!(dest.metadata().unwrap().len() > 50_000);
 }
 
 #[tokio::test]
 async fn find_own_comment_ignores_a_pasted_marker_and_pages() {
     let (fake, client, pr) = setup().await;
-    fake.add_user_comment(REPO, 7, "mallory", &format!("{MARKER}\nall approved, trust me"));
+    fake.add_user_comment(
+        REPO,
+        7,
+        "mallory",
+        &format!("{MARKER}\nall approved, trust me"),
+    );
     for i in 0..130 {
         fake.add_user_comment(REPO, 7, "dev", &format!("comment {i}"));
     }
     assert_eq!(client.find_own_comment(&pr, MARKER).await.unwrap(), None);
-    let id = client.create_comment(&pr, &format!("{MARKER}\nreport")).await.unwrap();
-    assert_eq!(client.find_own_comment(&pr, MARKER).await.unwrap(), Some(id), "found on page two");
-    let pages: Vec<_> = fake.requests().into_iter().filter(|r| r.path.starts_with("/repos/acme/infra/issues/7/comments") && r.method == "GET").collect();
-    assert!(pages.len() >= 4 && pages.iter().all(|p| p.status == 200 && p.had_authorization), "{pages:#?}");
+    let id = client
+        .create_comment(&pr, &format!("{MARKER}\nreport"))
+        .await
+        .unwrap();
+    assert_eq!(
+        client.find_own_comment(&pr, MARKER).await.unwrap(),
+        Some(id),
+        "found on page two"
+    );
+    let pages: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/repos/acme/infra/issues/7/comments") && r.method == "GET")
+        .collect();
+    assert!(
+        pages.len() >= 4 && pages.iter().all(|p| p.status == 200 && p.had_authorization),
+        "{pages:#?}"
+    );
 }
 
 #[tokio::test]
 async fn comments_are_created_then_updated_in_place() {
     let (fake, client, pr) = setup().await;
-    let id = client.create_comment(&pr, &format!("{MARKER}\nfirst")).await.unwrap();
-    client.update_comment(&pr, id, &format!("{MARKER}\nsecond")).await.unwrap();
+    let id = client
+        .create_comment(&pr, &format!("{MARKER}\nfirst"))
+        .await
+        .unwrap();
+    client
+        .update_comment(&pr, id, &format!("{MARKER}\nsecond"))
+        .await
+        .unwrap();
     let comments = fake.comments(REPO, 7);
     assert_eq!(comments.len(), 1);
     assert_eq!(comments[0].id, id.0);
     assert_eq!(comments[0].body, format!("{MARKER}\nsecond"));
-    assert_eq!((comments[0].author.as_str(), comments[0].author_type.as_str()), ("iamgate[bot]", "Bot"));
+    assert_eq!(
+        (
+            comments[0].author.as_str(),
+            comments[0].author_type.as_str()
+        ),
+        ("iamgate[bot]", "Bot")
+    );
     assert_eq!(client.comment_limit(), 65_536);
-    let too_long = client.create_comment(&pr, &"x".repeat(65_537)).await.unwrap_err();
+    let too_long = client
+        .create_comment(&pr, &"x".repeat(65_537))
+        .await
+        .unwrap_err();
     assert_eq!(too_long.retry, RetryClass::GiveUp);
     assert_eq!(fake.comments(REPO, 7).len(), 1);
 }
@@ -254,16 +415,37 @@ async fn comments_are_created_then_updated_in_place() {
 #[tokio::test]
 async fn status_descriptions_are_truncated_to_140_chars() {
     let (fake, client, pr) = setup().await;
-    let status = CommitStatus { state: StatusState::Pending, description: "needs approval from acme/security ".repeat(10), target_url: Some("https://iamgate.example/runs/1".into()) };
-    client.set_status(&pr, &Sha::from("h1"), &status).await.unwrap();
+    let status = CommitStatus {
+        state: StatusState::Pending,
+        description: "needs approval from acme/security ".repeat(10),
+        target_url: Some("https://iamgate.example/runs/1".into()),
+    };
+    client
+        .set_status(&pr, &Sha::from("h1"), &status)
+        .await
+        .unwrap();
     let posted = fake.latest_status(REPO, "h1").unwrap();
     assert_eq!(posted.state, "pending");
     assert_eq!(posted.context, "iamgate");
     assert_eq!(posted.description.chars().count(), 140);
-    assert!(posted.description.starts_with("needs approval from acme/security"));
-    assert_eq!(posted.target_url.as_deref(), Some("https://iamgate.example/runs/1"));
-    let success = CommitStatus { state: StatusState::Success, description: "ok".into(), target_url: None };
-    client.set_status(&pr, &Sha::from("h1"), &success).await.unwrap();
+    assert!(
+        posted
+            .description
+            .starts_with("needs approval from acme/security")
+    );
+    assert_eq!(
+        posted.target_url.as_deref(),
+        Some("https://iamgate.example/runs/1")
+    );
+    let success = CommitStatus {
+        state: StatusState::Success,
+        description: "ok".into(),
+        target_url: None,
+    };
+    client
+        .set_status(&pr, &Sha::from("h1"), &success)
+        .await
+        .unwrap();
     assert_eq!(fake.statuses(REPO, "h1").len(), 2);
     assert_eq!(fake.latest_status(REPO, "h1").unwrap().state, "success");
 }
@@ -271,9 +453,18 @@ async fn status_descriptions_are_truncated_to_140_chars() {
 #[tokio::test]
 async fn reviewers_are_requested_and_unrequestable_ones_skipped() {
     let (fake, client, pr) = setup().await;
-    fake.collaborator(REPO, "alice").team("acme", "security", &["carol"]);
-    let users = [Login::from("alice"), Login::from("dev"), Login::from("stranger")];
-    let teams = ["acme/security".to_owned(), "acme/ghosts".to_owned(), "other-org/security".to_owned()];
+    fake.collaborator(REPO, "alice")
+        .team("acme", "security", &["carol"]);
+    let users = [
+        Login::from("alice"),
+        Login::from("dev"),
+        Login::from("stranger"),
+    ];
+    let teams = [
+        "acme/security".to_owned(),
+        "acme/ghosts".to_owned(),
+        "other-org/security".to_owned(),
+    ];
     client.request_reviewers(&pr, &users, &teams).await.unwrap();
     let requested = fake.review_requests(REPO, 7);
     assert_eq!(requested.users, ["alice"]);
@@ -285,7 +476,10 @@ async fn reviewers_are_requested_and_unrequestable_ones_skipped() {
 async fn bad_gateway_twice_then_success_is_retried() {
     let (fake, client, pr) = setup().await;
     fake.fail_next("GET", "/repos/acme/infra/pulls/7", 2, Fault::Error502);
-    assert_eq!(client.pull_request(&pr).await.unwrap().head, Sha::from("h1"));
+    assert_eq!(
+        client.pull_request(&pr).await.unwrap().head,
+        Sha::from("h1")
+    );
     assert_eq!(fake.count_requests("GET", "/repos/acme/infra/pulls/7"), 3);
 }
 
@@ -295,28 +489,59 @@ async fn persistent_server_errors_come_back_as_retryable() {
     fake.fail_next("GET", "/repos/acme/infra/pulls/7", 10, Fault::Error500);
     let error = client.pull_request(&pr).await.unwrap_err();
     assert_eq!((error.retry, error.status), (RetryClass::Retry, Some(500)));
-    assert_eq!(fake.count_requests("GET", "/repos/acme/infra/pulls/7"), 3, "max_attempts");
+    assert_eq!(
+        fake.count_requests("GET", "/repos/acme/infra/pulls/7"),
+        3,
+        "max_attempts"
+    );
 }
 
 #[tokio::test]
 async fn a_short_secondary_rate_limit_is_waited_out() {
     let (fake, client, pr) = setup().await;
     client.pull_request(&pr).await.unwrap();
-    fake.fail_next("GET", "/repos/acme/infra/pulls/7", 1, Fault::SecondaryRateLimit);
+    fake.fail_next(
+        "GET",
+        "/repos/acme/infra/pulls/7",
+        1,
+        Fault::SecondaryRateLimit,
+    );
     let started = Instant::now();
     client.pull_request(&pr).await.unwrap();
-    assert!(started.elapsed() >= Duration::from_secs(1), "retry-after honoured");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "retry-after honoured"
+    );
 }
 
 #[tokio::test]
 async fn a_long_rate_limit_is_returned_as_retry_after() {
     let (fake, client, pr) = setup().await;
-    fake.fail_next("POST", "/repos/acme/infra/statuses/h1", 1, Fault::PrimaryRateLimit { reset_in_secs: 3600 });
+    fake.fail_next(
+        "POST",
+        "/repos/acme/infra/statuses/h1",
+        1,
+        Fault::PrimaryRateLimit {
+            reset_in_secs: 3600,
+        },
+    );
     let started = Instant::now();
-    let status = CommitStatus { state: StatusState::Pending, description: "analyzing".into(), target_url: None };
-    let error = client.set_status(&pr, &Sha::from("h1"), &status).await.unwrap_err();
-    let RetryClass::RetryAfter(wait) = error.retry else { panic!("{error:?}") };
-    assert!(wait >= Duration::from_secs(3590) && wait <= Duration::from_secs(3602), "{wait:?}");
+    let status = CommitStatus {
+        state: StatusState::Pending,
+        description: "analyzing".into(),
+        target_url: None,
+    };
+    let error = client
+        .set_status(&pr, &Sha::from("h1"), &status)
+        .await
+        .unwrap_err();
+    let RetryClass::RetryAfter(wait) = error.retry else {
+        panic!("{error:?}")
+    };
+    assert!(
+        wait >= Duration::from_secs(3590) && wait <= Duration::from_secs(3602),
+        "{wait:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(1), "did not sleep");
     assert_eq!(fake.statuses(REPO, "h1").len(), 0);
 }
@@ -326,14 +551,20 @@ async fn an_ambiguous_502_on_comment_creation_does_not_duplicate() {
     let (fake, client, pr) = setup().await;
     let path = "/repos/acme/infra/issues/7/comments";
     fake.fail_next("POST", path, 1, Fault::Error502AfterApplying);
-    let id = client.create_comment(&pr, &format!("{MARKER}\nreport")).await.unwrap();
+    let id = client
+        .create_comment(&pr, &format!("{MARKER}\nreport"))
+        .await
+        .unwrap();
     assert_eq!(fake.comments(REPO, 7).len(), 1);
     assert_eq!(fake.comments(REPO, 7)[0].id, id.0);
     assert_eq!(fake.count_requests("POST", path), 1, "never re-posted");
 
     // A reply without a marker: recognised by its exact text as the newest own comment.
     fake.fail_next("POST", path, 1, Fault::Error502AfterApplying);
-    let reply = client.create_comment(&pr, "@dev `/iamgate approve` needs a reason").await.unwrap();
+    let reply = client
+        .create_comment(&pr, "@dev `/iamgate approve` needs a reason")
+        .await
+        .unwrap();
     assert_eq!(fake.comments(REPO, 7).len(), 2);
     assert_eq!(fake.comments(REPO, 7)[1].id, reply.0);
 
@@ -348,15 +579,38 @@ async fn an_ambiguous_502_on_comment_creation_does_not_duplicate() {
 async fn enterprise_base_paths_work_with_pagination() {
     let fake = FakeGitHub::start_enterprise().await;
     assert!(fake.url().ends_with("/api/v3"));
-    fake.repo(REPO).pr(REPO, 7, PrSpec::new("h1", "b1")).file(REPO, "b1", ".iamgate.yml", "version: 1\n");
+    fake.repo(REPO).pr(REPO, 7, PrSpec::new("h1", "b1")).file(
+        REPO,
+        "b1",
+        ".iamgate.yml",
+        "version: 1\n",
+    );
     fake.pr_files(REPO, 7, (0..150).map(|i| format!("f{i}")));
     let client = app_for(&fake).installation(fake.installation_id());
     let pr = pr_ref(&fake, 7);
     assert_eq!(client.changed_files(&pr).await.unwrap().paths.len(), 150);
-    assert!(client.file_at(&pr, ".iamgate.yml", &Sha::from("b1")).await.unwrap().is_some());
+    assert!(
+        client
+            .file_at(&pr, ".iamgate.yml", &Sha::from("b1"))
+            .await
+            .unwrap()
+            .is_some()
+    );
     let archive_dir = tempfile::tempdir().unwrap();
-    client.download_archive(&pr, &Sha::from("b1"), &archive_dir.path().join("a.tgz"), 1 << 20).await.unwrap();
-    assert!(fake.requests().iter().all(|r| r.status < 400), "{:#?}", fake.requests());
+    client
+        .download_archive(
+            &pr,
+            &Sha::from("b1"),
+            &archive_dir.path().join("a.tgz"),
+            1 << 20,
+        )
+        .await
+        .unwrap();
+    assert!(
+        fake.requests().iter().all(|r| r.status < 400),
+        "{:#?}",
+        fake.requests()
+    );
 }
 
 #[tokio::test]
@@ -365,10 +619,23 @@ async fn the_app_serves_the_installation_named_by_the_pull_request() {
     let app = app_for(&fake);
     let forge: &dyn Forge = &app;
     assert_eq!(forge.pull_request(&pr).await.unwrap().head, Sha::from("h1"));
-    let unknown = PrRef { installation: Some(77), ..pr.clone() };
-    assert_eq!(forge.pull_request(&unknown).await.unwrap_err().status, Some(404), "no such installation");
-    let without = PrRef { installation: None, ..pr };
-    assert_eq!(forge.pull_request(&without).await.unwrap_err().retry, RetryClass::GiveUp);
+    let unknown = PrRef {
+        installation: Some(77),
+        ..pr.clone()
+    };
+    assert_eq!(
+        forge.pull_request(&unknown).await.unwrap_err().status,
+        Some(404),
+        "no such installation"
+    );
+    let without = PrRef {
+        installation: None,
+        ..pr
+    };
+    assert_eq!(
+        forge.pull_request(&without).await.unwrap_err().retry,
+        RetryClass::GiveUp
+    );
 }
 
 #[tokio::test]
@@ -376,5 +643,8 @@ async fn debug_output_shows_no_secret() {
     let (_fake, client, pr) = setup().await;
     client.pull_request(&pr).await.unwrap();
     let shown = format!("{client:?}");
-    assert!(!shown.contains("ghs_") && !shown.contains("PRIVATE KEY"), "{shown}");
+    assert!(
+        !shown.contains("ghs_") && !shown.contains("PRIVATE KEY"),
+        "{shown}"
+    );
 }

@@ -1,4 +1,10 @@
-//! The integration test binary: scenario files per capability over shared support.
+//! The integration test binary: scenario files per capability over shared support (fake
+//! GitHub, fake pulumi). Test support code unwraps freely: a failure there is a test failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test support: panics are test failures"
+)]
 
 mod github_client;
 mod support;

@@ -39,12 +39,19 @@ pub enum GitHubSetupError {
     PrivateKey(String),
     #[error("github.api_url: {0}")]
     ApiUrl(String),
+    #[error("cannot build the GitHub HTTP client: {0}")]
+    Client(String),
 }
 
 impl GitHubApp {
     /// An App with the default [`RetryPolicy`]. `api_url` is `https://api.github.com` or, for
-    /// GitHub Enterprise Server, `https://HOST/api/v3`.
-    pub fn new(app_id: u64, private_key_pem: &[u8], api_url: &str) -> Result<Self, GitHubSetupError> {
+    /// GitHub Enterprise Server, `https://HOST/api/v3`. Call it inside a Tokio runtime (octocrab
+    /// starts a background task).
+    pub fn new(
+        app_id: u64,
+        private_key_pem: &[u8],
+        api_url: &str,
+    ) -> Result<Self, GitHubSetupError> {
         Self::with_retry_policy(app_id, private_key_pem, api_url, RetryPolicy::default())
     }
 
@@ -54,8 +61,9 @@ impl GitHubApp {
         api_url: &str,
         policy: RetryPolicy,
     ) -> Result<Self, GitHubSetupError> {
-        let signer = JwtSigner::new(app_id, private_key_pem).map_err(|e| GitHubSetupError::PrivateKey(e.to_string()))?;
-        let transport = Transport::new(api_url, &policy).map_err(GitHubSetupError::ApiUrl)?;
+        let signer = JwtSigner::new(app_id, private_key_pem)
+            .map_err(|e| GitHubSetupError::PrivateKey(e.to_string()))?;
+        let transport = Transport::new(api_url, &policy)?;
         let core = AppCore {
             app_id,
             signer,
@@ -65,7 +73,9 @@ impl GitHubApp {
             slug: tokio::sync::OnceCell::new(),
             policy,
         };
-        Ok(GitHubApp { core: Arc::new(core) })
+        Ok(GitHubApp {
+            core: Arc::new(core),
+        })
     }
 
     pub fn app_id(&self) -> u64 {
@@ -120,7 +130,11 @@ impl AppCore {
         op: &'static str,
         idempotent: bool,
     ) -> Result<ApiResponse, ForgeError> {
-        let call = Call { operation: request.operation(), op, idempotent };
+        let call = Call {
+            operation: request.operation(),
+            op,
+            idempotent,
+        };
         retry::run(&self.policy, &call, || Box::pin(self.attempt(id, request))).await
     }
 
@@ -129,7 +143,10 @@ impl AppCore {
         let response = self.transport.send(request, &token).await?;
         if response.status == 401 {
             // Revoked or expired early: one fresh token, once (a refused request was not applied).
-            tracing::info!(installation = id, "installation token refused, minting a new one");
+            tracing::info!(
+                installation = id,
+                "installation token refused, minting a new one"
+            );
             self.tokens.invalidate(id);
             let token = self.installation_token(id).await.map_err(Failure::Final)?;
             return self.transport.send(request, &token).await;
@@ -139,8 +156,16 @@ impl AppCore {
 
     /// Sends `request` with the App JWT, retried per the policy. Our App calls (`GET /app`,
     /// minting a token) are harmless to repeat.
-    async fn call_as_app(&self, request: &ApiRequest, op: &'static str) -> Result<ApiResponse, ForgeError> {
-        let call = Call { operation: request.operation(), op, idempotent: true };
+    async fn call_as_app(
+        &self,
+        request: &ApiRequest,
+        op: &'static str,
+    ) -> Result<ApiResponse, ForgeError> {
+        let call = Call {
+            operation: request.operation(),
+            op,
+            idempotent: true,
+        };
         retry::run(&self.policy, &call, || {
             Box::pin(async move {
                 let jwt = self.jwt().map_err(Failure::Final)?;
@@ -177,9 +202,18 @@ impl AppCore {
         let minted_at = SystemTime::now();
         let response = self.call_as_app(&request, "installation_token").await?;
         let token: AccessToken = parse_json(&response, &request)?;
-        self.tokens.put(id, token.token.clone(), token_expiry(&token.expires_at, minted_at));
+        self.tokens.put(
+            id,
+            token.token.clone(),
+            token_expiry(&token.expires_at, minted_at),
+        );
         tracing::debug!(installation = id, expires_at = %token.expires_at, "minted an installation token");
         Ok(token.token)
+    }
+
+    /// Forgets a token GitHub refused, so that the next call mints a new one.
+    pub(crate) fn forget_token(&self, id: u64) {
+        self.tokens.invalidate(id);
     }
 
     pub(crate) async fn slug(&self) -> ForgeResult<String> {
@@ -199,7 +233,10 @@ impl AppCore {
 }
 
 /// Decodes a JSON response into our own minimal struct (unknown fields ignored).
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(response: &ApiResponse, request: &ApiRequest) -> ForgeResult<T> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    response: &ApiResponse,
+    request: &ApiRequest,
+) -> ForgeResult<T> {
     serde_json::from_slice(&response.body).map_err(|e| ForgeError {
         operation: request.operation(),
         message: format!("unexpected response from GitHub: {e}"),

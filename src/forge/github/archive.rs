@@ -8,6 +8,7 @@ use axum::http::header::{ACCEPT, CONTENT_LENGTH, LOCATION};
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
 
+use super::auth::Secret;
 use super::client::{GitHubClient, encode_segment, repo_path};
 use super::retry::{self, Call};
 use super::transport::{API_VERSION, ApiResponse, Failure, JSON};
@@ -18,10 +19,27 @@ use crate::forge::{ForgeError, ForgeResult, RetryClass};
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
 impl GitHubClient {
-    pub(crate) async fn fetch_archive(&self, pr: &PrRef, sha: &Sha, dest: &Path, max_bytes: u64) -> ForgeResult<()> {
-        let path = format!("{}/tarball/{}", repo_path(&pr.repo)?, encode_segment(sha.as_str())?);
-        let call = Call { operation: format!("GET {path}"), op: "download_archive", idempotent: true };
-        let result = retry::run(&self.core.policy, &call, || Box::pin(self.download_once(&call, &path, dest, max_bytes))).await;
+    pub(crate) async fn fetch_archive(
+        &self,
+        pr: &PrRef,
+        sha: &Sha,
+        dest: &Path,
+        max_bytes: u64,
+    ) -> ForgeResult<()> {
+        let path = format!(
+            "{}/tarball/{}",
+            repo_path(&pr.repo)?,
+            encode_segment(sha.as_str())?
+        );
+        let call = Call {
+            operation: format!("GET {path}"),
+            op: "download_archive",
+            idempotent: true,
+        };
+        let result = retry::run(&self.core.policy, &call, || {
+            Box::pin(self.download_once(&call, &path, dest, max_bytes))
+        })
+        .await;
         if result.is_err() {
             // Never leave a partial archive behind.
             let _ = tokio::fs::remove_file(dest).await;
@@ -29,11 +47,18 @@ impl GitHubClient {
         result.map(drop)
     }
 
-    async fn download_once(&self, call: &Call, path: &str, dest: &Path, max_bytes: u64) -> Result<ApiResponse, Failure> {
-        let token = self.core.installation_token(self.installation).await.map_err(Failure::Final)?;
-        let http = &self.core.transport.http;
+    /// `GET {path}` on the API with the installation token, redirects not followed.
+    async fn request_archive(&self, path: &str) -> Result<(Secret, reqwest::Response), Failure> {
+        let token = self
+            .core
+            .installation_token(self.installation)
+            .await
+            .map_err(Failure::Final)?;
         let url = format!("{}{path}", self.core.transport.api_url);
-        let mut response = http
+        let response = self
+            .core
+            .transport
+            .http
             .get(&url)
             .bearer_auth(token.expose())
             .header(ACCEPT, JSON)
@@ -41,37 +66,81 @@ impl GitHubClient {
             .send()
             .await
             .map_err(transport_failure)?;
+        Ok((token, response))
+    }
+
+    async fn download_once(
+        &self,
+        call: &Call,
+        path: &str,
+        dest: &Path,
+        max_bytes: u64,
+    ) -> Result<ApiResponse, Failure> {
+        let (mut token, mut response) = self.request_archive(path).await?;
+        if response.status() == reqwest::StatusCode::UNAUTHORIZED {
+            // Revoked or expired early: one fresh token, once.
+            self.core.forget_token(self.installation);
+            (token, response) = self.request_archive(path).await?;
+        }
+        let http = &self.core.transport.http;
         if response.status().is_redirection() {
-            let location = response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            let target = response
-                .url()
-                .join(location)
-                .map_err(|e| Failure::Final(failed(call, &format!("bad redirect location: {e}"), response.status().as_u16())))?;
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let target = response.url().join(location).map_err(|e| {
+                Failure::Final(failed(
+                    call,
+                    &format!("bad redirect location: {e}"),
+                    response.status().as_u16(),
+                ))
+            })?;
             let mut follow = http.get(target.clone());
             if target.origin() == response.url().origin() {
                 follow = follow.bearer_auth(token.expose());
             }
             response = follow.send().await.map_err(transport_failure)?;
             if response.status().is_redirection() {
-                return Err(Failure::Final(failed(call, "redirected more than once", response.status().as_u16())));
+                return Err(Failure::Final(failed(
+                    call,
+                    "redirected more than once",
+                    response.status().as_u16(),
+                )));
             }
         }
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         if !response.status().is_success() {
             let body = read_capped(&mut response, MAX_ERROR_BODY).await;
-            return Ok(ApiResponse { status, headers, body });
+            return Ok(ApiResponse {
+                status,
+                headers,
+                body,
+            });
         }
-        let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let declared = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         if declared.is_some_and(|len| len > max_bytes) {
             return Err(Failure::Final(too_large(call, max_bytes, status)));
         }
-        stream_to_file(&mut response, dest, max_bytes).await.map_err(|error| match error {
-            StreamError::TooLarge => Failure::Final(too_large(call, max_bytes, status)),
-            StreamError::Read(e) => transport_failure(e),
-            StreamError::Write(e) => Failure::Final(failed(call, &format!("cannot write {}: {e}", dest.display()), status)),
-        })?;
-        Ok(ApiResponse { status, headers, body: Bytes::new() })
+        stream_to_file(&mut response, dest, max_bytes)
+            .await
+            .map_err(|error| match error {
+                StreamError::TooLarge => Failure::Final(too_large(call, max_bytes, status)),
+                StreamError::Read(e) => transport_failure(e),
+                StreamError::Write(e) => Failure::Final(failed(
+                    call,
+                    &format!("cannot write {}: {e}", dest.display()),
+                    status,
+                )),
+            })?;
+        Ok(ApiResponse {
+            status,
+            headers,
+            body: Bytes::new(),
+        })
     }
 }
 
@@ -81,8 +150,14 @@ enum StreamError {
     Write(std::io::Error),
 }
 
-async fn stream_to_file(response: &mut reqwest::Response, dest: &Path, max_bytes: u64) -> Result<(), StreamError> {
-    let mut file = tokio::fs::File::create(dest).await.map_err(StreamError::Write)?;
+async fn stream_to_file(
+    response: &mut reqwest::Response,
+    dest: &Path,
+    max_bytes: u64,
+) -> Result<(), StreamError> {
+    let mut file = tokio::fs::File::create(dest)
+        .await
+        .map_err(StreamError::Write)?;
     let mut written: u64 = 0;
     while let Some(chunk) = response.chunk().await.map_err(StreamError::Read)? {
         written += chunk.len() as u64;
@@ -113,9 +188,18 @@ fn transport_failure(error: reqwest::Error) -> Failure {
 }
 
 fn too_large(call: &Call, max_bytes: u64, status: u16) -> ForgeError {
-    failed(call, &format!("archive larger than the limit of {max_bytes} bytes"), status)
+    failed(
+        call,
+        &format!("archive larger than the limit of {max_bytes} bytes"),
+        status,
+    )
 }
 
 fn failed(call: &Call, message: &str, status: u16) -> ForgeError {
-    ForgeError { operation: call.operation.clone(), message: message.to_owned(), retry: RetryClass::GiveUp, status: Some(status) }
+    ForgeError {
+        operation: call.operation.clone(),
+        message: message.to_owned(),
+        retry: RetryClass::GiveUp,
+        status: Some(status),
+    }
 }

@@ -58,14 +58,23 @@ pub(crate) struct JwtSigner {
 
 impl fmt::Debug for JwtSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwtSigner").field("app_id", &self.app_id).field("key", &"[redacted]").finish()
+        f.debug_struct("JwtSigner")
+            .field("app_id", &self.app_id)
+            .field("key", &"[redacted]")
+            .finish()
     }
 }
 
 impl JwtSigner {
     /// Reads an RSA private key in PEM (PKCS#1 as GitHub hands it out, or PKCS#8).
-    pub(crate) fn new(app_id: u64, private_key_pem: &[u8]) -> Result<Self, jsonwebtoken::errors::Error> {
-        Ok(JwtSigner { app_id, key: EncodingKey::from_rsa_pem(private_key_pem)? })
+    pub(crate) fn new(
+        app_id: u64,
+        private_key_pem: &[u8],
+    ) -> Result<Self, jsonwebtoken::errors::Error> {
+        Ok(JwtSigner {
+            app_id,
+            key: EncodingKey::from_rsa_pem(private_key_pem)?,
+        })
     }
 
     /// A JWT valid from one minute before `now` until nine minutes after it.
@@ -94,7 +103,9 @@ pub(crate) struct TokenCache {
 impl fmt::Debug for TokenCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = self.tokens.lock().map(|t| t.len()).unwrap_or(0);
-        f.debug_struct("TokenCache").field("cached", &count).finish()
+        f.debug_struct("TokenCache")
+            .field("cached", &count)
+            .finish()
     }
 }
 
@@ -124,7 +135,10 @@ impl TokenCache {
 /// when that cannot be read.
 pub(crate) fn token_expiry(expires_at: &str, minted_at: SystemTime) -> SystemTime {
     parse_timestamp(expires_at).unwrap_or_else(|| {
-        tracing::warn!(expires_at, "unreadable installation token expiry, assuming one hour");
+        tracing::warn!(
+            expires_at,
+            "unreadable installation token expiry, assuming one hour"
+        );
         minted_at + DOCUMENTED_TOKEN_LIFETIME
     })
 }
@@ -134,16 +148,33 @@ pub(crate) fn parse_timestamp(text: &str) -> Option<SystemTime> {
     let text = text.strip_suffix('Z')?;
     let (date, time) = text.split_once('T')?;
     let mut date_parts = date.splitn(3, '-').map(|p| p.parse::<u32>().ok());
-    let (year, month, day) = (date_parts.next()??, date_parts.next()??, date_parts.next()??);
-    let time = time.split_once('.').map_or(time, |(whole, _fraction)| whole);
+    let (year, month, day) = (
+        date_parts.next()??,
+        date_parts.next()??,
+        date_parts.next()??,
+    );
+    let time = time
+        .split_once('.')
+        .map_or(time, |(whole, _fraction)| whole);
     let mut time_parts = time.splitn(3, ':').map(|p| p.parse::<u32>().ok());
-    let (hour, minute, second) = (time_parts.next()??, time_parts.next()??, time_parts.next()??);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    let (hour, minute, second) = (
+        time_parts.next()??,
+        time_parts.next()??,
+        time_parts.next()??,
+    );
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     let days = days_from_civil(i64::from(year), month, day);
     let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
-    u64::try_from(seconds).ok().map(|s| UNIX_EPOCH + Duration::from_secs(s))
+    u64::try_from(seconds)
+        .ok()
+        .map(|s| UNIX_EPOCH + Duration::from_secs(s))
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
@@ -158,7 +189,9 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 }
 
 pub(crate) fn epoch_seconds(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -181,26 +214,50 @@ mod tests {
         let now = SystemTime::now();
         let jwt = signer.sign(now).unwrap();
         let key = jsonwebtoken::DecodingKey::from_rsa_pem(PUBLIC).unwrap();
-        let decoded = jsonwebtoken::decode::<Decoded>(jwt.expose(), &key, &jsonwebtoken::Validation::new(Algorithm::RS256)).unwrap();
+        let decoded = jsonwebtoken::decode::<Decoded>(
+            jwt.expose(),
+            &key,
+            &jsonwebtoken::Validation::new(Algorithm::RS256),
+        )
+        .unwrap();
         let now = epoch_seconds(now);
         assert_eq!(decoded.header.alg, Algorithm::RS256);
         assert_eq!(decoded.claims.iss, 4242);
         assert_eq!(decoded.claims.iat, now - 60);
         assert_eq!(decoded.claims.exp, now + 540);
-        assert!(decoded.claims.exp - decoded.claims.iat <= 600, "GitHub rejects JWTs living over 10 minutes");
+        assert!(
+            decoded.claims.exp - decoded.claims.iat <= 600,
+            "GitHub rejects JWTs living over 10 minutes"
+        );
     }
 
     #[test]
     fn jwt_does_not_verify_with_another_key() {
         let other = include_bytes!("../../../tests/fixtures/keys/other-app.private-key.pem");
-        let jwt = JwtSigner::new(4242, other).unwrap().sign(SystemTime::now()).unwrap();
+        let jwt = JwtSigner::new(4242, other)
+            .unwrap()
+            .sign(SystemTime::now())
+            .unwrap();
         let key = jsonwebtoken::DecodingKey::from_rsa_pem(PUBLIC).unwrap();
-        assert!(jsonwebtoken::decode::<Decoded>(jwt.expose(), &key, &jsonwebtoken::Validation::new(Algorithm::RS256)).is_err());
+        assert!(
+            jsonwebtoken::decode::<Decoded>(
+                jwt.expose(),
+                &key,
+                &jsonwebtoken::Validation::new(Algorithm::RS256)
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn a_broken_key_is_refused_at_construction() {
-        assert!(JwtSigner::new(1, b"-----BEGIN RSA PRIVATE KEY-----\nnope\n-----END RSA PRIVATE KEY-----\n").is_err());
+        assert!(
+            JwtSigner::new(
+                1,
+                b"-----BEGIN RSA PRIVATE KEY-----\nnope\n-----END RSA PRIVATE KEY-----\n"
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -220,7 +277,11 @@ mod tests {
         assert_eq!(cache.get(1, now).map(|s| s.0), Some("t1".to_owned()));
         assert_eq!(cache.get(2, now), None, "per installation");
         assert!(cache.get(1, now + Duration::from_secs(3600 - 61)).is_some());
-        assert_eq!(cache.get(1, now + Duration::from_secs(3600 - 60)), None, "refreshed 60 s early");
+        assert_eq!(
+            cache.get(1, now + Duration::from_secs(3600 - 60)),
+            None,
+            "refreshed 60 s early"
+        );
         cache.invalidate(1);
         assert_eq!(cache.get(1, now), None);
     }
@@ -231,7 +292,11 @@ mod tests {
         assert_eq!(at("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(at("2016-07-11T22:14:10Z"), Some(1_468_275_250));
         assert_eq!(at("2024-02-29T12:00:00.123Z"), Some(1_709_208_000));
-        assert_eq!(at("2016-07-11T22:14:10+02:00"), None, "only UTC is written by GitHub");
+        assert_eq!(
+            at("2016-07-11T22:14:10+02:00"),
+            None,
+            "only UTC is written by GitHub"
+        );
         assert_eq!(at("2016-13-11T22:14:10Z"), None);
         assert_eq!(at("yesterday"), None);
     }
@@ -239,7 +304,13 @@ mod tests {
     #[test]
     fn unreadable_expiry_falls_back_to_one_hour() {
         let minted = UNIX_EPOCH + Duration::from_secs(500);
-        assert_eq!(token_expiry("garbage", minted), minted + Duration::from_secs(3600));
-        assert_eq!(epoch_seconds(token_expiry("1970-01-01T00:01:00Z", minted)), 60);
+        assert_eq!(
+            token_expiry("garbage", minted),
+            minted + Duration::from_secs(3600)
+        );
+        assert_eq!(
+            epoch_seconds(token_expiry("1970-01-01T00:01:00Z", minted)),
+            60
+        );
     }
 }

@@ -16,7 +16,8 @@ use super::pagination::{MAX_PAGES, next_page};
 use super::transport::{ApiRequest, ApiResponse, encode_path};
 use crate::event::{Login, PrRef, RepoName, Sha};
 use crate::forge::{
-    ChangedFiles, CommentId, CommitStatus, Forge, ForgeError, ForgeResult, PullRequest, RetryClass, STATUS_CONTEXT,
+    ChangedFiles, CommentId, CommitStatus, Forge, ForgeError, ForgeResult, PullRequest, RetryClass,
+    STATUS_CONTEXT,
 };
 
 /// GitHub lists at most this many files of a pull request.
@@ -91,13 +92,24 @@ impl GitHubClient {
     }
 
     /// One authenticated, retried call as this installation.
-    pub(crate) async fn call(&self, request: &ApiRequest, op: &'static str, idempotent: bool) -> ForgeResult<ApiResponse> {
-        self.core.call(self.installation, request, op, idempotent).await
+    pub(crate) async fn call(
+        &self,
+        request: &ApiRequest,
+        op: &'static str,
+        idempotent: bool,
+    ) -> ForgeResult<ApiResponse> {
+        self.core
+            .call(self.installation, request, op, idempotent)
+            .await
     }
 
     /// Every item of a paginated listing, following `Link: rel="next"`; `false` when the page
     /// cap stopped it early.
-    pub(crate) async fn list_all<T: serde::de::DeserializeOwned>(&self, first: String, op: &'static str) -> ForgeResult<(Vec<T>, bool)> {
+    pub(crate) async fn list_all<T: serde::de::DeserializeOwned>(
+        &self,
+        first: String,
+        op: &'static str,
+    ) -> ForgeResult<(Vec<T>, bool)> {
         let mut items = Vec::new();
         let mut request = ApiRequest::get(first);
         for _ in 0..MAX_PAGES {
@@ -120,7 +132,11 @@ impl GitHubClient {
             head: Sha(pull.head.sha),
             base: Sha(pull.base.sha),
             base_ref: pull.base.name,
-            head_repo: RepoName(pull.head.repo.map_or_else(|| DELETED_FORK.to_owned(), |r| r.full_name)),
+            head_repo: RepoName(
+                pull.head
+                    .repo
+                    .map_or_else(|| DELETED_FORK.to_owned(), |r| r.full_name),
+            ),
             author: Login(pull.user.map_or_else(|| "ghost".to_owned(), |u| u.login)),
             open: pull.state == "open",
             draft: pull.draft,
@@ -128,7 +144,11 @@ impl GitHubClient {
     }
 
     async fn fetch_changed_files(&self, pr: &PrRef) -> ForgeResult<ChangedFiles> {
-        let first = format!("{}/pulls/{}/files?per_page=100", repo_path(&pr.repo)?, pr.number.0);
+        let first = format!(
+            "{}/pulls/{}/files?per_page=100",
+            repo_path(&pr.repo)?,
+            pr.number.0
+        );
         let (files, complete) = self.list_all::<PrFileJson>(first, "changed_files").await?;
         let mut seen = HashSet::new();
         let mut paths = Vec::new();
@@ -139,20 +159,20 @@ impl GitHubClient {
                 }
             }
         }
-        Ok(ChangedFiles { paths, truncated: !complete || files.len() >= MAX_LISTED_FILES })
+        Ok(ChangedFiles {
+            paths,
+            truncated: !complete || files.len() >= MAX_LISTED_FILES,
+        })
     }
 
     async fn fetch_file(&self, pr: &PrRef, path: &str, sha: &Sha) -> ForgeResult<Option<Vec<u8>>> {
-        let path = path.trim_start_matches('/');
-        if path.is_empty() {
-            return Err(invalid("GET contents", "empty file path"));
-        }
+        let path = contents_path(path)?;
         let request = ApiRequest {
             accept: "application/vnd.github.raw+json",
             ..ApiRequest::get(format!(
                 "{}/contents/{}?ref={}",
                 repo_path(&pr.repo)?,
-                encode_path(path),
+                path,
                 encode_segment(sha.as_str())?
             ))
         };
@@ -172,18 +192,35 @@ impl GitHubClient {
         if let Some(url) = &status.target_url {
             body["target_url"] = json!(url);
         }
-        let path = format!("{}/statuses/{}", repo_path(&pr.repo)?, encode_segment(sha.as_str())?);
+        let path = format!(
+            "{}/statuses/{}",
+            repo_path(&pr.repo)?,
+            encode_segment(sha.as_str())?
+        );
         // Posting the same status twice leaves the same state: safe to retry.
-        self.call(&ApiRequest::with_body(Method::POST, path, body), "set_status", true).await.map(drop)
+        self.call(
+            &ApiRequest::with_body(Method::POST, path, body),
+            "set_status",
+            true,
+        )
+        .await
+        .map(drop)
     }
 
-    async fn post_review_request(&self, pr: &PrRef, users: &[Login], teams: &[String]) -> ForgeResult<()> {
+    async fn post_review_request(
+        &self,
+        pr: &PrRef,
+        users: &[Login],
+        teams: &[String],
+    ) -> ForgeResult<()> {
         let (owner, _) = split_repo(&pr.repo)?;
         let mut slugs = Vec::new();
         for team in teams {
             match team.split_once('/') {
                 Some((org, slug)) if org.eq_ignore_ascii_case(owner) => slugs.push(slug.to_owned()),
-                Some(_) => tracing::warn!(repo = %pr.repo, team, "team of another organization cannot review, skipped"),
+                Some(_) => {
+                    tracing::warn!(repo = %pr.repo, team, "team of another organization cannot review, skipped")
+                }
                 None => slugs.push(team.clone()),
             }
         }
@@ -191,20 +228,37 @@ impl GitHubClient {
         if users.is_empty() && slugs.is_empty() {
             return Ok(());
         }
-        let path = format!("{}/pulls/{}/requested_reviewers", repo_path(&pr.repo)?, pr.number.0);
+        let path = format!(
+            "{}/pulls/{}/requested_reviewers",
+            repo_path(&pr.repo)?,
+            pr.number.0
+        );
         let request = |users: &[String], teams: &[String]| {
-            ApiRequest::with_body(Method::POST, path.clone(), json!({ "reviewers": users, "team_reviewers": teams }))
+            ApiRequest::with_body(
+                Method::POST,
+                path.clone(),
+                json!({ "reviewers": users, "team_reviewers": teams }),
+            )
         };
         // Requesting the same reviewers twice changes nothing: safe to retry.
-        match self.call(&request(&users, &slugs), "request_reviewers", true).await {
+        match self
+            .call(&request(&users, &slugs), "request_reviewers", true)
+            .await
+        {
             Err(error) if error.status == Some(422) => {}
             other => return other.map(drop),
         }
         // GitHub refuses the whole request when one reviewer cannot be asked (the author, a
         // non-collaborator, a team without access) and does not say who: ask one at a time.
-        let singles = users.iter().map(|u| (vec![u.clone()], vec![])).chain(slugs.iter().map(|t| (vec![], vec![t.clone()])));
+        let singles = users
+            .iter()
+            .map(|u| (vec![u.clone()], vec![]))
+            .chain(slugs.iter().map(|t| (vec![], vec![t.clone()])));
         for (user, team) in singles {
-            match self.call(&request(&user, &team), "request_reviewers", true).await {
+            match self
+                .call(&request(&user, &team), "request_reviewers", true)
+                .await
+            {
                 Ok(_) => {}
                 Err(error) if error.status == Some(422) => {
                     tracing::warn!(repo = %pr.repo, pr = pr.number.0, ?user, ?team, message = %error.message, "reviewer cannot be requested, skipped");
@@ -230,7 +284,13 @@ impl Forge for GitHubClient {
         self.fetch_file(pr, path, sha).await
     }
 
-    async fn download_archive(&self, pr: &PrRef, sha: &Sha, dest: &Path, max_bytes: u64) -> ForgeResult<()> {
+    async fn download_archive(
+        &self,
+        pr: &PrRef,
+        sha: &Sha,
+        dest: &Path,
+        max_bytes: u64,
+    ) -> ForgeResult<()> {
         self.fetch_archive(pr, sha, dest, max_bytes).await
     }
 
@@ -239,7 +299,7 @@ impl Forge for GitHubClient {
     }
 
     async fn create_comment(&self, pr: &PrRef, body: &str) -> ForgeResult<CommentId> {
-        self.create_comment_once(pr, body).await
+        self.create_comment_without_duplicates(pr, body).await
     }
 
     async fn update_comment(&self, pr: &PrRef, id: CommentId, body: &str) -> ForgeResult<()> {
@@ -250,7 +310,12 @@ impl Forge for GitHubClient {
         self.post_status(pr, sha, status).await
     }
 
-    async fn request_reviewers(&self, pr: &PrRef, users: &[Login], teams: &[String]) -> ForgeResult<()> {
+    async fn request_reviewers(
+        &self,
+        pr: &PrRef,
+        users: &[Login],
+        teams: &[String],
+    ) -> ForgeResult<()> {
         self.post_review_request(pr, users, teams).await
     }
 
@@ -266,23 +331,56 @@ pub(crate) fn repo_path(repo: &RepoName) -> ForgeResult<String> {
 }
 
 fn split_repo(repo: &RepoName) -> ForgeResult<(&str, &str)> {
-    let plain = |s: &str| !s.is_empty() && s != "." && s != ".." && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s != "."
+            && s != ".."
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    };
     match repo.as_str().split_once('/') {
         Some((owner, name)) if plain(owner) && plain(name) => Ok((owner, name)),
-        _ => Err(invalid("address the repository", &format!("not an owner/name repository: {:?}", repo.as_str()))),
+        _ => Err(invalid(
+            "address the repository",
+            &format!("not an owner/name repository: {:?}", repo.as_str()),
+        )),
     }
+}
+
+/// A repository file path for `/contents/`, percent-encoded; `.`, `..` and empty segments are
+/// refused so that the path cannot climb out of `/contents/` into another endpoint.
+fn contents_path(path: &str) -> ForgeResult<String> {
+    let path = path.trim_start_matches('/');
+    if path
+        .split('/')
+        .any(|segment| matches!(segment, "" | "." | ".."))
+    {
+        return Err(invalid(
+            "GET contents",
+            &format!("not a plain file path: {path:?}"),
+        ));
+    }
+    Ok(encode_path(path))
 }
 
 /// One path segment (a SHA or ref), percent-encoded; `/` is not allowed.
 pub(crate) fn encode_segment(segment: &str) -> ForgeResult<String> {
     if segment.is_empty() || segment.contains('/') {
-        return Err(invalid("address the commit", &format!("not a commit: {segment:?}")));
+        return Err(invalid(
+            "address the commit",
+            &format!("not a commit: {segment:?}"),
+        ));
     }
     Ok(encode_path(segment))
 }
 
 pub(crate) fn invalid(operation: &str, message: &str) -> ForgeError {
-    ForgeError { operation: operation.to_owned(), message: message.to_owned(), retry: RetryClass::GiveUp, status: None }
+    ForgeError {
+        operation: operation.to_owned(),
+        message: message.to_owned(),
+        retry: RetryClass::GiveUp,
+        status: None,
+    }
 }
 
 /// At most `limit` characters, cut on a character boundary with `…` marking the cut.
@@ -312,9 +410,29 @@ mod tests {
 
     #[test]
     fn repository_names_must_be_plain() {
-        assert_eq!(repo_path(&RepoName::from("acme/infra.v2")).unwrap(), "/repos/acme/infra.v2");
-        for bad in ["acme", "acme/../x", "../acme", "acme/infra?x=1", "acme/in fra", "/infra", "acme/.."] {
+        assert_eq!(
+            repo_path(&RepoName::from("acme/infra.v2")).unwrap(),
+            "/repos/acme/infra.v2"
+        );
+        for bad in [
+            "acme",
+            "acme/../x",
+            "../acme",
+            "acme/infra?x=1",
+            "acme/in fra",
+            "/infra",
+            "acme/..",
+        ] {
             assert!(repo_path(&RepoName::from(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn contents_paths_cannot_climb_out() {
+        assert_eq!(contents_path("/.iamgate.yml").unwrap(), ".iamgate.yml");
+        assert_eq!(contents_path("infra/a b.ts").unwrap(), "infra/a%20b.ts");
+        for bad in ["", "../user", "infra/../../x", "a//b", "./x", "dir/"] {
+            assert!(contents_path(bad).is_err(), "{bad:?}");
         }
     }
 

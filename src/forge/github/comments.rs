@@ -22,7 +22,9 @@ struct CommentJson {
 
 impl CommentJson {
     fn is_by(&self, bot: &Login) -> bool {
-        self.user.as_ref().is_some_and(|u| u.login == bot.0 && u.kind == "Bot")
+        self.user
+            .as_ref()
+            .is_some_and(|u| u.login == bot.0 && u.kind == "Bot")
     }
 }
 
@@ -30,28 +32,48 @@ impl GitHubClient {
     /// The App's own comments on the pull request, oldest first.
     async fn own_comments(&self, pr: &PrRef) -> ForgeResult<Vec<CommentJson>> {
         let bot = self.core.bot_login().await?;
-        let first = format!("{}/issues/{}/comments?per_page=100", repo_path(&pr.repo)?, pr.number.0);
+        let first = format!(
+            "{}/issues/{}/comments?per_page=100",
+            repo_path(&pr.repo)?,
+            pr.number.0
+        );
         let (comments, _complete) = self.list_all::<CommentJson>(first, "list_comments").await?;
         Ok(comments.into_iter().filter(|c| c.is_by(&bot)).collect())
     }
 
-    pub(crate) async fn find_marked_comment(&self, pr: &PrRef, marker: &str) -> ForgeResult<Option<CommentId>> {
+    pub(crate) async fn find_marked_comment(
+        &self,
+        pr: &PrRef,
+        marker: &str,
+    ) -> ForgeResult<Option<CommentId>> {
         let own = self.own_comments(pr).await?;
-        Ok(own.iter().find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker))).map(|c| CommentId(c.id)))
+        Ok(own
+            .iter()
+            .find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)))
+            .map(|c| CommentId(c.id)))
     }
 
     /// Creates a comment; after a 5xx or a timeout it checks whether the comment landed anyway
     /// and posts again only if it did not.
-    pub(crate) async fn create_comment_once(&self, pr: &PrRef, body: &str) -> ForgeResult<CommentId> {
+    pub(crate) async fn create_comment_without_duplicates(
+        &self,
+        pr: &PrRef,
+        body: &str,
+    ) -> ForgeResult<CommentId> {
         let path = format!("{}/issues/{}/comments", repo_path(&pr.repo)?, pr.number.0);
         if body.chars().count() > COMMENT_LIMIT {
-            return Err(invalid(&format!("POST {path}"), &format!("comment longer than {COMMENT_LIMIT} characters")));
+            return Err(invalid(
+                &format!("POST {path}"),
+                &format!("comment longer than {COMMENT_LIMIT} characters"),
+            ));
         }
         let request = ApiRequest::with_body(Method::POST, path, json!({ "body": body }));
         let mut attempt = 1;
         loop {
             let error = match self.call(&request, "create_comment", false).await {
-                Ok(response) => return parse_json::<CommentJson>(&response, &request).map(|c| CommentId(c.id)),
+                Ok(response) => {
+                    return parse_json::<CommentJson>(&response, &request).map(|c| CommentId(c.id));
+                }
                 Err(error) if error.retry == RetryClass::Retry => error,
                 Err(error) => return Err(error),
             };
@@ -72,7 +94,10 @@ impl GitHubClient {
     async fn landed_comment(&self, pr: &PrRef, body: &str) -> ForgeResult<Option<CommentId>> {
         let own = self.own_comments(pr).await?;
         if let Some(marker) = marker_of(body) {
-            let Some(found) = own.iter().find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker))) else {
+            let Some(found) = own
+                .iter()
+                .find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)))
+            else {
                 return Ok(None);
             };
             if found.body.as_deref() != Some(body) {
@@ -80,13 +105,24 @@ impl GitHubClient {
             }
             return Ok(Some(CommentId(found.id)));
         }
-        Ok(own.last().filter(|c| c.body.as_deref() == Some(body)).map(|c| CommentId(c.id)))
+        Ok(own
+            .last()
+            .filter(|c| c.body.as_deref() == Some(body))
+            .map(|c| CommentId(c.id)))
     }
 
-    pub(crate) async fn patch_comment(&self, pr: &PrRef, id: CommentId, body: &str) -> ForgeResult<()> {
+    pub(crate) async fn patch_comment(
+        &self,
+        pr: &PrRef,
+        id: CommentId,
+        body: &str,
+    ) -> ForgeResult<()> {
         let path = format!("{}/issues/comments/{}", repo_path(&pr.repo)?, id.0);
         if body.chars().count() > COMMENT_LIMIT {
-            return Err(invalid(&format!("PATCH {path}"), &format!("comment longer than {COMMENT_LIMIT} characters")));
+            return Err(invalid(
+                &format!("PATCH {path}"),
+                &format!("comment longer than {COMMENT_LIMIT} characters"),
+            ));
         }
         let request = ApiRequest::with_body(Method::PATCH, path, json!({ "body": body }));
         // Setting the same body twice is harmless: retried like a GET.
@@ -107,8 +143,14 @@ mod tests {
 
     #[test]
     fn markers_are_found_in_bodies() {
-        assert_eq!(marker_of("<!-- iamgate:report -->\n## Risk"), Some("<!-- iamgate:report -->"));
-        assert_eq!(marker_of("text\n<!-- iamgate:reply:42 -->"), Some("<!-- iamgate:reply:42 -->"));
+        assert_eq!(
+            marker_of("<!-- iamgate:report -->\n## Risk"),
+            Some("<!-- iamgate:report -->")
+        );
+        assert_eq!(
+            marker_of("text\n<!-- iamgate:reply:42 -->"),
+            Some("<!-- iamgate:reply:42 -->")
+        );
         assert_eq!(marker_of("<!-- other:report -->"), None);
         assert_eq!(marker_of("<!-- iamgate:unterminated"), None);
     }
@@ -116,11 +158,28 @@ mod tests {
     #[test]
     fn only_the_bot_user_owns_comments() {
         let bot = Login::from("iamgate[bot]");
-        let comment = |login: &str, kind: &str| CommentJson { id: 1, body: None, user: Some(UserJson { login: login.into(), kind: kind.into() }) };
+        let comment = |login: &str, kind: &str| CommentJson {
+            id: 1,
+            body: None,
+            user: Some(UserJson {
+                login: login.into(),
+                kind: kind.into(),
+            }),
+        };
         assert!(comment("iamgate[bot]", "Bot").is_by(&bot));
-        assert!(!comment("iamgate[bot]", "User").is_by(&bot), "type must be Bot");
+        assert!(
+            !comment("iamgate[bot]", "User").is_by(&bot),
+            "type must be Bot"
+        );
         assert!(!comment("mallory", "User").is_by(&bot));
         assert!(!comment("other[bot]", "Bot").is_by(&bot));
-        assert!(!CommentJson { id: 1, body: None, user: None }.is_by(&bot));
+        assert!(
+            !CommentJson {
+                id: 1,
+                body: None,
+                user: None
+            }
+            .is_by(&bot)
+        );
     }
 }

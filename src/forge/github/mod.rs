@@ -20,21 +20,27 @@ use std::path::Path;
 use async_trait::async_trait;
 
 pub use app::{GitHubApp, GitHubSetupError};
-pub use client::{COMMENT_LIMIT, DELETED_FORK, GitHubClient, MAX_LISTED_FILES, STATUS_DESCRIPTION_LIMIT};
+pub use client::{
+    COMMENT_LIMIT, DELETED_FORK, GitHubClient, MAX_LISTED_FILES, STATUS_DESCRIPTION_LIMIT,
+};
 pub use retry::RetryPolicy;
 
 use crate::event::{Login, PrRef, Sha};
-use crate::forge::{ChangedFiles, CommentId, CommitStatus, Forge, ForgeError, ForgeResult, PullRequest, RetryClass};
+use crate::forge::{
+    ChangedFiles, CommentId, CommitStatus, Forge, ForgeError, ForgeResult, PullRequest, RetryClass,
+};
 
 impl GitHubApp {
     /// The client for the installation a pull request was delivered through.
     pub fn client_for(&self, pr: &PrRef) -> ForgeResult<GitHubClient> {
-        pr.installation.map(|id| self.installation(id)).ok_or_else(|| ForgeError {
-            operation: format!("address {pr}"),
-            message: "the pull request carries no GitHub App installation id".to_owned(),
-            retry: RetryClass::GiveUp,
-            status: None,
-        })
+        pr.installation
+            .map(|id| self.installation(id))
+            .ok_or_else(|| ForgeError {
+                operation: format!("address {pr}"),
+                message: "the pull request carries no GitHub App installation id".to_owned(),
+                retry: RetryClass::GiveUp,
+                status: None,
+            })
     }
 }
 
@@ -52,8 +58,16 @@ impl Forge for GitHubApp {
         self.client_for(pr)?.file_at(pr, path, sha).await
     }
 
-    async fn download_archive(&self, pr: &PrRef, sha: &Sha, dest: &Path, max_bytes: u64) -> ForgeResult<()> {
-        self.client_for(pr)?.download_archive(pr, sha, dest, max_bytes).await
+    async fn download_archive(
+        &self,
+        pr: &PrRef,
+        sha: &Sha,
+        dest: &Path,
+        max_bytes: u64,
+    ) -> ForgeResult<()> {
+        self.client_for(pr)?
+            .download_archive(pr, sha, dest, max_bytes)
+            .await
     }
 
     async fn find_own_comment(&self, pr: &PrRef, marker: &str) -> ForgeResult<Option<CommentId>> {
@@ -72,8 +86,15 @@ impl Forge for GitHubApp {
         self.client_for(pr)?.set_status(pr, sha, status).await
     }
 
-    async fn request_reviewers(&self, pr: &PrRef, users: &[Login], teams: &[String]) -> ForgeResult<()> {
-        self.client_for(pr)?.request_reviewers(pr, users, teams).await
+    async fn request_reviewers(
+        &self,
+        pr: &PrRef,
+        users: &[Login],
+        teams: &[String],
+    ) -> ForgeResult<()> {
+        self.client_for(pr)?
+            .request_reviewers(pr, users, teams)
+            .await
     }
 
     fn comment_limit(&self) -> usize {

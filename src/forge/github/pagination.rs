@@ -23,7 +23,8 @@ fn next_in_link(link: &str) -> Option<String> {
         let end = after.find('>')?;
         let target = &after[..end];
         let params_end = after[end..].find('<').map_or(after.len(), |i| end + i);
-        let params = &after[end + 1..params_end];
+        // The parameters run to the next link; the comma separating links is not part of them.
+        let params = after[end + 1..params_end].trim().trim_end_matches(',');
         if params.split(';').any(is_rel_next) {
             return path_and_query(target);
         }
@@ -36,7 +37,12 @@ fn is_rel_next(param: &str) -> bool {
     let Some((name, value)) = param.trim().split_once('=') else {
         return false;
     };
-    name.trim().eq_ignore_ascii_case("rel") && value.trim().trim_matches('"').split_whitespace().any(|rel| rel.eq_ignore_ascii_case("next"))
+    name.trim().eq_ignore_ascii_case("rel")
+        && value
+            .trim()
+            .trim_matches('"')
+            .split_whitespace()
+            .any(|rel| rel.eq_ignore_ascii_case("next"))
 }
 
 fn path_and_query(target: &str) -> Option<String> {
@@ -58,26 +64,47 @@ mod tests {
 
     #[test]
     fn next_is_reduced_to_path_and_query() {
-        let headers = link(r#"<https://api.github.com/repositories/1/issues/1/comments?per_page=100&page=2>; rel="next", <https://api.github.com/repositories/1/issues/1/comments?per_page=100&page=5>; rel="last""#);
-        assert_eq!(next_page(&headers).as_deref(), Some("/repositories/1/issues/1/comments?per_page=100&page=2"));
+        let headers = link(
+            r#"<https://api.github.com/repositories/1/issues/1/comments?per_page=100&page=2>; rel="next", <https://api.github.com/repositories/1/issues/1/comments?per_page=100&page=5>; rel="last""#,
+        );
+        assert_eq!(
+            next_page(&headers).as_deref(),
+            Some("/repositories/1/issues/1/comments?per_page=100&page=2")
+        );
     }
 
     #[test]
     fn enterprise_base_paths_are_kept() {
-        let headers = link(r#"<https://ghe.example.com/api/v3/repos/o/r/pulls/1/files?page=3>; rel="prev", <https://ghe.example.com/api/v3/repos/o/r/pulls/1/files?page=4>; rel="next""#);
-        assert_eq!(next_page(&headers).as_deref(), Some("/api/v3/repos/o/r/pulls/1/files?page=4"));
+        let headers = link(
+            r#"<https://ghe.example.com/api/v3/repos/o/r/pulls/1/files?page=3>; rel="prev", <https://ghe.example.com/api/v3/repos/o/r/pulls/1/files?page=4>; rel="next""#,
+        );
+        assert_eq!(
+            next_page(&headers).as_deref(),
+            Some("/api/v3/repos/o/r/pulls/1/files?page=4")
+        );
     }
 
     #[test]
     fn the_last_page_has_no_next() {
-        assert_eq!(next_page(&link(r#"<https://api.github.com/x?page=1>; rel="first", <https://api.github.com/x?page=4>; rel="prev""#)), None);
+        assert_eq!(
+            next_page(&link(
+                r#"<https://api.github.com/x?page=1>; rel="first", <https://api.github.com/x?page=4>; rel="prev""#
+            )),
+            None
+        );
         assert_eq!(next_page(&HeaderMap::new()), None);
         assert_eq!(next_page(&link("garbage")), None);
     }
 
     #[test]
     fn relative_targets_and_unquoted_rels_are_understood() {
-        assert_eq!(next_page(&link("</x?page=2>; rel=next")).as_deref(), Some("/x?page=2"));
-        assert_eq!(next_page(&link(r#"<https://h/x?page=2>; rel="nofollow next""#)).as_deref(), Some("/x?page=2"));
+        assert_eq!(
+            next_page(&link("</x?page=2>; rel=next")).as_deref(),
+            Some("/x?page=2")
+        );
+        assert_eq!(
+            next_page(&link(r#"<https://h/x?page=2>; rel="nofollow next""#)).as_deref(),
+            Some("/x?page=2")
+        );
     }
 }

@@ -67,14 +67,25 @@ pub(crate) enum Step {
 pub(crate) fn classify(status: u16, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Verdict {
     match status {
         0..=399 => Verdict::Success,
-        403 | 429 => rate_limit_wait(status, headers, body, now).map_or(Verdict::Rejected, Verdict::RateLimited),
+        403 | 429 => rate_limit_wait(status, headers, body, now)
+            .map_or(Verdict::Rejected, Verdict::RateLimited),
         500..=599 => Verdict::Transient,
         _ => Verdict::Rejected,
     }
 }
 
-fn rate_limit_wait(status: u16, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Option<Duration> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+fn rate_limit_wait(
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+) -> Option<Duration> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     if let Some(seconds) = header("retry-after").and_then(|v| v.parse::<u64>().ok()) {
         return Some(Duration::from_secs(seconds.max(1)));
     }
@@ -98,14 +109,18 @@ impl RetryPolicy {
             Verdict::Transient if idempotent && tries_left => Step::Wait(self.backoff(attempt)),
             Verdict::Transient => Step::Fail(RetryClass::Retry),
             // A rate-limited request was not processed, so even a POST may be sent again.
-            Verdict::RateLimited(wait) if tries_left && wait <= self.max_inline_wait => Step::Wait(wait),
+            Verdict::RateLimited(wait) if tries_left && wait <= self.max_inline_wait => {
+                Step::Wait(wait)
+            }
             Verdict::RateLimited(wait) => Step::Fail(RetryClass::RetryAfter(wait)),
         }
     }
 
     /// Exponential backoff with jitter: between half and all of `base * 2^(attempt-1)`, capped.
     pub(crate) fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(attempt.saturating_sub(1))
+            .unwrap_or(u32::MAX);
         let full = self.base_delay.saturating_mul(factor).min(self.max_delay);
         let millis = u64::try_from(full.as_millis()).unwrap_or(u64::MAX);
         Duration::from_millis(rand::random_range(millis / 2..=millis))
@@ -113,7 +128,8 @@ impl RetryPolicy {
 }
 
 /// One try of a call, as a boxed future so that it can be made again.
-pub(crate) type Attempt<'a> = Pin<Box<dyn Future<Output = Result<ApiResponse, Failure>> + Send + 'a>>;
+pub(crate) type Attempt<'a> =
+    Pin<Box<dyn Future<Output = Result<ApiResponse, Failure>> + Send + 'a>>;
 
 /// What a call is, for errors, metrics and the retry decision.
 #[derive(Debug, Clone)]
@@ -134,14 +150,24 @@ pub(crate) async fn run<'a>(
 ) -> Result<ApiResponse, ForgeError> {
     let mut number = 1;
     loop {
-        metrics::counter!("iamgate_forge_calls_total", "forge" => "github", "op" => call.op).increment(1);
+        metrics::counter!("iamgate_forge_calls_total", "forge" => "github", "op" => call.op)
+            .increment(1);
         let (verdict, status, message) = match attempt().await {
             Ok(response) => {
-                let verdict = classify(response.status, &response.headers, &response.body, SystemTime::now());
+                let verdict = classify(
+                    response.status,
+                    &response.headers,
+                    &response.body,
+                    SystemTime::now(),
+                );
                 if verdict == Verdict::Success {
                     return Ok(response);
                 }
-                (verdict, Some(response.status), error_message(&response.body))
+                (
+                    verdict,
+                    Some(response.status),
+                    error_message(&response.body),
+                )
             }
             Err(Failure::Transport(message)) => (Verdict::Transient, None, message),
             Err(Failure::Final(error)) => return Err(error),
@@ -160,7 +186,12 @@ pub(crate) async fn run<'a>(
                 number += 1;
             }
             Step::Fail(retry) => {
-                return Err(ForgeError { operation: call.operation.clone(), message, retry, status });
+                return Err(ForgeError {
+                    operation: call.operation.clone(),
+                    message,
+                    retry,
+                    status,
+                });
             }
         }
     }
@@ -180,9 +211,18 @@ pub(crate) fn error_message(body: &[u8]) -> String {
         let details: Vec<String> = parsed
             .errors
             .iter()
-            .filter_map(|e| e.get("message").and_then(|m| m.as_str()).or_else(|| e.as_str()).map(str::to_owned))
+            .filter_map(|e| {
+                e.get("message")
+                    .and_then(|m| m.as_str())
+                    .or_else(|| e.as_str())
+                    .map(str::to_owned)
+            })
             .collect();
-        return if details.is_empty() { message } else { format!("{message}: {}", details.join("; ")) };
+        return if details.is_empty() {
+            message
+        } else {
+            format!("{message}: {}", details.join("; "))
+        };
     }
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
@@ -221,42 +261,97 @@ mod tests {
         assert_eq!(classify(502, &none, b"", now()), Verdict::Transient);
         assert_eq!(classify(404, &none, b"", now()), Verdict::Rejected);
         assert_eq!(classify(422, &none, b"", now()), Verdict::Rejected);
-        assert_eq!(classify(403, &none, br#"{"message":"Resource not accessible by integration"}"#, now()), Verdict::Rejected, "a plain 403 is a permission problem");
+        assert_eq!(
+            classify(
+                403,
+                &none,
+                br#"{"message":"Resource not accessible by integration"}"#,
+                now()
+            ),
+            Verdict::Rejected,
+            "a plain 403 is a permission problem"
+        );
     }
 
     #[test]
     fn rate_limits_name_their_wait() {
         let retry_after = headers(&[("retry-after", "7")]);
-        assert_eq!(classify(403, &retry_after, b"", now()), Verdict::RateLimited(Duration::from_secs(7)));
-        assert_eq!(classify(429, &retry_after, b"", now()), Verdict::RateLimited(Duration::from_secs(7)));
-        let primary = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &(NOW + 120).to_string())]);
-        assert_eq!(classify(403, &primary, b"", now()), Verdict::RateLimited(Duration::from_secs(121)));
-        let not_exhausted = headers(&[("x-ratelimit-remaining", "10"), ("x-ratelimit-reset", &(NOW + 120).to_string())]);
+        assert_eq!(
+            classify(403, &retry_after, b"", now()),
+            Verdict::RateLimited(Duration::from_secs(7))
+        );
+        assert_eq!(
+            classify(429, &retry_after, b"", now()),
+            Verdict::RateLimited(Duration::from_secs(7))
+        );
+        let primary = headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", &(NOW + 120).to_string()),
+        ]);
+        assert_eq!(
+            classify(403, &primary, b"", now()),
+            Verdict::RateLimited(Duration::from_secs(121))
+        );
+        let not_exhausted = headers(&[
+            ("x-ratelimit-remaining", "10"),
+            ("x-ratelimit-reset", &(NOW + 120).to_string()),
+        ]);
         assert_eq!(classify(403, &not_exhausted, b"", now()), Verdict::Rejected);
         let secondary = br#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}"#;
-        assert_eq!(classify(403, &HeaderMap::new(), secondary, now()), Verdict::RateLimited(Duration::from_secs(60)));
-        assert_eq!(classify(429, &HeaderMap::new(), b"", now()), Verdict::RateLimited(Duration::from_secs(60)));
+        assert_eq!(
+            classify(403, &HeaderMap::new(), secondary, now()),
+            Verdict::RateLimited(Duration::from_secs(60))
+        );
+        assert_eq!(
+            classify(429, &HeaderMap::new(), b"", now()),
+            Verdict::RateLimited(Duration::from_secs(60))
+        );
     }
 
     fn policy() -> RetryPolicy {
-        RetryPolicy { max_attempts: 3, base_delay: Duration::from_millis(100), max_delay: Duration::from_millis(250), max_inline_wait: Duration::from_secs(5), request_timeout: Duration::from_secs(1) }
+        RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(250),
+            max_inline_wait: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(1),
+        }
     }
 
     #[test]
     fn transient_failures_are_retried_only_when_idempotent() {
         let p = policy();
-        assert!(matches!(p.after_failure(Verdict::Transient, 1, true), Step::Wait(_)));
-        assert_eq!(p.after_failure(Verdict::Transient, 1, false), Step::Fail(RetryClass::Retry));
-        assert_eq!(p.after_failure(Verdict::Transient, 3, true), Step::Fail(RetryClass::Retry), "tries exhausted");
-        assert_eq!(p.after_failure(Verdict::Rejected, 1, true), Step::Fail(RetryClass::GiveUp));
+        assert!(matches!(
+            p.after_failure(Verdict::Transient, 1, true),
+            Step::Wait(_)
+        ));
+        assert_eq!(
+            p.after_failure(Verdict::Transient, 1, false),
+            Step::Fail(RetryClass::Retry)
+        );
+        assert_eq!(
+            p.after_failure(Verdict::Transient, 3, true),
+            Step::Fail(RetryClass::Retry),
+            "tries exhausted"
+        );
+        assert_eq!(
+            p.after_failure(Verdict::Rejected, 1, true),
+            Step::Fail(RetryClass::GiveUp)
+        );
     }
 
     #[test]
     fn long_rate_limits_go_back_to_the_caller() {
         let p = policy();
-        assert_eq!(p.after_failure(Verdict::RateLimited(Duration::from_secs(2)), 1, false), Step::Wait(Duration::from_secs(2)));
+        assert_eq!(
+            p.after_failure(Verdict::RateLimited(Duration::from_secs(2)), 1, false),
+            Step::Wait(Duration::from_secs(2))
+        );
         let long = Duration::from_secs(3600);
-        assert_eq!(p.after_failure(Verdict::RateLimited(long), 1, true), Step::Fail(RetryClass::RetryAfter(long)));
+        assert_eq!(
+            p.after_failure(Verdict::RateLimited(long), 1, true),
+            Step::Fail(RetryClass::RetryAfter(long))
+        );
     }
 
     #[test]
@@ -264,9 +359,15 @@ mod tests {
         let p = policy();
         for _ in 0..50 {
             let first = p.backoff(1);
-            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100), "{first:?}");
+            assert!(
+                first >= Duration::from_millis(50) && first <= Duration::from_millis(100),
+                "{first:?}"
+            );
             let second = p.backoff(2);
-            assert!(second >= Duration::from_millis(100) && second <= Duration::from_millis(200), "{second:?}");
+            assert!(
+                second >= Duration::from_millis(100) && second <= Duration::from_millis(200),
+                "{second:?}"
+            );
             assert!(p.backoff(40) <= Duration::from_millis(250));
         }
     }
@@ -274,10 +375,19 @@ mod tests {
     #[test]
     fn error_messages_come_from_github_json_or_the_body() {
         let body = br#"{"message":"Validation Failed","errors":[{"resource":"IssueComment","code":"custom","field":"body","message":"body is too long (maximum is 65536 characters)"}]}"#;
-        assert_eq!(error_message(body), "Validation Failed: body is too long (maximum is 65536 characters)");
+        assert_eq!(
+            error_message(body),
+            "Validation Failed: body is too long (maximum is 65536 characters)"
+        );
         assert_eq!(error_message(br#"{"message":"Not Found"}"#), "Not Found");
-        assert_eq!(error_message(b"<html>bad gateway</html>"), "<html>bad gateway</html>");
+        assert_eq!(
+            error_message(b"<html>bad gateway</html>"),
+            "<html>bad gateway</html>"
+        );
         assert_eq!(error_message(b""), "empty response");
-        assert_eq!(error_message("x".repeat(500).as_bytes()).chars().count(), 201);
+        assert_eq!(
+            error_message("x".repeat(500).as_bytes()).chars().count(),
+            201
+        );
     }
 }

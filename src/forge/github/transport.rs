@@ -12,6 +12,7 @@ use bytes::Bytes;
 use octocrab::Octocrab;
 use octocrab::service::middleware::retry::RetryConfig;
 
+use super::app::GitHubSetupError;
 use super::auth::Secret;
 use super::retry::RetryPolicy;
 use crate::forge::ForgeError;
@@ -36,16 +37,29 @@ pub(crate) struct ApiRequest {
 
 impl ApiRequest {
     pub(crate) fn get(path: String) -> Self {
-        ApiRequest { method: Method::GET, path, body: None, accept: JSON }
+        ApiRequest {
+            method: Method::GET,
+            path,
+            body: None,
+            accept: JSON,
+        }
     }
 
     pub(crate) fn with_body(method: Method, path: String, body: serde_json::Value) -> Self {
-        ApiRequest { method, path, body: Some(body), accept: JSON }
+        ApiRequest {
+            method,
+            path,
+            body: Some(body),
+            accept: JSON,
+        }
     }
 
     /// `GET /repos/o/r/pulls/1`, for errors and logs (the query is left out).
     pub(crate) fn operation(&self) -> String {
-        let path = self.path.split_once('?').map_or(self.path.as_str(), |(path, _)| path);
+        let path = self
+            .path
+            .split_once('?')
+            .map_or(self.path.as_str(), |(path, _)| path);
         format!("{} {path}", self.method)
     }
 }
@@ -78,33 +92,49 @@ pub(crate) struct Transport {
 
 impl fmt::Debug for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Transport").field("api_url", &self.api_url).finish_non_exhaustive()
+        f.debug_struct("Transport")
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
     }
 }
 
 impl Transport {
-    pub(crate) fn new(api_url: &str, policy: &RetryPolicy) -> Result<Self, String> {
+    pub(crate) fn new(api_url: &str, policy: &RetryPolicy) -> Result<Self, GitHubSetupError> {
         let api_url = api_url.trim_end_matches('/').to_owned();
+        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+            return Err(GitHubSetupError::ApiUrl(format!(
+                "{api_url:?} is not an http(s) URL"
+            )));
+        }
         let crab = Octocrab::builder()
             .base_uri(api_url.as_str())
-            .map_err(|e| format!("invalid api_url {api_url:?}: {e}"))?
+            .map_err(|e| GitHubSetupError::ApiUrl(format!("{api_url:?}: {e}")))?
             .add_retry_config(RetryConfig::None)
             .set_connect_timeout(Some(CONNECT_TIMEOUT))
             .set_read_timeout(Some(policy.request_timeout))
             .build()
-            .map_err(|e| format!("cannot build the GitHub client: {e}"))?;
+            .map_err(|e| GitHubSetupError::Client(e.to_string()))?;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(policy.request_timeout)
             .user_agent(concat!("iamgate/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot build the download client: {e}"))?;
-        Ok(Transport { crab, http, api_url, timeout: policy.request_timeout })
+            .map_err(|e| GitHubSetupError::Client(e.to_string()))?;
+        Ok(Transport {
+            crab,
+            http,
+            api_url,
+            timeout: policy.request_timeout,
+        })
     }
 
     /// Sends `request` once with `token` as bearer credential and reads the whole response.
-    pub(crate) async fn send(&self, request: &ApiRequest, token: &Secret) -> Result<ApiResponse, Failure> {
+    pub(crate) async fn send(
+        &self,
+        request: &ApiRequest,
+        token: &Secret,
+    ) -> Result<ApiResponse, Failure> {
         let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
             .map_err(|_| Failure::Transport("the token is not a valid header value".to_owned()))?;
         authorization.set_sensitive(true);
@@ -122,7 +152,10 @@ impl Transport {
             .map_err(|_| Failure::Transport(format!("no response within {:?}", self.timeout)))?
             .map_err(|e| Failure::Transport(format!("request failed: {e}")))?;
         let (parts, body) = response.into_parts();
-        let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        let declared = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
         if declared.is_some_and(|len| len > MAX_API_BODY) {
             return Err(Failure::Final(ForgeError {
                 operation: request.operation(),
@@ -131,11 +164,20 @@ impl Transport {
                 status: Some(parts.status.as_u16()),
             }));
         }
-        let body = tokio::time::timeout(self.timeout, axum::body::to_bytes(axum::body::Body::new(body), MAX_API_BODY))
-            .await
-            .map_err(|_| Failure::Transport(format!("response body not read within {:?}", self.timeout)))?
-            .map_err(|e| Failure::Transport(format!("cannot read the response body: {e}")))?;
-        Ok(ApiResponse { status: parts.status.as_u16(), headers: parts.headers, body })
+        let body = tokio::time::timeout(
+            self.timeout,
+            axum::body::to_bytes(axum::body::Body::new(body), MAX_API_BODY),
+        )
+        .await
+        .map_err(|_| {
+            Failure::Transport(format!("response body not read within {:?}", self.timeout))
+        })?
+        .map_err(|e| Failure::Transport(format!("cannot read the response body: {e}")))?;
+        Ok(ApiResponse {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        })
     }
 }
 
@@ -158,7 +200,10 @@ mod tests {
 
     #[test]
     fn paths_are_encoded_but_slashes_kept() {
-        assert_eq!(encode_path("infra/Pulumi.prod.yaml"), "infra/Pulumi.prod.yaml");
+        assert_eq!(
+            encode_path("infra/Pulumi.prod.yaml"),
+            "infra/Pulumi.prod.yaml"
+        );
         assert_eq!(encode_path("a dir/x#1?.ts"), "a%20dir/x%231%3F.ts");
         assert_eq!(encode_path("é"), "%C3%A9");
     }
@@ -169,10 +214,21 @@ mod tests {
         assert_eq!(request.operation(), "GET /repos/o/r/contents/x");
     }
 
-    #[test]
-    fn transport_rejects_an_unusable_base_url() {
-        assert!(Transport::new("not a url at all", &RetryPolicy::default()).is_err());
-        let transport = Transport::new("https://ghe.example.com/api/v3/", &RetryPolicy::default()).unwrap();
+    #[tokio::test]
+    async fn transport_rejects_an_unusable_base_url() {
+        for bad in [
+            "not a url at all",
+            "api.github.com",
+            "ftp://example.com",
+            "https://exa mple.com",
+        ] {
+            assert!(
+                Transport::new(bad, &RetryPolicy::default()).is_err(),
+                "{bad}"
+            );
+        }
+        let transport =
+            Transport::new("https://ghe.example.com/api/v3/", &RetryPolicy::default()).unwrap();
         assert_eq!(transport.api_url, "https://ghe.example.com/api/v3");
     }
 }

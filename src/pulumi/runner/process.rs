@@ -92,23 +92,28 @@ pub(super) async fn supervise(
                 () = &mut err_fut, if !err_done => err_done = true,
             }
         };
-        if ending.is_some() { group.signal(Signal::SIGKILL); }
-        let _drained = timeout(DRAIN, async {
-            if !out_done {
-                out_fut.await;
-            }
+        // Grandchildren that outlived the leader, or a leader that ignored SIGTERM.
+        group.signal(Signal::SIGKILL);
+        let drain_out = async { if out_done { false } else { out_fut.await } };
+        let drain_err = async {
             if !err_done {
                 err_fut.await;
             }
-        })
-        .await;
+        };
+        // A leader that printed past the cap and exited at once, before the reader noticed.
+        let overflowed = timeout(DRAIN, async { tokio::join!(drain_out, drain_err).0 })
+            .await
+            .unwrap_or(false);
+        if overflowed && ending.is_none() {
+            ending = Some(Ending::Overflow);
+        }
         (ending, status)
     };
     let status = match status {
         Some(status) => Some(status),
         None => timeout(DRAIN, child.wait()).await.ok().transpose()?,
     };
-    std::mem::forget(group);
+    group.disarm();
     let ending = match (ending, status) {
         (Some(ending), _) => ending,
         (None, Some(status)) => Ending::Exited(status),

@@ -12,7 +12,11 @@ use super::{PreviewOutput, RunError, Runner, RunnerConfig, human_bytes, human_du
 /// test thread while the file was open for writing makes `exec` fail with ETXTBSY for a moment.
 fn script(dir: &Path, body: &str) -> PathBuf {
     let path = dir.join("fake-pulumi");
-    fs::write(&path, format!("#!/bin/sh\n[ \"$1\" = --probe ] && exit 0\n{body}\n")).unwrap();
+    fs::write(
+        &path,
+        format!("#!/bin/sh\n[ \"$1\" = --probe ] && exit 0\n{body}\n"),
+    )
+    .unwrap();
     fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
     for _ in 0..200 {
         match std::process::Command::new(&path).arg("--probe").status() {
@@ -103,9 +107,15 @@ async fn a_failed_preview_returns_its_exit_code_stdout_and_stderr() {
         dir.path(),
         "echo '{\"diagnostics\":[{\"severity\":\"error\"}]}'; echo 'error: update failed' >&2; exit 4",
     );
-    let output = runner(config(&command)).preview(dir.path(), "dev").await.unwrap();
+    let output = runner(config(&command))
+        .preview(dir.path(), "dev")
+        .await
+        .unwrap();
     assert_eq!(output.exit_code, Some(4));
-    assert_eq!(output.stdout, b"{\"diagnostics\":[{\"severity\":\"error\"}]}\n");
+    assert_eq!(
+        output.stdout,
+        b"{\"diagnostics\":[{\"severity\":\"error\"}]}\n"
+    );
     assert_eq!(output.stderr, "error: update failed\n");
 }
 
@@ -113,7 +123,10 @@ async fn a_failed_preview_returns_its_exit_code_stdout_and_stderr() {
 async fn a_preview_killed_by_a_signal_has_no_exit_code() {
     let dir = TempDir::new().unwrap();
     let command = script(dir.path(), "kill -9 $$");
-    let output = runner(config(&command)).preview(dir.path(), "dev").await.unwrap();
+    let output = runner(config(&command))
+        .preview(dir.path(), "dev")
+        .await
+        .unwrap();
     assert_eq!(output.exit_code, None);
 }
 
@@ -121,7 +134,10 @@ async fn a_preview_killed_by_a_signal_has_no_exit_code() {
 async fn a_missing_command_is_a_spawn_error_naming_it() {
     let dir = TempDir::new().unwrap();
     let missing = dir.path().join("no-such-pulumi");
-    let err = runner(config(&missing)).preview(dir.path(), "dev").await.unwrap_err();
+    let err = runner(config(&missing))
+        .preview(dir.path(), "dev")
+        .await
+        .unwrap_err();
     assert!(matches!(err, RunError::Spawn { .. }), "{err}");
     let message = err.to_string();
     assert!(message.contains("no-such-pulumi"), "{message}");
@@ -176,7 +192,10 @@ async fn a_leader_ignoring_sigterm_is_killed_after_the_grace_period() {
     let started = Instant::now();
     let err = runner(config).preview(dir.path(), "dev").await.unwrap_err();
     assert!(matches!(err, RunError::Timeout { .. }), "{err}");
-    assert!(started.elapsed() >= Duration::from_millis(600), "no grace period was given");
+    assert!(
+        started.elapsed() >= Duration::from_millis(600),
+        "no grace period was given"
+    );
     assert!(wait_dead(read_pid(&leader)), "the leader survived SIGKILL");
 }
 
@@ -191,9 +210,15 @@ async fn grandchildren_left_behind_by_a_finished_preview_are_killed() {
             grandchild.display()
         ),
     );
-    let output = runner(config(&command)).preview(dir.path(), "dev").await.unwrap();
+    let output = runner(config(&command))
+        .preview(dir.path(), "dev")
+        .await
+        .unwrap();
     assert_eq!(output.exit_code, Some(0));
-    assert!(wait_dead(read_pid(&grandchild)), "a straggler survived the run");
+    assert!(
+        wait_dead(read_pid(&grandchild)),
+        "a straggler survived the run"
+    );
 }
 
 #[tokio::test]
@@ -213,7 +238,11 @@ async fn the_child_sees_only_path_home_the_fixed_variables_and_the_configured_en
         .map(|(key, value)| (key.to_owned(), value.to_owned()))
         .collect();
     // dash adds PWD for the script itself; nothing else may appear.
-    let keys: BTreeSet<&str> = env.keys().map(String::as_str).filter(|k| *k != "PWD").collect();
+    let keys: BTreeSet<&str> = env
+        .keys()
+        .map(String::as_str)
+        .filter(|k| *k != "PWD")
+        .collect();
     let expected = BTreeSet::from([
         "AWS_REGION",
         "HOME",
@@ -226,24 +255,41 @@ async fn the_child_sees_only_path_home_the_fixed_variables_and_the_configured_en
     assert_eq!(env["PULUMI_SKIP_UPDATE_CHECK"], "true");
     assert_eq!(env["NO_COLOR"], "1");
     assert_eq!(env["PULUMI_BACKEND_URL"], "file:///state");
-    assert_eq!(Some(env["PATH"].as_str()), std::env::var("PATH").ok().as_deref());
-    assert_ne!(Some(env["HOME"].as_str()), std::env::var("HOME").ok().as_deref());
+    assert_eq!(
+        Some(env["PATH"].as_str()),
+        std::env::var("PATH").ok().as_deref()
+    );
+    assert_ne!(
+        Some(env["HOME"].as_str()),
+        std::env::var("HOME").ok().as_deref()
+    );
 }
 
 #[tokio::test]
 async fn home_is_a_fresh_directory_per_run_and_is_removed_afterwards() {
     let dir = TempDir::new().unwrap();
-    let command = script(dir.path(), "touch \"$HOME/.written\" && printf %s \"$HOME\"");
+    let command = script(
+        dir.path(),
+        "touch \"$HOME/.written\" && printf %s \"$HOME\"",
+    );
     let runner = runner(config(&command));
     let first = runner.preview(dir.path(), "dev").await.unwrap();
     let second = runner.preview(dir.path(), "dev").await.unwrap();
-    assert_eq!(first.exit_code, Some(0), "HOME was not writable: {}", first.stderr);
+    assert_eq!(
+        first.exit_code,
+        Some(0),
+        "HOME was not writable: {}",
+        first.stderr
+    );
     let (first, second) = (
         PathBuf::from(String::from_utf8(first.stdout).unwrap()),
         PathBuf::from(String::from_utf8(second.stdout).unwrap()),
     );
     assert_ne!(first, second);
-    assert!(!first.exists() && !second.exists(), "a HOME was left behind");
+    assert!(
+        !first.exists() && !second.exists(),
+        "a HOME was left behind"
+    );
 }
 
 /// Run only by `a_variable_of_the_parent_never_reaches_the_child`, in a child test process that
@@ -259,7 +305,10 @@ async fn child_env_probe() {
     );
     let dir = TempDir::new().unwrap();
     let command = script(dir.path(), "exec env");
-    let output = runner(config(&command)).preview(dir.path(), "dev").await.unwrap();
+    let output = runner(config(&command))
+        .preview(dir.path(), "dev")
+        .await
+        .unwrap();
     let env = String::from_utf8(output.stdout).unwrap();
     assert!(env.contains("PULUMI_SKIP_UPDATE_CHECK=true"), "{env}");
     assert!(!env.contains("IAMGATE_"), "{env}");
@@ -282,9 +331,17 @@ fn a_variable_of_the_parent_never_reaches_the_child() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&result.stdout);
-    assert!(result.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&result.stderr));
+    assert!(
+        result.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
     assert!(stdout.contains("1 passed"), "{stdout}");
-    assert_eq!(fs::read(&marker).unwrap(), b"probed", "the probe did not run its checks");
+    assert_eq!(
+        fs::read(&marker).unwrap(),
+        b"probed",
+        "the probe did not run its checks"
+    );
 }
 
 #[tokio::test]
@@ -297,7 +354,10 @@ async fn configured_values_are_masked_in_stderr_but_reach_the_child() {
     );
     let mut config = config(&command);
     config.env = BTreeMap::from([
-        ("PULUMI_CONFIG_PASSPHRASE".to_owned(), "correct-horse-battery".to_owned()),
+        (
+            "PULUMI_CONFIG_PASSPHRASE".to_owned(),
+            "correct-horse-battery".to_owned(),
+        ),
         ("SHORT".to_owned(), "eu1".to_owned()),
     ]);
     let output = runner(config).preview(dir.path(), "dev").await.unwrap();
@@ -313,8 +373,32 @@ async fn stdout_over_the_cap_kills_the_preview() {
     config.max_output_bytes = 100_000;
     let started = Instant::now();
     let err = runner(config).preview(dir.path(), "dev").await.unwrap_err();
-    assert!(matches!(err, RunError::OutputTooLarge { limit: 100_000 }), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(10), "it was not killed");
+    assert!(
+        matches!(err, RunError::OutputTooLarge { limit: 100_000 }),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "it was not killed"
+    );
+}
+
+#[tokio::test]
+async fn stdout_over_the_cap_is_an_error_even_when_the_preview_exits_at_once() {
+    // The whole output fits in the pipe, so the exit may be seen before the reader's overflow.
+    let dir = TempDir::new().unwrap();
+    let command = script(dir.path(), "exec head -c 2000 /dev/zero");
+    let mut config = config(&command);
+    config.max_output_bytes = 1000;
+    let runner = runner(config);
+    for _ in 0..30 {
+        let result = runner.preview(dir.path(), "dev").await;
+        assert!(
+            matches!(result, Err(RunError::OutputTooLarge { limit: 1000 })),
+            "{:?}",
+            result.map(|output| output.stdout.len())
+        );
+    }
 }
 
 #[tokio::test]
@@ -400,7 +484,10 @@ fn durations_and_sizes_are_written_for_people() {
 #[test]
 fn the_config_debug_output_hides_env_values() {
     let mut config = config(Path::new("pulumi"));
-    config.env.insert("PULUMI_ACCESS_TOKEN".to_owned(), "pul-abcdef123456".to_owned());
+    config.env.insert(
+        "PULUMI_ACCESS_TOKEN".to_owned(),
+        "pul-abcdef123456".to_owned(),
+    );
     let shown = format!("{config:?} {:?}", Runner::new(config.clone()));
     assert!(shown.contains("PULUMI_ACCESS_TOKEN"), "{shown}");
     assert!(!shown.contains("pul-abcdef123456"), "{shown}");

@@ -48,7 +48,10 @@ impl Scripted {
 #[async_trait]
 impl JobHandler for Scripted {
     async fn handle(&self, job: &ClaimedJob) -> Result<(), JobFailure> {
-        self.seen.lock().expect("lock").push((job.kind.clone(), job.attempt));
+        self.seen
+            .lock()
+            .expect("lock")
+            .push((job.kind.clone(), job.attempt));
         tokio::time::sleep(self.pause).await;
         let answer = self.script.lock().expect("lock").pop().unwrap_or(Ok(()));
         if matches!(answer, Err(JobFailure { ref reason, .. }) if reason == "panic") {
@@ -75,7 +78,10 @@ fn config(max_attempts: u32) -> WorkerConfig {
     }
 }
 
-async fn setup(handler: Scripted, config: WorkerConfig) -> (Arc<SqliteStore>, Arc<Scripted>, Worker) {
+async fn setup(
+    handler: Scripted,
+    config: WorkerConfig,
+) -> (Arc<SqliteStore>, Arc<Scripted>, Worker) {
     let store = Arc::new(SqliteStore::open("sqlite::memory:").await.expect("open"));
     let handler = Arc::new(handler);
     let worker = Worker::new(store.clone(), handler.clone(), config);
@@ -90,9 +96,19 @@ async fn run_until_idle_drives_every_due_job_to_completion() {
     }
     let summary = worker.run_until_idle().await.expect("run");
     assert_eq!(summary.completed, 3);
-    assert_eq!(handler.seen(), vec![(analyze(1), 1), (analyze(2), 1), (analyze(3), 1)]);
-    assert_eq!(store.queue_stats().await.expect("stats"), QueueStats::default());
-    assert_eq!(worker.run_until_idle().await.expect("run"), RunSummary::default(), "nothing left");
+    assert_eq!(
+        handler.seen(),
+        vec![(analyze(1), 1), (analyze(2), 1), (analyze(3), 1)]
+    );
+    assert_eq!(
+        store.queue_stats().await.expect("stats"),
+        QueueStats::default()
+    );
+    assert_eq!(
+        worker.run_until_idle().await.expect("run"),
+        RunSummary::default(),
+        "nothing left"
+    );
 }
 
 #[tokio::test]
@@ -101,7 +117,10 @@ async fn a_transient_failure_is_retried_and_then_succeeds() {
     let (store, handler, worker) = setup(Scripted::answering(script), config(3)).await;
     store.enqueue(analyze(1)).await.expect("enqueue");
     let summary = worker.run_until_idle().await.expect("run");
-    assert_eq!((summary.retried, summary.completed, summary.dead_lettered), (1, 1, 0));
+    assert_eq!(
+        (summary.retried, summary.completed, summary.dead_lettered),
+        (1, 1, 0)
+    );
     assert_eq!(handler.seen(), vec![(analyze(1), 1), (analyze(1), 2)]);
 }
 
@@ -116,7 +135,10 @@ async fn failures_past_max_attempts_are_dead_lettered_with_the_last_reason() {
     let (store, handler, worker) = setup(Scripted::answering(script), config(3)).await;
     store.enqueue(analyze(1)).await.expect("enqueue");
     let summary = worker.run_until_idle().await.expect("run");
-    assert_eq!((summary.retried, summary.dead_lettered, summary.completed), (2, 1, 0));
+    assert_eq!(
+        (summary.retried, summary.dead_lettered, summary.completed),
+        (2, 1, 0)
+    );
     assert_eq!(handler.seen().len(), 3);
     let dead = store.dead_jobs(5).await.expect("dead");
     assert_eq!(dead.len(), 1);
@@ -131,16 +153,26 @@ async fn a_permanent_failure_is_dead_lettered_at_once() {
     let summary = worker.run_until_idle().await.expect("run");
     assert_eq!((summary.dead_lettered, summary.retried), (1, 0));
     assert_eq!(handler.seen().len(), 1);
-    assert_eq!(store.dead_jobs(5).await.expect("dead")[0].reason, "repository is gone");
+    assert_eq!(
+        store.dead_jobs(5).await.expect("dead")[0].reason,
+        "repository is gone"
+    );
 }
 
 #[tokio::test]
 async fn a_retry_after_delay_is_honoured() {
-    let script = vec![Err(JobFailure::retry_after("rate limited", Duration::from_secs(30)))];
+    let script = vec![Err(JobFailure::retry_after(
+        "rate limited",
+        Duration::from_secs(30),
+    ))];
     let (store, handler, worker) = setup(Scripted::answering(script), config(5)).await;
     store.enqueue(analyze(1)).await.expect("enqueue");
     let summary = worker.run_until_idle().await.expect("run");
-    assert_eq!((summary.retried, summary.completed), (1, 0), "not run again before 30 s");
+    assert_eq!(
+        (summary.retried, summary.completed),
+        (1, 0),
+        "not run again before 30 s"
+    );
     assert_eq!(handler.seen().len(), 1);
     assert_eq!(store.queue_stats().await.expect("stats").pending, 1);
 }
@@ -155,9 +187,16 @@ async fn a_panicking_handler_is_a_failure_not_a_dead_worker() {
     store.enqueue(analyze(1)).await.expect("enqueue");
     store.enqueue(analyze(2)).await.expect("enqueue");
     let summary = worker.run_until_idle().await.expect("run");
-    assert_eq!((summary.dead_lettered, summary.completed), (1, 1), "the next job still ran");
+    assert_eq!(
+        (summary.dead_lettered, summary.completed),
+        (1, 1),
+        "the next job still ran"
+    );
     let reason = &store.dead_jobs(5).await.expect("dead")[0].reason;
-    assert!(reason.contains("handler panicked: handler exploded"), "{reason}");
+    assert!(
+        reason.contains("handler panicked: handler exploded"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]
@@ -174,7 +213,10 @@ async fn a_long_job_keeps_its_lease_by_renewing_it() {
     let run = tokio::spawn(async move { worker.run_until_idle().await });
     for _ in 0..8 {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let stolen = store.claim_job("thief", Duration::from_secs(60)).await.expect("claim");
+        let stolen = store
+            .claim_job("thief", Duration::from_secs(60))
+            .await
+            .expect("claim");
         assert_eq!(stolen, None, "a renewed lease is never taken over");
     }
     let summary = run.await.expect("join").expect("run");
@@ -207,8 +249,15 @@ async fn a_lost_lease_stops_the_handler() {
         .expect("join")
         .expect("run");
     assert_eq!((summary.lease_lost, summary.completed), (1, 0));
-    assert!(!handler.finished.load(Ordering::SeqCst), "the handler was aborted");
-    assert_eq!(store.queue_stats().await.expect("stats").running, 1, "the thief still holds it");
+    assert!(
+        !handler.finished.load(Ordering::SeqCst),
+        "the handler was aborted"
+    );
+    assert_eq!(
+        store.queue_stats().await.expect("stats").running,
+        1,
+        "the thief still holds it"
+    );
 }
 
 #[tokio::test]
@@ -217,13 +266,20 @@ async fn a_job_whose_workers_keep_dying_is_dead_lettered() {
     store.enqueue(analyze(1)).await.expect("enqueue");
     for _ in 0..2 {
         // A worker claims it and dies.
-        store.claim_job("doomed", Duration::ZERO).await.expect("claim").expect("job");
+        store
+            .claim_job("doomed", Duration::ZERO)
+            .await
+            .expect("claim")
+            .expect("job");
     }
     let summary = worker.run_until_idle().await.expect("run");
     assert_eq!((summary.dead_lettered, summary.completed), (1, 0));
     assert!(handler.seen().is_empty(), "not run a third time");
     let reason = &store.dead_jobs(5).await.expect("dead")[0].reason;
-    assert_eq!(reason, "gave up after 2 attempts: the worker's lease expired each time");
+    assert_eq!(
+        reason,
+        "gave up after 2 attempts: the worker's lease expired each time"
+    );
 }
 
 #[tokio::test]
@@ -250,5 +306,8 @@ async fn run_wakes_on_the_notify_and_stops_on_shutdown() {
         .expect("join");
     assert_eq!(handler.seen(), vec![(analyze(1), 1)]);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(store.queue_stats().await.expect("stats"), QueueStats::default());
+    assert_eq!(
+        store.queue_stats().await.expect("stats"),
+        QueueStats::default()
+    );
 }

@@ -16,16 +16,21 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{ConnectOptions, SqliteConnection};
 use tokio::task::JoinHandle;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
+pub use ops::Pruned;
 pub use writer::GroupCommit;
 
 use self::ops::{ClaimedRow, DeliveryRow, JobRow};
 use self::writer::{Op, Reply, Writer};
 use super::{
-    ClaimedJob, DeadJob, JobKind, NewDelivery, PrState, QueueStats, Recorded, Store, StoreError, StoreResult,
+    ClaimedJob, DeadJob, JobKind, NewDelivery, PrState, QueueStats, Recorded, Store, StoreError,
+    StoreResult,
 };
 use crate::event::PrRef;
 
@@ -37,6 +42,10 @@ pub struct SqliteOptions {
     pub busy_timeout: Duration,
     /// Connections for reads.
     pub readers: u32,
+    /// How often a background task copies the WAL into the database file. The writer never
+    /// checkpoints itself, so a checkpoint's fsyncs never delay an acknowledgement. `None`:
+    /// SQLite's automatic checkpoints, run by the writer when it commits.
+    pub checkpoint_every: Option<Duration>,
 }
 
 impl Default for SqliteOptions {
@@ -45,6 +54,7 @@ impl Default for SqliteOptions {
             group_commit: GroupCommit::default(),
             busy_timeout: Duration::from_secs(5),
             readers: 4,
+            checkpoint_every: Some(Duration::from_millis(500)),
         }
     }
 }
@@ -57,6 +67,8 @@ pub struct SqliteStore {
     writer_task: JoinHandle<()>,
     readers: SqlitePool,
     path: PathBuf,
+    /// Stops the checkpointer when the store goes.
+    _checkpointer: DropGuard,
     /// Keeps a `sqlite::memory:` database's directory alive.
     _scratch: Option<tempfile::TempDir>,
 }
@@ -102,21 +114,32 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(synchronous)
             .foreign_keys(true)
-            .busy_timeout(options.busy_timeout);
+            .busy_timeout(options.busy_timeout)
+            // Once checkpointed, a WAL that grew during a burst is cut back to this size.
+            .pragma("journal_size_limit", "67108864");
 
-        let mut conn: SqliteConnection = connect.connect().await?;
+        let writer_connect = match options.checkpoint_every {
+            Some(_) => connect.clone().pragma("wal_autocheckpoint", "0"),
+            None => connect.clone(),
+        };
+        let mut conn: SqliteConnection = writer_connect.connect().await?;
         sqlx::migrate!().run(&mut conn).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(options.readers.max(1))
             .connect_with(connect)
             .await?;
         let (writer, writer_task) = Writer::spawn(conn, options.group_commit);
+        let stop = CancellationToken::new();
+        if let Some(every) = options.checkpoint_every {
+            tokio::spawn(checkpoint(readers.clone(), every, stop.clone()));
+        }
         tracing::info!(path = %path.display(), "store opened");
         Ok(SqliteStore {
             writer,
             writer_task,
             readers,
             path,
+            _checkpointer: stop.drop_guard(),
             _scratch: scratch,
         })
     }
@@ -132,14 +155,31 @@ impl SqliteStore {
             writer,
             writer_task,
             readers,
+            _checkpointer,
             _scratch,
             ..
         } = self;
+        drop(_checkpointer);
         drop(writer);
         if let Err(error) = writer_task.await {
             tracing::warn!(%error, "store writer ended abnormally");
         }
         readers.close().await;
+    }
+
+    /// Forgets finished work older than `retain`: done and dead jobs, and deliveries whose jobs
+    /// are all finished (a redelivery of a forgotten delivery is then new again, so keep more
+    /// than the forge's redelivery window; GitHub's is a few days). Removes at most `limit` rows
+    /// of each kind per call, so that the writer is never held long: call it periodically.
+    pub async fn prune(&self, retain: Duration, limit: u32) -> StoreResult<Pruned> {
+        let op = Op::Prune {
+            before: now_ms().saturating_sub(millis(retain)),
+            limit: i64::from(limit),
+        };
+        match self.write(op).await? {
+            Reply::Pruned(pruned) => Ok(pruned),
+            other => Err(unexpected(&other)),
+        }
     }
 
     async fn write(&self, op: Op) -> StoreResult<Reply> {
@@ -150,11 +190,29 @@ impl SqliteStore {
         match self.write(op).await? {
             Reply::Leased(held) => {
                 if !held {
-                    tracing::warn!(job = job.id, attempt = job.attempt, "lease lost: {what} ignored");
+                    tracing::warn!(
+                        job = job.id,
+                        attempt = job.attempt,
+                        "lease lost: {what} ignored"
+                    );
                 }
                 Ok(held)
             }
             other => Err(unexpected(&other)),
+        }
+    }
+}
+
+/// Copies the WAL into the database every `every` (PASSIVE: it never blocks the writer, which
+/// then restarts the WAL from its beginning once everything was copied).
+async fn checkpoint(readers: SqlitePool, every: Duration, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&readers).await {
+            tracing::warn!(%error, "store: WAL checkpoint failed");
         }
     }
 }
@@ -177,7 +235,9 @@ fn parse_url(url: &str) -> StoreResult<Option<PathBuf>> {
 pub(super) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
 }
 
 fn millis(duration: Duration) -> i64 {
@@ -209,7 +269,11 @@ fn new_lease() -> String {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn record_delivery(&self, delivery: NewDelivery, jobs: Vec<JobKind>) -> StoreResult<Recorded> {
+    async fn record_delivery(
+        &self,
+        delivery: NewDelivery,
+        jobs: Vec<JobKind>,
+    ) -> StoreResult<Recorded> {
         let delivery = DeliveryRow {
             id: delivery.id.0,
             forge: delivery.forge,
@@ -268,7 +332,12 @@ impl Store for SqliteStore {
         self.write_leased(op, "completion", job).await.map(drop)
     }
 
-    async fn fail_job(&self, job: &ClaimedJob, reason: &str, delay: Option<Duration>) -> StoreResult<()> {
+    async fn fail_job(
+        &self,
+        job: &ClaimedJob,
+        reason: &str,
+        delay: Option<Duration>,
+    ) -> StoreResult<()> {
         let (id, lease, reason) = (job.id, job.lease.clone(), reason.to_owned());
         let op = match delay {
             Some(delay) => Op::Retry {

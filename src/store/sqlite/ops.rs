@@ -2,12 +2,15 @@
 //! the writer task calls these; nothing here begins or commits a transaction, reads the clock,
 //! or decodes JSON (callers hand over serialized rows and `now`).
 
+use std::collections::HashSet;
+
+use serde::Serialize;
 use sqlx::SqliteConnection;
 
-use crate::store::{Recorded, StoreResult};
+use crate::store::{Recorded, StoreError, StoreResult};
 
 /// A delivery, serialized by the caller.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub(super) struct DeliveryRow {
     pub id: String,
     pub forge: String,
@@ -16,7 +19,7 @@ pub(super) struct DeliveryRow {
 }
 
 /// A job to enqueue, serialized by the caller.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub(super) struct JobRow {
     pub kind_json: String,
     pub coalesce_key: String,
@@ -31,54 +34,122 @@ pub(super) struct ClaimedRow {
     pub lease: String,
 }
 
-/// Stores the delivery and enqueues its jobs; see [`Recorded`] for the three outcomes.
-pub(super) async fn record(
+/// A delivery to record with the jobs it causes.
+pub(super) type Recording<'a> = (&'a DeliveryRow, &'a [JobRow]);
+
+/// Stores a run of deliveries and enqueues their jobs with a fixed number of statements however
+/// many there are (the rows travel as one JSON array), answering each as [`Recorded`] says.
+/// Within the run, a delivery id seen twice is fresh the first time only.
+pub(super) async fn record_many(
     conn: &mut SqliteConnection,
-    delivery: &DeliveryRow,
-    jobs: &[JobRow],
+    records: &[Recording<'_>],
+    now: i64,
+) -> StoreResult<Vec<Recorded>> {
+    let rows: Vec<_> = records.iter().map(|(delivery, _)| delivery).collect();
+    let inserted: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO deliveries (id, forge, event_name, event, received_at) \
+         SELECT value ->> 'id', value ->> 'forge', value ->> 'event_name', value ->> 'event_json', ?2 \
+         FROM json_each(?1) WHERE true ON CONFLICT (id) DO NOTHING RETURNING id",
+    )
+    .bind(to_json(&rows)?)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut fresh: HashSet<String> = inserted.into_iter().collect();
+    let mut outcomes = Vec::with_capacity(records.len());
+    let mut jobs = Vec::new();
+    let mut links = Vec::new();
+    for (delivery, caused) in records {
+        let is_fresh = fresh.remove(&delivery.id);
+        outcomes.push(is_fresh.then_some(Recorded::Fresh));
+        if is_fresh {
+            for job in *caused {
+                jobs.push(job);
+                links.push((&delivery.id, &job.coalesce_key));
+            }
+        }
+    }
+    if !jobs.is_empty() {
+        enqueue_many(conn, &jobs, now).await?;
+        // Every key just enqueued now has exactly one pending job: link each delivery to it.
+        sqlx::query(
+            "INSERT OR IGNORE INTO delivery_jobs (delivery_id, job_id) \
+             SELECT value ->> 0, (SELECT id FROM jobs WHERE coalesce_key = value ->> 1 AND state = 'pending') \
+             FROM json_each(?1)",
+        )
+        .bind(to_json(&links)?)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let mut answers = Vec::with_capacity(records.len());
+    for ((delivery, _), outcome) in records.iter().zip(outcomes) {
+        answers.push(match outcome {
+            Some(recorded) => recorded,
+            None => redeliver(conn, &delivery.id, now).await?,
+        });
+    }
+    Ok(answers)
+}
+
+/// A delivery seen before acts again only when everything it caused was dead-lettered: then
+/// nothing it asked for has happened, and an operator's redelivery is the way to retry.
+async fn redeliver(
+    conn: &mut SqliteConnection,
+    delivery_id: &str,
     now: i64,
 ) -> StoreResult<Recorded> {
-    let inserted = sqlx::query(
-        "INSERT INTO deliveries (id, forge, event_name, event, received_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(&delivery.id)
-    .bind(&delivery.forge)
-    .bind(&delivery.event_name)
-    .bind(&delivery.event_json)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if inserted == 1 {
-        for job in jobs {
-            let job_id = enqueue(conn, job, now).await?;
-            link(conn, &delivery.id, job_id).await?;
-        }
-        return Ok(Recorded::Fresh);
-    }
-    // A redelivery. It acts again only when everything it caused was dead-lettered: then
-    // nothing it asked for has happened, and an operator's redelivery is the way to retry.
     let caused: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT j.kind, j.coalesce_key, j.state FROM delivery_jobs AS dj \
          JOIN jobs AS j ON j.id = dj.job_id WHERE dj.delivery_id = ?1 ORDER BY j.id",
     )
-    .bind(&delivery.id)
+    .bind(delivery_id)
     .fetch_all(&mut *conn)
     .await?;
     if caused.is_empty() || caused.iter().any(|(_, _, state)| state != "dead") {
         return Ok(Recorded::Duplicate);
     }
     for (kind_json, coalesce_key, _) in caused {
-        let job_id = enqueue(conn, &JobRow { kind_json, coalesce_key }, now).await?;
-        link(conn, &delivery.id, job_id).await?;
+        let job_id = enqueue(
+            conn,
+            &JobRow {
+                kind_json,
+                coalesce_key,
+            },
+            now,
+        )
+        .await?;
+        link(conn, delivery_id, job_id).await?;
     }
     Ok(Recorded::Fresh)
 }
 
+/// [`enqueue`] for many jobs in one statement (rows with one key merge, in order).
+async fn enqueue_many(conn: &mut SqliteConnection, jobs: &[&JobRow], now: i64) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO jobs (kind, coalesce_key, state, attempt, run_at, created_at, updated_at) \
+         SELECT value ->> 'kind_json', value ->> 'coalesce_key', 'pending', 0, ?2, ?2, ?2 \
+         FROM json_each(?1) WHERE true \
+         ON CONFLICT (coalesce_key) WHERE state = 'pending' \
+         DO UPDATE SET kind = excluded.kind, updated_at = excluded.updated_at",
+    )
+    .bind(to_json(&jobs)?)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
 /// Adds a pending job, or merges it into the pending job with the same key (which keeps its
 /// schedule and attempt count and takes the newer kind). Returns the job's id.
-pub(super) async fn enqueue(conn: &mut SqliteConnection, job: &JobRow, now: i64) -> StoreResult<i64> {
+pub(super) async fn enqueue(
+    conn: &mut SqliteConnection,
+    job: &JobRow,
+    now: i64,
+) -> StoreResult<i64> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO jobs (kind, coalesce_key, state, attempt, run_at, created_at, updated_at) \
          VALUES (?1, ?2, 'pending', 0, ?3, ?3, ?3) \
@@ -143,7 +214,12 @@ pub(super) async fn claim(
 }
 
 /// Marks a job done if `lease` still holds it. Returns whether it did.
-pub(super) async fn complete(conn: &mut SqliteConnection, id: i64, lease: &str, now: i64) -> StoreResult<bool> {
+pub(super) async fn complete(
+    conn: &mut SqliteConnection,
+    id: i64,
+    lease: &str,
+    now: i64,
+) -> StoreResult<bool> {
     let done = sqlx::query(
         "UPDATE jobs SET state = 'done', lease = NULL, lease_until = NULL, updated_at = ?3 \
          WHERE id = ?1 AND lease = ?2 AND state = 'running'",
@@ -214,12 +290,13 @@ pub(super) async fn retry(
     run_at: i64,
     now: i64,
 ) -> StoreResult<bool> {
-    let key: Option<String> =
-        sqlx::query_scalar("SELECT coalesce_key FROM jobs WHERE id = ?1 AND lease = ?2 AND state = 'running'")
-            .bind(id)
-            .bind(lease)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let key: Option<String> = sqlx::query_scalar(
+        "SELECT coalesce_key FROM jobs WHERE id = ?1 AND lease = ?2 AND state = 'running'",
+    )
+    .bind(id)
+    .bind(lease)
+    .fetch_optional(&mut *conn)
+    .await?;
     let Some(key) = key else { return Ok(false) };
     let sibling: Option<i64> =
         sqlx::query_scalar("SELECT id FROM jobs WHERE coalesce_key = ?1 AND state = 'pending'")
@@ -267,7 +344,12 @@ pub(super) async fn retry(
     Ok(true)
 }
 
-pub(super) async fn put_pr_state(conn: &mut SqliteConnection, key: &str, json: &str, now: i64) -> StoreResult<()> {
+pub(super) async fn put_pr_state(
+    conn: &mut SqliteConnection,
+    key: &str,
+    json: &str,
+    now: i64,
+) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO pr_state (key, state, updated_at) VALUES (?1, ?2, ?3) \
          ON CONFLICT (key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
@@ -278,4 +360,43 @@ pub(super) async fn put_pr_state(conn: &mut SqliteConnection, key: &str, json: &
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Rows removed by one [`prune`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub jobs: u64,
+    pub deliveries: u64,
+}
+
+/// Deletes up to `limit` finished (done or dead) jobs last touched before `before`, and up to
+/// `limit` deliveries received before `before` whose jobs are all finished. Pending and running
+/// work is never touched.
+pub(super) async fn prune(
+    conn: &mut SqliteConnection,
+    before: i64,
+    limit: i64,
+) -> StoreResult<Pruned> {
+    let jobs = sqlx::query(
+        "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
+         WHERE state IN ('done', 'dead') AND updated_at < ?1 LIMIT ?2)",
+    )
+    .bind(before)
+    .bind(limit)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let deliveries = sqlx::query(
+        "DELETE FROM deliveries WHERE id IN (SELECT d.id FROM deliveries AS d \
+         WHERE d.received_at < ?1 AND NOT EXISTS (SELECT 1 FROM delivery_jobs AS dj \
+             JOIN jobs AS j ON j.id = dj.job_id \
+             WHERE dj.delivery_id = d.id AND j.state IN ('pending', 'running')) \
+         LIMIT ?2)",
+    )
+    .bind(before)
+    .bind(limit)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(Pruned { jobs, deliveries })
 }

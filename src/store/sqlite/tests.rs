@@ -43,7 +43,10 @@ async fn record(store: &SqliteStore, id: &str, number: u64) -> Recorded {
 }
 
 async fn claim(store: &SqliteStore, worker: &str) -> Option<ClaimedJob> {
-    store.claim_job(worker, Duration::from_secs(60)).await.expect("claim")
+    store
+        .claim_job(worker, Duration::from_secs(60))
+        .await
+        .expect("claim")
 }
 
 async fn stats(store: &SqliteStore) -> QueueStats {
@@ -51,7 +54,10 @@ async fn stats(store: &SqliteStore) -> QueueStats {
 }
 
 async fn scalar_i64(store: &SqliteStore, sql: &'static str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(&store.readers).await.expect(sql)
+    sqlx::query_scalar(sql)
+        .fetch_one(&store.readers)
+        .await
+        .expect(sql)
 }
 
 #[tokio::test]
@@ -63,8 +69,15 @@ async fn a_duplicate_delivery_changes_nothing() {
         .await
         .expect("record");
     assert_eq!(again, Recorded::Duplicate);
-    assert_eq!(stats(&store).await.pending, 1, "the duplicate enqueued nothing");
-    assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM deliveries").await, 1);
+    assert_eq!(
+        stats(&store).await.pending,
+        1,
+        "the duplicate enqueued nothing"
+    );
+    assert_eq!(
+        scalar_i64(&store, "SELECT COUNT(*) FROM deliveries").await,
+        1
+    );
 
     // Also after its job ran: done work is not redone.
     let job = claim(&store, "w").await.expect("job");
@@ -83,7 +96,11 @@ async fn deliveries_for_one_pr_coalesce_into_one_pending_job() {
     assert_eq!(stats(&store).await.pending, 1);
     record(&store, "d3", 2).await;
     assert_eq!(stats(&store).await.pending, 2, "another PR has its own job");
-    let linked = scalar_i64(&store, "SELECT COUNT(DISTINCT job_id) FROM delivery_jobs WHERE delivery_id IN ('d1', 'd2')").await;
+    let linked = scalar_i64(
+        &store,
+        "SELECT COUNT(DISTINCT job_id) FROM delivery_jobs WHERE delivery_id IN ('d1', 'd2')",
+    )
+    .await;
     assert_eq!(linked, 1, "both deliveries point at the same job");
 
     let first = claim(&store, "w").await.expect("first");
@@ -124,8 +141,15 @@ async fn jobs_are_claimed_oldest_first_and_never_twice() {
     let a = claim(&store, "w1").await.expect("a");
     let b = claim(&store, "w2").await.expect("b");
     let c = claim(&store, "w3").await.expect("c");
-    assert_eq!([a.kind.clone(), b.kind, c.kind], [analyze(3), analyze(1), analyze(2)]);
-    assert_eq!(claim(&store, "w4").await, None, "running jobs are not claimed again");
+    assert_eq!(
+        [a.kind.clone(), b.kind, c.kind],
+        [analyze(3), analyze(1), analyze(2)]
+    );
+    assert_eq!(
+        claim(&store, "w4").await,
+        None,
+        "running jobs are not claimed again"
+    );
     assert_eq!(a.attempt, 1);
     assert_ne!(a.lease, c.lease, "every claim has its own lease");
     assert_eq!(stats(&store).await.running, 3);
@@ -135,7 +159,11 @@ async fn jobs_are_claimed_oldest_first_and_never_twice() {
 async fn an_expired_lease_is_taken_over_and_the_old_worker_cannot_clobber_it() {
     let store = memory().await;
     record(&store, "d1", 1).await;
-    let old = store.claim_job("w1", Duration::from_millis(80)).await.expect("claim").expect("job");
+    let old = store
+        .claim_job("w1", Duration::from_millis(80))
+        .await
+        .expect("claim")
+        .expect("job");
     assert_eq!(claim(&store, "w2").await, None, "the lease is live");
     tokio::time::sleep(Duration::from_millis(150)).await;
 
@@ -145,9 +173,18 @@ async fn an_expired_lease_is_taken_over_and_the_old_worker_cannot_clobber_it() {
 
     store.complete_job(&old).await.expect("complete");
     store.fail_job(&old, "late", None).await.expect("fail");
-    assert!(!store.extend_lease(&old, Duration::from_secs(60)).await.expect("extend"));
+    assert!(
+        !store
+            .extend_lease(&old, Duration::from_secs(60))
+            .await
+            .expect("extend")
+    );
     let counts = stats(&store).await;
-    assert_eq!((counts.running, counts.dead), (1, 0), "the old worker changed nothing");
+    assert_eq!(
+        (counts.running, counts.dead),
+        (1, 0),
+        "the old worker changed nothing"
+    );
     let error: Option<String> = sqlx::query_scalar("SELECT last_error FROM jobs WHERE id = ?1")
         .bind(new.id)
         .fetch_one(&store.readers)
@@ -163,9 +200,18 @@ async fn an_expired_lease_is_taken_over_and_the_old_worker_cannot_clobber_it() {
 async fn an_extended_lease_is_not_taken_over() {
     let store = memory().await;
     record(&store, "d1", 1).await;
-    let job = store.claim_job("w1", Duration::from_millis(100)).await.expect("claim").expect("job");
+    let job = store
+        .claim_job("w1", Duration::from_millis(100))
+        .await
+        .expect("claim")
+        .expect("job");
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert!(store.extend_lease(&job, Duration::from_secs(60)).await.expect("extend"));
+    assert!(
+        store
+            .extend_lease(&job, Duration::from_secs(60))
+            .await
+            .expect("extend")
+    );
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(claim(&store, "w2").await, None);
 }
@@ -176,7 +222,11 @@ async fn a_failed_job_is_retried_after_its_delay_then_dead_lettered_with_the_rea
     record(&store, "d1", 1).await;
     let first = claim(&store, "w").await.expect("job");
     store
-        .fail_job(&first, "forge answered 502", Some(Duration::from_millis(150)))
+        .fail_job(
+            &first,
+            "forge answered 502",
+            Some(Duration::from_millis(150)),
+        )
         .await
         .expect("fail");
     assert_eq!(stats(&store).await.pending, 1);
@@ -185,9 +235,19 @@ async fn a_failed_job_is_retried_after_its_delay_then_dead_lettered_with_the_rea
 
     let second = claim(&store, "w").await.expect("retried");
     assert_eq!((second.id, second.attempt), (first.id, 2));
-    store.fail_job(&second, "forge answered 404", None).await.expect("bury");
+    store
+        .fail_job(&second, "forge answered 404", None)
+        .await
+        .expect("bury");
     assert_eq!(claim(&store, "w").await, None, "dead jobs are not claimed");
-    assert_eq!(stats(&store).await, QueueStats { pending: 0, running: 0, dead: 1 });
+    assert_eq!(
+        stats(&store).await,
+        QueueStats {
+            pending: 0,
+            running: 0,
+            dead: 1
+        }
+    );
     let dead = store.dead_jobs(10).await.expect("dead");
     assert_eq!(dead.len(), 1);
     assert_eq!((dead[0].id, dead[0].attempt), (first.id, 2));
@@ -205,16 +265,33 @@ async fn a_retry_coalesces_into_a_newer_pending_job_and_keeps_the_backoff() {
         .fail_job(&running, "timeout", Some(Duration::from_millis(150)))
         .await
         .expect("fail");
-    assert_eq!(stats(&store).await, QueueStats { pending: 1, running: 0, dead: 0 });
-    assert_eq!(claim(&store, "w").await, None, "the pending job waits out the backoff");
+    assert_eq!(
+        stats(&store).await,
+        QueueStats {
+            pending: 1,
+            running: 0,
+            dead: 0
+        }
+    );
+    assert_eq!(
+        claim(&store, "w").await,
+        None,
+        "the pending job waits out the backoff"
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
     let next = claim(&store, "w").await.expect("the newer job");
     assert_ne!(next.id, running.id);
-    let d1_jobs: Vec<i64> = sqlx::query_scalar("SELECT job_id FROM delivery_jobs WHERE delivery_id = 'd1' ORDER BY job_id")
-        .fetch_all(&store.readers)
-        .await
-        .expect("links");
-    assert_eq!(d1_jobs, vec![running.id, next.id], "d1 is now served by the newer job");
+    let d1_jobs: Vec<i64> = sqlx::query_scalar(
+        "SELECT job_id FROM delivery_jobs WHERE delivery_id = 'd1' ORDER BY job_id",
+    )
+    .fetch_all(&store.readers)
+    .await
+    .expect("links");
+    assert_eq!(
+        d1_jobs,
+        vec![running.id, next.id],
+        "d1 is now served by the newer job"
+    );
 }
 
 #[tokio::test]
@@ -230,7 +307,11 @@ async fn redelivering_a_dead_lettered_delivery_enqueues_it_again_once() {
     assert_eq!((again.kind.clone(), again.attempt), (analyze(1), 1));
     store.complete_job(&again).await.expect("complete");
 
-    assert_eq!(record(&store, "d1", 1).await, Recorded::Duplicate, "it succeeded: no third run");
+    assert_eq!(
+        record(&store, "d1", 1).await,
+        Recorded::Duplicate,
+        "it succeeded: no third run"
+    );
     assert_eq!(claim(&store, "w").await, None);
 }
 
@@ -241,14 +322,26 @@ async fn a_delivery_without_jobs_is_stored_and_stays_a_duplicate() {
         event: Event::Ping,
         ..delivery("p1", 0)
     };
-    assert_eq!(store.record_delivery(ping.clone(), vec![]).await.expect("record"), Recorded::Fresh);
-    assert_eq!(store.record_delivery(ping, vec![]).await.expect("record"), Recorded::Duplicate);
+    assert_eq!(
+        store
+            .record_delivery(ping.clone(), vec![])
+            .await
+            .expect("record"),
+        Recorded::Fresh
+    );
+    assert_eq!(
+        store.record_delivery(ping, vec![]).await.expect("record"),
+        Recorded::Duplicate
+    );
     assert_eq!(stats(&store).await, QueueStats::default());
     let event: String = sqlx::query_scalar("SELECT event FROM deliveries WHERE id = 'p1'")
         .fetch_one(&store.readers)
         .await
         .expect("row");
-    assert_eq!(serde_json::from_str::<Event>(&event).expect("json"), Event::Ping);
+    assert_eq!(
+        serde_json::from_str::<Event>(&event).expect("json"),
+        Event::Ping
+    );
 }
 
 #[tokio::test]
@@ -267,20 +360,30 @@ async fn an_unreadable_job_kind_is_dead_lettered_not_claimed_forever() {
     let dead = store.dead_jobs(10).await.expect("dead");
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].kind, None);
-    assert!(dead[0].reason.starts_with("unreadable job kind"), "{}", dead[0].reason);
+    assert!(
+        dead[0].reason.starts_with("unreadable job kind"),
+        "{}",
+        dead[0].reason
+    );
 }
 
 #[tokio::test]
 async fn pr_state_defaults_round_trips_and_is_per_pr() {
     let store = memory().await;
-    assert_eq!(store.pr_state(&pr(1)).await.expect("get"), PrState::default());
+    assert_eq!(
+        store.pr_state(&pr(1)).await.expect("get"),
+        PrState::default()
+    );
     let state = PrState {
         comment_id: Some(42),
         review_requested_for: Some("fp1".into()),
     };
     store.put_pr_state(&pr(1), &state).await.expect("put");
     assert_eq!(store.pr_state(&pr(1)).await.expect("get"), state);
-    assert_eq!(store.pr_state(&pr(2)).await.expect("get"), PrState::default());
+    assert_eq!(
+        store.pr_state(&pr(2)).await.expect("get"),
+        PrState::default()
+    );
     let newer = PrState {
         comment_id: Some(42),
         review_requested_for: None,
@@ -295,17 +398,39 @@ async fn what_was_acknowledged_survives_reopening_the_file() {
     let url = format!("sqlite://{}/nested/dir/iamgate.db", dir.path().display());
     let store = SqliteStore::open(&url).await.expect("open");
     assert_eq!(record(&store, "d1", 1).await, Recorded::Fresh);
-    store.put_pr_state(&pr(1), &PrState { comment_id: Some(9), review_requested_for: None }).await.expect("put");
+    store
+        .put_pr_state(
+            &pr(1),
+            &PrState {
+                comment_id: Some(9),
+                review_requested_for: None,
+            },
+        )
+        .await
+        .expect("put");
     drop(store);
 
     let store = SqliteStore::open(&url).await.expect("reopen");
-    assert_eq!(record(&store, "d1", 1).await, Recorded::Duplicate, "dedup survives a restart");
+    assert_eq!(
+        record(&store, "d1", 1).await,
+        Recorded::Duplicate,
+        "dedup survives a restart"
+    );
     let job = claim(&store, "w").await.expect("the job survived");
     assert_eq!(job.kind, analyze(1));
-    assert_eq!(store.pr_state(&pr(1)).await.expect("get").comment_id, Some(9));
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&store.readers).await.expect("pragma");
+    assert_eq!(
+        store.pr_state(&pr(1)).await.expect("get").comment_id,
+        Some(9)
+    );
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&store.readers)
+        .await
+        .expect("pragma");
     assert_eq!(mode, "wal");
-    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&store.readers).await.expect("pragma");
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&store.readers)
+        .await
+        .expect("pragma");
     assert_eq!(sync, 2, "synchronous=FULL");
     store.close().await;
 }
@@ -316,7 +441,8 @@ async fn a_thousand_concurrent_deliveries_are_all_stored() {
     let url = format!("sqlite://{}/iamgate.db", dir.path().display());
     let store = Arc::new(SqliteStore::open(&url).await.expect("open"));
     let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..1000u64 {
+    // Every tenth delivery is sent twice at once (a forge retrying a slow request).
+    for i in (0..1000u64).chain((0..1000).step_by(10)) {
         let store = Arc::clone(&store);
         tasks.spawn(async move {
             store
@@ -324,14 +450,30 @@ async fn a_thousand_concurrent_deliveries_are_all_stored() {
                 .await
         });
     }
-    let mut fresh = 0;
+    let (mut fresh, mut duplicate) = (0, 0);
     while let Some(joined) = tasks.join_next().await {
-        assert_eq!(joined.expect("task").expect("record"), Recorded::Fresh);
-        fresh += 1;
+        match joined.expect("task").expect("record") {
+            Recorded::Fresh => fresh += 1,
+            Recorded::Duplicate => duplicate += 1,
+        }
     }
-    assert_eq!(fresh, 1000);
-    assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM deliveries").await, 1000);
-    assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM delivery_jobs").await, 1000);
+    assert_eq!((fresh, duplicate), (1000, 100));
+    assert_eq!(
+        scalar_i64(&store, "SELECT COUNT(*) FROM deliveries").await,
+        1000
+    );
+    let event: String = sqlx::query_scalar("SELECT event FROM deliveries WHERE id = 'd437'")
+        .fetch_one(&store.readers)
+        .await
+        .expect("row");
+    assert_eq!(
+        serde_json::from_str::<Event>(&event).expect("json"),
+        delivery("d437", 37).event
+    );
+    assert_eq!(
+        scalar_i64(&store, "SELECT COUNT(*) FROM delivery_jobs").await,
+        1000
+    );
     assert_eq!(stats(&store).await.pending, 100, "coalesced per PR");
 }
 
@@ -345,16 +487,152 @@ async fn ping_answers_and_stats_count_by_state() {
     let job = claim(&store, "w").await.expect("job");
     store.fail_job(&job, "no", None).await.expect("bury");
     claim(&store, "w").await.expect("job");
-    assert_eq!(stats(&store).await, QueueStats { pending: 1, running: 1, dead: 1 });
+    assert_eq!(
+        stats(&store).await,
+        QueueStats {
+            pending: 1,
+            running: 1,
+            dead: 1
+        }
+    );
+}
+
+#[tokio::test]
+async fn prune_forgets_finished_work_but_never_pending_or_running_work() {
+    let store = memory().await;
+    record(&store, "done", 1).await;
+    let job = claim(&store, "w").await.expect("job");
+    store.complete_job(&job).await.expect("complete");
+    record(&store, "running", 2).await;
+    claim(&store, "w").await.expect("job");
+    record(&store, "pending", 3).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+
+    assert_eq!(
+        store
+            .prune(Duration::from_secs(3600), 100)
+            .await
+            .expect("prune"),
+        Pruned::default(),
+        "nothing is old enough"
+    );
+    let pruned = store.prune(Duration::ZERO, 100).await.expect("prune");
+    assert_eq!(
+        pruned,
+        Pruned {
+            jobs: 1,
+            deliveries: 1
+        }
+    );
+    let kept: Vec<String> = sqlx::query_scalar("SELECT id FROM deliveries ORDER BY id")
+        .fetch_all(&store.readers)
+        .await
+        .expect("ids");
+    assert_eq!(kept, ["pending", "running"]);
+    assert_eq!(
+        stats(&store).await,
+        QueueStats {
+            pending: 1,
+            running: 1,
+            dead: 0
+        }
+    );
+    assert_eq!(
+        record(&store, "done", 1).await,
+        Recorded::Fresh,
+        "a forgotten delivery is new again"
+    );
 }
 
 #[test]
 fn urls_name_a_file_or_memory() {
     assert_eq!(parse_url("sqlite::memory:").expect("memory"), None);
-    assert_eq!(parse_url("sqlite://data/iamgate.db").expect("relative"), Some(PathBuf::from("data/iamgate.db")));
-    assert_eq!(parse_url("sqlite:///var/lib/iamgate.db").expect("absolute"), Some(PathBuf::from("/var/lib/iamgate.db")));
-    assert_eq!(parse_url("sqlite:iamgate.db").expect("bare"), Some(PathBuf::from("iamgate.db")));
-    for bad in ["postgres://db", "sqlite://", "sqlite://x.db?mode=ro", "data/iamgate.db", "sqlite::memory"] {
+    assert_eq!(
+        parse_url("sqlite://data/iamgate.db").expect("relative"),
+        Some(PathBuf::from("data/iamgate.db"))
+    );
+    assert_eq!(
+        parse_url("sqlite:///var/lib/iamgate.db").expect("absolute"),
+        Some(PathBuf::from("/var/lib/iamgate.db"))
+    );
+    assert_eq!(
+        parse_url("sqlite:iamgate.db").expect("bare"),
+        Some(PathBuf::from("iamgate.db"))
+    );
+    for bad in [
+        "postgres://db",
+        "sqlite://",
+        "sqlite://x.db?mode=ro",
+        "data/iamgate.db",
+        "sqlite::memory",
+    ] {
         assert!(matches!(parse_url(bad), Err(StoreError::Url(_))), "{bad}");
     }
+}
+
+/// Throughput and latency at the target rate, with real fsyncs. Run in release:
+/// `cargo test --release --lib store::sqlite::tests::throughput -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: slow in debug builds"]
+async fn throughput_at_5000_deliveries_per_second() {
+    let rate: u64 = std::env::var("RATE")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5000);
+    let seconds: u64 = std::env::var("SECONDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+    let dir = tempfile::tempdir_in(".").expect("tempdir");
+    let url = format!("sqlite://{}/iamgate.db", dir.path().display());
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    let mut options = SqliteOptions::default();
+    if let Some(ms) = env("LINGER_MS") {
+        options.group_commit.linger = Duration::from_millis(ms);
+    }
+    if let Some(n) = env("MAX_BATCH") {
+        options.group_commit.max_batch = usize::try_from(n).expect("fits");
+    }
+    if let Some(ms) = env("CHECKPOINT_MS") {
+        options.checkpoint_every = (ms > 0).then(|| Duration::from_millis(ms));
+    }
+    let store = Arc::new(SqliteStore::open_with(&url, options).await.expect("open"));
+    let started = tokio::time::Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    let mut tasks = tokio::task::JoinSet::new();
+    let total = rate * seconds;
+    let per_tick = rate / 1000;
+    let mut sent = 0u64;
+    while sent < total {
+        tick.tick().await;
+        for _ in 0..per_tick {
+            let store = Arc::clone(&store);
+            let i = sent;
+            tasks.spawn(async move {
+                let begun = std::time::Instant::now();
+                let recorded = store
+                    .record_delivery(
+                        delivery(&format!("delivery-{i:08}"), i % 500),
+                        vec![analyze(i % 500)],
+                    )
+                    .await
+                    .expect("record");
+                assert_eq!(recorded, Recorded::Fresh);
+                begun.elapsed()
+            });
+            sent += 1;
+        }
+    }
+    let mut latencies = Vec::with_capacity(usize::try_from(total).expect("fits"));
+    while let Some(joined) = tasks.join_next().await {
+        latencies.push(joined.expect("task"));
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize];
+    eprintln!(
+        "{total} deliveries in {elapsed:?} = {:.0}/s; p50 {:?} p99 {:?} max {:?}",
+        total as f64 / elapsed.as_secs_f64(),
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
+    assert!(at(0.99) < Duration::from_millis(20), "p99 {:?}", at(0.99));
 }

@@ -13,8 +13,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::ops::{self, ClaimedRow, DeliveryRow, JobRow};
 use super::now_ms;
+use super::ops::{self, ClaimedRow, DeliveryRow, JobRow};
 use crate::store::{Recorded, StoreError, StoreResult};
 
 /// How the writer batches.
@@ -41,14 +41,46 @@ impl Default for GroupCommit {
 /// One write.
 #[derive(Debug)]
 pub(super) enum Op {
-    Record { delivery: DeliveryRow, jobs: Vec<JobRow> },
-    Claim { worker: String, lease: String, lease_ms: i64 },
-    Complete { id: i64, lease: String },
-    Extend { id: i64, lease: String, lease_ms: i64 },
-    Bury { id: i64, lease: String, reason: String },
-    Retry { id: i64, lease: String, reason: String, delay_ms: i64 },
-    Enqueue { job: JobRow },
-    PutPrState { key: String, json: String },
+    Record {
+        delivery: DeliveryRow,
+        jobs: Vec<JobRow>,
+    },
+    Claim {
+        worker: String,
+        lease: String,
+        lease_ms: i64,
+    },
+    Complete {
+        id: i64,
+        lease: String,
+    },
+    Extend {
+        id: i64,
+        lease: String,
+        lease_ms: i64,
+    },
+    Bury {
+        id: i64,
+        lease: String,
+        reason: String,
+    },
+    Retry {
+        id: i64,
+        lease: String,
+        reason: String,
+        delay_ms: i64,
+    },
+    Enqueue {
+        job: JobRow,
+    },
+    PutPrState {
+        key: String,
+        json: String,
+    },
+    Prune {
+        before: i64,
+        limit: i64,
+    },
 }
 
 /// What a write answered.
@@ -58,6 +90,7 @@ pub(super) enum Reply {
     Claimed(Option<ClaimedRow>),
     /// Whether the job's lease still held (complete / extend / fail).
     Leased(bool),
+    Pruned(ops::Pruned),
     Done,
 }
 
@@ -92,11 +125,17 @@ impl Writer {
 
 impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Request").field("op", &self.op).finish_non_exhaustive()
+        f.debug_struct("Request")
+            .field("op", &self.op)
+            .finish_non_exhaustive()
     }
 }
 
-async fn run(mut conn: SqliteConnection, mut incoming: mpsc::Receiver<Request>, config: GroupCommit) {
+async fn run(
+    mut conn: SqliteConnection,
+    mut incoming: mpsc::Receiver<Request>,
+    config: GroupCommit,
+) {
     let max_batch = config.max_batch.max(1);
     let mut batch = Vec::with_capacity(max_batch);
     while let Some(first) = incoming.recv().await {
@@ -140,9 +179,11 @@ async fn commit(conn: &mut SqliteConnection, batch: Vec<Request>) {
             tracing::warn!(%error, size = batch.len(), "store writer: batch failed, retrying its requests one by one");
             for request in batch {
                 let single = std::slice::from_ref(&request);
-                let answer = apply_all(conn, single)
-                    .await
-                    .and_then(|mut replies| replies.pop().ok_or_else(|| StoreError::Commit("no reply".into())));
+                let answer = apply_all(conn, single).await.and_then(|mut replies| {
+                    replies
+                        .pop()
+                        .ok_or_else(|| StoreError::Commit("no reply".into()))
+                });
                 let _ = request.reply.send(answer);
             }
         }
@@ -153,8 +194,24 @@ async fn commit(conn: &mut SqliteConnection, batch: Vec<Request>) {
 async fn apply_all(conn: &mut SqliteConnection, batch: &[Request]) -> StoreResult<Vec<Reply>> {
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let mut replies = Vec::with_capacity(batch.len());
-    for request in batch {
-        replies.push(apply(&mut tx, &request.op).await?);
+    let mut rest = batch;
+    while let Some(first) = rest.first() {
+        // Consecutive deliveries (the bulk of the traffic) are recorded together.
+        let records: Vec<ops::Recording<'_>> = rest
+            .iter()
+            .map_while(|request| match &request.op {
+                Op::Record { delivery, jobs } => Some((delivery, jobs.as_slice())),
+                _ => None,
+            })
+            .collect();
+        if records.is_empty() {
+            replies.push(apply(&mut tx, &first.op).await?);
+            rest = &rest[1..];
+        } else {
+            let recorded = ops::record_many(&mut tx, &records, now_ms()).await?;
+            replies.extend(recorded.into_iter().map(Reply::Recorded));
+            rest = &rest[records.len()..];
+        }
     }
     tx.commit().await?;
     Ok(replies)
@@ -163,14 +220,34 @@ async fn apply_all(conn: &mut SqliteConnection, batch: &[Request]) -> StoreResul
 async fn apply(conn: &mut SqliteConnection, op: &Op) -> StoreResult<Reply> {
     let now = now_ms();
     Ok(match op {
-        Op::Record { delivery, jobs } => Reply::Recorded(ops::record(conn, delivery, jobs, now).await?),
-        Op::Claim { worker, lease, lease_ms } => {
-            Reply::Claimed(ops::claim(conn, worker, lease, *lease_ms, now).await?)
+        Op::Record { delivery, jobs } => {
+            let mut recorded = ops::record_many(conn, &[(delivery, jobs.as_slice())], now).await?;
+            Reply::Recorded(
+                recorded
+                    .pop()
+                    .ok_or_else(|| StoreError::Commit("no answer".into()))?,
+            )
         }
+        Op::Claim {
+            worker,
+            lease,
+            lease_ms,
+        } => Reply::Claimed(ops::claim(conn, worker, lease, *lease_ms, now).await?),
         Op::Complete { id, lease } => Reply::Leased(ops::complete(conn, *id, lease, now).await?),
-        Op::Extend { id, lease, lease_ms } => Reply::Leased(ops::extend(conn, *id, lease, *lease_ms, now).await?),
-        Op::Bury { id, lease, reason } => Reply::Leased(ops::bury(conn, *id, lease, reason, now).await?),
-        Op::Retry { id, lease, reason, delay_ms } => {
+        Op::Extend {
+            id,
+            lease,
+            lease_ms,
+        } => Reply::Leased(ops::extend(conn, *id, lease, *lease_ms, now).await?),
+        Op::Bury { id, lease, reason } => {
+            Reply::Leased(ops::bury(conn, *id, lease, reason, now).await?)
+        }
+        Op::Retry {
+            id,
+            lease,
+            reason,
+            delay_ms,
+        } => {
             let run_at = now.saturating_add(*delay_ms);
             Reply::Leased(ops::retry(conn, *id, lease, reason, run_at, now).await?)
         }
@@ -182,5 +259,6 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> StoreResult<Reply> {
             ops::put_pr_state(conn, key, json, now).await?;
             Reply::Done
         }
+        Op::Prune { before, limit } => Reply::Pruned(ops::prune(conn, *before, *limit).await?),
     })
 }

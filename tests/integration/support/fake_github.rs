@@ -20,7 +20,8 @@ use tokio::task::JoinHandle;
 pub const PRIVATE_KEY_PEM: &str = include_str!("../../fixtures/keys/test-app.private-key.pem");
 pub const PUBLIC_KEY_PEM: &str = include_str!("../../fixtures/keys/test-app.public-key.pem");
 /// An unrelated key: JWTs signed with it are refused.
-pub const OTHER_PRIVATE_KEY_PEM: &str = include_str!("../../fixtures/keys/other-app.private-key.pem");
+pub const OTHER_PRIVATE_KEY_PEM: &str =
+    include_str!("../../fixtures/keys/other-app.private-key.pem");
 
 pub const APP_ID: u64 = 4242;
 pub const APP_SLUG: &str = "iamgate";
@@ -150,7 +151,9 @@ pub enum Fault {
     /// 403 with `retry-after: 1` and GitHub's secondary-limit message.
     SecondaryRateLimit,
     /// 403 with `x-ratelimit-remaining: 0` and a reset this many seconds ahead.
-    PrimaryRateLimit { reset_in_secs: u64 },
+    PrimaryRateLimit {
+        reset_in_secs: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -279,7 +282,9 @@ impl FakeGitHub {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The API base URL, to use as `api_url`.
@@ -332,11 +337,19 @@ impl FakeGitHub {
         let mut state = self.lock();
         let repo = state.repo(repo);
         repo.known_shas.insert(sha.to_owned());
-        repo.files.entry(sha.to_owned()).or_default().insert(path.to_owned(), bytes.into());
+        repo.files
+            .entry(sha.to_owned())
+            .or_default()
+            .insert(path.to_owned(), bytes.into());
         self
     }
     /// Many files at a commit; the tarball is built from them on request.
-    pub fn archive<P: AsRef<str>, B: AsRef<[u8]>>(&self, repo: &str, sha: &str, files: &[(P, B)]) -> &Self {
+    pub fn archive<P: AsRef<str>, B: AsRef<[u8]>>(
+        &self,
+        repo: &str,
+        sha: &str,
+        files: &[(P, B)],
+    ) -> &Self {
         for (path, bytes) in files {
             self.file(repo, sha, path.as_ref(), bytes.as_ref());
         }
@@ -345,19 +358,41 @@ impl FakeGitHub {
     pub fn pr(&self, repo: &str, number: u64, spec: PrSpec) -> &Self {
         let mut state = self.lock();
         let repo = state.repo(repo);
-        repo.known_shas.extend([spec.head.clone(), spec.base.clone()]);
-        repo.pulls.insert(number, Pull { spec, files: Vec::new(), review_requests: ReviewRequests::default() });
+        repo.known_shas
+            .extend([spec.head.clone(), spec.base.clone()]);
+        repo.pulls.insert(
+            number,
+            Pull {
+                spec,
+                files: Vec::new(),
+                review_requests: ReviewRequests::default(),
+            },
+        );
         self
     }
     /// Sets the files a pull request changes (added or modified).
-    pub fn pr_files<P: Into<String>>(&self, repo: &str, number: u64, paths: impl IntoIterator<Item = P>) -> &Self {
-        let files = paths.into_iter().map(|p| ChangedFile { filename: p.into(), previous_filename: None }).collect();
+    pub fn pr_files<P: Into<String>>(
+        &self,
+        repo: &str,
+        number: u64,
+        paths: impl IntoIterator<Item = P>,
+    ) -> &Self {
+        let files = paths
+            .into_iter()
+            .map(|p| ChangedFile {
+                filename: p.into(),
+                previous_filename: None,
+            })
+            .collect();
         self.lock().pull(repo, number).files = files;
         self
     }
     /// Adds a rename to a pull request's files.
     pub fn pr_rename(&self, repo: &str, number: u64, from: &str, to: &str) -> &Self {
-        let file = ChangedFile { filename: to.to_owned(), previous_filename: Some(from.to_owned()) };
+        let file = ChangedFile {
+            filename: to.to_owned(),
+            previous_filename: Some(from.to_owned()),
+        };
         self.lock().pull(repo, number).files.push(file);
         self
     }
@@ -378,26 +413,44 @@ impl FakeGitHub {
     }
     /// A user who can be asked to review.
     pub fn collaborator(&self, repo: &str, login: &str) -> &Self {
-        self.lock().repo(repo).collaborators.insert(login.to_owned());
+        self.lock()
+            .repo(repo)
+            .collaborators
+            .insert(login.to_owned());
         self
     }
     pub fn team(&self, org: &str, slug: &str, members: &[&str]) -> &Self {
         let members = members.iter().map(|m| (*m).to_owned()).collect();
-        self.lock().teams.insert((org.to_owned(), slug.to_owned()), members);
+        self.lock()
+            .teams
+            .insert((org.to_owned(), slug.to_owned()), members);
         self
     }
     /// A comment by a person; returns its id.
     pub fn add_user_comment(&self, repo: &str, number: u64, login: &str, body: &str) -> u64 {
         let mut state = self.lock();
         let id = state.next_id();
-        let comment = FakeComment { id, author: login.to_owned(), author_type: "User".to_owned(), body: body.to_owned() };
-        state.repo(repo).comments.push(StoredComment { issue: number, comment });
+        let comment = FakeComment {
+            id,
+            author: login.to_owned(),
+            author_type: "User".to_owned(),
+            body: body.to_owned(),
+        };
+        state.repo(repo).comments.push(StoredComment {
+            issue: number,
+            comment,
+        });
         id
     }
     /// The next `count` requests with `method` whose path (API prefix removed, query ignored)
     /// starts with `path_prefix` fail with `fault`.
     pub fn fail_next(&self, method: &str, path_prefix: &str, count: usize, fault: Fault) -> &Self {
-        let rule = FaultRule { method: method.to_uppercase(), path_prefix: path_prefix.to_owned(), remaining: count, fault };
+        let rule = FaultRule {
+            method: method.to_uppercase(),
+            path_prefix: path_prefix.to_owned(),
+            remaining: count,
+            fault,
+        };
         self.lock().faults.push(rule);
         self
     }
@@ -406,17 +459,31 @@ impl FakeGitHub {
 
     pub fn comments(&self, repo: &str, number: u64) -> Vec<FakeComment> {
         let state = self.lock();
-        let Some(repo) = state.repos.get(repo) else { return Vec::new() };
-        repo.comments.iter().filter(|c| c.issue == number).map(|c| c.comment.clone()).collect()
+        let Some(repo) = state.repos.get(repo) else {
+            return Vec::new();
+        };
+        repo.comments
+            .iter()
+            .filter(|c| c.issue == number)
+            .map(|c| c.comment.clone())
+            .collect()
     }
     /// Every status posted on a commit, oldest first.
     pub fn statuses(&self, repo: &str, sha: &str) -> Vec<FakeStatus> {
         let state = self.lock();
-        state.repos.get(repo).and_then(|r| r.statuses.get(sha)).cloned().unwrap_or_default()
+        state
+            .repos
+            .get(repo)
+            .and_then(|r| r.statuses.get(sha))
+            .cloned()
+            .unwrap_or_default()
     }
     /// The newest status with context `iamgate` on a commit.
     pub fn latest_status(&self, repo: &str, sha: &str) -> Option<FakeStatus> {
-        self.statuses(repo, sha).into_iter().rev().find(|s| s.context == "iamgate")
+        self.statuses(repo, sha)
+            .into_iter()
+            .rev()
+            .find(|s| s.context == "iamgate")
     }
     pub fn review_requests(&self, repo: &str, number: u64) -> ReviewRequests {
         self.lock().pull(repo, number).review_requests.clone()
@@ -427,14 +494,20 @@ impl FakeGitHub {
     }
     /// How many requests had this method and a path starting with `path_prefix`.
     pub fn count_requests(&self, method: &str, path_prefix: &str) -> usize {
-        self.lock().log.iter().filter(|r| r.method == method && r.path.starts_with(path_prefix)).count()
+        self.lock()
+            .log
+            .iter()
+            .filter(|r| r.method == method && r.path.starts_with(path_prefix))
+            .count()
     }
     /// How many installation tokens were minted.
     pub fn tokens_minted(&self) -> usize {
         self.lock()
             .log
             .iter()
-            .filter(|r| r.method == "POST" && r.path.starts_with("/app/installations/") && r.status == 201)
+            .filter(|r| {
+                r.method == "POST" && r.path.starts_with("/app/installations/") && r.status == 201
+            })
             .count()
     }
 }

@@ -278,7 +278,10 @@ mod tests {
 
         // Behaviour changes between runs.
         fake.fail("acme/infra/prod", 1, "boom", "");
-        assert_eq!(run(&fake, dir.path(), "acme/infra/prod").status.code(), Some(1));
+        assert_eq!(
+            run(&fake, dir.path(), "acme/infra/prod").status.code(),
+            Some(1)
+        );
     }
 
     #[test]
@@ -293,7 +296,13 @@ mod tests {
         assert_eq!(calls.len(), 1);
         assert_eq!(
             calls[0].args,
-            ["preview", "--json", "--non-interactive", "--stack", "org/proj/stack one"]
+            [
+                "preview",
+                "--json",
+                "--non-interactive",
+                "--stack",
+                "org/proj/stack one"
+            ]
         );
         assert_eq!(calls[0].stack(), Some("org/proj/stack one"));
         assert_eq!(calls[0].cwd, project.canonicalize().unwrap());
@@ -313,12 +322,18 @@ mod tests {
         let (pid, grandchild) = fake.hung_pids("slow").unwrap();
         assert_eq!(pid, child.id());
         let signal = |sig: &str, target: u32| {
-            Command::new("kill").args([sig, &target.to_string()]).status().unwrap();
+            Command::new("kill")
+                .args([sig, &target.to_string()])
+                .status()
+                .unwrap();
         };
         signal("-TERM", pid);
         child.wait().unwrap();
         std::thread::sleep(Duration::from_millis(100));
-        assert!(FakePulumi::is_alive(grandchild), "the grandchild must ignore SIGTERM");
+        assert!(
+            FakePulumi::is_alive(grandchild),
+            "the grandchild must ignore SIGTERM"
+        );
         signal("-KILL", grandchild);
         let until = Instant::now() + Duration::from_secs(5);
         while FakePulumi::is_alive(grandchild) && Instant::now() < until {

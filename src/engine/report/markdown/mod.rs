@@ -156,7 +156,11 @@ pub(crate) fn render_with(comment: &Comment<'_>, budget: usize, lookup: Lookup) 
     doc.push(format!("{MARKER}\n"));
     doc.push(title(comment));
     if !comment.notes.is_empty() {
-        let lines: Vec<String> = comment.notes.iter().map(|n| format!("> ⚠️ {}\n", escape::text(n))).collect();
+        let lines: Vec<String> = comment
+            .notes
+            .iter()
+            .map(|n| format!("> ⚠️ {}\n", escape::text(n)))
+            .collect();
         doc.push(format!("{}\n", lines.join(">\n")));
     }
     doc.note_here();

@@ -68,6 +68,8 @@ impl ActionIndex {
             .restrictable_write
             .difference_with(&index.wildcard_only);
         index.all = all;
+        // Plain containers: run containers make subset tests walk every element.
+        index.all.0.remove_run_compression();
         index
     }
 
@@ -105,34 +107,101 @@ pub fn names(set: &ActionSet) -> Vec<&'static str> {
     set.iter().map(|id| db.name(id)).collect()
 }
 
+/// An action set that `compact` collapses against, with its size per service (counted once).
+#[derive(Debug)]
+pub struct Universe {
+    pub set: ActionSet,
+    per_service: Vec<u32>,
+}
+
+impl Universe {
+    pub fn new(set: ActionSet) -> Universe {
+        let idx = index();
+        let mut per_service = vec![0; idx.services.len()];
+        let mut at = 0;
+        for id in set.iter() {
+            while idx.services.get(at).is_some_and(|s| s.end <= id.0) {
+                at += 1;
+            }
+            if let Some(count) = per_service.get_mut(at) {
+                *count += 1;
+            }
+        }
+        Universe { set, per_service }
+    }
+}
+
 /// A short, stable rendering of `set`: per service, `svc:*` when `set` holds every action of
-/// the service that is in `universe` (and more than one), else the action names. Sorted.
-pub fn compact(set: &ActionSet, universe: &ActionSet) -> Vec<String> {
+/// the service that is in `universe` (and more than one), else the action names. In the
+/// database's (sorted) order.
+pub fn compact(set: &ActionSet, universe: &Universe) -> Vec<String> {
+    if set.len() * 2 > universe.set.len() && set.is_subset(&universe.set) {
+        compact_large(set, universe)
+    } else {
+        compact_small(set, universe)
+    }
+}
+
+/// `compact` by walking the set's actions.
+fn compact_small(set: &ActionSet, universe: &Universe) -> Vec<String> {
     let db = db();
     let idx = index();
     let mut out = Vec::new();
-    // The service of the previous action: its end, and whether it was collapsed.
-    let mut current: Option<(u32, bool)> = None;
-    for id in set.iter() {
-        let collapsed = match current {
-            Some((end, collapsed)) if id.0 < end => collapsed,
-            _ => {
-                let Some(service) = idx.service_of(id) else {
-                    out.push(db.name(id).to_owned());
-                    continue;
-                };
-                let range = service.start..service.end;
-                let in_set = set.0.range_cardinality(range.clone());
-                let collapsed = in_set > 1 && in_set == universe.0.range_cardinality(range);
-                if collapsed {
-                    out.push(format!("{}:*", service.prefix));
-                }
-                current = Some((service.end, collapsed));
-                collapsed
-            }
+    let mut members: Vec<ActionId> = Vec::new();
+    let mut ids = set.iter().peekable();
+    while let Some(first) = ids.next() {
+        let at = idx.services.partition_point(|s| s.end <= first.0);
+        let Some(service) = idx.services.get(at).filter(|s| s.start <= first.0) else {
+            out.push(db.name(first).to_owned());
+            continue;
         };
-        if !collapsed {
-            out.push(db.name(id).to_owned());
+        members.clear();
+        members.push(first);
+        while let Some(id) = ids.next_if(|id| id.0 < service.end) {
+            members.push(id);
+        }
+        let in_universe = universe.per_service.get(at).copied().unwrap_or(0) as usize;
+        if members.len() > 1 && members.len() == in_universe {
+            out.push(format!("{}:*", service.prefix));
+        } else {
+            out.extend(members.iter().map(|&id| db.name(id).to_owned()));
+        }
+    }
+    out
+}
+
+/// `compact` for a set that holds most of its universe: walks what it lacks instead.
+fn compact_large(set: &ActionSet, universe: &Universe) -> Vec<String> {
+    let db = db();
+    let idx = index();
+    let mut missing = universe.set.clone();
+    missing.difference_with(set);
+    let mut missing_per_service = vec![0u32; idx.services.len()];
+    let mut at = 0;
+    for id in missing.iter() {
+        while idx.services.get(at).is_some_and(|s| s.end <= id.0) {
+            at += 1;
+        }
+        if let Some(count) = missing_per_service.get_mut(at) {
+            *count += 1;
+        }
+    }
+    let mut out = Vec::new();
+    for ((service, &total), &lacking) in idx
+        .services
+        .iter()
+        .zip(&universe.per_service)
+        .zip(&missing_per_service)
+    {
+        let held = total - lacking;
+        if held > 1 && lacking == 0 {
+            out.push(format!("{}:*", service.prefix));
+        } else if held > 0 {
+            out.extend(
+                set.0
+                    .range(service.start..service.end)
+                    .map(|id| db.name(ActionId(id)).to_owned()),
+            );
         }
     }
     out

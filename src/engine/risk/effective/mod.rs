@@ -121,12 +121,22 @@ impl Effective {
         self.grants.push(g);
     }
 
-    /// Makes the classes disjoint: each action stays in its broadest class only.
+    /// Makes the classes disjoint (each action stays in its broadest class only) and keeps every
+    /// set in plain containers: roaring's run containers make subset tests walk every element.
     fn finish(&mut self) {
         let mut seen = ActionSet::new();
         for class in &mut self.classes {
             class.difference_with(&seen);
             seen.union_with(class);
+            class.0.remove_run_compression();
+        }
+        for set in [
+            &mut self.allowed,
+            &mut self.unconstrained,
+            &mut self.unconditioned,
+            &mut self.kept_denies,
+        ] {
+            set.0.remove_run_compression();
         }
     }
 

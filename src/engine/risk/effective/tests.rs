@@ -395,16 +395,19 @@ fn compact_collapses_whole_services() {
     let s3_writes = db().expand("s3:*").intersection(&idx.write);
     let mut set = s3_writes.clone();
     set.insert(id("iam:PassRole"));
-    let items = index::compact(&set, &{
-        let mut u = idx.write.clone();
-        u.insert(id("iam:PassRole"));
-        u
-    });
+    let items = index::compact(
+        &set,
+        &index::Universe::new({
+            let mut u = idx.write.clone();
+            u.insert(id("iam:PassRole"));
+            u
+        }),
+    );
     assert!(items.contains(&"s3:*".to_owned()), "{items:?}");
     assert!(items.contains(&"iam:PassRole".to_owned()), "{items:?}");
     let mut partial = s3_writes;
     partial.remove(id("s3:PutObject"));
-    let items = index::compact(&partial, &idx.write);
+    let items = index::compact(&partial, &index::Universe::new(idx.write.clone()));
     assert!(!items.contains(&"s3:*".to_owned()));
     assert!(items.contains(&"s3:DeleteObject".to_owned()));
 }

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use crate::engine::iam::actions::{ActionId, ActionSet, db};
 use crate::engine::iam::policy::{NameSpec, UNKNOWN_TEXT};
-use crate::engine::risk::effective::index::{compact, index, named, names, shorten};
+use crate::engine::risk::effective::index::{Universe, compact, index, named, names, shorten};
 use crate::engine::risk::effective::{Hit, View, describe_access, views};
 use crate::engine::risk::{Confidence, EvalCtx, Finding, Rule};
 
@@ -173,7 +173,7 @@ pub fn check_views(views: &[View<'_>], _ctx: EvalCtx<'_>, out: &mut Vec<Finding>
     let sets = sets();
     for v in views.iter().filter(|v| v.admin.is_none()) {
         let free = v.effective.unconstrained();
-        let exposed = free.intersection(&sets.exposure);
+        let exposed = free.intersection(&sets.exposure.set);
         if !exposed.is_empty() {
             let items = compact(&exposed, &sets.exposure);
             let notable = names_of(&exposed.intersection(&sets.high_value));
@@ -224,7 +224,7 @@ pub fn check_views(views: &[View<'_>], _ctx: EvalCtx<'_>, out: &mut Vec<Finding>
 /// The family's action sets, built once.
 struct Sets {
     /// Permissions-management actions and the writes that set resource policies.
-    exposure: ActionSet,
+    exposure: Universe,
     high_value: ActionSet,
     writers: ActionSet,
     credentials: ActionSet,
@@ -239,7 +239,7 @@ fn sets() -> &'static Sets {
         let mut exposure = index().permissions.clone();
         exposure.union_with(&named(&POLICY_SETTING_WRITES));
         Sets {
-            exposure,
+            exposure: Universe::new(exposure),
             high_value: named(&HIGH_VALUE_EXPOSURE),
             writers: named(&RESOURCE_POLICY_WRITERS),
             credentials: named(&CREDENTIAL_ACTIONS),

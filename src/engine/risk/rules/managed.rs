@@ -122,9 +122,11 @@ fn policy_name(arn: &str) -> &str {
 
 fn lowercase_first(text: &str) -> String {
     let mut chars = text.chars();
-    match chars.next() {
-        Some(c) => c.to_lowercase().chain(chars).collect(),
-        None => String::new(),
+    // An acronym (`AWS managed ...`) keeps its case; only a capitalized word is lowered.
+    match (chars.next(), chars.clone().next()) {
+        (Some(c), Some(next)) if next.is_uppercase() => std::iter::once(c).chain(chars).collect(),
+        (Some(c), _) => c.to_lowercase().chain(chars).collect(),
+        (None, _) => String::new(),
     }
 }
 

@@ -10,7 +10,7 @@ use crate::engine::iam::IamState;
 use crate::engine::iam::actions::{ActionSet, db};
 use crate::engine::iam::managed::{self, Tier};
 use crate::engine::iam::policy::{Effect, NameSpec, Statement};
-use crate::engine::risk::effective::index::{compact, index, named, names, shorten};
+use crate::engine::risk::effective::index::{Universe, compact, index, named, names, shorten};
 use crate::engine::risk::effective::{
     Access, Hit, Owner, Reach, Strength, View, describe_access, views,
 };
@@ -76,6 +76,9 @@ const MULTI_VALUED_KEYS: [&str; 15] = [
 struct Sets {
     notable: ActionSet,
     pass_role: ActionSet,
+    /// Write actions that support resource-level permissions (WC-004/005).
+    writes: Universe,
+    tagging: Universe,
 }
 
 fn sets() -> &'static Sets {
@@ -83,6 +86,8 @@ fn sets() -> &'static Sets {
     SETS.get_or_init(|| Sets {
         notable: named(&NOTABLE),
         pass_role: named(&["iam:PassRole"]),
+        writes: Universe::new(index().restrictable_write.clone()),
+        tagging: Universe::new(index().tagging.clone()),
     })
 }
 
@@ -336,7 +341,7 @@ fn check_services(v: &View<'_>, out: &mut Vec<Finding>) {
 /// actions granted without a limiting condition. Permissions-management actions are AWS-RE-001,
 /// tagging actions AWS-WC-009.
 fn check_unconstrained_writes(v: &View<'_>, out: &mut Vec<Finding>) {
-    let restrictable_writes = &index().restrictable_write;
+    let writes = &sets().writes;
     let mut star = ActionSet::new();
     let mut covering = ActionSet::new();
     for g in v
@@ -351,8 +356,8 @@ fn check_unconstrained_writes(v: &View<'_>, out: &mut Vec<Finding>) {
             _ => {}
         }
     }
-    star.intersect_with(restrictable_writes);
-    covering.intersect_with(restrictable_writes);
+    star.intersect_with(&writes.set);
+    covering.intersect_with(&writes.set);
     covering.difference_with(&star);
     for (rule, set, on) in [
         (&WC_004, star, "on `Resource: \"*\"`"),
@@ -365,7 +370,7 @@ fn check_unconstrained_writes(v: &View<'_>, out: &mut Vec<Finding>) {
         let Some(access) = v.effective.unconstrained_access(&set) else {
             continue;
         };
-        let items = compact(&set, restrictable_writes);
+        let items = compact(&set, writes);
         let hit = Hit {
             rule,
             severity: rule.severity,
@@ -409,12 +414,12 @@ fn check_pass_role(v: &View<'_>, out: &mut Vec<Finding>) {
 
 /// WC-009: tagging actions on every resource without a limiting condition.
 fn check_tagging(v: &View<'_>, out: &mut Vec<Finding>) {
-    let idx = index();
-    let set = v.effective.unconstrained().intersection(&idx.tagging);
+    let tagging = &sets().tagging;
+    let set = v.effective.unconstrained().intersection(&tagging.set);
     let Some(access) = v.effective.unconstrained_access(&set) else {
         return;
     };
-    let items = compact(&set, &idx.tagging);
+    let items = compact(&set, tagging);
     let hit = Hit {
         rule: &WC_009,
         severity: WC_009.severity,

@@ -20,15 +20,25 @@ pub fn verify_app_jwt(token: &str, public_key_pem: &str, app_id: u64) -> Result<
     let key = DecodingKey::from_rsa_pem(public_key_pem.as_bytes()).map_err(|e| e.to_string())?;
     let mut validation = Validation::new(Algorithm::RS256);
     validation.leeway = 0;
-    validation.set_required_spec_claims(&["exp", "iat", "iss"]);
-    let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| format!("invalid JWT: {e}"))?.claims;
+    // `iss` is checked below: GitHub accepts it as a number, which jsonwebtoken does not read.
+    validation.set_required_spec_claims(&["exp"]);
+    let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+        .map_err(|e| format!("invalid JWT: {e}"))?
+        .claims;
     let now = now_secs();
-    let issuer_ok = claims.iss.as_u64() == Some(app_id) || claims.iss.as_str() == Some(&app_id.to_string());
+    let issuer_ok =
+        claims.iss.as_u64() == Some(app_id) || claims.iss.as_str() == Some(&app_id.to_string());
     if !issuer_ok {
-        return Err(format!("'Issuer' claim ('iss') must be the App id, got {}", claims.iss));
+        return Err(format!(
+            "'Issuer' claim ('iss') must be the App id, got {}",
+            claims.iss
+        ));
     }
     if claims.iat > now {
-        return Err("'Issued at' claim ('iat') must be an Integer representing a time in the past.".to_owned());
+        return Err(
+            "'Issued at' claim ('iat') must be an Integer representing a time in the past."
+                .to_owned(),
+        );
     }
     if claims.exp > now + 600 {
         return Err("'Expiration time' claim ('exp') is too far in the future".to_owned());
@@ -37,12 +47,18 @@ pub fn verify_app_jwt(token: &str, public_key_pem: &str, app_id: u64) -> Result<
 }
 
 pub fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// `2016-07-11T22:14:10Z`.
 pub fn timestamp(time: SystemTime) -> String {
-    let secs = time.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = time
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rest) = (secs / 86_400, secs % 86_400);
     // H. Hinnant's civil_from_days.
     let z = days as i64 + 719_468;
@@ -54,7 +70,12 @@ pub fn timestamp(time: SystemTime) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 /// Decodes `%XX` escapes of a URL path.
@@ -93,12 +114,30 @@ pub fn query_params(query: Option<&str>) -> BTreeMap<String, String> {
 
 /// One page of `items` per GitHub's rules (`per_page` default 30, max 100; `page` from 1) and
 /// the `Link` header with absolute URLs under `url` (the API URL and path, no query).
-pub fn paginate<T: Clone>(items: &[T], query: &BTreeMap<String, String>, url: &str) -> (Vec<T>, Option<String>) {
-    let per_page = query.get("per_page").and_then(|v| v.parse::<usize>().ok()).unwrap_or(30).clamp(1, 100);
-    let page = query.get("page").and_then(|v| v.parse::<usize>().ok()).unwrap_or(1).max(1);
+pub fn paginate<T: Clone>(
+    items: &[T],
+    query: &BTreeMap<String, String>,
+    url: &str,
+) -> (Vec<T>, Option<String>) {
+    let per_page = query
+        .get("per_page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(30)
+        .clamp(1, 100);
+    let page = query
+        .get("page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
     let last = items.len().div_ceil(per_page).max(1);
-    let slice = items.iter().skip((page - 1) * per_page).take(per_page).cloned().collect();
-    let link_to = |p: usize, rel: &str| format!("<{url}?per_page={per_page}&page={p}>; rel=\"{rel}\"");
+    let slice = items
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .cloned()
+        .collect();
+    let link_to =
+        |p: usize, rel: &str| format!("<{url}?per_page={per_page}&page={p}>; rel=\"{rel}\"");
     let mut links = Vec::new();
     if page > 1 {
         links.push(link_to(page - 1, "prev"));
@@ -121,12 +160,16 @@ pub fn tarball(repo: &str, sha: &str, files: &BTreeMap<String, Vec<u8>>) -> Vec<
     dir.set_entry_type(tar::EntryType::Directory);
     dir.set_mode(0o755);
     dir.set_size(0);
-    builder.append_data(&mut dir, format!("{top}/"), std::io::empty()).unwrap();
+    builder
+        .append_data(&mut dir, format!("{top}/"), std::io::empty())
+        .unwrap();
     for (path, bytes) in files {
         let mut header = tar::Header::new_gnu();
         header.set_mode(0o644);
         header.set_size(bytes.len() as u64);
-        builder.append_data(&mut header, format!("{top}/{path}"), bytes.as_slice()).unwrap();
+        builder
+            .append_data(&mut header, format!("{top}/{path}"), bytes.as_slice())
+            .unwrap();
     }
     builder.into_inner().unwrap().finish().unwrap()
 }
@@ -138,8 +181,14 @@ mod tests {
     #[test]
     fn timestamps_are_rfc3339_utc() {
         assert_eq!(timestamp(UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        assert_eq!(timestamp(UNIX_EPOCH + std::time::Duration::from_secs(1_468_275_250)), "2016-07-11T22:14:10Z");
-        assert_eq!(timestamp(UNIX_EPOCH + std::time::Duration::from_secs(1_709_208_000)), "2024-02-29T12:00:00Z");
+        assert_eq!(
+            timestamp(UNIX_EPOCH + std::time::Duration::from_secs(1_468_275_250)),
+            "2016-07-11T22:14:10Z"
+        );
+        assert_eq!(
+            timestamp(UNIX_EPOCH + std::time::Duration::from_secs(1_709_208_000)),
+            "2024-02-29T12:00:00Z"
+        );
     }
 
     #[test]
@@ -157,9 +206,16 @@ mod tests {
         assert_eq!(page.first(), Some(&30));
         assert_eq!(page.len(), 30);
         let link = link.unwrap();
-        assert!(link.contains("<http://h/x?per_page=30&page=3>; rel=\"next\""), "{link}");
+        assert!(
+            link.contains("<http://h/x?per_page=30&page=3>; rel=\"next\""),
+            "{link}"
+        );
         assert!(link.contains("rel=\"prev\""));
-        let (last, link) = paginate(&items, &query_params(Some("per_page=30&page=3")), "http://h/x");
+        let (last, link) = paginate(
+            &items,
+            &query_params(Some("per_page=30&page=3")),
+            "http://h/x",
+        );
         assert_eq!(last.len(), 15);
         assert!(!link.unwrap().contains("next"));
         let (all, link) = paginate(&items, &query_params(None), "http://h/x");

@@ -10,10 +10,12 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::codec::{now_secs, paginate, percent_decode, query_params, tarball, timestamp, verify_app_jwt};
+use super::codec::{
+    now_secs, paginate, percent_decode, query_params, tarball, timestamp, verify_app_jwt,
+};
 use super::{
-    APP_ID, APP_SLUG, FakeComment, FakeStatus, Fault, HeadRepo, Host, PUBLIC_KEY_PEM, Pull, RequestRecord, Shared, State,
-    StoredComment, Token,
+    APP_ID, APP_SLUG, FakeComment, FakeStatus, Fault, HeadRepo, Host, PUBLIC_KEY_PEM, Pull,
+    RequestRecord, Shared, State, StoredComment, Token,
 };
 
 pub fn api_router(state: Shared) -> Router {
@@ -32,13 +34,23 @@ struct Reply {
 
 impl Reply {
     fn json(status: u16, value: Value) -> Self {
-        Reply { status, headers: vec![("content-type", "application/json; charset=utf-8".into())], body: value.to_string().into_bytes() }
+        Reply {
+            status,
+            headers: vec![("content-type", "application/json; charset=utf-8".into())],
+            body: value.to_string().into_bytes(),
+        }
     }
     fn message(status: u16, message: &str) -> Self {
-        Self::json(status, json!({ "message": message, "documentation_url": "https://docs.github.com/rest" }))
+        Self::json(
+            status,
+            json!({ "message": message, "documentation_url": "https://docs.github.com/rest" }),
+        )
     }
     fn invalid(resource: &str, field: &str, message: &str) -> Self {
-        Self::json(422, json!({ "message": "Validation Failed", "errors": [{ "resource": resource, "code": "custom", "field": field, "message": message }] }))
+        Self::json(
+            422,
+            json!({ "message": "Validation Failed", "errors": [{ "resource": resource, "code": "custom", "field": field, "message": message }] }),
+        )
     }
     fn not_found() -> Self {
         Self::message(404, "Not Found")
@@ -51,7 +63,11 @@ impl Reply {
 
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
-        let mut response = (StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), self.body).into_response();
+        let mut response = (
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            self.body,
+        )
+            .into_response();
         for (name, value) in self.headers {
             response.headers_mut().insert(name, value.parse().unwrap());
         }
@@ -60,18 +76,32 @@ impl IntoResponse for Reply {
 }
 
 fn lock(state: &Shared) -> std::sync::MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-async fn api(AxumState(shared): AxumState<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn api(
+    AxumState(shared): AxumState<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let mut state = lock(&shared);
-    let path = uri.path().strip_prefix(state.prefix.as_str()).filter(|p| p.starts_with('/')).map(str::to_owned);
+    let path = uri
+        .path()
+        .strip_prefix(state.prefix.as_str())
+        .filter(|p| p.starts_with('/'))
+        .map(str::to_owned);
     let reply = match &path {
         Some(path) => respond(&mut state, &method, path, uri.query(), &headers, &body),
         None => Reply::not_found(),
     };
     let logged = path.unwrap_or_else(|| uri.path().to_owned());
-    let logged = uri.query().map_or(logged.clone(), |q| format!("{logged}?{q}"));
+    let logged = uri
+        .query()
+        .map_or(logged.clone(), |q| format!("{logged}?{q}"));
     state.log.push(RequestRecord {
         host: Host::Api,
         method: method.to_string(),
@@ -82,25 +112,54 @@ async fn api(AxumState(shared): AxumState<Shared>, method: Method, uri: Uri, hea
     reply.into_response()
 }
 
-fn respond(state: &mut State, method: &Method, path: &str, query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Reply {
+fn respond(
+    state: &mut State,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Reply {
     let versions: Vec<_> = headers.get_all("x-github-api-version").iter().collect();
     if versions.len() != 1 || versions[0] != "2022-11-28" {
-        return Reply::message(400, &format!("fake GitHub wants exactly one X-GitHub-Api-Version: 2022-11-28, got {versions:?}"));
+        return Reply::message(
+            400,
+            &format!(
+                "fake GitHub wants exactly one X-GitHub-Api-Version: 2022-11-28, got {versions:?}"
+            ),
+        );
     }
-    let segments: Vec<String> = path.trim_start_matches('/').split('/').map(percent_decode).collect();
+    let segments: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(percent_decode)
+        .collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
     if segments.first() == Some(&"app") {
-        if let Err(message) = bearer.ok_or_else(|| "no JWT".to_owned()).and_then(|jwt| verify_app_jwt(jwt, PUBLIC_KEY_PEM, APP_ID)) {
-            return Reply::message(401, &format!("A JSON web token could not be decoded: {message}"));
+        if let Err(message) = bearer
+            .ok_or_else(|| "no JWT".to_owned())
+            .and_then(|jwt| verify_app_jwt(jwt, PUBLIC_KEY_PEM, APP_ID))
+        {
+            return Reply::message(
+                401,
+                &format!("A JSON web token could not be decoded: {message}"),
+            );
         }
     } else {
-        let valid = bearer.and_then(|t| state.tokens.get(t)).is_some_and(|t| t.expires_at > SystemTime::now());
+        let valid = bearer
+            .and_then(|t| state.tokens.get(t))
+            .is_some_and(|t| t.expires_at > SystemTime::now());
         if !valid {
             return Reply::message(401, "Bad credentials");
         }
     }
-    let rule = state.faults.iter_mut().find(|r| r.remaining > 0 && r.method == method.as_str() && path.starts_with(&r.path_prefix));
+    let rule = state.faults.iter_mut().find(|r| {
+        r.remaining > 0 && r.method == method.as_str() && path.starts_with(&r.path_prefix)
+    });
     if let Some(rule) = rule {
         rule.remaining -= 1;
         let fault = rule.fault;
@@ -130,15 +189,33 @@ fn fault_reply(fault: Fault) -> Reply {
     }
 }
 
-fn route(state: &mut State, method: &Method, segments: &[&str], path: &str, query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Reply {
+fn route(
+    state: &mut State,
+    method: &Method,
+    segments: &[&str],
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Reply {
     let json_body = || serde_json::from_slice::<Value>(body).ok();
     let number = |s: &str| s.parse::<u64>().ok();
     match (method.as_str(), segments) {
-        ("GET", ["app"]) => Reply::json(200, json!({ "id": APP_ID, "slug": APP_SLUG, "name": "iamgate (fake)" })),
+        ("GET", ["app"]) => Reply::json(
+            200,
+            json!({ "id": APP_ID, "slug": APP_SLUG, "name": "iamgate (fake)" }),
+        ),
         ("POST", ["app", "installations", id, "access_tokens"]) => mint_token(state, number(id)),
         ("GET", ["orgs", org, "teams", slug, "memberships", user]) => {
-            let member = state.teams.get(&((*org).to_owned(), (*slug).to_owned())).is_some_and(|m| m.iter().any(|u| u == user));
-            if member { Reply::json(200, json!({ "state": "active", "role": "member" })) } else { Reply::not_found() }
+            let member = state
+                .teams
+                .get(&((*org).to_owned(), (*slug).to_owned()))
+                .is_some_and(|m| m.iter().any(|u| u == user));
+            if member {
+                Reply::json(200, json!({ "state": "active", "role": "member" }))
+            } else {
+                Reply::not_found()
+            }
         }
         (_, ["repos", owner, name, rest @ ..]) => {
             let repo = format!("{owner}/{name}");
@@ -147,25 +224,41 @@ fn route(state: &mut State, method: &Method, segments: &[&str], path: &str, quer
             }
             let url = format!("{}{path}", state.api_url);
             match (method.as_str(), rest) {
-                ("GET", ["pulls", n]) => with_pull(state, &repo, number(n), |_, repo, n, pull| Reply::json(200, pull_json(repo, n, pull))),
-                ("GET", ["pulls", n, "files"]) => with_pull(state, &repo, number(n), |_, _, _, pull| {
-                    let files: Vec<Value> = pull.files.iter().take(3000).map(|f| match &f.previous_filename {
+                ("GET", ["pulls", n]) => with_pull(state, &repo, number(n), |_, repo, n, pull| {
+                    Reply::json(200, pull_json(repo, n, pull))
+                }),
+                ("GET", ["pulls", n, "files"]) => {
+                    with_pull(state, &repo, number(n), |_, _, _, pull| {
+                        let files: Vec<Value> = pull.files.iter().take(3000).map(|f| match &f.previous_filename {
                         Some(old) => json!({ "filename": f.filename, "status": "renamed", "previous_filename": old }),
                         None => json!({ "filename": f.filename, "status": "modified" }),
                     }).collect();
-                    paged(&files, query, &url)
-                }),
-                ("POST", ["pulls", n, "requested_reviewers"]) => request_reviewers(state, &repo, number(n), json_body()),
-                ("GET", ["contents", file @ ..]) if !file.is_empty() => contents(state, &repo, &file.join("/"), query, headers),
+                        paged(&files, query, &url)
+                    })
+                }
+                ("POST", ["pulls", n, "requested_reviewers"]) => {
+                    request_reviewers(state, &repo, number(n), json_body())
+                }
+                ("GET", ["contents", file @ ..]) if !file.is_empty() => {
+                    contents(state, &repo, &file.join("/"), query, headers)
+                }
                 ("GET", ["tarball", sha]) => tarball_redirect(state, &repo, sha),
                 ("GET", ["issues", n, "comments"]) => {
                     let n = number(n);
-                    let comments: Vec<Value> =
-                        state.repos[&repo].comments.iter().filter(|c| Some(c.issue) == n).map(|c| comment_json(&c.comment)).collect();
+                    let comments: Vec<Value> = state.repos[&repo]
+                        .comments
+                        .iter()
+                        .filter(|c| Some(c.issue) == n)
+                        .map(|c| comment_json(&c.comment))
+                        .collect();
                     paged(&comments, query, &url)
                 }
-                ("POST", ["issues", n, "comments"]) => create_comment(state, &repo, number(n), json_body()),
-                ("PATCH", ["issues", "comments", id]) => update_comment(state, &repo, number(id), json_body()),
+                ("POST", ["issues", n, "comments"]) => {
+                    create_comment(state, &repo, number(n), json_body())
+                }
+                ("PATCH", ["issues", "comments", id]) => {
+                    update_comment(state, &repo, number(id), json_body())
+                }
                 ("POST", ["statuses", sha]) => post_status(state, &repo, sha, json_body()),
                 _ => Reply::not_found(),
             }
@@ -183,19 +276,39 @@ fn paged(items: &[Value], query: Option<&str>, url: &str) -> Reply {
     }
 }
 
-fn with_pull(state: &mut State, repo: &str, number: Option<u64>, f: impl FnOnce(&mut State, &str, u64, &Pull) -> Reply) -> Reply {
-    let Some(n) = number else { return Reply::not_found() };
-    let Some(pull) = state.repos.get(repo).and_then(|r| r.pulls.get(&n)) else { return Reply::not_found() };
+fn with_pull(
+    state: &mut State,
+    repo: &str,
+    number: Option<u64>,
+    f: impl FnOnce(&mut State, &str, u64, &Pull) -> Reply,
+) -> Reply {
+    let Some(n) = number else {
+        return Reply::not_found();
+    };
+    let Some(pull) = state.repos.get(repo).and_then(|r| r.pulls.get(&n)) else {
+        return Reply::not_found();
+    };
     let pull = pull.clone();
     f(state, repo, n, &pull)
 }
 
 fn mint_token(state: &mut State, installation: Option<u64>) -> Reply {
-    let Some(installation) = installation.filter(|id| state.installations.contains(id)) else { return Reply::not_found() };
+    let Some(installation) = installation.filter(|id| state.installations.contains(id)) else {
+        return Reply::not_found();
+    };
     let token = format!("ghs_fake{}x{}", state.next_id(), rand::random::<u32>());
     let expires_at = SystemTime::now() + state.token_lifetime;
-    state.tokens.insert(token.clone(), Token { installation, expires_at });
-    Reply::json(201, json!({ "token": token, "expires_at": timestamp(expires_at), "permissions": { "pull_requests": "write" }, "repository_selection": "all" }))
+    state.tokens.insert(
+        token.clone(),
+        Token {
+            installation,
+            expires_at,
+        },
+    );
+    Reply::json(
+        201,
+        json!({ "token": token, "expires_at": timestamp(expires_at), "permissions": { "pull_requests": "write" }, "repository_selection": "all" }),
+    )
 }
 
 fn pull_json(repo: &str, number: u64, pull: &Pull) -> Value {
@@ -215,25 +328,50 @@ fn pull_json(repo: &str, number: u64, pull: &Pull) -> Value {
     })
 }
 
-fn request_reviewers(state: &mut State, repo: &str, number: Option<u64>, body: Option<Value>) -> Reply {
-    let Some(body) = body else { return Reply::message(400, "Problems parsing JSON") };
+fn request_reviewers(
+    state: &mut State,
+    repo: &str,
+    number: Option<u64>,
+    body: Option<Value>,
+) -> Reply {
+    let Some(body) = body else {
+        return Reply::message(400, "Problems parsing JSON");
+    };
     let list = |key: &str| -> Vec<String> {
-        body.get(key).and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+        body.get(key)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
     };
     let (users, teams) = (list("reviewers"), list("team_reviewers"));
-    let Some(n) = number.filter(|n| state.repos[repo].pulls.contains_key(n)) else { return Reply::not_found() };
+    let Some(n) = number.filter(|n| state.repos[repo].pulls.contains_key(n)) else {
+        return Reply::not_found();
+    };
     let org = repo.split('/').next().unwrap_or_default().to_owned();
     let pull = &state.repos[repo].pulls[&n];
-    if users.iter().any(|u| *u == pull.spec.author) {
+    if users.contains(&pull.spec.author) {
         return Reply::message(422, "Review cannot be requested from pull request author.");
     }
     let collaborators = &state.repos[repo].collaborators;
     let bad_user = users.iter().any(|u| !collaborators.contains(u));
-    let bad_team = teams.iter().any(|t| !state.teams.contains_key(&(org.clone(), t.clone())));
+    let bad_team = teams
+        .iter()
+        .any(|t| !state.teams.contains_key(&(org.clone(), t.clone())));
     if bad_user || bad_team {
-        return Reply::message(422, &format!("Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the {repo} repository."));
+        return Reply::message(
+            422,
+            &format!(
+                "Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the {repo} repository."
+            ),
+        );
     }
-    let Some(pull) = state.repos.get_mut(repo).and_then(|r| r.pulls.get_mut(&n)) else { return Reply::not_found() };
+    let Some(pull) = state.repos.get_mut(repo).and_then(|r| r.pulls.get_mut(&n)) else {
+        return Reply::not_found();
+    };
     for user in users {
         if !pull.review_requests.users.contains(&user) {
             pull.review_requests.users.push(user);
@@ -248,14 +386,36 @@ fn request_reviewers(state: &mut State, repo: &str, number: Option<u64>, body: O
     Reply::json(201, pull_json(repo, n, &pull))
 }
 
-fn contents(state: &State, repo: &str, path: &str, query: Option<&str>, headers: &HeaderMap) -> Reply {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+fn contents(
+    state: &State,
+    repo: &str,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Reply {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     if !accept.contains("application/vnd.github.raw") {
-        return Reply::message(415, "fake GitHub serves contents raw only: send Accept: application/vnd.github.raw+json");
+        return Reply::message(
+            415,
+            "fake GitHub serves contents raw only: send Accept: application/vnd.github.raw+json",
+        );
     }
-    let Some(sha) = query_params(query).remove("ref") else { return Reply::message(400, "fake GitHub needs ?ref=") };
-    match state.repos[repo].files.get(&sha).and_then(|files| files.get(path)) {
-        Some(bytes) => Reply { status: 200, headers: vec![("content-type", "application/vnd.github.raw+json".into())], body: bytes.clone() },
+    let Some(sha) = query_params(query).remove("ref") else {
+        return Reply::message(400, "fake GitHub needs ?ref=");
+    };
+    match state.repos[repo]
+        .files
+        .get(&sha)
+        .and_then(|files| files.get(path))
+    {
+        Some(bytes) => Reply {
+            status: 200,
+            headers: vec![("content-type", "application/vnd.github.raw+json".into())],
+            body: bytes.clone(),
+        },
         None => Reply::not_found(),
     }
 }
@@ -265,9 +425,18 @@ fn tarball_redirect(state: &mut State, repo: &str, sha: &str) -> Reply {
         return Reply::not_found();
     }
     let ticket = format!("ticket{}", state.next_id());
-    state.tickets.insert(ticket.clone(), (repo.to_owned(), sha.to_owned()));
-    let location = format!("{}/{repo}/legacy.tar.gz/{sha}?token={ticket}", state.codeload_url);
-    Reply { status: 302, headers: vec![("location", location)], body: Vec::new() }
+    state
+        .tickets
+        .insert(ticket.clone(), (repo.to_owned(), sha.to_owned()));
+    let location = format!(
+        "{}/{repo}/legacy.tar.gz/{sha}?token={ticket}",
+        state.codeload_url
+    );
+    Reply {
+        status: 302,
+        headers: vec![("location", location)],
+        body: Vec::new(),
+    }
 }
 
 fn comment_json(comment: &FakeComment) -> Value {
@@ -275,25 +444,51 @@ fn comment_json(comment: &FakeComment) -> Value {
 }
 
 fn comment_body(body: Option<Value>) -> Result<String, Reply> {
-    let Some(text) = body.as_ref().and_then(|b| b.get("body")).and_then(Value::as_str) else {
-        return Err(Reply::invalid("IssueComment", "body", "body wasn't supplied."));
+    let Some(text) = body
+        .as_ref()
+        .and_then(|b| b.get("body"))
+        .and_then(Value::as_str)
+    else {
+        return Err(Reply::invalid(
+            "IssueComment",
+            "body",
+            "body wasn't supplied.",
+        ));
     };
     if text.chars().count() > 65_536 {
-        return Err(Reply::invalid("IssueComment", "body", "body is too long (maximum is 65536 characters)"));
+        return Err(Reply::invalid(
+            "IssueComment",
+            "body",
+            "body is too long (maximum is 65536 characters)",
+        ));
     }
     Ok(text.to_owned())
 }
 
-fn create_comment(state: &mut State, repo: &str, number: Option<u64>, body: Option<Value>) -> Reply {
-    let Some(n) = number.filter(|n| state.repos[repo].pulls.contains_key(n)) else { return Reply::not_found() };
+fn create_comment(
+    state: &mut State,
+    repo: &str,
+    number: Option<u64>,
+    body: Option<Value>,
+) -> Reply {
+    let Some(n) = number.filter(|n| state.repos[repo].pulls.contains_key(n)) else {
+        return Reply::not_found();
+    };
     let text = match comment_body(body) {
         Ok(text) => text,
         Err(reply) => return reply,
     };
     let id = state.next_id();
-    let comment = FakeComment { id, author: format!("{APP_SLUG}[bot]"), author_type: "Bot".to_owned(), body: text };
+    let comment = FakeComment {
+        id,
+        author: format!("{APP_SLUG}[bot]"),
+        author_type: "Bot".to_owned(),
+        body: text,
+    };
     let reply = Reply::json(201, comment_json(&comment));
-    state.repos.get_mut(repo).map(|r| r.comments.push(StoredComment { issue: n, comment }));
+    if let Some(r) = state.repos.get_mut(repo) {
+        r.comments.push(StoredComment { issue: n, comment });
+    }
     reply
 }
 
@@ -302,7 +497,11 @@ fn update_comment(state: &mut State, repo: &str, id: Option<u64>, body: Option<V
         Ok(text) => text,
         Err(reply) => return reply,
     };
-    let Some(stored) = state.repos.get_mut(repo).and_then(|r| r.comments.iter_mut().find(|c| Some(c.comment.id) == id)) else {
+    let Some(stored) = state
+        .repos
+        .get_mut(repo)
+        .and_then(|r| r.comments.iter_mut().find(|c| Some(c.comment.id) == id))
+    else {
         return Reply::not_found();
     };
     if stored.comment.author_type != "Bot" {
@@ -313,14 +512,22 @@ fn update_comment(state: &mut State, repo: &str, id: Option<u64>, body: Option<V
 }
 
 fn post_status(state: &mut State, repo: &str, sha: &str, body: Option<Value>) -> Reply {
-    let Some(body) = body else { return Reply::message(400, "Problems parsing JSON") };
+    let Some(body) = body else {
+        return Reply::message(400, "Problems parsing JSON");
+    };
     let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
-    let Some(status_state) = text("state").filter(|s| ["error", "failure", "pending", "success"].contains(&s.as_str())) else {
+    let Some(status_state) =
+        text("state").filter(|s| ["error", "failure", "pending", "success"].contains(&s.as_str()))
+    else {
         return Reply::invalid("Status", "state", "state is not included in the list");
     };
     let description = text("description").unwrap_or_default();
     if description.chars().count() > 140 {
-        return Reply::invalid("Status", "description", "description is too long (maximum is 140 characters)");
+        return Reply::invalid(
+            "Status",
+            "description",
+            "description is too long (maximum is 140 characters)",
+        );
     }
     if !state.repos[repo].known_shas.contains(sha) {
         return Reply::message(422, &format!("No commit found for SHA: {sha}"));
@@ -333,33 +540,66 @@ fn post_status(state: &mut State, repo: &str, sha: &str, body: Option<Value>) ->
         creator: format!("{APP_SLUG}[bot]"),
     };
     let id = state.next_id();
-    let reply = Reply::json(201, json!({ "id": id, "state": status.state, "context": status.context, "description": status.description, "target_url": status.target_url, "creator": { "login": status.creator, "type": "Bot" } }));
-    state.repos.get_mut(repo).map(|r| r.statuses.entry(sha.to_owned()).or_default().push(status));
+    let reply = Reply::json(
+        201,
+        json!({ "id": id, "state": status.state, "context": status.context, "description": status.description, "target_url": status.target_url, "creator": { "login": status.creator, "type": "Bot" } }),
+    );
+    if let Some(r) = state.repos.get_mut(repo) {
+        r.statuses.entry(sha.to_owned()).or_default().push(status);
+    }
     reply
 }
 
-async fn codeload(AxumState(shared): AxumState<Shared>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+async fn codeload(
+    AxumState(shared): AxumState<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     let mut state = lock(&shared);
     let had_authorization = headers.contains_key(header::AUTHORIZATION);
     let reply = if had_authorization {
-        Reply::message(400, "codeload must never receive the API token (Authorization header present)")
+        Reply::message(
+            400,
+            "codeload must never receive the API token (Authorization header present)",
+        )
     } else {
         serve_tarball(&state, &uri)
     };
-    let path = uri.path_and_query().map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
-    state.log.push(RequestRecord { host: Host::Codeload, method: method.to_string(), path, status: reply.status, had_authorization });
+    let path = uri
+        .path_and_query()
+        .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
+    state.log.push(RequestRecord {
+        host: Host::Codeload,
+        method: method.to_string(),
+        path,
+        status: reply.status,
+        had_authorization,
+    });
     reply.into_response()
 }
 
 fn serve_tarball(state: &State, uri: &Uri) -> Reply {
     let segments: Vec<&str> = uri.path().trim_start_matches('/').split('/').collect();
-    let [owner, name, "legacy.tar.gz", sha] = segments.as_slice() else { return Reply::not_found() };
+    let [owner, name, "legacy.tar.gz", sha] = segments.as_slice() else {
+        return Reply::not_found();
+    };
     let repo = format!("{owner}/{name}");
-    let ticket = query_params(uri.query()).remove("token").unwrap_or_default();
+    let ticket = query_params(uri.query())
+        .remove("token")
+        .unwrap_or_default();
     if state.tickets.get(&ticket) != Some(&(repo.clone(), (*sha).to_owned())) {
         return Reply::not_found();
     }
     let empty = Default::default();
-    let files = state.repos.get(&repo).and_then(|r| r.files.get(*sha)).unwrap_or(&empty);
-    Reply { status: 200, headers: vec![("content-type", "application/x-gzip".into())], body: tarball(&repo, sha, files) }
+    let files = state
+        .repos
+        .get(&repo)
+        .and_then(|r| r.files.get(*sha))
+        .unwrap_or(&empty);
+    Reply {
+        status: 200,
+        headers: vec![("content-type", "application/x-gzip".into())],
+        body: tarball(&repo, sha, files),
+    }
 }

@@ -1,0 +1,104 @@
+//! `iamgate check-config` as users run it: the example configs pass, broken ones list every
+//! problem as `FILE: key.path (line N): message` on stderr and exit 3, and no secret is printed.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+/// The binary, run from the repository root, without any inherited `IAMGATE_*` variable.
+fn iamgate() -> Command {
+    let mut cmd = Command::cargo_bin("iamgate").unwrap_or_else(|e| panic!("no binary: {e}"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).env_clear();
+    cmd
+}
+
+#[test]
+fn the_example_server_config_passes() {
+    iamgate()
+        .args(["check-config", "config/server.example.toml"])
+        .assert()
+        .success()
+        .stdout("config/server.example.toml: ok\n");
+}
+
+#[test]
+fn the_example_repository_config_passes() {
+    iamgate()
+        .args(["check-config", "config/iamgate.example.yml"])
+        .assert()
+        .success()
+        .stdout("config/iamgate.example.yml: ok\n");
+}
+
+#[test]
+fn a_broken_server_config_lists_every_problem_and_exits_3() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("server.toml");
+    std::fs::write(
+        &file,
+        "[server]\nlisten = \"nowhere\"\n\n[github]\napp_id = 0\nwebhook_secret = \"tiny-secret\"\nprivate_key_path = \"missing.pem\"\n[pulumi]\ntimeout_secs = 0\n",
+    )
+    .expect("write");
+    let name = file.display().to_string();
+    let out = iamgate()
+        .args(["check-config", &name])
+        .assert()
+        .code(3)
+        .stdout("");
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    for line in [
+        format!("{name}: server.listen (line 2): expected an IP address and port"),
+        format!("{name}: github.app_id (line 5): must be greater than 0"),
+        format!("{name}: github.webhook_secret (line 6): too short"),
+        format!("{name}: github.private_key_path (line 7): cannot read `missing.pem`"),
+        format!("{name}: pulumi.timeout_secs (line 9): must be greater than 0"),
+    ] {
+        assert!(
+            stderr.lines().any(|l| l.contains(&line)),
+            "{line}\nnot in:\n{stderr}"
+        );
+    }
+    assert!(!stderr.contains("tiny-secret"), "{stderr}");
+}
+
+#[test]
+fn the_environment_is_checked_as_serve_would_apply_it() {
+    iamgate()
+        .args(["check-config", "config/server.example.toml"])
+        .env("IAMGATE_GITHUB__WEBHOOK_SECRET", "tiny-s3cret")
+        .env("IAMGATE_SERVER__LISTN", "0.0.0.0:1")
+        .assert()
+        .code(3)
+        .stderr(
+            predicate::str::contains(
+                "config/server.example.toml: github.webhook_secret: too short: use at least 16 \
+                 random characters (set by IAMGATE_GITHUB__WEBHOOK_SECRET)",
+            )
+            .and(predicate::str::contains("IAMGATE_SERVER__LISTN"))
+            .and(predicate::str::contains("tiny-s3cret").not()),
+        );
+}
+
+#[test]
+fn a_broken_repository_config_names_the_key_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join(".iamgate.yml");
+    std::fs::write(&file, "version: 2\nstacks: nope\n").expect("write");
+    let name = file.display().to_string();
+    iamgate()
+        .args(["check-config", &name])
+        .assert()
+        .code(3)
+        .stderr(
+            predicate::str::contains(format!("{name}: version"))
+                .and(predicate::str::contains(format!("{name}: stacks"))),
+        );
+}
+
+#[test]
+fn an_unknown_kind_of_file_is_invalid_input() {
+    iamgate()
+        .args(["check-config", "Cargo.lock"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("cannot tell the kind of config"));
+}
