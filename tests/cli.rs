@@ -1,4 +1,8 @@
 //! The real binary: exit codes, stdout and stderr as users and scripts see them.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a panic is a test failure"
+)]
 
 use assert_cmd::Command;
 use predicates::prelude::*;

@@ -122,7 +122,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Stores a delivery and enqueues its jobs in one transaction; a delivery id seen before is a
-    /// `Duplicate` and changes nothing. When this returns, the delivery is durable.
+    /// `Duplicate` and changes nothing (unless all its jobs were dead-lettered: see
+    /// [`Recorded::Fresh`]). When this returns, the delivery is durable.
     async fn record_delivery(
         &self,
         delivery: NewDelivery,

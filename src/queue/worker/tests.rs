@@ -202,17 +202,17 @@ async fn a_panicking_handler_is_a_failure_not_a_dead_worker() {
 #[tokio::test]
 async fn a_long_job_keeps_its_lease_by_renewing_it() {
     let handler = Scripted {
-        pause: Duration::from_millis(400),
+        pause: Duration::from_millis(700),
         ..Scripted::default()
     };
     let mut config = config(3);
-    config.lease = Duration::from_millis(150);
-    config.renew_every = Duration::from_millis(40);
+    config.lease = Duration::from_millis(300);
+    config.renew_every = Duration::from_millis(50);
     let (store, handler, worker) = setup(handler, config).await;
     store.enqueue(analyze(1)).await.expect("enqueue");
     let run = tokio::spawn(async move { worker.run_until_idle().await });
     for _ in 0..8 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(70)).await;
         let stolen = store
             .claim_job("thief", Duration::from_secs(60))
             .await
@@ -232,11 +232,11 @@ async fn a_lost_lease_stops_the_handler() {
     };
     let mut config = config(3);
     config.lease = Duration::from_millis(60);
-    config.renew_every = Duration::from_millis(200);
+    config.renew_every = Duration::from_millis(500);
     let (store, handler, worker) = setup(handler, config).await;
     store.enqueue(analyze(1)).await.expect("enqueue");
     let run = tokio::spawn(async move { worker.run_until_idle().await });
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
     let thief = store
         .claim_job("thief", Duration::from_secs(60))
         .await

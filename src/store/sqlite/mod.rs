@@ -211,7 +211,10 @@ async fn checkpoint(readers: SqlitePool, every: Duration, stop: CancellationToke
             () = stop.cancelled() => return,
             () = tokio::time::sleep(every) => {}
         }
-        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&readers).await {
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&readers)
+            .await
+        {
             tracing::warn!(%error, "store: WAL checkpoint failed");
         }
     }

@@ -1,6 +1,7 @@
 //! The write operations, as SQL on the writer's connection inside its batch transaction. Only
-//! the writer task calls these; nothing here begins or commits a transaction, reads the clock,
-//! or decodes JSON (callers hand over serialized rows and `now`).
+//! the writer task calls these; nothing here begins or commits a transaction or reads the
+//! clock. Callers hand over rows already serialized; runs of deliveries travel to SQLite as one
+//! JSON array (`json_each`), so a batch costs a fixed number of statements.
 
 use std::collections::HashSet;
 

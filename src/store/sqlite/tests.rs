@@ -160,12 +160,12 @@ async fn an_expired_lease_is_taken_over_and_the_old_worker_cannot_clobber_it() {
     let store = memory().await;
     record(&store, "d1", 1).await;
     let old = store
-        .claim_job("w1", Duration::from_millis(80))
+        .claim_job("w1", Duration::from_millis(300))
         .await
         .expect("claim")
         .expect("job");
     assert_eq!(claim(&store, "w2").await, None, "the lease is live");
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
 
     let new = claim(&store, "w2").await.expect("reclaimed after expiry");
     assert_eq!((new.id, new.attempt), (old.id, 2));
@@ -225,13 +225,13 @@ async fn a_failed_job_is_retried_after_its_delay_then_dead_lettered_with_the_rea
         .fail_job(
             &first,
             "forge answered 502",
-            Some(Duration::from_millis(150)),
+            Some(Duration::from_millis(400)),
         )
         .await
         .expect("fail");
     assert_eq!(stats(&store).await.pending, 1);
     assert_eq!(claim(&store, "w").await, None, "not before the backoff");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
 
     let second = claim(&store, "w").await.expect("retried");
     assert_eq!((second.id, second.attempt), (first.id, 2));
@@ -262,7 +262,7 @@ async fn a_retry_coalesces_into_a_newer_pending_job_and_keeps_the_backoff() {
     let running = claim(&store, "w").await.expect("job");
     record(&store, "d2", 1).await;
     store
-        .fail_job(&running, "timeout", Some(Duration::from_millis(150)))
+        .fail_job(&running, "timeout", Some(Duration::from_millis(400)))
         .await
         .expect("fail");
     assert_eq!(
@@ -278,7 +278,7 @@ async fn a_retry_coalesces_into_a_newer_pending_job_and_keeps_the_backoff() {
         None,
         "the pending job waits out the backoff"
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let next = claim(&store, "w").await.expect("the newer job");
     assert_ne!(next.id, running.id);
     let d1_jobs: Vec<i64> = sqlx::query_scalar(
@@ -579,7 +579,10 @@ async fn throughput_at_5000_deliveries_per_second() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(5000);
-    let seconds: u64 = std::env::var("SECONDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+    let seconds: u64 = std::env::var("SECONDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
     let dir = tempfile::tempdir_in(".").expect("tempdir");
     let url = format!("sqlite://{}/iamgate.db", dir.path().display());
     let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());

@@ -22,7 +22,10 @@ use crate::store::{Recorded, StoreError, StoreResult};
 pub struct GroupCommit {
     /// At most this many requests per transaction.
     pub max_batch: usize,
-    /// After the first request of a batch, wait this long for more (0: take only what waits).
+    /// After the first request of a batch, wait this long for more. The default, 0, takes
+    /// what is already waiting: requests pile up while the previous batch commits, so batches
+    /// grow with the load by themselves, and a quiet server answers after one fsync. (Measured
+    /// at 5,000 deliveries/s on 2 busy cores: p99 16 ms with 0, 17-33 ms with 1-2 ms.)
     pub linger: Duration,
     /// Requests that may wait for the writer before callers are held back.
     pub queue: usize,
@@ -32,7 +35,7 @@ impl Default for GroupCommit {
     fn default() -> Self {
         GroupCommit {
             max_batch: 512,
-            linger: Duration::from_millis(1),
+            linger: Duration::ZERO,
             queue: 8192,
         }
     }

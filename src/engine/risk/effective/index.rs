@@ -207,6 +207,15 @@ fn compact_large(set: &ActionSet, universe: &Universe) -> Vec<String> {
     out
 }
 
+/// `1 write action`, `3 write actions`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Up to `max` items, then `(+N more)`.
 pub fn shorten(items: &[String], max: usize) -> String {
     if items.len() <= max {

@@ -4,12 +4,14 @@
 //! NotResource or ARNs covering every resource) without a limiting condition (catalog §1).
 //! AWS-RE-003 (user-named sensitive resources) needs configuration that does not exist yet.
 
-use crate::engine::iam::IamState;
 use std::sync::OnceLock;
 
+use crate::engine::iam::IamState;
 use crate::engine::iam::actions::{ActionId, ActionSet, db};
 use crate::engine::iam::policy::{NameSpec, UNKNOWN_TEXT};
-use crate::engine::risk::effective::index::{Universe, compact, index, named, names, shorten};
+use crate::engine::risk::effective::index::{
+    Universe, compact, count, index, named, names, shorten,
+};
 use crate::engine::risk::effective::{Hit, View, describe_access, views};
 use crate::engine::risk::{Confidence, EvalCtx, Finding, Rule};
 
@@ -183,8 +185,8 @@ pub fn check_views(views: &[View<'_>], _ctx: EvalCtx<'_>, out: &mut Vec<Finding>
                 format!("including {}", shorten(&notable, 8))
             };
             let what = format!(
-                "may change who can access resources: {} permissions-management actions on every resource without a limiting condition ({detail})",
-                exposed.len()
+                "may change who can access resources: {} on every resource without a limiting condition ({detail})",
+                count(exposed.len(), "permissions-management action")
             );
             out.extend(unconstrained(v, &RE_001, &exposed, items, &what));
         }
@@ -238,6 +240,8 @@ fn sets() -> &'static Sets {
     SETS.get_or_init(|| {
         let mut exposure = index().permissions.clone();
         exposure.union_with(&named(&POLICY_SETTING_WRITES));
+        // Passing roles is escalation, not exposure: AWS-WC-008 and the AWS-PE paths report it.
+        exposure.difference_with(&named(&["iam:PassRole"]));
         Sets {
             exposure: Universe::new(exposure),
             high_value: named(&HIGH_VALUE_EXPOSURE),

@@ -68,7 +68,18 @@ fn re001_permissions_management_on_every_resource() {
 #[test]
 fn re001_counts_writes_that_set_policies() {
     let found = findings_for(&[allow(&["sqs:SetQueueAttributes"], &["*"])]);
-    assert_eq!(one(&found, "AWS-RE-001").evidence, "sqs:SetQueueAttributes");
+    let f = one(&found, "AWS-RE-001");
+    assert_eq!(f.evidence, "sqs:SetQueueAttributes");
+    assert!(
+        f.message.contains("1 permissions-management action on"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn re001_leaves_pass_role_to_the_escalation_rules() {
+    assert!(!fires(&[allow(&["iam:PassRole"], &["*"])], "AWS-RE-001"));
 }
 
 #[test]

@@ -3,6 +3,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::engine::iam::model::Sourced;
 use crate::engine::iam::normalize::parse_text;
+use crate::engine::risk::Severity;
 use crate::engine::risk::effective::testing::*;
 
 fn findings_for(docs: &[Value]) -> Vec<Finding> {
