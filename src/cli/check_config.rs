@@ -56,7 +56,7 @@ pub fn run(args: &Args) -> Outcome {
 }
 
 /// `invalid config:` and one `FILE: problem` line per problem.
-fn render(name: &str, problems: &Problems) -> String {
+pub(super) fn render(name: &str, problems: &Problems) -> String {
     let lines: Vec<String> = problems.0.iter().map(|p| format!("{name}: {p}")).collect();
     format!("invalid config:\n{}", lines.join("\n"))
 }

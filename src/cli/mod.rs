@@ -4,6 +4,7 @@
 mod analyze;
 mod check_config;
 mod rules;
+mod serve;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -31,6 +32,8 @@ pub enum Command {
     Rules(rules::Args),
     /// Validate a server config (TOML) or a repository config (`.iamgate.yml`).
     CheckConfig(check_config::Args),
+    /// Run the webhook server (GitHub App), its job worker and its store.
+    Serve(serve::Args),
 }
 
 /// Output formats of `analyze`.
@@ -111,6 +114,7 @@ pub fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(&args),
         Command::Rules(args) => rules::run(&args),
         Command::CheckConfig(args) => check_config::run(&args),
+        Command::Serve(args) => serve::run(&args),
     };
     match &outcome {
         Outcome::Done => {}

@@ -3,8 +3,10 @@
 
 pub mod analyze_pr;
 pub mod ctx;
+pub mod handler;
 
 pub use ctx::{ForgeProvider, JobCtx, JobSettings};
+pub use handler::{Forges, Jobs};
 
 pub mod failure {
     //! How job errors map onto the queue's retry decisions.

@@ -4,12 +4,13 @@
 
 pub mod health;
 pub mod metrics;
+pub mod service;
+
+pub use service::Service;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -73,19 +74,6 @@ where
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
-}
-
-/// Binds `addr` and serves until SIGTERM or SIGINT.
-pub async fn run(addr: SocketAddr, state: AppState) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    tracing::info!(listen = %addr, "serving");
-    serve(listener, state, shutdown_signal())
-        .await
-        .context("the HTTP server failed")?;
-    tracing::info!("server stopped");
-    Ok(())
 }
 
 /// Resolves on the first SIGTERM or SIGINT (Ctrl-C). If a handler cannot be installed, that

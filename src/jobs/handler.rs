@@ -1,0 +1,60 @@
+//! The queue's [`JobHandler`] for the server: dispatches a claimed job to the job that does it,
+//! and the [`Forges`] provider that picks the forge client for a pull request.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tracing::Instrument;
+
+use super::analyze_pr;
+use super::ctx::{ForgeProvider, JobCtx};
+use crate::event::{ForgeKind, PrRef};
+use crate::forge::github::GitHubApp;
+use crate::forge::{Forge, ForgeError, ForgeResult, RetryClass};
+use crate::queue::{JobFailure, JobHandler};
+use crate::store::{ClaimedJob, JobKind};
+
+/// Runs every kind of job with one shared [`JobCtx`].
+#[derive(Debug, Clone)]
+pub struct Jobs {
+    ctx: JobCtx,
+}
+
+impl Jobs {
+    pub fn new(ctx: JobCtx) -> Self {
+        Jobs { ctx }
+    }
+}
+
+#[async_trait]
+impl JobHandler for Jobs {
+    async fn handle(&self, job: &ClaimedJob) -> Result<(), JobFailure> {
+        match &job.kind {
+            JobKind::AnalyzePr { pr } => {
+                let span = tracing::info_span!("analyze_pr", pr = %pr, job = job.id, attempt = job.attempt);
+                analyze_pr::run(&self.ctx, pr).instrument(span).await
+            }
+        }
+    }
+}
+
+/// The forges this server is configured for; a pull request of another forge cannot be served.
+#[derive(Debug, Clone, Default)]
+pub struct Forges {
+    pub github: Option<GitHubApp>,
+}
+
+#[async_trait]
+impl ForgeProvider for Forges {
+    async fn forge(&self, pr: &PrRef) -> ForgeResult<Arc<dyn Forge>> {
+        match (pr.forge, &self.github) {
+            (ForgeKind::GitHub, Some(app)) => Ok(Arc::new(app.client_for(pr)?)),
+            (kind, _) => Err(ForgeError {
+                operation: format!("address {pr}"),
+                message: format!("this server has no {kind:?} configuration"),
+                retry: RetryClass::GiveUp,
+                status: None,
+            }),
+        }
+    }
+}

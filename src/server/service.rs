@@ -1,0 +1,234 @@
+//! The assembled server: from a validated [`ServerConfig`] to the store, the forge clients, the
+//! preview runner, the worker and the HTTP state, and running them together until shutdown.
+//! `iamgate serve` and the scenario tests build the server the same way, through
+//! [`Service::build`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::AppState;
+use crate::config::ServerConfig;
+use crate::forge::github::GitHubApp;
+use crate::jobs::{Forges, JobCtx, JobSettings, Jobs};
+use crate::pulumi::{Runner, RunnerConfig, UnpackLimits};
+use crate::queue::{RetryPolicy, Worker, WorkerConfig};
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+
+/// Finished jobs and deliveries are kept this long (longer than GitHub's redelivery window, so
+/// that a late manual redelivery is still recognised as a duplicate).
+pub const RETAIN_FINISHED: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// How often finished work older than [`RETAIN_FINISHED`] is pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+/// Rows of each kind removed per prune call (keeps the writer free for deliveries).
+const PRUNE_BATCH: u32 = 1_000;
+
+/// How long a shutdown waits for running jobs before abandoning them. An abandoned job's lease
+/// expires and it runs again after a restart (jobs are idempotent).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// The largest head archive downloaded for a preview.
+pub const ARCHIVE_MAX_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Everything `serve` runs, built and ready.
+#[derive(Debug)]
+pub struct Service {
+    store: Arc<SqliteStore>,
+    state: AppState,
+    worker: Worker,
+    /// Per-process directory holding the preview workspaces; removed when the service ends.
+    workspaces: tempfile::TempDir,
+}
+
+impl Service {
+    /// Opens the store (creating and migrating it), builds the forge clients and the runner.
+    /// Must run inside a Tokio runtime.
+    pub async fn build(config: &ServerConfig) -> anyhow::Result<Service> {
+        let store = Arc::new(
+            SqliteStore::open(&config.store.url)
+                .await
+                .with_context(|| format!("store.url: cannot open `{}`", config.store.url))?,
+        );
+        let github = match &config.github {
+            None => None,
+            Some(gh) => Some(
+                GitHubApp::new(gh.app_id, gh.private_key.expose().as_bytes(), &gh.api_url)
+                    .context("github")?,
+            ),
+        };
+        if config.gitlab.is_some() {
+            tracing::warn!(
+                "[gitlab] is configured but this release serves GitHub only: GitLab webhooks are not routed"
+            );
+        }
+        let runner = Runner::new(RunnerConfig {
+            command: config.pulumi.command.clone(),
+            timeout: config.pulumi.timeout,
+            max_concurrent: config.pulumi.max_concurrent,
+            env: config
+                .pulumi
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.expose().to_owned()))
+                .collect(),
+            max_output_bytes: config.pulumi.max_output_bytes,
+        });
+        let workspaces = tempfile::Builder::new()
+            .prefix("iamgate-work-")
+            .tempdir()
+            .context("cannot create a directory for preview workspaces in the temp dir")?;
+        let shared_store: Arc<dyn Store> = store.clone();
+        let ctx = JobCtx {
+            forges: Arc::new(Forges { github }),
+            store: Arc::clone(&shared_store),
+            runner: Arc::new(runner),
+            settings: JobSettings {
+                allow_fork_prs: config.pulumi.allow_fork_prs,
+                archive_max_bytes: ARCHIVE_MAX_BYTES,
+                unpack: UnpackLimits::default(),
+                workspace_root: workspaces.path().to_path_buf(),
+            },
+        };
+        let notify = Arc::new(Notify::new());
+        let worker = Worker::new(
+            Arc::clone(&shared_store),
+            Arc::new(Jobs::new(ctx)),
+            worker_config(config),
+        )
+        .with_waker(Arc::clone(&notify));
+        let state = AppState::new(config, shared_store, notify);
+        Ok(Service {
+            store,
+            state,
+            worker,
+            workspaces,
+        })
+    }
+
+    /// The HTTP handlers' state (for tests that drive the router directly).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The worker (tests run it with `run_until_idle`).
+    pub fn worker(&self) -> &Worker {
+        &self.worker
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<SqliteStore> {
+        &self.store
+    }
+
+    /// Serves HTTP on `listener` and runs the worker and the pruner until `shutdown` is
+    /// cancelled; then stops accepting, lets requests in flight finish, gives running jobs
+    /// [`SHUTDOWN_GRACE`] to finish, and closes the store.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let Service {
+            store,
+            state,
+            worker,
+            workspaces,
+        } = self;
+        match listener.local_addr() {
+            Ok(addr) => tracing::info!(listen = %addr, "serving"),
+            Err(error) => tracing::info!(%error, "serving (local address unknown)"),
+        }
+
+        let worker_task = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move { worker.run(shutdown).await }
+        });
+        let pruner = tokio::spawn(prune_periodically(Arc::clone(&store), shutdown.clone()));
+
+        let http_shutdown = shutdown.clone();
+        let served = super::serve(listener, state, async move {
+            http_shutdown.cancelled().await;
+        })
+        .await;
+        // The HTTP server only ends early on an error: stop everything else too.
+        shutdown.cancel();
+
+        match tokio::time::timeout(SHUTDOWN_GRACE, worker_task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "the worker ended abnormally"),
+            Err(_) => tracing::warn!(
+                grace = ?SHUTDOWN_GRACE,
+                "jobs still running at shutdown were abandoned; they run again after a restart"
+            ),
+        }
+        pruner.abort();
+        let _ = pruner.await;
+        match Arc::try_unwrap(store) {
+            Ok(store) => store.close().await,
+            // An abandoned job still holds it: dropping it is safe (every write was awaited).
+            Err(_) => tracing::warn!("store still in use at shutdown; not closed cleanly"),
+        }
+        drop(workspaces);
+        served.context("the HTTP server failed")?;
+        tracing::info!("server stopped");
+        Ok(())
+    }
+}
+
+fn worker_config(config: &ServerConfig) -> WorkerConfig {
+    let lease = config.worker.lease;
+    WorkerConfig {
+        concurrency: config.worker.concurrency,
+        lease,
+        renew_every: (lease / 3).max(Duration::from_millis(100)),
+        poll_interval: Duration::from_secs(1),
+        retry: RetryPolicy {
+            max_attempts: config.worker.max_attempts,
+            ..RetryPolicy::default()
+        },
+        ..WorkerConfig::default()
+    }
+}
+
+async fn prune_periodically(store: Arc<SqliteStore>, shutdown: CancellationToken) {
+    loop {
+        match store.prune(RETAIN_FINISHED, PRUNE_BATCH).await {
+            Ok(pruned) if pruned.jobs + pruned.deliveries > 0 => {
+                tracing::info!(
+                    jobs = pruned.jobs,
+                    deliveries = pruned.deliveries,
+                    "pruned finished work"
+                );
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "pruning finished work failed"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(PRUNE_EVERY) => {}
+        }
+    }
+}
+
+/// Binds `config.server.listen`, builds the service and runs it until SIGTERM or SIGINT.
+pub async fn run_until_signal(config: &ServerConfig) -> anyhow::Result<()> {
+    let service = Service::build(config).await?;
+    let addr = config.server.listen;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("server.listen: cannot listen on {addr}"))?;
+    let shutdown = CancellationToken::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        super::shutdown_signal().await;
+        on_signal.cancel();
+    });
+    service.run(listener, shutdown).await
+}
