@@ -1,0 +1,242 @@
+//! The GitHub App, end to end, on this machine: no GitHub account, no cloud, no pulumi.
+//!
+//! It starts the fake GitHub used by the integration tests (an HTTP server with a state model
+//! that checks the App JWT and installation tokens like GitHub does), seeds it with a repository
+//! `acme/infra` whose base branch enrolls a stack, and a pull request #7 that changes it. A fake
+//! `pulumi` prints `examples/risky-preview.json`. Then it runs the real `iamgate serve` code
+//! (`server::Service`, the same assembly as the binary) on a real port, sends a signed
+//! `pull_request` webhook over HTTP like GitHub does, waits for iamgate to post, and prints the
+//! comment and the `iamgate` commit status as GitHub holds them.
+//!
+//! ```sh
+//! cargo run --example demo
+//! ```
+//!
+//! `--keep` leaves everything running and prints the server config and a `curl` that redelivers
+//! the webhook, so that you can run `iamgate serve --config ...` yourself instead.
+#![allow(clippy::print_stdout, reason = "a demo program prints its results")]
+
+#[path = "../tests/integration/support"]
+#[allow(
+    dead_code,
+    unused_imports,
+    reason = "the demo uses a part of the test fake"
+)]
+mod support {
+    pub mod fake_github;
+}
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use iamgate::config::{Secret, ServerConfig};
+use iamgate::server::Service;
+use iamgate::webhook::verify::github_signature_for;
+use support::fake_github::{FakeGitHub, PrSpec};
+use tokio_util::sync::CancellationToken;
+
+const REPO: &str = "acme/infra";
+const PR: u64 = 7;
+const BASE: &str = "1111111111111111111111111111111111111111";
+const HEAD: &str = "2222222222222222222222222222222222222222";
+
+const REPO_CONFIG: &str = r#"version: 1
+stacks:
+  - name: prod
+    dir: infra
+    stack: acme/prod
+    paths: ["infra/**"]
+reviews:
+  - name: security
+    when: { min_risk: high }
+    approvals: 1
+    from: { teams: [acme/security] }
+"#;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let keep = std::env::args().any(|a| a == "--keep");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let work = tempfile::Builder::new().prefix("iamgate-demo-").tempdir()?;
+
+    // 1. The fake GitHub, seeded.
+    let github = FakeGitHub::start().await;
+    let program = "import * as aws from \"@pulumi/aws\";\n// the PR widens the CI role\n";
+    github
+        .repo(REPO)
+        .file(REPO, BASE, ".iamgate.yml", REPO_CONFIG)
+        .archive(
+            REPO,
+            HEAD,
+            &[
+                (".iamgate.yml", REPO_CONFIG),
+                ("infra/Pulumi.yaml", "name: infra\nruntime: nodejs\n"),
+                ("infra/index.ts", program),
+            ],
+        )
+        .pr(REPO, PR, PrSpec::new(HEAD, BASE).author("dev"))
+        .pr_files(REPO, PR, ["infra/index.ts"])
+        .team("acme", "security", &["alice"]);
+
+    // 2. A fake `pulumi` that prints the risky example preview.
+    let pulumi = work.path().join("pulumi");
+    let preview = format!("{root}/examples/risky-preview.json");
+    std::fs::write(&pulumi, format!("#!/bin/sh\nexec cat '{preview}'\n"))?;
+    make_executable(&pulumi)?;
+
+    // 3. The server config, as a user would write it.
+    let port = free_port()?;
+    let secret = format!("demo-secret-{:016x}", rand_u64());
+    let config_path = work.path().join("server.toml");
+    let config_text = format!(
+        r#"[server]
+listen = "127.0.0.1:{port}"
+[store]
+url = "sqlite://{store}"
+[github]
+app_id = {app_id}
+private_key_path = "{root}/tests/fixtures/keys/test-app.private-key.pem"
+webhook_secret = "{secret}"
+api_url = "{api}"
+[pulumi]
+command = "{pulumi}"
+timeout_secs = 60
+"#,
+        store = work.path().join("iamgate.db").display(),
+        app_id = github.app_id(),
+        api = github.url(),
+        pulumi = pulumi.display(),
+    );
+    std::fs::write(&config_path, &config_text)?;
+    let config = ServerConfig::load(Some(&config_path), std::iter::empty())
+        .map_err(|p| anyhow::anyhow!("the demo config is invalid: {p}"))?;
+    println!("fake GitHub: {}", github.url());
+    println!("server config: {}", config_path.display());
+
+    let payload = pull_request_payload(github.installation_id());
+    let signature = github_signature_for(&Secret::new(secret.clone()), payload.as_bytes());
+    if keep {
+        println!("\nEverything is seeded. In another terminal:");
+        println!("  cargo run -- serve --config {}", config_path.display());
+        let body_path = work.path().join("pull_request.json");
+        std::fs::write(&body_path, &payload)?;
+        println!(
+            "then deliver the webhook:\n  curl -i http://127.0.0.1:{port}/webhooks/github \\\n    -H 'X-GitHub-Event: pull_request' -H 'X-GitHub-Delivery: demo-1' \\\n    -H 'X-Hub-Signature-256: {signature}' -H 'Content-Type: application/json' \\\n    --data-binary @{}",
+            body_path.display()
+        );
+        println!("\nPress Ctrl-C to stop the fake GitHub.");
+        let _work = work.keep();
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            print_results(&github, false);
+        }
+    }
+
+    // 4. iamgate serve, on a real port.
+    let service = Service::build(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(service.run(listener, shutdown.clone()));
+
+    // 5. GitHub delivers the webhook.
+    let started = Instant::now();
+    let reply = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/webhooks/github"))
+        .header("X-GitHub-Event", "pull_request")
+        .header("X-GitHub-Delivery", "demo-delivery-1")
+        .header("X-Hub-Signature-256", signature)
+        .header("Content-Type", "application/json")
+        .body(payload)
+        .send()
+        .await
+        .context("delivering the webhook")?;
+    println!(
+        "webhook delivered: HTTP {} {}",
+        reply.status(),
+        reply.text().await?
+    );
+
+    // 6. Wait for the comment and the final status.
+    loop {
+        let done = github
+            .latest_status(REPO, HEAD)
+            .is_some_and(|s| !s.description.contains("analyzing"))
+            && !github.comments(REPO, PR).is_empty();
+        if done {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            shutdown.cancel();
+            bail!("iamgate posted nothing within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!("iamgate posted in {} ms\n", started.elapsed().as_millis());
+    print_results(&github, true);
+    shutdown.cancel();
+    server.await??;
+    Ok(())
+}
+
+fn print_results(github: &FakeGitHub, full: bool) {
+    let comments = github.comments(REPO, PR);
+    for c in &comments {
+        if full {
+            println!("──── comment {} by {} ────\n{}\n", c.id, c.author, c.body);
+        } else {
+            println!("comment {} by {} ({} chars)", c.id, c.author, c.body.len());
+        }
+    }
+    for s in github.statuses(REPO, HEAD) {
+        println!(
+            "status `{}` on {}: {} — {}",
+            s.context,
+            &HEAD[..7],
+            s.state,
+            s.description
+        );
+    }
+    if full {
+        let asked = github.review_requests(REPO, PR);
+        println!(
+            "review requested from: teams {:?}, users {:?}",
+            asked.teams, asked.users
+        );
+    }
+}
+
+/// A `pull_request` `opened` delivery in GitHub's shape (the fields iamgate reads and a few more).
+fn pull_request_payload(installation: u64) -> String {
+    serde_json::json!({
+        "action": "opened",
+        "number": PR,
+        "pull_request": {
+            "number": PR,
+            "state": "open",
+            "title": "Widen the CI role",
+            "user": { "login": "dev", "type": "User" },
+            "head": { "sha": HEAD, "ref": "widen-ci", "repo": { "full_name": REPO } },
+            "base": { "sha": BASE, "ref": "main", "repo": { "full_name": REPO } }
+        },
+        "repository": { "full_name": REPO, "name": "infra", "owner": { "login": "acme" } },
+        "installation": { "id": installation },
+        "sender": { "login": "dev", "type": "User" }
+    })
+    .to_string()
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::process::id())
+}
+
+fn make_executable(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+}
