@@ -20,7 +20,9 @@
 #[allow(
     dead_code,
     unused_imports,
-    reason = "the demo uses a part of the test fake"
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "the demo uses a part of the test fake, whose panics are test failures"
 )]
 mod support {
     pub mod fake_github;

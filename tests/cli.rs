@@ -192,9 +192,9 @@ fn a_broken_config_exits_3_listing_every_problem_with_its_key_path() {
         .code(3);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
     for expected in [
-        "reviews[0].from.teams: expected a list",
-        "risk.disable[0]",
-        "risk.trusted_accounts[0]",
+        "reviews[0].from.teams (line 6): expected a list",
+        "risk.disable[0] (line 8)",
+        "risk.trusted_accounts[0] (line 9)",
     ] {
         assert!(
             stderr.contains(expected),

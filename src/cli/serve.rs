@@ -47,7 +47,9 @@ pub fn run(args: &Args) -> Outcome {
     {
         Ok(rt) => rt,
         Err(e) => {
-            return Outcome::Failed(anyhow::Error::new(e).context("cannot start the Tokio runtime"));
+            return Outcome::Failed(
+                anyhow::Error::new(e).context("cannot start the Tokio runtime"),
+            );
         }
     };
     match runtime.block_on(service::run_until_signal(&config)) {

@@ -4,6 +4,7 @@
 pub mod problems;
 pub mod repo;
 pub mod server;
+mod yaml_lines;
 
 pub use problems::{Problem, Problems};
 pub use repo::RepoConfig;

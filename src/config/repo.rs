@@ -152,18 +152,23 @@ pub fn parse(text: &str) -> Result<RepoConfig, Problems> {
             }
         }
     }
-    if problems.is_empty() {
-        Ok(RepoConfig {
-            stacks,
-            reviews,
-            allow_author_approval,
-            invalidate_approvals,
-            overrides,
-            risk,
-        })
-    } else {
-        Err(problems)
+    if !problems.is_empty() {
+        let lines = super::yaml_lines::key_lines(text);
+        for p in &mut problems.0 {
+            if p.line.is_none() {
+                p.line = super::yaml_lines::line_of(&lines, &p.path);
+            }
+        }
+        return Err(problems);
     }
+    Ok(RepoConfig {
+        stacks,
+        reviews,
+        allow_author_approval,
+        invalidate_approvals,
+        overrides,
+        risk,
+    })
 }
 
 /// Only the `risk:` section, for `iamgate analyze --config`: the rest of the file is validated
@@ -519,5 +524,63 @@ impl Reader<'_> {
             severity,
             trusted_accounts,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_is_valid() {
+        let text = include_str!("../../config/iamgate.example.yml");
+        let config = parse(text).unwrap_or_else(|p| panic!("example invalid: {p}"));
+        assert_eq!(config.stacks.len(), 1);
+        assert_eq!(config.reviews.len(), 2);
+        assert_eq!(config.invalidate_approvals, Invalidation::OnIamChange);
+    }
+
+    #[test]
+    fn every_problem_has_its_key_path_and_line() {
+        let text = "version: 1\nstacks:\n  - name: prod\n    dir: infra\n    stack: acme/prod\n    colour: blue\n  - name: prod\n    dir: x\n    stack: acme/x\nreviews:\n  - name: sec\n    when: { stacks: [nope] }\n    approvals: 1\n    from: { teams: [acme/security] }\ninvalidate_approvals: sometimes\n";
+        let problems = match parse(text) {
+            Ok(_) => panic!("accepted an invalid config"),
+            Err(p) => p,
+        };
+        let found: Vec<(String, Option<usize>)> = problems
+            .0
+            .iter()
+            .map(|p| (p.path.clone(), p.line))
+            .collect();
+        for expected in [
+            ("stacks[0].colour", Some(6)),
+            ("stacks[1].name", Some(7)),
+            ("reviews[0].when.stacks[0]", Some(12)),
+            ("invalidate_approvals", Some(15)),
+        ] {
+            assert!(
+                found.contains(&(expected.0.to_owned(), expected.1)),
+                "{expected:?} not in {found:?}"
+            );
+        }
+        assert!(
+            problems.to_string().contains("stacks[0].colour (line 6)"),
+            "{problems}"
+        );
+    }
+
+    #[test]
+    fn a_missing_key_is_reported_at_its_mapping() {
+        let text = "version: 1\nstacks:\n  - name: prod\n    dir: infra\n";
+        let problems = match parse(text) {
+            Ok(_) => panic!("accepted a stack without `stack`"),
+            Err(p) => p,
+        };
+        let missing = problems
+            .0
+            .iter()
+            .find(|p| p.path == "stacks[0].stack")
+            .unwrap_or_else(|| panic!("no problem for the missing key: {problems}"));
+        assert_eq!(missing.line, Some(3));
     }
 }

@@ -6,5 +6,7 @@
     reason = "test support: panics are test failures"
 )]
 
+mod crash;
 mod github_client;
+mod scenarios;
 mod support;

@@ -160,6 +160,8 @@ pub enum Fault {
 struct FaultRule {
     method: String,
     path_prefix: String,
+    /// Matching requests let through before the fault starts.
+    skip: usize,
     remaining: usize,
     fault: Fault,
 }
@@ -445,9 +447,21 @@ impl FakeGitHub {
     /// The next `count` requests with `method` whose path (API prefix removed, query ignored)
     /// starts with `path_prefix` fail with `fault`.
     pub fn fail_next(&self, method: &str, path_prefix: &str, count: usize, fault: Fault) -> &Self {
+        self.fail_after(method, path_prefix, 0, count, fault)
+    }
+    /// Like [`FakeGitHub::fail_next`], after letting `skip` matching requests through.
+    pub fn fail_after(
+        &self,
+        method: &str,
+        path_prefix: &str,
+        skip: usize,
+        count: usize,
+        fault: Fault,
+    ) -> &Self {
         let rule = FaultRule {
             method: method.to_uppercase(),
             path_prefix: path_prefix.to_owned(),
+            skip,
             remaining: count,
             fault,
         };
@@ -455,7 +469,18 @@ impl FakeGitHub {
         self
     }
 
+    /// Drops every fault not yet used up.
+    pub fn clear_faults(&self) -> &Self {
+        self.lock().faults.clear();
+        self
+    }
+
     // ---- inspection ----
+
+    /// A pull request as it stands now (head, base, fork, ...).
+    pub fn pull(&self, repo: &str, number: u64) -> PrSpec {
+        self.lock().pull(repo, number).spec.clone()
+    }
 
     pub fn comments(&self, repo: &str, number: u64) -> Vec<FakeComment> {
         let state = self.lock();

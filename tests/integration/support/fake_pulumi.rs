@@ -9,7 +9,7 @@
 //! Layout under the directory given to `new`: `pulumi` (the script), `invocations.log` (one line
 //! per run: cwd then the arguments, separated by U+001F), `stacks/<n>/` (per stack: `stack`
 //! holding its name, `mode`, `code`, `stdout`, `stderr`, and for `hang` the `pid` and
-//! `grandchild.pid` it wrote). A stack without a behaviour gets pulumi's "stack not found"
+//! `grandchild.pid` it wrote; for `block` the `pid` and the `release` file it waits for). A stack without a behaviour gets pulumi's "stack not found"
 //! (exit 6).
 
 #![allow(
@@ -58,6 +58,12 @@ case $(cat "$behaviour/mode") in
     (trap '' TERM; exec sleep 100000) &
     echo $! > "$behaviour/grandchild.pid"
     exec sleep 100000 ;;
+  block)
+    echo $$ > "$behaviour/pid"
+    held="$behaviour/held.$$"
+    cat "$behaviour/stdout" > "$held"
+    while [ ! -f "$behaviour/release" ]; do sleep 0.02; done
+    cat "$held"; rm -f "$held"; exit 0 ;;
   *) echo "fake pulumi: unknown mode in $behaviour" >&2; exit 255 ;;
 esac
 "#;
@@ -126,6 +132,23 @@ impl FakePulumi {
         self.set(stack, "hang", 0, b"", b"");
     }
 
+    /// `stack` waits until [`FakePulumi::release`] is called, then prints what `fixture` held
+    /// when the run started and exits 0 (a preview that takes as long as the test wants).
+    pub fn block(&self, stack: &str, fixture: impl AsRef<Path>) {
+        let fixture = fixture.as_ref();
+        let content =
+            fs::read(fixture).unwrap_or_else(|e| panic!("fixture {}: {e}", fixture.display()));
+        self.set(stack, "block", 0, b"", &content);
+    }
+
+    /// Lets every blocked run of `stack` (present and future) finish.
+    pub fn release(&self, stack: &str) {
+        let dir = self
+            .behaviour_dir(stack)
+            .unwrap_or_else(|| panic!("fake pulumi: no behaviour for stack {stack}"));
+        write(&dir.join("release"), b"");
+    }
+
     /// `stack` prints its environment (`env` output, `KEY=value` lines) on stdout.
     pub fn print_env(&self, stack: &str) {
         self.set(stack, "print_env", 0, b"", b"");
@@ -190,7 +213,7 @@ impl FakePulumi {
             write(&dir.join("stack"), stack.as_bytes());
             dir
         });
-        for stale in ["pid", "grandchild.pid"] {
+        for stale in ["pid", "grandchild.pid", "release"] {
             let _ = fs::remove_file(dir.join(stale));
         }
         write(&dir.join("stdout"), stdout);

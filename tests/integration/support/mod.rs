@@ -1,3 +1,5 @@
-//! Shared test support: fake forges and helpers.
+//! Shared test support: fake forges, the fake pulumi, and the server harness.
 
 pub mod fake_github;
+pub mod fake_pulumi;
+pub mod server;

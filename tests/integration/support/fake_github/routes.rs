@@ -160,6 +160,13 @@ fn respond(
     let rule = state.faults.iter_mut().find(|r| {
         r.remaining > 0 && r.method == method.as_str() && path.starts_with(&r.path_prefix)
     });
+    let rule = match rule {
+        Some(rule) if rule.skip > 0 => {
+            rule.skip -= 1;
+            None
+        }
+        other => other,
+    };
     if let Some(rule) = rule {
         rule.remaining -= 1;
         let fault = rule.fault;

@@ -1,0 +1,197 @@
+//! PR event → comment and status posted, against the local fake GitHub with an instant fake
+//! `pulumi`: the latency iamgate adds to a pull request, end to end through the real router, the
+//! SQLite store, the worker, the real GitHub client (App JWT, installation token, octocrab) and
+//! the engine. Each iteration pushes a new head to the PR, delivers the signed `synchronize`
+//! webhook through the router and runs the worker until the job is done, then checks that the
+//! status for that head was posted and the one comment updated.
+//!
+//! ```sh
+//! cargo bench --bench pr_flow                  # 200 iterations; IAMGATE_BENCH_ITERS=N
+//! ```
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    reason = "a benchmark binary: failures are fatal, results are printed"
+)]
+
+#[path = "../tests/integration/support"]
+#[allow(
+    dead_code,
+    unused_imports,
+    reason = "the benchmark uses a part of the test fake"
+)]
+mod support {
+    pub mod fake_github;
+}
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::Request;
+use iamgate::config::{Secret, ServerConfig};
+use iamgate::server::{Service, router};
+use iamgate::webhook::verify::github_signature_for;
+use support::fake_github::{FakeGitHub, PrSpec};
+use tower::ServiceExt;
+
+const REPO: &str = "acme/infra";
+const PR: u64 = 7;
+const BASE: &str = "1111111111111111111111111111111111111111";
+const SECRET: &str = "bench-secret-0123456789abcdef";
+
+const REPO_CONFIG: &str = r#"version: 1
+stacks:
+  - name: prod
+    dir: infra
+    stack: acme/prod
+    paths: ["infra/**"]
+reviews:
+  - name: security
+    when: { min_risk: high }
+    approvals: 1
+    from: { teams: [acme/security] }
+"#;
+
+fn main() {
+    let iterations: usize = std::env::var("IAMGATE_BENCH_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run(iterations));
+}
+
+fn head(i: usize) -> String {
+    format!("{:040x}", 0xabc0_0000_u64 + i as u64)
+}
+
+async fn run(iterations: usize) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let work = tempfile::tempdir().unwrap();
+    let github = FakeGitHub::start().await;
+    github
+        .repo(REPO)
+        .file(REPO, BASE, ".iamgate.yml", REPO_CONFIG)
+        .team("acme", "security", &["alice"]);
+    let pulumi = work.path().join("pulumi");
+    std::fs::write(
+        &pulumi,
+        format!("#!/bin/sh\nexec cat '{root}/examples/risky-preview.json'\n"),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&pulumi, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let config = ServerConfig::parse(
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[store]\nurl = \"sqlite://{}\"\n\
+             [github]\napp_id = {}\nprivate_key_path = \"{root}/tests/fixtures/keys/test-app.private-key.pem\"\n\
+             webhook_secret = \"{SECRET}\"\napi_url = \"{}\"\n[pulumi]\ncommand = \"{}\"\n",
+            work.path().join("iamgate.db").display(),
+            github.app_id(),
+            github.url(),
+            pulumi.display()
+        ),
+        std::iter::empty(),
+    )
+    .unwrap();
+    let service = Service::build(&config).await.unwrap();
+    let app = router(service.state().clone());
+    let secret = Secret::new(SECRET);
+
+    // One warm-up run (token minting, first comment creation), then the measured ones.
+    let mut samples = Vec::with_capacity(iterations);
+    for i in 0..=iterations {
+        let sha = head(i);
+        github
+            .archive(
+                REPO,
+                &sha,
+                &[
+                    (
+                        "infra/Pulumi.yaml",
+                        "name: infra\nruntime: nodejs\n".to_owned(),
+                    ),
+                    ("infra/index.ts", format!("// revision {i}\n")),
+                ],
+            )
+            .pr(REPO, PR, PrSpec::new(&sha, BASE))
+            .pr_files(REPO, PR, ["infra/index.ts"]);
+        let body = payload(
+            if i == 0 { "opened" } else { "synchronize" },
+            &sha,
+            github.installation_id(),
+        );
+        let request = Request::post("/webhooks/github")
+            .header("X-GitHub-Event", "pull_request")
+            .header("X-GitHub-Delivery", format!("bench-{i}"))
+            .header(
+                "X-Hub-Signature-256",
+                github_signature_for(&secret, body.as_bytes()),
+            )
+            .header("Content-Type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+
+        let started = Instant::now();
+        let reply = app.clone().oneshot(request).await.unwrap();
+        assert!(
+            reply.status().is_success(),
+            "delivery {i}: {}",
+            reply.status()
+        );
+        let summary = service.worker().run_until_idle().await.unwrap();
+        let elapsed = started.elapsed();
+
+        assert_eq!(summary.completed, 1, "iteration {i}: {summary:?}");
+        let status = github
+            .latest_status(REPO, &sha)
+            .expect("a status for the new head");
+        assert_eq!(status.description, "needs 1 approval from acme/security");
+        if i > 0 {
+            samples.push(elapsed);
+        }
+    }
+    assert_eq!(
+        github.comments(REPO, PR).len(),
+        1,
+        "one comment, edited in place"
+    );
+
+    samples.sort();
+    let pct = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize];
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
+    println!(
+        "pr_flow: {} runs (event → comment updated + status posted): p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms, mean {:.1} ms",
+        samples.len(),
+        ms(pct(0.5)),
+        ms(pct(0.9)),
+        ms(pct(0.99)),
+        ms(*samples.last().unwrap()),
+        ms(mean),
+    );
+}
+
+fn payload(action: &str, sha: &str, installation: u64) -> String {
+    serde_json::json!({
+        "action": action,
+        "number": PR,
+        "pull_request": {
+            "number": PR,
+            "state": "open",
+            "user": { "login": "dev", "type": "User" },
+            "head": { "sha": sha, "ref": "feature", "repo": { "full_name": REPO } },
+            "base": { "sha": BASE, "ref": "main", "repo": { "full_name": REPO } }
+        },
+        "repository": { "full_name": REPO },
+        "installation": { "id": installation },
+        "sender": { "login": "dev", "type": "User" }
+    })
+    .to_string()
+}
