@@ -149,8 +149,9 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
                 StackOutcome::Failed(reason) => Outcome::Failed {
                     reason: reason.clone(),
                 },
-                StackOutcome::NotRun => Outcome::Failed {
-                    reason: "not previewed: the pull request comes from a fork".to_owned(),
+                StackOutcome::NotRun => Outcome::NotRun {
+                    reason: "The pull request comes from a fork: its code is not run here."
+                        .to_owned(),
                 },
             },
         })

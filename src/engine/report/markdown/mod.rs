@@ -43,6 +43,11 @@ pub enum Outcome<'a> {
     Failed {
         reason: String,
     },
+    /// The stack was deliberately not previewed (e.g. a fork's code is not run); `reason` says
+    /// why and what to do. Not a failure of the analysis, and not a result either.
+    NotRun {
+        reason: String,
+    },
 }
 
 /// The state of the review requirements that this change triggers.
@@ -184,15 +189,25 @@ fn title(comment: &Comment<'_>) -> String {
         .iter()
         .filter(|s| matches!(s.outcome, Outcome::Failed { .. }))
         .count();
+    let not_run = comment
+        .sections
+        .iter()
+        .filter(|s| matches!(s.outcome, Outcome::NotRun { .. }))
+        .count();
     let worst = comment
         .sections
         .iter()
         .filter_map(|s| match s.outcome {
             Outcome::Analyzed(a) => Some(a.risk),
-            Outcome::Failed { .. } => None,
+            Outcome::Failed { .. } | Outcome::NotRun { .. } => None,
         })
         .max_by_key(|r| r.score);
     let line = match (failed, worst) {
+        (0, _) if not_run > 0 => format!(
+            "## ⏸️ iamgate: {not_run} of {} stack{} not previewed",
+            comment.sections.len(),
+            if comment.sections.len() == 1 { "" } else { "s" }
+        ),
         (0, None) => "## iamgate: no stack was analyzed".to_owned(),
         (0, Some(risk)) => format!(
             "## {} iamgate: {}",
@@ -222,7 +237,7 @@ fn footer(comment: &Comment<'_>) -> String {
                     _ => escape::code_span(&short),
                 })
             }
-            Outcome::Failed { .. } => None,
+            Outcome::Failed { .. } | Outcome::NotRun { .. } => None,
         })
         .collect();
     let prints = if prints.is_empty() {

@@ -36,6 +36,15 @@ pub(super) fn push(
             out.push('\n');
             doc.push(out);
         }
+        Outcome::NotRun { ref reason } => {
+            let heading = heading.unwrap_or_else(|| "Analysis".to_owned());
+            let mut out = format!("### {heading}: ⏸️ not previewed\n\n");
+            for line in clip(reason, MAX_REASON).lines() {
+                out.push_str(&format!("> {}\n", escape::text(line)));
+            }
+            out.push('\n');
+            doc.push(out);
+        }
         Outcome::Analyzed(analysis) => {
             if let Some(heading) = heading {
                 let level = analysis.risk.level;

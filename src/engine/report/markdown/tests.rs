@@ -494,3 +494,36 @@ fn snapshot_of_server_comment() {
     let body = md(&server_comment(&a)).replace(VERSION, "[version]");
     insta::assert_snapshot!(body);
 }
+
+#[test]
+fn a_stack_not_previewed_is_neither_a_failure_nor_a_result() {
+    let comment = Comment {
+        sections: vec![Section {
+            name: Some("prod".to_owned()),
+            outcome: Outcome::NotRun {
+                reason:
+                    "The pull request comes from a fork: its code is not run here.\n@org/admins"
+                        .to_owned(),
+            },
+        }],
+        ..Comment::default()
+    };
+    let body = md(&comment);
+    assert!(
+        body.contains("## ⏸️ iamgate: 1 of 1 stack not previewed"),
+        "{body}"
+    );
+    assert!(
+        body.contains("### Stack `prod`: ⏸️ not previewed"),
+        "{body}"
+    );
+    assert!(!body.contains("analysis failed"), "{body}");
+    assert!(
+        !body.contains("change fingerprint"),
+        "no fingerprint without a result: {body}"
+    );
+    assert!(
+        !body.contains(" @org/admins"),
+        "the reason is escaped: {body}"
+    );
+}
