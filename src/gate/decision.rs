@@ -3,7 +3,7 @@
 //! reviewer asked for changes; `pending` otherwise. The description says what is needed.
 
 use super::requirements::{Change, StackResult};
-use crate::engine::report::markdown::{Requirement, Reviewer};
+use crate::engine::report::markdown::{Requirement, Reviewer, Reviews};
 use crate::forge::StatusState;
 
 /// The status to set, with its description (at most 140 characters).
@@ -20,6 +20,22 @@ impl Decision {
             description: clip(&description.into(), 140),
         }
     }
+}
+
+/// Decides the status from the change and its review state: a valid override (bound to this
+/// change) lets it through whatever else holds; otherwise as [`decide`].
+pub fn decide_reviews(change: &Change<'_>, reviews: &Reviews) -> Decision {
+    if let Some(o) = &reviews.overridden {
+        return Decision::new(
+            StatusState::Success,
+            format!(
+                "overridden by {}: {}",
+                o.by,
+                o.reason.replace(['\n', '\r'], " ")
+            ),
+        );
+    }
+    decide(change, &reviews.requirements)
 }
 
 /// Decides the status from the change and the state of its triggered requirements.
@@ -209,5 +225,28 @@ mod tests {
         let d = decide(&change, &[requirement(3, &[], &many)]);
         assert!(d.description.chars().count() <= 140, "{}", d.description);
         assert!(d.description.ends_with('…'));
+    }
+
+    #[test]
+    fn a_valid_override_is_success_whatever_else_holds() {
+        use crate::engine::report::markdown::Override;
+        let s = stack("prod");
+        let change = Change {
+            stacks: vec![(&s, StackResult::Failed)],
+            changed_paths: &[],
+            config_changed: false,
+        };
+        let mut reviews = Reviews::default();
+        assert_eq!(
+            decide_reviews(&change, &reviews).state,
+            StatusState::Failure
+        );
+        reviews.overridden = Some(Override {
+            by: "lead".into(),
+            reason: "incident 42\nrollback".into(),
+        });
+        let d = decide_reviews(&change, &reviews);
+        assert_eq!(d.state, StatusState::Success);
+        assert_eq!(d.description, "overridden by lead: incident 42 rollback");
     }
 }

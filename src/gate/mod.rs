@@ -1,8 +1,9 @@
 //! The merge gate, pure: which review requirements a change triggers, and the commit status
 //! that follows from the analysis and the requirements. No I/O.
 
+pub mod approvals;
 pub mod decision;
 pub mod requirements;
 
-pub use decision::{Decision, decide};
+pub use decision::{Decision, decide, decide_reviews};
 pub use requirements::{Change, StackResult, Triggered, triggered};

@@ -8,6 +8,7 @@ use tracing::{info, warn};
 
 use super::ctx::JobCtx;
 use super::failure;
+use super::preview_cache::Cached;
 use crate::config::repo::{self, RepoConfig, StackConfig};
 use crate::engine::report::markdown::{self, Outcome, Requirement, Reviewer, Reviews, Section};
 use crate::engine::{Analysis, analyze, preview};
@@ -222,7 +223,8 @@ async fn config_change_note(
     })
 }
 
-/// Downloads and unpacks the head once, then previews and analyzes each stack.
+/// Previews each stack at the head (from the preview cache when this head was previewed
+/// before; otherwise downloading and unpacking the head once), then analyzes each.
 async fn preview_stacks<'c>(
     ctx: &JobCtx,
     forge: &dyn Forge,
@@ -231,6 +233,42 @@ async fn preview_stacks<'c>(
     config: &RepoConfig,
     stacks: &[&'c StackConfig],
 ) -> Result<Vec<(&'c StackConfig, StackOutcome)>, JobFailure> {
+    let cache = &ctx.settings.previews;
+    let mut previews: Vec<Option<Cached>> =
+        stacks.iter().map(|s| cache.get(pr_ref, s, head)).collect();
+    if previews.iter().any(Option::is_none) {
+        let fresh = run_previews(ctx, forge, pr_ref, head, stacks, &previews).await?;
+        for (i, outcome) in fresh {
+            cache.put(pr_ref, stacks[i], head, &outcome);
+            previews[i] = Some(outcome);
+        }
+    } else {
+        info!(pr = %pr_ref, sha = %head, "previews of this head are cached: not previewing again");
+    }
+    Ok(stacks
+        .iter()
+        .zip(previews)
+        .map(|(stack, preview)| {
+            let outcome = match preview {
+                Some(Cached::Output(stdout)) => analyze_output(stack, &stdout, config),
+                Some(Cached::Failed(reason)) => StackOutcome::Failed(reason),
+                None => StackOutcome::Failed("the preview did not run".to_owned()),
+            };
+            (*stack, outcome)
+        })
+        .collect())
+}
+
+/// Downloads and unpacks the head once and previews the stacks that have no cached outcome.
+async fn run_previews(
+    ctx: &JobCtx,
+    forge: &dyn Forge,
+    pr_ref: &PrRef,
+    head: &Sha,
+    stacks: &[&StackConfig],
+    cached: &[Option<Cached>],
+) -> Result<Vec<(usize, Cached)>, JobFailure> {
+    let missing: Vec<usize> = (0..stacks.len()).filter(|i| cached[*i].is_none()).collect();
     std::fs::create_dir_all(&ctx.settings.workspace_root)
         .map_err(|e| failure::backoff(format!("cannot create the workspace root: {e}")))?;
     let workspace = tempfile::Builder::new()
@@ -250,56 +288,61 @@ async fn preview_stacks<'c>(
         Ok(root) => root,
         Err(e) => {
             let reason = format!("The head commit's archive could not be unpacked safely: {e}");
-            return Ok(stacks
-                .iter()
-                .map(|s| (*s, StackOutcome::Failed(reason.clone())))
+            return Ok(missing
+                .into_iter()
+                .map(|i| (i, Cached::Failed(reason.clone())))
                 .collect());
         }
     };
-    let mut out = Vec::with_capacity(stacks.len());
-    for stack in stacks {
-        let outcome = preview_one(ctx, &root, stack, config).await;
-        out.push((*stack, outcome));
+    let mut out = Vec::with_capacity(missing.len());
+    for i in missing {
+        out.push((i, run_preview(ctx, &root, stacks[i]).await));
     }
     Ok(out)
 }
 
-async fn preview_one(
-    ctx: &JobCtx,
-    root: &Path,
-    stack: &StackConfig,
-    config: &RepoConfig,
-) -> StackOutcome {
+/// Runs one stack's preview; a failure becomes the reason shown in the comment.
+async fn run_preview(ctx: &JobCtx, root: &Path, stack: &StackConfig) -> Cached {
     let dir = root.join(&stack.dir);
     if !dir.is_dir() {
-        return StackOutcome::Failed(format!(
+        return Cached::Failed(format!(
             "The stack directory `{}` does not exist at the head commit. Fix `dir` of stack `{}` in .iamgate.yml.",
             stack.dir, stack.name
         ));
     }
     let output = match ctx.runner.preview(&dir, &stack.stack).await {
         Ok(o) => o,
-        Err(e) => return StackOutcome::Failed(e.to_string()),
+        Err(e) => return Cached::Failed(e.to_string()),
     };
-    let parsed = preview::parse(&output.stdout);
-    match (output.exit_code, parsed) {
-        (Some(0), Ok(p)) => StackOutcome::Analyzed(Box::new(analyze(&p, &config.risk))),
-        (code, Ok(p)) => {
-            let errors: Vec<String> = p
-                .diagnostics
+    if output.exit_code == Some(0) {
+        return Cached::Output(output.stdout);
+    }
+    let errors: Vec<String> = preview::parse(&output.stdout)
+        .map(|p| {
+            p.diagnostics
                 .iter()
                 .filter(|d| d.severity == "error")
                 .map(|d| d.message.clone())
-                .collect();
-            StackOutcome::Failed(failure_text(code, &errors.join("\n"), &output.stderr))
-        }
-        (Some(0), Err(e)) => {
+                .collect()
+        })
+        .unwrap_or_default();
+    Cached::Failed(failure_text(
+        output.exit_code,
+        &errors.join("\n"),
+        &output.stderr,
+    ))
+}
+
+/// Analyzes a successful preview's output.
+fn analyze_output(stack: &StackConfig, stdout: &[u8], config: &RepoConfig) -> StackOutcome {
+    match preview::parse(stdout) {
+        Ok(p) => StackOutcome::Analyzed(Box::new(analyze(&p, &config.risk))),
+        Err(e) => {
             warn!(stack = %stack.name, "preview output unreadable: {e}");
             StackOutcome::Failed(format!(
                 "pulumi preview succeeded but its output could not be read ({e}). Is `[pulumi] command` a Pulumi CLI?"
             ))
         }
-        (code, Err(_)) => StackOutcome::Failed(failure_text(code, "", &output.stderr)),
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::preview_cache::PreviewCache;
 use crate::event::PrRef;
 use crate::forge::{Forge, ForgeResult};
 use crate::pulumi::{Runner, UnpackLimits};
@@ -27,6 +28,8 @@ pub struct JobSettings {
     pub unpack: UnpackLimits,
     /// Where per-run workspaces are created (a fresh temp dir under it per run).
     pub workspace_root: PathBuf,
+    /// Preview outcomes by PR, stack and head, reused until the code changes or `rerun`.
+    pub previews: PreviewCache,
 }
 
 /// Everything a job needs.

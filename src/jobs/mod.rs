@@ -4,6 +4,7 @@
 pub mod analyze_pr;
 pub mod ctx;
 pub mod handler;
+pub mod preview_cache;
 
 pub use ctx::{ForgeProvider, JobCtx, JobSettings};
 pub use handler::{Forges, Jobs};

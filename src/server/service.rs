@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::AppState;
 use crate::config::ServerConfig;
 use crate::forge::github::GitHubApp;
+use crate::jobs::preview_cache::PreviewCache;
 use crate::jobs::{Forges, JobCtx, JobSettings, Jobs};
 use crate::pulumi::{Runner, RunnerConfig, UnpackLimits};
 use crate::queue::{RetryPolicy, Worker, WorkerConfig};
@@ -94,6 +95,7 @@ impl Service {
                 archive_max_bytes: ARCHIVE_MAX_BYTES,
                 unpack: UnpackLimits::default(),
                 workspace_root: workspaces.path().to_path_buf(),
+                previews: PreviewCache::new(previews_dir(&store)),
             },
         };
         let notify = Arc::new(Notify::new());
@@ -182,6 +184,14 @@ impl Service {
     }
 }
 
+/// The preview cache lives next to the store file, so it survives restarts with it.
+fn previews_dir(store: &SqliteStore) -> std::path::PathBuf {
+    store.path().parent().map_or_else(
+        || std::path::PathBuf::from("previews"),
+        |p| p.join("previews"),
+    )
+}
+
 fn worker_config(config: &ServerConfig) -> WorkerConfig {
     let lease = config.worker.lease;
     WorkerConfig {
@@ -198,7 +208,12 @@ fn worker_config(config: &ServerConfig) -> WorkerConfig {
 }
 
 async fn prune_periodically(store: Arc<SqliteStore>, shutdown: CancellationToken) {
+    let previews = PreviewCache::new(previews_dir(&store));
     loop {
+        let removed = previews.prune(RETAIN_FINISHED);
+        if removed > 0 {
+            tracing::info!(removed, "pruned old preview cache entries");
+        }
         match store.prune(RETAIN_FINISHED, PRUNE_BATCH).await {
             Ok(pruned) if pruned.jobs + pruned.deliveries > 0 => {
                 tracing::info!(

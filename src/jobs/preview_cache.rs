@@ -1,0 +1,199 @@
+//! The preview cache: the outcome of `pulumi preview` for one stack of one pull request at one
+//! head commit, kept on disk next to the store, so that events that do not change the code (a
+//! review, an approval command, a base-branch config edit) recompute the gate in milliseconds
+//! instead of previewing again. `/iamgate rerun` forgets a head's entries. Entries are written
+//! to a temporary file and renamed, so a crash never leaves a half-written one.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use sha2::{Digest, Sha256};
+
+use crate::config::repo::StackConfig;
+use crate::event::{PrRef, Sha};
+
+/// What a preview produced, as far as the analysis is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cached {
+    /// `pulumi preview --json` succeeded with this output.
+    Output(Vec<u8>),
+    /// It failed; the reason is the text shown in the comment.
+    Failed(String),
+}
+
+/// A directory of cached preview outcomes.
+#[derive(Debug, Clone)]
+pub struct PreviewCache {
+    dir: PathBuf,
+}
+
+impl PreviewCache {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        PreviewCache { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The cached outcome, if any. An unreadable entry is treated as missing (and logged).
+    pub fn get(&self, pr: &PrRef, stack: &StackConfig, head: &Sha) -> Option<Cached> {
+        let base = self.entry(pr, stack, head);
+        if let Ok(reason) = std::fs::read_to_string(base.with_extension("failed")) {
+            return Some(Cached::Failed(reason));
+        }
+        let file = std::fs::File::open(base.with_extension("json.gz")).ok()?;
+        let mut out = Vec::new();
+        match GzDecoder::new(file).read_to_end(&mut out) {
+            Ok(_) => Some(Cached::Output(out)),
+            Err(error) => {
+                tracing::warn!(%error, "unreadable preview cache entry; previewing again");
+                None
+            }
+        }
+    }
+
+    /// Stores an outcome (best effort: a cache that cannot be written only costs time).
+    pub fn put(&self, pr: &PrRef, stack: &StackConfig, head: &Sha, outcome: &Cached) {
+        if let Err(error) = self.try_put(pr, stack, head, outcome) {
+            tracing::warn!(%error, dir = %self.dir.display(), "cannot write the preview cache");
+        }
+    }
+
+    fn try_put(
+        &self,
+        pr: &PrRef,
+        stack: &StackConfig,
+        head: &Sha,
+        outcome: &Cached,
+    ) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let base = self.entry(pr, stack, head);
+        let (path, bytes) = match outcome {
+            Cached::Failed(reason) => (base.with_extension("failed"), reason.as_bytes().to_vec()),
+            Cached::Output(output) => {
+                let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+                gz.write_all(output)?;
+                (base.with_extension("json.gz"), gz.finish()?)
+            }
+        };
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+        tmp.write_all(&bytes)?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    /// Forgets every stack's outcome at `head` of `pr` (for `/iamgate rerun`).
+    pub fn forget(&self, pr: &PrRef, stacks: &[StackConfig], head: &Sha) {
+        for stack in stacks {
+            let base = self.entry(pr, stack, head);
+            for ext in ["failed", "json.gz"] {
+                let _ = std::fs::remove_file(base.with_extension(ext));
+            }
+        }
+    }
+
+    /// Removes entries older than `age`; returns how many.
+    pub fn prune(&self, age: Duration) -> usize {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return 0;
+        };
+        let now = SystemTime::now();
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| now.duration_since(t).is_ok_and(|d| d >= age));
+            if old && std::fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// The entry's path without extension: a hash of everything that decides the preview (the
+    /// PR, the stack's directory and name, the head commit).
+    fn entry(&self, pr: &PrRef, stack: &StackConfig, head: &Sha) -> PathBuf {
+        let mut h = Sha256::new();
+        for part in [pr.key().as_str(), &stack.dir, &stack.stack, head.as_str()] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        self.dir.join(hex::encode(h.finalize()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{ForgeKind, PrNumber, RepoName};
+
+    fn pr() -> PrRef {
+        PrRef {
+            forge: ForgeKind::GitHub,
+            installation: Some(1),
+            repo: RepoName::from("acme/infra"),
+            number: PrNumber(7),
+        }
+    }
+
+    fn stack(name: &str) -> StackConfig {
+        StackConfig {
+            name: name.into(),
+            dir: "infra".into(),
+            stack: format!("acme/{name}"),
+            paths: vec![],
+        }
+    }
+
+    #[test]
+    fn outcomes_round_trip_per_stack_and_head_and_can_be_forgotten() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let cache = PreviewCache::new(dir.path().join("previews"));
+        let (prod, dev) = (stack("prod"), stack("dev"));
+        let (h1, h2) = (Sha::from("h1"), Sha::from("h2"));
+        assert_eq!(cache.get(&pr(), &prod, &h1), None);
+        cache.put(
+            &pr(),
+            &prod,
+            &h1,
+            &Cached::Output(b"{\"steps\":[]}".to_vec()),
+        );
+        cache.put(&pr(), &dev, &h1, &Cached::Failed("exit 255".into()));
+        assert_eq!(
+            cache.get(&pr(), &prod, &h1),
+            Some(Cached::Output(b"{\"steps\":[]}".to_vec()))
+        );
+        assert_eq!(
+            cache.get(&pr(), &dev, &h1),
+            Some(Cached::Failed("exit 255".into()))
+        );
+        assert_eq!(cache.get(&pr(), &prod, &h2), None, "another head");
+        cache.forget(&pr(), &[prod.clone(), dev.clone()], &h1);
+        assert_eq!(cache.get(&pr(), &prod, &h1), None);
+        assert_eq!(cache.get(&pr(), &dev, &h1), None);
+    }
+
+    #[test]
+    fn a_corrupt_entry_is_a_miss_and_old_entries_are_pruned() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let cache = PreviewCache::new(dir.path());
+        let prod = stack("prod");
+        let head = Sha::from("h1");
+        cache.put(&pr(), &prod, &head, &Cached::Output(b"x".to_vec()));
+        let entry = cache.entry(&pr(), &prod, &head).with_extension("json.gz");
+        std::fs::write(&entry, b"not gzip").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cache.get(&pr(), &prod, &head), None);
+        assert_eq!(
+            cache.prune(Duration::from_secs(3600)),
+            0,
+            "fresh entries stay"
+        );
+        assert_eq!(cache.prune(Duration::ZERO), 1);
+    }
+}
