@@ -114,6 +114,118 @@ impl PrAction {
     }
 }
 
+macro_rules! numeric_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub u64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+    };
+}
+
+numeric_id!(
+    /// A pull request comment's id (GitHub issue comment id, GitLab note id).
+    CommentId
+);
+numeric_id!(
+    /// A pull request review's id.
+    ReviewId
+);
+
+/// A forge account, as the forge describes it (GitHub `user.type`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Actor {
+    pub login: Login,
+    pub kind: ActorKind,
+}
+
+/// What kind of account acted. Only [`ActorKind::User`] can ever grant anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// A person.
+    User,
+    /// A GitHub App or bot account (`login` ends in `[bot]`), iamgate itself included.
+    Bot,
+    /// Anything else the forge reports (`Organization`, `Mannequin`, a missing type).
+    Other,
+}
+
+impl ActorKind {
+    /// From GitHub's `user.type` (`User`, `Bot`, ...); case-insensitive, unknown is `Other`.
+    pub fn from_github(kind: &str) -> Self {
+        if kind.eq_ignore_ascii_case("user") {
+            ActorKind::User
+        } else if kind.eq_ignore_ascii_case("bot") {
+            ActorKind::Bot
+        } else {
+            ActorKind::Other
+        }
+    }
+}
+
+/// The GitHub App a comment was made through (`performed_via_github_app`): a user-to-server
+/// token, so the comment's author is a person but an app wrote the text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ViaApp {
+    pub id: u64,
+    pub slug: String,
+}
+
+/// What happened to a pull request comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommentAction {
+    Created,
+    /// Edited: never grants anything (the text may no longer be what was first read).
+    Edited,
+    Deleted,
+}
+
+/// What happened to a pull request review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewAction {
+    Submitted,
+    /// The review's body was edited; its state did not change.
+    Edited,
+    /// A maintainer dismissed the review: an approval or change request it carried is withdrawn.
+    Dismissed,
+}
+
+/// A review's state (GitHub webhooks send it lower-case, REST upper-case; both decode).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewState {
+    Approved,
+    ChangesRequested,
+    Commented,
+    Dismissed,
+    Pending,
+    /// A state this version does not know: never an approval.
+    Other(String),
+}
+
+impl ReviewState {
+    /// From the forge's state name, case-insensitively.
+    pub fn parse(state: &str) -> Self {
+        match state.to_ascii_lowercase().as_str() {
+            "approved" => ReviewState::Approved,
+            "changes_requested" => ReviewState::ChangesRequested,
+            "commented" => ReviewState::Commented,
+            "dismissed" => ReviewState::Dismissed,
+            "pending" => ReviewState::Pending,
+            _ => ReviewState::Other(state.to_owned()),
+        }
+    }
+}
+
 /// A decoded delivery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -123,6 +235,28 @@ pub enum Event {
         pr: PrRef,
         action: PrAction,
         head: Sha,
+    },
+    /// A comment on a pull request was created, edited or deleted (comments on issues are
+    /// `Ignored`). Only a `Created` comment by a `User` may carry commands.
+    Comment {
+        pr: PrRef,
+        action: CommentAction,
+        id: CommentId,
+        /// The comment's text as the forge holds it now (after an edit: the new text).
+        body: String,
+        author: Actor,
+        /// Set when an app posted the comment on the author's behalf.
+        via_app: Option<ViaApp>,
+    },
+    /// A review on a pull request was submitted, edited or dismissed.
+    Review {
+        pr: PrRef,
+        action: ReviewAction,
+        id: ReviewId,
+        state: ReviewState,
+        /// The head the review was given on.
+        commit: Sha,
+        reviewer: Actor,
     },
     /// The forge checks that the hook works.
     Ping,

@@ -2,6 +2,7 @@
 //! place (0 done, 1 other failure, 2 usage, 3 invalid input, 4 risk at or above `--fail-on`).
 
 mod analyze;
+mod audit;
 mod check_config;
 mod rules;
 mod serve;
@@ -34,6 +35,8 @@ pub enum Command {
     CheckConfig(check_config::Args),
     /// Run the webhook server (GitHub App), its job worker and its store.
     Serve(serve::Args),
+    /// Export the audit trail from the store (JSON or CSV), or verify it was not altered.
+    Audit(audit::Args),
 }
 
 /// Output formats of `analyze`.
@@ -115,6 +118,7 @@ pub fn main() -> ExitCode {
         Command::Rules(args) => rules::run(&args),
         Command::CheckConfig(args) => check_config::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Audit(args) => audit::run(&args),
     };
     match &outcome {
         Outcome::Done => {}

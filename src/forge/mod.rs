@@ -3,13 +3,19 @@
 //! Errors carry a retry class so the job layer decides how to retry.
 
 pub mod github;
+pub mod membership;
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
-use crate::event::{Login, PrRef, RepoName, Sha};
+use crate::event::{Actor, Login, PrRef, RepoName, Sha};
+// The ids and review states of events and of forge calls are the same values: one type each.
+pub use crate::event::{CommentId, ReviewId, ReviewState};
+
+pub use membership::{DEFAULT_MEMBERSHIP_TTL, MembershipCache};
 
 /// A pull request as the forge reports it now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,9 +76,46 @@ pub struct CommitStatus {
 /// The status context iamgate owns.
 pub const STATUS_CONTEXT: &str = "iamgate";
 
-/// A comment id on the forge.
+/// A submitted review of a pull request (GitLab: an approval of a merge request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    pub id: ReviewId,
+    /// Who reviewed, and whether a person (only a [`crate::event::ActorKind::User`] may grant).
+    pub author: Actor,
+    /// [`ReviewState::Approved`], [`ReviewState::ChangesRequested`],
+    /// [`ReviewState::Commented`] or [`ReviewState::Dismissed`]: [`Forge::reviews`] leaves out
+    /// drafts (`Pending`) and states it does not know (`Other`).
+    pub state: ReviewState,
+    /// The commit the review was given on; `None` when the forge does not say (GitLab approvals
+    /// are not bound to a commit).
+    pub commit: Option<Sha>,
+    /// When it was submitted; `None` when the forge does not say.
+    pub submitted_at: Option<SystemTime>,
+}
+
+/// A reaction iamgate puts on a comment (GitHub reaction content / GitLab award emoji).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct CommentId(pub u64);
+pub enum Reaction {
+    /// Seen, working on it (GitHub `eyes`, GitLab `eyes`).
+    Eyes,
+    /// Done (GitHub `+1`, GitLab `thumbsup`).
+    PlusOne,
+    /// Refused or not understood (GitHub `confused`, GitLab `confused`).
+    Confused,
+}
+
+/// What a user may do in a repository, coarsest first so that levels compare with `>=`.
+/// GitHub's `maintain` counts as [`RepoPermission::Write`] and `triage` as
+/// [`RepoPermission::Read`]; GitLab's guest/reporter are read, developer/maintainer write, owner
+/// admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RepoPermission {
+    None,
+    Read,
+    Write,
+    Admin,
+}
 
 /// How a failed forge call may be retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +181,26 @@ pub trait Forge: Send + Sync + std::fmt::Debug {
         users: &[Login],
         teams: &[String],
     ) -> ForgeResult<()>;
+
+    /// Every submitted review of the pull request, oldest first (all pages). Drafts the App
+    /// cannot see are absent; a review by a deleted account is left out.
+    async fn reviews(&self, pr: &PrRef) -> ForgeResult<Vec<Review>>;
+
+    /// Whether `login` is an active member of `team` (GitHub `org/slug`, child teams included;
+    /// GitLab a group path). A pending invitation is not membership, and neither is a team the
+    /// forge does not show (`false`); any other failure is an error, never `false`, so that a
+    /// decision fails closed and is retried.
+    async fn is_team_member(&self, pr: &PrRef, team: &str, login: &Login) -> ForgeResult<bool>;
+
+    /// The access `login` has to the pull request's repository (`None` for strangers).
+    async fn collaborator_permission(
+        &self,
+        pr: &PrRef,
+        login: &Login,
+    ) -> ForgeResult<RepoPermission>;
+
+    /// Puts `reaction` on a comment of the pull request as iamgate; reacting twice is harmless.
+    async fn react(&self, pr: &PrRef, comment: CommentId, reaction: Reaction) -> ForgeResult<()>;
 
     /// The largest comment body the forge accepts, in characters.
     fn comment_limit(&self) -> usize;

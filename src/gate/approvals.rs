@@ -508,7 +508,11 @@ mod tests {
             head: H2.into(),
             at: 2,
         };
-        let r = w.eval(&[], &[by_alice.clone()], Invalidation::OnIamChange);
+        let r = w.eval(
+            &[],
+            std::slice::from_ref(&by_alice),
+            Invalidation::OnIamChange,
+        );
         assert_eq!(r.overridden, None, "alice is not in `overrides`");
         let r = w.eval(&[], &[by_lead.clone(), by_alice], Invalidation::OnIamChange);
         assert_eq!(r.overridden.map(|o| o.by), Some("lead".to_owned()));

@@ -6,16 +6,18 @@ use std::path::Path;
 
 use tracing::{info, warn};
 
+use super::approvals;
 use super::ctx::JobCtx;
 use super::failure;
 use super::preview_cache::Cached;
+use crate::audit::{AuditEntry, AuditEvent, GateState, Timestamp};
 use crate::config::repo::{self, RepoConfig, StackConfig};
-use crate::engine::report::markdown::{self, Outcome, Requirement, Reviewer, Reviews, Section};
+use crate::engine::report::markdown::{self, CommandHelp, Outcome, Requirement, Section};
 use crate::engine::{Analysis, analyze, preview};
 use crate::event::{PrRef, Sha};
 use crate::forge::{CommitStatus, Forge, PullRequest, StatusState};
 use crate::gate::requirements::selected_stacks;
-use crate::gate::{Change, StackResult, decide, triggered};
+use crate::gate::{Change, StackResult, decide_reviews, triggered};
 use crate::publish;
 use crate::pulumi::unpack;
 use crate::queue::JobFailure;
@@ -118,23 +120,38 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
         changed_paths: &files.paths,
         config_changed,
     };
-    let requirements: Vec<Requirement> = triggered(&config, &change)
+    let fingerprint = change_fingerprint(&outcomes);
+    if !outcomes.is_empty() {
+        ctx.store
+            .put_fingerprint(pr_ref, pr.head.as_str(), &fingerprint)
+            .await?;
+    }
+    let triggered_reviews: Vec<&repo::Review> = triggered(&config, &change)
         .iter()
-        .map(|t| Requirement {
-            name: t.review.name.clone(),
-            needed: t.review.approvals,
-            approved_by: Vec::new(),
-            from: reviewers(&t.review.from),
-            changes_requested_by: Vec::new(),
-        })
+        .map(|t| t.review)
         .collect();
-    let decision = decide(&change, &requirements);
+    let mut state = ctx.store.pr_state(pr_ref).await?;
+    let review_state = approvals::gather(
+        ctx,
+        forge.as_ref(),
+        pr_ref,
+        &pr,
+        &config,
+        &triggered_reviews,
+        &mut state,
+    )
+    .await?;
+    let decision = decide_reviews(&change, &review_state);
+    let requirements: Vec<Requirement> = review_state.requirements.clone();
+    audit_analysis(ctx, pr_ref, &pr, &outcomes, &fingerprint, &mut state).await?;
+    save_audited(ctx, pr_ref, &state).await?;
 
     if outcomes.is_empty() && !config_changed {
         // No stack touched: a status only, and the comment kept current if there is one.
         let existing = publish::existing_comment(ctx, forge.as_ref(), pr_ref).await?;
         if existing.is_none() {
-            return publish::status(forge.as_ref(), pr_ref, &pr.head, &decision).await;
+            publish::status(forge.as_ref(), pr_ref, &pr.head, &decision).await?;
+            return audit_status(ctx, pr_ref, &pr, &decision).await;
         }
         notes.push(
             "No Pulumi stack of .iamgate.yml is affected by this pull request any more.".to_owned(),
@@ -157,21 +174,20 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
             },
         })
         .collect();
-    let reviews = (!requirements.is_empty()).then(|| Reviews {
-        requirements: requirements.clone(),
-        ..Reviews::default()
-    });
+    let show_reviews = !review_state.requirements.is_empty()
+        || !review_state.dropped.is_empty()
+        || review_state.overridden.is_some();
     let comment = markdown::Comment {
         sections,
-        reviews,
-        commands: Vec::new(),
+        reviews: show_reviews.then_some(review_state),
+        commands: command_help(),
         notes,
     };
     let body = markdown::render(&comment, publish::comment_budget(forge.as_ref()));
     publish::upsert_comment(ctx, forge.as_ref(), pr_ref, &body).await?;
     publish::status(forge.as_ref(), pr_ref, &pr.head, &decision).await?;
+    audit_status(ctx, pr_ref, &pr, &decision).await?;
 
-    let fingerprint = change_fingerprint(&outcomes);
     publish::request_reviews_once(
         ctx,
         forge.as_ref(),
@@ -183,7 +199,7 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
     .await
 }
 
-fn parse_config(bytes: &[u8]) -> Result<RepoConfig, crate::config::Problems> {
+pub(crate) fn parse_config(bytes: &[u8]) -> Result<RepoConfig, crate::config::Problems> {
     match std::str::from_utf8(bytes) {
         Ok(text) => repo::parse(text),
         Err(_) => {
@@ -194,12 +210,105 @@ fn parse_config(bytes: &[u8]) -> Result<RepoConfig, crate::config::Problems> {
     }
 }
 
-fn reviewers(from: &repo::Reviewers) -> Vec<Reviewer> {
-    from.teams
+/// The command list shown at the end of the comment, from the command table.
+fn command_help() -> Vec<CommandHelp> {
+    crate::commands::COMMANDS
         .iter()
-        .map(|t| Reviewer::Team(t.clone()))
-        .chain(from.users.iter().map(|u| Reviewer::User(u.clone())))
+        .map(|c| CommandHelp {
+            usage: c.usage(),
+            // Plain text: the comment escapes it, and code spans would show their backticks.
+            summary: c.summary.replace('`', ""),
+        })
         .collect()
+}
+
+/// Records the analysis of this head once per fingerprint.
+async fn audit_analysis(
+    ctx: &JobCtx,
+    pr_ref: &PrRef,
+    pr: &PullRequest,
+    outcomes: &[(&StackConfig, StackOutcome)],
+    fingerprint: &str,
+    state: &mut crate::store::PrState,
+) -> Result<(), JobFailure> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
+    let key = format!("{} {fingerprint}", pr.head);
+    if state.audited.analysis.as_deref() == Some(key.as_str()) {
+        return Ok(());
+    }
+    let worst = outcomes
+        .iter()
+        .filter_map(|(_, o)| match o {
+            StackOutcome::Analyzed(a) => Some(a.risk),
+            _ => None,
+        })
+        .max_by_key(|r| r.score);
+    let changes_iam = outcomes
+        .iter()
+        .any(|(_, o)| !matches!(o, StackOutcome::Analyzed(a) if a.resources.is_empty()));
+    let event = AuditEvent::Analysis {
+        stacks: outcomes.iter().map(|(s, _)| s.name.clone()).collect(),
+        score: worst.map_or(0, |r| r.score),
+        level: worst.map_or_else(|| "none".to_owned(), |r| r.level.to_string()),
+        fingerprint: changes_iam.then(|| fingerprint.to_owned()),
+    };
+    ctx.store
+        .append_audit(AuditEntry::by_app(now(), pr_ref, event).at(pr.head.clone()))
+        .await?;
+    state.audited.analysis = Some(key);
+    Ok(())
+}
+
+/// Records a status iamgate set, when it differs from the last one recorded.
+async fn audit_status(
+    ctx: &JobCtx,
+    pr_ref: &PrRef,
+    pr: &PullRequest,
+    decision: &crate::gate::Decision,
+) -> Result<(), JobFailure> {
+    let mut state = ctx.store.pr_state(pr_ref).await?;
+    let key = format!(
+        "{} {} {}",
+        pr.head,
+        decision.state.as_str(),
+        decision.description
+    );
+    if state.audited.status.as_deref() == Some(key.as_str()) {
+        return Ok(());
+    }
+    let gate_state = match decision.state {
+        StatusState::Pending => GateState::Pending,
+        StatusState::Success => GateState::Success,
+        StatusState::Failure => GateState::Failure,
+    };
+    let event = AuditEvent::StatusChange {
+        state: gate_state,
+        description: decision.description.clone(),
+    };
+    ctx.store
+        .append_audit(AuditEntry::by_app(now(), pr_ref, event).at(pr.head.clone()))
+        .await?;
+    state.audited.status = Some(key);
+    ctx.store.put_pr_state(pr_ref, &state).await?;
+    Ok(())
+}
+
+/// Saves the audit bookkeeping without touching what publishing keeps in the same state.
+async fn save_audited(
+    ctx: &JobCtx,
+    pr_ref: &PrRef,
+    state: &crate::store::PrState,
+) -> Result<(), JobFailure> {
+    let mut fresh = ctx.store.pr_state(pr_ref).await?;
+    fresh.audited = state.audited.clone();
+    ctx.store.put_pr_state(pr_ref, &fresh).await?;
+    Ok(())
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_system_time(std::time::SystemTime::now())
 }
 
 /// The note for a PR that edits `.iamgate.yml`: its own copy validated, the base copy governing.
@@ -430,5 +539,6 @@ async fn publish_failure(
         state: StatusState::Failure,
         description: status.to_owned(),
     };
-    publish::status(forge, pr_ref, &pr.head, &decision).await
+    publish::status(forge, pr_ref, &pr.head, &decision).await?;
+    audit_status(ctx, pr_ref, pr, &decision).await
 }

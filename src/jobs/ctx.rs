@@ -9,7 +9,7 @@ use async_trait::async_trait;
 
 use super::preview_cache::PreviewCache;
 use crate::event::PrRef;
-use crate::forge::{Forge, ForgeResult};
+use crate::forge::{Forge, ForgeResult, MembershipCache};
 use crate::pulumi::{Runner, UnpackLimits};
 use crate::store::Store;
 
@@ -38,6 +38,8 @@ pub struct JobCtx {
     pub forges: Arc<dyn ForgeProvider>,
     pub store: Arc<dyn Store>,
     pub runner: Arc<Runner>,
+    /// Team membership answers, shared by every job (short TTL).
+    pub membership: Arc<MembershipCache>,
     pub settings: JobSettings,
 }
 

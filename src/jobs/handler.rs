@@ -6,8 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tracing::Instrument;
 
-use super::analyze_pr;
 use super::ctx::{ForgeProvider, JobCtx};
+use super::{analyze_pr, command};
 use crate::event::{ForgeKind, PrRef};
 use crate::forge::github::GitHubApp;
 use crate::forge::{Forge, ForgeError, ForgeResult, RetryClass};
@@ -33,6 +33,17 @@ impl JobHandler for Jobs {
             JobKind::AnalyzePr { pr } => {
                 let span = tracing::info_span!("analyze_pr", pr = %pr, job = job.id, attempt = job.attempt);
                 analyze_pr::run(&self.ctx, pr).instrument(span).await
+            }
+            JobKind::Command {
+                pr,
+                comment,
+                author,
+                body,
+            } => {
+                let span = tracing::info_span!("command", pr = %pr, comment = %comment, job = job.id, attempt = job.attempt);
+                command::run(&self.ctx, pr, *comment, author, body)
+                    .instrument(span)
+                    .await
             }
         }
     }

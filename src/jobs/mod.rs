@@ -2,6 +2,8 @@
 //! pure engine and gate together. One context (`JobCtx`) carries everything a job needs.
 
 pub mod analyze_pr;
+pub mod approvals;
+pub mod command;
 pub mod ctx;
 pub mod handler;
 pub mod preview_cache;

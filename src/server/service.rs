@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::AppState;
 use crate::config::ServerConfig;
+use crate::forge::MembershipCache;
 use crate::forge::github::GitHubApp;
 use crate::jobs::preview_cache::PreviewCache;
 use crate::jobs::{Forges, JobCtx, JobSettings, Jobs};
@@ -90,6 +91,7 @@ impl Service {
             forges: Arc::new(Forges { github }),
             store: Arc::clone(&shared_store),
             runner: Arc::new(runner),
+            membership: Arc::new(MembershipCache::default()),
             settings: JobSettings {
                 allow_fork_prs: config.pulumi.allow_fork_prs,
                 archive_max_bytes: ARCHIVE_MAX_BYTES,

@@ -9,7 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::event::{DeliveryId, Event, PrRef};
+use crate::audit::{AuditChain, AuditEntry, AuditFilter, AuditRecord};
+use crate::event::{CommentId, DeliveryId, Event, Login, PrRef};
 
 /// A stored delivery, as the edge hands it over (after signature verification).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,8 +27,17 @@ pub struct NewDelivery {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobKind {
-    /// Analyze the pull request at its newest head and publish the result.
+    /// Analyze the pull request at its newest head and publish the result. Also how the gate is
+    /// recomputed after a review or a command (previews of an unchanged head come from the
+    /// preview cache).
     AnalyzePr { pr: PrRef },
+    /// Run the `/iamgate` commands of a newly created comment.
+    Command {
+        pr: PrRef,
+        comment: CommentId,
+        author: Login,
+        body: String,
+    },
 }
 
 impl JobKind {
@@ -35,6 +45,8 @@ impl JobKind {
     pub fn coalesce_key(&self) -> String {
         match self {
             JobKind::AnalyzePr { pr } => format!("analyze:{}", pr.key()),
+            // Every comment's commands run: never merged with another comment's.
+            JobKind::Command { pr, comment, .. } => format!("command:{}:{comment}", pr.key()),
         }
     }
 }
@@ -84,6 +96,51 @@ pub struct DeadJob {
     pub dead_at_ms: i64,
 }
 
+/// What a command vote says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoteKind {
+    /// `/iamgate approve [reason]`.
+    Approve,
+    /// `/iamgate unapprove`: the user's earlier approvals (reviews included) stop counting.
+    Withdraw,
+    /// `/iamgate override <reason>` by a member of `overrides`.
+    Override,
+}
+
+impl VoteKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VoteKind::Approve => "approve",
+            VoteKind::Withdraw => "withdraw",
+            VoteKind::Override => "override",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<VoteKind> {
+        match s {
+            "approve" => Some(VoteKind::Approve),
+            "withdraw" => Some(VoteKind::Withdraw),
+            "override" => Some(VoteKind::Override),
+            _ => None,
+        }
+    }
+}
+
+/// A vote given by command, bound to the head commit it was given on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandVote {
+    /// What gave it (e.g. `comment:123:0`, the comment and the command's line): adding the same
+    /// source twice (a retried job) adds nothing.
+    pub source: String,
+    pub login: String,
+    pub kind: VoteKind,
+    pub head: String,
+    /// The reason given (required for overrides).
+    pub reason: Option<String>,
+    /// When it was given, Unix milliseconds.
+    pub at_ms: i64,
+}
+
 /// Per-PR publishing state that must survive restarts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrState {
@@ -91,6 +148,24 @@ pub struct PrState {
     pub comment_id: Option<u64>,
     /// The IAM fingerprint reviewers were last requested for.
     pub review_requested_for: Option<String>,
+    /// What was last audited, so that a recomputation records only what changed: the analysis
+    /// (`head fingerprint`), the status (`head state description`), reviews by id, dropped
+    /// approvals by `login head fingerprint`.
+    #[serde(default)]
+    pub audited: Audited,
+}
+
+/// See [`PrState::audited`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audited {
+    #[serde(default)]
+    pub analysis: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub reviews: std::collections::BTreeSet<u64>,
+    #[serde(default)]
+    pub drops: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -162,4 +237,31 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Cheap check that the store answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Appends `entry` to the audit trail as the next link of its hash chain (`seq` and
+    /// `prev_hash` are taken from the chain's head inside the write, so concurrent appends never
+    /// fork it) and returns the stored record. When this returns, the record is durable.
+    async fn append_audit(&self, entry: AuditEntry) -> StoreResult<AuditRecord>;
+
+    /// The audit records that pass `filter`, oldest first. Not verified: see
+    /// [`Store::audit_chain`] and [`crate::audit::verify`].
+    async fn audit_records(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
+
+    /// The whole audit chain and its head, read at one instant, for [`crate::audit::verify`].
+    async fn audit_chain(&self) -> StoreResult<AuditChain>;
+
+    /// Records a command vote; `false` when its source was recorded before (nothing changes).
+    async fn add_vote(&self, pr: &PrRef, vote: &CommandVote) -> StoreResult<bool>;
+
+    /// A pull request's command votes, oldest first.
+    async fn votes(&self, pr: &PrRef) -> StoreResult<Vec<CommandVote>>;
+
+    /// Records the IAM fingerprint of an analyzed head (approvals bind to it).
+    async fn put_fingerprint(&self, pr: &PrRef, head: &str, fingerprint: &str) -> StoreResult<()>;
+
+    /// The fingerprints of a pull request's analyzed heads, by head SHA.
+    async fn fingerprints(
+        &self,
+        pr: &PrRef,
+    ) -> StoreResult<std::collections::BTreeMap<String, String>>;
 }

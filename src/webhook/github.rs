@@ -6,7 +6,10 @@
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::event::{Event, ForgeKind, PrAction, PrNumber, PrRef, RepoName, Sha};
+use crate::event::{
+    Actor, ActorKind, CommentAction, CommentId, Event, ForgeKind, Login, PrAction, PrNumber, PrRef,
+    RepoName, ReviewAction, ReviewId, ReviewState, Sha, ViaApp,
+};
 
 /// Why a verified body is not a delivery we can use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,6 +72,67 @@ struct Changes {
     base: Option<IgnoredAny>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct IssueCommentPayload {
+    action: Option<String>,
+    issue: Option<Issue>,
+    comment: Option<Comment>,
+    repository: Option<Repository>,
+    installation: Option<Installation>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Issue {
+    number: Option<u64>,
+    /// Present (an object with URLs) only when the issue is a pull request.
+    pull_request: Option<IgnoredAny>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Comment {
+    id: Option<u64>,
+    body: Option<String>,
+    user: Option<User>,
+    performed_via_github_app: Option<App>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct User {
+    login: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct App {
+    id: Option<u64>,
+    slug: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ReviewPayload {
+    action: Option<String>,
+    review: Option<Review>,
+    pull_request: Option<PullRequest>,
+    repository: Option<Repository>,
+    installation: Option<Installation>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Review {
+    id: Option<u64>,
+    state: Option<String>,
+    commit_id: Option<String>,
+    user: Option<User>,
+}
+
 /// Decodes the body of a delivery whose `X-GitHub-Event` is `event_name`.
 pub fn decode(event_name: &str, body: &[u8]) -> Result<Event, DecodeError> {
     match event_name {
@@ -77,6 +141,8 @@ pub fn decode(event_name: &str, body: &[u8]) -> Result<Event, DecodeError> {
             Ok(Event::Ping)
         }
         "pull_request" => pull_request(parse(body)?),
+        "issue_comment" => issue_comment(parse(body)?),
+        "pull_request_review" => review(parse(body)?),
         other => {
             let payload: AnyPayload = parse(body)?;
             Ok(Event::Ignored {
@@ -104,12 +170,7 @@ fn pull_request(p: PullRequestPayload) -> Result<Event, DecodeError> {
         "ready_for_review" => PrAction::ReadyForReview,
         "edited" if p.changes.as_ref().is_some_and(|c| c.base.is_some()) => PrAction::BaseChanged,
         "closed" => PrAction::Closed,
-        _ => {
-            return Ok(Event::Ignored {
-                event: "pull_request".to_owned(),
-                action: p.action,
-            });
-        }
+        _ => return Ok(ignored("pull_request", p.action)),
     };
     let missing = |field| DecodeError::Field {
         event: "pull_request".to_owned(),
@@ -122,26 +183,154 @@ fn pull_request(p: PullRequestPayload) -> Result<Event, DecodeError> {
         .or(pr.number)
         .filter(|n| *n > 0)
         .ok_or_else(|| missing("number"))?;
-    let repo = p
-        .repository
-        .and_then(|r| r.full_name)
-        .filter(|name| is_full_name(name))
-        .ok_or_else(|| missing("repository.full_name"))?;
+    let repo = full_name(p.repository).ok_or_else(|| missing("repository.full_name"))?;
     let head = pr
         .head
         .and_then(|h| h.sha)
         .filter(|sha| is_sha(sha))
         .ok_or_else(|| missing("pull_request.head.sha"))?;
     Ok(Event::PullRequest {
-        pr: PrRef {
-            forge: ForgeKind::GitHub,
-            installation: p.installation.and_then(|i| i.id),
-            repo: RepoName(repo),
-            number: PrNumber(number),
-        },
+        pr: github_pr(p.installation, repo, number),
         action,
         head: Sha(head.to_ascii_lowercase()),
     })
+}
+
+fn issue_comment(p: IssueCommentPayload) -> Result<Event, DecodeError> {
+    const EVENT: &str = "issue_comment";
+    let action_name = p.action.clone().unwrap_or_default();
+    let action = match action_name.as_str() {
+        "created" => CommentAction::Created,
+        "edited" => CommentAction::Edited,
+        "deleted" => CommentAction::Deleted,
+        _ => return Ok(ignored(EVENT, p.action)),
+    };
+    let issue = p.issue.unwrap_or_default();
+    if issue.pull_request.is_none() {
+        // A comment on a plain issue: nothing for a merge gate.
+        return Ok(ignored(EVENT, p.action));
+    }
+    let missing = |field| DecodeError::Field {
+        event: EVENT.to_owned(),
+        action: action_name.clone(),
+        field,
+    };
+    let number = issue
+        .number
+        .filter(|n| *n > 0)
+        .ok_or_else(|| missing("issue.number"))?;
+    let repo = full_name(p.repository).ok_or_else(|| missing("repository.full_name"))?;
+    let comment = p.comment.unwrap_or_default();
+    let id = comment
+        .id
+        .filter(|id| *id > 0)
+        .ok_or_else(|| missing("comment.id"))?;
+    let author = actor(comment.user).ok_or_else(|| missing("comment.user.login"))?;
+    let via_app = comment.performed_via_github_app.and_then(|app| {
+        Some(ViaApp {
+            id: app.id?,
+            slug: app.slug.unwrap_or_default(),
+        })
+    });
+    Ok(Event::Comment {
+        pr: github_pr(p.installation, repo, number),
+        action,
+        id: CommentId(id),
+        body: comment.body.unwrap_or_default(),
+        author,
+        via_app,
+    })
+}
+
+fn review(p: ReviewPayload) -> Result<Event, DecodeError> {
+    const EVENT: &str = "pull_request_review";
+    let action_name = p.action.clone().unwrap_or_default();
+    let action = match action_name.as_str() {
+        "submitted" => ReviewAction::Submitted,
+        "edited" => ReviewAction::Edited,
+        "dismissed" => ReviewAction::Dismissed,
+        _ => return Ok(ignored(EVENT, p.action)),
+    };
+    let missing = |field| DecodeError::Field {
+        event: EVENT.to_owned(),
+        action: action_name.clone(),
+        field,
+    };
+    let number = p
+        .pull_request
+        .and_then(|pr| pr.number)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| missing("pull_request.number"))?;
+    let repo = full_name(p.repository).ok_or_else(|| missing("repository.full_name"))?;
+    let review = p.review.unwrap_or_default();
+    let id = review
+        .id
+        .filter(|id| *id > 0)
+        .ok_or_else(|| missing("review.id"))?;
+    let state = review
+        .state
+        .filter(|s| !s.is_empty())
+        .map(|s| ReviewState::parse(&s))
+        .ok_or_else(|| missing("review.state"))?;
+    let commit = review
+        .commit_id
+        .filter(|sha| is_sha(sha))
+        .ok_or_else(|| missing("review.commit_id"))?;
+    let reviewer = actor(review.user).ok_or_else(|| missing("review.user.login"))?;
+    Ok(Event::Review {
+        pr: github_pr(p.installation, repo, number),
+        action,
+        id: ReviewId(id),
+        state,
+        commit: Sha(commit.to_ascii_lowercase()),
+        reviewer,
+    })
+}
+
+fn ignored(event: &str, action: Option<String>) -> Event {
+    Event::Ignored {
+        event: event.to_owned(),
+        action,
+    }
+}
+
+fn github_pr(installation: Option<Installation>, repo: String, number: u64) -> PrRef {
+    PrRef {
+        forge: ForgeKind::GitHub,
+        installation: installation.and_then(|i| i.id),
+        repo: RepoName(repo),
+        number: PrNumber(number),
+    }
+}
+
+fn full_name(repository: Option<Repository>) -> Option<String> {
+    repository
+        .and_then(|r| r.full_name)
+        .filter(|name| is_full_name(name))
+}
+
+/// A user with a login safe to put in an API path; a missing `type` is `Other` (never a user).
+fn actor(user: Option<User>) -> Option<Actor> {
+    let user = user?;
+    let login = user.login.filter(|l| is_login(l))?;
+    Some(Actor {
+        login: Login(login),
+        kind: user
+            .kind
+            .as_deref()
+            .map_or(ActorKind::Other, ActorKind::from_github),
+    })
+}
+
+/// A GitHub login: letters, digits, `-` and `_` (enterprise managed users), and the `[bot]`
+/// suffix of app accounts. Nothing that could step out of an API path.
+fn is_login(login: &str) -> bool {
+    let name = login.strip_suffix("[bot]").unwrap_or(login);
+    !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
 }
 
 /// `owner/name`, nothing that could step out of an API path.

@@ -4,16 +4,42 @@
 
 use tokio::sync::Notify;
 
-use crate::event::Event;
+use crate::commands;
+use crate::event::{ActorKind, CommentAction, Event, ReviewAction};
 use crate::store::{JobKind, NewDelivery, Recorded, Store, StoreResult};
 
-/// The jobs a decoded event asks for: one analysis for a PR event that triggers one.
+/// The jobs a decoded event asks for: an analysis for a PR event that triggers one; the gate
+/// recomputed after a review is submitted or dismissed; the commands of a comment that a person
+/// just created. Edited and deleted comments, bots' comments (iamgate's own included) and
+/// comments without a command line ask for nothing.
 pub fn jobs_for(event: &Event) -> Vec<JobKind> {
     match event {
         Event::PullRequest { pr, action, .. } if action.triggers_analysis() => {
             vec![JobKind::AnalyzePr { pr: pr.clone() }]
         }
-        Event::PullRequest { .. } | Event::Ping | Event::Ignored { .. } => Vec::new(),
+        Event::Review { pr, action, .. } if *action != ReviewAction::Edited => {
+            vec![JobKind::AnalyzePr { pr: pr.clone() }]
+        }
+        Event::Comment {
+            pr,
+            action: CommentAction::Created,
+            id,
+            body,
+            author,
+            via_app: None,
+        } if author.kind == ActorKind::User && !commands::parse(body).is_empty() => {
+            vec![JobKind::Command {
+                pr: pr.clone(),
+                comment: *id,
+                author: author.login.clone(),
+                body: body.clone(),
+            }]
+        }
+        Event::PullRequest { .. }
+        | Event::Review { .. }
+        | Event::Comment { .. }
+        | Event::Ping
+        | Event::Ignored { .. } => Vec::new(),
     }
 }
 
@@ -82,6 +108,53 @@ mod tests {
             })
             .is_empty()
         );
+    }
+
+    fn comment(body: &str, action: CommentAction, kind: ActorKind) -> Event {
+        let pr = match pr_event(PrAction::Opened) {
+            Event::PullRequest { pr, .. } => pr,
+            _ => unreachable!(),
+        };
+        Event::Comment {
+            pr,
+            action,
+            id: crate::event::CommentId(77),
+            body: body.into(),
+            author: crate::event::Actor {
+                login: crate::event::Login::from("alice"),
+                kind,
+            },
+            via_app: None,
+        }
+    }
+
+    #[test]
+    fn only_a_person_s_new_comment_with_a_command_line_gets_a_command_job() {
+        let jobs = jobs_for(&comment(
+            "LGTM\n/iamgate approve ok",
+            CommentAction::Created,
+            ActorKind::User,
+        ));
+        assert!(
+            matches!(&jobs[..], [JobKind::Command { comment, author, .. }] if comment.0 == 77 && author.as_str() == "alice"),
+            "{jobs:?}"
+        );
+        for (body, action, kind) in [
+            ("/iamgate approve", CommentAction::Edited, ActorKind::User),
+            ("/iamgate approve", CommentAction::Deleted, ActorKind::User),
+            ("/iamgate approve", CommentAction::Created, ActorKind::Bot),
+            ("just a comment", CommentAction::Created, ActorKind::User),
+            (
+                "> /iamgate approve",
+                CommentAction::Created,
+                ActorKind::User,
+            ),
+        ] {
+            assert!(
+                jobs_for(&comment(body, action, kind)).is_empty(),
+                "{body:?} {action:?} {kind:?}"
+            );
+        }
     }
 
     #[tokio::test]

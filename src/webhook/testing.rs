@@ -1,16 +1,17 @@
 //! Test support: a fake `Store` that keeps deliveries in memory and can be told to fail, so the
 //! edge is tested without the SQLite store.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::audit::{AuditChain, AuditEntry, AuditFilter, AuditRecord, ChainHead, chain};
 use crate::event::PrRef;
 use crate::store::{
-    ClaimedJob, DeadJob, JobKind, NewDelivery, PrState, QueueStats, Recorded, Store, StoreError,
-    StoreResult,
+    ClaimedJob, CommandVote, DeadJob, JobKind, NewDelivery, PrState, QueueStats, Recorded, Store,
+    StoreError, StoreResult,
 };
 
 #[derive(Debug, Default)]
@@ -18,6 +19,9 @@ pub(crate) struct FakeStore {
     seen: Mutex<BTreeSet<String>>,
     deliveries: Mutex<Vec<NewDelivery>>,
     jobs: Mutex<Vec<JobKind>>,
+    audit: Mutex<Vec<AuditRecord>>,
+    votes: Mutex<Vec<(String, CommandVote)>>,
+    fingerprints: Mutex<BTreeMap<(String, String), String>>,
     /// Every call fails, as a store whose disk is gone.
     broken: bool,
 }
@@ -118,4 +122,92 @@ impl Store for FakeStore {
     async fn ping(&self) -> StoreResult<()> {
         self.check()
     }
+
+    async fn append_audit(&self, entry: AuditEntry) -> StoreResult<AuditRecord> {
+        self.check()?;
+        let mut audit = self.audit.lock().expect("lock");
+        let head = head_of(&audit);
+        let mut record =
+            chain::link(&head, &entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        record.id = record.seq;
+        audit.push(record.clone());
+        Ok(record)
+    }
+
+    async fn audit_records(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
+        self.check()?;
+        let audit = self.audit.lock().expect("lock");
+        Ok(audit
+            .iter()
+            .filter(|r| filter.matches(r))
+            .cloned()
+            .collect())
+    }
+
+    async fn audit_chain(&self) -> StoreResult<AuditChain> {
+        self.check()?;
+        let audit = self.audit.lock().expect("lock");
+        Ok(AuditChain {
+            records: audit.clone(),
+            head: Some(head_of(&audit)),
+        })
+    }
+
+    async fn add_vote(&self, pr: &PrRef, vote: &CommandVote) -> StoreResult<bool> {
+        self.check()?;
+        let mut votes = self.votes.lock().expect("lock");
+        let key = pr.key();
+        if votes
+            .iter()
+            .any(|(k, v)| *k == key && v.source == vote.source)
+        {
+            return Ok(false);
+        }
+        votes.push((key, vote.clone()));
+        Ok(true)
+    }
+
+    async fn votes(&self, pr: &PrRef) -> StoreResult<Vec<CommandVote>> {
+        self.check()?;
+        let key = pr.key();
+        Ok(self
+            .votes
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+            .collect())
+    }
+
+    async fn put_fingerprint(&self, pr: &PrRef, head: &str, fingerprint: &str) -> StoreResult<()> {
+        self.check()?;
+        self.fingerprints
+            .lock()
+            .expect("lock")
+            .insert((pr.key(), head.to_owned()), fingerprint.to_owned());
+        Ok(())
+    }
+
+    async fn fingerprints(&self, pr: &PrRef) -> StoreResult<BTreeMap<String, String>> {
+        self.check()?;
+        let key = pr.key();
+        Ok(self
+            .fingerprints
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|((k, _), _)| *k == key)
+            .map(|((_, head), fp)| (head.clone(), fp.clone()))
+            .collect())
+    }
+}
+
+fn head_of(records: &[AuditRecord]) -> ChainHead {
+    records
+        .last()
+        .map_or_else(chain::empty_head, |last| ChainHead {
+            count: last.seq,
+            hash: last.hash.clone(),
+        })
 }

@@ -1,12 +1,16 @@
 //! The GitHub App client against the fake GitHub: App auth and token caching, pagination with
-//! App auth, files, archives, comments, statuses, reviewers, retries and rate limits.
+//! App auth, files, archives, comments, statuses, reviewers, reviews, team membership (and its
+//! cache), permissions, reactions, retries and rate limits.
 
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use iamgate::event::{ForgeKind, Login, PrNumber, PrRef, RepoName, Sha};
+use iamgate::event::{ActorKind, ForgeKind, Login, PrNumber, PrRef, RepoName, Sha};
 use iamgate::forge::github::{GitHubApp, GitHubClient, RetryPolicy};
-use iamgate::forge::{CommitStatus, Forge, RetryClass, StatusState};
+use iamgate::forge::{
+    CommentId, CommitStatus, Forge, MembershipCache, Reaction, RepoPermission, RetryClass,
+    ReviewState, StatusState,
+};
 
 use crate::support::fake_github::{FakeGitHub, Fault, Host, OTHER_PRIVATE_KEY_PEM, PrSpec};
 
@@ -646,5 +650,370 @@ async fn debug_output_shows_no_secret() {
     assert!(
         !shown.contains("ghs_") && !shown.contains("PRIVATE KEY"),
         "{shown}"
+    );
+}
+
+#[tokio::test]
+async fn reviews_are_read_from_every_page_oldest_first_with_states_mapped() {
+    let (fake, client, pr) = setup().await;
+    let states = ["APPROVED", "CHANGES_REQUESTED", "COMMENTED"];
+    let mut ids = Vec::new();
+    for i in 0..130 {
+        ids.push(fake.review(REPO, 7, &format!("user{i}"), states[i % 3], "h1"));
+    }
+    fake.review(REPO, 7, "drafter", "PENDING", "h1");
+    fake.review(REPO, 7, "helper[bot]", "APPROVED", "h1");
+    fake.dismiss_review(REPO, 7, ids[0]);
+    let last = fake.review(REPO, 7, "late", "approved", "h2");
+
+    let reviews = client.reviews(&pr).await.unwrap();
+    assert_eq!(reviews.len(), 132, "every page, the pending draft left out");
+    assert_eq!(
+        reviews[130].author.kind,
+        ActorKind::Bot,
+        "an App's review is not a person's"
+    );
+    assert_eq!(reviews[0].state, ReviewState::Dismissed);
+    assert_eq!(reviews[0].author.login, Login::from("user0"));
+    assert_eq!(reviews[0].author.kind, ActorKind::User);
+    assert_eq!(reviews[1].state, ReviewState::ChangesRequested);
+    assert_eq!(reviews[2].state, ReviewState::Commented);
+    assert_eq!(reviews[3].state, ReviewState::Approved);
+    let newest = reviews.last().unwrap();
+    assert_eq!(
+        (
+            newest.id.0,
+            newest.author.login.as_str(),
+            newest.state.clone()
+        ),
+        (last, "late", ReviewState::Approved)
+    );
+    assert_eq!(newest.commit, Some(Sha::from("h2")));
+    assert!(newest.submitted_at.is_some());
+    let read_ids: Vec<u64> = reviews.iter().map(|r| r.id.0).collect();
+    let mut sorted = read_ids.clone();
+    sorted.sort();
+    assert_eq!(read_ids, sorted, "oldest first");
+    assert!(reviews.iter().all(|r| r.author.login.as_str() != "drafter"));
+
+    let pages: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/repos/acme/infra/pulls/7/reviews"))
+        .collect();
+    assert_eq!(pages.len(), 2, "100 per page: {pages:#?}");
+    assert!(pages[0].path.contains("per_page=100"));
+    assert!(pages.iter().all(|p| p.status == 200 && p.had_authorization));
+    assert!(pages[1].path.contains("page=2"));
+
+    fake.pr(REPO, 8, PrSpec::new("h3", "b1"));
+    assert!(client.reviews(&pr_ref(&fake, 8)).await.unwrap().is_empty());
+    let missing = client.reviews(&pr_ref(&fake, 404)).await.unwrap_err();
+    assert_eq!(
+        (missing.status, missing.retry),
+        (Some(404), RetryClass::GiveUp)
+    );
+}
+
+#[tokio::test]
+async fn review_listing_is_retried_on_5xx_and_secondary_rate_limits() {
+    let (fake, client, pr) = setup().await;
+    fake.review(REPO, 7, "alice", "APPROVED", "h1");
+    let path = "/repos/acme/infra/pulls/7/reviews";
+    fake.fail_next("GET", path, 2, Fault::Error502);
+    assert_eq!(client.reviews(&pr).await.unwrap().len(), 1);
+    assert_eq!(fake.count_requests("GET", path), 3);
+
+    fake.fail_next("GET", path, 1, Fault::SecondaryRateLimit);
+    let started = Instant::now();
+    assert_eq!(client.reviews(&pr).await.unwrap().len(), 1);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "retry-after honoured"
+    );
+
+    fake.fail_next("GET", path, 10, Fault::Error500);
+    let error = client.reviews(&pr).await.unwrap_err();
+    assert_eq!((error.retry, error.status), (RetryClass::Retry, Some(500)));
+}
+
+#[tokio::test]
+async fn team_membership_counts_active_members_only() {
+    let (fake, client, pr) = setup().await;
+    fake.team("acme", "security", &["alice"])
+        .pending_team_member("acme", "security", "bob");
+    let member = |login: &str, team: &str| {
+        let (client, pr) = (client.clone(), pr.clone());
+        let (login, team) = (Login::from(login), team.to_owned());
+        async move { client.is_team_member(&pr, &team, &login).await }
+    };
+    assert!(member("alice", "acme/security").await.unwrap());
+    assert!(
+        member("Alice", "acme/security").await.unwrap(),
+        "logins ignore case"
+    );
+    assert!(
+        !member("bob", "acme/security").await.unwrap(),
+        "pending is not a member"
+    );
+    assert!(!member("carol", "acme/security").await.unwrap(), "404");
+    assert!(
+        !member("alice", "acme/ghosts").await.unwrap(),
+        "unknown team: 404"
+    );
+    assert!(!member("alice", "other-org/security").await.unwrap());
+    assert!(
+        !member("renovate[bot]", "acme/security").await.unwrap(),
+        "a bot login is encoded, not refused"
+    );
+    let bad = member("alice", "security").await.unwrap_err();
+    assert_eq!(bad.retry, RetryClass::GiveUp, "not org/slug");
+
+    fake.add_team_member("acme", "security", "bob");
+    assert!(member("bob", "acme/security").await.unwrap());
+    fake.remove_team_member("acme", "security", "alice");
+    assert!(!member("alice", "acme/security").await.unwrap());
+    let requests = fake.count_requests("GET", "/orgs/");
+    assert_eq!(
+        requests, 9,
+        "one request per question, nothing for a malformed team"
+    );
+}
+
+#[tokio::test]
+async fn team_membership_errors_are_errors_never_false() {
+    let (fake, client, pr) = setup().await;
+    fake.team("acme", "security", &["alice"]);
+    let alice = Login::from("alice");
+    let path = "/orgs/acme/teams/security/memberships/alice";
+
+    fake.fail_next("GET", path, 2, Fault::Error502);
+    assert!(
+        client
+            .is_team_member(&pr, "acme/security", &alice)
+            .await
+            .unwrap()
+    );
+    assert_eq!(fake.count_requests("GET", path), 3, "retried");
+
+    fake.fail_next("GET", path, 1, Fault::SecondaryRateLimit);
+    assert!(
+        client
+            .is_team_member(&pr, "acme/security", &alice)
+            .await
+            .unwrap()
+    );
+
+    fake.fail_next("GET", path, 10, Fault::Error500);
+    let error = client
+        .is_team_member(&pr, "acme/security", &alice)
+        .await
+        .unwrap_err();
+    assert_eq!((error.retry, error.status), (RetryClass::Retry, Some(500)));
+    fake.clear_faults();
+
+    fake.fail_next(
+        "GET",
+        path,
+        1,
+        Fault::PrimaryRateLimit {
+            reset_in_secs: 3600,
+        },
+    );
+    let error = client
+        .is_team_member(&pr, "acme/security", &alice)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error.retry, RetryClass::RetryAfter(_)),
+        "{error:?}"
+    );
+
+    fake.without_members_permission();
+    let error = client
+        .is_team_member(&pr, "acme/security", &alice)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (error.status, error.retry),
+        (Some(403), RetryClass::GiveUp),
+        "a missing Members permission is not 'no'"
+    );
+}
+
+#[tokio::test]
+async fn the_membership_cache_asks_once_per_ttl_and_never_keeps_errors() {
+    let (fake, client, pr) = setup().await;
+    fake.team("acme", "security", &["alice"]);
+    let cache = MembershipCache::new(Duration::from_millis(300));
+    let forge: &dyn Forge = &client;
+    let (alice, mallory) = (Login::from("alice"), Login::from("mallory"));
+    let path = "/orgs/acme/teams/security/memberships/";
+    for _ in 0..3 {
+        assert!(
+            cache
+                .is_team_member(forge, &pr, "acme/security", &alice)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !cache
+                .is_team_member(forge, &pr, "acme/security", &mallory)
+                .await
+                .unwrap()
+        );
+    }
+    assert_eq!(fake.count_requests("GET", path), 2, "yes and no both kept");
+
+    fake.remove_team_member("acme", "security", "alice");
+    assert!(
+        cache
+            .is_team_member(forge, &pr, "acme/security", &alice)
+            .await
+            .unwrap(),
+        "still within the TTL"
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert!(
+        !cache
+            .is_team_member(forge, &pr, "acme/security", &alice)
+            .await
+            .unwrap()
+    );
+    assert_eq!(fake.count_requests("GET", path), 3);
+
+    fake.fail_next("GET", path, 3, Fault::Error500);
+    let bob = Login::from("bob");
+    assert!(
+        cache
+            .is_team_member(forge, &pr, "acme/security", &bob)
+            .await
+            .is_err()
+    );
+    fake.add_team_member("acme", "security", "bob");
+    assert!(
+        cache
+            .is_team_member(forge, &pr, "acme/security", &bob)
+            .await
+            .unwrap(),
+        "the error was not kept"
+    );
+}
+
+#[tokio::test]
+async fn collaborator_permissions_are_levels() {
+    let (fake, client, pr) = setup().await;
+    fake.permission(REPO, "root", "admin")
+        .permission(REPO, "lead", "maintain")
+        .collaborator(REPO, "dev")
+        .permission(REPO, "triager", "triage")
+        .permission(REPO, "reader", "read");
+    let level = |login: &str| {
+        let (client, pr, login) = (client.clone(), pr.clone(), Login::from(login));
+        async move { client.collaborator_permission(&pr, &login).await.unwrap() }
+    };
+    assert_eq!(level("root").await, RepoPermission::Admin);
+    assert_eq!(level("lead").await, RepoPermission::Write);
+    assert_eq!(level("dev").await, RepoPermission::Write);
+    assert_eq!(level("triager").await, RepoPermission::Read);
+    assert_eq!(level("reader").await, RepoPermission::Read);
+    assert_eq!(level("stranger").await, RepoPermission::None);
+    assert!(level("lead").await >= RepoPermission::Write);
+
+    let path = "/repos/acme/infra/collaborators/dev/permission";
+    fake.fail_next("GET", path, 1, Fault::Error502);
+    assert_eq!(level("dev").await, RepoPermission::Write);
+    fake.fail_next("GET", path, 10, Fault::Error500);
+    let error = client
+        .collaborator_permission(&pr, &Login::from("dev"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.retry, RetryClass::Retry);
+}
+
+#[tokio::test]
+async fn reactions_are_recorded_once_and_retried_safely() {
+    let (fake, client, pr) = setup().await;
+    let comment = fake.add_user_comment(REPO, 7, "alice", "/iamgate approve");
+    let id = CommentId(comment);
+    client.react(&pr, id, Reaction::Eyes).await.unwrap();
+    client.react(&pr, id, Reaction::Eyes).await.unwrap();
+    let reactions = fake.reactions(REPO, comment);
+    assert_eq!(
+        reactions.len(),
+        1,
+        "the second POST answered 200: {reactions:?}"
+    );
+    assert_eq!(
+        (reactions[0].content.as_str(), reactions[0].user.as_str()),
+        ("eyes", "iamgate[bot]")
+    );
+    client.react(&pr, id, Reaction::PlusOne).await.unwrap();
+    client.react(&pr, id, Reaction::Confused).await.unwrap();
+    let contents: Vec<String> = fake
+        .reactions(REPO, comment)
+        .into_iter()
+        .map(|r| r.content)
+        .collect();
+    assert_eq!(contents, ["eyes", "+1", "confused"]);
+
+    // Applied, then 502: the retry finds the reaction there (200) and nothing is doubled.
+    let other = fake.add_user_comment(REPO, 7, "bob", "/iamgate rerun");
+    let path = format!("/repos/acme/infra/issues/comments/{other}/reactions");
+    fake.fail_next("POST", &path, 1, Fault::Error502AfterApplying);
+    client
+        .react(&pr, CommentId(other), Reaction::Eyes)
+        .await
+        .unwrap();
+    assert_eq!(fake.count_requests("POST", &path), 2);
+    assert_eq!(fake.reactions(REPO, other).len(), 1);
+
+    let missing = client
+        .react(&pr, CommentId(999_999), Reaction::Eyes)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (missing.status, missing.retry),
+        (Some(404), RetryClass::GiveUp)
+    );
+}
+
+#[tokio::test]
+async fn the_app_delegates_approval_calls_to_the_installation() {
+    let (fake, _client, pr) = setup().await;
+    fake.team("acme", "security", &["alice"])
+        .collaborator(REPO, "alice");
+    fake.review(REPO, 7, "alice", "APPROVED", "h1");
+    let comment = fake.add_user_comment(REPO, 7, "alice", "/iamgate approve");
+    let app = app_for(&fake);
+    let forge: &dyn Forge = &app;
+    let alice = Login::from("alice");
+    assert_eq!(forge.reviews(&pr).await.unwrap().len(), 1);
+    assert!(
+        forge
+            .is_team_member(&pr, "acme/security", &alice)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        forge.collaborator_permission(&pr, &alice).await.unwrap(),
+        RepoPermission::Write
+    );
+    forge
+        .react(&pr, CommentId(comment), Reaction::Eyes)
+        .await
+        .unwrap();
+    assert_eq!(fake.reactions(REPO, comment).len(), 1);
+    let without = PrRef {
+        installation: None,
+        ..pr
+    };
+    assert_eq!(
+        forge
+            .is_team_member(&without, "acme/security", &alice)
+            .await
+            .unwrap_err()
+            .retry,
+        RetryClass::GiveUp
     );
 }

@@ -1,6 +1,7 @@
 //! `Forge` for one GitHub App installation: pull requests, changed files, file contents,
 //! statuses and review requests, decoded into our own minimal structs (unknown fields ignored).
-//! Comments and archives live in `comments` and `archive`; auth and retries in `app`.
+//! Comments and archives live in `comments` and `archive`; reviews, membership, permissions and
+//! reactions in `approvals`; auth and retries in `app`.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -16,8 +17,8 @@ use super::pagination::{MAX_PAGES, next_page};
 use super::transport::{ApiRequest, ApiResponse, encode_path};
 use crate::event::{Login, PrRef, RepoName, Sha};
 use crate::forge::{
-    ChangedFiles, CommentId, CommitStatus, Forge, ForgeError, ForgeResult, PullRequest, RetryClass,
-    STATUS_CONTEXT,
+    ChangedFiles, CommentId, CommitStatus, Forge, ForgeError, ForgeResult, PullRequest, Reaction,
+    RepoPermission, RetryClass, Review, STATUS_CONTEXT,
 };
 
 /// GitHub lists at most this many files of a pull request.
@@ -319,6 +320,26 @@ impl Forge for GitHubClient {
         self.post_review_request(pr, users, teams).await
     }
 
+    async fn reviews(&self, pr: &PrRef) -> ForgeResult<Vec<Review>> {
+        self.list_reviews(pr).await
+    }
+
+    async fn is_team_member(&self, _pr: &PrRef, team: &str, login: &Login) -> ForgeResult<bool> {
+        self.team_membership(team, login).await
+    }
+
+    async fn collaborator_permission(
+        &self,
+        pr: &PrRef,
+        login: &Login,
+    ) -> ForgeResult<RepoPermission> {
+        self.permission_of(pr, login).await
+    }
+
+    async fn react(&self, pr: &PrRef, comment: CommentId, reaction: Reaction) -> ForgeResult<()> {
+        self.post_reaction(pr, comment, reaction).await
+    }
+
     fn comment_limit(&self) -> usize {
         COMMENT_LIMIT
     }
@@ -330,16 +351,18 @@ pub(crate) fn repo_path(repo: &RepoName) -> ForgeResult<String> {
     Ok(format!("/repos/{owner}/{name}"))
 }
 
+/// A name usable as one URL path segment as is: letters, digits, `-`, `_`, `.`, not `.`/`..`.
+pub(crate) fn plain_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s != "."
+        && s != ".."
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
 fn split_repo(repo: &RepoName) -> ForgeResult<(&str, &str)> {
-    let plain = |s: &str| {
-        !s.is_empty()
-            && s != "."
-            && s != ".."
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-    };
     match repo.as_str().split_once('/') {
-        Some((owner, name)) if plain(owner) && plain(name) => Ok((owner, name)),
+        Some((owner, name)) if plain_segment(owner) && plain_segment(name) => Ok((owner, name)),
         _ => Err(invalid(
             "address the repository",
             &format!("not an owner/name repository: {:?}", repo.as_str()),

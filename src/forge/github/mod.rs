@@ -7,6 +7,7 @@
 //! `PrRef::installation`, for a job context that serves every installation.
 
 mod app;
+mod approvals;
 mod archive;
 mod auth;
 mod client;
@@ -27,7 +28,8 @@ pub use retry::RetryPolicy;
 
 use crate::event::{Login, PrRef, Sha};
 use crate::forge::{
-    ChangedFiles, CommentId, CommitStatus, Forge, ForgeError, ForgeResult, PullRequest, RetryClass,
+    ChangedFiles, CommentId, CommitStatus, Forge, ForgeError, ForgeResult, PullRequest, Reaction,
+    RepoPermission, RetryClass, Review,
 };
 
 impl GitHubApp {
@@ -95,6 +97,28 @@ impl Forge for GitHubApp {
         self.client_for(pr)?
             .request_reviewers(pr, users, teams)
             .await
+    }
+
+    async fn reviews(&self, pr: &PrRef) -> ForgeResult<Vec<Review>> {
+        self.client_for(pr)?.reviews(pr).await
+    }
+
+    async fn is_team_member(&self, pr: &PrRef, team: &str, login: &Login) -> ForgeResult<bool> {
+        self.client_for(pr)?.is_team_member(pr, team, login).await
+    }
+
+    async fn collaborator_permission(
+        &self,
+        pr: &PrRef,
+        login: &Login,
+    ) -> ForgeResult<RepoPermission> {
+        self.client_for(pr)?
+            .collaborator_permission(pr, login)
+            .await
+    }
+
+    async fn react(&self, pr: &PrRef, comment: CommentId, reaction: Reaction) -> ForgeResult<()> {
+        self.client_for(pr)?.react(pr, comment, reaction).await
     }
 
     fn comment_limit(&self) -> usize {

@@ -6,12 +6,15 @@
 //! `sqlite::memory:` opens a throwaway database in a temporary directory, removed on drop
 //! (a file, so the writer and the readers see the same data, exactly as in production).
 
+mod audit;
 mod ops;
+mod votes;
 mod writer;
 
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -29,9 +32,10 @@ pub use writer::GroupCommit;
 use self::ops::{ClaimedRow, DeliveryRow, JobRow};
 use self::writer::{Op, Reply, Writer};
 use super::{
-    ClaimedJob, DeadJob, JobKind, NewDelivery, PrState, QueueStats, Recorded, Store, StoreError,
-    StoreResult,
+    ClaimedJob, CommandVote, DeadJob, JobKind, NewDelivery, PrState, QueueStats, Recorded, Store,
+    StoreError, StoreResult,
 };
+use crate::audit::{AuditChain, AuditEntry, AuditFilter, AuditRecord};
 use crate::event::PrRef;
 
 /// Tuning for [`SqliteStore::open_with`].
@@ -439,5 +443,54 @@ impl Store for SqliteStore {
         }
         sqlx::query("SELECT 1").execute(&self.readers).await?;
         Ok(())
+    }
+
+    async fn append_audit(&self, entry: AuditEntry) -> StoreResult<AuditRecord> {
+        let op = Op::AppendAudit {
+            entry: Box::new(entry),
+        };
+        match self.write(op).await? {
+            Reply::Audited(record) => Ok(*record),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn audit_records(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
+        audit::records(&self.readers, filter).await
+    }
+
+    async fn audit_chain(&self) -> StoreResult<AuditChain> {
+        audit::whole_chain(&self.readers).await
+    }
+
+    async fn add_vote(&self, pr: &PrRef, vote: &CommandVote) -> StoreResult<bool> {
+        let op = Op::AddVote {
+            pr_key: pr.key(),
+            vote: Box::new(vote.clone()),
+        };
+        match self.write(op).await? {
+            Reply::Voted(new) => Ok(new),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn votes(&self, pr: &PrRef) -> StoreResult<Vec<CommandVote>> {
+        votes::list(&self.readers, &pr.key()).await
+    }
+
+    async fn put_fingerprint(&self, pr: &PrRef, head: &str, fingerprint: &str) -> StoreResult<()> {
+        let op = Op::PutFingerprint {
+            pr_key: pr.key(),
+            head: head.to_owned(),
+            fingerprint: fingerprint.to_owned(),
+        };
+        match self.write(op).await? {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn fingerprints(&self, pr: &PrRef) -> StoreResult<BTreeMap<String, String>> {
+        votes::fingerprints(&self.readers, &pr.key()).await
     }
 }

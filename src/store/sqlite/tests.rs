@@ -374,10 +374,13 @@ async fn pr_state_defaults_round_trips_and_is_per_pr() {
         store.pr_state(&pr(1)).await.expect("get"),
         PrState::default()
     );
-    let state = PrState {
+    let mut state = PrState {
         comment_id: Some(42),
         review_requested_for: Some("fp1".into()),
+        ..PrState::default()
     };
+    state.audited.reviews.insert(7);
+    state.audited.status = Some("h1 pending needs".into());
     store.put_pr_state(&pr(1), &state).await.expect("put");
     assert_eq!(store.pr_state(&pr(1)).await.expect("get"), state);
     assert_eq!(
@@ -387,6 +390,7 @@ async fn pr_state_defaults_round_trips_and_is_per_pr() {
     let newer = PrState {
         comment_id: Some(42),
         review_requested_for: None,
+        ..PrState::default()
     };
     store.put_pr_state(&pr(1), &newer).await.expect("put");
     assert_eq!(store.pr_state(&pr(1)).await.expect("get"), newer);
@@ -404,6 +408,7 @@ async fn what_was_acknowledged_survives_reopening_the_file() {
             &PrState {
                 comment_id: Some(9),
                 review_requested_for: None,
+                ..PrState::default()
             },
         )
         .await

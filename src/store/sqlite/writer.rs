@@ -13,8 +13,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::now_ms;
 use super::ops::{self, ClaimedRow, DeliveryRow, JobRow};
+use super::{audit, now_ms, votes};
 use crate::store::{Recorded, StoreError, StoreResult};
 
 /// How the writer batches.
@@ -84,6 +84,18 @@ pub(super) enum Op {
         before: i64,
         limit: i64,
     },
+    AppendAudit {
+        entry: Box<crate::audit::AuditEntry>,
+    },
+    AddVote {
+        pr_key: String,
+        vote: Box<crate::store::CommandVote>,
+    },
+    PutFingerprint {
+        pr_key: String,
+        head: String,
+        fingerprint: String,
+    },
 }
 
 /// What a write answered.
@@ -94,6 +106,9 @@ pub(super) enum Reply {
     /// Whether the job's lease still held (complete / extend / fail).
     Leased(bool),
     Pruned(ops::Pruned),
+    Audited(Box<crate::audit::AuditRecord>),
+    /// Whether a vote was new.
+    Voted(bool),
     Done,
 }
 
@@ -263,5 +278,15 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> StoreResult<Reply> {
             Reply::Done
         }
         Op::Prune { before, limit } => Reply::Pruned(ops::prune(conn, *before, *limit).await?),
+        Op::AppendAudit { entry } => Reply::Audited(Box::new(audit::append(conn, entry).await?)),
+        Op::AddVote { pr_key, vote } => Reply::Voted(votes::add(conn, pr_key, vote).await?),
+        Op::PutFingerprint {
+            pr_key,
+            head,
+            fingerprint,
+        } => {
+            votes::put_fingerprint(conn, pr_key, head, fingerprint, now).await?;
+            Reply::Done
+        }
     })
 }

@@ -186,3 +186,295 @@ fn the_number_falls_back_to_the_pull_request_object() {
     assert_eq!(pr.number, PrNumber(9));
     assert_eq!(head.as_str(), "36afaef2afdf0ce794d7e4663e7f327664aaa4d7");
 }
+
+/// `issue_comment.created.4.json` (on an issue) made into a comment on PR #1, the way GitHub
+/// marks a PR: an `issue.pull_request` object.
+fn pr_comment(body: &str, action: &str) -> Vec<u8> {
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(fixture!("issue_comment.created.4.json")).expect("json");
+    payload["action"] = action.into();
+    payload["issue"]["pull_request"] = serde_json::json!({
+        "url": "https://api.github.com/repos/Codertocat/Hello-World/pulls/1",
+        "merged_at": null
+    });
+    payload["comment"]["body"] = body.into();
+    serde_json::to_vec(&payload).expect("json")
+}
+
+#[test]
+fn a_comment_created_on_a_pull_request() {
+    let event = decode("issue_comment", &pr_comment("/iamgate approve", "created")).expect("ok");
+    assert_eq!(
+        event,
+        Event::Comment {
+            pr: pr(Some(1), "Codertocat/Hello-World", 1),
+            action: CommentAction::Created,
+            id: CommentId(492700400),
+            body: "/iamgate approve".into(),
+            author: Actor {
+                login: Login::from("Codertocat"),
+                kind: ActorKind::User,
+            },
+            via_app: None,
+        }
+    );
+}
+
+#[test]
+fn real_edited_and_deleted_pr_comments_by_a_bot() {
+    let Event::Comment {
+        pr: got_pr,
+        action,
+        id,
+        body,
+        author,
+        via_app,
+    } = decode("issue_comment", fixture!("issue_comment.edited.3.json")).expect("decodes")
+    else {
+        panic!("a comment event");
+    };
+    assert_eq!(got_pr, pr(Some(7777777), "gagbo/ouro-closures", 5));
+    assert_eq!(action, CommentAction::Edited);
+    assert_eq!(id, CommentId(1640255529));
+    assert!(body.starts_with("# ![Autometrics logo]"), "{body}");
+    assert_eq!(
+        author,
+        Actor {
+            login: Login::from("gagbo-test-app[bot]"),
+            kind: ActorKind::Bot,
+        }
+    );
+    assert_eq!(via_app, None);
+
+    let deleted = decode("issue_comment", fixture!("issue_comment.deleted.3.json")).expect("ok");
+    assert!(matches!(
+        deleted,
+        Event::Comment {
+            action: CommentAction::Deleted,
+            id: CommentId(1640276806),
+            author: Actor {
+                kind: ActorKind::Bot,
+                ..
+            },
+            ..
+        }
+    ));
+}
+
+#[test]
+fn comments_on_issues_and_other_comment_actions_are_ignored() {
+    for (name, body) in [
+        ("created.4", fixture!("issue_comment.created.4.json")),
+        ("created.6", fixture!("issue_comment.created.6.json")),
+    ] {
+        assert_eq!(
+            decode("issue_comment", body),
+            Ok(Event::Ignored {
+                event: "issue_comment".into(),
+                action: Some("created".into())
+            }),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        decode("issue_comment", &pr_comment("x", "pinned")),
+        Ok(Event::Ignored {
+            event: "issue_comment".into(),
+            action: Some("pinned".into())
+        })
+    );
+}
+
+#[test]
+fn a_comment_made_through_an_app_says_which() {
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&pr_comment("/iamgate approve", "created")).expect("json");
+    payload["comment"]["performed_via_github_app"] =
+        serde_json::json!({"id": 42, "slug": "helper-app", "name": "Helper"});
+    let body = serde_json::to_vec(&payload).expect("json");
+    let Ok(Event::Comment {
+        via_app, author, ..
+    }) = decode("issue_comment", &body)
+    else {
+        panic!("a comment event");
+    };
+    assert_eq!(
+        via_app,
+        Some(ViaApp {
+            id: 42,
+            slug: "helper-app".into()
+        })
+    );
+    assert_eq!(author.kind, ActorKind::User);
+}
+
+#[test]
+fn comment_fields_that_are_missing_or_unsafe_are_errors() {
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&pr_comment("x", "created")).expect("json");
+    payload["comment"]["user"]["login"] = "../../orgs/acme".into();
+    let body = serde_json::to_vec(&payload).expect("json");
+    assert_eq!(
+        decode("issue_comment", &body)
+            .expect_err("unsafe login")
+            .to_string(),
+        "issue_comment.created: missing or invalid `comment.user.login`"
+    );
+    payload["comment"]["id"] = serde_json::Value::Null;
+    let body = serde_json::to_vec(&payload).expect("json");
+    assert!(matches!(
+        decode("issue_comment", &body),
+        Err(DecodeError::Field {
+            field: "comment.id",
+            ..
+        })
+    ));
+    // A user without a type is never taken for a person.
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&pr_comment("x", "created")).expect("json");
+    payload["comment"]["user"]
+        .as_object_mut()
+        .expect("user")
+        .remove("type");
+    let body = serde_json::to_vec(&payload).expect("json");
+    let Ok(Event::Comment { author, .. }) = decode("issue_comment", &body) else {
+        panic!("a comment event");
+    };
+    assert_eq!(author.kind, ActorKind::Other);
+}
+
+fn review_with_state(state: &str) -> Vec<u8> {
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(fixture!("pull_request_review.submitted.2.json")).expect("json");
+    payload["review"]["state"] = state.into();
+    serde_json::to_vec(&payload).expect("json")
+}
+
+#[test]
+fn a_real_submitted_review() {
+    let event = decode(
+        "pull_request_review",
+        fixture!("pull_request_review.submitted.2.json"),
+    )
+    .expect("decodes");
+    assert_eq!(
+        event,
+        Event::Review {
+            pr: pr(Some(1), "Codertocat/Hello-World", 2),
+            action: ReviewAction::Submitted,
+            id: ReviewId(237895671),
+            state: ReviewState::Commented,
+            commit: Sha::from("ec26c3e57ca3a959ca5aad62de7213c562f8c821"),
+            reviewer: Actor {
+                login: Login::from("Codertocat"),
+                kind: ActorKind::User,
+            },
+        }
+    );
+}
+
+#[test]
+fn review_states_decode_in_either_case_and_unknown_ones_are_kept() {
+    for (raw, want) in [
+        ("approved", ReviewState::Approved),
+        ("APPROVED", ReviewState::Approved),
+        ("changes_requested", ReviewState::ChangesRequested),
+        ("pending", ReviewState::Pending),
+        ("superseded", ReviewState::Other("superseded".into())),
+    ] {
+        let Ok(Event::Review { state, .. }) =
+            decode("pull_request_review", &review_with_state(raw))
+        else {
+            panic!("a review event for {raw}");
+        };
+        assert_eq!(state, want, "{raw}");
+    }
+}
+
+#[test]
+fn a_real_dismissed_review_and_other_review_actions() {
+    let event = decode(
+        "pull_request_review",
+        fixture!("pull_request_review.dismissed.1.json"),
+    )
+    .expect("decodes");
+    assert!(matches!(
+        event,
+        Event::Review {
+            action: ReviewAction::Dismissed,
+            state: ReviewState::Dismissed,
+            ..
+        }
+    ));
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&review_with_state("approved")).expect("json");
+    payload["action"] = "edited".into();
+    let body = serde_json::to_vec(&payload).expect("json");
+    assert!(matches!(
+        decode("pull_request_review", &body),
+        Ok(Event::Review {
+            action: ReviewAction::Edited,
+            state: ReviewState::Approved,
+            ..
+        })
+    ));
+    payload["action"] = "requested".into();
+    let body = serde_json::to_vec(&payload).expect("json");
+    assert_eq!(
+        decode("pull_request_review", &body),
+        Ok(Event::Ignored {
+            event: "pull_request_review".into(),
+            action: Some("requested".into())
+        })
+    );
+}
+
+#[test]
+fn review_fields_that_are_missing_or_invalid_are_errors() {
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&review_with_state("approved")).expect("json");
+    payload["review"]["commit_id"] = "main".into();
+    let body = serde_json::to_vec(&payload).expect("json");
+    assert_eq!(
+        decode("pull_request_review", &body)
+            .expect_err("no sha")
+            .to_string(),
+        "pull_request_review.submitted: missing or invalid `review.commit_id`"
+    );
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&review_with_state("approved")).expect("json");
+    payload["pull_request"]
+        .as_object_mut()
+        .expect("pr")
+        .remove("number");
+    let body = serde_json::to_vec(&payload).expect("json");
+    assert!(matches!(
+        decode("pull_request_review", &body),
+        Err(DecodeError::Field {
+            field: "pull_request.number",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn new_events_round_trip_through_the_stored_json() {
+    for event in [
+        decode("issue_comment", &pr_comment("/iamgate approve", "created")).expect("ok"),
+        decode("pull_request_review", &review_with_state("approved")).expect("ok"),
+        decode("pull_request_review", &review_with_state("odd")).expect("ok"),
+    ] {
+        let json = serde_json::to_string(&event).expect("serializes");
+        assert_eq!(serde_json::from_str::<Event>(&json).expect("back"), event);
+    }
+    // Existing variants keep their stored shape.
+    assert_eq!(
+        serde_json::to_value(Event::Ping).expect("json"),
+        serde_json::json!({"kind": "ping"})
+    );
+    let json =
+        serde_json::to_value(decode("issue_comment", &pr_comment("hi", "deleted")).expect("ok"))
+            .expect("json");
+    assert_eq!(json["kind"], "comment");
+    assert_eq!(json["action"], "deleted");
+}

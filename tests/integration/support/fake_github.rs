@@ -1,5 +1,6 @@
 //! A fake GitHub for tests: an axum server on 127.0.0.1 holding a state model (repositories,
-//! files at a SHA, pull requests, comments, statuses, review requests, teams) behind a mutex,
+//! files at a SHA, pull requests, comments, reactions, statuses, review requests, reviews, teams
+//! and their memberships, collaborator permissions) behind a mutex,
 //! after rust-lang/bors' GitHub mock. It checks what GitHub checks (App JWT against the public
 //! key, installation tokens, comment and status limits, pagination, the tarball redirect to a
 //! second "codeload" listener that must not receive the token) and can inject faults.
@@ -116,6 +117,34 @@ pub struct FakeStatus {
     pub creator: String,
 }
 
+/// A review as stored. GitHub lists reviews oldest first and hides `PENDING` ones from everyone
+/// but their author (never the App).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeReview {
+    pub id: u64,
+    pub login: String,
+    /// Upper case, as the REST API writes it: `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`,
+    /// `DISMISSED`, `PENDING`.
+    pub state: String,
+    pub commit_id: String,
+    pub submitted_at: std::time::SystemTime,
+}
+
+/// A reaction on a comment as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeReaction {
+    pub id: u64,
+    pub comment_id: u64,
+    /// GitHub's `content`: `+1`, `-1`, `laugh`, `confused`, `heart`, `hooray`, `rocket`, `eyes`.
+    pub content: String,
+    pub user: String,
+}
+
+/// The reaction contents GitHub accepts.
+pub const REACTION_CONTENTS: [&str; 8] = [
+    "+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes",
+];
+
 /// Who was asked to review a pull request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReviewRequests {
@@ -172,8 +201,11 @@ struct Repo {
     known_shas: HashSet<String>,
     pulls: BTreeMap<u64, Pull>,
     comments: Vec<StoredComment>,
+    reactions: Vec<FakeReaction>,
     statuses: HashMap<String, Vec<FakeStatus>>,
     collaborators: HashSet<String>,
+    /// Lower-cased login → GitHub role (`admin`, `maintain`, `write`, `triage`, `read`).
+    permissions: HashMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -181,6 +213,28 @@ struct Pull {
     spec: PrSpec,
     files: Vec<ChangedFile>,
     review_requests: ReviewRequests,
+    reviews: Vec<FakeReview>,
+}
+
+/// A team's people; logins compare case-insensitively, as on GitHub.
+#[derive(Debug, Clone, Default)]
+struct Team {
+    active: Vec<String>,
+    /// Invited, not yet accepted: GitHub answers `state: pending`.
+    pending: Vec<String>,
+}
+
+impl Team {
+    fn state_of(&self, login: &str) -> Option<&'static str> {
+        let has = |list: &[String]| list.iter().any(|m| m.eq_ignore_ascii_case(login));
+        if has(&self.active) {
+            Some("active")
+        } else if has(&self.pending) {
+            Some("pending")
+        } else {
+            None
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -206,7 +260,9 @@ struct State {
     token_lifetime: Duration,
     tickets: HashMap<String, (String, String)>,
     repos: BTreeMap<String, Repo>,
-    teams: BTreeMap<(String, String), Vec<String>>,
+    teams: BTreeMap<(String, String), Team>,
+    /// Whether the App was granted organization Members: read (team memberships need it).
+    members_permission: bool,
     next_id: u64,
     faults: Vec<FaultRule>,
     log: Vec<RequestRecord>,
@@ -272,6 +328,7 @@ impl FakeGitHub {
             tickets: HashMap::new(),
             repos: BTreeMap::new(),
             teams: BTreeMap::new(),
+            members_permission: true,
             next_id: 1000,
             faults: Vec::new(),
             log: Vec::new(),
@@ -368,6 +425,7 @@ impl FakeGitHub {
                 spec,
                 files: Vec::new(),
                 review_requests: ReviewRequests::default(),
+                reviews: Vec::new(),
             },
         );
         self
@@ -413,19 +471,115 @@ impl FakeGitHub {
         state.repo(repo).known_shas.extend([spec.head, spec.base]);
         self
     }
-    /// A user who can be asked to review.
+    /// A user who can be asked to review (write access).
     pub fn collaborator(&self, repo: &str, login: &str) -> &Self {
-        self.lock()
-            .repo(repo)
-            .collaborators
-            .insert(login.to_owned());
+        self.permission(repo, login, "write")
+    }
+    /// A collaborator with a GitHub role: `admin`, `maintain`, `write`, `triage` or `read`.
+    pub fn permission(&self, repo: &str, login: &str, role: &str) -> &Self {
+        assert!(
+            ["admin", "maintain", "write", "triage", "read"].contains(&role),
+            "fake GitHub: unknown role {role:?}"
+        );
+        let mut state = self.lock();
+        let repo = state.repo(repo);
+        repo.collaborators.insert(login.to_owned());
+        repo.permissions
+            .insert(login.to_ascii_lowercase(), role.to_owned());
         self
     }
+    /// A team and its active members (replaces an existing team of that name).
     pub fn team(&self, org: &str, slug: &str, members: &[&str]) -> &Self {
-        let members = members.iter().map(|m| (*m).to_owned()).collect();
+        let team = Team {
+            active: members.iter().map(|m| (*m).to_owned()).collect(),
+            pending: Vec::new(),
+        };
         self.lock()
             .teams
-            .insert((org.to_owned(), slug.to_owned()), members);
+            .insert((org.to_owned(), slug.to_owned()), team);
+        self
+    }
+    fn team_mut(&self, org: &str, slug: &str, change: impl FnOnce(&mut Team)) -> &Self {
+        let mut state = self.lock();
+        let Some(team) = state.teams.get_mut(&(org.to_owned(), slug.to_owned())) else {
+            panic!("fake GitHub: no team {org}/{slug}; create it with team()");
+        };
+        change(team);
+        self
+    }
+    /// Adds an active member to an existing team (a pending invitation becomes active).
+    pub fn add_team_member(&self, org: &str, slug: &str, login: &str) -> &Self {
+        self.team_mut(org, slug, |team| {
+            team.pending.retain(|m| !m.eq_ignore_ascii_case(login));
+            if team.state_of(login).is_none() {
+                team.active.push(login.to_owned());
+            }
+        })
+    }
+    /// Invites a user to an existing team: GitHub reports the membership as `pending`.
+    pub fn pending_team_member(&self, org: &str, slug: &str, login: &str) -> &Self {
+        self.team_mut(org, slug, |team| {
+            if team.state_of(login).is_none() {
+                team.pending.push(login.to_owned());
+            }
+        })
+    }
+    /// Removes a user (active or pending) from a team.
+    pub fn remove_team_member(&self, org: &str, slug: &str, login: &str) -> &Self {
+        self.team_mut(org, slug, |team| {
+            team.active.retain(|m| !m.eq_ignore_ascii_case(login));
+            team.pending.retain(|m| !m.eq_ignore_ascii_case(login));
+        })
+    }
+    /// The App lacks organization Members: read; team memberships answer 403.
+    pub fn without_members_permission(&self) -> &Self {
+        self.lock().members_permission = false;
+        self
+    }
+    /// A review submitted on a pull request; returns its id. `state` as the REST API writes it
+    /// (`APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `PENDING`; any case), `commit_id` the SHA
+    /// reviewed.
+    pub fn review(
+        &self,
+        repo: &str,
+        number: u64,
+        login: &str,
+        state: &str,
+        commit_id: &str,
+    ) -> u64 {
+        let state = state.to_ascii_uppercase();
+        assert!(
+            ["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "PENDING"].contains(&state.as_str()),
+            "fake GitHub: a review is submitted as APPROVED, CHANGES_REQUESTED, COMMENTED or PENDING, not {state:?}"
+        );
+        let mut guard = self.lock();
+        let id = guard.next_id();
+        guard.repo(repo).known_shas.insert(commit_id.to_owned());
+        guard.pull(repo, number).reviews.push(FakeReview {
+            id,
+            login: login.to_owned(),
+            state,
+            commit_id: commit_id.to_owned(),
+            submitted_at: std::time::SystemTime::now(),
+        });
+        id
+    }
+    /// Dismisses a review (as a maintainer would): its state becomes `DISMISSED`.
+    pub fn dismiss_review(&self, repo: &str, number: u64, review_id: u64) -> &Self {
+        let mut state = self.lock();
+        let Some(review) = state
+            .pull(repo, number)
+            .reviews
+            .iter_mut()
+            .find(|r| r.id == review_id)
+        else {
+            panic!("fake GitHub: no review {review_id} on {repo}#{number}");
+        };
+        assert_ne!(
+            review.state, "PENDING",
+            "fake GitHub: a pending review cannot be dismissed"
+        );
+        review.state = "DISMISSED".to_owned();
         self
     }
     /// A comment by a person; returns its id.
@@ -512,6 +666,21 @@ impl FakeGitHub {
     }
     pub fn review_requests(&self, repo: &str, number: u64) -> ReviewRequests {
         self.lock().pull(repo, number).review_requests.clone()
+    }
+    /// Every review of a pull request, oldest first, pending ones included.
+    pub fn reviews(&self, repo: &str, number: u64) -> Vec<FakeReview> {
+        self.lock().pull(repo, number).reviews.clone()
+    }
+    /// The reactions on a comment, oldest first.
+    pub fn reactions(&self, repo: &str, comment_id: u64) -> Vec<FakeReaction> {
+        let state = self.lock();
+        state.repos.get(repo).map_or_else(Vec::new, |r| {
+            r.reactions
+                .iter()
+                .filter(|x| x.comment_id == comment_id)
+                .cloned()
+                .collect()
+        })
     }
     /// Every request answered so far, in order.
     pub fn requests(&self) -> Vec<RequestRecord> {

@@ -14,8 +14,8 @@ use super::codec::{
     now_secs, paginate, percent_decode, query_params, tarball, timestamp, verify_app_jwt,
 };
 use super::{
-    APP_ID, APP_SLUG, FakeComment, FakeStatus, Fault, HeadRepo, Host, PUBLIC_KEY_PEM, Pull,
-    RequestRecord, Shared, State, StoredComment, Token,
+    APP_ID, APP_SLUG, FakeComment, FakeReaction, FakeReview, FakeStatus, Fault, HeadRepo, Host,
+    PUBLIC_KEY_PEM, Pull, REACTION_CONTENTS, RequestRecord, Shared, State, StoredComment, Token,
 };
 
 pub fn api_router(state: Shared) -> Router {
@@ -214,15 +214,7 @@ fn route(
         ),
         ("POST", ["app", "installations", id, "access_tokens"]) => mint_token(state, number(id)),
         ("GET", ["orgs", org, "teams", slug, "memberships", user]) => {
-            let member = state
-                .teams
-                .get(&((*org).to_owned(), (*slug).to_owned()))
-                .is_some_and(|m| m.iter().any(|u| u == user));
-            if member {
-                Reply::json(200, json!({ "state": "active", "role": "member" }))
-            } else {
-                Reply::not_found()
-            }
+            team_membership(state, org, slug, user)
         }
         (_, ["repos", owner, name, rest @ ..]) => {
             let repo = format!("{owner}/{name}");
@@ -242,6 +234,24 @@ fn route(
                     }).collect();
                         paged(&files, query, &url)
                     })
+                }
+                ("GET", ["pulls", n, "reviews"]) => {
+                    with_pull(state, &repo, number(n), |_, _, _, pull| {
+                        // Pending reviews are visible to their author only, never to the App.
+                        let reviews: Vec<Value> = pull
+                            .reviews
+                            .iter()
+                            .filter(|r| r.state != "PENDING")
+                            .map(review_json)
+                            .collect();
+                        paged(&reviews, query, &url)
+                    })
+                }
+                ("GET", ["collaborators", user, "permission"]) => {
+                    collaborator_permission(state, &repo, user)
+                }
+                ("POST", ["issues", "comments", id, "reactions"]) => {
+                    react(state, &repo, number(id), json_body())
                 }
                 ("POST", ["pulls", n, "requested_reviewers"]) => {
                     request_reviewers(state, &repo, number(n), json_body())
@@ -316,6 +326,100 @@ fn mint_token(state: &mut State, installation: Option<u64>) -> Reply {
         201,
         json!({ "token": token, "expires_at": timestamp(expires_at), "permissions": { "pull_requests": "write" }, "repository_selection": "all" }),
     )
+}
+
+fn team_membership(state: &State, org: &str, slug: &str, user: &str) -> Reply {
+    if !state.members_permission {
+        return Reply::message(403, "Resource not accessible by integration");
+    }
+    // An unknown team and a non-member look the same: 404.
+    let membership = state
+        .teams
+        .get(&(org.to_owned(), slug.to_owned()))
+        .and_then(|team| team.state_of(user));
+    match membership {
+        Some(membership) => Reply::json(
+            200,
+            json!({ "state": membership, "role": "member", "url": format!("{}/orgs/{org}/teams/{slug}/memberships/{user}", state.api_url) }),
+        ),
+        None => Reply::not_found(),
+    }
+}
+
+fn review_json(review: &FakeReview) -> Value {
+    json!({
+        "id": review.id,
+        // Apps review as `<slug>[bot]`, type Bot.
+        "user": { "login": review.login, "type": if review.login.ends_with("[bot]") { "Bot" } else { "User" } },
+        "body": "",
+        "state": review.state,
+        "commit_id": review.commit_id,
+        "submitted_at": timestamp(review.submitted_at),
+        "author_association": "MEMBER",
+    })
+}
+
+fn collaborator_permission(state: &State, repo: &str, user: &str) -> Reply {
+    let role = state.repos[repo]
+        .permissions
+        .get(&user.to_ascii_lowercase())
+        .cloned();
+    // The REST field folds maintain into write and triage into read; role_name keeps the role.
+    let (permission, role_name) = match role.as_deref() {
+        Some("maintain") => ("write", "maintain"),
+        Some("triage") => ("read", "triage"),
+        Some("admin") => ("admin", "admin"),
+        Some("write") => ("write", "write"),
+        Some("read") => ("read", "read"),
+        _ => ("none", "none"),
+    };
+    Reply::json(
+        200,
+        json!({ "permission": permission, "role_name": role_name, "user": { "login": user, "type": "User" } }),
+    )
+}
+
+fn react(state: &mut State, repo: &str, comment_id: Option<u64>, body: Option<Value>) -> Reply {
+    let Some(content) = body
+        .as_ref()
+        .and_then(|b| b.get("content"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
+        return Reply::invalid("Reaction", "content", "content wasn't supplied.");
+    };
+    if !REACTION_CONTENTS.contains(&content.as_str()) {
+        return Reply::invalid("Reaction", "content", "content is not included in the list");
+    }
+    let Some(comment_id) = comment_id.filter(|id| {
+        state.repos[repo]
+            .comments
+            .iter()
+            .any(|c| c.comment.id == *id)
+    }) else {
+        return Reply::not_found();
+    };
+    let user = format!("{APP_SLUG}[bot]");
+    let reaction_json = |r: &FakeReaction| json!({ "id": r.id, "content": r.content, "user": { "login": r.user, "type": "Bot" } });
+    // One reaction per user, comment and content: a repeat answers 200 with the existing one.
+    if let Some(existing) = state.repos[repo]
+        .reactions
+        .iter()
+        .find(|r| r.comment_id == comment_id && r.content == content && r.user == user)
+    {
+        return Reply::json(200, reaction_json(existing));
+    }
+    let reaction = FakeReaction {
+        id: state.next_id(),
+        comment_id,
+        content,
+        user,
+    };
+    let reply = Reply::json(201, reaction_json(&reaction));
+    if let Some(r) = state.repos.get_mut(repo) {
+        r.reactions.push(reaction);
+    }
+    reply
 }
 
 fn pull_json(repo: &str, number: u64, pull: &Pull) -> Value {

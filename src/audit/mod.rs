@@ -1,0 +1,17 @@
+//! The tamper-evident audit trail: every analysis, approval, withdrawal, dropped approval,
+//! override, command refusal and status change, with its actor and time, as an append-only hash
+//! chain (each record carries the hash of the previous one). This module is pure: the record
+//! model, the canonical encoding, verification and export. The store keeps the records
+//! (`Store::append_audit`); `iamgate audit` exports and verifies them. See `docs/audit.md`.
+
+pub mod chain;
+pub mod export;
+pub mod record;
+pub mod time;
+
+pub use chain::{Break, GENESIS, Tampered, Verified, verify};
+pub use record::{
+    APP_ACTOR, ApprovalSource, AuditChain, AuditEntry, AuditEvent, AuditFilter, AuditRecord,
+    ChainHead, GateState, WithdrawalSource,
+};
+pub use time::{TimeError, Timestamp};

@@ -1,0 +1,341 @@
+//! The `/iamgate` commands of a newly created comment: react with eyes, check who may do what
+//! against the forge (team membership, repository permission; never the comment's text), record
+//! votes bound to the current head, audit, ask for the gate to be recomputed, and answer in one
+//! reply that says what happened — or why not, and how to proceed.
+//!
+//! A retried job does not act twice: votes are keyed by comment and line, and the reply carries
+//! a marker naming the comment, so an answered comment is not answered again.
+
+use std::time::SystemTime;
+
+use crate::audit::{ApprovalSource, AuditEntry, AuditEvent, Timestamp, WithdrawalSource};
+use crate::commands::{self, Command, CommandError};
+use crate::config::repo::{Invalidation, RepoConfig, Reviewers};
+use crate::engine::report::escape;
+use crate::event::{CommentId, Login, PrRef};
+use crate::forge::{Forge, PullRequest, Reaction, RepoPermission};
+use crate::queue::JobFailure;
+use crate::store::{CommandVote, JobKind, VoteKind};
+
+use super::analyze_pr::{CONFIG_PATH, parse_config};
+use super::ctx::JobCtx;
+
+/// The hidden line that marks iamgate's reply to comment `id`.
+pub fn reply_marker(id: CommentId) -> String {
+    format!("<!-- iamgate:reply:{id} -->")
+}
+
+/// Runs the commands of comment `comment` by `author`.
+pub async fn run(
+    ctx: &JobCtx,
+    pr_ref: &PrRef,
+    comment: CommentId,
+    author: &Login,
+    body: &str,
+) -> Result<(), JobFailure> {
+    let parsed = commands::parse(body);
+    if parsed.is_empty() {
+        return Ok(());
+    }
+    let forge = ctx.forges.forge(pr_ref).await?;
+    forge.react(pr_ref, comment, Reaction::Eyes).await?;
+    let marker = reply_marker(comment);
+    if forge.find_own_comment(pr_ref, &marker).await?.is_some() {
+        tracing::info!(pr = %pr_ref, %comment, "commands already answered");
+        return Ok(());
+    }
+    let pr = forge.pull_request(pr_ref).await?;
+    let config = match forge.file_at(pr_ref, CONFIG_PATH, &pr.base).await? {
+        Some(bytes) => parse_config(&bytes).ok(),
+        None => None,
+    };
+    let mut run = Run {
+        ctx,
+        forge: forge.as_ref(),
+        pr_ref,
+        pr: &pr,
+        config: config.as_ref(),
+        comment,
+        author,
+        recompute: false,
+    };
+    let mut answers = Vec::with_capacity(parsed.len());
+    for (line, command) in parsed.iter().enumerate() {
+        let answer = match command {
+            Err(e) => run.refuse_error(e).await?,
+            Ok(command) => run.command(line, command).await?,
+        };
+        answers.push(answer);
+    }
+    if run.recompute {
+        // Before the reply: a reply is how a retry knows the work is done.
+        ctx.store
+            .enqueue(JobKind::AnalyzePr { pr: pr_ref.clone() })
+            .await?;
+    }
+    let reply = format!("{marker}\n{}\n", answers.join("\n\n"));
+    forge.create_comment(pr_ref, &reply).await?;
+    Ok(())
+}
+
+/// One comment's commands being run.
+struct Run<'a> {
+    ctx: &'a JobCtx,
+    forge: &'a dyn Forge,
+    pr_ref: &'a PrRef,
+    pr: &'a PullRequest,
+    config: Option<&'a RepoConfig>,
+    comment: CommentId,
+    author: &'a Login,
+    /// A vote changed or a rerun was asked: the gate must be computed again.
+    recompute: bool,
+}
+
+impl Run<'_> {
+    async fn command(&mut self, line: usize, command: &Command) -> Result<String, JobFailure> {
+        let usage = format!("`{}`", command.spec().usage());
+        match command {
+            Command::Help => return Ok(commands::help_text()),
+            Command::Explain { rule_id } => {
+                return Ok(match commands::explain_text(rule_id) {
+                    Ok(text) => text,
+                    Err(e) => e.to_string(),
+                });
+            }
+            _ => {}
+        }
+        if !self.pr.open {
+            return self
+                .refuse(
+                    command,
+                    "This pull request is closed: commands that change the gate are not run. Reopen it first.",
+                )
+                .await;
+        }
+        let Some(config) = self.config else {
+            return self
+                .refuse(
+                    command,
+                    "This repository has no valid `.iamgate.yml` on the base branch, so there is no gate to act on. \
+                     Fix or add it on the base branch (`iamgate check-config .iamgate.yml`).",
+                )
+                .await;
+        };
+        let head = self.pr.head.as_str().to_owned();
+        let short: String = head.chars().take(7).collect();
+        match command {
+            Command::Help | Command::Explain { .. } => Ok(String::new()),
+            Command::Rerun => {
+                let is_author = self
+                    .author
+                    .as_str()
+                    .eq_ignore_ascii_case(self.pr.author.as_str());
+                if !is_author
+                    && self
+                        .forge
+                        .collaborator_permission(self.pr_ref, self.author)
+                        .await?
+                        < RepoPermission::Write
+                {
+                    return self
+                        .refuse(
+                            command,
+                            "Only the pull request's author and people with write access to the repository can rerun the analysis \
+                             (a rerun executes the pull request's code).",
+                        )
+                        .await;
+                }
+                self.ctx
+                    .settings
+                    .previews
+                    .forget(self.pr_ref, &config.stacks, &self.pr.head);
+                self.recompute = true;
+                Ok(format!(
+                    "{usage}: previewing `{short}` again; the comment and the status follow."
+                ))
+            }
+            Command::Approve { reason } => {
+                if self.is_author() && !config.allow_author_approval {
+                    return self
+                        .refuse(
+                            command,
+                            "You opened this pull request: your approval does not count (`allow_author_approval` is false \
+                             in .iamgate.yml). Ask a reviewer named in the comment.",
+                        )
+                        .await;
+                }
+                let qualified = self.qualified_requirements(config).await?;
+                if qualified.is_empty() {
+                    return self
+                        .refuse(
+                            command,
+                            "You are not among the reviewers of any requirement of .iamgate.yml (`reviews[].from`: \
+                             teams you are an active member of, or users), so your approval would not count.",
+                        )
+                        .await;
+                }
+                let vote = self.vote(
+                    line,
+                    VoteKind::Approve,
+                    reason.as_ref().map(|r| r.as_str().to_owned()),
+                );
+                if self.ctx.store.add_vote(self.pr_ref, &vote).await? {
+                    let fingerprint = self.fingerprint_of_head().await?;
+                    self.audit(AuditEvent::Approval {
+                        via: ApprovalSource::Command,
+                        fingerprint,
+                        requirements: qualified.clone(),
+                        reason: vote.reason.clone(),
+                    })
+                    .await?;
+                }
+                self.recompute = true;
+                Ok(format!(
+                    "{usage}: approval recorded on `{short}` for {}. It keeps counting while the IAM change stays the same{}.",
+                    qualified
+                        .iter()
+                        .map(|r| escape::code_span(r))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if config.invalidate_approvals == Invalidation::OnPush {
+                        " and nobody pushes (`invalidate_approvals: on_push`)"
+                    } else {
+                        ""
+                    }
+                ))
+            }
+            Command::Unapprove => {
+                let vote = self.vote(line, VoteKind::Withdraw, None);
+                if self.ctx.store.add_vote(self.pr_ref, &vote).await? {
+                    self.audit(AuditEvent::Withdrawal {
+                        via: WithdrawalSource::Command,
+                        approver: self.author.clone(),
+                    })
+                    .await?;
+                }
+                self.recompute = true;
+                Ok(format!(
+                    "{usage}: your approvals (by command or review) no longer count. Approve again to count again."
+                ))
+            }
+            Command::Override { reason } => {
+                if !self.member_of(&config.overrides).await? {
+                    return self
+                        .refuse(
+                            command,
+                            "Only members of `overrides` in .iamgate.yml can override the gate. Ask one of them, or get \
+                             the required approvals.",
+                        )
+                        .await;
+                }
+                let vote = self.vote(line, VoteKind::Override, Some(reason.as_str().to_owned()));
+                if self.ctx.store.add_vote(self.pr_ref, &vote).await? {
+                    let fingerprint = self.fingerprint_of_head().await?;
+                    self.audit(AuditEvent::Override {
+                        reason: reason.as_str().to_owned(),
+                        fingerprint,
+                    })
+                    .await?;
+                }
+                self.recompute = true;
+                Ok(format!(
+                    "{usage}: override recorded on `{short}` with the reason “{}”. The status turns success for this IAM \
+                     change; a different IAM change needs a new override.",
+                    reason.markdown()
+                ))
+            }
+        }
+    }
+
+    fn is_author(&self) -> bool {
+        self.author
+            .as_str()
+            .eq_ignore_ascii_case(self.pr.author.as_str())
+    }
+
+    fn vote(&self, line: usize, kind: VoteKind, reason: Option<String>) -> CommandVote {
+        CommandVote {
+            source: format!("comment:{}:{line}", self.comment),
+            login: self.author.as_str().to_owned(),
+            kind,
+            head: self.pr.head.as_str().to_owned(),
+            reason,
+            at_ms: now().unix_millis(),
+        }
+    }
+
+    /// The names of the configured requirements the author may approve (whether or not this
+    /// change triggers them: the comment shows which count).
+    async fn qualified_requirements(&self, config: &RepoConfig) -> Result<Vec<String>, JobFailure> {
+        let mut names = Vec::new();
+        for review in &config.reviews {
+            if self.member_of(&review.from).await? {
+                names.push(review.name.clone());
+            }
+        }
+        Ok(names)
+    }
+
+    /// Whether the author is listed in `who` or an active member of one of its teams (asked of
+    /// the forge, through the short membership cache).
+    async fn member_of(&self, who: &Reviewers) -> Result<bool, JobFailure> {
+        if who
+            .users
+            .iter()
+            .any(|u| u.eq_ignore_ascii_case(self.author.as_str()))
+        {
+            return Ok(true);
+        }
+        for team in &who.teams {
+            if self
+                .ctx
+                .membership
+                .is_team_member(self.forge, self.pr_ref, team, self.author)
+                .await?
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    async fn fingerprint_of_head(&self) -> Result<Option<String>, JobFailure> {
+        Ok(self
+            .ctx
+            .store
+            .fingerprints(self.pr_ref)
+            .await?
+            .remove(self.pr.head.as_str()))
+    }
+
+    async fn refuse(&self, command: &Command, why: &str) -> Result<String, JobFailure> {
+        let usage = command.spec().usage();
+        self.audit(AuditEvent::CommandRefused {
+            command: usage.clone(),
+            reason: why.to_owned(),
+        })
+        .await?;
+        Ok(format!("`{usage}`: refused. {why}"))
+    }
+
+    async fn refuse_error(&self, error: &CommandError) -> Result<String, JobFailure> {
+        let text = error.to_string();
+        self.audit(AuditEvent::CommandRefused {
+            command: "/iamgate".to_owned(),
+            reason: text.clone(),
+        })
+        .await?;
+        Ok(text)
+    }
+
+    async fn audit(&self, event: AuditEvent) -> Result<(), JobFailure> {
+        let entry =
+            AuditEntry::by(now(), self.pr_ref, self.author.clone(), event).at(self.pr.head.clone());
+        self.ctx.store.append_audit(entry).await?;
+        Ok(())
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_system_time(SystemTime::now())
+}

@@ -1,0 +1,408 @@
+//! The audit trail in SQLite (`audit_log` and `audit_head`, migration 0002): appends run on the
+//! writer inside its batch transaction, reading the head and inserting the next link there, so
+//! concurrent appends never fork the chain; reads use the reader pool. The chain itself (encoding,
+//! hashing, verification) is `crate::audit`'s.
+
+use sqlx::{SqliteConnection, SqlitePool};
+
+use crate::audit::chain;
+use crate::audit::{AuditChain, AuditEntry, AuditFilter, AuditRecord, ChainHead};
+use crate::store::{StoreError, StoreResult};
+
+type Row = (i64, i64, i64, String, String, i64, String, String, String);
+
+macro_rules! select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, seq, time, kind, repo, pr, record, prev_hash, hash FROM audit_log ",
+            $rest
+        )
+    };
+}
+
+/// Appends `entry` after the current head (writer only, inside its transaction). The table's
+/// triggers advance the head in the same statement.
+pub(super) async fn append(
+    conn: &mut SqliteConnection,
+    entry: &AuditEntry,
+) -> StoreResult<AuditRecord> {
+    let head: Option<(i64, String)> =
+        sqlx::query_as("SELECT count, hash FROM audit_head WHERE id = 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some((count, hash)) = head else {
+        return Err(StoreError::Corrupt(
+            "audit_head is missing: the audit trail was tampered with (run `iamgate audit --verify`)"
+                .into(),
+        ));
+    };
+    let mut record = chain::link(&ChainHead { count, hash }, entry)
+        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    record.id = sqlx::query_scalar(
+        "INSERT INTO audit_log (seq, time, kind, repo, pr, record, prev_hash, hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+    )
+    .bind(record.seq)
+    .bind(record.time_ms)
+    .bind(&record.kind)
+    .bind(&record.repo)
+    .bind(record.pr)
+    .bind(&record.record)
+    .bind(&record.prev_hash)
+    .bind(&record.hash)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(record)
+}
+
+/// The records passing `filter`, in stored order.
+pub(super) async fn records(
+    readers: &SqlitePool,
+    filter: &AuditFilter,
+) -> StoreResult<Vec<AuditRecord>> {
+    let rows: Vec<Row> = sqlx::query_as(select!(
+        "WHERE (?1 IS NULL OR repo = ?1 COLLATE NOCASE) AND (?2 IS NULL OR time >= ?2) \
+         ORDER BY id"
+    ))
+    .bind(filter.repo.as_ref().map(|repo| repo.as_str()))
+    .bind(filter.since.map(|since| since.unix_millis()))
+    .fetch_all(readers)
+    .await?;
+    Ok(rows.into_iter().map(from_row).collect())
+}
+
+/// Every record and the head, from one read transaction (one snapshot: an append landing
+/// meanwhile is either wholly in it or not at all).
+pub(super) async fn whole_chain(readers: &SqlitePool) -> StoreResult<AuditChain> {
+    let mut tx = readers.begin().await?;
+    let rows: Vec<Row> = sqlx::query_as(select!("ORDER BY id"))
+        .fetch_all(&mut *tx)
+        .await?;
+    let head: Option<(i64, String)> =
+        sqlx::query_as("SELECT count, hash FROM audit_head WHERE id = 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+    tx.rollback().await?;
+    Ok(AuditChain {
+        records: rows.into_iter().map(from_row).collect(),
+        head: head.map(|(count, hash)| ChainHead { count, hash }),
+    })
+}
+
+fn from_row((id, seq, time_ms, kind, repo, pr, record, prev_hash, hash): Row) -> AuditRecord {
+    AuditRecord {
+        id,
+        seq,
+        time_ms,
+        kind,
+        repo,
+        pr,
+        record,
+        prev_hash,
+        hash,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::SqliteStore;
+    use crate::audit::{
+        AuditEntry, AuditEvent, AuditFilter, Break, GENESIS, GateState, Timestamp, verify,
+    };
+    use crate::event::{ForgeKind, Login, PrNumber, PrRef, RepoName, Sha};
+    use crate::store::Store;
+
+    fn entry(n: u64, repo: &str) -> AuditEntry {
+        let pr = PrRef {
+            forge: ForgeKind::GitHub,
+            installation: Some(7),
+            repo: RepoName::from(repo),
+            number: PrNumber(n % 5 + 1),
+        };
+        let time =
+            Timestamp::from_unix_millis(1_714_521_600_000 + n as i64 * 3_600_000).expect("time");
+        AuditEntry::by_app(
+            time,
+            &pr,
+            AuditEvent::StatusChange {
+                state: GateState::Success,
+                description: format!("status {n}"),
+            },
+        )
+        .at(Sha(format!("{n:0>40}")))
+    }
+
+    async fn store_with(n: u64) -> SqliteStore {
+        let store = SqliteStore::open("sqlite::memory:").await.expect("open");
+        for i in 1..=n {
+            let repo = if i % 2 == 0 { "acme/infra" } else { "acme/web" };
+            store.append_audit(entry(i, repo)).await.expect("append");
+        }
+        store
+    }
+
+    async fn sql(store: &SqliteStore, statement: &'static str) -> Result<u64, sqlx::Error> {
+        sqlx::query(statement)
+            .execute(&store.readers)
+            .await
+            .map(|done| done.rows_affected())
+    }
+
+    async fn drop_triggers(store: &SqliteStore) {
+        for trigger in [
+            "DROP TRIGGER audit_log_no_update",
+            "DROP TRIGGER audit_log_no_delete",
+            "DROP TRIGGER audit_log_extends_head",
+            "DROP TRIGGER audit_log_advance_head",
+            "DROP TRIGGER audit_head_forward_only",
+        ] {
+            sql(store, trigger).await.expect(trigger);
+        }
+    }
+
+    async fn broken(store: &SqliteStore) -> (u64, Option<i64>, Break) {
+        let chain = store.audit_chain().await.expect("chain");
+        let tampered = verify(&chain).expect_err("tampering goes unnoticed");
+        (tampered.position, tampered.id, tampered.what)
+    }
+
+    #[tokio::test]
+    async fn concurrent_appends_make_one_unbroken_chain() {
+        let store = Arc::new(store_with(0).await);
+        let tasks: Vec<_> = (1..=200)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move { store.append_audit(entry(i, "acme/infra")).await })
+            })
+            .collect();
+        let mut seqs = Vec::new();
+        for task in tasks {
+            seqs.push(task.await.expect("task").expect("append").seq);
+        }
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
+        let chain = store.audit_chain().await.expect("chain");
+        let verified = verify(&chain).expect("intact");
+        assert_eq!(verified.count, 200);
+        assert_eq!(chain.records[0].prev_hash, GENESIS);
+        assert_eq!(chain.head.expect("head").hash, verified.head);
+    }
+
+    #[tokio::test]
+    async fn the_chain_survives_a_reopen() {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}", dir.path().join("iamgate.db").display());
+        let store = SqliteStore::open(&url).await.expect("open");
+        store
+            .append_audit(entry(1, "acme/web"))
+            .await
+            .expect("append");
+        store.close().await;
+        let store = SqliteStore::open(&url).await.expect("reopen");
+        let second = store
+            .append_audit(entry(2, "acme/web"))
+            .await
+            .expect("append");
+        assert_eq!(second.seq, 2);
+        let decoded = second.entry().expect("decode");
+        assert_eq!(decoded, entry(2, "acme/web"));
+        assert_eq!(
+            verify(&store.audit_chain().await.expect("chain"))
+                .expect("intact")
+                .count,
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn filters_select_by_repo_and_time() {
+        let store = store_with(6).await;
+        let infra = AuditFilter {
+            repo: Some(RepoName::from("ACME/Infra")),
+            since: None,
+        };
+        let seqs = |records: Vec<crate::audit::AuditRecord>| -> Vec<i64> {
+            records.iter().map(|r| r.seq).collect()
+        };
+        assert_eq!(
+            seqs(store.audit_records(&infra).await.expect("read")),
+            [2, 4, 6]
+        );
+        let since = AuditFilter {
+            repo: None,
+            since: Some(entry(4, "x").time),
+        };
+        assert_eq!(
+            seqs(store.audit_records(&since).await.expect("read")),
+            [4, 5, 6]
+        );
+        let both = AuditFilter {
+            since: since.since,
+            ..infra
+        };
+        let records = store.audit_records(&both).await.expect("read");
+        assert!(records.iter().all(|r| both.matches(r)));
+        assert_eq!(seqs(records), [4, 6]);
+    }
+
+    #[tokio::test]
+    async fn sql_cannot_rewrite_history_while_the_triggers_stand() {
+        let store = store_with(3).await;
+        for statement in [
+            "UPDATE audit_log SET record = '{}' WHERE seq = 2",
+            "DELETE FROM audit_log WHERE seq = 3",
+            "UPDATE audit_head SET count = 2",
+            "DELETE FROM audit_head",
+            "INSERT INTO audit_log (seq, time, kind, repo, pr, record, prev_hash, hash) \
+             VALUES (2, 0, 'x', 'x', 1, '{}', 'x', 'x')",
+        ] {
+            let error = sql(&store, statement).await.expect_err(statement);
+            assert!(error.to_string().contains("audit"), "{statement}: {error}");
+        }
+        verify(&store.audit_chain().await.expect("chain")).expect("intact");
+    }
+
+    #[tokio::test]
+    async fn an_altered_record_is_found_at_its_position() {
+        let store = store_with(5).await;
+        drop_triggers(&store).await;
+        sql(
+            &store,
+            "UPDATE audit_log SET record = replace(record, 'status 3', 'status 9') WHERE seq = 3",
+        )
+        .await
+        .expect("alter");
+        assert_eq!(broken(&store).await, (3, Some(3), Break::Altered));
+    }
+
+    #[tokio::test]
+    async fn an_altered_column_is_found() {
+        let store = store_with(5).await;
+        drop_triggers(&store).await;
+        sql(
+            &store,
+            "UPDATE audit_log SET repo = 'acme/elsewhere' WHERE seq = 4",
+        )
+        .await
+        .expect("alter");
+        assert_eq!(broken(&store).await, (4, Some(4), Break::Column("repo")));
+    }
+
+    #[tokio::test]
+    async fn a_deleted_record_is_found_at_its_position() {
+        let store = store_with(5).await;
+        drop_triggers(&store).await;
+        sql(&store, "DELETE FROM audit_log WHERE seq = 2")
+            .await
+            .expect("delete");
+        assert_eq!(broken(&store).await, (2, Some(3), Break::BrokenLink));
+    }
+
+    #[tokio::test]
+    async fn deleting_the_newest_record_is_found_by_the_head() {
+        let store = store_with(5).await;
+        drop_triggers(&store).await;
+        sql(&store, "DELETE FROM audit_log WHERE seq = 5")
+            .await
+            .expect("delete");
+        let (position, id, what) = broken(&store).await;
+        assert_eq!((position, id), (5, None));
+        assert_eq!(
+            what,
+            Break::Truncated {
+                head_count: 5,
+                found: 4
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn an_inserted_record_is_found_at_its_position() {
+        let store = store_with(3).await;
+        drop_triggers(&store).await;
+        // A copy of record 2 slipped in after record 3, without advancing the head.
+        sql(
+            &store,
+            "INSERT INTO audit_log (seq, time, kind, repo, pr, record, prev_hash, hash) \
+             SELECT 4, time, kind, repo, pr, record, prev_hash, hash FROM audit_log WHERE seq = 2",
+        )
+        .await
+        .expect("insert");
+        assert_eq!(broken(&store).await, (4, Some(4), Break::BrokenLink));
+    }
+
+    #[tokio::test]
+    async fn reordered_records_are_found() {
+        let store = store_with(4).await;
+        drop_triggers(&store).await;
+        // Swap the contents of rows 2 and 3 (the row ids stay in place).
+        for statement in [
+            "CREATE TABLE swap AS SELECT * FROM audit_log WHERE id IN (2, 3)",
+            "UPDATE audit_log SET seq = -id WHERE id IN (2, 3)",
+            "UPDATE audit_log SET (seq, time, kind, repo, pr, record, prev_hash, hash) = \
+             (SELECT seq, time, kind, repo, pr, record, prev_hash, hash FROM swap \
+              WHERE swap.id = 5 - audit_log.id) \
+             WHERE id IN (2, 3)",
+        ] {
+            sql(&store, statement).await.expect(statement);
+        }
+        let moved: String = sqlx::query_scalar("SELECT record FROM audit_log WHERE id = 2")
+            .fetch_one(&store.readers)
+            .await
+            .expect("row");
+        assert!(moved.contains("status 3"), "{moved}");
+        assert_eq!(broken(&store).await, (2, Some(2), Break::BrokenLink));
+    }
+
+    #[tokio::test]
+    async fn appending_refuses_a_store_without_a_head() {
+        let store = store_with(1).await;
+        sql(&store, "DROP TRIGGER audit_head_no_delete")
+            .await
+            .expect("drop");
+        sql(&store, "DELETE FROM audit_head").await.expect("delete");
+        assert_eq!(broken(&store).await, (2, None, Break::HeadMissing));
+        let error = store
+            .append_audit(entry(2, "acme/web"))
+            .await
+            .expect_err("no head");
+        assert!(
+            error.to_string().contains("audit_head is missing"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn actors_and_events_round_trip() {
+        let store = store_with(0).await;
+        let pr = PrRef {
+            forge: ForgeKind::GitLab,
+            installation: None,
+            repo: RepoName::from("group/sub/project"),
+            number: PrNumber(3),
+        };
+        let time = Timestamp::parse_rfc3339("2024-05-01T10:00:00.5Z").expect("time");
+        let approval = AuditEntry::by(
+            time,
+            &pr,
+            Login::from("alice"),
+            AuditEvent::Approval {
+                via: crate::audit::ApprovalSource::Command,
+                fingerprint: Some("ab".repeat(32)),
+                requirements: vec!["security".into()],
+                reason: Some("looks fine".into()),
+            },
+        );
+        let record = store.append_audit(approval.clone()).await.expect("append");
+        assert_eq!(record.kind, "approval");
+        assert_eq!(record.repo, "group/sub/project");
+        assert_eq!(record.entry().expect("decode"), approval);
+        let stored = store
+            .audit_records(&AuditFilter::default())
+            .await
+            .expect("read");
+        assert_eq!(stored, vec![record]);
+    }
+}

@@ -1,0 +1,157 @@
+//! Command votes and head fingerprints (migration 0003): writes run on the writer's connection
+//! inside its batch transaction; reads use the reader pool.
+
+use std::collections::BTreeMap;
+
+use sqlx::{SqliteConnection, SqlitePool};
+
+use crate::store::{CommandVote, StoreResult, VoteKind};
+
+/// Inserts a vote unless one with the same source exists; `true` when inserted.
+pub(super) async fn add(
+    conn: &mut SqliteConnection,
+    pr_key: &str,
+    vote: &CommandVote,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "INSERT INTO votes (pr_key, source, login, kind, head, reason, at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (pr_key, source) DO NOTHING",
+    )
+    .bind(pr_key)
+    .bind(&vote.source)
+    .bind(&vote.login)
+    .bind(vote.kind.as_str())
+    .bind(&vote.head)
+    .bind(&vote.reason)
+    .bind(vote.at_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records (or replaces) the fingerprint of a head.
+pub(super) async fn put_fingerprint(
+    conn: &mut SqliteConnection,
+    pr_key: &str,
+    head: &str,
+    fingerprint: &str,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO head_fingerprints (pr_key, head, fingerprint, at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (pr_key, head) DO UPDATE SET fingerprint = excluded.fingerprint, at = excluded.at",
+    )
+    .bind(pr_key)
+    .bind(head)
+    .bind(fingerprint)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A PR's votes, oldest first.
+pub(super) async fn list(readers: &SqlitePool, pr_key: &str) -> StoreResult<Vec<CommandVote>> {
+    let rows: Vec<(String, String, String, String, Option<String>, i64)> = sqlx::query_as(
+        "SELECT source, login, kind, head, reason, at FROM votes WHERE pr_key = ?1 ORDER BY at, id",
+    )
+    .bind(pr_key)
+    .fetch_all(readers)
+    .await?;
+    rows.into_iter()
+        .map(|(source, login, kind, head, reason, at_ms)| {
+            Ok(CommandVote {
+                source,
+                login,
+                kind: VoteKind::parse(&kind).ok_or_else(|| {
+                    crate::store::StoreError::Corrupt(format!("votes: unknown kind `{kind}`"))
+                })?,
+                head,
+                reason,
+                at_ms,
+            })
+        })
+        .collect()
+}
+
+/// A PR's analyzed heads and their fingerprints.
+pub(super) async fn fingerprints(
+    readers: &SqlitePool,
+    pr_key: &str,
+) -> StoreResult<BTreeMap<String, String>> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT head, fingerprint FROM head_fingerprints WHERE pr_key = ?1")
+            .bind(pr_key)
+            .fetch_all(readers)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::event::{ForgeKind, PrNumber, PrRef, RepoName};
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{CommandVote, Store, VoteKind};
+
+    fn pr(number: u64) -> PrRef {
+        PrRef {
+            forge: ForgeKind::GitHub,
+            installation: Some(1),
+            repo: RepoName::from("acme/infra"),
+            number: PrNumber(number),
+        }
+    }
+
+    fn vote(source: &str, kind: VoteKind, at_ms: i64) -> CommandVote {
+        CommandVote {
+            source: source.into(),
+            login: "alice".into(),
+            kind,
+            head: "h1".into(),
+            reason: Some("looks right".into()),
+            at_ms,
+        }
+    }
+
+    #[tokio::test]
+    async fn votes_are_kept_per_pr_once_per_source_in_order() {
+        let store = SqliteStore::open("sqlite::memory:")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let approve = vote("comment:1:0", VoteKind::Approve, 10);
+        let withdraw = vote("comment:2:0", VoteKind::Withdraw, 20);
+        assert!(store.add_vote(&pr(7), &withdraw).await.unwrap_or(false));
+        assert!(store.add_vote(&pr(7), &approve).await.unwrap_or(false));
+        assert!(
+            !store.add_vote(&pr(7), &approve).await.unwrap_or(true),
+            "a retried command adds nothing"
+        );
+        assert!(store.add_vote(&pr(8), &approve).await.unwrap_or(false));
+        let seven = store.votes(&pr(7)).await.unwrap_or_default();
+        assert_eq!(seven, vec![approve.clone(), withdraw], "oldest first");
+        assert_eq!(store.votes(&pr(8)).await.unwrap_or_default(), vec![approve]);
+    }
+
+    #[tokio::test]
+    async fn fingerprints_are_kept_per_head_and_replaced() {
+        let store = SqliteStore::open("sqlite::memory:")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        for (head, fp) in [("h1", "a"), ("h2", "b"), ("h2", "c")] {
+            store
+                .put_fingerprint(&pr(7), head, fp)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let fps = store.fingerprints(&pr(7)).await.unwrap_or_default();
+        assert_eq!(fps.get("h1").map(String::as_str), Some("a"));
+        assert_eq!(fps.get("h2").map(String::as_str), Some("c"));
+        assert!(
+            store
+                .fingerprints(&pr(8))
+                .await
+                .unwrap_or_default()
+                .is_empty()
+        );
+    }
+}
