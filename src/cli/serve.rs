@@ -61,9 +61,14 @@ pub fn run(args: &Args) -> Outcome {
     }
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+/// The log filter without `RUST_LOG`: iamgate at info; octocrab's own error lines are off, as
+/// every failed forge call is logged (without secrets) and retried by iamgate's client.
+const DEFAULT_LOG_FILTER: &str = "info,octocrab=off";
+
+/// Logs to stderr, filtered by `RUST_LOG` (default [`DEFAULT_LOG_FILTER`]).
 fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
