@@ -54,12 +54,6 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
             return publish_broken_config(ctx, forge.as_ref(), pr_ref, &pr, &problems).await;
         }
     };
-    let analyzing = CommitStatus {
-        state: StatusState::Pending,
-        description: "analyzing the IAM change".into(),
-        target_url: None,
-    };
-    forge.set_status(pr_ref, &pr.head, &analyzing).await?;
 
     let files = forge.changed_files(pr_ref).await?;
     if files.truncated {
@@ -346,6 +340,14 @@ async fn preview_stacks<'c>(
     let mut previews: Vec<Option<Cached>> =
         stacks.iter().map(|s| cache.get(pr_ref, s, head)).collect();
     if previews.iter().any(Option::is_none) {
+        // Only when a preview runs: a recomputation from cached previews takes milliseconds,
+        // and a status flickering back to pending would only confuse.
+        let analyzing = CommitStatus {
+            state: StatusState::Pending,
+            description: "analyzing the IAM change".into(),
+            target_url: None,
+        };
+        forge.set_status(pr_ref, head, &analyzing).await?;
         let fresh = run_previews(ctx, forge, pr_ref, head, stacks, &previews).await?;
         for (i, outcome) in fresh {
             cache.put(pr_ref, stacks[i], head, &outcome);

@@ -121,27 +121,42 @@ async fn audit_changes(
     let now = Timestamp::from_system_time(SystemTime::now());
     let current = fingerprints.get(pr.head.as_str()).cloned();
     for review in reviews {
-        if review.author.kind != ActorKind::User || state.audited.reviews.contains(&review.id.0) {
+        if review.author.kind != ActorKind::User {
+            continue;
+        }
+        // A review keeps its id when it is dismissed: an approval audited before must still have
+        // its withdrawal recorded, so a dismissal is remembered apart from the review's id.
+        let dismissal = review.state == ReviewState::Dismissed;
+        let seen = if dismissal {
+            state.audited.dismissed_reviews.contains(&review.id.0)
+        } else {
+            state.audited.reviews.contains(&review.id.0)
+        };
+        if seen {
             continue;
         }
         let at_fingerprint = review
             .commit
             .as_ref()
             .and_then(|c| fingerprints.get(c.as_str()).cloned());
+        let counts_for: Vec<String> = result
+            .requirements
+            .iter()
+            .filter(|r| {
+                r.approved_by
+                    .iter()
+                    .any(|l| l.eq_ignore_ascii_case(review.author.login.as_str()))
+            })
+            .map(|r| r.name.clone())
+            .collect();
         let event = match review.state {
+            // An approval that counts for no requirement (a stranger's) is not an approval of
+            // the gate: nothing to record. It is looked at again when something changes.
+            ReviewState::Approved if counts_for.is_empty() => continue,
             ReviewState::Approved => AuditEvent::Approval {
                 via: ApprovalSource::Review,
                 fingerprint: at_fingerprint,
-                requirements: result
-                    .requirements
-                    .iter()
-                    .filter(|r| {
-                        r.approved_by
-                            .iter()
-                            .any(|l| l.eq_ignore_ascii_case(review.author.login.as_str()))
-                    })
-                    .map(|r| r.name.clone())
-                    .collect(),
+                requirements: counts_for,
                 reason: None,
             },
             ReviewState::ChangesRequested => AuditEvent::ChangesRequested {
@@ -158,7 +173,11 @@ async fn audit_changes(
             entry = entry.at(commit.clone());
         }
         ctx.store.append_audit(entry).await?;
-        state.audited.reviews.insert(review.id.0);
+        if dismissal {
+            state.audited.dismissed_reviews.insert(review.id.0);
+        } else {
+            state.audited.reviews.insert(review.id.0);
+        }
     }
     for dropped in &result.dropped {
         let key = format!(

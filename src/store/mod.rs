@@ -164,6 +164,9 @@ pub struct Audited {
     pub status: Option<String>,
     #[serde(default)]
     pub reviews: std::collections::BTreeSet<u64>,
+    /// Reviews whose dismissal was recorded (a dismissed review keeps its id).
+    #[serde(default)]
+    pub dismissed_reviews: std::collections::BTreeSet<u64>,
     #[serde(default)]
     pub drops: std::collections::BTreeSet<String>,
 }

@@ -6,6 +6,7 @@
     reason = "test support: panics are test failures"
 )]
 
+mod approvals;
 mod crash;
 mod github_client;
 mod scenarios;

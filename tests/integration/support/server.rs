@@ -163,6 +163,116 @@ pub fn pr_payload(action: &str, number: u64, spec: &PrSpec, installation: u64) -
     serde_json::to_vec(&payload).unwrap()
 }
 
+/// The `type` GitHub gives a login: `Bot` for app accounts (`<slug>[bot]`), `User` otherwise.
+fn user_type(login: &str) -> &'static str {
+    if login.ends_with("[bot]") {
+        "Bot"
+    } else {
+        "User"
+    }
+}
+
+/// Puts [`REPO`], the installation and the sender into a captured delivery.
+fn set_repository(payload: &mut Value, installation: u64, sender: &str) {
+    let (owner, name) = REPO.split_once('/').unwrap();
+    payload["installation"]["id"] = json!(installation);
+    payload["repository"]["full_name"] = json!(REPO);
+    payload["repository"]["name"] = json!(name);
+    payload["repository"]["owner"]["login"] = json!(owner);
+    payload["sender"]["login"] = json!(sender);
+    payload["sender"]["type"] = json!(user_type(sender));
+}
+
+/// An `issue_comment` delivery on PR `number` in GitHub's real shape (a captured delivery on a
+/// pull request, with this comment put in): `action` is `created`, `edited` or `deleted`; an
+/// edit carries `changes.body.from`. A login ending in `[bot]` is a `Bot`, and iamgate's own
+/// login carries `performed_via_github_app`.
+pub fn comment_payload(
+    action: &str,
+    number: u64,
+    spec: &PrSpec,
+    comment: (u64, &str, &str),
+    installation: u64,
+) -> Vec<u8> {
+    let (comment_id, login, body) = comment;
+    let template = std::fs::read(fixture("webhooks/github/issue_comment.edited.3.json"))
+        .expect("the issue_comment template fixture");
+    let mut payload: Value = serde_json::from_slice(&template).unwrap();
+    payload["action"] = json!(action);
+    set_repository(&mut payload, installation, login);
+    let pulls = format!("https://github.com/{REPO}/pull/{number}");
+    let issue = &mut payload["issue"];
+    issue["number"] = json!(number);
+    issue["html_url"] = json!(pulls);
+    issue["state"] = json!(if spec.open { "open" } else { "closed" });
+    issue["user"]["login"] = json!(spec.author);
+    issue["pull_request"]["url"] = json!(format!(
+        "https://api.github.com/repos/{REPO}/pulls/{number}"
+    ));
+    issue["pull_request"]["html_url"] = json!(pulls);
+    let c = &mut payload["comment"];
+    c["id"] = json!(comment_id);
+    c["html_url"] = json!(format!("{pulls}#issuecomment-{comment_id}"));
+    c["body"] = json!(body);
+    c["user"]["login"] = json!(login);
+    c["user"]["type"] = json!(user_type(login));
+    let bot = format!("{}[bot]", super::fake_github::APP_SLUG);
+    c["performed_via_github_app"] = if login == bot {
+        json!({ "id": super::fake_github::APP_ID, "slug": super::fake_github::APP_SLUG, "name": "iamgate" })
+    } else {
+        Value::Null
+    };
+    let object = payload.as_object_mut().unwrap();
+    if action == "edited" {
+        object.insert(
+            "changes".to_owned(),
+            json!({ "body": { "from": "an earlier text" } }),
+        );
+    } else {
+        object.remove("changes");
+    }
+    serde_json::to_vec(&payload).unwrap()
+}
+
+/// A `pull_request_review` delivery on PR `number` in GitHub's real shape (a captured delivery,
+/// with this review and the PR as the fake has it put in). `state` as webhooks write it
+/// (`approved`, `changes_requested`, `commented`, `dismissed`; any case).
+pub fn review_payload(
+    action: &str,
+    number: u64,
+    spec: &PrSpec,
+    review: (u64, &str, &str, &str),
+    installation: u64,
+) -> Vec<u8> {
+    let (review_id, login, state, commit) = review;
+    let template = std::fs::read(fixture(
+        "webhooks/github/pull_request_review.submitted.2.json",
+    ))
+    .expect("the pull_request_review template fixture");
+    let mut payload: Value = serde_json::from_slice(&template).unwrap();
+    payload["action"] = json!(action);
+    set_repository(&mut payload, installation, login);
+    let r = &mut payload["review"];
+    r["id"] = json!(review_id);
+    r["user"]["login"] = json!(login);
+    r["user"]["type"] = json!(user_type(login));
+    r["state"] = json!(state.to_ascii_lowercase());
+    r["commit_id"] = json!(commit);
+    r["_links"]["pull_request"]["href"] = json!(format!(
+        "https://api.github.com/repos/{REPO}/pulls/{number}"
+    ));
+    let pr = &mut payload["pull_request"];
+    pr["number"] = json!(number);
+    pr["state"] = json!(if spec.open { "open" } else { "closed" });
+    pr["user"]["login"] = json!(spec.author);
+    pr["head"]["sha"] = json!(spec.head);
+    pr["base"]["sha"] = json!(spec.base);
+    pr["base"]["ref"] = json!(spec.base_ref);
+    pr["base"]["repo"]["full_name"] = json!(REPO);
+    pr["head"]["repo"]["full_name"] = json!(REPO);
+    serde_json::to_vec(&payload).unwrap()
+}
+
 /// Polls `done` every 20 ms until it holds; panics with `what` after `within`.
 pub async fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
     let until = Instant::now() + within;
@@ -283,6 +393,99 @@ impl Server {
         );
     }
 
+    /// Delivers `issue_comment.<action>` of comment `comment_id` by `login` on PR `number`
+    /// (whose state is taken from the fake); asserts 202.
+    pub async fn deliver_comment(
+        &self,
+        number: u64,
+        comment_id: u64,
+        login: &str,
+        body: &str,
+        action: &str,
+    ) {
+        let spec = self.fake.pull(REPO, number);
+        let payload = comment_payload(
+            action,
+            number,
+            &spec,
+            (comment_id, login, body),
+            self.fake.installation_id(),
+        );
+        let status = self.deliver("issue_comment", payload).await;
+        assert_eq!(
+            status,
+            StatusCode::ACCEPTED,
+            "issue_comment.{action} #{number}"
+        );
+    }
+
+    /// `login` writes a new comment on PR `number`: it is added to the fake and its `created`
+    /// delivery sent. Returns the comment's id.
+    pub async fn comment(&self, number: u64, login: &str, body: &str) -> u64 {
+        let id = self.fake.add_user_comment(REPO, number, login, body);
+        self.deliver_comment(number, id, login, body, "created")
+            .await;
+        id
+    }
+
+    /// Delivers `pull_request_review.<action>` of review `review_id` by `login` with `state` on
+    /// `commit`; asserts 202.
+    pub async fn deliver_review(
+        &self,
+        number: u64,
+        review_id: u64,
+        login: &str,
+        state: &str,
+        commit: &str,
+        action: &str,
+    ) {
+        let spec = self.fake.pull(REPO, number);
+        let payload = review_payload(
+            action,
+            number,
+            &spec,
+            (review_id, login, state, commit),
+            self.fake.installation_id(),
+        );
+        let status = self.deliver("pull_request_review", payload).await;
+        assert_eq!(
+            status,
+            StatusCode::ACCEPTED,
+            "pull_request_review.{action} #{number}"
+        );
+    }
+
+    /// `login` submits a review with `state` (`APPROVED`, `CHANGES_REQUESTED`, ...) on PR
+    /// `number`'s current head: stored in the fake, its `submitted` delivery sent. Returns its id.
+    pub async fn submit_review(&self, number: u64, login: &str, state: &str) -> u64 {
+        let head = self.fake.pull(REPO, number).head;
+        let id = self.fake.review(REPO, number, login, state, &head);
+        self.deliver_review(number, id, login, state, &head, "submitted")
+            .await;
+        id
+    }
+
+    /// A maintainer dismisses review `review_id` of PR `number`: dismissed in the fake, its
+    /// `dismissed` delivery sent.
+    pub async fn dismiss_review(&self, number: u64, review_id: u64) {
+        self.fake.dismiss_review(REPO, number, review_id);
+        let review = self
+            .fake
+            .reviews(REPO, number)
+            .into_iter()
+            .find(|r| r.id == review_id)
+            .unwrap();
+        self.deliver_review(
+            number,
+            review_id,
+            &review.login,
+            "dismissed",
+            &review.commit_id,
+            "dismissed",
+        )
+        .await;
+    }
+
     /// Runs the worker until no job is pending or running (delayed retries are waited for).
     pub async fn settle(&self) -> RunSummary {
         settle(&self.service).await
@@ -305,6 +508,14 @@ impl Server {
             .pr_files(REPO, number, ["infra/index.ts"])
             .team("acme", "security", &["sec1"])
             .collaborator(REPO, "alice");
+        head
+    }
+
+    /// [`Server::enrolled_pr`] with `config` as `.iamgate.yml` on the base (and at the head).
+    pub fn enrolled_pr_with(&self, number: u64, head_tag: &str, config: &str) -> String {
+        let head = self.enrolled_pr(number, head_tag);
+        self.fake.file(REPO, BASE, ".iamgate.yml", config);
+        self.head_commit(&head, config);
         head
     }
 
@@ -346,6 +557,75 @@ impl Server {
             comment.body
         );
         comment.body.clone()
+    }
+
+    /// iamgate's one report comment on PR `number` (replies and people's comments aside),
+    /// asserting there is exactly one.
+    pub fn report(&self, number: u64) -> String {
+        let bot = self.fake.bot_login();
+        let reports: Vec<String> = self
+            .fake
+            .comments(REPO, number)
+            .into_iter()
+            .filter(|c| c.author == bot && c.body.contains(MARKER))
+            .map(|c| c.body)
+            .collect();
+        assert_eq!(
+            reports.len(),
+            1,
+            "exactly one report expected: {reports:#?}"
+        );
+        assert_eq!(reports[0].matches(MARKER).count(), 1, "{}", reports[0]);
+        reports[0].clone()
+    }
+
+    /// iamgate's replies to comment `comment_id` on PR `number`, oldest first.
+    pub fn replies(&self, number: u64, comment_id: u64) -> Vec<String> {
+        let bot = self.fake.bot_login();
+        let marker = format!("<!-- iamgate:reply:{comment_id} -->");
+        self.fake
+            .comments(REPO, number)
+            .into_iter()
+            .filter(|c| c.author == bot && c.body.contains(&marker))
+            .map(|c| c.body)
+            .collect()
+    }
+
+    /// iamgate's one reply to comment `comment_id`, asserting there is exactly one.
+    pub fn reply(&self, number: u64, comment_id: u64) -> String {
+        let replies = self.replies(number, comment_id);
+        assert_eq!(
+            replies.len(),
+            1,
+            "exactly one reply to {comment_id} expected: {replies:#?}"
+        );
+        replies[0].clone()
+    }
+
+    /// The reactions iamgate put on comment `comment_id`, as their contents.
+    pub fn reactions(&self, comment_id: u64) -> Vec<String> {
+        self.fake
+            .reactions(REPO, comment_id)
+            .into_iter()
+            .map(|r| r.content)
+            .collect()
+    }
+
+    /// Every audit record, oldest first, decoded.
+    pub async fn audit(&self) -> Vec<iamgate::audit::AuditEntry> {
+        self.service
+            .store()
+            .audit_records(&iamgate::audit::AuditFilter::default())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.entry().unwrap())
+            .collect()
+    }
+
+    /// The `kind` of every audit record, oldest first.
+    pub async fn audit_kinds(&self) -> Vec<&'static str> {
+        self.audit().await.iter().map(|e| e.event.kind()).collect()
     }
 
     /// The `iamgate` statuses on `sha`, oldest first, as `(state, description)`.

@@ -1,0 +1,947 @@
+//! The merge gate's approvals, commands and audit trail, end to end: signed `pull_request`,
+//! `pull_request_review` and `issue_comment` webhooks through the real router, the durable queue,
+//! the real GitHub client against the fake GitHub (reviews, team memberships, permissions,
+//! reactions, comments), the fake pulumi. Each asserts what a person would see on GitHub — the
+//! `iamgate` status, the Reviews section of the one report comment, iamgate's reply and its eyes
+//! reaction — and what the audit trail recorded.
+
+use iamgate::audit::{ApprovalSource, AuditEntry, AuditEvent, GateState, WithdrawalSource};
+use iamgate::store::Store;
+
+use crate::support::fake_github::Fault;
+use crate::support::server::{CONFIG, REPO, STACK, Server, fixture};
+
+const ADMIN_ATTACH: &str = "corpus/admin-attach.preview.json";
+/// Another critical IAM change (a different fingerprint than [`ADMIN_ATTACH`]).
+const OTHER_IAM: &str = "corpus/privesc-completed.preview.json";
+const NEEDS_SECURITY: &str = "needs 1 approval from acme/security or alice";
+const APPROVED: &str = "IAM risk critical: required approvals given";
+const PR: u64 = 7;
+
+/// The harness's config with `extra` top-level keys.
+fn config_with(extra: &str) -> String {
+    format!("{}{extra}", CONFIG)
+}
+
+/// A config whose one requirement is `from`.
+fn config_from(from: &str) -> String {
+    format!(
+        "\
+version: 1
+stacks:
+  - name: prod
+    dir: infra
+    stack: acme/prod
+reviews:
+  - name: security
+    when: {{ min_risk: high }}
+    approvals: 1
+    from: {from}
+"
+    )
+}
+
+/// Two requirements, both triggered by a critical change.
+const TWO_REQUIREMENTS: &str = "\
+version: 1
+stacks:
+  - name: prod
+    dir: infra
+    stack: acme/prod
+reviews:
+  - name: security
+    when: { min_risk: high }
+    approvals: 1
+    from: { teams: [\"acme/security\"] }
+  - name: platform
+    when: { min_risk: medium }
+    approvals: 1
+    from: { teams: [\"acme/platform\"], users: [\"bob\"] }
+";
+
+const OVERRIDES: &str = "overrides: { teams: [\"acme/leads\"] }\n";
+
+fn status(state: &str, description: &str) -> (String, String) {
+    (state.to_owned(), description.to_owned())
+}
+
+/// Text as GitHub shows it: Markdown backslash escapes and the zero-width joiners that break
+/// mentions removed, so `@sec1` and `invalidate_approvals` read as written.
+fn shown(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' && chars.peek().is_some_and(char::is_ascii_punctuation) {
+            continue;
+        }
+        if c != '\u{200D}' {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The Reviews section of the report, as shown.
+fn reviews(body: &str) -> String {
+    let body = shown(body);
+    let start = body
+        .find("### Reviews")
+        .unwrap_or_else(|| panic!("no Reviews section: {body}"));
+    let rest = &body[start..];
+    let end = rest
+        .find("<details><summary>Commands")
+        .unwrap_or(rest.len());
+    rest[..end].to_owned()
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..7]
+}
+
+/// A server with PR 7 under `config`, the risky change analyzed: pending, nobody approved.
+async fn analyzed(config: &str) -> (Server, String) {
+    let s = Server::start().await;
+    let head = s.enrolled_pr_with(PR, "h1", config);
+    s.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
+    s.deliver_pr("opened", PR).await;
+    s.settle().await;
+    (s, head)
+}
+
+/// The audit entries of one kind.
+fn of_kind<'a>(audit: &'a [AuditEntry], kind: &str) -> Vec<&'a AuditEntry> {
+    audit.iter().filter(|e| e.event.kind() == kind).collect()
+}
+
+/// Asserts the audit chain verifies and holds `count` records.
+async fn assert_chain_verifies(s: &Server) {
+    let chain = s.service.store().audit_chain().await.unwrap();
+    let count = chain.records.len() as u64;
+    let verified = iamgate::audit::verify(&chain).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(verified.count, count);
+}
+
+// ---- reviews ----
+
+#[tokio::test]
+async fn a_team_member_s_approving_review_passes_and_the_audit_trail_records_it_in_order() {
+    let (s, head) = analyzed(CONFIG).await;
+    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    assert!(
+        reviews(&s.report(PR)).contains(
+            "| security | ⏳ 0 of 1 | — | 1 more approval from `acme/security` or @alice |"
+        ),
+        "{}",
+        s.report(PR)
+    );
+
+    s.submit_review(PR, "sec1", "APPROVED").await;
+    s.settle().await;
+
+    assert_eq!(s.status(&head), status("success", APPROVED));
+    let section = reviews(&s.report(PR));
+    assert!(
+        section.contains("| security | ✅ 1 of 1 | @sec1 | — |"),
+        "{section}"
+    );
+    assert!(!section.contains("no longer count"), "{section}");
+    assert_eq!(
+        s.fake
+            .count_requests("GET", "/orgs/acme/teams/security/memberships/sec1"),
+        1,
+        "membership asked of GitHub once (then cached)"
+    );
+    assert_eq!(
+        s.pulumi.invocations().len(),
+        1,
+        "a review does not preview again"
+    );
+
+    let audit = s.audit().await;
+    assert_eq!(
+        audit.iter().map(|e| e.event.kind()).collect::<Vec<_>>(),
+        ["analysis", "status_change", "approval", "status_change"],
+        "{audit:#?}"
+    );
+    let fingerprint = match &audit[0].event {
+        AuditEvent::Analysis {
+            stacks,
+            level,
+            fingerprint,
+            ..
+        } => {
+            assert_eq!(stacks, &["prod"]);
+            assert_eq!(level, "critical");
+            fingerprint
+                .clone()
+                .expect("an IAM change has a fingerprint")
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(audit[0].actor.as_str(), "iamgate");
+    assert_eq!(
+        audit[0].head_sha.as_ref().map(|h| h.as_str()),
+        Some(head.as_str())
+    );
+    assert_eq!(
+        audit[1].event,
+        AuditEvent::StatusChange {
+            state: GateState::Pending,
+            description: NEEDS_SECURITY.to_owned()
+        }
+    );
+    assert_eq!(audit[2].actor.as_str(), "sec1");
+    assert_eq!(
+        audit[2].event,
+        AuditEvent::Approval {
+            via: ApprovalSource::Review,
+            fingerprint: Some(fingerprint),
+            requirements: vec!["security".to_owned()],
+            reason: None,
+        }
+    );
+    assert_eq!(
+        audit[3].event,
+        AuditEvent::StatusChange {
+            state: GateState::Success,
+            description: APPROVED.to_owned()
+        }
+    );
+    assert!(
+        audit.windows(2).all(|w| w[0].time <= w[1].time),
+        "records in time order"
+    );
+    assert_chain_verifies(&s).await;
+}
+
+#[tokio::test]
+async fn a_non_member_s_approval_leaves_the_gate_pending() {
+    let (s, head) = analyzed(CONFIG).await;
+    // Invited to the team but not yet a member: GitHub answers `state: pending`.
+    s.fake.pending_team_member("acme", "security", "newcomer");
+    s.submit_review(PR, "mallory", "APPROVED").await;
+    s.submit_review(PR, "newcomer", "APPROVED").await;
+    s.settle().await;
+
+    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    let section = reviews(&s.report(PR));
+    assert!(
+        section.contains(
+            "| security | ⏳ 0 of 1 | — | 1 more approval from `acme/security` or @alice |"
+        ),
+        "{section}"
+    );
+    assert!(
+        s.fake
+            .count_requests("GET", "/orgs/acme/teams/security/memberships/mallory")
+            >= 1
+            && s.fake
+                .count_requests("GET", "/orgs/acme/teams/security/memberships/newcomer")
+                >= 1,
+        "membership was asked of GitHub"
+    );
+    let audit = s.audit().await;
+    assert!(
+        of_kind(&audit, "approval").is_empty(),
+        "an approval that counts for nothing is not recorded as one: {audit:#?}"
+    );
+    assert_eq!(
+        of_kind(&audit, "status_change").len(),
+        1,
+        "the status did not change: {audit:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_requirement_from_users_counts_its_users_and_one_from_a_team_its_members() {
+    // By user: alice counts, a security team member does not.
+    let (s, head) = analyzed(&config_from("{ users: [\"alice\"] }")).await;
+    assert_eq!(
+        s.status(&head),
+        status("pending", "needs 1 approval from alice")
+    );
+    s.submit_review(PR, "sec1", "APPROVED").await;
+    s.settle().await;
+    assert_eq!(
+        s.status(&head),
+        status("pending", "needs 1 approval from alice")
+    );
+    s.submit_review(PR, "alice", "APPROVED").await;
+    s.settle().await;
+    assert_eq!(s.status(&head), status("success", APPROVED));
+    assert!(
+        reviews(&s.report(PR)).contains("| security | ✅ 1 of 1 | @alice | — |"),
+        "{}",
+        s.report(PR)
+    );
+
+    // By team: alice does not count, a member does.
+    let (s, head) = analyzed(&config_from("{ teams: [\"acme/security\"] }")).await;
+    assert_eq!(
+        s.status(&head),
+        status("pending", "needs 1 approval from acme/security")
+    );
+    s.submit_review(PR, "alice", "APPROVED").await;
+    s.settle().await;
+    assert_eq!(
+        s.status(&head),
+        status("pending", "needs 1 approval from acme/security")
+    );
+    s.submit_review(PR, "sec1", "APPROVED").await;
+    s.settle().await;
+    assert_eq!(s.status(&head), status("success", APPROVED));
+    assert!(
+        reviews(&s.report(PR)).contains("| security | ✅ 1 of 1 | @sec1 | — |"),
+        "{}",
+        s.report(PR)
+    );
+}
+
+#[tokio::test]
+async fn two_requirements_need_both_and_one_approval_counts_for_each_it_qualifies_for() {
+    let (s, head) = analyzed(TWO_REQUIREMENTS).await;
+    s.fake
+        .team("acme", "security", &["sec1", "both"])
+        .team("acme", "platform", &["plat1", "both"]);
+    assert_eq!(
+        s.status(&head),
+        status(
+            "pending",
+            "needs 1 approval from acme/security; 1 approval from acme/platform or bob"
+        )
+    );
+
+    // A security member alone: the platform requirement is still named.
+    s.submit_review(PR, "sec1", "APPROVED").await;
+    s.settle().await;
+    assert_eq!(
+        s.status(&head),
+        status("pending", "needs 1 approval from acme/platform or bob")
+    );
+    let section = reviews(&s.report(PR));
+    assert!(
+        section.contains("| security | ✅ 1 of 1 | @sec1 | — |"),
+        "{section}"
+    );
+    assert!(
+        section.contains(
+            "| platform | ⏳ 0 of 1 | — | 1 more approval from `acme/platform` or @bob |"
+        ),
+        "{section}"
+    );
+
+    // On another PR, one member of both teams meets both requirements at once.
+    let other = s.enrolled_pr_with(8, "h8", TWO_REQUIREMENTS);
+    s.fake
+        .team("acme", "security", &["sec1", "both"])
+        .team("acme", "platform", &["plat1", "both"]);
+    s.deliver_pr("opened", 8).await;
+    s.settle().await;
+    s.submit_review(8, "both", "APPROVED").await;
+    s.settle().await;
+    assert_eq!(s.status(&other), status("success", APPROVED));
+    let section = reviews(&s.report(8));
+    assert!(
+        section.contains("| security | ✅ 1 of 1 | @both | — |"),
+        "{section}"
+    );
+    assert!(
+        section.contains("| platform | ✅ 1 of 1 | @both | — |"),
+        "{section}"
+    );
+    let audit = s.audit().await;
+    let by_both: Vec<_> = of_kind(&audit, "approval")
+        .into_iter()
+        .filter(|e| e.actor.as_str() == "both")
+        .collect();
+    assert!(
+        matches!(&by_both[..], [e] if matches!(&e.event, AuditEvent::Approval { requirements, .. } if requirements == &["security", "platform"])),
+        "{by_both:#?}"
+    );
+}
+
+#[tokio::test]
+async fn changes_requested_by_a_reviewer_fail_the_gate_until_they_approve() {
+    let (s, head) = analyzed(CONFIG).await;
+    // Somebody outside the requirement asking for changes blocks nothing.
+    s.submit_review(PR, "mallory", "CHANGES_REQUESTED").await;
+    s.settle().await;
+    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+
+    s.submit_review(PR, "sec1", "CHANGES_REQUESTED").await;
+    s.settle().await;
+    assert_eq!(
+        s.status(&head),
+        status("failure", "changes requested by sec1")
+    );
+    let section = reviews(&s.report(PR));
+    assert!(
+        section.contains(
+            "| security | ⏳ 0 of 1 | — | 1 more approval from `acme/security` or @alice; ❌ changes requested by @sec1 |"
+        ),
+        "{section}"
+    );
+
+    s.submit_review(PR, "sec1", "APPROVED").await;
+    s.settle().await;
+    assert_eq!(s.status(&head), status("success", APPROVED));
+    assert!(
+        reviews(&s.report(PR)).contains("| security | ✅ 1 of 1 | @sec1 | — |"),
+        "{}",
+        s.report(PR)
+    );
+    let audit = s.audit().await;
+    let asked = of_kind(&audit, "changes_requested");
+    assert!(
+        asked.iter().any(|e| e.actor.as_str() == "sec1"),
+        "{audit:#?}"
+    );
+    let states: Vec<GateState> = audit
+        .iter()
+        .filter_map(|e| match &e.event {
+            AuditEvent::StatusChange { state, .. } => Some(*state),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [GateState::Pending, GateState::Failure, GateState::Success]
+    );
+    assert_chain_verifies(&s).await;
+}
+
+#[tokio::test]
+async fn a_dismissed_approving_review_puts_the_gate_back_to_pending() {
+    let (s, head) = analyzed(CONFIG).await;
+    let review = s.submit_review(PR, "sec1", "APPROVED").await;
+    s.settle().await;
+    assert_eq!(s.status(&head), status("success", APPROVED));
+
+    s.dismiss_review(PR, review).await;
+    s.settle().await;
+    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    let section = reviews(&s.report(PR));
+    assert!(
+        section.contains("| security | ⏳ 0 of 1 | — |"),
+        "{section}"
+    );
+    assert!(
+        !section.contains("no longer count"),
+        "a withdrawal is not a drop: {section}"
+    );
+    let audit = s.audit().await;
+    assert!(
+        audit.iter().any(|e| e.actor.as_str() == "sec1"
+            && e.event
+                == AuditEvent::Withdrawal {
+                    via: WithdrawalSource::DismissedReview,
+                    approver: "sec1".into(),
+                }),
+        "the dismissal is audited: {audit:#?}"
+    );
+}
+
+// ---- pushes ----
+
+/// sec1 approves at h1; the author pushes h2 whose preview is `fixture_at_h2`.
+async fn approve_then_push(config: &str, fixture_at_h2: &str) -> (Server, String, String) {
+    let (s, h1) = analyzed(config).await;
+    s.submit_review(PR, "sec1", "APPROVED").await;
+    s.settle().await;
+    assert_eq!(s.status(&h1), status("success", APPROVED));
+    s.pulumi.replay(STACK, fixture(fixture_at_h2));
+    let h2 = s.push(PR, "h2");
+    s.deliver_pr("synchronize", PR).await;
+    s.settle().await;
+    assert_eq!(s.pulumi.invocations().len(), 2, "the new head is previewed");
+    (s, h1, h2)
+}
+
+#[tokio::test]
+async fn a_push_with_the_same_iam_change_keeps_the_approval_under_on_iam_change() {
+    let (s, _h1, h2) = approve_then_push(CONFIG, ADMIN_ATTACH).await;
+    assert_eq!(s.status(&h2), status("success", APPROVED));
+    let section = reviews(&s.report(PR));
+    assert!(
+        section.contains("| security | ✅ 1 of 1 | @sec1 | — |"),
+        "{section}"
+    );
+    assert!(!section.contains("no longer count"), "{section}");
+    assert!(of_kind(&s.audit().await, "approval_dropped").is_empty());
+}
+
+#[tokio::test]
+async fn a_push_with_the_same_iam_change_drops_the_approval_under_on_push() {
+    let config = config_with("invalidate_approvals: on_push\n");
+    let (s, h1, h2) = approve_then_push(&config, ADMIN_ATTACH).await;
+    assert_eq!(s.status(&h2), status("pending", NEEDS_SECURITY));
+    let section = reviews(&s.report(PR));
+    let reason = format!(
+        "given on {}, before the latest push (invalidate_approvals: on_push)",
+        short(&h1)
+    );
+    assert!(
+        section.contains("| security | ⏳ 0 of 1 | — |"),
+        "{section}"
+    );
+    assert!(
+        section.contains("**Approvals that no longer count**")
+            && section.contains(&format!("- @sec1: {reason}")),
+        "{section}"
+    );
+    let audit = s.audit().await;
+    let dropped = of_kind(&audit, "approval_dropped");
+    assert!(
+        matches!(&dropped[..], [e] if matches!(&e.event, AuditEvent::ApprovalDropped { approver, reason: why, .. } if approver.as_str() == "sec1" && *why == reason)),
+        "{audit:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_push_with_a_different_iam_change_drops_the_approval_under_on_iam_change() {
+    let (s, h1, h2) = approve_then_push(CONFIG, OTHER_IAM).await;
+    assert_eq!(s.status(&h2), status("pending", NEEDS_SECURITY));
+    let section = reviews(&s.report(PR));
+    assert!(
+        section.contains(&format!(
+            "- @sec1: the IAM change differs from the one approved on {}",
+            short(&h1)
+        )),
+        "{section}"
+    );
+    assert_eq!(of_kind(&s.audit().await, "approval_dropped").len(), 1);
+}
+
+#[tokio::test]
+async fn a_push_with_a_different_iam_change_drops_the_approval_under_on_push() {
+    let config = config_with("invalidate_approvals: on_push\n");
+    let (s, h1, h2) = approve_then_push(&config, OTHER_IAM).await;
+    assert_eq!(s.status(&h2), status("pending", NEEDS_SECURITY));
+    let section = reviews(&s.report(PR));
+    assert!(
+        section.contains(&format!(
+            "- @sec1: given on {}, before the latest push (invalidate_approvals: on_push)",
+            short(&h1)
+        )),
+        "{section}"
+    );
+}
+
+// ---- commands ----
+
+#[tokio::test]
+async fn approve_and_unapprove_commands_grant_and_withdraw_command_and_review_approvals() {
+    let (s, head) = analyzed(CONFIG).await;
+    s.fake.team("acme", "security", &["sec1", "sec2"]);
+
+    let approve = s
+        .comment(
+            PR,
+            "sec1",
+            "Checked the policy.\n/iamgate approve reviewed with the owners",
+        )
+        .await;
+    s.settle().await;
+    assert_eq!(s.reactions(approve), ["eyes"]);
+    let reply = shown(&s.reply(PR, approve));
+    assert!(
+        reply.contains(&format!(
+            "`/iamgate approve [reason]`: approval recorded on `{}` for `security`.",
+            short(&head)
+        )),
+        "{reply}"
+    );
+    assert_eq!(s.status(&head), status("success", APPROVED));
+    assert!(
+        reviews(&s.report(PR)).contains("| security | ✅ 1 of 1 | @sec1 | — |"),
+        "{}",
+        s.report(PR)
+    );
+
+    let unapprove = s.comment(PR, "sec1", "/iamgate unapprove").await;
+    s.settle().await;
+    assert_eq!(s.reactions(unapprove), ["eyes"]);
+    assert!(
+        shown(&s.reply(PR, unapprove))
+            .contains("your approvals (by command or review) no longer count"),
+        "{}",
+        s.reply(PR, unapprove)
+    );
+    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+
+    // A review approval is withdrawn the same way.
+    s.submit_review(PR, "sec2", "APPROVED").await;
+    s.settle().await;
+    assert_eq!(s.status(&head), status("success", APPROVED));
+    let unapprove2 = s.comment(PR, "sec2", "/iamgate unapprove").await;
+    s.settle().await;
+    s.reply(PR, unapprove2);
+    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    let section = reviews(&s.report(PR));
+    assert!(
+        section.contains("| security | ⏳ 0 of 1 | — |"),
+        "{section}"
+    );
+
+    let audit = s.audit().await;
+    let votes: Vec<(&str, &AuditEvent)> = audit
+        .iter()
+        .filter(|e| matches!(e.event.kind(), "approval" | "withdrawal"))
+        .map(|e| (e.actor.as_str(), &e.event))
+        .collect();
+    assert_eq!(votes.len(), 4, "{votes:#?}");
+    assert!(matches!(
+        votes[0],
+        ("sec1", AuditEvent::Approval { via: ApprovalSource::Command, reason: Some(r), requirements, .. })
+            if r == "reviewed with the owners" && requirements == &["security"]
+    ));
+    assert!(matches!(
+        votes[1],
+        (
+            "sec1",
+            AuditEvent::Withdrawal {
+                via: WithdrawalSource::Command,
+                ..
+            }
+        )
+    ));
+    assert!(matches!(
+        votes[2],
+        (
+            "sec2",
+            AuditEvent::Approval {
+                via: ApprovalSource::Review,
+                ..
+            }
+        )
+    ));
+    assert!(matches!(
+        votes[3],
+        (
+            "sec2",
+            AuditEvent::Withdrawal {
+                via: WithdrawalSource::Command,
+                ..
+            }
+        )
+    ));
+    assert_chain_verifies(&s).await;
+}
+
+#[tokio::test]
+async fn the_author_s_approval_is_refused_unless_allowed() {
+    let (s, head) = analyzed(CONFIG).await;
+    // The author is even a member of the team: authorship alone is the reason.
+    s.fake.add_team_member("acme", "security", "dev");
+    let id = s.comment(PR, "dev", "/iamgate approve I wrote it").await;
+    s.settle().await;
+    assert_eq!(s.reactions(id), ["eyes"]);
+    let reply = shown(&s.reply(PR, id));
+    assert!(
+        reply.contains("`/iamgate approve [reason]`: refused. You opened this pull request"),
+        "{reply}"
+    );
+    assert!(reply.contains("allow_author_approval"), "{reply}");
+    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    assert!(
+        reviews(&s.report(PR)).contains("| security | ⏳ 0 of 1 | — |"),
+        "{}",
+        s.report(PR)
+    );
+    let audit = s.audit().await;
+    assert!(of_kind(&audit, "approval").is_empty(), "{audit:#?}");
+    let refused = of_kind(&audit, "command_refused");
+    assert!(
+        matches!(&refused[..], [e] if e.actor.as_str() == "dev"),
+        "{audit:#?}"
+    );
+
+    // With allow_author_approval, the author's approval counts.
+    let (s, head) = analyzed(&config_with("allow_author_approval: true\n")).await;
+    s.fake.add_team_member("acme", "security", "dev");
+    let id = s.comment(PR, "dev", "/iamgate approve").await;
+    s.settle().await;
+    assert!(
+        shown(&s.reply(PR, id)).contains("approval recorded"),
+        "{}",
+        s.reply(PR, id)
+    );
+    assert_eq!(s.status(&head), status("success", APPROVED));
+    assert!(
+        reviews(&s.report(PR)).contains("| security | ✅ 1 of 1 | @dev | — |"),
+        "{}",
+        s.report(PR)
+    );
+}
+
+#[tokio::test]
+async fn a_non_reviewer_s_approve_command_is_refused() {
+    let (s, head) = analyzed(CONFIG).await;
+    let id = s.comment(PR, "mallory", "/iamgate approve").await;
+    s.settle().await;
+    let reply = shown(&s.reply(PR, id));
+    assert!(
+        reply.contains("refused. You are not among the reviewers"),
+        "{reply}"
+    );
+    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    assert!(of_kind(&s.audit().await, "approval").is_empty());
+}
+
+/// Nothing happened for a delivery: no job ran, no reaction, no reply, no vote, no audit.
+async fn assert_nothing_happened(s: &Server, head: &str, comment: u64, audit_before: usize) {
+    let summary = s.settle().await;
+    assert_eq!(summary.completed, 0, "{summary:?}");
+    assert!(s.reactions(comment).is_empty());
+    assert!(s.replies(PR, comment).is_empty());
+    assert_eq!(s.status(head), status("pending", NEEDS_SECURITY));
+    assert_eq!(s.audit().await.len(), audit_before);
+}
+
+#[tokio::test]
+async fn an_edited_or_deleted_comment_grants_nothing() {
+    let (s, head) = analyzed(CONFIG).await;
+    let before = s.audit().await.len();
+    let id = s
+        .fake
+        .add_user_comment(REPO, PR, "sec1", "/iamgate approve");
+    s.deliver_comment(PR, id, "sec1", "/iamgate approve", "edited")
+        .await;
+    assert_nothing_happened(&s, &head, id, before).await;
+    s.deliver_comment(PR, id, "sec1", "/iamgate approve", "deleted")
+        .await;
+    assert_nothing_happened(&s, &head, id, before).await;
+    assert_eq!(
+        s.fake.count_requests("GET", "/orgs/"),
+        0,
+        "nobody's membership was even looked up"
+    );
+}
+
+#[tokio::test]
+async fn iamgate_s_own_comments_and_other_bots_are_ignored() {
+    let (s, head) = analyzed(CONFIG).await;
+    let before = s.audit().await.len();
+    let bot = s.fake.bot_login();
+    for login in [bot.as_str(), "dependabot[bot]"] {
+        s.deliver_comment(
+            PR,
+            4242,
+            login,
+            "/iamgate approve\n/iamgate override ship it",
+            "created",
+        )
+        .await;
+        assert_nothing_happened(&s, &head, 4242, before).await;
+    }
+}
+
+#[tokio::test]
+async fn commands_in_code_blocks_and_quotes_are_ignored() {
+    let (s, head) = analyzed(CONFIG).await;
+    let before = s.audit().await.len();
+    let quoted = "To approve, write:\n```\n/iamgate approve\n```\n> /iamgate approve\n\n    /iamgate approve\n";
+    let id = s.comment(PR, "sec1", quoted).await;
+    assert_nothing_happened(&s, &head, id, before).await;
+
+    // Next to a real command, only the real one runs.
+    let mixed = format!("{quoted}\n/iamgate help");
+    let id = s.comment(PR, "sec1", &mixed).await;
+    s.settle().await;
+    let reply = shown(&s.reply(PR, id));
+    assert!(reply.contains("| `/iamgate help` |"), "{reply}");
+    assert!(!reply.contains("approval recorded"), "{reply}");
+    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+}
+
+#[tokio::test]
+async fn an_override_by_a_member_passes_by_a_non_member_is_refused_and_a_new_change_ends_it() {
+    let (s, head) = analyzed(&config_with(OVERRIDES)).await;
+    s.fake.team("acme", "leads", &["lead1"]);
+
+    let refused = s.comment(PR, "mallory", "/iamgate override trust me").await;
+    s.settle().await;
+    assert_eq!(s.reactions(refused), ["eyes"]);
+    let reply = shown(&s.reply(PR, refused));
+    assert!(
+        reply.contains("`/iamgate override <reason>`: refused. Only members of `overrides`"),
+        "{reply}"
+    );
+    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    let audit = s.audit().await;
+    assert!(
+        audit.iter().any(|e| e.actor.as_str() == "mallory"
+            && matches!(&e.event, AuditEvent::CommandRefused { command, .. } if command == "/iamgate override <reason>")),
+        "{audit:#?}"
+    );
+
+    let id = s
+        .comment(PR, "lead1", "/iamgate override incident #42 hotfix")
+        .await;
+    s.settle().await;
+    let reply = shown(&s.reply(PR, id));
+    assert!(
+        reply.contains("override recorded on") && reply.contains("incident #42 hotfix"),
+        "{reply}"
+    );
+    assert_eq!(
+        s.status(&head),
+        status("success", "overridden by lead1: incident #42 hotfix")
+    );
+    let section = reviews(&s.report(PR));
+    assert!(
+        section.contains("**Overridden** by @lead1: incident #42 hotfix"),
+        "{section}"
+    );
+    let audit = s.audit().await;
+    assert!(
+        audit.iter().any(|e| e.actor.as_str() == "lead1"
+            && matches!(&e.event, AuditEvent::Override { reason, fingerprint: Some(_) } if reason == "incident #42 hotfix")),
+        "{audit:#?}"
+    );
+
+    // A different IAM change is not overridden.
+    s.pulumi.replay(STACK, fixture(OTHER_IAM));
+    let h2 = s.push(PR, "h2");
+    s.deliver_pr("synchronize", PR).await;
+    s.settle().await;
+    assert_eq!(s.status(&h2), status("pending", NEEDS_SECURITY));
+    assert!(
+        !reviews(&s.report(PR)).contains("Overridden"),
+        "{}",
+        s.report(PR)
+    );
+    assert_chain_verifies(&s).await;
+}
+
+#[tokio::test]
+async fn explain_shows_a_known_rule_and_refuses_an_unknown_one_with_near_matches() {
+    let (s, _head) = analyzed(CONFIG).await;
+    let known = s
+        .comment(PR, "mallory", "/iamgate explain aws-mp-001")
+        .await;
+    s.settle().await;
+    assert_eq!(s.reactions(known), ["eyes"]);
+    let reply = shown(&s.reply(PR, known));
+    for part in [
+        "**AWS-MP-001: ",
+        "**Why it matters.**",
+        "**Example.**",
+        "**How to fix.**",
+    ] {
+        assert!(reply.contains(part), "{part}: {reply}");
+    }
+
+    let unknown = s.comment(PR, "mallory", "/iamgate explain AWS-MP-01").await;
+    s.settle().await;
+    let reply = shown(&s.reply(PR, unknown));
+    assert!(
+        reply.contains("There is no rule `AWS-MP-01`. Did you mean `AWS-MP-001`"),
+        "{reply}"
+    );
+    let audit = s.audit().await;
+    assert!(
+        matches!(of_kind(&audit, "command_refused")[..], [e] if e.actor.as_str() == "mallory"),
+        "{audit:#?}"
+    );
+}
+
+#[tokio::test]
+async fn help_lists_every_command() {
+    let (s, _head) = analyzed(CONFIG).await;
+    let id = s.comment(PR, "mallory", "/iamgate help").await;
+    s.settle().await;
+    assert_eq!(s.reactions(id), ["eyes"]);
+    let reply = s.reply(PR, id);
+    for spec in iamgate::commands::COMMANDS {
+        assert!(
+            reply.contains(&format!("`{}`", spec.usage())),
+            "{}: {reply}",
+            spec.usage()
+        );
+    }
+}
+
+#[tokio::test]
+async fn rerun_by_a_writer_previews_again_and_by_a_stranger_is_refused() {
+    let (s, head) = analyzed(CONFIG).await;
+    assert_eq!(s.pulumi.invocations().len(), 1);
+
+    let refused = s.comment(PR, "mallory", "/iamgate rerun").await;
+    s.settle().await;
+    assert!(
+        shown(&s.reply(PR, refused)).contains(
+            "`/iamgate rerun`: refused. Only the pull request's author and people with write access"
+        ),
+        "{}",
+        s.reply(PR, refused)
+    );
+    assert_eq!(s.pulumi.invocations().len(), 1);
+
+    // alice has write access.
+    let id = s.comment(PR, "alice", "/iamgate rerun").await;
+    s.settle().await;
+    assert!(
+        shown(&s.reply(PR, id)).contains(&format!(
+            "`/iamgate rerun`: previewing `{}` again",
+            short(&head)
+        )),
+        "{}",
+        s.reply(PR, id)
+    );
+    assert_eq!(s.pulumi.invocations().len(), 2, "previewed again");
+    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    let audit = s.audit().await;
+    assert!(
+        matches!(of_kind(&audit, "command_refused")[..], [e] if e.actor.as_str() == "mallory"),
+        "{audit:#?}"
+    );
+}
+
+#[tokio::test]
+async fn commands_on_a_closed_pr_are_refused_with_a_reply() {
+    let (s, head) = analyzed(CONFIG).await;
+    s.fake.update_pr(REPO, PR, |pr| pr.open = false);
+    let id = s.comment(PR, "sec1", "/iamgate approve").await;
+    s.settle().await;
+    assert_eq!(s.reactions(id), ["eyes"]);
+    let reply = shown(&s.reply(PR, id));
+    assert!(
+        reply.contains("`/iamgate approve [reason]`: refused. This pull request is closed"),
+        "{reply}"
+    );
+    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    let audit = s.audit().await;
+    assert!(of_kind(&audit, "approval").is_empty(), "{audit:#?}");
+    assert_eq!(of_kind(&audit, "command_refused").len(), 1, "{audit:#?}");
+}
+
+#[tokio::test]
+async fn a_retried_command_job_replies_and_votes_once() {
+    let (s, head) = analyzed(CONFIG).await;
+    // Every attempt of the client to post the reply fails: the job fails and is retried.
+    s.fake.fail_next(
+        "POST",
+        "/repos/acme/infra/issues/7/comments",
+        4,
+        Fault::Error500,
+    );
+    let id = s.comment(PR, "sec1", "/iamgate approve").await;
+    let summary = s.settle().await;
+
+    assert!(summary.retried >= 1, "{summary:?}");
+    assert_eq!(summary.dead_lettered, 0, "{summary:?}");
+    assert_eq!(s.reactions(id), ["eyes"]);
+    s.reply(PR, id);
+    assert_eq!(s.status(&head), status("success", APPROVED));
+    let audit = s.audit().await;
+    assert_eq!(of_kind(&audit, "approval").len(), 1, "{audit:#?}");
+    s.report(PR);
+
+    // A redelivery of the same comment (a new delivery id) does not answer again either.
+    s.deliver_comment(PR, id, "sec1", "/iamgate approve", "created")
+        .await;
+    s.settle().await;
+    s.reply(PR, id);
+    assert_eq!(of_kind(&s.audit().await, "approval").len(), 1);
+}
