@@ -6,7 +6,9 @@
 //! `pulumi` prints `examples/risky-preview.json`. Then it runs the real `iamgate serve` code
 //! (`server::Service`, the same assembly as the binary) on a real port, sends a signed
 //! `pull_request` webhook over HTTP like GitHub does, waits for iamgate to post, and prints the
-//! comment and the `iamgate` commit status as GitHub holds them.
+//! comment and the `iamgate` commit status as GitHub holds them. Then `alice`, a member of the
+//! required team, comments `/iamgate approve ...`: iamgate checks her membership with GitHub,
+//! records the approval, replies, and the status turns success.
 //!
 //! ```sh
 //! cargo run --example demo
@@ -175,6 +177,46 @@ timeout_secs = 60
     }
     println!("iamgate posted in {} ms\n", started.elapsed().as_millis());
     print_results(&github, true);
+
+    // 7. alice, of acme/security, approves with a command; iamgate checks her membership with
+    //    GitHub, records the approval bound to this IAM change, replies and lifts the gate.
+    let body = "Scoped to the deploy role, fine.\n/iamgate approve reviewed the PassRole path";
+    let comment = github.add_user_comment(REPO, PR, "alice", body);
+    let payload = comment_payload(github.installation_id(), comment, "alice", body);
+    let signature = github_signature_for(&Secret::new(secret.clone()), payload.as_bytes());
+    let reply = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/webhooks/github"))
+        .header("X-GitHub-Event", "issue_comment")
+        .header("X-GitHub-Delivery", "demo-delivery-2")
+        .header("X-Hub-Signature-256", signature)
+        .header("Content-Type", "application/json")
+        .body(payload)
+        .send()
+        .await
+        .context("delivering the comment webhook")?;
+    println!(
+        "alice comments `/iamgate approve ...`: webhook HTTP {}",
+        reply.status()
+    );
+    let started = Instant::now();
+    while github
+        .latest_status(REPO, HEAD)
+        .is_none_or(|s| s.state != "success")
+    {
+        if started.elapsed() > Duration::from_secs(60) {
+            shutdown.cancel();
+            bail!("the approval did not lift the gate within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for c in github.comments(REPO, PR) {
+        if c.body.contains("iamgate:reply") {
+            println!("──── iamgate's reply ────\n{}\n", c.body);
+        }
+    }
+    if let Some(s) = github.latest_status(REPO, HEAD) {
+        println!("status `{}`: {} — {}", s.context, s.state, s.description);
+    }
     shutdown.cancel();
     server.await??;
     Ok(())
@@ -205,6 +247,24 @@ fn print_results(github: &FakeGitHub, full: bool) {
             asked.teams, asked.users
         );
     }
+}
+
+/// An `issue_comment` `created` delivery on the pull request, in GitHub's shape.
+fn comment_payload(installation: u64, id: u64, login: &str, body: &str) -> String {
+    serde_json::json!({
+        "action": "created",
+        "issue": {
+            "number": PR,
+            "state": "open",
+            "user": { "login": "dev", "type": "User" },
+            "pull_request": { "url": format!("https://api.github.com/repos/{REPO}/pulls/{PR}") }
+        },
+        "comment": { "id": id, "body": body, "user": { "login": login, "type": "User" } },
+        "repository": { "full_name": REPO, "name": "infra", "owner": { "login": "acme" } },
+        "installation": { "id": installation },
+        "sender": { "login": login, "type": "User" }
+    })
+    .to_string()
 }
 
 /// A `pull_request` `opened` delivery in GitHub's shape (the fields iamgate reads and a few more).

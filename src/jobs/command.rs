@@ -93,7 +93,7 @@ struct Run<'a> {
 
 impl Run<'_> {
     async fn command(&mut self, line: usize, command: &Command) -> Result<String, JobFailure> {
-        let usage = format!("`{}`", command.spec().usage());
+        let usage = format!("`/iamgate {}`", command.spec().name);
         match command {
             Command::Help => return Ok(commands::help_text()),
             Command::Explain { rule_id } => {
@@ -309,7 +309,7 @@ impl Run<'_> {
     }
 
     async fn refuse(&self, command: &Command, why: &str) -> Result<String, JobFailure> {
-        let usage = command.spec().usage();
+        let usage = format!("/iamgate {}", command.spec().name);
         self.audit(AuditEvent::CommandRefused {
             command: usage.clone(),
             reason: why.to_owned(),

@@ -546,7 +546,7 @@ async fn approve_and_unapprove_commands_grant_and_withdraw_command_and_review_ap
     let reply = shown(&s.reply(PR, approve));
     assert!(
         reply.contains(&format!(
-            "`/iamgate approve [reason]`: approval recorded on `{}` for `security`.",
+            "`/iamgate approve`: approval recorded on `{}` for `security`.",
             short(&head)
         )),
         "{reply}"
@@ -638,7 +638,7 @@ async fn the_author_s_approval_is_refused_unless_allowed() {
     assert_eq!(s.reactions(id), ["eyes"]);
     let reply = shown(&s.reply(PR, id));
     assert!(
-        reply.contains("`/iamgate approve [reason]`: refused. You opened this pull request"),
+        reply.contains("`/iamgate approve`: refused. You opened this pull request"),
         "{reply}"
     );
     assert!(reply.contains("allow_author_approval"), "{reply}");
@@ -764,14 +764,14 @@ async fn an_override_by_a_member_passes_by_a_non_member_is_refused_and_a_new_cha
     assert_eq!(s.reactions(refused), ["eyes"]);
     let reply = shown(&s.reply(PR, refused));
     assert!(
-        reply.contains("`/iamgate override <reason>`: refused. Only members of `overrides`"),
+        reply.contains("`/iamgate override`: refused. Only members of `overrides`"),
         "{reply}"
     );
     assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
     let audit = s.audit().await;
     assert!(
         audit.iter().any(|e| e.actor.as_str() == "mallory"
-            && matches!(&e.event, AuditEvent::CommandRefused { command, .. } if command == "/iamgate override <reason>")),
+            && matches!(&e.event, AuditEvent::CommandRefused { command, .. } if command == "/iamgate override")),
         "{audit:#?}"
     );
 
@@ -907,7 +907,7 @@ async fn commands_on_a_closed_pr_are_refused_with_a_reply() {
     assert_eq!(s.reactions(id), ["eyes"]);
     let reply = shown(&s.reply(PR, id));
     assert!(
-        reply.contains("`/iamgate approve [reason]`: refused. This pull request is closed"),
+        reply.contains("`/iamgate approve`: refused. This pull request is closed"),
         "{reply}"
     );
     assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
