@@ -33,6 +33,9 @@ pub const DEFAULT_WORKER_LEASE_SECS: u64 = 60;
 pub const DEFAULT_WORKER_MAX_ATTEMPTS: u64 = 8;
 /// Webhook secrets shorter than this are guessable.
 pub const MIN_SECRET_CHARS: usize = 16;
+/// A GitLab signing token's key is at least this long (GitLab generates 32 bytes; Standard
+/// Webhooks allows 24 to 64).
+pub const MIN_SIGNING_KEY_BYTES: usize = 24;
 
 /// A validated server config.
 #[derive(Debug, Clone)]
@@ -77,7 +80,11 @@ pub struct GitLabConfig {
     /// Without a trailing slash.
     pub url: String,
     pub token: Secret,
+    /// Sent back by GitLab in clear as `X-Gitlab-Token`.
     pub webhook_secret: Secret,
+    /// The webhook's signing token (`whsec_<base64>`), when set: deliveries must then also carry
+    /// a valid `webhook-signature` (GitLab's Standard Webhooks signing).
+    pub signing_token: Option<Secret>,
 }
 
 /// `[pulumi]`
@@ -302,7 +309,26 @@ impl Reader<'_> {
                     .unwrap_or_default(),
             ),
             webhook_secret: self.webhook_secret("gitlab.webhook_secret"),
+            signing_token: self.signing_token("gitlab.signing_token"),
         }
+    }
+
+    /// An optional `whsec_<base64>` signing token, as GitLab generates them (a 32-byte key).
+    fn signing_token(&mut self, path: &str) -> Option<Secret> {
+        let raw = self.raw;
+        let token = self.string(path)?;
+        let key_len = crate::webhook::verify::signing_key(token.trim()).map(|key| key.len());
+        if key_len.is_none_or(|len| len < MIN_SIGNING_KEY_BYTES) {
+            self.problem(
+                path,
+                raw.entries.get(path),
+                format!(
+                    "expected GitLab's signing token: `whsec_` and the base64 of a key of at \
+                     least {MIN_SIGNING_KEY_BYTES} bytes, as the webhook settings show it"
+                ),
+            );
+        }
+        Some(Secret::new(token.trim()))
     }
 
     fn pulumi(&mut self) -> PulumiConfig {

@@ -3,6 +3,7 @@
 //! Errors carry a retry class so the job layer decides how to retry.
 
 pub mod github;
+pub mod gitlab;
 pub mod membership;
 
 use std::path::Path;

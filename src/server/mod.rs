@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 
 use crate::config::{Secret, ServerConfig};
 use crate::store::Store;
-use crate::webhook::endpoint::github_webhook;
+use crate::webhook::endpoint::{github_webhook, gitlab_webhook};
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
@@ -28,6 +28,12 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The GitHub App's webhook secret; `None` when GitHub is not configured (no route then).
     pub github_secret: Option<Secret>,
+    /// GitLab's webhook secret (`X-Gitlab-Token`); `None` when GitLab is not configured (no
+    /// route then).
+    pub gitlab_secret: Option<Secret>,
+    /// GitLab's webhook signing token (`whsec_…`), when configured: deliveries must then also
+    /// carry a valid `webhook-signature`.
+    pub gitlab_signing_token: Option<Secret>,
     /// Poked after a fresh delivery with jobs, so an idle worker starts at once.
     pub notify: Arc<Notify>,
     /// The process-wide Prometheus handle (`server::metrics::handle()`).
@@ -42,6 +48,8 @@ impl AppState {
         AppState {
             store,
             github_secret: config.github.as_ref().map(|g| g.webhook_secret.clone()),
+            gitlab_secret: config.gitlab.as_ref().map(|g| g.webhook_secret.clone()),
+            gitlab_signing_token: config.gitlab.as_ref().and_then(|g| g.signing_token.clone()),
             notify,
             metrics: metrics::handle(),
             max_body_bytes: config.server.max_body_bytes,
@@ -49,8 +57,8 @@ impl AppState {
     }
 }
 
-/// The routes: `POST /webhooks/github` (when GitHub is configured), `GET /healthz`,
-/// `GET /readyz`, `GET /metrics`.
+/// The routes: `POST /webhooks/github` (when GitHub is configured), `POST /webhooks/gitlab`
+/// (when GitLab is configured), `GET /healthz`, `GET /readyz`, `GET /metrics`.
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(health::live))
@@ -60,6 +68,12 @@ pub fn router(state: AppState) -> Router {
         router = router.route(
             "/webhooks/github",
             post(github_webhook).layer(DefaultBodyLimit::max(state.max_body_bytes)),
+        );
+    }
+    if state.gitlab_secret.is_some() {
+        router = router.route(
+            "/webhooks/gitlab",
+            post(gitlab_webhook).layer(DefaultBodyLimit::max(state.max_body_bytes)),
         );
     }
     router.with_state(state)

@@ -6,15 +6,22 @@ use axum::http::{Request, StatusCode};
 use tower::ServiceExt;
 
 use super::*;
+use crate::event::{CommentAction, Event, ForgeKind, PrAction, PrNumber};
+use crate::store::JobKind;
 use crate::webhook::testing::FakeStore;
-use crate::webhook::verify::github_signature_for;
+use crate::webhook::verify::{github_signature_for, gitlab_signature_for};
 
 const SECRET: &str = "server-test-secret-0123456789";
+const GITLAB_SECRET: &str = "gitlab-test-token-0123456789";
+/// A 32-byte key, as GitLab generates them.
+const SIGNING_TOKEN: &str = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 fn state(store: FakeStore) -> AppState {
     AppState {
         store: Arc::new(store),
         github_secret: Some(Secret::new(SECRET)),
+        gitlab_secret: None,
+        gitlab_signing_token: None,
         notify: Arc::new(Notify::new()),
         metrics: metrics::handle(),
         max_body_bytes: 1 << 20,
@@ -88,7 +95,7 @@ async fn metrics_show_deliveries_and_the_queue() {
 }
 
 #[tokio::test]
-async fn unknown_paths_and_gitlab_are_not_served_yet() {
+async fn unknown_paths_and_unconfigured_gitlab_are_not_served() {
     let state = state(FakeStore::default());
     assert_eq!(get(&state, "/nope").await.0, StatusCode::NOT_FOUND);
     let response = router(state.clone())
@@ -143,5 +150,384 @@ async fn serve_answers_over_tcp_and_stops_on_shutdown() {
             .await
             .is_err(),
         "nothing listens any more"
+    );
+}
+
+// --- POST /webhooks/gitlab ---
+
+macro_rules! gitlab_fixture {
+    ($name:literal) => {
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/webhooks/gitlab/",
+            $name
+        ))
+        .as_slice()
+    };
+}
+
+/// The state with GitLab configured (and GitHub too), the store kept for inspection.
+fn gitlab_state(max_body_bytes: usize) -> (AppState, Arc<FakeStore>) {
+    let store = Arc::new(FakeStore::default());
+    let state = AppState {
+        store: Arc::clone(&store) as Arc<dyn Store>,
+        github_secret: Some(Secret::new(SECRET)),
+        gitlab_secret: Some(Secret::new(GITLAB_SECRET)),
+        gitlab_signing_token: None,
+        notify: Arc::new(Notify::new()),
+        metrics: metrics::handle(),
+        max_body_bytes,
+    };
+    (state, store)
+}
+
+/// A delivery as GitLab 17.4+ sends it, with the right token unless one is given.
+fn gitlab_delivery(event: &str, key: &str, body: &[u8], token: Option<&str>) -> Request<Body> {
+    let mut request = Request::post("/webhooks/gitlab")
+        .header("content-type", "application/json")
+        .header("x-gitlab-event", event)
+        .header("x-gitlab-event-uuid", format!("event-{key}"))
+        .header(
+            "x-gitlab-webhook-uuid",
+            "4e7c4a4b-7a8c-4e0e-9b6b-1d1f1b0c0a0a",
+        )
+        .header("x-gitlab-instance", "https://gitlab.example.com")
+        .header("idempotency-key", key);
+    if let Some(token) = token.or(Some(GITLAB_SECRET)).filter(|t| !t.is_empty()) {
+        request = request.header("x-gitlab-token", token);
+    }
+    request.body(Body::from(body.to_vec())).expect("request")
+}
+
+async fn send(state: &AppState, request: Request<Body>) -> (StatusCode, serde_json::Value) {
+    let response = router(state.clone())
+        .oneshot(request)
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+#[tokio::test]
+async fn a_gitlab_merge_request_with_the_right_token_is_stored_with_a_job() {
+    let (state, store) = gitlab_state(1 << 20);
+    let body = gitlab_fixture!("merge_request.update.1.json");
+    let (status, json) = send(
+        &state,
+        gitlab_delivery("Merge Request Hook", "key-1", body, None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(json, serde_json::json!({"status": "queued"}));
+    let deliveries = store.deliveries();
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0].id.as_str(), "key-1", "the Idempotency-Key");
+    assert_eq!(deliveries[0].forge, "gitlab");
+    assert_eq!(deliveries[0].event_name, "Merge Request Hook");
+    let Event::PullRequest { pr, action, head } = &deliveries[0].event else {
+        panic!("a PR event: {:?}", deliveries[0].event);
+    };
+    assert_eq!(*action, PrAction::Synchronize);
+    assert_eq!(pr.forge, ForgeKind::GitLab);
+    assert_eq!(pr.installation, None);
+    assert_eq!(pr.repo.as_str(), "quan.hoang/atlantis-example");
+    assert_eq!(pr.number, PrNumber(3));
+    assert_eq!(head.as_str(), "5ff66a1f7404deee915b50998c340e96d995f048");
+    assert_eq!(store.jobs(), vec![JobKind::AnalyzePr { pr: pr.clone() }]);
+    tokio::time::timeout(Duration::from_secs(1), state.notify.notified())
+        .await
+        .expect("the worker was poked");
+}
+
+#[tokio::test]
+async fn a_gitlab_note_with_a_command_becomes_a_command_job() {
+    let (state, store) = gitlab_state(1 << 20);
+    let mut body: serde_json::Value =
+        serde_json::from_slice(gitlab_fixture!("note.noaction.1.json")).expect("json");
+    body["object_attributes"]["note"] = "Looks fine.\n/iamgate approve reviewed".into();
+    let body = serde_json::to_vec(&body).expect("json");
+    let (status, _) = send(&state, gitlab_delivery("Note Hook", "key-2", &body, None)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let jobs = store.jobs();
+    assert!(
+        matches!(&jobs[..], [JobKind::Command { pr, comment, author, .. }]
+            if pr.forge == ForgeKind::GitLab
+                && pr.number == PrNumber(2)
+                && comment.0 == 96056916
+                && author.as_str() == "lkysow"),
+        "{jobs:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_or_missing_gitlab_token_is_401_and_nothing_is_stored() {
+    let (state, store) = gitlab_state(1 << 20);
+    let body = gitlab_fixture!("merge_request.open.1.json");
+    for token in [
+        "gitlab-test-token-012345678",   // one character short
+        "gitlab-test-token-01234567890", // one character more
+        "GITLAB-TEST-TOKEN-0123456789",
+        SECRET, // GitHub's secret is not GitLab's
+        "",     // no header at all
+    ] {
+        let (status, json) = send(
+            &state,
+            gitlab_delivery("Merge Request Hook", "key-3", body, Some(token)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{token:?}");
+        assert_eq!(json["status"], "error");
+        assert!(!json.to_string().contains(GITLAB_SECRET));
+    }
+    // A GitHub signature does not open the GitLab route.
+    let mut signed = gitlab_delivery("Merge Request Hook", "key-3", body, Some(""));
+    signed.headers_mut().insert(
+        "x-hub-signature-256",
+        github_signature_for(&Secret::new(SECRET), body)
+            .parse()
+            .expect("value"),
+    );
+    assert_eq!(send(&state, signed).await.0, StatusCode::UNAUTHORIZED);
+    assert!(store.deliveries().is_empty());
+    assert!(store.jobs().is_empty());
+}
+
+#[tokio::test]
+async fn a_gitlab_body_over_the_limit_is_413_and_not_stored() {
+    let (state, store) = gitlab_state(1024);
+    let body = gitlab_fixture!("merge_request.open.2.json");
+    assert!(body.len() > 1024);
+    let (status, _) = send(
+        &state,
+        gitlab_delivery("Merge Request Hook", "key-4", body, None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Over the limit, even the token is not looked at.
+    let (status, _) = send(
+        &state,
+        gitlab_delivery(
+            "Merge Request Hook",
+            "key-4",
+            body,
+            Some("wrong-token-0123456789"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(store.deliveries().is_empty());
+}
+
+#[tokio::test]
+async fn a_gitlab_redelivery_with_the_same_idempotency_key_acts_once() {
+    let (state, store) = gitlab_state(1 << 20);
+    let body = gitlab_fixture!("merge_request.open.1.json");
+    let first = gitlab_delivery("Merge Request Hook", "key-5", body, None);
+    // A retry keeps the Idempotency-Key; the event UUID may differ.
+    let mut retry = gitlab_delivery("Merge Request Hook", "key-5", body, None);
+    retry.headers_mut().insert(
+        "x-gitlab-event-uuid",
+        "another-event-uuid".parse().expect("value"),
+    );
+    assert_eq!(send(&state, first).await.0, StatusCode::ACCEPTED);
+    let (status, json) = send(&state, retry).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json, serde_json::json!({"status": "duplicate"}));
+    assert_eq!(store.deliveries().len(), 1);
+    assert_eq!(store.jobs().len(), 1);
+}
+
+#[tokio::test]
+async fn older_gitlab_deliveries_are_keyed_by_event_uuid_then_by_body() {
+    let (state, store) = gitlab_state(1 << 20);
+    let body = gitlab_fixture!("merge_request.noaction.1.json");
+    // GitLab 14.8 to 17.3: no Idempotency-Key.
+    let mut by_uuid = gitlab_delivery("Merge Request Hook", "key-6", body, None);
+    by_uuid.headers_mut().remove("idempotency-key");
+    assert_eq!(send(&state, by_uuid).await.0, StatusCode::ACCEPTED);
+    // Older still: no id header at all; a resend of the same body is the same delivery.
+    let note = gitlab_fixture!("note.noaction.2.json");
+    for expected in [StatusCode::ACCEPTED, StatusCode::OK] {
+        let mut bare = gitlab_delivery("Note Hook", "unused", note, None);
+        for name in ["idempotency-key", "x-gitlab-event-uuid"] {
+            bare.headers_mut().remove(name);
+        }
+        assert_eq!(send(&state, bare).await.0, expected);
+    }
+    let ids: Vec<String> = store.deliveries().into_iter().map(|d| d.id.0).collect();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[0], "event-key-6");
+    assert!(
+        ids[1].starts_with("sha256-") && ids[1].len() == "sha256-".len() + 64,
+        "{ids:?}"
+    );
+    // A malformed id or a missing event name is refused (after the token check).
+    let odd = gitlab_delivery("Merge Request Hook", "key 7 forged=log", body, None);
+    assert_eq!(send(&state, odd).await.0, StatusCode::BAD_REQUEST);
+    let mut nameless = gitlab_delivery("Merge Request Hook", "key-7", body, None);
+    nameless.headers_mut().remove("x-gitlab-event");
+    assert_eq!(send(&state, nameless).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(store.deliveries().len(), 2);
+}
+
+#[tokio::test]
+async fn gitlab_system_notes_and_unknown_hooks_are_acknowledged_and_ignored() {
+    let (state, store) = gitlab_state(1 << 20);
+    let mut system: serde_json::Value =
+        serde_json::from_slice(gitlab_fixture!("note.create.1.json")).expect("json");
+    system["object_attributes"]["system"] = true.into();
+    system["object_attributes"]["note"] = "added 1 commit\n\n/iamgate approve".into();
+    let system = serde_json::to_vec(&system).expect("json");
+    let (status, json) = send(&state, gitlab_delivery("Note Hook", "key-8", &system, None)).await;
+    assert!(status.is_success(), "{status}");
+    assert_eq!(json["status"], "queued");
+    let push = br#"{"object_kind":"push","ref":"refs/heads/main"}"#;
+    let (status, _) = send(&state, gitlab_delivery("Push Hook", "key-9", push, None)).await;
+    assert!(status.is_success(), "{status}");
+    let events: Vec<Event> = store.deliveries().into_iter().map(|d| d.event).collect();
+    assert_eq!(
+        events,
+        vec![
+            Event::Ignored {
+                event: "Note Hook".into(),
+                action: Some("create".into()),
+            },
+            Event::Ignored {
+                event: "Push Hook".into(),
+                action: None,
+            },
+        ]
+    );
+    assert!(store.jobs().is_empty());
+    let text = state.metrics.render();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("iamgate_deliveries_total{")
+                && l.contains("forge=\"gitlab\"")
+                && l.contains("event=\"Note Hook\"")
+                && l.contains("outcome=\"ignored\"")),
+        "{text}"
+    );
+    assert!(!text.contains(GITLAB_SECRET));
+}
+
+#[tokio::test]
+async fn an_edited_gitlab_note_is_stored_but_runs_no_command() {
+    let (state, store) = gitlab_state(1 << 20);
+    let mut body: serde_json::Value =
+        serde_json::from_slice(gitlab_fixture!("note.create.1.json")).expect("json");
+    body["object_attributes"]["action"] = "update".into();
+    body["object_attributes"]["note"] = "/iamgate approve".into();
+    let body = serde_json::to_vec(&body).expect("json");
+    let (status, _) = send(&state, gitlab_delivery("Note Hook", "key-10", &body, None)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert!(matches!(
+        &store.deliveries()[0].event,
+        Event::Comment {
+            action: CommentAction::Edited,
+            ..
+        }
+    ));
+    assert!(store.jobs().is_empty());
+}
+
+#[tokio::test]
+async fn with_a_signing_token_gitlab_deliveries_must_be_signed_and_fresh() {
+    let (mut state, store) = gitlab_state(1 << 20);
+    state.gitlab_signing_token = Some(Secret::new(SIGNING_TOKEN));
+    let body = gitlab_fixture!("merge_request.open.2.json");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    let signed = |id: &str, timestamp: i64, signature: Option<String>| {
+        let signature = signature.unwrap_or_else(|| {
+            gitlab_signature_for(&Secret::new(SIGNING_TOKEN), id, timestamp, body)
+        });
+        let mut request = gitlab_delivery("Merge Request Hook", id, body, None);
+        let headers = request.headers_mut();
+        headers.insert("webhook-id", id.parse().expect("value"));
+        headers.insert(
+            "webhook-timestamp",
+            timestamp.to_string().parse().expect("value"),
+        );
+        headers.insert("webhook-signature", signature.parse().expect("value"));
+        request
+    };
+    let (status, _) = send(&state, signed("signed-1", now, None)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(store.deliveries()[0].id.as_str(), "signed-1");
+
+    let other = gitlab_signature_for(
+        &Secret::new("whsec_ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="),
+        "signed-2",
+        now,
+        body,
+    );
+    let refused = [
+        signed("signed-2", now, Some(other)),            // another key
+        signed("signed-2", now - 10 * 60, None),         // too old
+        signed("signed-2", now, Some("v1,AAAA".into())), // malformed
+        signed("signed-2", now, Some("v2,xyz=".into())), // no v1 entry
+    ];
+    for request in refused {
+        assert_eq!(send(&state, request).await.0, StatusCode::UNAUTHORIZED);
+    }
+    // Signed, but without the token, or without the signature headers.
+    let mut no_token = signed("signed-3", now, None);
+    no_token.headers_mut().remove("x-gitlab-token");
+    assert_eq!(send(&state, no_token).await.0, StatusCode::UNAUTHORIZED);
+    let unsigned = gitlab_delivery("Merge Request Hook", "signed-4", body, None);
+    assert_eq!(send(&state, unsigned).await.0, StatusCode::UNAUTHORIZED);
+    // The signature covers the id: another id with the same signature fails.
+    let good = gitlab_signature_for(&Secret::new(SIGNING_TOKEN), "signed-5", now, body);
+    let mut moved = signed("signed-5", now, Some(good));
+    moved
+        .headers_mut()
+        .insert("webhook-id", "signed-6".parse().expect("value"));
+    assert_eq!(send(&state, moved).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(store.deliveries().len(), 1);
+}
+
+#[tokio::test]
+async fn without_gitlab_configured_there_is_no_gitlab_route() {
+    let (mut state, store) = gitlab_state(1 << 20);
+    state.gitlab_secret = None;
+    let body = gitlab_fixture!("merge_request.open.1.json");
+    let (status, _) = send(
+        &state,
+        gitlab_delivery("Merge Request Hook", "key-11", body, None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(store.deliveries().is_empty());
+}
+
+#[test]
+fn app_state_takes_gitlab_s_secrets_from_the_config() {
+    let config = crate::config::ServerConfig::parse(
+        &format!(
+            "[gitlab]\ntoken = \"glpat-xxxxxxxxxxxx\"\nwebhook_secret = \"{GITLAB_SECRET}\"\nsigning_token = \"{SIGNING_TOKEN}\"\n"
+        ),
+        Vec::new(),
+    )
+    .expect("valid");
+    let state = AppState::new(
+        &config,
+        Arc::new(FakeStore::default()),
+        Arc::new(Notify::new()),
+    );
+    assert!(state.github_secret.is_none());
+    assert_eq!(
+        state.gitlab_secret.as_ref().map(Secret::expose),
+        Some(GITLAB_SECRET)
+    );
+    assert_eq!(
+        state.gitlab_signing_token.as_ref().map(Secret::expose),
+        Some(SIGNING_TOKEN)
     );
 }

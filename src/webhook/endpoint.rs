@@ -1,10 +1,19 @@
-//! `POST /webhooks/github`: body limit and read timeout, then the signature over the raw bytes
-//! (401, nothing stored), then the event and delivery headers (400), then decoding (400 with the
-//! reason), then intake: 202 `queued` once stored, 200 `duplicate` for a redelivery, 503 when
-//! the store fails (nothing acknowledged). Logs carry `delivery_id`, `event`, `repo`, `pr`;
-//! never a secret, a signature or the body.
+//! The webhook handlers. Both run the same steps, in this order: body limit and read timeout
+//! (413, 408), then the proof that the forge sent it, over the raw bytes (401, nothing stored),
+//! then the event and delivery headers (400), then decoding (400 with the reason), then intake:
+//! 202 `queued` once stored, 200 `duplicate` for a redelivery, 503 when the store fails (nothing
+//! acknowledged). Logs carry `forge`, `delivery_id`, `event`, `repo`, `pr`; never a secret, a
+//! signature or the body.
+//!
+//! - `POST /webhooks/github`: `X-Hub-Signature-256`; the delivery id is `X-GitHub-Delivery`.
+//! - `POST /webhooks/gitlab`: `X-Gitlab-Token`, and the `webhook-signature` of the signing-token
+//!   scheme when a signing token is configured. The delivery id is, first found: the signed
+//!   `webhook-id` (when signatures are checked), `Idempotency-Key` (GitLab 17.4+, the same on
+//!   every retry of a delivery: the dedupe key GitLab means us to use), `X-Gitlab-Event-UUID`
+//!   (14.8+, one per event; a retry may get a new one), and for older GitLab `sha256-` and the
+//!   body's SHA-256 (a resent delivery carries the same body).
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -12,10 +21,11 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use super::{github, intake, verify};
+use super::{DecodeError, github, gitlab, intake, verify};
 use crate::event::{DeliveryId, Event};
 use crate::server::AppState;
 use crate::store::{NewDelivery, Recorded};
@@ -23,108 +33,199 @@ use crate::store::{NewDelivery, Recorded};
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 pub const EVENT_HEADER: &str = "x-github-event";
 pub const DELIVERY_HEADER: &str = "x-github-delivery";
+pub const GITLAB_TOKEN_HEADER: &str = "x-gitlab-token";
+pub const GITLAB_EVENT_HEADER: &str = "x-gitlab-event";
+pub const GITLAB_EVENT_UUID_HEADER: &str = "x-gitlab-event-uuid";
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+/// The signing-token scheme (Standard Webhooks): the message id (GitLab: its `Idempotency-Key`).
+pub const WEBHOOK_ID_HEADER: &str = "webhook-id";
+pub const WEBHOOK_TIMESTAMP_HEADER: &str = "webhook-timestamp";
+pub const WEBHOOK_SIGNATURE_HEADER: &str = "webhook-signature";
 
-/// A sender that trickles its body longer than this is cut off (GitHub gives us 10 s in all).
+/// A sender that trickles its body longer than this is cut off (GitHub and GitLab.com give us
+/// 10 s in all).
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(8);
-/// Past this the store is too slow to answer within GitHub's 10 s: 503, GitHub may redeliver.
+/// Past this the store is too slow to answer within the forge's 10 s: 503, it may redeliver.
 pub const STORE_TIMEOUT: Duration = Duration::from_secs(8);
 
-/// The metric every delivery counts in, by `event` and `outcome`.
+/// The metric every delivery counts in, by `forge`, `event` and `outcome`.
 pub const DELIVERIES_METRIC: &str = "iamgate_deliveries_total";
 
 /// The handler of `POST /webhooks/github`.
 pub async fn github_webhook(State(app): State<AppState>, request: Request) -> Response {
+    const FORGE: &str = "github";
     let Some(secret) = app.github_secret.clone() else {
-        return reply(
-            "none",
-            "not_configured",
-            StatusCode::NOT_FOUND,
-            "error",
-            "GitHub is not configured",
-        );
+        return not_configured(FORGE, "GitHub is not configured");
     };
+    let (headers, body) = match read_body(&app, FORGE, request).await {
+        Ok(read) => read,
+        Err(response) => return response,
+    };
+    let signature = headers.get(SIGNATURE_HEADER).map(|v| v.as_bytes());
+    if let Err(e) = verify::github_signature(&secret, signature, &body) {
+        return unauthorized(FORGE, e);
+    }
+    let (event_name, delivery_id) = match required_headers(&headers) {
+        Ok(found) => found,
+        Err(message) => return bad_headers(FORGE, message),
+    };
+    let span = delivery_span(FORGE, &delivery_id, &event_name);
+    let event = github::decode(&event_name, &body);
+    verified(app, FORGE, event_name, delivery_id, event)
+        .instrument(span)
+        .await
+}
+
+/// The handler of `POST /webhooks/gitlab`.
+pub async fn gitlab_webhook(State(app): State<AppState>, request: Request) -> Response {
+    const FORGE: &str = "gitlab";
+    let Some(secret) = app.gitlab_secret.clone() else {
+        return not_configured(FORGE, "GitLab is not configured");
+    };
+    let (headers, body) = match read_body(&app, FORGE, request).await {
+        Ok(read) => read,
+        Err(response) => return response,
+    };
+    let token = headers.get(GITLAB_TOKEN_HEADER).map(|v| v.as_bytes());
+    if let Err(e) = verify::gitlab_token(&secret, token) {
+        return unauthorized(FORGE, e);
+    }
+    let signed_id = match &app.gitlab_signing_token {
+        None => None,
+        Some(signing_token) => {
+            let signed = verify::SignedHeaders {
+                id: headers.get(WEBHOOK_ID_HEADER).map(|v| v.as_bytes()),
+                timestamp: headers.get(WEBHOOK_TIMESTAMP_HEADER).map(|v| v.as_bytes()),
+                signature: headers.get(WEBHOOK_SIGNATURE_HEADER).map(|v| v.as_bytes()),
+            };
+            match verify::gitlab_signature(signing_token, signed, &body, unix_now()) {
+                Ok(id) => Some(DeliveryId::from(id)),
+                Err(e) => return unauthorized(FORGE, e),
+            }
+        }
+    };
+    let (event_name, delivery_id) = match gitlab_headers(&headers, signed_id, &body) {
+        Ok(found) => found,
+        Err(message) => return bad_headers(FORGE, message),
+    };
+    let span = delivery_span(FORGE, &delivery_id, &event_name);
+    let event = gitlab::decode(&event_name, &body);
+    verified(app, FORGE, event_name, delivery_id, event)
+        .instrument(span)
+        .await
+}
+
+fn not_configured(forge: &'static str, message: &str) -> Response {
+    reply(
+        forge,
+        "none",
+        "not_configured",
+        StatusCode::NOT_FOUND,
+        "error",
+        message,
+    )
+}
+
+fn unauthorized(forge: &'static str, e: verify::VerifyError) -> Response {
+    tracing::warn!(forge, reason = %e, "webhook refused: not proven to come from the forge");
+    reply(
+        forge,
+        "unverified",
+        "unauthorized",
+        StatusCode::UNAUTHORIZED,
+        "error",
+        &e.to_string(),
+    )
+}
+
+fn bad_headers(forge: &'static str, message: &'static str) -> Response {
+    tracing::warn!(forge, reason = message, "webhook refused: headers");
+    reply(
+        forge,
+        "unknown",
+        "bad_request",
+        StatusCode::BAD_REQUEST,
+        "error",
+        message,
+    )
+}
+
+fn delivery_span(forge: &'static str, id: &DeliveryId, event_name: &str) -> tracing::Span {
+    tracing::info_span!(
+        "webhook",
+        forge,
+        delivery_id = %id,
+        event = %event_name,
+        repo = Empty,
+        pr = Empty,
+    )
+}
+
+/// The headers and the whole body, within the size limit and the read timeout.
+async fn read_body(
+    app: &AppState,
+    forge: &'static str,
+    request: Request,
+) -> Result<(HeaderMap, Bytes), Response> {
     let headers = request.headers().clone();
-    let body = match tokio::time::timeout(BODY_TIMEOUT, Bytes::from_request(request, &())).await {
-        Ok(Ok(body)) => body,
+    match tokio::time::timeout(BODY_TIMEOUT, Bytes::from_request(request, &())).await {
+        Ok(Ok(body)) => Ok((headers, body)),
         Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             tracing::warn!(
+                forge,
                 limit = app.max_body_bytes,
                 "webhook refused: body over the limit"
             );
             let message = format!("body over the limit of {} bytes", app.max_body_bytes);
-            return reply(
+            Err(reply(
+                forge,
                 "unverified",
                 "too_large",
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "error",
                 &message,
-            );
+            ))
         }
         Ok(Err(rejection)) => {
             let message = rejection.body_text();
-            return reply(
+            Err(reply(
+                forge,
                 "unverified",
                 "bad_request",
                 StatusCode::BAD_REQUEST,
                 "error",
                 &message,
-            );
+            ))
         }
         Err(_) => {
-            tracing::warn!("webhook refused: the body was not received in time");
+            tracing::warn!(forge, "webhook refused: the body was not received in time");
             let message = "the body was not received in time";
-            return reply(
+            Err(reply(
+                forge,
                 "unverified",
                 "timeout",
                 StatusCode::REQUEST_TIMEOUT,
                 "error",
                 message,
-            );
+            ))
         }
-    };
-    let signature = headers.get(SIGNATURE_HEADER).map(|v| v.as_bytes());
-    if let Err(e) = verify::github_signature(&secret, signature, &body) {
-        tracing::warn!(reason = %e, "webhook refused: signature");
-        return reply(
-            "unverified",
-            "unauthorized",
-            StatusCode::UNAUTHORIZED,
-            "error",
-            &e.to_string(),
-        );
     }
-    let (event_name, delivery_id) = match required_headers(&headers) {
-        Ok(found) => found,
-        Err(message) => {
-            tracing::warn!(reason = message, "webhook refused: headers");
-            return reply(
-                "unknown",
-                "bad_request",
-                StatusCode::BAD_REQUEST,
-                "error",
-                message,
-            );
-        }
-    };
-    let span = tracing::info_span!(
-        "webhook",
-        delivery_id = %delivery_id,
-        event = %event_name,
-        repo = Empty,
-        pr = Empty,
-    );
-    verified(app, event_name, delivery_id, body)
-        .instrument(span)
-        .await
 }
 
-/// The verified part: decode, then store before acknowledging.
-async fn verified(app: AppState, event_name: String, id: DeliveryId, body: Bytes) -> Response {
-    let event = match github::decode(&event_name, &body) {
+/// The verified part: the decoded event (or why not), stored before acknowledging.
+async fn verified(
+    app: AppState,
+    forge: &'static str,
+    event_name: String,
+    id: DeliveryId,
+    decoded: Result<Event, DecodeError>,
+) -> Response {
+    let event = match decoded {
         Ok(event) => event,
         Err(e) => {
             tracing::warn!(reason = %e, "webhook refused: undecodable body");
             return reply(
+                forge,
                 &event_name,
                 "bad_request",
                 StatusCode::BAD_REQUEST,
@@ -133,7 +234,9 @@ async fn verified(app: AppState, event_name: String, id: DeliveryId, body: Bytes
             );
         }
     };
-    if let Event::PullRequest { pr, .. } = &event {
+    if let Event::PullRequest { pr, .. } | Event::Comment { pr, .. } | Event::Review { pr, .. } =
+        &event
+    {
         let span = tracing::Span::current();
         span.record("repo", pr.repo.as_str());
         span.record("pr", pr.number.0);
@@ -145,7 +248,7 @@ async fn verified(app: AppState, event_name: String, id: DeliveryId, body: Bytes
     };
     let delivery = NewDelivery {
         id,
-        forge: "github".to_owned(),
+        forge: forge.to_owned(),
         event_name: event_name.clone(),
         event,
     };
@@ -157,16 +260,31 @@ async fn verified(app: AppState, event_name: String, id: DeliveryId, body: Bytes
     match accepted {
         Ok(Ok(Recorded::Fresh)) => {
             tracing::info!(outcome, "webhook delivery stored");
-            reply(&event_name, outcome, StatusCode::ACCEPTED, "queued", "")
+            reply(
+                forge,
+                &event_name,
+                outcome,
+                StatusCode::ACCEPTED,
+                "queued",
+                "",
+            )
         }
         Ok(Ok(Recorded::Duplicate)) => {
             tracing::info!("webhook delivery seen before: nothing done");
-            reply(&event_name, "duplicate", StatusCode::OK, "duplicate", "")
+            reply(
+                forge,
+                &event_name,
+                "duplicate",
+                StatusCode::OK,
+                "duplicate",
+                "",
+            )
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "webhook delivery not stored: store failed");
             let message = "the delivery could not be stored; redeliver it later";
             reply(
+                forge,
                 &event_name,
                 "store_error",
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -178,6 +296,7 @@ async fn verified(app: AppState, event_name: String, id: DeliveryId, body: Bytes
             tracing::error!("webhook delivery not stored: store timed out");
             let message = "the delivery could not be stored in time; redeliver it later";
             reply(
+                forge,
                 &event_name,
                 "store_error",
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -204,20 +323,73 @@ fn required_headers(headers: &HeaderMap) -> Result<(String, DeliveryId), &'stati
     Ok((event.to_owned(), DeliveryId::from(delivery)))
 }
 
+/// `X-Gitlab-Event` (letters, digits and spaces, e.g. `Merge Request Hook`) and the delivery id
+/// (see the module docs for which header wins and why).
+fn gitlab_headers(
+    headers: &HeaderMap,
+    signed_id: Option<DeliveryId>,
+    body: &[u8],
+) -> Result<(String, DeliveryId), &'static str> {
+    let event = headers
+        .get(GITLAB_EVENT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_token(v, |c| c.is_ascii_alphanumeric() || c == ' '))
+        .ok_or("missing or invalid X-Gitlab-Event header")?;
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '-';
+    let header = |name: &str, message: &'static str| match headers.get(name) {
+        None => Ok(None),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .filter(|v| is_token(v, plain))
+            .map(|v| Some(DeliveryId::from(v)))
+            .ok_or(message),
+    };
+    let id = match signed_id {
+        Some(id) => id,
+        None => {
+            let key = header(IDEMPOTENCY_KEY_HEADER, "invalid Idempotency-Key header")?;
+            let uuid = header(
+                GITLAB_EVENT_UUID_HEADER,
+                "invalid X-Gitlab-Event-UUID header",
+            )?;
+            key.or(uuid).unwrap_or_else(|| body_id(body))
+        }
+    };
+    Ok((event.to_owned(), id))
+}
+
+/// The delivery id of a GitLab too old to send one: the body's SHA-256.
+fn body_id(body: &[u8]) -> DeliveryId {
+    DeliveryId(format!("sha256-{}", hex::encode(Sha256::digest(body))))
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
 fn is_token(value: &str, allowed: impl Fn(char) -> bool) -> bool {
     !value.is_empty() && value.len() <= 100 && value.chars().all(allowed)
 }
 
 /// Counts the delivery and answers `{"status": ...}` (with `error` when there is a message).
 fn reply(
+    forge: &'static str,
     event: &str,
     outcome: &'static str,
     code: StatusCode,
     status: &str,
     message: &str,
 ) -> Response {
-    metrics::counter!(DELIVERIES_METRIC, "event" => event.to_owned(), "outcome" => outcome)
-        .increment(1);
+    metrics::counter!(
+        DELIVERIES_METRIC,
+        "forge" => forge,
+        "event" => event.to_owned(),
+        "outcome" => outcome
+    )
+    .increment(1);
     let body = if message.is_empty() {
         json!({ "status": status })
     } else {

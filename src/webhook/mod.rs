@@ -1,10 +1,11 @@
-//! The webhook edge: verify the signature on the raw bytes (`verify`), decode into a typed
-//! `Event` (`github`), store with its jobs before acknowledging (`intake`); `endpoint` is the
-//! HTTP handler wiring them in that order. Nothing past this module sees headers or raw JSON;
-//! nothing here logs a secret or a body.
+//! The webhook edge: verify the signature or token on the raw bytes (`verify`), decode into a
+//! typed `Event` (`github`, `gitlab`), store with its jobs before acknowledging (`intake`);
+//! `endpoint` holds the HTTP handlers wiring them in that order. Nothing past this module sees
+//! headers or raw JSON; nothing here logs a secret or a body.
 
 pub mod endpoint;
 pub mod github;
+pub mod gitlab;
 pub mod intake;
 pub mod verify;
 

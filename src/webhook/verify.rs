@@ -1,6 +1,8 @@
 //! Proof that a delivery comes from the forge, checked on the raw bytes before anything is
-//! parsed or stored: GitHub's `X-Hub-Signature-256` (HMAC-SHA256) and GitLab's `X-Gitlab-Token`,
-//! both compared in constant time. Never logs, never returns the expected value.
+//! parsed or stored: GitHub's `X-Hub-Signature-256` (HMAC-SHA256), GitLab's `X-Gitlab-Token`
+//! and, when a signing token is configured, GitLab's Standard Webhooks signature
+//! (`webhook-id`, `webhook-timestamp`, `webhook-signature`). All compared in constant time.
+//! Never logs, never returns the expected value.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -17,7 +19,23 @@ pub enum VerifyError {
     Malformed,
     #[error("signature does not match the body")]
     Mismatch,
+    #[error(
+        "malformed webhook signature headers: expected `webhook-id`, a unix `webhook-timestamp` \
+         and `v1,<base64>` signatures"
+    )]
+    MalformedSigned,
+    #[error(
+        "webhook-timestamp is more than {} seconds away from now",
+        SIGNED_TOLERANCE_SECS
+    )]
+    Stale,
 }
+
+/// How far a signed delivery's `webhook-timestamp` may be from our clock (Standard Webhooks:
+/// 5 minutes).
+pub const SIGNED_TOLERANCE_SECS: i64 = 5 * 60;
+/// The prefix of a GitLab signing token (`whsec_` and the base64 of the key).
+pub const SIGNING_TOKEN_PREFIX: &str = "whsec_";
 
 const PREFIX: &str = "sha256=";
 
@@ -52,6 +70,158 @@ pub fn gitlab_token(secret: &Secret, header: Option<&[u8]>) -> Result<(), Verify
     } else {
         Err(VerifyError::Mismatch)
     }
+}
+
+/// The headers of a GitLab delivery signed the Standard Webhooks way.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SignedHeaders<'a> {
+    /// `webhook-id` (GitLab sends its `Idempotency-Key`).
+    pub id: Option<&'a [u8]>,
+    /// `webhook-timestamp`: unix seconds.
+    pub timestamp: Option<&'a [u8]>,
+    /// `webhook-signature`: space-separated `v1,<base64 HMAC-SHA256>` entries.
+    pub signature: Option<&'a [u8]>,
+}
+
+/// Checks GitLab's signing-token scheme: HMAC-SHA256 keyed with the decoded `whsec_` token over
+/// `{webhook-id}.{webhook-timestamp}.{body}`, any `v1` entry matching, the timestamp within
+/// [`SIGNED_TOLERANCE_SECS`] of `now_unix`. Returns the verified `webhook-id`.
+pub fn gitlab_signature<'a>(
+    signing_token: &Secret,
+    headers: SignedHeaders<'a>,
+    body: &[u8],
+    now_unix: i64,
+) -> Result<&'a str, VerifyError> {
+    let (Some(id), Some(timestamp), Some(signature)) =
+        (headers.id, headers.timestamp, headers.signature)
+    else {
+        return Err(VerifyError::Missing);
+    };
+    let id = std::str::from_utf8(id)
+        .ok()
+        .filter(|id| is_webhook_id(id))
+        .ok_or(VerifyError::MalformedSigned)?;
+    let sent: i64 = std::str::from_utf8(timestamp)
+        .ok()
+        .filter(|t| !t.is_empty() && t.len() <= 12 && t.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|t| t.parse().ok())
+        .ok_or(VerifyError::MalformedSigned)?;
+    let key = signing_key(signing_token.expose()).ok_or(VerifyError::Mismatch)?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).map_err(|_| VerifyError::Mismatch)?;
+    mac.update(id.as_bytes());
+    mac.update(b".");
+    mac.update(timestamp);
+    mac.update(b".");
+    mac.update(body);
+    let mut seen_v1 = false;
+    let mut matched = false;
+    for entry in signature.split(|b| *b == b' ').filter(|e| !e.is_empty()) {
+        let Some(encoded) = entry.strip_prefix(b"v1,") else {
+            continue;
+        };
+        let Some(digest) = base64_decode(encoded).filter(|d| d.len() == 32) else {
+            continue;
+        };
+        seen_v1 = true;
+        // Every entry is checked (no early exit), each in constant time.
+        matched |= mac.clone().verify_slice(&digest).is_ok();
+    }
+    if !seen_v1 {
+        return Err(VerifyError::MalformedSigned);
+    }
+    if !matched {
+        return Err(VerifyError::Mismatch);
+    }
+    // Checked after the MAC so that a forged timestamp is a mismatch, not "stale".
+    if (now_unix - sent).abs() > SIGNED_TOLERANCE_SECS {
+        return Err(VerifyError::Stale);
+    }
+    Ok(id)
+}
+
+/// The HMAC key of a GitLab signing token (`whsec_<base64>`), `None` when it is not one.
+pub fn signing_key(token: &str) -> Option<Vec<u8>> {
+    let key = base64_decode(token.strip_prefix(SIGNING_TOKEN_PREFIX)?.as_bytes())?;
+    (!key.is_empty()).then_some(key)
+}
+
+/// The `webhook-signature` value GitLab would send (for tests and replay tools); empty when
+/// `signing_token` is not a `whsec_` token.
+pub fn gitlab_signature_for(
+    signing_token: &Secret,
+    id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> String {
+    let Some(key) = signing_key(signing_token.expose()) else {
+        return String::new();
+    };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&key) else {
+        return String::new();
+    };
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    format!("v1,{}", base64_encode(&mac.finalize().into_bytes()))
+}
+
+/// A Standard Webhooks message id: short and plain (it becomes the delivery id).
+fn is_webhook_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 100
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 (RFC 4648 section 4, `=` padding required); `None` for anything else.
+pub(crate) fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(4) {
+        return None;
+    }
+    let padding = text.iter().rev().take_while(|b| **b == b'=').count();
+    if padding > 2 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let mut buffer: u32 = 0;
+    let mut bits = 0;
+    for &byte in &text[..text.len() - padding] {
+        let value = BASE64.iter().position(|c| *c == byte)?;
+        buffer = (buffer << 6) | u32::try_from(value).ok()?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(u8::try_from((buffer >> bits) & 0xff).ok()?);
+        }
+    }
+    // Leftover bits must be zero (canonical encoding).
+    if buffer & ((1 << bits) - 1) != 0 {
+        return None;
+    }
+    Some(out)
+}
+
+/// Standard base64 with `=` padding.
+pub(crate) fn base64_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(BASE64[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// `sha256=<hex>` for `body`: what a forge would send (for tests and tools that replay deliveries).
@@ -138,5 +308,127 @@ mod tests {
             Err(VerifyError::Mismatch)
         );
         assert_eq!(gitlab_token(&s, None), Err(VerifyError::Missing));
+    }
+
+    #[test]
+    fn base64_round_trips_and_refuses_non_canonical_text() {
+        for bytes in [&b""[..], b"f", b"fo", b"foo", b"foob", b"fooba", b"foobar"] {
+            let text = base64_encode(bytes);
+            assert_eq!(
+                base64_decode(text.as_bytes()).as_deref(),
+                Some(bytes),
+                "{text}"
+            );
+        }
+        assert_eq!(base64_encode(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64_encode(b"fo"), "Zm8=");
+        for bad in ["Zm9", "Zm8", "Zm9=v", "Zm9vYmFy===", "Zm-v", "Zm9=", "Zg=x"] {
+            assert_eq!(base64_decode(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    // The Standard Webhooks reference test vector (standard-webhooks/standard-webhooks,
+    // libraries' tests): key, id, timestamp, payload and the signature they publish.
+    const SW_KEY: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const SW_ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    const SW_TS: i64 = 1614265330;
+    const SW_BODY: &[u8] = br#"{"test": 2432232314}"#;
+    const SW_SIG: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+    fn signed<'a>(id: &'a str, ts: &'a str, sig: &'a str) -> SignedHeaders<'a> {
+        SignedHeaders {
+            id: Some(id.as_bytes()),
+            timestamp: Some(ts.as_bytes()),
+            signature: Some(sig.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn gitlab_signatures_match_the_standard_webhooks_vector() {
+        let key = Secret::new(SW_KEY);
+        let ts = SW_TS.to_string();
+        assert_eq!(gitlab_signature_for(&key, SW_ID, SW_TS, SW_BODY), SW_SIG);
+        assert_eq!(
+            gitlab_signature(&key, signed(SW_ID, &ts, SW_SIG), SW_BODY, SW_TS + 60),
+            Ok(SW_ID)
+        );
+        // Several signatures (a key rotation): any v1 match is enough.
+        let several = format!("v1,Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm8= v2,abc {SW_SIG}");
+        assert_eq!(
+            gitlab_signature(&key, signed(SW_ID, &ts, &several), SW_BODY, SW_TS),
+            Ok(SW_ID)
+        );
+    }
+
+    #[test]
+    fn gitlab_signatures_refuse_changes_staleness_and_garbage() {
+        let key = Secret::new(SW_KEY);
+        let ts = SW_TS.to_string();
+        let check = |headers, body: &[u8], now| gitlab_signature(&key, headers, body, now);
+        assert_eq!(
+            check(
+                signed(SW_ID, &ts, SW_SIG),
+                br#"{"test": 2432232315}"#,
+                SW_TS
+            ),
+            Err(VerifyError::Mismatch),
+            "another body"
+        );
+        assert_eq!(
+            check(signed("msg_other", &ts, SW_SIG), SW_BODY, SW_TS),
+            Err(VerifyError::Mismatch),
+            "another id"
+        );
+        let later = (SW_TS + 1).to_string();
+        assert_eq!(
+            check(signed(SW_ID, &later, SW_SIG), SW_BODY, SW_TS),
+            Err(VerifyError::Mismatch),
+            "another timestamp"
+        );
+        for now in [
+            SW_TS + SIGNED_TOLERANCE_SECS + 1,
+            SW_TS - SIGNED_TOLERANCE_SECS - 1,
+        ] {
+            assert_eq!(
+                check(signed(SW_ID, &ts, SW_SIG), SW_BODY, now),
+                Err(VerifyError::Stale)
+            );
+        }
+        for (id, ts, sig) in [
+            (SW_ID, "not-a-number", SW_SIG),
+            (SW_ID, "-1614265330", SW_SIG),
+            ("id with spaces", ts.as_str(), SW_SIG),
+            (
+                SW_ID,
+                ts.as_str(),
+                "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+            ),
+            (SW_ID, ts.as_str(), "v1,not base64"),
+            (SW_ID, ts.as_str(), "v1,Zm9v"),
+            (SW_ID, ts.as_str(), ""),
+        ] {
+            assert_eq!(
+                check(signed(id, ts, sig), SW_BODY, SW_TS),
+                Err(VerifyError::MalformedSigned),
+                "{id} {ts} {sig}"
+            );
+        }
+        let missing = SignedHeaders {
+            signature: None,
+            ..signed(SW_ID, &ts, SW_SIG)
+        };
+        assert_eq!(check(missing, SW_BODY, SW_TS), Err(VerifyError::Missing));
+        assert_eq!(
+            gitlab_signature(
+                &Secret::new("not-a-whsec-token"),
+                signed(SW_ID, &ts, SW_SIG),
+                SW_BODY,
+                SW_TS
+            ),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(signing_key("whsec_"), None);
+        assert_eq!(signing_key("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), None);
+        assert_eq!(signing_key(SW_KEY).map(|k| k.len()), Some(24));
     }
 }

@@ -9,5 +9,6 @@
 mod approvals;
 mod crash;
 mod github_client;
+mod gitlab_client;
 mod scenarios;
 mod support;

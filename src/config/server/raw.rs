@@ -18,7 +18,10 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
         "github",
         &["app_id", "private_key_path", "webhook_secret", "api_url"],
     ),
-    ("gitlab", &["url", "token", "webhook_secret"]),
+    (
+        "gitlab",
+        &["url", "token", "webhook_secret", "signing_token"],
+    ),
     (
         "pulumi",
         &[

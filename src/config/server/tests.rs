@@ -162,6 +162,50 @@ fn a_gitlab_only_config_is_valid() {
 }
 
 #[test]
+fn a_gitlab_signing_token_is_optional_and_checked() {
+    const GITLAB: &str =
+        "[gitlab]\ntoken = \"glpat-xxxxxxxxxxxx\"\nwebhook_secret = \"0123456789abcdef\"\n";
+    let without = ServerConfig::parse(GITLAB, no_env()).expect("valid");
+    assert!(without.gitlab.expect("gitlab").signing_token.is_none());
+
+    // 32 bytes, as GitLab generates them.
+    let token = "whsec_dGVzdHRlc3R0ZXN0dGVzdHRlc3R0ZXN0dGVzdHRlc3Q=";
+    let with = ServerConfig::parse(&format!("{GITLAB}signing_token = \"{token}\"\n"), no_env())
+        .expect("valid");
+    let signing = with.gitlab.expect("gitlab").signing_token.expect("set");
+    assert_eq!(signing.expose(), token);
+    let from_env = ServerConfig::parse(GITLAB, env(&[("IAMGATE_GITLAB__SIGNING_TOKEN", token)]))
+        .expect("valid");
+    assert!(from_env.gitlab.expect("gitlab").signing_token.is_some());
+
+    for bad in [
+        "dGVzdHRlc3R0ZXN0dGVzdHRlc3R0ZXN0dGVzdHRlc3Q=", // no prefix
+        "whsec_not base64!",
+        "whsec_c2hvcnQ=", // 5 bytes
+        "whsec_",
+    ] {
+        let problems =
+            ServerConfig::parse(&format!("{GITLAB}signing_token = \"{bad}\"\n"), no_env())
+                .expect_err(bad);
+        assert_eq!(
+            paths(&problems),
+            vec![("gitlab.signing_token".to_owned(), Some(4))],
+            "{bad}"
+        );
+        if bad != "whsec_" {
+            // (the message names the `whsec_` prefix itself)
+            assert!(!problems.to_string().contains(bad), "no value in messages");
+        }
+    }
+    let problems = ServerConfig::parse(&format!("{GITLAB}signing_token = 32\n"), no_env())
+        .expect_err("a number");
+    assert_eq!(
+        paths(&problems),
+        vec![("gitlab.signing_token".to_owned(), Some(4))]
+    );
+}
+
+#[test]
 fn the_environment_wins_over_the_file() {
     let config = ServerConfig::parse(
         &format!("{}[server]\nlisten = \"127.0.0.1:1\"\n", github_toml()),
@@ -256,7 +300,7 @@ fn unreadable_or_broken_files_are_problems() {
 fn debug_of_the_whole_config_shows_no_secret() {
     let config = ServerConfig::parse(
         &format!(
-            "{}[gitlab]\ntoken = \"glpat-token-value\"\nwebhook_secret = \"gitlab-hook-secret-value\"\n[pulumi.env]\nAWS_SECRET_ACCESS_KEY = \"aws-secret-value\"\n",
+            "{}[gitlab]\ntoken = \"glpat-token-value\"\nwebhook_secret = \"gitlab-hook-secret-value\"\nsigning_token = \"whsec_c2lnbmluZy10b2tlbi12YWx1ZS0wMTIzNDU2Nzg5YWJjZGVm\"\n[pulumi.env]\nAWS_SECRET_ACCESS_KEY = \"aws-secret-value\"\n",
             github_toml()
         ),
         no_env(),
@@ -267,6 +311,7 @@ fn debug_of_the_whole_config_shows_no_secret() {
         "0123456789abcdef-file",
         "glpat-token-value",
         "gitlab-hook-secret-value",
+        "c2lnbmluZy10b2tlbi12YWx1ZS0wMTIzNDU2Nzg5YWJjZGVm",
         "aws-secret-value",
         "PRIVATE KEY",
     ] {

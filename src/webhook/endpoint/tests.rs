@@ -37,6 +37,8 @@ fn app_with(store: FakeStore, max_body_bytes: usize) -> App {
     let state = AppState {
         store: Arc::clone(&store) as Arc<dyn Store>,
         github_secret: Some(Secret::new(SECRET)),
+        gitlab_secret: None,
+        gitlab_signing_token: None,
         notify: Arc::clone(&notify),
         metrics: metrics::handle(),
         max_body_bytes,

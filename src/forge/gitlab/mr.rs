@@ -1,0 +1,416 @@
+//! Merge requests: the MR itself (head, base, fork), its changed files (`/diffs`, falling back
+//! to the older `/changes`), files at a commit, the archive of a commit, the `iamgate` commit
+//! status and reviewers. Decodes into the forge's types; decides nothing.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use reqwest::Method;
+use reqwest::header::CONTENT_LENGTH;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+
+use super::http::{
+    self, ApiResponse, Call, Failure, MAX_ERROR_BODY, encode_component, read_capped,
+    transport_failure,
+};
+use super::{
+    GitLabClient, STATUS_DESCRIPTION_LIMIT, UNKNOWN_FORK, invalid, mr_path, parse_json,
+    project_path, sha_param, truncate_chars,
+};
+use crate::event::{Login, PrRef, RepoName, Sha};
+use crate::forge::{
+    ChangedFiles, CommitStatus, ForgeError, ForgeResult, PullRequest, RetryClass, STATUS_CONTEXT,
+    StatusState,
+};
+
+use super::http::ApiRequest;
+
+#[derive(Deserialize)]
+pub(crate) struct MrJson {
+    state: String,
+    #[serde(default)]
+    draft: bool,
+    #[serde(default)]
+    work_in_progress: bool,
+    sha: Option<String>,
+    target_branch: String,
+    source_project_id: Option<u64>,
+    target_project_id: u64,
+    author: Option<UserRef>,
+    diff_refs: Option<DiffRefs>,
+    changes_count: Option<String>,
+    #[serde(default)]
+    reviewers: Vec<UserRef>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct UserRef {
+    pub id: u64,
+    pub username: String,
+}
+
+#[derive(Deserialize)]
+struct DiffRefs {
+    base_sha: Option<String>,
+    start_sha: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ProjectJson {
+    path_with_namespace: String,
+}
+
+#[derive(Deserialize)]
+struct DiffJson {
+    old_path: String,
+    new_path: String,
+}
+
+#[derive(Deserialize)]
+struct ChangesJson {
+    #[serde(default)]
+    changes: Vec<DiffJson>,
+    #[serde(default)]
+    overflow: bool,
+}
+
+#[derive(Deserialize)]
+struct PipelineJson {
+    id: u64,
+    #[serde(rename = "ref")]
+    name: Option<String>,
+}
+
+/// GitLab's status `state` for ours.
+pub(crate) fn status_state(state: StatusState) -> &'static str {
+    match state {
+        StatusState::Pending => "pending",
+        StatusState::Success => "success",
+        StatusState::Failure => "failed",
+    }
+}
+
+/// Not ready yet (GitLab computes MR diffs asynchronously): the job layer retries.
+fn not_ready(operation: String, message: &str) -> ForgeError {
+    ForgeError {
+        operation,
+        message: message.to_owned(),
+        retry: RetryClass::Retry,
+        status: None,
+    }
+}
+
+impl GitLabClient {
+    pub(crate) async fn get_mr(&self, pr: &PrRef) -> ForgeResult<(MrJson, ApiRequest)> {
+        let request = ApiRequest::get(mr_path(pr)?);
+        let response = self.call(&request, "pull_request", true).await?;
+        let mr = parse_json::<MrJson>(&response, &request)?;
+        Ok((mr, request))
+    }
+
+    pub(crate) async fn fetch_merge_request(&self, pr: &PrRef) -> ForgeResult<PullRequest> {
+        let (mr, request) = self.get_mr(pr).await?;
+        let head = mr.sha.filter(|s| !s.is_empty()).ok_or_else(|| {
+            not_ready(request.operation(), "the merge request has no head SHA yet")
+        })?;
+        // The target branch's tip when the diff was made (`start_sha`), like GitHub's
+        // `base.sha`: configuration is read there, never at an old merge base the author chose.
+        let base = mr
+            .diff_refs
+            .and_then(|refs| refs.start_sha.or(refs.base_sha))
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                not_ready(
+                    request.operation(),
+                    "GitLab has not computed the merge request's diff yet",
+                )
+            })?;
+        let head_repo = match mr.source_project_id {
+            Some(id) if id == mr.target_project_id => pr.repo.clone(),
+            Some(id) => self.project_name(id).await?,
+            None => RepoName::from(UNKNOWN_FORK),
+        };
+        Ok(PullRequest {
+            head: Sha(head),
+            base: Sha(base),
+            base_ref: mr.target_branch,
+            head_repo,
+            author: Login(mr.author.map_or_else(|| "ghost".to_owned(), |u| u.username)),
+            open: mr.state == "opened",
+            draft: mr.draft || mr.work_in_progress,
+        })
+    }
+
+    /// The full path of project `id`; [`UNKNOWN_FORK`] when it is gone or hidden.
+    async fn project_name(&self, id: u64) -> ForgeResult<RepoName> {
+        let request = ApiRequest::get(format!("/projects/{id}"));
+        match self.call(&request, "project", true).await {
+            Ok(response) => parse_json::<ProjectJson>(&response, &request)
+                .map(|p| RepoName(p.path_with_namespace)),
+            Err(error) if matches!(error.status, Some(403 | 404)) => {
+                Ok(RepoName::from(UNKNOWN_FORK))
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    pub(crate) async fn fetch_changed_files(&self, pr: &PrRef) -> ForgeResult<ChangedFiles> {
+        let (mr, request) = self.get_mr(pr).await?;
+        // `changes_count` is null until GitLab has computed the diff, and ends in `+` when the
+        // diff went over the instance's limits (then the listing is cut short).
+        let count = mr.changes_count.ok_or_else(|| {
+            not_ready(
+                request.operation(),
+                "GitLab has not computed the merge request's diff yet",
+            )
+        })?;
+        let overflow = count.trim().ends_with('+');
+        let expected = count.trim().trim_end_matches('+').parse::<usize>().ok();
+        let path = format!("{}/diffs?per_page=100", mr_path(pr)?);
+        let (diffs, complete) = match self.list_all::<DiffJson>(&path, "changed_files").await {
+            Ok(listed) => listed,
+            // `/diffs` is GitLab 15.7+: older instances have `/changes`.
+            Err(error) if error.status == Some(404) => {
+                let request = ApiRequest::get(format!("{}/changes", mr_path(pr)?));
+                let response = self.call(&request, "changed_files", true).await?;
+                let changes: ChangesJson = parse_json(&response, &request)?;
+                (changes.changes, !changes.overflow)
+            }
+            Err(error) => return Err(error),
+        };
+        let mut seen = HashSet::new();
+        let mut paths = Vec::new();
+        for diff in &diffs {
+            for path in [&diff.new_path, &diff.old_path] {
+                if seen.insert(path.as_str()) {
+                    paths.push(path.clone());
+                }
+            }
+        }
+        let short = expected.is_some_and(|n| diffs.len() < n);
+        Ok(ChangedFiles {
+            paths,
+            truncated: !complete || overflow || short,
+        })
+    }
+
+    pub(crate) async fn fetch_file(
+        &self,
+        pr: &PrRef,
+        path: &str,
+        sha: &Sha,
+    ) -> ForgeResult<Option<Vec<u8>>> {
+        let path = path.trim_start_matches('/');
+        if path
+            .split('/')
+            .any(|segment| matches!(segment, "" | "." | ".."))
+        {
+            return Err(invalid(
+                "GET repository file",
+                &format!("not a plain file path: {path:?}"),
+            ));
+        }
+        let request = ApiRequest::get(format!(
+            "{}/repository/files/{}/raw?ref={}",
+            project_path(pr)?,
+            encode_component(path),
+            sha_param(sha)?
+        ));
+        match self.call(&request, "file_at", true).await {
+            Ok(response) => Ok(Some(response.body.to_vec())),
+            Err(error) if error.status == Some(404) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    pub(crate) async fn fetch_archive(
+        &self,
+        pr: &PrRef,
+        sha: &Sha,
+        dest: &Path,
+        max_bytes: u64,
+    ) -> ForgeResult<()> {
+        let path = format!(
+            "{}/repository/archive.tar.gz?sha={}",
+            project_path(pr)?,
+            sha_param(sha)?
+        );
+        let call = Call {
+            operation: ApiRequest::get(path.clone()).operation(),
+            op: "download_archive",
+            idempotent: true,
+        };
+        let result = http::run(self.policy(), &call, || {
+            Box::pin(self.download_once(&call, &path, dest, max_bytes))
+        })
+        .await;
+        if result.is_err() {
+            // Never leave a partial archive behind.
+            let _ = tokio::fs::remove_file(dest).await;
+        }
+        result.map(drop)
+    }
+
+    async fn download_once(
+        &self,
+        call: &Call,
+        path: &str,
+        dest: &Path,
+        max_bytes: u64,
+    ) -> Result<ApiResponse, Failure> {
+        let mut response = self
+            .transport()
+            .builder(Method::GET, path)
+            .send()
+            .await
+            .map_err(transport_failure)?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        if !response.status().is_success() {
+            let body = read_capped(&mut response, MAX_ERROR_BODY).await;
+            return Ok(ApiResponse {
+                status,
+                headers,
+                body,
+            });
+        }
+        let too_large = || ForgeError {
+            operation: call.operation.clone(),
+            message: format!("archive larger than the limit of {max_bytes} bytes"),
+            retry: RetryClass::GiveUp,
+            status: Some(status),
+        };
+        let declared = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > max_bytes) {
+            return Err(Failure::Final(too_large()));
+        }
+        let write_failed = |e: std::io::Error| {
+            Failure::Final(ForgeError {
+                operation: call.operation.clone(),
+                message: format!("cannot write {}: {e}", dest.display()),
+                retry: RetryClass::GiveUp,
+                status: Some(status),
+            })
+        };
+        let mut file = tokio::fs::File::create(dest).await.map_err(write_failed)?;
+        let mut written: u64 = 0;
+        while let Some(chunk) = response.chunk().await.map_err(transport_failure)? {
+            written += chunk.len() as u64;
+            if written > max_bytes {
+                return Err(Failure::Final(too_large()));
+            }
+            file.write_all(&chunk).await.map_err(write_failed)?;
+        }
+        file.flush().await.map_err(write_failed)?;
+        Ok(ApiResponse {
+            status,
+            headers,
+            body: bytes::Bytes::new(),
+        })
+    }
+
+    pub(crate) async fn post_status(
+        &self,
+        pr: &PrRef,
+        sha: &Sha,
+        status: &CommitStatus,
+    ) -> ForgeResult<()> {
+        let project = project_path(pr)?;
+        let sha = sha_param(sha)?;
+        let mut body = json!({
+            "state": status_state(status.state),
+            "name": STATUS_CONTEXT,
+            "description": truncate_chars(&status.description, STATUS_DESCRIPTION_LIMIT),
+        });
+        if let Some(url) = &status.target_url {
+            body["target_url"] = json!(url);
+        }
+        // Attach to the commit's newest pipeline (the MR's CI), so that "Pipelines must
+        // succeed" sees the status there; without one GitLab makes an external pipeline.
+        let pipelines = ApiRequest::get(format!(
+            "{project}/pipelines?sha={sha}&order_by=id&sort=desc&per_page=1"
+        ));
+        let response = self.call(&pipelines, "pipelines", true).await?;
+        if let Some(pipeline) = parse_json::<Vec<PipelineJson>>(&response, &pipelines)?
+            .into_iter()
+            .next()
+        {
+            body["pipeline_id"] = json!(pipeline.id);
+            if let Some(name) = pipeline.name {
+                body["ref"] = json!(name);
+            }
+        }
+        let request =
+            ApiRequest::with_body(Method::POST, format!("{project}/statuses/{sha}"), body);
+        // Posting the same status twice leaves the same state: safe to retry.
+        match self.call(&request, "set_status", true).await {
+            Ok(_) => Ok(()),
+            // GitLab refuses a transition into the state the status is already in (`pending`
+            // again, or a retry of a POST that had landed): the status is as wanted.
+            Err(error)
+                if error.status == Some(400) && error.message.contains("Cannot transition") =>
+            {
+                tracing::debug!(repo = %pr.repo, sha, message = %error.message, "status already in that state");
+                Ok(())
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    pub(crate) async fn add_reviewers(
+        &self,
+        pr: &PrRef,
+        users: &[Login],
+        teams: &[String],
+    ) -> ForgeResult<()> {
+        if !teams.is_empty() {
+            tracing::debug!(repo = %pr.repo, mr = pr.number.0, ?teams, "GitLab cannot ask a group to review, skipped");
+        }
+        if users.is_empty() {
+            return Ok(());
+        }
+        let mut wanted = Vec::new();
+        for login in users {
+            match self.user_id(login).await? {
+                Some(id) => wanted.push(id),
+                None => {
+                    tracing::warn!(repo = %pr.repo, mr = pr.number.0, user = %login, "no such GitLab user, not asked to review");
+                }
+            }
+        }
+        // `reviewer_ids` replaces the reviewers: keep those already asked.
+        let (mr, _) = self.get_mr(pr).await?;
+        let mut ids: Vec<u64> = mr.reviewers.iter().map(|r| r.id).collect();
+        let before = ids.len();
+        for id in wanted {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        if ids.len() == before {
+            return Ok(());
+        }
+        let request =
+            ApiRequest::with_body(Method::PUT, mr_path(pr)?, json!({ "reviewer_ids": ids }));
+        // Setting the same reviewers twice changes nothing: safe to retry.
+        self.call(&request, "request_reviewers", true)
+            .await
+            .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_states_use_gitlab_names() {
+        assert_eq!(status_state(StatusState::Pending), "pending");
+        assert_eq!(status_state(StatusState::Success), "success");
+        assert_eq!(status_state(StatusState::Failure), "failed");
+    }
+}

@@ -1,0 +1,510 @@
+use serde_json::{Value, json};
+
+use super::*;
+
+macro_rules! fixture {
+    ($name:literal) => {
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/webhooks/gitlab/",
+            $name
+        ))
+        .as_slice()
+    };
+}
+
+fn pr(repo: &str, number: u64) -> PrRef {
+    PrRef {
+        forge: ForgeKind::GitLab,
+        installation: None,
+        repo: RepoName::from(repo),
+        number: PrNumber(number),
+    }
+}
+
+fn json_of(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).expect("fixture is JSON")
+}
+
+/// A fixture with `edit` applied, re-serialised.
+fn edited(bytes: &[u8], edit: impl FnOnce(&mut Value)) -> Vec<u8> {
+    let mut value = json_of(bytes);
+    edit(&mut value);
+    serde_json::to_vec(&value).expect("json")
+}
+
+fn mr(body: &[u8]) -> Event {
+    decode(MERGE_REQUEST_HOOK, body).expect("decodes")
+}
+
+fn note_event(body: &[u8]) -> Event {
+    decode(NOTE_HOOK, body).expect("decodes")
+}
+
+fn user(login: &str) -> Actor {
+    Actor {
+        login: Login::from(login),
+        kind: ActorKind::User,
+    }
+}
+
+#[test]
+fn opened_merge_requests_decode_with_their_head() {
+    // A gitlab.com capture whose `user` has no `id` (older payload shape).
+    assert_eq!(
+        mr(fixture!("merge_request.open.1.json")),
+        Event::PullRequest {
+            pr: pr("lkysow/atlantis-example", 12),
+            action: PrAction::Opened,
+            head: Sha::from("d2eae324ca26242abca45d7b49d582cddb2a4f15"),
+        }
+    );
+    assert_eq!(
+        mr(fixture!("merge_request.open.2.json")),
+        Event::PullRequest {
+            pr: pr("gitlabhq/gitlab-test", 1),
+            action: PrAction::Opened,
+            head: Sha::from("da1560886d4f094c3e6c9ef40349f7d38b5d27d7"),
+        }
+    );
+}
+
+#[test]
+fn an_update_with_oldrev_is_a_push() {
+    for (body, repo, number, head) in [
+        (
+            fixture!("merge_request.update.1.json"),
+            "quan.hoang/atlantis-example",
+            3,
+            "5ff66a1f7404deee915b50998c340e96d995f048",
+        ),
+        (
+            fixture!("merge_request.update.2.json"),
+            "testing/packit/hello-there",
+            2,
+            "45e272a57335e4e308f3176df6e9226a9e7805a9",
+        ),
+    ] {
+        assert_eq!(
+            mr(body),
+            Event::PullRequest {
+                pr: pr(repo, number),
+                action: PrAction::Synchronize,
+                head: Sha::from(head),
+            }
+        );
+    }
+}
+
+#[test]
+fn updates_without_new_commits_are_ignored() {
+    for body in [
+        fixture!("merge_request.update.3.json"), // description
+        fixture!("merge_request.update.5.json"), // reviewers
+    ] {
+        assert_eq!(
+            mr(body),
+            Event::Ignored {
+                event: MERGE_REQUEST_HOOK.into(),
+                action: Some("update".into()),
+            }
+        );
+    }
+    // An empty `oldrev` is no push either.
+    let body = edited(fixture!("merge_request.update.3.json"), |v| {
+        v["object_attributes"]["oldrev"] = "".into();
+    });
+    assert!(matches!(mr(&body), Event::Ignored { .. }));
+}
+
+#[test]
+fn leaving_draft_is_ready_for_review() {
+    // Older GitLab: only the title says it (`Draft: ...` -> `...`).
+    assert_eq!(
+        mr(fixture!("merge_request.update.4.json")),
+        Event::PullRequest {
+            pr: pr("sheather/test", 3),
+            action: PrAction::ReadyForReview,
+            head: Sha::from("386f281f2c9b1a3b659fc7a244ca6781174e1836"),
+        }
+    );
+    // Recent GitLab: `changes.draft`.
+    let body = edited(fixture!("merge_request.update.5.json"), |v| {
+        v["changes"] = json!({"draft": {"previous": true, "current": false}});
+    });
+    assert!(matches!(
+        mr(&body),
+        Event::PullRequest {
+            action: PrAction::ReadyForReview,
+            ..
+        }
+    ));
+    // Going into draft, or a title that merely mentions drafts, is nothing.
+    for changes in [
+        json!({"draft": {"previous": false, "current": true}}),
+        json!({"title": {"previous": "Fix", "current": "Draft: Fix"}}),
+        json!({"title": {"previous": "Drafting the policy", "current": "The policy"}}),
+    ] {
+        let body = edited(fixture!("merge_request.update.5.json"), |v| {
+            v["changes"] = changes.clone();
+        });
+        assert!(matches!(mr(&body), Event::Ignored { .. }), "{changes}");
+    }
+}
+
+#[test]
+fn a_new_target_branch_is_a_base_change() {
+    let body = edited(fixture!("merge_request.update.3.json"), |v| {
+        v["changes"]["target_branch"] = json!({"previous": "main", "current": "release"});
+    });
+    assert_eq!(
+        mr(&body),
+        Event::PullRequest {
+            pr: pr("quan.hoang/atlantis-example", 3),
+            action: PrAction::BaseChanged,
+            head: Sha::from("1ca7e340460796fe3eb17e2ea1b383ac4a1c95b7"),
+        }
+    );
+    // New commits win over the retarget: both ask for the same analysis anyway.
+    let body = edited(fixture!("merge_request.update.1.json"), |v| {
+        v["changes"]["target_branch"] = json!({"previous": "main", "current": "release"});
+    });
+    assert!(matches!(
+        mr(&body),
+        Event::PullRequest {
+            action: PrAction::Synchronize,
+            ..
+        }
+    ));
+    // A changes entry of an unexpected type is not a retarget, and not an error.
+    let body = edited(fixture!("merge_request.update.3.json"), |v| {
+        v["changes"]["target_branch"] = json!({"previous": 1, "current": [2]});
+    });
+    assert!(matches!(mr(&body), Event::Ignored { .. }));
+}
+
+#[test]
+fn close_merge_and_reopen() {
+    assert_eq!(
+        mr(fixture!("merge_request.close.1.json")),
+        Event::PullRequest {
+            pr: pr("packit-service/hello-world", 19),
+            action: PrAction::Closed,
+            head: Sha::from("769beb0807cf0bafeb3357e787f8c2f8fd3ea42b"),
+        }
+    );
+    // No upstream capture of `merge` or `reopen`: the open payload with the action changed.
+    for (action, expected) in [("merge", PrAction::Closed), ("reopen", PrAction::Reopened)] {
+        let body = edited(fixture!("merge_request.open.2.json"), |v| {
+            v["object_attributes"]["action"] = action.into();
+        });
+        assert_eq!(
+            mr(&body),
+            Event::PullRequest {
+                pr: pr("gitlabhq/gitlab-test", 1),
+                action: expected,
+                head: Sha::from("da1560886d4f094c3e6c9ef40349f7d38b5d27d7"),
+            },
+            "{action}"
+        );
+    }
+}
+
+#[test]
+fn approvals_are_reviews_by_the_acting_user() {
+    // No upstream capture of approval hooks: the open payload (user id 1, `user1`) with the
+    // action changed, which is the shape GitLab documents for them.
+    for (action, review_action, state) in [
+        ("approved", ReviewAction::Submitted, ReviewState::Approved),
+        ("approval", ReviewAction::Submitted, ReviewState::Approved),
+        (
+            "unapproved",
+            ReviewAction::Dismissed,
+            ReviewState::Dismissed,
+        ),
+        (
+            "unapproval",
+            ReviewAction::Dismissed,
+            ReviewState::Dismissed,
+        ),
+    ] {
+        let body = edited(fixture!("merge_request.open.2.json"), |v| {
+            v["object_attributes"]["action"] = action.into();
+        });
+        assert_eq!(
+            mr(&body),
+            Event::Review {
+                pr: pr("gitlabhq/gitlab-test", 1),
+                action: review_action,
+                id: ReviewId(1),
+                state,
+                commit: Sha::from("da1560886d4f094c3e6c9ef40349f7d38b5d27d7"),
+                reviewer: user("user1"),
+            },
+            "{action}"
+        );
+    }
+    // An older payload without `user.id`: the review id is 0, the reviewer still known.
+    let body = edited(fixture!("merge_request.open.1.json"), |v| {
+        v["object_attributes"]["action"] = "approved".into();
+    });
+    let Event::Review { id, reviewer, .. } = mr(&body) else {
+        panic!("a review");
+    };
+    assert_eq!((id, reviewer), (ReviewId(0), user("lkysow")));
+    // Without a user there is no reviewer: refused, not guessed.
+    let body = edited(fixture!("merge_request.open.2.json"), |v| {
+        v["object_attributes"]["action"] = "approved".into();
+        v["user"] = Value::Null;
+    });
+    let err = decode(MERGE_REQUEST_HOOK, &body).expect_err("no user");
+    assert!(err.to_string().contains("user.username"), "{err}");
+}
+
+#[test]
+fn hooks_without_an_action_follow_the_state() {
+    // Old GitLab (and time-tracking hooks today): an open MR is analysed.
+    assert_eq!(
+        mr(fixture!("merge_request.noaction.1.json")),
+        Event::PullRequest {
+            pr: pr("testing/packit/hello-there", 1),
+            action: PrAction::Opened,
+            head: Sha::from("1f6a716aa7a618a9ffe56970d77177d99d100022"),
+        }
+    );
+    let with = |state: &str, oldrev: Option<&str>| {
+        edited(fixture!("merge_request.noaction.1.json"), |v| {
+            v["object_attributes"]["state"] = state.into();
+            if let Some(rev) = oldrev {
+                v["object_attributes"]["oldrev"] = rev.into();
+            }
+        })
+    };
+    let action = |body: &[u8]| match mr(body) {
+        Event::PullRequest { action, .. } => Some(action),
+        _ => None,
+    };
+    let rev = "94ccba9f986629e24b432c11d9c7fd20bb2ea51d";
+    assert_eq!(
+        action(&with("opened", Some(rev))),
+        Some(PrAction::Synchronize)
+    );
+    assert_eq!(action(&with("merged", None)), Some(PrAction::Closed));
+    assert_eq!(action(&with("closed", None)), Some(PrAction::Closed));
+    assert_eq!(action(&with("locked", None)), None);
+}
+
+#[test]
+fn unknown_actions_and_hooks_are_ignored() {
+    let body = edited(fixture!("merge_request.open.2.json"), |v| {
+        v["object_attributes"]["action"] = "stacked".into();
+    });
+    assert_eq!(
+        mr(&body),
+        Event::Ignored {
+            event: MERGE_REQUEST_HOOK.into(),
+            action: Some("stacked".into()),
+        }
+    );
+    assert_eq!(
+        decode(
+            "Push Hook",
+            br#"{"object_kind":"push","ref":"refs/heads/main"}"#
+        ),
+        Ok(Event::Ignored {
+            event: "Push Hook".into(),
+            action: None,
+        })
+    );
+    assert_eq!(
+        decode("Emoji Hook", br#"{"object_attributes":{"action":"award"}}"#),
+        Ok(Event::Ignored {
+            event: "Emoji Hook".into(),
+            action: Some("award".into()),
+        })
+    );
+    // A system hook carrying a merge request decodes as one.
+    assert!(matches!(
+        decode(SYSTEM_HOOK, fixture!("merge_request.update.1.json")),
+        Ok(Event::PullRequest {
+            action: PrAction::Synchronize,
+            ..
+        })
+    ));
+    assert!(matches!(
+        decode(SYSTEM_HOOK, br#"{"event_name":"project_create"}"#),
+        Ok(Event::Ignored { .. })
+    ));
+}
+
+#[test]
+fn notes_on_merge_requests_are_comments() {
+    assert_eq!(
+        note_event(fixture!("note.create.1.json")),
+        Event::Comment {
+            pr: pr("gitlab-org/gitlab-test", 1),
+            action: CommentAction::Created,
+            id: CommentId(1244),
+            body: "This MR needs work.".into(),
+            author: user("root"),
+            via_app: None,
+        }
+    );
+    // Older payloads: no `action` (a creation), no `user.id`; a project in sub-subgroups.
+    assert_eq!(
+        note_event(fixture!("note.noaction.1.json")),
+        Event::Comment {
+            pr: pr("lkysow-test/subgroup/sub-subgroup/atlantis-example", 2),
+            action: CommentAction::Created,
+            id: CommentId(96056916),
+            body: "atlantis plan".into(),
+            author: user("lkysow"),
+            via_app: None,
+        }
+    );
+    assert_eq!(
+        note_event(fixture!("note.noaction.2.json")),
+        Event::Comment {
+            pr: pr("testing/packit/hello-there", 2),
+            action: CommentAction::Created,
+            id: CommentId(355648957),
+            body: "must be reopened".into(),
+            author: user("shreyaspapi"),
+            via_app: None,
+        }
+    );
+    // An internal note arrives under its own event name.
+    assert!(matches!(
+        decode(CONFIDENTIAL_NOTE_HOOK, fixture!("note.create.1.json")),
+        Ok(Event::Comment { .. })
+    ));
+}
+
+#[test]
+fn an_edited_note_is_an_edited_comment() {
+    let body = edited(fixture!("note.create.1.json"), |v| {
+        v["object_attributes"]["action"] = "update".into();
+        v["object_attributes"]["note"] = "/iamgate approve".into();
+    });
+    let Event::Comment { action, body, .. } = note_event(&body) else {
+        panic!("a comment");
+    };
+    assert_eq!(action, CommentAction::Edited);
+    assert_eq!(body, "/iamgate approve");
+}
+
+#[test]
+fn system_notes_other_noteables_and_unknown_note_actions_are_ignored() {
+    let cases: [(&str, Value); 5] = [
+        ("system", Value::Bool(true)),
+        ("noteable_type", "Issue".into()),
+        ("noteable_type", "Commit".into()),
+        ("noteable_type", Value::Null),
+        ("action", "destroy".into()),
+    ];
+    for (field, value) in cases {
+        let body = edited(fixture!("note.create.1.json"), |v| {
+            v["object_attributes"][field] = value.clone();
+        });
+        assert!(
+            matches!(note_event(&body), Event::Ignored { ref event, .. } if event == NOTE_HOOK),
+            "{field} = {value}"
+        );
+    }
+}
+
+#[test]
+fn bots_are_told_apart_by_their_user_names() {
+    for (username, kind) in [
+        ("alice", ActorKind::User),
+        ("project_278964_bot_1c9e5ff2e3a1b4c7", ActorKind::Bot),
+        ("project_42_bot", ActorKind::Bot),
+        ("group_9_bot_0a1b2c", ActorKind::Bot),
+        ("service_account_group_9_abc", ActorKind::Bot),
+        ("GitLab-Security-Bot", ActorKind::Bot),
+        ("support-bot", ActorKind::Bot),
+        ("ghost", ActorKind::Other),
+        ("project_manager", ActorKind::User),
+        ("group_bottles", ActorKind::User),
+    ] {
+        let body = edited(fixture!("note.create.1.json"), |v| {
+            v["user"]["username"] = username.into();
+        });
+        let Event::Comment { author, .. } = note_event(&body) else {
+            panic!("a comment");
+        };
+        assert_eq!(author.kind, kind, "{username}");
+        assert_eq!(author.login.as_str(), username);
+    }
+}
+
+#[test]
+fn unusable_fields_are_refused_with_their_name() {
+    type Case = (&'static [u8], &'static str, fn(&mut Value), &'static str);
+    let cases: [Case; 6] = [
+        (
+            fixture!("merge_request.open.2.json"),
+            MERGE_REQUEST_HOOK,
+            |v| v["object_attributes"]["last_commit"]["id"] = "main".into(),
+            "object_attributes.last_commit.id",
+        ),
+        (
+            fixture!("merge_request.open.2.json"),
+            MERGE_REQUEST_HOOK,
+            |v| v["object_attributes"]["iid"] = 0.into(),
+            "object_attributes.iid",
+        ),
+        (
+            fixture!("merge_request.open.2.json"),
+            MERGE_REQUEST_HOOK,
+            |v| v["project"]["path_with_namespace"] = "../../admin".into(),
+            "project.path_with_namespace",
+        ),
+        (
+            fixture!("merge_request.open.2.json"),
+            MERGE_REQUEST_HOOK,
+            |v| v["project"]["path_with_namespace"] = "no-namespace".into(),
+            "project.path_with_namespace",
+        ),
+        (
+            fixture!("note.create.1.json"),
+            NOTE_HOOK,
+            |v| v["merge_request"] = Value::Null,
+            "merge_request.iid",
+        ),
+        (
+            fixture!("note.create.1.json"),
+            NOTE_HOOK,
+            |v| v["user"]["username"] = "al/../ice".into(),
+            "user.username",
+        ),
+    ];
+    for (fixture, event, edit, field) in cases {
+        let body = edited(fixture, edit);
+        let err = decode(event, &body).expect_err(field);
+        assert!(
+            matches!(&err, DecodeError::Field { field: f, .. } if *f == field),
+            "{field}: {err}"
+        );
+    }
+    assert!(matches!(
+        decode(MERGE_REQUEST_HOOK, b"payload=%7B%7D"),
+        Err(DecodeError::NotJson(_))
+    ));
+    assert!(matches!(
+        decode("Push Hook", b"[1, 2"),
+        Err(DecodeError::NotJson(_))
+    ));
+}
+
+#[test]
+fn upper_case_heads_are_normalised() {
+    let body = edited(fixture!("merge_request.open.2.json"), |v| {
+        v["object_attributes"]["last_commit"]["id"] =
+            "DA1560886D4F094C3E6C9EF40349F7D38B5D27D7".into();
+    });
+    let Event::PullRequest { head, .. } = mr(&body) else {
+        panic!("a PR event");
+    };
+    assert_eq!(head.as_str(), "da1560886d4f094c3e6c9ef40349f7d38b5d27d7");
+}

@@ -1,0 +1,700 @@
+//! The GitLab client against the fake GitLab: merge requests (forks, drafts, diffs not ready),
+//! changed files across pages (overflow, the older `/changes`), files, archives, notes (the one
+//! marked note across pages, no duplicate after an ambiguous failure), award emoji, statuses,
+//! approvals, reviewers, group membership, permissions, retries and rate limits.
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use iamgate::event::{ActorKind, ForgeKind, Login, PrNumber, PrRef, RepoName, Sha};
+use iamgate::forge::gitlab::{GitLabClient, RetryPolicy, UNKNOWN_FORK};
+use iamgate::forge::{
+    CommentId, CommitStatus, Forge, Reaction, RepoPermission, RetryClass, ReviewState, StatusState,
+};
+
+use crate::support::fake_gitlab::{FakeGitLab, Fault, MrSpec};
+
+const PROJECT: &str = "acme/platform/infra";
+const API: &str = "/projects/acme%2Fplatform%2Finfra";
+const MR: &str = "/projects/acme%2Fplatform%2Finfra/merge_requests/7";
+const MARKER: &str = "<!-- iamgate:report -->";
+
+fn fast_policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(40),
+        max_inline_wait: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(10),
+    }
+}
+
+fn client_for(fake: &FakeGitLab) -> GitLabClient {
+    GitLabClient::with_retry_policy(&fake.url(), fake.token(), fast_policy()).unwrap()
+}
+
+fn mr_ref(number: u64) -> PrRef {
+    PrRef {
+        forge: ForgeKind::GitLab,
+        installation: None,
+        repo: RepoName::from(PROJECT),
+        number: PrNumber(number),
+    }
+}
+
+/// A fake with MR !7 (head `h1`, base `b1`, by `dev`) and a client.
+async fn setup() -> (FakeGitLab, GitLabClient, PrRef) {
+    let fake = FakeGitLab::start().await;
+    fake.project(PROJECT);
+    fake.mr(PROJECT, 7, MrSpec::new("h1", "b1").author("dev"));
+    let client = client_for(&fake);
+    (fake, client, mr_ref(7))
+}
+
+#[tokio::test]
+async fn a_merge_request_reads_head_base_author_and_state() {
+    let (fake, client, pr) = setup().await;
+    fake.update_mr(PROJECT, 7, |mr| mr.merge_base = Some("m0".to_owned()));
+    let mr = client.pull_request(&pr).await.unwrap();
+    assert_eq!(mr.head, Sha::from("h1"));
+    assert_eq!(
+        mr.base,
+        Sha::from("b1"),
+        "the target tip, not the merge base"
+    );
+    assert_eq!(mr.base_ref, "main");
+    assert_eq!(mr.author, Login::from("dev"));
+    assert!(mr.open && !mr.draft);
+    assert!(!mr.is_fork(&pr.repo));
+    assert!(fake.requests().iter().all(|r| r.had_token));
+
+    fake.update_mr(PROJECT, 7, |mr| {
+        mr.draft = true;
+        mr.state = "merged".to_owned();
+    });
+    let mr = client.pull_request(&pr).await.unwrap();
+    assert!(mr.draft && !mr.open);
+}
+
+#[tokio::test]
+async fn a_fork_merge_request_names_the_source_project() {
+    let (fake, client, _) = setup().await;
+    fake.mr(PROJECT, 8, MrSpec::new("f1", "b1").fork("mallory/infra"));
+    let pr = mr_ref(8);
+    let mr = client.pull_request(&pr).await.unwrap();
+    assert_eq!(mr.head_repo, RepoName::from("mallory/infra"));
+    assert!(mr.is_fork(&pr.repo));
+
+    fake.delete_project("mallory/infra");
+    let mr = client.pull_request(&pr).await.unwrap();
+    assert_eq!(mr.head_repo, RepoName::from(UNKNOWN_FORK));
+    assert!(mr.is_fork(&pr.repo), "a vanished fork is still a fork");
+}
+
+#[tokio::test]
+async fn a_diff_not_computed_yet_is_retried_later() {
+    let (fake, client, pr) = setup().await;
+    fake.mr_diff_pending(PROJECT, 7, true);
+    let error = client.pull_request(&pr).await.unwrap_err();
+    assert_eq!(error.retry, RetryClass::Retry, "{error}");
+    let error = client.changed_files(&pr).await.unwrap_err();
+    assert_eq!(error.retry, RetryClass::Retry, "{error}");
+    fake.mr_diff_pending(PROJECT, 7, false);
+    assert!(client.changed_files(&pr).await.is_ok());
+}
+
+#[tokio::test]
+async fn changed_files_are_read_across_pages_with_renames() {
+    let (fake, client, pr) = setup().await;
+    let paths: Vec<String> = (0..250)
+        .map(|i| format!("stacks/s{i:03}/index.ts"))
+        .collect();
+    fake.mr_files(PROJECT, 7, paths.clone());
+    fake.mr_rename(PROJECT, 7, "old/Pulumi.yaml", "new/Pulumi.yaml");
+    let files = client.changed_files(&pr).await.unwrap();
+    assert!(!files.truncated);
+    assert_eq!(files.paths.len(), 252);
+    assert_eq!(files.paths[..250], paths[..]);
+    assert!(files.paths.contains(&"old/Pulumi.yaml".to_owned()));
+    assert!(files.paths.contains(&"new/Pulumi.yaml".to_owned()));
+    assert_eq!(
+        fake.count_requests("GET", &format!("{MR}/diffs")),
+        3,
+        "three pages of 100"
+    );
+}
+
+#[tokio::test]
+async fn an_overflowing_diff_is_truncated() {
+    let (fake, client, pr) = setup().await;
+    fake.mr_files(PROJECT, 7, (0..30).map(|i| format!("f{i}.ts")));
+    fake.mr_overflow(PROJECT, 7, 20);
+    let files = client.changed_files(&pr).await.unwrap();
+    assert!(files.truncated);
+    assert_eq!(files.paths.len(), 20);
+}
+
+#[tokio::test]
+async fn older_instances_list_changes_instead_of_diffs() {
+    let (fake, client, pr) = setup().await;
+    fake.legacy_diffs();
+    fake.mr_files(PROJECT, 7, ["a.ts", "b.ts"]);
+    let files = client.changed_files(&pr).await.unwrap();
+    assert_eq!(files.paths, ["a.ts", "b.ts"]);
+    assert!(!files.truncated);
+    fake.mr_overflow(PROJECT, 7, 1);
+    let files = client.changed_files(&pr).await.unwrap();
+    assert!(files.truncated);
+    assert_eq!(files.paths, ["a.ts"]);
+}
+
+#[tokio::test]
+async fn files_are_read_at_a_commit_and_missing_ones_are_none() {
+    let (fake, client, pr) = setup().await;
+    fake.file(PROJECT, "b1", ".iamgate.yml", "version: 1\n");
+    fake.file(
+        PROJECT,
+        "b1",
+        "infra/a dir/Pulumi.prod.yaml",
+        "config: {}\n",
+    );
+    let read = client
+        .file_at(&pr, ".iamgate.yml", &Sha::from("b1"))
+        .await
+        .unwrap();
+    assert_eq!(read.as_deref(), Some(&b"version: 1\n"[..]));
+    let nested = client
+        .file_at(&pr, "infra/a dir/Pulumi.prod.yaml", &Sha::from("b1"))
+        .await
+        .unwrap();
+    assert_eq!(nested.as_deref(), Some(&b"config: {}\n"[..]));
+    assert!(
+        fake.requests().iter().any(|r| r
+            .path
+            .contains("/repository/files/infra%2Fa%20dir%2FPulumi.prod.yaml/raw")),
+        "the file path is one encoded segment"
+    );
+    let missing = client
+        .file_at(&pr, ".iamgate.yml", &Sha::from("h1"))
+        .await
+        .unwrap();
+    assert_eq!(missing, None);
+    let before = fake.requests().len();
+    for bad in ["../secrets", "a//b", "a/./b"] {
+        assert!(client.file_at(&pr, bad, &Sha::from("b1")).await.is_err());
+    }
+    assert!(
+        client
+            .file_at(&pr, "x", &Sha::from("b1&ref=main"))
+            .await
+            .is_err()
+    );
+    assert_eq!(fake.requests().len(), before, "refused before sending");
+}
+
+#[tokio::test]
+async fn archives_download_to_disk_within_the_limit() {
+    let (fake, client, pr) = setup().await;
+    fake.archive(
+        PROJECT,
+        "h1",
+        &[
+            ("index.ts", "export {}\n"),
+            ("Pulumi.yaml", "name: infra\n"),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("head.tar.gz");
+    client
+        .download_archive(&pr, &Sha::from("h1"), &dest, 1 << 20)
+        .await
+        .unwrap();
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(
+        std::fs::File::open(&dest).unwrap(),
+    ));
+    let mut names = Vec::new();
+    for entry in tar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().display().to_string();
+        if name.ends_with("Pulumi.yaml") {
+            let mut text = String::new();
+            entry.read_to_string(&mut text).unwrap();
+            assert_eq!(text, "name: infra\n");
+        }
+        names.push(name);
+    }
+    assert!(
+        names.iter().any(|n| n == "infra-h1-h1/index.ts"),
+        "{names:?}"
+    );
+
+    let small = dir.path().join("small.tar.gz");
+    let error = client
+        .download_archive(&pr, &Sha::from("h1"), &small, 10)
+        .await
+        .unwrap_err();
+    assert_eq!(error.retry, RetryClass::GiveUp);
+    assert!(error.message.contains("larger than"), "{error}");
+    assert!(!small.exists(), "no partial archive left behind");
+
+    let error = client
+        .download_archive(&pr, &Sha::from("nope"), &small, 1 << 20)
+        .await
+        .unwrap_err();
+    assert_eq!(error.status, Some(404));
+}
+
+#[tokio::test]
+async fn archive_downloads_wait_out_the_rate_limit() {
+    let (fake, client, pr) = setup().await;
+    fake.archive(PROJECT, "h1", &[("index.ts", "export {}\n")]);
+    fake.fail_next(
+        "GET",
+        &format!("{API}/repository/archive"),
+        1,
+        Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    client
+        .download_archive(&pr, &Sha::from("h1"), &dir.path().join("a.tgz"), 1 << 20)
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn the_marked_note_is_found_across_pages_and_edited() {
+    let (fake, client, pr) = setup().await;
+    for i in 0..150 {
+        fake.note(PROJECT, 7, "dev", &format!("comment {i}"));
+    }
+    // Anyone can paste the marker; a system note is never ours.
+    fake.note(PROJECT, 7, "mallory", &format!("{MARKER}\nfake report"));
+    fake.system_note(
+        PROJECT,
+        7,
+        fake.bot_username(),
+        &format!("{MARKER} added 1 commit"),
+    );
+    let ours = fake.note(PROJECT, 7, fake.bot_username(), &format!("{MARKER}\nold"));
+    let found = client.find_own_comment(&pr, MARKER).await.unwrap();
+    assert_eq!(found, Some(CommentId(ours)));
+    assert_eq!(fake.count_requests("GET", &format!("{MR}/notes")), 2);
+
+    client
+        .update_comment(&pr, CommentId(ours), &format!("{MARKER}\nnew"))
+        .await
+        .unwrap();
+    let note = fake
+        .notes(PROJECT, 7)
+        .into_iter()
+        .find(|n| n.id == ours)
+        .unwrap();
+    assert_eq!(note.body, format!("{MARKER}\nnew"));
+    assert_eq!(
+        client
+            .find_own_comment(&pr, "<!-- iamgate:other -->")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn notes_are_created_once_even_after_an_ambiguous_failure() {
+    let (fake, client, pr) = setup().await;
+    let body = format!("{MARKER}\n## Risk: high");
+    fake.fail_next(
+        "POST",
+        &format!("{MR}/notes"),
+        1,
+        Fault::Error502AfterApplying,
+    );
+    let id = client.create_comment(&pr, &body).await.unwrap();
+    let notes = fake.notes(PROJECT, 7);
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    assert_eq!(
+        (notes[0].id, notes[0].author.as_str()),
+        (id.0, "iamgate-bot")
+    );
+    assert_eq!(fake.count_requests("POST", &format!("{MR}/notes")), 1);
+
+    // A failure that did not land: posted again, still once.
+    let second = "<!-- iamgate:reply:1 -->\nok".to_owned();
+    fake.fail_next("POST", &format!("{MR}/notes"), 1, Fault::Error502);
+    client.create_comment(&pr, &second).await.unwrap();
+    let bodies: Vec<String> = fake.notes(PROJECT, 7).into_iter().map(|n| n.body).collect();
+    assert_eq!(bodies, [body, second]);
+}
+
+#[tokio::test]
+async fn a_rate_limited_note_is_posted_again() {
+    let (fake, client, pr) = setup().await;
+    fake.fail_next(
+        "POST",
+        &format!("{MR}/notes"),
+        1,
+        Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+    );
+    client.create_comment(&pr, "hello").await.unwrap();
+    assert_eq!(fake.notes(PROJECT, 7).len(), 1);
+}
+
+#[tokio::test]
+async fn notes_over_the_limit_are_refused_before_sending() {
+    let (fake, client, pr) = setup().await;
+    assert_eq!(client.comment_limit(), 1_000_000);
+    let long = "x".repeat(1_000_001);
+    let error = client.create_comment(&pr, &long).await.unwrap_err();
+    assert_eq!(error.retry, RetryClass::GiveUp);
+    assert_eq!(fake.count_requests("POST", MR), 0);
+    let fits = "é".repeat(1_000_000);
+    client.create_comment(&pr, &fits).await.unwrap();
+}
+
+#[tokio::test]
+async fn award_emoji_are_idempotent() {
+    let (fake, client, pr) = setup().await;
+    let note = fake.note(PROJECT, 7, "alice", "/iamgate approve");
+    client
+        .react(&pr, CommentId(note), Reaction::Eyes)
+        .await
+        .unwrap();
+    client
+        .react(&pr, CommentId(note), Reaction::Eyes)
+        .await
+        .unwrap();
+    client
+        .react(&pr, CommentId(note), Reaction::PlusOne)
+        .await
+        .unwrap();
+    let names: Vec<String> = fake
+        .awards(PROJECT, 7, note)
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(names, ["eyes", "thumbsup"]);
+    assert_eq!(
+        fake.count_requests("POST", &format!("{MR}/notes/{note}/award_emoji")),
+        2,
+        "the second eyes was seen in the list"
+    );
+    // A retry of an award that had landed is refused by GitLab as taken: still fine.
+    fake.fail_next(
+        "POST",
+        &format!("{MR}/notes/{note}/award_emoji"),
+        1,
+        Fault::Error502AfterApplying,
+    );
+    client
+        .react(&pr, CommentId(note), Reaction::Confused)
+        .await
+        .unwrap();
+    assert_eq!(fake.awards(PROJECT, 7, note).len(), 3);
+    let error = client
+        .react(&pr, CommentId(999_999), Reaction::Eyes)
+        .await
+        .unwrap_err();
+    assert_eq!(error.status, Some(404));
+}
+
+#[tokio::test]
+async fn statuses_map_states_and_attach_to_the_pipeline() {
+    let (fake, client, pr) = setup().await;
+    let status = |state, description: &str| CommitStatus {
+        state,
+        description: description.to_owned(),
+        target_url: Some("https://iamgate.example/r/1".to_owned()),
+    };
+    client
+        .set_status(
+            &pr,
+            &Sha::from("h1"),
+            &status(StatusState::Pending, "Analyzing"),
+        )
+        .await
+        .unwrap();
+    // Pending again: GitLab refuses the transition; the status is as wanted.
+    client
+        .set_status(
+            &pr,
+            &Sha::from("h1"),
+            &status(StatusState::Pending, "Analyzing"),
+        )
+        .await
+        .unwrap();
+    client
+        .set_status(
+            &pr,
+            &Sha::from("h1"),
+            &status(StatusState::Failure, &"é".repeat(300)),
+        )
+        .await
+        .unwrap();
+    let posted = fake.statuses(PROJECT, "h1");
+    let states: Vec<&str> = posted.iter().map(|s| s.state.as_str()).collect();
+    assert_eq!(states, ["pending", "failed"]);
+    let latest = fake.latest_status(PROJECT, "h1").unwrap();
+    assert_eq!(latest.name, "iamgate");
+    assert_eq!(latest.author, "iamgate-bot");
+    assert_eq!(latest.description.chars().count(), 255);
+    assert_eq!(
+        latest.target_url.as_deref(),
+        Some("https://iamgate.example/r/1")
+    );
+    assert_eq!(latest.pipeline_id, None);
+
+    let pipeline = fake.pipeline(PROJECT, "h2", "refs/merge-requests/7/head");
+    client
+        .set_status(&pr, &Sha::from("h2"), &status(StatusState::Success, "ok"))
+        .await
+        .unwrap();
+    let latest = fake.latest_status(PROJECT, "h2").unwrap();
+    assert_eq!(latest.state, "success");
+    assert_eq!(latest.pipeline_id, Some(pipeline));
+    assert_eq!(
+        latest.git_ref.as_deref(),
+        Some("refs/merge-requests/7/head")
+    );
+
+    // A retry of a status that had landed is refused as a transition: still fine.
+    fake.fail_next(
+        "POST",
+        &format!("{API}/statuses/"),
+        1,
+        Fault::Error502AfterApplying,
+    );
+    client
+        .set_status(&pr, &Sha::from("h2"), &status(StatusState::Failure, "no"))
+        .await
+        .unwrap();
+    assert_eq!(fake.latest_status(PROJECT, "h2").unwrap().state, "failed");
+}
+
+#[tokio::test]
+async fn approvals_become_approved_reviews() {
+    let (fake, client, pr) = setup().await;
+    assert!(client.reviews(&pr).await.unwrap().is_empty());
+    fake.approve(PROJECT, 7, "alice");
+    fake.bot_user("project_42_bot_1a2b");
+    fake.approve(PROJECT, 7, "project_42_bot_1a2b");
+    let reviews = client.reviews(&pr).await.unwrap();
+    assert_eq!(reviews.len(), 2);
+    assert!(
+        reviews
+            .iter()
+            .all(|r| r.state == ReviewState::Approved && r.commit.is_none())
+    );
+    assert_eq!(reviews[0].author.login, Login::from("alice"));
+    assert_eq!(reviews[0].author.kind, ActorKind::User);
+    assert!(reviews[0].submitted_at.is_some());
+    assert_eq!(reviews[1].author.kind, ActorKind::Bot);
+    fake.unapprove(PROJECT, 7, "alice");
+    assert_eq!(client.reviews(&pr).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn reviewers_are_added_to_those_already_asked() {
+    let (fake, client, pr) = setup().await;
+    fake.user("alice");
+    fake.user("bob");
+    client
+        .request_reviewers(&pr, &[Login::from("alice")], &[])
+        .await
+        .unwrap();
+    client
+        .request_reviewers(
+            &pr,
+            &[Login::from("bob"), Login::from("nobody-here")],
+            &["acme/security".to_owned()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fake.reviewers(PROJECT, 7), ["alice", "bob"]);
+    let puts = fake.count_requests("PUT", MR);
+    client
+        .request_reviewers(&pr, &[Login::from("alice")], &["acme/security".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.count_requests("PUT", MR),
+        puts,
+        "nothing new, nothing sent"
+    );
+}
+
+#[tokio::test]
+async fn group_membership_requires_an_active_member() {
+    let (fake, client, pr) = setup().await;
+    fake.group("acme");
+    fake.group("acme/security");
+    fake.group_member("acme/security", "alice", 30);
+    fake.group_member("acme", "carol", 40);
+    fake.awaiting_group_member("acme/security", "dave");
+    fake.group_member("acme/security", "erin", 30);
+    fake.user_state("erin", "blocked");
+    fake.group_member("acme/security", "frank", 5);
+    fake.user("mallory");
+    let member = |login: &str, group: &str| {
+        let client = client.clone();
+        let pr = pr.clone();
+        let (login, group) = (Login::from(login), group.to_owned());
+        async move { client.is_team_member(&pr, &group, &login).await }
+    };
+    assert!(member("alice", "acme/security").await.unwrap());
+    assert!(
+        member("ALICE", "acme/security").await.unwrap(),
+        "usernames ignore case"
+    );
+    assert!(member("carol", "acme/security").await.unwrap(), "inherited");
+    assert!(
+        !member("dave", "acme/security").await.unwrap(),
+        "awaiting a seat"
+    );
+    assert!(!member("erin", "acme/security").await.unwrap(), "blocked");
+    assert!(
+        !member("frank", "acme/security").await.unwrap(),
+        "minimal access"
+    );
+    assert!(!member("mallory", "acme/security").await.unwrap());
+    assert!(!member("nobody-here", "acme/security").await.unwrap());
+    assert!(!member("alice", "acme/unknown").await.unwrap());
+    assert!(member("alice", "acme/../x").await.is_err());
+
+    let alice = fake.user("alice");
+    let path = format!("/groups/acme%2Fsecurity/members/all/{alice}");
+    let before = fake.count_requests("GET", &path);
+    fake.fail_next("GET", &path, 10, Fault::Error502);
+    let error = member("alice", "acme/security").await.unwrap_err();
+    assert_eq!(
+        error.retry,
+        RetryClass::Retry,
+        "a 5xx is an error, never false"
+    );
+    assert_eq!(fake.count_requests("GET", &path) - before, 3, "three tries");
+}
+
+#[tokio::test]
+async fn project_access_levels_map_to_permissions() {
+    let (fake, client, pr) = setup().await;
+    for (user, level) in [
+        ("guest", 10),
+        ("planner", 15),
+        ("reporter", 20),
+        ("developer", 30),
+        ("maintainer", 40),
+        ("owner", 50),
+    ] {
+        fake.project_member(PROJECT, user, level);
+    }
+    fake.project_member(PROJECT, "gone", 40);
+    fake.user_state("gone", "blocked");
+    fake.user("stranger");
+    let expected = [
+        ("guest", RepoPermission::Read),
+        ("planner", RepoPermission::Read),
+        ("reporter", RepoPermission::Read),
+        ("developer", RepoPermission::Write),
+        ("maintainer", RepoPermission::Write),
+        ("owner", RepoPermission::Admin),
+        ("gone", RepoPermission::None),
+        ("stranger", RepoPermission::None),
+        ("nobody-here", RepoPermission::None),
+    ];
+    for (user, permission) in expected {
+        assert_eq!(
+            client
+                .collaborator_permission(&pr, &Login::from(user))
+                .await
+                .unwrap(),
+            permission,
+            "{user}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn transient_failures_and_short_rate_limits_are_retried() {
+    let (fake, client, pr) = setup().await;
+    fake.fail_next("GET", MR, 2, Fault::Error500);
+    client.pull_request(&pr).await.unwrap();
+    assert_eq!(fake.count_requests("GET", MR), 3);
+
+    fake.fail_next(
+        "GET",
+        MR,
+        1,
+        Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+    );
+    let started = Instant::now();
+    client.pull_request(&pr).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(1));
+
+    fake.fail_next(
+        "GET",
+        MR,
+        1,
+        Fault::RateLimitedUntilReset { reset_in_secs: 1 },
+    );
+    client.pull_request(&pr).await.unwrap();
+}
+
+#[tokio::test]
+async fn long_rate_limits_and_persistent_failures_go_back_to_the_caller() {
+    let (fake, client, pr) = setup().await;
+    fake.fail_next(
+        "GET",
+        MR,
+        1,
+        Fault::RateLimited {
+            retry_after_secs: 120,
+        },
+    );
+    let error = client.pull_request(&pr).await.unwrap_err();
+    assert_eq!(
+        error.retry,
+        RetryClass::RetryAfter(Duration::from_secs(120))
+    );
+    assert_eq!(error.status, Some(429));
+
+    fake.fail_next("GET", MR, 5, Fault::Error502);
+    let error = client.pull_request(&pr).await.unwrap_err();
+    assert_eq!(error.retry, RetryClass::Retry);
+    fake.clear_faults();
+
+    let missing = client.pull_request(&mr_ref(404)).await.unwrap_err();
+    assert_eq!(missing.retry, RetryClass::GiveUp);
+    assert_eq!(missing.status, Some(404));
+    assert!(missing.message.contains("404"), "{missing}");
+}
+
+#[tokio::test]
+async fn a_bad_token_is_refused_and_never_retried() {
+    let (fake, _, pr) = setup().await;
+    let client =
+        GitLabClient::with_retry_policy(&fake.url(), "glpat-wrong", fast_policy()).unwrap();
+    let error = client.pull_request(&pr).await.unwrap_err();
+    assert_eq!((error.status, error.retry), (Some(401), RetryClass::GiveUp));
+    assert_eq!(fake.count_requests("GET", MR), 1);
+    assert!(!format!("{client:?}").contains("glpat-wrong"));
+    assert!(!error.to_string().contains("glpat-wrong"));
+}
+
+#[tokio::test]
+async fn a_github_reference_is_refused() {
+    let (_fake, client, pr) = setup().await;
+    let github = PrRef {
+        forge: ForgeKind::GitHub,
+        installation: Some(1),
+        ..pr
+    };
+    let error = client.pull_request(&github).await.unwrap_err();
+    assert_eq!(error.retry, RetryClass::GiveUp);
+}

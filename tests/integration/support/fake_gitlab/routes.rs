@@ -1,0 +1,814 @@
+//! The fake GitLab's HTTP side: one fallback handler that logs the request, checks the
+//! `PRIVATE-TOKEN`, injects faults, and dispatches on method and decoded path segments.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State as AxumState;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::{
+    EMOJI, FakeAward, FakeNote, FakeStatus, Fault, Member, Mr, NOTE_LIMIT, RequestRecord,
+    STATUS_DESCRIPTION_LIMIT, Shared, State, User,
+};
+
+pub fn router(state: Shared) -> Router {
+    Router::new().fallback(api).with_state(state)
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(status: u16, value: Value) -> Self {
+        Reply {
+            status,
+            headers: vec![("content-type", "application/json".into())],
+            body: value.to_string().into_bytes(),
+        }
+    }
+    fn bytes(body: Vec<u8>, content_type: &str) -> Self {
+        Reply {
+            status: 200,
+            headers: vec![("content-type", content_type.to_owned())],
+            body,
+        }
+    }
+    fn message(status: u16, message: &str) -> Self {
+        Self::json(status, json!({ "message": message }))
+    }
+    fn not_found(what: &str) -> Self {
+        Self::message(404, &format!("404 {what} Not Found"))
+    }
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut response = (
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            self.body,
+        )
+            .into_response();
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value.parse().unwrap());
+        }
+        response
+    }
+}
+
+async fn api(
+    AxumState(shared): AxumState<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut state = shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let path = uri.path().strip_prefix("/api/v4").map(str::to_owned);
+    let reply = match &path {
+        Some(path) => respond(&mut state, &method, path, uri.query(), &headers, &body),
+        None => Reply::message(404, "404 Not Found"),
+    };
+    let logged = path.unwrap_or_else(|| uri.path().to_owned());
+    let logged = uri
+        .query()
+        .map_or(logged.clone(), |q| format!("{logged}?{q}"));
+    state.log.push(RequestRecord {
+        method: method.to_string(),
+        path: logged,
+        status: reply.status,
+        had_token: headers.contains_key("private-token"),
+    });
+    reply.into_response()
+}
+
+fn respond(
+    state: &mut State,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Reply {
+    if headers.contains_key("authorization") {
+        return Reply::message(
+            400,
+            "fake GitLab: expected PRIVATE-TOKEN, not Authorization",
+        );
+    }
+    let me = headers
+        .get("private-token")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| state.tokens.get(t).copied());
+    let Some(me) = me else {
+        return Reply::message(401, "401 Unauthorized");
+    };
+    let rule = state.faults.iter_mut().find(|r| {
+        r.remaining > 0 && r.method == method.as_str() && path.starts_with(&r.path_prefix)
+    });
+    let rule = match rule {
+        Some(rule) if rule.skip > 0 => {
+            rule.skip -= 1;
+            None
+        }
+        other => other,
+    };
+    let segments: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(percent_decode)
+        .collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let query = query_params(query);
+    let body: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(value) => value,
+            Err(e) => return Reply::message(400, &format!("400 Bad request - {e}")),
+        }
+    };
+    if let Some(rule) = rule {
+        rule.remaining -= 1;
+        let fault = rule.fault;
+        if fault == Fault::Error502AfterApplying {
+            route(state, me, method, &segments, &query, &body);
+            return Reply::message(502, "502 Bad Gateway");
+        }
+        return fault_reply(fault);
+    }
+    route(state, me, method, &segments, &query, &body)
+}
+
+fn fault_reply(fault: Fault) -> Reply {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    match fault {
+        Fault::Error500 => Reply::message(500, "500 Internal Server Error"),
+        Fault::Error502 | Fault::Error502AfterApplying => Reply::message(502, "502 Bad Gateway"),
+        Fault::RateLimited { retry_after_secs } => Reply::message(429, "Retry later")
+            .header("retry-after", retry_after_secs.to_string())
+            .header("ratelimit-limit", "2000")
+            .header("ratelimit-remaining", "0")
+            .header("ratelimit-reset", (now + retry_after_secs).to_string()),
+        Fault::RateLimitedUntilReset { reset_in_secs } => Reply::message(429, "Retry later")
+            .header("ratelimit-limit", "2000")
+            .header("ratelimit-remaining", "0")
+            .header("ratelimit-reset", (now + reset_in_secs).to_string()),
+    }
+}
+
+fn route(
+    state: &mut State,
+    me: u64,
+    method: &Method,
+    segments: &[&str],
+    query: &BTreeMap<String, String>,
+    body: &Value,
+) -> Reply {
+    let get = method == Method::GET;
+    match segments {
+        ["user"] if get => state.user(me).map_or_else(
+            || Reply::not_found("User"),
+            |u| Reply::json(200, user_json(u)),
+        ),
+        ["users"] if get => {
+            let wanted = query.get("username").cloned().unwrap_or_default();
+            let found: Vec<Value> = state
+                .users
+                .iter()
+                .filter(|u| u.username.eq_ignore_ascii_case(&wanted))
+                .map(user_json)
+                .collect();
+            Reply::json(200, Value::Array(found))
+        }
+        ["projects", id] if get => match find_project(state, id) {
+            Some(path) => {
+                let project = &state.projects[&path];
+                Reply::json(
+                    200,
+                    json!({ "id": project.id, "path_with_namespace": project.path, "name": project.path.rsplit('/').next() }),
+                )
+            }
+            None => Reply::not_found("Project"),
+        },
+        ["projects", id, rest @ ..] => {
+            let Some(project) = find_project(state, id) else {
+                return Reply::not_found("Project");
+            };
+            project_route(state, me, method, &project, rest, query, body)
+        }
+        ["groups", id, "members", "all", user] if get => {
+            group_member(state, id, user.parse().unwrap_or(0))
+        }
+        _ => Reply::message(404, "404 Not Found"),
+    }
+}
+
+fn project_route(
+    state: &mut State,
+    me: u64,
+    method: &Method,
+    project: &str,
+    rest: &[&str],
+    query: &BTreeMap<String, String>,
+    body: &Value,
+) -> Reply {
+    let get = method == Method::GET;
+    match rest {
+        ["merge_requests", iid, mr_rest @ ..] => {
+            let Some(iid) = iid.parse::<u64>().ok() else {
+                return Reply::message(404, "404 Not Found");
+            };
+            if !state.projects[project].mrs.contains_key(&iid) {
+                return Reply::not_found("Merge Request");
+            }
+            mr_route(state, me, method, project, iid, mr_rest, query, body)
+        }
+        ["repository", "files", file, "raw"] if get => {
+            let sha = query.get("ref").cloned().unwrap_or_default();
+            match state.projects[project]
+                .files
+                .get(&sha)
+                .and_then(|files| files.get(*file))
+            {
+                Some(bytes) => Reply::bytes(bytes.clone(), "text/plain; charset=utf-8"),
+                None => Reply::not_found("File"),
+            }
+        }
+        ["repository", "archive.tar.gz"] if get => {
+            let sha = query.get("sha").cloned().unwrap_or_default();
+            let project = &state.projects[project];
+            match project.files.get(&sha) {
+                Some(files) => {
+                    Reply::bytes(archive(&project.path, &sha, files), "application/gzip")
+                }
+                None => Reply::not_found("Commit"),
+            }
+        }
+        ["pipelines"] if get => {
+            let sha = query.get("sha");
+            let mut pipelines: Vec<Value> = state.projects[project]
+                .pipelines
+                .iter()
+                .filter(|(_, s, _)| sha.is_none_or(|want| want == s))
+                .map(|(id, sha, git_ref)| json!({ "id": id, "sha": sha, "ref": git_ref, "status": "running" }))
+                .collect();
+            pipelines.reverse();
+            paginated(&pipelines, query)
+        }
+        ["statuses", sha] if method == Method::POST => post_status(state, me, project, sha, body),
+        ["members", "all", user] if get => {
+            let id: u64 = user.parse().unwrap_or(0);
+            let member = state.projects[project].members.get(&id).cloned();
+            match (member, state.user(id)) {
+                (Some(member), Some(user)) => Reply::json(200, member_json(user, &member)),
+                _ => Reply::not_found(""),
+            }
+        }
+        _ => Reply::message(404, "404 Not Found"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn mr_route(
+    state: &mut State,
+    me: u64,
+    method: &Method,
+    project: &str,
+    iid: u64,
+    rest: &[&str],
+    query: &BTreeMap<String, String>,
+    body: &Value,
+) -> Reply {
+    let get = method == Method::GET;
+    match rest {
+        [] if get => {
+            let value = mr_json(state, project, iid);
+            Reply::json(200, value)
+        }
+        [] if method == Method::PUT => {
+            if let Some(ids) = body.get("reviewer_ids").and_then(Value::as_array) {
+                let ids: Vec<u64> = ids.iter().filter_map(Value::as_u64).collect();
+                if let Some(unknown) = ids.iter().find(|id| state.user(**id).is_none()) {
+                    return Reply::message(
+                        400,
+                        &format!("400 Bad request - unknown user {unknown}"),
+                    );
+                }
+                state.mr(project, iid).reviewers = ids;
+            }
+            let value = mr_json(state, project, iid);
+            Reply::json(200, value)
+        }
+        ["diffs"] if get => {
+            if state.legacy_diffs {
+                return Reply::message(404, "404 Not Found");
+            }
+            let diffs = listed_diffs(state.mr(project, iid));
+            paginated(&diffs, query)
+        }
+        ["changes"] if get => {
+            let mr = state.mr(project, iid).clone();
+            let mut value = mr_json(state, project, iid);
+            value["changes"] = Value::Array(listed_diffs(&mr));
+            value["overflow"] = json!(mr.overflow_at.is_some());
+            Reply::json(200, value)
+        }
+        ["notes"] if get => {
+            let mut notes: Vec<FakeNote> = state.mr(project, iid).notes.clone();
+            if query.get("sort").map(String::as_str) != Some("asc") {
+                notes.reverse();
+            }
+            let values: Vec<Value> = notes.iter().map(|n| note_json(state, n)).collect();
+            paginated(&values, query)
+        }
+        ["notes"] if method == Method::POST => {
+            let Some(text) = body.get("body").and_then(Value::as_str) else {
+                return Reply::message(400, "400 Bad request - body is missing");
+            };
+            if let Some(error) = note_error(text) {
+                return error;
+            }
+            let author = state
+                .user(me)
+                .map(|u| u.username.clone())
+                .unwrap_or_default();
+            let id = state.next_id();
+            let note = FakeNote {
+                id,
+                author,
+                body: text.to_owned(),
+                system: false,
+            };
+            state.mr(project, iid).notes.push(note.clone());
+            Reply::json(201, note_json(state, &note))
+        }
+        ["notes", note] if method == Method::PUT => {
+            let Some(text) = body.get("body").and_then(Value::as_str) else {
+                return Reply::message(400, "400 Bad request - body is missing");
+            };
+            if let Some(error) = note_error(text) {
+                return error;
+            }
+            let me_name = state
+                .user(me)
+                .map(|u| u.username.clone())
+                .unwrap_or_default();
+            let id: u64 = note.parse().unwrap_or(0);
+            let Some(stored) = state.mr(project, iid).notes.iter_mut().find(|n| n.id == id) else {
+                return Reply::not_found("Note");
+            };
+            if stored.author != me_name || stored.system {
+                return Reply::message(403, "403 Forbidden");
+            }
+            stored.body = text.to_owned();
+            let stored = stored.clone();
+            Reply::json(200, note_json(state, &stored))
+        }
+        ["notes", note, "award_emoji"] => {
+            let id: u64 = note.parse().unwrap_or(0);
+            if !state.mr(project, iid).notes.iter().any(|n| n.id == id) {
+                return Reply::not_found("Note");
+            }
+            if get {
+                let awards: Vec<Value> = state
+                    .mr(project, iid)
+                    .awards
+                    .clone()
+                    .iter()
+                    .filter(|a| a.note_id == id)
+                    .map(|a| award_json(state, a))
+                    .collect();
+                return paginated(&awards, query);
+            }
+            if method != Method::POST {
+                return Reply::message(405, "405 Method Not Allowed");
+            }
+            let name = body.get("name").and_then(Value::as_str).unwrap_or_default();
+            if !EMOJI.contains(&name) {
+                return Reply::message(400, "400 Bad request - name is invalid");
+            }
+            let me_name = state
+                .user(me)
+                .map(|u| u.username.clone())
+                .unwrap_or_default();
+            let taken = state
+                .mr(project, iid)
+                .awards
+                .iter()
+                .any(|a| a.note_id == id && a.name == name && a.user == me_name);
+            if taken {
+                return Reply::not_found("Award Emoji Name has already been taken");
+            }
+            let award = FakeAward {
+                id: state.next_id(),
+                note_id: id,
+                name: name.to_owned(),
+                user: me_name,
+            };
+            state.mr(project, iid).awards.push(award.clone());
+            Reply::json(201, award_json(state, &award))
+        }
+        ["approvals"] if get => {
+            let approvals = state.mr(project, iid).approvals.clone();
+            let approved_by: Vec<Value> = approvals
+                .iter()
+                .filter_map(|(id, at)| {
+                    let user = state.user(*id)?;
+                    Some(json!({ "user": user_json(user), "approved_at": timestamp(*at) }))
+                })
+                .collect();
+            Reply::json(
+                200,
+                json!({ "approved": !approved_by.is_empty(), "approvals_required": 0, "approvals_left": 0, "approved_by": approved_by }),
+            )
+        }
+        _ => Reply::message(404, "404 Not Found"),
+    }
+}
+
+fn note_error(text: &str) -> Option<Reply> {
+    if text.is_empty() {
+        return Some(Reply::json(
+            400,
+            json!({ "message": { "note": ["can't be blank"] } }),
+        ));
+    }
+    (text.chars().count() > NOTE_LIMIT).then(|| {
+        Reply::json(
+            400,
+            json!({ "message": { "note": [format!("is too long (maximum is {NOTE_LIMIT} characters)")] } }),
+        )
+    })
+}
+
+fn post_status(state: &mut State, me: u64, project: &str, sha: &str, body: &Value) -> Reply {
+    let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
+    let Some(new_state) = text("state") else {
+        return Reply::message(400, "400 Bad request - state is missing");
+    };
+    if ![
+        "pending", "running", "success", "failed", "canceled", "skipped",
+    ]
+    .contains(&new_state.as_str())
+    {
+        return Reply::message(400, "400 Bad request - state does not have a valid value");
+    }
+    let description = text("description").unwrap_or_default();
+    if description.chars().count() > STATUS_DESCRIPTION_LIMIT {
+        return Reply::json(
+            400,
+            json!({ "message": { "description": ["is too long (maximum is 255 characters)"] } }),
+        );
+    }
+    let name = text("name")
+        .or_else(|| text("context"))
+        .unwrap_or_else(|| "default".to_owned());
+    let pipeline_id = body.get("pipeline_id").and_then(Value::as_u64);
+    if let Some(id) = pipeline_id
+        && !state.projects[project]
+            .pipelines
+            .iter()
+            .any(|(p, s, _)| *p == id && s == sha)
+    {
+        return Reply::not_found("Pipeline");
+    }
+    let previous = state.projects[project]
+        .statuses
+        .get(sha)
+        .and_then(|list| list.iter().rev().find(|s| s.name == name))
+        .map(|s| s.state.clone());
+    // GitLab's state machine: `pending` again, or any event from the state it leads to.
+    if previous.as_deref() == Some(new_state.as_str()) {
+        let event = match new_state.as_str() {
+            "pending" => "enqueue",
+            "running" => "run",
+            "success" => "success",
+            "failed" => "drop",
+            _ => "cancel",
+        };
+        return Reply::message(
+            400,
+            &format!(
+                "Cannot transition status via :{event} from :{new_state} (Reason(s): Status cannot transition via \"{event}\")"
+            ),
+        );
+    }
+    let author = state
+        .user(me)
+        .map(|u| u.username.clone())
+        .unwrap_or_default();
+    let status = FakeStatus {
+        state: new_state,
+        name: name.clone(),
+        description,
+        target_url: text("target_url"),
+        pipeline_id,
+        git_ref: text("ref"),
+        author,
+    };
+    state
+        .project(project)
+        .statuses
+        .entry(sha.to_owned())
+        .or_default()
+        .push(status.clone());
+    Reply::json(
+        201,
+        json!({ "id": state.next_id(), "sha": sha, "status": status.state, "name": name, "description": status.description, "target_url": status.target_url }),
+    )
+}
+
+fn group_member(state: &State, id: &str, user: u64) -> Reply {
+    let Some(path) = state
+        .groups
+        .iter()
+        .find(|(path, g)| path.as_str() == id || g.id.to_string() == id)
+        .map(|(path, _)| path.clone())
+    else {
+        return Reply::not_found("Group");
+    };
+    // `members/all` includes memberships inherited from ancestor groups (the highest wins).
+    let mut best: Option<&Member> = None;
+    let mut ancestor = Some(path.as_str());
+    while let Some(group) = ancestor {
+        if let Some(member) = state.groups.get(group).and_then(|g| g.members.get(&user))
+            && best.is_none_or(|b| member.access_level > b.access_level)
+        {
+            best = Some(member);
+        }
+        ancestor = group.rsplit_once('/').map(|(parent, _)| parent);
+    }
+    match (best, state.user(user)) {
+        (Some(member), Some(user)) => Reply::json(200, member_json(user, member)),
+        _ => Reply::not_found(""),
+    }
+}
+
+fn find_project(state: &State, id: &str) -> Option<String> {
+    if state.projects.contains_key(id) {
+        return Some(id.to_owned());
+    }
+    state
+        .projects
+        .values()
+        .find(|p| p.id.to_string() == id)
+        .map(|p| p.path.clone())
+}
+
+fn user_json(user: &User) -> Value {
+    json!({
+        "id": user.id,
+        "username": user.username,
+        "name": user.username,
+        "state": user.state,
+        "bot": user.bot,
+        "avatar_url": null,
+        "web_url": format!("https://gitlab.example/{}", user.username),
+    })
+}
+
+fn member_json(user: &User, member: &Member) -> Value {
+    let mut value = user_json(user);
+    value["access_level"] = json!(member.access_level);
+    value["membership_state"] = json!(member.membership_state);
+    value["expires_at"] = Value::Null;
+    value
+}
+
+fn note_json(state: &State, note: &FakeNote) -> Value {
+    let author = state
+        .users
+        .iter()
+        .find(|u| u.username == note.author)
+        .map(user_json)
+        .unwrap_or(Value::Null);
+    json!({
+        "id": note.id,
+        "type": null,
+        "body": note.body,
+        "author": author,
+        "system": note.system,
+        "noteable_type": "MergeRequest",
+        "resolvable": false,
+    })
+}
+
+fn award_json(state: &State, award: &FakeAward) -> Value {
+    let user = state
+        .users
+        .iter()
+        .find(|u| u.username == award.user)
+        .map(user_json)
+        .unwrap_or(Value::Null);
+    json!({ "id": award.id, "name": award.name, "user": user, "awardable_id": award.note_id, "awardable_type": "Note" })
+}
+
+fn listed_diffs(mr: &Mr) -> Vec<Value> {
+    let limit = mr.overflow_at.unwrap_or(usize::MAX);
+    mr.diffs
+        .iter()
+        .take(limit)
+        .map(|d| {
+            json!({
+                "old_path": d.old_path,
+                "new_path": d.new_path,
+                "new_file": false,
+                "renamed_file": d.old_path != d.new_path,
+                "deleted_file": false,
+                "diff": "@@ -1 +1 @@\n-a\n+b\n",
+                "too_large": false,
+                "collapsed": false,
+            })
+        })
+        .collect()
+}
+
+fn mr_json(state: &mut State, project: &str, iid: u64) -> Value {
+    let target_id = state.projects[project].id;
+    let mr = state.mr(project, iid).clone();
+    let source_id = match &mr.spec.source_project {
+        Some(fork) => state.projects.get(fork).map_or(999_999, |p| p.id),
+        None => target_id,
+    };
+    let author = state
+        .users
+        .iter()
+        .find(|u| u.username == mr.spec.author)
+        .map(user_json)
+        .unwrap_or(Value::Null);
+    let reviewers: Vec<Value> = mr
+        .reviewers
+        .iter()
+        .filter_map(|id| state.user(*id).map(user_json))
+        .collect();
+    let changes_count = if mr.diff_pending {
+        Value::Null
+    } else {
+        match mr.overflow_at {
+            Some(listed) => json!(format!("{listed}+")),
+            None => json!(mr.diffs.len().to_string()),
+        }
+    };
+    let diff_refs = if mr.diff_pending {
+        Value::Null
+    } else {
+        json!({
+            "base_sha": mr.spec.merge_base.clone().unwrap_or_else(|| mr.spec.base.clone()),
+            "head_sha": mr.spec.head,
+            "start_sha": mr.spec.base,
+        })
+    };
+    json!({
+        "id": mr.id,
+        "iid": iid,
+        "project_id": target_id,
+        "title": if mr.spec.draft { "Draft: change" } else { "change" },
+        "state": mr.spec.state,
+        "draft": mr.spec.draft,
+        "work_in_progress": mr.spec.draft,
+        "sha": mr.spec.head,
+        "source_branch": mr.spec.source_branch,
+        "target_branch": mr.spec.target_branch,
+        "source_project_id": source_id,
+        "target_project_id": target_id,
+        "author": author,
+        "reviewers": reviewers,
+        "diff_refs": diff_refs,
+        "changes_count": changes_count,
+        "detailed_merge_status": "mergeable",
+    })
+}
+
+/// One page per GitLab's offset rules (`per_page` default 20, max 100; `page` from 1) with its
+/// `x-*` headers; `x-next-page` is empty on the last page.
+fn paginated(items: &[Value], query: &BTreeMap<String, String>) -> Reply {
+    let per_page = query
+        .get("per_page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(20)
+        .clamp(1, 100);
+    let page = query
+        .get("page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let total_pages = items.len().div_ceil(per_page).max(1);
+    let slice: Vec<Value> = items
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .cloned()
+        .collect();
+    let next = if page < total_pages {
+        (page + 1).to_string()
+    } else {
+        String::new()
+    };
+    let prev = if page > 1 {
+        (page - 1).to_string()
+    } else {
+        String::new()
+    };
+    Reply::json(200, Value::Array(slice))
+        .header("x-page", page.to_string())
+        .header("x-per-page", per_page.to_string())
+        .header("x-total", items.len().to_string())
+        .header("x-total-pages", total_pages.to_string())
+        .header("x-next-page", next)
+        .header("x-prev-page", prev)
+}
+
+/// A gzipped tarball with GitLab's top directory `{name}-{sha}-{sha}/`.
+fn archive(project: &str, sha: &str, files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
+    let name = project.rsplit('/').next().unwrap_or(project);
+    let top = format!("{name}-{sha}-{sha}");
+    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut builder = tar::Builder::new(encoder);
+    let mut dir = tar::Header::new_gnu();
+    dir.set_entry_type(tar::EntryType::Directory);
+    dir.set_mode(0o755);
+    dir.set_size(0);
+    builder
+        .append_data(&mut dir, format!("{top}/"), std::io::empty())
+        .unwrap();
+    for (path, bytes) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o644);
+        header.set_size(bytes.len() as u64);
+        builder
+            .append_data(&mut header, format!("{top}/{path}"), bytes.as_slice())
+            .unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+/// `2016-07-11T22:14:10.000Z`.
+fn timestamp(time: SystemTime) -> String {
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // H. Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.000Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// Decodes `%XX` escapes.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn query_params(query: Option<&str>) -> BTreeMap<String, String> {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(&v.replace('+', " ")))
+        })
+        .collect()
+}
