@@ -30,8 +30,38 @@ pub async fn gather(
     state: &mut PrState,
 ) -> Result<Reviews, JobFailure> {
     let reviews = forge.reviews(pr_ref).await?;
-    let stored = ctx.store.votes(pr_ref).await?;
     let fingerprints = ctx.store.fingerprints(pr_ref).await?;
+    let mut stored = ctx.store.votes(pr_ref).await?;
+    // Approvals the forge reports without a commit (GitLab's) are bound to the head current
+    // when iamgate first sees them: that sighting is stored, so a later push cannot move it.
+    for review in &reviews {
+        if review.commit.is_some() || review.state != ReviewState::Approved {
+            continue;
+        }
+        let source = sighting_source(review);
+        if stored.iter().any(|v| v.source == source) {
+            continue;
+        }
+        let sighting = store::CommandVote {
+            source,
+            login: review.author.login.as_str().to_owned(),
+            kind: store::VoteKind::Approve,
+            head: pr.head.as_str().to_owned(),
+            reason: None,
+            at_ms: review.submitted_at.map_or(0, millis),
+        };
+        ctx.store.add_vote(pr_ref, &sighting).await?;
+        stored.push(sighting);
+    }
+    let sightings: std::collections::BTreeMap<String, String> = stored
+        .iter()
+        .filter(|v| v.source.starts_with(SIGHTING))
+        .map(|v| (v.source.clone(), v.head.clone()))
+        .collect();
+    let stored: Vec<store::CommandVote> = stored
+        .into_iter()
+        .filter(|v| !v.source.starts_with(SIGHTING))
+        .collect();
 
     let mut votes = Vec::new();
     for review in &reviews {
@@ -49,7 +79,10 @@ pub async fn gather(
             login: review.author.login.as_str().to_owned(),
             kind,
             source: VoteSource::Review,
-            head: review.commit.as_ref().map(|s| s.as_str().to_owned()),
+            head: match &review.commit {
+                Some(commit) => Some(commit.as_str().to_owned()),
+                None => sightings.get(&sighting_source(review)).cloned(),
+            },
             at: review.submitted_at.map_or(0, millis),
         });
     }
@@ -200,6 +233,19 @@ async fn audit_changes(
             .await?;
     }
     Ok(())
+}
+
+/// Sources of stored sightings start with this (they are not command votes).
+const SIGHTING: &str = "review-sighting:";
+
+/// The key of a commit-less approval's sighting: the review and when it was given (a new
+/// approval after a withdrawal is a new sighting).
+fn sighting_source(review: &crate::forge::Review) -> String {
+    format!(
+        "{SIGHTING}{}:{}",
+        review.id.0,
+        review.submitted_at.map_or(0, millis)
+    )
 }
 
 fn millis(t: SystemTime) -> i64 {

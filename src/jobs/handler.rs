@@ -10,6 +10,7 @@ use super::ctx::{ForgeProvider, JobCtx};
 use super::{analyze_pr, command};
 use crate::event::{ForgeKind, PrRef};
 use crate::forge::github::GitHubApp;
+use crate::forge::gitlab::GitLabClient;
 use crate::forge::{Forge, ForgeError, ForgeResult, RetryClass};
 use crate::queue::{JobFailure, JobHandler};
 use crate::store::{ClaimedJob, JobKind};
@@ -53,19 +54,25 @@ impl JobHandler for Jobs {
 #[derive(Debug, Clone, Default)]
 pub struct Forges {
     pub github: Option<GitHubApp>,
+    pub gitlab: Option<GitLabClient>,
 }
 
 #[async_trait]
 impl ForgeProvider for Forges {
     async fn forge(&self, pr: &PrRef) -> ForgeResult<Arc<dyn Forge>> {
-        match (pr.forge, &self.github) {
-            (ForgeKind::GitHub, Some(app)) => Ok(Arc::new(app.client_for(pr)?)),
-            (kind, _) => Err(ForgeError {
-                operation: format!("address {pr}"),
-                message: format!("this server has no {kind:?} configuration"),
-                retry: RetryClass::GiveUp,
-                status: None,
-            }),
+        match (pr.forge, &self.github, &self.gitlab) {
+            (ForgeKind::GitHub, Some(app), _) => Ok(Arc::new(app.client_for(pr)?)),
+            (ForgeKind::GitLab, _, Some(client)) => Ok(Arc::new(client.clone())),
+            _ => Err(not_configured(pr)),
         }
+    }
+}
+
+fn not_configured(pr: &PrRef) -> ForgeError {
+    ForgeError {
+        operation: format!("address {pr}"),
+        message: format!("this server has no {:?} configuration", pr.forge),
+        retry: RetryClass::GiveUp,
+        status: None,
     }
 }

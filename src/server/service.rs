@@ -15,6 +15,7 @@ use super::AppState;
 use crate::config::ServerConfig;
 use crate::forge::MembershipCache;
 use crate::forge::github::GitHubApp;
+use crate::forge::gitlab::GitLabClient;
 use crate::jobs::preview_cache::PreviewCache;
 use crate::jobs::{Forges, JobCtx, JobSettings, Jobs};
 use crate::pulumi::{Runner, RunnerConfig, UnpackLimits};
@@ -65,11 +66,10 @@ impl Service {
                     .context("github")?,
             ),
         };
-        if config.gitlab.is_some() {
-            tracing::warn!(
-                "[gitlab] is configured but this release serves GitHub only: GitLab webhooks are not routed"
-            );
-        }
+        let gitlab = match &config.gitlab {
+            None => None,
+            Some(gl) => Some(GitLabClient::new(&gl.url, gl.token.expose()).context("gitlab")?),
+        };
         let runner = Runner::new(RunnerConfig {
             command: config.pulumi.command.clone(),
             timeout: config.pulumi.timeout,
@@ -88,7 +88,7 @@ impl Service {
             .context("cannot create a directory for preview workspaces in the temp dir")?;
         let shared_store: Arc<dyn Store> = store.clone();
         let ctx = JobCtx {
-            forges: Arc::new(Forges { github }),
+            forges: Arc::new(Forges { github, gitlab }),
             store: Arc::clone(&shared_store),
             runner: Arc::new(runner),
             membership: Arc::new(MembershipCache::default()),
