@@ -7,6 +7,9 @@ pub mod preview;
 pub mod report;
 pub mod risk;
 
+use std::collections::HashMap;
+
+use rayon::prelude::*;
 use serde::Serialize;
 
 use self::diff::ChangeRef;
@@ -148,36 +151,17 @@ pub fn analyze(preview: &Preview<'_>, config: &RiskConfig) -> Analysis {
     let delta = risk::delta::compare(before, after, change);
     let risk = risk::score::aggregate(delta.new_findings());
 
-    let changed: Vec<&iam::extract::ResourceIam> =
-        ex.resources.iter().filter(|r| r.changed()).collect();
-    let fingerprint = diff::fingerprint(
-        &changed
-            .iter()
-            .map(|r| ChangeRef {
-                urn: &r.urn,
-                before: r.before.as_ref(),
-                after: r.after.as_ref(),
-            })
-            .collect::<Vec<_>>(),
+    // The states are no longer needed: free them on the other core while the diffs are built.
+    let iam::extract::Extraction {
+        before: before_state,
+        after: after_state,
+        resources: all_resources,
+        ..
+    } = ex;
+    let (_, (fingerprint, resources)) = rayon::join(
+        move || rayon::join(move || drop(before_state), move || drop(after_state)),
+        || changes(&all_resources, &delta),
     );
-    let resources = changed
-        .iter()
-        .map(|r| {
-            let before = r.before.as_ref().map(diff::pretty);
-            let after = r.after.as_ref().map(diff::pretty);
-            let diff = diff::unified(before.as_deref(), after.as_deref());
-            let risk = risk::score::aggregate(delta.new_findings().filter(|f| f.resource == r.urn));
-            ResourceChange {
-                urn: r.urn.clone(),
-                type_: r.type_.clone(),
-                op: r.op.clone(),
-                risk,
-                before,
-                after,
-                diff,
-            }
-        })
-        .collect();
     let errors = preview
         .diagnostics
         .iter()
@@ -192,4 +176,55 @@ pub fn analyze(preview: &Preview<'_>, config: &RiskConfig) -> Analysis {
         fingerprint,
         errors,
     }
+}
+
+/// The fingerprint of the changed resources and their per-resource diffs and risks.
+fn changes(
+    all: &[iam::extract::ResourceIam],
+    delta: &risk::delta::Delta,
+) -> (diff::Fingerprint, Vec<ResourceChange>) {
+    let changed: Vec<&iam::extract::ResourceIam> = all.iter().filter(|r| r.changed()).collect();
+    let fingerprint = diff::fingerprint(
+        &changed
+            .iter()
+            .map(|r| ChangeRef {
+                urn: &r.urn,
+                before: r.before.as_ref(),
+                after: r.after.as_ref(),
+            })
+            .collect::<Vec<_>>(),
+    );
+    // The new findings of each resource, in report order (the score depends on the order).
+    let mut new_by_resource: HashMap<&str, Vec<&Finding>> = HashMap::new();
+    for f in delta.new_findings() {
+        new_by_resource
+            .entry(f.resource.as_str())
+            .or_default()
+            .push(f);
+    }
+    let resources = changed
+        .par_iter()
+        .map(|r| {
+            let before = r.before.as_ref().map(diff::pretty);
+            let after = r.after.as_ref().map(diff::pretty);
+            let diff = diff::unified(before.as_deref(), after.as_deref());
+            let risk = risk::score::aggregate(
+                new_by_resource
+                    .get(r.urn.as_str())
+                    .into_iter()
+                    .flatten()
+                    .copied(),
+            );
+            ResourceChange {
+                urn: r.urn.clone(),
+                type_: r.type_.clone(),
+                op: r.op.clone(),
+                risk,
+                before,
+                after,
+                diff,
+            }
+        })
+        .collect();
+    (fingerprint, resources)
 }

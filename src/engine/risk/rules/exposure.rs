@@ -282,11 +282,12 @@ fn unconstrained(
 /// of that service, so it can grant itself (or anyone) the rest through that policy.
 fn check_policy_rewrite(v: &View<'_>, writers: &ActionSet, out: &mut Vec<Finding>) {
     let allowed = v.effective.allowed();
-    let escalating: Vec<ActionId> = allowed
-        .intersection(writers)
+    let held = allowed.intersection(writers);
+    let reaches = grant_reaches(v, &held);
+    let escalating: Vec<ActionId> = held
         .iter()
         .filter(|&id| {
-            let mut missing = reachable_by_policy(v, id);
+            let mut missing = reachable_by_policy(&reaches, id);
             missing.difference_with(allowed);
             !missing.is_empty()
         })
@@ -317,32 +318,57 @@ fn check_policy_rewrite(v: &View<'_>, writers: &ActionSet, out: &mut Vec<Finding
     out.push(v.report(hit, &set));
 }
 
+/// A grant that holds a resource-policy writer, with the actions its statement's resources
+/// apply to (`None`: every action of the service, for `*` or NotResource).
+struct GrantReach<'v> {
+    actions: &'v ActionSet,
+    resources: Option<ActionSet>,
+}
+
+/// The grants of the view that hold any of `writers`, with what their resources reach
+/// (computed once per grant, not once per writer).
+fn grant_reaches<'v>(v: &'v View<'_>, writers: &ActionSet) -> Vec<GrantReach<'v>> {
+    let db = db();
+    v.effective
+        .grants
+        .iter()
+        .filter(|g| !g.actions.0.is_disjoint(&writers.0))
+        .map(|g| {
+            let resources =
+                match &v.sources[g.source].policy.statements[g.statement].resource {
+                    Some(NameSpec::Only(resources)) if !resources.contains("*") => {
+                        let mut reach = ActionSet::new();
+                        for r in resources {
+                            reach.union_with(&db.actions_for_resource(
+                                &r.replace(UNKNOWN_TEXT, "${iamgate:unknown}"),
+                            ));
+                        }
+                        Some(reach)
+                    }
+                    _ => None,
+                };
+            GrantReach {
+                actions: &g.actions,
+                resources,
+            }
+        })
+        .collect()
+}
+
 /// The actions of the writer's service that a resource policy on the resources it may rewrite
 /// could grant: those that apply to the statement's resources (every one of the service for `*`
-/// or NotResource).
-fn reachable_by_policy(v: &View<'_>, writer: ActionId) -> ActionSet {
-    let db = db();
+/// or NotResource). `reaches`: the grants holding writers (`grant_reaches`).
+fn reachable_by_policy(reaches: &[GrantReach<'_>], writer: ActionId) -> ActionSet {
     let Some(service) = index().service_of(writer) else {
         return ActionSet::new();
     };
     let mut of_service = ActionSet::new();
     of_service.0.insert_range(service.start..service.end);
     let mut reachable = ActionSet::new();
-    for g in v
-        .effective
-        .grants
-        .iter()
-        .filter(|g| g.actions.contains(writer))
-    {
-        match &v.sources[g.source].policy.statements[g.statement].resource {
-            Some(NameSpec::Only(resources)) if !resources.contains("*") => {
-                for r in resources {
-                    reachable.union_with(
-                        &db.actions_for_resource(&r.replace(UNKNOWN_TEXT, "${iamgate:unknown}")),
-                    );
-                }
-            }
-            _ => reachable.union_with(&of_service),
+    for g in reaches.iter().filter(|g| g.actions.contains(writer)) {
+        match &g.resources {
+            Some(reach) => reachable.union_with(reach),
+            None => reachable.union_with(&of_service),
         }
     }
     reachable.intersect_with(&of_service);
