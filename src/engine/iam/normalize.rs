@@ -304,6 +304,10 @@ fn condition_value(v: &Value) -> Result<String, String> {
 /// Merges statements that differ only in their (positive) actions, then those that differ only
 /// in their (positive) resources; sorts and deduplicates.
 pub fn canonical_statements(statements: Vec<Statement>) -> Vec<Statement> {
+    // One statement is canonical already (nothing to merge, sort or deduplicate).
+    if statements.len() < 2 {
+        return statements;
+    }
     let merged = merge(
         statements,
         |s| matches!(s.action, NameSpec::Only(_)),
@@ -312,10 +316,12 @@ pub fn canonical_statements(statements: Vec<Statement>) -> Vec<Statement> {
                 a.extend(b);
             }
         },
-        |s| {
-            let mut k = s.clone();
-            k.action = NameSpec::Only(BTreeSet::new());
-            k
+        |s| Statement {
+            effect: s.effect,
+            principal: s.principal.clone(),
+            action: NameSpec::Only(BTreeSet::new()),
+            resource: s.resource.clone(),
+            condition: s.condition.clone(),
         },
     );
     let mut merged = merge(
@@ -328,10 +334,12 @@ pub fn canonical_statements(statements: Vec<Statement>) -> Vec<Statement> {
                 a.extend(b);
             }
         },
-        |s| {
-            let mut k = s.clone();
-            k.resource = Some(NameSpec::Only(BTreeSet::new()));
-            k
+        |s| Statement {
+            effect: s.effect,
+            principal: s.principal.clone(),
+            action: s.action.clone(),
+            resource: Some(NameSpec::Only(BTreeSet::new())),
+            condition: s.condition.clone(),
         },
     );
     merged.sort();

@@ -10,7 +10,7 @@ use crate::engine::iam::IamState;
 use crate::engine::iam::actions::{ActionId, ActionSet, db};
 use crate::engine::iam::policy::{NameSpec, UNKNOWN_TEXT};
 use crate::engine::risk::effective::index::{
-    Universe, compact, count, index, named, names, shorten,
+    Universe, compact_names, count, index, named, names, shorten,
 };
 use crate::engine::risk::effective::{Hit, View, describe_access, views};
 use crate::engine::risk::{Confidence, EvalCtx, Finding, Rule};
@@ -177,7 +177,7 @@ pub fn check_views(views: &[View<'_>], _ctx: EvalCtx<'_>, out: &mut Vec<Finding>
         let free = v.effective.unconstrained();
         let exposed = free.intersection(&sets.exposure.set);
         if !exposed.is_empty() {
-            let items = compact(&exposed, &sets.exposure);
+            let items = compact_names(&exposed, &sets.exposure);
             let notable = names_of(&exposed.intersection(&sets.high_value));
             let detail = if notable.is_empty() {
                 shorten(&items, 8)
@@ -254,8 +254,8 @@ fn sets() -> &'static Sets {
     })
 }
 
-fn names_of(set: &ActionSet) -> Vec<String> {
-    names(set).into_iter().map(str::to_owned).collect()
+fn names_of(set: &ActionSet) -> Vec<&'static str> {
+    names(set)
 }
 
 /// A finding about unconstrained actions, or None when they are not all unconstrained.
@@ -263,7 +263,7 @@ fn unconstrained(
     v: &View<'_>,
     rule: &Rule,
     set: &ActionSet,
-    evidence: Vec<String>,
+    evidence: Vec<&'static str>,
     what: &str,
 ) -> Option<Finding> {
     let access = v.effective.unconstrained_access(set)?;
