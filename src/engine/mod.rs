@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use self::diff::ChangeRef;
+use self::diff::ChangeText;
 use self::preview::{Op, Preview};
 use self::risk::{EvalCtx, Finding, RiskConfig, Severity};
 
@@ -160,7 +160,7 @@ pub fn analyze(preview: &Preview<'_>, config: &RiskConfig) -> Analysis {
     } = ex;
     let (_, (fingerprint, resources)) = rayon::join(
         move || rayon::join(move || drop(before_state), move || drop(after_state)),
-        || changes(&all_resources, &delta),
+        || changes(all_resources, &delta),
     );
     let errors = preview
         .diagnostics
@@ -180,17 +180,17 @@ pub fn analyze(preview: &Preview<'_>, config: &RiskConfig) -> Analysis {
 
 /// The fingerprint of the changed resources and their per-resource diffs and risks.
 fn changes(
-    all: &[iam::extract::ResourceIam],
+    all: Vec<iam::extract::ResourceIam>,
     delta: &risk::delta::Delta,
 ) -> (diff::Fingerprint, Vec<ResourceChange>) {
-    let changed: Vec<&iam::extract::ResourceIam> = all.iter().filter(|r| r.changed()).collect();
-    let fingerprint = diff::fingerprint(
+    let changed: Vec<iam::extract::ResourceIam> = all.into_iter().filter(|r| r.changed()).collect();
+    let fingerprint = diff::fingerprint_texts(
         &changed
             .iter()
-            .map(|r| ChangeRef {
+            .map(|r| ChangeText {
                 urn: &r.urn,
-                before: r.before.as_ref(),
-                after: r.after.as_ref(),
+                before: r.before.as_ref().map(|c| c.compact.as_str()),
+                after: r.after.as_ref().map(|c| c.compact.as_str()),
             })
             .collect::<Vec<_>>(),
     );
@@ -203,10 +203,10 @@ fn changes(
             .push(f);
     }
     let resources = changed
-        .par_iter()
+        .into_par_iter()
         .map(|r| {
-            let before = r.before.as_ref().map(diff::pretty);
-            let after = r.after.as_ref().map(diff::pretty);
+            let before = r.before.map(|c| c.pretty);
+            let after = r.after.map(|c| c.pretty);
             let diff = diff::unified(before.as_deref(), after.as_deref());
             let risk = risk::score::aggregate(
                 new_by_resource
@@ -216,9 +216,9 @@ fn changes(
                     .copied(),
             );
             ResourceChange {
-                urn: r.urn.clone(),
-                type_: r.type_.clone(),
-                op: r.op.clone(),
+                urn: r.urn,
+                type_: r.type_,
+                op: r.op,
                 risk,
                 before,
                 after,

@@ -44,9 +44,27 @@ pub struct ResourceIam {
     pub urn: String,
     pub type_: String,
     pub op: Op,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
+    pub before: Option<CanonicalText>,
+    pub after: Option<CanonicalText>,
     changed: bool,
+}
+
+/// One side's canonical JSON, rendered once (text takes far less memory than a `Value` tree).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonicalText {
+    /// Compact (`Value::to_string`): what the fingerprint hashes.
+    pub compact: String,
+    /// Pretty, with a final newline (`diff::pretty`): what the report shows and diffs.
+    pub pretty: String,
+}
+
+impl CanonicalText {
+    fn of(value: &Value) -> CanonicalText {
+        CanonicalText {
+            compact: value.to_string(),
+            pretty: crate::engine::diff::pretty(value),
+        }
+    }
 }
 
 impl ResourceIam {
@@ -72,7 +90,10 @@ impl ResourceIam {
             if before == after {
                 (None, None)
             } else {
-                (before, after)
+                (
+                    before.as_ref().map(CanonicalText::of),
+                    after.as_ref().map(CanonicalText::of),
+                )
             }
         };
         ResourceIam {

@@ -4,7 +4,7 @@
 //! (`unknown-value`). An unknown value is reported here and nowhere treated as a wildcard or as
 //! harmless. Lint does not judge what a valid, known grant allows: the other families do.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use crate::engine::iam::actions::db;
 use crate::engine::iam::policy::{Document, Effect, NameSpec, Policy, Statement};
@@ -53,7 +53,7 @@ pub fn check_change(
     _ctx: EvalCtx<'_>,
     out: &mut Vec<Finding>,
 ) {
-    let was_known: BTreeSet<(&str, &str)> = documents(before)
+    let was_known: HashSet<(&str, &str)> = documents(before)
         .into_iter()
         .filter(|d| matches!(d.source.value, Document::Known(_)))
         .map(|d| (d.source.urn.as_str(), d.source.label.as_str()))
@@ -169,7 +169,7 @@ fn documents(state: &IamState) -> Vec<Doc<'_>> {
     for rp in &state.resource_policies {
         all.push(doc(&rp.document, Holder::Resource(rp), true));
     }
-    let mut seen = BTreeSet::new();
+    let mut seen = HashSet::with_capacity(all.len());
     all.retain(|d| seen.insert((d.source.urn.as_str(), d.source.label.as_str())));
     all
 }
