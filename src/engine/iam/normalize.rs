@@ -165,20 +165,26 @@ fn parse_statement(raw: &Value) -> Result<Statement, String> {
 
 fn actions(value: &Value, element: &str) -> Result<BTreeSet<String>, String> {
     let db = db();
-    Ok(strings(value, element)?
-        .iter()
-        .map(|a| db.canonical(a))
-        .collect())
+    strings_as(value, element, |s| db.canonical(text_ref(s)))
 }
 
 /// A string or a non-empty list of strings.
 fn strings(value: &Value, element: &str) -> Result<BTreeSet<String>, String> {
+    strings_as(value, element, text)
+}
+
+/// A string or a non-empty list of strings, each mapped by `each` (given the raw text).
+fn strings_as(
+    value: &Value,
+    element: &str,
+    each: impl Fn(&str) -> String,
+) -> Result<BTreeSet<String>, String> {
     let set: BTreeSet<String> = match value {
-        Value::String(s) => std::iter::once(text(s)).collect(),
+        Value::String(s) => std::iter::once(each(s)).collect(),
         Value::Array(items) => items
             .iter()
             .map(|v| match v {
-                Value::String(s) => Ok(text(s)),
+                Value::String(s) => Ok(each(s)),
                 other => Err(format!(
                     "{element} entries must be strings, found {}",
                     kind_of(other)
@@ -200,10 +206,15 @@ fn strings(value: &Value, element: &str) -> Result<BTreeSet<String>, String> {
 
 /// A string value as canonical text: the unknown sentinel becomes `UNKNOWN_TEXT`.
 fn text(s: &str) -> String {
+    text_ref(s).to_owned()
+}
+
+/// `text` without the copy.
+fn text_ref(s: &str) -> &str {
     if s == crate::engine::preview::UNKNOWN {
-        UNKNOWN_TEXT.to_owned()
+        UNKNOWN_TEXT
     } else {
-        s.to_owned()
+        s
     }
 }
 

@@ -4,6 +4,7 @@
 //! NotResource or ARNs covering every resource) without a limiting condition (catalog §1).
 //! AWS-RE-003 (user-named sensitive resources) needs configuration that does not exist yet.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::engine::iam::IamState;
@@ -284,12 +285,18 @@ fn check_policy_rewrite(v: &View<'_>, writers: &ActionSet, out: &mut Vec<Finding
     let allowed = v.effective.allowed();
     let held = allowed.intersection(writers);
     let reaches = grant_reaches(v, &held);
+    // Writers of one service held through the same grants reach the same actions: decide once.
+    let mut decided: HashMap<(u32, Vec<bool>), bool> = HashMap::new();
     let escalating: Vec<ActionId> = held
         .iter()
         .filter(|&id| {
-            let mut missing = reachable_by_policy(&reaches, id);
-            missing.difference_with(allowed);
-            !missing.is_empty()
+            let service = index().service_of(id).map_or(u32::MAX, |s| s.start);
+            let through: Vec<bool> = reaches.iter().map(|g| g.actions.contains(id)).collect();
+            *decided.entry((service, through)).or_insert_with(|| {
+                let mut missing = reachable_by_policy(&reaches, id);
+                missing.difference_with(allowed);
+                !missing.is_empty()
+            })
         })
         .collect();
     let Some(access) = escalating
