@@ -151,9 +151,7 @@ pub fn analyze(preview: &Preview<'_>, config: &RiskConfig) -> Analysis {
     let delta = risk::delta::compare(before, after, change);
     let risk = risk::score::aggregate(delta.new_findings());
 
-    // The states are no longer needed. They are freed here, on this thread, after the diffs:
-    // freeing them on a worker while the diffs were built made the next preview parse of a
-    // long-running process (the bench, the server) up to twice as slow.
+    // The states are no longer needed; they are freed after the diffs, on this thread.
     let iam::extract::Extraction {
         before: before_state,
         after: after_state,
