@@ -63,12 +63,50 @@ pub struct ChangeRef<'a> {
 /// The fingerprint of a set of changes: SHA-256 over the sorted (URN, before, after) canonical
 /// JSON. Independent of step order, formatting, and of resources whose IAM did not change.
 pub fn fingerprint(changes: &[ChangeRef<'_>]) -> Fingerprint {
+    let texts: Vec<(&str, Option<String>, Option<String>)> = changes
+        .iter()
+        .filter(|c| c.before != c.after)
+        .map(|c| {
+            (
+                c.urn,
+                c.before.map(Value::to_string),
+                c.after.map(Value::to_string),
+            )
+        })
+        .collect();
+    fingerprint_texts(
+        &texts
+            .iter()
+            .map(|(urn, before, after)| ChangeText {
+                urn,
+                before: before.as_deref(),
+                after: after.as_deref(),
+            })
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// One changed resource for `fingerprint_texts`: its sides as compact canonical JSON
+/// (`Value::to_string` of the canonical `Value`).
+#[derive(Debug, Clone, Copy)]
+pub struct ChangeText<'a> {
+    pub urn: &'a str,
+    pub before: Option<&'a str>,
+    pub after: Option<&'a str>,
+}
+
+/// `fingerprint` of sides already rendered as compact JSON text (the same hash).
+pub fn fingerprint_texts(changes: &[ChangeText<'_>]) -> Fingerprint {
     let mut entries: Vec<String> = changes
         .iter()
         .filter(|c| c.before != c.after)
         .map(|c| {
-            let side = |v: Option<&Value>| v.map_or_else(|| "null".to_owned(), Value::to_string);
-            format!("{}\u{1f}{}\u{1f}{}", c.urn, side(c.before), side(c.after))
+            format!(
+                "{}\u{1f}{}\u{1f}{}",
+                c.urn,
+                c.before.unwrap_or("null"),
+                c.after.unwrap_or("null")
+            )
         })
         .collect();
     entries.sort();

@@ -7,9 +7,12 @@ pub mod preview;
 pub mod report;
 pub mod risk;
 
+use std::collections::HashMap;
+
+use rayon::prelude::*;
 use serde::Serialize;
 
-use self::diff::ChangeRef;
+use self::diff::ChangeText;
 use self::preview::{Op, Preview};
 use self::risk::{EvalCtx, Finding, RiskConfig, Severity};
 
@@ -148,36 +151,16 @@ pub fn analyze(preview: &Preview<'_>, config: &RiskConfig) -> Analysis {
     let delta = risk::delta::compare(before, after, change);
     let risk = risk::score::aggregate(delta.new_findings());
 
-    let changed: Vec<&iam::extract::ResourceIam> =
-        ex.resources.iter().filter(|r| r.changed()).collect();
-    let fingerprint = diff::fingerprint(
-        &changed
-            .iter()
-            .map(|r| ChangeRef {
-                urn: &r.urn,
-                before: r.before.as_ref(),
-                after: r.after.as_ref(),
-            })
-            .collect::<Vec<_>>(),
-    );
-    let resources = changed
-        .iter()
-        .map(|r| {
-            let before = r.before.as_ref().map(diff::pretty);
-            let after = r.after.as_ref().map(diff::pretty);
-            let diff = diff::unified(before.as_deref(), after.as_deref());
-            let risk = risk::score::aggregate(delta.new_findings().filter(|f| f.resource == r.urn));
-            ResourceChange {
-                urn: r.urn.clone(),
-                type_: r.type_.clone(),
-                op: r.op.clone(),
-                risk,
-                before,
-                after,
-                diff,
-            }
-        })
-        .collect();
+    // The states are no longer needed; they are freed after the diffs, on this thread.
+    let iam::extract::Extraction {
+        before: before_state,
+        after: after_state,
+        resources: all_resources,
+        ..
+    } = ex;
+    let (fingerprint, resources) = changes(all_resources, &delta);
+    drop(before_state);
+    drop(after_state);
     let errors = preview
         .diagnostics
         .iter()
@@ -192,4 +175,55 @@ pub fn analyze(preview: &Preview<'_>, config: &RiskConfig) -> Analysis {
         fingerprint,
         errors,
     }
+}
+
+/// The fingerprint of the changed resources and their per-resource diffs and risks.
+fn changes(
+    all: Vec<iam::extract::ResourceIam>,
+    delta: &risk::delta::Delta,
+) -> (diff::Fingerprint, Vec<ResourceChange>) {
+    let changed: Vec<iam::extract::ResourceIam> = all.into_iter().filter(|r| r.changed()).collect();
+    let fingerprint = diff::fingerprint_texts(
+        &changed
+            .iter()
+            .map(|r| ChangeText {
+                urn: &r.urn,
+                before: r.before.as_ref().map(|c| c.compact.as_str()),
+                after: r.after.as_ref().map(|c| c.compact.as_str()),
+            })
+            .collect::<Vec<_>>(),
+    );
+    // The new findings of each resource, in report order (the score depends on the order).
+    let mut new_by_resource: HashMap<&str, Vec<&Finding>> = HashMap::new();
+    for f in delta.new_findings() {
+        new_by_resource
+            .entry(f.resource.as_str())
+            .or_default()
+            .push(f);
+    }
+    let resources = changed
+        .into_par_iter()
+        .map(|r| {
+            let before = r.before.map(|c| c.pretty);
+            let after = r.after.map(|c| c.pretty);
+            let diff = diff::unified(before.as_deref(), after.as_deref());
+            let risk = risk::score::aggregate(
+                new_by_resource
+                    .get(r.urn.as_str())
+                    .into_iter()
+                    .flatten()
+                    .copied(),
+            );
+            ResourceChange {
+                urn: r.urn,
+                type_: r.type_,
+                op: r.op,
+                risk,
+                before,
+                after,
+                diff,
+            }
+        })
+        .collect();
+    (fingerprint, resources)
 }

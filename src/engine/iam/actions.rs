@@ -90,6 +90,8 @@ pub struct ActionDb {
     actions_by_type: Vec<RoaringBitmap>,
     patterns: Memo<ActionSet>,
     profiles: Memo<Profile>,
+    /// `actions_for_resource` by Resource value.
+    resource_actions: Memo<ActionSet>,
 }
 
 static DB: LazyLock<ActionDb> = LazyLock::new(|| ActionDb::decode(TSV));
@@ -150,6 +152,7 @@ impl ActionDb {
             actions_by_type,
             patterns: Memo::default(),
             profiles: Memo::default(),
+            resource_actions: Memo::default(),
         }
     }
 
@@ -342,11 +345,34 @@ impl ActionDb {
         if resources.iter().any(|r| is_star(r)) {
             return true;
         }
-        let types = self.resource_types(id);
-        if types.is_empty() || resources.is_empty() {
+        if resources.is_empty() {
             return false;
         }
         let profiles: Vec<Arc<Profile>> = resources.iter().map(|r| self.profile(r)).collect();
+        self.covered_by(id, &profiles)
+    }
+
+    /// The actions of `ids` for which `covers_all_resource_types(id, resources)` holds, with the
+    /// resources' profiles looked up once for the whole set.
+    pub fn covering_actions(&self, ids: &ActionSet, resources: &[&str]) -> ActionSet {
+        if resources.iter().any(|r| is_star(r)) {
+            return ids.clone();
+        }
+        if resources.is_empty() {
+            return ActionSet::new();
+        }
+        let profiles: Vec<Arc<Profile>> = resources.iter().map(|r| self.profile(r)).collect();
+        ids.iter()
+            .filter(|&id| self.covered_by(id, &profiles))
+            .collect()
+    }
+
+    /// `covers_all_resource_types` given the resources' profiles (none of them `*`).
+    fn covered_by(&self, id: ActionId, profiles: &[Arc<Profile>]) -> bool {
+        let types = self.resource_types(id);
+        if types.is_empty() {
+            return false;
+        }
         let covered = |t: &ResourceTypeRef| profiles.iter().any(|p| p.covers.contains(t.def));
         if types.iter().any(|t| t.required) {
             types.iter().filter(|t| t.required).all(covered)
@@ -361,14 +387,17 @@ impl ActionDb {
         if is_star(resource) {
             return self.all();
         }
-        let profile = self.profile(resource);
-        let mut out = RoaringBitmap::new();
-        for def in &profile.matches {
-            if let Some(actions) = self.actions_by_type.get(def as usize) {
-                out |= actions;
+        let actions = self.resource_actions.get_or_compute(resource, || {
+            let profile = self.profile(resource);
+            let mut out = RoaringBitmap::new();
+            for def in &profile.matches {
+                if let Some(actions) = self.actions_by_type.get(def as usize) {
+                    out |= actions;
+                }
             }
-        }
-        ActionSet(out)
+            ActionSet(out)
+        });
+        ActionSet::clone(&actions)
     }
 }
 

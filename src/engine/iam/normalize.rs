@@ -165,20 +165,26 @@ fn parse_statement(raw: &Value) -> Result<Statement, String> {
 
 fn actions(value: &Value, element: &str) -> Result<BTreeSet<String>, String> {
     let db = db();
-    Ok(strings(value, element)?
-        .iter()
-        .map(|a| db.canonical(a))
-        .collect())
+    strings_as(value, element, |s| db.canonical(text_ref(s)))
 }
 
 /// A string or a non-empty list of strings.
 fn strings(value: &Value, element: &str) -> Result<BTreeSet<String>, String> {
+    strings_as(value, element, text)
+}
+
+/// A string or a non-empty list of strings, each mapped by `each` (given the raw text).
+fn strings_as(
+    value: &Value,
+    element: &str,
+    each: impl Fn(&str) -> String,
+) -> Result<BTreeSet<String>, String> {
     let set: BTreeSet<String> = match value {
-        Value::String(s) => std::iter::once(text(s)).collect(),
+        Value::String(s) => std::iter::once(each(s)).collect(),
         Value::Array(items) => items
             .iter()
             .map(|v| match v {
-                Value::String(s) => Ok(text(s)),
+                Value::String(s) => Ok(each(s)),
                 other => Err(format!(
                     "{element} entries must be strings, found {}",
                     kind_of(other)
@@ -200,10 +206,15 @@ fn strings(value: &Value, element: &str) -> Result<BTreeSet<String>, String> {
 
 /// A string value as canonical text: the unknown sentinel becomes `UNKNOWN_TEXT`.
 fn text(s: &str) -> String {
+    text_ref(s).to_owned()
+}
+
+/// `text` without the copy.
+fn text_ref(s: &str) -> &str {
     if s == crate::engine::preview::UNKNOWN {
-        UNKNOWN_TEXT.to_owned()
+        UNKNOWN_TEXT
     } else {
-        s.to_owned()
+        s
     }
 }
 
@@ -304,6 +315,10 @@ fn condition_value(v: &Value) -> Result<String, String> {
 /// Merges statements that differ only in their (positive) actions, then those that differ only
 /// in their (positive) resources; sorts and deduplicates.
 pub fn canonical_statements(statements: Vec<Statement>) -> Vec<Statement> {
+    // One statement is canonical already (nothing to merge, sort or deduplicate).
+    if statements.len() < 2 {
+        return statements;
+    }
     let merged = merge(
         statements,
         |s| matches!(s.action, NameSpec::Only(_)),
@@ -312,10 +327,12 @@ pub fn canonical_statements(statements: Vec<Statement>) -> Vec<Statement> {
                 a.extend(b);
             }
         },
-        |s| {
-            let mut k = s.clone();
-            k.action = NameSpec::Only(BTreeSet::new());
-            k
+        |s| Statement {
+            effect: s.effect,
+            principal: s.principal.clone(),
+            action: NameSpec::Only(BTreeSet::new()),
+            resource: s.resource.clone(),
+            condition: s.condition.clone(),
         },
     );
     let mut merged = merge(
@@ -328,10 +345,12 @@ pub fn canonical_statements(statements: Vec<Statement>) -> Vec<Statement> {
                 a.extend(b);
             }
         },
-        |s| {
-            let mut k = s.clone();
-            k.resource = Some(NameSpec::Only(BTreeSet::new()));
-            k
+        |s| Statement {
+            effect: s.effect,
+            principal: s.principal.clone(),
+            action: s.action.clone(),
+            resource: Some(NameSpec::Only(BTreeSet::new())),
+            condition: s.condition.clone(),
         },
     );
     merged.sort();

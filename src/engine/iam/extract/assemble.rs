@@ -13,19 +13,18 @@ use crate::engine::iam::model::{
 use crate::engine::iam::normalize::parse_text;
 use crate::engine::iam::policy::{Document, UNKNOWN_TEXT};
 
-/// The facts of one resource state, with the resource's URN.
+/// The facts of one resource state, with the resource's URN. `assemble` consumes the facts:
+/// their documents move into the state instead of being copied.
 #[derive(Debug)]
 pub struct Carrier<'f> {
     pub urn: &'f str,
-    pub facts: &'f [Fact],
+    pub facts: Vec<Fact>,
 }
 
-/// A customer managed policy defined in the preview.
-struct Standalone<'f> {
-    urn: &'f str,
-    name: &'f str,
-    arn: Option<&'f str>,
-    document: &'f Document,
+/// A customer managed policy defined in the preview: its entry in `standalone_policies`.
+struct Standalone {
+    name: String,
+    index: usize,
 }
 
 #[derive(Default)]
@@ -33,66 +32,25 @@ struct Builder<'f> {
     state: IamState,
     by_name: HashMap<(PrincipalKind, String), usize>,
     by_urn: HashMap<(PrincipalKind, &'f str), usize>,
-    policies: Vec<Standalone<'f>>,
+    policies: Vec<Standalone>,
+    /// Standalone policies (indexes into `policies`) by URN, by ARN and by name; the first
+    /// policy of the preview wins, as a scan in preview order would find it.
+    policy_by_urn: HashMap<&'f str, usize>,
+    policy_by_arn: HashMap<String, usize>,
+    policy_by_name: HashMap<String, usize>,
+    /// AWS managed documents, parsed once per ARN of the catalog.
+    managed_documents: HashMap<&'static str, Document>,
 }
 
 /// Builds the IAM state of one side from its carriers.
-pub fn assemble<'f>(carriers: &[Carrier<'f>]) -> IamState {
-    let mut b: Builder<'f> = Builder::default();
-    // Pass 1: principals and standalone policies, so that references can be resolved.
-    for c in carriers {
-        for fact in c.facts {
-            match fact {
-                Fact::Principal {
-                    kind,
-                    name,
-                    arn,
-                    trust,
-                    inline,
-                    boundary,
-                    ..
-                } => {
-                    let idx = b.principal_entry(*kind, name, Some(c.urn));
-                    if let Some(arn) = arn {
-                        b.by_name
-                            .entry((*kind, last_segment(arn).to_owned()))
-                            .or_insert(idx);
-                    }
-                    let p = &mut b.state.principals[idx];
-                    if let Some(t) = trust {
-                        p.trust = Some(sourced(c.urn, "trust policy", t.clone()));
-                    }
-                    for (policy_name, doc) in inline {
-                        p.policies.push(sourced(
-                            c.urn,
-                            &format!("inline policy {policy_name}"),
-                            doc.clone(),
-                        ));
-                    }
-                    if let Some(bd) = boundary {
-                        p.boundary = Some(sourced(c.urn, "permissions boundary", bd.clone()));
-                    }
-                }
-                Fact::Policy {
-                    name,
-                    arn,
-                    document,
-                    ..
-                } => {
-                    b.policies.push(Standalone {
-                        urn: c.urn,
-                        name,
-                        arn: arn.as_deref(),
-                        document,
-                    });
-                    b.state.standalone_policies.push(sourced(
-                        c.urn,
-                        &format!("policy {name}"),
-                        document.clone(),
-                    ));
-                }
-                _ => {}
-            }
+pub fn assemble(carriers: Vec<Carrier<'_>>) -> IamState {
+    let mut carriers = carriers;
+    let mut b = Builder::default();
+    // Pass 1: principals and standalone policies, so that references can be resolved. The
+    // documents move out of the facts here; pass 2 reads only what is left.
+    for c in &mut carriers {
+        for fact in &mut c.facts {
+            b.collect(c.urn, fact);
         }
     }
     // Pass 2: everything that refers to principals or policies.
@@ -179,38 +137,119 @@ impl<'f> Builder<'f> {
         self.principal_entry(kind, &name, None)
     }
 
-    /// The document of a policy given by ARN (or dependency): a policy of the preview, or a
-    /// well-known AWS managed policy.
-    fn policy_document(&self, policy: &Ref) -> Option<(String, Document)> {
+    /// Pass 1 for one fact: principals with what they carry themselves, and standalone
+    /// policies. Moves the documents out of the fact (pass 2 does not read them).
+    fn collect(&mut self, urn: &'f str, fact: &mut Fact) {
+        match fact {
+            Fact::Principal {
+                kind,
+                name,
+                arn,
+                trust,
+                inline,
+                boundary,
+                ..
+            } => {
+                let idx = self.principal_entry(*kind, name, Some(urn));
+                if let Some(arn) = arn {
+                    self.by_name
+                        .entry((*kind, last_segment(arn).to_owned()))
+                        .or_insert(idx);
+                }
+                let p = &mut self.state.principals[idx];
+                if let Some(t) = trust.take() {
+                    p.trust = Some(sourced(urn, "trust policy", t));
+                }
+                for (policy_name, doc) in std::mem::take(inline) {
+                    p.policies
+                        .push(sourced(urn, &format!("inline policy {policy_name}"), doc));
+                }
+                if let Some(bd) = boundary.take() {
+                    p.boundary = Some(sourced(urn, "permissions boundary", bd));
+                }
+            }
+            Fact::Policy {
+                name,
+                arn,
+                document,
+                ..
+            } => {
+                let index = self.state.standalone_policies.len();
+                let document = std::mem::replace(document, Document::Unknown);
+                self.state.standalone_policies.push(sourced(
+                    urn,
+                    &format!("policy {name}"),
+                    document,
+                ));
+                let at = self.policies.len();
+                self.policy_by_urn.entry(urn).or_insert(at);
+                if let Some(arn) = arn {
+                    self.policy_by_arn.entry(arn.clone()).or_insert(at);
+                }
+                self.policy_by_name.entry(name.clone()).or_insert(at);
+                self.policies.push(Standalone {
+                    name: name.clone(),
+                    index,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// The standalone policy a reference names: by dependency URN, else the first by ARN or
+    /// (for a `:policy/` ARN) by name.
+    fn standalone(&self, policy: &Ref) -> Option<&Standalone> {
         let by_urn = policy
             .urn
             .as_deref()
-            .and_then(|u| self.policies.iter().find(|p| p.urn == u));
-        let found = by_urn.or_else(|| {
-            self.policies.iter().find(|p| {
-                p.arn == Some(policy.text.as_str())
-                    || (policy.text.contains(":policy/") && last_segment(&policy.text) == p.name)
-            })
-        });
-        if let Some(p) = found {
-            return Some((p.name.to_owned(), p.document.clone()));
-        }
-        let m = managed::lookup(&policy.text)?;
-        Some((m.name.to_owned(), m.document.map(parse_text)?))
+            .and_then(|u| self.policy_by_urn.get(u));
+        let at = match by_urn {
+            Some(&at) => at,
+            None => {
+                let by_arn = self.policy_by_arn.get(policy.text.as_str()).copied();
+                let by_name = if policy.text.contains(":policy/") {
+                    self.policy_by_name.get(last_segment(&policy.text)).copied()
+                } else {
+                    None
+                };
+                match (by_arn, by_name) {
+                    (Some(a), Some(n)) => a.min(n),
+                    (a, n) => a.or(n)?,
+                }
+            }
+        };
+        self.policies.get(at)
     }
 
-    fn attach(&mut self, idx: usize, source: &str, policy: &Ref) {
-        let resolved = self.policy_document(policy);
+    /// The document of a policy given by ARN (or dependency): a policy of the preview, or a
+    /// well-known AWS managed policy.
+    fn policy_document(&mut self, policy: &Ref) -> Option<(String, Document)> {
+        if let Some(p) = self.standalone(policy) {
+            let doc = &self.state.standalone_policies.get(p.index)?.value;
+            return Some((p.name.clone(), doc.clone()));
+        }
+        let m = managed::lookup(&policy.text)?;
+        let text = m.document?;
+        let doc = self
+            .managed_documents
+            .entry(m.arn)
+            .or_insert_with(|| parse_text(text));
+        Some((m.name.to_owned(), doc.clone()))
+    }
+
+    fn attach(&mut self, idx: usize, source: &str, policy: Ref) {
+        let resolved = self.policy_document(&policy);
         let p = &mut self.state.principals[idx];
         p.managed_arns
-            .push(sourced(source, "attached policy", policy.text.clone()));
+            .push(sourced(source, "attached policy", policy.text));
         if let Some((name, doc)) = resolved {
             p.policies
                 .push(sourced(source, &format!("attached policy {name}"), doc));
         }
     }
 
-    fn apply(&mut self, urn: &'f str, fact: &'f Fact) {
+    /// Pass 2 for one fact (whose documents pass 1 may have taken).
+    fn apply(&mut self, urn: &'f str, fact: Fact) {
         match fact {
             Fact::Principal {
                 kind,
@@ -219,13 +258,13 @@ impl<'f> Builder<'f> {
                 groups,
                 ..
             } => {
-                let idx = self.principal_entry(*kind, name, Some(urn));
+                let idx = self.principal_entry(kind, &name, Some(urn));
                 for arn in managed_arns {
                     self.attach(
                         idx,
                         urn,
-                        &Ref {
-                            text: arn.clone(),
+                        Ref {
+                            text: arn,
                             urn: None,
                         },
                     );
@@ -233,16 +272,16 @@ impl<'f> Builder<'f> {
                 for g in groups {
                     self.state.principals[idx]
                         .groups
-                        .push(sourced(urn, "group", g.clone()));
+                        .push(sourced(urn, "group", g));
                 }
             }
             Fact::Policy { attached, .. } => {
                 for (kind, target) in attached {
-                    let idx = self.resolve(*kind, target, urn);
+                    let idx = self.resolve(kind, &target, urn);
                     self.attach(
                         idx,
                         urn,
-                        &Ref {
+                        Ref {
                             text: urn.to_owned(),
                             urn: Some(urn.to_owned()),
                         },
@@ -255,11 +294,11 @@ impl<'f> Builder<'f> {
                 name,
                 document,
             } => {
-                let idx = self.resolve(*kind, target, urn);
+                let idx = self.resolve(kind, &target, urn);
                 self.state.principals[idx].policies.push(sourced(
                     urn,
                     &format!("inline policy {name}"),
-                    document.clone(),
+                    document,
                 ));
             }
             Fact::Attachment {
@@ -267,11 +306,11 @@ impl<'f> Builder<'f> {
                 target,
                 policy,
             } => {
-                let idx = self.resolve(*kind, target, urn);
+                let idx = self.resolve(kind, &target, urn);
                 self.attach(idx, urn, policy);
             }
             Fact::Membership { user, group } => {
-                let idx = self.resolve(PrincipalKind::User, user, urn);
+                let idx = self.resolve(PrincipalKind::User, &user, urn);
                 let gname = last_segment(&group.text).to_owned();
                 self.state.principals[idx]
                     .groups
@@ -280,21 +319,19 @@ impl<'f> Builder<'f> {
             Fact::AccessKey { user, active } => self.state.access_keys.push(AccessKey {
                 urn: urn.to_owned(),
                 user: last_segment(&user.text).to_owned(),
-                active: *active,
+                active,
             }),
             Fact::OidcProvider { url, client_ids } => {
                 self.state.oidc_providers.push(OidcProvider {
                     urn: urn.to_owned(),
-                    url: url.clone(),
-                    client_ids: client_ids.clone(),
+                    url,
+                    client_ids,
                 })
             }
             Fact::InstanceProfile { role } => {
-                self.state.instance_profiles.push(sourced(
-                    urn,
-                    "instance profile role",
-                    role.text.clone(),
-                ));
+                self.state
+                    .instance_profiles
+                    .push(sourced(urn, "instance profile role", role.text));
             }
             Fact::ResourcePolicy {
                 kind,
@@ -302,9 +339,9 @@ impl<'f> Builder<'f> {
                 document,
             } => self.state.resource_policies.push(ResourcePolicy {
                 urn: urn.to_owned(),
-                kind: *kind,
-                target: target.clone(),
-                document: sourced(urn, "resource policy", document.clone()),
+                kind,
+                target,
+                document: sourced(urn, "resource policy", document),
             }),
             Fact::PublicAccessBlock {
                 target,
@@ -314,11 +351,11 @@ impl<'f> Builder<'f> {
                 restrict_public_buckets,
             } => self.state.public_access_blocks.push(PublicAccessBlock {
                 urn: urn.to_owned(),
-                target: target.clone(),
-                block_public_acls: *block_public_acls,
-                block_public_policy: *block_public_policy,
-                ignore_public_acls: *ignore_public_acls,
-                restrict_public_buckets: *restrict_public_buckets,
+                target,
+                block_public_acls,
+                block_public_policy,
+                ignore_public_acls,
+                restrict_public_buckets,
             }),
         }
     }

@@ -19,6 +19,63 @@ pub fn facts_json(facts: &[Fact]) -> Value {
     }
 }
 
+/// True when two resource states certainly render the same canonical JSON: their facts are
+/// equal, fact by fact, but for the ARNs of principals and policies (which `facts_json` leaves
+/// out). False does not mean that the JSON differs.
+pub fn same_facts(a: &[Fact], b: &[Fact]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_fact(x, y))
+}
+
+fn same_fact(a: &Fact, b: &Fact) -> bool {
+    match (a, b) {
+        (
+            Fact::Principal {
+                kind,
+                name,
+                arn: _,
+                trust,
+                inline,
+                managed_arns,
+                boundary,
+                groups,
+            },
+            Fact::Principal {
+                kind: kind2,
+                name: name2,
+                arn: _,
+                trust: trust2,
+                inline: inline2,
+                managed_arns: managed_arns2,
+                boundary: boundary2,
+                groups: groups2,
+            },
+        ) => {
+            kind == kind2
+                && name == name2
+                && trust == trust2
+                && inline == inline2
+                && managed_arns == managed_arns2
+                && boundary == boundary2
+                && groups == groups2
+        }
+        (
+            Fact::Policy {
+                name,
+                arn: _,
+                document,
+                attached,
+            },
+            Fact::Policy {
+                name: name2,
+                arn: _,
+                document: document2,
+                attached: attached2,
+            },
+        ) => name == name2 && document == document2 && attached == attached2,
+        _ => a == b,
+    }
+}
+
 fn reference(r: &Ref) -> Value {
     match (&r.urn, r.text == UNKNOWN_TEXT) {
         (Some(urn), true) => {

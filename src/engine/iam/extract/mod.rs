@@ -38,19 +38,72 @@ pub struct Extraction {
 }
 
 /// The canonical IAM properties of one resource, before and after (None: absent on that side).
+/// Only a changed resource carries them: an unchanged one has `None` on both sides.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResourceIam {
     pub urn: String,
     pub type_: String,
     pub op: Op,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
+    pub before: Option<CanonicalText>,
+    pub after: Option<CanonicalText>,
+    changed: bool,
+}
+
+/// One side's canonical JSON, rendered once (text takes far less memory than a `Value` tree).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonicalText {
+    /// Compact (`Value::to_string`): what the fingerprint hashes.
+    pub compact: String,
+    /// Pretty, with a final newline (`diff::pretty`): what the report shows and diffs.
+    pub pretty: String,
+}
+
+impl CanonicalText {
+    fn of(value: &Value) -> CanonicalText {
+        CanonicalText {
+            compact: value.to_string(),
+            pretty: crate::engine::diff::pretty(value),
+        }
+    }
 }
 
 impl ResourceIam {
     /// Whether the change alters what this resource grants.
     pub fn changed(&self) -> bool {
-        self.before != self.after
+        self.changed
+    }
+
+    /// The resource of a step, from the facts of both sides. The canonical JSON is built only
+    /// when the two sides can differ in it (facts that are equal but for the ARNs, which the
+    /// canonical form leaves out, render the same).
+    fn new(step: &Step<'_>, before: Option<&[Fact]>, after: Option<&[Fact]>) -> ResourceIam {
+        let same = match (before, after) {
+            (Some(b), Some(a)) => canonical::same_facts(b, a),
+            (None, None) => true,
+            _ => false,
+        };
+        let (before, after) = if same {
+            (None, None)
+        } else {
+            let before = before.map(canonical::facts_json);
+            let after = after.map(canonical::facts_json);
+            if before == after {
+                (None, None)
+            } else {
+                (
+                    before.as_ref().map(CanonicalText::of),
+                    after.as_ref().map(CanonicalText::of),
+                )
+            }
+        };
+        ResourceIam {
+            urn: step.urn.clone(),
+            type_: step.type_.clone(),
+            op: step.op.clone(),
+            changed: before.is_some() || after.is_some(),
+            before,
+            after,
+        }
     }
 }
 
@@ -69,36 +122,10 @@ pub fn extract<'p>(preview: &'p Preview<'p>) -> Extraction {
         .map(read_step)
         .collect();
 
-    let before_carriers: Vec<Carrier<'_>> = per_step
-        .iter()
-        .filter_map(|sf| {
-            sf.before.as_deref().map(|facts| Carrier {
-                urn: &sf.step.urn,
-                facts,
-            })
-        })
-        .collect();
-    let after_carriers: Vec<Carrier<'_>> = per_step
-        .iter()
-        .filter_map(|sf| {
-            sf.after.as_deref().map(|facts| Carrier {
-                urn: &sf.step.urn,
-                facts,
-            })
-        })
-        .collect();
-    let (before, after) = rayon::join(|| assemble(&before_carriers), || assemble(&after_carriers));
-
     let resources = per_step
-        .iter()
+        .par_iter()
         .filter(|sf| sf.before.is_some() || sf.after.is_some())
-        .map(|sf| ResourceIam {
-            urn: sf.step.urn.clone(),
-            type_: sf.step.type_.clone(),
-            op: sf.step.op.clone(),
-            before: sf.before.as_deref().map(canonical::facts_json),
-            after: sf.after.as_deref().map(canonical::facts_json),
-        })
+        .map(|sf| ResourceIam::new(sf.step, sf.before.as_deref(), sf.after.as_deref()))
         .collect();
     let home_accounts = per_step
         .iter()
@@ -110,6 +137,20 @@ pub fn extract<'p>(preview: &'p Preview<'p>) -> Extraction {
             _ => None,
         })
         .collect();
+
+    // The facts move into the states: each side owns its own.
+    let mut before_carriers = Vec::new();
+    let mut after_carriers = Vec::new();
+    for sf in per_step {
+        let urn = sf.step.urn.as_str();
+        if let Some(facts) = sf.before {
+            before_carriers.push(Carrier { urn, facts });
+        }
+        if let Some(facts) = sf.after {
+            after_carriers.push(Carrier { urn, facts });
+        }
+    }
+    let (before, after) = rayon::join(|| assemble(before_carriers), || assemble(after_carriers));
     Extraction {
         before,
         after,

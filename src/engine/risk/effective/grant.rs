@@ -236,10 +236,7 @@ pub fn split_by_reach(resource: Option<&NameSpec>, actions: ActionSet) -> Vec<(R
         .collect();
     let mut covering = ActionSet::new();
     if !covering_candidates.is_empty() {
-        covering = wild
-            .iter()
-            .filter(|&id| db.covers_all_resource_types(id, &covering_candidates))
-            .collect();
+        covering = db.covering_actions(&wild, &covering_candidates);
     }
     wild.difference_with(&covering);
     pinned.difference_with(&covering);

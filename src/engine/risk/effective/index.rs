@@ -28,6 +28,8 @@ pub struct ActionIndex {
     /// Services in id order (the database numbers actions in sorted name order, service by
     /// service).
     pub services: Vec<ServiceRange>,
+    /// `prefix:*` for each service of `services` (same order), rendered once.
+    stars: Vec<String>,
 }
 
 impl ActionIndex {
@@ -42,6 +44,7 @@ impl ActionIndex {
             permissions: ActionSet::new(),
             wildcard_only: ActionSet::new(),
             services: Vec::new(),
+            stars: Vec::new(),
         };
         for id in all.iter() {
             match db.access_level(id) {
@@ -63,6 +66,11 @@ impl ActionIndex {
                 }),
             }
         }
+        index.stars = index
+            .services
+            .iter()
+            .map(|s| format!("{}:*", s.prefix))
+            .collect();
         index.restrictable_write = index.write.clone();
         index
             .restrictable_write
@@ -135,6 +143,14 @@ impl Universe {
 /// the service that is in `universe` (and more than one), else the action names. In the
 /// database's (sorted) order.
 pub fn compact(set: &ActionSet, universe: &Universe) -> Vec<String> {
+    compact_names(set, universe)
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `compact` without copying the names (they live as long as the database and the index).
+pub fn compact_names(set: &ActionSet, universe: &Universe) -> Vec<&'static str> {
     if set.len() * 2 > universe.set.len() && set.is_subset(&universe.set) {
         compact_large(set, universe)
     } else {
@@ -142,8 +158,13 @@ pub fn compact(set: &ActionSet, universe: &Universe) -> Vec<String> {
     }
 }
 
+/// The rendering of every action of service `at` of the index: `prefix:*`.
+fn star(idx: &'static ActionIndex, at: usize, prefix: &'static str) -> &'static str {
+    idx.stars.get(at).map_or(prefix, String::as_str)
+}
+
 /// `compact` by walking the set's actions.
-fn compact_small(set: &ActionSet, universe: &Universe) -> Vec<String> {
+fn compact_small(set: &ActionSet, universe: &Universe) -> Vec<&'static str> {
     let db = db();
     let idx = index();
     let mut out = Vec::new();
@@ -152,7 +173,7 @@ fn compact_small(set: &ActionSet, universe: &Universe) -> Vec<String> {
     while let Some(first) = ids.next() {
         let at = idx.services.partition_point(|s| s.end <= first.0);
         let Some(service) = idx.services.get(at).filter(|s| s.start <= first.0) else {
-            out.push(db.name(first).to_owned());
+            out.push(db.name(first));
             continue;
         };
         members.clear();
@@ -162,16 +183,16 @@ fn compact_small(set: &ActionSet, universe: &Universe) -> Vec<String> {
         }
         let in_universe = universe.per_service.get(at).copied().unwrap_or(0) as usize;
         if members.len() > 1 && members.len() == in_universe {
-            out.push(format!("{}:*", service.prefix));
+            out.push(star(idx, at, service.prefix));
         } else {
-            out.extend(members.iter().map(|&id| db.name(id).to_owned()));
+            out.extend(members.iter().map(|&id| db.name(id)));
         }
     }
     out
 }
 
 /// `compact` for a set that holds most of its universe: walks what it lacks instead.
-fn compact_large(set: &ActionSet, universe: &Universe) -> Vec<String> {
+fn compact_large(set: &ActionSet, universe: &Universe) -> Vec<&'static str> {
     let db = db();
     let idx = index();
     let mut missing = universe.set.clone();
@@ -187,20 +208,21 @@ fn compact_large(set: &ActionSet, universe: &Universe) -> Vec<String> {
         }
     }
     let mut out = Vec::new();
-    for ((service, &total), &lacking) in idx
+    for (at, ((service, &total), &lacking)) in idx
         .services
         .iter()
         .zip(&universe.per_service)
         .zip(&missing_per_service)
+        .enumerate()
     {
         let held = total - lacking;
         if held > 1 && lacking == 0 {
-            out.push(format!("{}:*", service.prefix));
+            out.push(star(idx, at, service.prefix));
         } else if held > 0 {
             out.extend(
                 set.0
                     .range(service.start..service.end)
-                    .map(|id| db.name(ActionId(id)).to_owned()),
+                    .map(|id| db.name(ActionId(id))),
             );
         }
     }
@@ -217,7 +239,7 @@ pub fn count(n: usize, noun: &str) -> String {
 }
 
 /// Up to `max` items, then `(+N more)`.
-pub fn shorten(items: &[String], max: usize) -> String {
+pub fn shorten<S: std::borrow::Borrow<str>>(items: &[S], max: usize) -> String {
     if items.len() <= max {
         items.join(", ")
     } else {

@@ -4,13 +4,14 @@
 //! NotResource or ARNs covering every resource) without a limiting condition (catalog §1).
 //! AWS-RE-003 (user-named sensitive resources) needs configuration that does not exist yet.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::engine::iam::IamState;
 use crate::engine::iam::actions::{ActionId, ActionSet, db};
 use crate::engine::iam::policy::{NameSpec, UNKNOWN_TEXT};
 use crate::engine::risk::effective::index::{
-    Universe, compact, count, index, named, names, shorten,
+    Universe, compact_names, count, index, named, names, shorten,
 };
 use crate::engine::risk::effective::{Hit, View, describe_access, views};
 use crate::engine::risk::{Confidence, EvalCtx, Finding, Rule};
@@ -177,7 +178,7 @@ pub fn check_views(views: &[View<'_>], _ctx: EvalCtx<'_>, out: &mut Vec<Finding>
         let free = v.effective.unconstrained();
         let exposed = free.intersection(&sets.exposure.set);
         if !exposed.is_empty() {
-            let items = compact(&exposed, &sets.exposure);
+            let items = compact_names(&exposed, &sets.exposure);
             let notable = names_of(&exposed.intersection(&sets.high_value));
             let detail = if notable.is_empty() {
                 shorten(&items, 8)
@@ -254,8 +255,8 @@ fn sets() -> &'static Sets {
     })
 }
 
-fn names_of(set: &ActionSet) -> Vec<String> {
-    names(set).into_iter().map(str::to_owned).collect()
+fn names_of(set: &ActionSet) -> Vec<&'static str> {
+    names(set)
 }
 
 /// A finding about unconstrained actions, or None when they are not all unconstrained.
@@ -263,7 +264,7 @@ fn unconstrained(
     v: &View<'_>,
     rule: &Rule,
     set: &ActionSet,
-    evidence: Vec<String>,
+    evidence: Vec<&'static str>,
     what: &str,
 ) -> Option<Finding> {
     let access = v.effective.unconstrained_access(set)?;
@@ -282,13 +283,20 @@ fn unconstrained(
 /// of that service, so it can grant itself (or anyone) the rest through that policy.
 fn check_policy_rewrite(v: &View<'_>, writers: &ActionSet, out: &mut Vec<Finding>) {
     let allowed = v.effective.allowed();
-    let escalating: Vec<ActionId> = allowed
-        .intersection(writers)
+    let held = allowed.intersection(writers);
+    let reaches = grant_reaches(v, &held);
+    // Writers of one service held through the same grants reach the same actions: decide once.
+    let mut decided: HashMap<(u32, Vec<bool>), bool> = HashMap::new();
+    let escalating: Vec<ActionId> = held
         .iter()
         .filter(|&id| {
-            let mut missing = reachable_by_policy(v, id);
-            missing.difference_with(allowed);
-            !missing.is_empty()
+            let service = index().service_of(id).map_or(u32::MAX, |s| s.start);
+            let through: Vec<bool> = reaches.iter().map(|g| g.actions.contains(id)).collect();
+            *decided.entry((service, through)).or_insert_with(|| {
+                let mut missing = reachable_by_policy(&reaches, id);
+                missing.difference_with(allowed);
+                !missing.is_empty()
+            })
         })
         .collect();
     let Some(access) = escalating
@@ -317,32 +325,57 @@ fn check_policy_rewrite(v: &View<'_>, writers: &ActionSet, out: &mut Vec<Finding
     out.push(v.report(hit, &set));
 }
 
+/// A grant that holds a resource-policy writer, with the actions its statement's resources
+/// apply to (`None`: every action of the service, for `*` or NotResource).
+struct GrantReach<'v> {
+    actions: &'v ActionSet,
+    resources: Option<ActionSet>,
+}
+
+/// The grants of the view that hold any of `writers`, with what their resources reach
+/// (computed once per grant, not once per writer).
+fn grant_reaches<'v>(v: &'v View<'_>, writers: &ActionSet) -> Vec<GrantReach<'v>> {
+    let db = db();
+    v.effective
+        .grants
+        .iter()
+        .filter(|g| !g.actions.0.is_disjoint(&writers.0))
+        .map(|g| {
+            let resources =
+                match &v.sources[g.source].policy.statements[g.statement].resource {
+                    Some(NameSpec::Only(resources)) if !resources.contains("*") => {
+                        let mut reach = ActionSet::new();
+                        for r in resources {
+                            reach.union_with(&db.actions_for_resource(
+                                &r.replace(UNKNOWN_TEXT, "${iamgate:unknown}"),
+                            ));
+                        }
+                        Some(reach)
+                    }
+                    _ => None,
+                };
+            GrantReach {
+                actions: &g.actions,
+                resources,
+            }
+        })
+        .collect()
+}
+
 /// The actions of the writer's service that a resource policy on the resources it may rewrite
 /// could grant: those that apply to the statement's resources (every one of the service for `*`
-/// or NotResource).
-fn reachable_by_policy(v: &View<'_>, writer: ActionId) -> ActionSet {
-    let db = db();
+/// or NotResource). `reaches`: the grants holding writers (`grant_reaches`).
+fn reachable_by_policy(reaches: &[GrantReach<'_>], writer: ActionId) -> ActionSet {
     let Some(service) = index().service_of(writer) else {
         return ActionSet::new();
     };
     let mut of_service = ActionSet::new();
     of_service.0.insert_range(service.start..service.end);
     let mut reachable = ActionSet::new();
-    for g in v
-        .effective
-        .grants
-        .iter()
-        .filter(|g| g.actions.contains(writer))
-    {
-        match &v.sources[g.source].policy.statements[g.statement].resource {
-            Some(NameSpec::Only(resources)) if !resources.contains("*") => {
-                for r in resources {
-                    reachable.union_with(
-                        &db.actions_for_resource(&r.replace(UNKNOWN_TEXT, "${iamgate:unknown}")),
-                    );
-                }
-            }
-            _ => reachable.union_with(&of_service),
+    for g in reaches.iter().filter(|g| g.actions.contains(writer)) {
+        match &g.resources {
+            Some(reach) => reachable.union_with(reach),
+            None => reachable.union_with(&of_service),
         }
     }
     reachable.intersect_with(&of_service);

@@ -4,6 +4,8 @@
 //! risk); a guardrail whose new value is unknown until apply is reported as such, at lower
 //! confidence, never as removed for sure nor as kept.
 
+use std::collections::{HashMap, HashSet};
+
 use crate::engine::iam::normalize::to_json;
 use crate::engine::iam::policy::{Document, Effect, NameSpec, Policy, Statement};
 use crate::engine::iam::{IamState, Principal, PublicAccessBlock, ResourceKind, ResourcePolicy};
@@ -17,12 +19,14 @@ use self::rules::{GR_001, GR_002, GR_003, GR_004, PUB_005};
 
 /// Findings about what the change removes: they are always new.
 pub fn check_change(before: &IamState, after: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
+    let mut after_principals = HashMap::new();
+    for p in &after.principals {
+        after_principals
+            .entry((p.kind, p.name.as_str()))
+            .or_insert(p);
+    }
     for old in &before.principals {
-        let Some(new) = after
-            .principals
-            .iter()
-            .find(|p| p.kind == old.kind && p.name == old.name)
-        else {
+        let Some(new) = after_principals.get(&(old.kind, old.name.as_str())) else {
             continue;
         };
         check_boundary(old, new, out);
@@ -217,8 +221,9 @@ fn statement_text(statement: &Statement) -> String {
 
 /// AWS-GR-003: an access key created or made active.
 fn check_access_keys(before: &IamState, after: &IamState, out: &mut Vec<Finding>) {
+    let before_keys = first_by(&before.access_keys, |k| k.urn.as_str());
     for key in after.access_keys.iter().filter(|k| k.active) {
-        let what = match before.access_keys.iter().find(|k| k.urn == key.urn) {
+        let what = match before_keys.get(key.urn.as_str()) {
             None => "is created",
             Some(old) if !old.active => "is made active",
             Some(_) => continue,
@@ -241,9 +246,16 @@ fn check_access_keys(before: &IamState, after: &IamState, out: &mut Vec<Finding>
 /// AWS-PUB-005: S3 block public access flags turned off (or the whole block removed while the
 /// bucket keeps a policy, or an account-level block removed).
 fn check_public_access_blocks(before: &IamState, after: &IamState, out: &mut Vec<Finding>) {
+    let after_blocks = first_by(&after.public_access_blocks, |b| b.urn.as_str());
+    let bucket_policies: HashSet<&str> = after
+        .resource_policies
+        .iter()
+        .filter(|rp| rp.kind == ResourceKind::S3Bucket)
+        .map(|rp| rp.target.as_str())
+        .collect();
     for old in &before.public_access_blocks {
-        let new = after.public_access_blocks.iter().find(|b| b.urn == old.urn);
-        if new.is_none() && !keeps_exposure(old, after) {
+        let new = after_blocks.get(old.urn.as_str()).copied();
+        if new.is_none() && !keeps_exposure(old, &bucket_policies) {
             continue;
         }
         let (mut off, mut unknown) = (Vec::new(), Vec::new());
@@ -341,22 +353,20 @@ fn is_account_level(block: &PublicAccessBlock) -> bool {
 }
 
 /// A removed block matters when it was account-wide, or when its bucket still has a policy in
-/// the after state (the bucket itself is not being deleted).
-fn keeps_exposure(old: &PublicAccessBlock, after: &IamState) -> bool {
-    is_account_level(old)
-        || after
-            .resource_policies
-            .iter()
-            .any(|rp| rp.kind == ResourceKind::S3Bucket && rp.target == old.target)
+/// the after state (the bucket itself is not being deleted; `bucket_policies`: the targets of
+/// the after state's S3 bucket policies).
+fn keeps_exposure(old: &PublicAccessBlock, bucket_policies: &HashSet<&str>) -> bool {
+    is_account_level(old) || bucket_policies.contains(old.target.as_str())
 }
 
 /// AWS-GR-004: an explicit Deny of a resource policy removed or narrowed.
 fn check_resource_denies(before: &IamState, after: &IamState, out: &mut Vec<Finding>) {
+    let counterparts = Counterparts::new(after);
     for old in &before.resource_policies {
         let Document::Known(was) = &old.document.value else {
             continue;
         };
-        let Some(new) = counterpart(old, after) else {
+        let Some(new) = counterparts.of(old) else {
             continue;
         };
         let (now, opaque) = statements(std::iter::once(&new.document.value));
@@ -394,18 +404,39 @@ fn check_resource_denies(before: &IamState, after: &IamState, out: &mut Vec<Find
     }
 }
 
-/// The after-state policy of the same resource: same URN, else same kind and target.
-fn counterpart<'a>(old: &ResourcePolicy, after: &'a IamState) -> Option<&'a ResourcePolicy> {
-    after
-        .resource_policies
-        .iter()
-        .find(|rp| rp.urn == old.urn)
-        .or_else(|| {
-            after
-                .resource_policies
-                .iter()
-                .find(|rp| rp.kind == old.kind && rp.target == old.target)
-        })
+/// The first item of `items` for each key.
+fn first_by<'a, T, K: std::hash::Hash + Eq>(
+    items: &'a [T],
+    key: impl Fn(&'a T) -> K,
+) -> HashMap<K, &'a T> {
+    let mut map = HashMap::with_capacity(items.len());
+    for item in items {
+        map.entry(key(item)).or_insert(item);
+    }
+    map
+}
+
+/// The after state's resource policies, indexed to find the counterpart of a before one.
+struct Counterparts<'a> {
+    by_urn: HashMap<&'a str, &'a ResourcePolicy>,
+    by_target: HashMap<(ResourceKind, &'a str), &'a ResourcePolicy>,
+}
+
+impl<'a> Counterparts<'a> {
+    fn new(after: &'a IamState) -> Self {
+        Counterparts {
+            by_urn: first_by(&after.resource_policies, |rp| rp.urn.as_str()),
+            by_target: first_by(&after.resource_policies, |rp| (rp.kind, rp.target.as_str())),
+        }
+    }
+
+    /// The after-state policy of the same resource: same URN, else same kind and target.
+    fn of(&self, old: &ResourcePolicy) -> Option<&'a ResourcePolicy> {
+        self.by_urn
+            .get(old.urn.as_str())
+            .or_else(|| self.by_target.get(&(old.kind, old.target.as_str())))
+            .copied()
+    }
 }
 
 #[cfg(test)]

@@ -4,11 +4,11 @@
 //! (`unknown-value`). An unknown value is reported here and nowhere treated as a wildcard or as
 //! harmless. Lint does not judge what a valid, known grant allows: the other families do.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use crate::engine::iam::actions::db;
 use crate::engine::iam::policy::{Document, Effect, NameSpec, Policy, Statement};
-use crate::engine::iam::{IamState, Sourced};
+use crate::engine::iam::{IamState, Principal, ResourcePolicy, Sourced};
 use crate::engine::risk::conditions;
 use crate::engine::risk::{Confidence, EvalCtx, Exposure, Finding, Rule, Scope, Severity};
 
@@ -29,17 +29,17 @@ pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
             Document::Unknown => out.push(doc.finding(
                 &UNK_001,
                 String::new(),
-                format!("The {} is unknown until apply: review the program source to see what it grants.", doc.what),
+                format!("The {} is unknown until apply: review the program source to see what it grants.", doc.what()),
             )),
             Document::Secret => out.push(doc.finding(
                 &UNK_003,
                 String::new(),
-                format!("The {} is a secret value: iamgate cannot see what it grants; review the program source.", doc.what),
+                format!("The {} is a secret value: iamgate cannot see what it grants; review the program source.", doc.what()),
             )),
             Document::Malformed(reason) => out.push(doc.finding(
                 &MALFORMED,
                 String::new(),
-                format!("The {} is not a valid policy document: {reason}. AWS rejects it at apply.", doc.what),
+                format!("The {} is not a valid policy document: {reason}. AWS rejects it at apply.", doc.what()),
             )),
         }
     }
@@ -53,7 +53,7 @@ pub fn check_change(
     _ctx: EvalCtx<'_>,
     out: &mut Vec<Finding>,
 ) {
-    let was_known: BTreeSet<(&str, &str)> = documents(before)
+    let was_known: HashSet<(&str, &str)> = documents(before)
         .into_iter()
         .filter(|d| matches!(d.source.value, Document::Known(_)))
         .map(|d| (d.source.urn.as_str(), d.source.label.as_str()))
@@ -68,7 +68,7 @@ pub fn check_change(
                 String::new(),
                 format!(
                     "The {} was a valid policy and becomes invalid: {reason}. AWS rejects it at apply, and until it is fixed none of its statements, Deny included, protect anything.",
-                    doc.what
+                    doc.what()
                 ),
             ));
         }
@@ -78,14 +78,44 @@ pub fn check_change(
 /// A policy document of the state with what holds it, for findings.
 struct Doc<'a> {
     source: &'a Sourced<Document>,
-    /// For messages: "trust policy `assumeRolePolicy` of role `deploy`".
-    what: String,
+    /// What holds it, for messages (rendered by `what` only when a finding needs it).
+    holder: Holder<'a>,
     /// A resource policy: its Resource can only name the resource it is attached to (AWS
     /// rejects anything else), so an unknown Resource there does not widen the grant.
     attached: bool,
 }
 
+/// What holds a document, and how.
+#[derive(Clone, Copy)]
+enum Holder<'a> {
+    /// The trust policy of a principal.
+    Trust(&'a Principal),
+    /// A policy attached to (or inline in) a principal.
+    Attached(&'a Principal),
+    /// A standalone policy.
+    Standalone,
+    /// The resource policy of a resource.
+    Resource(&'a ResourcePolicy),
+}
+
 impl Doc<'_> {
+    /// For messages: "trust policy `assumeRolePolicy` of role `deploy`".
+    fn what(&self) -> String {
+        let label = &self.source.label;
+        match self.holder {
+            Holder::Trust(p) => {
+                format!("trust policy `{label}` of {} `{}`", p.kind.as_str(), p.name)
+            }
+            Holder::Attached(p) => format!(
+                "policy `{label}` attached to {} `{}`",
+                p.kind.as_str(),
+                p.name
+            ),
+            Holder::Standalone => format!("policy `{label}`"),
+            Holder::Resource(rp) => format!("{label} of {} `{}`", rp.kind.as_str(), rp.target),
+        }
+    }
+
     /// A finding on the document; `detail` (may be empty) completes the evidence after the label.
     fn finding(&self, rule: &Rule, detail: String, message: String) -> Finding {
         let label = &self.source.label;
@@ -119,42 +149,27 @@ impl Doc<'_> {
 /// Every document of the state once (a policy attached to several principals is linted once):
 /// trust and identity policies of principals, standalone policies, resource policies.
 fn documents(state: &IamState) -> Vec<Doc<'_>> {
-    let doc = |source, what, attached| Doc {
+    let doc = |source, holder, attached| Doc {
         source,
-        what,
+        holder,
         attached,
     };
     let mut all: Vec<Doc<'_>> = Vec::new();
     for p in &state.principals {
-        let owner = format!("{} `{}`", p.kind.as_str(), p.name);
         if let Some(t) = &p.trust {
-            all.push(doc(
-                t,
-                format!("trust policy `{}` of {owner}", t.label),
-                false,
-            ));
+            all.push(doc(t, Holder::Trust(p), false));
         }
         for d in &p.policies {
-            all.push(doc(
-                d,
-                format!("policy `{}` attached to {owner}", d.label),
-                false,
-            ));
+            all.push(doc(d, Holder::Attached(p), false));
         }
     }
     for d in &state.standalone_policies {
-        all.push(doc(d, format!("policy `{}`", d.label), false));
+        all.push(doc(d, Holder::Standalone, false));
     }
     for rp in &state.resource_policies {
-        let what = format!(
-            "{} of {} `{}`",
-            rp.document.label,
-            rp.kind.as_str(),
-            rp.target
-        );
-        all.push(doc(&rp.document, what, true));
+        all.push(doc(&rp.document, Holder::Resource(rp), true));
     }
-    let mut seen = BTreeSet::new();
+    let mut seen = HashSet::with_capacity(all.len());
     all.retain(|d| seen.insert((d.source.urn.as_str(), d.source.label.as_str())));
     all
 }
@@ -166,7 +181,7 @@ fn check_policy(doc: &Doc<'_>, policy: &Policy, out: &mut Vec<Finding>) {
             problem.clone(),
             format!(
                 "The {} has a problem AWS rejects at apply: {problem}.",
-                doc.what
+                doc.what()
             ),
         );
         if problem.to_ascii_lowercase().contains(DENY_MARKER) {
@@ -194,7 +209,7 @@ fn check_policy(doc: &Doc<'_>, policy: &Policy, out: &mut Vec<Finding>) {
             format!(
                 "The {element} of a{} {effect} statement in the {} is unknown until apply: the grant cannot be judged; review the program source.",
                 if effect == "Allow" { "n" } else { "" },
-                doc.what
+                doc.what()
             ),
         ));
     }
@@ -256,7 +271,7 @@ fn check_action_name(doc: &Doc<'_>, name: &str, out: &mut Vec<Finding>) {
     out.push(doc.finding(
         rule,
         name.to_owned(),
-        format!("`{name}` in the {} {why}: it grants or denies nothing (check the spelling against the AWS Service Authorization Reference).", doc.what),
+        format!("`{name}` in the {} {why}: it grants or denies nothing (check the spelling against the AWS Service Authorization Reference).", doc.what()),
     ));
 }
 
@@ -290,7 +305,7 @@ fn check_resource_mismatch(doc: &Doc<'_>, statement: &Statement, out: &mut Vec<F
             format!("{action} on {}", listed.join(",")),
             format!(
                 "In the {}, `{action}` is listed with Resource {}, which names none of the resource types `{action}` applies to: the {} has no effect for it.",
-                doc.what,
+                doc.what(),
                 listed.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", "),
                 if statement.effect == Effect::Deny { "Deny" } else { "grant" }
             ),

@@ -10,6 +10,7 @@ pub mod resource_policy;
 pub mod trust;
 pub mod wildcard;
 
+use super::effective::views;
 use super::{EvalCtx, Finding, Rule};
 use crate::engine::iam::IamState;
 
@@ -27,10 +28,14 @@ pub fn families() -> [&'static [Rule]; 8] {
     ]
 }
 
+/// Every family over one state, in catalog order. The effective permissions of the state's
+/// subjects are computed once, for the three families that read them.
 pub fn check_all(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
-    wildcard::check(state, ctx, out);
-    escalation::check(state, ctx, out);
-    exposure::check(state, ctx, out);
+    let views = views(state);
+    wildcard::check_views(&views, ctx, out);
+    escalation::check_views(&views, ctx, out);
+    exposure::check_views(&views, ctx, out);
+    drop(views);
     managed::check(state, ctx, out);
     trust::check(state, ctx, out);
     resource_policy::check(state, ctx, out);

@@ -8,7 +8,9 @@ use std::sync::OnceLock;
 use crate::engine::iam::IamState;
 use crate::engine::iam::actions::ActionSet;
 use crate::engine::iam::managed::{self, Tier};
-use crate::engine::risk::effective::index::{Universe, compact, count, index, named, shorten};
+use crate::engine::risk::effective::index::{
+    Universe, compact_names, count, index, named, shorten,
+};
 use crate::engine::risk::effective::{
     Access, Hit, Owner, Reach, Strength, View, describe_access, views,
 };
@@ -158,7 +160,7 @@ fn check_unconstrained_writes(v: &View<'_>, out: &mut Vec<Finding>) {
         let Some(access) = v.effective.unconstrained_access(&set) else {
             continue;
         };
-        let items = compact(&set, writes);
+        let items = compact_names(&set, writes);
         let hit = Hit {
             rule,
             severity: rule.severity,
@@ -207,7 +209,7 @@ fn check_tagging(v: &View<'_>, out: &mut Vec<Finding>) {
     let Some(access) = v.effective.unconstrained_access(&set) else {
         return;
     };
-    let items = compact(&set, tagging);
+    let items = compact_names(&set, tagging);
     let hit = Hit {
         rule: &WC_009,
         severity: WC_009.severity,
