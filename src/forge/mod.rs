@@ -1,10 +1,16 @@
 //! The forge interface: everything iamgate asks of GitHub or GitLab, behind one trait because
 //! there are two forges (tests use the real clients against fake HTTP servers, not mocks).
-//! Errors carry a retry class so the job layer decides how to retry.
+//! Errors carry a retry class so the job layer decides how to retry. What both clients do the
+//! same way lives here once: the retry policy and loop (`retry`), iamgate's own comments
+//! (`comments`) and the HTTP plumbing (`http`); each forge's module keeps its auth, pagination,
+//! rate-limit headers and error wording.
 
+pub(crate) mod comments;
 pub mod github;
 pub mod gitlab;
+pub(crate) mod http;
 pub mod membership;
+pub mod retry;
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};

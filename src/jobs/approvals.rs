@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::audit::{ApprovalSource, AuditEntry, AuditEvent, Timestamp, WithdrawalSource};
 use crate::config::repo::{RepoConfig, Review};
 use crate::engine::report::markdown::Reviews;
-use crate::event::{ActorKind, Login, PrRef, ReviewState};
+use crate::event::{ActorKind, Login, PrRef, ReviewState, Sha};
 use crate::forge::{Forge, PullRequest};
 use crate::gate::approvals::{
     Ballot, Membership, MembershipNeeds, OverrideVote, Vote, VoteKind, VoteSource, evaluate,
@@ -32,8 +32,9 @@ pub async fn gather(
     let reviews = forge.reviews(pr_ref).await?;
     let fingerprints = ctx.store.fingerprints(pr_ref).await?;
     let mut stored = ctx.store.votes(pr_ref).await?;
-    // Approvals the forge reports without a commit (GitLab's) are bound to the head current
-    // when iamgate first sees them: that sighting is stored, so a later push cannot move it.
+    // Approvals the forge reports without a commit (GitLab's) are bound to the commit their
+    // webhook named (recorded at intake: `store::REVIEW_HOOK`), else to the head current when
+    // iamgate first sees them; that sighting is stored, so a later push cannot move it.
     for review in &reviews {
         if review.commit.is_some() || review.state != ReviewState::Approved {
             continue;
@@ -42,11 +43,19 @@ pub async fn gather(
         if stored.iter().any(|v| v.source == source) {
             continue;
         }
+        let hooked = stored
+            .iter()
+            .filter(|v| {
+                v.source.starts_with(store::REVIEW_HOOK)
+                    && v.login.eq_ignore_ascii_case(review.author.login.as_str())
+            })
+            .max_by_key(|v| v.at_ms)
+            .map(|v| v.head.clone());
         let sighting = store::CommandVote {
             source,
             login: review.author.login.as_str().to_owned(),
             kind: store::VoteKind::Approve,
-            head: pr.head.as_str().to_owned(),
+            head: hooked.unwrap_or_else(|| pr.head.as_str().to_owned()),
             reason: None,
             at_ms: review.submitted_at.map_or(0, millis),
         };
@@ -60,7 +69,7 @@ pub async fn gather(
         .collect();
     let stored: Vec<store::CommandVote> = stored
         .into_iter()
-        .filter(|v| !v.source.starts_with(SIGHTING))
+        .filter(|v| !v.source.starts_with(SIGHTING) && !v.source.starts_with(store::REVIEW_HOOK))
         .collect();
 
     let mut votes = Vec::new();
@@ -79,10 +88,7 @@ pub async fn gather(
             login: review.author.login.as_str().to_owned(),
             kind,
             source: VoteSource::Review,
-            head: match &review.commit {
-                Some(commit) => Some(commit.as_str().to_owned()),
-                None => sightings.get(&sighting_source(review)).cloned(),
-            },
+            head: review_head(review, &sightings),
             at: review.submitted_at.map_or(0, millis),
         });
     }
@@ -136,7 +142,11 @@ pub async fn gather(
         membership: &membership,
     };
     let result = evaluate(&ballot);
-    audit_changes(ctx, pr_ref, pr, &reviews, &result, &fingerprints, state).await?;
+    let bound = Bound {
+        fingerprints: &fingerprints,
+        sightings: &sightings,
+    };
+    audit_changes(ctx, pr_ref, pr, &reviews, &result, &bound, state).await?;
     Ok(result)
 }
 
@@ -148,9 +158,10 @@ async fn audit_changes(
     pr: &PullRequest,
     reviews: &[crate::forge::Review],
     result: &Reviews,
-    fingerprints: &std::collections::BTreeMap<String, String>,
+    bound: &Bound<'_>,
     state: &mut PrState,
 ) -> Result<(), JobFailure> {
+    let fingerprints = bound.fingerprints;
     let now = Timestamp::from_system_time(SystemTime::now());
     let current = fingerprints.get(pr.head.as_str()).cloned();
     for review in reviews {
@@ -168,10 +179,9 @@ async fn audit_changes(
         if seen {
             continue;
         }
-        let at_fingerprint = review
-            .commit
-            .as_ref()
-            .and_then(|c| fingerprints.get(c.as_str()).cloned());
+        // The commit it binds to: its own, or (GitLab) the head it was first seen on.
+        let head = review_head(review, bound.sightings);
+        let at_fingerprint = head.as_ref().and_then(|c| fingerprints.get(c).cloned());
         let counts_for: Vec<String> = result
             .requirements
             .iter()
@@ -202,15 +212,44 @@ async fn audit_changes(
             _ => continue,
         };
         let mut entry = AuditEntry::by(now, pr_ref, review.author.login.clone(), event);
-        if let Some(commit) = &review.commit {
-            entry = entry.at(commit.clone());
+        if let Some(head) = head {
+            entry = entry.at(Sha::from(head.as_str()));
         }
         ctx.store.append_audit(entry).await?;
         if dismissal {
             state.audited.dismissed_reviews.insert(review.id.0);
+            state.audited.approvals.remove(&review.id.0);
         } else {
             state.audited.reviews.insert(review.id.0);
+            if review.state == ReviewState::Approved {
+                state
+                    .audited
+                    .approvals
+                    .insert(review.id.0, review.author.login.as_str().to_owned());
+            }
         }
+    }
+    // An approval the forge no longer lists was revoked (GitLab has no dismissed state): record
+    // the withdrawal, and forget the review so that approving again is recorded again.
+    let vanished: Vec<(u64, String)> = state
+        .audited
+        .approvals
+        .iter()
+        .filter(|(id, _)| !reviews.iter().any(|r| r.id.0 == **id))
+        .map(|(id, login)| (*id, login.clone()))
+        .collect();
+    for (id, login) in vanished {
+        let event = AuditEvent::Withdrawal {
+            via: WithdrawalSource::DismissedReview,
+            approver: Login::from(login.as_str()),
+        };
+        ctx.store
+            .append_audit(
+                AuditEntry::by(now, pr_ref, Login::from(login.as_str()), event).at(pr.head.clone()),
+            )
+            .await?;
+        state.audited.approvals.remove(&id);
+        state.audited.reviews.remove(&id);
     }
     for dropped in &result.dropped {
         let key = format!(
@@ -235,6 +274,24 @@ async fn audit_changes(
     Ok(())
 }
 
+/// What a review binds to: the fingerprints of analyzed heads, and the head each commit-less
+/// approval was first seen on (by [`sighting_source`]).
+struct Bound<'a> {
+    fingerprints: &'a std::collections::BTreeMap<String, String>,
+    sightings: &'a std::collections::BTreeMap<String, String>,
+}
+
+/// The commit a review was given on: the forge's, else the head its sighting recorded.
+fn review_head(
+    review: &crate::forge::Review,
+    sightings: &std::collections::BTreeMap<String, String>,
+) -> Option<String> {
+    match &review.commit {
+        Some(commit) => Some(commit.as_str().to_owned()),
+        None => sightings.get(&sighting_source(review)).cloned(),
+    }
+}
+
 /// Sources of stored sightings start with this (they are not command votes).
 const SIGHTING: &str = "review-sighting:";
 
@@ -251,4 +308,43 @@ fn sighting_source(review: &crate::forge::Review) -> String {
 fn millis(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::event::Actor;
+    use crate::forge::{Review, ReviewId};
+
+    fn review(commit: Option<&str>, at_secs: u64) -> Review {
+        Review {
+            id: ReviewId(42),
+            author: Actor {
+                login: Login::from("sec1"),
+                kind: ActorKind::User,
+            },
+            state: ReviewState::Approved,
+            commit: commit.map(Sha::from),
+            submitted_at: Some(UNIX_EPOCH + Duration::from_secs(at_secs)),
+        }
+    }
+
+    #[test]
+    fn a_review_binds_to_its_commit_else_to_the_head_it_was_first_seen_on() {
+        let mut sightings = BTreeMap::new();
+        sightings.insert(sighting_source(&review(None, 100)), "h1".to_owned());
+        assert_eq!(
+            review_head(&review(Some("c0"), 100), &sightings).as_deref(),
+            Some("c0")
+        );
+        assert_eq!(
+            review_head(&review(None, 100), &sightings).as_deref(),
+            Some("h1")
+        );
+        // Approved again later: another approval, not seen yet.
+        assert_eq!(review_head(&review(None, 200), &sightings), None);
+    }
 }

@@ -126,6 +126,11 @@ impl VoteKind {
     }
 }
 
+/// The `source` prefix of a row that records which commit an approval webhook named (stored at
+/// intake, before the delivery's job runs): it binds an approval that the forge's API reports
+/// without a commit (GitLab's) to the head it was given on. Not a command vote.
+pub const REVIEW_HOOK: &str = "review-hook:";
+
 /// A vote given by command, bound to the head commit it was given on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandVote {
@@ -167,6 +172,11 @@ pub struct Audited {
     /// Reviews whose dismissal was recorded (a dismissed review keeps its id).
     #[serde(default)]
     pub dismissed_reviews: std::collections::BTreeSet<u64>,
+    /// Approving reviews recorded as approvals, by review id, with the approver: an approval
+    /// that disappears from the forge's list (a revoked GitLab approval) is then recorded as
+    /// withdrawn.
+    #[serde(default)]
+    pub approvals: std::collections::BTreeMap<u64, String>,
     #[serde(default)]
     pub drops: std::collections::BTreeSet<String>,
 }

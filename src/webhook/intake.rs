@@ -5,8 +5,10 @@
 use tokio::sync::Notify;
 
 use crate::commands;
-use crate::event::{ActorKind, CommentAction, Event, ReviewAction};
-use crate::store::{JobKind, NewDelivery, Recorded, Store, StoreResult};
+use crate::event::{ActorKind, CommentAction, Event, ReviewAction, ReviewState};
+use crate::store::{
+    CommandVote, JobKind, NewDelivery, REVIEW_HOOK, Recorded, Store, StoreResult, VoteKind,
+};
 
 /// The jobs a decoded event asks for: an analysis for a PR event that triggers one; the gate
 /// recomputed after a review is submitted or dismissed; the commands of a comment that a person
@@ -43,12 +45,41 @@ pub fn jobs_for(event: &Event) -> Vec<JobKind> {
     }
 }
 
-/// Stores the delivery and its jobs; after a fresh delivery with jobs, pokes the worker.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Stores the delivery and its jobs (and, for an approval, the commit its webhook named); after
+/// a fresh delivery with jobs, pokes the worker.
 pub async fn accept(
     store: &dyn Store,
     notify: &Notify,
     delivery: NewDelivery,
 ) -> StoreResult<Recorded> {
+    if let Event::Review {
+        pr,
+        action: ReviewAction::Submitted,
+        state: ReviewState::Approved,
+        commit,
+        reviewer,
+        ..
+    } = &delivery.event
+        && reviewer.kind == ActorKind::User
+    {
+        // Before the delivery (and its job) is stored: the job must find it. Keyed by the
+        // delivery, so a redelivery adds nothing.
+        let hook = CommandVote {
+            source: format!("{REVIEW_HOOK}{}", delivery.id.0),
+            login: reviewer.login.as_str().to_owned(),
+            kind: VoteKind::Approve,
+            head: commit.as_str().to_owned(),
+            reason: None,
+            at_ms: now_ms(),
+        };
+        store.add_vote(pr, &hook).await?;
+    }
     let jobs = jobs_for(&delivery.event);
     let poke = !jobs.is_empty();
     let recorded = store.record_delivery(delivery, jobs).await?;
@@ -180,6 +211,49 @@ mod tests {
         );
         assert_eq!(store.deliveries().len(), 2);
         assert_eq!(store.jobs().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_approval_records_the_commit_its_webhook_named_once() {
+        let store = FakeStore::default();
+        let notify = Notify::new();
+        let pr = match pr_event(PrAction::Opened) {
+            Event::PullRequest { pr, .. } => pr,
+            _ => unreachable!(),
+        };
+        let review = |state: ReviewState| Event::Review {
+            pr: pr.clone(),
+            action: ReviewAction::Submitted,
+            id: crate::event::ReviewId(5),
+            state,
+            commit: Sha::from("1111111111111111111111111111111111111111"),
+            reviewer: crate::event::Actor {
+                login: crate::event::Login::from("sec1"),
+                kind: ActorKind::User,
+            },
+        };
+        for id in ["r1", "r1"] {
+            accept(&store, &notify, delivery(id, review(ReviewState::Approved)))
+                .await
+                .expect("stored");
+        }
+        accept(
+            &store,
+            &notify,
+            delivery("r2", review(ReviewState::ChangesRequested)),
+        )
+        .await
+        .expect("stored");
+        let votes = store.votes(&pr).await.expect("votes");
+        assert_eq!(
+            votes.len(),
+            1,
+            "one row for the approval, none for the rest: {votes:?}"
+        );
+        assert_eq!(votes[0].source, "review-hook:r1");
+        assert_eq!(votes[0].head, "1111111111111111111111111111111111111111");
+        assert_eq!(votes[0].login, "sec1");
+        assert_eq!(store.jobs().len(), 2, "both reviews recompute the gate");
     }
 
     #[tokio::test]

@@ -10,5 +10,6 @@ mod approvals;
 mod crash;
 mod github_client;
 mod gitlab_client;
+mod gitlab_scenarios;
 mod scenarios;
 mod support;

@@ -12,9 +12,11 @@ use serde::Deserialize;
 
 use super::auth::{JwtSigner, Secret, TokenCache, token_expiry};
 use super::client::GitHubClient;
-use super::retry::{self, Call, RetryPolicy};
+use super::retry::GITHUB;
 use super::transport::{ApiRequest, ApiResponse, Failure, JSON, Transport};
 use crate::event::Login;
+use crate::forge::http::parse_json_of;
+use crate::forge::retry::{self, Call, RetryPolicy};
 use crate::forge::{ForgeError, ForgeResult, RetryClass};
 
 /// A GitHub App installed on some accounts. Cheap to clone; clients share its token cache.
@@ -135,7 +137,10 @@ impl AppCore {
             op,
             idempotent,
         };
-        retry::run(&self.policy, &call, || Box::pin(self.attempt(id, request))).await
+        retry::run(&self.policy, &GITHUB, &call, || {
+            Box::pin(self.attempt(id, request))
+        })
+        .await
     }
 
     async fn attempt(&self, id: u64, request: &ApiRequest) -> Result<ApiResponse, Failure> {
@@ -166,7 +171,7 @@ impl AppCore {
             op,
             idempotent: true,
         };
-        retry::run(&self.policy, &call, || {
+        retry::run(&self.policy, &GITHUB, &call, || {
             Box::pin(async move {
                 let jwt = self.jwt().map_err(Failure::Final)?;
                 self.transport.send(request, &jwt).await
@@ -237,10 +242,5 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     response: &ApiResponse,
     request: &ApiRequest,
 ) -> ForgeResult<T> {
-    serde_json::from_slice(&response.body).map_err(|e| ForgeError {
-        operation: request.operation(),
-        message: format!("unexpected response from GitHub: {e}"),
-        retry: RetryClass::GiveUp,
-        status: Some(response.status),
-    })
+    parse_json_of("GitHub", response, || request.operation())
 }

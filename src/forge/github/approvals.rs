@@ -8,9 +8,10 @@ use serde_json::json;
 
 use super::app::parse_json;
 use super::auth::parse_timestamp;
-use super::client::{GitHubClient, UserJson, encode_segment, invalid, plain_segment, repo_path};
+use super::client::{GitHubClient, UserJson, encode_segment, plain_segment, repo_path};
 use super::transport::ApiRequest;
 use crate::event::{Actor, ActorKind, Login, PrRef, Sha};
+use crate::forge::http::invalid;
 use crate::forge::{
     CommentId, ForgeError, ForgeResult, Reaction, RepoPermission, RetryClass, Review, ReviewId,
     ReviewState,

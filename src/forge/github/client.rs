@@ -16,9 +16,10 @@ use super::app::{AppCore, parse_json};
 use super::pagination::{MAX_PAGES, next_page};
 use super::transport::{ApiRequest, ApiResponse, encode_path};
 use crate::event::{Login, PrRef, RepoName, Sha};
+use crate::forge::http::{invalid, plain_file_path, truncate_chars};
 use crate::forge::{
-    ChangedFiles, CommentId, CommitStatus, Forge, ForgeError, ForgeResult, PullRequest, Reaction,
-    RepoPermission, RetryClass, Review, STATUS_CONTEXT,
+    ChangedFiles, CommentId, CommitStatus, Forge, ForgeResult, PullRequest, Reaction,
+    RepoPermission, Review, STATUS_CONTEXT,
 };
 
 /// GitHub lists at most this many files of a pull request.
@@ -373,17 +374,7 @@ fn split_repo(repo: &RepoName) -> ForgeResult<(&str, &str)> {
 /// A repository file path for `/contents/`, percent-encoded; `.`, `..` and empty segments are
 /// refused so that the path cannot climb out of `/contents/` into another endpoint.
 fn contents_path(path: &str) -> ForgeResult<String> {
-    let path = path.trim_start_matches('/');
-    if path
-        .split('/')
-        .any(|segment| matches!(segment, "" | "." | ".."))
-    {
-        return Err(invalid(
-            "GET contents",
-            &format!("not a plain file path: {path:?}"),
-        ));
-    }
-    Ok(encode_path(path))
+    plain_file_path("GET contents", path).map(encode_path)
 }
 
 /// One path segment (a SHA or ref), percent-encoded; `/` is not allowed.
@@ -395,25 +386,6 @@ pub(crate) fn encode_segment(segment: &str) -> ForgeResult<String> {
         ));
     }
     Ok(encode_path(segment))
-}
-
-pub(crate) fn invalid(operation: &str, message: &str) -> ForgeError {
-    ForgeError {
-        operation: operation.to_owned(),
-        message: message.to_owned(),
-        retry: RetryClass::GiveUp,
-        status: None,
-    }
-}
-
-/// At most `limit` characters, cut on a character boundary with `…` marking the cut.
-pub(crate) fn truncate_chars(text: &str, limit: usize) -> String {
-    if text.chars().count() <= limit {
-        return text.to_owned();
-    }
-    let mut cut: String = text.chars().take(limit.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
 }
 
 #[cfg(test)]

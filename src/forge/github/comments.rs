@@ -1,16 +1,17 @@
-//! The App's pull request comments: finding its own marked comment (author checked, since users
-//! can paste the marker), creating one without ever duplicating it, editing it. Creating is the
-//! one call never retried blindly: after an ambiguous failure it looks for what landed first.
+//! The App's pull request comments: which are its own (author checked, since users can paste
+//! the marker), listing, creating and editing them. Finding the marked one and creating without
+//! duplicates are [`crate::forge::comments`].
 
 use axum::http::Method;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::app::parse_json;
-use super::client::{COMMENT_LIMIT, GitHubClient, UserJson, invalid, repo_path};
+use super::client::{COMMENT_LIMIT, GitHubClient, UserJson, repo_path};
 use super::transport::ApiRequest;
 use crate::event::{Login, PrRef};
-use crate::forge::{CommentId, ForgeResult, RetryClass};
+use crate::forge::comments::{Posted, create_once, ensure_fits, find_marked};
+use crate::forge::{CommentId, ForgeResult};
 
 #[derive(Deserialize)]
 struct CommentJson {
@@ -18,6 +19,16 @@ struct CommentJson {
     #[serde(default)]
     body: Option<String>,
     user: Option<UserJson>,
+}
+
+impl Posted for CommentJson {
+    fn id(&self) -> CommentId {
+        CommentId(self.id)
+    }
+
+    fn body(&self) -> Option<&str> {
+        self.body.as_deref()
+    }
 }
 
 impl CommentJson {
@@ -46,69 +57,33 @@ impl GitHubClient {
         pr: &PrRef,
         marker: &str,
     ) -> ForgeResult<Option<CommentId>> {
-        let own = self.own_comments(pr).await?;
-        Ok(own
-            .iter()
-            .find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)))
-            .map(|c| CommentId(c.id)))
+        Ok(find_marked(&self.own_comments(pr).await?, marker))
     }
 
     /// Creates a comment; after a 5xx or a timeout it checks whether the comment landed anyway
-    /// and posts again only if it did not.
+    /// (the App's comment with the body's marker, or else its newest one when the text is
+    /// exactly `body`) and posts again only if it did not.
     pub(crate) async fn create_comment_without_duplicates(
         &self,
         pr: &PrRef,
         body: &str,
     ) -> ForgeResult<CommentId> {
         let path = format!("{}/issues/{}/comments", repo_path(&pr.repo)?, pr.number.0);
-        if body.chars().count() > COMMENT_LIMIT {
-            return Err(invalid(
-                &format!("POST {path}"),
-                &format!("comment longer than {COMMENT_LIMIT} characters"),
-            ));
-        }
+        ensure_fits(&format!("POST {path}"), "comment", body, COMMENT_LIMIT)?;
         let request = ApiRequest::with_body(Method::POST, path, json!({ "body": body }));
-        let mut attempt = 1;
-        loop {
-            let error = match self.call(&request, "create_comment", false).await {
-                Ok(response) => {
-                    return parse_json::<CommentJson>(&response, &request).map(|c| CommentId(c.id));
-                }
-                Err(error) if error.retry == RetryClass::Retry => error,
-                Err(error) => return Err(error),
-            };
-            tracing::warn!(repo = %pr.repo, pr = pr.number.0, message = %error.message, "creating a comment failed ambiguously, checking whether it landed");
-            if let Some(id) = self.landed_comment(pr, body).await? {
-                return Ok(id);
-            }
-            if attempt >= self.core.policy.max_attempts {
-                return Err(error);
-            }
-            tokio::time::sleep(self.core.policy.backoff(attempt)).await;
-            attempt += 1;
-        }
-    }
-
-    /// The comment a failed create may have left: the App's comment with the body's marker (set
-    /// to `body`), or else the App's newest comment when its text is exactly `body`.
-    async fn landed_comment(&self, pr: &PrRef, body: &str) -> ForgeResult<Option<CommentId>> {
-        let own = self.own_comments(pr).await?;
-        if let Some(marker) = marker_of(body) {
-            let Some(found) = own
-                .iter()
-                .find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)))
-            else {
-                return Ok(None);
-            };
-            if found.body.as_deref() != Some(body) {
-                self.patch_comment(pr, CommentId(found.id), body).await?;
-            }
-            return Ok(Some(CommentId(found.id)));
-        }
-        Ok(own
-            .last()
-            .filter(|c| c.body.as_deref() == Some(body))
-            .map(|c| CommentId(c.id)))
+        create_once(
+            &self.core.policy,
+            pr,
+            "comment",
+            body,
+            || async {
+                let response = self.call(&request, "create_comment", false).await?;
+                parse_json::<CommentJson>(&response, &request).map(|c| CommentId(c.id))
+            },
+            || self.own_comments(pr),
+            |id| self.patch_comment(pr, id, body),
+        )
+        .await
     }
 
     pub(crate) async fn patch_comment(
@@ -118,42 +93,16 @@ impl GitHubClient {
         body: &str,
     ) -> ForgeResult<()> {
         let path = format!("{}/issues/comments/{}", repo_path(&pr.repo)?, id.0);
-        if body.chars().count() > COMMENT_LIMIT {
-            return Err(invalid(
-                &format!("PATCH {path}"),
-                &format!("comment longer than {COMMENT_LIMIT} characters"),
-            ));
-        }
+        ensure_fits(&format!("PATCH {path}"), "comment", body, COMMENT_LIMIT)?;
         let request = ApiRequest::with_body(Method::PATCH, path, json!({ "body": body }));
         // Setting the same body twice is harmless: retried like a GET.
         self.call(&request, "update_comment", true).await.map(drop)
     }
 }
 
-/// The hidden `<!-- iamgate:... -->` marker line of a body, if it has one.
-pub(crate) fn marker_of(body: &str) -> Option<&str> {
-    let start = body.find("<!-- iamgate:")?;
-    let end = body[start..].find("-->")? + start + 3;
-    Some(&body[start..end])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn markers_are_found_in_bodies() {
-        assert_eq!(
-            marker_of("<!-- iamgate:report -->\n## Risk"),
-            Some("<!-- iamgate:report -->")
-        );
-        assert_eq!(
-            marker_of("text\n<!-- iamgate:reply:42 -->"),
-            Some("<!-- iamgate:reply:42 -->")
-        );
-        assert_eq!(marker_of("<!-- other:report -->"), None);
-        assert_eq!(marker_of("<!-- iamgate:unterminated"), None);
-    }
 
     #[test]
     fn only_the_bot_user_owns_comments() {

@@ -1,67 +1,24 @@
-//! Our retry policy for GitHub calls, in one place: which responses are transient, rate limited
-//! or final, how long to wait, and when to hand the wait back to the job layer instead of
-//! sleeping. octocrab's own retries are off. Sends nothing itself: [`run`] drives a caller's
-//! attempt function.
+//! GitHub's side of the retry policy ([`crate::forge::retry`]): which responses are transient,
+//! rate limited (primary limits with `x-ratelimit-reset`, secondary limits with or without
+//! `retry-after`) or final, and how GitHub words its errors. octocrab's own retries are off.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use axum::http::HeaderMap;
 
-use super::auth::epoch_seconds;
-use super::transport::{ApiResponse, Failure};
-use crate::forge::{ForgeError, RetryClass};
-
-/// How GitHub calls are retried. The defaults suit production; tests shorten the waits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Tries per call, the first included.
-    pub max_attempts: u32,
-    /// The first backoff after a transient failure; doubled each time, with jitter.
-    pub base_delay: Duration,
-    /// The longest backoff between two tries.
-    pub max_delay: Duration,
-    /// A rate-limit wait up to this long is slept in place; a longer one is returned to the
-    /// caller as [`RetryClass::RetryAfter`].
-    pub max_inline_wait: Duration,
-    /// The longest a single request may take before it counts as a transport failure.
-    pub request_timeout: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 4,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(8),
-            max_inline_wait: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
-        }
-    }
-}
+use crate::forge::http::body_excerpt;
+pub use crate::forge::retry::RetryPolicy;
+use crate::forge::retry::{Dialect, Verdict, header, retry_after, until_reset};
 
 /// GitHub's advice when a secondary limit names no wait.
 const SECONDARY_LIMIT_WAIT: Duration = Duration::from_secs(60);
 
-/// What a response means for retrying.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    Success,
-    /// 5xx or a transport failure: may be retried (only safely when idempotent).
-    Transient,
-    /// Primary or secondary rate limit: retry after this long.
-    RateLimited(Duration),
-    /// Any other 4xx: retrying will not help.
-    Rejected,
-}
-
-/// What to do after a failed try.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Step {
-    Wait(Duration),
-    Fail(RetryClass),
-}
+/// How GitHub's responses are read by the shared retry loop.
+pub(crate) const GITHUB: Dialect = Dialect {
+    name: "github",
+    classify: |response, now| classify(response.status, &response.headers, &response.body, now),
+    error_message,
+};
 
 /// Classifies a response (status, headers, body) at time `now`.
 pub(crate) fn classify(status: u16, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Verdict {
@@ -80,121 +37,16 @@ fn rate_limit_wait(
     body: &[u8],
     now: SystemTime,
 ) -> Option<Duration> {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    if let Some(seconds) = header("retry-after").and_then(|v| v.parse::<u64>().ok()) {
-        return Some(Duration::from_secs(seconds.max(1)));
+    if let Some(wait) = retry_after(headers) {
+        return Some(wait);
     }
-    if header("x-ratelimit-remaining") == Some("0") {
-        let reset = header("x-ratelimit-reset").and_then(|v| v.parse::<u64>().ok());
-        return Some(reset.map_or(SECONDARY_LIMIT_WAIT, |reset| {
-            Duration::from_secs(reset.saturating_sub(epoch_seconds(now)) + 1)
-        }));
+    if header(headers, "x-ratelimit-remaining") == Some("0") {
+        let reset = header(headers, "x-ratelimit-reset").and_then(|v| v.parse::<u64>().ok());
+        return Some(reset.map_or(SECONDARY_LIMIT_WAIT, |reset| until_reset(reset, now)));
     }
     let message = String::from_utf8_lossy(body).to_lowercase();
     let secondary = message.contains("secondary rate limit") || message.contains("abuse detection");
     (secondary || status == 429).then_some(SECONDARY_LIMIT_WAIT)
-}
-
-impl RetryPolicy {
-    /// The step after try number `attempt` (1-based) failed with `verdict`.
-    pub(crate) fn after_failure(&self, verdict: Verdict, attempt: u32, idempotent: bool) -> Step {
-        let tries_left = attempt < self.max_attempts;
-        match verdict {
-            Verdict::Success | Verdict::Rejected => Step::Fail(RetryClass::GiveUp),
-            Verdict::Transient if idempotent && tries_left => Step::Wait(self.backoff(attempt)),
-            Verdict::Transient => Step::Fail(RetryClass::Retry),
-            // A rate-limited request was not processed, so even a POST may be sent again.
-            Verdict::RateLimited(wait) if tries_left && wait <= self.max_inline_wait => {
-                Step::Wait(wait)
-            }
-            Verdict::RateLimited(wait) => Step::Fail(RetryClass::RetryAfter(wait)),
-        }
-    }
-
-    /// Exponential backoff with jitter: between half and all of `base * 2^(attempt-1)`, capped.
-    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 1u32
-            .checked_shl(attempt.saturating_sub(1))
-            .unwrap_or(u32::MAX);
-        let full = self.base_delay.saturating_mul(factor).min(self.max_delay);
-        let millis = u64::try_from(full.as_millis()).unwrap_or(u64::MAX);
-        Duration::from_millis(rand::random_range(millis / 2..=millis))
-    }
-}
-
-/// One try of a call, as a boxed future so that it can be made again.
-pub(crate) type Attempt<'a> =
-    Pin<Box<dyn Future<Output = Result<ApiResponse, Failure>> + Send + 'a>>;
-
-/// What a call is, for errors, metrics and the retry decision.
-#[derive(Debug, Clone)]
-pub(crate) struct Call {
-    /// E.g. `GET /repos/o/r/pulls/1`.
-    pub operation: String,
-    /// The metric label, e.g. `pull_request`.
-    pub op: &'static str,
-    /// Whether sending it twice is harmless (GET, PATCH, POST of a status).
-    pub idempotent: bool,
-}
-
-/// Runs `attempt` until it succeeds or the policy gives up; non-2xx results become errors.
-pub(crate) async fn run<'a>(
-    policy: &RetryPolicy,
-    call: &Call,
-    mut attempt: impl FnMut() -> Attempt<'a> + Send,
-) -> Result<ApiResponse, ForgeError> {
-    let mut number = 1;
-    loop {
-        metrics::counter!("iamgate_forge_calls_total", "forge" => "github", "op" => call.op)
-            .increment(1);
-        let (verdict, status, message) = match attempt().await {
-            Ok(response) => {
-                let verdict = classify(
-                    response.status,
-                    &response.headers,
-                    &response.body,
-                    SystemTime::now(),
-                );
-                if verdict == Verdict::Success {
-                    return Ok(response);
-                }
-                (
-                    verdict,
-                    Some(response.status),
-                    error_message(&response.body),
-                )
-            }
-            Err(Failure::Transport(message)) => (Verdict::Transient, None, message),
-            Err(Failure::Final(error)) => return Err(error),
-        };
-        let step = policy.after_failure(verdict, number, call.idempotent);
-        let kind = match (verdict, step) {
-            (Verdict::RateLimited(_), _) => "rate_limited",
-            (_, Step::Fail(RetryClass::GiveUp)) => "give_up",
-            _ => "retry",
-        };
-        metrics::counter!("iamgate_forge_errors_total", "forge" => "github", "op" => call.op, "kind" => kind).increment(1);
-        match step {
-            Step::Wait(wait) => {
-                tracing::info!(operation = %call.operation, ?status, attempt = number, wait_ms = wait.as_millis() as u64, %message, "github call failed, retrying");
-                tokio::time::sleep(wait).await;
-                number += 1;
-            }
-            Step::Fail(retry) => {
-                return Err(ForgeError {
-                    operation: call.operation.clone(),
-                    message,
-                    retry,
-                    status,
-                });
-            }
-        }
-    }
 }
 
 /// GitHub's error `message` (with any validation errors), or the start of the body.
@@ -224,13 +76,7 @@ pub(crate) fn error_message(body: &[u8]) -> String {
             format!("{message}: {}", details.join("; "))
         };
     }
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    match text.char_indices().nth(200) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None if text.is_empty() => "empty response".to_owned(),
-        None => text.to_owned(),
-    }
+    body_excerpt(body)
 }
 
 #[cfg(test)]
@@ -306,70 +152,6 @@ mod tests {
             classify(429, &HeaderMap::new(), b"", now()),
             Verdict::RateLimited(Duration::from_secs(60))
         );
-    }
-
-    fn policy() -> RetryPolicy {
-        RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_millis(250),
-            max_inline_wait: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(1),
-        }
-    }
-
-    #[test]
-    fn transient_failures_are_retried_only_when_idempotent() {
-        let p = policy();
-        assert!(matches!(
-            p.after_failure(Verdict::Transient, 1, true),
-            Step::Wait(_)
-        ));
-        assert_eq!(
-            p.after_failure(Verdict::Transient, 1, false),
-            Step::Fail(RetryClass::Retry)
-        );
-        assert_eq!(
-            p.after_failure(Verdict::Transient, 3, true),
-            Step::Fail(RetryClass::Retry),
-            "tries exhausted"
-        );
-        assert_eq!(
-            p.after_failure(Verdict::Rejected, 1, true),
-            Step::Fail(RetryClass::GiveUp)
-        );
-    }
-
-    #[test]
-    fn long_rate_limits_go_back_to_the_caller() {
-        let p = policy();
-        assert_eq!(
-            p.after_failure(Verdict::RateLimited(Duration::from_secs(2)), 1, false),
-            Step::Wait(Duration::from_secs(2))
-        );
-        let long = Duration::from_secs(3600);
-        assert_eq!(
-            p.after_failure(Verdict::RateLimited(long), 1, true),
-            Step::Fail(RetryClass::RetryAfter(long))
-        );
-    }
-
-    #[test]
-    fn backoff_grows_with_jitter_and_is_capped() {
-        let p = policy();
-        for _ in 0..50 {
-            let first = p.backoff(1);
-            assert!(
-                first >= Duration::from_millis(50) && first <= Duration::from_millis(100),
-                "{first:?}"
-            );
-            let second = p.backoff(2);
-            assert!(
-                second >= Duration::from_millis(100) && second <= Duration::from_millis(200),
-                "{second:?}"
-            );
-            assert!(p.backoff(40) <= Duration::from_millis(250));
-        }
     }
 
     #[test]

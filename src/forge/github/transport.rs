@@ -7,23 +7,22 @@ use std::fmt;
 use std::time::Duration;
 
 use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH};
-use axum::http::{HeaderMap, HeaderValue, Method, Request};
-use bytes::Bytes;
+use axum::http::{HeaderValue, Method, Request};
 use octocrab::Octocrab;
 use octocrab::service::middleware::retry::RetryConfig;
 
 use super::app::GitHubSetupError;
 use super::auth::Secret;
-use super::retry::RetryPolicy;
-use crate::forge::ForgeError;
+pub(crate) use crate::forge::http::{ApiResponse, Failure};
+use crate::forge::http::{
+    CONNECT_TIMEOUT, MAX_API_BODY, http_client, operation, percent_encode, response_too_large,
+};
+use crate::forge::retry::RetryPolicy;
 
 /// GitHub's JSON media type.
 pub(crate) const JSON: &str = "application/vnd.github+json";
 /// The API version we speak (octocrab sends it with every request it builds).
 pub(crate) const API_VERSION: &str = "2022-11-28";
-/// The largest API response read into memory (raw file contents included).
-const MAX_API_BODY: usize = 32 * 1024 * 1024;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A request relative to the API base URL.
 #[derive(Debug, Clone)]
@@ -56,29 +55,8 @@ impl ApiRequest {
 
     /// `GET /repos/o/r/pulls/1`, for errors and logs (the query is left out).
     pub(crate) fn operation(&self) -> String {
-        let path = self
-            .path
-            .split_once('?')
-            .map_or(self.path.as_str(), |(path, _)| path);
-        format!("{} {path}", self.method)
+        operation(&self.method, &self.path)
     }
-}
-
-/// A response, body read.
-#[derive(Debug, Clone)]
-pub(crate) struct ApiResponse {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-}
-
-/// A try that produced no response to classify.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// Connection, timeout or body read failure: the request may or may not have been applied.
-    Transport(String),
-    /// Already decided (e.g. minting the token failed, or an archive was too large).
-    Final(ForgeError),
 }
 
 /// The HTTP clients and the API base URL.
@@ -114,12 +92,7 @@ impl Transport {
             .set_read_timeout(Some(policy.request_timeout))
             .build()
             .map_err(|e| GitHubSetupError::Client(e.to_string()))?;
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(policy.request_timeout)
-            .user_agent(concat!("iamgate/", env!("CARGO_PKG_VERSION")))
-            .build()
+        let http = http_client(policy.request_timeout)
             .map_err(|e| GitHubSetupError::Client(e.to_string()))?;
         Ok(Transport {
             crab,
@@ -157,12 +130,10 @@ impl Transport {
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
         if declared.is_some_and(|len| len > MAX_API_BODY) {
-            return Err(Failure::Final(ForgeError {
-                operation: request.operation(),
-                message: format!("response larger than {MAX_API_BODY} bytes"),
-                retry: crate::forge::RetryClass::GiveUp,
-                status: Some(parts.status.as_u16()),
-            }));
+            return Err(response_too_large(
+                request.operation(),
+                parts.status.as_u16(),
+            ));
         }
         let body = tokio::time::timeout(
             self.timeout,
@@ -183,15 +154,7 @@ impl Transport {
 
 /// Percent-encodes a path for a URL, keeping `/` and RFC 3986 unreserved characters.
 pub(crate) fn encode_path(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for byte in path.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'/') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    percent_encode(path, true)
 }
 
 #[cfg(test)]

@@ -1,11 +1,10 @@
 //! HTTP to the GitLab API: one try at a time with reqwest (the `PRIVATE-TOKEN` header marked
 //! sensitive, redirects never followed so that the token cannot leave the configured origin),
-//! the retry loop around it (GitLab's 429 with `Retry-After`/`RateLimit-Reset`, 5xx, transport
-//! failures), and offset pagination by `x-next-page`. Knows no endpoint.
+//! GitLab's side of the shared retry loop ([`crate::forge::retry`]: 429 with
+//! `Retry-After`/`RateLimit-Reset`, 5xx, transport failures), and offset pagination by
+//! `x-next-page`. Knows no endpoint.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -13,18 +12,15 @@ use reqwest::Method;
 use reqwest::header::{ACCEPT, CONTENT_LENGTH, HeaderMap, HeaderValue};
 
 use super::GitLabSetupError;
-use crate::forge::github::RetryPolicy;
-use crate::forge::{ForgeError, ForgeResult, RetryClass};
-
-/// The largest API response read into memory (raw file contents included).
-const MAX_API_BODY: usize = 32 * 1024 * 1024;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) use crate::forge::http::{ApiResponse, Failure};
+use crate::forge::http::{
+    MAX_API_BODY, body_excerpt, http_client, operation, percent_encode, response_too_large,
+};
+use crate::forge::retry::{Dialect, RetryPolicy, Verdict, header, retry_after, until_reset};
 /// The wait when a 429 names none.
 const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 /// The most pages read for one listing (5,000 notes per MR are 50 pages of 100).
 pub(crate) const MAX_PAGES: usize = 200;
-/// The most of an error body kept for the message.
-pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// A request relative to the API base URL (`…/api/v4`).
 #[derive(Debug, Clone)]
@@ -54,29 +50,8 @@ impl ApiRequest {
 
     /// `GET /projects/…`, for errors and logs (the query is left out).
     pub(crate) fn operation(&self) -> String {
-        let path = self
-            .path
-            .split_once('?')
-            .map_or(self.path.as_str(), |(path, _)| path);
-        format!("{} {path}", self.method)
+        operation(&self.method, &self.path)
     }
-}
-
-/// A response, body read.
-#[derive(Debug, Clone)]
-pub(crate) struct ApiResponse {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-}
-
-/// A try that produced no response to classify.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// Connection, timeout or body read failure: the request may or may not have been applied.
-    Transport(String),
-    /// Already decided (e.g. an archive was too large).
-    Final(ForgeError),
 }
 
 /// The HTTP client, the API base URL and the token.
@@ -134,12 +109,7 @@ impl Transport {
             GitLabSetupError::Token("the token is not a valid header value".to_owned())
         })?;
         token.set_sensitive(true);
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(policy.request_timeout)
-            .user_agent(concat!("iamgate/", env!("CARGO_PKG_VERSION")))
-            .build()
+        let http = http_client(policy.request_timeout)
             .map_err(|e| GitLabSetupError::Client(e.to_string()))?;
         Ok(Transport {
             http,
@@ -174,12 +144,7 @@ impl Transport {
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
         if declared.is_some_and(|len| len > MAX_API_BODY) {
-            return Err(Failure::Final(ForgeError {
-                operation: request.operation(),
-                message: format!("response larger than {MAX_API_BODY} bytes"),
-                retry: RetryClass::GiveUp,
-                status: Some(status),
-            }));
+            return Err(response_too_large(request.operation(), status));
         }
         let body = tokio::time::timeout(self.timeout, read_body(&mut response, MAX_API_BODY))
             .await
@@ -192,12 +157,7 @@ impl Transport {
                 headers,
                 body,
             }),
-            Ok(None) => Err(Failure::Final(ForgeError {
-                operation: request.operation(),
-                message: format!("response larger than {MAX_API_BODY} bytes"),
-                retry: RetryClass::GiveUp,
-                status: Some(status),
-            })),
+            Ok(None) => Err(response_too_large(request.operation(), status)),
             Err(e) => Err(Failure::Transport(format!(
                 "cannot read the response body: {}",
                 e.without_url()
@@ -221,35 +181,17 @@ async fn read_body(
     Ok(Some(Bytes::from(body)))
 }
 
-/// At most `cap` bytes of the body, for an error message; read failures end it quietly.
-pub(crate) async fn read_capped(response: &mut reqwest::Response, cap: usize) -> Bytes {
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        body.extend_from_slice(&chunk);
-        if body.len() >= cap {
-            body.truncate(cap);
-            break;
-        }
-    }
-    Bytes::from(body)
-}
-
 /// A reqwest failure as a transport failure; the URL is left out of the message.
 pub(crate) fn transport_failure(error: reqwest::Error) -> Failure {
     Failure::Transport(format!("request failed: {}", error.without_url()))
 }
 
-/// What a response means for retrying.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    Success,
-    /// 5xx or a transport failure: may be retried (only safely when idempotent).
-    Transient,
-    /// 429: retry after this long.
-    RateLimited(Duration),
-    /// Any other 3xx/4xx: retrying will not help.
-    Rejected,
-}
+/// How GitLab's responses are read by the shared retry loop.
+pub(crate) const GITLAB: Dialect = Dialect {
+    name: "gitlab",
+    classify: |response, now| classify(response.status, &response.headers, now),
+    error_message,
+};
 
 /// Classifies a GitLab response at time `now`.
 pub(crate) fn classify(status: u16, headers: &HeaderMap, now: SystemTime) -> Verdict {
@@ -263,112 +205,13 @@ pub(crate) fn classify(status: u16, headers: &HeaderMap, now: SystemTime) -> Ver
 
 /// `Retry-After` (seconds), else `RateLimit-Reset` (epoch seconds), else a minute.
 fn rate_limit_wait(headers: &HeaderMap, now: SystemTime) -> Duration {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-    };
-    if let Some(seconds) = header("retry-after") {
-        return Duration::from_secs(seconds.max(1));
+    if let Some(wait) = retry_after(headers) {
+        return wait;
     }
-    if let Some(reset) = header("ratelimit-reset") {
-        let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        return Duration::from_secs(reset.saturating_sub(now) + 1);
+    if let Some(reset) = header(headers, "ratelimit-reset").and_then(|v| v.parse::<u64>().ok()) {
+        return until_reset(reset, now);
     }
     DEFAULT_RATE_LIMIT_WAIT
-}
-
-/// What to do after a failed try.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Step {
-    Wait(Duration),
-    Fail(RetryClass),
-}
-
-/// The step after try number `attempt` (1-based) failed with `verdict`.
-pub(crate) fn after_failure(
-    policy: &RetryPolicy,
-    verdict: Verdict,
-    attempt: u32,
-    idempotent: bool,
-) -> Step {
-    let tries_left = attempt < policy.max_attempts;
-    match verdict {
-        Verdict::Success | Verdict::Rejected => Step::Fail(RetryClass::GiveUp),
-        Verdict::Transient if idempotent && tries_left => Step::Wait(policy.backoff(attempt)),
-        Verdict::Transient => Step::Fail(RetryClass::Retry),
-        // A rate-limited request was not processed, so even a POST may be sent again.
-        Verdict::RateLimited(wait) if tries_left && wait <= policy.max_inline_wait => {
-            Step::Wait(wait)
-        }
-        Verdict::RateLimited(wait) => Step::Fail(RetryClass::RetryAfter(wait)),
-    }
-}
-
-/// One try of a call, as a boxed future so that it can be made again.
-pub(crate) type Attempt<'a> =
-    Pin<Box<dyn Future<Output = Result<ApiResponse, Failure>> + Send + 'a>>;
-
-/// What a call is, for errors, metrics and the retry decision.
-#[derive(Debug, Clone)]
-pub(crate) struct Call {
-    /// E.g. `GET /projects/acme%2Finfra/merge_requests/1`.
-    pub operation: String,
-    /// The metric label, e.g. `pull_request`.
-    pub op: &'static str,
-    /// Whether sending it twice is harmless (GET, PUT, POST of a status).
-    pub idempotent: bool,
-}
-
-/// Runs `attempt` until it succeeds or the policy gives up; non-2xx results become errors.
-pub(crate) async fn run<'a>(
-    policy: &RetryPolicy,
-    call: &Call,
-    mut attempt: impl FnMut() -> Attempt<'a> + Send,
-) -> ForgeResult<ApiResponse> {
-    let mut number = 1;
-    loop {
-        metrics::counter!("iamgate_forge_calls_total", "forge" => "gitlab", "op" => call.op)
-            .increment(1);
-        let (verdict, status, message) = match attempt().await {
-            Ok(response) => {
-                let verdict = classify(response.status, &response.headers, SystemTime::now());
-                if verdict == Verdict::Success {
-                    return Ok(response);
-                }
-                (
-                    verdict,
-                    Some(response.status),
-                    error_message(&response.body),
-                )
-            }
-            Err(Failure::Transport(message)) => (Verdict::Transient, None, message),
-            Err(Failure::Final(error)) => return Err(error),
-        };
-        let step = after_failure(policy, verdict, number, call.idempotent);
-        let kind = match (verdict, step) {
-            (Verdict::RateLimited(_), _) => "rate_limited",
-            (_, Step::Fail(RetryClass::GiveUp)) => "give_up",
-            _ => "retry",
-        };
-        metrics::counter!("iamgate_forge_errors_total", "forge" => "gitlab", "op" => call.op, "kind" => kind).increment(1);
-        match step {
-            Step::Wait(wait) => {
-                tracing::info!(operation = %call.operation, ?status, attempt = number, wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), %message, "gitlab call failed, retrying");
-                tokio::time::sleep(wait).await;
-                number += 1;
-            }
-            Step::Fail(retry) => {
-                return Err(ForgeError {
-                    operation: call.operation.clone(),
-                    message,
-                    retry,
-                    status,
-                });
-            }
-        }
-    }
 }
 
 /// GitLab's error (`message` as text or as field → errors, or `error`), or the start of the body.
@@ -400,13 +243,7 @@ pub(crate) fn error_message(body: &[u8]) -> String {
             return text;
         }
     }
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    match text.char_indices().nth(200) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None if text.is_empty() => "empty response".to_owned(),
-        None => text.to_owned(),
-    }
+    body_excerpt(body)
 }
 
 /// The next page number from `x-next-page` (empty on the last page).
@@ -420,15 +257,7 @@ pub(crate) fn next_page(headers: &HeaderMap) -> Option<u64> {
 /// Percent-encodes everything but RFC 3986 unreserved characters (so `/` becomes `%2F`, as
 /// GitLab wants in project ids, file paths and query values).
 pub(crate) fn encode_component(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    percent_encode(text, false)
 }
 
 /// `2024-02-29T12:00:00.000Z` or `…+00:00`-style UTC timestamps; `None` for anything else.
@@ -526,46 +355,6 @@ mod tests {
         assert_eq!(
             classify(429, &headers(&[("retry-after", "0")]), now()),
             Verdict::RateLimited(Duration::from_secs(1))
-        );
-    }
-
-    fn policy() -> RetryPolicy {
-        RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_millis(250),
-            max_inline_wait: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(1),
-        }
-    }
-
-    #[test]
-    fn only_idempotent_calls_are_retried_after_a_5xx() {
-        let p = policy();
-        assert!(matches!(
-            after_failure(&p, Verdict::Transient, 1, true),
-            Step::Wait(_)
-        ));
-        assert_eq!(
-            after_failure(&p, Verdict::Transient, 1, false),
-            Step::Fail(RetryClass::Retry)
-        );
-        assert_eq!(
-            after_failure(&p, Verdict::Transient, 3, true),
-            Step::Fail(RetryClass::Retry)
-        );
-        assert_eq!(
-            after_failure(&p, Verdict::Rejected, 1, true),
-            Step::Fail(RetryClass::GiveUp)
-        );
-        assert_eq!(
-            after_failure(&p, Verdict::RateLimited(Duration::from_secs(2)), 1, false),
-            Step::Wait(Duration::from_secs(2))
-        );
-        let long = Duration::from_secs(3600);
-        assert_eq!(
-            after_failure(&p, Verdict::RateLimited(long), 1, true),
-            Step::Fail(RetryClass::RetryAfter(long))
         );
     }
 

@@ -1,6 +1,6 @@
 //! The GitLab client: `Forge` over GitLab's REST API (`/api/v4`) for merge requests, with a
 //! personal, project or group access token sent as `PRIVATE-TOKEN`, our own retry policy (the
-//! GitHub client's [`RetryPolicy`]), `x-next-page` pagination and archives streamed to disk.
+//! [`RetryPolicy`] both forges share), `x-next-page` pagination and archives streamed to disk.
 //! Never logs the token.
 //!
 //! A merge request is addressed by a [`PrRef`] with `forge: GitLab`, no installation, the
@@ -19,13 +19,16 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-pub use crate::forge::github::RetryPolicy;
+pub use crate::forge::retry::RetryPolicy;
 
-use self::http::{ApiRequest, ApiResponse, Call, MAX_PAGES, Transport, encode_component};
+use self::http::{ApiRequest, ApiResponse, GITLAB, MAX_PAGES, Transport, encode_component};
 use crate::event::{ForgeKind, Login, PrRef, Sha};
+use crate::forge::http::parse_json_of;
+pub(crate) use crate::forge::http::{invalid, truncate_chars};
+use crate::forge::retry::{self, Call};
 use crate::forge::{
-    ChangedFiles, CommentId, CommitStatus, Forge, ForgeError, ForgeResult, PullRequest, Reaction,
-    RepoPermission, RetryClass, Review,
+    ChangedFiles, CommentId, CommitStatus, Forge, ForgeResult, PullRequest, Reaction,
+    RepoPermission, Review,
 };
 
 /// GitLab's limit on note bodies, in characters.
@@ -128,7 +131,7 @@ impl GitLabClient {
             idempotent,
         };
         let transport = &self.inner.transport;
-        http::run(&self.inner.policy, &call, || {
+        retry::run(&self.inner.policy, &GITLAB, &call, || {
             Box::pin(transport.send(request))
         })
         .await
@@ -189,21 +192,7 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     response: &ApiResponse,
     request: &ApiRequest,
 ) -> ForgeResult<T> {
-    serde_json::from_slice(&response.body).map_err(|e| ForgeError {
-        operation: request.operation(),
-        message: format!("unexpected response from GitLab: {e}"),
-        retry: RetryClass::GiveUp,
-        status: Some(response.status),
-    })
-}
-
-pub(crate) fn invalid(operation: &str, message: &str) -> ForgeError {
-    ForgeError {
-        operation: operation.to_owned(),
-        message: message.to_owned(),
-        retry: RetryClass::GiveUp,
-        status: None,
-    }
+    parse_json_of("GitLab", response, || request.operation())
 }
 
 /// A namespace or project path: `/`-separated segments of letters, digits, `-`, `_`, `.`
@@ -247,16 +236,6 @@ pub(crate) fn mr_path(pr: &PrRef) -> ForgeResult<String> {
         project_path(pr)?,
         pr.number.0
     ))
-}
-
-/// At most `limit` characters, cut on a character boundary with `…` marking the cut.
-pub(crate) fn truncate_chars(text: &str, limit: usize) -> String {
-    if text.chars().count() <= limit {
-        return text.to_owned();
-    }
-    let mut cut: String = text.chars().take(limit.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
 }
 
 /// A commit SHA as a query value or path segment: ASCII letters and digits only.

@@ -6,20 +6,17 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use reqwest::Method;
-use reqwest::header::CONTENT_LENGTH;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
 
-use super::http::{
-    self, ApiResponse, Call, Failure, MAX_ERROR_BODY, encode_component, read_capped,
-    transport_failure,
-};
+use super::http::{GITLAB, encode_component, transport_failure};
 use super::{
-    GitLabClient, STATUS_DESCRIPTION_LIMIT, UNKNOWN_FORK, invalid, mr_path, parse_json,
-    project_path, sha_param, truncate_chars,
+    GitLabClient, STATUS_DESCRIPTION_LIMIT, UNKNOWN_FORK, mr_path, parse_json, project_path,
+    sha_param, truncate_chars,
 };
 use crate::event::{Login, PrRef, RepoName, Sha};
+use crate::forge::http::{ApiResponse, Failure, plain_file_path, receive_archive};
+use crate::forge::retry::{self, Call};
 use crate::forge::{
     ChangedFiles, CommitStatus, ForgeError, ForgeResult, PullRequest, RetryClass, STATUS_CONTEXT,
     StatusState,
@@ -202,16 +199,7 @@ impl GitLabClient {
         path: &str,
         sha: &Sha,
     ) -> ForgeResult<Option<Vec<u8>>> {
-        let path = path.trim_start_matches('/');
-        if path
-            .split('/')
-            .any(|segment| matches!(segment, "" | "." | ".."))
-        {
-            return Err(invalid(
-                "GET repository file",
-                &format!("not a plain file path: {path:?}"),
-            ));
-        }
+        let path = plain_file_path("GET repository file", path)?;
         let request = ApiRequest::get(format!(
             "{}/repository/files/{}/raw?ref={}",
             project_path(pr)?,
@@ -242,15 +230,10 @@ impl GitLabClient {
             op: "download_archive",
             idempotent: true,
         };
-        let result = http::run(self.policy(), &call, || {
+        retry::run_download(self.policy(), &GITLAB, &call, dest, || {
             Box::pin(self.download_once(&call, &path, dest, max_bytes))
         })
-        .await;
-        if result.is_err() {
-            // Never leave a partial archive behind.
-            let _ = tokio::fs::remove_file(dest).await;
-        }
-        result.map(drop)
+        .await
     }
 
     async fn download_once(
@@ -260,57 +243,20 @@ impl GitLabClient {
         dest: &Path,
         max_bytes: u64,
     ) -> Result<ApiResponse, Failure> {
-        let mut response = self
+        let response = self
             .transport()
             .builder(Method::GET, path)
             .send()
             .await
             .map_err(transport_failure)?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        if !response.status().is_success() {
-            let body = read_capped(&mut response, MAX_ERROR_BODY).await;
-            return Ok(ApiResponse {
-                status,
-                headers,
-                body,
-            });
-        }
-        let too_large = || ForgeError {
-            operation: call.operation.clone(),
-            message: format!("archive larger than the limit of {max_bytes} bytes"),
-            retry: RetryClass::GiveUp,
-            status: Some(status),
-        };
-        let declared = headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > max_bytes) {
-            return Err(Failure::Final(too_large()));
-        }
-        let write_failed = |e: std::io::Error| {
-            Failure::Final(ForgeError {
-                operation: call.operation.clone(),
-                message: format!("cannot write {}: {e}", dest.display()),
-                retry: RetryClass::GiveUp,
-                status: Some(status),
-            })
-        };
-        let mut file = tokio::fs::File::create(dest).await.map_err(write_failed)?;
-        let mut written: u64 = 0;
-        while let Some(chunk) = response.chunk().await.map_err(transport_failure)? {
-            written += chunk.len() as u64;
-            if written > max_bytes {
-                return Err(Failure::Final(too_large()));
-            }
-            file.write_all(&chunk).await.map_err(write_failed)?;
-        }
-        file.flush().await.map_err(write_failed)?;
-        Ok(ApiResponse {
-            status,
-            headers,
-            body: bytes::Bytes::new(),
-        })
+        receive_archive(
+            response,
+            &call.operation,
+            dest,
+            max_bytes,
+            transport_failure,
+        )
+        .await
     }
 
     pub(crate) async fn post_status(

@@ -1,16 +1,16 @@
-//! Merge request notes: finding iamgate's own marked note (by the token's user, never a system
-//! note, since anyone can paste the marker), creating one without ever duplicating it, editing
-//! it, and award emoji on notes. Creating is the one call never retried blindly: after an
-//! ambiguous failure it looks for what landed first.
+//! Merge request notes: which are iamgate's own (by the token's user, never a system note, since
+//! anyone can paste the marker), listing, creating and editing them, and award emoji on notes.
+//! Finding the marked one and creating without duplicates are [`crate::forge::comments`].
 
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::http::ApiRequest;
-use super::{COMMENT_LIMIT, GitLabClient, Me, invalid, mr_path, parse_json};
+use super::{COMMENT_LIMIT, GitLabClient, Me, mr_path, parse_json};
 use crate::event::PrRef;
-use crate::forge::{CommentId, ForgeResult, Reaction, RetryClass};
+use crate::forge::comments::{Posted, create_once, ensure_fits, find_marked};
+use crate::forge::{CommentId, ForgeResult, Reaction};
 
 #[derive(Deserialize)]
 struct NoteJson {
@@ -37,9 +37,15 @@ impl NoteJson {
     fn is_by(&self, me: &Me) -> bool {
         !self.system && self.author.as_ref().is_some_and(|a| a.id == me.id)
     }
+}
 
-    fn has(&self, marker: &str) -> bool {
-        self.body.as_deref().is_some_and(|b| b.contains(marker))
+impl Posted for NoteJson {
+    fn id(&self) -> CommentId {
+        CommentId(self.id)
+    }
+
+    fn body(&self) -> Option<&str> {
+        self.body.as_deref()
     }
 }
 
@@ -50,13 +56,6 @@ pub(crate) fn emoji_name(reaction: Reaction) -> &'static str {
         Reaction::PlusOne => "thumbsup",
         Reaction::Confused => "confused",
     }
-}
-
-/// The hidden `<!-- iamgate:... -->` marker of a body, if it has one.
-pub(crate) fn marker_of(body: &str) -> Option<&str> {
-    let start = body.find("<!-- iamgate:")?;
-    let end = body[start..].find("-->")? + start + 3;
-    Some(&body[start..end])
 }
 
 impl GitLabClient {
@@ -76,73 +75,38 @@ impl GitLabClient {
         pr: &PrRef,
         marker: &str,
     ) -> ForgeResult<Option<CommentId>> {
-        let own = self.own_notes(pr).await?;
-        Ok(own.iter().find(|n| n.has(marker)).map(|n| CommentId(n.id)))
+        Ok(find_marked(&self.own_notes(pr).await?, marker))
     }
 
-    /// Creates a note; after a 5xx or a timeout it checks whether the note landed anyway and
-    /// posts again only if it did not.
+    /// Creates a note; after a 5xx or a timeout it checks whether the note landed anyway
+    /// (iamgate's note with the body's marker, or else its newest one when the text is exactly
+    /// `body`) and posts again only if it did not.
     pub(crate) async fn create_note_without_duplicates(
         &self,
         pr: &PrRef,
         body: &str,
     ) -> ForgeResult<CommentId> {
         let path = format!("{}/notes", mr_path(pr)?);
-        if body.chars().count() > COMMENT_LIMIT {
-            return Err(invalid(
-                &format!("POST {path}"),
-                &format!("note longer than {COMMENT_LIMIT} characters"),
-            ));
-        }
+        ensure_fits(&format!("POST {path}"), "note", body, COMMENT_LIMIT)?;
         let request = ApiRequest::with_body(Method::POST, path, json!({ "body": body }));
-        let mut attempt = 1;
-        loop {
-            let error = match self.call(&request, "create_comment", false).await {
-                Ok(response) => {
-                    return parse_json::<NoteJson>(&response, &request).map(|n| CommentId(n.id));
-                }
-                Err(error) if error.retry == RetryClass::Retry => error,
-                Err(error) => return Err(error),
-            };
-            tracing::warn!(repo = %pr.repo, mr = pr.number.0, message = %error.message, "creating a note failed ambiguously, checking whether it landed");
-            if let Some(id) = self.landed_note(pr, body).await? {
-                return Ok(id);
-            }
-            if attempt >= self.policy().max_attempts {
-                return Err(error);
-            }
-            tokio::time::sleep(self.policy().backoff(attempt)).await;
-            attempt += 1;
-        }
-    }
-
-    /// The note a failed create may have left: iamgate's note with the body's marker (set to
-    /// `body`), or else iamgate's newest note when its text is exactly `body`.
-    async fn landed_note(&self, pr: &PrRef, body: &str) -> ForgeResult<Option<CommentId>> {
-        let own = self.own_notes(pr).await?;
-        if let Some(marker) = marker_of(body) {
-            let Some(found) = own.iter().find(|n| n.has(marker)) else {
-                return Ok(None);
-            };
-            if found.body.as_deref() != Some(body) {
-                self.edit_note(pr, CommentId(found.id), body).await?;
-            }
-            return Ok(Some(CommentId(found.id)));
-        }
-        Ok(own
-            .last()
-            .filter(|n| n.body.as_deref() == Some(body))
-            .map(|n| CommentId(n.id)))
+        create_once(
+            self.policy(),
+            pr,
+            "note",
+            body,
+            || async {
+                let response = self.call(&request, "create_comment", false).await?;
+                parse_json::<NoteJson>(&response, &request).map(|n| CommentId(n.id))
+            },
+            || self.own_notes(pr),
+            |id| self.edit_note(pr, id, body),
+        )
+        .await
     }
 
     pub(crate) async fn edit_note(&self, pr: &PrRef, id: CommentId, body: &str) -> ForgeResult<()> {
         let path = format!("{}/notes/{}", mr_path(pr)?, id.0);
-        if body.chars().count() > COMMENT_LIMIT {
-            return Err(invalid(
-                &format!("PUT {path}"),
-                &format!("note longer than {COMMENT_LIMIT} characters"),
-            ));
-        }
+        ensure_fits(&format!("PUT {path}"), "note", body, COMMENT_LIMIT)?;
         let request = ApiRequest::with_body(Method::PUT, path, json!({ "body": body }));
         // Setting the same body twice is harmless: retried like a GET.
         self.call(&request, "update_comment", true).await.map(drop)
@@ -185,16 +149,6 @@ impl GitLabClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn markers_are_found_in_bodies() {
-        assert_eq!(
-            marker_of("<!-- iamgate:report -->\n## Risk"),
-            Some("<!-- iamgate:report -->")
-        );
-        assert_eq!(marker_of("<!-- other:report -->"), None);
-        assert_eq!(marker_of("<!-- iamgate:unterminated"), None);
-    }
 
     #[test]
     fn only_the_token_user_owns_notes_and_never_system_ones() {

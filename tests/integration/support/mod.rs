@@ -3,4 +3,5 @@
 pub mod fake_github;
 pub mod fake_gitlab;
 pub mod fake_pulumi;
+pub mod gitlab_server;
 pub mod server;
