@@ -260,12 +260,13 @@ async fn verified(
     match accepted {
         Ok(Ok(Recorded::Fresh)) => {
             tracing::info!(outcome, "webhook delivery stored");
+            // The body says what will happen: `queued` (a job), `stored` or `ignored`.
             reply(
                 forge,
                 &event_name,
                 outcome,
                 StatusCode::ACCEPTED,
-                "queued",
+                outcome,
                 "",
             )
         }

@@ -19,6 +19,8 @@ pub enum VerifyError {
     Malformed,
     #[error("signature does not match the body")]
     Mismatch,
+    #[error("token does not match the configured webhook secret")]
+    TokenMismatch,
     #[error(
         "malformed webhook signature headers: expected `webhook-id`, a unix `webhook-timestamp` \
          and `v1,<base64>` signatures"
@@ -68,7 +70,7 @@ pub fn gitlab_token(secret: &Secret, header: Option<&[u8]>) -> Result<(), Verify
     if bool::from(expected.ct_eq(&given)) {
         Ok(())
     } else {
-        Err(VerifyError::Mismatch)
+        Err(VerifyError::TokenMismatch)
     }
 }
 
@@ -301,11 +303,11 @@ mod tests {
         assert_eq!(gitlab_token(&s, Some(b"0123456789abcdef")), Ok(()));
         assert_eq!(
             gitlab_token(&s, Some(b"0123456789abcde")),
-            Err(VerifyError::Mismatch)
+            Err(VerifyError::TokenMismatch)
         );
         assert_eq!(
             gitlab_token(&s, Some(b"0123456789abcdefg")),
-            Err(VerifyError::Mismatch)
+            Err(VerifyError::TokenMismatch)
         );
         assert_eq!(gitlab_token(&s, None), Err(VerifyError::Missing));
     }
