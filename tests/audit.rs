@@ -281,6 +281,36 @@ fn an_intact_trail_verifies() {
     assert_eq!(seqs(&exported), [3, 6]);
 }
 
+#[test]
+fn auditing_leaves_the_file_exactly_as_it_was() {
+    let (dir, path) = store();
+    // An auditor's copy of an older file: drop a table a later migration would add back.
+    tamper(
+        &path,
+        &[
+            "DROP TABLE IF EXISTS votes",
+            "DROP TABLE IF EXISTS head_fingerprints",
+        ],
+    );
+    let before = std::fs::read(&path).unwrap();
+    iamgate()
+        .args(["audit", "--verify", "--store", &url(&path)])
+        .assert()
+        .success();
+    json(&path, &[]);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the database file changed"
+    );
+    // SQLite may leave its shared-memory index beside a WAL database; its log stays empty.
+    let wal = dir.path().join("iamgate.db-wal");
+    assert!(
+        !wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0,
+        "something was written"
+    );
+}
+
 /// `--verify` fails (exit 1), names `expected` on stderr and exports nothing.
 fn detects(path: &Path, expected: &str) {
     iamgate()

@@ -12,8 +12,7 @@ use super::Outcome;
 use crate::audit::{self, AuditFilter, Timestamp, export};
 use crate::config::server::{ServerConfig, config_path, process_env};
 use crate::event::RepoName;
-use crate::store::Store;
-use crate::store::sqlite::{SqliteOptions, SqliteStore};
+use crate::store::sqlite::AuditReader;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -150,14 +149,11 @@ fn sqlite_path(url: &str) -> Result<PathBuf, String> {
     Ok(Path::new(path).to_path_buf())
 }
 
-/// Opens the store, verifies and/or exports, closes it. Returns what goes to stdout.
+/// Opens the store read-only (nothing in the file changes), verifies and/or exports, closes
+/// it. Returns what goes to stdout.
 async fn audit(args: &Args, url: &str, filter: &AuditFilter) -> anyhow::Result<String> {
-    let options = SqliteOptions {
-        readers: 1,
-        checkpoint_every: None,
-        ..SqliteOptions::default()
-    };
-    let store = SqliteStore::open_with(url, options)
+    let path = sqlite_path(url).map_err(anyhow::Error::msg)?;
+    let store = AuditReader::open(&path)
         .await
         .with_context(|| format!("cannot open the store `{url}`"))?;
     let result = read(&store, args, filter).await;
@@ -165,14 +161,11 @@ async fn audit(args: &Args, url: &str, filter: &AuditFilter) -> anyhow::Result<S
     result
 }
 
-async fn read(store: &SqliteStore, args: &Args, filter: &AuditFilter) -> anyhow::Result<String> {
+async fn read(store: &AuditReader, args: &Args, filter: &AuditFilter) -> anyhow::Result<String> {
     let exporting =
         !args.verify || args.repo.is_some() || args.since.is_some() || args.format.is_some();
     let records = if args.verify {
-        let chain = store
-            .audit_chain()
-            .await
-            .context("cannot read the audit trail")?;
+        let chain = store.chain().await.context("cannot read the audit trail")?;
         let verified = audit::verify(&chain)?;
         let line = format!("ok: {} records, head {}\n", verified.count, verified.head);
         if !exporting {
@@ -185,7 +178,7 @@ async fn read(store: &SqliteStore, args: &Args, filter: &AuditFilter) -> anyhow:
         records
     } else {
         store
-            .audit_records(filter)
+            .records(filter)
             .await
             .context("cannot read the audit trail")?
     };

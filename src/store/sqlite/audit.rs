@@ -3,6 +3,9 @@
 //! concurrent appends never fork the chain; reads use the reader pool. The chain itself (encoding,
 //! hashing, verification) is `crate::audit`'s.
 
+use std::path::Path;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::audit::chain;
@@ -10,6 +13,42 @@ use crate::audit::{AuditChain, AuditEntry, AuditFilter, AuditRecord, ChainHead};
 use crate::store::{StoreError, StoreResult};
 
 type Row = (i64, i64, i64, String, String, i64, String, String, String);
+
+/// Reads the audit trail of a store file without changing it: opened read-only, no migrations
+/// run (an auditor's copy of the file stays exactly as it was given).
+#[derive(Debug)]
+pub struct AuditReader {
+    pool: SqlitePool,
+}
+
+impl AuditReader {
+    /// Opens `path` read-only; a file without the audit tables fails on the first read.
+    pub async fn open(path: &Path) -> StoreResult<AuditReader> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .read_only(true)
+            .create_if_missing(false);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        Ok(AuditReader { pool })
+    }
+
+    /// The records that pass `filter`, oldest first (not verified).
+    pub async fn records(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
+        records(&self.pool, filter).await
+    }
+
+    /// The whole chain and its head, read at one instant.
+    pub async fn chain(&self) -> StoreResult<AuditChain> {
+        whole_chain(&self.pool).await
+    }
+
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+}
 
 macro_rules! select {
     ($rest:literal) => {

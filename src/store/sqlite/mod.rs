@@ -26,6 +26,7 @@ use sqlx::{ConnectOptions, SqliteConnection};
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+pub use audit::AuditReader;
 pub use ops::Pruned;
 pub use writer::GroupCommit;
 
