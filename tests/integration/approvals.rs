@@ -1,25 +1,28 @@
-//! The merge gate's approvals, commands and audit trail, end to end: signed `pull_request`,
-//! `pull_request_review` and `issue_comment` webhooks through the real router, the durable queue,
-//! the real GitHub client against the fake GitHub (reviews, team memberships, permissions,
-//! reactions, comments), the fake pulumi. Each asserts what a person would see on GitHub — the
-//! `iamgate` status, the Reviews section of the one report comment, iamgate's reply and its eyes
-//! reaction — and what the audit trail recorded.
+//! The merge gate's approvals, commands and audit trail, end to end on both forges: authentic
+//! webhooks (GitHub's `pull_request`, `pull_request_review` and `issue_comment`; GitLab's Merge
+//! Request Hook and Note Hook) through the real router, the durable queue, the real forge client
+//! against the fake forge (reviews or MR approvals, team or group memberships, permissions,
+//! reactions or award emoji, comments or notes), the fake pulumi. Each asserts what a person would
+//! see — the `iamgate` status, the Reviews section of the one report, iamgate's reply and its eyes
+//! reaction — and what the audit trail recorded. The bodies are written once over
+//! [`ForgeHarness`] and run as `github::<name>` and `gitlab::<name>`; GitHub's changes-requested
+//! reviews and comment edits and deletions stay GitHub-specific below, GitLab's own cases are in
+//! `gitlab_scenarios.rs`.
 
 use iamgate::audit::{ApprovalSource, AuditEntry, AuditEvent, GateState, WithdrawalSource};
-use iamgate::store::Store;
 
-use crate::support::fake_github::Fault;
+use crate::support::harness::{Fail, ForgeHarness};
 use crate::support::server::{CONFIG, REPO, STACK, Server, fixture};
 
-const ADMIN_ATTACH: &str = "corpus/admin-attach.preview.json";
+pub(crate) const ADMIN_ATTACH: &str = "corpus/admin-attach.preview.json";
 /// Another critical IAM change (a different fingerprint than [`ADMIN_ATTACH`]).
-const OTHER_IAM: &str = "corpus/privesc-completed.preview.json";
-const NEEDS_SECURITY: &str = "needs 1 approval from acme/security or alice";
-const APPROVED: &str = "IAM risk critical: required approvals given";
-const PR: u64 = 7;
+pub(crate) const OTHER_IAM: &str = "corpus/privesc-completed.preview.json";
+pub(crate) const NEEDS_SECURITY: &str = "needs 1 approval from acme/security or alice";
+pub(crate) const APPROVED: &str = "IAM risk critical: required approvals given";
+pub(crate) const PR: u64 = 7;
 
 /// The harness's config with `extra` top-level keys.
-fn config_with(extra: &str) -> String {
+pub(crate) fn config_with(extra: &str) -> String {
     format!("{}{extra}", CONFIG)
 }
 
@@ -61,13 +64,9 @@ reviews:
 
 const OVERRIDES: &str = "overrides: { teams: [\"acme/leads\"] }\n";
 
-fn status(state: &str, description: &str) -> (String, String) {
-    (state.to_owned(), description.to_owned())
-}
-
 /// Text as GitHub shows it: Markdown backslash escapes and the zero-width joiners that break
 /// mentions removed, so `@sec1` and `invalidate_approvals` read as written.
-fn shown(body: &str) -> String {
+pub(crate) fn shown(body: &str) -> String {
     let mut out = String::with_capacity(body.len());
     let mut chars = body.chars().peekable();
     while let Some(c) = chars.next() {
@@ -82,7 +81,7 @@ fn shown(body: &str) -> String {
 }
 
 /// The Reviews section of the report, as shown.
-fn reviews(body: &str) -> String {
+pub(crate) fn reviews(body: &str) -> String {
     let body = shown(body);
     let start = body
         .find("### Reviews")
@@ -94,70 +93,29 @@ fn reviews(body: &str) -> String {
     rest[..end].to_owned()
 }
 
-fn short(sha: &str) -> &str {
+pub(crate) fn short(sha: &str) -> &str {
     &sha[..7]
 }
 
 /// A server with PR 7 under `config`, the risky change analyzed: pending, nobody approved.
-async fn analyzed(config: &str) -> (Server, String) {
-    let s = Server::start().await;
-    let head = s.enrolled_pr_with(PR, "h1", config);
-    s.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
-    s.deliver_pr("opened", PR).await;
+pub(crate) async fn analyzed<F: ForgeHarness>(config: &str) -> (F, String) {
+    let s = F::start().await;
+    let head = s.enroll_with(PR, "h1", config);
+    s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
+    s.open(PR).await;
     s.settle().await;
+    assert_eq!(s.status(&head).0, "pending");
     (s, head)
 }
 
-/// The audit entries of one kind.
-fn of_kind<'a>(audit: &'a [AuditEntry], kind: &str) -> Vec<&'a AuditEntry> {
-    audit.iter().filter(|e| e.event.kind() == kind).collect()
-}
-
-/// Asserts the audit chain verifies and holds `count` records.
-async fn assert_chain_verifies(s: &Server) {
-    let chain = s.service.store().audit_chain().await.unwrap();
-    let count = chain.records.len() as u64;
-    let verified = iamgate::audit::verify(&chain).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(verified.count, count);
-}
-
-// ---- reviews ----
-
-#[tokio::test]
-async fn a_team_member_s_approving_review_passes_and_the_audit_trail_records_it_in_order() {
-    let (s, head) = analyzed(CONFIG).await;
-    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
-    assert!(
-        reviews(&s.report(PR)).contains(
-            "| security | ⏳ 0 of 1 | — | 1 more approval from `acme/security` or @alice |"
-        ),
-        "{}",
-        s.report(PR)
-    );
-
-    s.submit_review(PR, "sec1", "APPROVED").await;
-    s.settle().await;
-
-    assert_eq!(s.status(&head), status("success", APPROVED));
-    let section = reviews(&s.report(PR));
-    assert!(
-        section.contains("| security | ✅ 1 of 1 | @sec1 | — |"),
-        "{section}"
-    );
-    assert!(!section.contains("no longer count"), "{section}");
-    assert_eq!(
-        s.fake
-            .count_requests("GET", "/orgs/acme/teams/security/memberships/sec1"),
-        1,
-        "membership asked of GitHub once (then cached)"
-    );
-    assert_eq!(
-        s.pulumi.invocations().len(),
-        1,
-        "a review does not preview again"
-    );
-
-    let audit = s.audit().await;
+/// Asserts the audit trail of an analysis approved once by sec1 (`via`), in order: the
+/// analysis of `head`, the pending status, the approval bound to the analyzed change and to
+/// `head`, the success status.
+pub(crate) fn assert_one_approval_audited_in_order(
+    audit: &[AuditEntry],
+    head: &str,
+    via: ApprovalSource,
+) {
     assert_eq!(
         audit.iter().map(|e| e.event.kind()).collect::<Vec<_>>(),
         ["analysis", "status_change", "approval", "status_change"],
@@ -179,10 +137,7 @@ async fn a_team_member_s_approving_review_passes_and_the_audit_trail_records_it_
         other => panic!("{other:?}"),
     };
     assert_eq!(audit[0].actor.as_str(), "iamgate");
-    assert_eq!(
-        audit[0].head_sha.as_ref().map(|h| h.as_str()),
-        Some(head.as_str())
-    );
+    assert_eq!(audit[0].head_sha.as_ref().map(|h| h.as_str()), Some(head));
     assert_eq!(
         audit[1].event,
         AuditEvent::StatusChange {
@@ -194,11 +149,17 @@ async fn a_team_member_s_approving_review_passes_and_the_audit_trail_records_it_
     assert_eq!(
         audit[2].event,
         AuditEvent::Approval {
-            via: ApprovalSource::Review,
+            via,
             fingerprint: Some(fingerprint),
             requirements: vec!["security".to_owned()],
             reason: None,
-        }
+        },
+        "the approval is bound to the analyzed change"
+    );
+    assert_eq!(
+        audit[2].head_sha.as_ref().map(|h| h.as_str()),
+        Some(head),
+        "and to the head it was given on"
     );
     assert_eq!(
         audit[3].event,
@@ -211,19 +172,98 @@ async fn a_team_member_s_approving_review_passes_and_the_audit_trail_records_it_
         audit.windows(2).all(|w| w[0].time <= w[1].time),
         "records in time order"
     );
-    assert_chain_verifies(&s).await;
 }
 
-#[tokio::test]
-async fn a_non_member_s_approval_leaves_the_gate_pending() {
-    let (s, head) = analyzed(CONFIG).await;
-    // Invited to the team but not yet a member: GitHub answers `state: pending`.
-    s.fake.pending_team_member("acme", "security", "newcomer");
-    s.submit_review(PR, "mallory", "APPROVED").await;
-    s.submit_review(PR, "newcomer", "APPROVED").await;
+/// The states of the audit trail's status changes, oldest first.
+fn gate_states(audit: &[AuditEntry]) -> Vec<GateState> {
+    audit
+        .iter()
+        .filter_map(|e| match &e.event {
+            AuditEvent::StatusChange { state, .. } => Some(*state),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The audit entries of one kind.
+pub(crate) fn of_kind<'a>(audit: &'a [AuditEntry], kind: &str) -> Vec<&'a AuditEntry> {
+    audit.iter().filter(|e| e.event.kind() == kind).collect()
+}
+
+crate::both_forges!(
+    a_team_member_s_approving_review_passes_and_the_audit_trail_records_it_in_order,
+    a_non_member_s_approval_leaves_the_gate_pending,
+    a_requirement_from_users_counts_its_users_and_one_from_a_team_its_members,
+    two_requirements_need_both_and_one_approval_counts_for_each_it_qualifies_for,
+    a_dismissed_approving_review_puts_the_gate_back_to_pending,
+    a_push_with_the_same_iam_change_keeps_the_approval_under_on_iam_change,
+    a_push_with_the_same_iam_change_drops_the_approval_under_on_push,
+    a_push_with_a_different_iam_change_drops_the_approval_under_on_iam_change,
+    a_push_with_a_different_iam_change_drops_the_approval_under_on_push,
+    a_push_with_the_same_iam_change_keeps_a_command_approval_under_on_iam_change,
+    a_push_with_the_same_iam_change_drops_a_command_approval_under_on_push,
+    the_audit_trail_records_a_command_approval_in_order,
+    approve_and_unapprove_commands_grant_and_withdraw_command_and_review_approvals,
+    the_author_s_approval_is_refused_unless_allowed,
+    a_non_reviewer_s_approve_command_is_refused,
+    commands_in_code_blocks_and_quotes_are_ignored,
+    an_override_by_a_member_passes_by_a_non_member_is_refused_and_a_new_change_ends_it,
+    explain_shows_a_known_rule_and_refuses_an_unknown_one_with_near_matches,
+    help_lists_every_command,
+    rerun_by_a_writer_previews_again_and_by_a_stranger_is_refused,
+    commands_on_a_closed_pr_are_refused_with_a_reply,
+    a_retried_command_job_replies_and_votes_once,
+);
+
+// ---- reviews ----
+
+async fn a_team_member_s_approving_review_passes_and_the_audit_trail_records_it_in_order<
+    F: ForgeHarness,
+>() {
+    let (s, head) = analyzed::<F>(CONFIG).await;
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
+    assert!(
+        reviews(&s.report(PR)).contains(
+            "| security | ⏳ 0 of 1 | — | 1 more approval from `acme/security` or @alice |"
+        ),
+        "{}",
+        s.report(PR)
+    );
+
+    s.approve(PR, "sec1").await;
     s.settle().await;
 
-    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    s.assert_gate(&head, "success", APPROVED).await;
+    let section = reviews(&s.report(PR));
+    assert!(
+        section.contains("| security | ✅ 1 of 1 | @sec1 | — |"),
+        "{section}"
+    );
+    assert!(!section.contains("no longer count"), "{section}");
+    assert_eq!(
+        s.membership_lookups("acme/security", "sec1"),
+        1,
+        "membership asked of the forge once (then cached)"
+    );
+    assert_eq!(
+        s.pulumi().invocations().len(),
+        1,
+        "a review does not preview again"
+    );
+
+    assert_one_approval_audited_in_order(&s.audit().await, &head, ApprovalSource::Review);
+    s.assert_chain_verifies().await;
+}
+
+async fn a_non_member_s_approval_leaves_the_gate_pending<F: ForgeHarness>() {
+    let (s, head) = analyzed::<F>(CONFIG).await;
+    // Invited to the team but not yet a member: GitHub answers `state: pending`.
+    s.invite_member("acme/security", "newcomer");
+    s.approve(PR, "mallory").await;
+    s.approve(PR, "newcomer").await;
+    s.settle().await;
+
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     let section = reviews(&s.report(PR));
     assert!(
         section.contains(
@@ -232,13 +272,9 @@ async fn a_non_member_s_approval_leaves_the_gate_pending() {
         "{section}"
     );
     assert!(
-        s.fake
-            .count_requests("GET", "/orgs/acme/teams/security/memberships/mallory")
-            >= 1
-            && s.fake
-                .count_requests("GET", "/orgs/acme/teams/security/memberships/newcomer")
-                >= 1,
-        "membership was asked of GitHub"
+        s.membership_lookups("acme/security", "mallory") >= 1
+            && s.membership_lookups("acme/security", "newcomer") >= 1,
+        "membership was asked of the forge"
     );
     let audit = s.audit().await;
     assert!(
@@ -252,23 +288,20 @@ async fn a_non_member_s_approval_leaves_the_gate_pending() {
     );
 }
 
-#[tokio::test]
-async fn a_requirement_from_users_counts_its_users_and_one_from_a_team_its_members() {
+async fn a_requirement_from_users_counts_its_users_and_one_from_a_team_its_members<
+    F: ForgeHarness,
+>() {
     // By user: alice counts, a security team member does not.
-    let (s, head) = analyzed(&config_from("{ users: [\"alice\"] }")).await;
-    assert_eq!(
-        s.status(&head),
-        status("pending", "needs 1 approval from alice")
-    );
-    s.submit_review(PR, "sec1", "APPROVED").await;
+    let (s, head) = analyzed::<F>(&config_from("{ users: [\"alice\"] }")).await;
+    s.assert_gate(&head, "pending", "needs 1 approval from alice")
+        .await;
+    s.approve(PR, "sec1").await;
     s.settle().await;
-    assert_eq!(
-        s.status(&head),
-        status("pending", "needs 1 approval from alice")
-    );
-    s.submit_review(PR, "alice", "APPROVED").await;
+    s.assert_gate(&head, "pending", "needs 1 approval from alice")
+        .await;
+    s.approve(PR, "alice").await;
     s.settle().await;
-    assert_eq!(s.status(&head), status("success", APPROVED));
+    s.assert_gate(&head, "success", APPROVED).await;
     assert!(
         reviews(&s.report(PR)).contains("| security | ✅ 1 of 1 | @alice | — |"),
         "{}",
@@ -276,20 +309,16 @@ async fn a_requirement_from_users_counts_its_users_and_one_from_a_team_its_membe
     );
 
     // By team: alice does not count, a member does.
-    let (s, head) = analyzed(&config_from("{ teams: [\"acme/security\"] }")).await;
-    assert_eq!(
-        s.status(&head),
-        status("pending", "needs 1 approval from acme/security")
-    );
-    s.submit_review(PR, "alice", "APPROVED").await;
+    let (s, head) = analyzed::<F>(&config_from("{ teams: [\"acme/security\"] }")).await;
+    s.assert_gate(&head, "pending", "needs 1 approval from acme/security")
+        .await;
+    s.approve(PR, "alice").await;
     s.settle().await;
-    assert_eq!(
-        s.status(&head),
-        status("pending", "needs 1 approval from acme/security")
-    );
-    s.submit_review(PR, "sec1", "APPROVED").await;
+    s.assert_gate(&head, "pending", "needs 1 approval from acme/security")
+        .await;
+    s.approve(PR, "sec1").await;
     s.settle().await;
-    assert_eq!(s.status(&head), status("success", APPROVED));
+    s.assert_gate(&head, "success", APPROVED).await;
     assert!(
         reviews(&s.report(PR)).contains("| security | ✅ 1 of 1 | @sec1 | — |"),
         "{}",
@@ -297,27 +326,29 @@ async fn a_requirement_from_users_counts_its_users_and_one_from_a_team_its_membe
     );
 }
 
-#[tokio::test]
-async fn two_requirements_need_both_and_one_approval_counts_for_each_it_qualifies_for() {
-    let (s, head) = analyzed(TWO_REQUIREMENTS).await;
-    s.fake
-        .team("acme", "security", &["sec1", "both"])
-        .team("acme", "platform", &["plat1", "both"]);
-    assert_eq!(
-        s.status(&head),
-        status(
-            "pending",
-            "needs 1 approval from acme/security; 1 approval from acme/platform or bob"
-        )
-    );
+async fn two_requirements_need_both_and_one_approval_counts_for_each_it_qualifies_for<
+    F: ForgeHarness,
+>() {
+    let (s, head) = analyzed::<F>(TWO_REQUIREMENTS).await;
+    s.add_member("acme/security", "both");
+    s.add_member("acme/platform", "plat1");
+    s.add_member("acme/platform", "both");
+    s.assert_gate(
+        &head,
+        "pending",
+        "needs 1 approval from acme/security; 1 approval from acme/platform or bob",
+    )
+    .await;
 
     // A security member alone: the platform requirement is still named.
-    s.submit_review(PR, "sec1", "APPROVED").await;
+    s.approve(PR, "sec1").await;
     s.settle().await;
-    assert_eq!(
-        s.status(&head),
-        status("pending", "needs 1 approval from acme/platform or bob")
-    );
+    s.assert_gate(
+        &head,
+        "pending",
+        "needs 1 approval from acme/platform or bob",
+    )
+    .await;
     let section = reviews(&s.report(PR));
     assert!(
         section.contains("| security | ✅ 1 of 1 | @sec1 | — |"),
@@ -331,15 +362,15 @@ async fn two_requirements_need_both_and_one_approval_counts_for_each_it_qualifie
     );
 
     // On another PR, one member of both teams meets both requirements at once.
-    let other = s.enrolled_pr_with(8, "h8", TWO_REQUIREMENTS);
-    s.fake
-        .team("acme", "security", &["sec1", "both"])
-        .team("acme", "platform", &["plat1", "both"]);
-    s.deliver_pr("opened", 8).await;
+    let other = s.enroll_with(8, "h8", TWO_REQUIREMENTS);
+    s.add_member("acme/security", "both");
+    s.add_member("acme/platform", "plat1");
+    s.add_member("acme/platform", "both");
+    s.open(8).await;
     s.settle().await;
-    s.submit_review(8, "both", "APPROVED").await;
+    s.approve(8, "both").await;
     s.settle().await;
-    assert_eq!(s.status(&other), status("success", APPROVED));
+    s.assert_gate(&other, "success", APPROVED).await;
     let section = reviews(&s.report(8));
     assert!(
         section.contains("| security | ✅ 1 of 1 | @both | — |"),
@@ -362,18 +393,16 @@ async fn two_requirements_need_both_and_one_approval_counts_for_each_it_qualifie
 
 #[tokio::test]
 async fn changes_requested_by_a_reviewer_fail_the_gate_until_they_approve() {
-    let (s, head) = analyzed(CONFIG).await;
+    let (s, head) = analyzed::<Server>(CONFIG).await;
     // Somebody outside the requirement asking for changes blocks nothing.
     s.submit_review(PR, "mallory", "CHANGES_REQUESTED").await;
     s.settle().await;
-    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
 
     s.submit_review(PR, "sec1", "CHANGES_REQUESTED").await;
     s.settle().await;
-    assert_eq!(
-        s.status(&head),
-        status("failure", "changes requested by sec1")
-    );
+    s.assert_gate(&head, "failure", "changes requested by sec1")
+        .await;
     let section = reviews(&s.report(PR));
     assert!(
         section.contains(
@@ -382,9 +411,9 @@ async fn changes_requested_by_a_reviewer_fail_the_gate_until_they_approve() {
         "{section}"
     );
 
-    s.submit_review(PR, "sec1", "APPROVED").await;
+    s.approve(PR, "sec1").await;
     s.settle().await;
-    assert_eq!(s.status(&head), status("success", APPROVED));
+    s.assert_gate(&head, "success", APPROVED).await;
     assert!(
         reviews(&s.report(PR)).contains("| security | ✅ 1 of 1 | @sec1 | — |"),
         "{}",
@@ -396,30 +425,22 @@ async fn changes_requested_by_a_reviewer_fail_the_gate_until_they_approve() {
         asked.iter().any(|e| e.actor.as_str() == "sec1"),
         "{audit:#?}"
     );
-    let states: Vec<GateState> = audit
-        .iter()
-        .filter_map(|e| match &e.event {
-            AuditEvent::StatusChange { state, .. } => Some(*state),
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        states,
+        gate_states(&audit),
         [GateState::Pending, GateState::Failure, GateState::Success]
     );
-    assert_chain_verifies(&s).await;
+    s.assert_chain_verifies().await;
 }
 
-#[tokio::test]
-async fn a_dismissed_approving_review_puts_the_gate_back_to_pending() {
-    let (s, head) = analyzed(CONFIG).await;
-    let review = s.submit_review(PR, "sec1", "APPROVED").await;
+async fn a_dismissed_approving_review_puts_the_gate_back_to_pending<F: ForgeHarness>() {
+    let (s, head) = analyzed::<F>(CONFIG).await;
+    let review = s.approve(PR, "sec1").await;
     s.settle().await;
-    assert_eq!(s.status(&head), status("success", APPROVED));
+    s.assert_gate(&head, "success", APPROVED).await;
 
-    s.dismiss_review(PR, review).await;
+    s.withdraw(PR, "sec1", review).await;
     s.settle().await;
-    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     let section = reviews(&s.report(PR));
     assert!(
         section.contains("| security | ⏳ 0 of 1 | — |"),
@@ -443,24 +464,36 @@ async fn a_dismissed_approving_review_puts_the_gate_back_to_pending() {
 
 // ---- pushes ----
 
-/// sec1 approves at h1; the author pushes h2 whose preview is `fixture_at_h2`.
-async fn approve_then_push(config: &str, fixture_at_h2: &str) -> (Server, String, String) {
-    let (s, h1) = analyzed(config).await;
-    s.submit_review(PR, "sec1", "APPROVED").await;
+/// sec1 approves at h1 (by `/iamgate approve` when `by_command`, else by the forge's
+/// approval); the author pushes h2 whose preview is `fixture_at_h2`.
+async fn approve_then_push<F: ForgeHarness>(
+    config: &str,
+    by_command: bool,
+    fixture_at_h2: &str,
+) -> (F, String, String) {
+    let (s, h1) = analyzed::<F>(config).await;
+    if by_command {
+        s.comment(PR, "sec1", "/iamgate approve").await;
+    } else {
+        s.approve(PR, "sec1").await;
+    }
     s.settle().await;
-    assert_eq!(s.status(&h1), status("success", APPROVED));
-    s.pulumi.replay(STACK, fixture(fixture_at_h2));
-    let h2 = s.push(PR, "h2");
-    s.deliver_pr("synchronize", PR).await;
+    s.assert_gate(&h1, "success", APPROVED).await;
+    s.pulumi().replay(STACK, fixture(fixture_at_h2));
+    let h2 = s.push(PR, "h2").await;
     s.settle().await;
-    assert_eq!(s.pulumi.invocations().len(), 2, "the new head is previewed");
+    assert_eq!(
+        s.pulumi().invocations().len(),
+        2,
+        "the new head is previewed"
+    );
     (s, h1, h2)
 }
 
-#[tokio::test]
-async fn a_push_with_the_same_iam_change_keeps_the_approval_under_on_iam_change() {
-    let (s, _h1, h2) = approve_then_push(CONFIG, ADMIN_ATTACH).await;
-    assert_eq!(s.status(&h2), status("success", APPROVED));
+/// An approval (`by_command` or the forge's) of h1 still counts at h2 with the same IAM change.
+async fn same_change_keeps<F: ForgeHarness>(by_command: bool) {
+    let (s, _h1, h2) = approve_then_push::<F>(CONFIG, by_command, ADMIN_ATTACH).await;
+    s.assert_gate(&h2, "success", APPROVED).await;
     let section = reviews(&s.report(PR));
     assert!(
         section.contains("| security | ✅ 1 of 1 | @sec1 | — |"),
@@ -470,11 +503,11 @@ async fn a_push_with_the_same_iam_change_keeps_the_approval_under_on_iam_change(
     assert!(of_kind(&s.audit().await, "approval_dropped").is_empty());
 }
 
-#[tokio::test]
-async fn a_push_with_the_same_iam_change_drops_the_approval_under_on_push() {
+/// An approval (`by_command` or the forge's) of h1 no longer counts at h2 under `on_push`.
+async fn same_change_drops_on_push<F: ForgeHarness>(by_command: bool) {
     let config = config_with("invalidate_approvals: on_push\n");
-    let (s, h1, h2) = approve_then_push(&config, ADMIN_ATTACH).await;
-    assert_eq!(s.status(&h2), status("pending", NEEDS_SECURITY));
+    let (s, h1, h2) = approve_then_push::<F>(&config, by_command, ADMIN_ATTACH).await;
+    s.assert_gate(&h2, "pending", NEEDS_SECURITY).await;
     let section = reviews(&s.report(PR));
     let reason = format!(
         "given on {}, before the latest push (invalidate_approvals: on_push)",
@@ -497,10 +530,29 @@ async fn a_push_with_the_same_iam_change_drops_the_approval_under_on_push() {
     );
 }
 
-#[tokio::test]
-async fn a_push_with_a_different_iam_change_drops_the_approval_under_on_iam_change() {
-    let (s, h1, h2) = approve_then_push(CONFIG, OTHER_IAM).await;
-    assert_eq!(s.status(&h2), status("pending", NEEDS_SECURITY));
+async fn a_push_with_the_same_iam_change_keeps_the_approval_under_on_iam_change<F: ForgeHarness>() {
+    same_change_keeps::<F>(false).await;
+}
+
+async fn a_push_with_the_same_iam_change_keeps_a_command_approval_under_on_iam_change<
+    F: ForgeHarness,
+>() {
+    same_change_keeps::<F>(true).await;
+}
+
+async fn a_push_with_the_same_iam_change_drops_the_approval_under_on_push<F: ForgeHarness>() {
+    same_change_drops_on_push::<F>(false).await;
+}
+
+async fn a_push_with_the_same_iam_change_drops_a_command_approval_under_on_push<F: ForgeHarness>() {
+    same_change_drops_on_push::<F>(true).await;
+}
+
+async fn a_push_with_a_different_iam_change_drops_the_approval_under_on_iam_change<
+    F: ForgeHarness,
+>() {
+    let (s, h1, h2) = approve_then_push::<F>(CONFIG, false, OTHER_IAM).await;
+    s.assert_gate(&h2, "pending", NEEDS_SECURITY).await;
     let section = reviews(&s.report(PR));
     assert!(
         section.contains(&format!(
@@ -512,11 +564,10 @@ async fn a_push_with_a_different_iam_change_drops_the_approval_under_on_iam_chan
     assert_eq!(of_kind(&s.audit().await, "approval_dropped").len(), 1);
 }
 
-#[tokio::test]
-async fn a_push_with_a_different_iam_change_drops_the_approval_under_on_push() {
+async fn a_push_with_a_different_iam_change_drops_the_approval_under_on_push<F: ForgeHarness>() {
     let config = config_with("invalidate_approvals: on_push\n");
-    let (s, h1, h2) = approve_then_push(&config, OTHER_IAM).await;
-    assert_eq!(s.status(&h2), status("pending", NEEDS_SECURITY));
+    let (s, h1, h2) = approve_then_push::<F>(&config, false, OTHER_IAM).await;
+    s.assert_gate(&h2, "pending", NEEDS_SECURITY).await;
     let section = reviews(&s.report(PR));
     assert!(
         section.contains(&format!(
@@ -529,10 +580,19 @@ async fn a_push_with_a_different_iam_change_drops_the_approval_under_on_push() {
 
 // ---- commands ----
 
-#[tokio::test]
-async fn approve_and_unapprove_commands_grant_and_withdraw_command_and_review_approvals() {
-    let (s, head) = analyzed(CONFIG).await;
-    s.fake.team("acme", "security", &["sec1", "sec2"]);
+async fn the_audit_trail_records_a_command_approval_in_order<F: ForgeHarness>() {
+    let (s, head) = analyzed::<F>(CONFIG).await;
+    s.comment(PR, "sec1", "/iamgate approve").await;
+    s.settle().await;
+    assert_one_approval_audited_in_order(&s.audit().await, &head, ApprovalSource::Command);
+    s.assert_chain_verifies().await;
+}
+
+async fn approve_and_unapprove_commands_grant_and_withdraw_command_and_review_approvals<
+    F: ForgeHarness,
+>() {
+    let (s, head) = analyzed::<F>(CONFIG).await;
+    s.add_member("acme/security", "sec2");
 
     let approve = s
         .comment(
@@ -542,7 +602,7 @@ async fn approve_and_unapprove_commands_grant_and_withdraw_command_and_review_ap
         )
         .await;
     s.settle().await;
-    assert_eq!(s.reactions(approve), ["eyes"]);
+    assert_eq!(s.reactions(PR, approve), ["eyes"]);
     let reply = shown(&s.reply(PR, approve));
     assert!(
         reply.contains(&format!(
@@ -551,7 +611,7 @@ async fn approve_and_unapprove_commands_grant_and_withdraw_command_and_review_ap
         )),
         "{reply}"
     );
-    assert_eq!(s.status(&head), status("success", APPROVED));
+    s.assert_gate(&head, "success", APPROVED).await;
     assert!(
         reviews(&s.report(PR)).contains("| security | ✅ 1 of 1 | @sec1 | — |"),
         "{}",
@@ -560,23 +620,23 @@ async fn approve_and_unapprove_commands_grant_and_withdraw_command_and_review_ap
 
     let unapprove = s.comment(PR, "sec1", "/iamgate unapprove").await;
     s.settle().await;
-    assert_eq!(s.reactions(unapprove), ["eyes"]);
+    assert_eq!(s.reactions(PR, unapprove), ["eyes"]);
     assert!(
         shown(&s.reply(PR, unapprove))
             .contains("your approvals (by command or review) no longer count"),
         "{}",
         s.reply(PR, unapprove)
     );
-    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
 
     // A review approval is withdrawn the same way.
-    s.submit_review(PR, "sec2", "APPROVED").await;
+    s.approve(PR, "sec2").await;
     s.settle().await;
-    assert_eq!(s.status(&head), status("success", APPROVED));
+    s.assert_gate(&head, "success", APPROVED).await;
     let unapprove2 = s.comment(PR, "sec2", "/iamgate unapprove").await;
     s.settle().await;
     s.reply(PR, unapprove2);
-    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     let section = reviews(&s.report(PR));
     assert!(
         section.contains("| security | ⏳ 0 of 1 | — |"),
@@ -625,24 +685,34 @@ async fn approve_and_unapprove_commands_grant_and_withdraw_command_and_review_ap
             }
         )
     ));
-    assert_chain_verifies(&s).await;
+    assert_eq!(
+        gate_states(&audit),
+        [
+            GateState::Pending,
+            GateState::Success,
+            GateState::Pending,
+            GateState::Success,
+            GateState::Pending
+        ]
+    );
+    assert_eq!(of_kind(&audit, "analysis").len(), 1);
+    s.assert_chain_verifies().await;
 }
 
-#[tokio::test]
-async fn the_author_s_approval_is_refused_unless_allowed() {
-    let (s, head) = analyzed(CONFIG).await;
+async fn the_author_s_approval_is_refused_unless_allowed<F: ForgeHarness>() {
+    let (s, head) = analyzed::<F>(CONFIG).await;
     // The author is even a member of the team: authorship alone is the reason.
-    s.fake.add_team_member("acme", "security", "dev");
+    s.add_member("acme/security", "dev");
     let id = s.comment(PR, "dev", "/iamgate approve I wrote it").await;
     s.settle().await;
-    assert_eq!(s.reactions(id), ["eyes"]);
+    assert_eq!(s.reactions(PR, id), ["eyes"]);
     let reply = shown(&s.reply(PR, id));
     assert!(
         reply.contains("`/iamgate approve`: refused. You opened this pull request"),
         "{reply}"
     );
     assert!(reply.contains("allow_author_approval"), "{reply}");
-    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     assert!(
         reviews(&s.report(PR)).contains("| security | ⏳ 0 of 1 | — |"),
         "{}",
@@ -657,8 +727,8 @@ async fn the_author_s_approval_is_refused_unless_allowed() {
     );
 
     // With allow_author_approval, the author's approval counts.
-    let (s, head) = analyzed(&config_with("allow_author_approval: true\n")).await;
-    s.fake.add_team_member("acme", "security", "dev");
+    let (s, head) = analyzed::<F>(&config_with("allow_author_approval: true\n")).await;
+    s.add_member("acme/security", "dev");
     let id = s.comment(PR, "dev", "/iamgate approve").await;
     s.settle().await;
     assert!(
@@ -666,7 +736,7 @@ async fn the_author_s_approval_is_refused_unless_allowed() {
         "{}",
         s.reply(PR, id)
     );
-    assert_eq!(s.status(&head), status("success", APPROVED));
+    s.assert_gate(&head, "success", APPROVED).await;
     assert!(
         reviews(&s.report(PR)).contains("| security | ✅ 1 of 1 | @dev | — |"),
         "{}",
@@ -674,9 +744,8 @@ async fn the_author_s_approval_is_refused_unless_allowed() {
     );
 }
 
-#[tokio::test]
-async fn a_non_reviewer_s_approve_command_is_refused() {
-    let (s, head) = analyzed(CONFIG).await;
+async fn a_non_reviewer_s_approve_command_is_refused<F: ForgeHarness>() {
+    let (s, head) = analyzed::<F>(CONFIG).await;
     let id = s.comment(PR, "mallory", "/iamgate approve").await;
     s.settle().await;
     let reply = shown(&s.reply(PR, id));
@@ -684,23 +753,28 @@ async fn a_non_reviewer_s_approve_command_is_refused() {
         reply.contains("refused. You are not among the reviewers"),
         "{reply}"
     );
-    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     assert!(of_kind(&s.audit().await, "approval").is_empty());
 }
 
 /// Nothing happened for a delivery: no job ran, no reaction, no reply, no vote, no audit.
-async fn assert_nothing_happened(s: &Server, head: &str, comment: u64, audit_before: usize) {
+pub(crate) async fn assert_nothing_happened<F: ForgeHarness>(
+    s: &F,
+    head: &str,
+    comment: u64,
+    audit_before: usize,
+) {
     let summary = s.settle().await;
     assert_eq!(summary.completed, 0, "{summary:?}");
-    assert!(s.reactions(comment).is_empty());
+    assert!(s.reactions(PR, comment).is_empty());
     assert!(s.replies(PR, comment).is_empty());
-    assert_eq!(s.status(head), status("pending", NEEDS_SECURITY));
+    s.assert_gate(head, "pending", NEEDS_SECURITY).await;
     assert_eq!(s.audit().await.len(), audit_before);
 }
 
 #[tokio::test]
 async fn an_edited_or_deleted_comment_grants_nothing() {
-    let (s, head) = analyzed(CONFIG).await;
+    let (s, head) = analyzed::<Server>(CONFIG).await;
     let before = s.audit().await.len();
     let id = s
         .fake
@@ -720,7 +794,7 @@ async fn an_edited_or_deleted_comment_grants_nothing() {
 
 #[tokio::test]
 async fn iamgate_s_own_comments_and_other_bots_are_ignored() {
-    let (s, head) = analyzed(CONFIG).await;
+    let (s, head) = analyzed::<Server>(CONFIG).await;
     let before = s.audit().await.len();
     let bot = s.fake.bot_login();
     for login in [bot.as_str(), "dependabot[bot]"] {
@@ -736,9 +810,8 @@ async fn iamgate_s_own_comments_and_other_bots_are_ignored() {
     }
 }
 
-#[tokio::test]
-async fn commands_in_code_blocks_and_quotes_are_ignored() {
-    let (s, head) = analyzed(CONFIG).await;
+async fn commands_in_code_blocks_and_quotes_are_ignored<F: ForgeHarness>() {
+    let (s, head) = analyzed::<F>(CONFIG).await;
     let before = s.audit().await.len();
     let quoted = "To approve, write:\n```\n/iamgate approve\n```\n> /iamgate approve\n\n    /iamgate approve\n";
     let id = s.comment(PR, "sec1", quoted).await;
@@ -751,23 +824,24 @@ async fn commands_in_code_blocks_and_quotes_are_ignored() {
     let reply = shown(&s.reply(PR, id));
     assert!(reply.contains("| `/iamgate help` |"), "{reply}");
     assert!(!reply.contains("approval recorded"), "{reply}");
-    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
 }
 
-#[tokio::test]
-async fn an_override_by_a_member_passes_by_a_non_member_is_refused_and_a_new_change_ends_it() {
-    let (s, head) = analyzed(&config_with(OVERRIDES)).await;
-    s.fake.team("acme", "leads", &["lead1"]);
+async fn an_override_by_a_member_passes_by_a_non_member_is_refused_and_a_new_change_ends_it<
+    F: ForgeHarness,
+>() {
+    let (s, head) = analyzed::<F>(&config_with(OVERRIDES)).await;
+    s.add_member("acme/leads", "lead1");
 
     let refused = s.comment(PR, "mallory", "/iamgate override trust me").await;
     s.settle().await;
-    assert_eq!(s.reactions(refused), ["eyes"]);
+    assert_eq!(s.reactions(PR, refused), ["eyes"]);
     let reply = shown(&s.reply(PR, refused));
     assert!(
         reply.contains("`/iamgate override`: refused. Only members of `overrides`"),
         "{reply}"
     );
-    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     let audit = s.audit().await;
     assert!(
         audit.iter().any(|e| e.actor.as_str() == "mallory"
@@ -784,10 +858,8 @@ async fn an_override_by_a_member_passes_by_a_non_member_is_refused_and_a_new_cha
         reply.contains("override recorded on") && reply.contains("incident #42 hotfix"),
         "{reply}"
     );
-    assert_eq!(
-        s.status(&head),
-        status("success", "overridden by lead1: incident #42 hotfix")
-    );
+    s.assert_gate(&head, "success", "overridden by lead1: incident #42 hotfix")
+        .await;
     let section = reviews(&s.report(PR));
     assert!(
         section.contains("**Overridden** by @lead1: incident #42 hotfix"),
@@ -801,27 +873,27 @@ async fn an_override_by_a_member_passes_by_a_non_member_is_refused_and_a_new_cha
     );
 
     // A different IAM change is not overridden.
-    s.pulumi.replay(STACK, fixture(OTHER_IAM));
-    let h2 = s.push(PR, "h2");
-    s.deliver_pr("synchronize", PR).await;
+    s.pulumi().replay(STACK, fixture(OTHER_IAM));
+    let h2 = s.push(PR, "h2").await;
     s.settle().await;
-    assert_eq!(s.status(&h2), status("pending", NEEDS_SECURITY));
+    s.assert_gate(&h2, "pending", NEEDS_SECURITY).await;
     assert!(
         !reviews(&s.report(PR)).contains("Overridden"),
         "{}",
         s.report(PR)
     );
-    assert_chain_verifies(&s).await;
+    s.assert_chain_verifies().await;
 }
 
-#[tokio::test]
-async fn explain_shows_a_known_rule_and_refuses_an_unknown_one_with_near_matches() {
-    let (s, _head) = analyzed(CONFIG).await;
+async fn explain_shows_a_known_rule_and_refuses_an_unknown_one_with_near_matches<
+    F: ForgeHarness,
+>() {
+    let (s, _head) = analyzed::<F>(CONFIG).await;
     let known = s
         .comment(PR, "mallory", "/iamgate explain aws-mp-001")
         .await;
     s.settle().await;
-    assert_eq!(s.reactions(known), ["eyes"]);
+    assert_eq!(s.reactions(PR, known), ["eyes"]);
     let reply = shown(&s.reply(PR, known));
     for part in [
         "**AWS-MP-001: ",
@@ -846,12 +918,11 @@ async fn explain_shows_a_known_rule_and_refuses_an_unknown_one_with_near_matches
     );
 }
 
-#[tokio::test]
-async fn help_lists_every_command() {
-    let (s, _head) = analyzed(CONFIG).await;
+async fn help_lists_every_command<F: ForgeHarness>() {
+    let (s, _head) = analyzed::<F>(CONFIG).await;
     let id = s.comment(PR, "mallory", "/iamgate help").await;
     s.settle().await;
-    assert_eq!(s.reactions(id), ["eyes"]);
+    assert_eq!(s.reactions(PR, id), ["eyes"]);
     let reply = s.reply(PR, id);
     for spec in iamgate::commands::COMMANDS {
         assert!(
@@ -862,10 +933,9 @@ async fn help_lists_every_command() {
     }
 }
 
-#[tokio::test]
-async fn rerun_by_a_writer_previews_again_and_by_a_stranger_is_refused() {
-    let (s, head) = analyzed(CONFIG).await;
-    assert_eq!(s.pulumi.invocations().len(), 1);
+async fn rerun_by_a_writer_previews_again_and_by_a_stranger_is_refused<F: ForgeHarness>() {
+    let (s, head) = analyzed::<F>(CONFIG).await;
+    assert_eq!(s.pulumi().invocations().len(), 1);
 
     let refused = s.comment(PR, "mallory", "/iamgate rerun").await;
     s.settle().await;
@@ -876,7 +946,7 @@ async fn rerun_by_a_writer_previews_again_and_by_a_stranger_is_refused() {
         "{}",
         s.reply(PR, refused)
     );
-    assert_eq!(s.pulumi.invocations().len(), 1);
+    assert_eq!(s.pulumi().invocations().len(), 1);
 
     // alice has write access.
     let id = s.comment(PR, "alice", "/iamgate rerun").await;
@@ -889,8 +959,8 @@ async fn rerun_by_a_writer_previews_again_and_by_a_stranger_is_refused() {
         "{}",
         s.reply(PR, id)
     );
-    assert_eq!(s.pulumi.invocations().len(), 2, "previewed again");
-    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    assert_eq!(s.pulumi().invocations().len(), 2, "previewed again");
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     let audit = s.audit().await;
     assert!(
         matches!(of_kind(&audit, "command_refused")[..], [e] if e.actor.as_str() == "mallory"),
@@ -898,48 +968,41 @@ async fn rerun_by_a_writer_previews_again_and_by_a_stranger_is_refused() {
     );
 }
 
-#[tokio::test]
-async fn commands_on_a_closed_pr_are_refused_with_a_reply() {
-    let (s, head) = analyzed(CONFIG).await;
-    s.fake.update_pr(REPO, PR, |pr| pr.open = false);
+async fn commands_on_a_closed_pr_are_refused_with_a_reply<F: ForgeHarness>() {
+    let (s, head) = analyzed::<F>(CONFIG).await;
+    s.close(PR);
     let id = s.comment(PR, "sec1", "/iamgate approve").await;
     s.settle().await;
-    assert_eq!(s.reactions(id), ["eyes"]);
+    assert_eq!(s.reactions(PR, id), ["eyes"]);
     let reply = shown(&s.reply(PR, id));
     assert!(
         reply.contains("`/iamgate approve`: refused. This pull request is closed"),
         "{reply}"
     );
-    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     let audit = s.audit().await;
     assert!(of_kind(&audit, "approval").is_empty(), "{audit:#?}");
     assert_eq!(of_kind(&audit, "command_refused").len(), 1, "{audit:#?}");
 }
 
-#[tokio::test]
-async fn a_retried_command_job_replies_and_votes_once() {
-    let (s, head) = analyzed(CONFIG).await;
+async fn a_retried_command_job_replies_and_votes_once<F: ForgeHarness>() {
+    let (s, head) = analyzed::<F>(CONFIG).await;
     // Every attempt of the client to post the reply fails: the job fails and is retried.
-    s.fake.fail_next(
-        "POST",
-        "/repos/acme/infra/issues/7/comments",
-        4,
-        Fault::Error500,
-    );
+    s.fail("POST", &s.comments_path(PR), 0, 4, Fail::Error500);
     let id = s.comment(PR, "sec1", "/iamgate approve").await;
     let summary = s.settle().await;
 
     assert!(summary.retried >= 1, "{summary:?}");
     assert_eq!(summary.dead_lettered, 0, "{summary:?}");
-    assert_eq!(s.reactions(id), ["eyes"]);
+    assert_eq!(s.reactions(PR, id), ["eyes"]);
     s.reply(PR, id);
-    assert_eq!(s.status(&head), status("success", APPROVED));
+    s.assert_gate(&head, "success", APPROVED).await;
     let audit = s.audit().await;
     assert_eq!(of_kind(&audit, "approval").len(), 1, "{audit:#?}");
     s.report(PR);
 
     // A redelivery of the same comment (a new delivery id) does not answer again either.
-    s.deliver_comment(PR, id, "sec1", "/iamgate approve", "created")
+    s.redeliver_comment(PR, id, "sec1", "/iamgate approve")
         .await;
     s.settle().await;
     s.reply(PR, id);

@@ -1,5 +1,6 @@
 //! The integration test binary: scenario files per capability over shared support (fake
-//! GitHub, fake pulumi). Test support code unwraps freely: a failure there is a test failure.
+//! GitHub, fake GitLab, fake pulumi, and the forge-generic harness the scenarios run on). Test
+//! support code unwraps freely: a failure there is a test failure.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

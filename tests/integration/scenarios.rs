@@ -1,7 +1,10 @@
-//! The pull request scenarios of the GitHub App, end to end: signed webhooks through the real
-//! router, the durable queue, the real GitHub client against the fake GitHub, the fake pulumi.
-//! Each asserts what a person would see on GitHub: the one comment, the `iamgate` status, the
-//! review requests, and which previews ran.
+//! The pull request scenarios, end to end on both forges: authentic webhooks through the real
+//! router, the durable queue, the real forge client against the fake GitHub or the fake GitLab,
+//! the fake pulumi. Each asserts what a person would see on the forge: the one comment (note),
+//! the `iamgate` status, the review requests, and which previews ran. The bodies are written
+//! once over [`ForgeHarness`] and run as `github::<name>` and `gitlab::<name>`; what only one
+//! forge has (GitHub's signatures and `ready_for_review`) stays GitHub-specific below, GitLab's
+//! in `gitlab_scenarios.rs`.
 
 use std::time::Duration;
 
@@ -9,24 +12,21 @@ use axum::http::StatusCode;
 use iamgate::config::Secret;
 use iamgate::webhook::verify::github_signature_for;
 
-use crate::support::fake_github::{Fault, PrSpec};
 use crate::support::fake_pulumi::FakePulumi;
-use crate::support::server::{
-    BASE, MARKER, Options, PULUMI_TOKEN, REPO, STACK, Server, fixture, sha, wait_until,
-};
+use crate::support::harness::{Fail, ForgeHarness};
+use crate::support::server::{MARKER, Options, PULUMI_TOKEN, STACK, Server, fixture, wait_until};
 
 const ADMIN_ATTACH: &str = "corpus/admin-attach.preview.json";
 /// A real preview that changes no IAM (an S3 bucket's tags).
 const NO_IAM: &str = "previews/pitfall-aws-s3-tags-update-secret.preview.json";
 const ANALYZING: (&str, &str) = ("pending", "analyzing the IAM change");
 const NEEDS_SECURITY: &str = "needs 1 approval from acme/security or alice";
-const REVIEW_REQUESTS: &str = "/repos/acme/infra/pulls/7/requested_reviewers";
 
 fn status(state: &str, description: &str) -> (String, String) {
     (state.to_owned(), description.to_owned())
 }
 
-/// The comment as GitHub displays it: Markdown backslash escapes removed (so that key paths
+/// The comment as the forge displays it: Markdown backslash escapes removed (so that key paths
 /// such as `stacks[0].dir` read as written).
 fn displayed(body: &str) -> String {
     let mut out = String::with_capacity(body.len());
@@ -54,38 +54,48 @@ fn redacted(body: &str) -> String {
         .join("\n")
 }
 
+crate::both_forges!(
+    a_repository_without_iamgate_yml_gets_no_comment_and_no_status,
+    a_change_without_iam_succeeds,
+    a_change_outside_every_stack_gets_a_status_and_no_preview,
+    a_risky_change_asks_for_reviews_once_per_fingerprint,
+    a_broken_config_on_the_base_fails_closed_listing_every_problem,
+    a_failed_preview_fails_the_status_and_shows_its_stderr_with_secrets_masked,
+    a_preview_past_its_timeout_fails_and_its_process_group_is_killed,
+    a_result_for_an_outdated_head_is_never_posted,
+    deliveries_for_one_pr_coalesce_into_one_run_for_the_newest_head,
+    a_redelivery_is_acknowledged_and_does_nothing,
+    an_oversized_body_is_refused_with_413_and_not_stored,
+    a_weakened_config_in_the_pr_head_is_ignored,
+    a_config_change_alone_is_high_risk_and_its_problems_are_shown,
+    resource_names_cannot_inject_markup_mentions_or_the_marker,
+    a_fork_pr_is_not_previewed_and_not_passed,
+    an_ambiguous_comment_failure_and_a_rate_limit_converge,
+    repeated_server_errors_on_comment_and_status_converge_through_job_retries,
+    a_marker_pasted_by_a_person_is_not_taken_for_iamgates_comment,
+);
+
 // ---- enrolment and outcomes ----
 
-#[tokio::test]
-async fn a_repository_without_iamgate_yml_gets_no_comment_and_no_status() {
-    let s = Server::start().await;
-    let head = sha("h1");
-    s.fake
-        .archive(REPO, &head, &[("infra/index.ts", "export const x = 1;\n")])
-        .pr(REPO, 7, PrSpec::new(&head, BASE))
-        .pr_files(REPO, 7, ["infra/index.ts"]);
-    s.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
-    s.deliver_pr("opened", 7).await;
+async fn a_repository_without_iamgate_yml_gets_no_comment_and_no_status<F: ForgeHarness>() {
+    let s = F::start().await;
+    let head = s.unenrolled(7, "h1");
+    s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
+    s.open(7).await;
     let summary = s.settle().await;
 
     assert_eq!(summary.completed, 1, "{summary:?}");
-    assert!(s.fake.comments(REPO, 7).is_empty());
-    assert!(s.fake.statuses(REPO, &head).is_empty());
-    assert!(s.pulumi.invocations().is_empty());
-    assert_eq!(
-        s.fake
-            .count_requests("GET", "/repos/acme/infra/contents/.iamgate.yml"),
-        1,
-        "the config was looked for"
-    );
+    assert!(s.comments(7).is_empty());
+    assert!(s.statuses(&head).is_empty());
+    assert!(s.pulumi().invocations().is_empty());
+    assert_eq!(s.config_lookups(), 1, "the config was looked for");
 }
 
-#[tokio::test]
-async fn a_change_without_iam_succeeds() {
-    let s = Server::start().await;
-    let head = s.enrolled_pr(7, "h1");
-    s.pulumi.replay(STACK, fixture(NO_IAM));
-    s.deliver_pr("opened", 7).await;
+async fn a_change_without_iam_succeeds<F: ForgeHarness>() {
+    let s = F::start().await;
+    let head = s.enroll(7, "h1");
+    s.pulumi().replay(STACK, fixture(NO_IAM));
+    s.open(7).await;
     s.settle().await;
 
     assert_eq!(
@@ -101,49 +111,49 @@ async fn a_change_without_iam_succeeds() {
         body.contains("This preview changes no IAM."),
         "the comment says nothing IAM changed: {body}"
     );
-    assert_eq!(s.pulumi.invocations().len(), 1);
-    assert_eq!(s.fake.review_requests(REPO, 7), Default::default());
+    assert_eq!(s.pulumi().invocations().len(), 1);
+    assert_eq!(s.review_requests(7), Default::default());
 }
 
-#[tokio::test]
-async fn a_change_outside_every_stack_gets_a_status_and_no_preview() {
-    let s = Server::start().await;
-    let head = s.enrolled_pr(7, "h1");
-    s.fake.pr_files(REPO, 7, ["README.md", "docs/guide.md"]);
-    s.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
-    s.deliver_pr("opened", 7).await;
+async fn a_change_outside_every_stack_gets_a_status_and_no_preview<F: ForgeHarness>() {
+    let s = F::start().await;
+    let head = s.enroll(7, "h1");
+    s.changed_files(7, &["README.md", "docs/guide.md"]);
+    s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
+    s.open(7).await;
     s.settle().await;
 
-    assert!(s.pulumi.invocations().is_empty());
-    assert_eq!(s.fake.count_requests("GET", "/repos/acme/infra/tarball"), 0);
-    assert!(s.fake.comments(REPO, 7).is_empty());
+    assert!(s.pulumi().invocations().is_empty());
+    assert_eq!(s.archive_downloads(), 0);
+    assert!(s.comments(7).is_empty());
     assert_eq!(s.status(&head), status("success", "no IAM change"));
 }
 
-#[tokio::test]
-async fn a_risky_change_asks_for_reviews_once_per_fingerprint() {
-    let s = Server::start().await;
-    let head = s.enrolled_pr(7, "h1");
-    s.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
-    s.deliver_pr("opened", 7).await;
+async fn a_risky_change_asks_for_reviews_once_per_fingerprint<F: ForgeHarness>() {
+    let s = F::start().await;
+    let head = s.enroll(7, "h1");
+    s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
+    s.open(7).await;
     let summary = s.settle().await;
     assert_eq!(summary.completed, 1, "{summary:?}");
 
     let body = s.the_comment(7);
+    assert!(body.starts_with(MARKER), "{body}");
+    // The same report on every forge.
     insta::assert_snapshot!("risky_change_comment", redacted(&body));
     assert!(body.contains("AWS-MP-001"), "{body}");
     assert_eq!(
         s.statuses(&head),
-        [
-            status(ANALYZING.0, ANALYZING.1),
-            status("pending", NEEDS_SECURITY)
-        ]
+        s.shown(&[ANALYZING, ("pending", NEEDS_SECURITY)])
     );
-    let asked = s.fake.review_requests(REPO, 7);
-    assert_eq!(asked.teams, ["security"]);
-    assert_eq!(asked.users, ["alice"]);
-    assert_eq!(s.fake.count_requests("POST", REVIEW_REQUESTS), 1);
-    let invocations = s.pulumi.invocations();
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
+    let (teams, users) = s.review_requests(7);
+    // GitLab cannot ask a group to review: only the listed user is asked.
+    let expected_teams: &[&str] = if F::ASKS_TEAMS { &["security"] } else { &[] };
+    assert_eq!(teams, expected_teams);
+    assert_eq!(users, ["alice"]);
+    assert_eq!(s.review_request_calls(7), 1);
+    let invocations = s.pulumi().invocations();
     assert_eq!(invocations.len(), 1);
     assert_eq!(
         invocations[0].args,
@@ -157,31 +167,26 @@ async fn a_risky_change_asks_for_reviews_once_per_fingerprint() {
 
     // Another event for the same head (same IAM change): its preview is reused from the cache,
     // the comment is edited, nobody is asked again.
-    s.deliver_pr("reopened", 7).await;
+    s.reopen(7).await;
     s.settle().await;
     assert_eq!(
-        s.pulumi.invocations().len(),
+        s.pulumi().invocations().len(),
         1,
         "the same head is not previewed again"
     );
     assert_eq!(s.the_comment(7), body);
-    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     assert_eq!(
-        s.fake.count_requests("POST", REVIEW_REQUESTS),
+        s.review_request_calls(7),
         1,
         "reviewers are asked once per fingerprint"
     );
-    assert_eq!(
-        s.fake
-            .count_requests("POST", "/repos/acme/infra/issues/7/comments"),
-        1
-    );
+    assert_eq!(s.comment_posts(7), 1);
 }
 
-#[tokio::test]
-async fn a_broken_config_on_the_base_fails_closed_listing_every_problem() {
-    let s = Server::start().await;
-    let head = s.enrolled_pr(7, "h1");
+async fn a_broken_config_on_the_base_fails_closed_listing_every_problem<F: ForgeHarness>() {
+    let s = F::start().await;
+    let head = s.enroll(7, "h1");
     let broken = "\
 version: 2
 stacks:
@@ -192,9 +197,9 @@ reviews:
     approvals: 0
     from: { teams: [\"security\"] }
 ";
-    s.fake.file(REPO, BASE, ".iamgate.yml", broken);
-    s.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
-    s.deliver_pr("opened", 7).await;
+    s.base_file(".iamgate.yml", broken);
+    s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
+    s.open(7).await;
     s.settle().await;
 
     let body = displayed(&s.the_comment(7));
@@ -211,20 +216,21 @@ reviews:
         s.status(&head),
         status("failure", "invalid .iamgate.yml on the base branch")
     );
-    assert!(s.pulumi.invocations().is_empty());
+    assert!(s.pulumi().invocations().is_empty());
 }
 
 // ---- previews that fail ----
 
-#[tokio::test]
-async fn a_failed_preview_fails_the_status_and_shows_its_stderr_with_secrets_masked() {
-    let s = Server::start().await;
-    let head = s.enrolled_pr(7, "h1");
+async fn a_failed_preview_fails_the_status_and_shows_its_stderr_with_secrets_masked<
+    F: ForgeHarness,
+>() {
+    let s = F::start().await;
+    let head = s.enroll(7, "h1");
     let stderr = format!(
         "error: failed to load credentials: NoCredentialProviders\ntoken {PULUMI_TOKEN} rejected\n"
     );
-    s.pulumi.fail(STACK, 255, &stderr, "");
-    s.deliver_pr("opened", 7).await;
+    s.pulumi().fail(STACK, 255, &stderr, "");
+    s.open(7).await;
     s.settle().await;
 
     let body = s.the_comment(7);
@@ -245,19 +251,19 @@ async fn a_failed_preview_fails_the_status_and_shows_its_stderr_with_secrets_mas
             "analysis failed for prod: see the iamgate comment"
         )
     );
-    assert_eq!(s.fake.count_requests("POST", REVIEW_REQUESTS), 0);
+    assert_eq!(s.review_request_calls(7), 0);
+    assert_eq!(s.review_requests(7), Default::default());
 }
 
-#[tokio::test]
-async fn a_preview_past_its_timeout_fails_and_its_process_group_is_killed() {
-    let s = Server::start_with(Options {
+async fn a_preview_past_its_timeout_fails_and_its_process_group_is_killed<F: ForgeHarness>() {
+    let s = F::start_with(Options {
         timeout_secs: 1,
         ..Options::default()
     })
     .await;
-    let head = s.enrolled_pr(7, "h1");
-    s.pulumi.hang(STACK);
-    s.deliver_pr("opened", 7).await;
+    let head = s.enroll(7, "h1");
+    s.pulumi().hang(STACK);
+    s.open(7).await;
     s.settle().await;
 
     assert_eq!(
@@ -269,7 +275,7 @@ async fn a_preview_past_its_timeout_fails_and_its_process_group_is_killed() {
     );
     let body = displayed(&s.the_comment(7));
     assert!(body.contains("did not finish within 1s"), "{body}");
-    let (leader, grandchild) = s.pulumi.hung_pids(STACK).expect("the preview started");
+    let (leader, grandchild) = s.pulumi().hung_pids(STACK).expect("the preview started");
     wait_until(
         "the preview's process group to die",
         Duration::from_secs(5),
@@ -280,29 +286,27 @@ async fn a_preview_past_its_timeout_fails_and_its_process_group_is_killed() {
 
 // ---- heads, coalescing, duplicates ----
 
-#[tokio::test]
-async fn a_result_for_an_outdated_head_is_never_posted() {
-    let s = Server::start().await;
-    let old = s.enrolled_pr(7, "h1");
+async fn a_result_for_an_outdated_head_is_never_posted<F: ForgeHarness>() {
+    let s = F::start().await;
+    let old = s.enroll(7, "h1");
     // The first run previews the risky fixture, and waits for the test to let it finish.
-    s.pulumi.block(STACK, fixture(ADMIN_ATTACH));
-    s.deliver_pr("opened", 7).await;
-    let worker = s.service.worker().clone();
+    s.pulumi().block(STACK, fixture(ADMIN_ATTACH));
+    s.open(7).await;
+    let worker = s.service().worker().clone();
     let running = tokio::spawn(async move { worker.run_until_idle().await });
     wait_until("the first preview", Duration::from_secs(10), || {
-        !s.pulumi.invocations().is_empty()
+        !s.pulumi().invocations().is_empty()
     })
     .await;
 
     // While it runs, the author pushes a head that changes no IAM.
-    s.pulumi.replay(STACK, fixture(NO_IAM));
-    let new = s.push(7, "h2");
-    s.deliver_pr("synchronize", 7).await;
-    s.pulumi.release(STACK);
+    s.pulumi().replay(STACK, fixture(NO_IAM));
+    let new = s.push(7, "h2").await;
+    s.pulumi().release(STACK);
     running.await.unwrap().unwrap();
     s.settle().await;
 
-    let invocations = s.pulumi.invocations();
+    let invocations = s.pulumi().invocations();
     assert_eq!(invocations.len(), 2, "{invocations:?}");
     let cwd = invocations[1].cwd.display().to_string();
     assert!(
@@ -320,139 +324,88 @@ async fn a_result_for_an_outdated_head_is_never_posted() {
         !body.contains("AWS-MP-001") && !body.contains("critical"),
         "the outdated head's findings were posted: {body}"
     );
-    assert_eq!(s.fake.count_requests("POST", REVIEW_REQUESTS), 0);
+    assert_eq!(s.review_request_calls(7), 0);
+    assert_eq!(s.review_requests(7), Default::default());
 }
 
-#[tokio::test]
-async fn deliveries_for_one_pr_coalesce_into_one_run_for_the_newest_head() {
-    let s = Server::start().await;
-    let h1 = s.enrolled_pr(7, "h1");
-    s.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
-    s.deliver_pr("opened", 7).await;
-    let h2 = s.push(7, "h2");
-    s.deliver_pr("synchronize", 7).await;
-    let h3 = s.push(7, "h3");
-    s.deliver_pr("synchronize", 7).await;
-    s.deliver_pr("ready_for_review", 7).await;
+async fn deliveries_for_one_pr_coalesce_into_one_run_for_the_newest_head<F: ForgeHarness>() {
+    let s = F::start().await;
+    let h1 = s.enroll(7, "h1");
+    s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
+    s.open(7).await;
+    let h2 = s.push(7, "h2").await;
+    let h3 = s.push(7, "h3").await;
+    s.deliver_edit(7).await;
     let summary = s.settle().await;
 
     assert_eq!(
         summary.completed, 1,
         "one job for four deliveries: {summary:?}"
     );
-    let invocations = s.pulumi.invocations();
+    let invocations = s.pulumi().invocations();
     assert_eq!(invocations.len(), 1, "{invocations:?}");
     assert!(invocations[0].cwd.display().to_string().contains(&h3[..7]));
-    assert!(s.fake.statuses(REPO, &h1).is_empty());
-    assert!(s.fake.statuses(REPO, &h2).is_empty());
-    assert_eq!(s.status(&h3), status("pending", NEEDS_SECURITY));
-    s.the_comment(7);
-}
-
-#[tokio::test]
-async fn a_redelivery_is_acknowledged_and_does_nothing() {
-    let s = Server::start().await;
-    let head = s.enrolled_pr(7, "h1");
-    s.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
-    let body = s.pr_payload("opened", 7);
-    let id = s.delivery_id();
-    assert_eq!(
-        s.deliver_as("pull_request", &id, body.clone()).await,
-        StatusCode::ACCEPTED
-    );
-    assert_eq!(
-        s.deliver_as("pull_request", &id, body.clone()).await,
-        StatusCode::OK
-    );
-    assert_eq!(s.queue().await.pending, 1);
-    let summary = s.settle().await;
-    assert_eq!(summary.completed, 1);
-
-    // Redelivered after the job ran: still nothing.
-    assert_eq!(
-        s.deliver_as("pull_request", &id, body).await,
-        StatusCode::OK
-    );
-    let again = s.settle().await;
-    assert_eq!(again.completed, 0);
-    assert_eq!(s.pulumi.invocations().len(), 1);
-    assert_eq!(s.statuses(&head).len(), 2);
+    assert!(s.statuses(&h1).is_empty());
+    assert!(s.statuses(&h2).is_empty());
+    s.assert_gate(&h3, "pending", NEEDS_SECURITY).await;
     s.the_comment(7);
 }
 
 // ---- the webhook edge ----
 
-#[tokio::test]
-async fn bad_and_missing_signatures_are_refused_and_nothing_is_stored() {
-    let s = Server::start().await;
-    s.enrolled_pr(7, "h1");
-    s.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
-    let body = s.pr_payload("opened", 7);
+/// A delivery sent again with the same id (GitHub's `X-GitHub-Delivery`, GitLab's
+/// `Idempotency-Key` with a new event UUID) is acknowledged and acted on once.
+async fn a_redelivery_is_acknowledged_and_does_nothing<F: ForgeHarness>() {
+    let s = F::start().await;
+    let head = s.enroll(7, "h1");
+    s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
+    let body = s.open_payload(7);
     let id = s.delivery_id();
-    let headers = |signature: Option<String>| {
-        let mut h = vec![
-            ("x-github-event", "pull_request".to_owned()),
-            ("x-github-delivery", id.clone()),
-        ];
-        if let Some(sig) = signature {
-            h.push(("x-hub-signature-256", sig));
-        }
-        h
-    };
-    let wrong_secret = github_signature_for(&Secret::new("another-secret-0123456789"), &body);
-    let mut tampered = body.clone();
-    let last = tampered.len() - 1;
-    tampered.insert(last, b' ');
-    let right = github_signature_for(&Secret::new(crate::support::server::WEBHOOK_SECRET), &body);
-    for (what, sig, sent) in [
-        ("missing", None, body.clone()),
-        ("wrong secret", Some(wrong_secret), body.clone()),
-        ("body changed after signing", Some(right.clone()), tampered),
-        ("malformed", Some("sha256=zz".to_owned()), body.clone()),
-        (
-            "sha1 only",
-            Some(format!("sha1={}", &right[7..47])),
-            body.clone(),
-        ),
-    ] {
-        assert_eq!(
-            s.post(&headers(sig), sent).await,
-            StatusCode::UNAUTHORIZED,
-            "{what}"
-        );
-    }
-    assert_eq!(s.queue().await, Default::default(), "no job");
-    assert_eq!(s.settle().await.completed, 0);
-    assert!(s.pulumi.invocations().is_empty());
-    assert!(s.fake.requests().is_empty(), "GitHub was not called");
-    // Nothing was stored: the same delivery id, signed right, is new.
     assert_eq!(
-        s.post(&headers(Some(right)), body).await,
+        s.deliver_open_as(&id, body.clone()).await,
         StatusCode::ACCEPTED
     );
+    assert_eq!(s.deliver_open_as(&id, body.clone()).await, StatusCode::OK);
+    assert_eq!(s.queue().await.pending, 1);
+    let summary = s.settle().await;
+    assert_eq!(summary.completed, 1);
+
+    // Redelivered after the job ran: still nothing.
+    assert_eq!(s.deliver_open_as(&id, body).await, StatusCode::OK);
+    let again = s.settle().await;
+    assert_eq!(again.completed, 0);
+    assert_eq!(s.pulumi().invocations().len(), 1);
+    assert_eq!(
+        s.statuses(&head),
+        s.shown(&[ANALYZING, ("pending", NEEDS_SECURITY)])
+    );
+    s.the_comment(7);
 }
 
-#[tokio::test]
-async fn an_oversized_body_is_refused_with_413_and_not_stored() {
-    let s = Server::start_with(Options {
+/// Asserts a refused delivery left nothing: no job, no preview, no call to the forge.
+pub(crate) async fn assert_refused_left_nothing<F: ForgeHarness>(s: &F) {
+    assert_eq!(s.queue().await, Default::default(), "no job");
+    assert_eq!(s.settle().await.completed, 0);
+    assert!(s.pulumi().invocations().is_empty());
+    assert_eq!(s.forge_calls(), 0, "the forge was not called");
+}
+
+async fn an_oversized_body_is_refused_with_413_and_not_stored<F: ForgeHarness>() {
+    let s = F::start_with(Options {
         max_body_bytes: 64 * 1024,
         ..Options::default()
     })
     .await;
-    s.enrolled_pr(7, "h1");
-    let mut payload: serde_json::Value =
-        serde_json::from_slice(&s.pr_payload("opened", 7)).unwrap();
-    payload["pull_request"]["body"] = serde_json::json!("x".repeat(100 * 1024));
-    let big = serde_json::to_vec(&payload).unwrap();
+    s.enroll(7, "h1");
+    let big = s.oversized_open_payload(7, 100 * 1024);
     let id = s.delivery_id();
     assert_eq!(
-        s.deliver_as("pull_request", &id, big).await,
+        s.deliver_open_as(&id, big).await,
         StatusCode::PAYLOAD_TOO_LARGE
     );
     assert_eq!(s.queue().await, Default::default());
     assert_eq!(
-        s.deliver_as("pull_request", &id, s.pr_payload("opened", 7))
-            .await,
+        s.deliver_open_as(&id, s.open_payload(7)).await,
         StatusCode::ACCEPTED,
         "the refused delivery was not stored"
     );
@@ -460,10 +413,9 @@ async fn an_oversized_body_is_refused_with_413_and_not_stored() {
 
 // ---- what a PR cannot do ----
 
-#[tokio::test]
-async fn a_weakened_config_in_the_pr_head_is_ignored() {
-    let s = Server::start().await;
-    let head = s.enrolled_pr(7, "h1");
+async fn a_weakened_config_in_the_pr_head_is_ignored<F: ForgeHarness>() {
+    let s = F::start().await;
+    let head = s.enroll(7, "h1");
     // The head drops the review requirement and disables the rule that fires.
     let weakened = "\
 version: 1
@@ -474,12 +426,12 @@ stacks:
 risk: { disable: [\"AWS-MP-001\"] }
 ";
     s.head_commit(&head, weakened);
-    s.fake.pr_files(REPO, 7, [".iamgate.yml", "infra/index.ts"]);
-    s.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
-    s.deliver_pr("opened", 7).await;
+    s.changed_files(7, &[".iamgate.yml", "infra/index.ts"]);
+    s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
+    s.open(7).await;
     s.settle().await;
 
-    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     let body = displayed(&s.the_comment(7));
     assert!(
         body.contains("AWS-MP-001"),
@@ -489,20 +441,19 @@ risk: { disable: [\"AWS-MP-001\"] }
         body.contains("changes .iamgate.yml") && body.contains("base branch's copy still governs"),
         "the comment notes the config change: {body}"
     );
-    assert_eq!(s.fake.count_requests("POST", REVIEW_REQUESTS), 1);
+    assert_eq!(s.review_request_calls(7), 1);
 }
 
-#[tokio::test]
-async fn a_config_change_alone_is_high_risk_and_its_problems_are_shown() {
-    let s = Server::start().await;
-    let head = s.enrolled_pr(7, "h1");
+async fn a_config_change_alone_is_high_risk_and_its_problems_are_shown<F: ForgeHarness>() {
+    let s = F::start().await;
+    let head = s.enroll(7, "h1");
     s.head_commit(&head, "version: 1\nstacks: []\n");
-    s.fake.pr_files(REPO, 7, [".iamgate.yml"]);
-    s.deliver_pr("opened", 7).await;
+    s.changed_files(7, &[".iamgate.yml"]);
+    s.open(7).await;
     s.settle().await;
 
-    assert!(s.pulumi.invocations().is_empty());
-    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    assert!(s.pulumi().invocations().is_empty());
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     let body = displayed(&s.the_comment(7));
     assert!(
         body.contains("Its new copy is invalid") && body.contains("stacks (line 2): empty"),
@@ -510,13 +461,12 @@ async fn a_config_change_alone_is_high_risk_and_its_problems_are_shown() {
     );
 }
 
-#[tokio::test]
-async fn resource_names_cannot_inject_markup_mentions_or_the_marker() {
-    let s = Server::start().await;
-    s.enrolled_pr(7, "h1");
-    s.pulumi
+async fn resource_names_cannot_inject_markup_mentions_or_the_marker<F: ForgeHarness>() {
+    let s = F::start().await;
+    s.enroll(7, "h1");
+    s.pulumi()
         .replay(STACK, fixture("server/injection.preview.json"));
-    s.deliver_pr("opened", 7).await;
+    s.open(7).await;
     s.settle().await;
 
     let body = s.the_comment(7); // asserts exactly one marker
@@ -526,7 +476,7 @@ async fn resource_names_cannot_inject_markup_mentions_or_the_marker() {
         .filter(|l| l.trim_start().starts_with("```"))
         .count();
     assert_eq!(fences % 2, 0, "an unclosed code fence: {body}");
-    // What GitHub interprets as Markdown and HTML: everything outside code.
+    // What the forge interprets as Markdown and HTML: everything outside code.
     let markup = outside_code(&body);
     assert!(
         !markup.contains("@org/team"),
@@ -593,18 +543,16 @@ fn outside_code(body: &str) -> String {
     out
 }
 
-#[tokio::test]
-async fn a_fork_pr_is_not_previewed_and_not_passed() {
-    let s = Server::start().await;
-    let head = s.enrolled_pr(7, "h1");
-    s.fake
-        .update_pr(REPO, 7, |pr| *pr = pr.clone().fork("mallory/infra"));
-    s.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
-    s.deliver_pr("opened", 7).await;
+async fn a_fork_pr_is_not_previewed_and_not_passed<F: ForgeHarness>() {
+    let s = F::start().await;
+    let head = s.enroll(7, "h1");
+    s.make_fork(7, "mallory/infra");
+    s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
+    s.open(7).await;
     s.settle().await;
 
-    assert!(s.pulumi.invocations().is_empty());
-    assert_eq!(s.fake.count_requests("GET", "/repos/acme/infra/tarball"), 0);
+    assert!(s.pulumi().invocations().is_empty());
+    assert_eq!(s.archive_downloads(), 0);
     let (state, description) = s.status(&head);
     assert_ne!(state, "success");
     assert!(description.contains("fork"), "{description}");
@@ -612,89 +560,118 @@ async fn a_fork_pr_is_not_previewed_and_not_passed() {
     assert!(body.contains("comes from a fork"), "{body}");
 }
 
-// ---- GitHub failing ----
+// ---- the forge failing ----
 
-#[tokio::test]
-async fn an_ambiguous_comment_failure_and_a_secondary_rate_limit_converge() {
-    let s = Server::start().await;
-    let head = s.enrolled_pr(7, "h1");
-    s.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
-    s.fake
-        .fail_next(
-            "POST",
-            "/repos/acme/infra/issues/7/comments",
-            1,
-            Fault::Error502AfterApplying,
-        )
-        .fail_next(
-            "POST",
-            "/repos/acme/infra/statuses/",
-            1,
-            Fault::SecondaryRateLimit,
-        );
-    s.deliver_pr("opened", 7).await;
+async fn an_ambiguous_comment_failure_and_a_rate_limit_converge<F: ForgeHarness>() {
+    let s = F::start().await;
+    let head = s.enroll(7, "h1");
+    s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
+    let comments = s.comments_path(7);
+    let statuses = s.statuses_path();
+    s.fail("POST", &comments, 0, 1, Fail::Error502AfterApplying);
+    s.fail("POST", &statuses, 0, 1, Fail::RateLimited);
+    s.open(7).await;
     s.settle().await;
 
     s.the_comment(7);
-    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
+    assert!(s.responses(&comments).contains(&502), "the fault fired");
     assert!(
-        s.fake
-            .requests()
+        s.responses(&statuses)
             .iter()
-            .any(|r| r.path.starts_with("/repos/acme/infra/issues/7/comments") && r.status == 502),
-        "the fault fired"
+            .any(|code| *code == 403 || *code == 429),
+        "the rate limit fired"
     );
-    assert_eq!(s.fake.count_requests("POST", REVIEW_REQUESTS), 1);
+    assert_eq!(s.review_request_calls(7), 1);
+    assert_eq!(s.review_requests(7).1, ["alice"]);
 }
 
-#[tokio::test]
-async fn repeated_server_errors_on_comment_and_status_converge_through_job_retries() {
-    let s = Server::start().await;
-    let head = s.enrolled_pr(7, "h1");
-    s.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
+async fn repeated_server_errors_on_comment_and_status_converge_through_job_retries<
+    F: ForgeHarness,
+>() {
+    let s = F::start().await;
+    let head = s.enroll(7, "h1");
+    s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
     // Comment creation fails twice (the client checks it did not land, then posts again). The
     // final status fails more often than one job attempt retries, after the comment exists: the
     // job itself is retried, and must edit that comment, not post another.
-    s.fake
-        .fail_next(
-            "POST",
-            "/repos/acme/infra/issues/7/comments",
-            2,
-            Fault::Error500,
-        )
-        .fail_after("POST", "/repos/acme/infra/statuses/", 1, 4, Fault::Error502);
-    s.deliver_pr("opened", 7).await;
+    let comments = s.comments_path(7);
+    let statuses = s.statuses_path();
+    s.fail("POST", &comments, 0, 2, Fail::Error500);
+    s.fail("POST", &statuses, 1, 4, Fail::Error502);
+    s.open(7).await;
     let summary = s.settle().await;
 
     assert!(summary.retried >= 1, "{summary:?}");
     assert_eq!(summary.completed, 1, "{summary:?}");
     assert_eq!(summary.dead_lettered, 0, "{summary:?}");
     s.the_comment(7);
-    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
-    assert_eq!(s.fake.count_requests("POST", REVIEW_REQUESTS), 1);
-    let failed = |path: &str| {
-        s.fake
-            .requests()
-            .iter()
-            .filter(|r| r.path.starts_with(path) && r.status >= 500)
-            .count()
-    };
-    assert_eq!(failed("/repos/acme/infra/issues/7/comments"), 2);
-    assert_eq!(failed("/repos/acme/infra/statuses/"), 4);
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
+    assert_eq!(s.review_request_calls(7), 1);
+    let failed = |path: &str| s.responses(path).iter().filter(|c| **c >= 500).count();
+    assert_eq!(failed(&comments), 2);
+    assert_eq!(failed(&statuses), 4);
 }
 
+async fn a_marker_pasted_by_a_person_is_not_taken_for_iamgates_comment<F: ForgeHarness>() {
+    let s = F::start().await;
+    s.enroll(7, "h1");
+    s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
+    // A person quoting the marker does not count as iamgate's comment.
+    s.add_person_comment(7, "mallory", &format!("{MARKER}\nall good, merge it"));
+    s.open(7).await;
+    s.settle().await;
+    let comments = s.comments(7);
+    assert_eq!(comments.len(), 2, "{comments:#?}");
+    assert_eq!(comments[0].body, format!("{MARKER}\nall good, merge it"));
+    assert_eq!(comments[1].author, s.bot());
+}
+
+// ---- GitHub only ----
+
 #[tokio::test]
-async fn a_marker_pasted_by_a_person_is_not_taken_for_iamgates_comment() {
+async fn bad_and_missing_signatures_are_refused_and_nothing_is_stored() {
     let s = Server::start().await;
     s.enrolled_pr(7, "h1");
     s.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
-    // A person quoting the marker does not count as iamgate's comment.
-    s.fake
-        .add_user_comment(REPO, 7, "mallory", &format!("{MARKER}\nall good, merge it"));
-    s.deliver_pr("opened", 7).await;
-    s.settle().await;
-    let comments = s.fake.comments(REPO, 7);
-    assert_eq!(comments.len(), 2, "{comments:#?}");
-    assert_eq!(comments[0].body, format!("{MARKER}\nall good, merge it"));
-    assert_eq!(comments[1].author, s.fake.bot_login());
+    let body = s.pr_payload("opened", 7);
+    let id = s.delivery_id();
+    let headers = |signature: Option<String>| {
+        let mut h = vec![
+            ("x-github-event", "pull_request".to_owned()),
+            ("x-github-delivery", id.clone()),
+        ];
+        if let Some(sig) = signature {
+            h.push(("x-hub-signature-256", sig));
+        }
+        h
+    };
+    let wrong_secret = github_signature_for(&Secret::new("another-secret-0123456789"), &body);
+    let mut tampered = body.clone();
+    let last = tampered.len() - 1;
+    tampered.insert(last, b' ');
+    let right = github_signature_for(&Secret::new(crate::support::server::WEBHOOK_SECRET), &body);
+    for (what, sig, sent) in [
+        ("missing", None, body.clone()),
+        ("wrong secret", Some(wrong_secret), body.clone()),
+        ("body changed after signing", Some(right.clone()), tampered),
+        ("malformed", Some("sha256=zz".to_owned()), body.clone()),
+        (
+            "sha1 only",
+            Some(format!("sha1={}", &right[7..47])),
+            body.clone(),
+        ),
+    ] {
+        assert_eq!(
+            s.post(&headers(sig), sent).await,
+            StatusCode::UNAUTHORIZED,
+            "{what}"
+        );
+    }
+    assert_refused_left_nothing(&s).await;
+    // Nothing was stored: the same delivery id, signed right, is new.
+    assert_eq!(
+        s.post(&headers(Some(right)), body).await,
+        StatusCode::ACCEPTED
+    );
 }

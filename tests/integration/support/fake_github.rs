@@ -488,6 +488,12 @@ impl FakeGitHub {
             .insert(login.to_ascii_lowercase(), role.to_owned());
         self
     }
+    /// Whether team `org/slug` exists.
+    pub fn has_team(&self, org: &str, slug: &str) -> bool {
+        self.lock()
+            .teams
+            .contains_key(&(org.to_owned(), slug.to_owned()))
+    }
     /// A team and its active members (replaces an existing team of that name).
     pub fn team(&self, org: &str, slug: &str, members: &[&str]) -> &Self {
         let team = Team {

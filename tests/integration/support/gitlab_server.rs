@@ -9,19 +9,15 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use iamgate::config::ServerConfig;
-use iamgate::queue::RunSummary;
 use iamgate::server::{Service, router};
-use iamgate::store::Store;
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use tower::ServiceExt;
 
 use super::fake_gitlab::{FakeGitLab, FakeNote, MrSpec};
 use super::fake_pulumi::FakePulumi;
-pub use super::server::{BASE, CONFIG, MARKER, Options, PULUMI_TOKEN, STACK, fixture, sha};
+pub use super::server::{BASE, CONFIG, Options, PULUMI_TOKEN, STACK, fixture, sha};
 
 /// The project every GitLab scenario uses (the same path as the GitHub repository).
 pub const PROJECT: &str = "acme/infra";
@@ -200,6 +196,15 @@ pub fn note_payload(
     serde_json::to_vec(&payload).unwrap()
 }
 
+/// A GitLab commit status state in the contract's words: GitLab's `failed` is the contract's
+/// `failure`; `pending`, `running` and `success` are themselves.
+pub fn contract_state(gitlab: &str) -> String {
+    match gitlab {
+        "failed" => "failure".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
 /// The numeric ids a payload carries: the target project's and the source project's.
 #[derive(Debug, Clone, Copy)]
 pub struct Ids {
@@ -258,14 +263,7 @@ impl GitLabServer {
 
     /// Sends a request with these headers and body to `POST /webhooks/gitlab`.
     pub async fn post(&self, headers: &[(&str, String)], body: Vec<u8>) -> StatusCode {
-        let mut request =
-            Request::post("/webhooks/gitlab").header("content-type", "application/json");
-        for (name, value) in headers {
-            request = request.header(*name, value.as_str());
-        }
-        let request = request.body(Body::from(body)).unwrap();
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        response.status()
+        super::server::post_json(&self.router, "/webhooks/gitlab", headers, body).await
     }
 
     /// The headers GitLab 17.4+ sends: the event, the token, the event UUID and the
@@ -410,16 +408,6 @@ impl GitLabServer {
         id
     }
 
-    /// Runs the worker until no job is pending or running (delayed retries are waited for).
-    pub async fn settle(&self) -> RunSummary {
-        super::server::settle(&self.service).await
-    }
-
-    /// Jobs pending, running and dead.
-    pub async fn queue(&self) -> iamgate::store::QueueStats {
-        self.service.store().queue_stats().await.unwrap()
-    }
-
     /// Sets up MR `iid` at head `head_tag` on the enrolled project: the base config [`CONFIG`]
     /// at [`BASE`], the head with the same config and an `infra/` Pulumi project, the MR (by
     /// `dev`) changing `infra/index.ts`, `sec1` in the `acme/security` group and `alice` a
@@ -447,15 +435,8 @@ impl GitLabServer {
 
     /// The files of a head commit: `.iamgate.yml` with `config`, the `infra/` project.
     pub fn head_commit(&self, head: &str, config: &str) {
-        self.fake.archive(
-            PROJECT,
-            head,
-            &[
-                (".iamgate.yml", config),
-                ("infra/Pulumi.yaml", "name: infra\nruntime: nodejs\n"),
-                ("infra/index.ts", "export const x = 1;\n"),
-            ],
-        );
+        self.fake
+            .archive(PROJECT, head, &super::server::head_files(config));
     }
 
     /// Moves MR `iid` to a new head `head_tag` (same files as a fresh head); returns
@@ -479,40 +460,6 @@ impl GitLabServer {
             .collect()
     }
 
-    /// The only note on MR `iid`, asserting there is exactly one and it is iamgate's report.
-    pub fn the_note(&self, iid: u64) -> String {
-        let notes = self.fake.notes(PROJECT, iid);
-        assert_eq!(notes.len(), 1, "exactly one note expected: {notes:#?}");
-        let note = &notes[0];
-        assert_eq!(note.author, self.fake.bot_username());
-        assert!(!note.system);
-        assert_eq!(
-            note.body.matches(MARKER).count(),
-            1,
-            "exactly one marker: {}",
-            note.body
-        );
-        note.body.clone()
-    }
-
-    /// iamgate's one report note on MR `iid` (replies and people's notes aside), asserting
-    /// there is exactly one.
-    pub fn report(&self, iid: u64) -> String {
-        let reports: Vec<String> = self
-            .own_notes(iid)
-            .into_iter()
-            .filter(|n| n.body.contains(MARKER))
-            .map(|n| n.body)
-            .collect();
-        assert_eq!(
-            reports.len(),
-            1,
-            "exactly one report expected: {reports:#?}"
-        );
-        assert_eq!(reports[0].matches(MARKER).count(), 1, "{}", reports[0]);
-        reports[0].clone()
-    }
-
     /// iamgate's replies to note `note_id` on MR `iid`, oldest first.
     pub fn replies(&self, iid: u64, note_id: u64) -> Vec<String> {
         let marker = format!("<!-- iamgate:reply:{note_id} -->");
@@ -521,17 +468,6 @@ impl GitLabServer {
             .filter(|n| n.body.contains(&marker))
             .map(|n| n.body)
             .collect()
-    }
-
-    /// iamgate's one reply to note `note_id`, asserting there is exactly one.
-    pub fn reply(&self, iid: u64, note_id: u64) -> String {
-        let replies = self.replies(iid, note_id);
-        assert_eq!(
-            replies.len(),
-            1,
-            "exactly one reply to {note_id} expected: {replies:#?}"
-        );
-        replies[0].clone()
     }
 
     /// The award emoji iamgate put on note `note_id` of MR `iid`, by name.
@@ -545,38 +481,15 @@ impl GitLabServer {
             .collect()
     }
 
-    /// Every audit record, oldest first, decoded.
-    pub async fn audit(&self) -> Vec<iamgate::audit::AuditEntry> {
-        self.service
-            .store()
-            .audit_records(&iamgate::audit::AuditFilter::default())
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.entry().unwrap())
-            .collect()
-    }
-
-    /// The `kind` of every audit record, oldest first.
-    pub async fn audit_kinds(&self) -> Vec<&'static str> {
-        self.audit().await.iter().map(|e| e.event.kind()).collect()
-    }
-
-    /// The `iamgate` statuses the fake stored on `sha`, oldest first, as `(state, description)`.
+    /// The `iamgate` statuses the fake stored on `sha`, oldest first, as `(state, description)`
+    /// in the contract's states (see [`contract_state`]).
     pub fn statuses(&self, sha: &str) -> Vec<(String, String)> {
         self.fake
             .statuses(PROJECT, sha)
             .into_iter()
             .filter(|s| s.name == "iamgate")
-            .map(|s| (s.state, s.description))
+            .map(|s| (contract_state(&s.state), s.description))
             .collect()
-    }
-
-    /// The newest `iamgate` status on `sha`, asserting there is one.
-    pub fn status(&self, sha: &str) -> (String, String) {
-        self.statuses(sha)
-            .pop()
-            .unwrap_or_else(|| panic!("no iamgate status on {sha}"))
     }
 
     /// The API path of the project, as the fake logs it (`/projects/acme%2Finfra`).

@@ -4,4 +4,5 @@ pub mod fake_github;
 pub mod fake_gitlab;
 pub mod fake_pulumi;
 pub mod gitlab_server;
+pub mod harness;
 pub mod server;

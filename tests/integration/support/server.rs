@@ -348,14 +348,7 @@ impl Server {
 
     /// Sends a request with these headers and body to `POST /webhooks/github`.
     pub async fn post(&self, headers: &[(&str, String)], body: Vec<u8>) -> StatusCode {
-        let mut request =
-            Request::post("/webhooks/github").header("content-type", "application/json");
-        for (name, value) in headers {
-            request = request.header(*name, value.as_str());
-        }
-        let request = request.body(Body::from(body)).unwrap();
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        response.status()
+        post_json(&self.router, "/webhooks/github", headers, body).await
     }
 
     /// A correctly signed delivery of `event` with `delivery` as its id.
@@ -486,16 +479,6 @@ impl Server {
         .await;
     }
 
-    /// Runs the worker until no job is pending or running (delayed retries are waited for).
-    pub async fn settle(&self) -> RunSummary {
-        settle(&self.service).await
-    }
-
-    /// Jobs pending, running and dead.
-    pub async fn queue(&self) -> iamgate::store::QueueStats {
-        self.service.store().queue_stats().await.unwrap()
-    }
-
     /// Sets up PR `number` at head `head_tag` on the enrolled repository: the base config
     /// [`CONFIG`] at [`BASE`], the head with the same config and an `infra/` Pulumi project, the
     /// PR changing `infra/index.ts`, the security team and `alice` as reviewers.
@@ -521,15 +504,7 @@ impl Server {
 
     /// The files of a head commit: `.iamgate.yml` with `config`, the `infra/` project.
     pub fn head_commit(&self, head: &str, config: &str) {
-        self.fake.archive(
-            REPO,
-            head,
-            &[
-                (".iamgate.yml", config),
-                ("infra/Pulumi.yaml", "name: infra\nruntime: nodejs\n"),
-                ("infra/index.ts", "export const x = 1;\n"),
-            ],
-        );
+        self.fake.archive(REPO, head, &head_files(config));
     }
 
     /// Moves PR `number` to a new head `head_tag` (same files as a fresh head); returns its SHA.
@@ -538,45 +513,6 @@ impl Server {
         self.head_commit(&head, CONFIG);
         self.fake.push(REPO, number, &head);
         head
-    }
-
-    /// The only comment on PR `number`, asserting there is exactly one and it is iamgate's.
-    pub fn the_comment(&self, number: u64) -> String {
-        let comments = self.fake.comments(REPO, number);
-        assert_eq!(
-            comments.len(),
-            1,
-            "exactly one comment expected: {comments:#?}"
-        );
-        let comment = &comments[0];
-        assert_eq!(comment.author, self.fake.bot_login());
-        assert_eq!(
-            comment.body.matches(MARKER).count(),
-            1,
-            "exactly one marker: {}",
-            comment.body
-        );
-        comment.body.clone()
-    }
-
-    /// iamgate's one report comment on PR `number` (replies and people's comments aside),
-    /// asserting there is exactly one.
-    pub fn report(&self, number: u64) -> String {
-        let bot = self.fake.bot_login();
-        let reports: Vec<String> = self
-            .fake
-            .comments(REPO, number)
-            .into_iter()
-            .filter(|c| c.author == bot && c.body.contains(MARKER))
-            .map(|c| c.body)
-            .collect();
-        assert_eq!(
-            reports.len(),
-            1,
-            "exactly one report expected: {reports:#?}"
-        );
-        assert_eq!(reports[0].matches(MARKER).count(), 1, "{}", reports[0]);
-        reports[0].clone()
     }
 
     /// iamgate's replies to comment `comment_id` on PR `number`, oldest first.
@@ -591,17 +527,6 @@ impl Server {
             .collect()
     }
 
-    /// iamgate's one reply to comment `comment_id`, asserting there is exactly one.
-    pub fn reply(&self, number: u64, comment_id: u64) -> String {
-        let replies = self.replies(number, comment_id);
-        assert_eq!(
-            replies.len(),
-            1,
-            "exactly one reply to {comment_id} expected: {replies:#?}"
-        );
-        replies[0].clone()
-    }
-
     /// The reactions iamgate put on comment `comment_id`, as their contents.
     pub fn reactions(&self, comment_id: u64) -> Vec<String> {
         self.fake
@@ -609,23 +534,6 @@ impl Server {
             .into_iter()
             .map(|r| r.content)
             .collect()
-    }
-
-    /// Every audit record, oldest first, decoded.
-    pub async fn audit(&self) -> Vec<iamgate::audit::AuditEntry> {
-        self.service
-            .store()
-            .audit_records(&iamgate::audit::AuditFilter::default())
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.entry().unwrap())
-            .collect()
-    }
-
-    /// The `kind` of every audit record, oldest first.
-    pub async fn audit_kinds(&self) -> Vec<&'static str> {
-        self.audit().await.iter().map(|e| e.event.kind()).collect()
     }
 
     /// The `iamgate` statuses on `sha`, oldest first, as `(state, description)`.
@@ -637,13 +545,44 @@ impl Server {
             .map(|s| (s.state, s.description))
             .collect()
     }
+}
 
-    /// The newest `iamgate` status on `sha`, asserting there is one.
-    pub fn status(&self, sha: &str) -> (String, String) {
-        self.statuses(sha)
-            .pop()
-            .unwrap_or_else(|| panic!("no iamgate status on {sha}"))
+/// Sends a JSON `POST` with these headers and `body` to `path` through `router`.
+pub async fn post_json(
+    router: &axum::Router,
+    path: &str,
+    headers: &[(&str, String)],
+    body: Vec<u8>,
+) -> StatusCode {
+    let mut request = Request::post(path).header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, value.as_str());
     }
+    let request = request.body(Body::from(body)).unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    response.status()
+}
+
+/// The files of every scenario head commit: `.iamgate.yml` with `config`, the `infra/` Pulumi
+/// project.
+pub fn head_files(config: &str) -> [(&str, &str); 3] {
+    [
+        (".iamgate.yml", config),
+        ("infra/Pulumi.yaml", "name: infra\nruntime: nodejs\n"),
+        ("infra/index.ts", "export const x = 1;\n"),
+    ]
+}
+
+/// Every audit record of `service`'s store, oldest first, decoded.
+pub async fn audit_of(service: &Service) -> Vec<iamgate::audit::AuditEntry> {
+    service
+        .store()
+        .audit_records(&iamgate::audit::AuditFilter::default())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.entry().unwrap())
+        .collect()
 }
 
 /// Runs `service`'s worker until no job is pending or running, for at most 30 s.
