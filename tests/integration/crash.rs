@@ -1,30 +1,290 @@
-//! kill -9 recovery: the real `iamgate serve` binary against the fake GitHub (in this process,
-//! reached over loopback), webhooks over HTTP, the process SIGKILLed at several points and
-//! restarted on the same SQLite store. Every PR must still end with exactly one correct comment
-//! and the right status.
+//! kill -9 recovery: the real `iamgate serve` binary against the fake GitHub or the fake GitLab
+//! (in this process, reached over loopback), webhooks over HTTP, the process SIGKILLed at several
+//! points and restarted on the same SQLite store. Every PR/MR must still end with exactly one
+//! correct comment (note) and the right status. The bodies are written once over [`CrashForge`]
+//! and run on both forges as `crash::github::<name>` and `crash::gitlab::<name>`.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use iamgate::audit::{AuditEntry, AuditFilter};
 use iamgate::config::Secret;
+use iamgate::store::sqlite::AuditReader;
 use iamgate::webhook::verify::github_signature_for;
 use tempfile::TempDir;
 
-use crate::support::fake_github::{FakeGitHub, Fault};
+use crate::support::fake_github::{self, FakeGitHub, PrSpec};
+use crate::support::fake_gitlab::{self, FakeGitLab, MrSpec};
 use crate::support::fake_pulumi::FakePulumi;
+use crate::support::gitlab_server::{self, DEVELOPER, Ids, MR_HOOK, MrHook, PROJECT};
+use crate::support::harness::{Comment, assert_gate_shown};
 use crate::support::server::{
-    BASE, CONFIG, MARKER, Options, REPO, STACK, WEBHOOK_SECRET, config_toml, fixture, pr_payload,
-    sha,
+    self, BASE, CONFIG, MARKER, Options, REPO, STACK, WEBHOOK_SECRET, fixture, head_files,
+    pr_payload, sha,
 };
 
 const NEEDS_SECURITY: &str = "needs 1 approval from acme/security or alice";
+const ADMIN_ATTACH: &str = "corpus/admin-attach.preview.json";
 
-/// A fake GitHub with one enrolled repository, a fake pulumi, and a store that outlives the
+/// Runs each crash scenario `name::<F>()` on both forges, on a multi-threaded runtime (the fake
+/// forge answers the real binary while the test waits).
+macro_rules! crash_on_both_forges {
+    ($($name:ident),* $(,)?) => {
+        mod github {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name::<crate::support::fake_github::FakeGitHub>().await;
+                }
+            )*
+        }
+        mod gitlab {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name::<crate::support::fake_gitlab::FakeGitLab>().await;
+                }
+            )*
+        }
+    };
+}
+
+crash_on_both_forges!(
+    killed_right_after_acknowledging_a_delivery_the_pr_still_gets_its_result,
+    killed_while_the_preview_runs_the_job_runs_again_after_restart,
+    killed_after_the_comment_and_before_the_status_no_second_comment_is_posted,
+);
+
+/// What a crash scenario needs of a fake forge: set-up, the opening event over HTTP, and what the
+/// forge shows afterwards (statuses in the contract's states).
+trait CrashForge: Sized {
+    /// Whether a review request can name a team (GitHub) or only users (GitLab).
+    const ASKS_TEAMS: bool;
+    /// Whether the forge keeps the first text of a run of one status state (GitLab).
+    const KEEPS_SAME_STATE_TEXT: bool;
+
+    /// The fake, with the repository/project enrolled (base config, security team, `alice`).
+    async fn launch() -> Self;
+    /// The `iamgate serve` config for this forge.
+    fn config(&self, pulumi: &Path, db: &Path, listen: &str, options: &Options) -> String;
+    /// PR `number` at a head of its own, changing `infra/`; returns the head.
+    fn pr(&self, number: u64) -> String;
+    /// Delivers the opening event of PR `number` to the server at `url` with delivery id
+    /// (idempotency key) `id`; returns the HTTP status.
+    async fn deliver_opened(&self, url: &str, number: u64, id: &str) -> u16;
+    fn bot(&self) -> String;
+    /// Every comment (note) on PR `number`, oldest first.
+    fn comments(&self, number: u64) -> Vec<Comment>;
+    /// The `iamgate` statuses on `sha`, oldest first, in the contract's states.
+    fn statuses(&self, sha: &str) -> Vec<(String, String)>;
+    /// The review requests on PR `number`: `(teams, users)`.
+    fn review_requests(&self, number: u64) -> (Vec<String>, Vec<String>);
+    /// The API path (prefix) where comments on PR `number` are created.
+    fn comments_path(&self, number: u64) -> String;
+    /// The API path prefix where commit statuses are created.
+    fn statuses_path(&self) -> String;
+    /// How many `method` calls under `path` the forge received.
+    fn count(&self, method: &str, path: &str) -> usize;
+    /// The response codes of every call under `path`, oldest first.
+    fn responses(&self, path: &str) -> Vec<u16>;
+    /// Every later status creation fails with a 500, after the first `pass` succeed.
+    fn fail_statuses_after(&self, pass: usize);
+    fn clear_faults(&self);
+}
+
+impl CrashForge for FakeGitHub {
+    const ASKS_TEAMS: bool = true;
+    const KEEPS_SAME_STATE_TEXT: bool = false;
+
+    async fn launch() -> Self {
+        let fake = FakeGitHub::start().await;
+        fake.repo(REPO)
+            .file(REPO, BASE, ".iamgate.yml", CONFIG)
+            .team("acme", "security", &["sec1"])
+            .collaborator(REPO, "alice");
+        fake
+    }
+    fn config(&self, pulumi: &Path, db: &Path, listen: &str, options: &Options) -> String {
+        server::config_toml(&self.url(), pulumi, db, listen, options)
+    }
+    fn pr(&self, number: u64) -> String {
+        let head = sha(&format!("crash-{number}"));
+        self.archive(REPO, &head, &head_files(CONFIG))
+            .pr(REPO, number, PrSpec::new(&head, BASE))
+            .pr_files(REPO, number, ["infra/index.ts"]);
+        head
+    }
+    async fn deliver_opened(&self, url: &str, number: u64, id: &str) -> u16 {
+        let spec = self.pull(REPO, number);
+        let body = pr_payload("opened", number, &spec, self.installation_id());
+        let signature = github_signature_for(&Secret::new(WEBHOOK_SECRET), &body);
+        let headers = [
+            ("x-github-event", "pull_request".to_owned()),
+            ("x-github-delivery", id.to_owned()),
+            ("x-hub-signature-256", signature),
+        ];
+        post(&format!("{url}/webhooks/github"), &headers, body).await
+    }
+    fn bot(&self) -> String {
+        self.bot_login()
+    }
+    fn comments(&self, number: u64) -> Vec<Comment> {
+        FakeGitHub::comments(self, REPO, number)
+            .into_iter()
+            .map(|c| Comment {
+                author: c.author,
+                body: c.body,
+            })
+            .collect()
+    }
+    fn statuses(&self, sha: &str) -> Vec<(String, String)> {
+        FakeGitHub::statuses(self, REPO, sha)
+            .into_iter()
+            .filter(|s| s.context == "iamgate")
+            .map(|s| (s.state, s.description))
+            .collect()
+    }
+    fn review_requests(&self, number: u64) -> (Vec<String>, Vec<String>) {
+        let asked = FakeGitHub::review_requests(self, REPO, number);
+        (asked.teams, asked.users)
+    }
+    fn comments_path(&self, number: u64) -> String {
+        format!("/repos/{REPO}/issues/{number}/comments")
+    }
+    fn statuses_path(&self) -> String {
+        format!("/repos/{REPO}/statuses/")
+    }
+    fn count(&self, method: &str, path: &str) -> usize {
+        self.count_requests(method, path)
+    }
+    fn responses(&self, path: &str) -> Vec<u16> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path.starts_with(path))
+            .map(|r| r.status)
+            .collect()
+    }
+    fn fail_statuses_after(&self, pass: usize) {
+        let path = CrashForge::statuses_path(self);
+        self.fail_after("POST", &path, pass, 1000, fake_github::Fault::Error500);
+    }
+    fn clear_faults(&self) {
+        FakeGitHub::clear_faults(self);
+    }
+}
+
+impl CrashForge for FakeGitLab {
+    const ASKS_TEAMS: bool = false;
+    const KEEPS_SAME_STATE_TEXT: bool = true;
+
+    async fn launch() -> Self {
+        let fake = FakeGitLab::start().await;
+        fake.project(PROJECT);
+        fake.file(PROJECT, BASE, ".iamgate.yml", CONFIG)
+            .group_member("acme/security", "sec1", DEVELOPER)
+            .project_member(PROJECT, "alice", DEVELOPER)
+            .project_member(PROJECT, "dev", DEVELOPER);
+        fake
+    }
+    fn config(&self, pulumi: &Path, db: &Path, listen: &str, options: &Options) -> String {
+        gitlab_server::config_toml_listening(&self.url(), pulumi, db, listen, options)
+    }
+    fn pr(&self, number: u64) -> String {
+        let head = sha(&format!("crash-{number}"));
+        self.archive(PROJECT, &head, &head_files(CONFIG))
+            .mr(PROJECT, number, MrSpec::new(&head, BASE).author("dev"))
+            .mr_files(PROJECT, number, ["infra/index.ts"]);
+        head
+    }
+    async fn deliver_opened(&self, url: &str, number: u64, id: &str) -> u16 {
+        let spec = self.mr_spec(PROJECT, number);
+        let author = self.user(&spec.author);
+        let project = self.project(PROJECT);
+        let hook = MrHook {
+            action: "open",
+            user: (author, &spec.author),
+            oldrev: None,
+        };
+        let ids = Ids {
+            project,
+            source: project,
+        };
+        let body = gitlab_server::mr_payload(&hook, number, &spec, &ids, author);
+        let headers = [
+            ("x-gitlab-event", MR_HOOK.to_owned()),
+            ("x-gitlab-token", gitlab_server::WEBHOOK_SECRET.to_owned()),
+            ("x-gitlab-event-uuid", format!("{id}-uuid")),
+            ("idempotency-key", id.to_owned()),
+        ];
+        post(&format!("{url}/webhooks/gitlab"), &headers, body).await
+    }
+    fn bot(&self) -> String {
+        self.bot_username().to_owned()
+    }
+    fn comments(&self, number: u64) -> Vec<Comment> {
+        self.notes(PROJECT, number)
+            .into_iter()
+            .map(|n| Comment {
+                author: n.author,
+                body: n.body,
+            })
+            .collect()
+    }
+    fn statuses(&self, sha: &str) -> Vec<(String, String)> {
+        FakeGitLab::statuses(self, PROJECT, sha)
+            .into_iter()
+            .filter(|s| s.name == "iamgate")
+            .map(|s| (gitlab_server::contract_state(&s.state), s.description))
+            .collect()
+    }
+    fn review_requests(&self, number: u64) -> (Vec<String>, Vec<String>) {
+        (Vec::new(), self.reviewers(PROJECT, number))
+    }
+    fn comments_path(&self, number: u64) -> String {
+        format!(
+            "{}/merge_requests/{number}/notes",
+            FakeGitLab::project_api_path(PROJECT)
+        )
+    }
+    fn statuses_path(&self) -> String {
+        format!("{}/statuses/", FakeGitLab::project_api_path(PROJECT))
+    }
+    fn count(&self, method: &str, path: &str) -> usize {
+        self.count_requests(method, path)
+    }
+    fn responses(&self, path: &str) -> Vec<u16> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path.starts_with(path))
+            .map(|r| r.status)
+            .collect()
+    }
+    fn fail_statuses_after(&self, pass: usize) {
+        let path = CrashForge::statuses_path(self);
+        self.fail_after("POST", &path, pass, 1000, fake_gitlab::Fault::Error500);
+    }
+    fn clear_faults(&self) {
+        FakeGitLab::clear_faults(self);
+    }
+}
+
+/// POSTs a JSON `body` with `headers` to `url`; returns the HTTP status.
+async fn post(url: &str, headers: &[(&str, String)], body: Vec<u8>) -> u16 {
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    request.body(body).send().await.unwrap().status().as_u16()
+}
+
+/// A fake forge with one enrolled repository, a fake pulumi, and a store that outlives the
 /// server processes started on it.
-struct Crash {
-    fake: FakeGitHub,
+struct Crash<F> {
+    forge: F,
     pulumi: FakePulumi,
     dir: TempDir,
     starts: u32,
@@ -62,17 +322,13 @@ impl Drop for Release {
     }
 }
 
-impl Crash {
-    async fn new() -> Crash {
+impl<F: CrashForge> Crash<F> {
+    async fn new() -> Crash<F> {
         let dir = TempDir::new().unwrap();
-        let fake = FakeGitHub::start().await;
-        fake.repo(REPO)
-            .file(REPO, BASE, ".iamgate.yml", CONFIG)
-            .team("acme", "security", &["sec1"])
-            .collaborator(REPO, "alice");
+        let forge = F::launch().await;
         let pulumi = FakePulumi::new(dir.path().join("pulumi"));
         Crash {
-            fake,
+            forge,
             pulumi,
             dir,
             starts: 0,
@@ -80,26 +336,8 @@ impl Crash {
         }
     }
 
-    /// PR `number` at a head of its own, changing `infra/`.
-    fn pr(&self, number: u64) -> String {
-        let head = sha(&format!("crash-{number}"));
-        self.fake
-            .archive(
-                REPO,
-                &head,
-                &[
-                    (".iamgate.yml", CONFIG),
-                    ("infra/Pulumi.yaml", "name: infra\nruntime: nodejs\n"),
-                    ("infra/index.ts", "export const x = 1;\n"),
-                ],
-            )
-            .pr(
-                REPO,
-                number,
-                crate::support::fake_github::PrSpec::new(&head, BASE),
-            )
-            .pr_files(REPO, number, ["infra/index.ts"]);
-        head
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("iamgate.db")
     }
 
     /// Starts `iamgate serve` on a free port and waits until `/healthz` answers.
@@ -114,10 +352,9 @@ impl Crash {
             lease_secs: 2,
             ..Options::default()
         };
-        let toml = config_toml(
-            &self.fake.url(),
+        let toml = self.forge.config(
             self.pulumi.command(),
-            &self.dir.path().join("iamgate.db"),
+            &self.db(),
             &format!("127.0.0.1:{port}"),
             &options,
         );
@@ -160,27 +397,12 @@ impl Crash {
         }
     }
 
-    /// Delivers `pull_request.opened` for PR `number` over HTTP; returns the HTTP status.
+    /// Delivers the opening event of PR `number` over HTTP with a fresh delivery id; returns the
+    /// HTTP status.
     async fn deliver_opened(&mut self, proc: &Proc, number: u64) -> u16 {
         self.deliveries += 1;
-        let spec = self.fake.pull(REPO, number);
-        let body = pr_payload("opened", number, &spec, self.fake.installation_id());
-        let signature = github_signature_for(&Secret::new(WEBHOOK_SECRET), &body);
-        reqwest::Client::new()
-            .post(format!("{}/webhooks/github", proc.url))
-            .header("content-type", "application/json")
-            .header("x-github-event", "pull_request")
-            .header(
-                "x-github-delivery",
-                format!("crash-delivery-{}", self.deliveries),
-            )
-            .header("x-hub-signature-256", signature)
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
+        let id = format!("crash-delivery-{}", self.deliveries);
+        self.forge.deliver_opened(&proc.url, number, &id).await
     }
 
     /// Waits until `done` holds, failing with the server's log after `within`.
@@ -196,14 +418,24 @@ impl Crash {
         }
     }
 
-    /// Waits for PR `number`'s final status, then checks its one comment.
+    /// Every audit record of the store, oldest first, read without changing it.
+    async fn audit(&self) -> Vec<AuditEntry> {
+        let reader = AuditReader::open(&self.db()).await.unwrap();
+        let records = reader.records(&AuditFilter::default()).await.unwrap();
+        reader.close().await;
+        records.iter().map(|r| r.entry().unwrap()).collect()
+    }
+
+    /// Waits for PR `number`'s final status and review requests, then checks the gate (on GitLab
+    /// through the audit trail's decision, the shown text being the first pending one) and the one
+    /// comment.
     async fn assert_converges(&self, proc: &Proc, number: u64, head: &str) {
         // Reviewers are asked last, after the status.
         let settled = || {
-            self.fake
-                .latest_status(REPO, head)
-                .is_some_and(|s| s.state == "pending" && s.description == NEEDS_SECURITY)
-                && !self.fake.review_requests(REPO, number).teams.is_empty()
+            let shown = self.forge.statuses(head).pop();
+            shown.is_some_and(|(state, description)| {
+                state == "pending" && (F::KEEPS_SAME_STATE_TEXT || description == NEEDS_SECURITY)
+            }) && !self.forge.review_requests(number).1.is_empty()
         };
         self.wait(
             proc,
@@ -212,7 +444,18 @@ impl Crash {
             settled,
         )
         .await;
-        let comments = self.fake.comments(REPO, number);
+        let audit = if F::KEEPS_SAME_STATE_TEXT {
+            self.audit().await
+        } else {
+            Vec::new()
+        };
+        assert_gate_shown(
+            F::KEEPS_SAME_STATE_TEXT,
+            &self.forge.statuses(head),
+            &audit,
+            (head, "pending", NEEDS_SECURITY),
+        );
+        let comments = self.forge.comments(number);
         assert_eq!(
             comments.len(),
             1,
@@ -221,10 +464,17 @@ impl Crash {
         let body = &comments[0].body;
         assert_eq!(body.matches(MARKER).count(), 1, "{body}");
         assert!(body.contains("AWS-MP-001"), "the analysis is shown: {body}");
-        assert_eq!(comments[0].author, self.fake.bot_login());
-        let asked = self.fake.review_requests(REPO, number);
-        assert_eq!(asked.teams, ["security"]);
-        assert_eq!(asked.users, ["alice"]);
+        assert_eq!(comments[0].author, self.forge.bot());
+        let (teams, users) = self.forge.review_requests(number);
+        // GitLab cannot ask a group to review: only the listed user is asked.
+        let expected_teams: &[&str] = if F::ASKS_TEAMS { &["security"] } else { &[] };
+        assert_eq!(teams, expected_teams);
+        assert_eq!(users, ["alice"]);
+    }
+
+    /// How many comments were created on PR `number`.
+    fn comment_posts(&self, number: u64) -> usize {
+        self.forge.count("POST", &self.forge.comments_path(number))
     }
 }
 
@@ -232,12 +482,10 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_right_after_acknowledging_a_delivery_the_pr_still_gets_its_result() {
-    let mut c = Crash::new().await;
-    c.pulumi
-        .replay(STACK, fixture("corpus/admin-attach.preview.json"));
-    let head = c.pr(1);
+async fn killed_right_after_acknowledging_a_delivery_the_pr_still_gets_its_result<F: CrashForge>() {
+    let mut c = Crash::<F>::new().await;
+    c.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
+    let head = c.forge.pr(1);
     let first = c.start().await;
     assert_eq!(c.deliver_opened(&first, 1).await, 202);
     first.kill9();
@@ -249,20 +497,14 @@ async fn killed_right_after_acknowledging_a_delivery_the_pr_still_gets_its_resul
     let third = c.start().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     c.assert_converges(&third, 1, &head).await;
-    assert_eq!(
-        c.fake
-            .count_requests("POST", "/repos/acme/infra/issues/1/comments"),
-        1
-    );
+    assert_eq!(c.comment_posts(1), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_while_the_preview_runs_the_job_runs_again_after_restart() {
-    let mut c = Crash::new().await;
-    c.pulumi
-        .block(STACK, fixture("corpus/admin-attach.preview.json"));
+async fn killed_while_the_preview_runs_the_job_runs_again_after_restart<F: CrashForge>() {
+    let mut c = Crash::<F>::new().await;
+    c.pulumi.block(STACK, fixture(ADMIN_ATTACH));
     let _release = Release(c.pulumi.clone());
-    let head = c.pr(2);
+    let head = c.forge.pr(2);
     let first = c.start().await;
     assert_eq!(c.deliver_opened(&first, 2).await, 202);
     c.wait(
@@ -273,7 +515,7 @@ async fn killed_while_the_preview_runs_the_job_runs_again_after_restart() {
     )
     .await;
     first.kill9();
-    assert!(c.fake.comments(REPO, 2).is_empty());
+    assert!(c.forge.comments(2).is_empty());
 
     let second = c.start().await;
     c.wait(
@@ -287,28 +529,18 @@ async fn killed_while_the_preview_runs_the_job_runs_again_after_restart() {
     c.assert_converges(&second, 2, &head).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_after_the_comment_and_before_the_status_no_second_comment_is_posted() {
-    let mut c = Crash::new().await;
-    c.pulumi
-        .replay(STACK, fixture("corpus/admin-attach.preview.json"));
-    let head = c.pr(3);
+async fn killed_after_the_comment_and_before_the_status_no_second_comment_is_posted<
+    F: CrashForge,
+>() {
+    let mut c = Crash::<F>::new().await;
+    c.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
+    let head = c.forge.pr(3);
     // The "analyzing" status goes through; every later status fails until the restart.
-    c.fake.fail_after(
-        "POST",
-        "/repos/acme/infra/statuses/",
-        1,
-        1000,
-        Fault::Error500,
-    );
+    c.forge.fail_statuses_after(1);
     let first = c.start().await;
     assert_eq!(c.deliver_opened(&first, 3).await, 202);
-    let status_failed = || {
-        c.fake
-            .requests()
-            .iter()
-            .any(|r| r.path.starts_with("/repos/acme/infra/statuses/") && r.status == 500)
-    };
+    let statuses_path = c.forge.statuses_path();
+    let status_failed = || c.forge.responses(&statuses_path).contains(&500);
     c.wait(
         &first,
         "the comment, then a failed status",
@@ -316,16 +548,23 @@ async fn killed_after_the_comment_and_before_the_status_no_second_comment_is_pos
         status_failed,
     )
     .await;
-    assert_eq!(c.fake.comments(REPO, 3).len(), 1, "the comment was created");
+    assert_eq!(c.forge.comments(3).len(), 1, "the comment was created");
     first.kill9();
-    c.fake.clear_faults();
+    c.forge.clear_faults();
+    let before_restart = c.forge.responses(&statuses_path).len();
 
     let second = c.start().await;
     c.assert_converges(&second, 3, &head).await;
     assert_eq!(
-        c.fake
-            .count_requests("POST", "/repos/acme/infra/issues/3/comments"),
+        c.comment_posts(3),
         1,
         "the comment was edited, not posted again"
+    );
+    // The status the kill interrupted was sent again (GitLab may refuse to change a pending
+    // status's text, but it was asked).
+    let after = &c.forge.responses(&statuses_path)[before_restart..];
+    assert!(
+        after.iter().any(|code| *code < 500),
+        "no status was sent after the restart: {after:?}"
     );
 }

@@ -33,14 +33,26 @@ pub const DEVELOPER: u32 = 30;
 /// The server config TOML for a fake GitLab at `url`, the fake pulumi `command` and a SQLite
 /// store at `db`: `[gitlab]` and no `[github]`.
 pub fn config_toml(url: &str, command: &Path, db: &Path, options: &Options) -> String {
+    config_toml_listening(url, command, db, "127.0.0.1:0", options)
+}
+
+/// [`config_toml`] with the server listening on `listen` (the real binary needs a known port).
+pub fn config_toml_listening(
+    url: &str,
+    command: &Path,
+    db: &Path,
+    listen: &str,
+    options: &Options,
+) -> String {
     let quote = |s: &str| Value::String(s.to_owned()).to_string();
     format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\nmax_body_bytes = {max_body}\n\n\
+        "[server]\nlisten = {listen}\nmax_body_bytes = {max_body}\n\n\
          [store]\nurl = {store}\n\n\
          [gitlab]\nurl = {url}\ntoken = {token}\nwebhook_secret = {secret}\n\n\
          [pulumi]\ncommand = {command}\ntimeout_secs = {timeout}\nmax_concurrent = 2\nallow_fork_prs = {fork}\n\n\
          [pulumi.env]\nAWS_REGION = \"us-east-1\"\nPULUMI_ACCESS_TOKEN = {pulumi_token}\n\n\
          [worker]\nconcurrency = 2\nlease_secs = {lease}\nmax_attempts = 8\n",
+        listen = quote(listen),
         max_body = options.max_body_bytes,
         store = quote(&format!("sqlite://{}", db.display())),
         url = quote(url),
