@@ -9,6 +9,7 @@
 //! that AWS would reject are dropped from the effective policy.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
@@ -92,11 +93,11 @@ fn parse_object(map: &Map<String, Value>) -> Document {
             }
         }
     }
-    Document::Known(Policy {
+    Document::Known(Arc::new(Policy {
         version,
         statements: canonical_statements(statements),
         problems,
-    })
+    }))
 }
 
 fn parse_statement(raw: &Value) -> Result<Statement, String> {
@@ -319,6 +320,15 @@ pub fn canonical_statements(statements: Vec<Statement>) -> Vec<Statement> {
     if statements.len() < 2 {
         return statements;
     }
+    // Merging only regroups statements that share a key. When no two do (the common case: a
+    // few statements, all different), the result is the statements sorted and deduplicated;
+    // checking that compares in place instead of building a cloned key per statement.
+    if statements.len() <= FEW_STATEMENTS && !any_merge(&statements) {
+        let mut statements = statements;
+        statements.sort();
+        statements.dedup();
+        return statements;
+    }
     let merged = merge(
         statements,
         |s| matches!(s.action, NameSpec::Only(_)),
@@ -356,6 +366,37 @@ pub fn canonical_statements(statements: Vec<Statement>) -> Vec<Statement> {
     merged.sort();
     merged.dedup();
     merged
+}
+
+/// Up to this many statements, `any_merge` (quadratic, but without allocation) decides.
+const FEW_STATEMENTS: usize = 16;
+
+/// Whether either merge pass of `canonical_statements` would combine two statements: two
+/// positive-action statements equal but for their actions, or two positive-resource statements
+/// equal but for their resources. (When the first pass merges nothing, the second sees the same
+/// statements.)
+fn any_merge(statements: &[Statement]) -> bool {
+    let same_but_action = |a: &Statement, b: &Statement| {
+        matches!(a.action, NameSpec::Only(_))
+            && matches!(b.action, NameSpec::Only(_))
+            && a.effect == b.effect
+            && a.principal == b.principal
+            && a.resource == b.resource
+            && a.condition == b.condition
+    };
+    let same_but_resource = |a: &Statement, b: &Statement| {
+        matches!(a.resource, Some(NameSpec::Only(_)))
+            && matches!(b.resource, Some(NameSpec::Only(_)))
+            && a.effect == b.effect
+            && a.principal == b.principal
+            && a.action == b.action
+            && a.condition == b.condition
+    };
+    statements.iter().enumerate().any(|(i, a)| {
+        statements[i + 1..]
+            .iter()
+            .any(|b| same_but_action(a, b) || same_but_resource(a, b))
+    })
 }
 
 fn merge(
@@ -464,7 +505,7 @@ mod tests {
 
     fn known(v: Value) -> Policy {
         match parse_document(&v) {
-            Document::Known(p) => p,
+            Document::Known(p) => Policy::clone(&p),
             other => panic!("expected a known policy, got {other:?}"),
         }
     }

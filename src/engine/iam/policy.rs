@@ -3,12 +3,14 @@
 //! equality. Parsing and normalization live in `normalize`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// A policy-bearing property value as the preview gives it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Document {
-    /// A parsed, canonical policy.
-    Known(Policy),
+    /// A parsed, canonical policy, shared: the same text read for both states, or a standalone
+    /// policy attached to several principals, is held once.
+    Known(Arc<Policy>),
     /// Computed during preview (the unknown sentinel): known only after apply.
     Unknown,
     /// A secret value: opaque.

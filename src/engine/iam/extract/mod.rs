@@ -16,12 +16,13 @@ use std::collections::BTreeSet;
 
 use rayon::prelude::*;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 pub use facts::{Fact, Ref};
 pub use readers::is_iam_type;
 
 use self::assemble::{Carrier, assemble};
-use self::props::Props;
+use self::props::{DocMemo, Props};
 use super::model::IamState;
 use crate::engine::preview::{Op, Preview, State, Step};
 
@@ -167,8 +168,38 @@ fn account_of(arn: &str) -> Option<String> {
 
 fn read_step<'p>(step: &'p Step<'p>) -> StepFacts<'p> {
     let name = step.urn.rsplit("::").next().unwrap_or(&step.urn);
-    let old = step.old.as_ref().map(|s| read_state(step, s, true, name));
-    let new = step.new.as_ref().map(|s| read_state(step, s, false, name));
+    // The states the op uses: reading one it drops would be wasted work.
+    let (use_old, use_new) = match step.op {
+        Op::Create | Op::CreateReplacement | Op::Import | Op::ImportReplacement => (false, true),
+        Op::Delete
+        | Op::DeleteReplaced
+        | Op::Discard
+        | Op::DiscardReplaced
+        | Op::RemovePendingReplace => (true, false),
+        _ => (true, true),
+    };
+    let old_state = step.old.as_ref().filter(|_| use_old);
+    let new_state = step.new.as_ref().filter(|_| use_new);
+    let memo = DocMemo::default();
+    let old_values = old_state.map(|s| (parse_raw(s.inputs), parse_raw(s.outputs)));
+    // An unchanged resource's new inputs are usually its old ones, byte for byte: parsed once.
+    let new_owned;
+    let new_inputs: Option<&Value> = match (new_state, old_state, &old_values) {
+        (None, ..) => None,
+        (Some(n), Some(o), Some((inputs, _))) if raw_text(n.inputs) == raw_text(o.inputs) => {
+            Some(inputs)
+        }
+        (Some(n), ..) => {
+            new_owned = parse_raw(n.inputs);
+            Some(&new_owned)
+        }
+    };
+    let old = old_state
+        .zip(old_values.as_ref())
+        .map(|(s, (inputs, outputs))| read_state(step, s, inputs, Some(outputs), name, &memo));
+    let new = new_state
+        .zip(new_inputs)
+        .map(|(s, inputs)| read_state(step, s, inputs, None, name, &memo));
     let (before, after) = match step.op {
         Op::Create | Op::CreateReplacement => (None, new),
         Op::Delete
@@ -193,21 +224,30 @@ fn read_step<'p>(step: &'p Step<'p>) -> StepFacts<'p> {
     }
 }
 
-fn read_state(step: &Step<'_>, state: &State<'_>, is_old: bool, name: &str) -> Vec<Fact> {
-    let parse = |raw: Option<&serde_json::value::RawValue>| -> Value {
-        raw.and_then(|r| serde_json::from_str(r.get()).ok())
-            .unwrap_or(Value::Null)
-    };
-    let inputs = parse(state.inputs);
-    let outputs = if is_old {
-        Some(parse(state.outputs))
-    } else {
-        None
-    };
+/// A state's `inputs` or `outputs` as a `Value` (`Null` when absent or unreadable).
+fn parse_raw(raw: Option<&RawValue>) -> Value {
+    raw.and_then(|r| serde_json::from_str(r.get()).ok())
+        .unwrap_or(Value::Null)
+}
+
+fn raw_text(raw: Option<&RawValue>) -> Option<&str> {
+    raw.map(RawValue::get)
+}
+
+/// The facts of one state: `inputs`, falling back to `outputs` (old states only).
+fn read_state(
+    step: &Step<'_>,
+    state: &State<'_>,
+    inputs: &Value,
+    outputs: Option<&Value>,
+    name: &str,
+    memo: &DocMemo,
+) -> Vec<Fact> {
     let props = Props {
-        primary: &inputs,
-        fallback: outputs.as_ref(),
+        primary: inputs,
+        fallback: outputs,
         deps: &state.property_dependencies,
+        memo,
     };
     let type_ = if state.type_.is_empty() {
         &step.type_

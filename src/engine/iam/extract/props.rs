@@ -1,6 +1,8 @@
 //! Reading resource properties: one state's `inputs`, falling back to its `outputs` for keys the
 //! inputs lack (old states only), with the unknown sentinel and secrets kept opaque.
 
+use std::cell::RefCell;
+
 use serde_json::Value;
 
 use super::facts::Ref;
@@ -14,6 +16,29 @@ pub struct Props<'v> {
     pub primary: &'v Value,
     pub fallback: Option<&'v Value>,
     pub deps: &'v [(String, Vec<String>)],
+    /// Documents already read from JSON text for this resource (the old and the new state of
+    /// an unchanged resource usually carry the same texts): read once, shared.
+    pub memo: &'v DocMemo,
+}
+
+/// The documents read from JSON strings for one resource, by text. A resource has a handful:
+/// a list beats a map.
+#[derive(Debug, Default)]
+pub struct DocMemo(RefCell<Vec<(String, Document)>>);
+
+impl DocMemo {
+    /// `parse_document(value)`, reusing the document of an equal text read before.
+    pub fn parse(&self, value: &Value) -> Document {
+        let Value::String(text) = value else {
+            return parse_document(value);
+        };
+        if let Some((_, doc)) = self.0.borrow().iter().find(|(t, _)| t == text) {
+            return doc.clone();
+        }
+        let doc = parse_document(value);
+        self.0.borrow_mut().push((text.clone(), doc.clone()));
+        doc
+    }
 }
 
 impl<'v> Props<'v> {
@@ -50,7 +75,7 @@ impl<'v> Props<'v> {
     pub fn document(&self, key: &str) -> Option<Document> {
         match self.get(key)? {
             Value::String(s) if s.is_empty() => None,
-            v => Some(parse_document(v)),
+            v => Some(self.memo.parse(v)),
         }
     }
 

@@ -167,7 +167,7 @@ fn role(p: &Props<'_>, logical: &str) -> Vec<Fact> {
                     if name.is_empty() && policy.as_str() == Some("") {
                         return None;
                     }
-                    Some((name, parse_document(policy)))
+                    Some((name, p.memo.parse(policy)))
                 })
                 .collect()
         })
@@ -434,7 +434,7 @@ fn native_policies(p: &Props<'_>) -> Vec<(String, Document)> {
                 .iter()
                 .filter_map(|item| {
                     let name = item.get("policyName").and_then(text_of).unwrap_or_default();
-                    Some((name, parse_document(item.get("policyDocument")?)))
+                    Some((name, p.memo.parse(item.get("policyDocument")?)))
                 })
                 .collect()
         })

@@ -103,7 +103,7 @@ fn each_problem_is_reported_and_deny_problems_are_medium() {
     policy
         .problems
         .push("Statement[0] (Deny statement): unknown element `Condtion`".into());
-    let f = run(&standalone(Document::Known(policy)));
+    let f = run(&standalone(Document::Known(policy.into())));
     assert_eq!(ids(&f), vec![("AWS-LINT-MALFORMED", Severity::Medium)]);
 }
 
