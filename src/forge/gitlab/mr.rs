@@ -73,6 +73,12 @@ struct ChangesJson {
     overflow: bool,
 }
 
+/// A commit status as GitLab lists it (the fields iamgate reads).
+#[derive(Deserialize)]
+struct StatusJson {
+    description: Option<String>,
+}
+
 #[derive(Deserialize)]
 struct PipelineJson {
     id: u64,
@@ -290,21 +296,63 @@ impl GitLabClient {
                 body["ref"] = json!(name);
             }
         }
-        let request =
-            ApiRequest::with_body(Method::POST, format!("{project}/statuses/{sha}"), body);
+        let request = ApiRequest::with_body(
+            Method::POST,
+            format!("{project}/statuses/{sha}"),
+            body.clone(),
+        );
         // Posting the same status twice leaves the same state: safe to retry.
         match self.call(&request, "set_status", true).await {
             Ok(_) => Ok(()),
-            // GitLab refuses a transition into the state the status is already in (`pending`
-            // again, or a retry of a POST that had landed): the status is as wanted.
+            // GitLab refuses a transition into the state the status is already in: `pending`
+            // again keeps the old text. When the text must change (e.g. from "analyzing" to
+            // what is needed), end the pending status as `canceled` (not success: merges stay
+            // blocked) and start a new one; GitLab starts a new status once the last is over.
             Err(error)
                 if error.status == Some(400) && error.message.contains("Cannot transition") =>
             {
-                tracing::debug!(repo = %pr.repo, sha, message = %error.message, "status already in that state");
-                Ok(())
+                let wanted = truncate_chars(&status.description, STATUS_DESCRIPTION_LIMIT);
+                let shown = self.latest_status(&project, sha).await?;
+                if status.state != StatusState::Pending
+                    || shown
+                        .as_ref()
+                        .is_some_and(|s| s.description.as_deref() == Some(wanted.as_str()))
+                {
+                    tracing::debug!(repo = %pr.repo, sha, message = %error.message, "status already as wanted");
+                    return Ok(());
+                }
+                let mut cancel = body;
+                cancel["state"] = json!("canceled");
+                let cancel = ApiRequest::with_body(
+                    Method::POST,
+                    format!("{project}/statuses/{sha}"),
+                    cancel,
+                );
+                self.call(&cancel, "set_status", true).await?;
+                match self.call(&request, "set_status", true).await {
+                    Ok(_) => Ok(()),
+                    Err(error)
+                        if error.status == Some(400)
+                            && error.message.contains("Cannot transition") =>
+                    {
+                        Ok(())
+                    }
+                    Err(error) => Err(error),
+                }
             }
             Err(error) => Err(error),
         }
+    }
+
+    /// The newest `iamgate` status of a commit, if any.
+    async fn latest_status(&self, project: &str, sha: &str) -> ForgeResult<Option<StatusJson>> {
+        let request = ApiRequest::get(format!(
+            "{project}/repository/commits/{sha}/statuses?name={STATUS_CONTEXT}&order_by=id&sort=desc&per_page=1"
+        ));
+        let response = self.call(&request, "get_status", true).await?;
+        Ok(parse_json::<Vec<StatusJson>>(&response, &request)?
+            .into_iter()
+            .next())
     }
 
     pub(crate) async fn add_reviewers(

@@ -241,7 +241,17 @@ pub trait ForgeHarness: Sized {
     fn shown(&self, decided: &[(&str, &str)]) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();
         for (state, description) in decided {
-            if Self::KEEPS_SAME_STATE_TEXT && out.last().is_some_and(|(s, _)| s == state) {
+            if Self::KEEPS_SAME_STATE_TEXT
+                && let Some((last_state, last_text)) = out.last()
+                && last_state == state
+            {
+                // GitLab refuses a status into the state it is in. A new pending text is shown
+                // by ending the old status as `canceled` and starting a new pending one; other
+                // states keep their first text.
+                if *state == "pending" && last_text != description {
+                    out.push(("canceled".to_owned(), (*description).to_owned()));
+                    out.push(((*state).to_owned(), (*description).to_owned()));
+                }
                 continue;
             }
             out.push(((*state).to_owned(), (*description).to_owned()));

@@ -239,6 +239,26 @@ fn project_route(
             }
             mr_route(state, me, method, project, iid, mr_rest, query, body)
         }
+        ["repository", "commits", sha, "statuses"] if get => {
+            // GitLab: filter by `name`, order by id (`sort=desc`: newest first).
+            let name = query.get("name");
+            let mut list: Vec<Value> = state.projects[project]
+                .statuses
+                .get(*sha)
+                .map(|all| {
+                    all.iter()
+                        .filter(|s| name.is_none_or(|n| *n == s.name))
+                        .map(|s| {
+                            json!({ "sha": sha, "status": s.state, "name": s.name, "description": s.description, "target_url": s.target_url })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if query.get("sort").is_some_and(|v| v == "desc") {
+                list.reverse();
+            }
+            paginated(&list, query)
+        }
         ["repository", "files", file, "raw"] if get => {
             let sha = query.get("ref").cloned().unwrap_or_default();
             match state.projects[project]
