@@ -7,10 +7,9 @@
 //! system notes, edited notes and access-token bots.
 
 use axum::http::StatusCode;
-use iamgate::audit::AuditEvent;
 
 use crate::approvals::{
-    ADMIN_ATTACH, NEEDS_SECURITY, OTHER_IAM, PR as MR, analyzed, assert_nothing_happened, shown,
+    ADMIN_ATTACH, NEEDS_SECURITY, OTHER_IAM, PR as MR, analyzed, assert_nothing_happened,
 };
 use crate::scenarios::assert_refused_left_nothing;
 use crate::support::gitlab_server::{
