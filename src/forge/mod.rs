@@ -211,4 +211,8 @@ pub trait Forge: Send + Sync + std::fmt::Debug {
 
     /// The largest comment body the forge accepts, in characters.
     fn comment_limit(&self) -> usize;
+
+    /// Whether [`Forge::request_reviewers`] can ask a team (GitHub) rather than only users
+    /// (GitLab cannot ask a group): when not, the comment names the teams instead.
+    fn can_request_teams(&self) -> bool;
 }

@@ -168,6 +168,9 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
             },
         })
         .collect();
+    if let Some(note) = unrequested_teams_note(forge.as_ref(), &review_state) {
+        notes.push(note);
+    }
     let show_reviews = !review_state.requirements.is_empty()
         || !review_state.dropped.is_empty()
         || review_state.overridden.is_some();
@@ -202,6 +205,34 @@ pub(crate) fn parse_config(bytes: &[u8]) -> Result<RepoConfig, crate::config::Pr
             Err(p)
         }
     }
+}
+
+/// On a forge that cannot ask a team to review (GitLab groups), the teams whose approvals are
+/// still missing are named in the comment instead, so that nobody waits for a request that never
+/// comes.
+fn unrequested_teams_note(forge: &dyn Forge, reviews: &markdown::Reviews) -> Option<String> {
+    if forge.can_request_teams() {
+        return None;
+    }
+    let mut teams: Vec<&str> = reviews
+        .requirements
+        .iter()
+        .filter(|r| r.missing() > 0)
+        .flat_map(|r| r.from.iter())
+        .filter_map(|who| match who {
+            markdown::Reviewer::Team(team) => Some(team.as_str()),
+            markdown::Reviewer::User(_) => None,
+        })
+        .collect();
+    teams.sort_unstable();
+    teams.dedup();
+    (!teams.is_empty()).then(|| {
+        format!(
+            "This forge cannot ask a group to review, so iamgate did not: approvals are still needed from members of {}. \
+             They can approve the merge request or comment /iamgate approve.",
+            teams.join(", ")
+        )
+    })
 }
 
 /// The command list shown at the end of the comment, from the command table.

@@ -344,6 +344,10 @@ impl Forge for GitHubClient {
     fn comment_limit(&self) -> usize {
         COMMENT_LIMIT
     }
+
+    fn can_request_teams(&self) -> bool {
+        true
+    }
 }
 
 /// `/repos/owner/name`, refusing names that are not a plain `owner/name`.

@@ -124,4 +124,8 @@ impl Forge for GitHubApp {
     fn comment_limit(&self) -> usize {
         COMMENT_LIMIT
     }
+
+    fn can_request_teams(&self) -> bool {
+        true
+    }
 }

@@ -323,6 +323,10 @@ impl Forge for GitLabClient {
     fn comment_limit(&self) -> usize {
         COMMENT_LIMIT
     }
+
+    fn can_request_teams(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]
