@@ -368,8 +368,10 @@ async fn preview_stacks<'c>(
     stacks: &[&'c StackConfig],
 ) -> Result<Vec<(&'c StackConfig, StackOutcome)>, JobFailure> {
     let cache = &ctx.settings.previews;
-    let mut previews: Vec<Option<Cached>> =
-        stacks.iter().map(|s| cache.get(pr_ref, s, head)).collect();
+    let mut previews: Vec<Option<Cached>> = Vec::with_capacity(stacks.len());
+    for stack in stacks {
+        previews.push(cache.load(pr_ref, stack, head).await);
+    }
     if previews.iter().any(Option::is_none) {
         // Only when a preview runs: a recomputation from cached previews takes milliseconds,
         // and a status flickering back to pending would only confuse.
@@ -381,7 +383,7 @@ async fn preview_stacks<'c>(
         forge.set_status(pr_ref, head, &analyzing).await?;
         let fresh = run_previews(ctx, forge, pr_ref, head, stacks, &previews).await?;
         for (i, outcome) in fresh {
-            cache.put(pr_ref, stacks[i], head, &outcome);
+            cache.save(pr_ref, stacks[i], head, outcome.clone()).await;
             previews[i] = Some(outcome);
         }
     } else {

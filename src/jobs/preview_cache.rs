@@ -40,6 +40,28 @@ impl PreviewCache {
         &self.dir
     }
 
+    /// [`PreviewCache::get`] off the async runtime (entries are gzip files of up to the
+    /// preview output cap).
+    pub async fn load(&self, pr: &PrRef, stack: &StackConfig, head: &Sha) -> Option<Cached> {
+        let (cache, pr, stack, head) = (self.clone(), pr.clone(), stack.clone(), head.clone());
+        tokio::task::spawn_blocking(move || cache.get(&pr, &stack, &head))
+            .await
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "reading the preview cache failed; previewing again");
+                None
+            })
+    }
+
+    /// [`PreviewCache::put`] off the async runtime.
+    pub async fn save(&self, pr: &PrRef, stack: &StackConfig, head: &Sha, outcome: Cached) {
+        let (cache, pr, stack, head) = (self.clone(), pr.clone(), stack.clone(), head.clone());
+        if let Err(error) =
+            tokio::task::spawn_blocking(move || cache.put(&pr, &stack, &head, &outcome)).await
+        {
+            tracing::warn!(%error, "writing the preview cache failed");
+        }
+    }
+
     /// The cached outcome, if any. An unreadable entry is treated as missing (and logged).
     pub fn get(&self, pr: &PrRef, stack: &StackConfig, head: &Sha) -> Option<Cached> {
         let base = self.entry(pr, stack, head);
