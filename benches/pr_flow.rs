@@ -25,33 +25,21 @@ mod support {
     pub mod fake_github;
 }
 
+#[path = "../examples/support/demo_repo.rs"]
+mod demo_repo;
+
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::Request;
+use demo_repo::{BASE, PR, REPO, REPO_CONFIG, fake_pulumi, pull_request_payload};
 use iamgate::config::{Secret, ServerConfig};
 use iamgate::server::{Service, router};
 use iamgate::webhook::verify::github_signature_for;
 use support::fake_github::{FakeGitHub, PrSpec};
 use tower::ServiceExt;
 
-const REPO: &str = "acme/infra";
-const PR: u64 = 7;
-const BASE: &str = "1111111111111111111111111111111111111111";
 const SECRET: &str = "bench-secret-0123456789abcdef";
-
-const REPO_CONFIG: &str = r#"version: 1
-stacks:
-  - name: prod
-    dir: infra
-    stack: acme/prod
-    paths: ["infra/**"]
-reviews:
-  - name: security
-    when: { min_risk: high }
-    approvals: 1
-    from: { teams: [acme/security] }
-"#;
 
 fn main() {
     let iterations: usize = std::env::var("IAMGATE_BENCH_ITERS")
@@ -77,16 +65,7 @@ async fn run(iterations: usize) {
         .repo(REPO)
         .file(REPO, BASE, ".iamgate.yml", REPO_CONFIG)
         .team("acme", "security", &["alice"]);
-    let pulumi = work.path().join("pulumi");
-    std::fs::write(
-        &pulumi,
-        format!("#!/bin/sh\nexec cat '{root}/examples/risky-preview.json'\n"),
-    )
-    .unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&pulumi, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    let pulumi = fake_pulumi(work.path()).unwrap();
     let config = ServerConfig::parse(
         &format!(
             "[server]\nlisten = \"127.0.0.1:0\"\n[store]\nurl = \"sqlite://{}\"\n\
@@ -122,7 +101,7 @@ async fn run(iterations: usize) {
             )
             .pr(REPO, PR, PrSpec::new(&sha, BASE))
             .pr_files(REPO, PR, ["infra/index.ts"]);
-        let body = payload(
+        let body = pull_request_payload(
             if i == 0 { "opened" } else { "synchronize" },
             &sha,
             github.installation_id(),
@@ -176,22 +155,4 @@ async fn run(iterations: usize) {
         ms(*samples.last().unwrap()),
         ms(mean),
     );
-}
-
-fn payload(action: &str, sha: &str, installation: u64) -> String {
-    serde_json::json!({
-        "action": action,
-        "number": PR,
-        "pull_request": {
-            "number": PR,
-            "state": "open",
-            "user": { "login": "dev", "type": "User" },
-            "head": { "sha": sha, "ref": "feature", "repo": { "full_name": REPO } },
-            "base": { "sha": BASE, "ref": "main", "repo": { "full_name": REPO } }
-        },
-        "repository": { "full_name": REPO },
-        "installation": { "id": installation },
-        "sender": { "login": "dev", "type": "User" }
-    })
-    .to_string()
 }

@@ -30,32 +30,20 @@ mod support {
     pub mod fake_github;
 }
 
+#[path = "support/demo_repo.rs"]
+mod demo_repo;
+
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use demo_repo::{BASE, PR, REPO, REPO_CONFIG, fake_pulumi, pull_request_payload};
 use iamgate::config::{Secret, ServerConfig};
 use iamgate::server::Service;
 use iamgate::webhook::verify::github_signature_for;
 use support::fake_github::{FakeGitHub, PrSpec};
 use tokio_util::sync::CancellationToken;
 
-const REPO: &str = "acme/infra";
-const PR: u64 = 7;
-const BASE: &str = "1111111111111111111111111111111111111111";
 const HEAD: &str = "2222222222222222222222222222222222222222";
-
-const REPO_CONFIG: &str = r#"version: 1
-stacks:
-  - name: prod
-    dir: infra
-    stack: acme/prod
-    paths: ["infra/**"]
-reviews:
-  - name: security
-    when: { min_risk: high }
-    approvals: 1
-    from: { teams: [acme/security] }
-"#;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -83,10 +71,7 @@ async fn main() -> anyhow::Result<()> {
         .team("acme", "security", &["alice"]);
 
     // 2. A fake `pulumi` that prints the risky example preview.
-    let pulumi = work.path().join("pulumi");
-    let preview = format!("{root}/examples/risky-preview.json");
-    std::fs::write(&pulumi, format!("#!/bin/sh\nexec cat '{preview}'\n"))?;
-    make_executable(&pulumi)?;
+    let pulumi = fake_pulumi(work.path())?;
 
     // 3. The server config, as a user would write it.
     let port = free_port()?;
@@ -117,7 +102,7 @@ timeout_secs = 60
     println!("fake GitHub: {}", github.url());
     println!("server config: {}", config_path.display());
 
-    let payload = pull_request_payload(github.installation_id());
+    let payload = pull_request_payload("opened", HEAD, github.installation_id());
     let signature = github_signature_for(&Secret::new(secret.clone()), payload.as_bytes());
     if keep {
         println!("\nEverything is seeded. In another terminal:");
@@ -267,26 +252,6 @@ fn comment_payload(installation: u64, id: u64, login: &str, body: &str) -> Strin
     .to_string()
 }
 
-/// A `pull_request` `opened` delivery in GitHub's shape (the fields iamgate reads and a few more).
-fn pull_request_payload(installation: u64) -> String {
-    serde_json::json!({
-        "action": "opened",
-        "number": PR,
-        "pull_request": {
-            "number": PR,
-            "state": "open",
-            "title": "Widen the CI role",
-            "user": { "login": "dev", "type": "User" },
-            "head": { "sha": HEAD, "ref": "widen-ci", "repo": { "full_name": REPO } },
-            "base": { "sha": BASE, "ref": "main", "repo": { "full_name": REPO } }
-        },
-        "repository": { "full_name": REPO, "name": "infra", "owner": { "login": "acme" } },
-        "installation": { "id": installation },
-        "sender": { "login": "dev", "type": "User" }
-    })
-    .to_string()
-}
-
 fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -296,9 +261,4 @@ fn free_port() -> std::io::Result<u16> {
 fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, RandomState};
     RandomState::new().hash_one(std::process::id())
-}
-
-fn make_executable(path: &std::path::Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
 }
