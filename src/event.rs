@@ -137,12 +137,48 @@ numeric_id!(
     /// A pull request review's id.
     ReviewId
 );
+numeric_id!(
+    /// A forge account's numeric id (GitHub `user.id`, GitLab `user.id`): unlike the login, it
+    /// survives a rename and is never reused.
+    UserId
+);
 
 /// A forge account, as the forge describes it (GitHub `user.type`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Actor {
     pub login: Login,
     pub kind: ActorKind,
+    /// The account's id when the forge said it (older GitLab payloads do not): forge calls
+    /// about this account use it, so that a rename between the event and the call cannot point
+    /// them at another account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<UserId>,
+}
+
+impl Actor {
+    /// The account as forge calls about it need it.
+    pub fn user(&self) -> UserRef<'_> {
+        UserRef {
+            login: &self.login,
+            id: self.id,
+        }
+    }
+}
+
+/// An account named in a forge call: its login, and its id when known. A forge that can look
+/// accounts up by id (GitLab) uses the id and falls back to the login; GitHub's membership and
+/// permission endpoints take the login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserRef<'a> {
+    pub login: &'a Login,
+    pub id: Option<UserId>,
+}
+
+impl<'a> UserRef<'a> {
+    /// An account known by login only.
+    pub fn login(login: &'a Login) -> Self {
+        UserRef { login, id: None }
+    }
 }
 
 /// What kind of account acted. Only [`ActorKind::User`] can ever grant anything.

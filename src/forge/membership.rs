@@ -8,7 +8,9 @@ use std::future::Future;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::event::{ForgeKind, Login, PrRef};
+#[cfg(test)]
+use crate::event::Login;
+use crate::event::{ForgeKind, PrRef, UserId, UserRef};
 use crate::forge::{Forge, ForgeResult};
 
 /// How long an answer is trusted by default: long enough for one decision and a command burst,
@@ -24,16 +26,27 @@ struct Key {
     installation: Option<u64>,
     /// Lower-cased: GitHub and GitLab names are case-insensitive.
     team: String,
-    login: String,
+    user: Who,
+}
+
+/// Whom an answer is about: the account id when the question named one (it survives renames),
+/// else the lower-cased login (GitHub and GitLab names are case-insensitive).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Who {
+    Id(UserId),
+    Login(String),
 }
 
 impl Key {
-    fn new(pr: &PrRef, team: &str, login: &Login) -> Self {
+    fn new(pr: &PrRef, team: &str, user: UserRef<'_>) -> Self {
         Key {
             forge: pr.forge,
             installation: pr.installation,
             team: team.to_ascii_lowercase(),
-            login: login.as_str().to_ascii_lowercase(),
+            user: match user.id {
+                Some(id) => Who::Id(id),
+                None => Who::Login(user.login.as_str().to_ascii_lowercase()),
+            },
         }
     }
 }
@@ -69,10 +82,10 @@ impl MembershipCache {
         forge: &dyn Forge,
         pr: &PrRef,
         team: &str,
-        login: &Login,
+        user: UserRef<'_>,
     ) -> ForgeResult<bool> {
-        self.lookup(Key::new(pr, team, login), Instant::now(), || {
-            forge.is_team_member(pr, team, login)
+        self.lookup(Key::new(pr, team, user), Instant::now(), || {
+            forge.is_team_member(pr, team, user)
         })
         .await
     }
@@ -137,7 +150,7 @@ mod tests {
     }
 
     fn key(team: &str, login: &str) -> Key {
-        Key::new(&pr(1), team, &Login::from(login))
+        Key::new(&pr(1), team, UserRef::login(&Login::from(login)))
     }
 
     /// Answers `answer` and counts the calls.
@@ -245,12 +258,60 @@ mod tests {
             .lookup(key("acme/security", "bob"), t0, fetch(&calls, Ok(false)))
             .await
             .unwrap();
-        let other_installation = Key::new(&pr(2), "acme/security", &Login::from("alice"));
+        let other_installation = Key::new(
+            &pr(2),
+            "acme/security",
+            UserRef::login(&Login::from("alice")),
+        );
         cache
             .lookup(other_installation, t0, fetch(&calls, Ok(false)))
             .await
             .unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn answers_about_an_account_id_follow_the_account_not_the_name() {
+        let cache = MembershipCache::default();
+        let calls = AtomicUsize::new(0);
+        let t0 = Instant::now();
+        let by_id = |login: &str, id: u64| {
+            Key::new(
+                &pr(1),
+                "acme/security",
+                UserRef {
+                    login: &Login::from(login),
+                    id: Some(UserId(id)),
+                },
+            )
+        };
+        cache
+            .lookup(by_id("alice", 7), t0, fetch(&calls, Ok(true)))
+            .await
+            .unwrap();
+        // The same account under a new name: the kept answer.
+        assert!(
+            cache
+                .lookup(by_id("alice-renamed", 7), t0, fetch(&calls, Ok(false)))
+                .await
+                .unwrap()
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // Another account that took the old name: asked, not given alice's answer.
+        assert!(
+            !cache
+                .lookup(by_id("alice", 8), t0, fetch(&calls, Ok(false)))
+                .await
+                .unwrap()
+        );
+        // A question by name only is not answered from an id's entry.
+        assert!(
+            !cache
+                .lookup(key("acme/security", "alice"), t0, fetch(&calls, Ok(false)))
+                .await
+                .unwrap()
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test]

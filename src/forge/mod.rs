@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Actor, Login, PrRef, RepoName, Sha};
+use crate::event::{Actor, Login, PrRef, RepoName, Sha, UserRef};
 // The ids and review states of events and of forge calls are the same values: one type each.
 pub use crate::event::{CommentId, ReviewId, ReviewState};
 
@@ -193,17 +193,17 @@ pub trait Forge: Send + Sync + std::fmt::Debug {
     /// cannot see are absent; a review by a deleted account is left out.
     async fn reviews(&self, pr: &PrRef) -> ForgeResult<Vec<Review>>;
 
-    /// Whether `login` is an active member of `team` (GitHub `org/slug`, child teams included;
+    /// Whether `user` is an active member of `team` (GitHub `org/slug`, child teams included;
     /// GitLab a group path). A pending invitation is not membership, and neither is a team the
     /// forge does not show (`false`); any other failure is an error, never `false`, so that a
-    /// decision fails closed and is retried.
-    async fn is_team_member(&self, pr: &PrRef, team: &str, login: &Login) -> ForgeResult<bool>;
+    /// decision fails closed and is retried. GitLab asks by the user's id when it is known.
+    async fn is_team_member(&self, pr: &PrRef, team: &str, user: UserRef<'_>) -> ForgeResult<bool>;
 
-    /// The access `login` has to the pull request's repository (`None` for strangers).
+    /// The access `user` has to the pull request's repository (`None` for strangers).
     async fn collaborator_permission(
         &self,
         pr: &PrRef,
-        login: &Login,
+        user: UserRef<'_>,
     ) -> ForgeResult<RepoPermission>;
 
     /// Puts `reaction` on a comment of the pull request as iamgate; reacting twice is harmless.

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::audit::{ApprovalSource, AuditEntry, AuditEvent, Timestamp, WithdrawalSource};
 use crate::config::repo::{RepoConfig, Review};
 use crate::engine::report::markdown::Reviews;
-use crate::event::{ActorKind, Login, PrRef, ReviewState, Sha};
+use crate::event::{ActorKind, Login, PrRef, ReviewState, Sha, UserId, UserRef};
 use crate::forge::{Forge, PullRequest};
 use crate::gate::approvals::{
     Ballot, Membership, MembershipNeeds, OverrideVote, Vote, VoteKind, VoteSource, evaluate,
@@ -18,6 +18,36 @@ use crate::queue::JobFailure;
 use crate::store::{self, PrState};
 
 use super::ctx::JobCtx;
+
+/// The account id behind each voter's lower-cased login, from the reviews and the stored votes
+/// that carry one, so that membership is asked about the account that voted rather than whoever
+/// holds the name now. A login seen with two different ids (renamed, and the name taken by
+/// another account) maps to `None`: asked by name, as when no id is known.
+fn account_ids(
+    reviews: &[crate::forge::Review],
+    stored: &[store::CommandVote],
+) -> std::collections::HashMap<String, Option<UserId>> {
+    let mut ids: std::collections::HashMap<String, Option<UserId>> =
+        std::collections::HashMap::new();
+    let seen = reviews
+        .iter()
+        .filter_map(|r| Some((r.author.login.as_str(), r.author.id?)))
+        .chain(
+            stored
+                .iter()
+                .filter_map(|v| Some((v.login.as_str(), v.user_id?))),
+        );
+    for (login, id) in seen {
+        ids.entry(login.to_ascii_lowercase())
+            .and_modify(|known| {
+                if *known != Some(id) {
+                    *known = None;
+                }
+            })
+            .or_insert(Some(id));
+    }
+    ids
+}
 
 /// The review state of the pull request at its current head.
 pub async fn gather(
@@ -54,6 +84,7 @@ pub async fn gather(
         let sighting = store::CommandVote {
             source,
             login: review.author.login.as_str().to_owned(),
+            user_id: review.author.id,
             kind: store::VoteKind::Approve,
             head: hooked.unwrap_or_else(|| pr.head.as_str().to_owned()),
             reason: None,
@@ -115,6 +146,7 @@ pub async fn gather(
         }
     }
 
+    let ids = account_ids(&reviews, &stored);
     let mut membership = Membership::default();
     for (team, login) in membership_queries(MembershipNeeds {
         requirements,
@@ -122,9 +154,14 @@ pub async fn gather(
         overrides: &overrides,
         override_members: &config.overrides,
     }) {
+        let name = Login::from(login.as_str());
+        let user = UserRef {
+            login: &name,
+            id: ids.get(&login).copied().flatten(),
+        };
         let member = ctx
             .membership
-            .is_team_member(forge, pr_ref, &team, &Login::from(login.as_str()))
+            .is_team_member(forge, pr_ref, &team, user)
             .await?;
         membership.insert(&team, &login, member);
     }
@@ -325,6 +362,7 @@ mod tests {
             author: Actor {
                 login: Login::from("sec1"),
                 kind: ActorKind::User,
+                id: None,
             },
             state: ReviewState::Approved,
             commit: commit.map(Sha::from),
@@ -346,5 +384,32 @@ mod tests {
         );
         // Approved again later: another approval, not seen yet.
         assert_eq!(review_head(&review(None, 200), &sightings), None);
+    }
+
+    #[test]
+    fn voters_map_to_the_account_ids_they_were_seen_with() {
+        let mut by_alice = review(None, 1);
+        by_alice.author.login = Login::from("Alice");
+        by_alice.author.id = Some(UserId(7));
+        let vote = |login: &str, id: Option<u64>| store::CommandVote {
+            source: format!("comment:{login}"),
+            login: login.to_owned(),
+            user_id: id.map(UserId),
+            kind: store::VoteKind::Approve,
+            head: "h1".into(),
+            reason: None,
+            at_ms: 1,
+        };
+        let stored = [
+            vote("alice", Some(7)),
+            vote("bob", None),
+            // `carol` voted as account 8, then the name went to account 9.
+            vote("carol", Some(8)),
+            vote("carol", Some(9)),
+        ];
+        let ids = account_ids(&[by_alice], &stored);
+        assert_eq!(ids.get("alice"), Some(&Some(UserId(7))));
+        assert_eq!(ids.get("bob"), None, "no id known: asked by name");
+        assert_eq!(ids.get("carol"), Some(&None), "two accounts: asked by name");
     }
 }

@@ -12,7 +12,7 @@ use crate::audit::{ApprovalSource, AuditEntry, AuditEvent, Timestamp, Withdrawal
 use crate::commands::{self, Command, CommandError};
 use crate::config::repo::{Invalidation, RepoConfig, Reviewers};
 use crate::engine::report::escape;
-use crate::event::{CommentId, Login, PrRef};
+use crate::event::{CommentId, PrRef, UserRef};
 use crate::forge::{Forge, PullRequest, Reaction, RepoPermission};
 use crate::queue::JobFailure;
 use crate::store::{CommandVote, JobKind, VoteKind};
@@ -30,7 +30,7 @@ pub async fn run(
     ctx: &JobCtx,
     pr_ref: &PrRef,
     comment: CommentId,
-    author: &Login,
+    author: UserRef<'_>,
     body: &str,
 ) -> Result<(), JobFailure> {
     let parsed = commands::parse(body);
@@ -86,7 +86,7 @@ struct Run<'a> {
     pr: &'a PullRequest,
     config: Option<&'a RepoConfig>,
     comment: CommentId,
-    author: &'a Login,
+    author: UserRef<'a>,
     /// A vote changed or a rerun was asked: the gate must be computed again.
     recompute: bool,
 }
@@ -128,6 +128,7 @@ impl Run<'_> {
             Command::Rerun => {
                 let is_author = self
                     .author
+                    .login
                     .as_str()
                     .eq_ignore_ascii_case(self.pr.author.as_str());
                 if !is_author
@@ -209,7 +210,7 @@ impl Run<'_> {
                 if self.ctx.store.add_vote(self.pr_ref, &vote).await? {
                     self.audit(AuditEvent::Withdrawal {
                         via: WithdrawalSource::Command,
-                        approver: self.author.clone(),
+                        approver: self.author.login.clone(),
                     })
                     .await?;
                 }
@@ -249,6 +250,7 @@ impl Run<'_> {
 
     fn is_author(&self) -> bool {
         self.author
+            .login
             .as_str()
             .eq_ignore_ascii_case(self.pr.author.as_str())
     }
@@ -256,7 +258,8 @@ impl Run<'_> {
     fn vote(&self, line: usize, kind: VoteKind, reason: Option<String>) -> CommandVote {
         CommandVote {
             source: format!("comment:{}:{line}", self.comment),
-            login: self.author.as_str().to_owned(),
+            login: self.author.login.as_str().to_owned(),
+            user_id: self.author.id,
             kind,
             head: self.pr.head.as_str().to_owned(),
             reason,
@@ -282,7 +285,7 @@ impl Run<'_> {
         if who
             .users
             .iter()
-            .any(|u| u.eq_ignore_ascii_case(self.author.as_str()))
+            .any(|u| u.eq_ignore_ascii_case(self.author.login.as_str()))
         {
             return Ok(true);
         }
@@ -329,8 +332,8 @@ impl Run<'_> {
     }
 
     async fn audit(&self, event: AuditEvent) -> Result<(), JobFailure> {
-        let entry =
-            AuditEntry::by(now(), self.pr_ref, self.author.clone(), event).at(self.pr.head.clone());
+        let entry = AuditEntry::by(now(), self.pr_ref, self.author.login.clone(), event)
+            .at(self.pr.head.clone());
         self.ctx.store.append_audit(entry).await?;
         Ok(())
     }

@@ -8,7 +8,7 @@ use tracing::Instrument;
 
 use super::ctx::{ForgeProvider, JobCtx};
 use super::{analyze_pr, command};
-use crate::event::{ForgeKind, PrRef};
+use crate::event::{ForgeKind, PrRef, UserRef};
 use crate::forge::github::GitHubApp;
 use crate::forge::gitlab::GitLabClient;
 use crate::forge::{Forge, ForgeError, ForgeResult, RetryClass};
@@ -39,9 +39,14 @@ impl JobHandler for Jobs {
                 pr,
                 comment,
                 author,
+                author_id,
                 body,
             } => {
                 let span = tracing::info_span!("command", pr = %pr, comment = %comment, job = job.id, attempt = job.attempt);
+                let author = UserRef {
+                    login: author,
+                    id: *author_id,
+                };
                 command::run(&self.ctx, pr, *comment, author, body)
                     .instrument(span)
                     .await

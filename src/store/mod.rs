@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditChain, AuditEntry, AuditFilter, AuditRecord};
-use crate::event::{CommentId, DeliveryId, Event, Login, PrRef};
+use crate::event::{CommentId, DeliveryId, Event, Login, PrRef, UserId};
 
 /// A stored delivery, as the edge hands it over (after signature verification).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,10 @@ pub enum JobKind {
         pr: PrRef,
         comment: CommentId,
         author: Login,
+        /// The author's account id, when the event carried it (jobs stored before it was kept
+        /// have none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        author_id: Option<UserId>,
         body: String,
     },
 }
@@ -138,6 +142,8 @@ pub struct CommandVote {
     /// source twice (a retried job) adds nothing.
     pub source: String,
     pub login: String,
+    /// The voter's account id, when the comment's event carried it.
+    pub user_id: Option<UserId>,
     pub kind: VoteKind,
     pub head: String,
     /// The reason given (required for overrides).

@@ -8,7 +8,7 @@ use serde::de::IgnoredAny;
 
 use crate::event::{
     Actor, ActorKind, CommentAction, CommentId, Event, ForgeKind, Login, PrAction, PrNumber, PrRef,
-    RepoName, ReviewAction, ReviewId, ReviewState, Sha, ViaApp,
+    RepoName, ReviewAction, ReviewId, ReviewState, Sha, UserId, ViaApp,
 };
 
 /// Why a verified body is not a delivery we can use.
@@ -103,6 +103,7 @@ struct Comment {
 #[serde(default)]
 struct User {
     login: Option<String>,
+    id: Option<u64>,
     #[serde(rename = "type")]
     kind: Option<String>,
 }
@@ -315,6 +316,7 @@ fn actor(user: Option<User>) -> Option<Actor> {
     let login = user.login.filter(|l| is_login(l))?;
     Some(Actor {
         login: Login(login),
+        id: user.id.map(UserId),
         kind: user
             .kind
             .as_deref()

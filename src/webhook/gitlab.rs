@@ -28,7 +28,7 @@ use serde::Deserialize;
 use super::github::DecodeError;
 use crate::event::{
     Actor, ActorKind, CommentAction, CommentId, Event, ForgeKind, Login, PrAction, PrNumber, PrRef,
-    RepoName, ReviewAction, ReviewId, ReviewState, Sha,
+    RepoName, ReviewAction, ReviewId, ReviewState, Sha, UserId,
 };
 
 /// `X-Gitlab-Event` of a merge request hook.
@@ -347,11 +347,14 @@ fn project_path(project: Option<Project>) -> Option<String> {
 
 /// A user with a name safe to put in an API path, and what kind of account it is.
 fn actor(user: Option<User>) -> Option<Actor> {
-    let username = user?.username.filter(|name| is_username(name))?;
+    let user = user?;
+    let username = user.username.filter(|name| is_username(name))?;
     let kind = actor_kind(&username);
     Some(Actor {
         login: Login(username),
         kind,
+        // Older payloads have no id: forge calls then look the account up by name.
+        id: user.id.filter(|&id| id > 0).map(UserId),
     })
 }
 

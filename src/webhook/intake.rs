@@ -34,6 +34,7 @@ pub fn jobs_for(event: &Event) -> Vec<JobKind> {
                 pr: pr.clone(),
                 comment: *id,
                 author: author.login.clone(),
+                author_id: author.id,
                 body: body.clone(),
             }]
         }
@@ -73,6 +74,7 @@ pub async fn accept(
         let hook = CommandVote {
             source: format!("{REVIEW_HOOK}{}", delivery.id.0),
             login: reviewer.login.as_str().to_owned(),
+            user_id: reviewer.id,
             kind: VoteKind::Approve,
             head: commit.as_str().to_owned(),
             reason: None,
@@ -154,6 +156,7 @@ mod tests {
             author: crate::event::Actor {
                 login: crate::event::Login::from("alice"),
                 kind,
+                id: Some(crate::event::UserId(5)),
             },
             via_app: None,
         }
@@ -167,7 +170,7 @@ mod tests {
             ActorKind::User,
         ));
         assert!(
-            matches!(&jobs[..], [JobKind::Command { comment, author, .. }] if comment.0 == 77 && author.as_str() == "alice"),
+            matches!(&jobs[..], [JobKind::Command { comment, author, author_id, .. }] if comment.0 == 77 && author.as_str() == "alice" && *author_id == Some(crate::event::UserId(5))),
             "{jobs:?}"
         );
         for (body, action, kind) in [
@@ -230,6 +233,7 @@ mod tests {
             reviewer: crate::event::Actor {
                 login: crate::event::Login::from("sec1"),
                 kind: ActorKind::User,
+                id: None,
             },
         };
         for id in ["r1", "r1"] {

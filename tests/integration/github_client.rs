@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use iamgate::event::{ActorKind, ForgeKind, Login, PrNumber, PrRef, RepoName, Sha};
+use iamgate::event::{ActorKind, ForgeKind, Login, PrNumber, PrRef, RepoName, Sha, UserRef};
 use iamgate::forge::github::{GitHubApp, GitHubClient, RetryPolicy};
 use iamgate::forge::{
     CommentId, CommitStatus, Forge, MembershipCache, Reaction, RepoPermission, RetryClass,
@@ -745,7 +745,11 @@ async fn team_membership_counts_active_members_only() {
     let member = |login: &str, team: &str| {
         let (client, pr) = (client.clone(), pr.clone());
         let (login, team) = (Login::from(login), team.to_owned());
-        async move { client.is_team_member(&pr, &team, &login).await }
+        async move {
+            client
+                .is_team_member(&pr, &team, UserRef::login(&login))
+                .await
+        }
     };
     assert!(member("alice", "acme/security").await.unwrap());
     assert!(
@@ -790,7 +794,7 @@ async fn team_membership_errors_are_errors_never_false() {
     fake.fail_next("GET", path, 2, Fault::Error502);
     assert!(
         client
-            .is_team_member(&pr, "acme/security", &alice)
+            .is_team_member(&pr, "acme/security", UserRef::login(&alice))
             .await
             .unwrap()
     );
@@ -799,14 +803,14 @@ async fn team_membership_errors_are_errors_never_false() {
     fake.fail_next("GET", path, 1, Fault::SecondaryRateLimit);
     assert!(
         client
-            .is_team_member(&pr, "acme/security", &alice)
+            .is_team_member(&pr, "acme/security", UserRef::login(&alice))
             .await
             .unwrap()
     );
 
     fake.fail_next("GET", path, 10, Fault::Error500);
     let error = client
-        .is_team_member(&pr, "acme/security", &alice)
+        .is_team_member(&pr, "acme/security", UserRef::login(&alice))
         .await
         .unwrap_err();
     assert_eq!((error.retry, error.status), (RetryClass::Retry, Some(500)));
@@ -821,7 +825,7 @@ async fn team_membership_errors_are_errors_never_false() {
         },
     );
     let error = client
-        .is_team_member(&pr, "acme/security", &alice)
+        .is_team_member(&pr, "acme/security", UserRef::login(&alice))
         .await
         .unwrap_err();
     assert!(
@@ -831,7 +835,7 @@ async fn team_membership_errors_are_errors_never_false() {
 
     fake.without_members_permission();
     let error = client
-        .is_team_member(&pr, "acme/security", &alice)
+        .is_team_member(&pr, "acme/security", UserRef::login(&alice))
         .await
         .unwrap_err();
     assert_eq!(
@@ -852,13 +856,13 @@ async fn the_membership_cache_asks_once_per_ttl_and_never_keeps_errors() {
     for _ in 0..3 {
         assert!(
             cache
-                .is_team_member(forge, &pr, "acme/security", &alice)
+                .is_team_member(forge, &pr, "acme/security", UserRef::login(&alice))
                 .await
                 .unwrap()
         );
         assert!(
             !cache
-                .is_team_member(forge, &pr, "acme/security", &mallory)
+                .is_team_member(forge, &pr, "acme/security", UserRef::login(&mallory))
                 .await
                 .unwrap()
         );
@@ -868,7 +872,7 @@ async fn the_membership_cache_asks_once_per_ttl_and_never_keeps_errors() {
     fake.remove_team_member("acme", "security", "alice");
     assert!(
         cache
-            .is_team_member(forge, &pr, "acme/security", &alice)
+            .is_team_member(forge, &pr, "acme/security", UserRef::login(&alice))
             .await
             .unwrap(),
         "still within the TTL"
@@ -876,7 +880,7 @@ async fn the_membership_cache_asks_once_per_ttl_and_never_keeps_errors() {
     tokio::time::sleep(Duration::from_millis(350)).await;
     assert!(
         !cache
-            .is_team_member(forge, &pr, "acme/security", &alice)
+            .is_team_member(forge, &pr, "acme/security", UserRef::login(&alice))
             .await
             .unwrap()
     );
@@ -886,14 +890,14 @@ async fn the_membership_cache_asks_once_per_ttl_and_never_keeps_errors() {
     let bob = Login::from("bob");
     assert!(
         cache
-            .is_team_member(forge, &pr, "acme/security", &bob)
+            .is_team_member(forge, &pr, "acme/security", UserRef::login(&bob))
             .await
             .is_err()
     );
     fake.add_team_member("acme", "security", "bob");
     assert!(
         cache
-            .is_team_member(forge, &pr, "acme/security", &bob)
+            .is_team_member(forge, &pr, "acme/security", UserRef::login(&bob))
             .await
             .unwrap(),
         "the error was not kept"
@@ -910,7 +914,12 @@ async fn collaborator_permissions_are_levels() {
         .permission(REPO, "reader", "read");
     let level = |login: &str| {
         let (client, pr, login) = (client.clone(), pr.clone(), Login::from(login));
-        async move { client.collaborator_permission(&pr, &login).await.unwrap() }
+        async move {
+            client
+                .collaborator_permission(&pr, UserRef::login(&login))
+                .await
+                .unwrap()
+        }
     };
     assert_eq!(level("root").await, RepoPermission::Admin);
     assert_eq!(level("lead").await, RepoPermission::Write);
@@ -925,7 +934,7 @@ async fn collaborator_permissions_are_levels() {
     assert_eq!(level("dev").await, RepoPermission::Write);
     fake.fail_next("GET", path, 10, Fault::Error500);
     let error = client
-        .collaborator_permission(&pr, &Login::from("dev"))
+        .collaborator_permission(&pr, UserRef::login(&Login::from("dev")))
         .await
         .unwrap_err();
     assert_eq!(error.retry, RetryClass::Retry);
@@ -991,12 +1000,15 @@ async fn the_app_delegates_approval_calls_to_the_installation() {
     assert_eq!(forge.reviews(&pr).await.unwrap().len(), 1);
     assert!(
         forge
-            .is_team_member(&pr, "acme/security", &alice)
+            .is_team_member(&pr, "acme/security", UserRef::login(&alice))
             .await
             .unwrap()
     );
     assert_eq!(
-        forge.collaborator_permission(&pr, &alice).await.unwrap(),
+        forge
+            .collaborator_permission(&pr, UserRef::login(&alice))
+            .await
+            .unwrap(),
         RepoPermission::Write
     );
     forge
@@ -1010,7 +1022,7 @@ async fn the_app_delegates_approval_calls_to_the_installation() {
     };
     assert_eq!(
         forge
-            .is_team_member(&without, "acme/security", &alice)
+            .is_team_member(&without, "acme/security", UserRef::login(&alice))
             .await
             .unwrap_err()
             .retry,

@@ -6,7 +6,7 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use iamgate::event::{ActorKind, ForgeKind, Login, PrNumber, PrRef, RepoName, Sha};
+use iamgate::event::{ActorKind, ForgeKind, Login, PrNumber, PrRef, RepoName, Sha, UserRef};
 use iamgate::forge::gitlab::{GitLabClient, RetryPolicy, UNKNOWN_FORK};
 use iamgate::forge::{
     CommentId, CommitStatus, Forge, Reaction, RepoPermission, RetryClass, ReviewState, StatusState,
@@ -544,7 +544,11 @@ async fn group_membership_requires_an_active_member() {
         let client = client.clone();
         let pr = pr.clone();
         let (login, group) = (Login::from(login), group.to_owned());
-        async move { client.is_team_member(&pr, &group, &login).await }
+        async move {
+            client
+                .is_team_member(&pr, &group, UserRef::login(&login))
+                .await
+        }
     };
     assert!(member("alice", "acme/security").await.unwrap());
     assert!(
@@ -609,7 +613,7 @@ async fn project_access_levels_map_to_permissions() {
     for (user, permission) in expected {
         assert_eq!(
             client
-                .collaborator_permission(&pr, &Login::from(user))
+                .collaborator_permission(&pr, UserRef::login(&Login::from(user)))
                 .await
                 .unwrap(),
             permission,

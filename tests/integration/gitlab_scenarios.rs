@@ -9,7 +9,7 @@
 use axum::http::StatusCode;
 
 use crate::approvals::{
-    ADMIN_ATTACH, NEEDS_SECURITY, OTHER_IAM, PR as MR, analyzed, assert_nothing_happened,
+    ADMIN_ATTACH, APPROVED, NEEDS_SECURITY, OTHER_IAM, PR as MR, analyzed, assert_nothing_happened,
 };
 use crate::scenarios::assert_refused_left_nothing;
 use crate::support::gitlab_server::{
@@ -131,6 +131,49 @@ async fn gitlab_an_mr_approval_seen_after_a_push_binds_to_the_head_it_was_given_
         "an approval of h1 passed a different IAM change at h2: {}",
         s.report(MR)
     );
+}
+
+/// Membership is asked about the account that voted, by the id its event carried: no
+/// `GET /users?username=` per check, and a rename afterwards (the old name then taken by a
+/// stranger) neither drops the member's approval nor hands it to the stranger.
+#[tokio::test]
+async fn gitlab_membership_is_asked_by_the_voter_s_account_id() {
+    let (s, head) = analyzed::<GitLabServer>(CONFIG).await;
+    // Asking `alice` (a user named in the config) to review needed her id: looked up by name.
+    let lookups = s.fake.count_requests("GET", "/users");
+    s.note(MR, "sec1", "/iamgate approve").await;
+    s.settle().await;
+    assert_eq!(s.status(&head), status("success", APPROVED));
+    assert_eq!(
+        s.fake.count_requests("GET", "/users"),
+        lookups,
+        "the note's user id was used"
+    );
+
+    // sec1 renames; a stranger registers the old name.
+    s.fake.rename_user("sec1", "sec-one");
+    let stranger = s.fake.user("sec1");
+    assert_ne!(stranger, s.fake.user("sec-one"));
+    s.deliver_mr("reopen", MR).await;
+    s.settle().await;
+    assert_eq!(
+        s.status(&head),
+        status("success", APPROVED),
+        "the member's approval still counts after the rename: {}",
+        s.report(MR)
+    );
+
+    // The stranger, now called sec1, is not a member: their own command is refused.
+    let note = s.note(MR, "sec1", "/iamgate override ship it").await;
+    s.settle().await;
+    let replies = s.replies(MR, note);
+    assert!(
+        replies
+            .iter()
+            .any(|r| r.contains("Only members of `overrides`")),
+        "{replies:?}"
+    );
+    assert_eq!(s.fake.count_requests("GET", "/users"), lookups);
 }
 
 // ---- notes that are not commands ----

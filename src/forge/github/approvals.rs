@@ -10,7 +10,7 @@ use super::app::parse_json;
 use super::auth::parse_timestamp;
 use super::client::{GitHubClient, UserJson, encode_segment, plain_segment, repo_path};
 use super::transport::ApiRequest;
-use crate::event::{Actor, ActorKind, Login, PrRef, Sha};
+use crate::event::{Actor, ActorKind, Login, PrRef, Sha, UserId};
 use crate::forge::http::invalid;
 use crate::forge::{
     CommentId, ForgeError, ForgeResult, Reaction, RepoPermission, RetryClass, Review, ReviewId,
@@ -53,6 +53,7 @@ impl ReviewJson {
         let author = Actor {
             login: Login(user.login),
             kind: ActorKind::from_github(&user.kind),
+            id: user.id.map(UserId),
         };
         Some(Review {
             id: ReviewId(self.id),
@@ -196,6 +197,7 @@ mod tests {
             id: 1,
             user: user.map(|login| UserJson {
                 login: login.to_owned(),
+                id: None,
                 kind: "User".to_owned(),
             }),
             state: state.to_owned(),
@@ -230,6 +232,7 @@ mod tests {
         assert_eq!(read.author.kind, ActorKind::User);
         let bot = ReviewJson {
             user: Some(UserJson {
+                id: None,
                 login: "helper[bot]".to_owned(),
                 kind: "Bot".to_owned(),
             }),

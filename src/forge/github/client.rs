@@ -15,7 +15,7 @@ use serde_json::json;
 use super::app::{AppCore, parse_json};
 use super::pagination::{MAX_PAGES, next_page};
 use super::transport::{ApiRequest, ApiResponse, encode_path};
-use crate::event::{Login, PrRef, RepoName, Sha};
+use crate::event::{Login, PrRef, RepoName, Sha, UserRef};
 use crate::forge::http::{invalid, plain_file_path, truncate_chars};
 use crate::forge::{
     ChangedFiles, CommentId, CommitStatus, Forge, ForgeResult, PullRequest, Reaction,
@@ -74,6 +74,8 @@ struct RepoJson {
 #[derive(Deserialize)]
 pub(crate) struct UserJson {
     pub login: String,
+    #[serde(default)]
+    pub id: Option<u64>,
     #[serde(rename = "type", default)]
     pub kind: String,
 }
@@ -325,16 +327,23 @@ impl Forge for GitHubClient {
         self.list_reviews(pr).await
     }
 
-    async fn is_team_member(&self, _pr: &PrRef, team: &str, login: &Login) -> ForgeResult<bool> {
-        self.team_membership(team, login).await
+    // GitHub's membership and permission endpoints take the login (the event's, current when
+    // it was delivered).
+    async fn is_team_member(
+        &self,
+        _pr: &PrRef,
+        team: &str,
+        user: UserRef<'_>,
+    ) -> ForgeResult<bool> {
+        self.team_membership(team, user.login).await
     }
 
     async fn collaborator_permission(
         &self,
         pr: &PrRef,
-        login: &Login,
+        user: UserRef<'_>,
     ) -> ForgeResult<RepoPermission> {
-        self.permission_of(pr, login).await
+        self.permission_of(pr, user.login).await
     }
 
     async fn react(&self, pr: &PrRef, comment: CommentId, reaction: Reaction) -> ForgeResult<()> {

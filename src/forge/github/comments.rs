@@ -111,6 +111,7 @@ mod tests {
             id: 1,
             body: None,
             user: Some(UserJson {
+                id: None,
                 login: login.into(),
                 kind: kind.into(),
             }),

@@ -26,7 +26,7 @@ pub use client::{
 };
 pub use retry::RetryPolicy;
 
-use crate::event::{Login, PrRef, Sha};
+use crate::event::{Login, PrRef, Sha, UserRef};
 use crate::forge::{
     ChangedFiles, CommentId, CommitStatus, Forge, ForgeError, ForgeResult, PullRequest, Reaction,
     RepoPermission, RetryClass, Review,
@@ -103,18 +103,16 @@ impl Forge for GitHubApp {
         self.client_for(pr)?.reviews(pr).await
     }
 
-    async fn is_team_member(&self, pr: &PrRef, team: &str, login: &Login) -> ForgeResult<bool> {
-        self.client_for(pr)?.is_team_member(pr, team, login).await
+    async fn is_team_member(&self, pr: &PrRef, team: &str, user: UserRef<'_>) -> ForgeResult<bool> {
+        self.client_for(pr)?.is_team_member(pr, team, user).await
     }
 
     async fn collaborator_permission(
         &self,
         pr: &PrRef,
-        login: &Login,
+        user: UserRef<'_>,
     ) -> ForgeResult<RepoPermission> {
-        self.client_for(pr)?
-            .collaborator_permission(pr, login)
-            .await
+        self.client_for(pr)?.collaborator_permission(pr, user).await
     }
 
     async fn react(&self, pr: &PrRef, comment: CommentId, reaction: Reaction) -> ForgeResult<()> {

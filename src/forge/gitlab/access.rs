@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::http::{ApiRequest, parse_timestamp};
 use super::{GitLabClient, encode_full_path, mr_path, parse_json, project_path};
-use crate::event::{Actor, ActorKind, Login, PrRef};
+use crate::event::{Actor, ActorKind, Login, PrRef, UserId, UserRef};
 use crate::forge::{ForgeResult, RepoPermission, Review, ReviewId, ReviewState};
 
 #[derive(Deserialize)]
@@ -86,6 +86,7 @@ impl ApprovalJson {
             id: ReviewId(user.id),
             author: Actor {
                 kind: actor_kind(&user),
+                id: Some(UserId(user.id)),
                 login: Login(user.username),
             },
             state: ReviewState::Approved,
@@ -112,10 +113,23 @@ impl GitLabClient {
         Ok(reviews)
     }
 
-    /// Whether `login` is an active member of group `group` (inherited memberships included).
-    pub(crate) async fn group_membership(&self, group: &str, login: &Login) -> ForgeResult<bool> {
+    /// The id of `user`: the one the event gave, else looked up by login (older payloads carry
+    /// no id); `None` when no account has that login.
+    async fn id_of(&self, user: UserRef<'_>) -> ForgeResult<Option<UserId>> {
+        match user.id {
+            Some(id) => Ok(Some(id)),
+            None => Ok(self.user_id(user.login).await?.map(UserId)),
+        }
+    }
+
+    /// Whether `user` is an active member of group `group` (inherited memberships included).
+    pub(crate) async fn group_membership(
+        &self,
+        group: &str,
+        user: UserRef<'_>,
+    ) -> ForgeResult<bool> {
         let group = encode_full_path("group", group)?;
-        let Some(user) = self.user_id(login).await? else {
+        let Some(user) = self.id_of(user).await? else {
             return Ok(false);
         };
         let request = ApiRequest::get(format!("/groups/{group}/members/all/{user}"));
@@ -134,10 +148,10 @@ impl GitLabClient {
     pub(crate) async fn project_permission(
         &self,
         pr: &PrRef,
-        login: &Login,
+        user: UserRef<'_>,
     ) -> ForgeResult<RepoPermission> {
         let project = project_path(pr)?;
-        let Some(user) = self.user_id(login).await? else {
+        let Some(user) = self.id_of(user).await? else {
             return Ok(RepoPermission::None);
         };
         let request = ApiRequest::get(format!("{project}/members/all/{user}"));

@@ -22,7 +22,7 @@ use serde::Deserialize;
 pub use crate::forge::retry::RetryPolicy;
 
 use self::http::{ApiRequest, ApiResponse, GITLAB, MAX_PAGES, Transport, encode_component};
-use crate::event::{ForgeKind, Login, PrRef, Sha};
+use crate::event::{ForgeKind, Login, PrRef, Sha, UserRef};
 use crate::forge::http::parse_json_of;
 pub(crate) use crate::forge::http::{invalid, truncate_chars};
 use crate::forge::retry::{self, Call};
@@ -304,16 +304,21 @@ impl Forge for GitLabClient {
         self.list_approvals(pr).await
     }
 
-    async fn is_team_member(&self, _pr: &PrRef, team: &str, login: &Login) -> ForgeResult<bool> {
-        self.group_membership(team, login).await
+    async fn is_team_member(
+        &self,
+        _pr: &PrRef,
+        team: &str,
+        user: UserRef<'_>,
+    ) -> ForgeResult<bool> {
+        self.group_membership(team, user).await
     }
 
     async fn collaborator_permission(
         &self,
         pr: &PrRef,
-        login: &Login,
+        user: UserRef<'_>,
     ) -> ForgeResult<RepoPermission> {
-        self.project_permission(pr, login).await
+        self.project_permission(pr, user).await
     }
 
     async fn react(&self, pr: &PrRef, comment: CommentId, reaction: Reaction) -> ForgeResult<()> {

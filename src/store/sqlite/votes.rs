@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use sqlx::{SqliteConnection, SqlitePool};
 
+use crate::event::UserId;
 use crate::store::{CommandVote, StoreResult, VoteKind};
 
 /// Inserts a vote unless one with the same source exists; `true` when inserted.
@@ -14,12 +15,13 @@ pub(super) async fn add(
     vote: &CommandVote,
 ) -> StoreResult<bool> {
     let done = sqlx::query(
-        "INSERT INTO votes (pr_key, source, login, kind, head, reason, at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (pr_key, source) DO NOTHING",
+        "INSERT INTO votes (pr_key, source, login, user_id, kind, head, reason, at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (pr_key, source) DO NOTHING",
     )
     .bind(pr_key)
     .bind(&vote.source)
     .bind(&vote.login)
+    .bind(vote.user_id.map(|id| id.0 as i64))
     .bind(vote.kind.as_str())
     .bind(&vote.head)
     .bind(&vote.reason)
@@ -52,17 +54,28 @@ pub(super) async fn put_fingerprint(
 
 /// A PR's votes, oldest first.
 pub(super) async fn list(readers: &SqlitePool, pr_key: &str) -> StoreResult<Vec<CommandVote>> {
-    let rows: Vec<(String, String, String, String, Option<String>, i64)> = sqlx::query_as(
-        "SELECT source, login, kind, head, reason, at FROM votes WHERE pr_key = ?1 ORDER BY at, id",
+    type Row = (
+        String,
+        String,
+        Option<i64>,
+        String,
+        String,
+        Option<String>,
+        i64,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT source, login, user_id, kind, head, reason, at FROM votes WHERE pr_key = ?1 \
+         ORDER BY at, id",
     )
     .bind(pr_key)
     .fetch_all(readers)
     .await?;
     rows.into_iter()
-        .map(|(source, login, kind, head, reason, at_ms)| {
+        .map(|(source, login, user_id, kind, head, reason, at_ms)| {
             Ok(CommandVote {
                 source,
                 login,
+                user_id: user_id.and_then(|id| u64::try_from(id).ok()).map(UserId),
                 kind: VoteKind::parse(&kind).ok_or_else(|| {
                     crate::store::StoreError::Corrupt(format!("votes: unknown kind `{kind}`"))
                 })?,
@@ -89,7 +102,7 @@ pub(super) async fn fingerprints(
 
 #[cfg(test)]
 mod tests {
-    use crate::event::{ForgeKind, PrNumber, PrRef, RepoName};
+    use crate::event::{ForgeKind, PrNumber, PrRef, RepoName, UserId};
     use crate::store::sqlite::SqliteStore;
     use crate::store::{CommandVote, Store, VoteKind};
 
@@ -106,6 +119,8 @@ mod tests {
         CommandVote {
             source: source.into(),
             login: "alice".into(),
+            // One vote with the account id, one without (older votes, older payloads).
+            user_id: (kind == VoteKind::Approve).then_some(UserId(4_000_000_001)),
             kind,
             head: "h1".into(),
             reason: Some("looks right".into()),

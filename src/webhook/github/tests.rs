@@ -214,6 +214,7 @@ fn a_comment_created_on_a_pull_request() {
             author: Actor {
                 login: Login::from("Codertocat"),
                 kind: ActorKind::User,
+                id: Some(UserId(21031067)),
             },
             via_app: None,
         }
@@ -242,6 +243,7 @@ fn real_edited_and_deleted_pr_comments_by_a_bot() {
         Actor {
             login: Login::from("gagbo-test-app[bot]"),
             kind: ActorKind::Bot,
+            id: Some(UserId(139451816)),
         }
     );
     assert_eq!(via_app, None);
@@ -368,6 +370,7 @@ fn a_real_submitted_review() {
             reviewer: Actor {
                 login: Login::from("Codertocat"),
                 kind: ActorKind::User,
+                id: Some(UserId(21031067)),
             },
         }
     );

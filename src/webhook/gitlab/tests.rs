@@ -41,10 +41,19 @@ fn note_event(body: &[u8]) -> Event {
     decode(NOTE_HOOK, body).expect("decodes")
 }
 
+/// A user as an older payload names them: no `user.id`.
 fn user(login: &str) -> Actor {
     Actor {
         login: Login::from(login),
         kind: ActorKind::User,
+        id: None,
+    }
+}
+
+fn user_with_id(login: &str, id: u64) -> Actor {
+    Actor {
+        id: Some(UserId(id)),
+        ..user(login)
     }
 }
 
@@ -239,7 +248,7 @@ fn approvals_are_reviews_by_the_acting_user() {
                 id: ReviewId(1),
                 state,
                 commit: Sha::from("da1560886d4f094c3e6c9ef40349f7d38b5d27d7"),
-                reviewer: user("user1"),
+                reviewer: user_with_id("user1", 1),
             },
             "{action}"
         );
@@ -346,7 +355,7 @@ fn notes_on_merge_requests_are_comments() {
             action: CommentAction::Created,
             id: CommentId(1244),
             body: "This MR needs work.".into(),
-            author: user("root"),
+            author: user_with_id("root", 1),
             via_app: None,
         }
     );

@@ -26,6 +26,19 @@ pub const OTHER_PRIVATE_KEY_PEM: &str =
 
 pub const APP_ID: u64 = 4242;
 pub const APP_SLUG: &str = "iamgate";
+/// The account id the fake gives `login` (GitHub ids are per account; names are
+/// case-insensitive): the same in webhook payloads and API answers, distinct per login.
+pub fn user_id(login: &str) -> u64 {
+    // FNV-1a of the lower-cased login, kept positive and below 2^31 like real ids.
+    let hash = login
+        .to_ascii_lowercase()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    hash % 2_000_000_000 + 1
+}
+
 /// The installation every fake knows.
 pub const INSTALLATION_ID: u64 = 1;
 

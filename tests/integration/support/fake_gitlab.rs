@@ -364,6 +364,16 @@ impl FakeGitLab {
     pub fn user(&self, username: &str) -> u64 {
         self.lock().user_id(username)
     }
+    /// Renames a user (their id, memberships and approvals stay theirs); the old name is then
+    /// free for another account. Notes keep the name they were written under.
+    pub fn rename_user(&self, username: &str, new_name: &str) -> &Self {
+        let mut guard = self.lock();
+        let id = guard.user_id(username);
+        if let Some(user) = guard.users.iter_mut().find(|u| u.id == id) {
+            user.username = new_name.to_owned();
+        }
+        self
+    }
     /// Sets a user's state: `active`, `blocked`, `deactivated`.
     pub fn user_state(&self, username: &str, state: &str) -> &Self {
         let mut guard = self.lock();

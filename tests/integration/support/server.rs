@@ -215,6 +215,7 @@ pub fn comment_payload(
     c["html_url"] = json!(format!("{pulls}#issuecomment-{comment_id}"));
     c["body"] = json!(body);
     c["user"]["login"] = json!(login);
+    c["user"]["id"] = json!(super::fake_github::user_id(login));
     c["user"]["type"] = json!(user_type(login));
     let bot = format!("{}[bot]", super::fake_github::APP_SLUG);
     c["performed_via_github_app"] = if login == bot {
@@ -255,6 +256,7 @@ pub fn review_payload(
     let r = &mut payload["review"];
     r["id"] = json!(review_id);
     r["user"]["login"] = json!(login);
+    r["user"]["id"] = json!(super::fake_github::user_id(login));
     r["user"]["type"] = json!(user_type(login));
     r["state"] = json!(state.to_ascii_lowercase());
     r["commit_id"] = json!(commit);

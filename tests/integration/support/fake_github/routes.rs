@@ -350,7 +350,7 @@ fn review_json(review: &FakeReview) -> Value {
     json!({
         "id": review.id,
         // Apps review as `<slug>[bot]`, type Bot.
-        "user": { "login": review.login, "type": if review.login.ends_with("[bot]") { "Bot" } else { "User" } },
+        "user": { "login": review.login, "id": super::user_id(&review.login), "type": if review.login.ends_with("[bot]") { "Bot" } else { "User" } },
         "body": "",
         "state": review.state,
         "commit_id": review.commit_id,
