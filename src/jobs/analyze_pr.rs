@@ -18,9 +18,10 @@ use crate::event::{PrRef, Sha};
 use crate::forge::{CommitStatus, Forge, PullRequest, StatusState};
 use crate::gate::requirements::selected_stacks;
 use crate::gate::{Change, StackResult, decide_reviews, triggered};
-use crate::publish;
+use crate::publish::{self, KeptState};
 use crate::pulumi::unpack;
 use crate::queue::JobFailure;
+use crate::store::PrState;
 
 /// The repository config file, read from the base commit.
 pub const CONFIG_PATH: &str = ".iamgate.yml";
@@ -124,7 +125,7 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
         .iter()
         .map(|t| t.review)
         .collect();
-    let mut state = ctx.store.pr_state(pr_ref).await?;
+    let mut kept = KeptState::load(ctx.store.as_ref(), pr_ref).await?;
     let review_state = approvals::gather(
         ctx,
         forge.as_ref(),
@@ -132,20 +133,21 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
         &pr,
         &config,
         &triggered_reviews,
-        &mut state,
+        &mut kept.state,
     )
     .await?;
     let decision = decide_reviews(&change, &review_state);
     let requirements: Vec<Requirement> = review_state.requirements.clone();
-    audit_analysis(ctx, pr_ref, &pr, &outcomes, &fingerprint, &mut state).await?;
-    save_audited(ctx, pr_ref, &state).await?;
+    audit_analysis(ctx, pr_ref, &pr, &outcomes, &fingerprint, &mut kept.state).await?;
+    kept.save(ctx.store.as_ref(), pr_ref).await?;
 
     if outcomes.is_empty() && !config_changed {
         // No stack touched: a status only, and the comment kept current if there is one.
-        let existing = publish::existing_comment(ctx, forge.as_ref(), pr_ref).await?;
+        let existing = publish::existing_comment(forge.as_ref(), pr_ref, &kept.state).await?;
         if existing.is_none() {
             publish::status(forge.as_ref(), pr_ref, &pr.head, &decision).await?;
-            return audit_status(ctx, pr_ref, &pr, &decision).await;
+            audit_status(ctx, pr_ref, &pr, &decision, &mut kept.state).await?;
+            return kept.save(ctx.store.as_ref(), pr_ref).await;
         }
         notes.push(
             "No Pulumi stack of .iamgate.yml is affected by this pull request any more.".to_owned(),
@@ -181,19 +183,22 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
         notes,
     };
     let body = markdown::render(&comment, publish::comment_budget(forge.as_ref()));
-    publish::upsert_comment(ctx, forge.as_ref(), pr_ref, &body).await?;
+    publish::upsert_comment(forge.as_ref(), pr_ref, &body, &mut kept.state).await?;
+    kept.save(ctx.store.as_ref(), pr_ref).await?;
     publish::status(forge.as_ref(), pr_ref, &pr.head, &decision).await?;
-    audit_status(ctx, pr_ref, &pr, &decision).await?;
+    audit_status(ctx, pr_ref, &pr, &decision, &mut kept.state).await?;
+    kept.save(ctx.store.as_ref(), pr_ref).await?;
 
     publish::request_reviews_once(
-        ctx,
         forge.as_ref(),
         pr_ref,
         &pr,
         &requirements,
         &fingerprint,
+        &mut kept.state,
     )
-    .await
+    .await?;
+    kept.save(ctx.store.as_ref(), pr_ref).await
 }
 
 pub(crate) fn parse_config(bytes: &[u8]) -> Result<RepoConfig, crate::config::Problems> {
@@ -254,7 +259,7 @@ async fn audit_analysis(
     pr: &PullRequest,
     outcomes: &[(&StackConfig, StackOutcome)],
     fingerprint: &str,
-    state: &mut crate::store::PrState,
+    state: &mut PrState,
 ) -> Result<(), JobFailure> {
     if outcomes.is_empty() {
         return Ok(());
@@ -286,14 +291,15 @@ async fn audit_analysis(
     Ok(())
 }
 
-/// Records a status iamgate set, when it differs from the last one recorded.
+/// Records a status iamgate set, when it differs from the last one recorded (kept in `state`:
+/// save it).
 async fn audit_status(
     ctx: &JobCtx,
     pr_ref: &PrRef,
     pr: &PullRequest,
     decision: &crate::gate::Decision,
+    state: &mut PrState,
 ) -> Result<(), JobFailure> {
-    let mut state = ctx.store.pr_state(pr_ref).await?;
     let key = format!(
         "{} {} {}",
         pr.head,
@@ -316,19 +322,6 @@ async fn audit_status(
         .append_audit(AuditEntry::by_app(now(), pr_ref, event).at(pr.head.clone()))
         .await?;
     state.audited.status = Some(key);
-    ctx.store.put_pr_state(pr_ref, &state).await?;
-    Ok(())
-}
-
-/// Saves the audit bookkeeping without touching what publishing keeps in the same state.
-async fn save_audited(
-    ctx: &JobCtx,
-    pr_ref: &PrRef,
-    state: &crate::store::PrState,
-) -> Result<(), JobFailure> {
-    let mut fresh = ctx.store.pr_state(pr_ref).await?;
-    fresh.audited = state.audited.clone();
-    ctx.store.put_pr_state(pr_ref, &fresh).await?;
     Ok(())
 }
 
@@ -569,11 +562,14 @@ async fn publish_failure(
         ..markdown::Comment::default()
     };
     let body = markdown::render(&comment, publish::comment_budget(forge));
-    publish::upsert_comment(ctx, forge, pr_ref, &body).await?;
+    let mut kept = KeptState::load(ctx.store.as_ref(), pr_ref).await?;
+    publish::upsert_comment(forge, pr_ref, &body, &mut kept.state).await?;
+    kept.save(ctx.store.as_ref(), pr_ref).await?;
     let decision = crate::gate::Decision {
         state: StatusState::Failure,
         description: status.to_owned(),
     };
     publish::status(forge, pr_ref, &pr.head, &decision).await?;
-    audit_status(ctx, pr_ref, pr, &decision).await
+    audit_status(ctx, pr_ref, pr, &decision, &mut kept.state).await?;
+    kept.save(ctx.store.as_ref(), pr_ref).await
 }

@@ -1,5 +1,7 @@
 //! Publishing to the forge: the one comment per pull request (found by its marker, created once,
-//! then edited), the `iamgate` status, and review requests (once per change fingerprint).
+//! then edited), the `iamgate` status, and review requests (once per change fingerprint). What
+//! must survive restarts lives in the pull request's [`PrState`], read once per job
+//! ([`KeptState`]) and written back after each step that changed it.
 
 use tracing::info;
 
@@ -7,8 +9,37 @@ use crate::engine::report::markdown::{MARKER, Requirement};
 use crate::event::{Login, PrRef, Sha};
 use crate::forge::{CommentId, CommitStatus, Forge, PullRequest};
 use crate::gate::Decision;
-use crate::jobs::JobCtx;
 use crate::queue::JobFailure;
+use crate::store::{PrState, Store};
+
+/// A pull request's [`PrState`] for the length of one job: loaded once, written back by
+/// [`KeptState::save`] only when it changed since the last write. Jobs of one pull request never
+/// run at the same time (they share a coalescing key), so nobody else writes it meanwhile.
+#[derive(Debug)]
+pub struct KeptState {
+    pub state: PrState,
+    saved: PrState,
+}
+
+impl KeptState {
+    pub async fn load(store: &dyn Store, pr: &PrRef) -> Result<Self, JobFailure> {
+        let state = store.pr_state(pr).await?;
+        Ok(KeptState {
+            saved: state.clone(),
+            state,
+        })
+    }
+
+    /// Writes the state if it changed: after each step whose effect on the forge must be
+    /// remembered (the comment's id, a review request), so that a retry does not repeat it.
+    pub async fn save(&mut self, store: &dyn Store, pr: &PrRef) -> Result<(), JobFailure> {
+        if self.state != self.saved {
+            store.put_pr_state(pr, &self.state).await?;
+            self.saved = self.state.clone();
+        }
+        Ok(())
+    }
+}
 
 /// The comment budget: the forge's limit with room for escaping that counts double (a zero-width
 /// joiner is one character but three bytes).
@@ -18,26 +49,25 @@ pub fn comment_budget(forge: &dyn Forge) -> usize {
 
 /// iamgate's comment on the PR, if there is one: the remembered id, else a search by marker.
 pub async fn existing_comment(
-    ctx: &JobCtx,
     forge: &dyn Forge,
     pr: &PrRef,
+    state: &PrState,
 ) -> Result<Option<CommentId>, JobFailure> {
-    let state = ctx.store.pr_state(pr).await?;
     if let Some(id) = state.comment_id {
         return Ok(Some(CommentId(id)));
     }
     Ok(forge.find_own_comment(pr, MARKER).await?)
 }
 
-/// Creates the comment once, then edits it. The id is remembered so the next run edits directly;
-/// a failed create is never blindly repeated (the client re-checks by marker first).
+/// Creates the comment once, then edits it. The id is kept in `state` so the next run edits
+/// directly (save it); a failed create is never blindly repeated (the client re-checks by marker
+/// first).
 pub async fn upsert_comment(
-    ctx: &JobCtx,
     forge: &dyn Forge,
     pr: &PrRef,
     body: &str,
+    state: &mut PrState,
 ) -> Result<(), JobFailure> {
-    let mut state = ctx.store.pr_state(pr).await?;
     if let Some(id) = state.comment_id {
         match forge.update_comment(pr, CommentId(id), body).await {
             Ok(()) => return Ok(()),
@@ -56,7 +86,6 @@ pub async fn upsert_comment(
         None => forge.create_comment(pr, body).await?,
     };
     state.comment_id = Some(id.0);
-    ctx.store.put_pr_state(pr, &state).await?;
     Ok(())
 }
 
@@ -77,20 +106,20 @@ pub async fn status(
     Ok(())
 }
 
-/// Asks the required teams and users to review, once per change fingerprint, never the author.
+/// Asks the required teams and users to review, once per change fingerprint (kept in `state`:
+/// save it), never the author.
 pub async fn request_reviews_once(
-    ctx: &JobCtx,
     forge: &dyn Forge,
     pr_ref: &PrRef,
     pr: &PullRequest,
     requirements: &[Requirement],
     fingerprint: &str,
+    state: &mut PrState,
 ) -> Result<(), JobFailure> {
     let missing: Vec<&Requirement> = requirements.iter().filter(|r| r.missing() > 0).collect();
     if missing.is_empty() {
         return Ok(());
     }
-    let mut state = ctx.store.pr_state(pr_ref).await?;
     if state.review_requested_for.as_deref() == Some(fingerprint) {
         return Ok(());
     }
@@ -115,6 +144,42 @@ pub async fn request_reviews_once(
         forge.request_reviewers(pr_ref, &users, &teams).await?;
     }
     state.review_requested_for = Some(fingerprint.to_owned());
-    ctx.store.put_pr_state(pr_ref, &state).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{ForgeKind, PrNumber, RepoName};
+    use crate::store::sqlite::SqliteStore;
+
+    #[tokio::test]
+    async fn kept_state_is_written_only_when_it_changed() {
+        let store = SqliteStore::open("sqlite::memory:")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let pr = PrRef {
+            forge: ForgeKind::GitLab,
+            installation: None,
+            repo: RepoName::from("acme/infra"),
+            number: PrNumber(7),
+        };
+        let mut kept = KeptState::load(&store, &pr).await.expect("load");
+        assert_eq!(kept.state, PrState::default());
+        // Someone else's write: an unchanged state must not overwrite it.
+        let theirs = PrState {
+            comment_id: Some(1),
+            ..PrState::default()
+        };
+        store.put_pr_state(&pr, &theirs).await.expect("put");
+        kept.save(&store, &pr).await.expect("save");
+        assert_eq!(store.pr_state(&pr).await.expect("read"), theirs);
+        // A change is written, once.
+        kept.state.comment_id = Some(2);
+        kept.save(&store, &pr).await.expect("save");
+        assert_eq!(store.pr_state(&pr).await.expect("read").comment_id, Some(2));
+        store.put_pr_state(&pr, &theirs).await.expect("put");
+        kept.save(&store, &pr).await.expect("save");
+        assert_eq!(store.pr_state(&pr).await.expect("read"), theirs);
+    }
 }
