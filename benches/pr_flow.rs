@@ -26,6 +26,10 @@ mod support {
 }
 
 #[path = "../examples/support/demo_repo.rs"]
+#[allow(
+    dead_code,
+    reason = "each user of the demo repository uses a part of it"
+)]
 mod demo_repo;
 
 use std::time::{Duration, Instant};

@@ -33,15 +33,16 @@ mod support {
 #[path = "support/demo_repo.rs"]
 mod demo_repo;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, bail};
-use demo_repo::{BASE, PR, REPO, REPO_CONFIG, fake_pulumi, pull_request_payload};
+use anyhow::Context;
+use demo_repo::{
+    BASE, PR, REPO, REPO_CONFIG, RunningServer, fake_pulumi, free_port, pull_request_payload,
+    rand_u64,
+};
 use iamgate::config::{Secret, ServerConfig};
-use iamgate::server::Service;
 use iamgate::webhook::verify::github_signature_for;
 use support::fake_github::{FakeGitHub, PrSpec};
-use tokio_util::sync::CancellationToken;
 
 const HEAD: &str = "2222222222222222222222222222222222222222";
 
@@ -122,13 +123,9 @@ timeout_secs = 60
     }
 
     // 4. iamgate serve, on a real port.
-    let service = Service::build(&config).await?;
-    let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
-    let shutdown = CancellationToken::new();
-    let server = tokio::spawn(service.run(listener, shutdown.clone()));
+    let server = RunningServer::start(&config).await?;
 
     // 5. GitHub delivers the webhook.
-    let started = Instant::now();
     let reply = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{port}/webhooks/github"))
         .header("X-GitHub-Event", "pull_request")
@@ -146,21 +143,15 @@ timeout_secs = 60
     );
 
     // 6. Wait for the comment and the final status.
-    loop {
-        let done = github
-            .latest_status(REPO, HEAD)
-            .is_some_and(|s| !s.description.contains("analyzing"))
-            && !github.comments(REPO, PR).is_empty();
-        if done {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            shutdown.cancel();
-            bail!("iamgate posted nothing within 60 s");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    println!("iamgate posted in {} ms\n", started.elapsed().as_millis());
+    let took = server
+        .wait_until("iamgate posted nothing", || {
+            github
+                .latest_status(REPO, HEAD)
+                .is_some_and(|s| !s.description.contains("analyzing"))
+                && !github.comments(REPO, PR).is_empty()
+        })
+        .await?;
+    println!("iamgate posted in {} ms\n", took.as_millis());
     print_results(&github, true);
 
     // 7. alice, of acme/security, approves with a command; iamgate checks her membership with
@@ -183,17 +174,13 @@ timeout_secs = 60
         "alice comments `/iamgate approve ...`: webhook HTTP {}",
         reply.status()
     );
-    let started = Instant::now();
-    while github
-        .latest_status(REPO, HEAD)
-        .is_none_or(|s| s.state != "success")
-    {
-        if started.elapsed() > Duration::from_secs(60) {
-            shutdown.cancel();
-            bail!("the approval did not lift the gate within 60 s");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    server
+        .wait_until("the approval did not lift the gate", || {
+            github
+                .latest_status(REPO, HEAD)
+                .is_some_and(|s| s.state == "success")
+        })
+        .await?;
     for c in github.comments(REPO, PR) {
         if c.body.contains("iamgate:reply") {
             println!("──── iamgate's reply ────\n{}\n", c.body);
@@ -202,9 +189,7 @@ timeout_secs = 60
     if let Some(s) = github.latest_status(REPO, HEAD) {
         println!("status `{}`: {} — {}", s.context, s.state, s.description);
     }
-    shutdown.cancel();
-    server.await??;
-    Ok(())
+    server.stop().await
 }
 
 fn print_results(github: &FakeGitHub, full: bool) {
@@ -250,15 +235,4 @@ fn comment_payload(installation: u64, id: u64, login: &str, body: &str) -> Strin
         "sender": { "login": login, "type": "User" }
     })
     .to_string()
-}
-
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, RandomState};
-    RandomState::new().hash_one(std::process::id())
 }

@@ -1,6 +1,7 @@
-//! The demo repository shared by `examples/demo.rs` and `benches/pr_flow.rs`: `acme/infra` with
-//! one enrolled stack and a security review requirement, pull request #7, a fake `pulumi` that
-//! prints `examples/risky-preview.json`, and `pull_request` deliveries in GitHub's shape.
+//! The demo repository shared by `examples/demo.rs`, `examples/demo_gitlab.rs` and
+//! `benches/pr_flow.rs`: `acme/infra` with one enrolled stack and a security review requirement,
+//! pull request #7, a fake `pulumi` that prints `examples/risky-preview.json`, `pull_request`
+//! deliveries in GitHub's shape, and a free port and a random secret for the server.
 
 use std::path::{Path, PathBuf};
 
@@ -55,4 +56,58 @@ pub fn pull_request_payload(action: &str, head: &str, installation: u64) -> Stri
         "sender": { "login": "dev", "type": "User" }
     })
     .to_string()
+}
+
+/// A port nobody listens on now.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A random number for a demo secret.
+pub fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::process::id())
+}
+
+/// The real `iamgate serve` assembly (`server::Service`) running on the config's port.
+pub struct RunningServer {
+    shutdown: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningServer {
+    pub async fn start(config: &iamgate::config::ServerConfig) -> anyhow::Result<Self> {
+        let service = iamgate::server::Service::build(config).await?;
+        let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let run = service.run(listener, shutdown.clone());
+        let task = tokio::spawn(run);
+        Ok(RunningServer { shutdown, task })
+    }
+
+    /// Polls `done` every 50 ms for up to 60 s; on time-out stops the server and fails with
+    /// "`what` within 60 s". Returns how long it took.
+    pub async fn wait_until(
+        &self,
+        what: &str,
+        mut done: impl FnMut() -> bool,
+    ) -> anyhow::Result<std::time::Duration> {
+        let started = std::time::Instant::now();
+        while !done() {
+            if started.elapsed() > std::time::Duration::from_secs(60) {
+                self.shutdown.cancel();
+                anyhow::bail!("{what} within 60 s");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Ok(started.elapsed())
+    }
+
+    /// Shuts the server down gracefully and waits for it.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.task.await?
+    }
 }

@@ -103,6 +103,27 @@ async fn a_diff_not_computed_yet_is_retried_later() {
     assert!(client.changed_files(&pr).await.is_ok());
 }
 
+/// A diff GitLab computes within the call's tries is waited for (read again after the backoff),
+/// not turned into a failed job.
+#[tokio::test]
+async fn a_diff_computed_while_the_call_waits_is_read() {
+    let (fake, client, pr) = setup().await;
+    fake.mr_files(PROJECT, 7, ["infra/index.ts"]);
+    fake.mr_diff_pending_for(PROJECT, 7, 2);
+    let mr = client.pull_request(&pr).await.unwrap();
+    assert_eq!(mr.base, Sha::from("b1"));
+    assert_eq!(
+        fake.count_requests(
+            "GET",
+            &format!("{}/merge_requests/7", FakeGitLab::project_api_path(PROJECT))
+        ),
+        3
+    );
+    fake.mr_diff_pending_for(PROJECT, 7, 2);
+    let files = client.changed_files(&pr).await.unwrap();
+    assert_eq!(files.paths, ["infra/index.ts"]);
+}
+
 #[tokio::test]
 async fn changed_files_are_read_across_pages_with_renames() {
     let (fake, client, pr) = setup().await;

@@ -41,7 +41,7 @@ async fn gitlab_a_pending_status_shows_what_is_needed() {
         s.statuses(&head),
         [
             status("pending", ANALYZING),
-            status("canceled", NEEDS_SECURITY),
+            status("canceled", ANALYZING),
             status("pending", NEEDS_SECURITY),
         ]
     );

@@ -35,15 +35,15 @@ pub(crate) struct MrJson {
     target_branch: String,
     source_project_id: Option<u64>,
     target_project_id: u64,
-    author: Option<UserRef>,
+    author: Option<UserJson>,
     diff_refs: Option<DiffRefs>,
     changes_count: Option<String>,
     #[serde(default)]
-    reviewers: Vec<UserRef>,
+    reviewers: Vec<UserJson>,
 }
 
 #[derive(Deserialize)]
-pub(crate) struct UserRef {
+pub(crate) struct UserJson {
     pub id: u64,
     pub username: String,
 }
@@ -113,8 +113,28 @@ impl GitLabClient {
         Ok((mr, request))
     }
 
+    /// The merge request once GitLab has computed its diff. GitLab computes it asynchronously
+    /// after a push: until then the merge request has no `diff_refs` and a null
+    /// `changes_count`. It is read again after the call's backoff, up to the policy's tries (as
+    /// Atlantis polls), and returned as it is after that; the callers then fail with a
+    /// retryable error and the job tries again later.
+    async fn get_mr_with_diff(&self, pr: &PrRef) -> ForgeResult<(MrJson, ApiRequest)> {
+        let mut attempt = 1;
+        loop {
+            let (mr, request) = self.get_mr(pr).await?;
+            let computed = mr.changes_count.is_some() && mr.diff_refs.is_some();
+            if computed || attempt >= self.policy().max_attempts {
+                return Ok((mr, request));
+            }
+            let wait = self.policy().backoff(attempt);
+            tracing::debug!(pr = %pr, ?wait, "merge request diff not computed yet");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
     pub(crate) async fn fetch_merge_request(&self, pr: &PrRef) -> ForgeResult<PullRequest> {
-        let (mr, request) = self.get_mr(pr).await?;
+        let (mr, request) = self.get_mr_with_diff(pr).await?;
         let head = mr.sha.filter(|s| !s.is_empty()).ok_or_else(|| {
             not_ready(request.operation(), "the merge request has no head SHA yet")
         })?;
@@ -160,7 +180,7 @@ impl GitLabClient {
     }
 
     pub(crate) async fn fetch_changed_files(&self, pr: &PrRef) -> ForgeResult<ChangedFiles> {
-        let (mr, request) = self.get_mr(pr).await?;
+        let (mr, request) = self.get_mr_with_diff(pr).await?;
         // `changes_count` is null until GitLab has computed the diff, and ends in `+` when the
         // diff went over the instance's limits (then the listing is cut short).
         let count = mr.changes_count.ok_or_else(|| {
@@ -321,8 +341,13 @@ impl GitLabClient {
                     tracing::debug!(repo = %pr.repo, sha, message = %error.message, "status already as wanted");
                     return Ok(());
                 }
+                // The old status ends with its own text ("analyzing the IAM change"), so the
+                // pipeline's history reads as what happened.
                 let mut cancel = body;
                 cancel["state"] = json!("canceled");
+                if let Some(old) = shown.and_then(|s| s.description) {
+                    cancel["description"] = json!(old);
+                }
                 let cancel = ApiRequest::with_body(
                     Method::POST,
                     format!("{project}/statuses/{sha}"),

@@ -202,6 +202,8 @@ struct Mr {
     overflow_at: Option<usize>,
     /// GitLab has not computed the diff yet (`changes_count` and `diff_refs` null).
     diff_pending: bool,
+    /// The diff is pending for this many more reads of the merge request, then computed.
+    diff_pending_reads: usize,
     notes: Vec<FakeNote>,
     awards: Vec<FakeAward>,
     reviewers: Vec<u64>,
@@ -445,6 +447,7 @@ impl FakeGitLab {
                 diffs: Vec::new(),
                 overflow_at: None,
                 diff_pending: false,
+                diff_pending_reads: 0,
                 notes: Vec::new(),
                 awards: Vec::new(),
                 reviewers: Vec::new(),
@@ -488,6 +491,12 @@ impl FakeGitLab {
     /// GitLab has not computed the MR's diff yet (or has, with `false`).
     pub fn mr_diff_pending(&self, project: &str, iid: u64, pending: bool) -> &Self {
         self.lock().mr(project, iid).diff_pending = pending;
+        self
+    }
+    /// GitLab computes the diff while the merge request is read `reads` times: those reads show
+    /// it pending, the next ones computed.
+    pub fn mr_diff_pending_for(&self, project: &str, iid: u64, reads: usize) -> &Self {
+        self.lock().mr(project, iid).diff_pending_reads = reads;
         self
     }
     pub fn update_mr(&self, project: &str, iid: u64, change: impl FnOnce(&mut MrSpec)) -> &Self {

@@ -246,10 +246,11 @@ pub trait ForgeHarness: Sized {
                 && last_state == state
             {
                 // GitLab refuses a status into the state it is in. A new pending text is shown
-                // by ending the old status as `canceled` and starting a new pending one; other
-                // states keep their first text.
+                // by ending the old status as `canceled` (with its own text) and starting a new
+                // pending one; other states keep their first text.
                 if *state == "pending" && last_text != description {
-                    out.push(("canceled".to_owned(), (*description).to_owned()));
+                    let ended = last_text.clone();
+                    out.push(("canceled".to_owned(), ended));
                     out.push(((*state).to_owned(), (*description).to_owned()));
                 }
                 continue;

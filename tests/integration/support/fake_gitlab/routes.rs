@@ -661,7 +661,15 @@ fn listed_diffs(mr: &Mr) -> Vec<Value> {
 
 fn mr_json(state: &mut State, project: &str, iid: u64) -> Value {
     let target_id = state.projects[project].id;
-    let mr = state.mr(project, iid).clone();
+    let mr = {
+        let stored = state.mr(project, iid);
+        let shown = stored.clone();
+        if stored.diff_pending_reads > 0 {
+            stored.diff_pending_reads -= 1;
+        }
+        shown
+    };
+    let pending = mr.diff_pending || mr.diff_pending_reads > 0;
     let source_id = match &mr.spec.source_project {
         Some(fork) => state.projects.get(fork).map_or(999_999, |p| p.id),
         None => target_id,
@@ -677,7 +685,7 @@ fn mr_json(state: &mut State, project: &str, iid: u64) -> Value {
         .iter()
         .filter_map(|id| state.user(*id).map(user_json))
         .collect();
-    let changes_count = if mr.diff_pending {
+    let changes_count = if pending {
         Value::Null
     } else {
         match mr.overflow_at {
@@ -685,7 +693,7 @@ fn mr_json(state: &mut State, project: &str, iid: u64) -> Value {
             None => json!(mr.diffs.len().to_string()),
         }
     };
-    let diff_refs = if mr.diff_pending {
+    let diff_refs = if pending {
         Value::Null
     } else {
         json!({
