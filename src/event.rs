@@ -68,6 +68,42 @@ pub enum ForgeKind {
     GitLab,
 }
 
+/// A repository, fully addressed: forge, installation (GitHub App), path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RepoRef {
+    pub forge: ForgeKind,
+    /// GitHub App installation id; `None` on GitLab.
+    pub installation: Option<u64>,
+    pub repo: RepoName,
+}
+
+impl RepoRef {
+    /// Pull request `number` of this repository.
+    pub fn pr(&self, number: PrNumber) -> PrRef {
+        PrRef {
+            forge: self.forge,
+            installation: self.installation,
+            repo: self.repo.clone(),
+            number,
+        }
+    }
+
+    /// A stable key for coalescing: `github:owner/name`.
+    pub fn key(&self) -> String {
+        let forge = match self.forge {
+            ForgeKind::GitHub => "github",
+            ForgeKind::GitLab => "gitlab",
+        };
+        format!("{forge}:{}", self.repo)
+    }
+}
+
+impl fmt::Display for RepoRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.repo)
+    }
+}
+
 /// A pull request, fully addressed: forge, installation (GitHub App), repository, number.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PrRef {
@@ -81,11 +117,16 @@ pub struct PrRef {
 impl PrRef {
     /// A stable key for coalescing and per-PR state: `github:owner/name#12`.
     pub fn key(&self) -> String {
-        let forge = match self.forge {
-            ForgeKind::GitHub => "github",
-            ForgeKind::GitLab => "gitlab",
-        };
-        format!("{forge}:{}{}", self.repo, self.number)
+        format!("{}{}", self.repo_ref().key(), self.number)
+    }
+
+    /// The pull request's repository.
+    pub fn repo_ref(&self) -> RepoRef {
+        RepoRef {
+            forge: self.forge,
+            installation: self.installation,
+            repo: self.repo.clone(),
+        }
     }
 }
 
@@ -293,6 +334,18 @@ pub enum Event {
         /// The head the review was given on.
         commit: Sha,
         reviewer: Actor,
+    },
+    /// Commits were pushed to a branch (not a pull request's own event: any branch, a base
+    /// branch included).
+    BranchPush {
+        repo: RepoRef,
+        /// The branch name, without `refs/heads/`.
+        branch: String,
+        /// The branch's new tip.
+        after: Sha,
+        /// The push may have changed `.iamgate.yml`: a listed commit touched it, or the forge
+        /// did not list every commit (a force push, a long push), so nobody can tell it did not.
+        config_may_have_changed: bool,
     },
     /// The forge checks that the hook works.
     Ping,

@@ -108,8 +108,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         kind: CommandKind::Rerun,
         name: "rerun",
         args: "",
-        summary: "Analyze the pull request's head again (after a flaky preview, or a change of \
-                  `.iamgate.yml` on the base branch).",
+        summary: "Analyze the pull request's head again (after a flaky preview, say).",
         who: Who::Writers,
         example: "/iamgate rerun",
     },

@@ -10,6 +10,9 @@ use super::problems::Problems;
 use crate::engine::Level;
 use crate::engine::risk::{Category, RiskConfig, Severity, catalog};
 
+/// Where the repository config lives, from the repository root.
+pub const FILE_PATH: &str = ".iamgate.yml";
+
 /// A validated `.iamgate.yml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoConfig {

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Actor, Login, PrRef, RepoName, Sha, UserRef};
+use crate::event::{Actor, Login, PrNumber, PrRef, RepoName, RepoRef, Sha, UserRef};
 // The ids and review states of events and of forge calls are the same values: one type each.
 pub use crate::event::{CommentId, ReviewId, ReviewState};
 
@@ -157,6 +157,16 @@ pub trait Forge: Send + Sync + std::fmt::Debug {
 
     /// Every changed file of the pull request (paginated to the end).
     async fn changed_files(&self, pr: &PrRef) -> ForgeResult<ChangedFiles>;
+
+    /// The commit a branch points at now, `None` when there is no such branch.
+    async fn branch_tip(&self, repo: &RepoRef, branch: &str) -> ForgeResult<Option<Sha>>;
+
+    /// The open pull requests that target `base_branch` (all pages).
+    async fn open_pull_requests(
+        &self,
+        repo: &RepoRef,
+        base_branch: &str,
+    ) -> ForgeResult<Vec<PrNumber>>;
 
     /// A file's bytes at a commit, `None` when it does not exist there.
     async fn file_at(&self, pr: &PrRef, path: &str, sha: &Sha) -> ForgeResult<Option<Vec<u8>>>;

@@ -24,7 +24,7 @@ use crate::queue::JobFailure;
 use crate::store::PrState;
 
 /// The repository config file, read from the base commit.
-pub const CONFIG_PATH: &str = ".iamgate.yml";
+pub const CONFIG_PATH: &str = repo::FILE_PATH;
 
 /// What happened to one stack.
 #[derive(Debug)]
@@ -36,13 +36,13 @@ enum StackOutcome {
 
 /// Runs the flow for one pull request at its newest head.
 pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
-    let forge = ctx.forges.forge(pr_ref).await?;
+    let forge = ctx.forges.forge(&pr_ref.repo_ref()).await?;
     let pr = forge.pull_request(pr_ref).await?;
     if !pr.open {
         info!(pr = %pr_ref, "pull request is closed; nothing to do");
         return Ok(());
     }
-    let config = match forge.file_at(pr_ref, CONFIG_PATH, &pr.base).await? {
+    let config = match read_base_config(forge.as_ref(), pr_ref, &pr).await? {
         None => {
             info!(pr = %pr_ref, "no .iamgate.yml on the base branch: repository not enrolled");
             return Ok(());
@@ -199,6 +199,23 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
     )
     .await?;
     kept.save(ctx.store.as_ref(), pr_ref).await
+}
+
+/// The `.iamgate.yml` that governs the pull request, `None` when there is none: the one on the
+/// base branch's tip now, so that guardrails tightened after the pull request was opened apply
+/// to it (a push to the base branch that changes the file analyzes its open pull requests
+/// again: `jobs::recheck`); the pull request's base commit when the branch is gone. Never the
+/// head's: a pull request cannot lower its own bar.
+pub(crate) async fn read_base_config(
+    forge: &dyn Forge,
+    pr_ref: &PrRef,
+    pr: &PullRequest,
+) -> Result<Option<Vec<u8>>, JobFailure> {
+    let at = forge
+        .branch_tip(&pr_ref.repo_ref(), &pr.base_ref)
+        .await?
+        .unwrap_or_else(|| pr.base.clone());
+    Ok(forge.file_at(pr_ref, CONFIG_PATH, &at).await?)
 }
 
 pub(crate) fn parse_config(bytes: &[u8]) -> Result<RepoConfig, crate::config::Problems> {

@@ -17,7 +17,7 @@ use crate::forge::{Forge, PullRequest, Reaction, RepoPermission};
 use crate::queue::JobFailure;
 use crate::store::{CommandVote, JobKind, VoteKind};
 
-use super::analyze_pr::{CONFIG_PATH, parse_config};
+use super::analyze_pr::{parse_config, read_base_config};
 use super::ctx::JobCtx;
 
 /// The hidden line that marks iamgate's reply to comment `id`.
@@ -37,7 +37,7 @@ pub async fn run(
     if parsed.is_empty() {
         return Ok(());
     }
-    let forge = ctx.forges.forge(pr_ref).await?;
+    let forge = ctx.forges.forge(&pr_ref.repo_ref()).await?;
     forge.react(pr_ref, comment, Reaction::Eyes).await?;
     let marker = reply_marker(comment);
     if forge.find_own_comment(pr_ref, &marker).await?.is_some() {
@@ -45,7 +45,7 @@ pub async fn run(
         return Ok(());
     }
     let pr = forge.pull_request(pr_ref).await?;
-    let config = match forge.file_at(pr_ref, CONFIG_PATH, &pr.base).await? {
+    let config = match read_base_config(forge.as_ref(), pr_ref, &pr).await? {
         Some(bytes) => parse_config(&bytes).ok(),
         None => None,
     };

@@ -8,15 +8,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::preview_cache::PreviewCache;
-use crate::event::PrRef;
+use crate::event::RepoRef;
 use crate::forge::{Forge, ForgeResult, MembershipCache};
 use crate::pulumi::{Runner, UnpackLimits};
 use crate::store::Store;
 
-/// Gives the forge client for a pull request (on GitHub: its App installation).
+/// Gives the forge client for a repository (on GitHub: its App installation).
 #[async_trait]
 pub trait ForgeProvider: Send + Sync + fmt::Debug {
-    async fn forge(&self, pr: &PrRef) -> ForgeResult<Arc<dyn Forge>>;
+    async fn forge(&self, repo: &RepoRef) -> ForgeResult<Arc<dyn Forge>>;
 }
 
 /// Settings jobs need from the server config.

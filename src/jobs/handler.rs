@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use tracing::Instrument;
 
 use super::ctx::{ForgeProvider, JobCtx};
-use super::{analyze_pr, command};
-use crate::event::{ForgeKind, PrRef, UserRef};
+use super::{analyze_pr, command, recheck};
+use crate::event::{ForgeKind, RepoRef, UserRef};
 use crate::forge::github::GitHubApp;
 use crate::forge::gitlab::GitLabClient;
 use crate::forge::{Forge, ForgeError, ForgeResult, RetryClass};
@@ -51,6 +51,10 @@ impl JobHandler for Jobs {
                     .instrument(span)
                     .await
             }
+            JobKind::RecheckBranch { repo, branch } => {
+                let span = tracing::info_span!("recheck_branch", repo = %repo, branch = %branch, job = job.id, attempt = job.attempt);
+                recheck::run(&self.ctx, repo, branch).instrument(span).await
+            }
         }
     }
 }
@@ -64,19 +68,19 @@ pub struct Forges {
 
 #[async_trait]
 impl ForgeProvider for Forges {
-    async fn forge(&self, pr: &PrRef) -> ForgeResult<Arc<dyn Forge>> {
-        match (pr.forge, &self.github, &self.gitlab) {
-            (ForgeKind::GitHub, Some(app), _) => Ok(Arc::new(app.client_for(pr)?)),
+    async fn forge(&self, repo: &RepoRef) -> ForgeResult<Arc<dyn Forge>> {
+        match (repo.forge, &self.github, &self.gitlab) {
+            (ForgeKind::GitHub, Some(app), _) => Ok(Arc::new(app.client_for_repo(repo)?)),
             (ForgeKind::GitLab, _, Some(client)) => Ok(Arc::new(client.clone())),
-            _ => Err(not_configured(pr)),
+            _ => Err(not_configured(repo)),
         }
     }
 }
 
-fn not_configured(pr: &PrRef) -> ForgeError {
+fn not_configured(repo: &RepoRef) -> ForgeError {
     ForgeError {
-        operation: format!("address {pr}"),
-        message: format!("this server has no {:?} configuration", pr.forge),
+        operation: format!("address {repo}"),
+        message: format!("this server has no {:?} configuration", repo.forge),
         retry: RetryClass::GiveUp,
         status: None,
     }

@@ -7,6 +7,7 @@ pub mod command;
 pub mod ctx;
 pub mod handler;
 pub mod preview_cache;
+pub mod recheck;
 
 pub use ctx::{ForgeProvider, JobCtx, JobSettings};
 pub use handler::{Forges, Jobs};

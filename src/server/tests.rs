@@ -385,8 +385,8 @@ async fn gitlab_system_notes_and_unknown_hooks_are_acknowledged_and_ignored() {
     let (status, json) = send(&state, gitlab_delivery("Note Hook", "key-8", &system, None)).await;
     assert!(status.is_success(), "{status}");
     assert_eq!(json["status"], "ignored", "the body says nothing will run");
-    let push = br#"{"object_kind":"push","ref":"refs/heads/main"}"#;
-    let (status, _) = send(&state, gitlab_delivery("Push Hook", "key-9", push, None)).await;
+    let job = br#"{"object_kind":"build","ref":"main"}"#;
+    let (status, _) = send(&state, gitlab_delivery("Job Hook", "key-9", job, None)).await;
     assert!(status.is_success(), "{status}");
     let events: Vec<Event> = store.deliveries().into_iter().map(|d| d.event).collect();
     assert_eq!(
@@ -397,7 +397,7 @@ async fn gitlab_system_notes_and_unknown_hooks_are_acknowledged_and_ignored() {
                 action: Some("create".into()),
             },
             Event::Ignored {
-                event: "Push Hook".into(),
+                event: "Job Hook".into(),
                 action: None,
             },
         ]

@@ -6,9 +6,10 @@
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use super::push::{CONFIG_FILE, PushedCommit};
 use crate::event::{
     Actor, ActorKind, CommentAction, CommentId, Event, ForgeKind, Login, PrAction, PrNumber, PrRef,
-    RepoName, ReviewAction, ReviewId, ReviewState, Sha, UserId, ViaApp,
+    RepoName, RepoRef, ReviewAction, ReviewId, ReviewState, Sha, UserId, ViaApp,
 };
 
 /// Why a verified body is not a delivery we can use.
@@ -134,6 +135,24 @@ struct Review {
     user: Option<User>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PushPayload {
+    #[serde(rename = "ref")]
+    git_ref: Option<String>,
+    after: Option<String>,
+    deleted: bool,
+    forced: bool,
+    commits: Vec<PushedCommit>,
+    repository: Option<Repository>,
+    installation: Option<Installation>,
+}
+
+/// GitHub lists at most 2,048 commits of a push in a webhook, and 5,000 paths of each kind per
+/// commit.
+const PUSH_COMMITS_CAP: usize = 2048;
+const PUSH_PATHS_CAP: usize = 5000;
+
 /// Decodes the body of a delivery whose `X-GitHub-Event` is `event_name`.
 pub fn decode(event_name: &str, body: &[u8]) -> Result<Event, DecodeError> {
     match event_name {
@@ -144,6 +163,7 @@ pub fn decode(event_name: &str, body: &[u8]) -> Result<Event, DecodeError> {
         "pull_request" => pull_request(parse(body)?),
         "issue_comment" => issue_comment(parse(body)?),
         "pull_request_review" => review(parse(body)?),
+        "push" => push(parse(body)?),
         other => {
             let payload: AnyPayload = parse(body)?;
             Ok(Event::Ignored {
@@ -285,6 +305,47 @@ fn review(p: ReviewPayload) -> Result<Event, DecodeError> {
         state,
         commit: Sha(commit.to_ascii_lowercase()),
         reviewer,
+    })
+}
+
+/// A push to a branch. Pushes of tags and branch deletions are ignored. Whether the push may
+/// have changed `.iamgate.yml` errs towards yes: a forced push (commits may have been dropped,
+/// which the listed commits do not show) or a listing GitHub may have cut says yes.
+fn push(p: PushPayload) -> Result<Event, DecodeError> {
+    let git_ref = p.git_ref.unwrap_or_default();
+    let Some(branch) = git_ref.strip_prefix("refs/heads/") else {
+        return Ok(ignored("push", None));
+    };
+    if p.deleted {
+        return Ok(ignored("push", Some("deleted".to_owned())));
+    }
+    let missing = |field| DecodeError::Field {
+        event: "push".to_owned(),
+        action: String::new(),
+        field,
+    };
+    if branch.is_empty() {
+        return Err(missing("ref"));
+    }
+    let repo = full_name(p.repository).ok_or_else(|| missing("repository.full_name"))?;
+    let after = p
+        .after
+        .filter(|sha| is_sha(sha))
+        .ok_or_else(|| missing("after"))?;
+    let config_may_have_changed = p.forced
+        || p.commits.len() >= PUSH_COMMITS_CAP
+        || p.commits
+            .iter()
+            .any(|c| c.touches(CONFIG_FILE) || c.may_be_cut(PUSH_PATHS_CAP));
+    Ok(Event::BranchPush {
+        repo: RepoRef {
+            forge: ForgeKind::GitHub,
+            installation: p.installation.and_then(|i| i.id),
+            repo: RepoName(repo),
+        },
+        branch: branch.to_owned(),
+        after: Sha(after.to_ascii_lowercase()),
+        config_may_have_changed,
     })
 }
 

@@ -26,9 +26,10 @@
 use serde::Deserialize;
 
 use super::github::DecodeError;
+use super::push::{CONFIG_FILE, PushedCommit};
 use crate::event::{
     Actor, ActorKind, CommentAction, CommentId, Event, ForgeKind, Login, PrAction, PrNumber, PrRef,
-    RepoName, ReviewAction, ReviewId, ReviewState, Sha, UserId,
+    RepoName, RepoRef, ReviewAction, ReviewId, ReviewState, Sha, UserId,
 };
 
 /// `X-Gitlab-Event` of a merge request hook.
@@ -39,6 +40,22 @@ pub const NOTE_HOOK: &str = "Note Hook";
 pub const CONFIDENTIAL_NOTE_HOOK: &str = "Confidential Note Hook";
 /// `X-Gitlab-Event` of an instance-wide system hook (the body's `object_kind` says what).
 pub const SYSTEM_HOOK: &str = "System Hook";
+/// Commits pushed to a branch (or a tag: ignored).
+pub const PUSH_HOOK: &str = "Push Hook";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PushPayload {
+    #[serde(rename = "ref")]
+    git_ref: Option<String>,
+    before: Option<String>,
+    after: Option<String>,
+    /// The newest 20 commits of the push (GitLab lists no more).
+    commits: Vec<PushedCommit>,
+    /// How many commits the push had.
+    total_commits_count: Option<usize>,
+    project: Option<Project>,
+}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -142,6 +159,7 @@ pub fn decode(event_name: &str, body: &[u8]) -> Result<Event, DecodeError> {
     match event_name {
         MERGE_REQUEST_HOOK => merge_request(event_name, parse(body)?),
         NOTE_HOOK | CONFIDENTIAL_NOTE_HOOK => note(event_name, parse(body)?),
+        PUSH_HOOK => push(event_name, parse(body)?),
         SYSTEM_HOOK => {
             let payload: AnyPayload = parse(body)?;
             match payload.object_kind.as_deref() {
@@ -320,6 +338,49 @@ fn note(event: &str, p: NotePayload) -> Result<Event, DecodeError> {
         body: attributes.note.unwrap_or_default(),
         author,
         via_app: None,
+    })
+}
+
+/// A push to a branch; tags and branch deletions are ignored. Whether it may have changed
+/// `.iamgate.yml` errs towards yes: when GitLab listed fewer commits than were pushed, or none
+/// (a force push back to an older commit), nobody can tell it did not.
+fn push(event: &str, p: PushPayload) -> Result<Event, DecodeError> {
+    let git_ref = p.git_ref.unwrap_or_default();
+    let Some(branch) = git_ref.strip_prefix("refs/heads/") else {
+        return Ok(ignored(event, None));
+    };
+    let missing = |field| DecodeError::Field {
+        event: event.to_owned(),
+        action: String::new(),
+        field,
+    };
+    let after = p.after.unwrap_or_default();
+    if after.bytes().all(|b| b == b'0') && !after.is_empty() {
+        // The branch was deleted.
+        return Ok(ignored(event, Some("deleted".to_owned())));
+    }
+    if branch.is_empty() {
+        return Err(missing("ref"));
+    }
+    if !is_sha(&after) {
+        return Err(missing("after"));
+    }
+    let repo = project_path(p.project).ok_or_else(|| missing("project.path_with_namespace"))?;
+    let listed = p.commits.len();
+    let total = p.total_commits_count.unwrap_or(listed);
+    let moved = p.before.as_deref() != Some(after.as_str());
+    let config_may_have_changed = total > listed
+        || (listed == 0 && moved)
+        || p.commits.iter().any(|c| c.touches(CONFIG_FILE));
+    Ok(Event::BranchPush {
+        repo: RepoRef {
+            forge: ForgeKind::GitLab,
+            installation: None,
+            repo: RepoName(repo),
+        },
+        branch: branch.to_owned(),
+        after: Sha(after.to_ascii_lowercase()),
+        config_may_have_changed,
     })
 }
 

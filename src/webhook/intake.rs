@@ -38,7 +38,17 @@ pub fn jobs_for(event: &Event) -> Vec<JobKind> {
                 body: body.clone(),
             }]
         }
+        Event::BranchPush {
+            repo,
+            branch,
+            config_may_have_changed: true,
+            ..
+        } => vec![JobKind::RecheckBranch {
+            repo: repo.clone(),
+            branch: branch.clone(),
+        }],
         Event::PullRequest { .. }
+        | Event::BranchPush { .. }
         | Event::Review { .. }
         | Event::Comment { .. }
         | Event::Ping
@@ -117,6 +127,25 @@ mod tests {
             event_name: "pull_request".into(),
             event,
         }
+    }
+
+    #[test]
+    fn a_push_that_may_have_changed_the_config_rechecks_the_branch() {
+        let push = |config_may_have_changed| Event::BranchPush {
+            repo: crate::event::RepoRef {
+                forge: crate::event::ForgeKind::GitLab,
+                installation: None,
+                repo: crate::event::RepoName::from("acme/infra"),
+            },
+            branch: "main".into(),
+            after: crate::event::Sha::from("da1560886d4f094c3e6c9ef40349f7d38b5d27d7"),
+            config_may_have_changed,
+        };
+        assert!(matches!(
+            &jobs_for(&push(true))[..],
+            [JobKind::RecheckBranch { repo, branch }] if repo.repo.as_str() == "acme/infra" && branch == "main"
+        ));
+        assert!(jobs_for(&push(false)).is_empty());
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod endpoint;
 pub mod github;
 pub mod gitlab;
 pub mod intake;
+mod push;
 pub mod verify;
 
 #[cfg(test)]

@@ -1029,3 +1029,49 @@ async fn the_app_delegates_approval_calls_to_the_installation() {
         RetryClass::GiveUp
     );
 }
+
+#[tokio::test]
+async fn branch_tips_and_the_open_pull_requests_of_a_base_branch() {
+    let (fake, client, pr) = setup().await;
+    let repo = pr.repo_ref();
+    // Without an explicit branch, `main` is where the open PR's base is.
+    assert_eq!(
+        client.branch_tip(&repo, "main").await.unwrap(),
+        Some(Sha::from("b1"))
+    );
+    fake.branch(REPO, "main", "b2")
+        .branch(REPO, "release/1.x", "r1");
+    assert_eq!(
+        client.branch_tip(&repo, "main").await.unwrap(),
+        Some(Sha::from("b2"))
+    );
+    assert_eq!(
+        client.branch_tip(&repo, "release/1.x").await.unwrap(),
+        Some(Sha::from("r1")),
+        "a branch name with a slash"
+    );
+    assert_eq!(client.branch_tip(&repo, "gone").await.unwrap(), None);
+    assert!(client.branch_tip(&repo, "../pulls").await.is_err());
+
+    // 120 open PRs on main (over two pages), one closed, one on another branch.
+    for n in 10..130 {
+        fake.pr(REPO, n, PrSpec::new("h1", "b2"));
+    }
+    fake.pr(REPO, 200, PrSpec::new("h1", "b2").closed()).pr(
+        REPO,
+        201,
+        PrSpec::new("h1", "r1").base_ref("release/1.x"),
+    );
+    let mut open = client.open_pull_requests(&repo, "main").await.unwrap();
+    open.sort();
+    let mut expected: Vec<PrNumber> = (10..130).chain([7]).map(PrNumber).collect();
+    expected.sort();
+    assert_eq!(open, expected);
+    assert_eq!(
+        client
+            .open_pull_requests(&repo, "release/1.x")
+            .await
+            .unwrap(),
+        [PrNumber(201)]
+    );
+}

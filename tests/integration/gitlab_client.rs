@@ -723,3 +723,50 @@ async fn a_github_reference_is_refused() {
     let error = client.pull_request(&github).await.unwrap_err();
     assert_eq!(error.retry, RetryClass::GiveUp);
 }
+
+#[tokio::test]
+async fn branch_tips_and_the_opened_merge_requests_of_a_target_branch() {
+    let (fake, client, pr) = setup().await;
+    let repo = pr.repo_ref();
+    // Without an explicit branch, `main` is where the opened MR's target tip is.
+    assert_eq!(
+        client.branch_tip(&repo, "main").await.unwrap(),
+        Some(Sha::from("b1"))
+    );
+    fake.branch(PROJECT, "main", "b2")
+        .branch(PROJECT, "release/1.x", "r1");
+    assert_eq!(
+        client.branch_tip(&repo, "main").await.unwrap(),
+        Some(Sha::from("b2"))
+    );
+    assert_eq!(
+        client.branch_tip(&repo, "release/1.x").await.unwrap(),
+        Some(Sha::from("r1")),
+        "a branch name with a slash, sent as %2F"
+    );
+    assert_eq!(client.branch_tip(&repo, "gone").await.unwrap(), None);
+    assert!(client.branch_tip(&repo, "a/../b").await.is_err());
+
+    // 120 opened MRs on main (over two pages), one merged, one on another branch.
+    for iid in 10..130 {
+        fake.mr(PROJECT, iid, MrSpec::new("h1", "b2"));
+    }
+    fake.mr(PROJECT, 200, MrSpec::new("h1", "b2").state("merged"))
+        .mr(
+            PROJECT,
+            201,
+            MrSpec::new("h1", "r1").target_branch("release/1.x"),
+        );
+    let mut open = client.open_pull_requests(&repo, "main").await.unwrap();
+    open.sort();
+    let mut expected: Vec<PrNumber> = (10..130).chain([7]).map(PrNumber).collect();
+    expected.sort();
+    assert_eq!(open, expected);
+    assert_eq!(
+        client
+            .open_pull_requests(&repo, "release/1.x")
+            .await
+            .unwrap(),
+        [PrNumber(201)]
+    );
+}

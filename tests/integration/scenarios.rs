@@ -14,13 +14,16 @@ use iamgate::webhook::verify::github_signature_for;
 
 use crate::support::fake_pulumi::FakePulumi;
 use crate::support::harness::{Fail, ForgeHarness};
-use crate::support::server::{MARKER, Options, PULUMI_TOKEN, STACK, Server, fixture, wait_until};
+use crate::support::server::{
+    CONFIG, MARKER, Options, PULUMI_TOKEN, STACK, Server, fixture, wait_until,
+};
 
 const ADMIN_ATTACH: &str = "corpus/admin-attach.preview.json";
 /// A real preview that changes no IAM (an S3 bucket's tags).
 const NO_IAM: &str = "previews/pitfall-aws-s3-tags-update-secret.preview.json";
 const ANALYZING: (&str, &str) = ("pending", "analyzing the IAM change");
 const NEEDS_SECURITY: &str = "needs 1 approval from acme/security or alice";
+const APPROVED: &str = "IAM risk critical: required approvals given";
 
 fn status(state: &str, description: &str) -> (String, String) {
     (state.to_owned(), description.to_owned())
@@ -67,6 +70,7 @@ crate::both_forges!(
     a_redelivery_is_acknowledged_and_does_nothing,
     an_oversized_body_is_refused_with_413_and_not_stored,
     a_weakened_config_in_the_pr_head_is_ignored,
+    guardrails_tightened_on_the_base_branch_hold_back_open_prs,
     a_config_change_alone_is_high_risk_and_its_problems_are_shown,
     resource_names_cannot_inject_markup_mentions_or_the_marker,
     a_fork_pr_is_not_previewed_and_not_passed,
@@ -452,6 +456,53 @@ risk: { disable: [\"AWS-MP-001\"] }
         "the comment notes the config change: {body}"
     );
     assert_eq!(s.review_request_calls(7), 1);
+}
+
+/// A pull request that passed under the base branch's old `.iamgate.yml` is analyzed again when
+/// a push to the base branch changes the file, and read with the new one: tightened guardrails
+/// hold it back before it merges. A push that does not touch the file analyzes nothing.
+async fn guardrails_tightened_on_the_base_branch_hold_back_open_prs<F: ForgeHarness>() {
+    let s = F::start().await;
+    let lax = "\
+version: 1
+stacks:
+  - name: prod
+    dir: infra
+    stack: acme/prod
+";
+    let head = s.enroll_with(7, "h1", lax);
+    s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
+    s.open(7).await;
+    s.settle().await;
+    assert_eq!(s.status(&head).0, "success", "{}", s.report(7));
+
+    // A push to the base branch that leaves .iamgate.yml alone analyzes nothing.
+    let calls = s.forge_calls();
+    s.push_to_base("base2", lax, &["README.md"]).await;
+    let summary = s.settle().await;
+    assert_eq!(summary.completed, 0, "{summary:?}");
+    assert_eq!(s.forge_calls(), calls);
+    assert_eq!(s.status(&head).0, "success");
+
+    // Security adds a review requirement on the base branch.
+    s.push_to_base("base3", CONFIG, &[".iamgate.yml"]).await;
+    s.settle().await;
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
+    assert_eq!(
+        s.pulumi().invocations().len(),
+        1,
+        "the unchanged head's preview came from the cache"
+    );
+    assert!(
+        s.report(7).contains("acme/security"),
+        "the comment shows the new requirement: {}",
+        s.report(7)
+    );
+    // The approval the new guardrails ask for lifts the gate again.
+    s.add_member("acme/security", "sec1");
+    s.comment(7, "sec1", "/iamgate approve").await;
+    s.settle().await;
+    s.assert_gate(&head, "success", APPROVED).await;
 }
 
 async fn a_config_change_alone_is_high_risk_and_its_problems_are_shown<F: ForgeHarness>() {

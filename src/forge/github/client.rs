@@ -15,8 +15,8 @@ use serde_json::json;
 use super::app::{AppCore, parse_json};
 use super::pagination::{MAX_PAGES, next_page};
 use super::transport::{ApiRequest, ApiResponse, encode_path};
-use crate::event::{Login, PrRef, RepoName, Sha, UserRef};
-use crate::forge::http::{invalid, plain_file_path, truncate_chars};
+use crate::event::{Login, PrNumber, PrRef, RepoName, RepoRef, Sha, UserRef};
+use crate::forge::http::{invalid, percent_encode, plain_file_path, truncate_chars};
 use crate::forge::{
     ChangedFiles, CommentId, CommitStatus, Forge, ForgeResult, PullRequest, Reaction,
     RepoPermission, Review, STATUS_CONTEXT,
@@ -282,6 +282,52 @@ impl Forge for GitHubClient {
 
     async fn changed_files(&self, pr: &PrRef) -> ForgeResult<ChangedFiles> {
         self.fetch_changed_files(pr).await
+    }
+
+    async fn branch_tip(&self, repo: &RepoRef, branch: &str) -> ForgeResult<Option<Sha>> {
+        #[derive(Deserialize)]
+        struct RefJson {
+            object: ObjectJson,
+        }
+        #[derive(Deserialize)]
+        struct ObjectJson {
+            sha: String,
+        }
+        let branch = plain_file_path("GET git ref", branch)?;
+        let request = ApiRequest::get(format!(
+            "{}/git/ref/heads/{}",
+            repo_path(&repo.repo)?,
+            encode_path(branch)
+        ));
+        match self.call(&request, "branch_tip", true).await {
+            Ok(response) => {
+                let found: RefJson = parse_json(&response, &request)?;
+                Ok(Some(Sha(found.object.sha)))
+            }
+            Err(error) if error.status == Some(404) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn open_pull_requests(
+        &self,
+        repo: &RepoRef,
+        base_branch: &str,
+    ) -> ForgeResult<Vec<PrNumber>> {
+        #[derive(Deserialize)]
+        struct PullNumberJson {
+            number: u64,
+        }
+        let base = plain_file_path("GET pulls", base_branch)?;
+        let first = format!(
+            "{}/pulls?state=open&base={}&per_page=100",
+            repo_path(&repo.repo)?,
+            percent_encode(base, false)
+        );
+        let (pulls, _complete) = self
+            .list_all::<PullNumberJson>(first, "open_pull_requests")
+            .await?;
+        Ok(pulls.into_iter().map(|p| PrNumber(p.number)).collect())
     }
 
     async fn file_at(&self, pr: &PrRef, path: &str, sha: &Sha) -> ForgeResult<Option<Vec<u8>>> {

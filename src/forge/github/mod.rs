@@ -26,7 +26,7 @@ pub use client::{
 };
 pub use retry::RetryPolicy;
 
-use crate::event::{Login, PrRef, Sha, UserRef};
+use crate::event::{Login, PrNumber, PrRef, RepoRef, Sha, UserRef};
 use crate::forge::{
     ChangedFiles, CommentId, CommitStatus, Forge, ForgeError, ForgeResult, PullRequest, Reaction,
     RepoPermission, RetryClass, Review,
@@ -35,11 +35,16 @@ use crate::forge::{
 impl GitHubApp {
     /// The client for the installation a pull request was delivered through.
     pub fn client_for(&self, pr: &PrRef) -> ForgeResult<GitHubClient> {
-        pr.installation
+        self.client_for_repo(&pr.repo_ref())
+    }
+
+    /// The client of the installation `repo` was addressed through.
+    pub fn client_for_repo(&self, repo: &RepoRef) -> ForgeResult<GitHubClient> {
+        repo.installation
             .map(|id| self.installation(id))
             .ok_or_else(|| ForgeError {
-                operation: format!("address {pr}"),
-                message: "the pull request carries no GitHub App installation id".to_owned(),
+                operation: format!("address {repo}"),
+                message: "the repository carries no GitHub App installation id".to_owned(),
                 retry: RetryClass::GiveUp,
                 status: None,
             })
@@ -54,6 +59,20 @@ impl Forge for GitHubApp {
 
     async fn changed_files(&self, pr: &PrRef) -> ForgeResult<ChangedFiles> {
         self.client_for(pr)?.changed_files(pr).await
+    }
+
+    async fn branch_tip(&self, repo: &RepoRef, branch: &str) -> ForgeResult<Option<Sha>> {
+        self.client_for_repo(repo)?.branch_tip(repo, branch).await
+    }
+
+    async fn open_pull_requests(
+        &self,
+        repo: &RepoRef,
+        base_branch: &str,
+    ) -> ForgeResult<Vec<PrNumber>> {
+        self.client_for_repo(repo)?
+            .open_pull_requests(repo, base_branch)
+            .await
     }
 
     async fn file_at(&self, pr: &PrRef, path: &str, sha: &Sha) -> ForgeResult<Option<Vec<u8>>> {

@@ -22,7 +22,7 @@ use serde::Deserialize;
 pub use crate::forge::retry::RetryPolicy;
 
 use self::http::{ApiRequest, ApiResponse, GITLAB, MAX_PAGES, Transport, encode_component};
-use crate::event::{ForgeKind, Login, PrRef, Sha, UserRef};
+use crate::event::{ForgeKind, Login, PrNumber, PrRef, RepoRef, Sha, UserRef};
 use crate::forge::http::parse_json_of;
 pub(crate) use crate::forge::http::{invalid, truncate_chars};
 use crate::forge::retry::{self, Call};
@@ -217,15 +217,17 @@ pub(crate) fn encode_full_path(what: &str, path: &str) -> ForgeResult<String> {
 
 /// `/projects/group%2Fproject` for a GitLab merge request reference.
 pub(crate) fn project_path(pr: &PrRef) -> ForgeResult<String> {
-    if pr.forge != ForgeKind::GitLab {
-        return Err(invalid(
-            &format!("address {pr}"),
-            "not a GitLab merge request",
-        ));
+    repo_project_path(&pr.repo_ref())
+}
+
+/// `/projects/group%2Fproject` for a GitLab project reference.
+pub(crate) fn repo_project_path(repo: &RepoRef) -> ForgeResult<String> {
+    if repo.forge != ForgeKind::GitLab {
+        return Err(invalid(&format!("address {repo}"), "not a GitLab project"));
     }
     Ok(format!(
         "/projects/{}",
-        encode_full_path("project", pr.repo.as_str())?
+        encode_full_path("project", repo.repo.as_str())?
     ))
 }
 
@@ -259,6 +261,18 @@ impl Forge for GitLabClient {
 
     async fn changed_files(&self, pr: &PrRef) -> ForgeResult<ChangedFiles> {
         self.fetch_changed_files(pr).await
+    }
+
+    async fn branch_tip(&self, repo: &RepoRef, branch: &str) -> ForgeResult<Option<Sha>> {
+        self.fetch_branch_tip(repo, branch).await
+    }
+
+    async fn open_pull_requests(
+        &self,
+        repo: &RepoRef,
+        base_branch: &str,
+    ) -> ForgeResult<Vec<PrNumber>> {
+        self.list_open_merge_requests(repo, base_branch).await
     }
 
     async fn file_at(&self, pr: &PrRef, path: &str, sha: &Sha) -> ForgeResult<Option<Vec<u8>>> {

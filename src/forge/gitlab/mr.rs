@@ -12,9 +12,9 @@ use serde_json::json;
 use super::http::{GITLAB, encode_component, transport_failure};
 use super::{
     GitLabClient, STATUS_DESCRIPTION_LIMIT, UNKNOWN_FORK, mr_path, parse_json, project_path,
-    sha_param, truncate_chars,
+    repo_project_path, sha_param, truncate_chars,
 };
-use crate::event::{Login, PrRef, RepoName, Sha};
+use crate::event::{Login, PrNumber, PrRef, RepoName, RepoRef, Sha};
 use crate::forge::http::{ApiResponse, Failure, plain_file_path, receive_archive};
 use crate::forge::retry::{self, Call};
 use crate::forge::{
@@ -106,6 +106,58 @@ fn not_ready(operation: String, message: &str) -> ForgeError {
 }
 
 impl GitLabClient {
+    /// The commit branch `branch` points at, `None` when there is no such branch.
+    pub(crate) async fn fetch_branch_tip(
+        &self,
+        repo: &RepoRef,
+        branch: &str,
+    ) -> ForgeResult<Option<Sha>> {
+        #[derive(Deserialize)]
+        struct BranchJson {
+            commit: CommitJson,
+        }
+        #[derive(Deserialize)]
+        struct CommitJson {
+            id: String,
+        }
+        let branch = plain_file_path("GET branch", branch)?;
+        let request = ApiRequest::get(format!(
+            "{}/repository/branches/{}",
+            repo_project_path(repo)?,
+            encode_component(branch)
+        ));
+        match self.call(&request, "branch_tip", true).await {
+            Ok(response) => {
+                let found: BranchJson = parse_json(&response, &request)?;
+                Ok(Some(Sha(found.commit.id)))
+            }
+            Err(error) if error.status == Some(404) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The iids of the open merge requests that target `branch`.
+    pub(crate) async fn list_open_merge_requests(
+        &self,
+        repo: &RepoRef,
+        branch: &str,
+    ) -> ForgeResult<Vec<PrNumber>> {
+        #[derive(Deserialize)]
+        struct MrIidJson {
+            iid: u64,
+        }
+        let branch = plain_file_path("GET merge requests", branch)?;
+        let path = format!(
+            "{}/merge_requests?state=opened&target_branch={}&per_page=100",
+            repo_project_path(repo)?,
+            encode_component(branch)
+        );
+        let (mrs, _complete) = self
+            .list_all::<MrIidJson>(&path, "open_pull_requests")
+            .await?;
+        Ok(mrs.into_iter().map(|mr| PrNumber(mr.iid)).collect())
+    }
+
     pub(crate) async fn get_mr(&self, pr: &PrRef) -> ForgeResult<(MrJson, ApiRequest)> {
         let request = ApiRequest::get(mr_path(pr)?);
         let response = self.call(&request, "pull_request", true).await?;

@@ -481,3 +481,125 @@ fn new_events_round_trip_through_the_stored_json() {
     assert_eq!(json["kind"], "comment");
     assert_eq!(json["action"], "deleted");
 }
+
+/// A `push` delivery in GitHub's documented shape (no capture of one is in the fixtures).
+fn push_payload(git_ref: &str, forced: bool, deleted: bool, commits: serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "ref": git_ref,
+        "before": "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+        "after": if deleted { "0000000000000000000000000000000000000000" } else { "76AE82C7B1A177C8D03F9E96E0ADF2466113728F" },
+        "created": false,
+        "deleted": deleted,
+        "forced": forced,
+        "base_ref": null,
+        "compare": "https://github.com/acme/infra/compare/6113728f27ae...76ae82c7b1a1",
+        "commits": commits,
+        "head_commit": null,
+        "repository": { "id": 1, "full_name": "acme/infra", "name": "infra", "owner": { "login": "acme" } },
+        "pusher": { "name": "dev", "email": "dev@example.com" },
+        "sender": { "login": "dev", "id": 7, "type": "User" },
+        "installation": { "id": 42, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNDI=" }
+    }))
+    .expect("json")
+}
+
+fn commit(added: &[&str], modified: &[&str], removed: &[&str]) -> serde_json::Value {
+    serde_json::json!({
+        "id": "76ae82c7b1a177c8d03f9e96e0adf2466113728f",
+        "message": "change",
+        "added": added,
+        "removed": removed,
+        "modified": modified
+    })
+}
+
+fn pushed(body: &[u8]) -> (RepoRef, String, Sha, bool) {
+    match decode("push", body).expect("decodes") {
+        Event::BranchPush {
+            repo,
+            branch,
+            after,
+            config_may_have_changed,
+        } => (repo, branch, after, config_may_have_changed),
+        other => panic!("not a branch push: {other:?}"),
+    }
+}
+
+#[test]
+fn a_push_that_touches_the_config_may_have_changed_it() {
+    let commits = serde_json::json!([
+        commit(&["infra/new.ts"], &[], &[]),
+        commit(&[], &[".iamgate.yml", "README.md"], &[]),
+    ]);
+    let (repo, branch, after, changed) = pushed(&push_payload(
+        "refs/heads/release/1.x",
+        false,
+        false,
+        commits,
+    ));
+    assert_eq!(
+        repo,
+        RepoRef {
+            forge: ForgeKind::GitHub,
+            installation: Some(42),
+            repo: RepoName::from("acme/infra"),
+        }
+    );
+    assert_eq!(branch, "release/1.x");
+    assert_eq!(after, Sha::from("76ae82c7b1a177c8d03f9e96e0adf2466113728f"));
+    assert!(changed);
+    // Removed counts too; a nested file of the same name does not.
+    let removed = serde_json::json!([commit(&[], &[], &[".iamgate.yml"])]);
+    assert!(pushed(&push_payload("refs/heads/main", false, false, removed)).3);
+    let nested = serde_json::json!([commit(&[], &["infra/.iamgate.yml"], &[])]);
+    assert!(!pushed(&push_payload("refs/heads/main", false, false, nested)).3);
+}
+
+#[test]
+fn a_push_that_cannot_be_ruled_out_may_have_changed_the_config() {
+    let unrelated = serde_json::json!([commit(&[], &["infra/index.ts"], &[])]);
+    assert!(
+        !pushed(&push_payload(
+            "refs/heads/main",
+            false,
+            false,
+            unrelated.clone()
+        ))
+        .3
+    );
+    // A forced push may have dropped commits the listing does not show.
+    assert!(pushed(&push_payload("refs/heads/main", true, false, unrelated)).3);
+    // A listing at GitHub's caps may be cut.
+    let many: Vec<serde_json::Value> = (0..2048).map(|_| commit(&[], &["a.ts"], &[])).collect();
+    assert!(pushed(&push_payload("refs/heads/main", false, false, many.into())).3);
+    let paths: Vec<String> = (0..5000).map(|i| format!("f{i}.ts")).collect();
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let wide = serde_json::json!([commit(&paths, &[], &[])]);
+    assert!(pushed(&push_payload("refs/heads/main", false, false, wide)).3);
+}
+
+#[test]
+fn tag_pushes_and_branch_deletions_are_ignored_and_bad_pushes_are_errors() {
+    let none = serde_json::json!([]);
+    assert!(matches!(
+        decode(
+            "push",
+            &push_payload("refs/tags/v1.0", false, false, none.clone())
+        ),
+        Ok(Event::Ignored { .. })
+    ));
+    assert!(matches!(
+        decode(
+            "push",
+            &push_payload("refs/heads/main", false, true, none.clone())
+        ),
+        Ok(Event::Ignored { .. })
+    ));
+    let mut bad: serde_json::Value =
+        serde_json::from_slice(&push_payload("refs/heads/main", false, false, none)).unwrap();
+    bad["after"] = "not-a-sha".into();
+    assert!(matches!(
+        decode("push", &serde_json::to_vec(&bad).unwrap()),
+        Err(DecodeError::Field { field: "after", .. })
+    ));
+}

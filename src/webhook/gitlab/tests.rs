@@ -316,12 +316,9 @@ fn unknown_actions_and_hooks_are_ignored() {
         }
     );
     assert_eq!(
-        decode(
-            "Push Hook",
-            br#"{"object_kind":"push","ref":"refs/heads/main"}"#
-        ),
+        decode("Job Hook", br#"{"object_kind":"build","ref":"main"}"#),
         Ok(Event::Ignored {
-            event: "Push Hook".into(),
+            event: "Job Hook".into(),
             action: None,
         })
     );
@@ -516,4 +513,138 @@ fn upper_case_heads_are_normalised() {
         panic!("a PR event");
     };
     assert_eq!(head.as_str(), "da1560886d4f094c3e6c9ef40349f7d38b5d27d7");
+}
+
+/// A `Push Hook` delivery in GitLab's documented shape (no capture of one is in the fixtures).
+fn push_hook(
+    git_ref: &str,
+    before: &str,
+    after: &str,
+    commits: serde_json::Value,
+    total: usize,
+) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "object_kind": "push",
+        "event_name": "push",
+        "before": before,
+        "after": after,
+        "ref": git_ref,
+        "ref_protected": true,
+        "checkout_sha": after,
+        "user_id": 4,
+        "user_name": "John Smith",
+        "user_username": "jsmith",
+        "project_id": 15,
+        "project": {
+            "id": 15,
+            "name": "infra",
+            "web_url": "https://gitlab.example/acme/infra",
+            "path_with_namespace": "acme/infra",
+            "default_branch": "main"
+        },
+        "commits": commits,
+        "total_commits_count": total,
+        "repository": { "name": "infra", "homepage": "https://gitlab.example/acme/infra" }
+    }))
+    .expect("json")
+}
+
+const BEFORE: &str = "95790bf891e76fee5e1747ab589903a6a1f80f22";
+const AFTER: &str = "da1560886d4f094c3e6c9ef40349f7d38b5d27d7";
+
+fn pushed_commit(modified: &[&str]) -> serde_json::Value {
+    serde_json::json!({
+        "id": AFTER,
+        "message": "change",
+        "title": "change",
+        "added": [],
+        "modified": modified,
+        "removed": []
+    })
+}
+
+fn branch_push(body: &[u8]) -> (RepoRef, String, bool) {
+    match decode(PUSH_HOOK, body).expect("decodes") {
+        Event::BranchPush {
+            repo,
+            branch,
+            after,
+            config_may_have_changed,
+        } => {
+            assert_eq!(after, Sha::from(AFTER));
+            (repo, branch, config_may_have_changed)
+        }
+        other => panic!("not a branch push: {other:?}"),
+    }
+}
+
+#[test]
+fn a_push_hook_says_whether_the_config_may_have_changed() {
+    let touched = serde_json::json!([
+        pushed_commit(&["infra/index.ts"]),
+        pushed_commit(&[".iamgate.yml"])
+    ]);
+    let (repo, branch, changed) =
+        branch_push(&push_hook("refs/heads/main", BEFORE, AFTER, touched, 2));
+    assert_eq!(
+        repo,
+        RepoRef {
+            forge: ForgeKind::GitLab,
+            installation: None,
+            repo: RepoName::from("acme/infra"),
+        }
+    );
+    assert_eq!(branch, "main");
+    assert!(changed);
+    let unrelated = serde_json::json!([pushed_commit(&["infra/index.ts"])]);
+    assert!(
+        !branch_push(&push_hook(
+            "refs/heads/main",
+            BEFORE,
+            AFTER,
+            unrelated.clone(),
+            1
+        ))
+        .2
+    );
+    // GitLab lists the newest 20 commits: with more pushed, an unlisted one may have changed it.
+    assert!(branch_push(&push_hook("refs/heads/main", BEFORE, AFTER, unrelated, 21)).2);
+    // A force push back to an older commit lists none.
+    assert!(
+        branch_push(&push_hook(
+            "refs/heads/main",
+            BEFORE,
+            AFTER,
+            serde_json::json!([]),
+            0
+        ))
+        .2
+    );
+}
+
+#[test]
+fn tag_pushes_and_deleted_branches_are_ignored() {
+    let none = serde_json::json!([]);
+    assert!(matches!(
+        decode(
+            PUSH_HOOK,
+            &push_hook("refs/tags/v1", BEFORE, AFTER, none.clone(), 0)
+        ),
+        Ok(Event::Ignored { .. })
+    ));
+    let zeros = "0000000000000000000000000000000000000000";
+    assert!(matches!(
+        decode(
+            PUSH_HOOK,
+            &push_hook("refs/heads/old", BEFORE, zeros, none.clone(), 0)
+        ),
+        Ok(Event::Ignored { .. })
+    ));
+    assert!(matches!(
+        decode(
+            PUSH_HOOK,
+            &push_hook("refs/heads/main", BEFORE, "nope", none, 0)
+        ),
+        Err(DecodeError::Field { field: "after", .. })
+    ));
 }

@@ -1,6 +1,6 @@
 //! A fake GitHub for tests: an axum server on 127.0.0.1 holding a state model (repositories,
-//! files at a SHA, pull requests, comments, reactions, statuses, review requests, reviews, teams
-//! and their memberships, collaborator permissions) behind a mutex,
+//! files at a SHA, branch tips, pull requests, comments, reactions, statuses, review requests,
+//! reviews, teams and their memberships, collaborator permissions) behind a mutex,
 //! after rust-lang/bors' GitHub mock. It checks what GitHub checks (App JWT against the public
 //! key, installation tokens, comment and status limits, pagination, the tarball redirect to a
 //! second "codeload" listener that must not receive the token) and can inject faults.
@@ -219,11 +219,33 @@ struct Repo {
     collaborators: HashSet<String>,
     /// Lower-cased login → GitHub role (`admin`, `maintain`, `write`, `triage`, `read`).
     permissions: HashMap<String, String>,
+    /// Branches a test set explicitly: name → tip, `None` for a branch deleted with
+    /// [`FakeGitHub::delete_branch`]. Other branches follow the open pull requests
+    /// ([`Repo::branch_tip`]).
+    branches: BTreeMap<String, Option<String>>,
+}
+
+impl Repo {
+    /// The commit branch `name` points at: the tip set with [`FakeGitHub::branch`] if any (none
+    /// after [`FakeGitHub::delete_branch`]), else the base SHA of the most recently created open
+    /// pull request whose base ref is `name`, else none (404).
+    fn branch_tip(&self, name: &str) -> Option<String> {
+        if let Some(explicit) = self.branches.get(name) {
+            return explicit.clone();
+        }
+        self.pulls
+            .values()
+            .filter(|p| p.spec.open && p.spec.base_ref == name)
+            .max_by_key(|p| p.created)
+            .map(|p| p.spec.base.clone())
+    }
 }
 
 #[derive(Debug, Clone)]
 struct Pull {
     spec: PrSpec,
+    /// Creation order ([`FakeGitHub::pr`] calls): GitHub lists pull requests newest first.
+    created: u64,
     files: Vec<ChangedFile>,
     review_requests: ReviewRequests,
     reviews: Vec<FakeReview>,
@@ -277,6 +299,8 @@ struct State {
     /// Whether the App was granted organization Members: read (team memberships need it).
     members_permission: bool,
     next_id: u64,
+    /// Counts [`FakeGitHub::pr`] calls (apart from `next_id`, so that ids stay as they were).
+    pulls_created: u64,
     faults: Vec<FaultRule>,
     log: Vec<RequestRecord>,
 }
@@ -343,6 +367,7 @@ impl FakeGitHub {
             teams: BTreeMap::new(),
             members_permission: true,
             next_id: 1000,
+            pulls_created: 0,
             faults: Vec::new(),
             log: Vec::new(),
         }));
@@ -427,8 +452,13 @@ impl FakeGitHub {
         }
         self
     }
+    /// A pull request (replacing one with that number). Until a test sets its base branch with
+    /// [`FakeGitHub::branch`], the branch points at the base SHA of its most recently created
+    /// open pull request.
     pub fn pr(&self, repo: &str, number: u64, spec: PrSpec) -> &Self {
         let mut state = self.lock();
+        state.pulls_created += 1;
+        let created = state.pulls_created;
         let repo = state.repo(repo);
         repo.known_shas
             .extend([spec.head.clone(), spec.base.clone()]);
@@ -436,11 +466,29 @@ impl FakeGitHub {
             number,
             Pull {
                 spec,
+                created,
                 files: Vec::new(),
                 review_requests: ReviewRequests::default(),
                 reviews: Vec::new(),
             },
         );
+        self
+    }
+    /// Points branch `name` at `sha` (`GET /repos/{repo}/git/ref/heads/{name}`), whatever the
+    /// pull requests say.
+    pub fn branch(&self, repo: &str, name: &str, sha: &str) -> &Self {
+        let mut state = self.lock();
+        let repo = state.repo(repo);
+        repo.known_shas.insert(sha.to_owned());
+        repo.branches.insert(name.to_owned(), Some(sha.to_owned()));
+        self
+    }
+    /// Deletes branch `name`: its ref answers 404 even while pull requests target it.
+    pub fn delete_branch(&self, repo: &str, name: &str) -> &Self {
+        self.lock()
+            .repo(repo)
+            .branches
+            .insert(name.to_owned(), None);
         self
     }
     /// Sets the files a pull request changes (added or modified).
@@ -650,6 +698,10 @@ impl FakeGitHub {
 
     // ---- inspection ----
 
+    /// The commit branch `name` points at now, as `GET .../git/ref/heads/{name}` answers it.
+    pub fn branch_tip(&self, repo: &str, name: &str) -> Option<String> {
+        self.lock().repos.get(repo).and_then(|r| r.branch_tip(name))
+    }
     /// A pull request as it stands now (head, base, fork, ...).
     pub fn pull(&self, repo: &str, number: u64) -> PrSpec {
         self.lock().pull(repo, number).spec.clone()

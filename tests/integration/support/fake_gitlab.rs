@@ -1,6 +1,6 @@
 //! A fake GitLab for tests: an axum server on 127.0.0.1 serving `/api/v4` from a state model
-//! (users, projects by path and id, files per SHA and archives built from them, merge requests
-//! with head/base/author/state/source project, diffs, notes with author and system flag, award
+//! (users, projects by path and id, files per SHA and archives built from them, branch tips,
+//! merge requests with head/base/author/state/source project, diffs, notes with author and system flag, award
 //! emoji, pipelines and commit statuses, approvals, groups and project members with access
 //! levels and states) behind a mutex, after the fake GitHub. It checks what GitLab checks (the
 //! `PRIVATE-TOKEN`, note and status limits, status transitions, one award per user and name),
@@ -191,10 +191,34 @@ struct Project {
     /// (id, sha, ref)
     pipelines: Vec<(u64, String, String)>,
     members: HashMap<u64, Member>,
+    /// Branches a test set explicitly: name → tip, `None` for a branch deleted with
+    /// [`FakeGitLab::delete_branch`]. Other branches follow the opened merge requests
+    /// ([`Project::branch_tip`]).
+    branches: BTreeMap<String, Option<String>>,
 }
+
+impl Project {
+    /// The commit branch `name` points at: the tip set with [`FakeGitLab::branch`] if any (none
+    /// after [`FakeGitLab::delete_branch`]), else the `base` (`diff_refs.start_sha`) of the most
+    /// recently created opened merge request that targets `name`, else none (404).
+    fn branch_tip(&self, name: &str) -> Option<String> {
+        if let Some(explicit) = self.branches.get(name) {
+            return explicit.clone();
+        }
+        self.mrs
+            .values()
+            .filter(|mr| mr.spec.state == "opened" && mr.spec.target_branch == name)
+            .max_by_key(|mr| mr.id)
+            .map(|mr| mr.spec.base.clone())
+    }
+}
+
+/// The branch the fake reports as the project's default (`"default": true`).
+pub const DEFAULT_BRANCH: &str = "main";
 
 #[derive(Debug, Clone)]
 struct Mr {
+    /// Global and increasing: also the creation order (GitLab lists newest first).
     id: u64,
     spec: MrSpec,
     diffs: Vec<FakeDiff>,
@@ -432,6 +456,9 @@ impl FakeGitLab {
         }
         self
     }
+    /// A merge request (replacing one with that iid). Until a test sets its target branch with
+    /// [`FakeGitLab::branch`], the branch points at the `base` of its most recently created
+    /// opened merge request.
     pub fn mr(&self, project: &str, iid: u64, spec: MrSpec) -> &Self {
         let mut state = self.lock();
         state.user_id(&spec.author);
@@ -454,6 +481,23 @@ impl FakeGitLab {
                 approvals: Vec::new(),
             },
         );
+        self
+    }
+    /// Points branch `name` at `sha` (`GET /projects/:id/repository/branches/:name`), whatever
+    /// the merge requests say.
+    pub fn branch(&self, project: &str, name: &str, sha: &str) -> &Self {
+        self.lock()
+            .project(project)
+            .branches
+            .insert(name.to_owned(), Some(sha.to_owned()));
+        self
+    }
+    /// Deletes branch `name`: it answers 404 even while merge requests target it.
+    pub fn delete_branch(&self, project: &str, name: &str) -> &Self {
+        self.lock()
+            .project(project)
+            .branches
+            .insert(name.to_owned(), None);
         self
     }
     /// Sets the files an MR changes (added or modified).
@@ -636,6 +680,13 @@ impl FakeGitLab {
     /// `/projects/group%2Fproject`, as API paths (and fault prefixes) spell a project.
     pub fn project_api_path(project: &str) -> String {
         format!("/projects/{}", project.replace('/', "%2F"))
+    }
+    /// The commit branch `name` points at now, as `GET .../repository/branches/:name` answers.
+    pub fn branch_tip(&self, project: &str, name: &str) -> Option<String> {
+        self.lock()
+            .projects
+            .get(project)
+            .and_then(|p| p.branch_tip(name))
     }
     pub fn mr_spec(&self, project: &str, iid: u64) -> MrSpec {
         self.lock().mr(project, iid).spec.clone()

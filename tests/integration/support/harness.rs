@@ -114,6 +114,10 @@ pub trait ForgeHarness: Sized {
     async fn reopen(&self, number: u64);
     /// Moves PR `number` to a new head `head_tag` and delivers the push; returns the new head.
     async fn push(&self, number: u64, head_tag: &str) -> String;
+    /// A new commit `tag` on the base branch `main` whose `.iamgate.yml` is `config`: the branch
+    /// moves to it and the forge's push event is delivered, listing the commit with `touched`
+    /// as its modified paths. Returns the commit.
+    async fn push_to_base(&self, tag: &str, config: &str, touched: &[&str]) -> String;
     /// Delivers an event for PR `number` that moves no commit (GitHub's `ready_for_review`,
     /// GitLab's `update` hook without `oldrev`).
     async fn deliver_edit(&self, number: u64);
@@ -431,6 +435,29 @@ impl ForgeHarness for Server {
         self.deliver_pr("synchronize", number).await;
         head
     }
+    async fn push_to_base(&self, tag: &str, config: &str, touched: &[&str]) -> String {
+        let commit = sha(tag);
+        self.fake
+            .file(REPO, &commit, ".iamgate.yml", config)
+            .branch(REPO, "main", &commit);
+        let body = serde_json::json!({
+            "ref": "refs/heads/main",
+            "before": BASE,
+            "after": commit,
+            "created": false,
+            "deleted": false,
+            "forced": false,
+            "commits": [{ "id": commit, "message": "guardrails", "added": [], "removed": [], "modified": touched }],
+            "repository": { "full_name": REPO, "name": REPO.split('/').nth(1), "owner": { "login": REPO.split('/').next() } },
+            "installation": { "id": self.fake.installation_id() },
+            "sender": { "login": "lead", "id": fake_github::user_id("lead"), "type": "User" }
+        });
+        let status = self
+            .deliver("push", serde_json::to_vec(&body).unwrap())
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "push to main");
+        commit
+    }
     async fn deliver_edit(&self, number: u64) {
         self.deliver_pr("ready_for_review", number).await;
     }
@@ -624,6 +651,32 @@ impl ForgeHarness for GitLabServer {
     }
     async fn reopen(&self, number: u64) {
         self.deliver_mr("reopen", number).await;
+    }
+    async fn push_to_base(&self, tag: &str, config: &str, touched: &[&str]) -> String {
+        let commit = sha(tag);
+        self.fake
+            .file(PROJECT, &commit, ".iamgate.yml", config)
+            .branch(PROJECT, "main", &commit);
+        let lead = self.fake.user("lead");
+        let body = serde_json::json!({
+            "object_kind": "push",
+            "event_name": "push",
+            "before": BASE,
+            "after": commit,
+            "ref": "refs/heads/main",
+            "checkout_sha": commit,
+            "user_id": lead,
+            "user_username": "lead",
+            "project_id": self.fake.project(PROJECT),
+            "project": { "id": self.fake.project(PROJECT), "path_with_namespace": PROJECT, "default_branch": "main" },
+            "commits": [{ "id": commit, "message": "guardrails", "added": [], "modified": touched, "removed": [] }],
+            "total_commits_count": 1
+        });
+        let status = self
+            .deliver("Push Hook", serde_json::to_vec(&body).unwrap())
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "Push Hook to main");
+        commit
     }
     async fn push(&self, number: u64, head_tag: &str) -> String {
         let (old, head) = GitLabServer::push(self, number, head_tag);

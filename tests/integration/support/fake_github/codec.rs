@@ -113,7 +113,8 @@ pub fn query_params(query: Option<&str>) -> BTreeMap<String, String> {
 }
 
 /// One page of `items` per GitHub's rules (`per_page` default 30, max 100; `page` from 1) and
-/// the `Link` header with absolute URLs under `url` (the API URL and path, no query).
+/// the `Link` header with absolute URLs under `url` (the API URL and path, optionally with the
+/// query parameters the links keep, such as a listing's filters).
 pub fn paginate<T: Clone>(
     items: &[T],
     query: &BTreeMap<String, String>,
@@ -136,8 +137,10 @@ pub fn paginate<T: Clone>(
         .take(per_page)
         .cloned()
         .collect();
-    let link_to =
-        |p: usize, rel: &str| format!("<{url}?per_page={per_page}&page={p}>; rel=\"{rel}\"");
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let link_to = |p: usize, rel: &str| {
+        format!("<{url}{separator}per_page={per_page}&page={p}>; rel=\"{rel}\"")
+    };
     let mut links = Vec::new();
     if page > 1 {
         links.push(link_to(page - 1, "prev"));
@@ -221,5 +224,10 @@ mod tests {
         let (all, link) = paginate(&items, &query_params(None), "http://h/x");
         assert_eq!(all.len(), 30, "default page size");
         assert!(link.is_some());
+        let (_, link) = paginate(&items, &query, "http://h/x?state=open&base=main");
+        assert!(
+            link.unwrap()
+                .contains("<http://h/x?state=open&base=main&per_page=30&page=3>; rel=\"next\""),
+        );
     }
 }

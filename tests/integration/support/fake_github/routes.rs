@@ -223,6 +223,10 @@ fn route(
             }
             let url = format!("{}{path}", state.api_url);
             match (method.as_str(), rest) {
+                ("GET", ["pulls"]) => list_pulls(state, &repo, query, &url),
+                ("GET", ["git", "ref", "heads", branch @ ..]) => {
+                    git_ref(state, &repo, &branch.join("/"), path)
+                }
                 ("GET", ["pulls", n]) => with_pull(state, &repo, number(n), |_, repo, n, pull| {
                     Reply::json(200, pull_json(repo, n, pull))
                 }),
@@ -284,8 +288,23 @@ fn route(
     }
 }
 
+/// One page of a listing; its `Link` URLs keep the request's other parameters (filters), as
+/// GitHub's do.
 fn paged(items: &[Value], query: Option<&str>, url: &str) -> Reply {
-    let (page, link) = paginate(items, &query_params(query), url);
+    let kept: Vec<&str> = query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| {
+            let key = percent_decode(p.split_once('=').map_or(*p, |(k, _)| k));
+            !p.is_empty() && key != "per_page" && key != "page"
+        })
+        .collect();
+    let url = if kept.is_empty() {
+        url.to_owned()
+    } else {
+        format!("{url}?{}", kept.join("&"))
+    };
+    let (page, link) = paginate(items, &query_params(query), &url);
     let reply = Reply::json(200, Value::Array(page));
     match link {
         Some(link) => reply.header("link", link),
@@ -307,6 +326,66 @@ fn with_pull(
     };
     let pull = pull.clone();
     f(state, repo, n, &pull)
+}
+
+/// `GET /repos/{repo}/git/ref/heads/{branch}`: the branch's ref, 404 when there is no such
+/// branch (an exact match, unlike `git/refs/`, which matches prefixes).
+fn git_ref(state: &State, repo: &str, branch: &str, path: &str) -> Reply {
+    let Some(sha) = state.repos[repo].branch_tip(branch) else {
+        return Reply::not_found();
+    };
+    let refs_url = format!(
+        "{}{}",
+        state.api_url,
+        path.replacen("/git/ref/", "/git/refs/", 1)
+    );
+    Reply::json(
+        200,
+        json!({
+            "ref": format!("refs/heads/{branch}"),
+            "node_id": format!("REF_fake{}", super::user_id(&format!("{repo}:{branch}"))),
+            "url": refs_url,
+            "object": {
+                "sha": sha,
+                "type": "commit",
+                "url": format!("{}/repos/{repo}/git/commits/{sha}", state.api_url),
+            },
+        }),
+    )
+}
+
+/// `GET /repos/{repo}/pulls`: `state` `open` (the default), `closed` or `all`, `base` an exact
+/// base branch, newest first (`direction=asc`: oldest first), paginated.
+fn list_pulls(state: &State, repo: &str, query: Option<&str>, url: &str) -> Reply {
+    let params = query_params(query);
+    let wanted = params.get("state").map_or("open", String::as_str);
+    if !["open", "closed", "all"].contains(&wanted) {
+        return Reply::invalid("PullRequest", "state", "state is not included in the list");
+    }
+    let base = params.get("base");
+    let mut pulls: Vec<(&u64, &Pull)> = state.repos[repo]
+        .pulls
+        .iter()
+        .filter(|(_, p)| match wanted {
+            "open" => p.spec.open,
+            "closed" => !p.spec.open,
+            _ => true,
+        })
+        .filter(|(_, p)| base.is_none_or(|b| *b == p.spec.base_ref))
+        .collect();
+    pulls.sort_by_key(|(_, p)| std::cmp::Reverse(p.created));
+    if params.get("direction").is_some_and(|d| d == "asc") {
+        pulls.reverse();
+    }
+    let items: Vec<Value> = pulls
+        .into_iter()
+        .map(|(n, p)| {
+            let mut value = pull_json(repo, *n, p);
+            value["url"] = json!(format!("{}/repos/{repo}/pulls/{n}", state.api_url));
+            value
+        })
+        .collect();
+    paged(&items, query, url)
 }
 
 fn mint_token(state: &mut State, installation: Option<u64>) -> Reply {

@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{
-    EMOJI, FakeAward, FakeNote, FakeStatus, Fault, Member, Mr, NOTE_LIMIT, RequestRecord,
-    STATUS_DESCRIPTION_LIMIT, Shared, State, User,
+    DEFAULT_BRANCH, EMOJI, FakeAward, FakeNote, FakeStatus, Fault, Member, Mr, NOTE_LIMIT,
+    RequestRecord, STATUS_DESCRIPTION_LIMIT, Shared, State, User,
 };
 
 pub fn router(state: Shared) -> Router {
@@ -230,6 +230,7 @@ fn project_route(
 ) -> Reply {
     let get = method == Method::GET;
     match rest {
+        ["merge_requests"] if get => list_mrs(state, project, query),
         ["merge_requests", iid, mr_rest @ ..] => {
             let Some(iid) = iid.parse::<u64>().ok() else {
                 return Reply::message(404, "404 Not Found");
@@ -238,6 +239,13 @@ fn project_route(
                 return Reply::not_found("Merge Request");
             }
             mr_route(state, me, method, project, iid, mr_rest, query, body)
+        }
+        ["repository", "branches", branch] if get => {
+            let found = &state.projects[project];
+            match found.branch_tip(branch) {
+                Some(sha) => Reply::json(200, branch_json(&state.url, &found.path, branch, &sha)),
+                None => Reply::not_found("Branch"),
+            }
         }
         ["repository", "commits", sha, "statuses"] if get => {
             // GitLab: filter by `name`, order by id (`sort=desc`: newest first).
@@ -462,6 +470,57 @@ fn mr_route(
     }
 }
 
+/// A branch as `GET /projects/:id/repository/branches/:branch` shows it.
+fn branch_json(url: &str, project: &str, branch: &str, sha: &str) -> Value {
+    json!({
+        "name": branch,
+        "commit": {
+            "id": sha,
+            "short_id": sha.chars().take(8).collect::<String>(),
+            "title": "change",
+            "message": "change",
+            "parent_ids": [],
+            "author_name": "dev",
+            "web_url": format!("{url}/{project}/-/commit/{sha}"),
+        },
+        "merged": false,
+        "protected": false,
+        "default": branch == DEFAULT_BRANCH,
+        "developers_can_push": false,
+        "developers_can_merge": false,
+        "can_push": true,
+        "web_url": format!("{url}/{project}/-/tree/{branch}"),
+    })
+}
+
+/// `GET /projects/:id/merge_requests`: filtered by `state` (`opened`, `closed`, `locked`,
+/// `merged`, `all`; all when absent), `target_branch` and `source_branch`, newest first
+/// (`sort=asc`: oldest first), paginated. The list shape has no `diff_refs` or `changes_count`
+/// and reading it does not advance a pending diff.
+fn list_mrs(state: &State, project: &str, query: &BTreeMap<String, String>) -> Reply {
+    let wanted = query.get("state").map_or("all", String::as_str);
+    if !["opened", "closed", "locked", "merged", "all"].contains(&wanted) {
+        return Reply::json(400, json!({ "error": "state does not have a valid value" }));
+    }
+    let same = |key: &str, value: &str| query.get(key).is_none_or(|want| want == value);
+    let mut mrs: Vec<(&u64, &Mr)> = state.projects[project]
+        .mrs
+        .iter()
+        .filter(|(_, mr)| wanted == "all" || mr.spec.state == wanted)
+        .filter(|(_, mr)| same("target_branch", &mr.spec.target_branch))
+        .filter(|(_, mr)| same("source_branch", &mr.spec.source_branch))
+        .collect();
+    mrs.sort_by_key(|(_, mr)| std::cmp::Reverse(mr.id));
+    if query.get("sort").is_some_and(|s| s == "asc") {
+        mrs.reverse();
+    }
+    let items: Vec<Value> = mrs
+        .into_iter()
+        .map(|(iid, mr)| mr_summary_json(state, project, *iid, mr))
+        .collect();
+    paginated(&items, query)
+}
+
 fn note_error(text: &str) -> Option<Reply> {
     if text.is_empty() {
         return Some(Reply::json(
@@ -659,8 +718,8 @@ fn listed_diffs(mr: &Mr) -> Vec<Value> {
         .collect()
 }
 
+/// A merge request as a single read shows it; each read counts towards a pending diff.
 fn mr_json(state: &mut State, project: &str, iid: u64) -> Value {
-    let target_id = state.projects[project].id;
     let mr = {
         let stored = state.mr(project, iid);
         let shown = stored.clone();
@@ -670,21 +729,6 @@ fn mr_json(state: &mut State, project: &str, iid: u64) -> Value {
         shown
     };
     let pending = mr.diff_pending || mr.diff_pending_reads > 0;
-    let source_id = match &mr.spec.source_project {
-        Some(fork) => state.projects.get(fork).map_or(999_999, |p| p.id),
-        None => target_id,
-    };
-    let author = state
-        .users
-        .iter()
-        .find(|u| u.username == mr.spec.author)
-        .map(user_json)
-        .unwrap_or(Value::Null);
-    let reviewers: Vec<Value> = mr
-        .reviewers
-        .iter()
-        .filter_map(|id| state.user(*id).map(user_json))
-        .collect();
     let changes_count = if pending {
         Value::Null
     } else {
@@ -702,6 +746,30 @@ fn mr_json(state: &mut State, project: &str, iid: u64) -> Value {
             "start_sha": mr.spec.base,
         })
     };
+    let mut value = mr_summary_json(state, project, iid, &mr);
+    value["diff_refs"] = diff_refs;
+    value["changes_count"] = changes_count;
+    value
+}
+
+/// The fields a merge request shows in lists as well as alone.
+fn mr_summary_json(state: &State, project: &str, iid: u64, mr: &Mr) -> Value {
+    let target_id = state.projects[project].id;
+    let source_id = match &mr.spec.source_project {
+        Some(fork) => state.projects.get(fork).map_or(999_999, |p| p.id),
+        None => target_id,
+    };
+    let author = state
+        .users
+        .iter()
+        .find(|u| u.username == mr.spec.author)
+        .map(user_json)
+        .unwrap_or(Value::Null);
+    let reviewers: Vec<Value> = mr
+        .reviewers
+        .iter()
+        .filter_map(|id| state.user(*id).map(user_json))
+        .collect();
     json!({
         "id": mr.id,
         "iid": iid,
@@ -717,9 +785,8 @@ fn mr_json(state: &mut State, project: &str, iid: u64) -> Value {
         "target_project_id": target_id,
         "author": author,
         "reviewers": reviewers,
-        "diff_refs": diff_refs,
-        "changes_count": changes_count,
         "detailed_merge_status": "mergeable",
+        "web_url": format!("{}/{project}/-/merge_requests/{iid}", state.url),
     })
 }
 
