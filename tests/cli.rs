@@ -177,6 +177,45 @@ fn config_risk_section_applies() {
 }
 
 #[test]
+fn sensitive_resources_of_the_config_are_reported_when_reached() {
+    let dir = tempfile::tempdir().unwrap();
+    let analyze = |sensitive: &str| {
+        let cfg = dir.path().join(".iamgate.yml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "version: 1\nstacks:\n  - {{ name: prod, dir: infra, stack: acme/prod }}\nrisk:\n  sensitive_resources: [\"{sensitive}\"]\n"
+            ),
+        )
+        .unwrap();
+        let out = iamgate()
+            .args(["analyze", RISKY, "--format", "json", "--config"])
+            .arg(&cfg)
+            .assert()
+            .success();
+        let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule_id"] == "AWS-RE-003")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    // The example's CI role may put objects in the artifacts bucket.
+    let reached = analyze("arn:aws:s3:::payments-artifacts/*");
+    assert!(!reached.is_empty(), "no AWS-RE-003 finding");
+    assert!(
+        reached.iter().all(|f| f["severity"] == "high"
+            && f["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("payments-artifacts"))),
+        "{reached:#?}"
+    );
+    assert!(analyze("arn:aws:s3:::nobody-uses-this/*").is_empty());
+}
+
+#[test]
 fn a_broken_config_exits_3_listing_every_problem_with_its_key_path() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join(".iamgate.yml");

@@ -473,7 +473,16 @@ impl Reader<'_> {
         let Some(m) = self.mapping(path, v) else {
             return RiskConfig::default();
         };
-        self.known_keys(path, m, &["disable", "severity", "trusted_accounts"]);
+        self.known_keys(
+            path,
+            m,
+            &[
+                "disable",
+                "severity",
+                "trusted_accounts",
+                "sensitive_resources",
+            ],
+        );
         let disable = self
             .rule_ids(&join(path, "disable"), m.get("disable"))
             .into_iter()
@@ -522,10 +531,35 @@ impl Reader<'_> {
             })
             .into_iter()
             .collect();
+        let sensitive_path = join(path, "sensitive_resources");
+        let sensitive_resources = self.list(
+            &sensitive_path,
+            m.get("sensitive_resources"),
+            false,
+            |r, p, v| {
+                let Value::String(arn) = v else {
+                    r.problem(p, format!("expected an ARN, found {}", kind(v)));
+                    return None;
+                };
+                // arn:partition:service:region:account:resource (wildcards allowed).
+                let parts: Vec<&str> = arn.splitn(6, ':').collect();
+                if parts.len() < 6 || parts[0] != "arn" || parts[2].is_empty() || parts[5].is_empty() {
+                    r.problem(
+                        p,
+                        format!(
+                            "`{arn}` is not an ARN (`arn:aws:s3:::acme-state/*`, `arn:aws:kms:*:111122223333:key/*`)"
+                        ),
+                    );
+                    return None;
+                }
+                Some(arn.clone())
+            },
+        );
         RiskConfig {
             disable,
             severity,
             trusted_accounts,
+            sensitive_resources,
         }
     }
 }
@@ -541,6 +575,39 @@ mod tests {
         assert_eq!(config.stacks.len(), 1);
         assert_eq!(config.reviews.len(), 2);
         assert_eq!(config.invalidate_approvals, Invalidation::OnIamChange);
+        assert_eq!(
+            config.risk.sensitive_resources,
+            [
+                "arn:aws:s3:::acme-pulumi-state/*",
+                "arn:aws:kms:*:111122223333:key/prod-*"
+            ]
+        );
+    }
+
+    #[test]
+    fn sensitive_resources_must_be_arns() {
+        let text = "version: 1\nstacks: [{ name: p, dir: d, stack: a/p }]\nrisk:\n  sensitive_resources:\n    - arn:aws:s3:::state/*\n    - my-state-bucket\n    - 42\n";
+        let problems = match parse(text) {
+            Ok(_) => panic!("accepted a bucket name as an ARN"),
+            Err(p) => p,
+        };
+        let paths: Vec<(&str, Option<usize>)> = problems
+            .0
+            .iter()
+            .map(|p| (p.path.as_str(), p.line))
+            .collect();
+        assert!(
+            paths.contains(&("risk.sensitive_resources[1]", Some(6)))
+                && paths.contains(&("risk.sensitive_resources[2]", Some(7))),
+            "{problems}"
+        );
+        assert!(
+            problems
+                .to_string()
+                .contains("`my-state-bucket` is not an ARN"),
+            "{problems}"
+        );
+        assert_eq!(problems.0.len(), 2, "{problems}");
     }
 
     #[test]

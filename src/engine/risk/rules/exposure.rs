@@ -1,8 +1,8 @@
 //! Rules: resource exposure, credentials exposure and data exfiltration through identity
-//! policies (catalog §2.4 AWS-RE-001/002, §2.5 AWS-CE-001, AWS-DX-001/002). They read the
+//! policies (catalog §2.4 AWS-RE-001/002/003, §2.5 AWS-CE-001, AWS-DX-001/002). They read the
 //! subject's effective permissions; "unconstrained" means granted on every resource (`*`,
 //! NotResource or ARNs covering every resource) without a limiting condition (catalog §1).
-//! AWS-RE-003 (user-named sensitive resources) needs configuration that does not exist yet.
+//! AWS-RE-003 reports every grant that reaches a resource of `risk.sensitive_resources`.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use crate::engine::iam::IamState;
 use crate::engine::iam::actions::{ActionId, ActionSet, db};
 use crate::engine::iam::policy::{NameSpec, UNKNOWN_TEXT};
+use crate::engine::risk::conditions::like_match;
 use crate::engine::risk::effective::index::{
     Universe, compact_names, count, index, named, names, shorten,
 };
@@ -19,7 +20,7 @@ use crate::engine::risk::{Confidence, EvalCtx, Finding, Rule};
 mod rules;
 
 pub use self::rules::RULES;
-use self::rules::{CE_001, DX_001, DX_002, RE_001, RE_002};
+use self::rules::{CE_001, DX_001, DX_002, RE_001, RE_002, RE_003};
 
 /// The most damaging permissions-management actions, named in RE-001 messages (catalog §2.4).
 const HIGH_VALUE_EXPOSURE: [&str; 28] = [
@@ -172,9 +173,12 @@ pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
 }
 
 /// Runs the family over precomputed views (shared with the other identity families).
-pub fn check_views(views: &[View<'_>], _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
+pub fn check_views(views: &[View<'_>], ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
     let sets = sets();
     for v in views.iter().filter(|v| v.admin.is_none()) {
+        for sensitive in &ctx.config.sensitive_resources {
+            check_sensitive(v, sensitive, out);
+        }
         let free = v.effective.unconstrained();
         let exposed = free.intersection(&sets.exposure.set);
         if !exposed.is_empty() {
@@ -222,6 +226,60 @@ pub fn check_views(views: &[View<'_>], _ctx: EvalCtx<'_>, out: &mut Vec<Finding>
             out.extend(unconstrained(v, &DX_002, &more, listed, &what));
         }
     }
+}
+
+/// RE-003: the grants of the view whose statement's resources reach `sensitive` (a configured
+/// ARN pattern) with actions that apply to it. `*`, a wildcard that covers it, a NotResource
+/// that does not exclude it and an unknown ARN (computed at apply time: it may be it) all reach.
+fn check_sensitive(v: &View<'_>, sensitive: &str, out: &mut Vec<Finding>) {
+    let applicable = db().actions_for_resource(sensitive);
+    let overlaps = |r: &str| {
+        let r = r.replace(UNKNOWN_TEXT, "*");
+        r == "*" || like_match(&r, sensitive, false) || like_match(sensitive, &r, false)
+    };
+    let mut reached = ActionSet::new();
+    let mut broadest: Option<crate::engine::risk::effective::Access> = None;
+    for g in &v.effective.grants {
+        let statement = &v.sources[g.source].policy.statements[g.statement];
+        let covers = match &statement.resource {
+            None => true,
+            Some(NameSpec::Only(resources)) => resources.iter().any(|r| overlaps(r)),
+            Some(NameSpec::Not(excluded)) => !excluded
+                .iter()
+                .any(|r| like_match(&r.replace(UNKNOWN_TEXT, "*"), sensitive, false)),
+        };
+        if !covers {
+            continue;
+        }
+        let actions = g.actions.intersection(&applicable);
+        if actions.is_empty() {
+            continue;
+        }
+        reached.union_with(&actions);
+        let access = g.access();
+        if broadest.is_none_or(|b| access.rank() < b.rank()) {
+            broadest = Some(access);
+        }
+    }
+    let Some(access) = broadest else {
+        return;
+    };
+    let listed = names(&reached);
+    let hit = Hit {
+        rule: &RE_003,
+        severity: RE_003.severity,
+        evidence: format!("{sensitive}:{}", listed.join(",")),
+        message: format!(
+            "{} may use `{sensitive}`, named in `risk.sensitive_resources`: {} ({}), from {}.",
+            v.display(),
+            shorten(&listed, 8),
+            describe_access(access),
+            v.origin(&reached)
+        ),
+        scope: access.scope,
+        confidence: access.confidence(),
+    };
+    out.push(v.report(hit, &reached));
 }
 
 /// The family's action sets, built once.

@@ -22,6 +22,16 @@ pub const RE_002: Rule = Rule {
     remediation: "Remove the policy-writing action (`s3:PutBucketPolicy`, `kms:PutKeyPolicy`, `lambda:AddPermission`, ...) and manage the resource policy in the infrastructure code instead.",
 };
 
+pub const RE_003: Rule = Rule {
+    id: "AWS-RE-003",
+    category: Category::DataExfiltration,
+    severity: Severity::High,
+    title: "Access to a resource named sensitive in the config",
+    rationale: "`risk.sensitive_resources` in `.iamgate.yml` names the resources whose access matters most (the Pulumi state bucket, production KMS keys, the deploy role). Any identity policy that reaches them, by name, by wildcard or by `*`, deserves a second look, however ordinary its actions.",
+    example: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::acme-pulumi-state/*"}]}"#,
+    remediation: "Confirm the principal needs this resource; otherwise remove it from the statement's `Resource` (a `*` or a wildcard that covers it counts too) or add an explicit `Deny` on it.",
+};
+
 pub const CE_001: Rule = Rule {
     id: "AWS-CE-001",
     category: Category::CredentialsExposure,
@@ -53,4 +63,4 @@ pub const DX_002: Rule = Rule {
 };
 
 /// The family's entries, in catalog order.
-pub const RULES: &[Rule] = &[RE_001, RE_002, CE_001, DX_001, DX_002];
+pub const RULES: &[Rule] = &[RE_001, RE_002, RE_003, CE_001, DX_001, DX_002];

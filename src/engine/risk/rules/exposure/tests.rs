@@ -2,7 +2,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::engine::risk::effective::testing::*;
-use crate::engine::risk::{Category, Scope, Severity};
+use crate::engine::risk::{Category, RiskConfig, Scope, Severity};
 
 fn findings_for(docs: &[Value]) -> Vec<Finding> {
     run(check, &state(vec![role("app", docs)]))
@@ -12,17 +12,91 @@ fn fires(docs: &[Value], rule_id: &str) -> bool {
     !of(&findings_for(docs), rule_id).is_empty()
 }
 
+/// The example's sensitive resource (AWS-RE-003 needs one configured).
+const STATE_BUCKET: &str = "arn:aws:s3:::acme-pulumi-state/*";
+
+fn sensitive_findings(sensitive: &[&str], docs: &[Value]) -> Vec<Finding> {
+    let config = RiskConfig {
+        sensitive_resources: sensitive.iter().map(|s| (*s).to_owned()).collect(),
+        ..RiskConfig::default()
+    };
+    let mut out = Vec::new();
+    check(
+        &state(vec![role("app", docs)]),
+        EvalCtx { config: &config },
+        &mut out,
+    );
+    out
+}
+
 #[test]
 fn every_example_fires_its_rule() {
     for rule in RULES {
         let doc: Value =
             serde_json::from_str(rule.example).unwrap_or_else(|e| panic!("{}: {e}", rule.id));
         assert!(
-            fires(&[doc], rule.id),
+            !of(&sensitive_findings(&[STATE_BUCKET], &[doc]), rule.id).is_empty(),
             "the example of {} does not fire it",
             rule.id
         );
     }
+}
+
+#[test]
+fn re003_any_grant_that_reaches_a_sensitive_resource() {
+    // By name, by a covering wildcard, by `*`: each reaches the state bucket's objects.
+    for resource in [
+        "arn:aws:s3:::acme-pulumi-state/*",
+        "arn:aws:s3:::acme-pulumi-state/prod/*",
+        "arn:aws:s3:::acme-*",
+        "*",
+    ] {
+        let found = sensitive_findings(
+            &[STATE_BUCKET],
+            &[allow(&["s3:GetObject", "s3:PutObject"], &[resource])],
+        );
+        let f = one(&found, "AWS-RE-003");
+        assert_eq!(f.severity, Severity::High, "{resource}");
+        assert_eq!(f.category, Category::DataExfiltration);
+        assert!(
+            f.message.contains("`arn:aws:s3:::acme-pulumi-state/*`")
+                && f.message.contains("s3:GetObject")
+                && f.message.contains("risk.sensitive_resources"),
+            "{resource}: {}",
+            f.message
+        );
+    }
+    // Another bucket, actions that do not apply to objects, a NotResource that excludes it,
+    // and no configured resource: nothing.
+    let quiet: [(&[&str], Value); 4] = [
+        (
+            &[STATE_BUCKET],
+            allow(&["s3:GetObject"], &["arn:aws:s3:::app-data/*"]),
+        ),
+        (&[STATE_BUCKET], allow(&["sqs:SendMessage"], &["*"])),
+        (
+            &[STATE_BUCKET],
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                "NotResource": "arn:aws:s3:::acme-pulumi-state/*"}]}),
+        ),
+        (&[], allow(&["s3:GetObject"], &["*"])),
+    ];
+    for (sensitive, doc) in quiet {
+        let found = sensitive_findings(sensitive, std::slice::from_ref(&doc));
+        assert!(of(&found, "AWS-RE-003").is_empty(), "{doc}: {found:#?}");
+    }
+    // Two sensitive resources reached: one finding each, told apart by their evidence.
+    let key = "arn:aws:kms:eu-west-1:111122223333:key/prod-*";
+    let found = sensitive_findings(
+        &[STATE_BUCKET, key],
+        &[allow(&["s3:GetObject", "kms:Decrypt"], &["*"])],
+    );
+    let hits = of(&found, "AWS-RE-003");
+    assert_eq!(hits.len(), 2, "{hits:#?}");
+    assert!(
+        hits[0].evidence.starts_with(STATE_BUCKET) && hits[0].evidence.ends_with("s3:GetObject")
+    );
+    assert!(hits[1].evidence.starts_with(key) && hits[1].evidence.ends_with("kms:Decrypt"));
 }
 
 #[test]
