@@ -90,7 +90,7 @@ pub async fn gather(
             reason: None,
             at_ms: review.submitted_at.map_or(0, millis),
         };
-        ctx.store.add_vote(pr_ref, &sighting).await?;
+        ctx.store.add_vote(pr_ref, &sighting, None).await?;
         stored.push(sighting);
     }
     let sightings: std::collections::BTreeMap<String, String> = stored

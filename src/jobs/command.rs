@@ -62,7 +62,7 @@ pub async fn run(
     let mut answers = Vec::with_capacity(parsed.len());
     for (line, command) in parsed.iter().enumerate() {
         let answer = match command {
-            Err(e) => run.refuse_error(e).await?,
+            Err(e) => run.refuse_error(line, e).await?,
             Ok(command) => run.command(line, command).await?,
         };
         answers.push(answer);
@@ -107,6 +107,7 @@ impl Run<'_> {
         if !self.pr.open {
             return self
                 .refuse(
+                    line,
                     command,
                     "This pull request is closed: commands that change the gate are not run. Reopen it first.",
                 )
@@ -115,6 +116,7 @@ impl Run<'_> {
         let Some(config) = self.config else {
             return self
                 .refuse(
+                    line,
                     command,
                     "This repository has no valid `.iamgate.yml` on the base branch, so there is no gate to act on. \
                      Fix or add it on the base branch (`iamgate check-config .iamgate.yml`).",
@@ -140,6 +142,7 @@ impl Run<'_> {
                 {
                     return self
                         .refuse(
+                            line,
                             command,
                             "Only the pull request's author and people with write access to the repository can rerun the analysis \
                              (a rerun executes the pull request's code).",
@@ -159,6 +162,7 @@ impl Run<'_> {
                 if self.is_author() && !config.allow_author_approval {
                     return self
                         .refuse(
+                            line,
                             command,
                             "You opened this pull request: your approval does not count (`allow_author_approval` is false \
                              in .iamgate.yml). Ask a reviewer named in the comment.",
@@ -169,6 +173,7 @@ impl Run<'_> {
                 if qualified.is_empty() {
                     return self
                         .refuse(
+                            line,
                             command,
                             "You are not among the reviewers of any requirement of .iamgate.yml (`reviews[].from`: \
                              teams you are an active member of, or users), so your approval would not count.",
@@ -180,16 +185,17 @@ impl Run<'_> {
                     VoteKind::Approve,
                     reason.as_ref().map(|r| r.as_str().to_owned()),
                 );
-                if self.ctx.store.add_vote(self.pr_ref, &vote).await? {
-                    let fingerprint = self.fingerprint_of_head().await?;
-                    self.audit(AuditEvent::Approval {
-                        via: ApprovalSource::Command,
-                        fingerprint,
-                        requirements: qualified.clone(),
-                        reason: vote.reason.clone(),
-                    })
+                let fingerprint = self.fingerprint_of_head().await?;
+                let audit = self.entry(AuditEvent::Approval {
+                    via: ApprovalSource::Command,
+                    fingerprint,
+                    requirements: qualified.clone(),
+                    reason: vote.reason.clone(),
+                });
+                self.ctx
+                    .store
+                    .add_vote(self.pr_ref, &vote, Some(audit))
                     .await?;
-                }
                 self.recompute = true;
                 Ok(format!(
                     "{usage}: approval recorded on `{short}` for {}. It keeps counting while the IAM change stays the same{}.",
@@ -207,13 +213,14 @@ impl Run<'_> {
             }
             Command::Unapprove => {
                 let vote = self.vote(line, VoteKind::Withdraw, None);
-                if self.ctx.store.add_vote(self.pr_ref, &vote).await? {
-                    self.audit(AuditEvent::Withdrawal {
-                        via: WithdrawalSource::Command,
-                        approver: self.author.login.clone(),
-                    })
+                let audit = self.entry(AuditEvent::Withdrawal {
+                    via: WithdrawalSource::Command,
+                    approver: self.author.login.clone(),
+                });
+                self.ctx
+                    .store
+                    .add_vote(self.pr_ref, &vote, Some(audit))
                     .await?;
-                }
                 self.recompute = true;
                 Ok(format!(
                     "{usage}: your approvals (by command or review) no longer count. Approve again to count again."
@@ -223,6 +230,7 @@ impl Run<'_> {
                 if !self.member_of(&config.overrides).await? {
                     return self
                         .refuse(
+                            line,
                             command,
                             "Only members of `overrides` in .iamgate.yml can override the gate. Ask one of them, or get \
                              the required approvals.",
@@ -230,14 +238,15 @@ impl Run<'_> {
                         .await;
                 }
                 let vote = self.vote(line, VoteKind::Override, Some(reason.as_str().to_owned()));
-                if self.ctx.store.add_vote(self.pr_ref, &vote).await? {
-                    let fingerprint = self.fingerprint_of_head().await?;
-                    self.audit(AuditEvent::Override {
-                        reason: reason.as_str().to_owned(),
-                        fingerprint,
-                    })
+                let fingerprint = self.fingerprint_of_head().await?;
+                let audit = self.entry(AuditEvent::Override {
+                    reason: reason.as_str().to_owned(),
+                    fingerprint,
+                });
+                self.ctx
+                    .store
+                    .add_vote(self.pr_ref, &vote, Some(audit))
                     .await?;
-                }
                 self.recompute = true;
                 Ok(format!(
                     "{usage}: override recorded on `{short}` with the reason “{}”. The status turns success for this IAM \
@@ -311,31 +320,52 @@ impl Run<'_> {
             .remove(self.pr.head.as_str()))
     }
 
-    async fn refuse(&self, command: &Command, why: &str) -> Result<String, JobFailure> {
+    async fn refuse(
+        &self,
+        line: usize,
+        command: &Command,
+        why: &str,
+    ) -> Result<String, JobFailure> {
         let usage = format!("/iamgate {}", command.spec().name);
-        self.audit(AuditEvent::CommandRefused {
-            command: usage.clone(),
-            reason: why.to_owned(),
-        })
+        self.audit_refusal(
+            line,
+            AuditEvent::CommandRefused {
+                command: usage.clone(),
+                reason: why.to_owned(),
+            },
+        )
         .await?;
         Ok(format!("`{usage}`: refused. {why}"))
     }
 
-    async fn refuse_error(&self, error: &CommandError) -> Result<String, JobFailure> {
+    async fn refuse_error(&self, line: usize, error: &CommandError) -> Result<String, JobFailure> {
         let text = error.to_string();
-        self.audit(AuditEvent::CommandRefused {
-            command: "/iamgate".to_owned(),
-            reason: text.clone(),
-        })
+        self.audit_refusal(
+            line,
+            AuditEvent::CommandRefused {
+                command: "/iamgate".to_owned(),
+                reason: text.clone(),
+            },
+        )
         .await?;
         Ok(text)
     }
 
-    async fn audit(&self, event: AuditEvent) -> Result<(), JobFailure> {
-        let entry = AuditEntry::by(now(), self.pr_ref, self.author.login.clone(), event)
-            .at(self.pr.head.clone());
-        self.ctx.store.append_audit(entry).await?;
+    /// Records the refusal of command `line` of this comment once, however often a retried job
+    /// refuses it again.
+    async fn audit_refusal(&self, line: usize, event: AuditEvent) -> Result<(), JobFailure> {
+        let key = format!("refusal:{}:{}:{line}", self.pr_ref.key(), self.comment);
+        self.ctx
+            .store
+            .append_audit_once(&key, self.entry(event))
+            .await?;
         Ok(())
+    }
+
+    /// An audit entry by the comment's author at the pull request's head.
+    fn entry(&self, event: AuditEvent) -> AuditEntry {
+        AuditEntry::by(now(), self.pr_ref, self.author.login.clone(), event)
+            .at(self.pr.head.clone())
     }
 }
 

@@ -266,6 +266,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// fork it) and returns the stored record. When this returns, the record is durable.
     async fn append_audit(&self, entry: AuditEntry) -> StoreResult<AuditRecord>;
 
+    /// [`Store::append_audit`] once per `key`: `false` (nothing appended) when an entry was
+    /// appended under `key` before, so that a retried job does not record the same event twice.
+    async fn append_audit_once(&self, key: &str, entry: AuditEntry) -> StoreResult<bool>;
+
     /// The audit records that pass `filter`, oldest first. Not verified: see
     /// [`Store::audit_chain`] and [`crate::audit::verify`].
     async fn audit_records(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
@@ -273,8 +277,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The whole audit chain and its head, read at one instant, for [`crate::audit::verify`].
     async fn audit_chain(&self) -> StoreResult<AuditChain>;
 
-    /// Records a command vote; `false` when its source was recorded before (nothing changes).
-    async fn add_vote(&self, pr: &PrRef, vote: &CommandVote) -> StoreResult<bool>;
+    /// Records a command vote and, in the same transaction, appends `audit` (when given) for
+    /// it; `false` when its source was recorded before (nothing changes, nothing is appended).
+    async fn add_vote(
+        &self,
+        pr: &PrRef,
+        vote: &CommandVote,
+        audit: Option<AuditEntry>,
+    ) -> StoreResult<bool>;
 
     /// A pull request's command votes, oldest first.
     async fn votes(&self, pr: &PrRef) -> StoreResult<Vec<CommandVote>>;

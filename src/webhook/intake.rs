@@ -90,7 +90,7 @@ pub async fn accept(
             reason: None,
             at_ms: now_ms(),
         };
-        store.add_vote(pr, &hook).await?;
+        store.add_vote(pr, &hook, None).await?;
     }
     let jobs = jobs_for(&delivery.event);
     let poke = !jobs.is_empty();

@@ -21,6 +21,7 @@ pub(crate) struct FakeStore {
     jobs: Mutex<Vec<JobKind>>,
     audit: Mutex<Vec<AuditRecord>>,
     votes: Mutex<Vec<(String, CommandVote)>>,
+    once: Mutex<BTreeSet<String>>,
     fingerprints: Mutex<BTreeMap<(String, String), String>>,
     /// Every call fails, as a store whose disk is gone.
     broken: bool,
@@ -153,17 +154,36 @@ impl Store for FakeStore {
         })
     }
 
-    async fn add_vote(&self, pr: &PrRef, vote: &CommandVote) -> StoreResult<bool> {
+    async fn add_vote(
+        &self,
+        pr: &PrRef,
+        vote: &CommandVote,
+        audit: Option<AuditEntry>,
+    ) -> StoreResult<bool> {
         self.check()?;
-        let mut votes = self.votes.lock().expect("lock");
-        let key = pr.key();
-        if votes
-            .iter()
-            .any(|(k, v)| *k == key && v.source == vote.source)
         {
+            let mut votes = self.votes.lock().expect("lock");
+            let key = pr.key();
+            if votes
+                .iter()
+                .any(|(k, v)| *k == key && v.source == vote.source)
+            {
+                return Ok(false);
+            }
+            votes.push((key, vote.clone()));
+        }
+        if let Some(entry) = audit {
+            self.append_audit(entry).await?;
+        }
+        Ok(true)
+    }
+
+    async fn append_audit_once(&self, key: &str, entry: AuditEntry) -> StoreResult<bool> {
+        self.check()?;
+        if !self.once.lock().expect("lock").insert(key.to_owned()) {
             return Ok(false);
         }
-        votes.push((key, vote.clone()));
+        self.append_audit(entry).await?;
         Ok(true)
     }
 

@@ -213,6 +213,7 @@ crate::both_forges!(
     rerun_by_a_writer_previews_again_and_by_a_stranger_is_refused,
     commands_on_a_closed_pr_are_refused_with_a_reply,
     a_retried_command_job_replies_and_votes_once,
+    a_retried_refused_command_is_audited_once,
 );
 
 // ---- reviews ----
@@ -1007,4 +1008,25 @@ async fn a_retried_command_job_replies_and_votes_once<F: ForgeHarness>() {
     s.settle().await;
     s.reply(PR, id);
     assert_eq!(of_kind(&s.audit().await, "approval").len(), 1);
+}
+
+/// A refusal is recorded once, like a vote, however often its job is retried.
+async fn a_retried_refused_command_is_audited_once<F: ForgeHarness>() {
+    let (s, _head) = analyzed::<F>(CONFIG).await;
+    s.fail("POST", &s.comments_path(PR), 0, 4, Fail::Error500);
+    let id = s
+        .comment(PR, "mallory", "/iamgate approve\n/iamgate frobnicate")
+        .await;
+    let summary = s.settle().await;
+
+    assert!(summary.retried >= 1, "{summary:?}");
+    let reply = s.reply(PR, id);
+    assert!(reply.contains("refused"), "{reply}");
+    let audit = s.audit().await;
+    assert_eq!(
+        of_kind(&audit, "command_refused").len(),
+        2,
+        "one per refused line: {audit:#?}"
+    );
+    s.assert_chain_verifies().await;
 }

@@ -59,6 +59,23 @@ macro_rules! select {
     };
 }
 
+/// Claims `key` for a once-only audit entry (writer only, inside its transaction): `false` when
+/// it was claimed before.
+pub(super) async fn claim_once(
+    conn: &mut SqliteConnection,
+    key: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "INSERT INTO audit_once (key, at) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+    )
+    .bind(key)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Appends `entry` after the current head (writer only, inside its transaction). The table's
 /// triggers advance the head in the same statement.
 pub(super) async fn append(

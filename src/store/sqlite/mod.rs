@@ -456,6 +456,17 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn append_audit_once(&self, key: &str, entry: AuditEntry) -> StoreResult<bool> {
+        let op = Op::AppendAuditOnce {
+            key: key.to_owned(),
+            entry: Box::new(entry),
+        };
+        match self.write(op).await? {
+            Reply::Voted(first) => Ok(first),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     async fn audit_records(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
         audit::records(&self.readers, filter).await
     }
@@ -464,10 +475,16 @@ impl Store for SqliteStore {
         audit::whole_chain(&self.readers).await
     }
 
-    async fn add_vote(&self, pr: &PrRef, vote: &CommandVote) -> StoreResult<bool> {
+    async fn add_vote(
+        &self,
+        pr: &PrRef,
+        vote: &CommandVote,
+        audit: Option<AuditEntry>,
+    ) -> StoreResult<bool> {
         let op = Op::AddVote {
             pr_key: pr.key(),
             vote: Box::new(vote.clone()),
+            audit: audit.map(Box::new),
         };
         match self.write(op).await? {
             Reply::Voted(new) => Ok(new),

@@ -102,7 +102,8 @@ pub(super) async fn fingerprints(
 
 #[cfg(test)]
 mod tests {
-    use crate::event::{ForgeKind, PrNumber, PrRef, RepoName, UserId};
+    use crate::audit::{AuditEntry, AuditEvent, AuditFilter, Timestamp, WithdrawalSource};
+    use crate::event::{ForgeKind, Login, PrNumber, PrRef, RepoName, UserId};
     use crate::store::sqlite::SqliteStore;
     use crate::store::{CommandVote, Store, VoteKind};
 
@@ -135,16 +136,78 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         let approve = vote("comment:1:0", VoteKind::Approve, 10);
         let withdraw = vote("comment:2:0", VoteKind::Withdraw, 20);
-        assert!(store.add_vote(&pr(7), &withdraw).await.unwrap_or(false));
-        assert!(store.add_vote(&pr(7), &approve).await.unwrap_or(false));
         assert!(
-            !store.add_vote(&pr(7), &approve).await.unwrap_or(true),
+            store
+                .add_vote(&pr(7), &withdraw, None)
+                .await
+                .unwrap_or(false)
+        );
+        assert!(
+            store
+                .add_vote(&pr(7), &approve, Some(approval(7)))
+                .await
+                .unwrap_or(false)
+        );
+        assert!(
+            !store
+                .add_vote(&pr(7), &approve, Some(approval(7)))
+                .await
+                .unwrap_or(true),
             "a retried command adds nothing"
         );
-        assert!(store.add_vote(&pr(8), &approve).await.unwrap_or(false));
+        assert!(
+            store
+                .add_vote(&pr(8), &approve, None)
+                .await
+                .unwrap_or(false)
+        );
+        let audited = store
+            .audit_records(&AuditFilter::default())
+            .await
+            .unwrap_or_default();
+        assert_eq!(
+            audited.len(),
+            1,
+            "the vote's audit entry is appended with it, once: {audited:#?}"
+        );
         let seven = store.votes(&pr(7)).await.unwrap_or_default();
         assert_eq!(seven, vec![approve.clone(), withdraw], "oldest first");
         assert_eq!(store.votes(&pr(8)).await.unwrap_or_default(), vec![approve]);
+    }
+
+    fn approval(number: u64) -> AuditEntry {
+        AuditEntry::by(
+            Timestamp::from_unix_millis(1_714_521_600_000).expect("time"),
+            &pr(number),
+            Login::from("alice"),
+            AuditEvent::Withdrawal {
+                via: WithdrawalSource::Command,
+                approver: Login::from("alice"),
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn once_only_audit_entries_are_appended_once_per_key() {
+        let store = SqliteStore::open("sqlite::memory:")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        for (key, expected) in [
+            ("refusal:a:1:0", true),
+            ("refusal:a:1:0", false),
+            ("refusal:a:1:1", true),
+        ] {
+            assert_eq!(
+                store.append_audit_once(key, approval(7)).await.ok(),
+                Some(expected),
+                "{key}"
+            );
+        }
+        let audited = store
+            .audit_records(&AuditFilter::default())
+            .await
+            .unwrap_or_default();
+        assert_eq!(audited.len(), 2);
     }
 
     #[tokio::test]

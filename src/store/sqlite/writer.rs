@@ -90,6 +90,12 @@ pub(super) enum Op {
     AddVote {
         pr_key: String,
         vote: Box<crate::store::CommandVote>,
+        /// Appended in the same transaction when the vote is new.
+        audit: Option<Box<crate::audit::AuditEntry>>,
+    },
+    AppendAuditOnce {
+        key: String,
+        entry: Box<crate::audit::AuditEntry>,
     },
     PutFingerprint {
         pr_key: String,
@@ -107,7 +113,7 @@ pub(super) enum Reply {
     Leased(bool),
     Pruned(ops::Pruned),
     Audited(Box<crate::audit::AuditRecord>),
-    /// Whether a vote was new.
+    /// Whether a vote (or a once-only audit entry) was new.
     Voted(bool),
     Done,
 }
@@ -279,7 +285,24 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> StoreResult<Reply> {
         }
         Op::Prune { before, limit } => Reply::Pruned(ops::prune(conn, *before, *limit).await?),
         Op::AppendAudit { entry } => Reply::Audited(Box::new(audit::append(conn, entry).await?)),
-        Op::AddVote { pr_key, vote } => Reply::Voted(votes::add(conn, pr_key, vote).await?),
+        Op::AddVote {
+            pr_key,
+            vote,
+            audit,
+        } => {
+            let new = votes::add(conn, pr_key, vote).await?;
+            if new && let Some(entry) = audit {
+                audit::append(conn, entry).await?;
+            }
+            Reply::Voted(new)
+        }
+        Op::AppendAuditOnce { key, entry } => {
+            let first = audit::claim_once(conn, key, now).await?;
+            if first {
+                audit::append(conn, entry).await?;
+            }
+            Reply::Voted(first)
+        }
         Op::PutFingerprint {
             pr_key,
             head,
