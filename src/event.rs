@@ -104,6 +104,17 @@ impl fmt::Display for RepoRef {
     }
 }
 
+/// Which pull requests of a branch: those that merge into it, or those that come from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BranchRole {
+    /// Pull requests whose base (GitLab: target) is the branch.
+    #[default]
+    Base,
+    /// Pull requests whose head (GitLab: source) is the branch, in the same repository.
+    Head,
+}
+
 /// A pull request, fully addressed: forge, installation (GitHub App), repository, number.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PrRef {
@@ -145,6 +156,8 @@ pub enum PrAction {
     Reopened,
     ReadyForReview,
     BaseChanged,
+    /// A new CI pipeline of the merge request (GitLab): the gate's status is posted into it.
+    PipelineStarted,
     Closed,
 }
 
@@ -346,6 +359,14 @@ pub enum Event {
         /// The push may have changed `.iamgate.yml`: a listed commit touched it, or the forge
         /// did not list every commit (a force push, a long push), so nobody can tell it did not.
         config_may_have_changed: bool,
+    },
+    /// A CI pipeline started for commit `sha` of `branch` outside a merge request's own
+    /// pipelines (GitLab branch pipelines): the merge requests from that branch must carry the
+    /// `iamgate` status in it, or "Pipelines must succeed" would judge a pipeline without it.
+    BranchPipeline {
+        repo: RepoRef,
+        branch: String,
+        sha: Sha,
     },
     /// The forge checks that the hook works.
     Ping,

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Actor, Login, PrNumber, PrRef, RepoName, RepoRef, Sha, UserRef};
+use crate::event::{Actor, BranchRole, Login, PrNumber, PrRef, RepoName, RepoRef, Sha, UserRef};
 // The ids and review states of events and of forge calls are the same values: one type each.
 pub use crate::event::{CommentId, ReviewId, ReviewState};
 
@@ -161,11 +161,13 @@ pub trait Forge: Send + Sync + std::fmt::Debug {
     /// The commit a branch points at now, `None` when there is no such branch.
     async fn branch_tip(&self, repo: &RepoRef, branch: &str) -> ForgeResult<Option<Sha>>;
 
-    /// The open pull requests that target `base_branch` (all pages).
+    /// The open pull requests with `branch` as their base or head (all pages); heads in the
+    /// repository itself, not in forks.
     async fn open_pull_requests(
         &self,
         repo: &RepoRef,
-        base_branch: &str,
+        branch: &str,
+        role: BranchRole,
     ) -> ForgeResult<Vec<PrNumber>>;
 
     /// A file's bytes at a commit, `None` when it does not exist there.

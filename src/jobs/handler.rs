@@ -51,9 +51,11 @@ impl JobHandler for Jobs {
                     .instrument(span)
                     .await
             }
-            JobKind::RecheckBranch { repo, branch } => {
-                let span = tracing::info_span!("recheck_branch", repo = %repo, branch = %branch, job = job.id, attempt = job.attempt);
-                recheck::run(&self.ctx, repo, branch).instrument(span).await
+            JobKind::RecheckBranch { repo, branch, role } => {
+                let span = tracing::info_span!("recheck_branch", repo = %repo, branch = %branch, ?role, job = job.id, attempt = job.attempt);
+                recheck::run(&self.ctx, repo, branch, *role)
+                    .instrument(span)
+                    .await
             }
         }
     }

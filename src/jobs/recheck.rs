@@ -1,20 +1,27 @@
-//! After a push that may have changed `.iamgate.yml` on a branch: every open pull request that
-//! targets the branch is analyzed again, so that guardrails tightened on the base branch hold
-//! back pull requests that were green under the old ones (the config is read at the base
-//! branch's tip: see `analyze_pr`). Each analysis is its own job, coalesced with any pending one.
+//! Analyzing the open pull requests of a branch again: those that target it after a push that
+//! may have changed `.iamgate.yml` there (guardrails tightened on the base branch hold back pull
+//! requests that were green under the old ones; the config is read at the base branch's tip:
+//! see `analyze_pr`), and those that come from it after a new CI pipeline started (GitLab: the
+//! `iamgate` status must be in the pipeline "Pipelines must succeed" judges). Each analysis is
+//! its own job, coalesced with any pending one.
 
 use tracing::info;
 
 use super::ctx::JobCtx;
-use crate::event::RepoRef;
+use crate::event::{BranchRole, RepoRef};
 use crate::queue::JobFailure;
 use crate::store::JobKind;
 
-/// Enqueues an analysis of every open pull request targeting `branch` of `repo`.
-pub async fn run(ctx: &JobCtx, repo: &RepoRef, branch: &str) -> Result<(), JobFailure> {
+/// Enqueues an analysis of every open pull request with `branch` of `repo` in `role`.
+pub async fn run(
+    ctx: &JobCtx,
+    repo: &RepoRef,
+    branch: &str,
+    role: BranchRole,
+) -> Result<(), JobFailure> {
     let forge = ctx.forges.forge(repo).await?;
-    let open = forge.open_pull_requests(repo, branch).await?;
-    info!(repo = %repo, branch, open = open.len(), "base branch config may have changed; analyzing its open pull requests again");
+    let open = forge.open_pull_requests(repo, branch, role).await?;
+    info!(repo = %repo, branch, ?role, open = open.len(), "analyzing the branch's open pull requests again");
     for number in open {
         ctx.store
             .enqueue(JobKind::AnalyzePr {

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditChain, AuditEntry, AuditFilter, AuditRecord};
-use crate::event::{CommentId, DeliveryId, Event, Login, PrRef, RepoRef, UserId};
+use crate::event::{BranchRole, CommentId, DeliveryId, Event, Login, PrRef, RepoRef, UserId};
 
 /// A stored delivery, as the edge hands it over (after signature verification).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,9 +42,16 @@ pub enum JobKind {
         author_id: Option<UserId>,
         body: String,
     },
-    /// `.iamgate.yml` may have changed on `branch`: analyze again every open pull request that
-    /// targets it, so that tightened guardrails apply to them before they merge.
-    RecheckBranch { repo: RepoRef, branch: String },
+    /// Analyze again every open pull request with `branch` in `role`: those that target it
+    /// after `.iamgate.yml` may have changed there (tightened guardrails apply before they
+    /// merge), those that come from it after a new pipeline started (GitLab: the status must be
+    /// in the pipeline "Pipelines must succeed" judges).
+    RecheckBranch {
+        repo: RepoRef,
+        branch: String,
+        #[serde(default)]
+        role: BranchRole,
+    },
 }
 
 impl JobKind {
@@ -54,7 +61,9 @@ impl JobKind {
             JobKind::AnalyzePr { pr } => format!("analyze:{}", pr.key()),
             // Every comment's commands run: never merged with another comment's.
             JobKind::Command { pr, comment, .. } => format!("command:{}:{comment}", pr.key()),
-            JobKind::RecheckBranch { repo, branch } => format!("recheck:{}:{branch}", repo.key()),
+            JobKind::RecheckBranch { repo, branch, role } => {
+                format!("recheck:{}:{role:?}:{branch}", repo.key())
+            }
         }
     }
 }

@@ -42,6 +42,44 @@ pub const CONFIDENTIAL_NOTE_HOOK: &str = "Confidential Note Hook";
 pub const SYSTEM_HOOK: &str = "System Hook";
 /// Commits pushed to a branch (or a tag: ignored).
 pub const PUSH_HOOK: &str = "Push Hook";
+/// A CI pipeline changed state.
+pub const PIPELINE_HOOK: &str = "Pipeline Hook";
+
+/// The pipeline states of a pipeline that has not finished: one of them is the first a new
+/// pipeline reports.
+const PIPELINE_STARTING: [&str; 5] = [
+    "created",
+    "waiting_for_resource",
+    "preparing",
+    "pending",
+    "running",
+];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PipelinePayload {
+    object_attributes: Option<PipelineAttributes>,
+    /// Set for merge request pipelines only.
+    merge_request: Option<PipelineMergeRequest>,
+    project: Option<Project>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PipelineAttributes {
+    id: Option<u64>,
+    #[serde(rename = "ref")]
+    git_ref: Option<String>,
+    tag: bool,
+    sha: Option<String>,
+    status: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PipelineMergeRequest {
+    iid: Option<u64>,
+}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -160,6 +198,7 @@ pub fn decode(event_name: &str, body: &[u8]) -> Result<Event, DecodeError> {
         MERGE_REQUEST_HOOK => merge_request(event_name, parse(body)?),
         NOTE_HOOK | CONFIDENTIAL_NOTE_HOOK => note(event_name, parse(body)?),
         PUSH_HOOK => push(event_name, parse(body)?),
+        PIPELINE_HOOK => pipeline(event_name, parse(body)?),
         SYSTEM_HOOK => {
             let payload: AnyPayload = parse(body)?;
             match payload.object_kind.as_deref() {
@@ -381,6 +420,55 @@ fn push(event: &str, p: PushPayload) -> Result<Event, DecodeError> {
         branch: branch.to_owned(),
         after: Sha(after.to_ascii_lowercase()),
         config_may_have_changed,
+    })
+}
+
+/// A pipeline that is starting, for a merge request or a branch: the `iamgate` status must be
+/// posted into it (a status lives in one pipeline, and "Pipelines must succeed" judges the
+/// newest). Finished pipelines, tag pipelines and state changes after the start are ignored.
+fn pipeline(event: &str, p: PipelinePayload) -> Result<Event, DecodeError> {
+    let attributes = p.object_attributes.unwrap_or_default();
+    let status = attributes.status.clone().unwrap_or_default();
+    if attributes.tag || !PIPELINE_STARTING.contains(&status.as_str()) {
+        return Ok(ignored(event, Some(status)));
+    }
+    let missing = |field| DecodeError::Field {
+        event: event.to_owned(),
+        action: status.clone(),
+        field,
+    };
+    attributes
+        .id
+        .ok_or_else(|| missing("object_attributes.id"))?;
+    let repo = project_path(p.project).ok_or_else(|| missing("project.path_with_namespace"))?;
+    let sha = attributes
+        .sha
+        .filter(|sha| is_sha(sha))
+        .map(|sha| Sha(sha.to_ascii_lowercase()))
+        .ok_or_else(|| missing("object_attributes.sha"))?;
+    if let Some(mr) = p.merge_request {
+        let iid = mr
+            .iid
+            .filter(|iid| *iid > 0)
+            .ok_or_else(|| missing("merge_request.iid"))?;
+        return Ok(Event::PullRequest {
+            pr: gitlab_pr(repo, iid),
+            action: PrAction::PipelineStarted,
+            head: sha,
+        });
+    }
+    let branch = attributes
+        .git_ref
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| missing("object_attributes.ref"))?;
+    Ok(Event::BranchPipeline {
+        repo: RepoRef {
+            forge: ForgeKind::GitLab,
+            installation: None,
+            repo: RepoName(repo),
+        },
+        branch,
+        sha,
     })
 }
 

@@ -5,7 +5,7 @@
 use tokio::sync::Notify;
 
 use crate::commands;
-use crate::event::{ActorKind, CommentAction, Event, ReviewAction, ReviewState};
+use crate::event::{ActorKind, BranchRole, CommentAction, Event, ReviewAction, ReviewState};
 use crate::store::{
     CommandVote, JobKind, NewDelivery, REVIEW_HOOK, Recorded, Store, StoreResult, VoteKind,
 };
@@ -46,6 +46,12 @@ pub fn jobs_for(event: &Event) -> Vec<JobKind> {
         } => vec![JobKind::RecheckBranch {
             repo: repo.clone(),
             branch: branch.clone(),
+            role: BranchRole::Base,
+        }],
+        Event::BranchPipeline { repo, branch, .. } => vec![JobKind::RecheckBranch {
+            repo: repo.clone(),
+            branch: branch.clone(),
+            role: BranchRole::Head,
         }],
         Event::PullRequest { .. }
         | Event::BranchPush { .. }
@@ -143,9 +149,22 @@ mod tests {
         };
         assert!(matches!(
             &jobs_for(&push(true))[..],
-            [JobKind::RecheckBranch { repo, branch }] if repo.repo.as_str() == "acme/infra" && branch == "main"
+            [JobKind::RecheckBranch { repo, branch, role: BranchRole::Base }] if repo.repo.as_str() == "acme/infra" && branch == "main"
         ));
         assert!(jobs_for(&push(false)).is_empty());
+        let pipeline = Event::BranchPipeline {
+            repo: crate::event::RepoRef {
+                forge: crate::event::ForgeKind::GitLab,
+                installation: None,
+                repo: crate::event::RepoName::from("acme/infra"),
+            },
+            branch: "feature".into(),
+            sha: crate::event::Sha::from("da1560886d4f094c3e6c9ef40349f7d38b5d27d7"),
+        };
+        assert!(matches!(
+            &jobs_for(&pipeline)[..],
+            [JobKind::RecheckBranch { branch, role: BranchRole::Head, .. }] if branch == "feature"
+        ));
     }
 
     #[test]

@@ -6,7 +6,9 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use iamgate::event::{ActorKind, ForgeKind, Login, PrNumber, PrRef, RepoName, Sha, UserRef};
+use iamgate::event::{
+    ActorKind, BranchRole, ForgeKind, Login, PrNumber, PrRef, RepoName, Sha, UserRef,
+};
 use iamgate::forge::gitlab::{GitLabClient, RetryPolicy, UNKNOWN_FORK};
 use iamgate::forge::{
     CommentId, CommitStatus, Forge, Reaction, RepoPermission, RetryClass, ReviewState, StatusState,
@@ -757,16 +759,37 @@ async fn branch_tips_and_the_opened_merge_requests_of_a_target_branch() {
             201,
             MrSpec::new("h1", "r1").target_branch("release/1.x"),
         );
-    let mut open = client.open_pull_requests(&repo, "main").await.unwrap();
+    let mut open = client
+        .open_pull_requests(&repo, "main", BranchRole::Base)
+        .await
+        .unwrap();
     open.sort();
     let mut expected: Vec<PrNumber> = (10..130).chain([7]).map(PrNumber).collect();
     expected.sort();
     assert_eq!(open, expected);
     assert_eq!(
         client
-            .open_pull_requests(&repo, "release/1.x")
+            .open_pull_requests(&repo, "release/1.x", BranchRole::Base)
             .await
             .unwrap(),
         [PrNumber(201)]
+    );
+    // The pull requests from a branch of the repository itself, not from a fork's namesake.
+    fake.project("mallory/infra");
+    fake.mr(PROJECT, 202, MrSpec::new("h9", "b2").fork("mallory/infra"));
+    let mut from_feature = client
+        .open_pull_requests(&repo, "feature", BranchRole::Head)
+        .await
+        .unwrap();
+    from_feature.sort();
+    let mut expected: Vec<PrNumber> = (10..130).chain([7, 201]).map(PrNumber).collect();
+    expected.sort();
+    assert_eq!(from_feature, expected);
+    assert!(
+        client
+            .open_pull_requests(&repo, "elsewhere", BranchRole::Head)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

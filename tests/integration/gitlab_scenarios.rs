@@ -16,6 +16,7 @@ use crate::support::gitlab_server::{
     CONFIG, GitLabServer, MR_HOOK, PROJECT, STACK, WEBHOOK_SECRET, fixture,
 };
 use crate::support::harness::ForgeHarness;
+use iamgate::webhook::gitlab::PIPELINE_HOOK;
 
 const ANALYZING: &str = "analyzing the IAM change";
 
@@ -174,6 +175,116 @@ async fn gitlab_membership_is_asked_by_the_voter_s_account_id() {
         "{replies:?}"
     );
     assert_eq!(s.fake.count_requests("GET", "/users"), lookups);
+}
+
+// ---- pipelines ----
+
+/// A `Pipeline Hook` in GitLab's documented shape: pipeline `id` of `sha` on `git_ref`, for MR
+/// `mr` when it is a merge request pipeline.
+fn pipeline_hook(
+    s: &GitLabServer,
+    id: u64,
+    sha: &str,
+    git_ref: &str,
+    mr: Option<u64>,
+    status: &str,
+) -> Vec<u8> {
+    let project = s.fake.project(PROJECT);
+    serde_json::to_vec(&serde_json::json!({
+        "object_kind": "pipeline",
+        "object_attributes": {
+            "id": id,
+            "iid": id,
+            "ref": git_ref,
+            "tag": false,
+            "sha": sha,
+            "before_sha": "0000000000000000000000000000000000000000",
+            "source": if mr.is_some() { "merge_request_event" } else { "push" },
+            "status": status,
+            "detailed_status": status,
+            "stages": ["test"],
+            "variables": []
+        },
+        "merge_request": mr.map(|iid| serde_json::json!({
+            "id": 1000 + iid,
+            "iid": iid,
+            "title": "change the policy",
+            "source_branch": "feature",
+            "source_project_id": project,
+            "target_branch": "main",
+            "target_project_id": project,
+            "state": "opened",
+            "url": format!("https://gitlab.example/{PROJECT}/-/merge_requests/{iid}")
+        })),
+        "user": { "id": 1, "name": "dev", "username": "dev" },
+        "project": { "id": project, "path_with_namespace": PROJECT, "default_branch": "main" },
+        "builds": []
+    }))
+    .unwrap()
+}
+
+/// A status lives in one pipeline, and "Pipelines must succeed" judges the merge request's
+/// newest: when CI starts another pipeline for the head (a retry, a merge request pipeline after
+/// the branch's), iamgate posts its status into it too, or the merge would be judged without it.
+#[tokio::test]
+async fn gitlab_a_new_pipeline_of_the_head_gets_the_iamgate_status() {
+    let (s, head) = analyzed::<GitLabServer>(CONFIG).await;
+    let in_pipeline = |pipeline: u64| -> Vec<(String, String)> {
+        s.fake
+            .statuses(PROJECT, &head)
+            .into_iter()
+            .filter(|st| st.pipeline_id == Some(pipeline))
+            .map(|st| (st.state, st.description))
+            .collect()
+    };
+
+    // A branch pipeline of the MR's source branch.
+    let branch = s.fake.pipeline(PROJECT, &head, "feature");
+    let status = s
+        .deliver(
+            PIPELINE_HOOK,
+            pipeline_hook(&s, branch, &head, "feature", None, "pending"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    s.settle().await;
+    assert_eq!(in_pipeline(branch), [status_of("pending", NEEDS_SECURITY)]);
+
+    // A merge request pipeline; its later state changes and finished pipelines do nothing.
+    let mr = s
+        .fake
+        .pipeline(PROJECT, &head, &format!("refs/merge-requests/{MR}/head"));
+    let ref_name = format!("refs/merge-requests/{MR}/head");
+    s.deliver(
+        PIPELINE_HOOK,
+        pipeline_hook(&s, mr, &head, &ref_name, Some(MR), "created"),
+    )
+    .await;
+    s.settle().await;
+    assert_eq!(in_pipeline(mr), [status_of("pending", NEEDS_SECURITY)]);
+    let calls = s.fake.requests().len();
+    s.deliver(
+        PIPELINE_HOOK,
+        pipeline_hook(&s, branch, &head, "feature", None, "success"),
+    )
+    .await;
+    let summary = s.settle().await;
+    assert_eq!(summary.completed, 0, "{summary:?}");
+    assert_eq!(s.fake.requests().len(), calls);
+
+    // The approval's success lands in the newest pipeline, the one GitLab judges.
+    s.note(MR, "sec1", "/iamgate approve").await;
+    s.settle().await;
+    assert_eq!(
+        in_pipeline(mr).last(),
+        Some(&status_of("success", APPROVED)),
+        "{:#?}",
+        s.fake.statuses(PROJECT, &head)
+    );
+}
+
+fn status_of(state: &str, description: &str) -> (String, String) {
+    (state.to_owned(), description.to_owned())
 }
 
 // ---- notes that are not commands ----

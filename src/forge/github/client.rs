@@ -15,7 +15,7 @@ use serde_json::json;
 use super::app::{AppCore, parse_json};
 use super::pagination::{MAX_PAGES, next_page};
 use super::transport::{ApiRequest, ApiResponse, encode_path};
-use crate::event::{Login, PrNumber, PrRef, RepoName, RepoRef, Sha, UserRef};
+use crate::event::{BranchRole, Login, PrNumber, PrRef, RepoName, RepoRef, Sha, UserRef};
 use crate::forge::http::{invalid, percent_encode, plain_file_path, truncate_chars};
 use crate::forge::{
     ChangedFiles, CommentId, CommitStatus, Forge, ForgeResult, PullRequest, Reaction,
@@ -312,17 +312,28 @@ impl Forge for GitHubClient {
     async fn open_pull_requests(
         &self,
         repo: &RepoRef,
-        base_branch: &str,
+        branch: &str,
+        role: BranchRole,
     ) -> ForgeResult<Vec<PrNumber>> {
         #[derive(Deserialize)]
         struct PullNumberJson {
             number: u64,
         }
-        let base = plain_file_path("GET pulls", base_branch)?;
+        let branch = plain_file_path("GET pulls", branch)?;
+        let filter = match role {
+            BranchRole::Base => format!("base={}", percent_encode(branch, false)),
+            // GitHub names a head `owner:branch`.
+            BranchRole::Head => {
+                let (owner, _) = split_repo(&repo.repo)?;
+                format!(
+                    "head={}",
+                    percent_encode(&format!("{owner}:{branch}"), false)
+                )
+            }
+        };
         let first = format!(
-            "{}/pulls?state=open&base={}&per_page=100",
-            repo_path(&repo.repo)?,
-            percent_encode(base, false)
+            "{}/pulls?state=open&{filter}&per_page=100",
+            repo_path(&repo.repo)?
         );
         let (pulls, _complete) = self
             .list_all::<PullNumberJson>(first, "open_pull_requests")

@@ -26,7 +26,7 @@ pub use client::{
 };
 pub use retry::RetryPolicy;
 
-use crate::event::{Login, PrNumber, PrRef, RepoRef, Sha, UserRef};
+use crate::event::{BranchRole, Login, PrNumber, PrRef, RepoRef, Sha, UserRef};
 use crate::forge::{
     ChangedFiles, CommentId, CommitStatus, Forge, ForgeError, ForgeResult, PullRequest, Reaction,
     RepoPermission, RetryClass, Review,
@@ -68,10 +68,11 @@ impl Forge for GitHubApp {
     async fn open_pull_requests(
         &self,
         repo: &RepoRef,
-        base_branch: &str,
+        branch: &str,
+        role: BranchRole,
     ) -> ForgeResult<Vec<PrNumber>> {
         self.client_for_repo(repo)?
-            .open_pull_requests(repo, base_branch)
+            .open_pull_requests(repo, branch, role)
             .await
     }
 

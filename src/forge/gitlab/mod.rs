@@ -22,7 +22,7 @@ use serde::Deserialize;
 pub use crate::forge::retry::RetryPolicy;
 
 use self::http::{ApiRequest, ApiResponse, GITLAB, MAX_PAGES, Transport, encode_component};
-use crate::event::{ForgeKind, Login, PrNumber, PrRef, RepoRef, Sha, UserRef};
+use crate::event::{BranchRole, ForgeKind, Login, PrNumber, PrRef, RepoRef, Sha, UserRef};
 use crate::forge::http::parse_json_of;
 pub(crate) use crate::forge::http::{invalid, truncate_chars};
 use crate::forge::retry::{self, Call};
@@ -270,9 +270,10 @@ impl Forge for GitLabClient {
     async fn open_pull_requests(
         &self,
         repo: &RepoRef,
-        base_branch: &str,
+        branch: &str,
+        role: BranchRole,
     ) -> ForgeResult<Vec<PrNumber>> {
-        self.list_open_merge_requests(repo, base_branch).await
+        self.list_open_merge_requests(repo, branch, role).await
     }
 
     async fn file_at(&self, pr: &PrRef, path: &str, sha: &Sha) -> ForgeResult<Option<Vec<u8>>> {

@@ -14,7 +14,7 @@ use super::{
     GitLabClient, STATUS_DESCRIPTION_LIMIT, UNKNOWN_FORK, mr_path, parse_json, project_path,
     repo_project_path, sha_param, truncate_chars,
 };
-use crate::event::{Login, PrNumber, PrRef, RepoName, RepoRef, Sha};
+use crate::event::{BranchRole, Login, PrNumber, PrRef, RepoName, RepoRef, Sha};
 use crate::forge::http::{ApiResponse, Failure, plain_file_path, receive_archive};
 use crate::forge::retry::{self, Call};
 use crate::forge::{
@@ -136,26 +136,41 @@ impl GitLabClient {
         }
     }
 
-    /// The iids of the open merge requests that target `branch`.
+    /// The iids of the opened merge requests that target `branch` ([`BranchRole::Base`]) or come
+    /// from it in this project ([`BranchRole::Head`]).
     pub(crate) async fn list_open_merge_requests(
         &self,
         repo: &RepoRef,
         branch: &str,
+        role: BranchRole,
     ) -> ForgeResult<Vec<PrNumber>> {
         #[derive(Deserialize)]
         struct MrIidJson {
             iid: u64,
+            #[serde(default)]
+            source_project_id: Option<u64>,
+            #[serde(default)]
+            project_id: Option<u64>,
         }
         let branch = plain_file_path("GET merge requests", branch)?;
+        let filter = match role {
+            BranchRole::Base => "target_branch",
+            BranchRole::Head => "source_branch",
+        };
         let path = format!(
-            "{}/merge_requests?state=opened&target_branch={}&per_page=100",
+            "{}/merge_requests?state=opened&{filter}={}&per_page=100",
             repo_project_path(repo)?,
             encode_component(branch)
         );
         let (mrs, _complete) = self
             .list_all::<MrIidJson>(&path, "open_pull_requests")
             .await?;
-        Ok(mrs.into_iter().map(|mr| PrNumber(mr.iid)).collect())
+        Ok(mrs
+            .into_iter()
+            // A fork's branch of the same name is another branch.
+            .filter(|mr| role == BranchRole::Base || mr.source_project_id == mr.project_id)
+            .map(|mr| PrNumber(mr.iid))
+            .collect())
     }
 
     pub(crate) async fn get_mr(&self, pr: &PrRef) -> ForgeResult<(MrJson, ApiRequest)> {

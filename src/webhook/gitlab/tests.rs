@@ -648,3 +648,56 @@ fn tag_pushes_and_deleted_branches_are_ignored() {
         Err(DecodeError::Field { field: "after", .. })
     ));
 }
+
+fn pipeline_hook(status: &str, tag: bool, mr: Option<u64>) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "object_kind": "pipeline",
+        "object_attributes": {
+            "id": 31, "iid": 3, "ref": "feature", "tag": tag, "sha": AFTER,
+            "source": "push", "status": status, "stages": ["test"]
+        },
+        "merge_request": mr.map(|iid| serde_json::json!({ "id": 99, "iid": iid, "state": "opened" })),
+        "project": { "id": 15, "path_with_namespace": "acme/infra" },
+        "builds": []
+    }))
+    .expect("json")
+}
+
+#[test]
+fn a_starting_pipeline_asks_for_the_status_in_it() {
+    assert_eq!(
+        decode(PIPELINE_HOOK, &pipeline_hook("pending", false, None)),
+        Ok(Event::BranchPipeline {
+            repo: RepoRef {
+                forge: ForgeKind::GitLab,
+                installation: None,
+                repo: RepoName::from("acme/infra"),
+            },
+            branch: "feature".into(),
+            sha: Sha::from(AFTER),
+        })
+    );
+    assert_eq!(
+        decode(PIPELINE_HOOK, &pipeline_hook("created", false, Some(7))),
+        Ok(Event::PullRequest {
+            pr: pr("acme/infra", 7),
+            action: PrAction::PipelineStarted,
+            head: Sha::from(AFTER),
+        })
+    );
+    // Finished pipelines and tag pipelines: nothing to do.
+    for (status, tag) in [
+        ("success", false),
+        ("failed", false),
+        ("canceled", false),
+        ("pending", true),
+    ] {
+        assert!(
+            matches!(
+                decode(PIPELINE_HOOK, &pipeline_hook(status, tag, None)),
+                Ok(Event::Ignored { .. })
+            ),
+            "{status} {tag}"
+        );
+    }
+}

@@ -363,6 +363,13 @@ fn list_pulls(state: &State, repo: &str, query: Option<&str>, url: &str) -> Repl
         return Reply::invalid("PullRequest", "state", "state is not included in the list");
     }
     let base = params.get("base");
+    // `head=owner:branch`: every pull request's head branch is `feature` in this fake.
+    let head = params.get("head");
+    let head_of = |p: &Pull| match &p.spec.head_repo {
+        HeadRepo::Same => Some(format!("{}:feature", repo.split('/').next().unwrap_or(""))),
+        HeadRepo::Fork(fork) => Some(format!("{}:feature", fork.split('/').next().unwrap_or(""))),
+        HeadRepo::Deleted => None,
+    };
     let mut pulls: Vec<(&u64, &Pull)> = state.repos[repo]
         .pulls
         .iter()
@@ -372,6 +379,7 @@ fn list_pulls(state: &State, repo: &str, query: Option<&str>, url: &str) -> Repl
             _ => true,
         })
         .filter(|(_, p)| base.is_none_or(|b| *b == p.spec.base_ref))
+        .filter(|(_, p)| head.is_none_or(|h| Some(h.as_str()) == head_of(p).as_deref()))
         .collect();
     pulls.sort_by_key(|(_, p)| std::cmp::Reverse(p.created));
     if params.get("direction").is_some_and(|d| d == "asc") {

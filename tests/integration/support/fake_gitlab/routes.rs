@@ -567,10 +567,15 @@ fn post_status(state: &mut State, me: u64, project: &str, sha: &str, body: &Valu
     {
         return Reply::not_found("Pipeline");
     }
+    // A status lives in one pipeline: a new pipeline of the commit starts its own.
     let previous = state.projects[project]
         .statuses
         .get(sha)
-        .and_then(|list| list.iter().rev().find(|s| s.name == name))
+        .and_then(|list| {
+            list.iter()
+                .rev()
+                .find(|s| s.name == name && s.pipeline_id == pipeline_id)
+        })
         .map(|s| s.state.clone());
     // GitLab's state machine: `pending` again, or any event from the state it leads to.
     if previous.as_deref() == Some(new_state.as_str()) {
