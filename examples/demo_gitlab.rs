@@ -290,6 +290,16 @@ fn project_json(id: u64) -> Value {
     })
 }
 
+/// The repository as GitLab's webhooks show it.
+fn repository_json() -> Value {
+    json!({
+        "name": "infra",
+        "url": format!("git@gitlab.example:{REPO}.git"),
+        "description": "",
+        "homepage": format!("https://gitlab.example/{REPO}")
+    })
+}
+
 fn last_commit_json(head: &str) -> Value {
     json!({
         "id": head,
@@ -310,12 +320,7 @@ fn mr_hook_payload(action: &str, project_id: u64, spec: &MrSpec, user: (u64, &st
         "event_type": "merge_request",
         "user": user_json(user),
         "project": project,
-        "repository": {
-            "name": "infra",
-            "url": format!("git@gitlab.example:{REPO}.git"),
-            "description": "",
-            "homepage": format!("https://gitlab.example/{REPO}")
-        },
+        "repository": repository_json(),
         "object_attributes": {
             "id": 1000 + PR,
             "iid": PR,
@@ -360,12 +365,7 @@ fn note_hook_payload(
         "user": user_json(user),
         "project_id": project_id,
         "project": project,
-        "repository": {
-            "name": "infra",
-            "url": format!("git@gitlab.example:{REPO}.git"),
-            "description": "",
-            "homepage": format!("https://gitlab.example/{REPO}")
-        },
+        "repository": repository_json(),
         "object_attributes": {
             "id": note_id,
             "note": body,
