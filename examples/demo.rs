@@ -33,12 +33,10 @@ mod support {
 #[path = "support/demo_repo.rs"]
 mod demo_repo;
 
-use std::time::Duration;
-
 use anyhow::Context;
 use demo_repo::{
-    BASE, PR, REPO, REPO_CONFIG, RunningServer, fake_pulumi, free_port, pull_request_payload,
-    rand_u64,
+    BASE, ManualDelivery, PR, REPO, REPO_CONFIG, RunningServer, fake_pulumi, free_port,
+    keep_running, pull_request_payload, rand_u64,
 };
 use iamgate::config::{Secret, ServerConfig};
 use iamgate::webhook::verify::github_signature_for;
@@ -106,20 +104,22 @@ timeout_secs = 60
     let payload = pull_request_payload("opened", HEAD, github.installation_id());
     let signature = github_signature_for(&Secret::new(secret.clone()), payload.as_bytes());
     if keep {
-        println!("\nEverything is seeded. In another terminal:");
-        println!("  cargo run -- serve --config {}", config_path.display());
-        let body_path = work.path().join("pull_request.json");
-        std::fs::write(&body_path, &payload)?;
-        println!(
-            "then deliver the webhook:\n  curl -i http://127.0.0.1:{port}/webhooks/github \\\n    -H 'X-GitHub-Event: pull_request' -H 'X-GitHub-Delivery: demo-1' \\\n    -H 'X-Hub-Signature-256: {signature}' -H 'Content-Type: application/json' \\\n    --data-binary @{}",
-            body_path.display()
-        );
-        println!("\nPress Ctrl-C to stop the fake GitHub.");
-        let _work = work.keep();
-        loop {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            print_results(&github, false);
-        }
+        let headers = [
+            "X-GitHub-Event: pull_request".to_owned(),
+            "X-GitHub-Delivery: demo-1".to_owned(),
+            format!("X-Hub-Signature-256: {signature}"),
+        ];
+        let delivery = ManualDelivery {
+            forge: "github",
+            port,
+            headers: &headers,
+            file_name: "pull_request.json",
+            payload: &payload,
+        };
+        return keep_running(work, &config_path, delivery, || {
+            print_results(&github, false)
+        })
+        .await;
     }
 
     // 4. iamgate serve, on a real port.

@@ -39,10 +39,11 @@ mod support {
 )]
 mod demo_repo;
 
-use std::time::Duration;
-
 use anyhow::Context;
-use demo_repo::{BASE, PR, REPO, REPO_CONFIG, RunningServer, fake_pulumi, free_port, rand_u64};
+use demo_repo::{
+    BASE, ManualDelivery, PR, REPO, REPO_CONFIG, RunningServer, fake_pulumi, free_port,
+    keep_running, rand_u64,
+};
 use iamgate::config::ServerConfig;
 use serde_json::{Value, json};
 use support::fake_gitlab::{FakeGitLab, MrSpec};
@@ -114,20 +115,22 @@ timeout_secs = 60
     let dev = (gitlab.user("dev"), "dev");
     let payload = mr_hook_payload("open", project_id, &spec, dev);
     if keep {
-        println!("\nEverything is seeded. In another terminal:");
-        println!("  cargo run -- serve --config {}", config_path.display());
-        let body_path = work.path().join("merge_request.json");
-        std::fs::write(&body_path, &payload)?;
-        println!(
-            "then deliver the webhook:\n  curl -i http://127.0.0.1:{port}/webhooks/gitlab \\\n    -H 'X-Gitlab-Event: Merge Request Hook' -H 'Idempotency-Key: demo-1' \\\n    -H 'X-Gitlab-Token: {secret}' -H 'Content-Type: application/json' \\\n    --data-binary @{}",
-            body_path.display()
-        );
-        println!("\nPress Ctrl-C to stop the fake GitLab.");
-        let _work = work.keep();
-        loop {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            print_results(&gitlab, false);
-        }
+        let headers = [
+            "X-Gitlab-Event: Merge Request Hook".to_owned(),
+            "Idempotency-Key: demo-1".to_owned(),
+            format!("X-Gitlab-Token: {secret}"),
+        ];
+        let delivery = ManualDelivery {
+            forge: "gitlab",
+            port,
+            headers: &headers,
+            file_name: "merge_request.json",
+            payload: &payload,
+        };
+        return keep_running(work, &config_path, delivery, || {
+            print_results(&gitlab, false)
+        })
+        .await;
     }
 
     // 4. iamgate serve, on a real port.

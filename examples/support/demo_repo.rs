@@ -111,3 +111,44 @@ impl RunningServer {
         self.task.await?
     }
 }
+
+/// What `--keep` delivers by hand: the forge (`github`, `gitlab`), the endpoint's headers and
+/// the body.
+pub struct ManualDelivery<'a> {
+    pub forge: &'a str,
+    pub port: u16,
+    pub headers: &'a [String],
+    pub file_name: &'a str,
+    pub payload: &'a str,
+}
+
+/// `--keep`: prints how to run `iamgate serve` on the demo's config and deliver the webhook with
+/// `curl`, then keeps the fake forge up (and the work directory), calling `report` every 5 s.
+pub async fn keep_running(
+    work: tempfile::TempDir,
+    config_path: &Path,
+    delivery: ManualDelivery<'_>,
+    mut report: impl FnMut(),
+) -> anyhow::Result<()> {
+    println!("\nEverything is seeded. In another terminal:");
+    println!("  cargo run -- serve --config {}", config_path.display());
+    let body_path = work.path().join(delivery.file_name);
+    std::fs::write(&body_path, delivery.payload)?;
+    let headers: String = delivery
+        .headers
+        .iter()
+        .map(|h| format!(" \\\n    -H '{h}'"))
+        .collect();
+    println!(
+        "then deliver the webhook:\n  curl -i http://127.0.0.1:{}/webhooks/{}{headers} \\\n    -H 'Content-Type: application/json' --data-binary @{}",
+        delivery.port,
+        delivery.forge,
+        body_path.display()
+    );
+    println!("\nPress Ctrl-C to stop the fake forge.");
+    let _work = work.keep();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        report();
+    }
+}
