@@ -71,6 +71,7 @@ crate::both_forges!(
     an_oversized_body_is_refused_with_413_and_not_stored,
     a_weakened_config_in_the_pr_head_is_ignored,
     guardrails_tightened_on_the_base_branch_hold_back_open_prs,
+    without_its_base_branch_a_pr_is_judged_by_the_config_at_its_base_commit,
     a_config_change_alone_is_high_risk_and_its_problems_are_shown,
     resource_names_cannot_inject_markup_mentions_or_the_marker,
     a_fork_pr_is_not_previewed_and_not_passed,
@@ -503,6 +504,20 @@ stacks:
     s.comment(7, "sec1", "/iamgate approve").await;
     s.settle().await;
     s.assert_gate(&head, "success", APPROVED).await;
+}
+
+/// The config is read at the base branch's tip; when the branch is gone (deleted while the pull
+/// request stays open), the pull request's own base commit governs: never "not enrolled".
+async fn without_its_base_branch_a_pr_is_judged_by_the_config_at_its_base_commit<
+    F: ForgeHarness,
+>() {
+    let s = F::start().await;
+    let head = s.enroll(7, "h1");
+    s.delete_base_branch();
+    s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
+    s.open(7).await;
+    s.settle().await;
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
 }
 
 async fn a_config_change_alone_is_high_risk_and_its_problems_are_shown<F: ForgeHarness>() {

@@ -118,6 +118,8 @@ pub trait ForgeHarness: Sized {
     /// moves to it and the forge's push event is delivered, listing the commit with `touched`
     /// as its modified paths. Returns the commit.
     async fn push_to_base(&self, tag: &str, config: &str, touched: &[&str]) -> String;
+    /// The base branch `main` is deleted (pull requests still name it as their base).
+    fn delete_base_branch(&self);
     /// Delivers an event for PR `number` that moves no commit (GitHub's `ready_for_review`,
     /// GitLab's `update` hook without `oldrev`).
     async fn deliver_edit(&self, number: u64);
@@ -435,6 +437,9 @@ impl ForgeHarness for Server {
         self.deliver_pr("synchronize", number).await;
         head
     }
+    fn delete_base_branch(&self) {
+        self.fake.delete_branch(REPO, "main");
+    }
     async fn push_to_base(&self, tag: &str, config: &str, touched: &[&str]) -> String {
         let commit = sha(tag);
         self.fake
@@ -651,6 +656,9 @@ impl ForgeHarness for GitLabServer {
     }
     async fn reopen(&self, number: u64) {
         self.deliver_mr("reopen", number).await;
+    }
+    fn delete_base_branch(&self) {
+        self.fake.delete_branch(PROJECT, "main");
     }
     async fn push_to_base(&self, tag: &str, config: &str, touched: &[&str]) -> String {
         let commit = sha(tag);
