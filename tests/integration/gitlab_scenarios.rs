@@ -283,6 +283,27 @@ async fn gitlab_a_new_pipeline_of_the_head_gets_the_iamgate_status() {
     );
 }
 
+/// A tag (or another branch) at the merge request's head has pipelines of its own: the status
+/// goes to the merge request's head pipeline, the one GitLab judges, not to the newest pipeline
+/// of the commit.
+#[tokio::test]
+async fn gitlab_the_status_goes_to_the_merge_request_s_pipeline_not_a_tag_s() {
+    let s = GitLabServer::start().await;
+    let head = s.enrolled_mr(MR, "h1");
+    let branch = s.fake.pipeline(PROJECT, &head, "feature");
+    let tag = s.fake.pipeline(PROJECT, &head, "v1.2.3");
+    assert!(tag > branch);
+    s.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
+    s.deliver_mr("open", MR).await;
+    s.settle().await;
+    let statuses = s.fake.statuses(PROJECT, &head);
+    assert!(!statuses.is_empty());
+    assert!(
+        statuses.iter().all(|st| st.pipeline_id == Some(branch)),
+        "{statuses:#?}"
+    );
+}
+
 fn status_of(state: &str, description: &str) -> (String, String) {
     (state.to_owned(), description.to_owned())
 }

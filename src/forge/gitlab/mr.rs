@@ -40,6 +40,17 @@ pub(crate) struct MrJson {
     changes_count: Option<String>,
     #[serde(default)]
     reviewers: Vec<UserJson>,
+    /// The pipeline GitLab judges for "Pipelines must succeed" (the merge request's newest).
+    #[serde(default)]
+    head_pipeline: Option<HeadPipelineJson>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct HeadPipelineJson {
+    id: u64,
+    sha: Option<String>,
+    #[serde(rename = "ref")]
+    name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -352,6 +363,29 @@ impl GitLabClient {
         .await
     }
 
+    /// The pipeline a status of `sha` belongs in: `(id, ref)`, `None` when the commit has none.
+    async fn pipeline_for_status(
+        &self,
+        pr: &PrRef,
+        project: &str,
+        sha: &str,
+    ) -> ForgeResult<Option<(u64, Option<String>)>> {
+        let (mr, _) = self.get_mr(pr).await?;
+        if let Some(head) = mr.head_pipeline
+            && head.sha.as_deref() == Some(sha)
+        {
+            return Ok(Some((head.id, head.name)));
+        }
+        let pipelines = ApiRequest::get(format!(
+            "{project}/pipelines?sha={sha}&order_by=id&sort=desc&per_page=1"
+        ));
+        let response = self.call(&pipelines, "pipelines", true).await?;
+        Ok(parse_json::<Vec<PipelineJson>>(&response, &pipelines)?
+            .into_iter()
+            .next()
+            .map(|p| (p.id, p.name)))
+    }
+
     pub(crate) async fn post_status(
         &self,
         pr: &PrRef,
@@ -368,18 +402,13 @@ impl GitLabClient {
         if let Some(url) = &status.target_url {
             body["target_url"] = json!(url);
         }
-        // Attach to the commit's newest pipeline (the MR's CI), so that "Pipelines must
-        // succeed" sees the status there; without one GitLab makes an external pipeline.
-        let pipelines = ApiRequest::get(format!(
-            "{project}/pipelines?sha={sha}&order_by=id&sort=desc&per_page=1"
-        ));
-        let response = self.call(&pipelines, "pipelines", true).await?;
-        if let Some(pipeline) = parse_json::<Vec<PipelineJson>>(&response, &pipelines)?
-            .into_iter()
-            .next()
-        {
-            body["pipeline_id"] = json!(pipeline.id);
-            if let Some(name) = pipeline.name {
+        // Attach to the pipeline "Pipelines must succeed" judges: the merge request's head
+        // pipeline when it is of this commit, else the commit's newest pipeline (the MR's CI
+        // not yet linked); without any, GitLab makes an external pipeline. The newest pipeline
+        // of the commit alone could be another ref's (a tag, another branch at the same commit).
+        if let Some((id, name)) = self.pipeline_for_status(pr, &project, sha).await? {
+            body["pipeline_id"] = json!(id);
+            if let Some(name) = name {
                 body["ref"] = json!(name);
             }
         }

@@ -751,9 +751,24 @@ fn mr_json(state: &mut State, project: &str, iid: u64) -> Value {
             "start_sha": mr.spec.base,
         })
     };
+    // The head pipeline: the newest pipeline of the head commit on the source branch or the
+    // merge request's own ref (GitLab's `diff_head_pipeline`); a tag's or another branch's
+    // pipeline at the same commit is not the merge request's.
+    let mr_ref = format!("refs/merge-requests/{iid}/head");
+    let head_pipeline = state.projects[project]
+        .pipelines
+        .iter()
+        .filter(|(_, sha, git_ref)| {
+            *sha == mr.spec.head && (*git_ref == mr.spec.source_branch || *git_ref == mr_ref)
+        })
+        .max_by_key(|(id, _, _)| *id)
+        .map_or(Value::Null, |(id, sha, git_ref)| {
+            json!({ "id": id, "iid": id, "project_id": state.projects[project].id, "sha": sha, "ref": git_ref, "status": "running", "source": "push" })
+        });
     let mut value = mr_summary_json(state, project, iid, &mr);
     value["diff_refs"] = diff_refs;
     value["changes_count"] = changes_count;
+    value["head_pipeline"] = head_pipeline;
     value
 }
 
