@@ -471,6 +471,11 @@ async fn statuses_map_states_and_attach_to_the_pipeline() {
         Some("https://iamgate.example/r/1")
     );
     assert_eq!(latest.pipeline_id, None);
+    assert_eq!(
+        latest.git_ref.as_deref(),
+        Some("feature"),
+        "without a pipeline, the external one is on the merge request's source branch"
+    );
 
     let pipeline = fake.pipeline(PROJECT, "h2", "refs/merge-requests/7/head");
     client

@@ -33,6 +33,8 @@ pub(crate) struct MrJson {
     work_in_progress: bool,
     sha: Option<String>,
     target_branch: String,
+    #[serde(default)]
+    source_branch: Option<String>,
     source_project_id: Option<u64>,
     target_project_id: u64,
     author: Option<UserJson>,
@@ -363,27 +365,34 @@ impl GitLabClient {
         .await
     }
 
-    /// The pipeline a status of `sha` belongs in: `(id, ref)`, `None` when the commit has none.
+    /// Where a status of `sha` belongs: the pipeline `(id, ref)`, or, when the commit has none
+    /// yet, no pipeline and the merge request's source branch as the ref of the external
+    /// pipeline GitLab then creates (left to GitLab, it takes the first branch that contains
+    /// the commit, which may not be the merge request's).
     async fn pipeline_for_status(
         &self,
         pr: &PrRef,
         project: &str,
         sha: &str,
-    ) -> ForgeResult<Option<(u64, Option<String>)>> {
+    ) -> ForgeResult<(Option<u64>, Option<String>)> {
         let (mr, _) = self.get_mr(pr).await?;
         if let Some(head) = mr.head_pipeline
             && head.sha.as_deref() == Some(sha)
         {
-            return Ok(Some((head.id, head.name)));
+            return Ok((Some(head.id), head.name));
         }
         let pipelines = ApiRequest::get(format!(
             "{project}/pipelines?sha={sha}&order_by=id&sort=desc&per_page=1"
         ));
         let response = self.call(&pipelines, "pipelines", true).await?;
-        Ok(parse_json::<Vec<PipelineJson>>(&response, &pipelines)?
+        let newest = parse_json::<Vec<PipelineJson>>(&response, &pipelines)?
             .into_iter()
-            .next()
-            .map(|p| (p.id, p.name)))
+            .next();
+        Ok(match newest {
+            Some(pipeline) => (Some(pipeline.id), pipeline.name),
+            None if mr.source_project_id == Some(mr.target_project_id) => (None, mr.source_branch),
+            None => (None, None),
+        })
     }
 
     pub(crate) async fn post_status(
@@ -406,11 +415,12 @@ impl GitLabClient {
         // pipeline when it is of this commit, else the commit's newest pipeline (the MR's CI
         // not yet linked); without any, GitLab makes an external pipeline. The newest pipeline
         // of the commit alone could be another ref's (a tag, another branch at the same commit).
-        if let Some((id, name)) = self.pipeline_for_status(pr, &project, sha).await? {
+        let (pipeline, git_ref) = self.pipeline_for_status(pr, &project, sha).await?;
+        if let Some(id) = pipeline {
             body["pipeline_id"] = json!(id);
-            if let Some(name) = name {
-                body["ref"] = json!(name);
-            }
+        }
+        if let Some(git_ref) = git_ref {
+            body["ref"] = json!(git_ref);
         }
         let request = ApiRequest::with_body(
             Method::POST,
