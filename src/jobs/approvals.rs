@@ -3,6 +3,7 @@
 //! matters (from the forge, through the short cache) — and evaluating it with the pure
 //! [`crate::gate::approvals`]. Also audits what changed since the last evaluation.
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::audit::{ApprovalSource, AuditEntry, AuditEvent, Timestamp, WithdrawalSource};
@@ -26,9 +27,8 @@ use super::ctx::JobCtx;
 fn account_ids(
     reviews: &[crate::forge::Review],
     stored: &[store::CommandVote],
-) -> std::collections::HashMap<String, Option<UserId>> {
-    let mut ids: std::collections::HashMap<String, Option<UserId>> =
-        std::collections::HashMap::new();
+) -> HashMap<String, Option<UserId>> {
+    let mut ids: HashMap<String, Option<UserId>> = HashMap::new();
     let seen = reviews
         .iter()
         .filter_map(|r| Some((r.author.login.as_str(), r.author.id?)))
@@ -93,7 +93,7 @@ pub async fn gather(
         ctx.store.add_vote(pr_ref, &sighting, None).await?;
         stored.push(sighting);
     }
-    let sightings: std::collections::BTreeMap<String, String> = stored
+    let sightings: BTreeMap<String, String> = stored
         .iter()
         .filter(|v| v.source.starts_with(SIGHTING))
         .map(|v| (v.source.clone(), v.head.clone()))
@@ -314,14 +314,14 @@ async fn audit_changes(
 /// What a review binds to: the fingerprints of analyzed heads, and the head each commit-less
 /// approval was first seen on (by [`sighting_source`]).
 struct Bound<'a> {
-    fingerprints: &'a std::collections::BTreeMap<String, String>,
-    sightings: &'a std::collections::BTreeMap<String, String>,
+    fingerprints: &'a BTreeMap<String, String>,
+    sightings: &'a BTreeMap<String, String>,
 }
 
 /// The commit a review was given on: the forge's, else the head its sighting recorded.
 fn review_head(
     review: &crate::forge::Review,
-    sightings: &std::collections::BTreeMap<String, String>,
+    sightings: &BTreeMap<String, String>,
 ) -> Option<String> {
     match &review.commit {
         Some(commit) => Some(commit.as_str().to_owned()),
@@ -349,7 +349,6 @@ fn millis(t: SystemTime) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::time::Duration;
 
     use super::*;
