@@ -21,7 +21,6 @@ use crate::gate::{Change, StackResult, decide_reviews, triggered};
 use crate::publish::{self, KeptState};
 use crate::pulumi::unpack;
 use crate::queue::JobFailure;
-use crate::store::PrState;
 
 /// The repository config file, read from the base commit.
 pub const CONFIG_PATH: &str = repo::FILE_PATH;
@@ -133,12 +132,12 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
         &pr,
         &config,
         &triggered_reviews,
-        &mut kept.state,
+        &mut kept,
     )
     .await?;
     let decision = decide_reviews(&change, &review_state);
     let requirements: Vec<Requirement> = review_state.requirements.clone();
-    audit_analysis(ctx, pr_ref, &pr, &outcomes, &fingerprint, &mut kept.state).await?;
+    audit_analysis(&mut kept, pr_ref, &pr, &outcomes, &fingerprint);
     kept.save(ctx.store.as_ref(), pr_ref).await?;
 
     if outcomes.is_empty() && !config_changed {
@@ -146,7 +145,7 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
         let existing = publish::existing_comment(forge.as_ref(), pr_ref, &kept.state).await?;
         if existing.is_none() {
             publish::status(forge.as_ref(), pr_ref, &pr.head, &decision).await?;
-            audit_status(ctx, pr_ref, &pr, &decision, &mut kept.state).await?;
+            audit_status(&mut kept, pr_ref, &pr, &decision);
             return kept.save(ctx.store.as_ref(), pr_ref).await;
         }
         notes.push(
@@ -186,7 +185,7 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
     publish::upsert_comment(forge.as_ref(), pr_ref, &body, &mut kept.state).await?;
     kept.save(ctx.store.as_ref(), pr_ref).await?;
     publish::status(forge.as_ref(), pr_ref, &pr.head, &decision).await?;
-    audit_status(ctx, pr_ref, &pr, &decision, &mut kept.state).await?;
+    audit_status(&mut kept, pr_ref, &pr, &decision);
     kept.save(ctx.store.as_ref(), pr_ref).await?;
 
     publish::request_reviews_once(
@@ -269,21 +268,20 @@ fn command_help() -> Vec<CommandHelp> {
         .collect()
 }
 
-/// Records the analysis of this head once per fingerprint.
-async fn audit_analysis(
-    ctx: &JobCtx,
+/// Records the analysis of this head once per fingerprint (with the next save of `kept`).
+fn audit_analysis(
+    kept: &mut KeptState,
     pr_ref: &PrRef,
     pr: &PullRequest,
     outcomes: &[(&StackConfig, StackOutcome)],
     fingerprint: &str,
-    state: &mut PrState,
-) -> Result<(), JobFailure> {
+) {
     if outcomes.is_empty() {
-        return Ok(());
+        return;
     }
     let key = format!("{} {fingerprint}", pr.head);
-    if state.audited.analysis.as_deref() == Some(key.as_str()) {
-        return Ok(());
+    if kept.state.audited.analysis.as_deref() == Some(key.as_str()) {
+        return;
     }
     let worst = outcomes
         .iter()
@@ -301,30 +299,26 @@ async fn audit_analysis(
         level: worst.map_or_else(|| "none".to_owned(), |r| r.level.to_string()),
         fingerprint: changes_iam.then(|| fingerprint.to_owned()),
     };
-    ctx.store
-        .append_audit(AuditEntry::by_app(now(), pr_ref, event).at(pr.head.clone()))
-        .await?;
-    state.audited.analysis = Some(key);
-    Ok(())
+    kept.audit(AuditEntry::by_app(now(), pr_ref, event).at(pr.head.clone()));
+    kept.state.audited.analysis = Some(key);
 }
 
-/// Records a status iamgate set, when it differs from the last one recorded (kept in `state`:
-/// save it).
-async fn audit_status(
-    ctx: &JobCtx,
+/// Records a status iamgate set, when it differs from the last one recorded (with the next save
+/// of `kept`).
+fn audit_status(
+    kept: &mut KeptState,
     pr_ref: &PrRef,
     pr: &PullRequest,
     decision: &crate::gate::Decision,
-    state: &mut PrState,
-) -> Result<(), JobFailure> {
+) {
     let key = format!(
         "{} {} {}",
         pr.head,
         decision.state.as_str(),
         decision.description
     );
-    if state.audited.status.as_deref() == Some(key.as_str()) {
-        return Ok(());
+    if kept.state.audited.status.as_deref() == Some(key.as_str()) {
+        return;
     }
     let gate_state = match decision.state {
         StatusState::Pending => GateState::Pending,
@@ -335,11 +329,8 @@ async fn audit_status(
         state: gate_state,
         description: decision.description.clone(),
     };
-    ctx.store
-        .append_audit(AuditEntry::by_app(now(), pr_ref, event).at(pr.head.clone()))
-        .await?;
-    state.audited.status = Some(key);
-    Ok(())
+    kept.audit(AuditEntry::by_app(now(), pr_ref, event).at(pr.head.clone()));
+    kept.state.audited.status = Some(key);
 }
 
 fn now() -> Timestamp {
@@ -587,6 +578,6 @@ async fn publish_failure(
         description: status.to_owned(),
     };
     publish::status(forge, pr_ref, &pr.head, &decision).await?;
-    audit_status(ctx, pr_ref, pr, &decision, &mut kept.state).await?;
+    audit_status(&mut kept, pr_ref, pr, &decision);
     kept.save(ctx.store.as_ref(), pr_ref).await
 }

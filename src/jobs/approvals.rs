@@ -15,8 +15,9 @@ use crate::gate::approvals::{
     Ballot, Membership, MembershipNeeds, OverrideVote, Vote, VoteKind, VoteSource, evaluate,
     membership_queries,
 };
+use crate::publish::KeptState;
 use crate::queue::JobFailure;
-use crate::store::{self, PrState};
+use crate::store;
 
 use super::ctx::JobCtx;
 
@@ -57,7 +58,7 @@ pub async fn gather(
     pr: &PullRequest,
     config: &RepoConfig,
     requirements: &[&Review],
-    state: &mut PrState,
+    kept: &mut KeptState,
 ) -> Result<Reviews, JobFailure> {
     let reviews = forge.reviews(pr_ref).await?;
     let fingerprints = ctx.store.fingerprints(pr_ref).await?;
@@ -183,21 +184,22 @@ pub async fn gather(
         fingerprints: &fingerprints,
         sightings: &sightings,
     };
-    audit_changes(ctx, pr_ref, pr, &reviews, &result, &bound, state).await?;
+    audit_changes(kept, pr_ref, pr, &reviews, &result, &bound);
     Ok(result)
 }
 
 /// Records reviews not seen before (approvals, change requests, dismissals) and approvals
-/// dropped for a reason not recorded before.
-async fn audit_changes(
-    ctx: &JobCtx,
+/// dropped for a reason not recorded before, with the next save of `kept`.
+fn audit_changes(
+    kept: &mut KeptState,
     pr_ref: &PrRef,
     pr: &PullRequest,
     reviews: &[crate::forge::Review],
     result: &Reviews,
     bound: &Bound<'_>,
-    state: &mut PrState,
-) -> Result<(), JobFailure> {
+) {
+    let state = &mut kept.state;
+    let mut records = Vec::new();
     let fingerprints = bound.fingerprints;
     let now = Timestamp::from_system_time(SystemTime::now());
     let current = fingerprints.get(pr.head.as_str()).cloned();
@@ -252,7 +254,7 @@ async fn audit_changes(
         if let Some(head) = head {
             entry = entry.at(Sha::from(head.as_str()));
         }
-        ctx.store.append_audit(entry).await?;
+        records.push(entry);
         if dismissal {
             state.audited.dismissed_reviews.insert(review.id.0);
             state.audited.approvals.remove(&review.id.0);
@@ -280,11 +282,9 @@ async fn audit_changes(
             via: WithdrawalSource::DismissedReview,
             approver: Login::from(login.as_str()),
         };
-        ctx.store
-            .append_audit(
-                AuditEntry::by(now, pr_ref, Login::from(login.as_str()), event).at(pr.head.clone()),
-            )
-            .await?;
+        records.push(
+            AuditEntry::by(now, pr_ref, Login::from(login.as_str()), event).at(pr.head.clone()),
+        );
         state.audited.approvals.remove(&id);
         state.audited.reviews.remove(&id);
     }
@@ -304,11 +304,11 @@ async fn audit_changes(
             approved_fingerprint: None,
             reason: dropped.reason.clone(),
         };
-        ctx.store
-            .append_audit(AuditEntry::by_app(now, pr_ref, event).at(pr.head.clone()))
-            .await?;
+        records.push(AuditEntry::by_app(now, pr_ref, event).at(pr.head.clone()));
     }
-    Ok(())
+    for entry in records {
+        kept.audit(entry);
+    }
 }
 
 /// What a review binds to: the fingerprints of analyzed heads, and the head each commit-less

@@ -5,6 +5,7 @@
 
 use tracing::info;
 
+use crate::audit::AuditEntry;
 use crate::engine::report::markdown::{MARKER, Requirement};
 use crate::event::{Login, PrRef, Sha};
 use crate::forge::{CommentId, CommitStatus, Forge, PullRequest};
@@ -13,12 +14,16 @@ use crate::queue::JobFailure;
 use crate::store::{PrState, Store};
 
 /// A pull request's [`PrState`] for the length of one job: loaded once, written back by
-/// [`KeptState::save`] only when it changed since the last write. Jobs of one pull request never
-/// run at the same time (they share a coalescing key), so nobody else writes it meanwhile.
+/// [`KeptState::save`] only when it changed since the last write, together with the audit
+/// records made meanwhile ([`KeptState::audit`]) in one transaction. The state says which records
+/// were made (`audited`), so a record and its bookkeeping land together: a job retried after a
+/// crash neither repeats nor loses one. Jobs of one pull request never run at the same time
+/// (they share a coalescing key), so nobody else writes the state meanwhile.
 #[derive(Debug)]
 pub struct KeptState {
     pub state: PrState,
     saved: PrState,
+    audit: Vec<AuditEntry>,
 }
 
 impl KeptState {
@@ -27,14 +32,22 @@ impl KeptState {
         Ok(KeptState {
             saved: state.clone(),
             state,
+            audit: Vec::new(),
         })
     }
 
-    /// Writes the state if it changed: after each step whose effect on the forge must be
-    /// remembered (the comment's id, a review request), so that a retry does not repeat it.
+    /// An audit record to append with the next [`KeptState::save`].
+    pub fn audit(&mut self, entry: AuditEntry) {
+        self.audit.push(entry);
+    }
+
+    /// Writes the state and the pending audit records if there is anything to write: after each
+    /// step whose effect on the forge must be remembered (the comment's id, the status, a review
+    /// request), so that a retry does not repeat it.
     pub async fn save(&mut self, store: &dyn Store, pr: &PrRef) -> Result<(), JobFailure> {
-        if self.state != self.saved {
-            store.put_pr_state(pr, &self.state).await?;
+        if self.state != self.saved || !self.audit.is_empty() {
+            let audit = std::mem::take(&mut self.audit);
+            store.put_pr_state_audited(pr, &self.state, audit).await?;
             self.saved = self.state.clone();
         }
         Ok(())
@@ -181,5 +194,34 @@ mod tests {
         store.put_pr_state(&pr, &theirs).await.expect("put");
         kept.save(&store, &pr).await.expect("save");
         assert_eq!(store.pr_state(&pr).await.expect("read"), theirs);
+
+        // Audit records made meanwhile are appended with the state, once.
+        assert_eq!(audited(&store).await, 0);
+        let event = crate::audit::AuditEvent::StatusChange {
+            state: crate::audit::GateState::Pending,
+            description: "needs 1 approval".into(),
+        };
+        kept.audit(AuditEntry::by_app(
+            crate::audit::Timestamp::from_unix_millis(1_714_521_600_000).expect("time"),
+            &pr,
+            event,
+        ));
+        kept.state.audited.status = Some("h1 pending needs 1 approval".into());
+        kept.save(&store, &pr).await.expect("save");
+        assert_eq!(audited(&store).await, 1);
+        assert_eq!(
+            store.pr_state(&pr).await.expect("read").audited.status,
+            kept.state.audited.status
+        );
+        kept.save(&store, &pr).await.expect("save");
+        assert_eq!(audited(&store).await, 1, "nothing appended twice");
+    }
+
+    async fn audited(store: &SqliteStore) -> usize {
+        store
+            .audit_records(&crate::audit::AuditFilter::default())
+            .await
+            .expect("audit")
+            .len()
     }
 }

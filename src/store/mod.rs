@@ -260,7 +260,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     async fn pr_state(&self, pr: &PrRef) -> StoreResult<PrState>;
 
-    async fn put_pr_state(&self, pr: &PrRef, state: &PrState) -> StoreResult<()>;
+    async fn put_pr_state(&self, pr: &PrRef, state: &PrState) -> StoreResult<()> {
+        self.put_pr_state_audited(pr, state, Vec::new()).await
+    }
+
+    /// Writes a pull request's state and appends `audit` in one transaction: the records and
+    /// the bookkeeping that says they were made land together or not at all, so a retried job
+    /// neither repeats nor loses one.
+    async fn put_pr_state_audited(
+        &self,
+        pr: &PrRef,
+        state: &PrState,
+        audit: Vec<AuditEntry>,
+    ) -> StoreResult<()>;
 
     async fn queue_stats(&self) -> StoreResult<QueueStats>;
 

@@ -102,8 +102,17 @@ impl Store for FakeStore {
         Ok(PrState::default())
     }
 
-    async fn put_pr_state(&self, _: &PrRef, _: &PrState) -> StoreResult<()> {
-        self.check()
+    async fn put_pr_state_audited(
+        &self,
+        _: &PrRef,
+        _: &PrState,
+        audit: Vec<AuditEntry>,
+    ) -> StoreResult<()> {
+        self.check()?;
+        for entry in audit {
+            self.append_audit(entry).await?;
+        }
+        Ok(())
     }
 
     async fn queue_stats(&self) -> StoreResult<QueueStats> {

@@ -388,10 +388,16 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn put_pr_state(&self, pr: &PrRef, state: &PrState) -> StoreResult<()> {
+    async fn put_pr_state_audited(
+        &self,
+        pr: &PrRef,
+        state: &PrState,
+        audit: Vec<AuditEntry>,
+    ) -> StoreResult<()> {
         let op = Op::PutPrState {
             key: pr.key(),
             json: to_json(state)?,
+            audit,
         };
         match self.write(op).await? {
             Reply::Done => Ok(()),

@@ -79,6 +79,8 @@ pub(super) enum Op {
     PutPrState {
         key: String,
         json: String,
+        /// Appended in the same transaction.
+        audit: Vec<crate::audit::AuditEntry>,
     },
     Prune {
         before: i64,
@@ -279,7 +281,10 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> StoreResult<Reply> {
             ops::enqueue(conn, job, now).await?;
             Reply::Done
         }
-        Op::PutPrState { key, json } => {
+        Op::PutPrState { key, json, audit } => {
+            for entry in audit {
+                audit::append(conn, entry).await?;
+            }
             ops::put_pr_state(conn, key, json, now).await?;
             Reply::Done
         }
