@@ -23,6 +23,7 @@
 )]
 mod support {
     pub mod fake_github;
+    pub mod tar_gz;
 }
 
 #[path = "../examples/support/demo_repo.rs"]

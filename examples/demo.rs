@@ -28,6 +28,7 @@
 )]
 mod support {
     pub mod fake_github;
+    pub mod tar_gz;
 }
 
 #[path = "support/demo_repo.rs"]

@@ -30,6 +30,7 @@
 )]
 mod support {
     pub mod fake_gitlab;
+    pub mod tar_gz;
 }
 
 #[path = "support/demo_repo.rs"]

@@ -6,3 +6,4 @@ pub mod fake_pulumi;
 pub mod gitlab_server;
 pub mod harness;
 pub mod server;
+pub mod tar_gz;

@@ -156,25 +156,7 @@ pub fn paginate<T: Clone>(
 /// A gzipped tarball with GitHub's top directory `{owner}-{repo}-{sha7}/`.
 pub fn tarball(repo: &str, sha: &str, files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
     let short: String = sha.chars().take(7).collect();
-    let top = format!("{}-{short}", repo.replace('/', "-"));
-    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let mut builder = tar::Builder::new(encoder);
-    let mut dir = tar::Header::new_gnu();
-    dir.set_entry_type(tar::EntryType::Directory);
-    dir.set_mode(0o755);
-    dir.set_size(0);
-    builder
-        .append_data(&mut dir, format!("{top}/"), std::io::empty())
-        .unwrap();
-    for (path, bytes) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_mode(0o644);
-        header.set_size(bytes.len() as u64);
-        builder
-            .append_data(&mut header, format!("{top}/{path}"), bytes.as_slice())
-            .unwrap();
-    }
-    builder.into_inner().unwrap().finish().unwrap()
+    crate::support::tar_gz::tar_gz(&format!("{}-{short}", repo.replace('/', "-")), files)
 }
 
 #[cfg(test)]

@@ -852,25 +852,7 @@ fn paginated(items: &[Value], query: &BTreeMap<String, String>) -> Reply {
 /// A gzipped tarball with GitLab's top directory `{name}-{sha}-{sha}/`.
 fn archive(project: &str, sha: &str, files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
     let name = project.rsplit('/').next().unwrap_or(project);
-    let top = format!("{name}-{sha}-{sha}");
-    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let mut builder = tar::Builder::new(encoder);
-    let mut dir = tar::Header::new_gnu();
-    dir.set_entry_type(tar::EntryType::Directory);
-    dir.set_mode(0o755);
-    dir.set_size(0);
-    builder
-        .append_data(&mut dir, format!("{top}/"), std::io::empty())
-        .unwrap();
-    for (path, bytes) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_mode(0o644);
-        header.set_size(bytes.len() as u64);
-        builder
-            .append_data(&mut header, format!("{top}/{path}"), bytes.as_slice())
-            .unwrap();
-    }
-    builder.into_inner().unwrap().finish().unwrap()
+    crate::support::tar_gz::tar_gz(&format!("{name}-{sha}-{sha}"), files)
 }
 
 /// `2016-07-11T22:14:10.000Z`.
