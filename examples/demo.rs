@@ -4,7 +4,7 @@
 //! that checks the App JWT and installation tokens like GitHub does), seeds it with a repository
 //! `acme/infra` whose base branch enrolls a stack, and a pull request #7 that changes it. A fake
 //! `pulumi` prints `examples/risky-preview.json`. Then it runs the real `iamgate serve` code
-//! (`server::Service`, the same assembly as the binary) on a real port, sends a signed
+//! (`app::Service`, the same assembly as the binary) on a real port, sends a signed
 //! `pull_request` webhook over HTTP like GitHub does, waits for iamgate to post, and prints the
 //! comment and the `iamgate` commit status as GitHub holds them. Then `alice`, a member of the
 //! required team, comments `/iamgate approve ...`: iamgate checks her membership with GitHub,

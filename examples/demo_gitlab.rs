@@ -5,7 +5,7 @@
 //! seeds it with a project `acme/infra` whose base branch enrolls a stack, a merge request !7 by
 //! `dev` that changes it with a pipeline on its head, and `alice` a developer of the group
 //! `acme/security`. A fake `pulumi` prints `examples/risky-preview.json`. Then it runs the real
-//! `iamgate serve` code (`server::Service`, the same assembly as the binary) on a real port with
+//! `iamgate serve` code (`app::Service`, the same assembly as the binary) on a real port with
 //! a `[gitlab]` section as in `docs/gitlab.md`, sends a `Merge Request Hook` (`open`) over HTTP
 //! with the `X-Gitlab-Token` secret like GitLab does, waits for iamgate to post, and prints the
 //! report note and the commit statuses as GitLab's pipeline lists them. Then `alice` writes the

@@ -3,6 +3,7 @@
 //! The library holds everything; the binary (`src/main.rs`) only dispatches. The pure core is
 //! [`engine`] (preview → IAM → diff → risk → report); [`cli`] wires it to files and exit codes.
 
+pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod commands;

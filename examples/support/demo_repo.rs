@@ -71,7 +71,7 @@ pub fn rand_u64() -> u64 {
     RandomState::new().hash_one(std::process::id())
 }
 
-/// The real `iamgate serve` assembly (`server::Service`) running on the config's port.
+/// The real `iamgate serve` assembly (`app::Service`) running on the config's port.
 pub struct RunningServer {
     shutdown: tokio_util::sync::CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -79,7 +79,7 @@ pub struct RunningServer {
 
 impl RunningServer {
     pub async fn start(config: &iamgate::config::ServerConfig) -> anyhow::Result<Self> {
-        let service = iamgate::server::Service::build(config).await?;
+        let service = iamgate::app::Service::build(config).await?;
         let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
         let shutdown = tokio_util::sync::CancellationToken::new();
         let run = service.run(listener, shutdown.clone());

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use tracing_subscriber::EnvFilter;
 
 use super::Outcome;
+use crate::app;
 use crate::config::server::{ServerConfig, config_path, process_env};
-use crate::server::service;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -52,7 +52,7 @@ pub fn run(args: &Args) -> Outcome {
             );
         }
     };
-    match runtime.block_on(service::run_until_signal(&config)) {
+    match runtime.block_on(app::run_until_signal(&config)) {
         Ok(()) => Outcome::Done,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "the server stopped on an error");

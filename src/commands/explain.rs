@@ -2,7 +2,6 @@
 //! catalog's own (the same as `docs/rules.md`); only the id the user typed is user text.
 
 use super::CommandError;
-use super::grammar::edit_distance;
 use crate::engine::report::{INFORMATION_URI, escape};
 use crate::engine::risk::{Rule, catalog};
 
@@ -53,7 +52,7 @@ fn near_ids(id: &str) -> Vec<&'static str> {
         .iter()
         .enumerate()
         .filter_map(|(order, r)| {
-            let distance = edit_distance(&id, r.id);
+            let distance = strsim::osa_distance(&id, r.id);
             let contains = id.chars().count() >= 3 && r.id.contains(&id);
             (distance <= 2 || contains).then_some((distance, order, r.id))
         })

@@ -82,7 +82,7 @@ fn closest_command(word: &str) -> Option<&'static str> {
     let word = word.to_ascii_lowercase();
     let by_distance = COMMANDS
         .iter()
-        .map(|spec| (edit_distance(&word, spec.name), spec.name))
+        .map(|spec| (strsim::osa_distance(&word, spec.name), spec.name))
         .filter(|(d, _)| *d <= 2)
         .min_by_key(|(d, _)| *d)
         .map(|(_, name)| name);
@@ -95,34 +95,6 @@ fn closest_command(word: &str) -> Option<&'static str> {
             _ => None,
         }
     })
-}
-
-/// Optimal string alignment distance: insertions, deletions, substitutions and swaps of
-/// neighbouring characters each cost one.
-pub(super) fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let width = b.len() + 1;
-    let mut d = vec![0usize; (a.len() + 1) * width];
-    for i in 0..=a.len() {
-        d[i * width] = i;
-    }
-    for (j, cell) in d.iter_mut().enumerate().take(width) {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[(i - 1) * width + j] + 1)
-                .min(d[i * width + j - 1] + 1)
-                .min(d[(i - 1) * width + j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[(i - 2) * width + j - 2] + 1);
-            }
-            d[i * width + j] = best;
-        }
-    }
-    d[a.len() * width + b.len()]
 }
 
 #[cfg(test)]

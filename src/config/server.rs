@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use self::raw::{Raw, Value};
 use self::reader::{Reader, type_name};
-pub use self::secret::Secret;
+pub use self::secret::{SIGNING_TOKEN_PREFIX, Secret, signing_key};
 use super::problems::{Problem, Problems};
 
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
@@ -317,7 +317,7 @@ impl Reader<'_> {
     fn signing_token(&mut self, path: &str) -> Option<Secret> {
         let raw = self.raw;
         let token = self.string(path)?;
-        let key_len = crate::webhook::verify::signing_key(token.trim()).map(|key| key.len());
+        let key_len = signing_key(token.trim()).map(|key| key.len());
         if key_len.is_none_or(|len| len < MIN_SIGNING_KEY_BYTES) {
             self.problem(
                 path,

@@ -37,7 +37,7 @@ pub fn handle() -> PrometheusHandle {
 
 fn describe() {
     metrics::describe_counter!(
-        crate::webhook::endpoint::DELIVERIES_METRIC,
+        super::webhooks::DELIVERIES_METRIC,
         "Webhook deliveries received, by event and outcome"
     );
     metrics::describe_gauge!(QUEUE_METRIC, "Jobs in the queue, by state");

@@ -1,12 +1,10 @@
-//! The HTTP server: the router (webhooks, health, metrics), its shared state, and `serve` with
-//! graceful shutdown on SIGTERM/SIGINT. It wires handlers together; it decides nothing about
-//! events (that is `webhook`) and runs no jobs (that is `queue`).
+//! The HTTP edge: the router (webhooks, health, metrics), its shared state, and `serve` with
+//! graceful shutdown on SIGTERM/SIGINT. It reads requests and answers them; what a delivery
+//! means is `webhook`'s, running jobs is `queue`'s, and building all of it is `app`'s.
 
 pub mod health;
 pub mod metrics;
-pub mod service;
-
-pub use service::Service;
+pub mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,7 +18,7 @@ use tokio::sync::Notify;
 
 use crate::config::{Secret, ServerConfig};
 use crate::store::Store;
-use crate::webhook::endpoint::{github_webhook, gitlab_webhook};
+use webhooks::{github_webhook, gitlab_webhook};
 
 /// What every handler shares.
 #[derive(Debug, Clone)]

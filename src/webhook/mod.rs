@@ -1,9 +1,8 @@
-//! The webhook edge: verify the signature or token on the raw bytes (`verify`), decode into a
-//! typed `Event` (`github`, `gitlab`), store with its jobs before acknowledging (`intake`);
-//! `endpoint` holds the HTTP handlers wiring them in that order. Nothing past this module sees
-//! headers or raw JSON; nothing here logs a secret or a body.
+//! What a delivery means: verify the signature or token on the raw bytes (`verify`), decode into
+//! a typed `Event` (`github`, `gitlab`), store with its jobs before acknowledging (`intake`).
+//! The HTTP handlers that run these steps in that order are the server's (`server::webhooks`).
+//! Nothing past this module sees headers or raw JSON; nothing here logs a secret or a body.
 
-pub mod endpoint;
 pub mod github;
 pub mod gitlab;
 pub mod intake;

@@ -8,7 +8,11 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
 use crate::config::Secret;
+use crate::config::server::signing_key;
 
 /// Why a delivery was refused. The messages name the problem, never a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -36,8 +40,6 @@ pub enum VerifyError {
 /// How far a signed delivery's `webhook-timestamp` may be from our clock (Standard Webhooks:
 /// 5 minutes).
 pub const SIGNED_TOLERANCE_SECS: i64 = 5 * 60;
-/// The prefix of a GitLab signing token (`whsec_` and the base64 of the key).
-pub const SIGNING_TOKEN_PREFIX: &str = "whsec_";
 
 const PREFIX: &str = "sha256=";
 
@@ -121,7 +123,7 @@ pub fn gitlab_signature<'a>(
         let Some(encoded) = entry.strip_prefix(b"v1,") else {
             continue;
         };
-        let Some(digest) = base64_decode(encoded).filter(|d| d.len() == 32) else {
+        let Some(digest) = BASE64.decode(encoded).ok().filter(|d| d.len() == 32) else {
             continue;
         };
         seen_v1 = true;
@@ -141,12 +143,6 @@ pub fn gitlab_signature<'a>(
     Ok(id)
 }
 
-/// The HMAC key of a GitLab signing token (`whsec_<base64>`), `None` when it is not one.
-pub fn signing_key(token: &str) -> Option<Vec<u8>> {
-    let key = base64_decode(token.strip_prefix(SIGNING_TOKEN_PREFIX)?.as_bytes())?;
-    (!key.is_empty()).then_some(key)
-}
-
 /// The `webhook-signature` value GitLab would send (for tests and replay tools); empty when
 /// `signing_token` is not a `whsec_` token.
 pub fn gitlab_signature_for(
@@ -163,7 +159,7 @@ pub fn gitlab_signature_for(
     };
     mac.update(format!("{id}.{timestamp}.").as_bytes());
     mac.update(body);
-    format!("v1,{}", base64_encode(&mac.finalize().into_bytes()))
+    format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()))
 }
 
 /// A Standard Webhooks message id: short and plain (it becomes the delivery id).
@@ -173,57 +169,6 @@ fn is_webhook_id(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
-}
-
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 (RFC 4648 section 4, `=` padding required); `None` for anything else.
-pub(crate) fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(4) {
-        return None;
-    }
-    let padding = text.iter().rev().take_while(|b| **b == b'=').count();
-    if padding > 2 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    let mut buffer: u32 = 0;
-    let mut bits = 0;
-    for &byte in &text[..text.len() - padding] {
-        let value = BASE64.iter().position(|c| *c == byte)?;
-        buffer = (buffer << 6) | u32::try_from(value).ok()?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(u8::try_from((buffer >> bits) & 0xff).ok()?);
-        }
-    }
-    // Leftover bits must be zero (canonical encoding).
-    if buffer & ((1 << bits) - 1) != 0 {
-        return None;
-    }
-    Some(out)
-}
-
-/// Standard base64 with `=` padding.
-pub(crate) fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(BASE64[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// `sha256=<hex>` for `body`: what a forge would send (for tests and tools that replay deliveries).
@@ -310,23 +255,6 @@ mod tests {
             Err(VerifyError::TokenMismatch)
         );
         assert_eq!(gitlab_token(&s, None), Err(VerifyError::Missing));
-    }
-
-    #[test]
-    fn base64_round_trips_and_refuses_non_canonical_text() {
-        for bytes in [&b""[..], b"f", b"fo", b"foo", b"foob", b"fooba", b"foobar"] {
-            let text = base64_encode(bytes);
-            assert_eq!(
-                base64_decode(text.as_bytes()).as_deref(),
-                Some(bytes),
-                "{text}"
-            );
-        }
-        assert_eq!(base64_encode(b"foobar"), "Zm9vYmFy");
-        assert_eq!(base64_encode(b"fo"), "Zm8=");
-        for bad in ["Zm9", "Zm8", "Zm9=v", "Zm9vYmFy===", "Zm-v", "Zm9=", "Zg=x"] {
-            assert_eq!(base64_decode(bad.as_bytes()), None, "{bad}");
-        }
     }
 
     // The Standard Webhooks reference test vector (standard-webhooks/standard-webhooks,

@@ -8,7 +8,8 @@ use serde::Deserialize;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::{Diagnostic, Op, State, Step, events, urn_type};
+use super::diagnostics::diagnostic;
+use super::{Diagnostic, Op, State, Step, urn_type};
 
 /// A resource state as written by either form (digest `oldState`/`newState`, stream `old`/`new`).
 /// Everything not listed here is skipped without being materialized.
@@ -210,7 +211,7 @@ impl<'de> Deserialize<'de> for Diagnostics {
         let raw = Vec::<RawDiagnostic>::deserialize(deserializer)?;
         let kept = raw
             .into_iter()
-            .filter_map(|d| events::diagnostic(d.urn, None, d.message, d.severity))
+            .filter_map(|d| diagnostic(d.urn, None, d.message, d.severity))
             .collect();
         Ok(Diagnostics(kept))
     }

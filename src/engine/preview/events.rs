@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde::de::Deserializer;
 
+use super::diagnostics::diagnostic;
 use super::digest::{Diagnostics, RawState, StepParts, Steps};
 use super::{Diagnostic, Form, Op, Step};
 
@@ -81,46 +82,6 @@ impl<'de> Deserialize<'de> for DiagnosticEvent {
             raw.severity,
         )))
     }
-}
-
-/// Keeps a diagnostic when it is an error or a warning; folds the prefix into the message the
-/// way the digest does and strips color markup.
-pub(super) fn diagnostic(
-    urn: Option<String>,
-    prefix: Option<String>,
-    message: Option<String>,
-    severity: Option<String>,
-) -> Option<Diagnostic> {
-    let severity = severity.filter(|s| s == "error" || s == "warning")?;
-    let text = format!(
-        "{}{}",
-        prefix.unwrap_or_default(),
-        message.unwrap_or_default()
-    );
-    Some(Diagnostic {
-        urn: urn.filter(|u| !u.is_empty()),
-        severity,
-        message: strip_color(&text).trim().to_owned(),
-    })
-}
-
-/// Removes Pulumi's color markup (`<{%fg 3%}>`, `<{%reset%}>`, ...).
-pub(super) fn strip_color(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("<{%") {
-        out.push_str(&rest[..start]);
-        match rest[start..].find("%}>") {
-            Some(end) => rest = &rest[start + end + 3..],
-            None => {
-                // An unterminated tag is text, not markup.
-                out.push_str(&rest[start..]);
-                rest = "";
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Makes a list of steps read like the default digest: the first step per (urn, op) is kept,
@@ -346,13 +307,6 @@ mod tests {
             assert_eq!(serde_json::from_str::<DiagnosticEvent>(&json)?.0, None);
         }
         Ok(())
-    }
-
-    #[test]
-    fn strips_color_markup_only() {
-        assert_eq!(strip_color("<{%bold%}>a<{%reset%}>b"), "ab");
-        assert_eq!(strip_color("a < b {% c"), "a < b {% c");
-        assert_eq!(strip_color("x<{%fg 1"), "x<{%fg 1");
     }
 
     #[test]

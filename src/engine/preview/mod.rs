@@ -6,6 +6,7 @@
 //! This module owns the public model, the reading loop and error positions; it must not
 //! interpret properties (that is `engine::iam`).
 
+mod diagnostics;
 mod digest;
 mod events;
 mod value;

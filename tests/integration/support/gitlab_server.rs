@@ -10,8 +10,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::http::StatusCode;
+use iamgate::app::Service;
 use iamgate::config::ServerConfig;
-use iamgate::server::{Service, router};
+use iamgate::server::router;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 

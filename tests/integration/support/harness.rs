@@ -12,9 +12,9 @@
 #![allow(async_fn_in_trait, reason = "test support: no Send bound is needed")]
 
 use axum::http::StatusCode;
+use iamgate::app::Service;
 use iamgate::audit::{AuditEntry, AuditEvent, GateState};
 use iamgate::queue::RunSummary;
-use iamgate::server::Service;
 use iamgate::store::{QueueStats, Store};
 
 use super::fake_github::{self, PrSpec};

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use iamgate::app::Service;
 use iamgate::config::{Secret, ServerConfig};
 use iamgate::queue::RunSummary;
-use iamgate::server::{Service, router};
+use iamgate::server::router;
 use iamgate::store::Store;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

@@ -1,7 +1,7 @@
-//! The assembled server: from a validated [`ServerConfig`] to the store, the forge clients, the
-//! preview runner, the worker and the HTTP state, and running them together until shutdown.
-//! `iamgate serve` and the scenario tests build the server the same way, through
-//! [`Service::build`].
+//! The composition root: from a validated [`ServerConfig`] to the store, the forge clients, the
+//! preview runner, the worker and the HTTP edge's state, and running them together until
+//! shutdown. Nothing else builds these; `iamgate serve`, the demos, the benchmarks and the
+//! scenario tests all assemble the server through [`Service::build`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +11,6 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::AppState;
 use crate::config::ServerConfig;
 use crate::forge::MembershipCache;
 use crate::forge::github::GitHubApp;
@@ -20,6 +19,7 @@ use crate::jobs::preview_cache::PreviewCache;
 use crate::jobs::{Forges, JobCtx, JobSettings, Jobs};
 use crate::pulumi::{Runner, RunnerConfig, UnpackLimits};
 use crate::queue::{RetryPolicy, Worker, WorkerConfig};
+use crate::server::{self, AppState};
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 
@@ -157,7 +157,7 @@ impl Service {
         let pruner = tokio::spawn(prune_periodically(Arc::clone(&store), shutdown.clone()));
 
         let http_shutdown = shutdown.clone();
-        let served = super::serve(listener, state, async move {
+        let served = server::serve(listener, state, async move {
             http_shutdown.cancelled().await;
         })
         .await;
@@ -244,7 +244,7 @@ pub async fn run_until_signal(config: &ServerConfig) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let on_signal = shutdown.clone();
     tokio::spawn(async move {
-        super::shutdown_signal().await;
+        server::shutdown_signal().await;
         on_signal.cancel();
     });
     service.run(listener, shutdown).await

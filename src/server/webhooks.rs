@@ -25,10 +25,10 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use super::{DecodeError, github, gitlab, intake, verify};
+use super::AppState;
 use crate::event::{DeliveryId, Event};
-use crate::server::AppState;
 use crate::store::{NewDelivery, Recorded};
+use crate::webhook::{DecodeError, github, gitlab, intake, verify};
 
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 pub const EVENT_HEADER: &str = "x-github-event";
