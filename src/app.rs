@@ -15,12 +15,12 @@ use crate::config::ServerConfig;
 use crate::forge::MembershipCache;
 use crate::forge::github::GitHubApp;
 use crate::forge::gitlab::GitLabClient;
-use crate::jobs::preview_cache::PreviewCache;
 use crate::jobs::{Forges, JobCtx, JobSettings, Jobs};
 use crate::pulumi::{Runner, RunnerConfig, UnpackLimits};
 use crate::queue::{RetryPolicy, Worker, WorkerConfig};
 use crate::server::{self, AppState};
 use crate::store::Store;
+use crate::store::previews::PreviewCache;
 use crate::store::sqlite::SqliteStore;
 
 /// Finished jobs and deliveries are kept this long (longer than GitHub's redelivery window, so

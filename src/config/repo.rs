@@ -65,6 +65,18 @@ pub enum Invalidation {
     OnPush,
 }
 
+/// Parses the file as the forge returns it: [`parse`] once the bytes are known to be UTF-8.
+pub fn parse_bytes(bytes: &[u8]) -> Result<RepoConfig, Problems> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse(text),
+        Err(_) => {
+            let mut problems = Problems::default();
+            problems.push("", "the file is not UTF-8 text");
+            Err(problems)
+        }
+    }
+}
+
 /// Parses and validates `.iamgate.yml` text.
 pub fn parse(text: &str) -> Result<RepoConfig, Problems> {
     let mut problems = Problems::default();

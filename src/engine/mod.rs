@@ -3,9 +3,12 @@
 
 pub mod diff;
 pub mod iam;
+pub mod outcome;
 pub mod preview;
 pub mod report;
 pub mod risk;
+
+pub use outcome::StackOutcome;
 
 use std::collections::HashMap;
 

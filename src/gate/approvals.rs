@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::reviews::{DroppedApproval, Override, Requirement, Reviewer, Reviews};
 use crate::config::repo::{Invalidation, Review, Reviewers};
-use crate::engine::report::markdown::{DroppedApproval, Override, Requirement, Reviewer, Reviews};
 
 /// What a vote says.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,8 +2,9 @@
 //! requirement is met (or nothing IAM changed); `failure` when the analysis failed or a required
 //! reviewer asked for changes; `pending` otherwise. The description says what is needed.
 
-use super::requirements::{Change, StackResult};
-use crate::engine::report::markdown::{Requirement, Reviewer, Reviews};
+use super::requirements::Change;
+use super::reviews::{Requirement, Reviewer, Reviews};
+use crate::engine::StackOutcome;
 use crate::forge::StatusState;
 
 /// The status to set, with its description (at most 140 characters).
@@ -43,7 +44,7 @@ pub fn decide(change: &Change<'_>, requirements: &[Requirement]) -> Decision {
     let failed: Vec<&str> = change
         .stacks
         .iter()
-        .filter(|(_, r)| matches!(r, StackResult::Failed))
+        .filter(|(_, r)| matches!(r, StackOutcome::Failed { .. }))
         .map(|(s, _)| s.name.as_str())
         .collect();
     if !failed.is_empty() {
@@ -58,7 +59,7 @@ pub fn decide(change: &Change<'_>, requirements: &[Requirement]) -> Decision {
     if change
         .stacks
         .iter()
-        .any(|(_, r)| matches!(r, StackResult::NotRun))
+        .any(|(_, r)| matches!(r, StackOutcome::NotRun { .. }))
     {
         return Decision::new(
             StatusState::Pending,
@@ -151,7 +152,12 @@ mod tests {
     fn a_failed_stack_fails_closed() {
         let s = stack("prod");
         let change = Change {
-            stacks: vec![(&s, StackResult::Failed)],
+            stacks: vec![(
+                &s,
+                StackOutcome::Failed {
+                    reason: String::new(),
+                },
+            )],
             changed_paths: &[],
             config_changed: false,
         };
@@ -164,7 +170,12 @@ mod tests {
     fn missing_approvals_are_pending_and_named() {
         let s = stack("prod");
         let change = Change {
-            stacks: vec![(&s, StackResult::NotRun)],
+            stacks: vec![(
+                &s,
+                StackOutcome::NotRun {
+                    reason: String::new(),
+                },
+            )],
             changed_paths: &[],
             config_changed: true,
         };
@@ -195,7 +206,12 @@ mod tests {
     fn no_iam_change_is_success() {
         let s = stack("prod");
         let change = Change {
-            stacks: vec![(&s, StackResult::Failed)],
+            stacks: vec![(
+                &s,
+                StackOutcome::Failed {
+                    reason: String::new(),
+                },
+            )],
             changed_paths: &[],
             config_changed: false,
         };
@@ -229,10 +245,15 @@ mod tests {
 
     #[test]
     fn a_valid_override_is_success_whatever_else_holds() {
-        use crate::engine::report::markdown::Override;
+        use crate::gate::reviews::Override;
         let s = stack("prod");
         let change = Change {
-            stacks: vec![(&s, StackResult::Failed)],
+            stacks: vec![(
+                &s,
+                StackOutcome::Failed {
+                    reason: String::new(),
+                },
+            )],
             changed_paths: &[],
             config_changed: false,
         };

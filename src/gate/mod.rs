@@ -4,6 +4,8 @@
 pub mod approvals;
 pub mod decision;
 pub mod requirements;
+pub mod reviews;
 
 pub use decision::{Decision, decide, decide_reviews};
-pub use requirements::{Change, StackResult, Triggered, triggered};
+pub use requirements::{Change, Triggered, triggered};
+pub use reviews::{DroppedApproval, Override, Requirement, Reviewer, Reviews};

@@ -5,22 +5,12 @@
 use globset::{Glob, GlobSetBuilder};
 
 use crate::config::repo::{RepoConfig, Review, StackConfig};
-use crate::engine::{Analysis, Level};
-
-/// One stack's outcome, as the gate sees it.
-#[derive(Debug, Clone, Copy)]
-pub enum StackResult<'a> {
-    Analyzed(&'a Analysis),
-    /// The preview or the analysis failed: the gate fails closed.
-    Failed,
-    /// Not previewed (a fork PR without `allow_fork_prs`).
-    NotRun,
-}
+use crate::engine::{Analysis, Level, StackOutcome};
 
 /// Everything the gate needs to know about a pull request's change.
 #[derive(Debug, Clone)]
 pub struct Change<'a> {
-    pub stacks: Vec<(&'a StackConfig, StackResult<'a>)>,
+    pub stacks: Vec<(&'a StackConfig, StackOutcome<&'a Analysis>)>,
     pub changed_paths: &'a [String],
     /// The pull request edits `.iamgate.yml`: the guardrails themselves change.
     pub config_changed: bool,
@@ -31,17 +21,17 @@ impl Change<'_> {
     pub fn changes_iam(&self) -> bool {
         self.config_changed
             || self.stacks.iter().any(|(_, r)| match r {
-                StackResult::Analyzed(a) => {
+                StackOutcome::Analyzed(a) => {
                     !a.resources.is_empty() || a.findings.iter().any(|f| f.new)
                 }
-                StackResult::Failed | StackResult::NotRun => false,
+                StackOutcome::Failed { .. } | StackOutcome::NotRun { .. } => false,
             })
     }
 
     /// The overall level: the highest stack level, at least high when the config changes.
     pub fn level(&self) -> Level {
         let stacks = self.stacks.iter().filter_map(|(_, r)| match r {
-            StackResult::Analyzed(a) => Some(a.risk.level),
+            StackOutcome::Analyzed(a) => Some(a.risk.level),
             _ => None,
         });
         let floor = if self.config_changed {
@@ -54,7 +44,7 @@ impl Change<'_> {
 
     fn analyses(&self) -> impl Iterator<Item = (&StackConfig, &Analysis)> {
         self.stacks.iter().filter_map(|(s, r)| match r {
-            StackResult::Analyzed(a) => Some((*s, *a)),
+            StackOutcome::Analyzed(a) => Some((*s, *a)),
             _ => None,
         })
     }

@@ -8,9 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::audit::{ApprovalSource, AuditEntry, AuditEvent, Timestamp, WithdrawalSource};
 use crate::config::repo::{RepoConfig, Review};
-use crate::engine::report::markdown::Reviews;
 use crate::event::{ActorKind, Login, PrRef, ReviewState, Sha, UserId, UserRef};
 use crate::forge::{Forge, PullRequest};
+use crate::gate::Reviews;
 use crate::gate::approvals::{
     Ballot, Membership, MembershipNeeds, OverrideVote, Vote, VoteKind, VoteSource, evaluate,
     membership_queries,

@@ -17,8 +17,8 @@ use crate::forge::{Forge, PullRequest, Reaction, RepoPermission};
 use crate::queue::JobFailure;
 use crate::store::{CommandVote, JobKind, VoteKind};
 
-use super::analyze_pr::{parse_config, read_base_config};
 use super::ctx::JobCtx;
+use super::repo_config::{self, Governing};
 
 /// The hidden line that marks iamgate's reply to comment `id`.
 pub fn reply_marker(id: CommentId) -> String {
@@ -45,9 +45,9 @@ pub async fn run(
         return Ok(());
     }
     let pr = forge.pull_request(pr_ref).await?;
-    let config = match read_base_config(forge.as_ref(), pr_ref, &pr).await? {
-        Some(bytes) => parse_config(&bytes).ok(),
-        None => None,
+    let config = match repo_config::governing(forge.as_ref(), pr_ref, &pr).await? {
+        Governing::Valid(config) => Some(*config),
+        Governing::NotEnrolled | Governing::Invalid(_) => None,
     };
     let mut run = Run {
         ctx,

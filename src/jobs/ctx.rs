@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::preview_cache::PreviewCache;
 use crate::event::RepoRef;
 use crate::forge::{Forge, ForgeResult, MembershipCache};
 use crate::pulumi::{Runner, UnpackLimits};
 use crate::store::Store;
+use crate::store::previews::PreviewCache;
 
 /// Gives the forge client for a repository (on GitHub: its App installation).
 #[async_trait]

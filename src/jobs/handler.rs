@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use tracing::Instrument;
 
 use super::ctx::{ForgeProvider, JobCtx};
-use super::{analyze_pr, command, recheck};
+use super::{command, pr, recheck};
 use crate::event::{ForgeKind, RepoRef, UserRef};
 use crate::forge::github::GitHubApp;
 use crate::forge::gitlab::GitLabClient;
@@ -33,7 +33,7 @@ impl JobHandler for Jobs {
         match &job.kind {
             JobKind::AnalyzePr { pr } => {
                 let span = tracing::info_span!("analyze_pr", pr = %pr, job = job.id, attempt = job.attempt);
-                analyze_pr::run(&self.ctx, pr).instrument(span).await
+                pr::run(&self.ctx, pr).instrument(span).await
             }
             JobKind::Command {
                 pr,

@@ -1,13 +1,13 @@
 //! Jobs: the work a queued job does, wiring the forge, the store, the preview runner and the
 //! pure engine and gate together. One context (`JobCtx`) carries everything a job needs.
 
-pub mod analyze_pr;
 pub mod approvals;
 pub mod command;
 pub mod ctx;
 pub mod handler;
-pub mod preview_cache;
+pub mod pr;
 pub mod recheck;
+pub mod repo_config;
 
 pub use ctx::{ForgeProvider, JobCtx, JobSettings};
 pub use handler::{Forges, Jobs};

@@ -3,15 +3,17 @@
 //! must survive restarts lives in the pull request's [`PrState`], read once per job
 //! ([`KeptState`]) and written back after each step that changed it.
 
+pub mod comment;
+
 use tracing::info;
 
 use crate::audit::AuditEntry;
-use crate::engine::report::markdown::{MARKER, Requirement};
+use crate::engine::report::MARKER;
 use crate::event::{Login, PrRef, Sha};
+use crate::forge::ForgeError;
 use crate::forge::{CommentId, CommitStatus, Forge, PullRequest};
-use crate::gate::Decision;
-use crate::queue::JobFailure;
-use crate::store::{PrState, Store};
+use crate::gate::{Decision, Requirement, Reviewer};
+use crate::store::{PrState, Store, StoreError};
 
 /// A pull request's [`PrState`] for the length of one job: loaded once, written back by
 /// [`KeptState::save`] only when it changed since the last write, together with the audit
@@ -27,7 +29,7 @@ pub struct KeptState {
 }
 
 impl KeptState {
-    pub async fn load(store: &dyn Store, pr: &PrRef) -> Result<Self, JobFailure> {
+    pub async fn load(store: &dyn Store, pr: &PrRef) -> Result<Self, StoreError> {
         let state = store.pr_state(pr).await?;
         Ok(KeptState {
             saved: state.clone(),
@@ -44,7 +46,7 @@ impl KeptState {
     /// Writes the state and the pending audit records if there is anything to write: after each
     /// step whose effect on the forge must be remembered (the comment's id, the status, a review
     /// request), so that a retry does not repeat it.
-    pub async fn save(&mut self, store: &dyn Store, pr: &PrRef) -> Result<(), JobFailure> {
+    pub async fn save(&mut self, store: &dyn Store, pr: &PrRef) -> Result<(), StoreError> {
         if self.state != self.saved || !self.audit.is_empty() {
             let audit = std::mem::take(&mut self.audit);
             store.put_pr_state_audited(pr, &self.state, audit).await?;
@@ -65,11 +67,11 @@ pub async fn existing_comment(
     forge: &dyn Forge,
     pr: &PrRef,
     state: &PrState,
-) -> Result<Option<CommentId>, JobFailure> {
+) -> Result<Option<CommentId>, ForgeError> {
     if let Some(id) = state.comment_id {
         return Ok(Some(CommentId(id)));
     }
-    Ok(forge.find_own_comment(pr, MARKER).await?)
+    forge.find_own_comment(pr, MARKER).await
 }
 
 /// Creates the comment once, then edits it. The id is kept in `state` so the next run edits
@@ -80,7 +82,7 @@ pub async fn upsert_comment(
     pr: &PrRef,
     body: &str,
     state: &mut PrState,
-) -> Result<(), JobFailure> {
+) -> Result<(), ForgeError> {
     if let Some(id) = state.comment_id {
         match forge.update_comment(pr, CommentId(id), body).await {
             Ok(()) => return Ok(()),
@@ -88,7 +90,7 @@ pub async fn upsert_comment(
             Err(e) if e.status == Some(404) => {
                 info!(pr = %pr, "remembered comment is gone; recreating")
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
     }
     let id = match forge.find_own_comment(pr, MARKER).await? {
@@ -108,7 +110,7 @@ pub async fn status(
     pr: &PrRef,
     sha: &Sha,
     decision: &Decision,
-) -> Result<(), JobFailure> {
+) -> Result<(), ForgeError> {
     let status = CommitStatus {
         state: decision.state,
         description: decision.description.clone(),
@@ -128,7 +130,7 @@ pub async fn request_reviews_once(
     requirements: &[Requirement],
     fingerprint: &str,
     state: &mut PrState,
-) -> Result<(), JobFailure> {
+) -> Result<(), ForgeError> {
     let missing: Vec<&Requirement> = requirements.iter().filter(|r| r.missing() > 0).collect();
     if missing.is_empty() {
         return Ok(());
@@ -141,11 +143,9 @@ pub async fn request_reviews_once(
     for r in missing {
         for who in &r.from {
             match who {
-                crate::engine::report::markdown::Reviewer::User(u) if u != pr.author.as_str() => {
-                    users.push(Login(u.clone()))
-                }
-                crate::engine::report::markdown::Reviewer::Team(t) => teams.push(t.clone()),
-                crate::engine::report::markdown::Reviewer::User(_) => {}
+                Reviewer::User(u) if u != pr.author.as_str() => users.push(Login(u.clone())),
+                Reviewer::Team(t) => teams.push(t.clone()),
+                Reviewer::User(_) => {}
             }
         }
     }

@@ -1,7 +1,9 @@
 //! The durable store, behind one interface (SQLite embedded by default; PostgreSQL can follow):
 //! webhook deliveries (deduplicated by delivery id), the job queue (coalesced per PR, claimed
-//! with expiring leases, retried, dead-lettered), and per-PR publishing state.
+//! with expiring leases, retried, dead-lettered), per-PR publishing state, and (`previews`) the
+//! on-disk cache of preview outputs per pull request, stack and head.
 
+pub mod previews;
 pub mod sqlite;
 
 use std::time::Duration;

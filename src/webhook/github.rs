@@ -6,7 +6,8 @@
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use super::push::{CONFIG_FILE, PushedCommit};
+use super::push::PushedCommit;
+use crate::config::repo;
 use crate::event::{
     Actor, ActorKind, CommentAction, CommentId, Event, ForgeKind, Login, PrAction, PrNumber, PrRef,
     RepoName, RepoRef, ReviewAction, ReviewId, ReviewState, Sha, UserId, ViaApp,
@@ -336,7 +337,7 @@ fn push(p: PushPayload) -> Result<Event, DecodeError> {
         || p.commits.len() >= PUSH_COMMITS_CAP
         || p.commits
             .iter()
-            .any(|c| c.touches(CONFIG_FILE) || c.may_be_cut(PUSH_PATHS_CAP));
+            .any(|c| c.touches(repo::FILE_PATH) || c.may_be_cut(PUSH_PATHS_CAP));
     Ok(Event::BranchPush {
         repo: RepoRef {
             forge: ForgeKind::GitHub,

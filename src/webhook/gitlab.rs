@@ -26,7 +26,8 @@
 use serde::Deserialize;
 
 use super::github::DecodeError;
-use super::push::{CONFIG_FILE, PushedCommit};
+use super::push::PushedCommit;
+use crate::config::repo;
 use crate::event::{
     Actor, ActorKind, CommentAction, CommentId, Event, ForgeKind, Login, PrAction, PrNumber, PrRef,
     RepoName, RepoRef, ReviewAction, ReviewId, ReviewState, Sha, UserId,
@@ -410,7 +411,7 @@ fn push(event: &str, p: PushPayload) -> Result<Event, DecodeError> {
     let moved = p.before.as_deref() != Some(after.as_str());
     let config_may_have_changed = total > listed
         || (listed == 0 && moved)
-        || p.commits.iter().any(|c| c.touches(CONFIG_FILE));
+        || p.commits.iter().any(|c| c.touches(repo::FILE_PATH));
     Ok(Event::BranchPush {
         repo: RepoRef {
             forge: ForgeKind::GitLab,

@@ -3,8 +3,6 @@
 
 use serde::Deserialize;
 
-pub(crate) use crate::config::repo::FILE_PATH as CONFIG_FILE;
-
 /// A commit of a push, with the paths it touched (GitHub lists up to 5,000 of each kind
 /// per commit; GitLab lists the paths of the newest 20 commits).
 #[derive(Debug, Default, Deserialize)]

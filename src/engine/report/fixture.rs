@@ -3,6 +3,7 @@
 
 use crate::engine::diff::Fingerprint;
 use crate::engine::preview::Op;
+use crate::engine::report::MARKER;
 use crate::engine::risk::{Category, Confidence, Exposure, Finding, Rule, Scope, Severity};
 use crate::engine::{Analysis, Reported, ResourceChange, Risk};
 
@@ -133,5 +134,104 @@ pub(crate) fn analysis() -> Analysis {
             "3f1c9a7e5b2d4c6f8a0e1b3d5f7a9c2e4b6d8f0a1c3e5a7b9d1f3a5c7e9b2d4f".to_owned(),
         ),
         errors: Vec::new(),
+    }
+}
+
+/// Where `needle` is in `body` (the test fails when it is not).
+pub(crate) fn pos(body: &str, needle: &str) -> usize {
+    body.find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in:\n{body}"))
+}
+
+/// The text outside fenced code blocks, and (second) that text without its code spans.
+pub(crate) fn prose(body: &str) -> (String, String) {
+    let mut outside = String::new();
+    let mut fence: Option<String> = None;
+    for line in body.lines() {
+        let ticks: String = line.chars().take_while(|c| *c == '`').collect();
+        match &fence {
+            Some(open) if ticks.len() >= open.len() && line.trim_end() == ticks => fence = None,
+            Some(_) => {}
+            None if ticks.len() >= 3 => fence = Some(ticks),
+            None => {
+                outside.push_str(line);
+                outside.push('\n');
+            }
+        }
+    }
+    assert!(fence.is_none(), "unclosed code block:\n{body}");
+    let chars: Vec<char> = outside.chars().collect();
+    let mut bare = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => {
+                bare.extend(chars.get(i..i + 2).unwrap_or(&chars[i..]));
+                i += 2;
+            }
+            '`' => {
+                let n = chars[i..].iter().take_while(|c| **c == '`').count();
+                let mut j = i + n;
+                // Find the closing run of exactly n backticks.
+                loop {
+                    if j >= chars.len() {
+                        panic!("unclosed code span in: {outside}");
+                    }
+                    let m = chars[j..].iter().take_while(|c| **c == '`').count();
+                    if m == n {
+                        break;
+                    }
+                    j += m.max(1);
+                }
+                bare.push_str("CODE");
+                i = j + n;
+            }
+            c => {
+                bare.push(c);
+                i += 1;
+            }
+        }
+    }
+    (outside, bare)
+}
+
+/// No command-like line, no live mention, no HTML but our own tags, one marker.
+pub(crate) fn assert_inert(body: &str) {
+    for line in body.lines() {
+        assert!(
+            !line.trim_start().starts_with('/'),
+            "command-like line: {line:?}"
+        );
+    }
+    assert_eq!(
+        body.matches("<!--").count(),
+        1,
+        "only the bot's own marker:\n{body}"
+    );
+    assert!(body.starts_with(&format!("{MARKER}\n")));
+    let (outside, bare) = prose(body);
+    let chars: Vec<char> = outside.chars().collect();
+    for w in chars.windows(2) {
+        if w[0] == '@' {
+            assert!(!w[1].is_alphanumeric(), "live mention in:\n{body}");
+        }
+    }
+    const OURS: [&str; 9] = [
+        MARKER,
+        "<details>",
+        "</details>",
+        "<summary>",
+        "</summary>",
+        "<code>",
+        "</code>",
+        "<sub>",
+        "</sub>",
+    ];
+    for (i, _) in bare.match_indices('<') {
+        assert!(
+            OURS.iter().any(|t| bare[i..].starts_with(t)),
+            "HTML from input: {}",
+            &bare[i..]
+        );
     }
 }

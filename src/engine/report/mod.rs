@@ -20,6 +20,9 @@ pub(crate) type Lookup = fn(&str) -> Option<&'static Rule>;
 pub(crate) const CATALOG: Lookup = catalog::rule;
 
 /// The iamgate version written into SARIF and the comment footer.
+/// The hidden line that identifies iamgate's comment on a pull request. Always the first line.
+pub const MARKER: &str = "<!-- iamgate:report -->";
+
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Where users learn about iamgate and its rules.

@@ -2,7 +2,8 @@
 //! (new first, most severe first; pre-existing collapsed; removed risk), and each resource's
 //! policy diff in a collapsed block. Pieces that may be left out are marked for the budget.
 
-use super::{Outcome, Section, level_badge, risk_phrase, severity_badge};
+use super::{Section, level_badge, risk_phrase, severity_badge};
+use crate::engine::StackOutcome;
 use crate::engine::report::budget::{Cut, Doc};
 use crate::engine::report::escape::{self, cell_code_span, clip, code_span};
 use crate::engine::report::{Lookup, resource_name};
@@ -27,7 +28,7 @@ pub(super) fn push(
         (None, false) => Some(format!("Preview {}", index + 1)),
     };
     match section.outcome {
-        Outcome::Failed { ref reason } => {
+        StackOutcome::Failed { ref reason } => {
             let heading = heading.unwrap_or_else(|| "Analysis".to_owned());
             let mut out = format!("### {heading}: ❌ analysis failed\n\n");
             for line in clip(reason, MAX_REASON).lines() {
@@ -36,7 +37,7 @@ pub(super) fn push(
             out.push('\n');
             doc.push(out);
         }
-        Outcome::NotRun { ref reason } => {
+        StackOutcome::NotRun { ref reason } => {
             let heading = heading.unwrap_or_else(|| "Analysis".to_owned());
             let mut out = format!("### {heading}: ⏸️ not previewed\n\n");
             for line in clip(reason, MAX_REASON).lines() {
@@ -45,7 +46,7 @@ pub(super) fn push(
             out.push('\n');
             doc.push(out);
         }
-        Outcome::Analyzed(analysis) => {
+        StackOutcome::Analyzed(analysis) => {
             if let Some(heading) = heading {
                 let level = analysis.risk.level;
                 doc.push(format!(

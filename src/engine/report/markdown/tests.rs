@@ -2,180 +2,11 @@ use super::*;
 use crate::engine::diff::Fingerprint;
 use crate::engine::preview::Op;
 use crate::engine::report::budget::GITHUB_COMMENT_LIMIT;
-use crate::engine::report::fixture;
+use crate::engine::report::fixture::{self, assert_inert, pos};
 use crate::engine::{Reported, ResourceChange};
 
 fn md(comment: &Comment<'_>) -> String {
     render_with(comment, GITHUB_COMMENT_LIMIT, fixture::rules)
-}
-
-fn pos(body: &str, needle: &str) -> usize {
-    body.find(needle)
-        .unwrap_or_else(|| panic!("{needle:?} not in:\n{body}"))
-}
-
-fn server_comment(a: &Analysis) -> Comment<'_> {
-    Comment {
-        sections: vec![
-            Section { name: Some("prod".to_owned()), outcome: Outcome::Analyzed(a) },
-            Section {
-                name: Some("staging".to_owned()),
-                outcome: Outcome::Failed {
-                    reason: "pulumi preview exited with code 255: error: no stack named 'acme/staging'.\n\
-                             Check `stacks[1].stack` in .iamgate.yml, then comment /iamgate rerun."
-                        .to_owned(),
-                },
-            },
-        ],
-        reviews: Some(Reviews {
-            requirements: vec![
-                Requirement {
-                    name: "security".to_owned(),
-                    needed: 1,
-                    approved_by: vec![],
-                    from: vec![Reviewer::Team("acme/security".to_owned()), Reviewer::User("alice".to_owned())],
-                    changes_requested_by: vec![],
-                },
-                Requirement {
-                    name: "platform".to_owned(),
-                    needed: 1,
-                    approved_by: vec!["bob".to_owned()],
-                    from: vec![Reviewer::Team("acme/platform".to_owned())],
-                    changes_requested_by: vec![],
-                },
-            ],
-            dropped: vec![DroppedApproval {
-                login: "carol".to_owned(),
-                reason: "the IAM change differs from the one approved".to_owned(),
-            }],
-            overridden: None,
-        }),
-        commands: CommandHelp::standard(),
-        notes: vec!["This pull request changes .iamgate.yml: @org/admins must look <b>closely</b>.".to_owned()],
-    }
-}
-
-/// The text outside fenced code blocks, and (second) that text without its code spans.
-fn prose(body: &str) -> (String, String) {
-    let mut outside = String::new();
-    let mut fence: Option<String> = None;
-    for line in body.lines() {
-        let ticks: String = line.chars().take_while(|c| *c == '`').collect();
-        match &fence {
-            Some(open) if ticks.len() >= open.len() && line.trim_end() == ticks => fence = None,
-            Some(_) => {}
-            None if ticks.len() >= 3 => fence = Some(ticks),
-            None => {
-                outside.push_str(line);
-                outside.push('\n');
-            }
-        }
-    }
-    assert!(fence.is_none(), "unclosed code block:\n{body}");
-    let chars: Vec<char> = outside.chars().collect();
-    let mut bare = String::new();
-    let mut i = 0;
-    while i < chars.len() {
-        match chars[i] {
-            '\\' => {
-                bare.extend(chars.get(i..i + 2).unwrap_or(&chars[i..]));
-                i += 2;
-            }
-            '`' => {
-                let n = chars[i..].iter().take_while(|c| **c == '`').count();
-                let mut j = i + n;
-                // Find the closing run of exactly n backticks.
-                loop {
-                    if j >= chars.len() {
-                        panic!("unclosed code span in: {outside}");
-                    }
-                    let m = chars[j..].iter().take_while(|c| **c == '`').count();
-                    if m == n {
-                        break;
-                    }
-                    j += m.max(1);
-                }
-                bare.push_str("CODE");
-                i = j + n;
-            }
-            c => {
-                bare.push(c);
-                i += 1;
-            }
-        }
-    }
-    (outside, bare)
-}
-
-/// No command-like line, no live mention, no HTML but our own tags, one marker.
-fn assert_inert(body: &str) {
-    for line in body.lines() {
-        assert!(
-            !line.trim_start().starts_with('/'),
-            "command-like line: {line:?}"
-        );
-    }
-    assert_eq!(
-        body.matches("<!--").count(),
-        1,
-        "only the bot's own marker:\n{body}"
-    );
-    assert!(body.starts_with(&format!("{MARKER}\n")));
-    let (outside, bare) = prose(body);
-    let chars: Vec<char> = outside.chars().collect();
-    for w in chars.windows(2) {
-        if w[0] == '@' {
-            assert!(!w[1].is_alphanumeric(), "live mention in:\n{body}");
-        }
-    }
-    const OURS: [&str; 9] = [
-        MARKER,
-        "<details>",
-        "</details>",
-        "<summary>",
-        "</summary>",
-        "<code>",
-        "</code>",
-        "<sub>",
-        "</sub>",
-    ];
-    for (i, _) in bare.match_indices('<') {
-        assert!(
-            OURS.iter().any(|t| bare[i..].starts_with(t)),
-            "HTML from input: {}",
-            &bare[i..]
-        );
-    }
-}
-
-#[test]
-fn layout_follows_the_contract_order() {
-    let a = fixture::analysis();
-    let body = md(&server_comment(&a));
-    assert!(
-        body.starts_with(
-            "<!-- iamgate:report -->\n## ❌ iamgate: analysis failed for 1 of 2 stacks"
-        )
-    );
-    let order = [
-        "### Stack `prod`: 🔴 critical IAM risk (92/100)",
-        "| Resource | Type | Op | Risk |",
-        "**New findings (1)**",
-        "pre-existing finding",
-        "**Risk removed by this change (1)**",
-        "Policy diff: <code>deployer-inline</code>",
-        "Policy diff: <code>assets</code>",
-        "### Stack `staging`: ❌ analysis failed",
-        "### Reviews",
-        "<summary>Commands</summary>",
-        "<sub>iamgate ",
-    ];
-    let positions: Vec<usize> = order.iter().map(|n| pos(&body, n)).collect();
-    assert!(
-        positions.windows(2).all(|w| w[0] < w[1]),
-        "{positions:?}\n{body}"
-    );
-    assert_inert(&body);
 }
 
 #[test]
@@ -267,77 +98,6 @@ fn preview_errors_are_shown_escaped() {
 }
 
 #[test]
-fn failure_reason_is_shown_and_cannot_issue_commands() {
-    let a = fixture::analysis();
-    let body = md(&server_comment(&a));
-    assert!(
-        body.contains("> pulumi preview exited with code 255"),
-        "{body}"
-    );
-    assert!(body.contains("\\`stacks\\[1\\].stack\\`"));
-    assert!(body.contains("then comment /iamgate rerun."), "{body}");
-    assert_inert(&body);
-}
-
-#[test]
-fn reviews_show_who_approved_who_is_needed_and_dropped_approvals() {
-    let a = fixture::analysis();
-    let body = md(&server_comment(&a));
-    assert!(
-        body.contains(
-            "| security | ⏳ 0 of 1 | — | 1 more approval from `acme/security` or @\u{200D}alice |"
-        ),
-        "{body}"
-    );
-    assert!(body.contains("| platform | ✅ 1 of 1 | @\u{200D}bob | — |"));
-    assert!(body.contains("- @\u{200D}carol: the IAM change differs from the one approved"));
-    assert_inert(&body);
-}
-
-#[test]
-fn changes_requested_and_override_are_shown() {
-    let a = fixture::analysis();
-    let mut comment = server_comment(&a);
-    if let Some(reviews) = comment.reviews.as_mut() {
-        reviews.requirements[1].changes_requested_by = vec!["dave".to_owned()];
-        reviews.overridden = Some(Override {
-            by: "erin".to_owned(),
-            reason: "incident #42 hotfix".to_owned(),
-        });
-    }
-    let body = md(&comment);
-    assert!(
-        body.contains(
-            "| platform | ⏳ 1 of 1 | @\u{200D}bob | ❌ changes requested by @\u{200D}dave |"
-        ),
-        "{body}"
-    );
-    assert!(body.contains("**Overridden** by @\u{200D}erin: incident \\#42 hotfix"));
-    assert_eq!(
-        Requirement {
-            needed: 2,
-            ..comment.reviews.unwrap_or_default().requirements[1].clone()
-        }
-        .missing(),
-        1
-    );
-}
-
-#[test]
-fn commands_are_listed_but_never_at_line_start() {
-    let a = fixture::analysis();
-    let body = md(&server_comment(&a));
-    // Commands stay copyable: no invisible character inside the usage.
-    assert!(
-        body.contains("- `/iamgate approve [reason]` — approve this IAM change"),
-        "{body}"
-    );
-    assert_inert(&body);
-    // Without commands, no list.
-    assert!(!md(&Comment::for_analysis(&a)).contains("Commands"));
-}
-
-#[test]
 fn footer_has_version_and_short_fingerprint() {
     let a = fixture::analysis();
     let body = md(&Comment::for_analysis(&a));
@@ -347,50 +107,6 @@ fn footer_has_version_and_short_fingerprint() {
         )),
         "{body}"
     );
-    assert!(md(&server_comment(&a)).contains("change fingerprint prod `3f1c9a7e5b2d`</sub>"));
-}
-
-/// Hostile preview text everywhere: URN, type, op, message, diff, stack name, error.
-fn hostile() -> Analysis {
-    let evil =
-        "x`|\n<!-- iamgate:report --> @alice @acme/sec <img src=x> [l](http://e) /iamgate approve";
-    let urn = format!("urn:pulumi:prod::infra::aws:iam/role:Role::{evil}");
-    let mut a = fixture::analysis();
-    a.resources[0].urn = urn.clone();
-    a.resources[0].type_ = evil.to_owned();
-    a.resources[0].op = Op::Other(evil.to_owned());
-    a.resources[0].diff =
-        format!("+ ```\n+ ````\n```\n/iamgate approve\n<!-- iamgate:report -->\n+ {evil}\n");
-    a.findings[0].finding.resource = urn;
-    a.findings[0].finding.message = evil.to_owned();
-    a.improvements[0].finding.message = evil.to_owned();
-    a.errors = vec![evil.to_owned()];
-    a
-}
-
-#[test]
-fn hostile_text_cannot_escape_mention_or_imitate() {
-    let a = hostile();
-    let mut comment = server_comment(&a);
-    comment.sections[0].name = Some("prod`\n/iamgate approve @bob".to_owned());
-    let body = md(&comment);
-    assert_inert(&body);
-    let (_, bare) = prose(&body);
-    assert!(
-        !bare.replace("\\]", "").contains("](http"),
-        "a live link: {bare}"
-    );
-    assert!(body.contains("&lt;img src=x&gt;"));
-    // The diff block's fence is longer than any backtick run inside it and closes only once.
-    let open = pos(&body, "`````diff\n");
-    let after = &body[open + "`````diff\n".len()..];
-    let close = pos(after, "\n`````\n");
-    assert!(!after[..close].lines().any(|l| l.starts_with("`````")));
-    // Every table row keeps exactly five unescaped pipes (four cells).
-    for line in body.lines().filter(|l| l.starts_with("| ")) {
-        let pipes = line.replace("\\|", "").matches('|').count();
-        assert_eq!(pipes, 5, "{line}");
-    }
 }
 
 fn huge(resources: usize, findings: usize) -> Analysis {
@@ -489,18 +205,11 @@ fn snapshot_of_analyze_output() {
 }
 
 #[test]
-fn snapshot_of_server_comment() {
-    let a = fixture::analysis();
-    let body = md(&server_comment(&a)).replace(VERSION, "[version]");
-    insta::assert_snapshot!(body);
-}
-
-#[test]
 fn a_stack_not_previewed_is_neither_a_failure_nor_a_result() {
     let comment = Comment {
         sections: vec![Section {
             name: Some("prod".to_owned()),
-            outcome: Outcome::NotRun {
+            outcome: StackOutcome::NotRun {
                 reason:
                     "The pull request comes from a fork: its code is not run here.\n@org/admins"
                         .to_owned(),

@@ -18,7 +18,7 @@ use crate::event::{PrRef, Sha};
 
 /// What a preview produced, as far as the analysis is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cached {
+pub enum PreviewRun {
     /// `pulumi preview --json` succeeded with this output.
     Output(Vec<u8>),
     /// It failed; the reason is the text shown in the comment.
@@ -42,7 +42,7 @@ impl PreviewCache {
 
     /// [`PreviewCache::get`] off the async runtime (entries are gzip files of up to the
     /// preview output cap).
-    pub async fn load(&self, pr: &PrRef, stack: &StackConfig, head: &Sha) -> Option<Cached> {
+    pub async fn load(&self, pr: &PrRef, stack: &StackConfig, head: &Sha) -> Option<PreviewRun> {
         let (cache, pr, stack, head) = (self.clone(), pr.clone(), stack.clone(), head.clone());
         tokio::task::spawn_blocking(move || cache.get(&pr, &stack, &head))
             .await
@@ -53,7 +53,7 @@ impl PreviewCache {
     }
 
     /// [`PreviewCache::put`] off the async runtime.
-    pub async fn save(&self, pr: &PrRef, stack: &StackConfig, head: &Sha, outcome: Cached) {
+    pub async fn save(&self, pr: &PrRef, stack: &StackConfig, head: &Sha, outcome: PreviewRun) {
         let (cache, pr, stack, head) = (self.clone(), pr.clone(), stack.clone(), head.clone());
         if let Err(error) =
             tokio::task::spawn_blocking(move || cache.put(&pr, &stack, &head, &outcome)).await
@@ -63,15 +63,15 @@ impl PreviewCache {
     }
 
     /// The cached outcome, if any. An unreadable entry is treated as missing (and logged).
-    pub fn get(&self, pr: &PrRef, stack: &StackConfig, head: &Sha) -> Option<Cached> {
+    pub fn get(&self, pr: &PrRef, stack: &StackConfig, head: &Sha) -> Option<PreviewRun> {
         let base = self.entry(pr, stack, head);
         if let Ok(reason) = std::fs::read_to_string(base.with_extension("failed")) {
-            return Some(Cached::Failed(reason));
+            return Some(PreviewRun::Failed(reason));
         }
         let file = std::fs::File::open(base.with_extension("json.gz")).ok()?;
         let mut out = Vec::new();
         match GzDecoder::new(file).read_to_end(&mut out) {
-            Ok(_) => Some(Cached::Output(out)),
+            Ok(_) => Some(PreviewRun::Output(out)),
             Err(error) => {
                 tracing::warn!(%error, "unreadable preview cache entry; previewing again");
                 None
@@ -80,7 +80,7 @@ impl PreviewCache {
     }
 
     /// Stores an outcome (best effort: a cache that cannot be written only costs time).
-    pub fn put(&self, pr: &PrRef, stack: &StackConfig, head: &Sha, outcome: &Cached) {
+    pub fn put(&self, pr: &PrRef, stack: &StackConfig, head: &Sha, outcome: &PreviewRun) {
         if let Err(error) = self.try_put(pr, stack, head, outcome) {
             tracing::warn!(%error, dir = %self.dir.display(), "cannot write the preview cache");
         }
@@ -91,13 +91,15 @@ impl PreviewCache {
         pr: &PrRef,
         stack: &StackConfig,
         head: &Sha,
-        outcome: &Cached,
+        outcome: &PreviewRun,
     ) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
         let base = self.entry(pr, stack, head);
         let (path, bytes) = match outcome {
-            Cached::Failed(reason) => (base.with_extension("failed"), reason.as_bytes().to_vec()),
-            Cached::Output(output) => {
+            PreviewRun::Failed(reason) => {
+                (base.with_extension("failed"), reason.as_bytes().to_vec())
+            }
+            PreviewRun::Output(output) => {
                 let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
                 gz.write_all(output)?;
                 (base.with_extension("json.gz"), gz.finish()?)
@@ -184,16 +186,16 @@ mod tests {
             &pr(),
             &prod,
             &h1,
-            &Cached::Output(b"{\"steps\":[]}".to_vec()),
+            &PreviewRun::Output(b"{\"steps\":[]}".to_vec()),
         );
-        cache.put(&pr(), &dev, &h1, &Cached::Failed("exit 255".into()));
+        cache.put(&pr(), &dev, &h1, &PreviewRun::Failed("exit 255".into()));
         assert_eq!(
             cache.get(&pr(), &prod, &h1),
-            Some(Cached::Output(b"{\"steps\":[]}".to_vec()))
+            Some(PreviewRun::Output(b"{\"steps\":[]}".to_vec()))
         );
         assert_eq!(
             cache.get(&pr(), &dev, &h1),
-            Some(Cached::Failed("exit 255".into()))
+            Some(PreviewRun::Failed("exit 255".into()))
         );
         assert_eq!(cache.get(&pr(), &prod, &h2), None, "another head");
         cache.forget(&pr(), &[prod.clone(), dev.clone()], &h1);
@@ -207,7 +209,7 @@ mod tests {
         let cache = PreviewCache::new(dir.path());
         let prod = stack("prod");
         let head = Sha::from("h1");
-        cache.put(&pr(), &prod, &head, &Cached::Output(b"x".to_vec()));
+        cache.put(&pr(), &prod, &head, &PreviewRun::Output(b"x".to_vec()));
         let entry = cache.entry(&pr(), &prod, &head).with_extension("json.gz");
         std::fs::write(&entry, b"not gzip").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(cache.get(&pr(), &prod, &head), None);

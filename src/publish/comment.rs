@@ -1,15 +1,67 @@
-//! The review part of the comment: each triggered requirement with who approved and who is still
-//! needed, approvals that were dropped and why, an override, and the command list. Logins are
-//! shown with `@` but never mention anyone (the escaping breaks the mention).
+//! The pull request comment: the engine's report of each stack, then the gate's review state
+//! (each triggered requirement with who approved and who is still needed, approvals that were
+//! dropped and why, an override) and the command list. Logins are shown with `@` but never
+//! mention anyone (the escaping breaks the mention). Decides nothing: it shows what it is given.
 
-use super::{CommandHelp, Requirement, Reviewer, Reviews};
 use crate::engine::report::escape::{self, cell_code_span, clip, code_span};
+use crate::engine::report::markdown::{Comment, Section};
+use crate::gate::{Requirement, Reviewer, Reviews};
+
+/// One line of the command list: `usage` is shown as code, `summary` as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandHelp {
+    pub usage: String,
+    pub summary: String,
+}
+
+/// The comment for `sections`, with the review state when there is one to show, the command list
+/// from the command table, and `notes` under the title.
+pub fn build<'a>(
+    sections: Vec<Section<'a>>,
+    reviews: Option<&Reviews>,
+    notes: Vec<String>,
+) -> Comment<'a> {
+    with_commands(sections, reviews, &command_help(), notes)
+}
+
+/// [`build`] with a given command list.
+pub(crate) fn with_commands<'a>(
+    sections: Vec<Section<'a>>,
+    reviews: Option<&Reviews>,
+    commands: &[CommandHelp],
+    notes: Vec<String>,
+) -> Comment<'a> {
+    let mut appendix = Vec::new();
+    if let Some(reviews) = reviews {
+        appendix.push(render(reviews));
+    }
+    if !commands.is_empty() {
+        appendix.push(self::commands(commands));
+    }
+    Comment {
+        sections,
+        appendix,
+        notes,
+    }
+}
+
+/// The command list shown at the end of the comment, from the command table.
+fn command_help() -> Vec<CommandHelp> {
+    crate::commands::COMMANDS
+        .iter()
+        .map(|c| CommandHelp {
+            usage: c.usage(),
+            // Plain text: the comment escapes it, and code spans would show their backticks.
+            summary: c.summary.replace('`', ""),
+        })
+        .collect()
+}
 
 const MAX_NAME: usize = 100;
 const MAX_REASON: usize = 500;
 const MAX_LIST: usize = 20;
 
-pub(super) fn render(reviews: &Reviews) -> String {
+fn render(reviews: &Reviews) -> String {
     let mut out = "### Reviews\n\n".to_owned();
     if let Some(o) = &reviews.overridden {
         out.push_str(&format!(
@@ -118,7 +170,7 @@ fn logins(names: &[String]) -> String {
     shown.join(", ")
 }
 
-pub(super) fn commands(list: &[CommandHelp]) -> String {
+fn commands(list: &[CommandHelp]) -> String {
     let mut out = "<details><summary>Commands</summary>\n\n".to_owned();
     for c in list {
         out.push_str(&format!(
@@ -130,3 +182,6 @@ pub(super) fn commands(list: &[CommandHelp]) -> String {
     out.push_str("\n</details>\n\n");
     out
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,103 @@
+//! The pull request flow, one step per file in the order it runs: the governing config
+//! (`jobs::repo_config`), the stacks the changed files touch (`gate::requirements`), each
+//! stack's outcome at the head (`previews`: the preview source, then the analysis), the gate
+//! (`gate`: fingerprint, requirements, approvals, decision), the audit records (`audit`), and
+//! publishing (`publishing`: one comment, the `iamgate` status, review requests) — never for a
+//! head that is no longer current.
+
+mod audit;
+mod gate;
+mod previews;
+mod publishing;
+
+use tracing::info;
+
+use super::ctx::JobCtx;
+use super::repo_config::{self, Governing};
+use crate::config::repo::{self, StackConfig};
+use crate::engine::StackOutcome;
+use crate::event::PrRef;
+use crate::forge::{Forge, PullRequest};
+use crate::gate::requirements::selected_stacks;
+use crate::publish::KeptState;
+use crate::queue::JobFailure;
+
+/// One run of the flow: the job's context and the pull request it is about, as read at the start.
+#[derive(Debug, Clone, Copy)]
+struct PrRun<'a> {
+    ctx: &'a JobCtx,
+    forge: &'a dyn Forge,
+    pr_ref: &'a PrRef,
+    pr: &'a PullRequest,
+}
+
+/// What the pull request changes, once every selected stack has its outcome.
+#[derive(Debug)]
+struct Analyzed<'c> {
+    stacks: Vec<(&'c StackConfig, StackOutcome)>,
+    changed_paths: Vec<String>,
+    /// The pull request edits `.iamgate.yml` itself.
+    config_changed: bool,
+}
+
+const TOO_MANY_FILES: &str = "This pull request changes more files than the forge can list, so iamgate cannot tell which \
+                              stacks it touches. Split it into smaller pull requests.";
+
+/// Runs the flow for one pull request at its newest head.
+pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
+    let forge = ctx.forges.forge(&pr_ref.repo_ref()).await?;
+    let pr = forge.pull_request(pr_ref).await?;
+    if !pr.open {
+        info!(pr = %pr_ref, "pull request is closed; nothing to do");
+        return Ok(());
+    }
+    let run = PrRun {
+        ctx,
+        forge: forge.as_ref(),
+        pr_ref,
+        pr: &pr,
+    };
+    let config = match repo_config::governing(run.forge, pr_ref, &pr).await? {
+        Governing::NotEnrolled => {
+            info!(pr = %pr_ref, "no .iamgate.yml on the base branch: repository not enrolled");
+            return Ok(());
+        }
+        Governing::Invalid(problems) => return publishing::broken_config(run, &problems).await,
+        Governing::Valid(config) => config,
+    };
+    let files = forge.changed_files(pr_ref).await?;
+    if files.truncated {
+        let status = "too many changed files to analyze";
+        return publishing::failure(run, TOO_MANY_FILES, status).await;
+    }
+    let mut notes = Vec::new();
+    let config_changed = files.paths.iter().any(|p| p == repo::FILE_PATH);
+    if config_changed {
+        notes.push(repo_config::change_note(run.forge, pr_ref, &pr.head).await?);
+    }
+    let selected = selected_stacks(&config, &files.paths);
+    let stacks = previews::outcomes(run, &config, &selected, &mut notes).await?;
+    if !still_current(run).await? {
+        return Ok(());
+    }
+    let change = Analyzed {
+        stacks,
+        changed_paths: files.paths,
+        config_changed,
+    };
+    let mut kept = KeptState::load(ctx.store.as_ref(), pr_ref).await?;
+    let verdict = gate::decide(run, &config, &change, &mut kept).await?;
+    audit::analysis(&mut kept, run, &change.stacks, &verdict.fingerprint);
+    kept.save(ctx.store.as_ref(), pr_ref).await?;
+    publishing::publish(run, &change, &verdict, notes, &mut kept).await
+}
+
+/// A newer head makes this result stale: its own job publishes instead.
+async fn still_current(run: PrRun<'_>) -> Result<bool, JobFailure> {
+    let current = run.forge.pull_request(run.pr_ref).await?;
+    let same = current.head == run.pr.head && current.open;
+    if !same {
+        info!(pr = %run.pr_ref, sha = %run.pr.head, newer = %current.head, "head moved or PR closed; result discarded");
+    }
+    Ok(same)
+}

@@ -1,0 +1,207 @@
+//! The preview source of the PR flow: each selected stack's `pulumi preview --json` at the head
+//! — from the preview cache when this head was previewed before, else by downloading and
+//! unpacking the head once and running the preview per stack — then analyzed into the stack's
+//! outcome. A fork's code is not run unless the server allows it.
+
+use std::path::Path;
+
+use tracing::{info, warn};
+
+use super::PrRun;
+use crate::config::repo::{RepoConfig, StackConfig};
+use crate::engine::{StackOutcome, analyze, preview};
+use crate::event::{PrRef, Sha};
+use crate::forge::{CommitStatus, Forge, StatusState};
+use crate::jobs::ctx::JobCtx;
+use crate::jobs::failure;
+use crate::pulumi::unpack;
+use crate::queue::JobFailure;
+use crate::store::previews::PreviewRun;
+
+const FORK_NOTE: &str = "This pull request comes from a fork: iamgate does not run previews of fork code (it would execute \
+                         untrusted code with the preview credentials). A maintainer must review the IAM change by hand, \
+                         or push the branch to this repository.";
+const FORK_REASON: &str = "The pull request comes from a fork: its code is not run here.";
+
+/// Each stack's outcome at the head, in the order of `stacks`.
+pub(super) async fn outcomes<'c>(
+    run: PrRun<'_>,
+    config: &RepoConfig,
+    stacks: &[&'c StackConfig],
+    notes: &mut Vec<String>,
+) -> Result<Vec<(&'c StackConfig, StackOutcome)>, JobFailure> {
+    if stacks.is_empty() {
+        return Ok(Vec::new());
+    }
+    if run.pr.is_fork(&run.pr_ref.repo) && !run.ctx.settings.allow_fork_prs {
+        notes.push(FORK_NOTE.to_owned());
+        let reason = FORK_REASON.to_owned();
+        return Ok(stacks
+            .iter()
+            .map(|s| {
+                (
+                    *s,
+                    StackOutcome::NotRun {
+                        reason: reason.clone(),
+                    },
+                )
+            })
+            .collect());
+    }
+    let runs = preview_runs(run, stacks).await?;
+    Ok(stacks
+        .iter()
+        .zip(runs)
+        .map(|(stack, preview)| (*stack, analyze_run(stack, preview, config)))
+        .collect())
+}
+
+/// Each stack's preview at the head: cached, or run now (then cached).
+async fn preview_runs(
+    run: PrRun<'_>,
+    stacks: &[&StackConfig],
+) -> Result<Vec<Option<PreviewRun>>, JobFailure> {
+    let (ctx, forge, pr_ref, head) = (run.ctx, run.forge, run.pr_ref, &run.pr.head);
+    let cache = &ctx.settings.previews;
+    let mut previews: Vec<Option<PreviewRun>> = Vec::with_capacity(stacks.len());
+    for stack in stacks {
+        previews.push(cache.load(pr_ref, stack, head).await);
+    }
+    if previews.iter().all(Option::is_some) {
+        info!(pr = %pr_ref, sha = %head, "previews of this head are cached: not previewing again");
+        return Ok(previews);
+    }
+    // Only when a preview runs: a recomputation from cached previews takes milliseconds, and a
+    // status flickering back to pending would only confuse.
+    let analyzing = CommitStatus {
+        state: StatusState::Pending,
+        description: "analyzing the IAM change".into(),
+        target_url: None,
+    };
+    forge.set_status(pr_ref, head, &analyzing).await?;
+    let fresh = run_previews(ctx, forge, pr_ref, head, stacks, &previews).await?;
+    for (i, outcome) in fresh {
+        cache.save(pr_ref, stacks[i], head, outcome.clone()).await;
+        previews[i] = Some(outcome);
+    }
+    Ok(previews)
+}
+
+/// Downloads and unpacks the head once and previews the stacks that have no cached outcome.
+async fn run_previews(
+    ctx: &JobCtx,
+    forge: &dyn Forge,
+    pr_ref: &PrRef,
+    head: &Sha,
+    stacks: &[&StackConfig],
+    cached: &[Option<PreviewRun>],
+) -> Result<Vec<(usize, PreviewRun)>, JobFailure> {
+    let missing: Vec<usize> = (0..stacks.len()).filter(|i| cached[*i].is_none()).collect();
+    std::fs::create_dir_all(&ctx.settings.workspace_root)
+        .map_err(|e| failure::backoff(format!("cannot create the workspace root: {e}")))?;
+    let workspace = tempfile::Builder::new()
+        .prefix("run-")
+        .tempdir_in(&ctx.settings.workspace_root)
+        .map_err(|e| failure::backoff(format!("cannot create a workspace: {e}")))?;
+    let archive = workspace.path().join("head.tar.gz");
+    forge
+        .download_archive(pr_ref, head, &archive, ctx.settings.archive_max_bytes)
+        .await?;
+    let dest = workspace.path().join("src");
+    let limits = ctx.settings.unpack.clone();
+    let unpacked = tokio::task::spawn_blocking(move || unpack(&archive, &dest, &limits))
+        .await
+        .map_err(|e| failure::backoff(format!("unpacking panicked: {e}")))?;
+    let root = match unpacked {
+        Ok(root) => root,
+        Err(e) => {
+            let reason = format!("The head commit's archive could not be unpacked safely: {e}");
+            return Ok(missing
+                .into_iter()
+                .map(|i| (i, PreviewRun::Failed(reason.clone())))
+                .collect());
+        }
+    };
+    let mut out = Vec::with_capacity(missing.len());
+    for i in missing {
+        out.push((i, run_preview(ctx, &root, stacks[i]).await));
+    }
+    Ok(out)
+}
+
+/// Runs one stack's preview; a failure becomes the reason shown in the comment.
+async fn run_preview(ctx: &JobCtx, root: &Path, stack: &StackConfig) -> PreviewRun {
+    let dir = root.join(&stack.dir);
+    if !dir.is_dir() {
+        return PreviewRun::Failed(format!(
+            "The stack directory `{}` does not exist at the head commit. Fix `dir` of stack `{}` in .iamgate.yml.",
+            stack.dir, stack.name
+        ));
+    }
+    let output = match ctx.runner.preview(&dir, &stack.stack).await {
+        Ok(o) => o,
+        Err(e) => return PreviewRun::Failed(e.to_string()),
+    };
+    if output.exit_code == Some(0) {
+        return PreviewRun::Output(output.stdout);
+    }
+    let errors: Vec<String> = preview::parse(&output.stdout)
+        .map(|p| {
+            p.diagnostics
+                .iter()
+                .filter(|d| d.severity == "error")
+                .map(|d| d.message.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    PreviewRun::Failed(failure_text(
+        output.exit_code,
+        &errors.join("\n"),
+        &output.stderr,
+    ))
+}
+
+/// The stack's outcome from its preview: the analysis of a successful preview's output.
+fn analyze_run(stack: &StackConfig, run: Option<PreviewRun>, config: &RepoConfig) -> StackOutcome {
+    let stdout = match run {
+        Some(PreviewRun::Output(stdout)) => stdout,
+        Some(PreviewRun::Failed(reason)) => return StackOutcome::Failed { reason },
+        None => {
+            return StackOutcome::Failed {
+                reason: "the preview did not run".to_owned(),
+            };
+        }
+    };
+    match preview::parse(&stdout) {
+        Ok(p) => StackOutcome::Analyzed(Box::new(analyze(&p, &config.risk))),
+        Err(e) => {
+            warn!(stack = %stack.name, "preview output unreadable: {e}");
+            StackOutcome::Failed {
+                reason: format!(
+                    "pulumi preview succeeded but its output could not be read ({e}). Is `[pulumi] command` a Pulumi CLI?"
+                ),
+            }
+        }
+    }
+}
+
+fn failure_text(code: Option<i32>, errors: &str, stderr: &str) -> String {
+    let code = code.map_or_else(|| "a signal".to_owned(), |c| format!("code {c}"));
+    let detail = if errors.trim().is_empty() {
+        stderr.trim()
+    } else {
+        errors.trim()
+    };
+    let tail: String = detail
+        .lines()
+        .rev()
+        .take(20)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join("\n");
+    format!(
+        "pulumi preview failed (exit {code}). The gate stays closed until it succeeds; fix the error and push again.\n{tail}"
+    )
+}
