@@ -63,10 +63,49 @@ pub async fn gather(
     let reviews = forge.reviews(pr_ref).await?;
     let fingerprints = ctx.store.fingerprints(pr_ref).await?;
     let mut stored = ctx.store.votes(pr_ref).await?;
-    // Approvals the forge reports without a commit (GitLab's) are bound to the commit their
-    // webhook named (recorded at intake: `store::REVIEW_HOOK`), else to the head current when
-    // iamgate first sees them; that sighting is stored, so a later push cannot move it.
-    for review in &reviews {
+    record_sightings(ctx, pr_ref, pr, &reviews, &mut stored).await?;
+    let (sightings, stored) = split_sightings(stored);
+    let (votes, overrides) = votes_of(&reviews, &stored, &sightings);
+    let needs = MembershipNeeds {
+        requirements,
+        votes: &votes,
+        overrides: &overrides,
+        override_members: &config.overrides,
+    };
+    let ids = account_ids(&reviews, &stored);
+    let membership = membership_of(ctx, forge, pr_ref, needs, &ids).await?;
+    let ballot = Ballot {
+        requirements,
+        votes: &votes,
+        overrides: &overrides,
+        override_members: &config.overrides,
+        author: pr.author.as_str(),
+        allow_author_approval: config.allow_author_approval,
+        invalidation: config.invalidate_approvals,
+        head: pr.head.as_str(),
+        fingerprints: &fingerprints,
+        membership: &membership,
+    };
+    let result = evaluate(&ballot);
+    let bound = Bound {
+        fingerprints: &fingerprints,
+        sightings: &sightings,
+    };
+    audit_changes(kept, pr_ref, pr, &reviews, &result, &bound);
+    Ok(result)
+}
+
+/// Approvals the forge reports without a commit (GitLab's) are bound to the commit their
+/// webhook named (recorded at intake: `store::REVIEW_HOOK`), else to the head current when
+/// iamgate first sees them; that sighting is stored, so a later push cannot move it.
+async fn record_sightings(
+    ctx: &JobCtx,
+    pr_ref: &PrRef,
+    pr: &PullRequest,
+    reviews: &[crate::forge::Review],
+    stored: &mut Vec<store::CommandVote>,
+) -> Result<(), JobFailure> {
+    for review in reviews {
         if review.commit.is_some() || review.state != ReviewState::Approved {
             continue;
         }
@@ -94,18 +133,34 @@ pub async fn gather(
         ctx.store.add_vote(pr_ref, &sighting, None).await?;
         stored.push(sighting);
     }
+    Ok(())
+}
+
+/// The head each sighted approval binds to (by sighting source), and the stored votes that are
+/// votes (neither sightings nor review-hook records).
+fn split_sightings(
+    stored: Vec<store::CommandVote>,
+) -> (BTreeMap<String, String>, Vec<store::CommandVote>) {
     let sightings: BTreeMap<String, String> = stored
         .iter()
         .filter(|v| v.source.starts_with(SIGHTING))
         .map(|v| (v.source.clone(), v.head.clone()))
         .collect();
-    let stored: Vec<store::CommandVote> = stored
+    let votes = stored
         .into_iter()
         .filter(|v| !v.source.starts_with(SIGHTING) && !v.source.starts_with(store::REVIEW_HOOK))
         .collect();
+    (sightings, votes)
+}
 
+/// The votes of the ballot: people's reviews, then command votes; overrides apart.
+fn votes_of(
+    reviews: &[crate::forge::Review],
+    stored: &[store::CommandVote],
+    sightings: &BTreeMap<String, String>,
+) -> (Vec<Vote>, Vec<OverrideVote>) {
     let mut votes = Vec::new();
-    for review in &reviews {
+    for review in reviews {
         // Only a person's review can grant or block anything.
         if review.author.kind != ActorKind::User {
             continue;
@@ -120,12 +175,12 @@ pub async fn gather(
             login: review.author.login.as_str().to_owned(),
             kind,
             source: VoteSource::Review,
-            head: review_head(review, &sightings),
+            head: review_head(review, sightings),
             at: review.submitted_at.map_or(0, millis),
         });
     }
     let mut overrides = Vec::new();
-    for vote in &stored {
+    for vote in stored {
         match vote.kind {
             store::VoteKind::Approve | store::VoteKind::Withdraw => votes.push(Vote {
                 login: vote.login.clone(),
@@ -146,15 +201,20 @@ pub async fn gather(
             }),
         }
     }
+    (votes, overrides)
+}
 
-    let ids = account_ids(&reviews, &stored);
+/// Asks the forge (through the short cache) about every voter in every team that matters,
+/// by account id where one is known.
+async fn membership_of(
+    ctx: &JobCtx,
+    forge: &dyn Forge,
+    pr_ref: &PrRef,
+    needs: MembershipNeeds<'_>,
+    ids: &HashMap<String, Option<UserId>>,
+) -> Result<Membership, JobFailure> {
     let mut membership = Membership::default();
-    for (team, login) in membership_queries(MembershipNeeds {
-        requirements,
-        votes: &votes,
-        overrides: &overrides,
-        override_members: &config.overrides,
-    }) {
+    for (team, login) in membership_queries(needs) {
         let name = Login::from(login.as_str());
         let user = UserRef {
             login: &name,
@@ -166,30 +226,12 @@ pub async fn gather(
             .await?;
         membership.insert(&team, &login, member);
     }
-
-    let ballot = Ballot {
-        requirements,
-        votes: &votes,
-        overrides: &overrides,
-        override_members: &config.overrides,
-        author: pr.author.as_str(),
-        allow_author_approval: config.allow_author_approval,
-        invalidation: config.invalidate_approvals,
-        head: pr.head.as_str(),
-        fingerprints: &fingerprints,
-        membership: &membership,
-    };
-    let result = evaluate(&ballot);
-    let bound = Bound {
-        fingerprints: &fingerprints,
-        sightings: &sightings,
-    };
-    audit_changes(kept, pr_ref, pr, &reviews, &result, &bound);
-    Ok(result)
+    Ok(membership)
 }
 
-/// Records reviews not seen before (approvals, change requests, dismissals) and approvals
-/// dropped for a reason not recorded before, with the next save of `kept`.
+/// Records reviews not seen before (approvals, change requests, dismissals), approvals the
+/// forge no longer lists, and approvals dropped for a reason not recorded before, with the next
+/// save of `kept`.
 fn audit_changes(
     kept: &mut KeptState,
     pr_ref: &PrRef,
@@ -198,80 +240,21 @@ fn audit_changes(
     result: &Reviews,
     bound: &Bound<'_>,
 ) {
-    let state = &mut kept.state;
-    let mut records = Vec::new();
-    let fingerprints = bound.fingerprints;
     let now = Timestamp::from_system_time(SystemTime::now());
-    let current = fingerprints.get(pr.head.as_str()).cloned();
+    let audited = &mut kept.state.audited;
+    let mut records = Vec::new();
     for review in reviews {
-        if review.author.kind != ActorKind::User {
-            continue;
-        }
-        // A review keeps its id when it is dismissed: an approval audited before must still have
-        // its withdrawal recorded, so a dismissal is remembered apart from the review's id.
-        let dismissal = review.state == ReviewState::Dismissed;
-        let seen = if dismissal {
-            state.audited.dismissed_reviews.contains(&review.id.0)
-        } else {
-            state.audited.reviews.contains(&review.id.0)
-        };
-        if seen {
-            continue;
-        }
-        // The commit it binds to: its own, or (GitLab) the head it was first seen on.
-        let head = review_head(review, bound.sightings);
-        let at_fingerprint = head.as_ref().and_then(|c| fingerprints.get(c).cloned());
-        let counts_for: Vec<String> = result
-            .requirements
-            .iter()
-            .filter(|r| {
-                r.approved_by
-                    .iter()
-                    .any(|l| l.eq_ignore_ascii_case(review.author.login.as_str()))
-            })
-            .map(|r| r.name.clone())
-            .collect();
-        let event = match review.state {
-            // An approval that counts for no requirement (a stranger's) is not an approval of
-            // the gate: nothing to record. It is looked at again when something changes.
-            ReviewState::Approved if counts_for.is_empty() => continue,
-            ReviewState::Approved => AuditEvent::Approval {
-                via: ApprovalSource::Review,
-                fingerprint: at_fingerprint,
-                requirements: counts_for,
-                reason: None,
-            },
-            ReviewState::ChangesRequested => AuditEvent::ChangesRequested {
-                fingerprint: at_fingerprint,
-            },
-            ReviewState::Dismissed => AuditEvent::Withdrawal {
-                via: WithdrawalSource::DismissedReview,
-                approver: review.author.login.clone(),
-            },
-            _ => continue,
-        };
-        let mut entry = AuditEntry::by(now, pr_ref, review.author.login.clone(), event);
-        if let Some(head) = head {
-            entry = entry.at(Sha::from(head.as_str()));
-        }
-        records.push(entry);
-        if dismissal {
-            state.audited.dismissed_reviews.insert(review.id.0);
-            state.audited.approvals.remove(&review.id.0);
-        } else {
-            state.audited.reviews.insert(review.id.0);
-            if review.state == ReviewState::Approved {
-                state
-                    .audited
-                    .approvals
-                    .insert(review.id.0, review.author.login.as_str().to_owned());
+        if let Some(event) = new_review_event(audited, review, result, bound) {
+            let mut entry = AuditEntry::by(now, pr_ref, review.author.login.clone(), event);
+            if let Some(head) = review_head(review, bound.sightings) {
+                entry = entry.at(Sha::from(head.as_str()));
             }
+            records.push(entry);
         }
     }
     // An approval the forge no longer lists was revoked (GitLab has no dismissed state): record
     // the withdrawal, and forget the review so that approving again is recorded again.
-    let vanished: Vec<(u64, String)> = state
-        .audited
+    let vanished: Vec<(u64, String)> = audited
         .approvals
         .iter()
         .filter(|(id, _)| !reviews.iter().any(|r| r.id.0 == **id))
@@ -285,17 +268,18 @@ fn audit_changes(
         records.push(
             AuditEntry::by(now, pr_ref, Login::from(login.as_str()), event).at(pr.head.clone()),
         );
-        state.audited.approvals.remove(&id);
-        state.audited.reviews.remove(&id);
+        audited.approvals.remove(&id);
+        audited.reviews.remove(&id);
     }
+    let current = bound.fingerprints.get(pr.head.as_str());
     for dropped in &result.dropped {
         let key = format!(
             "{} {} {}",
             dropped.login,
             dropped.reason,
-            current.as_deref().unwrap_or("-")
+            current.map_or("-", String::as_str)
         );
-        if !state.audited.drops.insert(key) {
+        if !audited.drops.insert(key) {
             continue;
         }
         let event = AuditEvent::ApprovalDropped {
@@ -308,6 +292,79 @@ fn audit_changes(
     }
     for entry in records {
         kept.audit(entry);
+    }
+}
+
+/// The audit event of a person's review iamgate has not recorded yet (`None`: nothing to
+/// record), remembering it as recorded.
+fn new_review_event(
+    audited: &mut store::Audited,
+    review: &crate::forge::Review,
+    result: &Reviews,
+    bound: &Bound<'_>,
+) -> Option<AuditEvent> {
+    if review.author.kind != ActorKind::User {
+        return None;
+    }
+    // A review keeps its id when it is dismissed: an approval audited before must still have
+    // its withdrawal recorded, so a dismissal is remembered apart from the review's id.
+    let seen = if review.state == ReviewState::Dismissed {
+        audited.dismissed_reviews.contains(&review.id.0)
+    } else {
+        audited.reviews.contains(&review.id.0)
+    };
+    if seen {
+        return None;
+    }
+    // The commit it binds to: its own, or (GitLab) the head it was first seen on.
+    let at_fingerprint =
+        review_head(review, bound.sightings).and_then(|c| bound.fingerprints.get(&c).cloned());
+    let counts_for: Vec<String> = result
+        .requirements
+        .iter()
+        .filter(|r| {
+            r.approved_by
+                .iter()
+                .any(|l| l.eq_ignore_ascii_case(review.author.login.as_str()))
+        })
+        .map(|r| r.name.clone())
+        .collect();
+    let event = match review.state {
+        // An approval that counts for no requirement (a stranger's) is not an approval of the
+        // gate: nothing to record. It is looked at again when something changes.
+        ReviewState::Approved if counts_for.is_empty() => return None,
+        ReviewState::Approved => AuditEvent::Approval {
+            via: ApprovalSource::Review,
+            fingerprint: at_fingerprint,
+            requirements: counts_for,
+            reason: None,
+        },
+        ReviewState::ChangesRequested => AuditEvent::ChangesRequested {
+            fingerprint: at_fingerprint,
+        },
+        ReviewState::Dismissed => AuditEvent::Withdrawal {
+            via: WithdrawalSource::DismissedReview,
+            approver: review.author.login.clone(),
+        },
+        _ => return None,
+    };
+    remember_review(audited, review);
+    Some(event)
+}
+
+/// Marks a review as recorded: a dismissal apart from the review's id (which it keeps), and
+/// an approval with its approver, so that its withdrawal can be recorded when it vanishes.
+fn remember_review(audited: &mut store::Audited, review: &crate::forge::Review) {
+    if review.state == ReviewState::Dismissed {
+        audited.dismissed_reviews.insert(review.id.0);
+        audited.approvals.remove(&review.id.0);
+    } else {
+        audited.reviews.insert(review.id.0);
+        if review.state == ReviewState::Approved {
+            audited
+                .approvals
+                .insert(review.id.0, review.author.login.as_str().to_owned());
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 use std::time::SystemTime;
 
 use crate::audit::{ApprovalSource, AuditEntry, AuditEvent, Timestamp, WithdrawalSource};
-use crate::commands::{self, Command, CommandError};
+use crate::commands::{self, Command, CommandError, Reason};
 use crate::config::repo::{Invalidation, RepoConfig, Reviewers};
 use crate::engine::report::escape;
 use crate::event::{CommentId, PrRef, UserRef};
@@ -93,7 +93,6 @@ struct Run<'a> {
 
 impl Run<'_> {
     async fn command(&mut self, line: usize, command: &Command) -> Result<String, JobFailure> {
-        let usage = format!("`/iamgate {}`", command.spec().name);
         match command {
             Command::Help => return Ok(commands::help_text()),
             Command::Explain { rule_id } => {
@@ -123,138 +122,170 @@ impl Run<'_> {
                 )
                 .await;
         };
-        let head = self.pr.head.as_str().to_owned();
-        let short: String = head.chars().take(7).collect();
         match command {
             Command::Help | Command::Explain { .. } => Ok(String::new()),
-            Command::Rerun => {
-                let is_author = self
-                    .author
-                    .login
-                    .as_str()
-                    .eq_ignore_ascii_case(self.pr.author.as_str());
-                if !is_author
-                    && self
-                        .forge
-                        .collaborator_permission(self.pr_ref, self.author)
-                        .await?
-                        < RepoPermission::Write
-                {
-                    return self
-                        .refuse(
-                            line,
-                            command,
-                            "Only the pull request's author and people with write access to the repository can rerun the analysis \
-                             (a rerun executes the pull request's code).",
-                        )
-                        .await;
-                }
-                self.ctx
-                    .settings
-                    .previews
-                    .forget(self.pr_ref, &config.stacks, &self.pr.head);
-                self.recompute = true;
-                Ok(format!(
-                    "{usage}: previewing `{short}` again; the comment and the status follow."
-                ))
-            }
+            Command::Rerun => self.rerun(line, command, config).await,
             Command::Approve { reason } => {
-                if self.is_author() && !config.allow_author_approval {
-                    return self
-                        .refuse(
-                            line,
-                            command,
-                            "You opened this pull request: your approval does not count (`allow_author_approval` is false \
-                             in .iamgate.yml). Ask a reviewer named in the comment.",
-                        )
-                        .await;
-                }
-                let qualified = self.qualified_requirements(config).await?;
-                if qualified.is_empty() {
-                    return self
-                        .refuse(
-                            line,
-                            command,
-                            "You are not among the reviewers of any requirement of .iamgate.yml (`reviews[].from`: \
-                             teams you are an active member of, or users), so your approval would not count.",
-                        )
-                        .await;
-                }
-                let vote = self.vote(
-                    line,
-                    VoteKind::Approve,
-                    reason.as_ref().map(|r| r.as_str().to_owned()),
-                );
-                let fingerprint = self.fingerprint_of_head().await?;
-                let audit = self.entry(AuditEvent::Approval {
-                    via: ApprovalSource::Command,
-                    fingerprint,
-                    requirements: qualified.clone(),
-                    reason: vote.reason.clone(),
-                });
-                self.ctx
-                    .store
-                    .add_vote(self.pr_ref, &vote, Some(audit))
-                    .await?;
-                self.recompute = true;
-                Ok(format!(
-                    "{usage}: approval recorded on `{short}` for {}. It keeps counting while the IAM change stays the same{}.",
-                    qualified
-                        .iter()
-                        .map(|r| escape::code_span(r))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    if config.invalidate_approvals == Invalidation::OnPush {
-                        " and nobody pushes (`invalidate_approvals: on_push`)"
-                    } else {
-                        ""
-                    }
-                ))
+                let reason = reason.as_ref().map(|r| r.as_str().to_owned());
+                self.approve(line, command, config, reason).await
             }
-            Command::Unapprove => {
-                let vote = self.vote(line, VoteKind::Withdraw, None);
-                let audit = self.entry(AuditEvent::Withdrawal {
-                    via: WithdrawalSource::Command,
-                    approver: self.author.login.clone(),
-                });
-                self.ctx
-                    .store
-                    .add_vote(self.pr_ref, &vote, Some(audit))
-                    .await?;
-                self.recompute = true;
-                Ok(format!(
-                    "{usage}: your approvals (by command or review) no longer count. Approve again to count again."
-                ))
-            }
-            Command::Override { reason } => {
-                if !self.member_of(&config.overrides).await? {
-                    return self
-                        .refuse(
-                            line,
-                            command,
-                            "Only members of `overrides` in .iamgate.yml can override the gate. Ask one of them, or get \
-                             the required approvals.",
-                        )
-                        .await;
-                }
-                let vote = self.vote(line, VoteKind::Override, Some(reason.as_str().to_owned()));
-                let fingerprint = self.fingerprint_of_head().await?;
-                let audit = self.entry(AuditEvent::Override {
-                    reason: reason.as_str().to_owned(),
-                    fingerprint,
-                });
-                self.ctx
-                    .store
-                    .add_vote(self.pr_ref, &vote, Some(audit))
-                    .await?;
-                self.recompute = true;
-                Ok(format!(
-                    "{usage}: override recorded on `{short}` with the reason “{}”. The status turns success for this IAM \
-                     change; a different IAM change needs a new override.",
-                    reason.markdown()
-                ))
-            }
+            Command::Unapprove => self.unapprove(line, command).await,
+            Command::Override { reason } => self.override_gate(line, command, config, reason).await,
         }
+    }
+
+    /// `rerun`: forgets the head's cached previews (a rerun executes the pull request's code, so
+    /// only its author and writers may ask).
+    async fn rerun(
+        &mut self,
+        line: usize,
+        command: &Command,
+        config: &RepoConfig,
+    ) -> Result<String, JobFailure> {
+        if !self.is_author()
+            && self
+                .forge
+                .collaborator_permission(self.pr_ref, self.author)
+                .await?
+                < RepoPermission::Write
+        {
+            return self
+                .refuse(
+                    line,
+                    command,
+                    "Only the pull request's author and people with write access to the repository can rerun the analysis \
+                     (a rerun executes the pull request's code).",
+                )
+                .await;
+        }
+        self.ctx
+            .settings
+            .previews
+            .forget(self.pr_ref, &config.stacks, &self.pr.head);
+        self.recompute = true;
+        Ok(format!(
+            "{}: previewing `{}` again; the comment and the status follow.",
+            usage(command),
+            self.short_head()
+        ))
+    }
+
+    /// `approve`: a vote bound to the head, for the requirements the author qualifies for.
+    async fn approve(
+        &mut self,
+        line: usize,
+        command: &Command,
+        config: &RepoConfig,
+        reason: Option<String>,
+    ) -> Result<String, JobFailure> {
+        if self.is_author() && !config.allow_author_approval {
+            return self
+                .refuse(
+                    line,
+                    command,
+                    "You opened this pull request: your approval does not count (`allow_author_approval` is false \
+                     in .iamgate.yml). Ask a reviewer named in the comment.",
+                )
+                .await;
+        }
+        let qualified = self.qualified_requirements(config).await?;
+        if qualified.is_empty() {
+            return self
+                .refuse(
+                    line,
+                    command,
+                    "You are not among the reviewers of any requirement of .iamgate.yml (`reviews[].from`: \
+                     teams you are an active member of, or users), so your approval would not count.",
+                )
+                .await;
+        }
+        let vote = self.vote(line, VoteKind::Approve, reason);
+        let fingerprint = self.fingerprint_of_head().await?;
+        let audit = self.entry(AuditEvent::Approval {
+            via: ApprovalSource::Command,
+            fingerprint,
+            requirements: qualified.clone(),
+            reason: vote.reason.clone(),
+        });
+        self.record(&vote, audit).await?;
+        Ok(format!(
+            "{}: approval recorded on `{}` for {}. It keeps counting while the IAM change stays the same{}.",
+            usage(command),
+            self.short_head(),
+            qualified
+                .iter()
+                .map(|r| escape::code_span(r))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if config.invalidate_approvals == Invalidation::OnPush {
+                " and nobody pushes (`invalidate_approvals: on_push`)"
+            } else {
+                ""
+            }
+        ))
+    }
+
+    /// `unapprove`: withdraws the author's approvals, by command or review.
+    async fn unapprove(&mut self, line: usize, command: &Command) -> Result<String, JobFailure> {
+        let vote = self.vote(line, VoteKind::Withdraw, None);
+        let audit = self.entry(AuditEvent::Withdrawal {
+            via: WithdrawalSource::Command,
+            approver: self.author.login.clone(),
+        });
+        self.record(&vote, audit).await?;
+        Ok(format!(
+            "{}: your approvals (by command or review) no longer count. Approve again to count again.",
+            usage(command)
+        ))
+    }
+
+    /// `override`: lets this IAM change through without the approvals (override members only).
+    async fn override_gate(
+        &mut self,
+        line: usize,
+        command: &Command,
+        config: &RepoConfig,
+        reason: &Reason,
+    ) -> Result<String, JobFailure> {
+        if !self.member_of(&config.overrides).await? {
+            return self
+                .refuse(
+                    line,
+                    command,
+                    "Only members of `overrides` in .iamgate.yml can override the gate. Ask one of them, or get \
+                     the required approvals.",
+                )
+                .await;
+        }
+        let vote = self.vote(line, VoteKind::Override, Some(reason.as_str().to_owned()));
+        let fingerprint = self.fingerprint_of_head().await?;
+        let audit = self.entry(AuditEvent::Override {
+            reason: reason.as_str().to_owned(),
+            fingerprint,
+        });
+        self.record(&vote, audit).await?;
+        Ok(format!(
+            "{}: override recorded on `{}` with the reason “{}”. The status turns success for this IAM \
+             change; a different IAM change needs a new override.",
+            usage(command),
+            self.short_head(),
+            reason.markdown()
+        ))
+    }
+
+    /// Stores a vote with its audit record (one transaction); the gate must be computed again.
+    async fn record(&mut self, vote: &CommandVote, audit: AuditEntry) -> Result<(), JobFailure> {
+        self.ctx
+            .store
+            .add_vote(self.pr_ref, vote, Some(audit))
+            .await?;
+        self.recompute = true;
+        Ok(())
+    }
+
+    /// The head the votes bind to, as the replies show it.
+    fn short_head(&self) -> String {
+        self.pr.head.as_str().chars().take(7).collect()
     }
 
     fn is_author(&self) -> bool {
@@ -367,6 +398,11 @@ impl Run<'_> {
         AuditEntry::by(now(), self.pr_ref, self.author.login.clone(), event)
             .at(self.pr.head.clone())
     }
+}
+
+/// `` `/iamgate approve` ``, as replies name the command.
+fn usage(command: &Command) -> String {
+    format!("`/iamgate {}`", command.spec().name)
 }
 
 fn now() -> Timestamp {
