@@ -5,14 +5,14 @@
 //! reactions or award emoji, comments or notes), the fake pulumi. Each asserts what a person would
 //! see — the `iamgate` status, the Reviews section of the one report, iamgate's reply and its eyes
 //! reaction — and what the audit trail recorded. The bodies are written once over
-//! [`ForgeHarness`] and run as `github::<name>` and `gitlab::<name>`; GitHub's changes-requested
+//! [`Forge`] and run as `github::<name>` and `gitlab::<name>`; GitHub's changes-requested
 //! reviews and comment edits and deletions stay GitHub-specific below, GitLab's own cases are in
 //! `gitlab_scenarios.rs`.
 
 use iamgate::audit::{ApprovalSource, AuditEntry, AuditEvent, GateState, WithdrawalSource};
 
-use crate::support::harness::{Fail, ForgeHarness};
-use crate::support::server::{CONFIG, REPO, STACK, Server, fixture};
+use crate::support::app::{CONFIG, Fail, Forge, REPO, STACK, TestApp, fixture};
+use crate::support::fake_github::FakeGitHub;
 
 pub(crate) const ADMIN_ATTACH: &str = "corpus/admin-attach.preview.json";
 /// Another critical IAM change (a different fingerprint than [`ADMIN_ATTACH`]).
@@ -98,8 +98,8 @@ pub(crate) fn short(sha: &str) -> &str {
 }
 
 /// A server with PR 7 under `config`, the risky change analyzed: pending, nobody approved.
-pub(crate) async fn analyzed<F: ForgeHarness>(config: &str) -> (F, String) {
-    let s = F::start().await;
+pub(crate) async fn analyzed<F: Forge>(config: &str) -> (TestApp<F>, String) {
+    let s = TestApp::<F>::start().await;
     let head = s.enroll_with(PR, "h1", config);
     s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
     s.open(PR).await;
@@ -219,7 +219,7 @@ crate::both_forges!(
 // ---- reviews ----
 
 async fn a_team_member_s_approving_review_passes_and_the_audit_trail_records_it_in_order<
-    F: ForgeHarness,
+    F: Forge,
 >() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
@@ -256,7 +256,7 @@ async fn a_team_member_s_approving_review_passes_and_the_audit_trail_records_it_
     s.assert_chain_verifies().await;
 }
 
-async fn a_non_member_s_approval_leaves_the_gate_pending<F: ForgeHarness>() {
+async fn a_non_member_s_approval_leaves_the_gate_pending<F: Forge>() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     // Invited to the team but not yet a member: GitHub answers `state: pending`.
     s.invite_member("acme/security", "newcomer");
@@ -289,9 +289,7 @@ async fn a_non_member_s_approval_leaves_the_gate_pending<F: ForgeHarness>() {
     );
 }
 
-async fn a_requirement_from_users_counts_its_users_and_one_from_a_team_its_members<
-    F: ForgeHarness,
->() {
+async fn a_requirement_from_users_counts_its_users_and_one_from_a_team_its_members<F: Forge>() {
     // By user: alice counts, a security team member does not.
     let (s, head) = analyzed::<F>(&config_from("{ users: [\"alice\"] }")).await;
     s.assert_gate(&head, "pending", "needs 1 approval from alice")
@@ -327,9 +325,7 @@ async fn a_requirement_from_users_counts_its_users_and_one_from_a_team_its_membe
     );
 }
 
-async fn two_requirements_need_both_and_one_approval_counts_for_each_it_qualifies_for<
-    F: ForgeHarness,
->() {
+async fn two_requirements_need_both_and_one_approval_counts_for_each_it_qualifies_for<F: Forge>() {
     let (s, head) = analyzed::<F>(TWO_REQUIREMENTS).await;
     s.add_member("acme/security", "both");
     s.add_member("acme/platform", "plat1");
@@ -394,7 +390,7 @@ async fn two_requirements_need_both_and_one_approval_counts_for_each_it_qualifie
 
 #[tokio::test]
 async fn changes_requested_by_a_reviewer_fail_the_gate_until_they_approve() {
-    let (s, head) = analyzed::<Server>(CONFIG).await;
+    let (s, head) = analyzed::<FakeGitHub>(CONFIG).await;
     // Somebody outside the requirement asking for changes blocks nothing.
     s.submit_review(PR, "mallory", "CHANGES_REQUESTED").await;
     s.settle().await;
@@ -433,7 +429,7 @@ async fn changes_requested_by_a_reviewer_fail_the_gate_until_they_approve() {
     s.assert_chain_verifies().await;
 }
 
-async fn a_dismissed_approving_review_puts_the_gate_back_to_pending<F: ForgeHarness>() {
+async fn a_dismissed_approving_review_puts_the_gate_back_to_pending<F: Forge>() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     let review = s.approve(PR, "sec1").await;
     s.settle().await;
@@ -467,11 +463,11 @@ async fn a_dismissed_approving_review_puts_the_gate_back_to_pending<F: ForgeHarn
 
 /// sec1 approves at h1 (by `/iamgate approve` when `by_command`, else by the forge's
 /// approval); the author pushes h2 whose preview is `fixture_at_h2`.
-async fn approve_then_push<F: ForgeHarness>(
+async fn approve_then_push<F: Forge>(
     config: &str,
     by_command: bool,
     fixture_at_h2: &str,
-) -> (F, String, String) {
+) -> (TestApp<F>, String, String) {
     let (s, h1) = analyzed::<F>(config).await;
     if by_command {
         s.comment(PR, "sec1", "/iamgate approve").await;
@@ -492,7 +488,7 @@ async fn approve_then_push<F: ForgeHarness>(
 }
 
 /// An approval (`by_command` or the forge's) of h1 still counts at h2 with the same IAM change.
-async fn same_change_keeps<F: ForgeHarness>(by_command: bool) {
+async fn same_change_keeps<F: Forge>(by_command: bool) {
     let (s, _h1, h2) = approve_then_push::<F>(CONFIG, by_command, ADMIN_ATTACH).await;
     s.assert_gate(&h2, "success", APPROVED).await;
     let section = reviews(&s.report(PR));
@@ -505,7 +501,7 @@ async fn same_change_keeps<F: ForgeHarness>(by_command: bool) {
 }
 
 /// An approval (`by_command` or the forge's) of h1 no longer counts at h2 under `on_push`.
-async fn same_change_drops_on_push<F: ForgeHarness>(by_command: bool) {
+async fn same_change_drops_on_push<F: Forge>(by_command: bool) {
     let config = config_with("invalidate_approvals: on_push\n");
     let (s, h1, h2) = approve_then_push::<F>(&config, by_command, ADMIN_ATTACH).await;
     s.assert_gate(&h2, "pending", NEEDS_SECURITY).await;
@@ -531,27 +527,23 @@ async fn same_change_drops_on_push<F: ForgeHarness>(by_command: bool) {
     );
 }
 
-async fn a_push_with_the_same_iam_change_keeps_the_approval_under_on_iam_change<F: ForgeHarness>() {
+async fn a_push_with_the_same_iam_change_keeps_the_approval_under_on_iam_change<F: Forge>() {
     same_change_keeps::<F>(false).await;
 }
 
-async fn a_push_with_the_same_iam_change_keeps_a_command_approval_under_on_iam_change<
-    F: ForgeHarness,
->() {
+async fn a_push_with_the_same_iam_change_keeps_a_command_approval_under_on_iam_change<F: Forge>() {
     same_change_keeps::<F>(true).await;
 }
 
-async fn a_push_with_the_same_iam_change_drops_the_approval_under_on_push<F: ForgeHarness>() {
+async fn a_push_with_the_same_iam_change_drops_the_approval_under_on_push<F: Forge>() {
     same_change_drops_on_push::<F>(false).await;
 }
 
-async fn a_push_with_the_same_iam_change_drops_a_command_approval_under_on_push<F: ForgeHarness>() {
+async fn a_push_with_the_same_iam_change_drops_a_command_approval_under_on_push<F: Forge>() {
     same_change_drops_on_push::<F>(true).await;
 }
 
-async fn a_push_with_a_different_iam_change_drops_the_approval_under_on_iam_change<
-    F: ForgeHarness,
->() {
+async fn a_push_with_a_different_iam_change_drops_the_approval_under_on_iam_change<F: Forge>() {
     let (s, h1, h2) = approve_then_push::<F>(CONFIG, false, OTHER_IAM).await;
     s.assert_gate(&h2, "pending", NEEDS_SECURITY).await;
     let section = reviews(&s.report(PR));
@@ -565,7 +557,7 @@ async fn a_push_with_a_different_iam_change_drops_the_approval_under_on_iam_chan
     assert_eq!(of_kind(&s.audit().await, "approval_dropped").len(), 1);
 }
 
-async fn a_push_with_a_different_iam_change_drops_the_approval_under_on_push<F: ForgeHarness>() {
+async fn a_push_with_a_different_iam_change_drops_the_approval_under_on_push<F: Forge>() {
     let config = config_with("invalidate_approvals: on_push\n");
     let (s, h1, h2) = approve_then_push::<F>(&config, false, OTHER_IAM).await;
     s.assert_gate(&h2, "pending", NEEDS_SECURITY).await;
@@ -581,7 +573,7 @@ async fn a_push_with_a_different_iam_change_drops_the_approval_under_on_push<F: 
 
 // ---- commands ----
 
-async fn the_audit_trail_records_a_command_approval_in_order<F: ForgeHarness>() {
+async fn the_audit_trail_records_a_command_approval_in_order<F: Forge>() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     s.comment(PR, "sec1", "/iamgate approve").await;
     s.settle().await;
@@ -590,7 +582,7 @@ async fn the_audit_trail_records_a_command_approval_in_order<F: ForgeHarness>() 
 }
 
 async fn approve_and_unapprove_commands_grant_and_withdraw_command_and_review_approvals<
-    F: ForgeHarness,
+    F: Forge,
 >() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     s.add_member("acme/security", "sec2");
@@ -700,7 +692,7 @@ async fn approve_and_unapprove_commands_grant_and_withdraw_command_and_review_ap
     s.assert_chain_verifies().await;
 }
 
-async fn the_author_s_approval_is_refused_unless_allowed<F: ForgeHarness>() {
+async fn the_author_s_approval_is_refused_unless_allowed<F: Forge>() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     // The author is even a member of the team: authorship alone is the reason.
     s.add_member("acme/security", "dev");
@@ -745,7 +737,7 @@ async fn the_author_s_approval_is_refused_unless_allowed<F: ForgeHarness>() {
     );
 }
 
-async fn a_non_reviewer_s_approve_command_is_refused<F: ForgeHarness>() {
+async fn a_non_reviewer_s_approve_command_is_refused<F: Forge>() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     let id = s.comment(PR, "mallory", "/iamgate approve").await;
     s.settle().await;
@@ -759,8 +751,8 @@ async fn a_non_reviewer_s_approve_command_is_refused<F: ForgeHarness>() {
 }
 
 /// Nothing happened for a delivery: no job ran, no reaction, no reply, no vote, no audit.
-pub(crate) async fn assert_nothing_happened<F: ForgeHarness>(
-    s: &F,
+pub(crate) async fn assert_nothing_happened<F: Forge>(
+    s: &TestApp<F>,
     head: &str,
     comment: u64,
     audit_before: usize,
@@ -775,7 +767,7 @@ pub(crate) async fn assert_nothing_happened<F: ForgeHarness>(
 
 #[tokio::test]
 async fn an_edited_or_deleted_comment_grants_nothing() {
-    let (s, head) = analyzed::<Server>(CONFIG).await;
+    let (s, head) = analyzed::<FakeGitHub>(CONFIG).await;
     let before = s.audit().await.len();
     let id = s
         .fake
@@ -795,7 +787,7 @@ async fn an_edited_or_deleted_comment_grants_nothing() {
 
 #[tokio::test]
 async fn iamgate_s_own_comments_and_other_bots_are_ignored() {
-    let (s, head) = analyzed::<Server>(CONFIG).await;
+    let (s, head) = analyzed::<FakeGitHub>(CONFIG).await;
     let before = s.audit().await.len();
     let bot = s.fake.bot_login();
     for login in [bot.as_str(), "dependabot[bot]"] {
@@ -811,7 +803,7 @@ async fn iamgate_s_own_comments_and_other_bots_are_ignored() {
     }
 }
 
-async fn commands_in_code_blocks_and_quotes_are_ignored<F: ForgeHarness>() {
+async fn commands_in_code_blocks_and_quotes_are_ignored<F: Forge>() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     let before = s.audit().await.len();
     let quoted = "To approve, write:\n```\n/iamgate approve\n```\n> /iamgate approve\n\n    /iamgate approve\n";
@@ -829,7 +821,7 @@ async fn commands_in_code_blocks_and_quotes_are_ignored<F: ForgeHarness>() {
 }
 
 async fn an_override_by_a_member_passes_by_a_non_member_is_refused_and_a_new_change_ends_it<
-    F: ForgeHarness,
+    F: Forge,
 >() {
     let (s, head) = analyzed::<F>(&config_with(OVERRIDES)).await;
     s.add_member("acme/leads", "lead1");
@@ -886,9 +878,7 @@ async fn an_override_by_a_member_passes_by_a_non_member_is_refused_and_a_new_cha
     s.assert_chain_verifies().await;
 }
 
-async fn explain_shows_a_known_rule_and_refuses_an_unknown_one_with_near_matches<
-    F: ForgeHarness,
->() {
+async fn explain_shows_a_known_rule_and_refuses_an_unknown_one_with_near_matches<F: Forge>() {
     let (s, _head) = analyzed::<F>(CONFIG).await;
     let known = s
         .comment(PR, "mallory", "/iamgate explain aws-mp-001")
@@ -919,7 +909,7 @@ async fn explain_shows_a_known_rule_and_refuses_an_unknown_one_with_near_matches
     );
 }
 
-async fn help_lists_every_command<F: ForgeHarness>() {
+async fn help_lists_every_command<F: Forge>() {
     let (s, _head) = analyzed::<F>(CONFIG).await;
     let id = s.comment(PR, "mallory", "/iamgate help").await;
     s.settle().await;
@@ -934,7 +924,7 @@ async fn help_lists_every_command<F: ForgeHarness>() {
     }
 }
 
-async fn rerun_by_a_writer_previews_again_and_by_a_stranger_is_refused<F: ForgeHarness>() {
+async fn rerun_by_a_writer_previews_again_and_by_a_stranger_is_refused<F: Forge>() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     assert_eq!(s.pulumi().invocations().len(), 1);
 
@@ -969,7 +959,7 @@ async fn rerun_by_a_writer_previews_again_and_by_a_stranger_is_refused<F: ForgeH
     );
 }
 
-async fn commands_on_a_closed_pr_are_refused_with_a_reply<F: ForgeHarness>() {
+async fn commands_on_a_closed_pr_are_refused_with_a_reply<F: Forge>() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     s.close(PR);
     let id = s.comment(PR, "sec1", "/iamgate approve").await;
@@ -986,7 +976,7 @@ async fn commands_on_a_closed_pr_are_refused_with_a_reply<F: ForgeHarness>() {
     assert_eq!(of_kind(&audit, "command_refused").len(), 1, "{audit:#?}");
 }
 
-async fn a_retried_command_job_replies_and_votes_once<F: ForgeHarness>() {
+async fn a_retried_command_job_replies_and_votes_once<F: Forge>() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     // Every attempt of the client to post the reply fails: the job fails and is retried.
     s.fail("POST", &s.comments_path(PR), 0, 4, Fail::Error500);
@@ -1011,7 +1001,7 @@ async fn a_retried_command_job_replies_and_votes_once<F: ForgeHarness>() {
 }
 
 /// A refusal is recorded once, like a vote, however often its job is retried.
-async fn a_retried_refused_command_is_audited_once<F: ForgeHarness>() {
+async fn a_retried_refused_command_is_audited_once<F: Forge>() {
     let (s, _head) = analyzed::<F>(CONFIG).await;
     s.fail("POST", &s.comments_path(PR), 0, 4, Fail::Error500);
     let id = s
