@@ -93,6 +93,17 @@ pub(crate) fn reviews(body: &str) -> String {
     rest[..end].to_owned()
 }
 
+/// iamgate's one reply to comment `id` on PR 7 as shown, with the comment id its marker names
+/// (which differs between the forges) written `[id]`. Its snapshots are asserted within
+/// `insta::allow_duplicates!`: the same assertion runs once per forge, and both must match.
+fn shown_reply<F: Forge>(s: &TestApp<F>, id: u64) -> String {
+    let reply = shown(&s.reply(PR, id));
+    reply.replace(
+        &format!("<!-- iamgate:reply:{id} -->"),
+        "<!-- iamgate:reply:[id] -->",
+    )
+}
+
 pub(crate) fn short(sha: &str) -> &str {
     &sha[..7]
 }
@@ -596,14 +607,13 @@ async fn approve_and_unapprove_commands_grant_and_withdraw_command_and_review_ap
         .await;
     s.settle().await;
     assert_eq!(s.reactions(PR, approve), ["eyes"]);
-    let reply = shown(&s.reply(PR, approve));
-    assert!(
-        reply.contains(&format!(
-            "`/iamgate approve`: approval recorded on `{}` for `security`.",
-            short(&head)
-        )),
-        "{reply}"
-    );
+    assert_eq!(short(&head), "33112ee");
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, approve), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate approve`: approval recorded on `33112ee` for `security`. It keeps counting while the IAM change stays the same.
+    ");
+    }
     s.assert_gate(&head, "success", APPROVED).await;
     assert!(
         reviews(&s.report(PR)).contains("| security | ✅ 1 of 1 | @sec1 | — |"),
@@ -614,12 +624,12 @@ async fn approve_and_unapprove_commands_grant_and_withdraw_command_and_review_ap
     let unapprove = s.comment(PR, "sec1", "/iamgate unapprove").await;
     s.settle().await;
     assert_eq!(s.reactions(PR, unapprove), ["eyes"]);
-    assert!(
-        shown(&s.reply(PR, unapprove))
-            .contains("your approvals (by command or review) no longer count"),
-        "{}",
-        s.reply(PR, unapprove)
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, unapprove), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate unapprove`: your approvals (by command or review) no longer count. Approve again to count again.
+    ");
+    }
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
 
     // A review approval is withdrawn the same way.
@@ -699,12 +709,12 @@ async fn the_author_s_approval_is_refused_unless_allowed<F: Forge>() {
     let id = s.comment(PR, "dev", "/iamgate approve I wrote it").await;
     s.settle().await;
     assert_eq!(s.reactions(PR, id), ["eyes"]);
-    let reply = shown(&s.reply(PR, id));
-    assert!(
-        reply.contains("`/iamgate approve`: refused. You opened this pull request"),
-        "{reply}"
-    );
-    assert!(reply.contains("allow_author_approval"), "{reply}");
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, id), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate approve`: refused. You opened this pull request: your approval does not count (`allow_author_approval` is false in .iamgate.yml). Ask a reviewer named in the comment.
+    ");
+    }
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     assert!(
         reviews(&s.report(PR)).contains("| security | ⏳ 0 of 1 | — |"),
@@ -724,11 +734,12 @@ async fn the_author_s_approval_is_refused_unless_allowed<F: Forge>() {
     s.add_member("acme/security", "dev");
     let id = s.comment(PR, "dev", "/iamgate approve").await;
     s.settle().await;
-    assert!(
-        shown(&s.reply(PR, id)).contains("approval recorded"),
-        "{}",
-        s.reply(PR, id)
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, id), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate approve`: approval recorded on `33112ee` for `security`. It keeps counting while the IAM change stays the same.
+    ");
+    }
     s.assert_gate(&head, "success", APPROVED).await;
     assert!(
         reviews(&s.report(PR)).contains("| security | ✅ 1 of 1 | @dev | — |"),
@@ -741,11 +752,12 @@ async fn a_non_reviewer_s_approve_command_is_refused<F: Forge>() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     let id = s.comment(PR, "mallory", "/iamgate approve").await;
     s.settle().await;
-    let reply = shown(&s.reply(PR, id));
-    assert!(
-        reply.contains("refused. You are not among the reviewers"),
-        "{reply}"
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, id), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate approve`: refused. You are not among the reviewers of any requirement of .iamgate.yml (`reviews[].from`: teams you are an active member of, or users), so your approval would not count.
+    ");
+    }
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     assert!(of_kind(&s.audit().await, "approval").is_empty());
 }
@@ -814,9 +826,23 @@ async fn commands_in_code_blocks_and_quotes_are_ignored<F: Forge>() {
     let mixed = format!("{quoted}\n/iamgate help");
     let id = s.comment(PR, "sec1", &mixed).await;
     s.settle().await;
-    let reply = shown(&s.reply(PR, id));
-    assert!(reply.contains("| `/iamgate help` |"), "{reply}");
-    assert!(!reply.contains("approval recorded"), "{reply}");
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, id), @"
+    <!-- iamgate:reply:[id] -->
+    Write a command at the start of a line in a new comment on the pull request. Lines in code blocks and quotes are ignored, and editing a comment never runs anything.
+
+    | command | what it does | who may use it |
+    | --- | --- | --- |
+    | `/iamgate help` | Show this list of commands. | anyone |
+    | `/iamgate rerun` | Analyze the pull request's head again (after a flaky preview, say). | the PR author, anyone with write access |
+    | `/iamgate approve [reason]` | Approve the current IAM change, like an approving review; the reason is shown and recorded. | anyone; counts only for a requirement you qualify for, never for the PR author unless `allow_author_approval` |
+    | `/iamgate unapprove` | Withdraw your approval. | anyone |
+    | `/iamgate override <reason>` | Let this IAM change through without the required approvals; the reason is required, shown and recorded, and the override ends when the IAM change does. | members of `overrides` in `.iamgate.yml` |
+    | `/iamgate explain <rule-id>` | Show a rule's rationale, an example and how to fix it. | anyone |
+
+    `/iamgate` alone shows this help. Command names and rule ids are case-insensitive; a reason is kept as written, up to 500 characters. At most 10 commands are read from one comment.
+    ");
+    }
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
 }
 
@@ -829,11 +855,12 @@ async fn an_override_by_a_member_passes_by_a_non_member_is_refused_and_a_new_cha
     let refused = s.comment(PR, "mallory", "/iamgate override trust me").await;
     s.settle().await;
     assert_eq!(s.reactions(PR, refused), ["eyes"]);
-    let reply = shown(&s.reply(PR, refused));
-    assert!(
-        reply.contains("`/iamgate override`: refused. Only members of `overrides`"),
-        "{reply}"
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, refused), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate override`: refused. Only members of `overrides` in .iamgate.yml can override the gate. Ask one of them, or get the required approvals.
+    ");
+    }
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     let audit = s.audit().await;
     assert!(
@@ -846,11 +873,12 @@ async fn an_override_by_a_member_passes_by_a_non_member_is_refused_and_a_new_cha
         .comment(PR, "lead1", "/iamgate override incident #42 hotfix")
         .await;
     s.settle().await;
-    let reply = shown(&s.reply(PR, id));
-    assert!(
-        reply.contains("override recorded on") && reply.contains("incident #42 hotfix"),
-        "{reply}"
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, id), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate override`: override recorded on `33112ee` with the reason “incident #42 hotfix”. The status turns success for this IAM change; a different IAM change needs a new override.
+    ");
+    }
     s.assert_gate(&head, "success", "overridden by lead1: incident #42 hotfix")
         .await;
     let section = reviews(&s.report(PR));
@@ -885,23 +913,35 @@ async fn explain_shows_a_known_rule_and_refuses_an_unknown_one_with_near_matches
         .await;
     s.settle().await;
     assert_eq!(s.reactions(PR, known), ["eyes"]);
-    let reply = shown(&s.reply(PR, known));
-    for part in [
-        "**AWS-MP-001: ",
-        "**Why it matters.**",
-        "**Example.**",
-        "**How to fix.**",
-    ] {
-        assert!(reply.contains(part), "{part}: {reply}");
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, known), @r#"
+    <!-- iamgate:reply:[id] -->
+    **AWS-MP-001: AWS managed `AdministratorAccess` attached**
+
+    Category `admin-access`, default severity `critical` (a repository can change it with `risk.severity` in `.iamgate.yml`).
+
+    **Why it matters.** `AdministratorAccess` allows every action on every resource. Whoever can use this principal (a CI job, a leaked key, code running as the role) controls the whole account.
+
+    **Example.**
+
+    ```json
+    {"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}
+    ```
+
+    **How to fix.** Attach a policy with the actions the workload needs instead (IAM Access Analyzer can generate one from CloudTrail activity). Keep `AdministratorAccess` for a few break-glass human roles that require MFA.
+
+    [All rules](https://github.com/iamgate/iamgate/blob/main/docs/rules.md#aws-mp-001)
+    "#);
     }
 
     let unknown = s.comment(PR, "mallory", "/iamgate explain AWS-MP-01").await;
     s.settle().await;
-    let reply = shown(&s.reply(PR, unknown));
-    assert!(
-        reply.contains("There is no rule `AWS-MP-01`. Did you mean `AWS-MP-001`"),
-        "{reply}"
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, unknown), @"
+    <!-- iamgate:reply:[id] -->
+    There is no rule `AWS-MP-01`. Did you mean `AWS-MP-001`, `AWS-MP-002`, `AWS-MP-003`, `AWS-MP-004`, `AWS-MP-005`? Rule ids look like `AWS-PE-009`; `iamgate rules` and `docs/rules.md` list them all.
+    ");
+    }
     let audit = s.audit().await;
     assert!(
         matches!(of_kind(&audit, "command_refused")[..], [e] if e.actor.as_str() == "mallory"),
@@ -930,26 +970,24 @@ async fn rerun_by_a_writer_previews_again_and_by_a_stranger_is_refused<F: Forge>
 
     let refused = s.comment(PR, "mallory", "/iamgate rerun").await;
     s.settle().await;
-    assert!(
-        shown(&s.reply(PR, refused)).contains(
-            "`/iamgate rerun`: refused. Only the pull request's author and people with write access"
-        ),
-        "{}",
-        s.reply(PR, refused)
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, refused), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate rerun`: refused. Only the pull request's author and people with write access to the repository can rerun the analysis (a rerun executes the pull request's code).
+    ");
+    }
     assert_eq!(s.pulumi().invocations().len(), 1);
 
     // alice has write access.
     let id = s.comment(PR, "alice", "/iamgate rerun").await;
     s.settle().await;
-    assert!(
-        shown(&s.reply(PR, id)).contains(&format!(
-            "`/iamgate rerun`: previewing `{}` again",
-            short(&head)
-        )),
-        "{}",
-        s.reply(PR, id)
-    );
+    assert_eq!(short(&head), "33112ee");
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, id), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate rerun`: previewing `33112ee` again; the comment and the status follow.
+    ");
+    }
     assert_eq!(s.pulumi().invocations().len(), 2, "previewed again");
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     let audit = s.audit().await;
@@ -965,11 +1003,12 @@ async fn commands_on_a_closed_pr_are_refused_with_a_reply<F: Forge>() {
     let id = s.comment(PR, "sec1", "/iamgate approve").await;
     s.settle().await;
     assert_eq!(s.reactions(PR, id), ["eyes"]);
-    let reply = shown(&s.reply(PR, id));
-    assert!(
-        reply.contains("`/iamgate approve`: refused. This pull request is closed"),
-        "{reply}"
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, id), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate approve`: refused. This pull request is closed: commands that change the gate are not run. Reopen it first.
+    ");
+    }
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     let audit = s.audit().await;
     assert!(of_kind(&audit, "approval").is_empty(), "{audit:#?}");
@@ -1010,8 +1049,14 @@ async fn a_retried_refused_command_is_audited_once<F: Forge>() {
     let summary = s.settle().await;
 
     assert!(summary.retried >= 1, "{summary:?}");
-    let reply = s.reply(PR, id);
-    assert!(reply.contains("refused"), "{reply}");
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, id), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate approve`: refused. You are not among the reviewers of any requirement of .iamgate.yml (`reviews[].from`: teams you are an active member of, or users), so your approval would not count.
+
+    `frobnicate` is not an iamgate command. `/iamgate help` lists the commands.
+    ");
+    }
     let audit = s.audit().await;
     assert_eq!(
         of_kind(&audit, "command_refused").len(),
