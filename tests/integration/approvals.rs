@@ -5,14 +5,14 @@
 //! reactions or award emoji, comments or notes), the fake pulumi. Each asserts what a person would
 //! see — the `iamgate` status, the Reviews section of the one report, iamgate's reply and its eyes
 //! reaction — and what the audit trail recorded. The bodies are written once over
-//! [`ForgeHarness`] and run as `github::<name>` and `gitlab::<name>`; GitHub's changes-requested
+//! [`Forge`] and run as `github::<name>` and `gitlab::<name>`; GitHub's changes-requested
 //! reviews and comment edits and deletions stay GitHub-specific below, GitLab's own cases are in
 //! `gitlab_scenarios.rs`.
 
 use iamgate::audit::{ApprovalSource, AuditEntry, AuditEvent, GateState, WithdrawalSource};
 
-use crate::support::harness::{Fail, ForgeHarness};
-use crate::support::server::{CONFIG, REPO, STACK, Server, fixture};
+use crate::support::app::{CONFIG, Fail, Forge, REPO, STACK, TestApp, fixture};
+use crate::support::fake_github::FakeGitHub;
 
 pub(crate) const ADMIN_ATTACH: &str = "corpus/admin-attach.preview.json";
 /// Another critical IAM change (a different fingerprint than [`ADMIN_ATTACH`]).
@@ -93,13 +93,24 @@ pub(crate) fn reviews(body: &str) -> String {
     rest[..end].to_owned()
 }
 
+/// iamgate's one reply to comment `id` on PR 7 as shown, with the comment id its marker names
+/// (which differs between the forges) written `[id]`. Its snapshots are asserted within
+/// `insta::allow_duplicates!`: the same assertion runs once per forge, and both must match.
+fn shown_reply<F: Forge>(s: &TestApp<F>, id: u64) -> String {
+    let reply = shown(&s.reply(PR, id));
+    reply.replace(
+        &format!("<!-- iamgate:reply:{id} -->"),
+        "<!-- iamgate:reply:[id] -->",
+    )
+}
+
 pub(crate) fn short(sha: &str) -> &str {
     &sha[..7]
 }
 
 /// A server with PR 7 under `config`, the risky change analyzed: pending, nobody approved.
-pub(crate) async fn analyzed<F: ForgeHarness>(config: &str) -> (F, String) {
-    let s = F::start().await;
+pub(crate) async fn analyzed<F: Forge>(config: &str) -> (TestApp<F>, String) {
+    let s = TestApp::<F>::start().await;
     let head = s.enroll_with(PR, "h1", config);
     s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
     s.open(PR).await;
@@ -219,7 +230,7 @@ crate::both_forges!(
 // ---- reviews ----
 
 async fn a_team_member_s_approving_review_passes_and_the_audit_trail_records_it_in_order<
-    F: ForgeHarness,
+    F: Forge,
 >() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
@@ -256,7 +267,7 @@ async fn a_team_member_s_approving_review_passes_and_the_audit_trail_records_it_
     s.assert_chain_verifies().await;
 }
 
-async fn a_non_member_s_approval_leaves_the_gate_pending<F: ForgeHarness>() {
+async fn a_non_member_s_approval_leaves_the_gate_pending<F: Forge>() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     // Invited to the team but not yet a member: GitHub answers `state: pending`.
     s.invite_member("acme/security", "newcomer");
@@ -289,9 +300,7 @@ async fn a_non_member_s_approval_leaves_the_gate_pending<F: ForgeHarness>() {
     );
 }
 
-async fn a_requirement_from_users_counts_its_users_and_one_from_a_team_its_members<
-    F: ForgeHarness,
->() {
+async fn a_requirement_from_users_counts_its_users_and_one_from_a_team_its_members<F: Forge>() {
     // By user: alice counts, a security team member does not.
     let (s, head) = analyzed::<F>(&config_from("{ users: [\"alice\"] }")).await;
     s.assert_gate(&head, "pending", "needs 1 approval from alice")
@@ -327,9 +336,7 @@ async fn a_requirement_from_users_counts_its_users_and_one_from_a_team_its_membe
     );
 }
 
-async fn two_requirements_need_both_and_one_approval_counts_for_each_it_qualifies_for<
-    F: ForgeHarness,
->() {
+async fn two_requirements_need_both_and_one_approval_counts_for_each_it_qualifies_for<F: Forge>() {
     let (s, head) = analyzed::<F>(TWO_REQUIREMENTS).await;
     s.add_member("acme/security", "both");
     s.add_member("acme/platform", "plat1");
@@ -394,7 +401,7 @@ async fn two_requirements_need_both_and_one_approval_counts_for_each_it_qualifie
 
 #[tokio::test]
 async fn changes_requested_by_a_reviewer_fail_the_gate_until_they_approve() {
-    let (s, head) = analyzed::<Server>(CONFIG).await;
+    let (s, head) = analyzed::<FakeGitHub>(CONFIG).await;
     // Somebody outside the requirement asking for changes blocks nothing.
     s.submit_review(PR, "mallory", "CHANGES_REQUESTED").await;
     s.settle().await;
@@ -433,7 +440,7 @@ async fn changes_requested_by_a_reviewer_fail_the_gate_until_they_approve() {
     s.assert_chain_verifies().await;
 }
 
-async fn a_dismissed_approving_review_puts_the_gate_back_to_pending<F: ForgeHarness>() {
+async fn a_dismissed_approving_review_puts_the_gate_back_to_pending<F: Forge>() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     let review = s.approve(PR, "sec1").await;
     s.settle().await;
@@ -467,11 +474,11 @@ async fn a_dismissed_approving_review_puts_the_gate_back_to_pending<F: ForgeHarn
 
 /// sec1 approves at h1 (by `/iamgate approve` when `by_command`, else by the forge's
 /// approval); the author pushes h2 whose preview is `fixture_at_h2`.
-async fn approve_then_push<F: ForgeHarness>(
+async fn approve_then_push<F: Forge>(
     config: &str,
     by_command: bool,
     fixture_at_h2: &str,
-) -> (F, String, String) {
+) -> (TestApp<F>, String, String) {
     let (s, h1) = analyzed::<F>(config).await;
     if by_command {
         s.comment(PR, "sec1", "/iamgate approve").await;
@@ -492,7 +499,7 @@ async fn approve_then_push<F: ForgeHarness>(
 }
 
 /// An approval (`by_command` or the forge's) of h1 still counts at h2 with the same IAM change.
-async fn same_change_keeps<F: ForgeHarness>(by_command: bool) {
+async fn same_change_keeps<F: Forge>(by_command: bool) {
     let (s, _h1, h2) = approve_then_push::<F>(CONFIG, by_command, ADMIN_ATTACH).await;
     s.assert_gate(&h2, "success", APPROVED).await;
     let section = reviews(&s.report(PR));
@@ -505,7 +512,7 @@ async fn same_change_keeps<F: ForgeHarness>(by_command: bool) {
 }
 
 /// An approval (`by_command` or the forge's) of h1 no longer counts at h2 under `on_push`.
-async fn same_change_drops_on_push<F: ForgeHarness>(by_command: bool) {
+async fn same_change_drops_on_push<F: Forge>(by_command: bool) {
     let config = config_with("invalidate_approvals: on_push\n");
     let (s, h1, h2) = approve_then_push::<F>(&config, by_command, ADMIN_ATTACH).await;
     s.assert_gate(&h2, "pending", NEEDS_SECURITY).await;
@@ -531,27 +538,23 @@ async fn same_change_drops_on_push<F: ForgeHarness>(by_command: bool) {
     );
 }
 
-async fn a_push_with_the_same_iam_change_keeps_the_approval_under_on_iam_change<F: ForgeHarness>() {
+async fn a_push_with_the_same_iam_change_keeps_the_approval_under_on_iam_change<F: Forge>() {
     same_change_keeps::<F>(false).await;
 }
 
-async fn a_push_with_the_same_iam_change_keeps_a_command_approval_under_on_iam_change<
-    F: ForgeHarness,
->() {
+async fn a_push_with_the_same_iam_change_keeps_a_command_approval_under_on_iam_change<F: Forge>() {
     same_change_keeps::<F>(true).await;
 }
 
-async fn a_push_with_the_same_iam_change_drops_the_approval_under_on_push<F: ForgeHarness>() {
+async fn a_push_with_the_same_iam_change_drops_the_approval_under_on_push<F: Forge>() {
     same_change_drops_on_push::<F>(false).await;
 }
 
-async fn a_push_with_the_same_iam_change_drops_a_command_approval_under_on_push<F: ForgeHarness>() {
+async fn a_push_with_the_same_iam_change_drops_a_command_approval_under_on_push<F: Forge>() {
     same_change_drops_on_push::<F>(true).await;
 }
 
-async fn a_push_with_a_different_iam_change_drops_the_approval_under_on_iam_change<
-    F: ForgeHarness,
->() {
+async fn a_push_with_a_different_iam_change_drops_the_approval_under_on_iam_change<F: Forge>() {
     let (s, h1, h2) = approve_then_push::<F>(CONFIG, false, OTHER_IAM).await;
     s.assert_gate(&h2, "pending", NEEDS_SECURITY).await;
     let section = reviews(&s.report(PR));
@@ -565,7 +568,7 @@ async fn a_push_with_a_different_iam_change_drops_the_approval_under_on_iam_chan
     assert_eq!(of_kind(&s.audit().await, "approval_dropped").len(), 1);
 }
 
-async fn a_push_with_a_different_iam_change_drops_the_approval_under_on_push<F: ForgeHarness>() {
+async fn a_push_with_a_different_iam_change_drops_the_approval_under_on_push<F: Forge>() {
     let config = config_with("invalidate_approvals: on_push\n");
     let (s, h1, h2) = approve_then_push::<F>(&config, false, OTHER_IAM).await;
     s.assert_gate(&h2, "pending", NEEDS_SECURITY).await;
@@ -581,7 +584,7 @@ async fn a_push_with_a_different_iam_change_drops_the_approval_under_on_push<F: 
 
 // ---- commands ----
 
-async fn the_audit_trail_records_a_command_approval_in_order<F: ForgeHarness>() {
+async fn the_audit_trail_records_a_command_approval_in_order<F: Forge>() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     s.comment(PR, "sec1", "/iamgate approve").await;
     s.settle().await;
@@ -590,7 +593,7 @@ async fn the_audit_trail_records_a_command_approval_in_order<F: ForgeHarness>() 
 }
 
 async fn approve_and_unapprove_commands_grant_and_withdraw_command_and_review_approvals<
-    F: ForgeHarness,
+    F: Forge,
 >() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     s.add_member("acme/security", "sec2");
@@ -604,14 +607,13 @@ async fn approve_and_unapprove_commands_grant_and_withdraw_command_and_review_ap
         .await;
     s.settle().await;
     assert_eq!(s.reactions(PR, approve), ["eyes"]);
-    let reply = shown(&s.reply(PR, approve));
-    assert!(
-        reply.contains(&format!(
-            "`/iamgate approve`: approval recorded on `{}` for `security`.",
-            short(&head)
-        )),
-        "{reply}"
-    );
+    assert_eq!(short(&head), "33112ee");
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, approve), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate approve`: approval recorded on `33112ee` for `security`. It keeps counting while the IAM change stays the same.
+    ");
+    }
     s.assert_gate(&head, "success", APPROVED).await;
     assert!(
         reviews(&s.report(PR)).contains("| security | ✅ 1 of 1 | @sec1 | — |"),
@@ -622,12 +624,12 @@ async fn approve_and_unapprove_commands_grant_and_withdraw_command_and_review_ap
     let unapprove = s.comment(PR, "sec1", "/iamgate unapprove").await;
     s.settle().await;
     assert_eq!(s.reactions(PR, unapprove), ["eyes"]);
-    assert!(
-        shown(&s.reply(PR, unapprove))
-            .contains("your approvals (by command or review) no longer count"),
-        "{}",
-        s.reply(PR, unapprove)
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, unapprove), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate unapprove`: your approvals (by command or review) no longer count. Approve again to count again.
+    ");
+    }
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
 
     // A review approval is withdrawn the same way.
@@ -700,19 +702,19 @@ async fn approve_and_unapprove_commands_grant_and_withdraw_command_and_review_ap
     s.assert_chain_verifies().await;
 }
 
-async fn the_author_s_approval_is_refused_unless_allowed<F: ForgeHarness>() {
+async fn the_author_s_approval_is_refused_unless_allowed<F: Forge>() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     // The author is even a member of the team: authorship alone is the reason.
     s.add_member("acme/security", "dev");
     let id = s.comment(PR, "dev", "/iamgate approve I wrote it").await;
     s.settle().await;
     assert_eq!(s.reactions(PR, id), ["eyes"]);
-    let reply = shown(&s.reply(PR, id));
-    assert!(
-        reply.contains("`/iamgate approve`: refused. You opened this pull request"),
-        "{reply}"
-    );
-    assert!(reply.contains("allow_author_approval"), "{reply}");
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, id), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate approve`: refused. You opened this pull request: your approval does not count (`allow_author_approval` is false in .iamgate.yml). Ask a reviewer named in the comment.
+    ");
+    }
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     assert!(
         reviews(&s.report(PR)).contains("| security | ⏳ 0 of 1 | — |"),
@@ -732,11 +734,12 @@ async fn the_author_s_approval_is_refused_unless_allowed<F: ForgeHarness>() {
     s.add_member("acme/security", "dev");
     let id = s.comment(PR, "dev", "/iamgate approve").await;
     s.settle().await;
-    assert!(
-        shown(&s.reply(PR, id)).contains("approval recorded"),
-        "{}",
-        s.reply(PR, id)
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, id), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate approve`: approval recorded on `33112ee` for `security`. It keeps counting while the IAM change stays the same.
+    ");
+    }
     s.assert_gate(&head, "success", APPROVED).await;
     assert!(
         reviews(&s.report(PR)).contains("| security | ✅ 1 of 1 | @dev | — |"),
@@ -745,22 +748,23 @@ async fn the_author_s_approval_is_refused_unless_allowed<F: ForgeHarness>() {
     );
 }
 
-async fn a_non_reviewer_s_approve_command_is_refused<F: ForgeHarness>() {
+async fn a_non_reviewer_s_approve_command_is_refused<F: Forge>() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     let id = s.comment(PR, "mallory", "/iamgate approve").await;
     s.settle().await;
-    let reply = shown(&s.reply(PR, id));
-    assert!(
-        reply.contains("refused. You are not among the reviewers"),
-        "{reply}"
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, id), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate approve`: refused. You are not among the reviewers of any requirement of .iamgate.yml (`reviews[].from`: teams you are an active member of, or users), so your approval would not count.
+    ");
+    }
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     assert!(of_kind(&s.audit().await, "approval").is_empty());
 }
 
 /// Nothing happened for a delivery: no job ran, no reaction, no reply, no vote, no audit.
-pub(crate) async fn assert_nothing_happened<F: ForgeHarness>(
-    s: &F,
+pub(crate) async fn assert_nothing_happened<F: Forge>(
+    s: &TestApp<F>,
     head: &str,
     comment: u64,
     audit_before: usize,
@@ -775,7 +779,7 @@ pub(crate) async fn assert_nothing_happened<F: ForgeHarness>(
 
 #[tokio::test]
 async fn an_edited_or_deleted_comment_grants_nothing() {
-    let (s, head) = analyzed::<Server>(CONFIG).await;
+    let (s, head) = analyzed::<FakeGitHub>(CONFIG).await;
     let before = s.audit().await.len();
     let id = s
         .fake
@@ -795,7 +799,7 @@ async fn an_edited_or_deleted_comment_grants_nothing() {
 
 #[tokio::test]
 async fn iamgate_s_own_comments_and_other_bots_are_ignored() {
-    let (s, head) = analyzed::<Server>(CONFIG).await;
+    let (s, head) = analyzed::<FakeGitHub>(CONFIG).await;
     let before = s.audit().await.len();
     let bot = s.fake.bot_login();
     for login in [bot.as_str(), "dependabot[bot]"] {
@@ -811,7 +815,7 @@ async fn iamgate_s_own_comments_and_other_bots_are_ignored() {
     }
 }
 
-async fn commands_in_code_blocks_and_quotes_are_ignored<F: ForgeHarness>() {
+async fn commands_in_code_blocks_and_quotes_are_ignored<F: Forge>() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     let before = s.audit().await.len();
     let quoted = "To approve, write:\n```\n/iamgate approve\n```\n> /iamgate approve\n\n    /iamgate approve\n";
@@ -822,14 +826,28 @@ async fn commands_in_code_blocks_and_quotes_are_ignored<F: ForgeHarness>() {
     let mixed = format!("{quoted}\n/iamgate help");
     let id = s.comment(PR, "sec1", &mixed).await;
     s.settle().await;
-    let reply = shown(&s.reply(PR, id));
-    assert!(reply.contains("| `/iamgate help` |"), "{reply}");
-    assert!(!reply.contains("approval recorded"), "{reply}");
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, id), @"
+    <!-- iamgate:reply:[id] -->
+    Write a command at the start of a line in a new comment on the pull request. Lines in code blocks and quotes are ignored, and editing a comment never runs anything.
+
+    | command | what it does | who may use it |
+    | --- | --- | --- |
+    | `/iamgate help` | Show this list of commands. | anyone |
+    | `/iamgate rerun` | Analyze the pull request's head again (after a flaky preview, say). | the PR author, anyone with write access |
+    | `/iamgate approve [reason]` | Approve the current IAM change, like an approving review; the reason is shown and recorded. | anyone; counts only for a requirement you qualify for, never for the PR author unless `allow_author_approval` |
+    | `/iamgate unapprove` | Withdraw your approval. | anyone |
+    | `/iamgate override <reason>` | Let this IAM change through without the required approvals; the reason is required, shown and recorded, and the override ends when the IAM change does. | members of `overrides` in `.iamgate.yml` |
+    | `/iamgate explain <rule-id>` | Show a rule's rationale, an example and how to fix it. | anyone |
+
+    `/iamgate` alone shows this help. Command names and rule ids are case-insensitive; a reason is kept as written, up to 500 characters. At most 10 commands are read from one comment.
+    ");
+    }
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
 }
 
 async fn an_override_by_a_member_passes_by_a_non_member_is_refused_and_a_new_change_ends_it<
-    F: ForgeHarness,
+    F: Forge,
 >() {
     let (s, head) = analyzed::<F>(&config_with(OVERRIDES)).await;
     s.add_member("acme/leads", "lead1");
@@ -837,11 +855,12 @@ async fn an_override_by_a_member_passes_by_a_non_member_is_refused_and_a_new_cha
     let refused = s.comment(PR, "mallory", "/iamgate override trust me").await;
     s.settle().await;
     assert_eq!(s.reactions(PR, refused), ["eyes"]);
-    let reply = shown(&s.reply(PR, refused));
-    assert!(
-        reply.contains("`/iamgate override`: refused. Only members of `overrides`"),
-        "{reply}"
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, refused), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate override`: refused. Only members of `overrides` in .iamgate.yml can override the gate. Ask one of them, or get the required approvals.
+    ");
+    }
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     let audit = s.audit().await;
     assert!(
@@ -854,11 +873,12 @@ async fn an_override_by_a_member_passes_by_a_non_member_is_refused_and_a_new_cha
         .comment(PR, "lead1", "/iamgate override incident #42 hotfix")
         .await;
     s.settle().await;
-    let reply = shown(&s.reply(PR, id));
-    assert!(
-        reply.contains("override recorded on") && reply.contains("incident #42 hotfix"),
-        "{reply}"
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, id), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate override`: override recorded on `33112ee` with the reason “incident #42 hotfix”. The status turns success for this IAM change; a different IAM change needs a new override.
+    ");
+    }
     s.assert_gate(&head, "success", "overridden by lead1: incident #42 hotfix")
         .await;
     let section = reviews(&s.report(PR));
@@ -886,32 +906,42 @@ async fn an_override_by_a_member_passes_by_a_non_member_is_refused_and_a_new_cha
     s.assert_chain_verifies().await;
 }
 
-async fn explain_shows_a_known_rule_and_refuses_an_unknown_one_with_near_matches<
-    F: ForgeHarness,
->() {
+async fn explain_shows_a_known_rule_and_refuses_an_unknown_one_with_near_matches<F: Forge>() {
     let (s, _head) = analyzed::<F>(CONFIG).await;
     let known = s
         .comment(PR, "mallory", "/iamgate explain aws-mp-001")
         .await;
     s.settle().await;
     assert_eq!(s.reactions(PR, known), ["eyes"]);
-    let reply = shown(&s.reply(PR, known));
-    for part in [
-        "**AWS-MP-001: ",
-        "**Why it matters.**",
-        "**Example.**",
-        "**How to fix.**",
-    ] {
-        assert!(reply.contains(part), "{part}: {reply}");
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, known), @r#"
+    <!-- iamgate:reply:[id] -->
+    **AWS-MP-001: AWS managed `AdministratorAccess` attached**
+
+    Category `admin-access`, default severity `critical` (a repository can change it with `risk.severity` in `.iamgate.yml`).
+
+    **Why it matters.** `AdministratorAccess` allows every action on every resource. Whoever can use this principal (a CI job, a leaked key, code running as the role) controls the whole account.
+
+    **Example.**
+
+    ```json
+    {"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}
+    ```
+
+    **How to fix.** Attach a policy with the actions the workload needs instead (IAM Access Analyzer can generate one from CloudTrail activity). Keep `AdministratorAccess` for a few break-glass human roles that require MFA.
+
+    [All rules](https://github.com/iamgate/iamgate/blob/main/docs/rules.md#aws-mp-001)
+    "#);
     }
 
     let unknown = s.comment(PR, "mallory", "/iamgate explain AWS-MP-01").await;
     s.settle().await;
-    let reply = shown(&s.reply(PR, unknown));
-    assert!(
-        reply.contains("There is no rule `AWS-MP-01`. Did you mean `AWS-MP-001`"),
-        "{reply}"
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, unknown), @"
+    <!-- iamgate:reply:[id] -->
+    There is no rule `AWS-MP-01`. Did you mean `AWS-MP-001`, `AWS-MP-002`, `AWS-MP-003`, `AWS-MP-004`, `AWS-MP-005`? Rule ids look like `AWS-PE-009`; `iamgate rules` and `docs/rules.md` list them all.
+    ");
+    }
     let audit = s.audit().await;
     assert!(
         matches!(of_kind(&audit, "command_refused")[..], [e] if e.actor.as_str() == "mallory"),
@@ -919,7 +949,7 @@ async fn explain_shows_a_known_rule_and_refuses_an_unknown_one_with_near_matches
     );
 }
 
-async fn help_lists_every_command<F: ForgeHarness>() {
+async fn help_lists_every_command<F: Forge>() {
     let (s, _head) = analyzed::<F>(CONFIG).await;
     let id = s.comment(PR, "mallory", "/iamgate help").await;
     s.settle().await;
@@ -934,32 +964,30 @@ async fn help_lists_every_command<F: ForgeHarness>() {
     }
 }
 
-async fn rerun_by_a_writer_previews_again_and_by_a_stranger_is_refused<F: ForgeHarness>() {
+async fn rerun_by_a_writer_previews_again_and_by_a_stranger_is_refused<F: Forge>() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     assert_eq!(s.pulumi().invocations().len(), 1);
 
     let refused = s.comment(PR, "mallory", "/iamgate rerun").await;
     s.settle().await;
-    assert!(
-        shown(&s.reply(PR, refused)).contains(
-            "`/iamgate rerun`: refused. Only the pull request's author and people with write access"
-        ),
-        "{}",
-        s.reply(PR, refused)
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, refused), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate rerun`: refused. Only the pull request's author and people with write access to the repository can rerun the analysis (a rerun executes the pull request's code).
+    ");
+    }
     assert_eq!(s.pulumi().invocations().len(), 1);
 
     // alice has write access.
     let id = s.comment(PR, "alice", "/iamgate rerun").await;
     s.settle().await;
-    assert!(
-        shown(&s.reply(PR, id)).contains(&format!(
-            "`/iamgate rerun`: previewing `{}` again",
-            short(&head)
-        )),
-        "{}",
-        s.reply(PR, id)
-    );
+    assert_eq!(short(&head), "33112ee");
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, id), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate rerun`: previewing `33112ee` again; the comment and the status follow.
+    ");
+    }
     assert_eq!(s.pulumi().invocations().len(), 2, "previewed again");
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     let audit = s.audit().await;
@@ -969,24 +997,25 @@ async fn rerun_by_a_writer_previews_again_and_by_a_stranger_is_refused<F: ForgeH
     );
 }
 
-async fn commands_on_a_closed_pr_are_refused_with_a_reply<F: ForgeHarness>() {
+async fn commands_on_a_closed_pr_are_refused_with_a_reply<F: Forge>() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     s.close(PR);
     let id = s.comment(PR, "sec1", "/iamgate approve").await;
     s.settle().await;
     assert_eq!(s.reactions(PR, id), ["eyes"]);
-    let reply = shown(&s.reply(PR, id));
-    assert!(
-        reply.contains("`/iamgate approve`: refused. This pull request is closed"),
-        "{reply}"
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, id), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate approve`: refused. This pull request is closed: commands that change the gate are not run. Reopen it first.
+    ");
+    }
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     let audit = s.audit().await;
     assert!(of_kind(&audit, "approval").is_empty(), "{audit:#?}");
     assert_eq!(of_kind(&audit, "command_refused").len(), 1, "{audit:#?}");
 }
 
-async fn a_retried_command_job_replies_and_votes_once<F: ForgeHarness>() {
+async fn a_retried_command_job_replies_and_votes_once<F: Forge>() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     // Every attempt of the client to post the reply fails: the job fails and is retried.
     s.fail("POST", &s.comments_path(PR), 0, 4, Fail::Error500);
@@ -1011,7 +1040,7 @@ async fn a_retried_command_job_replies_and_votes_once<F: ForgeHarness>() {
 }
 
 /// A refusal is recorded once, like a vote, however often its job is retried.
-async fn a_retried_refused_command_is_audited_once<F: ForgeHarness>() {
+async fn a_retried_refused_command_is_audited_once<F: Forge>() {
     let (s, _head) = analyzed::<F>(CONFIG).await;
     s.fail("POST", &s.comments_path(PR), 0, 4, Fail::Error500);
     let id = s
@@ -1020,8 +1049,14 @@ async fn a_retried_refused_command_is_audited_once<F: ForgeHarness>() {
     let summary = s.settle().await;
 
     assert!(summary.retried >= 1, "{summary:?}");
-    let reply = s.reply(PR, id);
-    assert!(reply.contains("refused"), "{reply}");
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, id), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate approve`: refused. You are not among the reviewers of any requirement of .iamgate.yml (`reviews[].from`: teams you are an active member of, or users), so your approval would not count.
+
+    `frobnicate` is not an iamgate command. `/iamgate help` lists the commands.
+    ");
+    }
     let audit = s.audit().await;
     assert_eq!(
         of_kind(&audit, "command_refused").len(),

@@ -1,7 +1,7 @@
 //! kill -9 recovery: the real `iamgate serve` binary against the fake GitHub or the fake GitLab
 //! (in this process, reached over loopback), webhooks over HTTP, the process SIGKILLed at several
 //! points and restarted on the same SQLite store. Every PR/MR must still end with exactly one
-//! correct comment (note) and the right status. The bodies are written once over [`CrashForge`]
+//! correct comment (note) and the right status. The bodies are written once over [`Forge`]
 //! and run on both forges as `crash::github::<name>` and `crash::gitlab::<name>`.
 
 use std::fs::File;
@@ -10,265 +10,22 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use iamgate::audit::{AuditEntry, AuditFilter};
-use iamgate::config::Secret;
 use iamgate::store::sqlite::AuditReader;
-use iamgate::webhook::verify::github_signature_for;
 use tempfile::TempDir;
 
-use crate::support::fake_github::{self, FakeGitHub, PrSpec};
-use crate::support::fake_gitlab::{self, FakeGitLab, MrSpec};
+use crate::support::app::{Fail, Forge, MARKER, Options, STACK, assert_gate_shown, fixture};
 use crate::support::fake_pulumi::FakePulumi;
-use crate::support::gitlab_server::{self, DEVELOPER, Ids, MR_HOOK, MrHook, PROJECT};
-use crate::support::harness::{Comment, assert_gate_shown};
-use crate::support::server::{
-    self, BASE, CONFIG, MARKER, Options, REPO, STACK, WEBHOOK_SECRET, fixture, head_files,
-    pr_payload, sha,
-};
 
 const NEEDS_SECURITY: &str = "needs 1 approval from acme/security or alice";
 const ADMIN_ATTACH: &str = "corpus/admin-attach.preview.json";
 
-/// Runs each crash scenario `name::<F>()` on both forges, on a multi-threaded runtime (the fake
-/// forge answers the real binary while the test waits).
-macro_rules! crash_on_both_forges {
-    ($($name:ident),* $(,)?) => {
-        mod github {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name::<crate::support::fake_github::FakeGitHub>().await;
-                }
-            )*
-        }
-        mod gitlab {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name::<crate::support::fake_gitlab::FakeGitLab>().await;
-                }
-            )*
-        }
-    };
-}
-
-crash_on_both_forges!(
+// On a multi-threaded runtime: the fake forge answers the real binary while the test waits.
+crate::both_forges!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     killed_right_after_acknowledging_a_delivery_the_pr_still_gets_its_result,
     killed_while_the_preview_runs_the_job_runs_again_after_restart,
     killed_after_the_comment_and_before_the_status_no_second_comment_is_posted,
 );
-
-/// What a crash scenario needs of a fake forge: set-up, the opening event over HTTP, and what the
-/// forge shows afterwards (statuses in the contract's states).
-trait CrashForge: Sized {
-    /// Whether a review request can name a team (GitHub) or only users (GitLab).
-    const ASKS_TEAMS: bool;
-    /// Whether the forge keeps the first text of a run of one status state (GitLab).
-    const KEEPS_SAME_STATE_TEXT: bool;
-
-    /// The fake, with the repository/project enrolled (base config, security team, `alice`).
-    async fn launch() -> Self;
-    /// The `iamgate serve` config for this forge.
-    fn config(&self, pulumi: &Path, db: &Path, listen: &str, options: &Options) -> String;
-    /// PR `number` at a head of its own, changing `infra/`; returns the head.
-    fn pr(&self, number: u64) -> String;
-    /// Delivers the opening event of PR `number` to the server at `url` with delivery id
-    /// (idempotency key) `id`; returns the HTTP status.
-    async fn deliver_opened(&self, url: &str, number: u64, id: &str) -> u16;
-    fn bot(&self) -> String;
-    /// Every comment (note) on PR `number`, oldest first.
-    fn comments(&self, number: u64) -> Vec<Comment>;
-    /// The `iamgate` statuses on `sha`, oldest first, in the contract's states.
-    fn statuses(&self, sha: &str) -> Vec<(String, String)>;
-    /// The review requests on PR `number`: `(teams, users)`.
-    fn review_requests(&self, number: u64) -> (Vec<String>, Vec<String>);
-    /// The API path (prefix) where comments on PR `number` are created.
-    fn comments_path(&self, number: u64) -> String;
-    /// The API path prefix where commit statuses are created.
-    fn statuses_path(&self) -> String;
-    /// How many `method` calls under `path` the forge received.
-    fn count(&self, method: &str, path: &str) -> usize;
-    /// The response codes of every call under `path`, oldest first.
-    fn responses(&self, path: &str) -> Vec<u16>;
-    /// Every later status creation fails with a 500, after the first `pass` succeed.
-    fn fail_statuses_after(&self, pass: usize);
-    fn clear_faults(&self);
-}
-
-impl CrashForge for FakeGitHub {
-    const ASKS_TEAMS: bool = true;
-    const KEEPS_SAME_STATE_TEXT: bool = false;
-
-    async fn launch() -> Self {
-        let fake = FakeGitHub::start().await;
-        fake.repo(REPO)
-            .file(REPO, BASE, ".iamgate.yml", CONFIG)
-            .team("acme", "security", &["sec1"])
-            .collaborator(REPO, "alice");
-        fake
-    }
-    fn config(&self, pulumi: &Path, db: &Path, listen: &str, options: &Options) -> String {
-        server::config_toml(&self.url(), pulumi, db, listen, options)
-    }
-    fn pr(&self, number: u64) -> String {
-        let head = sha(&format!("crash-{number}"));
-        self.archive(REPO, &head, &head_files(CONFIG))
-            .pr(REPO, number, PrSpec::new(&head, BASE))
-            .pr_files(REPO, number, ["infra/index.ts"]);
-        head
-    }
-    async fn deliver_opened(&self, url: &str, number: u64, id: &str) -> u16 {
-        let spec = self.pull(REPO, number);
-        let body = pr_payload("opened", number, &spec, self.installation_id());
-        let signature = github_signature_for(&Secret::new(WEBHOOK_SECRET), &body);
-        let headers = [
-            ("x-github-event", "pull_request".to_owned()),
-            ("x-github-delivery", id.to_owned()),
-            ("x-hub-signature-256", signature),
-        ];
-        post(&format!("{url}/webhooks/github"), &headers, body).await
-    }
-    fn bot(&self) -> String {
-        self.bot_login()
-    }
-    fn comments(&self, number: u64) -> Vec<Comment> {
-        FakeGitHub::comments(self, REPO, number)
-            .into_iter()
-            .map(|c| Comment {
-                author: c.author,
-                body: c.body,
-            })
-            .collect()
-    }
-    fn statuses(&self, sha: &str) -> Vec<(String, String)> {
-        FakeGitHub::statuses(self, REPO, sha)
-            .into_iter()
-            .filter(|s| s.context == "iamgate")
-            .map(|s| (s.state, s.description))
-            .collect()
-    }
-    fn review_requests(&self, number: u64) -> (Vec<String>, Vec<String>) {
-        let asked = FakeGitHub::review_requests(self, REPO, number);
-        (asked.teams, asked.users)
-    }
-    fn comments_path(&self, number: u64) -> String {
-        format!("/repos/{REPO}/issues/{number}/comments")
-    }
-    fn statuses_path(&self) -> String {
-        format!("/repos/{REPO}/statuses/")
-    }
-    fn count(&self, method: &str, path: &str) -> usize {
-        self.count_requests(method, path)
-    }
-    fn responses(&self, path: &str) -> Vec<u16> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.path.starts_with(path))
-            .map(|r| r.status)
-            .collect()
-    }
-    fn fail_statuses_after(&self, pass: usize) {
-        let path = CrashForge::statuses_path(self);
-        self.fail_after("POST", &path, pass, 1000, fake_github::Fault::Error500);
-    }
-    fn clear_faults(&self) {
-        FakeGitHub::clear_faults(self);
-    }
-}
-
-impl CrashForge for FakeGitLab {
-    const ASKS_TEAMS: bool = false;
-    const KEEPS_SAME_STATE_TEXT: bool = true;
-
-    async fn launch() -> Self {
-        let fake = FakeGitLab::start().await;
-        fake.project(PROJECT);
-        fake.file(PROJECT, BASE, ".iamgate.yml", CONFIG)
-            .group_member("acme/security", "sec1", DEVELOPER)
-            .project_member(PROJECT, "alice", DEVELOPER)
-            .project_member(PROJECT, "dev", DEVELOPER);
-        fake
-    }
-    fn config(&self, pulumi: &Path, db: &Path, listen: &str, options: &Options) -> String {
-        gitlab_server::config_toml_listening(&self.url(), pulumi, db, listen, options)
-    }
-    fn pr(&self, number: u64) -> String {
-        let head = sha(&format!("crash-{number}"));
-        self.archive(PROJECT, &head, &head_files(CONFIG))
-            .mr(PROJECT, number, MrSpec::new(&head, BASE).author("dev"))
-            .mr_files(PROJECT, number, ["infra/index.ts"]);
-        head
-    }
-    async fn deliver_opened(&self, url: &str, number: u64, id: &str) -> u16 {
-        let spec = self.mr_spec(PROJECT, number);
-        let author = self.user(&spec.author);
-        let project = self.project(PROJECT);
-        let hook = MrHook {
-            action: "open",
-            user: (author, &spec.author),
-            oldrev: None,
-        };
-        let ids = Ids {
-            project,
-            source: project,
-        };
-        let body = gitlab_server::mr_payload(&hook, number, &spec, &ids, author);
-        let headers = [
-            ("x-gitlab-event", MR_HOOK.to_owned()),
-            ("x-gitlab-token", gitlab_server::WEBHOOK_SECRET.to_owned()),
-            ("x-gitlab-event-uuid", format!("{id}-uuid")),
-            ("idempotency-key", id.to_owned()),
-        ];
-        post(&format!("{url}/webhooks/gitlab"), &headers, body).await
-    }
-    fn bot(&self) -> String {
-        self.bot_username().to_owned()
-    }
-    fn comments(&self, number: u64) -> Vec<Comment> {
-        self.notes(PROJECT, number)
-            .into_iter()
-            .map(|n| Comment {
-                author: n.author,
-                body: n.body,
-            })
-            .collect()
-    }
-    fn statuses(&self, sha: &str) -> Vec<(String, String)> {
-        FakeGitLab::statuses(self, PROJECT, sha)
-            .into_iter()
-            .filter(|s| s.name == "iamgate")
-            .map(|s| (gitlab_server::contract_state(&s.state), s.description))
-            .collect()
-    }
-    fn review_requests(&self, number: u64) -> (Vec<String>, Vec<String>) {
-        (Vec::new(), self.reviewers(PROJECT, number))
-    }
-    fn comments_path(&self, number: u64) -> String {
-        format!(
-            "{}/merge_requests/{number}/notes",
-            FakeGitLab::project_api_path(PROJECT)
-        )
-    }
-    fn statuses_path(&self) -> String {
-        format!("{}/statuses/", FakeGitLab::project_api_path(PROJECT))
-    }
-    fn count(&self, method: &str, path: &str) -> usize {
-        self.count_requests(method, path)
-    }
-    fn responses(&self, path: &str) -> Vec<u16> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.path.starts_with(path))
-            .map(|r| r.status)
-            .collect()
-    }
-    fn fail_statuses_after(&self, pass: usize) {
-        let path = CrashForge::statuses_path(self);
-        self.fail_after("POST", &path, pass, 1000, fake_gitlab::Fault::Error500);
-    }
-    fn clear_faults(&self) {
-        FakeGitLab::clear_faults(self);
-    }
-}
 
 /// POSTs a JSON `body` with `headers` to `url`; returns the HTTP status.
 async fn post(url: &str, headers: &[(&str, String)], body: Vec<u8>) -> u16 {
@@ -322,7 +79,7 @@ impl Drop for Release {
     }
 }
 
-impl<F: CrashForge> Crash<F> {
+impl<F: Forge> Crash<F> {
     async fn new() -> Crash<F> {
         let dir = TempDir::new().unwrap();
         let forge = F::launch().await;
@@ -352,7 +109,7 @@ impl<F: CrashForge> Crash<F> {
             lease_secs: 2,
             ..Options::default()
         };
-        let toml = self.forge.config(
+        let toml = self.forge.config_toml(
             self.pulumi.command(),
             &self.db(),
             &format!("127.0.0.1:{port}"),
@@ -402,7 +159,14 @@ impl<F: CrashForge> Crash<F> {
     async fn deliver_opened(&mut self, proc: &Proc, number: u64) -> u16 {
         self.deliveries += 1;
         let id = format!("crash-delivery-{}", self.deliveries);
-        self.forge.deliver_opened(&proc.url, number, &id).await
+        let body = self.forge.open_payload(number);
+        let headers = self.forge.webhook_headers(F::OPEN_EVENT, &id, &body);
+        post(
+            &format!("{}/webhooks/{}", proc.url, F::FORGE),
+            &headers,
+            body,
+        )
+        .await
     }
 
     /// Waits until `done` holds, failing with the server's log after `within`.
@@ -472,9 +236,9 @@ impl<F: CrashForge> Crash<F> {
         assert_eq!(users, ["alice"]);
     }
 
-    /// How many comments were created on PR `number`.
-    fn comment_posts(&self, number: u64) -> usize {
-        self.forge.count("POST", &self.forge.comments_path(number))
+    /// PR `number` at a head of its own, changing `infra/`; returns the head.
+    fn pr(&self, number: u64) -> String {
+        self.forge.enroll(number, &format!("crash-{number}"))
     }
 }
 
@@ -482,10 +246,10 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
-async fn killed_right_after_acknowledging_a_delivery_the_pr_still_gets_its_result<F: CrashForge>() {
+async fn killed_right_after_acknowledging_a_delivery_the_pr_still_gets_its_result<F: Forge>() {
     let mut c = Crash::<F>::new().await;
     c.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
-    let head = c.forge.pr(1);
+    let head = c.pr(1);
     let first = c.start().await;
     assert_eq!(c.deliver_opened(&first, 1).await, 202);
     first.kill9();
@@ -497,14 +261,14 @@ async fn killed_right_after_acknowledging_a_delivery_the_pr_still_gets_its_resul
     let third = c.start().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     c.assert_converges(&third, 1, &head).await;
-    assert_eq!(c.comment_posts(1), 1);
+    assert_eq!(c.forge.comment_posts(1), 1);
 }
 
-async fn killed_while_the_preview_runs_the_job_runs_again_after_restart<F: CrashForge>() {
+async fn killed_while_the_preview_runs_the_job_runs_again_after_restart<F: Forge>() {
     let mut c = Crash::<F>::new().await;
     c.pulumi.block(STACK, fixture(ADMIN_ATTACH));
     let _release = Release(c.pulumi.clone());
-    let head = c.forge.pr(2);
+    let head = c.pr(2);
     let first = c.start().await;
     assert_eq!(c.deliver_opened(&first, 2).await, 202);
     c.wait(
@@ -529,17 +293,16 @@ async fn killed_while_the_preview_runs_the_job_runs_again_after_restart<F: Crash
     c.assert_converges(&second, 2, &head).await;
 }
 
-async fn killed_after_the_comment_and_before_the_status_no_second_comment_is_posted<
-    F: CrashForge,
->() {
+async fn killed_after_the_comment_and_before_the_status_no_second_comment_is_posted<F: Forge>() {
     let mut c = Crash::<F>::new().await;
     c.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
-    let head = c.forge.pr(3);
+    let head = c.pr(3);
     // The "analyzing" status goes through; every later status fails until the restart.
-    c.forge.fail_statuses_after(1);
+    let statuses_path = c.forge.statuses_path();
+    c.forge
+        .fail("POST", &statuses_path, 1, 1000, Fail::Error500);
     let first = c.start().await;
     assert_eq!(c.deliver_opened(&first, 3).await, 202);
-    let statuses_path = c.forge.statuses_path();
     let status_failed = || c.forge.responses(&statuses_path).contains(&500);
     c.wait(
         &first,
@@ -556,7 +319,7 @@ async fn killed_after_the_comment_and_before_the_status_no_second_comment_is_pos
     let second = c.start().await;
     c.assert_converges(&second, 3, &head).await;
     assert_eq!(
-        c.comment_posts(3),
+        c.forge.comment_posts(3),
         1,
         "the comment was edited, not posted again"
     );

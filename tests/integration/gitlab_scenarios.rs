@@ -12,10 +12,9 @@ use crate::approvals::{
     ADMIN_ATTACH, APPROVED, NEEDS_SECURITY, OTHER_IAM, PR as MR, analyzed, assert_nothing_happened,
 };
 use crate::scenarios::assert_refused_left_nothing;
-use crate::support::gitlab_server::{
-    CONFIG, GitLabServer, MR_HOOK, PROJECT, STACK, WEBHOOK_SECRET, fixture,
-};
-use crate::support::harness::ForgeHarness;
+use crate::support::app::{BASE, CONFIG, Forge, STACK, TestApp, fixture};
+use crate::support::fake_gitlab::FakeGitLab;
+use crate::support::gitlab::{MR_HOOK, PROJECT, WEBHOOK_SECRET};
 use iamgate::webhook::gitlab::PIPELINE_HOOK;
 
 const ANALYZING: &str = "analyzing the IAM change";
@@ -33,8 +32,8 @@ fn status(state: &str, description: &str) -> (String, String) {
 /// blocked) and starts a new pending one with the new text; an unchanged text is left alone.
 #[tokio::test]
 async fn gitlab_a_pending_status_shows_what_is_needed() {
-    let s = GitLabServer::start().await;
-    let head = s.enrolled_mr(MR, "h1");
+    let s = TestApp::<FakeGitLab>::start().await;
+    let head = s.enroll(MR, "h1");
     s.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
     s.deliver_mr("open", MR).await;
     s.settle().await;
@@ -56,14 +55,9 @@ async fn gitlab_a_pending_status_shows_what_is_needed() {
 /// GitLab names the contract's `failure` `failed`: that is what the commit shows.
 #[tokio::test]
 async fn gitlab_a_failure_is_stored_as_gitlab_s_failed() {
-    let s = GitLabServer::start().await;
-    let head = s.enrolled_mr(MR, "h1");
-    s.fake.file(
-        PROJECT,
-        crate::support::server::BASE,
-        ".iamgate.yml",
-        "version: 2\n",
-    );
+    let s = TestApp::<FakeGitLab>::start().await;
+    let head = s.enroll(MR, "h1");
+    s.fake.file(PROJECT, BASE, ".iamgate.yml", "version: 2\n");
     s.deliver_mr("open", MR).await;
     s.settle().await;
     let stored = s.fake.latest_status(PROJECT, &head).expect("a status");
@@ -80,8 +74,8 @@ async fn gitlab_a_failure_is_stored_as_gitlab_s_failed() {
 
 #[tokio::test]
 async fn gitlab_a_bad_or_missing_token_is_refused_and_nothing_is_stored() {
-    let s = GitLabServer::start().await;
-    s.enrolled_mr(MR, "h1");
+    let s = TestApp::<FakeGitLab>::start().await;
+    s.enroll(MR, "h1");
     s.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
     let body = s.mr_payload("open", MR);
     let key = s.delivery_id();
@@ -117,11 +111,11 @@ async fn gitlab_a_bad_or_missing_token_is_refused_and_nothing_is_stored() {
 /// different IAM change nobody approved.
 #[tokio::test]
 async fn gitlab_an_mr_approval_seen_after_a_push_binds_to_the_head_it_was_given_on() {
-    let (s, h1) = analyzed::<GitLabServer>(CONFIG).await;
+    let (s, h1) = analyzed::<FakeGitLab>(CONFIG).await;
     s.approve(MR, "sec1").await;
     // Before the worker ran, the author pushes a different IAM change.
     s.pulumi.replay(STACK, fixture(OTHER_IAM));
-    let (_, h2) = s.push(MR, "h2");
+    let (h2, _) = s.fake.move_head(MR, "h2");
     s.deliver_push(MR, &h1).await;
     s.settle().await;
 
@@ -139,7 +133,7 @@ async fn gitlab_an_mr_approval_seen_after_a_push_binds_to_the_head_it_was_given_
 /// stranger) neither drops the member's approval nor hands it to the stranger.
 #[tokio::test]
 async fn gitlab_membership_is_asked_by_the_voter_s_account_id() {
-    let (s, head) = analyzed::<GitLabServer>(CONFIG).await;
+    let (s, head) = analyzed::<FakeGitLab>(CONFIG).await;
     // Asking `alice` (a user named in the config) to review needed her id: looked up by name.
     let lookups = s.fake.count_requests("GET", "/users");
     s.note(MR, "sec1", "/iamgate approve").await;
@@ -182,7 +176,7 @@ async fn gitlab_membership_is_asked_by_the_voter_s_account_id() {
 /// A `Pipeline Hook` in GitLab's documented shape: pipeline `id` of `sha` on `git_ref`, for MR
 /// `mr` when it is a merge request pipeline.
 fn pipeline_hook(
-    s: &GitLabServer,
+    s: &TestApp<FakeGitLab>,
     id: u64,
     sha: &str,
     git_ref: &str,
@@ -228,7 +222,7 @@ fn pipeline_hook(
 /// the branch's), iamgate posts its status into it too, or the merge would be judged without it.
 #[tokio::test]
 async fn gitlab_a_new_pipeline_of_the_head_gets_the_iamgate_status() {
-    let (s, head) = analyzed::<GitLabServer>(CONFIG).await;
+    let (s, head) = analyzed::<FakeGitLab>(CONFIG).await;
     let in_pipeline = |pipeline: u64| -> Vec<(String, String)> {
         s.fake
             .statuses(PROJECT, &head)
@@ -288,8 +282,8 @@ async fn gitlab_a_new_pipeline_of_the_head_gets_the_iamgate_status() {
 /// of the commit.
 #[tokio::test]
 async fn gitlab_the_status_goes_to_the_merge_request_s_pipeline_not_a_tag_s() {
-    let s = GitLabServer::start().await;
-    let head = s.enrolled_mr(MR, "h1");
+    let s = TestApp::<FakeGitLab>::start().await;
+    let head = s.enroll(MR, "h1");
     let branch = s.fake.pipeline(PROJECT, &head, "feature");
     let tag = s.fake.pipeline(PROJECT, &head, "v1.2.3");
     assert!(tag > branch);
@@ -312,7 +306,7 @@ fn status_of(state: &str, description: &str) -> (String, String) {
 
 #[tokio::test]
 async fn gitlab_a_system_note_is_ignored() {
-    let (s, head) = analyzed::<GitLabServer>(CONFIG).await;
+    let (s, head) = analyzed::<FakeGitLab>(CONFIG).await;
     let before = s.audit().await.len();
     let id = s.fake.system_note(PROJECT, MR, "sec1", "/iamgate approve");
     s.deliver_note(MR, id, "sec1", "/iamgate approve", true, "create")
@@ -322,7 +316,7 @@ async fn gitlab_a_system_note_is_ignored() {
 
 #[tokio::test]
 async fn gitlab_an_edited_note_grants_nothing() {
-    let (s, head) = analyzed::<GitLabServer>(CONFIG).await;
+    let (s, head) = analyzed::<FakeGitLab>(CONFIG).await;
     let before = s.audit().await.len();
     let id = s.fake.note(PROJECT, MR, "sec1", "/iamgate approve");
     s.deliver_note(MR, id, "sec1", "/iamgate approve", false, "update")
@@ -337,7 +331,7 @@ async fn gitlab_an_edited_note_grants_nothing() {
 
 #[tokio::test]
 async fn gitlab_notes_by_access_token_bots_are_ignored() {
-    let (s, head) = analyzed::<GitLabServer>(CONFIG).await;
+    let (s, head) = analyzed::<FakeGitLab>(CONFIG).await;
     let before = s.audit().await.len();
     let bot = "project_42_bot_3f2a9c";
     s.fake.bot_user(bot);

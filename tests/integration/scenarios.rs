@@ -2,7 +2,7 @@
 //! router, the durable queue, the real forge client against the fake GitHub or the fake GitLab,
 //! the fake pulumi. Each asserts what a person would see on the forge: the one comment (note),
 //! the `iamgate` status, the review requests, and which previews ran. The bodies are written
-//! once over [`ForgeHarness`] and run as `github::<name>` and `gitlab::<name>`; what only one
+//! once over [`Forge`] and run as `github::<name>` and `gitlab::<name>`; what only one
 //! forge has (GitHub's signatures and `ready_for_review`) stays GitHub-specific below, GitLab's
 //! in `gitlab_scenarios.rs`.
 
@@ -12,11 +12,11 @@ use axum::http::StatusCode;
 use iamgate::config::Secret;
 use iamgate::webhook::verify::github_signature_for;
 
-use crate::support::fake_pulumi::FakePulumi;
-use crate::support::harness::{Fail, ForgeHarness};
-use crate::support::server::{
-    CONFIG, MARKER, Options, PULUMI_TOKEN, STACK, Server, fixture, wait_until,
+use crate::support::app::{
+    CONFIG, Fail, Forge, MARKER, Options, PULUMI_TOKEN, STACK, TestApp, fixture, wait_until,
 };
+use crate::support::fake_github::FakeGitHub;
+use crate::support::fake_pulumi::FakePulumi;
 
 const ADMIN_ATTACH: &str = "corpus/admin-attach.preview.json";
 /// A real preview that changes no IAM (an S3 bucket's tags).
@@ -82,8 +82,8 @@ crate::both_forges!(
 
 // ---- enrolment and outcomes ----
 
-async fn a_repository_without_iamgate_yml_gets_no_comment_and_no_status<F: ForgeHarness>() {
-    let s = F::start().await;
+async fn a_repository_without_iamgate_yml_gets_no_comment_and_no_status<F: Forge>() {
+    let s = TestApp::<F>::start().await;
     let head = s.unenrolled(7, "h1");
     s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
     s.open(7).await;
@@ -96,8 +96,8 @@ async fn a_repository_without_iamgate_yml_gets_no_comment_and_no_status<F: Forge
     assert_eq!(s.config_lookups(), 1, "the config was looked for");
 }
 
-async fn a_change_without_iam_succeeds<F: ForgeHarness>() {
-    let s = F::start().await;
+async fn a_change_without_iam_succeeds<F: Forge>() {
+    let s = TestApp::<F>::start().await;
     let head = s.enroll(7, "h1");
     s.pulumi().replay(STACK, fixture(NO_IAM));
     s.open(7).await;
@@ -120,8 +120,8 @@ async fn a_change_without_iam_succeeds<F: ForgeHarness>() {
     assert_eq!(s.review_requests(7), Default::default());
 }
 
-async fn a_change_outside_every_stack_gets_a_status_and_no_preview<F: ForgeHarness>() {
-    let s = F::start().await;
+async fn a_change_outside_every_stack_gets_a_status_and_no_preview<F: Forge>() {
+    let s = TestApp::<F>::start().await;
     let head = s.enroll(7, "h1");
     s.changed_files(7, &["README.md", "docs/guide.md"]);
     s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
@@ -134,8 +134,8 @@ async fn a_change_outside_every_stack_gets_a_status_and_no_preview<F: ForgeHarne
     assert_eq!(s.status(&head), status("success", "no IAM change"));
 }
 
-async fn a_risky_change_asks_for_reviews_once_per_fingerprint<F: ForgeHarness>() {
-    let s = F::start().await;
+async fn a_risky_change_asks_for_reviews_once_per_fingerprint<F: Forge>() {
+    let s = TestApp::<F>::start().await;
     let head = s.enroll(7, "h1");
     s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
     s.open(7).await;
@@ -199,8 +199,8 @@ async fn a_risky_change_asks_for_reviews_once_per_fingerprint<F: ForgeHarness>()
     assert_eq!(s.comment_posts(7), 1);
 }
 
-async fn a_broken_config_on_the_base_fails_closed_listing_every_problem<F: ForgeHarness>() {
-    let s = F::start().await;
+async fn a_broken_config_on_the_base_fails_closed_listing_every_problem<F: Forge>() {
+    let s = TestApp::<F>::start().await;
     let head = s.enroll(7, "h1");
     let broken = "\
 version: 2
@@ -236,10 +236,8 @@ reviews:
 
 // ---- previews that fail ----
 
-async fn a_failed_preview_fails_the_status_and_shows_its_stderr_with_secrets_masked<
-    F: ForgeHarness,
->() {
-    let s = F::start().await;
+async fn a_failed_preview_fails_the_status_and_shows_its_stderr_with_secrets_masked<F: Forge>() {
+    let s = TestApp::<F>::start().await;
     let head = s.enroll(7, "h1");
     let stderr = format!(
         "error: failed to load credentials: NoCredentialProviders\ntoken {PULUMI_TOKEN} rejected\n"
@@ -270,8 +268,8 @@ async fn a_failed_preview_fails_the_status_and_shows_its_stderr_with_secrets_mas
     assert_eq!(s.review_requests(7), Default::default());
 }
 
-async fn a_preview_past_its_timeout_fails_and_its_process_group_is_killed<F: ForgeHarness>() {
-    let s = F::start_with(Options {
+async fn a_preview_past_its_timeout_fails_and_its_process_group_is_killed<F: Forge>() {
+    let s = TestApp::<F>::start_with(Options {
         timeout_secs: 1,
         ..Options::default()
     })
@@ -301,8 +299,8 @@ async fn a_preview_past_its_timeout_fails_and_its_process_group_is_killed<F: For
 
 // ---- heads, coalescing, duplicates ----
 
-async fn a_result_for_an_outdated_head_is_never_posted<F: ForgeHarness>() {
-    let s = F::start().await;
+async fn a_result_for_an_outdated_head_is_never_posted<F: Forge>() {
+    let s = TestApp::<F>::start().await;
     let old = s.enroll(7, "h1");
     // The first run previews the risky fixture, and waits for the test to let it finish.
     s.pulumi().block(STACK, fixture(ADMIN_ATTACH));
@@ -343,8 +341,8 @@ async fn a_result_for_an_outdated_head_is_never_posted<F: ForgeHarness>() {
     assert_eq!(s.review_requests(7), Default::default());
 }
 
-async fn deliveries_for_one_pr_coalesce_into_one_run_for_the_newest_head<F: ForgeHarness>() {
-    let s = F::start().await;
+async fn deliveries_for_one_pr_coalesce_into_one_run_for_the_newest_head<F: Forge>() {
+    let s = TestApp::<F>::start().await;
     let h1 = s.enroll(7, "h1");
     s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
     s.open(7).await;
@@ -370,8 +368,8 @@ async fn deliveries_for_one_pr_coalesce_into_one_run_for_the_newest_head<F: Forg
 
 /// A delivery sent again with the same id (GitHub's `X-GitHub-Delivery`, GitLab's
 /// `Idempotency-Key` with a new event UUID) is acknowledged and acted on once.
-async fn a_redelivery_is_acknowledged_and_does_nothing<F: ForgeHarness>() {
-    let s = F::start().await;
+async fn a_redelivery_is_acknowledged_and_does_nothing<F: Forge>() {
+    let s = TestApp::<F>::start().await;
     let head = s.enroll(7, "h1");
     s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
     let body = s.open_payload(7);
@@ -398,15 +396,15 @@ async fn a_redelivery_is_acknowledged_and_does_nothing<F: ForgeHarness>() {
 }
 
 /// Asserts a refused delivery left nothing: no job, no preview, no call to the forge.
-pub(crate) async fn assert_refused_left_nothing<F: ForgeHarness>(s: &F) {
+pub(crate) async fn assert_refused_left_nothing<F: Forge>(s: &TestApp<F>) {
     assert_eq!(s.queue().await, Default::default(), "no job");
     assert_eq!(s.settle().await.completed, 0);
     assert!(s.pulumi().invocations().is_empty());
     assert_eq!(s.forge_calls(), 0, "the forge was not called");
 }
 
-async fn an_oversized_body_is_refused_with_413_and_not_stored<F: ForgeHarness>() {
-    let s = F::start_with(Options {
+async fn an_oversized_body_is_refused_with_413_and_not_stored<F: Forge>() {
+    let s = TestApp::<F>::start_with(Options {
         max_body_bytes: 64 * 1024,
         ..Options::default()
     })
@@ -428,8 +426,8 @@ async fn an_oversized_body_is_refused_with_413_and_not_stored<F: ForgeHarness>()
 
 // ---- what a PR cannot do ----
 
-async fn a_weakened_config_in_the_pr_head_is_ignored<F: ForgeHarness>() {
-    let s = F::start().await;
+async fn a_weakened_config_in_the_pr_head_is_ignored<F: Forge>() {
+    let s = TestApp::<F>::start().await;
     let head = s.enroll(7, "h1");
     // The head drops the review requirement and disables the rule that fires.
     let weakened = "\
@@ -462,8 +460,8 @@ risk: { disable: [\"AWS-MP-001\"] }
 /// A pull request that passed under the base branch's old `.iamgate.yml` is analyzed again when
 /// a push to the base branch changes the file, and read with the new one: tightened guardrails
 /// hold it back before it merges. A push that does not touch the file analyzes nothing.
-async fn guardrails_tightened_on_the_base_branch_hold_back_open_prs<F: ForgeHarness>() {
-    let s = F::start().await;
+async fn guardrails_tightened_on_the_base_branch_hold_back_open_prs<F: Forge>() {
+    let s = TestApp::<F>::start().await;
     let lax = "\
 version: 1
 stacks:
@@ -508,10 +506,8 @@ stacks:
 
 /// The config is read at the base branch's tip; when the branch is gone (deleted while the pull
 /// request stays open), the pull request's own base commit governs: never "not enrolled".
-async fn without_its_base_branch_a_pr_is_judged_by_the_config_at_its_base_commit<
-    F: ForgeHarness,
->() {
-    let s = F::start().await;
+async fn without_its_base_branch_a_pr_is_judged_by_the_config_at_its_base_commit<F: Forge>() {
+    let s = TestApp::<F>::start().await;
     let head = s.enroll(7, "h1");
     s.delete_base_branch();
     s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
@@ -520,8 +516,8 @@ async fn without_its_base_branch_a_pr_is_judged_by_the_config_at_its_base_commit
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
 }
 
-async fn a_config_change_alone_is_high_risk_and_its_problems_are_shown<F: ForgeHarness>() {
-    let s = F::start().await;
+async fn a_config_change_alone_is_high_risk_and_its_problems_are_shown<F: Forge>() {
+    let s = TestApp::<F>::start().await;
     let head = s.enroll(7, "h1");
     s.head_commit(&head, "version: 1\nstacks: []\n");
     s.changed_files(7, &[".iamgate.yml"]);
@@ -537,8 +533,8 @@ async fn a_config_change_alone_is_high_risk_and_its_problems_are_shown<F: ForgeH
     );
 }
 
-async fn resource_names_cannot_inject_markup_mentions_or_the_marker<F: ForgeHarness>() {
-    let s = F::start().await;
+async fn resource_names_cannot_inject_markup_mentions_or_the_marker<F: Forge>() {
+    let s = TestApp::<F>::start().await;
     s.enroll(7, "h1");
     s.pulumi()
         .replay(STACK, fixture("server/injection.preview.json"));
@@ -619,8 +615,8 @@ fn outside_code(body: &str) -> String {
     out
 }
 
-async fn a_fork_pr_is_not_previewed_and_not_passed<F: ForgeHarness>() {
-    let s = F::start().await;
+async fn a_fork_pr_is_not_previewed_and_not_passed<F: Forge>() {
+    let s = TestApp::<F>::start().await;
     let head = s.enroll(7, "h1");
     s.make_fork(7, "mallory/infra");
     s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
@@ -638,8 +634,8 @@ async fn a_fork_pr_is_not_previewed_and_not_passed<F: ForgeHarness>() {
 
 // ---- the forge failing ----
 
-async fn an_ambiguous_comment_failure_and_a_rate_limit_converge<F: ForgeHarness>() {
-    let s = F::start().await;
+async fn an_ambiguous_comment_failure_and_a_rate_limit_converge<F: Forge>() {
+    let s = TestApp::<F>::start().await;
     let head = s.enroll(7, "h1");
     s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
     let comments = s.comments_path(7);
@@ -662,10 +658,8 @@ async fn an_ambiguous_comment_failure_and_a_rate_limit_converge<F: ForgeHarness>
     assert_eq!(s.review_requests(7).1, ["alice"]);
 }
 
-async fn repeated_server_errors_on_comment_and_status_converge_through_job_retries<
-    F: ForgeHarness,
->() {
-    let s = F::start().await;
+async fn repeated_server_errors_on_comment_and_status_converge_through_job_retries<F: Forge>() {
+    let s = TestApp::<F>::start().await;
     let head = s.enroll(7, "h1");
     s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
     // Comment creation fails twice (the client checks it did not land, then posts again). The
@@ -689,8 +683,8 @@ async fn repeated_server_errors_on_comment_and_status_converge_through_job_retri
     assert_eq!(failed(&statuses), 4);
 }
 
-async fn a_marker_pasted_by_a_person_is_not_taken_for_iamgates_comment<F: ForgeHarness>() {
-    let s = F::start().await;
+async fn a_marker_pasted_by_a_person_is_not_taken_for_iamgates_comment<F: Forge>() {
+    let s = TestApp::<F>::start().await;
     s.enroll(7, "h1");
     s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
     // A person quoting the marker does not count as iamgate's comment.
@@ -707,8 +701,8 @@ async fn a_marker_pasted_by_a_person_is_not_taken_for_iamgates_comment<F: ForgeH
 
 #[tokio::test]
 async fn bad_and_missing_signatures_are_refused_and_nothing_is_stored() {
-    let s = Server::start().await;
-    s.enrolled_pr(7, "h1");
+    let s = TestApp::<FakeGitHub>::start().await;
+    s.enroll(7, "h1");
     s.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
     let body = s.pr_payload("opened", 7);
     let id = s.delivery_id();
@@ -726,7 +720,7 @@ async fn bad_and_missing_signatures_are_refused_and_nothing_is_stored() {
     let mut tampered = body.clone();
     let last = tampered.len() - 1;
     tampered.insert(last, b' ');
-    let right = github_signature_for(&Secret::new(crate::support::server::WEBHOOK_SECRET), &body);
+    let right = github_signature_for(&Secret::new(crate::support::github::WEBHOOK_SECRET), &body);
     for (what, sig, sent) in [
         ("missing", None, body.clone()),
         ("wrong secret", Some(wrong_secret), body.clone()),

@@ -8,10 +8,15 @@
 #![allow(dead_code, reason = "shared test support: each test uses a part of it")]
 
 mod codec;
+#[path = "fake_http.rs"]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "each fake includes the shared helpers itself: the demos and the bench include one fake alone"
+)]
+mod fake_http;
 mod routes;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -198,16 +203,6 @@ pub enum Fault {
     },
 }
 
-#[derive(Debug)]
-struct FaultRule {
-    method: String,
-    path_prefix: String,
-    /// Matching requests let through before the fault starts.
-    skip: usize,
-    remaining: usize,
-    fault: Fault,
-}
-
 #[derive(Debug, Default)]
 struct Repo {
     files: HashMap<String, BTreeMap<String, Vec<u8>>>,
@@ -301,7 +296,7 @@ struct State {
     next_id: u64,
     /// Counts [`FakeGitHub::pr`] calls (apart from `next_id`, so that ids stay as they were).
     pulls_created: u64,
-    faults: Vec<FaultRule>,
+    faults: fake_http::Faults<Fault>,
     log: Vec<RequestRecord>,
 }
 
@@ -352,13 +347,12 @@ impl FakeGitHub {
     }
 
     async fn start_with_prefix(prefix: &str) -> Self {
-        let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let codeload = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = |addr: SocketAddr| format!("http://{addr}");
+        let (api, api_url) = fake_http::bind().await;
+        let (codeload, codeload_url) = fake_http::bind().await;
         let state = Arc::new(Mutex::new(State {
-            api_url: format!("{}{prefix}", url(api.local_addr().unwrap())),
+            api_url: format!("{api_url}{prefix}"),
             prefix: prefix.to_owned(),
-            codeload_url: url(codeload.local_addr().unwrap()),
+            codeload_url,
             installations: HashSet::from([INSTALLATION_ID]),
             tokens: HashMap::new(),
             token_lifetime: Duration::from_secs(3600),
@@ -368,20 +362,22 @@ impl FakeGitHub {
             members_permission: true,
             next_id: 1000,
             pulls_created: 0,
-            faults: Vec::new(),
+            faults: fake_http::Faults::default(),
             log: Vec::new(),
         }));
         let tasks = vec![
-            tokio::spawn(serve(api, routes::api_router(Arc::clone(&state)))),
-            tokio::spawn(serve(codeload, routes::codeload_router(Arc::clone(&state)))),
+            fake_http::spawn("fake GitHub", api, routes::api_router(Arc::clone(&state))),
+            fake_http::spawn(
+                "fake GitHub",
+                codeload,
+                routes::codeload_router(Arc::clone(&state)),
+            ),
         ];
         FakeGitHub { state, tasks }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        fake_http::lock(&self.state)
     }
 
     /// The API base URL, to use as `api_url`.
@@ -679,14 +675,9 @@ impl FakeGitHub {
         count: usize,
         fault: Fault,
     ) -> &Self {
-        let rule = FaultRule {
-            method: method.to_uppercase(),
-            path_prefix: path_prefix.to_owned(),
-            skip,
-            remaining: count,
-            fault,
-        };
-        self.lock().faults.push(rule);
+        self.lock()
+            .faults
+            .add(method, path_prefix, skip, count, fault);
         self
     }
 
@@ -774,11 +765,5 @@ impl FakeGitHub {
                 r.method == "POST" && r.path.starts_with("/app/installations/") && r.status == 201
             })
             .count()
-    }
-}
-
-async fn serve(listener: tokio::net::TcpListener, router: axum::Router) {
-    if let Err(error) = axum::serve(listener, router).await {
-        panic!("fake GitHub stopped: {error}");
     }
 }

@@ -8,6 +8,12 @@
 //! Test support only: it never talks to a real GitLab.
 #![allow(dead_code, reason = "shared test support: each test uses a part of it")]
 
+#[path = "fake_http.rs"]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "each fake includes the shared helpers itself: the demos and the bench include one fake alone"
+)]
+mod fake_http;
 mod routes;
 
 use std::collections::{BTreeMap, HashMap};
@@ -156,15 +162,6 @@ pub enum Fault {
     },
 }
 
-#[derive(Debug)]
-struct FaultRule {
-    method: String,
-    path_prefix: String,
-    skip: usize,
-    remaining: usize,
-    fault: Fault,
-}
-
 #[derive(Debug, Clone)]
 struct User {
     id: u64,
@@ -251,7 +248,7 @@ struct State {
     /// Answers 404 on `/diffs` (GitLab before 15.7).
     legacy_diffs: bool,
     next_id: u64,
-    faults: Vec<FaultRule>,
+    faults: fake_http::Faults<Fault>,
     log: Vec<RequestRecord>,
 }
 
@@ -342,8 +339,7 @@ impl Drop for FakeGitLab {
 impl FakeGitLab {
     /// A fake instance at `http://127.0.0.1:PORT` (API under `/api/v4`) with the bot user.
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (listener, url) = fake_http::bind().await;
         let mut state = State {
             url,
             tokens: HashMap::new(),
@@ -352,25 +348,19 @@ impl FakeGitLab {
             groups: BTreeMap::new(),
             legacy_diffs: false,
             next_id: 100,
-            faults: Vec::new(),
+            faults: fake_http::Faults::default(),
             log: Vec::new(),
         };
         let bot = state.user_id(BOT_USERNAME);
         state.tokens.insert(TOKEN.to_owned(), bot);
         let state = Arc::new(Mutex::new(state));
         let router = routes::router(Arc::clone(&state));
-        let task = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                panic!("fake GitLab stopped: {error}");
-            }
-        });
+        let task = fake_http::spawn("fake GitLab", listener, router);
         FakeGitLab { state, task }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        fake_http::lock(&self.state)
     }
 
     /// The instance URL, to use as `[gitlab] url`.
@@ -661,13 +651,9 @@ impl FakeGitLab {
         count: usize,
         fault: Fault,
     ) -> &Self {
-        self.lock().faults.push(FaultRule {
-            method: method.to_uppercase(),
-            path_prefix: path_prefix.to_owned(),
-            skip,
-            remaining: count,
-            fault,
-        });
+        self.lock()
+            .faults
+            .add(method, path_prefix, skip, count, fault);
         self
     }
     pub fn clear_faults(&self) -> &Self {

@@ -1,9 +1,10 @@
-//! Shared test support: fake forges, the fake pulumi, and the server harness.
+//! Shared test support: the scenario app over one fake-forge abstraction, the fake forges, the
+//! fake pulumi.
 
+pub mod app;
 pub mod fake_github;
 pub mod fake_gitlab;
 pub mod fake_pulumi;
-pub mod gitlab_server;
-pub mod harness;
-pub mod server;
+pub mod github;
+pub mod gitlab;
 pub mod tar_gz;

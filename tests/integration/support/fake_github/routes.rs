@@ -6,13 +6,12 @@ use std::time::SystemTime;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State as AxumState;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::codec::{
-    now_secs, paginate, percent_decode, query_params, tarball, timestamp, verify_app_jwt,
-};
+use super::codec::{paginate, query_params, tarball, timestamp, verify_app_jwt};
+use super::fake_http::{Reply, lock, logged_path, now_secs, percent_decode, segments};
 use super::{
     APP_ID, APP_SLUG, FakeComment, FakeReaction, FakeReview, FakeStatus, Fault, HeadRepo, Host,
     PUBLIC_KEY_PEM, Pull, REACTION_CONTENTS, RequestRecord, Shared, State, StoredComment, Token,
@@ -26,19 +25,13 @@ pub fn codeload_router(state: Shared) -> Router {
     Router::new().fallback(codeload).with_state(state)
 }
 
-struct Reply {
-    status: u16,
-    headers: Vec<(&'static str, String)>,
-    body: Vec<u8>,
-}
-
 impl Reply {
     fn json(status: u16, value: Value) -> Self {
-        Reply {
+        Reply::new(
             status,
-            headers: vec![("content-type", "application/json; charset=utf-8".into())],
-            body: value.to_string().into_bytes(),
-        }
+            "application/json; charset=utf-8",
+            value.to_string().into_bytes(),
+        )
     }
     fn message(status: u16, message: &str) -> Self {
         Self::json(
@@ -55,30 +48,6 @@ impl Reply {
     fn not_found() -> Self {
         Self::message(404, "Not Found")
     }
-    fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.headers.push((name, value.into()));
-        self
-    }
-}
-
-impl IntoResponse for Reply {
-    fn into_response(self) -> Response {
-        let mut response = (
-            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            self.body,
-        )
-            .into_response();
-        for (name, value) in self.headers {
-            response.headers_mut().insert(name, value.parse().unwrap());
-        }
-        response
-    }
-}
-
-fn lock(state: &Shared) -> std::sync::MutexGuard<'_, State> {
-    state
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 async fn api(
@@ -98,14 +67,10 @@ async fn api(
         Some(path) => respond(&mut state, &method, path, uri.query(), &headers, &body),
         None => Reply::not_found(),
     };
-    let logged = path.unwrap_or_else(|| uri.path().to_owned());
-    let logged = uri
-        .query()
-        .map_or(logged.clone(), |q| format!("{logged}?{q}"));
     state.log.push(RequestRecord {
         host: Host::Api,
         method: method.to_string(),
-        path: logged,
+        path: logged_path(path.as_deref(), &uri),
         status: reply.status,
         had_authorization: headers.contains_key(header::AUTHORIZATION),
     });
@@ -129,11 +94,7 @@ fn respond(
             ),
         );
     }
-    let segments: Vec<String> = path
-        .trim_start_matches('/')
-        .split('/')
-        .map(percent_decode)
-        .collect();
+    let segments = segments(path);
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -157,26 +118,14 @@ fn respond(
             return Reply::message(401, "Bad credentials");
         }
     }
-    let rule = state.faults.iter_mut().find(|r| {
-        r.remaining > 0 && r.method == method.as_str() && path.starts_with(&r.path_prefix)
-    });
-    let rule = match rule {
-        Some(rule) if rule.skip > 0 => {
-            rule.skip -= 1;
-            None
-        }
-        other => other,
-    };
-    if let Some(rule) = rule {
-        rule.remaining -= 1;
-        let fault = rule.fault;
-        if fault == Fault::Error502AfterApplying {
+    match state.faults.take(method.as_str(), path) {
+        Some(Fault::Error502AfterApplying) => {
             route(state, method, &segments, path, query, headers, body);
-            return Reply::message(502, "Bad Gateway");
+            Reply::message(502, "Bad Gateway")
         }
-        return fault_reply(fault);
+        Some(fault) => fault_reply(fault),
+        None => route(state, method, &segments, path, query, headers, body),
     }
-    route(state, method, &segments, path, query, headers, body)
 }
 
 fn fault_reply(fault: Fault) -> Reply {
@@ -609,11 +558,7 @@ fn contents(
         .get(&sha)
         .and_then(|files| files.get(path))
     {
-        Some(bytes) => Reply {
-            status: 200,
-            headers: vec![("content-type", "application/vnd.github.raw+json".into())],
-            body: bytes.clone(),
-        },
+        Some(bytes) => Reply::new(200, "application/vnd.github.raw+json", bytes.clone()),
         None => Reply::not_found(),
     }
 }
@@ -764,13 +709,10 @@ async fn codeload(
     } else {
         serve_tarball(&state, &uri)
     };
-    let path = uri
-        .path_and_query()
-        .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
     state.log.push(RequestRecord {
         host: Host::Codeload,
         method: method.to_string(),
-        path,
+        path: logged_path(None, &uri),
         status: reply.status,
         had_authorization,
     });
@@ -795,9 +737,5 @@ fn serve_tarball(state: &State, uri: &Uri) -> Reply {
         .get(&repo)
         .and_then(|r| r.files.get(*sha))
         .unwrap_or(&empty);
-    Reply {
-        status: 200,
-        headers: vec![("content-type", "application/x-gzip".into())],
-        body: tarball(&repo, sha, files),
-    }
+    Reply::new(200, "application/x-gzip", tarball(&repo, sha, files))
 }

@@ -2,15 +2,18 @@
 //! `PRIVATE-TOKEN`, injects faults, and dispatches on method and decoded path segments.
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State as AxumState;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::fake_http::{
+    self, Page, Reply, lock, logged_path, now_secs, page, query_params, segments,
+};
 use super::{
     DEFAULT_BRANCH, EMOJI, FakeAward, FakeNote, FakeStatus, Fault, Member, Mr, NOTE_LIMIT,
     RequestRecord, STATUS_DESCRIPTION_LIMIT, Shared, State, User,
@@ -20,50 +23,18 @@ pub fn router(state: Shared) -> Router {
     Router::new().fallback(api).with_state(state)
 }
 
-struct Reply {
-    status: u16,
-    headers: Vec<(&'static str, String)>,
-    body: Vec<u8>,
-}
-
 impl Reply {
     fn json(status: u16, value: Value) -> Self {
-        Reply {
-            status,
-            headers: vec![("content-type", "application/json".into())],
-            body: value.to_string().into_bytes(),
-        }
+        Reply::new(status, "application/json", value.to_string().into_bytes())
     }
     fn bytes(body: Vec<u8>, content_type: &str) -> Self {
-        Reply {
-            status: 200,
-            headers: vec![("content-type", content_type.to_owned())],
-            body,
-        }
+        Reply::new(200, content_type, body)
     }
     fn message(status: u16, message: &str) -> Self {
         Self::json(status, json!({ "message": message }))
     }
     fn not_found(what: &str) -> Self {
         Self::message(404, &format!("404 {what} Not Found"))
-    }
-    fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.headers.push((name, value.into()));
-        self
-    }
-}
-
-impl IntoResponse for Reply {
-    fn into_response(self) -> Response {
-        let mut response = (
-            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            self.body,
-        )
-            .into_response();
-        for (name, value) in self.headers {
-            response.headers_mut().insert(name, value.parse().unwrap());
-        }
-        response
     }
 }
 
@@ -74,21 +45,15 @@ async fn api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut state = shared
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut state = lock(&shared);
     let path = uri.path().strip_prefix("/api/v4").map(str::to_owned);
     let reply = match &path {
         Some(path) => respond(&mut state, &method, path, uri.query(), &headers, &body),
         None => Reply::message(404, "404 Not Found"),
     };
-    let logged = path.unwrap_or_else(|| uri.path().to_owned());
-    let logged = uri
-        .query()
-        .map_or(logged.clone(), |q| format!("{logged}?{q}"));
     state.log.push(RequestRecord {
         method: method.to_string(),
-        path: logged,
+        path: logged_path(path.as_deref(), &uri),
         status: reply.status,
         had_token: headers.contains_key("private-token"),
     });
@@ -116,23 +81,10 @@ fn respond(
     let Some(me) = me else {
         return Reply::message(401, "401 Unauthorized");
     };
-    let rule = state.faults.iter_mut().find(|r| {
-        r.remaining > 0 && r.method == method.as_str() && path.starts_with(&r.path_prefix)
-    });
-    let rule = match rule {
-        Some(rule) if rule.skip > 0 => {
-            rule.skip -= 1;
-            None
-        }
-        other => other,
-    };
-    let segments: Vec<String> = path
-        .trim_start_matches('/')
-        .split('/')
-        .map(percent_decode)
-        .collect();
+    let fault = state.faults.take(method.as_str(), path);
+    let segments = segments(path);
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let query = query_params(query);
+    let query = query_params(query, true);
     let body: Value = if body.is_empty() {
         Value::Null
     } else {
@@ -141,22 +93,18 @@ fn respond(
             Err(e) => return Reply::message(400, &format!("400 Bad request - {e}")),
         }
     };
-    if let Some(rule) = rule {
-        rule.remaining -= 1;
-        let fault = rule.fault;
-        if fault == Fault::Error502AfterApplying {
+    match fault {
+        Some(Fault::Error502AfterApplying) => {
             route(state, me, method, &segments, &query, &body);
-            return Reply::message(502, "502 Bad Gateway");
+            Reply::message(502, "502 Bad Gateway")
         }
-        return fault_reply(fault);
+        Some(fault) => fault_reply(fault),
+        None => route(state, me, method, &segments, &query, &body),
     }
-    route(state, me, method, &segments, &query, &body)
 }
 
 fn fault_reply(fault: Fault) -> Reply {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = now_secs();
     match fault {
         Fault::Error500 => Reply::message(500, "500 Internal Server Error"),
         Fault::Error502 | Fault::Error502AfterApplying => Reply::message(502, "502 Bad Gateway"),
@@ -813,23 +761,12 @@ fn mr_summary_json(state: &State, project: &str, iid: u64, mr: &Mr) -> Value {
 /// One page per GitLab's offset rules (`per_page` default 20, max 100; `page` from 1) with its
 /// `x-*` headers; `x-next-page` is empty on the last page.
 fn paginated(items: &[Value], query: &BTreeMap<String, String>) -> Reply {
-    let per_page = query
-        .get("per_page")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(20)
-        .clamp(1, 100);
-    let page = query
-        .get("page")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(1)
-        .max(1);
-    let total_pages = items.len().div_ceil(per_page).max(1);
-    let slice: Vec<Value> = items
-        .iter()
-        .skip((page - 1) * per_page)
-        .take(per_page)
-        .cloned()
-        .collect();
+    let Page {
+        items: slice,
+        page,
+        per_page,
+        last: total_pages,
+    } = page(items, query, 20);
     let next = if page < total_pages {
         (page + 1).to_string()
     } else {
@@ -857,55 +794,5 @@ fn archive(project: &str, sha: &str, files: &BTreeMap<String, Vec<u8>>) -> Vec<u
 
 /// `2016-07-11T22:14:10.000Z`.
 fn timestamp(time: SystemTime) -> String {
-    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // H. Hinnant's civil_from_days.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.000Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
-/// Decodes `%XX` escapes.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn query_params(query: Option<&str>) -> BTreeMap<String, String> {
-    query
-        .unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(&v.replace('+', " ")))
-        })
-        .collect()
+    fake_http::timestamp(time, ".000Z")
 }

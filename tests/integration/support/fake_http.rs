@@ -1,0 +1,278 @@
+//! The HTTP plumbing both fake forges share: starting a listener, the poison-tolerant state lock,
+//! replies, injected faults, the logged path, percent-decoding, query parameters, offset pages
+//! and timestamps. What differs by nature (credentials, error bodies, how pages are announced,
+//! the routes) stays in each fake. Each fake includes this file as its own `fake_http` module
+//! (`#[path]`), so that the demos and the bench, which include one fake by path, get it too.
+#![allow(dead_code, reason = "each fake uses a part of it")]
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use tokio::task::JoinHandle;
+
+/// A listener on a free loopback port and its `http://` URL.
+pub async fn bind() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+/// Serves `router` on `listener` until aborted; `name` says which fake stopped.
+pub fn spawn(
+    name: &'static str,
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            panic!("{name} stopped: {error}");
+        }
+    })
+}
+
+/// Locks a fake's state, through a poisoning (a failed assertion elsewhere is the failure).
+pub fn lock<T>(state: &Mutex<T>) -> MutexGuard<'_, T> {
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A reply: status, headers, body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn new(status: u16, content_type: &str, body: Vec<u8>) -> Self {
+        Reply {
+            status,
+            headers: vec![("content-type", content_type.to_owned())],
+            body,
+        }
+    }
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut response = (
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            self.body,
+        )
+            .into_response();
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value.parse().unwrap());
+        }
+        response
+    }
+}
+
+/// A fault to inject on the `method` requests whose path starts with `path_prefix`.
+#[derive(Debug)]
+struct FaultRule<K> {
+    method: String,
+    path_prefix: String,
+    /// Matching requests let through before the fault starts.
+    skip: usize,
+    remaining: usize,
+    fault: K,
+}
+
+/// The faults to inject, in the order they were asked for.
+#[derive(Debug)]
+pub struct Faults<K>(Vec<FaultRule<K>>);
+
+impl<K> Default for Faults<K> {
+    fn default() -> Self {
+        Faults(Vec::new())
+    }
+}
+
+impl<K: Copy> Faults<K> {
+    /// The next `count` `method` requests under `path_prefix`, after `skip` that pass, fail
+    /// with `fault`.
+    pub fn add(&mut self, method: &str, path_prefix: &str, skip: usize, count: usize, fault: K) {
+        self.0.push(FaultRule {
+            method: method.to_uppercase(),
+            path_prefix: path_prefix.to_owned(),
+            skip,
+            remaining: count,
+            fault,
+        });
+    }
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+    /// The fault this request meets, if any (counting it as used or let through).
+    pub fn take(&mut self, method: &str, path: &str) -> Option<K> {
+        let rule = self
+            .0
+            .iter_mut()
+            .find(|r| r.remaining > 0 && r.method == method && path.starts_with(&r.path_prefix))?;
+        if rule.skip > 0 {
+            rule.skip -= 1;
+            return None;
+        }
+        rule.remaining -= 1;
+        Some(rule.fault)
+    }
+}
+
+/// The path a fake logs: `path` (its API prefix removed) or, outside the API, the whole path;
+/// with the query.
+pub fn logged_path(path: Option<&str>, uri: &Uri) -> String {
+    let path = path.unwrap_or(uri.path());
+    match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    }
+}
+
+/// A path's segments, each percent-decoded.
+pub fn segments(path: &str) -> Vec<String> {
+    path.trim_start_matches('/')
+        .split('/')
+        .map(percent_decode)
+        .collect()
+}
+
+/// Decodes `%XX` escapes.
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Query parameters, decoded; with `plus_is_space`, a `+` in a value is a space (GitLab's Rails
+/// reads forms that way).
+pub fn query_params(query: Option<&str>, plus_is_space: bool) -> BTreeMap<String, String> {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let v = if plus_is_space {
+                v.replace('+', " ")
+            } else {
+                v.to_owned()
+            };
+            (percent_decode(k), percent_decode(&v))
+        })
+        .collect()
+}
+
+/// One page of a listing by offset (`per_page` up to 100, `default_per_page` without one;
+/// `page` from 1).
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub page: usize,
+    pub per_page: usize,
+    /// The number of the last page (1 for an empty listing).
+    pub last: usize,
+}
+
+pub fn page<T: Clone>(
+    items: &[T],
+    query: &BTreeMap<String, String>,
+    default_per_page: usize,
+) -> Page<T> {
+    let number = |key: &str| query.get(key).and_then(|v| v.parse::<usize>().ok());
+    let per_page = number("per_page").unwrap_or(default_per_page).clamp(1, 100);
+    let page = number("page").unwrap_or(1).max(1);
+    Page {
+        items: items
+            .iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .cloned()
+            .collect(),
+        page,
+        per_page,
+        last: items.len().div_ceil(per_page).max(1),
+    }
+}
+
+/// Seconds since the epoch, now.
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `time` in UTC as `2016-07-11T22:14:10` followed by `suffix` (`Z`, `.000Z`).
+pub fn timestamp(time: SystemTime, suffix: &str) -> String {
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // H. Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{suffix}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(timestamp(UNIX_EPOCH, "Z"), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            timestamp(
+                UNIX_EPOCH + std::time::Duration::from_secs(1_468_275_250),
+                "Z"
+            ),
+            "2016-07-11T22:14:10Z"
+        );
+        assert_eq!(
+            timestamp(
+                UNIX_EPOCH + std::time::Duration::from_secs(1_709_208_000),
+                ".000Z"
+            ),
+            "2024-02-29T12:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn percent_escapes_decode() {
+        assert_eq!(percent_decode("a%20dir/x%231.ts"), "a dir/x#1.ts");
+        assert_eq!(percent_decode("%C3%A9"), "é");
+        assert_eq!(percent_decode("100%"), "100%");
+    }
+}
