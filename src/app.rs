@@ -17,7 +17,7 @@ use crate::forge::github::GitHubApp;
 use crate::forge::gitlab::GitLabClient;
 use crate::jobs::{Forges, JobCtx, JobSettings, Jobs};
 use crate::pulumi::{Runner, RunnerConfig, UnpackLimits};
-use crate::queue::{RetryPolicy, Worker, WorkerConfig};
+use crate::queue::{JobRetryPolicy, Worker, WorkerConfig};
 use crate::server::{self, AppState};
 use crate::store::Store;
 use crate::store::previews::PreviewCache;
@@ -201,9 +201,9 @@ fn worker_config(config: &ServerConfig) -> WorkerConfig {
         lease,
         renew_every: (lease / 3).max(Duration::from_millis(100)),
         poll_interval: Duration::from_secs(1),
-        retry: RetryPolicy {
+        retry: JobRetryPolicy {
             max_attempts: config.worker.max_attempts,
-            ..RetryPolicy::default()
+            ..JobRetryPolicy::default()
         },
         ..WorkerConfig::default()
     }

@@ -17,7 +17,7 @@ pub const FILE_PATH: &str = ".iamgate.yml";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoConfig {
     pub stacks: Vec<StackConfig>,
-    pub reviews: Vec<Review>,
+    pub reviews: Vec<ReviewRule>,
     pub allow_author_approval: bool,
     pub invalidate_approvals: Invalidation,
     pub overrides: Reviewers,
@@ -34,7 +34,7 @@ pub struct StackConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Review {
+pub struct ReviewRule {
     pub name: String,
     pub when: When,
     pub approvals: u32,
@@ -341,7 +341,7 @@ impl Reader<'_> {
         })
     }
 
-    fn review(&mut self, path: &str, v: &Value) -> Option<Review> {
+    fn review(&mut self, path: &str, v: &Value) -> Option<ReviewRule> {
         let m = self.mapping(path, v)?;
         self.known_keys(path, m, &["name", "when", "approvals", "from"]);
         let name = self.string(&join(path, "name"), m.get("name"), true);
@@ -378,7 +378,7 @@ impl Reader<'_> {
                 r
             }
         };
-        Some(Review {
+        Some(ReviewRule {
             name: name?,
             when,
             approvals,

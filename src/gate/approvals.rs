@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::reviews::{DroppedApproval, Override, Requirement, Reviewer, Reviews};
-use crate::config::repo::{Invalidation, Review, Reviewers};
+use crate::config::repo::{Invalidation, ReviewRule, Reviewers};
 
 /// What a vote says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +71,7 @@ impl Membership {
 #[derive(Debug, Clone)]
 pub struct Ballot<'a> {
     /// The triggered requirements (`reviews[]` entries whose `when` matched).
-    pub requirements: &'a [&'a Review],
+    pub requirements: &'a [&'a ReviewRule],
     pub votes: &'a [Vote],
     pub overrides: &'a [OverrideVote],
     /// Who may override (`overrides` of `.iamgate.yml`).
@@ -255,7 +255,7 @@ pub fn membership_queries(ballot_parts: MembershipNeeds<'_>) -> Vec<(String, Str
 /// What [`membership_queries`] looks at.
 #[derive(Debug, Clone, Copy)]
 pub struct MembershipNeeds<'a> {
-    pub requirements: &'a [&'a Review],
+    pub requirements: &'a [&'a ReviewRule],
     pub votes: &'a [Vote],
     pub overrides: &'a [OverrideVote],
     pub override_members: &'a Reviewers,
@@ -269,8 +269,8 @@ mod tests {
     const H1: &str = "1111111";
     const H2: &str = "2222222";
 
-    fn review(name: &str, approvals: u32, teams: &[&str], users: &[&str]) -> Review {
-        Review {
+    fn review(name: &str, approvals: u32, teams: &[&str], users: &[&str]) -> ReviewRule {
+        ReviewRule {
             name: name.into(),
             when: When::default(),
             approvals,
@@ -292,7 +292,7 @@ mod tests {
     }
 
     struct World {
-        reviews: Vec<Review>,
+        reviews: Vec<ReviewRule>,
         membership: Membership,
         fingerprints: BTreeMap<String, String>,
         overrides: Reviewers,
@@ -326,7 +326,7 @@ mod tests {
             overrides: &[OverrideVote],
             invalidation: Invalidation,
         ) -> Reviews {
-            let reqs: Vec<&Review> = self.reviews.iter().collect();
+            let reqs: Vec<&ReviewRule> = self.reviews.iter().collect();
             evaluate(&Ballot {
                 requirements: &reqs,
                 votes,
@@ -376,7 +376,7 @@ mod tests {
         let r = w.eval(&votes, &[], Invalidation::OnIamChange);
         assert!(r.requirements[0].approved_by.is_empty());
         assert_eq!(r.dropped[0].login, "dev");
-        let reqs: Vec<&Review> = w.reviews.iter().collect();
+        let reqs: Vec<&ReviewRule> = w.reviews.iter().collect();
         let allowed = evaluate(&Ballot {
             requirements: &reqs,
             votes: &votes,
@@ -527,7 +527,7 @@ mod tests {
     #[test]
     fn membership_queries_cover_voters_against_required_and_override_teams() {
         let w = World::new();
-        let reqs: Vec<&Review> = w.reviews.iter().collect();
+        let reqs: Vec<&ReviewRule> = w.reviews.iter().collect();
         let votes = [
             vote("Alice", VoteKind::Approve, H2, 1),
             vote("bob", VoteKind::Withdraw, H2, 1),

@@ -4,7 +4,7 @@
 
 use globset::{Glob, GlobSetBuilder};
 
-use crate::config::repo::{RepoConfig, Review, StackConfig};
+use crate::config::repo::{RepoConfig, ReviewRule, StackConfig};
 use crate::engine::{Analysis, Level, StackOutcome};
 
 /// Everything the gate needs to know about a pull request's change.
@@ -53,7 +53,7 @@ impl Change<'_> {
 /// A triggered requirement: the review entry and why it applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Triggered<'c> {
-    pub review: &'c Review,
+    pub review: &'c ReviewRule,
     /// Human-readable reasons, e.g. `risk high ≥ high`, `category public-exposure`.
     pub because: Vec<String>,
 }
@@ -71,7 +71,7 @@ pub fn triggered<'c>(config: &'c RepoConfig, change: &Change<'_>) -> Vec<Trigger
 }
 
 /// Every given condition must hold; returns the reasons when they do.
-fn matches(review: &Review, change: &Change<'_>) -> Option<Vec<String>> {
+fn matches(review: &ReviewRule, change: &Change<'_>) -> Option<Vec<String>> {
     let when = &review.when;
     let mut because = Vec::new();
     if let Some(min) = when.min_risk {

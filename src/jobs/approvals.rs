@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::audit::{ApprovalSource, AuditEntry, AuditEvent, Timestamp, WithdrawalSource};
-use crate::config::repo::{RepoConfig, Review};
+use crate::config::repo::{RepoConfig, ReviewRule};
 use crate::event::{ActorKind, Login, PrRef, ReviewState, Sha, UserId, UserRef};
 use crate::forge::{Forge, PullRequest};
 use crate::gate::Reviews;
@@ -57,7 +57,7 @@ pub async fn gather(
     pr_ref: &PrRef,
     pr: &PullRequest,
     config: &RepoConfig,
-    requirements: &[&Review],
+    requirements: &[&ReviewRule],
     kept: &mut KeptState,
 ) -> Result<Reviews, JobFailure> {
     let reviews = forge.reviews(pr_ref).await?;
@@ -125,7 +125,7 @@ async fn record_sightings(
             source,
             login: review.author.login.as_str().to_owned(),
             user_id: review.author.id,
-            kind: store::VoteKind::Approve,
+            kind: store::CommandVoteKind::Approve,
             head: hooked.unwrap_or_else(|| pr.head.as_str().to_owned()),
             reason: None,
             at_ms: review.submitted_at.map_or(0, millis),
@@ -182,18 +182,20 @@ fn votes_of(
     let mut overrides = Vec::new();
     for vote in stored {
         match vote.kind {
-            store::VoteKind::Approve | store::VoteKind::Withdraw => votes.push(Vote {
-                login: vote.login.clone(),
-                kind: if vote.kind == store::VoteKind::Approve {
-                    VoteKind::Approve
-                } else {
-                    VoteKind::Withdraw
-                },
-                source: VoteSource::Command,
-                head: Some(vote.head.clone()),
-                at: vote.at_ms,
-            }),
-            store::VoteKind::Override => overrides.push(OverrideVote {
+            store::CommandVoteKind::Approve | store::CommandVoteKind::Withdraw => {
+                votes.push(Vote {
+                    login: vote.login.clone(),
+                    kind: if vote.kind == store::CommandVoteKind::Approve {
+                        VoteKind::Approve
+                    } else {
+                        VoteKind::Withdraw
+                    },
+                    source: VoteSource::Command,
+                    head: Some(vote.head.clone()),
+                    at: vote.at_ms,
+                })
+            }
+            store::CommandVoteKind::Override => overrides.push(OverrideVote {
                 login: vote.login.clone(),
                 reason: vote.reason.clone().unwrap_or_default(),
                 head: vote.head.clone(),
@@ -451,7 +453,7 @@ mod tests {
             source: format!("comment:{login}"),
             login: login.to_owned(),
             user_id: id.map(UserId),
-            kind: store::VoteKind::Approve,
+            kind: store::CommandVoteKind::Approve,
             head: "h1".into(),
             reason: None,
             at_ms: 1,

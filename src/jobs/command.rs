@@ -15,7 +15,7 @@ use crate::engine::report::escape;
 use crate::event::{CommentId, PrRef, UserRef};
 use crate::forge::{Forge, PullRequest, Reaction, RepoPermission};
 use crate::queue::JobFailure;
-use crate::store::{CommandVote, JobKind, VoteKind};
+use crate::store::{CommandVote, CommandVoteKind, JobKind};
 
 use super::ctx::JobCtx;
 use super::repo_config::{self, Governing};
@@ -199,7 +199,7 @@ impl Run<'_> {
                 )
                 .await;
         }
-        let vote = self.vote(line, VoteKind::Approve, reason);
+        let vote = self.vote(line, CommandVoteKind::Approve, reason);
         let fingerprint = self.fingerprint_of_head().await?;
         let audit = self.entry(AuditEvent::Approval {
             via: ApprovalSource::Command,
@@ -227,7 +227,7 @@ impl Run<'_> {
 
     /// `unapprove`: withdraws the author's approvals, by command or review.
     async fn unapprove(&mut self, line: usize, command: &Command) -> Result<String, JobFailure> {
-        let vote = self.vote(line, VoteKind::Withdraw, None);
+        let vote = self.vote(line, CommandVoteKind::Withdraw, None);
         let audit = self.entry(AuditEvent::Withdrawal {
             via: WithdrawalSource::Command,
             approver: self.author.login.clone(),
@@ -257,7 +257,11 @@ impl Run<'_> {
                 )
                 .await;
         }
-        let vote = self.vote(line, VoteKind::Override, Some(reason.as_str().to_owned()));
+        let vote = self.vote(
+            line,
+            CommandVoteKind::Override,
+            Some(reason.as_str().to_owned()),
+        );
         let fingerprint = self.fingerprint_of_head().await?;
         let audit = self.entry(AuditEvent::Override {
             reason: reason.as_str().to_owned(),
@@ -295,7 +299,7 @@ impl Run<'_> {
             .eq_ignore_ascii_case(self.pr.author.as_str())
     }
 
-    fn vote(&self, line: usize, kind: VoteKind, reason: Option<String>) -> CommandVote {
+    fn vote(&self, line: usize, kind: CommandVoteKind, reason: Option<String>) -> CommandVote {
         CommandVote {
             source: format!("comment:{}:{line}", self.comment),
             login: self.author.login.as_str().to_owned(),

@@ -1,5 +1,5 @@
 //! The job queue's policy and its worker: what a handler answers ([`JobFailure`], [`Retry`]),
-//! how failures are retried ([`RetryPolicy`]: exponential backoff with full jitter, then a dead
+//! how failures are retried ([`JobRetryPolicy`]: exponential backoff with full jitter, then a dead
 //! letter), and the [`Worker`] that claims, runs, renews and settles jobs. Storage (dedupe,
 //! coalescing, leases) lives in [`crate::store`]; what a job does lives in its handler. Nothing
 //! here knows a forge or a preview.
@@ -68,7 +68,7 @@ pub enum Retry {
 
 /// How failed jobs are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub struct JobRetryPolicy {
     /// The backoff ceiling for the first retry; it doubles with every attempt.
     pub base: Duration,
     /// The ceiling never exceeds this.
@@ -77,9 +77,9 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
 }
 
-impl Default for RetryPolicy {
+impl Default for JobRetryPolicy {
     fn default() -> Self {
-        RetryPolicy {
+        JobRetryPolicy {
             base: Duration::from_secs(2),
             max: Duration::from_secs(600),
             max_attempts: 8,
@@ -95,7 +95,7 @@ pub enum Disposition {
     DeadLetter(String),
 }
 
-impl RetryPolicy {
+impl JobRetryPolicy {
     /// The backoff ceiling after failed attempt `attempt` (1-based): `min(max, base * 2^(attempt-1))`.
     pub fn ceiling(&self, attempt: u32) -> Duration {
         let doublings = attempt.saturating_sub(1).min(31);
@@ -130,8 +130,8 @@ impl RetryPolicy {
 mod tests {
     use super::*;
 
-    fn policy() -> RetryPolicy {
-        RetryPolicy {
+    fn policy() -> JobRetryPolicy {
+        JobRetryPolicy {
             base: Duration::from_millis(100),
             max: Duration::from_secs(1),
             max_attempts: 4,

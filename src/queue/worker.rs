@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Disposition, JobFailure, JobHandler, RetryPolicy};
+use super::{Disposition, JobFailure, JobHandler, JobRetryPolicy};
 use crate::store::{ClaimedJob, Store, StoreResult};
 
 /// How the worker runs.
@@ -25,7 +25,7 @@ pub struct WorkerConfig {
     pub renew_every: Duration,
     /// How often an idle loop looks for due jobs without being poked.
     pub poll_interval: Duration,
-    pub retry: RetryPolicy,
+    pub retry: JobRetryPolicy,
     /// Prefix of the worker ids recorded on claimed jobs.
     pub name: String,
 }
@@ -37,7 +37,7 @@ impl Default for WorkerConfig {
             lease: Duration::from_secs(60),
             renew_every: Duration::from_secs(20),
             poll_interval: Duration::from_secs(1),
-            retry: RetryPolicy::default(),
+            retry: JobRetryPolicy::default(),
             name: format!(
                 "worker-{}-{:04x}",
                 std::process::id(),

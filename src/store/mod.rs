@@ -117,7 +117,7 @@ pub struct DeadJob {
 
 /// What a command vote says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VoteKind {
+pub enum CommandVoteKind {
     /// `/iamgate approve [reason]`.
     Approve,
     /// `/iamgate unapprove`: the user's earlier approvals (reviews included) stop counting.
@@ -126,20 +126,20 @@ pub enum VoteKind {
     Override,
 }
 
-impl VoteKind {
+impl CommandVoteKind {
     pub fn as_str(self) -> &'static str {
         match self {
-            VoteKind::Approve => "approve",
-            VoteKind::Withdraw => "withdraw",
-            VoteKind::Override => "override",
+            CommandVoteKind::Approve => "approve",
+            CommandVoteKind::Withdraw => "withdraw",
+            CommandVoteKind::Override => "override",
         }
     }
 
-    pub fn parse(s: &str) -> Option<VoteKind> {
+    pub fn parse(s: &str) -> Option<CommandVoteKind> {
         match s {
-            "approve" => Some(VoteKind::Approve),
-            "withdraw" => Some(VoteKind::Withdraw),
-            "override" => Some(VoteKind::Override),
+            "approve" => Some(CommandVoteKind::Approve),
+            "withdraw" => Some(CommandVoteKind::Withdraw),
+            "override" => Some(CommandVoteKind::Override),
             _ => None,
         }
     }
@@ -159,7 +159,7 @@ pub struct CommandVote {
     pub login: String,
     /// The voter's account id, when the comment's event carried it.
     pub user_id: Option<UserId>,
-    pub kind: VoteKind,
+    pub kind: CommandVoteKind,
     pub head: String,
     /// The reason given (required for overrides).
     pub reason: Option<String>,

@@ -7,7 +7,7 @@ use tokio::sync::Notify;
 use crate::commands;
 use crate::event::{ActorKind, BranchRole, CommentAction, Event, ReviewAction, ReviewState};
 use crate::store::{
-    CommandVote, JobKind, NewDelivery, REVIEW_HOOK, Recorded, Store, StoreResult, VoteKind,
+    CommandVote, CommandVoteKind, JobKind, NewDelivery, REVIEW_HOOK, Recorded, Store, StoreResult,
 };
 
 /// The jobs a decoded event asks for: an analysis for a PR event that triggers one; the gate
@@ -91,7 +91,7 @@ pub async fn accept(
             source: format!("{REVIEW_HOOK}{}", delivery.id.0),
             login: reviewer.login.as_str().to_owned(),
             user_id: reviewer.id,
-            kind: VoteKind::Approve,
+            kind: CommandVoteKind::Approve,
             head: commit.as_str().to_owned(),
             reason: None,
             at_ms: now_ms(),

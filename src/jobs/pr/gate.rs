@@ -45,7 +45,7 @@ pub(super) async fn decide(
             .put_fingerprint(run.pr_ref, run.pr.head.as_str(), &fingerprint)
             .await?;
     }
-    let triggered_reviews: Vec<&repo::Review> = triggered(config, &change)
+    let triggered_reviews: Vec<&repo::ReviewRule> = triggered(config, &change)
         .iter()
         .map(|t| t.review)
         .collect();

@@ -69,7 +69,7 @@ fn config(max_attempts: u32) -> WorkerConfig {
         lease: Duration::from_secs(60),
         renew_every: Duration::from_secs(20),
         poll_interval: Duration::from_secs(3600),
-        retry: RetryPolicy {
+        retry: JobRetryPolicy {
             base: Duration::ZERO,
             max: Duration::ZERO,
             max_attempts,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::event::UserId;
-use crate::store::{CommandVote, StoreResult, VoteKind};
+use crate::store::{CommandVote, CommandVoteKind, StoreResult};
 
 /// Inserts a vote unless one with the same source exists; `true` when inserted.
 pub(super) async fn add(
@@ -76,7 +76,7 @@ pub(super) async fn list(readers: &SqlitePool, pr_key: &str) -> StoreResult<Vec<
                 source,
                 login,
                 user_id: user_id.and_then(|id| u64::try_from(id).ok()).map(UserId),
-                kind: VoteKind::parse(&kind).ok_or_else(|| {
+                kind: CommandVoteKind::parse(&kind).ok_or_else(|| {
                     crate::store::StoreError::Corrupt(format!("votes: unknown kind `{kind}`"))
                 })?,
                 head,
@@ -105,7 +105,7 @@ mod tests {
     use crate::audit::{AuditEntry, AuditEvent, AuditFilter, Timestamp, WithdrawalSource};
     use crate::event::{ForgeKind, Login, PrNumber, PrRef, RepoName, UserId};
     use crate::store::sqlite::SqliteStore;
-    use crate::store::{CommandVote, Store, VoteKind};
+    use crate::store::{CommandVote, CommandVoteKind, Store};
 
     fn pr(number: u64) -> PrRef {
         PrRef {
@@ -116,12 +116,12 @@ mod tests {
         }
     }
 
-    fn vote(source: &str, kind: VoteKind, at_ms: i64) -> CommandVote {
+    fn vote(source: &str, kind: CommandVoteKind, at_ms: i64) -> CommandVote {
         CommandVote {
             source: source.into(),
             login: "alice".into(),
             // One vote with the account id, one without (older votes, older payloads).
-            user_id: (kind == VoteKind::Approve).then_some(UserId(4_000_000_001)),
+            user_id: (kind == CommandVoteKind::Approve).then_some(UserId(4_000_000_001)),
             kind,
             head: "h1".into(),
             reason: Some("looks right".into()),
@@ -134,8 +134,8 @@ mod tests {
         let store = SqliteStore::open("sqlite::memory:")
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let approve = vote("comment:1:0", VoteKind::Approve, 10);
-        let withdraw = vote("comment:2:0", VoteKind::Withdraw, 20);
+        let approve = vote("comment:1:0", CommandVoteKind::Approve, 10);
+        let withdraw = vote("comment:2:0", CommandVoteKind::Withdraw, 20);
         assert!(
             store
                 .add_vote(&pr(7), &withdraw, None)

@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use iamgate::app::Service;
 use iamgate::audit::{AuditEntry, AuditEvent, GateState};
 use iamgate::config::ServerConfig;
 use iamgate::queue::RunSummary;
-use iamgate::app::Service;
 use iamgate::server::router;
 use iamgate::store::{QueueStats, Store};
 use serde_json::Value;
