@@ -6,8 +6,8 @@
 //! installation. `GitHubApp` itself is also a `Forge` that picks the installation from
 //! `PrRef::installation`, for a job context that serves every installation.
 
+mod access;
 mod app;
-mod approvals;
 mod archive;
 mod auth;
 mod client;

@@ -4,8 +4,8 @@
 
 use serde::Deserialize;
 
-use super::http::{ApiRequest, parse_timestamp};
-use super::{GitLabClient, encode_full_path, mr_path, parse_json, project_path};
+use super::client::{GitLabClient, encode_full_path, mr_path, parse_json, project_path};
+use super::transport::{ApiRequest, parse_timestamp};
 use crate::event::{Actor, ActorKind, Login, PrRef, UserId, UserRef};
 use crate::forge::{ForgeResult, RepoPermission, Review, ReviewId, ReviewState};
 

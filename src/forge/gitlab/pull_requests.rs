@@ -9,11 +9,11 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::http::{GITLAB, encode_component, transport_failure};
-use super::{
+use super::client::{
     GitLabClient, STATUS_DESCRIPTION_LIMIT, UNKNOWN_FORK, mr_path, parse_json, project_path,
     repo_project_path, sha_param, truncate_chars,
 };
+use super::transport::{GITLAB, encode_component, transport_failure};
 use crate::event::{BranchRole, Login, PrNumber, PrRef, RepoName, RepoRef, Sha};
 use crate::forge::http::{ApiResponse, Failure, plain_file_path, receive_archive};
 use crate::forge::retry::{self, Call};
@@ -22,7 +22,7 @@ use crate::forge::{
     StatusState,
 };
 
-use super::http::ApiRequest;
+use super::transport::ApiRequest;
 
 #[derive(Deserialize)]
 pub(crate) struct MrJson {

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use reqwest::Method;
 use reqwest::header::{ACCEPT, CONTENT_LENGTH, HeaderMap, HeaderValue};
 
-use super::GitLabSetupError;
+use super::client::GitLabSetupError;
 pub(crate) use crate::forge::http::{ApiResponse, Failure};
 use crate::forge::http::{
     MAX_API_BODY, body_excerpt, http_client, operation, percent_encode, response_too_large,

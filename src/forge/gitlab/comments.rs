@@ -6,8 +6,8 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::http::ApiRequest;
-use super::{COMMENT_LIMIT, GitLabClient, Me, mr_path, parse_json};
+use super::client::{COMMENT_LIMIT, GitLabClient, Me, mr_path, parse_json};
+use super::transport::ApiRequest;
 use crate::event::PrRef;
 use crate::forge::comments::{Posted, create_once, ensure_fits, find_marked};
 use crate::forge::{CommentId, ForgeResult, Reaction};
