@@ -1,32 +1,15 @@
-//! What approvals and commands ask of GitHub: the reviews of a pull request, team membership,
-//! a user's permission on the repository, and reactions on comments. Decodes into the forge's
-//! own types; decides nothing about who qualifies (that is `gate`).
+//! Who may do what on GitHub, as approvals and commands ask it: whether a user is an active
+//! member of a team (`org/slug`), and a user's permission on the repository. GitHub's
+//! endpoints take the login (the event's, current when it was delivered). Decides nothing
+//! about who qualifies (that is `gate`).
 
-use axum::http::Method;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::app::parse_json;
-use super::auth::parse_timestamp;
-use super::client::{GitHubClient, UserJson, encode_segment, plain_segment, repo_path};
-use super::transport::ApiRequest;
-use crate::event::{Actor, ActorKind, Login, PrRef, Sha, UserId};
+use super::client::{GitHubClient, encode_segment, plain_segment, repo_path};
+use super::transport::{ApiRequest, parse_json};
+use crate::event::{PrRef, UserRef};
 use crate::forge::http::invalid;
-use crate::forge::{
-    CommentId, ForgeError, ForgeResult, Reaction, RepoPermission, RetryClass, Review, ReviewId,
-    ReviewState,
-};
-
-#[derive(Deserialize)]
-struct ReviewJson {
-    id: u64,
-    user: Option<UserJson>,
-    state: String,
-    #[serde(default)]
-    commit_id: Option<String>,
-    #[serde(default)]
-    submitted_at: Option<String>,
-}
+use crate::forge::{ForgeError, ForgeResult, RepoPermission, RetryClass};
 
 #[derive(Deserialize)]
 struct MembershipJson {
@@ -36,42 +19,6 @@ struct MembershipJson {
 #[derive(Deserialize)]
 struct PermissionJson {
     permission: String,
-}
-
-impl ReviewJson {
-    /// The review in the forge's terms; `None` for drafts, unknown states and deleted authors.
-    fn into_review(self) -> Option<Review> {
-        let state = match ReviewState::parse(&self.state) {
-            ReviewState::Pending => return None,
-            ReviewState::Other(state) => {
-                tracing::warn!(review = self.id, %state, "review in an unknown state, ignored");
-                return None;
-            }
-            known => known,
-        };
-        let user = self.user?;
-        let author = Actor {
-            login: Login(user.login),
-            kind: ActorKind::from_github(&user.kind),
-            id: user.id.map(UserId),
-        };
-        Some(Review {
-            id: ReviewId(self.id),
-            author,
-            state,
-            commit: self.commit_id.filter(|c| !c.is_empty()).map(Sha),
-            submitted_at: self.submitted_at.as_deref().and_then(parse_timestamp),
-        })
-    }
-}
-
-/// GitHub's reaction `content` for a reaction.
-fn reaction_content(reaction: Reaction) -> &'static str {
-    match reaction {
-        Reaction::Eyes => "eyes",
-        Reaction::PlusOne => "+1",
-        Reaction::Confused => "confused",
-    }
 }
 
 /// GitHub's `permission` field (`admin`, `write`, `read`, `none`; older servers and `role_name`
@@ -98,36 +45,16 @@ fn team_segments(team: &str) -> ForgeResult<(&str, &str)> {
 }
 
 impl GitHubClient {
-    pub(crate) async fn list_reviews(&self, pr: &PrRef) -> ForgeResult<Vec<Review>> {
-        let first = format!(
-            "{}/pulls/{}/reviews?per_page=100",
-            repo_path(&pr.repo)?,
-            pr.number.0
-        );
-        let (reviews, complete) = self.list_all::<ReviewJson>(first, "reviews").await?;
-        if !complete {
-            // A missing page could hide a request for changes: never decide on part of the list.
-            return Err(ForgeError {
-                operation: format!("GET {}/pulls/{}/reviews", repo_path(&pr.repo)?, pr.number.0),
-                message: "too many reviews to list them all".to_owned(),
-                retry: RetryClass::GiveUp,
-                status: None,
-            });
-        }
-        let mut reviews: Vec<Review> = reviews
-            .into_iter()
-            .filter_map(ReviewJson::into_review)
-            .collect();
-        // GitHub lists reviews oldest first; a stable sort keeps that order for equal times.
-        reviews.sort_by_key(|r| r.submitted_at);
-        Ok(reviews)
-    }
-
-    pub(crate) async fn team_membership(&self, team: &str, login: &Login) -> ForgeResult<bool> {
+    pub(crate) async fn is_team_member(
+        &self,
+        _pr: &PrRef,
+        team: &str,
+        user: UserRef<'_>,
+    ) -> ForgeResult<bool> {
         let (org, slug) = team_segments(team)?;
         let request = ApiRequest::get(format!(
             "/orgs/{org}/teams/{slug}/memberships/{}",
-            encode_segment(login.as_str())?
+            encode_segment(user.login.as_str())?
         ));
         match self.call(&request, "team_membership", true).await {
             Ok(response) => {
@@ -140,15 +67,15 @@ impl GitHubClient {
         }
     }
 
-    pub(crate) async fn permission_of(
+    pub(crate) async fn collaborator_permission(
         &self,
         pr: &PrRef,
-        login: &Login,
+        user: UserRef<'_>,
     ) -> ForgeResult<RepoPermission> {
         let request = ApiRequest::get(format!(
             "{}/collaborators/{}/permission",
             repo_path(&pr.repo)?,
-            encode_segment(login.as_str())?
+            encode_segment(user.login.as_str())?
         ));
         match self.call(&request, "collaborator_permission", true).await {
             Ok(response) => {
@@ -165,97 +92,11 @@ impl GitHubClient {
             Err(error) => Err(error),
         }
     }
-
-    pub(crate) async fn post_reaction(
-        &self,
-        pr: &PrRef,
-        comment: CommentId,
-        reaction: Reaction,
-    ) -> ForgeResult<()> {
-        let path = format!(
-            "{}/issues/comments/{}/reactions",
-            repo_path(&pr.repo)?,
-            comment.0
-        );
-        let request = ApiRequest::with_body(
-            Method::POST,
-            path,
-            json!({ "content": reaction_content(reaction) }),
-        );
-        // GitHub keeps one reaction per user, comment and content: posting it again answers 200
-        // with the existing one, so a retry after an ambiguous failure cannot duplicate it.
-        self.call(&request, "react", true).await.map(drop)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn review(state: &str, user: Option<&str>) -> ReviewJson {
-        ReviewJson {
-            id: 1,
-            user: user.map(|login| UserJson {
-                login: login.to_owned(),
-                id: None,
-                kind: "User".to_owned(),
-            }),
-            state: state.to_owned(),
-            commit_id: Some("abc".to_owned()),
-            submitted_at: Some("2024-02-29T12:00:00Z".to_owned()),
-        }
-    }
-
-    #[test]
-    fn rest_states_map_to_review_states() {
-        let state = |s: &str| review(s, Some("alice")).into_review().map(|r| r.state);
-        assert_eq!(state("APPROVED"), Some(ReviewState::Approved));
-        assert_eq!(
-            state("CHANGES_REQUESTED"),
-            Some(ReviewState::ChangesRequested)
-        );
-        assert_eq!(state("COMMENTED"), Some(ReviewState::Commented));
-        assert_eq!(state("DISMISSED"), Some(ReviewState::Dismissed));
-        assert_eq!(
-            state("approved"),
-            Some(ReviewState::Approved),
-            "webhook case"
-        );
-        assert_eq!(state("PENDING"), None, "a draft is not a review yet");
-        assert_eq!(state("SOMETHING_NEW"), None);
-    }
-
-    #[test]
-    fn reviews_keep_commit_author_and_time() {
-        let read = review("APPROVED", Some("alice")).into_review().unwrap();
-        assert_eq!(read.author.login, Login::from("alice"));
-        assert_eq!(read.author.kind, ActorKind::User);
-        let bot = ReviewJson {
-            user: Some(UserJson {
-                id: None,
-                login: "helper[bot]".to_owned(),
-                kind: "Bot".to_owned(),
-            }),
-            ..review("APPROVED", None)
-        };
-        assert_eq!(bot.into_review().unwrap().author.kind, ActorKind::Bot);
-        assert_eq!(read.commit, Some(Sha::from("abc")));
-        assert_eq!(
-            read.submitted_at.map(super::super::auth::epoch_seconds),
-            Some(1_709_208_000)
-        );
-        assert!(
-            review("APPROVED", None).into_review().is_none(),
-            "a deleted account cannot qualify"
-        );
-        let no_commit = ReviewJson {
-            commit_id: None,
-            submitted_at: None,
-            ..review("COMMENTED", Some("bob"))
-        };
-        let read = no_commit.into_review().unwrap();
-        assert_eq!((read.commit, read.submitted_at), (None, None));
-    }
 
     #[test]
     fn permissions_map_to_levels() {
@@ -286,12 +127,5 @@ mod tests {
         ] {
             assert!(team_segments(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn reactions_use_github_content_names() {
-        assert_eq!(reaction_content(Reaction::Eyes), "eyes");
-        assert_eq!(reaction_content(Reaction::PlusOne), "+1");
-        assert_eq!(reaction_content(Reaction::Confused), "confused");
     }
 }

@@ -1,6 +1,13 @@
-//! The GitLab client: the token's user, the retried call and `x-next-page` listing every
-//! request goes through, how projects, merge requests and commits are addressed, and `Forge`
-//! for merge requests (the calls themselves live in `pull_requests`, `comments` and `access`).
+//! `Forge` for merge requests as one GitLab token's user: the client, the token's user, the
+//! retried call and `x-next-page` listing every request goes through, and how projects, merge
+//! requests and commits are addressed. Each `Forge` method is the client's method of the same
+//! name, in the file of its concern: `pull_requests` (merge requests, files, branches,
+//! statuses, reviewers), `archive`, `comments` (notes and award emoji), `reviews` (approvals)
+//! and `access` (group membership, access levels).
+//!
+//! A merge request is addressed by a [`PrRef`] with `forge: GitLab`, no installation, the
+//! project's full path as `repo` (`group/sub/project`) and the MR iid as `number`. "Teams" are
+//! group full paths (`acme/security`); iamgate's own notes are those written by the token's user.
 
 use std::fmt;
 use std::path::Path;
@@ -9,14 +16,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::transport::{
-    self, ApiRequest, ApiResponse, GITLAB, MAX_PAGES, Transport, encode_component,
-};
+use super::pagination::{MAX_PAGES, next_page};
+use super::retry::GITLAB;
+use super::setup::GitLabSetupError;
+use super::transport::{ApiRequest, ApiResponse, Transport, encode_component, parse_json};
 use crate::event::{BranchRole, ForgeKind, Login, PrNumber, PrRef, RepoRef, Sha, UserRef};
-use crate::forge::http::parse_json_of;
-pub(crate) use crate::forge::http::{invalid, truncate_chars};
-use crate::forge::retry::RetryPolicy;
-use crate::forge::retry::{self, Call};
+use crate::forge::http::invalid;
+use crate::forge::retry::{self, Call, RetryPolicy};
 use crate::forge::{
     ChangedFiles, CommentId, CommitStatus, Forge, ForgeResult, PullRequest, Reaction,
     RepoPermission, Review,
@@ -29,17 +35,6 @@ pub const STATUS_DESCRIPTION_LIMIT: usize = 255;
 /// Stands for the source project of a merge request whose fork is gone or hidden from the
 /// token: never equal to a real project path, so such a merge request counts as a fork.
 pub const UNKNOWN_FORK: &str = "(unknown fork)";
-
-/// Why a [`GitLabClient`] cannot be built from its configuration.
-#[derive(Debug, thiserror::Error)]
-pub enum GitLabSetupError {
-    #[error("gitlab.url: {0}")]
-    Url(String),
-    #[error("gitlab.token: {0}")]
-    Token(String),
-    #[error("cannot build the GitLab HTTP client: {0}")]
-    Client(String),
-}
 
 /// A GitLab instance as one token's user. Cheap to clone.
 #[derive(Clone)]
@@ -141,32 +136,13 @@ impl GitLabClient {
         for _ in 0..MAX_PAGES {
             let response = self.call(&request, op, true).await?;
             items.extend(parse_json::<Vec<T>>(&response, &request)?);
-            match transport::next_page(&response.headers) {
+            match next_page(&response.headers) {
                 Some(page) => request = ApiRequest::get(format!("{path}{separator}page={page}")),
                 None => return Ok((items, true)),
             }
         }
         tracing::warn!(operation = %request.operation(), pages = MAX_PAGES, "stopped paging at the page cap");
         Ok((items, false))
-    }
-
-    /// The id of the user named `login`, `None` when there is none.
-    pub(crate) async fn user_id(&self, login: &Login) -> ForgeResult<Option<u64>> {
-        #[derive(Deserialize)]
-        struct UserJson {
-            id: u64,
-            username: String,
-        }
-        let request = ApiRequest::get(format!(
-            "/users?username={}",
-            encode_component(login.as_str())
-        ));
-        let response = self.call(&request, "user_lookup", true).await?;
-        let users: Vec<UserJson> = parse_json(&response, &request)?;
-        Ok(users
-            .into_iter()
-            .find(|u| u.username.eq_ignore_ascii_case(login.as_str()))
-            .map(|u| u.id))
     }
 
     pub(crate) fn policy(&self) -> &RetryPolicy {
@@ -176,14 +152,6 @@ impl GitLabClient {
     pub(crate) fn transport(&self) -> &Transport {
         &self.inner.transport
     }
-}
-
-/// Decodes a JSON response into our own minimal struct (unknown fields ignored).
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
-    response: &ApiResponse,
-    request: &ApiRequest,
-) -> ForgeResult<T> {
-    parse_json_of("GitLab", response, || request.operation())
 }
 
 /// A namespace or project path: `/`-separated segments of letters, digits, `-`, `_`, `.`
@@ -247,15 +215,15 @@ pub(crate) fn sha_param(sha: &Sha) -> ForgeResult<&str> {
 #[async_trait]
 impl Forge for GitLabClient {
     async fn pull_request(&self, pr: &PrRef) -> ForgeResult<PullRequest> {
-        self.fetch_merge_request(pr).await
+        GitLabClient::pull_request(self, pr).await
     }
 
     async fn changed_files(&self, pr: &PrRef) -> ForgeResult<ChangedFiles> {
-        self.fetch_changed_files(pr).await
+        GitLabClient::changed_files(self, pr).await
     }
 
     async fn branch_tip(&self, repo: &RepoRef, branch: &str) -> ForgeResult<Option<Sha>> {
-        self.fetch_branch_tip(repo, branch).await
+        GitLabClient::branch_tip(self, repo, branch).await
     }
 
     async fn open_pull_requests(
@@ -264,11 +232,11 @@ impl Forge for GitLabClient {
         branch: &str,
         role: BranchRole,
     ) -> ForgeResult<Vec<PrNumber>> {
-        self.list_open_merge_requests(repo, branch, role).await
+        GitLabClient::open_pull_requests(self, repo, branch, role).await
     }
 
     async fn file_at(&self, pr: &PrRef, path: &str, sha: &Sha) -> ForgeResult<Option<Vec<u8>>> {
-        self.fetch_file(pr, path, sha).await
+        GitLabClient::file_at(self, pr, path, sha).await
     }
 
     async fn download_archive(
@@ -278,23 +246,23 @@ impl Forge for GitLabClient {
         dest: &Path,
         max_bytes: u64,
     ) -> ForgeResult<()> {
-        self.fetch_archive(pr, sha, dest, max_bytes).await
+        GitLabClient::download_archive(self, pr, sha, dest, max_bytes).await
     }
 
     async fn find_own_comment(&self, pr: &PrRef, marker: &str) -> ForgeResult<Option<CommentId>> {
-        self.find_marked_note(pr, marker).await
+        GitLabClient::find_own_comment(self, pr, marker).await
     }
 
     async fn create_comment(&self, pr: &PrRef, body: &str) -> ForgeResult<CommentId> {
-        self.create_note_without_duplicates(pr, body).await
+        GitLabClient::create_comment(self, pr, body).await
     }
 
     async fn update_comment(&self, pr: &PrRef, id: CommentId, body: &str) -> ForgeResult<()> {
-        self.edit_note(pr, id, body).await
+        GitLabClient::update_comment(self, pr, id, body).await
     }
 
     async fn set_status(&self, pr: &PrRef, sha: &Sha, status: &CommitStatus) -> ForgeResult<()> {
-        self.post_status(pr, sha, status).await
+        GitLabClient::set_status(self, pr, sha, status).await
     }
 
     async fn request_reviewers(
@@ -303,20 +271,15 @@ impl Forge for GitLabClient {
         users: &[Login],
         teams: &[String],
     ) -> ForgeResult<()> {
-        self.add_reviewers(pr, users, teams).await
+        GitLabClient::request_reviewers(self, pr, users, teams).await
     }
 
     async fn reviews(&self, pr: &PrRef) -> ForgeResult<Vec<Review>> {
-        self.list_approvals(pr).await
+        GitLabClient::reviews(self, pr).await
     }
 
-    async fn is_team_member(
-        &self,
-        _pr: &PrRef,
-        team: &str,
-        user: UserRef<'_>,
-    ) -> ForgeResult<bool> {
-        self.group_membership(team, user).await
+    async fn is_team_member(&self, pr: &PrRef, team: &str, user: UserRef<'_>) -> ForgeResult<bool> {
+        GitLabClient::is_team_member(self, pr, team, user).await
     }
 
     async fn collaborator_permission(
@@ -324,11 +287,11 @@ impl Forge for GitLabClient {
         pr: &PrRef,
         user: UserRef<'_>,
     ) -> ForgeResult<RepoPermission> {
-        self.project_permission(pr, user).await
+        GitLabClient::collaborator_permission(self, pr, user).await
     }
 
     async fn react(&self, pr: &PrRef, comment: CommentId, reaction: Reaction) -> ForgeResult<()> {
-        self.award_emoji(pr, comment, reaction).await
+        GitLabClient::react(self, pr, comment, reaction).await
     }
 
     fn comment_limit(&self) -> usize {

@@ -3,18 +3,22 @@
 //! [`RetryPolicy`] both forges share), `x-next-page` pagination and archives streamed to disk.
 //! Never logs the token.
 //!
-//! A merge request is addressed by a [`crate::event::PrRef`] with `forge: GitLab`, no
-//! installation, the project's full path as `repo` (`group/sub/project`) and the MR iid as
-//! `number`. "Teams" are group full paths (`acme/security`); iamgate's own notes are those
-//! written by the token's user.
+//! [`GitLabClient`] is the `Forge`. A merge request is addressed by a [`crate::event::PrRef`]
+//! with `forge: GitLab`, no installation, the project's full path as `repo`
+//! (`group/sub/project`) and the MR iid as `number`. "Teams" are group full paths
+//! (`acme/security`); iamgate's own notes are those written by the token's user.
 
 mod access;
+mod archive;
 mod client;
 mod comments;
+mod pagination;
 mod pull_requests;
+mod retry;
+mod reviews;
+mod setup;
 mod transport;
 
 pub use crate::forge::retry::RetryPolicy;
-pub use client::{
-    COMMENT_LIMIT, GitLabClient, GitLabSetupError, Me, STATUS_DESCRIPTION_LIMIT, UNKNOWN_FORK,
-};
+pub use client::{COMMENT_LIMIT, GitLabClient, Me, STATUS_DESCRIPTION_LIMIT, UNKNOWN_FORK};
+pub use setup::GitLabSetupError;

@@ -1,26 +1,22 @@
-//! HTTP to the GitLab API: one try at a time with reqwest (the `PRIVATE-TOKEN` header marked
-//! sensitive, redirects never followed so that the token cannot leave the configured origin),
-//! GitLab's side of the shared retry loop ([`crate::forge::retry`]: 429 with
-//! `Retry-After`/`RateLimit-Reset`, 5xx, transport failures), and offset pagination by
-//! `x-next-page`. Knows no endpoint.
+//! HTTP to the GitLab API, one try at a time with reqwest (the `PRIVATE-TOKEN` header marked
+//! sensitive, redirects never followed so that the token cannot leave the configured origin);
+//! responses are decoded into our own structs. Knows no endpoint; decides nothing about
+//! retries.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::Method;
-use reqwest::header::{ACCEPT, CONTENT_LENGTH, HeaderMap, HeaderValue};
+use reqwest::header::{ACCEPT, CONTENT_LENGTH, HeaderValue};
 
-use super::client::GitLabSetupError;
+use super::setup::GitLabSetupError;
+use crate::forge::ForgeResult;
 pub(crate) use crate::forge::http::{ApiResponse, Failure};
 use crate::forge::http::{
-    MAX_API_BODY, body_excerpt, http_client, operation, percent_encode, response_too_large,
+    MAX_API_BODY, http_client, operation, parse_json_of, percent_encode, response_too_large,
 };
-use crate::forge::retry::{Dialect, RetryPolicy, Verdict, header, retry_after, until_reset};
-/// The wait when a 429 names none.
-const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
-/// The most pages read for one listing (5,000 notes per MR are 50 pages of 100).
-pub(crate) const MAX_PAGES: usize = 200;
+use crate::forge::retry::RetryPolicy;
 
 /// A request relative to the API base URL (`…/api/v4`).
 #[derive(Debug, Clone)]
@@ -186,72 +182,12 @@ pub(crate) fn transport_failure(error: reqwest::Error) -> Failure {
     Failure::Transport(format!("request failed: {}", error.without_url()))
 }
 
-/// How GitLab's responses are read by the shared retry loop.
-pub(crate) const GITLAB: Dialect = Dialect {
-    name: "gitlab",
-    classify: |response, now| classify(response.status, &response.headers, now),
-    error_message,
-};
-
-/// Classifies a GitLab response at time `now`.
-pub(crate) fn classify(status: u16, headers: &HeaderMap, now: SystemTime) -> Verdict {
-    match status {
-        200..=299 => Verdict::Success,
-        429 => Verdict::RateLimited(rate_limit_wait(headers, now)),
-        500..=599 => Verdict::Transient,
-        _ => Verdict::Rejected,
-    }
-}
-
-/// `Retry-After` (seconds), else `RateLimit-Reset` (epoch seconds), else a minute.
-fn rate_limit_wait(headers: &HeaderMap, now: SystemTime) -> Duration {
-    if let Some(wait) = retry_after(headers) {
-        return wait;
-    }
-    if let Some(reset) = header(headers, "ratelimit-reset").and_then(|v| v.parse::<u64>().ok()) {
-        return until_reset(reset, now);
-    }
-    DEFAULT_RATE_LIMIT_WAIT
-}
-
-/// GitLab's error (`message` as text or as field → errors, or `error`), or the start of the body.
-pub(crate) fn error_message(body: &[u8]) -> String {
-    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
-        let text = match (value.get("message"), value.get("error")) {
-            (Some(serde_json::Value::String(m)), _) => Some(m.clone()),
-            (Some(serde_json::Value::Object(fields)), _) => Some(
-                fields
-                    .iter()
-                    .map(|(field, errors)| match errors {
-                        serde_json::Value::Array(list) => format!(
-                            "{field} {}",
-                            list.iter()
-                                .filter_map(|e| e.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                        other => format!("{field} {other}"),
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
-            (Some(other), _) => Some(other.to_string()),
-            (None, Some(serde_json::Value::String(e))) => Some(e.clone()),
-            _ => None,
-        };
-        if let Some(text) = text {
-            return text;
-        }
-    }
-    body_excerpt(body)
-}
-
-/// The next page number from `x-next-page` (empty on the last page).
-pub(crate) fn next_page(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get("x-next-page")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
+/// Decodes a JSON response into our own minimal struct (unknown fields ignored).
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    response: &ApiResponse,
+    request: &ApiRequest,
+) -> ForgeResult<T> {
+    parse_json_of("GitLab", response, || request.operation())
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters (so `/` becomes `%2F`, as
@@ -260,123 +196,9 @@ pub(crate) fn encode_component(text: &str) -> String {
     percent_encode(text, false)
 }
 
-/// `2024-02-29T12:00:00.000Z` or `…+00:00`-style UTC timestamps; `None` for anything else.
-pub(crate) fn parse_timestamp(text: &str) -> Option<SystemTime> {
-    let text = text
-        .strip_suffix('Z')
-        .or_else(|| text.strip_suffix("+00:00"))?;
-    let (date, time) = text.split_once('T')?;
-    let mut date_parts = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (year, month, day) = (
-        date_parts.next()??,
-        date_parts.next()??,
-        date_parts.next()??,
-    );
-    let time = time.split_once('.').map_or(time, |(whole, _)| whole);
-    let mut time_parts = time.splitn(3, ':').map(|p| p.parse::<i64>().ok());
-    let (hour, minute, second) = (
-        time_parts.next()??,
-        time_parts.next()??,
-        time_parts.next()??,
-    );
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || !(0..24).contains(&hour)
-        || !(0..60).contains(&minute)
-        || !(0..=60).contains(&second)
-    {
-        return None;
-    }
-    // H. Hinnant's days_from_civil.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second;
-    u64::try_from(seconds)
-        .ok()
-        .map(|s| UNIX_EPOCH + Duration::from_secs(s))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.insert(*name, HeaderValue::from_str(value).unwrap());
-        }
-        map
-    }
-
-    const NOW: u64 = 1_700_000_000;
-
-    fn now() -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(NOW)
-    }
-
-    #[test]
-    fn statuses_classify() {
-        let none = HeaderMap::new();
-        assert_eq!(classify(200, &none, now()), Verdict::Success);
-        assert_eq!(classify(201, &none, now()), Verdict::Success);
-        assert_eq!(
-            classify(302, &none, now()),
-            Verdict::Rejected,
-            "no redirects"
-        );
-        assert_eq!(classify(502, &none, now()), Verdict::Transient);
-        assert_eq!(classify(404, &none, now()), Verdict::Rejected);
-        assert_eq!(classify(403, &none, now()), Verdict::Rejected);
-        assert_eq!(
-            classify(429, &none, now()),
-            Verdict::RateLimited(DEFAULT_RATE_LIMIT_WAIT)
-        );
-    }
-
-    #[test]
-    fn rate_limits_name_their_wait() {
-        assert_eq!(
-            classify(429, &headers(&[("retry-after", "7")]), now()),
-            Verdict::RateLimited(Duration::from_secs(7))
-        );
-        assert_eq!(
-            classify(
-                429,
-                &headers(&[("ratelimit-reset", &(NOW + 30).to_string())]),
-                now()
-            ),
-            Verdict::RateLimited(Duration::from_secs(31))
-        );
-        assert_eq!(
-            classify(429, &headers(&[("retry-after", "0")]), now()),
-            Verdict::RateLimited(Duration::from_secs(1))
-        );
-    }
-
-    #[test]
-    fn error_messages_come_from_gitlab_json_or_the_body() {
-        assert_eq!(
-            error_message(br#"{"message":"404 Project Not Found"}"#),
-            "404 Project Not Found"
-        );
-        assert_eq!(
-            error_message(
-                br#"{"message":{"note":["is too long (maximum is 1000000 characters)"]}}"#
-            ),
-            "note is too long (maximum is 1000000 characters)"
-        );
-        assert_eq!(
-            error_message(br#"{"error":"invalid_token"}"#),
-            "invalid_token"
-        );
-        assert_eq!(error_message(b""), "empty response");
-        assert_eq!(error_message(b"<html>502</html>"), "<html>502</html>");
-    }
 
     #[test]
     fn components_encode_slashes() {
@@ -390,24 +212,6 @@ mod tests {
         );
         assert_eq!(encode_component("a b#?"), "a%20b%23%3F");
         assert_eq!(encode_component("é"), "%C3%A9");
-    }
-
-    #[test]
-    fn next_pages_come_from_x_next_page() {
-        assert_eq!(next_page(&headers(&[("x-next-page", "3")])), Some(3));
-        assert_eq!(next_page(&headers(&[("x-next-page", "")])), None);
-        assert_eq!(next_page(&HeaderMap::new()), None);
-    }
-
-    #[test]
-    fn timestamps_parse_as_utc() {
-        let at =
-            |s: &str| parse_timestamp(s).map(|t| t.duration_since(UNIX_EPOCH).unwrap().as_secs());
-        assert_eq!(at("2024-02-29T12:00:00.000Z"), Some(1_709_208_000));
-        assert_eq!(at("2024-02-29T12:00:00Z"), Some(1_709_208_000));
-        assert_eq!(at("2024-02-29T12:00:00.123+00:00"), Some(1_709_208_000));
-        assert_eq!(at("2024-02-29T12:00:00+02:00"), None);
-        assert_eq!(at("yesterday"), None);
     }
 
     #[tokio::test]
