@@ -10,8 +10,8 @@ use iamgate::event::{
 };
 use iamgate::forge::github::{GitHubApp, GitHubClient, RetryPolicy};
 use iamgate::forge::{
-    CommentId, CommitStatus, Forge, MembershipCache, Reaction, RepoPermission, RetryClass,
-    ReviewState, StatusState,
+    CommentId, CommitStatus, Forge, ForgeErrorKind, MembershipCache, Reaction, RepoPermission,
+    RetryClass, ReviewState, StatusState,
 };
 
 use crate::support::fake_github::{FakeGitHub, Fault, Host, OTHER_PRIVATE_KEY_PEM, PrSpec};
@@ -127,6 +127,7 @@ async fn the_fake_verifies_the_jwt_signature() {
         .await
         .unwrap_err();
     assert_eq!(error.status, Some(401));
+    assert_eq!(error.kind, ForgeErrorKind::Unauthorized);
     assert_eq!(error.retry, RetryClass::GiveUp);
     assert_eq!(fake.tokens_minted(), 0);
     let other_app =
@@ -836,6 +837,7 @@ async fn team_membership_errors_are_errors_never_false() {
         matches!(error.retry, RetryClass::RetryAfter(_)),
         "{error:?}"
     );
+    assert_eq!(error.kind, ForgeErrorKind::RateLimited);
 
     fake.without_members_permission();
     let error = client
@@ -847,6 +849,7 @@ async fn team_membership_errors_are_errors_never_false() {
         (Some(403), RetryClass::GiveUp),
         "a missing Members permission is not 'no'"
     );
+    assert_eq!(error.kind, ForgeErrorKind::Forbidden);
 }
 
 #[tokio::test]

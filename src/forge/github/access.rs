@@ -9,7 +9,7 @@ use super::client::{GitHubClient, encode_segment, plain_segment, repo_path};
 use super::transport::{ApiRequest, parse_json};
 use crate::event::{PrRef, UserRef};
 use crate::forge::http::invalid;
-use crate::forge::{ForgeError, ForgeResult, RepoPermission, RetryClass};
+use crate::forge::{ForgeError, ForgeErrorKind, ForgeResult, RepoPermission, RetryClass};
 
 #[derive(Deserialize)]
 struct MembershipJson {
@@ -62,7 +62,7 @@ impl GitHubClient {
                 Ok(membership.state.eq_ignore_ascii_case("active"))
             }
             // Not a member, or a team this installation cannot see: either way not a member.
-            Err(error) if error.status == Some(404) => Ok(false),
+            Err(error) if error.kind == ForgeErrorKind::NotFound => Ok(false),
             Err(error) => Err(error),
         }
     }
@@ -83,12 +83,13 @@ impl GitHubClient {
                 permission_level(&level.permission).ok_or_else(|| ForgeError {
                     operation: request.operation(),
                     message: format!("unknown permission {:?}", level.permission),
+                    kind: ForgeErrorKind::InvalidResponse,
                     retry: RetryClass::GiveUp,
                     status: Some(response.status),
                 })
             }
             // No such user.
-            Err(error) if error.status == Some(404) => Ok(RepoPermission::None),
+            Err(error) if error.kind == ForgeErrorKind::NotFound => Ok(RepoPermission::None),
             Err(error) => Err(error),
         }
     }

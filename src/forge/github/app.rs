@@ -10,7 +10,7 @@ use super::session::Session;
 use super::setup::GitHubSetupError;
 use crate::event::{Login, PrRef, RepoRef};
 use crate::forge::retry::RetryPolicy;
-use crate::forge::{ForgeError, ForgeResult, RetryClass};
+use crate::forge::{ForgeError, ForgeErrorKind, ForgeResult, RetryClass};
 
 /// A GitHub App installed on some accounts. Cheap to clone; clients share its token cache.
 #[derive(Clone)]
@@ -71,6 +71,7 @@ impl GitHubApp {
             .ok_or_else(|| ForgeError {
                 operation: format!("address {repo}"),
                 message: "the repository carries no GitHub App installation id".to_owned(),
+                kind: ForgeErrorKind::InvalidRequest,
                 retry: RetryClass::GiveUp,
                 status: None,
             })

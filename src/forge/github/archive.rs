@@ -13,7 +13,7 @@ use super::transport::{API_VERSION, ApiResponse, Failure, JSON};
 use crate::event::{PrRef, Sha};
 use crate::forge::http::receive_archive;
 use crate::forge::retry::{self, Call};
-use crate::forge::{ForgeError, ForgeResult, RetryClass};
+use crate::forge::{ForgeError, ForgeErrorKind, ForgeResult, RetryClass};
 
 impl GitHubClient {
     pub(crate) async fn download_archive(
@@ -122,6 +122,7 @@ fn failed(call: &Call, message: &str, status: u16) -> ForgeError {
     ForgeError {
         operation: call.operation.clone(),
         message: message.to_owned(),
+        kind: ForgeErrorKind::InvalidResponse,
         retry: RetryClass::GiveUp,
         status: Some(status),
     }

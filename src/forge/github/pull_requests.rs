@@ -15,7 +15,9 @@ use super::client::{
 use super::transport::{ApiRequest, encode_path, parse_json};
 use crate::event::{BranchRole, Login, PrNumber, PrRef, RepoName, RepoRef, Sha};
 use crate::forge::http::{percent_encode, plain_file_path, truncate_chars};
-use crate::forge::{ChangedFiles, CommitStatus, ForgeResult, PullRequest, STATUS_CONTEXT};
+use crate::forge::{
+    ChangedFiles, CommitStatus, ForgeErrorKind, ForgeResult, PullRequest, STATUS_CONTEXT,
+};
 
 #[derive(Deserialize)]
 struct PullJson {
@@ -112,7 +114,7 @@ impl GitHubClient {
                 let found: RefJson = parse_json(&response, &request)?;
                 Ok(Some(Sha(found.object.sha)))
             }
-            Err(error) if error.status == Some(404) => Ok(None),
+            Err(error) if error.kind == ForgeErrorKind::NotFound => Ok(None),
             Err(error) => Err(error),
         }
     }
@@ -167,7 +169,7 @@ impl GitHubClient {
         };
         match self.call(&request, "file_at", true).await {
             Ok(response) => Ok(Some(response.body.to_vec())),
-            Err(error) if error.status == Some(404) => Ok(None),
+            Err(error) if error.kind == ForgeErrorKind::NotFound => Ok(None),
             Err(error) => Err(error),
         }
     }
@@ -239,7 +241,7 @@ impl GitHubClient {
             .call(&request(&users, &slugs), "request_reviewers", true)
             .await
         {
-            Err(error) if error.status == Some(422) => {}
+            Err(error) if error.kind == ForgeErrorKind::Unprocessable => {}
             other => return other.map(drop),
         }
         // GitHub refuses the whole request when one reviewer cannot be asked (the author, a
@@ -254,7 +256,7 @@ impl GitHubClient {
                 .await
             {
                 Ok(_) => {}
-                Err(error) if error.status == Some(422) => {
+                Err(error) if error.kind == ForgeErrorKind::Unprocessable => {
                     tracing::warn!(repo = %pr.repo, pr = pr.number.0, ?user, ?team, message = %error.message, "reviewer cannot be requested, skipped");
                 }
                 Err(error) => return Err(error),

@@ -7,7 +7,9 @@ use serde::Deserialize;
 use super::auth::parse_timestamp;
 use super::client::{GitHubClient, UserJson, repo_path};
 use crate::event::{Actor, ActorKind, Login, PrRef, Sha, UserId};
-use crate::forge::{ForgeError, ForgeResult, RetryClass, Review, ReviewId, ReviewState};
+use crate::forge::{
+    ForgeError, ForgeErrorKind, ForgeResult, RetryClass, Review, ReviewId, ReviewState,
+};
 
 #[derive(Deserialize)]
 struct ReviewJson {
@@ -60,6 +62,7 @@ impl GitHubClient {
             return Err(ForgeError {
                 operation: format!("GET {}/pulls/{}/reviews", repo_path(&pr.repo)?, pr.number.0),
                 message: "too many reviews to list them all".to_owned(),
+                kind: ForgeErrorKind::TooLarge,
                 retry: RetryClass::GiveUp,
                 status: None,
             });

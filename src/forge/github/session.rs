@@ -16,7 +16,7 @@ use super::setup::GitHubSetupError;
 use super::transport::{ApiRequest, ApiResponse, Failure, JSON, Transport, parse_json};
 use crate::event::Login;
 use crate::forge::retry::{self, Call, RetryPolicy};
-use crate::forge::{ForgeError, ForgeResult, RetryClass};
+use crate::forge::{ForgeError, ForgeErrorKind, ForgeResult, RetryClass};
 
 pub(crate) struct Session {
     pub(crate) app_id: u64,
@@ -122,6 +122,7 @@ impl Session {
         self.signer.sign(SystemTime::now()).map_err(|e| ForgeError {
             operation: "sign the App JWT".to_owned(),
             message: e.to_string(),
+            kind: ForgeErrorKind::Local,
             retry: RetryClass::GiveUp,
             status: None,
         })

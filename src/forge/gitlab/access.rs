@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::client::{GitLabClient, encode_full_path, project_path};
 use super::transport::{ApiRequest, encode_component, parse_json};
 use crate::event::{Login, PrRef, UserId, UserRef};
-use crate::forge::{ForgeResult, RepoPermission};
+use crate::forge::{ForgeErrorKind, ForgeResult, RepoPermission};
 
 #[derive(Deserialize)]
 struct MemberJson {
@@ -87,7 +87,7 @@ impl GitLabClient {
                     && permission_level(member.access_level) > RepoPermission::None)
             }
             // Not a member, or a group this token cannot see: either way not a member.
-            Err(error) if error.status == Some(404) => Ok(false),
+            Err(error) if error.kind == ForgeErrorKind::NotFound => Ok(false),
             Err(error) => Err(error),
         }
     }
@@ -111,7 +111,7 @@ impl GitLabClient {
                     Ok(RepoPermission::None)
                 }
             }
-            Err(error) if error.status == Some(404) => Ok(RepoPermission::None),
+            Err(error) if error.kind == ForgeErrorKind::NotFound => Ok(RepoPermission::None),
             Err(error) => Err(error),
         }
     }

@@ -10,7 +10,7 @@ use super::client::{COMMENT_LIMIT, GitLabClient, Me, mr_path};
 use super::transport::{ApiRequest, parse_json};
 use crate::event::PrRef;
 use crate::forge::comments::{Posted, create_once, ensure_fits, find_marked};
-use crate::forge::{CommentId, ForgeResult, Reaction};
+use crate::forge::{CommentId, ForgeErrorKind, ForgeResult, Reaction};
 
 #[derive(Deserialize)]
 struct NoteJson {
@@ -137,8 +137,12 @@ impl GitLabClient {
         match self.call(&request, "react", true).await {
             Ok(_) => Ok(()),
             Err(error)
-                if matches!(error.status, Some(400 | 404 | 409))
-                    && error.message.contains("already been taken") =>
+                if matches!(
+                    error.kind,
+                    ForgeErrorKind::BadRequest
+                        | ForgeErrorKind::NotFound
+                        | ForgeErrorKind::Conflict
+                ) && error.message.contains("already been taken") =>
             {
                 Ok(())
             }

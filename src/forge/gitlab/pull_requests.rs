@@ -17,8 +17,8 @@ use super::transport::{ApiRequest, encode_component, parse_json};
 use crate::event::{BranchRole, Login, PrNumber, PrRef, RepoName, RepoRef, Sha};
 use crate::forge::http::{plain_file_path, truncate_chars};
 use crate::forge::{
-    ChangedFiles, CommitStatus, ForgeError, ForgeResult, PullRequest, RetryClass, STATUS_CONTEXT,
-    StatusState,
+    ChangedFiles, CommitStatus, ForgeError, ForgeErrorKind, ForgeResult, PullRequest, RetryClass,
+    STATUS_CONTEXT, StatusState,
 };
 
 #[derive(Deserialize)]
@@ -110,6 +110,7 @@ fn not_ready(operation: String, message: &str) -> ForgeError {
     ForgeError {
         operation,
         message: message.to_owned(),
+        kind: ForgeErrorKind::NotReady,
         retry: RetryClass::Retry,
         status: None,
     }
@@ -141,7 +142,7 @@ impl GitLabClient {
                 let found: BranchJson = parse_json(&response, &request)?;
                 Ok(Some(Sha(found.commit.id)))
             }
-            Err(error) if error.status == Some(404) => Ok(None),
+            Err(error) if error.kind == ForgeErrorKind::NotFound => Ok(None),
             Err(error) => Err(error),
         }
     }
@@ -249,7 +250,12 @@ impl GitLabClient {
         match self.call(&request, "project", true).await {
             Ok(response) => parse_json::<ProjectJson>(&response, &request)
                 .map(|p| RepoName(p.path_with_namespace)),
-            Err(error) if matches!(error.status, Some(403 | 404)) => {
+            Err(error)
+                if matches!(
+                    error.kind,
+                    ForgeErrorKind::Forbidden | ForgeErrorKind::NotFound
+                ) =>
+            {
                 Ok(RepoName::from(UNKNOWN_FORK))
             }
             Err(error) => Err(error),
@@ -272,7 +278,7 @@ impl GitLabClient {
         let (diffs, complete) = match self.list_all::<DiffJson>(&path, "changed_files").await {
             Ok(listed) => listed,
             // `/diffs` is GitLab 15.7+: older instances have `/changes`.
-            Err(error) if error.status == Some(404) => {
+            Err(error) if error.kind == ForgeErrorKind::NotFound => {
                 let request = ApiRequest::get(format!("{}/changes", mr_path(pr)?));
                 let response = self.call(&request, "changed_files", true).await?;
                 let changes: ChangesJson = parse_json(&response, &request)?;
@@ -311,7 +317,7 @@ impl GitLabClient {
         ));
         match self.call(&request, "file_at", true).await {
             Ok(response) => Ok(Some(response.body.to_vec())),
-            Err(error) if error.status == Some(404) => Ok(None),
+            Err(error) if error.kind == ForgeErrorKind::NotFound => Ok(None),
             Err(error) => Err(error),
         }
     }
@@ -386,7 +392,8 @@ impl GitLabClient {
             // what is needed), end the pending status as `canceled` (not success: merges stay
             // blocked) and start a new one; GitLab starts a new status once the last is over.
             Err(error)
-                if error.status == Some(400) && error.message.contains("Cannot transition") =>
+                if error.kind == ForgeErrorKind::BadRequest
+                    && error.message.contains("Cannot transition") =>
             {
                 let wanted = truncate_chars(&status.description, STATUS_DESCRIPTION_LIMIT);
                 let shown = self.latest_status(&project, sha).await?;
@@ -414,7 +421,7 @@ impl GitLabClient {
                 match self.call(&request, "set_status", true).await {
                     Ok(_) => Ok(()),
                     Err(error)
-                        if error.status == Some(400)
+                        if error.kind == ForgeErrorKind::BadRequest
                             && error.message.contains("Cannot transition") =>
                     {
                         Ok(())
