@@ -11,7 +11,7 @@ use reqwest::Method;
 use reqwest::header::{CONTENT_LENGTH, HeaderMap};
 use tokio::io::AsyncWriteExt;
 
-use crate::forge::{ForgeError, ForgeResult, RetryClass};
+use crate::forge::{ForgeError, ForgeErrorKind, ForgeResult, RetryClass};
 
 /// The largest API response read into memory (raw file contents included).
 pub(crate) const MAX_API_BODY: usize = 32 * 1024 * 1024;
@@ -58,6 +58,7 @@ pub(crate) fn parse_json_of<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(&response.body).map_err(|e| ForgeError {
         operation: operation(),
         message: format!("unexpected response from {forge}: {e}"),
+        kind: ForgeErrorKind::InvalidResponse,
         retry: RetryClass::GiveUp,
         status: Some(response.status),
     })
@@ -68,6 +69,7 @@ pub(crate) fn response_too_large(operation: String, status: u16) -> Failure {
     Failure::Final(ForgeError {
         operation,
         message: format!("response larger than {MAX_API_BODY} bytes"),
+        kind: ForgeErrorKind::TooLarge,
         retry: RetryClass::GiveUp,
         status: Some(status),
     })
@@ -84,6 +86,7 @@ pub(crate) fn invalid(operation: &str, message: &str) -> ForgeError {
     ForgeError {
         operation: operation.to_owned(),
         message: message.to_owned(),
+        kind: ForgeErrorKind::InvalidRequest,
         retry: RetryClass::GiveUp,
         status: None,
     }
@@ -177,18 +180,20 @@ pub(crate) async fn receive_archive(
             body,
         });
     }
-    let failed = |message: String| {
+    let failed = |kind: ForgeErrorKind, message: String| {
         Failure::Final(ForgeError {
             operation: operation.to_owned(),
             message,
+            kind,
             retry: RetryClass::GiveUp,
             status: Some(status),
         })
     };
     let too_large = || {
-        failed(format!(
-            "archive larger than the limit of {max_bytes} bytes"
-        ))
+        failed(
+            ForgeErrorKind::TooLarge,
+            format!("archive larger than the limit of {max_bytes} bytes"),
+        )
     };
     let declared = headers
         .get(CONTENT_LENGTH)
@@ -201,7 +206,10 @@ pub(crate) async fn receive_archive(
         .map_err(|error| match error {
             StreamError::TooLarge => too_large(),
             StreamError::Read(e) => read_failure(e),
-            StreamError::Write(e) => failed(format!("cannot write {}: {e}", dest.display())),
+            StreamError::Write(e) => failed(
+                ForgeErrorKind::Local,
+                format!("cannot write {}: {e}", dest.display()),
+            ),
         })?;
     Ok(ApiResponse {
         status,

@@ -138,7 +138,7 @@ mod tests {
 
     use super::*;
     use crate::event::{PrNumber, RepoName};
-    use crate::forge::{ForgeError, RetryClass};
+    use crate::forge::{ForgeError, ForgeErrorKind, RetryClass};
 
     fn pr(installation: u64) -> PrRef {
         PrRef {
@@ -168,6 +168,7 @@ mod tests {
         ForgeError {
             operation: "GET /orgs/acme/teams/security/memberships/alice".to_owned(),
             message: "Server Error".to_owned(),
+            kind: ForgeErrorKind::Server,
             retry: RetryClass::Retry,
             status: Some(500),
         }

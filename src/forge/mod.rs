@@ -1,9 +1,10 @@
 //! The forge interface: everything iamgate asks of GitHub or GitLab, behind one trait because
 //! there are two forges (tests use the real clients against fake HTTP servers, not mocks).
-//! Errors carry a retry class so the job layer decides how to retry. What both clients do the
-//! same way lives here once: the retry policy and loop (`retry`), iamgate's own comments
-//! (`comments`) and the HTTP plumbing (`http`); each forge's module keeps its auth, pagination,
-//! rate-limit headers and error wording.
+//! Errors carry a kind that callers match (not found, forbidden, rate limited, ...) and a retry
+//! class so the job layer decides how to retry. What both clients do the same way lives here
+//! once: the retry policy and loop (`retry`, where a failed response gets its kind), iamgate's
+//! own comments (`comments`) and the HTTP plumbing (`http`); each forge's module keeps its auth,
+//! pagination, rate-limit headers and error wording.
 
 pub(crate) mod comments;
 pub mod github;
@@ -135,6 +136,46 @@ pub enum RetryClass {
     GiveUp,
 }
 
+/// What went wrong in a failed forge call, in the same words on both forges: what callers match
+/// (never an HTTP status). A response's kind is read from its status once, where each client's
+/// responses are classified ([`retry`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ForgeErrorKind {
+    /// 400: the forge refused the request as malformed (GitLab's validation failures).
+    BadRequest,
+    /// 401: the credentials were refused.
+    Unauthorized,
+    /// 403, not a rate limit: the credentials may not do this.
+    Forbidden,
+    /// 404: no such thing, or one the credentials cannot see.
+    NotFound,
+    /// 409: the request conflicts with the resource's state.
+    Conflict,
+    /// 422: the forge could not process the request (GitHub's validation failures).
+    Unprocessable,
+    /// Rate limited (429, or GitHub's 403 once a limit is used up).
+    RateLimited,
+    /// 5xx: the forge failed.
+    Server,
+    /// Another status the forge answered with (e.g. a redirect where none is followed).
+    OtherStatus,
+    /// No response, or not all of it: the connection, a timeout, or reading the body failed.
+    Transport,
+    /// A response iamgate cannot use: not the JSON expected, an unknown value, a bad redirect.
+    InvalidResponse,
+    /// Over iamgate's limits: a response, an archive or a listing larger than it reads.
+    TooLarge,
+    /// Refused before it was sent: a malformed name, path or address, a body over the forge's
+    /// limit.
+    InvalidRequest,
+    /// The forge has not finished computing what was asked (GitLab's merge request diff).
+    NotReady,
+    /// This server is not set up for the repository's forge.
+    NotConfigured,
+    /// iamgate's own part failed: signing the App JWT, writing an archive to disk.
+    Local,
+}
+
 /// A failed forge call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{operation}: {message}")]
@@ -142,8 +183,10 @@ pub struct ForgeError {
     /// What was attempted, e.g. `GET /repos/o/r/pulls/1`.
     pub operation: String,
     pub message: String,
+    /// What went wrong: what callers match.
+    pub kind: ForgeErrorKind,
     pub retry: RetryClass,
-    /// The HTTP status, when there was a response.
+    /// The HTTP status, when there was a response (for messages and logs; match [`Self::kind`]).
     pub status: Option<u16>,
 }
 

@@ -1,7 +1,8 @@
 //! Our retry policy for forge calls, in one place for both forges: how long to back off, when a
 //! rate-limit wait is slept in place and when it is handed back to the job layer as
 //! [`RetryClass::RetryAfter`], and the bounded loop around one call. Which responses are
-//! transient, rate limited or final is each forge's own [`Dialect`]. Sends nothing itself:
+//! transient, rate limited or final is each forge's own [`Dialect`]; what kind of failure a
+//! failed try was ([`ForgeErrorKind`]) is read here, once for both. Sends nothing itself:
 //! [`run`] drives a caller's attempt function.
 
 use std::future::Future;
@@ -12,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::header::HeaderMap;
 
 use crate::forge::http::{ApiResponse, Failure};
-use crate::forge::{ForgeError, ForgeResult, RetryClass};
+use crate::forge::{ForgeError, ForgeErrorKind, ForgeResult, RetryClass};
 
 /// How forge calls are retried. The defaults suit production; tests shorten the waits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,11 +159,29 @@ pub(crate) async fn run<'a>(
                 return Err(ForgeError {
                     operation: call.operation.clone(),
                     message,
+                    kind: error_kind(verdict, status),
                     retry,
                     status,
                 });
             }
         }
+    }
+}
+
+/// What kind of failure a failed try was: a rate limit as the forge's [`Dialect`] found it,
+/// else what the status says; without a response, a transport failure.
+pub(crate) fn error_kind(verdict: Verdict, status: Option<u16>) -> ForgeErrorKind {
+    match (verdict, status) {
+        (Verdict::RateLimited(_), _) | (_, Some(429)) => ForgeErrorKind::RateLimited,
+        (_, None) => ForgeErrorKind::Transport,
+        (_, Some(400)) => ForgeErrorKind::BadRequest,
+        (_, Some(401)) => ForgeErrorKind::Unauthorized,
+        (_, Some(403)) => ForgeErrorKind::Forbidden,
+        (_, Some(404)) => ForgeErrorKind::NotFound,
+        (_, Some(409)) => ForgeErrorKind::Conflict,
+        (_, Some(422)) => ForgeErrorKind::Unprocessable,
+        (_, Some(500..=599)) => ForgeErrorKind::Server,
+        (_, Some(_)) => ForgeErrorKind::OtherStatus,
     }
 }
 
@@ -274,6 +293,37 @@ mod tests {
             );
             assert!(p.backoff(40) <= Duration::from_millis(250));
         }
+    }
+
+    #[test]
+    fn failed_tries_get_their_kind_once() {
+        let kind = |verdict, status| error_kind(verdict, status);
+        let wait = Verdict::RateLimited(Duration::from_secs(1));
+        assert_eq!(kind(wait, Some(403)), ForgeErrorKind::RateLimited);
+        assert_eq!(
+            kind(Verdict::Rejected, Some(403)),
+            ForgeErrorKind::Forbidden
+        );
+        assert_eq!(kind(Verdict::Rejected, Some(404)), ForgeErrorKind::NotFound);
+        assert_eq!(
+            kind(Verdict::Rejected, Some(401)),
+            ForgeErrorKind::Unauthorized
+        );
+        assert_eq!(
+            kind(Verdict::Rejected, Some(400)),
+            ForgeErrorKind::BadRequest
+        );
+        assert_eq!(kind(Verdict::Rejected, Some(409)), ForgeErrorKind::Conflict);
+        assert_eq!(
+            kind(Verdict::Rejected, Some(422)),
+            ForgeErrorKind::Unprocessable
+        );
+        assert_eq!(
+            kind(Verdict::Rejected, Some(302)),
+            ForgeErrorKind::OtherStatus
+        );
+        assert_eq!(kind(Verdict::Transient, Some(502)), ForgeErrorKind::Server);
+        assert_eq!(kind(Verdict::Transient, None), ForgeErrorKind::Transport);
     }
 
     #[test]

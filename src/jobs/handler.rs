@@ -83,6 +83,7 @@ fn not_configured(repo: &RepoRef) -> ForgeError {
     ForgeError {
         operation: format!("address {repo}"),
         message: format!("this server has no {:?} configuration", repo.forge),
+        kind: crate::forge::ForgeErrorKind::NotConfigured,
         retry: RetryClass::GiveUp,
         status: None,
     }

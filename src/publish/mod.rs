@@ -87,7 +87,7 @@ pub async fn upsert_comment(
         match forge.update_comment(pr, CommentId(id), body).await {
             Ok(()) => return Ok(()),
             // The comment was deleted by someone: fall through and find or create it again.
-            Err(e) if e.status == Some(404) => {
+            Err(e) if e.kind == crate::forge::ForgeErrorKind::NotFound => {
                 info!(pr = %pr, "remembered comment is gone; recreating")
             }
             Err(e) => return Err(e),

@@ -10,8 +10,8 @@ use iamgate::event::{
 };
 use iamgate::forge::github::{GitHubApp, GitHubClient, RetryPolicy};
 use iamgate::forge::{
-    CommentId, CommitStatus, Forge, MembershipCache, Reaction, RepoPermission, RetryClass,
-    ReviewState, StatusState,
+    CommentId, CommitStatus, Forge, ForgeErrorKind, MembershipCache, Reaction, RepoPermission,
+    RetryClass, ReviewState, StatusState,
 };
 
 use crate::support::fake_github::{FakeGitHub, Fault, Host, OTHER_PRIVATE_KEY_PEM, PrSpec};
@@ -127,6 +127,7 @@ async fn the_fake_verifies_the_jwt_signature() {
         .await
         .unwrap_err();
     assert_eq!(error.status, Some(401));
+    assert_eq!(error.kind, ForgeErrorKind::Unauthorized);
     assert_eq!(error.retry, RetryClass::GiveUp);
     assert_eq!(fake.tokens_minted(), 0);
     let other_app =
@@ -623,12 +624,14 @@ async fn enterprise_base_paths_work_with_pagination() {
 async fn the_app_serves_the_installation_named_by_the_pull_request() {
     let (fake, _client, pr) = setup().await;
     let app = app_for(&fake);
-    let forge: &dyn Forge = &app;
+    let client = app.client_for(&pr).unwrap();
+    let forge: &dyn Forge = &client;
     assert_eq!(forge.pull_request(&pr).await.unwrap().head, Sha::from("h1"));
     let unknown = PrRef {
         installation: Some(77),
         ..pr.clone()
     };
+    let forge: &dyn Forge = &app.client_for(&unknown).unwrap();
     assert_eq!(
         forge.pull_request(&unknown).await.unwrap_err().status,
         Some(404),
@@ -639,7 +642,7 @@ async fn the_app_serves_the_installation_named_by_the_pull_request() {
         ..pr
     };
     assert_eq!(
-        forge.pull_request(&without).await.unwrap_err().retry,
+        app.client_for(&without).unwrap_err().retry,
         RetryClass::GiveUp
     );
 }
@@ -834,6 +837,7 @@ async fn team_membership_errors_are_errors_never_false() {
         matches!(error.retry, RetryClass::RetryAfter(_)),
         "{error:?}"
     );
+    assert_eq!(error.kind, ForgeErrorKind::RateLimited);
 
     fake.without_members_permission();
     let error = client
@@ -845,6 +849,7 @@ async fn team_membership_errors_are_errors_never_false() {
         (Some(403), RetryClass::GiveUp),
         "a missing Members permission is not 'no'"
     );
+    assert_eq!(error.kind, ForgeErrorKind::Forbidden);
 }
 
 #[tokio::test]
@@ -990,14 +995,15 @@ async fn reactions_are_recorded_once_and_retried_safely() {
 }
 
 #[tokio::test]
-async fn the_app_delegates_approval_calls_to_the_installation() {
+async fn the_client_for_a_pull_request_serves_approval_calls() {
     let (fake, _client, pr) = setup().await;
     fake.team("acme", "security", &["alice"])
         .collaborator(REPO, "alice");
     fake.review(REPO, 7, "alice", "APPROVED", "h1");
     let comment = fake.add_user_comment(REPO, 7, "alice", "/iamgate approve");
     let app = app_for(&fake);
-    let forge: &dyn Forge = &app;
+    let client = app.client_for(&pr).unwrap();
+    let forge: &dyn Forge = &client;
     let alice = Login::from("alice");
     assert_eq!(forge.reviews(&pr).await.unwrap().len(), 1);
     assert!(
@@ -1023,11 +1029,7 @@ async fn the_app_delegates_approval_calls_to_the_installation() {
         ..pr
     };
     assert_eq!(
-        forge
-            .is_team_member(&without, "acme/security", UserRef::login(&alice))
-            .await
-            .unwrap_err()
-            .retry,
+        app.client_for(&without).unwrap_err().retry,
         RetryClass::GiveUp
     );
 }

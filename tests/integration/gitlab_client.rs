@@ -11,7 +11,8 @@ use iamgate::event::{
 };
 use iamgate::forge::gitlab::{GitLabClient, RetryPolicy, UNKNOWN_FORK};
 use iamgate::forge::{
-    CommentId, CommitStatus, Forge, Reaction, RepoPermission, RetryClass, ReviewState, StatusState,
+    CommentId, CommitStatus, Forge, ForgeErrorKind, Reaction, RepoPermission, RetryClass,
+    ReviewState, StatusState,
 };
 
 use crate::support::fake_gitlab::{FakeGitLab, Fault, MrSpec};
@@ -695,15 +696,18 @@ async fn long_rate_limits_and_persistent_failures_go_back_to_the_caller() {
         RetryClass::RetryAfter(Duration::from_secs(120))
     );
     assert_eq!(error.status, Some(429));
+    assert_eq!(error.kind, ForgeErrorKind::RateLimited);
 
     fake.fail_next("GET", MR, 5, Fault::Error502);
     let error = client.pull_request(&pr).await.unwrap_err();
     assert_eq!(error.retry, RetryClass::Retry);
+    assert_eq!(error.kind, ForgeErrorKind::Server);
     fake.clear_faults();
 
     let missing = client.pull_request(&mr_ref(404)).await.unwrap_err();
     assert_eq!(missing.retry, RetryClass::GiveUp);
     assert_eq!(missing.status, Some(404));
+    assert_eq!(missing.kind, ForgeErrorKind::NotFound);
     assert!(missing.message.contains("404"), "{missing}");
 }
 
@@ -714,6 +718,7 @@ async fn a_bad_token_is_refused_and_never_retried() {
         GitLabClient::with_retry_policy(&fake.url(), "glpat-wrong", fast_policy()).unwrap();
     let error = client.pull_request(&pr).await.unwrap_err();
     assert_eq!((error.status, error.retry), (Some(401), RetryClass::GiveUp));
+    assert_eq!(error.kind, ForgeErrorKind::Unauthorized);
     assert_eq!(fake.count_requests("GET", MR), 1);
     assert!(!format!("{client:?}").contains("glpat-wrong"));
     assert!(!error.to_string().contains("glpat-wrong"));

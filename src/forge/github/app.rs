@@ -1,48 +1,30 @@
-//! The GitHub App: its credentials, installation tokens (minted with the App JWT, cached per
-//! installation), its slug, and the authenticated, retried call every client method goes
-//! through. Knows no endpoint beyond `/app` and token minting; the `Forge` methods live in
-//! `client`, `comments` and `archive`.
+//! The GitHub App, the public handle on it: built from its configuration, it names itself (id,
+//! slug, bot login) and gives the [`GitHubClient`] of an installation, the one that does the
+//! `Forge` calls. Credentials, tokens and the retried call are the shared `session`.
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
 
-use axum::http::Method;
-use serde::Deserialize;
-
-use super::auth::{JwtSigner, Secret, TokenCache, token_expiry};
 use super::client::GitHubClient;
-use super::retry::GITHUB;
-use super::transport::{ApiRequest, ApiResponse, Failure, JSON, Transport};
-use crate::event::Login;
-use crate::forge::http::parse_json_of;
-use crate::forge::retry::{self, Call, RetryPolicy};
-use crate::forge::{ForgeError, ForgeResult, RetryClass};
+use super::session::Session;
+use super::setup::GitHubSetupError;
+use crate::event::{Login, PrRef, RepoRef};
+use crate::forge::retry::RetryPolicy;
+use crate::forge::{ForgeError, ForgeErrorKind, ForgeResult, RetryClass};
 
 /// A GitHub App installed on some accounts. Cheap to clone; clients share its token cache.
 #[derive(Clone)]
 pub struct GitHubApp {
-    core: Arc<AppCore>,
+    session: Arc<Session>,
 }
 
 impl fmt::Debug for GitHubApp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GitHubApp")
-            .field("app_id", &self.core.app_id)
-            .field("api_url", &self.core.transport.api_url)
+            .field("app_id", &self.session.app_id)
+            .field("api_url", &self.session.transport.api_url)
             .finish_non_exhaustive()
     }
-}
-
-/// Why a [`GitHubApp`] cannot be built from its configuration.
-#[derive(Debug, thiserror::Error)]
-pub enum GitHubSetupError {
-    #[error("github.private_key_path: not an RSA private key in PEM ({0})")]
-    PrivateKey(String),
-    #[error("github.api_url: {0}")]
-    ApiUrl(String),
-    #[error("cannot build the GitHub HTTP client: {0}")]
-    Client(String),
 }
 
 impl GitHubApp {
@@ -63,184 +45,45 @@ impl GitHubApp {
         api_url: &str,
         policy: RetryPolicy,
     ) -> Result<Self, GitHubSetupError> {
-        let signer = JwtSigner::new(app_id, private_key_pem)
-            .map_err(|e| GitHubSetupError::PrivateKey(e.to_string()))?;
-        let transport = Transport::new(api_url, &policy)?;
-        let core = AppCore {
-            app_id,
-            signer,
-            transport,
-            tokens: TokenCache::default(),
-            mint_lock: tokio::sync::Mutex::new(()),
-            slug: tokio::sync::OnceCell::new(),
-            policy,
-        };
         Ok(GitHubApp {
-            core: Arc::new(core),
+            session: Session::new(app_id, private_key_pem, api_url, policy)?,
         })
     }
 
     pub fn app_id(&self) -> u64 {
-        self.core.app_id
+        self.session.app_id
     }
 
     /// A client acting as the App's installation `id` (from the webhook's `installation.id`).
     pub fn installation(&self, id: u64) -> GitHubClient {
-        GitHubClient::new(Arc::clone(&self.core), id)
+        GitHubClient::new(Arc::clone(&self.session), id)
+    }
+
+    /// The client for the installation a pull request was delivered through.
+    pub fn client_for(&self, pr: &PrRef) -> ForgeResult<GitHubClient> {
+        self.client_for_repo(&pr.repo_ref())
+    }
+
+    /// The client of the installation `repo` was addressed through.
+    pub fn client_for_repo(&self, repo: &RepoRef) -> ForgeResult<GitHubClient> {
+        repo.installation
+            .map(|id| self.installation(id))
+            .ok_or_else(|| ForgeError {
+                operation: format!("address {repo}"),
+                message: "the repository carries no GitHub App installation id".to_owned(),
+                kind: ForgeErrorKind::InvalidRequest,
+                retry: RetryClass::GiveUp,
+                status: None,
+            })
     }
 
     /// The App's slug, read once from `GET /app`.
     pub async fn slug(&self) -> ForgeResult<String> {
-        self.core.slug().await
+        self.session.slug().await
     }
 
     /// The login the App comments as: `<slug>[bot]`.
     pub async fn bot_login(&self) -> ForgeResult<Login> {
-        self.core.bot_login().await
+        self.session.bot_login().await
     }
-}
-
-pub(crate) struct AppCore {
-    app_id: u64,
-    signer: JwtSigner,
-    pub(crate) transport: Transport,
-    tokens: TokenCache,
-    /// Held while minting, so that concurrent callers mint one token, not one each.
-    mint_lock: tokio::sync::Mutex<()>,
-    slug: tokio::sync::OnceCell<String>,
-    pub(crate) policy: RetryPolicy,
-}
-
-#[derive(Deserialize)]
-struct AccessToken {
-    token: Secret,
-    expires_at: String,
-}
-
-#[derive(Deserialize)]
-struct AppInfo {
-    slug: String,
-}
-
-impl AppCore {
-    /// Sends `request` as installation `id`, retried per the policy; a non-2xx response is an
-    /// error.
-    pub(crate) async fn call(
-        &self,
-        id: u64,
-        request: &ApiRequest,
-        op: &'static str,
-        idempotent: bool,
-    ) -> Result<ApiResponse, ForgeError> {
-        let call = Call {
-            operation: request.operation(),
-            op,
-            idempotent,
-        };
-        retry::run(&self.policy, &GITHUB, &call, || {
-            Box::pin(self.attempt(id, request))
-        })
-        .await
-    }
-
-    async fn attempt(&self, id: u64, request: &ApiRequest) -> Result<ApiResponse, Failure> {
-        let token = self.installation_token(id).await.map_err(Failure::Final)?;
-        let response = self.transport.send(request, &token).await?;
-        if response.status == 401 {
-            // Revoked or expired early: one fresh token, once (a refused request was not applied).
-            tracing::info!(
-                installation = id,
-                "installation token refused, minting a new one"
-            );
-            self.tokens.invalidate(id);
-            let token = self.installation_token(id).await.map_err(Failure::Final)?;
-            return self.transport.send(request, &token).await;
-        }
-        Ok(response)
-    }
-
-    /// Sends `request` with the App JWT, retried per the policy. Our App calls (`GET /app`,
-    /// minting a token) are harmless to repeat.
-    async fn call_as_app(
-        &self,
-        request: &ApiRequest,
-        op: &'static str,
-    ) -> Result<ApiResponse, ForgeError> {
-        let call = Call {
-            operation: request.operation(),
-            op,
-            idempotent: true,
-        };
-        retry::run(&self.policy, &GITHUB, &call, || {
-            Box::pin(async move {
-                let jwt = self.jwt().map_err(Failure::Final)?;
-                self.transport.send(request, &jwt).await
-            })
-        })
-        .await
-    }
-
-    fn jwt(&self) -> Result<Secret, ForgeError> {
-        self.signer.sign(SystemTime::now()).map_err(|e| ForgeError {
-            operation: "sign the App JWT".to_owned(),
-            message: e.to_string(),
-            retry: RetryClass::GiveUp,
-            status: None,
-        })
-    }
-
-    /// The cached token of installation `id`, minted when missing or about to expire.
-    pub(crate) async fn installation_token(&self, id: u64) -> Result<Secret, ForgeError> {
-        if let Some(token) = self.tokens.get(id, SystemTime::now()) {
-            return Ok(token);
-        }
-        let _minting = self.mint_lock.lock().await;
-        if let Some(token) = self.tokens.get(id, SystemTime::now()) {
-            return Ok(token);
-        }
-        let request = ApiRequest {
-            method: Method::POST,
-            path: format!("/app/installations/{id}/access_tokens"),
-            body: None,
-            accept: JSON,
-        };
-        let minted_at = SystemTime::now();
-        let response = self.call_as_app(&request, "installation_token").await?;
-        let token: AccessToken = parse_json(&response, &request)?;
-        self.tokens.put(
-            id,
-            token.token.clone(),
-            token_expiry(&token.expires_at, minted_at),
-        );
-        tracing::debug!(installation = id, expires_at = %token.expires_at, "minted an installation token");
-        Ok(token.token)
-    }
-
-    /// Forgets a token GitHub refused, so that the next call mints a new one.
-    pub(crate) fn forget_token(&self, id: u64) {
-        self.tokens.invalidate(id);
-    }
-
-    pub(crate) async fn slug(&self) -> ForgeResult<String> {
-        self.slug
-            .get_or_try_init(|| async {
-                let request = ApiRequest::get("/app".to_owned());
-                let response = self.call_as_app(&request, "app").await?;
-                parse_json::<AppInfo>(&response, &request).map(|app| app.slug)
-            })
-            .await
-            .cloned()
-    }
-
-    pub(crate) async fn bot_login(&self) -> ForgeResult<Login> {
-        Ok(Login(format!("{}[bot]", self.slug().await?)))
-    }
-}
-
-/// Decodes a JSON response into our own minimal struct (unknown fields ignored).
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
-    response: &ApiResponse,
-    request: &ApiRequest,
-) -> ForgeResult<T> {
-    parse_json_of("GitHub", response, || request.operation())
 }

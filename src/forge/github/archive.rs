@@ -13,10 +13,10 @@ use super::transport::{API_VERSION, ApiResponse, Failure, JSON};
 use crate::event::{PrRef, Sha};
 use crate::forge::http::receive_archive;
 use crate::forge::retry::{self, Call};
-use crate::forge::{ForgeError, ForgeResult, RetryClass};
+use crate::forge::{ForgeError, ForgeErrorKind, ForgeResult, RetryClass};
 
 impl GitHubClient {
-    pub(crate) async fn fetch_archive(
+    pub(crate) async fn download_archive(
         &self,
         pr: &PrRef,
         sha: &Sha,
@@ -33,7 +33,7 @@ impl GitHubClient {
             op: "download_archive",
             idempotent: true,
         };
-        retry::run_download(&self.core.policy, &GITHUB, &call, dest, || {
+        retry::run_download(&self.session.policy, &GITHUB, &call, dest, || {
             Box::pin(self.download_once(&call, &path, dest, max_bytes))
         })
         .await
@@ -42,13 +42,13 @@ impl GitHubClient {
     /// `GET {path}` on the API with the installation token, redirects not followed.
     async fn request_archive(&self, path: &str) -> Result<(Secret, reqwest::Response), Failure> {
         let token = self
-            .core
+            .session
             .installation_token(self.installation)
             .await
             .map_err(Failure::Final)?;
-        let url = format!("{}{path}", self.core.transport.api_url);
+        let url = format!("{}{path}", self.session.transport.api_url);
         let response = self
-            .core
+            .session
             .transport
             .http
             .get(&url)
@@ -71,10 +71,10 @@ impl GitHubClient {
         let (mut token, mut response) = self.request_archive(path).await?;
         if response.status() == reqwest::StatusCode::UNAUTHORIZED {
             // Revoked or expired early: one fresh token, once.
-            self.core.forget_token(self.installation);
+            self.session.forget_token(self.installation);
             (token, response) = self.request_archive(path).await?;
         }
-        let http = &self.core.transport.http;
+        let http = &self.session.transport.http;
         if response.status().is_redirection() {
             let location = response
                 .headers()
@@ -122,6 +122,7 @@ fn failed(call: &Call, message: &str, status: u16) -> ForgeError {
     ForgeError {
         operation: call.operation.clone(),
         message: message.to_owned(),
+        kind: ForgeErrorKind::InvalidResponse,
         retry: RetryClass::GiveUp,
         status: Some(status),
     }

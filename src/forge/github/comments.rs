@@ -1,17 +1,16 @@
 //! The App's pull request comments: which are its own (author checked, since users can paste
-//! the marker), listing, creating and editing them. Finding the marked one and creating without
-//! duplicates are [`crate::forge::comments`].
+//! the marker), listing, creating and editing them, and reactions on comments. Finding the
+//! marked one and creating without duplicates are [`crate::forge::comments`].
 
 use axum::http::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::app::parse_json;
 use super::client::{COMMENT_LIMIT, GitHubClient, UserJson, repo_path};
-use super::transport::ApiRequest;
+use super::transport::{ApiRequest, parse_json};
 use crate::event::{Login, PrRef};
 use crate::forge::comments::{Posted, create_once, ensure_fits, find_marked};
-use crate::forge::{CommentId, ForgeResult};
+use crate::forge::{CommentId, ForgeResult, Reaction};
 
 #[derive(Deserialize)]
 struct CommentJson {
@@ -39,10 +38,19 @@ impl CommentJson {
     }
 }
 
+/// GitHub's reaction `content` for a reaction.
+fn reaction_content(reaction: Reaction) -> &'static str {
+    match reaction {
+        Reaction::Eyes => "eyes",
+        Reaction::PlusOne => "+1",
+        Reaction::Confused => "confused",
+    }
+}
+
 impl GitHubClient {
     /// The App's own comments on the pull request, oldest first.
     async fn own_comments(&self, pr: &PrRef) -> ForgeResult<Vec<CommentJson>> {
-        let bot = self.core.bot_login().await?;
+        let bot = self.session.bot_login().await?;
         let first = format!(
             "{}/issues/{}/comments?per_page=100",
             repo_path(&pr.repo)?,
@@ -52,7 +60,7 @@ impl GitHubClient {
         Ok(comments.into_iter().filter(|c| c.is_by(&bot)).collect())
     }
 
-    pub(crate) async fn find_marked_comment(
+    pub(crate) async fn find_own_comment(
         &self,
         pr: &PrRef,
         marker: &str,
@@ -63,16 +71,12 @@ impl GitHubClient {
     /// Creates a comment; after a 5xx or a timeout it checks whether the comment landed anyway
     /// (the App's comment with the body's marker, or else its newest one when the text is
     /// exactly `body`) and posts again only if it did not.
-    pub(crate) async fn create_comment_without_duplicates(
-        &self,
-        pr: &PrRef,
-        body: &str,
-    ) -> ForgeResult<CommentId> {
+    pub(crate) async fn create_comment(&self, pr: &PrRef, body: &str) -> ForgeResult<CommentId> {
         let path = format!("{}/issues/{}/comments", repo_path(&pr.repo)?, pr.number.0);
         ensure_fits(&format!("POST {path}"), "comment", body, COMMENT_LIMIT)?;
         let request = ApiRequest::with_body(Method::POST, path, json!({ "body": body }));
         create_once(
-            &self.core.policy,
+            &self.session.policy,
             pr,
             "comment",
             body,
@@ -81,12 +85,12 @@ impl GitHubClient {
                 parse_json::<CommentJson>(&response, &request).map(|c| CommentId(c.id))
             },
             || self.own_comments(pr),
-            |id| self.patch_comment(pr, id, body),
+            |id| self.update_comment(pr, id, body),
         )
         .await
     }
 
-    pub(crate) async fn patch_comment(
+    pub(crate) async fn update_comment(
         &self,
         pr: &PrRef,
         id: CommentId,
@@ -97,6 +101,27 @@ impl GitHubClient {
         let request = ApiRequest::with_body(Method::PATCH, path, json!({ "body": body }));
         // Setting the same body twice is harmless: retried like a GET.
         self.call(&request, "update_comment", true).await.map(drop)
+    }
+
+    pub(crate) async fn react(
+        &self,
+        pr: &PrRef,
+        comment: CommentId,
+        reaction: Reaction,
+    ) -> ForgeResult<()> {
+        let path = format!(
+            "{}/issues/comments/{}/reactions",
+            repo_path(&pr.repo)?,
+            comment.0
+        );
+        let request = ApiRequest::with_body(
+            Method::POST,
+            path,
+            json!({ "content": reaction_content(reaction) }),
+        );
+        // GitHub keeps one reaction per user, comment and content: posting it again answers 200
+        // with the existing one, so a retry after an ambiguous failure cannot duplicate it.
+        self.call(&request, "react", true).await.map(drop)
     }
 }
 
@@ -131,5 +156,12 @@ mod tests {
             }
             .is_by(&bot)
         );
+    }
+
+    #[test]
+    fn reactions_use_github_content_names() {
+        assert_eq!(reaction_content(Reaction::Eyes), "eyes");
+        assert_eq!(reaction_content(Reaction::PlusOne), "+1");
+        assert_eq!(reaction_content(Reaction::Confused), "confused");
     }
 }

@@ -7,7 +7,6 @@ use std::time::{Duration, SystemTime};
 use axum::http::HeaderMap;
 
 use crate::forge::http::body_excerpt;
-pub use crate::forge::retry::RetryPolicy;
 use crate::forge::retry::{Dialect, Verdict, header, retry_after, until_reset};
 
 /// GitHub's advice when a secondary limit names no wait.

@@ -1,7 +1,8 @@
 //! HTTP to the GitHub API, one try at a time: octocrab (base URI, API-version header, timeouts,
 //! its retries off) for API calls, reqwest for archive downloads. Requests are addressed by
 //! path and query only, so every request, page two included, goes to the configured base URL with
-//! the bearer token we attach. Decides nothing about retries or which token to use.
+//! the bearer token we attach; responses are decoded into our own structs. Decides nothing about
+//! retries or which token to use.
 
 use std::fmt;
 use std::time::Duration;
@@ -11,11 +12,13 @@ use axum::http::{HeaderValue, Method, Request};
 use octocrab::Octocrab;
 use octocrab::service::middleware::retry::RetryConfig;
 
-use super::app::GitHubSetupError;
 use super::auth::Secret;
+use super::setup::GitHubSetupError;
+use crate::forge::ForgeResult;
 pub(crate) use crate::forge::http::{ApiResponse, Failure};
 use crate::forge::http::{
-    CONNECT_TIMEOUT, MAX_API_BODY, http_client, operation, percent_encode, response_too_large,
+    CONNECT_TIMEOUT, MAX_API_BODY, http_client, operation, parse_json_of, percent_encode,
+    response_too_large,
 };
 use crate::forge::retry::RetryPolicy;
 
@@ -150,6 +153,14 @@ impl Transport {
             body,
         })
     }
+}
+
+/// Decodes a JSON response into our own minimal struct (unknown fields ignored).
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    response: &ApiResponse,
+    request: &ApiRequest,
+) -> ForgeResult<T> {
+    parse_json_of("GitHub", response, || request.operation())
 }
 
 /// Percent-encodes a path for a URL, keeping `/` and RFC 3986 unreserved characters.

@@ -1,34 +1,14 @@
-//! What approvals and commands ask of GitLab: the approvals of a merge request (as reviews),
-//! group membership (a "team" is a group full path) and a user's access level on the project.
-//! Decides nothing about who qualifies (that is `gate`).
+//! Who may do what on GitLab, as approvals and commands ask it: whether a user is an active
+//! member of a group (a "team" is a group full path, inherited memberships included), and a
+//! user's access level on the project, both asked by user id (looked up by login when the event
+//! carried none). Decides nothing about who qualifies (that is `gate`).
 
 use serde::Deserialize;
 
-use super::http::{ApiRequest, parse_timestamp};
-use super::{GitLabClient, encode_full_path, mr_path, parse_json, project_path};
-use crate::event::{Actor, ActorKind, Login, PrRef, UserId, UserRef};
-use crate::forge::{ForgeResult, RepoPermission, Review, ReviewId, ReviewState};
-
-#[derive(Deserialize)]
-struct ApprovalsJson {
-    #[serde(default)]
-    approved_by: Vec<ApprovalJson>,
-}
-
-#[derive(Deserialize)]
-struct ApprovalJson {
-    user: Option<ApproverJson>,
-    #[serde(default)]
-    approved_at: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ApproverJson {
-    id: u64,
-    username: String,
-    #[serde(default)]
-    bot: bool,
-}
+use super::client::{GitLabClient, encode_full_path, project_path};
+use super::transport::{ApiRequest, encode_component, parse_json};
+use crate::event::{Login, PrRef, UserId, UserRef};
+use crate::forge::{ForgeErrorKind, ForgeResult, RepoPermission};
 
 #[derive(Deserialize)]
 struct MemberJson {
@@ -59,58 +39,24 @@ pub(crate) fn permission_level(access_level: u32) -> RepoPermission {
     }
 }
 
-/// GitLab's bot users (project and group access tokens, service accounts) say `bot: true`
-/// where the API shows it; their usernames are `project_<id>_bot…` / `group_<id>_bot…`.
-fn actor_kind(user: &ApproverJson) -> ActorKind {
-    let token_bot = ["project_", "group_"].iter().any(|prefix| {
-        user.username.strip_prefix(prefix).is_some_and(|rest| {
-            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-            digits > 0 && rest[digits..].starts_with("_bot")
-        })
-    });
-    if user.bot || token_bot {
-        ActorKind::Bot
-    } else {
-        ActorKind::User
-    }
-}
-
-impl ApprovalJson {
-    /// The approval as a review; `None` for a deleted account (GitLab's `ghost`).
-    fn into_review(self) -> Option<Review> {
-        let user = self.user?;
-        if user.username == "ghost" {
-            return None;
-        }
-        Some(Review {
-            id: ReviewId(user.id),
-            author: Actor {
-                kind: actor_kind(&user),
-                id: Some(UserId(user.id)),
-                login: Login(user.username),
-            },
-            state: ReviewState::Approved,
-            commit: None,
-            submitted_at: self.approved_at.as_deref().and_then(parse_timestamp),
-        })
-    }
-}
-
 impl GitLabClient {
-    /// The approvals of the merge request as [`ReviewState::Approved`] reviews, oldest first
-    /// (approvals are not bound to a commit; GitLab drops them on push when the project says
-    /// so). The review id is the approver's user id: one approval per user.
-    pub(crate) async fn list_approvals(&self, pr: &PrRef) -> ForgeResult<Vec<Review>> {
-        let request = ApiRequest::get(format!("{}/approvals", mr_path(pr)?));
-        let response = self.call(&request, "reviews", true).await?;
-        let approvals: ApprovalsJson = parse_json(&response, &request)?;
-        let mut reviews: Vec<Review> = approvals
-            .approved_by
+    /// The id of the user named `login`, `None` when there is none.
+    pub(crate) async fn user_id(&self, login: &Login) -> ForgeResult<Option<u64>> {
+        #[derive(Deserialize)]
+        struct UserJson {
+            id: u64,
+            username: String,
+        }
+        let request = ApiRequest::get(format!(
+            "/users?username={}",
+            encode_component(login.as_str())
+        ));
+        let response = self.call(&request, "user_lookup", true).await?;
+        let users: Vec<UserJson> = parse_json(&response, &request)?;
+        Ok(users
             .into_iter()
-            .filter_map(ApprovalJson::into_review)
-            .collect();
-        reviews.sort_by_key(|r| r.submitted_at);
-        Ok(reviews)
+            .find(|u| u.username.eq_ignore_ascii_case(login.as_str()))
+            .map(|u| u.id))
     }
 
     /// The id of `user`: the one the event gave, else looked up by login (older payloads carry
@@ -123,8 +69,9 @@ impl GitLabClient {
     }
 
     /// Whether `user` is an active member of group `group` (inherited memberships included).
-    pub(crate) async fn group_membership(
+    pub(crate) async fn is_team_member(
         &self,
+        _pr: &PrRef,
         group: &str,
         user: UserRef<'_>,
     ) -> ForgeResult<bool> {
@@ -140,12 +87,12 @@ impl GitLabClient {
                     && permission_level(member.access_level) > RepoPermission::None)
             }
             // Not a member, or a group this token cannot see: either way not a member.
-            Err(error) if error.status == Some(404) => Ok(false),
+            Err(error) if error.kind == ForgeErrorKind::NotFound => Ok(false),
             Err(error) => Err(error),
         }
     }
 
-    pub(crate) async fn project_permission(
+    pub(crate) async fn collaborator_permission(
         &self,
         pr: &PrRef,
         user: UserRef<'_>,
@@ -164,7 +111,7 @@ impl GitLabClient {
                     Ok(RepoPermission::None)
                 }
             }
-            Err(error) if error.status == Some(404) => Ok(RepoPermission::None),
+            Err(error) if error.kind == ForgeErrorKind::NotFound => Ok(RepoPermission::None),
             Err(error) => Err(error),
         }
     }
@@ -185,51 +132,6 @@ mod tests {
         assert_eq!(permission_level(40), RepoPermission::Write);
         assert_eq!(permission_level(50), RepoPermission::Admin);
         assert_eq!(permission_level(60), RepoPermission::Admin);
-    }
-
-    fn approver(username: &str, bot: bool) -> ApproverJson {
-        ApproverJson {
-            id: 1,
-            username: username.to_owned(),
-            bot,
-        }
-    }
-
-    #[test]
-    fn bots_are_told_apart() {
-        assert_eq!(actor_kind(&approver("alice", false)), ActorKind::User);
-        assert_eq!(actor_kind(&approver("helper", true)), ActorKind::Bot);
-        assert_eq!(
-            actor_kind(&approver("project_42_bot_3f2a", false)),
-            ActorKind::Bot
-        );
-        assert_eq!(actor_kind(&approver("group_7_bot", false)), ActorKind::Bot);
-        assert_eq!(
-            actor_kind(&approver("project_x_bot", false)),
-            ActorKind::User
-        );
-        assert_eq!(
-            actor_kind(&approver("project_manager", false)),
-            ActorKind::User
-        );
-    }
-
-    #[test]
-    fn approvals_become_approved_reviews_without_commit() {
-        let approval = ApprovalJson {
-            user: Some(approver("alice", false)),
-            approved_at: Some("2024-02-29T12:00:00.000Z".to_owned()),
-        };
-        let review = approval.into_review().unwrap();
-        assert_eq!(review.state, ReviewState::Approved);
-        assert_eq!(review.commit, None);
-        assert_eq!(review.author.login, Login::from("alice"));
-        assert!(review.submitted_at.is_some());
-        let ghost = ApprovalJson {
-            user: Some(approver("ghost", false)),
-            approved_at: None,
-        };
-        assert!(ghost.into_review().is_none());
     }
 
     #[test]

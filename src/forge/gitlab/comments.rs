@@ -6,11 +6,11 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::http::ApiRequest;
-use super::{COMMENT_LIMIT, GitLabClient, Me, mr_path, parse_json};
+use super::client::{COMMENT_LIMIT, GitLabClient, Me, mr_path};
+use super::transport::{ApiRequest, parse_json};
 use crate::event::PrRef;
 use crate::forge::comments::{Posted, create_once, ensure_fits, find_marked};
-use crate::forge::{CommentId, ForgeResult, Reaction};
+use crate::forge::{CommentId, ForgeErrorKind, ForgeResult, Reaction};
 
 #[derive(Deserialize)]
 struct NoteJson {
@@ -70,7 +70,7 @@ impl GitLabClient {
         Ok(notes.into_iter().filter(|n| n.is_by(&me)).collect())
     }
 
-    pub(crate) async fn find_marked_note(
+    pub(crate) async fn find_own_comment(
         &self,
         pr: &PrRef,
         marker: &str,
@@ -81,11 +81,7 @@ impl GitLabClient {
     /// Creates a note; after a 5xx or a timeout it checks whether the note landed anyway
     /// (iamgate's note with the body's marker, or else its newest one when the text is exactly
     /// `body`) and posts again only if it did not.
-    pub(crate) async fn create_note_without_duplicates(
-        &self,
-        pr: &PrRef,
-        body: &str,
-    ) -> ForgeResult<CommentId> {
+    pub(crate) async fn create_comment(&self, pr: &PrRef, body: &str) -> ForgeResult<CommentId> {
         let path = format!("{}/notes", mr_path(pr)?);
         ensure_fits(&format!("POST {path}"), "note", body, COMMENT_LIMIT)?;
         let request = ApiRequest::with_body(Method::POST, path, json!({ "body": body }));
@@ -99,12 +95,17 @@ impl GitLabClient {
                 parse_json::<NoteJson>(&response, &request).map(|n| CommentId(n.id))
             },
             || self.own_notes(pr),
-            |id| self.edit_note(pr, id, body),
+            |id| self.update_comment(pr, id, body),
         )
         .await
     }
 
-    pub(crate) async fn edit_note(&self, pr: &PrRef, id: CommentId, body: &str) -> ForgeResult<()> {
+    pub(crate) async fn update_comment(
+        &self,
+        pr: &PrRef,
+        id: CommentId,
+        body: &str,
+    ) -> ForgeResult<()> {
         let path = format!("{}/notes/{}", mr_path(pr)?, id.0);
         ensure_fits(&format!("PUT {path}"), "note", body, COMMENT_LIMIT)?;
         let request = ApiRequest::with_body(Method::PUT, path, json!({ "body": body }));
@@ -112,7 +113,7 @@ impl GitLabClient {
         self.call(&request, "update_comment", true).await.map(drop)
     }
 
-    pub(crate) async fn award_emoji(
+    pub(crate) async fn react(
         &self,
         pr: &PrRef,
         note: CommentId,
@@ -136,8 +137,12 @@ impl GitLabClient {
         match self.call(&request, "react", true).await {
             Ok(_) => Ok(()),
             Err(error)
-                if matches!(error.status, Some(400 | 404 | 409))
-                    && error.message.contains("already been taken") =>
+                if matches!(
+                    error.kind,
+                    ForgeErrorKind::BadRequest
+                        | ForgeErrorKind::NotFound
+                        | ForgeErrorKind::Conflict
+                ) && error.message.contains("already been taken") =>
             {
                 Ok(())
             }

@@ -1,28 +1,25 @@
 //! Merge requests: the MR itself (head, base, fork), its changed files (`/diffs`, falling back
-//! to the older `/changes`), files at a commit, the archive of a commit, the `iamgate` commit
-//! status and reviewers. Decodes into the forge's types; decides nothing.
+//! to the older `/changes`), files at a commit, branch tips and the open merge requests of a
+//! branch, the `iamgate` commit status and reviewers. Decodes into the forge's types; decides
+//! nothing.
 
 use std::collections::HashSet;
-use std::path::Path;
 
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::http::{GITLAB, encode_component, transport_failure};
-use super::{
-    GitLabClient, STATUS_DESCRIPTION_LIMIT, UNKNOWN_FORK, mr_path, parse_json, project_path,
-    repo_project_path, sha_param, truncate_chars,
+use super::client::{
+    GitLabClient, STATUS_DESCRIPTION_LIMIT, UNKNOWN_FORK, mr_path, project_path, repo_project_path,
+    sha_param,
 };
+use super::transport::{ApiRequest, encode_component, parse_json};
 use crate::event::{BranchRole, Login, PrNumber, PrRef, RepoName, RepoRef, Sha};
-use crate::forge::http::{ApiResponse, Failure, plain_file_path, receive_archive};
-use crate::forge::retry::{self, Call};
+use crate::forge::http::{plain_file_path, truncate_chars};
 use crate::forge::{
-    ChangedFiles, CommitStatus, ForgeError, ForgeResult, PullRequest, RetryClass, STATUS_CONTEXT,
-    StatusState,
+    ChangedFiles, CommitStatus, ForgeError, ForgeErrorKind, ForgeResult, PullRequest, RetryClass,
+    STATUS_CONTEXT, StatusState,
 };
-
-use super::http::ApiRequest;
 
 #[derive(Deserialize)]
 pub(crate) struct MrJson {
@@ -113,6 +110,7 @@ fn not_ready(operation: String, message: &str) -> ForgeError {
     ForgeError {
         operation,
         message: message.to_owned(),
+        kind: ForgeErrorKind::NotReady,
         retry: RetryClass::Retry,
         status: None,
     }
@@ -120,7 +118,7 @@ fn not_ready(operation: String, message: &str) -> ForgeError {
 
 impl GitLabClient {
     /// The commit branch `branch` points at, `None` when there is no such branch.
-    pub(crate) async fn fetch_branch_tip(
+    pub(crate) async fn branch_tip(
         &self,
         repo: &RepoRef,
         branch: &str,
@@ -144,14 +142,14 @@ impl GitLabClient {
                 let found: BranchJson = parse_json(&response, &request)?;
                 Ok(Some(Sha(found.commit.id)))
             }
-            Err(error) if error.status == Some(404) => Ok(None),
+            Err(error) if error.kind == ForgeErrorKind::NotFound => Ok(None),
             Err(error) => Err(error),
         }
     }
 
     /// The iids of the opened merge requests that target `branch` ([`BranchRole::Base`]) or come
     /// from it in this project ([`BranchRole::Head`]).
-    pub(crate) async fn list_open_merge_requests(
+    pub(crate) async fn open_pull_requests(
         &self,
         repo: &RepoRef,
         branch: &str,
@@ -213,7 +211,7 @@ impl GitLabClient {
         }
     }
 
-    pub(crate) async fn fetch_merge_request(&self, pr: &PrRef) -> ForgeResult<PullRequest> {
+    pub(crate) async fn pull_request(&self, pr: &PrRef) -> ForgeResult<PullRequest> {
         let (mr, request) = self.get_mr_with_diff(pr).await?;
         let head = mr.sha.filter(|s| !s.is_empty()).ok_or_else(|| {
             not_ready(request.operation(), "the merge request has no head SHA yet")
@@ -252,14 +250,19 @@ impl GitLabClient {
         match self.call(&request, "project", true).await {
             Ok(response) => parse_json::<ProjectJson>(&response, &request)
                 .map(|p| RepoName(p.path_with_namespace)),
-            Err(error) if matches!(error.status, Some(403 | 404)) => {
+            Err(error)
+                if matches!(
+                    error.kind,
+                    ForgeErrorKind::Forbidden | ForgeErrorKind::NotFound
+                ) =>
+            {
                 Ok(RepoName::from(UNKNOWN_FORK))
             }
             Err(error) => Err(error),
         }
     }
 
-    pub(crate) async fn fetch_changed_files(&self, pr: &PrRef) -> ForgeResult<ChangedFiles> {
+    pub(crate) async fn changed_files(&self, pr: &PrRef) -> ForgeResult<ChangedFiles> {
         let (mr, request) = self.get_mr_with_diff(pr).await?;
         // `changes_count` is null until GitLab has computed the diff, and ends in `+` when the
         // diff went over the instance's limits (then the listing is cut short).
@@ -275,7 +278,7 @@ impl GitLabClient {
         let (diffs, complete) = match self.list_all::<DiffJson>(&path, "changed_files").await {
             Ok(listed) => listed,
             // `/diffs` is GitLab 15.7+: older instances have `/changes`.
-            Err(error) if error.status == Some(404) => {
+            Err(error) if error.kind == ForgeErrorKind::NotFound => {
                 let request = ApiRequest::get(format!("{}/changes", mr_path(pr)?));
                 let response = self.call(&request, "changed_files", true).await?;
                 let changes: ChangesJson = parse_json(&response, &request)?;
@@ -299,7 +302,7 @@ impl GitLabClient {
         })
     }
 
-    pub(crate) async fn fetch_file(
+    pub(crate) async fn file_at(
         &self,
         pr: &PrRef,
         path: &str,
@@ -314,55 +317,9 @@ impl GitLabClient {
         ));
         match self.call(&request, "file_at", true).await {
             Ok(response) => Ok(Some(response.body.to_vec())),
-            Err(error) if error.status == Some(404) => Ok(None),
+            Err(error) if error.kind == ForgeErrorKind::NotFound => Ok(None),
             Err(error) => Err(error),
         }
-    }
-
-    pub(crate) async fn fetch_archive(
-        &self,
-        pr: &PrRef,
-        sha: &Sha,
-        dest: &Path,
-        max_bytes: u64,
-    ) -> ForgeResult<()> {
-        let path = format!(
-            "{}/repository/archive.tar.gz?sha={}",
-            project_path(pr)?,
-            sha_param(sha)?
-        );
-        let call = Call {
-            operation: ApiRequest::get(path.clone()).operation(),
-            op: "download_archive",
-            idempotent: true,
-        };
-        retry::run_download(self.policy(), &GITLAB, &call, dest, || {
-            Box::pin(self.download_once(&call, &path, dest, max_bytes))
-        })
-        .await
-    }
-
-    async fn download_once(
-        &self,
-        call: &Call,
-        path: &str,
-        dest: &Path,
-        max_bytes: u64,
-    ) -> Result<ApiResponse, Failure> {
-        let response = self
-            .transport()
-            .builder(Method::GET, path)
-            .send()
-            .await
-            .map_err(transport_failure)?;
-        receive_archive(
-            response,
-            &call.operation,
-            dest,
-            max_bytes,
-            transport_failure,
-        )
-        .await
     }
 
     /// Where a status of `sha` belongs: the pipeline `(id, ref)`, or, when the commit has none
@@ -395,7 +352,7 @@ impl GitLabClient {
         })
     }
 
-    pub(crate) async fn post_status(
+    pub(crate) async fn set_status(
         &self,
         pr: &PrRef,
         sha: &Sha,
@@ -435,7 +392,8 @@ impl GitLabClient {
             // what is needed), end the pending status as `canceled` (not success: merges stay
             // blocked) and start a new one; GitLab starts a new status once the last is over.
             Err(error)
-                if error.status == Some(400) && error.message.contains("Cannot transition") =>
+                if error.kind == ForgeErrorKind::BadRequest
+                    && error.message.contains("Cannot transition") =>
             {
                 let wanted = truncate_chars(&status.description, STATUS_DESCRIPTION_LIMIT);
                 let shown = self.latest_status(&project, sha).await?;
@@ -463,7 +421,7 @@ impl GitLabClient {
                 match self.call(&request, "set_status", true).await {
                     Ok(_) => Ok(()),
                     Err(error)
-                        if error.status == Some(400)
+                        if error.kind == ForgeErrorKind::BadRequest
                             && error.message.contains("Cannot transition") =>
                     {
                         Ok(())
@@ -486,7 +444,7 @@ impl GitLabClient {
             .next())
     }
 
-    pub(crate) async fn add_reviewers(
+    pub(crate) async fn request_reviewers(
         &self,
         pr: &PrRef,
         users: &[Login],

@@ -1,0 +1,298 @@
+//! Pull requests on GitHub: the pull request itself (head, base, fork), its changed files,
+//! files at a commit, branch tips and the open pull requests of a branch, the `iamgate` commit
+//! status and review requests. Decodes into the forge's types; decides nothing.
+
+use std::collections::HashSet;
+
+use axum::http::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::client::{
+    DELETED_FORK, GitHubClient, MAX_LISTED_FILES, STATUS_DESCRIPTION_LIMIT, UserJson,
+    encode_segment, repo_path, split_repo,
+};
+use super::transport::{ApiRequest, encode_path, parse_json};
+use crate::event::{BranchRole, Login, PrNumber, PrRef, RepoName, RepoRef, Sha};
+use crate::forge::http::{percent_encode, plain_file_path, truncate_chars};
+use crate::forge::{
+    ChangedFiles, CommitStatus, ForgeErrorKind, ForgeResult, PullRequest, STATUS_CONTEXT,
+};
+
+#[derive(Deserialize)]
+struct PullJson {
+    state: String,
+    #[serde(default)]
+    draft: bool,
+    head: BranchJson,
+    base: BranchJson,
+    user: Option<UserJson>,
+}
+
+#[derive(Deserialize)]
+struct BranchJson {
+    sha: String,
+    #[serde(rename = "ref")]
+    name: String,
+    repo: Option<RepoJson>,
+}
+
+#[derive(Deserialize)]
+struct RepoJson {
+    full_name: String,
+}
+
+#[derive(Deserialize)]
+struct PrFileJson {
+    filename: String,
+    previous_filename: Option<String>,
+}
+
+impl GitHubClient {
+    pub(crate) async fn pull_request(&self, pr: &PrRef) -> ForgeResult<PullRequest> {
+        let request = ApiRequest::get(format!("{}/pulls/{}", repo_path(&pr.repo)?, pr.number.0));
+        let response = self.call(&request, "pull_request", true).await?;
+        let pull: PullJson = parse_json(&response, &request)?;
+        Ok(PullRequest {
+            head: Sha(pull.head.sha),
+            base: Sha(pull.base.sha),
+            base_ref: pull.base.name,
+            head_repo: RepoName(
+                pull.head
+                    .repo
+                    .map_or_else(|| DELETED_FORK.to_owned(), |r| r.full_name),
+            ),
+            author: Login(pull.user.map_or_else(|| "ghost".to_owned(), |u| u.login)),
+            open: pull.state == "open",
+            draft: pull.draft,
+        })
+    }
+
+    pub(crate) async fn changed_files(&self, pr: &PrRef) -> ForgeResult<ChangedFiles> {
+        let first = format!(
+            "{}/pulls/{}/files?per_page=100",
+            repo_path(&pr.repo)?,
+            pr.number.0
+        );
+        let (files, complete) = self.list_all::<PrFileJson>(first, "changed_files").await?;
+        let mut seen = HashSet::new();
+        let mut paths = Vec::new();
+        for file in &files {
+            for path in std::iter::once(&file.filename).chain(file.previous_filename.as_ref()) {
+                if seen.insert(path.as_str()) {
+                    paths.push(path.clone());
+                }
+            }
+        }
+        Ok(ChangedFiles {
+            paths,
+            truncated: !complete || files.len() >= MAX_LISTED_FILES,
+        })
+    }
+
+    pub(crate) async fn branch_tip(
+        &self,
+        repo: &RepoRef,
+        branch: &str,
+    ) -> ForgeResult<Option<Sha>> {
+        #[derive(Deserialize)]
+        struct RefJson {
+            object: ObjectJson,
+        }
+        #[derive(Deserialize)]
+        struct ObjectJson {
+            sha: String,
+        }
+        let branch = plain_file_path("GET git ref", branch)?;
+        let request = ApiRequest::get(format!(
+            "{}/git/ref/heads/{}",
+            repo_path(&repo.repo)?,
+            encode_path(branch)
+        ));
+        match self.call(&request, "branch_tip", true).await {
+            Ok(response) => {
+                let found: RefJson = parse_json(&response, &request)?;
+                Ok(Some(Sha(found.object.sha)))
+            }
+            Err(error) if error.kind == ForgeErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    pub(crate) async fn open_pull_requests(
+        &self,
+        repo: &RepoRef,
+        branch: &str,
+        role: BranchRole,
+    ) -> ForgeResult<Vec<PrNumber>> {
+        #[derive(Deserialize)]
+        struct PullNumberJson {
+            number: u64,
+        }
+        let branch = plain_file_path("GET pulls", branch)?;
+        let filter = match role {
+            BranchRole::Base => format!("base={}", percent_encode(branch, false)),
+            // GitHub names a head `owner:branch`.
+            BranchRole::Head => {
+                let (owner, _) = split_repo(&repo.repo)?;
+                format!(
+                    "head={}",
+                    percent_encode(&format!("{owner}:{branch}"), false)
+                )
+            }
+        };
+        let first = format!(
+            "{}/pulls?state=open&{filter}&per_page=100",
+            repo_path(&repo.repo)?
+        );
+        let (pulls, _complete) = self
+            .list_all::<PullNumberJson>(first, "open_pull_requests")
+            .await?;
+        Ok(pulls.into_iter().map(|p| PrNumber(p.number)).collect())
+    }
+
+    pub(crate) async fn file_at(
+        &self,
+        pr: &PrRef,
+        path: &str,
+        sha: &Sha,
+    ) -> ForgeResult<Option<Vec<u8>>> {
+        let path = contents_path(path)?;
+        let request = ApiRequest {
+            accept: "application/vnd.github.raw+json",
+            ..ApiRequest::get(format!(
+                "{}/contents/{}?ref={}",
+                repo_path(&pr.repo)?,
+                path,
+                encode_segment(sha.as_str())?
+            ))
+        };
+        match self.call(&request, "file_at", true).await {
+            Ok(response) => Ok(Some(response.body.to_vec())),
+            Err(error) if error.kind == ForgeErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    pub(crate) async fn set_status(
+        &self,
+        pr: &PrRef,
+        sha: &Sha,
+        status: &CommitStatus,
+    ) -> ForgeResult<()> {
+        let mut body = json!({
+            "state": status.state.as_str(),
+            "description": truncate_chars(&status.description, STATUS_DESCRIPTION_LIMIT),
+            "context": STATUS_CONTEXT,
+        });
+        if let Some(url) = &status.target_url {
+            body["target_url"] = json!(url);
+        }
+        let path = format!(
+            "{}/statuses/{}",
+            repo_path(&pr.repo)?,
+            encode_segment(sha.as_str())?
+        );
+        // Posting the same status twice leaves the same state: safe to retry.
+        self.call(
+            &ApiRequest::with_body(Method::POST, path, body),
+            "set_status",
+            true,
+        )
+        .await
+        .map(drop)
+    }
+
+    pub(crate) async fn request_reviewers(
+        &self,
+        pr: &PrRef,
+        users: &[Login],
+        teams: &[String],
+    ) -> ForgeResult<()> {
+        let (owner, _) = split_repo(&pr.repo)?;
+        let mut slugs = Vec::new();
+        for team in teams {
+            match team.split_once('/') {
+                Some((org, slug)) if org.eq_ignore_ascii_case(owner) => slugs.push(slug.to_owned()),
+                Some(_) => {
+                    tracing::warn!(repo = %pr.repo, team, "team of another organization cannot review, skipped")
+                }
+                None => slugs.push(team.clone()),
+            }
+        }
+        let users: Vec<String> = users.iter().map(|u| u.0.clone()).collect();
+        if users.is_empty() && slugs.is_empty() {
+            return Ok(());
+        }
+        let path = format!(
+            "{}/pulls/{}/requested_reviewers",
+            repo_path(&pr.repo)?,
+            pr.number.0
+        );
+        let request = |users: &[String], teams: &[String]| {
+            ApiRequest::with_body(
+                Method::POST,
+                path.clone(),
+                json!({ "reviewers": users, "team_reviewers": teams }),
+            )
+        };
+        // Requesting the same reviewers twice changes nothing: safe to retry.
+        match self
+            .call(&request(&users, &slugs), "request_reviewers", true)
+            .await
+        {
+            Err(error) if error.kind == ForgeErrorKind::Unprocessable => {}
+            other => return other.map(drop),
+        }
+        // GitHub refuses the whole request when one reviewer cannot be asked (the author, a
+        // non-collaborator, a team without access) and does not say who: ask one at a time.
+        let singles = users
+            .iter()
+            .map(|u| (vec![u.clone()], vec![]))
+            .chain(slugs.iter().map(|t| (vec![], vec![t.clone()])));
+        for (user, team) in singles {
+            match self
+                .call(&request(&user, &team), "request_reviewers", true)
+                .await
+            {
+                Ok(_) => {}
+                Err(error) if error.kind == ForgeErrorKind::Unprocessable => {
+                    tracing::warn!(repo = %pr.repo, pr = pr.number.0, ?user, ?team, message = %error.message, "reviewer cannot be requested, skipped");
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A repository file path for `/contents/`, percent-encoded; `.`, `..` and empty segments are
+/// refused so that the path cannot climb out of `/contents/` into another endpoint.
+fn contents_path(path: &str) -> ForgeResult<String> {
+    plain_file_path("GET contents", path).map(encode_path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_are_cut_on_char_boundaries() {
+        assert_eq!(truncate_chars("short", 140), "short");
+        let exact = "a".repeat(140);
+        assert_eq!(truncate_chars(&exact, 140), exact);
+        let long = "é".repeat(200);
+        let cut = truncate_chars(&long, 140);
+        assert_eq!(cut.chars().count(), 140);
+        assert!(cut.ends_with('…') && cut.starts_with("éé"));
+    }
+
+    #[test]
+    fn contents_paths_cannot_climb_out() {
+        assert_eq!(contents_path("/.iamgate.yml").unwrap(), ".iamgate.yml");
+        assert_eq!(contents_path("infra/a b.ts").unwrap(), "infra/a%20b.ts");
+        for bad in ["", "../user", "infra/../../x", "a//b", "./x", "dir/"] {
+            assert!(contents_path(bad).is_err(), "{bad:?}");
+        }
+    }
+}
