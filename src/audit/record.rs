@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::time::Timestamp;
 use crate::event::{ForgeKind, Login, PrNumber, RepoName, Sha};
+pub use crate::gate::GateState;
 
 /// The actor of what iamgate itself does (analyses, dropped approvals, status changes).
 pub const APP_ACTOR: &str = "iamgate";
@@ -162,16 +163,6 @@ pub enum WithdrawalSource {
     DismissedReview,
     /// `/iamgate unapprove`.
     Command,
-}
-
-/// A commit status state, as the contract names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GateState {
-    Pending,
-    Success,
-    Failure,
-    Error,
 }
 
 /// A stored record: the columns of one `audit_log` row, as they are in the store (even when

@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Actor, BranchRole, Login, PrNumber, PrRef, RepoName, RepoRef, Sha, UserRef};
+use crate::gate::GateState;
 // The ids and review states of events and of forge calls are the same values: one type each.
 pub use crate::event::{CommentId, ReviewId, ReviewState};
 
@@ -54,28 +55,10 @@ pub struct ChangedFiles {
     pub truncated: bool,
 }
 
-/// A commit status state, as the contract names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StatusState {
-    Pending,
-    Success,
-    Failure,
-}
-
-impl StatusState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StatusState::Pending => "pending",
-            StatusState::Success => "success",
-            StatusState::Failure => "failure",
-        }
-    }
-}
-
 /// The `iamgate` commit status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitStatus {
-    pub state: StatusState,
+    pub state: GateState,
     /// At most 140 characters (the forge rejects longer ones).
     pub description: String,
     pub target_url: Option<String>,

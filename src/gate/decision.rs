@@ -2,20 +2,41 @@
 //! requirement is met (or nothing IAM changed); `failure` when the analysis failed or a required
 //! reviewer asked for changes; `pending` otherwise. The description says what is needed.
 
+use serde::{Deserialize, Serialize};
+
 use super::requirements::Change;
 use super::reviews::{Requirement, Reviewer, Reviews};
 use crate::engine::StackOutcome;
-use crate::forge::StatusState;
+
+/// The gate's state, as the contract names it: the `iamgate` status on the forge and the state
+/// the audit trail records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateState {
+    Pending,
+    Success,
+    Failure,
+}
+
+impl GateState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GateState::Pending => "pending",
+            GateState::Success => "success",
+            GateState::Failure => "failure",
+        }
+    }
+}
 
 /// The status to set, with its description (at most 140 characters).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
-    pub state: StatusState,
+    pub state: GateState,
     pub description: String,
 }
 
 impl Decision {
-    fn new(state: StatusState, description: impl Into<String>) -> Decision {
+    fn new(state: GateState, description: impl Into<String>) -> Decision {
         Decision {
             state,
             description: clip(&description.into(), 140),
@@ -28,7 +49,7 @@ impl Decision {
 pub fn decide_reviews(change: &Change<'_>, reviews: &Reviews) -> Decision {
     if let Some(o) = &reviews.overridden {
         return Decision::new(
-            StatusState::Success,
+            GateState::Success,
             format!(
                 "overridden by {}: {}",
                 o.by,
@@ -49,7 +70,7 @@ pub fn decide(change: &Change<'_>, requirements: &[Requirement]) -> Decision {
         .collect();
     if !failed.is_empty() {
         return Decision::new(
-            StatusState::Failure,
+            GateState::Failure,
             format!(
                 "analysis failed for {}: see the iamgate comment",
                 failed.join(", ")
@@ -62,12 +83,12 @@ pub fn decide(change: &Change<'_>, requirements: &[Requirement]) -> Decision {
         .any(|(_, r)| matches!(r, StackOutcome::NotRun { .. }))
     {
         return Decision::new(
-            StatusState::Pending,
+            GateState::Pending,
             "fork PR not previewed: a maintainer must review it (see the iamgate comment)",
         );
     }
     if !change.changes_iam() {
-        return Decision::new(StatusState::Success, "no IAM change");
+        return Decision::new(GateState::Success, "no IAM change");
     }
     let asked: Vec<&str> = requirements
         .iter()
@@ -76,7 +97,7 @@ pub fn decide(change: &Change<'_>, requirements: &[Requirement]) -> Decision {
         .collect();
     if !asked.is_empty() {
         return Decision::new(
-            StatusState::Failure,
+            GateState::Failure,
             format!("changes requested by {}", asked.join(", ")),
         );
     }
@@ -106,12 +127,9 @@ pub fn decide(change: &Change<'_>, requirements: &[Requirement]) -> Decision {
         } else {
             "required approvals given"
         };
-        return Decision::new(StatusState::Success, format!("IAM risk {level}: {why}"));
+        return Decision::new(GateState::Success, format!("IAM risk {level}: {why}"));
     }
-    Decision::new(
-        StatusState::Pending,
-        format!("needs {}", missing.join("; ")),
-    )
+    Decision::new(GateState::Pending, format!("needs {}", missing.join("; ")))
 }
 
 /// At most `max` characters, with an ellipsis when cut.
@@ -162,7 +180,7 @@ mod tests {
             config_changed: false,
         };
         let d = decide(&change, &[]);
-        assert_eq!(d.state, StatusState::Failure);
+        assert_eq!(d.state, GateState::Failure);
         assert!(d.description.contains("prod"));
     }
 
@@ -181,7 +199,7 @@ mod tests {
         };
         assert_eq!(
             decide(&change, &[]).state,
-            StatusState::Pending,
+            GateState::Pending,
             "a fork that was not run is never success"
         );
 
@@ -194,12 +212,12 @@ mod tests {
         assert_eq!(
             d,
             Decision {
-                state: StatusState::Pending,
+                state: GateState::Pending,
                 description: "needs 1 approval from acme/security".into()
             }
         );
         let d = decide(&change, &[requirement(1, &["alice"], &["acme/security"])]);
-        assert_eq!(d.state, StatusState::Success);
+        assert_eq!(d.state, GateState::Success);
     }
 
     #[test]
@@ -215,7 +233,7 @@ mod tests {
             changed_paths: &[],
             config_changed: false,
         };
-        assert_ne!(decide(&change, &[]).state, StatusState::Success);
+        assert_ne!(decide(&change, &[]).state, GateState::Success);
         let change = Change {
             stacks: vec![],
             changed_paths: &[],
@@ -224,7 +242,7 @@ mod tests {
         assert_eq!(
             decide(&change, &[]),
             Decision {
-                state: StatusState::Success,
+                state: GateState::Success,
                 description: "no IAM change".into()
             }
         );
@@ -258,16 +276,13 @@ mod tests {
             config_changed: false,
         };
         let mut reviews = Reviews::default();
-        assert_eq!(
-            decide_reviews(&change, &reviews).state,
-            StatusState::Failure
-        );
+        assert_eq!(decide_reviews(&change, &reviews).state, GateState::Failure);
         reviews.overridden = Some(Override {
             by: "lead".into(),
             reason: "incident 42\nrollback".into(),
         });
         let d = decide_reviews(&change, &reviews);
-        assert_eq!(d.state, StatusState::Success);
+        assert_eq!(d.state, GateState::Success);
         assert_eq!(d.description, "overridden by lead: incident 42 rollback");
     }
 }

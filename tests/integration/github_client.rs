@@ -11,8 +11,9 @@ use iamgate::event::{
 use iamgate::forge::github::{GitHubApp, GitHubClient, RetryPolicy};
 use iamgate::forge::{
     CommentId, CommitStatus, Forge, ForgeErrorKind, MembershipCache, Reaction, RepoPermission,
-    RetryClass, ReviewState, StatusState,
+    RetryClass, ReviewState,
 };
+use iamgate::gate::GateState;
 
 use crate::support::fake_github::{FakeGitHub, Fault, Host, OTHER_PRIVATE_KEY_PEM, PrSpec};
 
@@ -423,7 +424,7 @@ async fn comments_are_created_then_updated_in_place() {
 async fn status_descriptions_are_truncated_to_140_chars() {
     let (fake, client, pr) = setup().await;
     let status = CommitStatus {
-        state: StatusState::Pending,
+        state: GateState::Pending,
         description: "needs approval from acme/security ".repeat(10),
         target_url: Some("https://iamgate.example/runs/1".into()),
     };
@@ -445,7 +446,7 @@ async fn status_descriptions_are_truncated_to_140_chars() {
         Some("https://iamgate.example/runs/1")
     );
     let success = CommitStatus {
-        state: StatusState::Success,
+        state: GateState::Success,
         description: "ok".into(),
         target_url: None,
     };
@@ -534,7 +535,7 @@ async fn a_long_rate_limit_is_returned_as_retry_after() {
     );
     let started = Instant::now();
     let status = CommitStatus {
-        state: StatusState::Pending,
+        state: GateState::Pending,
         description: "analyzing".into(),
         target_url: None,
     };

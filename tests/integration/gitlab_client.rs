@@ -12,8 +12,9 @@ use iamgate::event::{
 use iamgate::forge::gitlab::{GitLabClient, RetryPolicy, UNKNOWN_FORK};
 use iamgate::forge::{
     CommentId, CommitStatus, Forge, ForgeErrorKind, Reaction, RepoPermission, RetryClass,
-    ReviewState, StatusState,
+    ReviewState,
 };
+use iamgate::gate::GateState;
 
 use crate::support::fake_gitlab::{FakeGitLab, Fault, MrSpec};
 
@@ -439,7 +440,7 @@ async fn statuses_map_states_and_attach_to_the_pipeline() {
         .set_status(
             &pr,
             &Sha::from("h1"),
-            &status(StatusState::Pending, "Analyzing"),
+            &status(GateState::Pending, "Analyzing"),
         )
         .await
         .unwrap();
@@ -448,7 +449,7 @@ async fn statuses_map_states_and_attach_to_the_pipeline() {
         .set_status(
             &pr,
             &Sha::from("h1"),
-            &status(StatusState::Pending, "Analyzing"),
+            &status(GateState::Pending, "Analyzing"),
         )
         .await
         .unwrap();
@@ -456,7 +457,7 @@ async fn statuses_map_states_and_attach_to_the_pipeline() {
         .set_status(
             &pr,
             &Sha::from("h1"),
-            &status(StatusState::Failure, &"é".repeat(300)),
+            &status(GateState::Failure, &"é".repeat(300)),
         )
         .await
         .unwrap();
@@ -480,7 +481,7 @@ async fn statuses_map_states_and_attach_to_the_pipeline() {
 
     let pipeline = fake.pipeline(PROJECT, "h2", "refs/merge-requests/7/head");
     client
-        .set_status(&pr, &Sha::from("h2"), &status(StatusState::Success, "ok"))
+        .set_status(&pr, &Sha::from("h2"), &status(GateState::Success, "ok"))
         .await
         .unwrap();
     let latest = fake.latest_status(PROJECT, "h2").unwrap();
@@ -499,7 +500,7 @@ async fn statuses_map_states_and_attach_to_the_pipeline() {
         Fault::Error502AfterApplying,
     );
     client
-        .set_status(&pr, &Sha::from("h2"), &status(StatusState::Failure, "no"))
+        .set_status(&pr, &Sha::from("h2"), &status(GateState::Failure, "no"))
         .await
         .unwrap();
     assert_eq!(fake.latest_status(PROJECT, "h2").unwrap().state, "failed");

@@ -18,8 +18,9 @@ use crate::event::{BranchRole, Login, PrNumber, PrRef, RepoName, RepoRef, Sha};
 use crate::forge::http::{plain_file_path, truncate_chars};
 use crate::forge::{
     ChangedFiles, CommitStatus, ForgeError, ForgeErrorKind, ForgeResult, PullRequest, RetryClass,
-    STATUS_CONTEXT, StatusState,
+    STATUS_CONTEXT,
 };
+use crate::gate::GateState;
 
 #[derive(Deserialize)]
 pub(crate) struct MrJson {
@@ -97,11 +98,11 @@ struct PipelineJson {
 }
 
 /// GitLab's status `state` for ours.
-pub(crate) fn status_state(state: StatusState) -> &'static str {
+pub(crate) fn status_state(state: GateState) -> &'static str {
     match state {
-        StatusState::Pending => "pending",
-        StatusState::Success => "success",
-        StatusState::Failure => "failed",
+        GateState::Pending => "pending",
+        GateState::Success => "success",
+        GateState::Failure => "failed",
     }
 }
 
@@ -397,7 +398,7 @@ impl GitLabClient {
             {
                 let wanted = truncate_chars(&status.description, STATUS_DESCRIPTION_LIMIT);
                 let shown = self.latest_status(&project, sha).await?;
-                if status.state != StatusState::Pending
+                if status.state != GateState::Pending
                     || shown
                         .as_ref()
                         .is_some_and(|s| s.description.as_deref() == Some(wanted.as_str()))
@@ -492,8 +493,8 @@ mod tests {
 
     #[test]
     fn status_states_use_gitlab_names() {
-        assert_eq!(status_state(StatusState::Pending), "pending");
-        assert_eq!(status_state(StatusState::Success), "success");
-        assert_eq!(status_state(StatusState::Failure), "failed");
+        assert_eq!(status_state(GateState::Pending), "pending");
+        assert_eq!(status_state(GateState::Success), "success");
+        assert_eq!(status_state(GateState::Failure), "failed");
     }
 }

@@ -3,10 +3,9 @@
 //! next save of the pull request's kept state, so a record and its bookkeeping land together.
 
 use super::PrRun;
-use crate::audit::{AuditEntry, AuditEvent, GateState, Timestamp};
+use crate::audit::{AuditEntry, AuditEvent, Timestamp};
 use crate::config::repo::StackConfig;
 use crate::engine::StackOutcome;
-use crate::forge::StatusState;
 use crate::gate::Decision;
 use crate::publish::KeptState;
 
@@ -52,13 +51,8 @@ pub(super) fn status(kept: &mut KeptState, run: PrRun<'_>, decision: &Decision) 
     if kept.state.audited.status.as_deref() == Some(key.as_str()) {
         return;
     }
-    let gate_state = match decision.state {
-        StatusState::Pending => GateState::Pending,
-        StatusState::Success => GateState::Success,
-        StatusState::Failure => GateState::Failure,
-    };
     let event = AuditEvent::StatusChange {
-        state: gate_state,
+        state: decision.state,
         description: decision.description.clone(),
     };
     kept.audit(AuditEntry::by_app(now(), run.pr_ref, event).at(run.pr.head.clone()));

@@ -11,7 +11,8 @@ use super::PrRun;
 use crate::config::repo::{RepoConfig, StackConfig};
 use crate::engine::{StackOutcome, analyze, preview};
 use crate::event::{PrRef, Sha};
-use crate::forge::{CommitStatus, Forge, StatusState};
+use crate::forge::{CommitStatus, Forge};
+use crate::gate::GateState;
 use crate::jobs::ctx::JobCtx;
 use crate::jobs::failure;
 use crate::pulumi::unpack;
@@ -74,7 +75,7 @@ async fn preview_runs(
     // Only when a preview runs: a recomputation from cached previews takes milliseconds, and a
     // status flickering back to pending would only confuse.
     let analyzing = CommitStatus {
-        state: StatusState::Pending,
+        state: GateState::Pending,
         description: "analyzing the IAM change".into(),
         target_url: None,
     };

@@ -7,8 +7,8 @@ use super::gate::Verdict;
 use super::{Analyzed, PrRun, audit};
 use crate::config::Problems;
 use crate::engine::report::markdown::{self, Section};
-use crate::forge::{Forge, StatusState};
-use crate::gate::{Decision, Reviewer, Reviews};
+use crate::forge::Forge;
+use crate::gate::{Decision, GateState, Reviewer, Reviews};
 use crate::publish::{self, KeptState, comment};
 use crate::queue::JobFailure;
 
@@ -106,7 +106,7 @@ pub(super) async fn failure(
     publish::upsert_comment(run.forge, run.pr_ref, &body, &mut kept.state).await?;
     kept.save(run.ctx.store.as_ref(), run.pr_ref).await?;
     let decision = Decision {
-        state: StatusState::Failure,
+        state: GateState::Failure,
         description: status_text.to_owned(),
     };
     status(run, &decision, &mut kept).await
