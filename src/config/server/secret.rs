@@ -7,8 +7,10 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-/// A secret value (webhook secret, token, private key, preview credentials).
-#[derive(Clone, Default)]
+/// A secret value (webhook secret, token, private key, preview credentials, the GitHub App's
+/// JWT and installation tokens).
+#[derive(Clone, Default, serde::Deserialize)]
+#[serde(transparent)]
 pub struct Secret(String);
 
 impl Secret {

@@ -6,10 +6,10 @@ use std::path::Path;
 
 use axum::http::header::{ACCEPT, LOCATION};
 
-use super::auth::Secret;
 use super::client::{GitHubClient, encode_segment, repo_path};
 use super::retry::GITHUB;
 use super::transport::{API_VERSION, ApiResponse, Failure, JSON};
+use crate::config::Secret;
 use crate::event::{PrRef, Sha};
 use crate::forge::http::receive_archive;
 use crate::forge::retry::{self, Call};

@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+use crate::config::Secret;
 
 /// How long before `expires_at` a cached installation token stops being used.
 pub(crate) const TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(60);
@@ -18,29 +20,6 @@ const JWT_BACKDATE: Duration = Duration::from_secs(60);
 const JWT_LIFETIME: Duration = Duration::from_secs(9 * 60);
 /// Used when GitHub's `expires_at` cannot be read: tokens live one hour.
 const DOCUMENTED_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
-
-/// A bearer credential (App JWT or installation token). `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub(crate) struct Secret(String);
-
-impl Secret {
-    #[cfg(test)]
-    pub(crate) fn new(value: String) -> Self {
-        Secret(value)
-    }
-
-    /// The raw value, for an `Authorization` header only.
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
 
 #[derive(Serialize)]
 struct Claims {
@@ -85,7 +64,7 @@ impl JwtSigner {
             exp: now + JWT_LIFETIME.as_secs(),
             iss: self.app_id,
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key).map(Secret)
+        jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key).map(Secret::new)
     }
 }
 
@@ -201,7 +180,7 @@ mod tests {
     const KEY: &[u8] = include_bytes!("../../../tests/fixtures/keys/test-app.private-key.pem");
     const PUBLIC: &[u8] = include_bytes!("../../../tests/fixtures/keys/test-app.public-key.pem");
 
-    #[derive(Deserialize)]
+    #[derive(serde::Deserialize)]
     struct Decoded {
         iat: u64,
         exp: u64,
@@ -262,7 +241,7 @@ mod tests {
 
     #[test]
     fn secrets_and_signers_are_redacted_in_debug() {
-        let secret = Secret::new("ghs_supersecret".into());
+        let secret = Secret::new("ghs_supersecret");
         assert!(!format!("{secret:?}").contains("supersecret"));
         let signer = JwtSigner::new(7, KEY).unwrap();
         let shown = format!("{signer:?}");
@@ -273,17 +252,19 @@ mod tests {
     fn cache_serves_until_the_refresh_margin() {
         let cache = TokenCache::default();
         let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
-        cache.put(1, Secret::new("t1".into()), now + Duration::from_secs(3600));
-        assert_eq!(cache.get(1, now).map(|s| s.0), Some("t1".to_owned()));
-        assert_eq!(cache.get(2, now), None, "per installation");
-        assert!(cache.get(1, now + Duration::from_secs(3600 - 61)).is_some());
+        cache.put(1, Secret::new("t1"), now + Duration::from_secs(3600));
         assert_eq!(
-            cache.get(1, now + Duration::from_secs(3600 - 60)),
-            None,
+            cache.get(1, now).map(|s| s.expose().to_owned()),
+            Some("t1".to_owned())
+        );
+        assert!(cache.get(2, now).is_none(), "per installation");
+        assert!(cache.get(1, now + Duration::from_secs(3600 - 61)).is_some());
+        assert!(
+            cache.get(1, now + Duration::from_secs(3600 - 60)).is_none(),
             "refreshed 60 s early"
         );
         cache.invalidate(1);
-        assert_eq!(cache.get(1, now), None);
+        assert!(cache.get(1, now).is_none());
     }
 
     #[test]

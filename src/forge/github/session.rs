@@ -10,10 +10,11 @@ use std::time::SystemTime;
 use axum::http::Method;
 use serde::Deserialize;
 
-use super::auth::{JwtSigner, Secret, TokenCache, token_expiry};
+use super::auth::{JwtSigner, TokenCache, token_expiry};
 use super::retry::GITHUB;
 use super::setup::GitHubSetupError;
 use super::transport::{ApiRequest, ApiResponse, Failure, JSON, Transport, parse_json};
+use crate::config::Secret;
 use crate::event::Login;
 use crate::forge::retry::{self, Call, RetryPolicy};
 use crate::forge::{ForgeError, ForgeErrorKind, ForgeResult, RetryClass};

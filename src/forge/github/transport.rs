@@ -12,8 +12,8 @@ use axum::http::{HeaderValue, Method, Request};
 use octocrab::Octocrab;
 use octocrab::service::middleware::retry::RetryConfig;
 
-use super::auth::Secret;
 use super::setup::GitHubSetupError;
+use crate::config::Secret;
 use crate::forge::ForgeResult;
 pub(crate) use crate::forge::http::{ApiResponse, Failure};
 use crate::forge::http::{
