@@ -1,7 +1,7 @@
 //! Analyzing the open pull requests of a branch again: those that target it after a push that
 //! may have changed `.iamgate.yml` there (guardrails tightened on the base branch hold back pull
 //! requests that were green under the old ones; the config is read at the base branch's tip:
-//! see `analyze_pr`), and those that come from it after a new CI pipeline started (GitLab: the
+//! see `jobs::repo_config`), and those that come from it after a new CI pipeline started (GitLab: the
 //! `iamgate` status must be in the pipeline "Pipelines must succeed" judges). Each analysis is
 //! its own job, coalesced with any pending one.
 
