@@ -246,6 +246,18 @@ async fn stream_to_file(
     file.flush().await.map_err(StreamError::Write)
 }
 
+/// A header map from name/value pairs (for the clients' unit tests).
+#[cfg(test)]
+pub(crate) fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        let value = reqwest::header::HeaderValue::from_str(value)
+            .unwrap_or_else(|e| panic!("header {name}: {e}"));
+        map.insert(*name, value);
+    }
+    map
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
