@@ -8,12 +8,7 @@
 //! Test support only: it never talks to a real GitLab.
 #![allow(dead_code, reason = "shared test support: each test uses a part of it")]
 
-#[path = "fake_http.rs"]
-#[allow(
-    clippy::duplicate_mod,
-    reason = "each fake includes the shared helpers itself: the demos and the bench include one fake alone"
-)]
-mod fake_http;
+use super::fake_http;
 mod routes;
 
 use std::collections::{BTreeMap, HashMap};
