@@ -11,10 +11,9 @@
 //! Statuses are read in the contract's words: GitLab's `failed` is `failure`. Where the forges
 //! differ by nature, the trait says so in a constant ([`Forge::ASKS_TEAMS`],
 //! [`Forge::KEEPS_SAME_STATE_TEXT`]).
-#![allow(dead_code, reason = "shared test support: each test uses a part of it")]
+
 #![allow(async_fn_in_trait, reason = "test support: no Send bound is needed")]
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -171,19 +170,6 @@ pub fn head_files(config: &str) -> [(&str, &str); 3] {
 pub async fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
     let until = Instant::now() + within;
     while !done() {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Like [`wait_until`] with an async condition.
-pub async fn wait_until_async<F, Fut>(what: &str, within: Duration, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let until = Instant::now() + within;
-    while !done().await {
         assert!(Instant::now() < until, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -380,7 +366,7 @@ pub struct TestApp<F> {
     pub service: Service,
     router: axum::Router,
     next_delivery: AtomicU64,
-    dir: TempDir,
+    _dir: TempDir,
 }
 
 impl<F: Forge> TestApp<F> {
@@ -409,7 +395,7 @@ impl<F: Forge> TestApp<F> {
             service,
             router,
             next_delivery: AtomicU64::new(1),
-            dir,
+            _dir: dir,
         }
     }
 
