@@ -15,16 +15,13 @@
     reason = "a benchmark binary: failures are fatal, results are printed"
 )]
 
-#[path = "../tests/integration/support"]
+#[path = "../tests/integration/support/fakes/mod.rs"]
 #[allow(
     dead_code,
     unused_imports,
-    reason = "the benchmark uses a part of the test fake"
+    reason = "the benchmark uses a part of the test fakes"
 )]
-mod support {
-    pub mod fake_github;
-    pub mod tar_gz;
-}
+mod fakes;
 
 #[path = "../examples/support/demo_repo.rs"]
 #[allow(
@@ -38,11 +35,11 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::Request;
 use demo_repo::{BASE, PR, REPO, REPO_CONFIG, fake_pulumi, pull_request_payload};
+use fakes::fake_github::{FakeGitHub, PrSpec};
 use iamgate::app::Service;
 use iamgate::config::{Secret, ServerConfig};
 use iamgate::server::router;
 use iamgate::webhook::verify::github_signature_for;
-use support::fake_github::{FakeGitHub, PrSpec};
 use tower::ServiceExt;
 
 const SECRET: &str = "bench-secret-0123456789abcdef";

@@ -18,18 +18,15 @@
 //! the webhook, so that you can run `iamgate serve --config ...` yourself instead.
 #![allow(clippy::print_stdout, reason = "a demo program prints its results")]
 
-#[path = "../tests/integration/support"]
+#[path = "../tests/integration/support/fakes/mod.rs"]
 #[allow(
     dead_code,
     unused_imports,
     clippy::unwrap_used,
     clippy::expect_used,
-    reason = "the demo uses a part of the test fake, whose panics are test failures"
+    reason = "the demo uses a part of the test fakes, whose panics are test failures"
 )]
-mod support {
-    pub mod fake_github;
-    pub mod tar_gz;
-}
+mod fakes;
 
 #[path = "support/demo_repo.rs"]
 mod demo_repo;
@@ -39,9 +36,9 @@ use demo_repo::{
     BASE, ManualDelivery, PR, REPO, REPO_CONFIG, RunningServer, fake_pulumi, free_port,
     keep_running, pull_request_payload, rand_u64,
 };
+use fakes::fake_github::{FakeGitHub, PrSpec};
 use iamgate::config::{Secret, ServerConfig};
 use iamgate::webhook::verify::github_signature_for;
-use support::fake_github::{FakeGitHub, PrSpec};
 
 const HEAD: &str = "2222222222222222222222222222222222222222";
 

@@ -20,18 +20,15 @@
 //! the merge request hook, so that you can run `iamgate serve --config ...` yourself instead.
 #![allow(clippy::print_stdout, reason = "a demo program prints its results")]
 
-#[path = "../tests/integration/support"]
+#[path = "../tests/integration/support/fakes/mod.rs"]
 #[allow(
     dead_code,
     unused_imports,
     clippy::unwrap_used,
     clippy::expect_used,
-    reason = "the demo uses a part of the test fake, whose panics are test failures"
+    reason = "the demo uses a part of the test fakes, whose panics are test failures"
 )]
-mod support {
-    pub mod fake_gitlab;
-    pub mod tar_gz;
-}
+mod fakes;
 
 #[path = "support/demo_repo.rs"]
 #[allow(
@@ -45,9 +42,9 @@ use demo_repo::{
     BASE, ManualDelivery, PR, REPO, REPO_CONFIG, RunningServer, fake_pulumi, free_port,
     keep_running, rand_u64,
 };
+use fakes::fake_gitlab::{FakeGitLab, MrSpec};
 use iamgate::config::ServerConfig;
 use serde_json::{Value, json};
-use support::fake_gitlab::{FakeGitLab, MrSpec};
 
 const HEAD: &str = "2222222222222222222222222222222222222222";
 /// GitLab's Developer access level.

@@ -234,24 +234,30 @@ async fn a_team_member_s_approving_review_passes_and_the_audit_trail_records_it_
 >() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
-    assert!(
-        reviews(&s.report(PR)).contains(
-            "| security | ⏳ 0 of 1 | — | 1 more approval from `acme/security` or @alice |"
-        ),
-        "{}",
-        s.report(PR)
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(reviews(&s.report(PR)), @"
+        ### Reviews
+
+        | Requirement | Approvals | Approved by | Still needed |
+        | --- | --- | --- | --- |
+        | security | ⏳ 0 of 1 | — | 1 more approval from `acme/security` or @alice |
+        ");
+    }
 
     s.approve(PR, "sec1").await;
     s.settle().await;
 
     s.assert_gate(&head, "success", APPROVED).await;
     let section = reviews(&s.report(PR));
-    assert!(
-        section.contains("| security | ✅ 1 of 1 | @sec1 | — |"),
-        "{section}"
-    );
-    assert!(!section.contains("no longer count"), "{section}");
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(section, @"
+        ### Reviews
+
+        | Requirement | Approvals | Approved by | Still needed |
+        | --- | --- | --- | --- |
+        | security | ✅ 1 of 1 | @sec1 | — |
+        ");
+    }
     assert_eq!(
         s.membership_lookups("acme/security", "sec1"),
         1,
@@ -277,12 +283,15 @@ async fn a_non_member_s_approval_leaves_the_gate_pending<F: Forge>() {
 
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     let section = reviews(&s.report(PR));
-    assert!(
-        section.contains(
-            "| security | ⏳ 0 of 1 | — | 1 more approval from `acme/security` or @alice |"
-        ),
-        "{section}"
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(section, @"
+        ### Reviews
+
+        | Requirement | Approvals | Approved by | Still needed |
+        | --- | --- | --- | --- |
+        | security | ⏳ 0 of 1 | — | 1 more approval from `acme/security` or @alice |
+        ");
+    }
     assert!(
         s.membership_lookups("acme/security", "mallory") >= 1
             && s.membership_lookups("acme/security", "newcomer") >= 1,
@@ -312,11 +321,15 @@ async fn a_requirement_from_users_counts_its_users_and_one_from_a_team_its_membe
     s.approve(PR, "alice").await;
     s.settle().await;
     s.assert_gate(&head, "success", APPROVED).await;
-    assert!(
-        reviews(&s.report(PR)).contains("| security | ✅ 1 of 1 | @alice | — |"),
-        "{}",
-        s.report(PR)
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(reviews(&s.report(PR)), @"
+        ### Reviews
+
+        | Requirement | Approvals | Approved by | Still needed |
+        | --- | --- | --- | --- |
+        | security | ✅ 1 of 1 | @alice | — |
+        ");
+    }
 
     // By team: alice does not count, a member does.
     let (s, head) = analyzed::<F>(&config_from("{ teams: [\"acme/security\"] }")).await;
@@ -329,11 +342,15 @@ async fn a_requirement_from_users_counts_its_users_and_one_from_a_team_its_membe
     s.approve(PR, "sec1").await;
     s.settle().await;
     s.assert_gate(&head, "success", APPROVED).await;
-    assert!(
-        reviews(&s.report(PR)).contains("| security | ✅ 1 of 1 | @sec1 | — |"),
-        "{}",
-        s.report(PR)
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(reviews(&s.report(PR)), @"
+        ### Reviews
+
+        | Requirement | Approvals | Approved by | Still needed |
+        | --- | --- | --- | --- |
+        | security | ✅ 1 of 1 | @sec1 | — |
+        ");
+    }
 }
 
 async fn two_requirements_need_both_and_one_approval_counts_for_each_it_qualifies_for<F: Forge>() {
@@ -358,16 +375,16 @@ async fn two_requirements_need_both_and_one_approval_counts_for_each_it_qualifie
     )
     .await;
     let section = reviews(&s.report(PR));
-    assert!(
-        section.contains("| security | ✅ 1 of 1 | @sec1 | — |"),
-        "{section}"
-    );
-    assert!(
-        section.contains(
-            "| platform | ⏳ 0 of 1 | — | 1 more approval from `acme/platform` or @bob |"
-        ),
-        "{section}"
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(section, @"
+        ### Reviews
+
+        | Requirement | Approvals | Approved by | Still needed |
+        | --- | --- | --- | --- |
+        | security | ✅ 1 of 1 | @sec1 | — |
+        | platform | ⏳ 0 of 1 | — | 1 more approval from `acme/platform` or @bob |
+        ");
+    }
 
     // On another PR, one member of both teams meets both requirements at once.
     let other = s.enroll_with(8, "h8", TWO_REQUIREMENTS);
@@ -380,14 +397,16 @@ async fn two_requirements_need_both_and_one_approval_counts_for_each_it_qualifie
     s.settle().await;
     s.assert_gate(&other, "success", APPROVED).await;
     let section = reviews(&s.report(8));
-    assert!(
-        section.contains("| security | ✅ 1 of 1 | @both | — |"),
-        "{section}"
-    );
-    assert!(
-        section.contains("| platform | ✅ 1 of 1 | @both | — |"),
-        "{section}"
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(section, @"
+        ### Reviews
+
+        | Requirement | Approvals | Approved by | Still needed |
+        | --- | --- | --- | --- |
+        | security | ✅ 1 of 1 | @both | — |
+        | platform | ✅ 1 of 1 | @both | — |
+        ");
+    }
     let audit = s.audit().await;
     let by_both: Vec<_> = of_kind(&audit, "approval")
         .into_iter()
@@ -412,21 +431,28 @@ async fn changes_requested_by_a_reviewer_fail_the_gate_until_they_approve() {
     s.assert_gate(&head, "failure", "changes requested by sec1")
         .await;
     let section = reviews(&s.report(PR));
-    assert!(
-        section.contains(
-            "| security | ⏳ 0 of 1 | — | 1 more approval from `acme/security` or @alice; ❌ changes requested by @sec1 |"
-        ),
-        "{section}"
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(section, @"
+        ### Reviews
+
+        | Requirement | Approvals | Approved by | Still needed |
+        | --- | --- | --- | --- |
+        | security | ⏳ 0 of 1 | — | 1 more approval from `acme/security` or @alice; ❌ changes requested by @sec1 |
+        ");
+    }
 
     s.approve(PR, "sec1").await;
     s.settle().await;
     s.assert_gate(&head, "success", APPROVED).await;
-    assert!(
-        reviews(&s.report(PR)).contains("| security | ✅ 1 of 1 | @sec1 | — |"),
-        "{}",
-        s.report(PR)
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(reviews(&s.report(PR)), @"
+        ### Reviews
+
+        | Requirement | Approvals | Approved by | Still needed |
+        | --- | --- | --- | --- |
+        | security | ✅ 1 of 1 | @sec1 | — |
+        ");
+    }
     let audit = s.audit().await;
     let asked = of_kind(&audit, "changes_requested");
     assert!(
@@ -450,14 +476,15 @@ async fn a_dismissed_approving_review_puts_the_gate_back_to_pending<F: Forge>() 
     s.settle().await;
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     let section = reviews(&s.report(PR));
-    assert!(
-        section.contains("| security | ⏳ 0 of 1 | — |"),
-        "{section}"
-    );
-    assert!(
-        !section.contains("no longer count"),
-        "a withdrawal is not a drop: {section}"
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(section, @"
+        ### Reviews
+
+        | Requirement | Approvals | Approved by | Still needed |
+        | --- | --- | --- | --- |
+        | security | ⏳ 0 of 1 | — | 1 more approval from `acme/security` or @alice |
+        ");
+    }
     let audit = s.audit().await;
     assert!(
         audit.iter().any(|e| e.actor.as_str() == "sec1"
@@ -503,11 +530,15 @@ async fn same_change_keeps<F: Forge>(by_command: bool) {
     let (s, _h1, h2) = approve_then_push::<F>(CONFIG, by_command, ADMIN_ATTACH).await;
     s.assert_gate(&h2, "success", APPROVED).await;
     let section = reviews(&s.report(PR));
-    assert!(
-        section.contains("| security | ✅ 1 of 1 | @sec1 | — |"),
-        "{section}"
-    );
-    assert!(!section.contains("no longer count"), "{section}");
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(section, @"
+        ### Reviews
+
+        | Requirement | Approvals | Approved by | Still needed |
+        | --- | --- | --- | --- |
+        | security | ✅ 1 of 1 | @sec1 | — |
+        ");
+    }
     assert!(of_kind(&s.audit().await, "approval_dropped").is_empty());
 }
 
@@ -521,15 +552,19 @@ async fn same_change_drops_on_push<F: Forge>(by_command: bool) {
         "given on {}, before the latest push (invalidate_approvals: on_push)",
         short(&h1)
     );
-    assert!(
-        section.contains("| security | ⏳ 0 of 1 | — |"),
-        "{section}"
-    );
-    assert!(
-        section.contains("**Approvals that no longer count**")
-            && section.contains(&format!("- @sec1: {reason}")),
-        "{section}"
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(section, @"
+        ### Reviews
+
+        | Requirement | Approvals | Approved by | Still needed |
+        | --- | --- | --- | --- |
+        | security | ⏳ 0 of 1 | — | 1 more approval from `acme/security` or @alice |
+
+        **Approvals that no longer count**
+
+        - @sec1: given on 33112ee, before the latest push (invalidate_approvals: on_push)
+        ");
+    }
     let audit = s.audit().await;
     let dropped = of_kind(&audit, "approval_dropped");
     assert!(
@@ -556,30 +591,44 @@ async fn a_push_with_the_same_iam_change_drops_a_command_approval_under_on_push<
 
 async fn a_push_with_a_different_iam_change_drops_the_approval_under_on_iam_change<F: Forge>() {
     let (s, h1, h2) = approve_then_push::<F>(CONFIG, false, OTHER_IAM).await;
+    assert_eq!(short(&h1), "33112ee", "the snapshot names h1");
     s.assert_gate(&h2, "pending", NEEDS_SECURITY).await;
     let section = reviews(&s.report(PR));
-    assert!(
-        section.contains(&format!(
-            "- @sec1: the IAM change differs from the one approved on {}",
-            short(&h1)
-        )),
-        "{section}"
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(section, @"
+        ### Reviews
+
+        | Requirement | Approvals | Approved by | Still needed |
+        | --- | --- | --- | --- |
+        | security | ⏳ 0 of 1 | — | 1 more approval from `acme/security` or @alice |
+
+        **Approvals that no longer count**
+
+        - @sec1: the IAM change differs from the one approved on 33112ee
+        ");
+    }
     assert_eq!(of_kind(&s.audit().await, "approval_dropped").len(), 1);
 }
 
 async fn a_push_with_a_different_iam_change_drops_the_approval_under_on_push<F: Forge>() {
     let config = config_with("invalidate_approvals: on_push\n");
     let (s, h1, h2) = approve_then_push::<F>(&config, false, OTHER_IAM).await;
+    assert_eq!(short(&h1), "33112ee", "the snapshot names h1");
     s.assert_gate(&h2, "pending", NEEDS_SECURITY).await;
     let section = reviews(&s.report(PR));
-    assert!(
-        section.contains(&format!(
-            "- @sec1: given on {}, before the latest push (invalidate_approvals: on_push)",
-            short(&h1)
-        )),
-        "{section}"
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(section, @"
+        ### Reviews
+
+        | Requirement | Approvals | Approved by | Still needed |
+        | --- | --- | --- | --- |
+        | security | ⏳ 0 of 1 | — | 1 more approval from `acme/security` or @alice |
+
+        **Approvals that no longer count**
+
+        - @sec1: given on 33112ee, before the latest push (invalidate_approvals: on_push)
+        ");
+    }
 }
 
 // ---- commands ----
@@ -615,11 +664,15 @@ async fn approve_and_unapprove_commands_grant_and_withdraw_command_and_review_ap
     ");
     }
     s.assert_gate(&head, "success", APPROVED).await;
-    assert!(
-        reviews(&s.report(PR)).contains("| security | ✅ 1 of 1 | @sec1 | — |"),
-        "{}",
-        s.report(PR)
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(reviews(&s.report(PR)), @"
+        ### Reviews
+
+        | Requirement | Approvals | Approved by | Still needed |
+        | --- | --- | --- | --- |
+        | security | ✅ 1 of 1 | @sec1 | — |
+        ");
+    }
 
     let unapprove = s.comment(PR, "sec1", "/iamgate unapprove").await;
     s.settle().await;
@@ -641,10 +694,15 @@ async fn approve_and_unapprove_commands_grant_and_withdraw_command_and_review_ap
     s.reply(PR, unapprove2);
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     let section = reviews(&s.report(PR));
-    assert!(
-        section.contains("| security | ⏳ 0 of 1 | — |"),
-        "{section}"
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(section, @"
+        ### Reviews
+
+        | Requirement | Approvals | Approved by | Still needed |
+        | --- | --- | --- | --- |
+        | security | ⏳ 0 of 1 | — | 1 more approval from `acme/security` or @alice |
+        ");
+    }
 
     let audit = s.audit().await;
     let votes: Vec<(&str, &AuditEvent)> = audit
@@ -716,11 +774,15 @@ async fn the_author_s_approval_is_refused_unless_allowed<F: Forge>() {
     ");
     }
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
-    assert!(
-        reviews(&s.report(PR)).contains("| security | ⏳ 0 of 1 | — |"),
-        "{}",
-        s.report(PR)
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(reviews(&s.report(PR)), @"
+        ### Reviews
+
+        | Requirement | Approvals | Approved by | Still needed |
+        | --- | --- | --- | --- |
+        | security | ⏳ 0 of 1 | — | 1 more approval from `acme/security` or @alice |
+        ");
+    }
     let audit = s.audit().await;
     assert!(of_kind(&audit, "approval").is_empty(), "{audit:#?}");
     let refused = of_kind(&audit, "command_refused");
@@ -741,11 +803,15 @@ async fn the_author_s_approval_is_refused_unless_allowed<F: Forge>() {
     ");
     }
     s.assert_gate(&head, "success", APPROVED).await;
-    assert!(
-        reviews(&s.report(PR)).contains("| security | ✅ 1 of 1 | @dev | — |"),
-        "{}",
-        s.report(PR)
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(reviews(&s.report(PR)), @"
+        ### Reviews
+
+        | Requirement | Approvals | Approved by | Still needed |
+        | --- | --- | --- | --- |
+        | security | ✅ 1 of 1 | @dev | — |
+        ");
+    }
 }
 
 async fn a_non_reviewer_s_approve_command_is_refused<F: Forge>() {
@@ -882,10 +948,17 @@ async fn an_override_by_a_member_passes_by_a_non_member_is_refused_and_a_new_cha
     s.assert_gate(&head, "success", "overridden by lead1: incident #42 hotfix")
         .await;
     let section = reviews(&s.report(PR));
-    assert!(
-        section.contains("**Overridden** by @lead1: incident #42 hotfix"),
-        "{section}"
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(section, @"
+        ### Reviews
+
+        **Overridden** by @lead1: incident #42 hotfix
+
+        | Requirement | Approvals | Approved by | Still needed |
+        | --- | --- | --- | --- |
+        | security | ⏳ 0 of 1 | — | 1 more approval from `acme/security` or @alice |
+        ");
+    }
     let audit = s.audit().await;
     assert!(
         audit.iter().any(|e| e.actor.as_str() == "lead1"
@@ -898,11 +971,15 @@ async fn an_override_by_a_member_passes_by_a_non_member_is_refused_and_a_new_cha
     let h2 = s.push(PR, "h2").await;
     s.settle().await;
     s.assert_gate(&h2, "pending", NEEDS_SECURITY).await;
-    assert!(
-        !reviews(&s.report(PR)).contains("Overridden"),
-        "{}",
-        s.report(PR)
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(reviews(&s.report(PR)), @"
+        ### Reviews
+
+        | Requirement | Approvals | Approved by | Still needed |
+        | --- | --- | --- | --- |
+        | security | ⏳ 0 of 1 | — | 1 more approval from `acme/security` or @alice |
+        ");
+    }
     s.assert_chain_verifies().await;
 }
 

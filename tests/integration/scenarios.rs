@@ -43,6 +43,21 @@ fn displayed(body: &str) -> String {
     out
 }
 
+/// A comment for a snapshot: without the Commands list (snapshotted whole elsewhere), the
+/// version and fingerprint redacted.
+fn without_commands(body: &str) -> String {
+    let body = redacted(body);
+    match (
+        body.find("<details><summary>Commands"),
+        body.find("\n---\n"),
+    ) {
+        (Some(start), Some(end)) if start < end => {
+            format!("{}{}", &body[..start], &body[end + 1..])
+        }
+        _ => body,
+    }
+}
+
 /// The comment with what changes between builds redacted: the version and the fingerprint.
 fn redacted(body: &str) -> String {
     body.lines()
@@ -110,12 +125,19 @@ async fn a_change_without_iam_succeeds<F: Forge>() {
             status("success", "no IAM change")
         ]
     );
-    let body = s.the_comment(7);
-    assert!(body.contains("Stack `prod`"), "{body}");
-    assert!(
-        body.contains("This preview changes no IAM."),
-        "the comment says nothing IAM changed: {body}"
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(without_commands(&s.the_comment(7)), @"
+        <!-- iamgate:report -->
+        ## ✅ iamgate: no IAM risk
+
+        ### Stack `prod`: ✅ no IAM risk
+
+        This preview changes no IAM.
+
+        ---
+        <sub>iamgate [version] · change fingerprint `[fingerprint]`</sub>
+        ");
+    }
     assert_eq!(s.pulumi().invocations().len(), 1);
     assert_eq!(s.review_requests(7), Default::default());
 }
@@ -217,16 +239,23 @@ reviews:
     s.open(7).await;
     s.settle().await;
 
-    let body = displayed(&s.the_comment(7));
-    for key in [
-        "version",
-        "stacks[0].dir",
-        "reviews[0].approvals",
-        "reviews[0].from.teams[0]",
-    ] {
-        assert!(body.contains(key), "the comment names `{key}`: {body}");
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(without_commands(&displayed(&s.the_comment(7))), @"
+        <!-- iamgate:report -->
+        ## ❌ iamgate: analysis failed for 1 of 1 stack
+
+        ### Analysis: ❌ analysis failed
+
+        > The .iamgate.yml on the base branch is invalid, so iamgate cannot decide (it fails closed). Fix it on the base branch; `iamgate check-config .iamgate.yml` lists the same problems:
+        > version (line 1): unsupported version: expected 1
+        > stacks[0].dir (line 3): missing
+        > reviews[0].approvals (line 7): expected a whole number from 1 to 20
+        > reviews[0].from.teams[0] (line 8): `security` is not a team: use `org/team-slug` (GitLab: the group's full path)
+
+        ---
+        <sub>iamgate [version] · change fingerprint `[fingerprint]`</sub>
+        ");
     }
-    assert!(body.contains("base branch"), "{body}");
     assert_eq!(
         s.status(&head),
         status("failure", "invalid .iamgate.yml on the base branch")
@@ -247,12 +276,21 @@ async fn a_failed_preview_fails_the_status_and_shows_its_stderr_with_secrets_mas
     s.settle().await;
 
     let body = s.the_comment(7);
-    let shown = displayed(&body);
-    assert!(shown.contains("NoCredentialProviders"), "{body}");
-    assert!(
-        shown.contains("exit code 255"),
-        "the exit code is shown: {body}"
-    );
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(without_commands(&displayed(&body)), @"
+        <!-- iamgate:report -->
+        ## ❌ iamgate: analysis failed for 1 of 1 stack
+
+        ### Stack `prod`: ❌ analysis failed
+
+        > pulumi preview failed (exit code 255). The gate stays closed until it succeeds; fix the error and push again.
+        > error: failed to load credentials: NoCredentialProviders
+        > token *** rejected
+
+        ---
+        <sub>iamgate [version] · change fingerprint `[fingerprint]`</sub>
+        ");
+    }
     assert!(
         !body.contains(PULUMI_TOKEN),
         "a [pulumi.env] value leaked: {body}"
@@ -286,8 +324,19 @@ async fn a_preview_past_its_timeout_fails_and_its_process_group_is_killed<F: For
             "analysis failed for prod: see the iamgate comment"
         )
     );
-    let body = displayed(&s.the_comment(7));
-    assert!(body.contains("did not finish within 1s"), "{body}");
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(without_commands(&displayed(&s.the_comment(7))), @"
+        <!-- iamgate:report -->
+        ## ❌ iamgate: analysis failed for 1 of 1 stack
+
+        ### Stack `prod`: ❌ analysis failed
+
+        > pulumi preview did not finish within 1s; raise [pulumi] timeout_secs or make the preview faster
+
+        ---
+        <sub>iamgate [version] · change fingerprint `[fingerprint]`</sub>
+        ");
+    }
     let (leader, grandchild) = s.pulumi().hung_pids(STACK).expect("the preview started");
     wait_until(
         "the preview's process group to die",
@@ -526,11 +575,11 @@ async fn a_config_change_alone_is_high_risk_and_its_problems_are_shown<F: Forge>
 
     assert!(s.pulumi().invocations().is_empty());
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
-    let body = displayed(&s.the_comment(7));
-    assert!(
-        body.contains("Its new copy is invalid") && body.contains("stacks (line 2): empty"),
-        "the head copy's problem is shown: {body}"
-    );
+    insta::allow_duplicates! {
+        let body = displayed(&s.the_comment(7));
+        let note = body.lines().find(|l| l.contains(".iamgate.yml, the guardrails themselves"));
+        insta::assert_snapshot!(note.unwrap_or(&body), @"> ⚠️ This pull request changes .iamgate.yml, the guardrails themselves: it is reviewed as high risk, and the base branch's copy still governs this pull request. Its new copy is invalid and would stop iamgate after merge: stacks (line 2): empty: at least one entry is needed");
+    }
 }
 
 async fn resource_names_cannot_inject_markup_mentions_or_the_marker<F: Forge>() {
@@ -627,9 +676,24 @@ async fn a_fork_pr_is_not_previewed_and_not_passed<F: Forge>() {
     assert_eq!(s.archive_downloads(), 0);
     let (state, description) = s.status(&head);
     assert_ne!(state, "success");
-    assert!(description.contains("fork"), "{description}");
-    let body = s.the_comment(7);
-    assert!(body.contains("comes from a fork"), "{body}");
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(description, @"fork PR not previewed: a maintainer must review it (see the iamgate comment)");
+    }
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(without_commands(&s.the_comment(7)), @"
+        <!-- iamgate:report -->
+        ## ⏸️ iamgate: 1 of 1 stack not previewed
+
+        > ⚠️ This pull request comes from a fork: iamgate does not run previews of fork code (it would execute untrusted code with the preview credentials). A maintainer must review the IAM change by hand, or push the branch to this repository.
+
+        ### Stack `prod`: ⏸️ not previewed
+
+        > The pull request comes from a fork: its code is not run here.
+
+        ---
+        <sub>iamgate [version] · change fingerprint `[fingerprint]`</sub>
+        ");
+    }
 }
 
 // ---- the forge failing ----

@@ -11,10 +11,9 @@
 //! Statuses are read in the contract's words: GitLab's `failed` is `failure`. Where the forges
 //! differ by nature, the trait says so in a constant ([`Forge::ASKS_TEAMS`],
 //! [`Forge::KEEPS_SAME_STATE_TEXT`]).
-#![allow(dead_code, reason = "shared test support: each test uses a part of it")]
+
 #![allow(async_fn_in_trait, reason = "test support: no Send bound is needed")]
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -171,19 +170,6 @@ pub fn head_files(config: &str) -> [(&str, &str); 3] {
 pub async fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
     let until = Instant::now() + within;
     while !done() {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Like [`wait_until`] with an async condition.
-pub async fn wait_until_async<F, Fut>(what: &str, within: Duration, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let until = Instant::now() + within;
-    while !done().await {
         assert!(Instant::now() < until, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -380,7 +366,7 @@ pub struct TestApp<F> {
     pub service: Service,
     router: axum::Router,
     next_delivery: AtomicU64,
-    dir: TempDir,
+    _dir: TempDir,
 }
 
 impl<F: Forge> TestApp<F> {
@@ -409,7 +395,7 @@ impl<F: Forge> TestApp<F> {
             service,
             router,
             next_delivery: AtomicU64::new(1),
-            dir,
+            _dir: dir,
         }
     }
 
@@ -567,6 +553,11 @@ impl<F: Forge> TestApp<F> {
         replies[0].clone()
     }
 
+    /// The `iamgate` statuses on `sha`, oldest first (the fakes' own `statuses` take a repo).
+    pub fn statuses(&self, sha: &str) -> Vec<(String, String)> {
+        self.fake.statuses(sha)
+    }
+
     /// The newest `iamgate` status on `sha`, asserting there is one.
     pub fn status(&self, sha: &str) -> (String, String) {
         self.fake
@@ -665,50 +656,12 @@ impl<F: Forge> TestApp<F> {
     }
 }
 
-/// Forwards the [`Forge`] calls the scenarios make on the app to its fake.
-macro_rules! forward_to_fake {
-    ($(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) $(-> $ret:ty)?;)*) => {
-        impl<F: Forge> TestApp<F> {
-            $(
-                pub fn $name(&self $(, $arg: $ty)*) $(-> $ret)? {
-                    self.fake.$name($($arg),*)
-                }
-            )*
-        }
-    };
-}
-
-forward_to_fake! {
-    fn enroll(&self, number: u64, head_tag: &str) -> String;
-    fn enroll_with(&self, number: u64, head_tag: &str, config: &str) -> String;
-    fn unenrolled(&self, number: u64, head_tag: &str) -> String;
-    fn head_commit(&self, head: &str, config: &str);
-    fn base_file(&self, path: &str, contents: &str);
-    fn changed_files(&self, number: u64, files: &[&str]);
-    fn make_fork(&self, number: u64, fork: &str);
-    fn close(&self, number: u64);
-    fn add_member(&self, team: &str, login: &str);
-    fn invite_member(&self, team: &str, login: &str);
-    fn delete_base_branch(&self);
-    fn open_payload(&self, number: u64) -> Vec<u8>;
-    fn oversized_open_payload(&self, number: u64, bytes: usize) -> Vec<u8>;
-    fn add_person_comment(&self, number: u64, login: &str, body: &str) -> u64;
-    fn bot(&self) -> String;
-    fn comments(&self, number: u64) -> Vec<Comment>;
-    fn replies(&self, number: u64, id: u64) -> Vec<String>;
-    fn reactions(&self, number: u64, id: u64) -> Vec<String>;
-    fn statuses(&self, sha: &str) -> Vec<(String, String)>;
-    fn review_requests(&self, number: u64) -> (Vec<String>, Vec<String>);
-    fn review_request_calls(&self, number: u64) -> usize;
-    fn comment_posts(&self, number: u64) -> usize;
-    fn config_lookups(&self) -> usize;
-    fn archive_downloads(&self) -> usize;
-    fn membership_lookups(&self, team: &str, login: &str) -> usize;
-    fn forge_calls(&self) -> usize;
-    fn comments_path(&self, number: u64) -> String;
-    fn statuses_path(&self) -> String;
-    fn fail(&self, method: &str, path: &str, skip: usize, count: usize, fault: Fail);
-    fn responses(&self, path: &str) -> Vec<u16>;
+/// The scenarios call the fake's [`Forge`] methods on the app.
+impl<F> std::ops::Deref for TestApp<F> {
+    type Target = F;
+    fn deref(&self) -> &F {
+        &self.fake
+    }
 }
 
 /// [`TestApp::assert_gate`] over what was read: `statuses` on `sha` (oldest first, in the

@@ -2,7 +2,6 @@
 //! (captured deliveries from `tests/fixtures/webhooks/github/` with the PR, comment or review
 //! put in, signed with the webhook secret), and what only GitHub scenarios do
 //! ([`TestApp<FakeGitHub>`]).
-#![allow(dead_code, reason = "shared test support: each test uses a part of it")]
 
 use std::path::{Path, PathBuf};
 
@@ -471,11 +470,6 @@ impl TestApp<FakeGitHub> {
     /// The `pull_request` payload for PR `number` as the fake has it now.
     pub fn pr_payload(&self, action: &str, number: u64) -> Vec<u8> {
         self.fake.pr_delivery(action, number).body
-    }
-
-    /// Delivers `pull_request.<action>` for PR `number` as the fake has it now; asserts 202.
-    pub async fn deliver_pr(&self, action: &str, number: u64) {
-        self.send(self.fake.pr_delivery(action, number)).await;
     }
 
     /// Delivers `issue_comment.<action>` of comment `comment_id` by `login` on PR `number`

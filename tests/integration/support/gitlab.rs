@@ -2,7 +2,6 @@
 //! Hook` and `Push Hook` deliveries built from the captured payloads in
 //! `tests/fixtures/webhooks/gitlab/`, sent with the `X-Gitlab-Token` secret and an
 //! `Idempotency-Key`; what only GitLab scenarios do is on [`TestApp<FakeGitLab>`].
-#![allow(dead_code, reason = "shared test support: each test uses a part of it")]
 
 use std::path::Path;
 
@@ -12,7 +11,7 @@ use super::app::{
     BASE, CONFIG, Comment, Delivery, Fail, Forge, Options, REPO, TestApp, config_toml, head_files,
     sha, toml_string, webhook_template,
 };
-use super::fake_gitlab::{self, FakeGitLab, FakeNote, MrSpec};
+use super::fake_gitlab::{self, FakeGitLab, MrSpec};
 
 /// The project every GitLab scenario uses (the same path as the GitHub repository).
 pub const PROJECT: &str = REPO;
@@ -256,15 +255,6 @@ impl FakeGitLab {
             body: payload,
             what: format!("Note Hook {action} !{iid}"),
         }
-    }
-
-    /// iamgate's notes on MR `iid` (by the token's user), oldest first.
-    pub fn own_notes(&self, iid: u64) -> Vec<FakeNote> {
-        let bot = self.bot_username();
-        self.notes(PROJECT, iid)
-            .into_iter()
-            .filter(|n| n.author == bot)
-            .collect()
     }
 }
 
@@ -526,10 +516,5 @@ impl TestApp<FakeGitLab> {
     /// the note's id.
     pub async fn note(&self, iid: u64, username: &str, body: &str) -> u64 {
         self.comment(iid, username, body).await
-    }
-
-    /// The API path of the project, as the fake logs it (`/projects/acme%2Finfra`).
-    pub fn api(&self, rest: &str) -> String {
-        self.fake.api(rest)
     }
 }

@@ -2,9 +2,9 @@
 //! fake pulumi.
 
 pub mod app;
-pub mod fake_github;
-pub mod fake_gitlab;
 pub mod fake_pulumi;
+pub mod fakes;
 pub mod github;
 pub mod gitlab;
-pub mod tar_gz;
+
+pub use fakes::{fake_github, fake_gitlab};

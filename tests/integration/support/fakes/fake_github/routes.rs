@@ -25,7 +25,15 @@ pub fn codeload_router(state: Shared) -> Router {
     Router::new().fallback(codeload).with_state(state)
 }
 
-impl Reply {
+/// GitHub's reply shapes.
+trait GitHubReply {
+    fn json(status: u16, value: Value) -> Self;
+    fn message(status: u16, message: &str) -> Self;
+    fn invalid(resource: &str, field: &str, message: &str) -> Self;
+    fn not_found() -> Self;
+}
+
+impl GitHubReply for Reply {
     fn json(status: u16, value: Value) -> Self {
         Reply::new(
             status,

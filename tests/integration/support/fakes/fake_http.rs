@@ -1,8 +1,7 @@
 //! The HTTP plumbing both fake forges share: starting a listener, the poison-tolerant state lock,
-//! replies, injected faults, the logged path, percent-decoding, query parameters, offset pages
-//! and timestamps. What differs by nature (credentials, error bodies, how pages are announced,
-//! the routes) stays in each fake. Each fake includes this file as its own `fake_http` module
-//! (`#[path]`), so that the demos and the bench, which include one fake by path, get it too.
+//! replies, injected faults, the logged path, percent-decoding, query parameters, offset pages,
+//! timestamps and the archive. What differs by nature (credentials, error bodies, how pages are
+//! announced, the routes) stays in each fake.
 #![allow(dead_code, reason = "each fake uses a part of it")]
 
 use std::collections::BTreeMap;
@@ -244,6 +243,28 @@ pub fn timestamp(time: SystemTime, suffix: &str) -> String {
         rest % 3600 / 60,
         rest % 60
     )
+}
+
+/// `files` (path → bytes) under the directory `top/`, as a `.tar.gz`.
+pub fn tar_gz(top: &str, files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
+    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut builder = tar::Builder::new(encoder);
+    let mut dir = tar::Header::new_gnu();
+    dir.set_entry_type(tar::EntryType::Directory);
+    dir.set_mode(0o755);
+    dir.set_size(0);
+    builder
+        .append_data(&mut dir, format!("{top}/"), std::io::empty())
+        .unwrap();
+    for (path, bytes) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o644);
+        header.set_size(bytes.len() as u64);
+        builder
+            .append_data(&mut header, format!("{top}/{path}"), bytes.as_slice())
+            .unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
 }
 
 #[cfg(test)]

@@ -23,7 +23,15 @@ pub fn router(state: Shared) -> Router {
     Router::new().fallback(api).with_state(state)
 }
 
-impl Reply {
+/// GitLab's reply shapes.
+trait GitLabReply {
+    fn json(status: u16, value: Value) -> Self;
+    fn bytes(body: Vec<u8>, content_type: &str) -> Self;
+    fn message(status: u16, message: &str) -> Self;
+    fn not_found(what: &str) -> Self;
+}
+
+impl GitLabReply for Reply {
     fn json(status: u16, value: Value) -> Self {
         Reply::new(status, "application/json", value.to_string().into_bytes())
     }
@@ -789,7 +797,7 @@ fn paginated(items: &[Value], query: &BTreeMap<String, String>) -> Reply {
 /// A gzipped tarball with GitLab's top directory `{name}-{sha}-{sha}/`.
 fn archive(project: &str, sha: &str, files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
     let name = project.rsplit('/').next().unwrap_or(project);
-    crate::support::tar_gz::tar_gz(&format!("{name}-{sha}-{sha}"), files)
+    super::fake_http::tar_gz(&format!("{name}-{sha}-{sha}"), files)
 }
 
 /// `2016-07-11T22:14:10.000Z`.

@@ -91,7 +91,7 @@ pub fn paginate<T: Clone>(
 /// A gzipped tarball with GitHub's top directory `{owner}-{repo}-{sha7}/`.
 pub fn tarball(repo: &str, sha: &str, files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
     let short: String = sha.chars().take(7).collect();
-    crate::support::tar_gz::tar_gz(&format!("{}-{short}", repo.replace('/', "-")), files)
+    super::fake_http::tar_gz(&format!("{}-{short}", repo.replace('/', "-")), files)
 }
 
 #[cfg(test)]

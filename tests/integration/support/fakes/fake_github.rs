@@ -8,12 +8,7 @@
 #![allow(dead_code, reason = "shared test support: each test uses a part of it")]
 
 mod codec;
-#[path = "fake_http.rs"]
-#[allow(
-    clippy::duplicate_mod,
-    reason = "each fake includes the shared helpers itself: the demos and the bench include one fake alone"
-)]
-mod fake_http;
+use super::fake_http;
 mod routes;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -23,11 +18,11 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 /// The fake App's key pair (test-only keys, see tests/fixtures/keys/README.md).
-pub const PRIVATE_KEY_PEM: &str = include_str!("../../fixtures/keys/test-app.private-key.pem");
-pub const PUBLIC_KEY_PEM: &str = include_str!("../../fixtures/keys/test-app.public-key.pem");
+pub const PRIVATE_KEY_PEM: &str = include_str!("../../../fixtures/keys/test-app.private-key.pem");
+pub const PUBLIC_KEY_PEM: &str = include_str!("../../../fixtures/keys/test-app.public-key.pem");
 /// An unrelated key: JWTs signed with it are refused.
 pub const OTHER_PRIVATE_KEY_PEM: &str =
-    include_str!("../../fixtures/keys/other-app.private-key.pem");
+    include_str!("../../../fixtures/keys/other-app.private-key.pem");
 
 pub const APP_ID: u64 = 4242;
 pub const APP_SLUG: &str = "iamgate";

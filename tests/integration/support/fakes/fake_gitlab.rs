@@ -8,12 +8,7 @@
 //! Test support only: it never talks to a real GitLab.
 #![allow(dead_code, reason = "shared test support: each test uses a part of it")]
 
-#[path = "fake_http.rs"]
-#[allow(
-    clippy::duplicate_mod,
-    reason = "each fake includes the shared helpers itself: the demos and the bench include one fake alone"
-)]
-mod fake_http;
+use super::fake_http;
 mod routes;
 
 use std::collections::{BTreeMap, HashMap};
@@ -408,13 +403,6 @@ impl FakeGitLab {
         }
         id
     }
-    /// Another token, for `username`.
-    pub fn token_for(&self, username: &str, token: &str) -> &Self {
-        let mut guard = self.lock();
-        let id = guard.user_id(username);
-        guard.tokens.insert(token.to_owned(), id);
-        self
-    }
     /// A project (created if new); returns its id.
     pub fn project(&self, path: &str) -> u64 {
         self.lock().project(path).id
@@ -619,12 +607,6 @@ impl FakeGitLab {
                 membership_state: membership_state.to_owned(),
             },
         );
-        self
-    }
-    pub fn remove_group_member(&self, group: &str, username: &str) -> &Self {
-        let mut state = self.lock();
-        let id = state.user_id(username);
-        state.group(group).members.remove(&id);
         self
     }
     /// A CI pipeline for a commit; returns its id.
