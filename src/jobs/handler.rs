@@ -11,7 +11,7 @@ use super::{command, pr, recheck};
 use crate::event::{ForgeKind, RepoRef, UserRef};
 use crate::forge::github::GitHubApp;
 use crate::forge::gitlab::GitLabClient;
-use crate::forge::{Forge, ForgeError, ForgeResult, RetryClass};
+use crate::forge::{Forge, ForgeError, ForgeErrorKind, ForgeResult, RetryClass};
 use crate::queue::{JobFailure, JobHandler};
 use crate::store::{ClaimedJob, JobKind};
 
@@ -83,7 +83,7 @@ fn not_configured(repo: &RepoRef) -> ForgeError {
     ForgeError {
         operation: format!("address {repo}"),
         message: format!("this server has no {:?} configuration", repo.forge),
-        kind: crate::forge::ForgeErrorKind::NotConfigured,
+        kind: ForgeErrorKind::NotConfigured,
         retry: RetryClass::GiveUp,
         status: None,
     }

@@ -11,7 +11,7 @@ use crate::audit::AuditEntry;
 use crate::engine::report::MARKER;
 use crate::event::{Login, PrRef, Sha};
 use crate::forge::ForgeError;
-use crate::forge::{CommentId, CommitStatus, Forge, PullRequest};
+use crate::forge::{CommentId, CommitStatus, Forge, ForgeErrorKind, PullRequest};
 use crate::gate::{Decision, Requirement, Reviewer};
 use crate::store::{PrState, Store, StoreError};
 
@@ -87,7 +87,7 @@ pub async fn upsert_comment(
         match forge.update_comment(pr, CommentId(id), body).await {
             Ok(()) => return Ok(()),
             // The comment was deleted by someone: fall through and find or create it again.
-            Err(e) if e.kind == crate::forge::ForgeErrorKind::NotFound => {
+            Err(e) if e.kind == ForgeErrorKind::NotFound => {
                 info!(pr = %pr, "remembered comment is gone; recreating")
             }
             Err(e) => return Err(e),
