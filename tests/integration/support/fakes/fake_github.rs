@@ -12,10 +12,7 @@ use super::fake_http;
 mod routes;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-
-use tokio::task::JoinHandle;
 
 /// The fake App's key pair (test-only keys, see tests/fixtures/keys/README.md).
 pub const PRIVATE_KEY_PEM: &str = include_str!("../../../fixtures/keys/test-app.private-key.pem");
@@ -183,7 +180,7 @@ pub struct RequestRecord {
     pub had_authorization: bool,
 }
 
-/// A failure to inject with [`FakeGitHub::fail_next`].
+/// A failure to inject with [`FakeGitHub::fail_next`](fake_http::FakeServer::fail_next).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     Error500,
@@ -276,7 +273,7 @@ struct Token {
 
 /// The model behind the mutex.
 #[derive(Debug)]
-struct State {
+pub struct State {
     api_url: String,
     prefix: String,
     codeload_url: String,
@@ -313,22 +310,12 @@ impl State {
     }
 }
 
-type Shared = Arc<Mutex<State>>;
+fake_http::fake_state!(State, Fault, RequestRecord);
+
+type Shared = fake_http::Shared<State>;
 
 /// A running fake GitHub. Stops when dropped.
-#[derive(Debug)]
-pub struct FakeGitHub {
-    state: Shared,
-    tasks: Vec<JoinHandle<()>>,
-}
-
-impl Drop for FakeGitHub {
-    fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
-    }
-}
+pub type FakeGitHub = fake_http::FakeServer<State>;
 
 impl FakeGitHub {
     /// A fake at `http://127.0.0.1:PORT` (like api.github.com).
@@ -342,9 +329,7 @@ impl FakeGitHub {
     }
 
     async fn start_with_prefix(prefix: &str) -> Self {
-        let (api, api_url) = fake_http::bind().await;
-        let (codeload, codeload_url) = fake_http::bind().await;
-        let state = Arc::new(Mutex::new(State {
+        let state = |[api_url, codeload_url]: [String; 2]| State {
             api_url: format!("{api_url}{prefix}"),
             prefix: prefix.to_owned(),
             codeload_url,
@@ -359,20 +344,9 @@ impl FakeGitHub {
             pulls_created: 0,
             faults: fake_http::Faults::default(),
             log: Vec::new(),
-        }));
-        let tasks = vec![
-            fake_http::spawn("fake GitHub", api, routes::api_router(Arc::clone(&state))),
-            fake_http::spawn(
-                "fake GitHub",
-                codeload,
-                routes::codeload_router(Arc::clone(&state)),
-            ),
-        ];
-        FakeGitHub { state, tasks }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        fake_http::lock(&self.state)
+        };
+        let routers = [routes::api_router, routes::codeload_router];
+        Self::serve("fake GitHub", state, routers).await
     }
 
     /// The API base URL, to use as `api_url`.
@@ -656,31 +630,6 @@ impl FakeGitHub {
         });
         id
     }
-    /// The next `count` requests with `method` whose path (API prefix removed, query ignored)
-    /// starts with `path_prefix` fail with `fault`.
-    pub fn fail_next(&self, method: &str, path_prefix: &str, count: usize, fault: Fault) -> &Self {
-        self.fail_after(method, path_prefix, 0, count, fault)
-    }
-    /// Like [`FakeGitHub::fail_next`], after letting `skip` matching requests through.
-    pub fn fail_after(
-        &self,
-        method: &str,
-        path_prefix: &str,
-        skip: usize,
-        count: usize,
-        fault: Fault,
-    ) -> &Self {
-        self.lock()
-            .faults
-            .add(method, path_prefix, skip, count, fault);
-        self
-    }
-
-    /// Drops every fault not yet used up.
-    pub fn clear_faults(&self) -> &Self {
-        self.lock().faults.clear();
-        self
-    }
 
     // ---- inspection ----
 
@@ -738,18 +687,6 @@ impl FakeGitHub {
                 .cloned()
                 .collect()
         })
-    }
-    /// Every request answered so far, in order.
-    pub fn requests(&self) -> Vec<RequestRecord> {
-        self.lock().log.clone()
-    }
-    /// How many requests had this method and a path starting with `path_prefix`.
-    pub fn count_requests(&self, method: &str, path_prefix: &str) -> usize {
-        self.lock()
-            .log
-            .iter()
-            .filter(|r| r.method == method && r.path.starts_with(path_prefix))
-            .count()
     }
     /// How many installation tokens were minted.
     pub fn tokens_minted(&self) -> usize {

@@ -12,10 +12,7 @@ use super::fake_http;
 mod routes;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
-
-use tokio::task::JoinHandle;
 
 /// The token the fake's bot user (`iamgate-bot`) authenticates with.
 pub const TOKEN: &str = "glpat-fake-iamgate-token";
@@ -140,7 +137,7 @@ pub struct RequestRecord {
     pub had_token: bool,
 }
 
-/// A failure to inject with [`FakeGitLab::fail_next`].
+/// A failure to inject with [`FakeGitLab::fail_next`](fake_http::FakeServer::fail_next).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     Error500,
@@ -234,7 +231,7 @@ struct Group {
 }
 
 #[derive(Debug)]
-struct State {
+pub struct State {
     url: String,
     tokens: HashMap<String, u64>,
     users: Vec<User>,
@@ -316,46 +313,33 @@ impl State {
     }
 }
 
-type Shared = Arc<Mutex<State>>;
+fake_http::fake_state!(State, Fault, RequestRecord);
+
+type Shared = fake_http::Shared<State>;
 
 /// A running fake GitLab. Stops when dropped.
-#[derive(Debug)]
-pub struct FakeGitLab {
-    state: Shared,
-    task: JoinHandle<()>,
-}
-
-impl Drop for FakeGitLab {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+pub type FakeGitLab = fake_http::FakeServer<State>;
 
 impl FakeGitLab {
     /// A fake instance at `http://127.0.0.1:PORT` (API under `/api/v4`) with the bot user.
     pub async fn start() -> Self {
-        let (listener, url) = fake_http::bind().await;
-        let mut state = State {
-            url,
-            tokens: HashMap::new(),
-            users: Vec::new(),
-            projects: BTreeMap::new(),
-            groups: BTreeMap::new(),
-            legacy_diffs: false,
-            next_id: 100,
-            faults: fake_http::Faults::default(),
-            log: Vec::new(),
+        let state = |[url]: [String; 1]| {
+            let mut state = State {
+                url,
+                tokens: HashMap::new(),
+                users: Vec::new(),
+                projects: BTreeMap::new(),
+                groups: BTreeMap::new(),
+                legacy_diffs: false,
+                next_id: 100,
+                faults: fake_http::Faults::default(),
+                log: Vec::new(),
+            };
+            let bot = state.user_id(BOT_USERNAME);
+            state.tokens.insert(TOKEN.to_owned(), bot);
+            state
         };
-        let bot = state.user_id(BOT_USERNAME);
-        state.tokens.insert(TOKEN.to_owned(), bot);
-        let state = Arc::new(Mutex::new(state));
-        let router = routes::router(Arc::clone(&state));
-        let task = fake_http::spawn("fake GitLab", listener, router);
-        FakeGitLab { state, task }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        fake_http::lock(&self.state)
+        Self::serve("fake GitLab", state, [routes::router]).await
     }
 
     /// The instance URL, to use as `[gitlab] url`.
@@ -619,29 +603,6 @@ impl FakeGitLab {
             .push((id, sha.to_owned(), git_ref.to_owned()));
         id
     }
-    /// The next `count` requests with `method` whose path (`/api/v4` removed, encoding kept,
-    /// query ignored) starts with `path_prefix` fail with `fault`.
-    pub fn fail_next(&self, method: &str, path_prefix: &str, count: usize, fault: Fault) -> &Self {
-        self.fail_after(method, path_prefix, 0, count, fault)
-    }
-    /// Like [`FakeGitLab::fail_next`], after letting `skip` matching requests through.
-    pub fn fail_after(
-        &self,
-        method: &str,
-        path_prefix: &str,
-        skip: usize,
-        count: usize,
-        fault: Fault,
-    ) -> &Self {
-        self.lock()
-            .faults
-            .add(method, path_prefix, skip, count, fault);
-        self
-    }
-    pub fn clear_faults(&self) -> &Self {
-        self.lock().faults.clear();
-        self
-    }
 
     // ---- inspection ----
 
@@ -694,16 +655,5 @@ impl FakeGitLab {
         ids.iter()
             .filter_map(|id| state.user(*id).map(|u| u.username.clone()))
             .collect()
-    }
-    pub fn requests(&self) -> Vec<RequestRecord> {
-        self.lock().log.clone()
-    }
-    /// How many requests had this method and a path starting with `path_prefix`.
-    pub fn count_requests(&self, method: &str, path_prefix: &str) -> usize {
-        self.lock()
-            .log
-            .iter()
-            .filter(|r| r.method == method && r.path.starts_with(path_prefix))
-            .count()
     }
 }
