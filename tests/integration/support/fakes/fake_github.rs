@@ -310,6 +310,14 @@ impl State {
     }
 }
 
+impl fake_http::Commits for State {
+    fn files_at(&mut self, repo: &str, sha: &str) -> &mut BTreeMap<String, Vec<u8>> {
+        let repo = self.repo(repo);
+        repo.known_shas.insert(sha.to_owned());
+        repo.files.entry(sha.to_owned()).or_default()
+    }
+}
+
 fake_http::fake_state!(State, Fault, RequestRecord);
 
 type Shared = fake_http::Shared<State>;
@@ -392,29 +400,6 @@ impl FakeGitHub {
     }
     pub fn repo(&self, repo: &str) -> &Self {
         self.lock().repo(repo);
-        self
-    }
-    /// A file's bytes at a commit (also what the tarball of that commit holds).
-    pub fn file(&self, repo: &str, sha: &str, path: &str, bytes: impl Into<Vec<u8>>) -> &Self {
-        let mut state = self.lock();
-        let repo = state.repo(repo);
-        repo.known_shas.insert(sha.to_owned());
-        repo.files
-            .entry(sha.to_owned())
-            .or_default()
-            .insert(path.to_owned(), bytes.into());
-        self
-    }
-    /// Many files at a commit; the tarball is built from them on request.
-    pub fn archive<P: AsRef<str>, B: AsRef<[u8]>>(
-        &self,
-        repo: &str,
-        sha: &str,
-        files: &[(P, B)],
-    ) -> &Self {
-        for (path, bytes) in files {
-            self.file(repo, sha, path.as_ref(), bytes.as_ref());
-        }
         self
     }
     /// A pull request (replacing one with that number). Until a test sets its base branch with

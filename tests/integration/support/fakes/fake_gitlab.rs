@@ -272,21 +272,24 @@ impl State {
         self.users.iter().find(|u| u.id == id)
     }
 
+    /// The username of user `id` (empty if there is none).
+    fn username(&self, id: u64) -> String {
+        self.user(id)
+            .map(|u| u.username.clone())
+            .unwrap_or_default()
+    }
+
     fn project(&mut self, path: &str) -> &mut Project {
-        if !self.projects.contains_key(path) {
-            let id = self.next_id();
-            self.projects.insert(
-                path.to_owned(),
-                Project {
-                    id,
-                    path: path.to_owned(),
-                    ..Project::default()
-                },
-            );
-        }
-        self.projects
-            .get_mut(path)
-            .unwrap_or_else(|| unreachable!("inserted above"))
+        let next_id = &mut self.next_id;
+        self.projects.entry(path.to_owned()).or_insert_with(|| {
+            *next_id += 1;
+            let (id, path) = (*next_id, path.to_owned());
+            Project {
+                id,
+                path,
+                ..Project::default()
+            }
+        })
     }
 
     fn mr(&mut self, project: &str, iid: u64) -> &mut Mr {
@@ -297,19 +300,19 @@ impl State {
     }
 
     fn group(&mut self, path: &str) -> &mut Group {
-        if !self.groups.contains_key(path) {
-            let id = self.next_id();
-            self.groups.insert(
-                path.to_owned(),
-                Group {
-                    id,
-                    members: HashMap::new(),
-                },
-            );
-        }
-        self.groups
-            .get_mut(path)
-            .unwrap_or_else(|| unreachable!("inserted above"))
+        let next_id = &mut self.next_id;
+        self.groups.entry(path.to_owned()).or_insert_with(|| {
+            *next_id += 1;
+            let (id, members) = (*next_id, HashMap::new());
+            Group { id, members }
+        })
+    }
+}
+
+impl fake_http::Commits for State {
+    fn files_at(&mut self, project: &str, sha: &str) -> &mut BTreeMap<String, Vec<u8>> {
+        let project = self.project(project);
+        project.files.entry(sha.to_owned()).or_default()
     }
 }
 
@@ -394,28 +397,6 @@ impl FakeGitLab {
     /// Deletes a project (e.g. a fork gone after its MR was opened).
     pub fn delete_project(&self, path: &str) -> &Self {
         self.lock().projects.remove(path);
-        self
-    }
-    /// A file's bytes at a commit (also what the archive of that commit holds).
-    pub fn file(&self, project: &str, sha: &str, path: &str, bytes: impl Into<Vec<u8>>) -> &Self {
-        self.lock()
-            .project(project)
-            .files
-            .entry(sha.to_owned())
-            .or_default()
-            .insert(path.to_owned(), bytes.into());
-        self
-    }
-    /// Many files at a commit; the archive is built from them on request.
-    pub fn archive<P: AsRef<str>, B: AsRef<[u8]>>(
-        &self,
-        project: &str,
-        sha: &str,
-        files: &[(P, B)],
-    ) -> &Self {
-        for (path, bytes) in files {
-            self.file(project, sha, path.as_ref(), bytes.as_ref());
-        }
         self
     }
     /// A merge request (replacing one with that iid). Until a test sets its target branch with

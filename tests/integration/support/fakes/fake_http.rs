@@ -141,6 +141,34 @@ impl<S: FakeState> FakeServer<S> {
     }
 }
 
+/// A fake whose repositories hold files at commits, served back as archives.
+pub trait Commits {
+    /// The files of `repo` at `sha` (the commit becomes known).
+    fn files_at(&mut self, repo: &str, sha: &str) -> &mut BTreeMap<String, Vec<u8>>;
+}
+
+impl<S: FakeState + Commits> FakeServer<S> {
+    /// A file's bytes at a commit (also what the archive of that commit holds).
+    pub fn file(&self, repo: &str, sha: &str, path: &str, bytes: impl Into<Vec<u8>>) -> &Self {
+        self.lock()
+            .files_at(repo, sha)
+            .insert(path.to_owned(), bytes.into());
+        self
+    }
+    /// Many files at a commit; the archive is built from them on request.
+    pub fn archive<P: AsRef<str>, B: AsRef<[u8]>>(
+        &self,
+        repo: &str,
+        sha: &str,
+        files: &[(P, B)],
+    ) -> &Self {
+        for (path, bytes) in files {
+            self.file(repo, sha, path.as_ref(), bytes.as_ref());
+        }
+        self
+    }
+}
+
 /// Locks a fake's state, through a poisoning (a failed assertion elsewhere is the failure).
 pub fn lock<T>(state: &Mutex<T>) -> MutexGuard<'_, T> {
     state
