@@ -107,7 +107,6 @@ pub struct ChangedFile {
     pub previous_filename: Option<String>,
 }
 
-/// A comment as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FakeComment {
     pub id: u64,
@@ -117,7 +116,6 @@ pub struct FakeComment {
     pub body: String,
 }
 
-/// A commit status as posted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FakeStatus {
     pub state: String,
@@ -140,7 +138,6 @@ pub struct FakeReview {
     pub submitted_at: std::time::SystemTime,
 }
 
-/// A reaction on a comment as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FakeReaction {
     pub id: u64,
@@ -155,7 +152,6 @@ pub const REACTION_CONTENTS: [&str; 8] = [
     "+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes",
 ];
 
-/// Who was asked to review a pull request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReviewRequests {
     pub users: Vec<String>,
@@ -169,7 +165,6 @@ pub enum Host {
     Codeload,
 }
 
-/// One request the fake answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
     pub host: Host,
@@ -271,7 +266,6 @@ struct Token {
     expires_at: std::time::SystemTime,
 }
 
-/// The model behind the mutex.
 #[derive(Debug)]
 pub struct State {
     api_url: String,
@@ -322,7 +316,6 @@ fake_http::fake_state!(State, Fault, RequestRecord);
 
 type Shared = fake_http::Shared<State>;
 
-/// A running fake GitHub. Stops when dropped.
 pub type FakeGitHub = fake_http::FakeServer<State>;
 
 impl FakeGitHub {
@@ -383,7 +376,6 @@ impl FakeGitHub {
 
     // ---- builders ----
 
-    /// Registers another installation id.
     pub fn installation(&self, id: u64) -> &Self {
         self.lock().installations.insert(id);
         self
@@ -458,7 +450,6 @@ impl FakeGitHub {
         self.lock().pull(repo, number).files = files;
         self
     }
-    /// Adds a rename to a pull request's files.
     pub fn pr_rename(&self, repo: &str, number: u64, from: &str, to: &str) -> &Self {
         let file = ChangedFile {
             filename: to.to_owned(),
@@ -467,7 +458,6 @@ impl FakeGitHub {
         self.lock().pull(repo, number).files.push(file);
         self
     }
-    /// A new head commit on a pull request.
     pub fn push(&self, repo: &str, number: u64, new_head: &str) -> &Self {
         let mut state = self.lock();
         state.repo(repo).known_shas.insert(new_head.to_owned());
@@ -499,7 +489,6 @@ impl FakeGitHub {
             .insert(login.to_ascii_lowercase(), role.to_owned());
         self
     }
-    /// Whether team `org/slug` exists.
     pub fn has_team(&self, org: &str, slug: &str) -> bool {
         self.lock()
             .teams
@@ -599,7 +588,6 @@ impl FakeGitHub {
         review.state = "DISMISSED".to_owned();
         self
     }
-    /// A comment by a person; returns its id.
     pub fn add_user_comment(&self, repo: &str, number: u64, login: &str, body: &str) -> u64 {
         let mut state = self.lock();
         let id = state.next_id();
@@ -662,7 +650,6 @@ impl FakeGitHub {
     pub fn reviews(&self, repo: &str, number: u64) -> Vec<FakeReview> {
         self.lock().pull(repo, number).reviews.clone()
     }
-    /// The reactions on a comment, oldest first.
     pub fn reactions(&self, repo: &str, comment_id: u64) -> Vec<FakeReaction> {
         let state = self.lock();
         state.repos.get(repo).map_or_else(Vec::new, |r| {
@@ -673,7 +660,6 @@ impl FakeGitHub {
                 .collect()
         })
     }
-    /// How many installation tokens were minted.
     pub fn tokens_minted(&self) -> usize {
         self.lock()
             .log

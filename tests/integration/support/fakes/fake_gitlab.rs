@@ -97,7 +97,6 @@ pub struct FakeDiff {
     pub new_path: String,
 }
 
-/// A note as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FakeNote {
     pub id: u64,
@@ -106,7 +105,6 @@ pub struct FakeNote {
     pub system: bool,
 }
 
-/// An award emoji on a note.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FakeAward {
     pub id: u64,
@@ -115,7 +113,6 @@ pub struct FakeAward {
     pub user: String,
 }
 
-/// A commit status as posted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FakeStatus {
     pub state: String,
@@ -127,7 +124,6 @@ pub struct FakeStatus {
     pub author: String,
 }
 
-/// One request the fake answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
     pub method: String,
@@ -320,7 +316,6 @@ fake_http::fake_state!(State, Fault, RequestRecord);
 
 type Shared = fake_http::Shared<State>;
 
-/// A running fake GitLab. Stops when dropped.
 pub type FakeGitLab = fake_http::FakeServer<State>;
 
 impl FakeGitLab {
@@ -574,7 +569,6 @@ impl FakeGitLab {
         );
         self
     }
-    /// A CI pipeline for a commit; returns its id.
     pub fn pipeline(&self, project: &str, sha: &str, git_ref: &str) -> u64 {
         let mut state = self.lock();
         let id = state.next_id();
@@ -622,14 +616,12 @@ impl FakeGitLab {
             .cloned()
             .unwrap_or_default()
     }
-    /// The newest `iamgate` status on a commit.
     pub fn latest_status(&self, project: &str, sha: &str) -> Option<FakeStatus> {
         self.statuses(project, sha)
             .into_iter()
             .rev()
             .find(|s| s.name == "iamgate")
     }
-    /// The usernames asked to review an MR.
     pub fn reviewers(&self, project: &str, iid: u64) -> Vec<String> {
         let mut state = self.lock();
         let ids = state.mr(project, iid).reviewers.clone();
