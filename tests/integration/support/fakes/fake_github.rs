@@ -12,10 +12,7 @@ use super::fake_http;
 mod routes;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-
-use tokio::task::JoinHandle;
 
 /// The fake App's key pair (test-only keys, see tests/fixtures/keys/README.md).
 pub const PRIVATE_KEY_PEM: &str = include_str!("../../../fixtures/keys/test-app.private-key.pem");
@@ -110,7 +107,6 @@ pub struct ChangedFile {
     pub previous_filename: Option<String>,
 }
 
-/// A comment as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FakeComment {
     pub id: u64,
@@ -120,7 +116,6 @@ pub struct FakeComment {
     pub body: String,
 }
 
-/// A commit status as posted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FakeStatus {
     pub state: String,
@@ -143,7 +138,6 @@ pub struct FakeReview {
     pub submitted_at: std::time::SystemTime,
 }
 
-/// A reaction on a comment as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FakeReaction {
     pub id: u64,
@@ -158,7 +152,6 @@ pub const REACTION_CONTENTS: [&str; 8] = [
     "+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes",
 ];
 
-/// Who was asked to review a pull request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReviewRequests {
     pub users: Vec<String>,
@@ -172,7 +165,6 @@ pub enum Host {
     Codeload,
 }
 
-/// One request the fake answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
     pub host: Host,
@@ -183,7 +175,7 @@ pub struct RequestRecord {
     pub had_authorization: bool,
 }
 
-/// A failure to inject with [`FakeGitHub::fail_next`].
+/// A failure to inject with [`FakeGitHub::fail_next`](fake_http::FakeServer::fail_next).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     Error500,
@@ -274,9 +266,8 @@ struct Token {
     expires_at: std::time::SystemTime,
 }
 
-/// The model behind the mutex.
 #[derive(Debug)]
-struct State {
+pub struct State {
     api_url: String,
     prefix: String,
     codeload_url: String,
@@ -313,22 +304,19 @@ impl State {
     }
 }
 
-type Shared = Arc<Mutex<State>>;
-
-/// A running fake GitHub. Stops when dropped.
-#[derive(Debug)]
-pub struct FakeGitHub {
-    state: Shared,
-    tasks: Vec<JoinHandle<()>>,
-}
-
-impl Drop for FakeGitHub {
-    fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
+impl fake_http::Commits for State {
+    fn files_at(&mut self, repo: &str, sha: &str) -> &mut BTreeMap<String, Vec<u8>> {
+        let repo = self.repo(repo);
+        repo.known_shas.insert(sha.to_owned());
+        repo.files.entry(sha.to_owned()).or_default()
     }
 }
+
+fake_http::fake_state!(State, Fault, RequestRecord);
+
+type Shared = fake_http::Shared<State>;
+
+pub type FakeGitHub = fake_http::FakeServer<State>;
 
 impl FakeGitHub {
     /// A fake at `http://127.0.0.1:PORT` (like api.github.com).
@@ -342,9 +330,7 @@ impl FakeGitHub {
     }
 
     async fn start_with_prefix(prefix: &str) -> Self {
-        let (api, api_url) = fake_http::bind().await;
-        let (codeload, codeload_url) = fake_http::bind().await;
-        let state = Arc::new(Mutex::new(State {
+        let state = |[api_url, codeload_url]: [String; 2]| State {
             api_url: format!("{api_url}{prefix}"),
             prefix: prefix.to_owned(),
             codeload_url,
@@ -359,20 +345,9 @@ impl FakeGitHub {
             pulls_created: 0,
             faults: fake_http::Faults::default(),
             log: Vec::new(),
-        }));
-        let tasks = vec![
-            fake_http::spawn("fake GitHub", api, routes::api_router(Arc::clone(&state))),
-            fake_http::spawn(
-                "fake GitHub",
-                codeload,
-                routes::codeload_router(Arc::clone(&state)),
-            ),
-        ];
-        FakeGitHub { state, tasks }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        fake_http::lock(&self.state)
+        };
+        let routers = [routes::api_router, routes::codeload_router];
+        Self::serve("fake GitHub", state, routers).await
     }
 
     /// The API base URL, to use as `api_url`.
@@ -401,7 +376,6 @@ impl FakeGitHub {
 
     // ---- builders ----
 
-    /// Registers another installation id.
     pub fn installation(&self, id: u64) -> &Self {
         self.lock().installations.insert(id);
         self
@@ -418,29 +392,6 @@ impl FakeGitHub {
     }
     pub fn repo(&self, repo: &str) -> &Self {
         self.lock().repo(repo);
-        self
-    }
-    /// A file's bytes at a commit (also what the tarball of that commit holds).
-    pub fn file(&self, repo: &str, sha: &str, path: &str, bytes: impl Into<Vec<u8>>) -> &Self {
-        let mut state = self.lock();
-        let repo = state.repo(repo);
-        repo.known_shas.insert(sha.to_owned());
-        repo.files
-            .entry(sha.to_owned())
-            .or_default()
-            .insert(path.to_owned(), bytes.into());
-        self
-    }
-    /// Many files at a commit; the tarball is built from them on request.
-    pub fn archive<P: AsRef<str>, B: AsRef<[u8]>>(
-        &self,
-        repo: &str,
-        sha: &str,
-        files: &[(P, B)],
-    ) -> &Self {
-        for (path, bytes) in files {
-            self.file(repo, sha, path.as_ref(), bytes.as_ref());
-        }
         self
     }
     /// A pull request (replacing one with that number). Until a test sets its base branch with
@@ -499,7 +450,6 @@ impl FakeGitHub {
         self.lock().pull(repo, number).files = files;
         self
     }
-    /// Adds a rename to a pull request's files.
     pub fn pr_rename(&self, repo: &str, number: u64, from: &str, to: &str) -> &Self {
         let file = ChangedFile {
             filename: to.to_owned(),
@@ -508,7 +458,6 @@ impl FakeGitHub {
         self.lock().pull(repo, number).files.push(file);
         self
     }
-    /// A new head commit on a pull request.
     pub fn push(&self, repo: &str, number: u64, new_head: &str) -> &Self {
         let mut state = self.lock();
         state.repo(repo).known_shas.insert(new_head.to_owned());
@@ -540,7 +489,6 @@ impl FakeGitHub {
             .insert(login.to_ascii_lowercase(), role.to_owned());
         self
     }
-    /// Whether team `org/slug` exists.
     pub fn has_team(&self, org: &str, slug: &str) -> bool {
         self.lock()
             .teams
@@ -640,7 +588,6 @@ impl FakeGitHub {
         review.state = "DISMISSED".to_owned();
         self
     }
-    /// A comment by a person; returns its id.
     pub fn add_user_comment(&self, repo: &str, number: u64, login: &str, body: &str) -> u64 {
         let mut state = self.lock();
         let id = state.next_id();
@@ -655,31 +602,6 @@ impl FakeGitHub {
             comment,
         });
         id
-    }
-    /// The next `count` requests with `method` whose path (API prefix removed, query ignored)
-    /// starts with `path_prefix` fail with `fault`.
-    pub fn fail_next(&self, method: &str, path_prefix: &str, count: usize, fault: Fault) -> &Self {
-        self.fail_after(method, path_prefix, 0, count, fault)
-    }
-    /// Like [`FakeGitHub::fail_next`], after letting `skip` matching requests through.
-    pub fn fail_after(
-        &self,
-        method: &str,
-        path_prefix: &str,
-        skip: usize,
-        count: usize,
-        fault: Fault,
-    ) -> &Self {
-        self.lock()
-            .faults
-            .add(method, path_prefix, skip, count, fault);
-        self
-    }
-
-    /// Drops every fault not yet used up.
-    pub fn clear_faults(&self) -> &Self {
-        self.lock().faults.clear();
-        self
     }
 
     // ---- inspection ----
@@ -728,7 +650,6 @@ impl FakeGitHub {
     pub fn reviews(&self, repo: &str, number: u64) -> Vec<FakeReview> {
         self.lock().pull(repo, number).reviews.clone()
     }
-    /// The reactions on a comment, oldest first.
     pub fn reactions(&self, repo: &str, comment_id: u64) -> Vec<FakeReaction> {
         let state = self.lock();
         state.repos.get(repo).map_or_else(Vec::new, |r| {
@@ -739,19 +660,6 @@ impl FakeGitHub {
                 .collect()
         })
     }
-    /// Every request answered so far, in order.
-    pub fn requests(&self) -> Vec<RequestRecord> {
-        self.lock().log.clone()
-    }
-    /// How many requests had this method and a path starting with `path_prefix`.
-    pub fn count_requests(&self, method: &str, path_prefix: &str) -> usize {
-        self.lock()
-            .log
-            .iter()
-            .filter(|r| r.method == method && r.path.starts_with(path_prefix))
-            .count()
-    }
-    /// How many installation tokens were minted.
     pub fn tokens_minted(&self) -> usize {
         self.lock()
             .log

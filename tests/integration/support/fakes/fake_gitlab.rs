@@ -12,10 +12,7 @@ use super::fake_http;
 mod routes;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
-
-use tokio::task::JoinHandle;
 
 /// The token the fake's bot user (`iamgate-bot`) authenticates with.
 pub const TOKEN: &str = "glpat-fake-iamgate-token";
@@ -100,7 +97,6 @@ pub struct FakeDiff {
     pub new_path: String,
 }
 
-/// A note as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FakeNote {
     pub id: u64,
@@ -109,7 +105,6 @@ pub struct FakeNote {
     pub system: bool,
 }
 
-/// An award emoji on a note.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FakeAward {
     pub id: u64,
@@ -118,7 +113,6 @@ pub struct FakeAward {
     pub user: String,
 }
 
-/// A commit status as posted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FakeStatus {
     pub state: String,
@@ -130,7 +124,6 @@ pub struct FakeStatus {
     pub author: String,
 }
 
-/// One request the fake answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
     pub method: String,
@@ -140,7 +133,7 @@ pub struct RequestRecord {
     pub had_token: bool,
 }
 
-/// A failure to inject with [`FakeGitLab::fail_next`].
+/// A failure to inject with [`FakeGitLab::fail_next`](fake_http::FakeServer::fail_next).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     Error500,
@@ -234,7 +227,7 @@ struct Group {
 }
 
 #[derive(Debug)]
-struct State {
+pub struct State {
     url: String,
     tokens: HashMap<String, u64>,
     users: Vec<User>,
@@ -275,21 +268,24 @@ impl State {
         self.users.iter().find(|u| u.id == id)
     }
 
+    /// The username of user `id` (empty if there is none).
+    fn username(&self, id: u64) -> String {
+        self.user(id)
+            .map(|u| u.username.clone())
+            .unwrap_or_default()
+    }
+
     fn project(&mut self, path: &str) -> &mut Project {
-        if !self.projects.contains_key(path) {
-            let id = self.next_id();
-            self.projects.insert(
-                path.to_owned(),
-                Project {
-                    id,
-                    path: path.to_owned(),
-                    ..Project::default()
-                },
-            );
-        }
-        self.projects
-            .get_mut(path)
-            .unwrap_or_else(|| unreachable!("inserted above"))
+        let next_id = &mut self.next_id;
+        self.projects.entry(path.to_owned()).or_insert_with(|| {
+            *next_id += 1;
+            let (id, path) = (*next_id, path.to_owned());
+            Project {
+                id,
+                path,
+                ..Project::default()
+            }
+        })
     }
 
     fn mr(&mut self, project: &str, iid: u64) -> &mut Mr {
@@ -300,62 +296,48 @@ impl State {
     }
 
     fn group(&mut self, path: &str) -> &mut Group {
-        if !self.groups.contains_key(path) {
-            let id = self.next_id();
-            self.groups.insert(
-                path.to_owned(),
-                Group {
-                    id,
-                    members: HashMap::new(),
-                },
-            );
-        }
-        self.groups
-            .get_mut(path)
-            .unwrap_or_else(|| unreachable!("inserted above"))
+        let next_id = &mut self.next_id;
+        self.groups.entry(path.to_owned()).or_insert_with(|| {
+            *next_id += 1;
+            let (id, members) = (*next_id, HashMap::new());
+            Group { id, members }
+        })
     }
 }
 
-type Shared = Arc<Mutex<State>>;
-
-/// A running fake GitLab. Stops when dropped.
-#[derive(Debug)]
-pub struct FakeGitLab {
-    state: Shared,
-    task: JoinHandle<()>,
-}
-
-impl Drop for FakeGitLab {
-    fn drop(&mut self) {
-        self.task.abort();
+impl fake_http::Commits for State {
+    fn files_at(&mut self, project: &str, sha: &str) -> &mut BTreeMap<String, Vec<u8>> {
+        let project = self.project(project);
+        project.files.entry(sha.to_owned()).or_default()
     }
 }
+
+fake_http::fake_state!(State, Fault, RequestRecord);
+
+type Shared = fake_http::Shared<State>;
+
+pub type FakeGitLab = fake_http::FakeServer<State>;
 
 impl FakeGitLab {
     /// A fake instance at `http://127.0.0.1:PORT` (API under `/api/v4`) with the bot user.
     pub async fn start() -> Self {
-        let (listener, url) = fake_http::bind().await;
-        let mut state = State {
-            url,
-            tokens: HashMap::new(),
-            users: Vec::new(),
-            projects: BTreeMap::new(),
-            groups: BTreeMap::new(),
-            legacy_diffs: false,
-            next_id: 100,
-            faults: fake_http::Faults::default(),
-            log: Vec::new(),
+        let state = |[url]: [String; 1]| {
+            let mut state = State {
+                url,
+                tokens: HashMap::new(),
+                users: Vec::new(),
+                projects: BTreeMap::new(),
+                groups: BTreeMap::new(),
+                legacy_diffs: false,
+                next_id: 100,
+                faults: fake_http::Faults::default(),
+                log: Vec::new(),
+            };
+            let bot = state.user_id(BOT_USERNAME);
+            state.tokens.insert(TOKEN.to_owned(), bot);
+            state
         };
-        let bot = state.user_id(BOT_USERNAME);
-        state.tokens.insert(TOKEN.to_owned(), bot);
-        let state = Arc::new(Mutex::new(state));
-        let router = routes::router(Arc::clone(&state));
-        let task = fake_http::spawn("fake GitLab", listener, router);
-        FakeGitLab { state, task }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        fake_http::lock(&self.state)
+        Self::serve("fake GitLab", state, [routes::router]).await
     }
 
     /// The instance URL, to use as `[gitlab] url`.
@@ -410,28 +392,6 @@ impl FakeGitLab {
     /// Deletes a project (e.g. a fork gone after its MR was opened).
     pub fn delete_project(&self, path: &str) -> &Self {
         self.lock().projects.remove(path);
-        self
-    }
-    /// A file's bytes at a commit (also what the archive of that commit holds).
-    pub fn file(&self, project: &str, sha: &str, path: &str, bytes: impl Into<Vec<u8>>) -> &Self {
-        self.lock()
-            .project(project)
-            .files
-            .entry(sha.to_owned())
-            .or_default()
-            .insert(path.to_owned(), bytes.into());
-        self
-    }
-    /// Many files at a commit; the archive is built from them on request.
-    pub fn archive<P: AsRef<str>, B: AsRef<[u8]>>(
-        &self,
-        project: &str,
-        sha: &str,
-        files: &[(P, B)],
-    ) -> &Self {
-        for (path, bytes) in files {
-            self.file(project, sha, path.as_ref(), bytes.as_ref());
-        }
         self
     }
     /// A merge request (replacing one with that iid). Until a test sets its target branch with
@@ -609,7 +569,6 @@ impl FakeGitLab {
         );
         self
     }
-    /// A CI pipeline for a commit; returns its id.
     pub fn pipeline(&self, project: &str, sha: &str, git_ref: &str) -> u64 {
         let mut state = self.lock();
         let id = state.next_id();
@@ -618,29 +577,6 @@ impl FakeGitLab {
             .pipelines
             .push((id, sha.to_owned(), git_ref.to_owned()));
         id
-    }
-    /// The next `count` requests with `method` whose path (`/api/v4` removed, encoding kept,
-    /// query ignored) starts with `path_prefix` fail with `fault`.
-    pub fn fail_next(&self, method: &str, path_prefix: &str, count: usize, fault: Fault) -> &Self {
-        self.fail_after(method, path_prefix, 0, count, fault)
-    }
-    /// Like [`FakeGitLab::fail_next`], after letting `skip` matching requests through.
-    pub fn fail_after(
-        &self,
-        method: &str,
-        path_prefix: &str,
-        skip: usize,
-        count: usize,
-        fault: Fault,
-    ) -> &Self {
-        self.lock()
-            .faults
-            .add(method, path_prefix, skip, count, fault);
-        self
-    }
-    pub fn clear_faults(&self) -> &Self {
-        self.lock().faults.clear();
-        self
     }
 
     // ---- inspection ----
@@ -680,30 +616,17 @@ impl FakeGitLab {
             .cloned()
             .unwrap_or_default()
     }
-    /// The newest `iamgate` status on a commit.
     pub fn latest_status(&self, project: &str, sha: &str) -> Option<FakeStatus> {
         self.statuses(project, sha)
             .into_iter()
             .rev()
             .find(|s| s.name == "iamgate")
     }
-    /// The usernames asked to review an MR.
     pub fn reviewers(&self, project: &str, iid: u64) -> Vec<String> {
         let mut state = self.lock();
         let ids = state.mr(project, iid).reviewers.clone();
         ids.iter()
             .filter_map(|id| state.user(*id).map(|u| u.username.clone()))
             .collect()
-    }
-    pub fn requests(&self) -> Vec<RequestRecord> {
-        self.lock().log.clone()
-    }
-    /// How many requests had this method and a path starting with `path_prefix`.
-    pub fn count_requests(&self, method: &str, path_prefix: &str) -> usize {
-        self.lock()
-            .log
-            .iter()
-            .filter(|r| r.method == method && r.path.starts_with(path_prefix))
-            .count()
     }
 }

@@ -1,35 +1,172 @@
-//! The HTTP plumbing both fake forges share: starting a listener, the poison-tolerant state lock,
-//! replies, injected faults, the logged path, percent-decoding, query parameters, offset pages,
-//! timestamps and the archive. What differs by nature (credentials, error bodies, how pages are
-//! announced, the routes) stays in each fake.
+//! The HTTP plumbing both fake forges share: the running server (state behind a mutex, one
+//! listener per router, stop on drop, injected faults, the request log), replies, the logged
+//! path, percent-decoding, query parameters, offset pages, timestamps and the archive. What
+//! differs by nature (credentials, error bodies, how pages are announced, the routes) stays in
+//! each fake.
 #![allow(dead_code, reason = "each fake uses a part of it")]
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use tokio::task::JoinHandle;
 
-/// A listener on a free loopback port and its `http://` URL.
-pub async fn bind() -> (tokio::net::TcpListener, String) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    (listener, url)
+/// What a fake keeps behind its mutex besides its model: the faults to inject and the log of
+/// the requests it answered.
+pub trait FakeState: Send + 'static {
+    type Fault: Copy;
+    type Record: Clone;
+    fn faults(&mut self) -> &mut Faults<Self::Fault>;
+    fn log(&self) -> &[Self::Record];
+    /// A logged request's method and path (API prefix removed, with the query).
+    fn method_and_path(record: &Self::Record) -> (&str, &str);
 }
 
-/// Serves `router` on `listener` until aborted; `name` says which fake stopped.
-pub fn spawn(
-    name: &'static str,
-    listener: tokio::net::TcpListener,
-    router: axum::Router,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router).await {
-            panic!("{name} stopped: {error}");
+/// Implements [`FakeState`] for a fake's `State`, whose `faults` hold its `Fault`s and whose
+/// `log` holds its `RequestRecord`s (with `method` and `path`).
+macro_rules! fake_state {
+    ($state:ty, $fault:ty, $record:ty) => {
+        impl fake_http::FakeState for $state {
+            type Fault = $fault;
+            type Record = $record;
+            fn faults(&mut self) -> &mut fake_http::Faults<$fault> {
+                &mut self.faults
+            }
+            fn log(&self) -> &[$record] {
+                &self.log
+            }
+            fn method_and_path(record: &$record) -> (&str, &str) {
+                (&record.method, &record.path)
+            }
         }
-    })
+    };
+}
+pub(super) use fake_state;
+
+pub type Shared<S> = Arc<Mutex<S>>;
+
+/// A running fake: its state and the tasks serving it. Stops when dropped.
+#[derive(Debug)]
+pub struct FakeServer<S> {
+    state: Shared<S>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl<S> Drop for FakeServer<S> {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl<S: FakeState> FakeServer<S> {
+    /// Binds a free loopback port per router, builds the state from their `http://` URLs and
+    /// serves each router on its port; `name` says which fake stopped.
+    pub async fn serve<const N: usize>(
+        name: &'static str,
+        state: impl FnOnce([String; N]) -> S,
+        routers: [fn(Shared<S>) -> axum::Router; N],
+    ) -> Self {
+        let (mut listeners, mut urls) = (Vec::new(), Vec::new());
+        for _ in 0..N {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            urls.push(format!("http://{}", listener.local_addr().unwrap()));
+            listeners.push(listener);
+        }
+        let state = Arc::new(Mutex::new(state(urls.try_into().unwrap())));
+        let tasks = listeners
+            .into_iter()
+            .zip(routers)
+            .map(|(listener, router)| {
+                let router = router(Arc::clone(&state));
+                tokio::spawn(async move {
+                    if let Err(error) = axum::serve(listener, router).await {
+                        panic!("{name} stopped: {error}");
+                    }
+                })
+            })
+            .collect();
+        FakeServer { state, tasks }
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, S> {
+        lock(&self.state)
+    }
+
+    /// The next `count` requests with `method` whose logged path (query ignored) starts with
+    /// `path_prefix` fail with `fault`.
+    pub fn fail_next(
+        &self,
+        method: &str,
+        path_prefix: &str,
+        count: usize,
+        fault: S::Fault,
+    ) -> &Self {
+        self.fail_after(method, path_prefix, 0, count, fault)
+    }
+    /// Like [`FakeServer::fail_next`], after letting `skip` matching requests through.
+    pub fn fail_after(
+        &self,
+        method: &str,
+        path_prefix: &str,
+        skip: usize,
+        count: usize,
+        fault: S::Fault,
+    ) -> &Self {
+        self.lock()
+            .faults()
+            .add(method, path_prefix, skip, count, fault);
+        self
+    }
+    /// Drops every fault not yet used up.
+    pub fn clear_faults(&self) -> &Self {
+        self.lock().faults().clear();
+        self
+    }
+    /// Every request answered so far, in order.
+    pub fn requests(&self) -> Vec<S::Record> {
+        self.lock().log().to_vec()
+    }
+    /// How many requests had this method and a path starting with `path_prefix`.
+    pub fn count_requests(&self, method: &str, path_prefix: &str) -> usize {
+        self.lock()
+            .log()
+            .iter()
+            .map(S::method_and_path)
+            .filter(|(m, path)| *m == method && path.starts_with(path_prefix))
+            .count()
+    }
+}
+
+/// A fake whose repositories hold files at commits, served back as archives.
+pub trait Commits {
+    /// The files of `repo` at `sha` (the commit becomes known).
+    fn files_at(&mut self, repo: &str, sha: &str) -> &mut BTreeMap<String, Vec<u8>>;
+}
+
+impl<S: FakeState + Commits> FakeServer<S> {
+    /// A file's bytes at a commit (also what the archive of that commit holds).
+    pub fn file(&self, repo: &str, sha: &str, path: &str, bytes: impl Into<Vec<u8>>) -> &Self {
+        self.lock()
+            .files_at(repo, sha)
+            .insert(path.to_owned(), bytes.into());
+        self
+    }
+    /// Many files at a commit; the archive is built from them on request.
+    pub fn archive<P: AsRef<str>, B: AsRef<[u8]>>(
+        &self,
+        repo: &str,
+        sha: &str,
+        files: &[(P, B)],
+    ) -> &Self {
+        for (path, bytes) in files {
+            self.file(repo, sha, path.as_ref(), bytes.as_ref());
+        }
+        self
+    }
 }
 
 /// Locks a fake's state, through a poisoning (a failed assertion elsewhere is the failure).

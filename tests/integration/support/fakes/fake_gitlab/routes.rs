@@ -322,16 +322,11 @@ fn mr_route(
             paginated(&values, query)
         }
         ["notes"] if method == Method::POST => {
-            let Some(text) = body.get("body").and_then(Value::as_str) else {
-                return Reply::message(400, "400 Bad request - body is missing");
+            let text = match note_text(body) {
+                Ok(text) => text,
+                Err(refusal) => return refusal,
             };
-            if let Some(error) = note_error(text) {
-                return error;
-            }
-            let author = state
-                .user(me)
-                .map(|u| u.username.clone())
-                .unwrap_or_default();
+            let author = state.username(me);
             let id = state.next_id();
             let note = FakeNote {
                 id,
@@ -343,16 +338,11 @@ fn mr_route(
             Reply::json(201, note_json(state, &note))
         }
         ["notes", note] if method == Method::PUT => {
-            let Some(text) = body.get("body").and_then(Value::as_str) else {
-                return Reply::message(400, "400 Bad request - body is missing");
+            let text = match note_text(body) {
+                Ok(text) => text,
+                Err(refusal) => return refusal,
             };
-            if let Some(error) = note_error(text) {
-                return error;
-            }
-            let me_name = state
-                .user(me)
-                .map(|u| u.username.clone())
-                .unwrap_or_default();
+            let me_name = state.username(me);
             let id: u64 = note.parse().unwrap_or(0);
             let Some(stored) = state.mr(project, iid).notes.iter_mut().find(|n| n.id == id) else {
                 return Reply::not_found("Note");
@@ -387,10 +377,7 @@ fn mr_route(
             if !EMOJI.contains(&name) {
                 return Reply::message(400, "400 Bad request - name is invalid");
             }
-            let me_name = state
-                .user(me)
-                .map(|u| u.username.clone())
-                .unwrap_or_default();
+            let me_name = state.username(me);
             let taken = state
                 .mr(project, iid)
                 .awards
@@ -477,19 +464,24 @@ fn list_mrs(state: &State, project: &str, query: &BTreeMap<String, String>) -> R
     paginated(&items, query)
 }
 
-fn note_error(text: &str) -> Option<Reply> {
+/// The `body` of a note to post or edit, or GitLab's refusal.
+fn note_text(body: &Value) -> Result<&str, Reply> {
+    let Some(text) = body.get("body").and_then(Value::as_str) else {
+        return Err(Reply::message(400, "400 Bad request - body is missing"));
+    };
     if text.is_empty() {
-        return Some(Reply::json(
+        return Err(Reply::json(
             400,
             json!({ "message": { "note": ["can't be blank"] } }),
         ));
     }
-    (text.chars().count() > NOTE_LIMIT).then(|| {
-        Reply::json(
+    if text.chars().count() > NOTE_LIMIT {
+        return Err(Reply::json(
             400,
             json!({ "message": { "note": [format!("is too long (maximum is {NOTE_LIMIT} characters)")] } }),
-        )
-    })
+        ));
+    }
+    Ok(text)
 }
 
 fn post_status(state: &mut State, me: u64, project: &str, sha: &str, body: &Value) -> Reply {
@@ -549,10 +541,7 @@ fn post_status(state: &mut State, me: u64, project: &str, sha: &str, body: &Valu
             ),
         );
     }
-    let author = state
-        .user(me)
-        .map(|u| u.username.clone())
-        .unwrap_or_default();
+    let author = state.username(me);
     let status = FakeStatus {
         state: new_state,
         name: name.clone(),
