@@ -73,7 +73,7 @@ async fn run(iterations: usize) {
         &format!(
             "[server]\nlisten = \"127.0.0.1:0\"\n[store]\nurl = \"sqlite://{}\"\n\
              [github]\napp_id = {}\nprivate_key_path = \"{root}/tests/fixtures/keys/test-app.private-key.pem\"\n\
-             webhook_secret = \"{SECRET}\"\napi_url = \"{}\"\n[pulumi]\ncommand = \"{}\"\n",
+             webhook_secret = \"{SECRET}\"\napi_url = \"{}\"\n[pulumi]\ncommand = \"{}\"\nsandbox = false\n",
             work.path().join("iamgate.db").display(),
             github.app_id(),
             github.url(),

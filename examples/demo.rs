@@ -87,6 +87,9 @@ api_url = "{api}"
 [pulumi]
 command = "{pulumi}"
 timeout_secs = 60
+# The demo's pulumi is a stand-in that replays a preview; real previews run the pull request's
+# code and keep the default, the bubblewrap sandbox.
+sandbox = false
 "#,
         store = work.path().join("iamgate.db").display(),
         app_id = github.app_id(),

@@ -96,6 +96,9 @@ webhook_secret = "{secret}"
 [pulumi]
 command = "{pulumi}"
 timeout_secs = 60
+# The demo's pulumi is a stand-in that replays a preview; real previews run the pull request's
+# code and keep the default, the bubblewrap sandbox.
+sandbox = false
 "#,
         store = work.path().join("iamgate.db").display(),
         url = gitlab.url(),

@@ -16,7 +16,7 @@ use crate::forge::MembershipCache;
 use crate::forge::github::GitHubApp;
 use crate::forge::gitlab::GitLabClient;
 use crate::jobs::{Forges, JobCtx, JobSettings, Jobs};
-use crate::pulumi::{Runner, RunnerConfig, UnpackLimits};
+use crate::pulumi::{Isolation, Runner, RunnerConfig, Sandbox, UnpackLimits};
 use crate::queue::{JobRetryPolicy, Worker, WorkerConfig};
 use crate::server::{self, AppState};
 use crate::store::Store;
@@ -70,6 +70,11 @@ impl Service {
             None => None,
             Some(gl) => Some(GitLabClient::new(&gl.url, gl.token.expose()).context("gitlab")?),
         };
+        let isolation = isolation(config).await;
+        let preview_problem = match &isolation {
+            Isolation::Unavailable(reason) => Some(Arc::from(reason.as_str())),
+            Isolation::Sandbox(_) | Isolation::Off => None,
+        };
         let runner = Runner::new(RunnerConfig {
             command: config.pulumi.command.clone(),
             timeout: config.pulumi.timeout,
@@ -81,6 +86,7 @@ impl Service {
                 .map(|(k, v)| (k.clone(), v.expose().to_owned()))
                 .collect(),
             max_output_bytes: config.pulumi.max_output_bytes,
+            isolation,
         });
         let workspaces = tempfile::Builder::new()
             .prefix("iamgate-work-")
@@ -107,7 +113,10 @@ impl Service {
             worker_config(config),
         )
         .with_waker(Arc::clone(&notify));
-        let state = AppState::new(config, shared_store, notify);
+        let state = AppState {
+            preview_problem,
+            ..AppState::new(config, shared_store, notify)
+        };
         Ok(Service {
             store,
             state,
@@ -186,6 +195,28 @@ impl Service {
     }
 }
 
+/// How previews are isolated: the sandbox, checked by starting one; off only when the config
+/// says so (logged, since the pull request's code then runs as iamgate's own user).
+async fn isolation(config: &ServerConfig) -> Isolation {
+    if !config.pulumi.sandbox {
+        tracing::warn!(
+            "[pulumi] sandbox = false: previews run the pull request's code unisolated, as \
+             iamgate's own user"
+        );
+        return Isolation::Off;
+    }
+    match Sandbox::probe(&[]).await {
+        Ok(sandbox) => {
+            tracing::info!("previews run in a bubblewrap sandbox");
+            Isolation::Sandbox(sandbox)
+        }
+        Err(reason) => {
+            tracing::error!(%reason, "the preview sandbox cannot be set up: previews fail closed");
+            Isolation::Unavailable(reason)
+        }
+    }
+}
+
 /// The preview cache lives next to the store file, so it survives restarts with it.
 fn previews_dir(store: &SqliteStore) -> std::path::PathBuf {
     store.path().parent().map_or_else(
@@ -236,6 +267,11 @@ async fn prune_periodically(store: Arc<SqliteStore>, shutdown: CancellationToken
 
 /// Binds `config.server.listen`, builds the service and runs it until SIGTERM or SIGINT.
 pub async fn run_until_signal(config: &ServerConfig) -> anyhow::Result<()> {
+    // Not dumpable: no other process of this user may read this one's memory or environment
+    // (`/proc/<pid>/environ`, `/proc/<pid>/mem`, ptrace), where the secrets are.
+    if let Err(error) = nix::sys::prctl::set_dumpable(false) {
+        tracing::warn!(%error, "cannot mark the process not dumpable");
+    }
     let service = Service::build(config).await?;
     let addr = config.server.listen;
     let listener = TcpListener::bind(addr)

@@ -95,6 +95,8 @@ pub struct PulumiConfig {
     pub max_concurrent: usize,
     pub allow_fork_prs: bool,
     pub max_output_bytes: usize,
+    /// Previews run in the bubblewrap sandbox (default); `false` is an explicit opt-out.
+    pub sandbox: bool,
     /// `[pulumi.env]`: extra environment for previews (credentials).
     pub env: BTreeMap<String, Secret>,
 }
@@ -378,6 +380,7 @@ impl Reader<'_> {
             allow_fork_prs: self.bool("pulumi.allow_fork_prs", false),
             max_output_bytes: self
                 .positive("pulumi.max_output_bytes", DEFAULT_PULUMI_MAX_OUTPUT_BYTES),
+            sandbox: self.bool("pulumi.sandbox", true),
             env,
         }
     }

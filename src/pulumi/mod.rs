@@ -6,5 +6,6 @@
 pub mod runner;
 pub mod workspace;
 
-pub use runner::{PreviewOutput, RunError, Runner, RunnerConfig};
+pub use runner::sandbox::Sandbox;
+pub use runner::{Isolation, PreviewOutput, RunError, Runner, RunnerConfig};
 pub use workspace::{UnpackError, UnpackLimits, unpack};

@@ -1,13 +1,15 @@
 //! Running `<command> preview --json --non-interactive --stack <stack>` for one stack.
 //!
 //! Owns the child's environment (cleared, then only `PATH`, a fresh `HOME`, the headless pulumi
-//! variables and the configured `[pulumi.env]`: none of iamgate's own secrets), the concurrency
-//! limit, the timeout and the caps on output, and masking configured values in stderr. It does not
+//! variables and the configured `[pulumi.env]`: none of iamgate's own secrets), its isolation
+//! (`sandbox`: bubblewrap, unless explicitly off), the concurrency limit, the timeout and the
+//! caps on output, and masking configured values in stderr. It does not
 //! parse the output (the engine does) and does not judge the exit code (a failed preview can still
 //! print its digest: the caller decides). It never logs stderr or environment values.
 
 mod mask;
 mod process;
+pub mod sandbox;
 
 #[cfg(test)]
 mod tests;
@@ -24,6 +26,7 @@ use tokio::sync::Semaphore;
 
 use mask::{Secrets, Tail};
 use process::{Ending, Plan};
+use sandbox::{Mounts, Sandbox, resolve_program};
 
 /// How much of stderr is kept (its end).
 const STDERR_KEEP: usize = 64 * 1024;
@@ -35,8 +38,20 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 /// variables only (reference §7): no update check, no colour codes in the captured text.
 const FIXED_ENV: [(&str, &str); 2] = [("PULUMI_SKIP_UPDATE_CHECK", "true"), ("NO_COLOR", "1")];
 
+/// How previews are isolated from iamgate.
+#[derive(Debug, Clone)]
+pub enum Isolation {
+    /// In a bubblewrap sandbox (`[pulumi] sandbox = true`, the default).
+    Sandbox(Sandbox),
+    /// Unisolated: `[pulumi] sandbox = false`, an explicit opt-out.
+    Off,
+    /// The sandbox is asked for but cannot be set up here: every preview fails closed with this
+    /// reason, and the pull request's code is not run.
+    Unavailable(String),
+}
+
 /// How previews are run (`[pulumi]` of the server config).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct RunnerConfig {
     /// The pulumi executable: a name looked up on `PATH`, or a path.
     pub command: String,
@@ -48,6 +63,7 @@ pub struct RunnerConfig {
     pub env: BTreeMap<String, String>,
     /// stdout beyond this is an error and the preview is killed.
     pub max_output_bytes: usize,
+    pub isolation: Isolation,
 }
 
 /// Names the environment keys but never prints their values (they are credentials).
@@ -59,6 +75,7 @@ impl fmt::Debug for RunnerConfig {
             .field("max_concurrent", &self.max_concurrent)
             .field("env_keys", &self.env.keys().collect::<Vec<_>>())
             .field("max_output_bytes", &self.max_output_bytes)
+            .field("isolation", &self.isolation)
             .finish()
     }
 }
@@ -102,6 +119,11 @@ pub enum RunError {
         human_bytes(*limit)
     )]
     OutputTooLarge { limit: usize },
+    #[error(
+        "the preview sandbox is not available, so the pull request's code was not run (iamgate \
+         fails closed): {reason}"
+    )]
+    SandboxUnavailable { reason: String },
 }
 
 /// Runs previews; share one per server (behind an `Arc`) so the concurrency limit holds.
@@ -132,9 +154,11 @@ impl Runner {
         self
     }
 
-    /// Runs the preview of `stack` in `project_dir`, waiting for a free slot first.
+    /// Runs the preview of `stack` in `project_dir`, a directory of the unpacked repository
+    /// `workspace` (the only place the program may write), waiting for a free slot first.
     pub async fn preview(
         &self,
+        workspace: &Path,
         project_dir: &Path,
         stack: &str,
     ) -> Result<PreviewOutput, RunError> {
@@ -148,7 +172,7 @@ impl Runner {
             .await
             .expect("semaphore never closed");
         let started = Instant::now();
-        let result = self.run(project_dir, stack).await;
+        let result = self.run(workspace, project_dir, stack).await;
         let duration = started.elapsed();
         let outcome = match &result {
             Ok(output) if output.exit_code == Some(0) => "succeeded",
@@ -156,6 +180,7 @@ impl Runner {
             Err(RunError::Spawn { .. }) => "spawn_error",
             Err(RunError::Timeout { .. }) => "timeout",
             Err(RunError::OutputTooLarge { .. }) => "output_too_large",
+            Err(RunError::SandboxUnavailable { .. }) => "sandbox_unavailable",
         };
         metrics::counter!("iamgate_previews_total", "outcome" => outcome).increment(1);
         metrics::histogram!("iamgate_preview_duration_seconds").record(duration.as_secs_f64());
@@ -169,7 +194,12 @@ impl Runner {
         result.map(|output| PreviewOutput { duration, ..output })
     }
 
-    async fn run(&self, project_dir: &Path, stack: &str) -> Result<PreviewOutput, RunError> {
+    async fn run(
+        &self,
+        workspace: &Path,
+        project_dir: &Path,
+        stack: &str,
+    ) -> Result<PreviewOutput, RunError> {
         let spawn_error = |source| RunError::Spawn {
             command: self.config.command.clone(),
             source,
@@ -178,11 +208,34 @@ impl Runner {
             .prefix("iamgate-pulumi-home-")
             .tempdir()
             .map_err(spawn_error)?;
-        let mut command = Command::new(&self.config.command);
-        command
-            .args(["preview", "--json", "--non-interactive", "--stack", stack])
-            .current_dir(project_dir)
-            .env_clear();
+        let args = ["preview", "--json", "--non-interactive", "--stack", stack];
+        let mut command = match &self.config.isolation {
+            Isolation::Unavailable(reason) => {
+                return Err(RunError::SandboxUnavailable {
+                    reason: reason.clone(),
+                });
+            }
+            Isolation::Off => {
+                let mut command = Command::new(&self.config.command);
+                command.args(args).current_dir(project_dir);
+                command
+            }
+            Isolation::Sandbox(sandbox) => {
+                let program = resolve_program(&self.config.command).ok_or_else(|| {
+                    spawn_error(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        "no such executable file (on PATH)",
+                    ))
+                })?;
+                let mounts = Mounts {
+                    workspace,
+                    home: home.path(),
+                    cwd: project_dir,
+                };
+                sandbox.command(&program, &args, mounts)
+            }
+        };
+        command.env_clear();
         if let Some(path) = std::env::var_os("PATH") {
             command.env("PATH", path);
         }

@@ -1,5 +1,5 @@
-//! `GET /healthz` (the process answers) and `GET /readyz` (the store answers too). Neither
-//! touches a forge: a forge outage must not make the load balancer drop deliveries.
+//! `GET /healthz` (the process answers) and `GET /readyz` (the store answers, and previews can
+//! run). Neither touches a forge: a forge outage must not make the load balancer drop deliveries.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -12,8 +12,16 @@ pub async fn live() -> Response {
     (StatusCode::OK, "ok\n").into_response()
 }
 
-/// Readiness: 200 when the store answers a ping, else 503 (deliveries would not be stored).
+/// Readiness: 200 when the store answers a ping, else 503 (deliveries would not be stored); 503
+/// too when the preview sandbox cannot be set up (every preview would fail closed), saying why.
 pub async fn ready(State(app): State<AppState>) -> Response {
+    if let Some(problem) = &app.preview_problem {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("previews cannot run: {problem}\n"),
+        )
+            .into_response();
+    }
     match app.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
         Err(e) => {

@@ -38,6 +38,9 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Bodies larger than this are refused with 413.
     pub max_body_bytes: usize,
+    /// Why previews cannot run (the sandbox is asked for and cannot be set up): `/readyz` says
+    /// so. `None` when previews can run.
+    pub preview_problem: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -51,6 +54,7 @@ impl AppState {
             notify,
             metrics: metrics::handle(),
             max_body_bytes: config.server.max_body_bytes,
+            preview_problem: None,
         }
     }
 }

@@ -25,6 +25,7 @@ fn state(store: FakeStore) -> AppState {
         notify: Arc::new(Notify::new()),
         metrics: metrics::handle(),
         max_body_bytes: 1 << 20,
+        preview_problem: None,
     }
 }
 
@@ -56,6 +57,20 @@ async fn readyz_follows_the_store() {
     assert_eq!(
         get(&state(FakeStore::failing()), "/readyz").await.0,
         StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+#[tokio::test]
+async fn readyz_fails_and_says_why_when_previews_cannot_be_sandboxed() {
+    let state = AppState {
+        preview_problem: Some("bubblewrap (`bwrap`) is not installed".into()),
+        ..state(FakeStore::default())
+    };
+    let (status, body) = get(&state, "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        body,
+        "previews cannot run: bubblewrap (`bwrap`) is not installed\n"
     );
 }
 
@@ -177,6 +192,7 @@ fn gitlab_state(max_body_bytes: usize) -> (AppState, Arc<FakeStore>) {
         notify: Arc::new(Notify::new()),
         metrics: metrics::handle(),
         max_body_bytes,
+        preview_problem: None,
     };
     (state, store)
 }

@@ -12,5 +12,6 @@ mod crash;
 mod github_client;
 mod gitlab_client;
 mod gitlab_scenarios;
+mod sandbox;
 mod scenarios;
 mod support;

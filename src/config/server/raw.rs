@@ -30,6 +30,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "max_concurrent",
             "allow_fork_prs",
             "max_output_bytes",
+            "sandbox",
             "env",
         ],
     ),

@@ -53,6 +53,10 @@ fn a_minimal_github_config_gets_the_defaults() {
     assert_eq!(config.pulumi.timeout, Duration::from_secs(900));
     assert_eq!(config.pulumi.max_concurrent, 2);
     assert!(!config.pulumi.allow_fork_prs);
+    assert!(
+        config.pulumi.sandbox,
+        "previews are sandboxed unless the config says otherwise"
+    );
     assert_eq!(config.worker.lease, Duration::from_secs(60));
     assert_eq!(config.worker.max_attempts, 8);
 }
@@ -217,6 +221,7 @@ fn the_environment_wins_over_the_file() {
             ("IAMGATE_GITHUB__APP_ID", "777"),
             ("IAMGATE_SERVER__LISTEN", "127.0.0.1:9999"),
             ("IAMGATE_PULUMI__ALLOW_FORK_PRS", "true"),
+            ("IAMGATE_PULUMI__SANDBOX", "false"),
             ("IAMGATE_PULUMI__ENV__AWS_REGION", "eu-west-1"),
         ]),
     )
@@ -226,6 +231,7 @@ fn the_environment_wins_over_the_file() {
     assert_eq!(github.app_id, 777);
     assert_eq!(config.server.listen.port(), 9999);
     assert!(config.pulumi.allow_fork_prs);
+    assert!(!config.pulumi.sandbox);
     assert_eq!(config.pulumi.env["AWS_REGION"].expose(), "eu-west-1");
 }
 

@@ -139,7 +139,7 @@ async fn run_preview(ctx: &JobCtx, root: &Path, stack: &StackConfig) -> PreviewR
             stack.dir, stack.name
         ));
     }
-    let output = match ctx.runner.preview(&dir, &stack.stack).await {
+    let output = match ctx.runner.preview(root, &dir, &stack.stack).await {
         Ok(o) => o,
         Err(e) => return PreviewRun::Failed(e.to_string()),
     };

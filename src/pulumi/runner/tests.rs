@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use super::{PreviewOutput, RunError, Runner, RunnerConfig, human_bytes, human_duration};
+use super::{
+    Isolation, PreviewOutput, RunError, Runner, RunnerConfig, human_bytes, human_duration,
+};
 
 /// Writes an executable `/bin/sh` script and waits until it can be exec'd: a fork in another
 /// test thread while the file was open for writing makes `exec` fail with ETXTBSY for a moment.
@@ -37,6 +39,7 @@ fn config(command: &Path) -> RunnerConfig {
         max_concurrent: 2,
         env: BTreeMap::new(),
         max_output_bytes: 1024 * 1024,
+        isolation: Isolation::Off,
     }
 }
 
@@ -82,7 +85,7 @@ async fn a_successful_preview_gets_exact_args_the_project_dir_and_its_stdout() {
         ),
     );
     let output = runner(config(&command))
-        .preview(project.path(), "acme/infra/prod")
+        .preview(project.path(), project.path(), "acme/infra/prod")
         .await
         .unwrap();
     assert_eq!(output.exit_code, Some(0));
@@ -108,7 +111,7 @@ async fn a_failed_preview_returns_its_exit_code_stdout_and_stderr() {
         "echo '{\"diagnostics\":[{\"severity\":\"error\"}]}'; echo 'error: update failed' >&2; exit 4",
     );
     let output = runner(config(&command))
-        .preview(dir.path(), "dev")
+        .preview(dir.path(), dir.path(), "dev")
         .await
         .unwrap();
     assert_eq!(output.exit_code, Some(4));
@@ -124,7 +127,7 @@ async fn a_preview_killed_by_a_signal_has_no_exit_code() {
     let dir = TempDir::new().unwrap();
     let command = script(dir.path(), "kill -9 $$");
     let output = runner(config(&command))
-        .preview(dir.path(), "dev")
+        .preview(dir.path(), dir.path(), "dev")
         .await
         .unwrap();
     assert_eq!(output.exit_code, None);
@@ -135,7 +138,7 @@ async fn a_missing_command_is_a_spawn_error_naming_it() {
     let dir = TempDir::new().unwrap();
     let missing = dir.path().join("no-such-pulumi");
     let err = runner(config(&missing))
-        .preview(dir.path(), "dev")
+        .preview(dir.path(), dir.path(), "dev")
         .await
         .unwrap_err();
     assert!(matches!(err, RunError::Spawn { .. }), "{err}");
@@ -161,7 +164,10 @@ async fn a_timeout_kills_the_whole_group_including_a_grandchild_ignoring_sigterm
     let mut config = config(&command);
     config.timeout = Duration::from_millis(500);
     let started = Instant::now();
-    let err = runner(config).preview(dir.path(), "dev").await.unwrap_err();
+    let err = runner(config)
+        .preview(dir.path(), dir.path(), "dev")
+        .await
+        .unwrap_err();
     let elapsed = started.elapsed();
     match &err {
         RunError::Timeout { after, stderr } => {
@@ -190,7 +196,10 @@ async fn a_leader_ignoring_sigterm_is_killed_after_the_grace_period() {
     let mut config = config(&command);
     config.timeout = Duration::from_millis(300);
     let started = Instant::now();
-    let err = runner(config).preview(dir.path(), "dev").await.unwrap_err();
+    let err = runner(config)
+        .preview(dir.path(), dir.path(), "dev")
+        .await
+        .unwrap_err();
     assert!(matches!(err, RunError::Timeout { .. }), "{err}");
     assert!(
         started.elapsed() >= Duration::from_millis(600),
@@ -211,7 +220,7 @@ async fn grandchildren_left_behind_by_a_finished_preview_are_killed() {
         ),
     );
     let output = runner(config(&command))
-        .preview(dir.path(), "dev")
+        .preview(dir.path(), dir.path(), "dev")
         .await
         .unwrap();
     assert_eq!(output.exit_code, Some(0));
@@ -230,7 +239,10 @@ async fn the_child_sees_only_path_home_the_fixed_variables_and_the_configured_en
         ("PULUMI_BACKEND_URL".to_owned(), "file:///state".to_owned()),
         ("AWS_REGION".to_owned(), "eu-west-1".to_owned()),
     ]);
-    let output = runner(config).preview(dir.path(), "dev").await.unwrap();
+    let output = runner(config)
+        .preview(dir.path(), dir.path(), "dev")
+        .await
+        .unwrap();
     let env: BTreeMap<String, String> = String::from_utf8(output.stdout)
         .unwrap()
         .lines()
@@ -273,8 +285,8 @@ async fn home_is_a_fresh_directory_per_run_and_is_removed_afterwards() {
         "touch \"$HOME/.written\" && printf %s \"$HOME\"",
     );
     let runner = runner(config(&command));
-    let first = runner.preview(dir.path(), "dev").await.unwrap();
-    let second = runner.preview(dir.path(), "dev").await.unwrap();
+    let first = runner.preview(dir.path(), dir.path(), "dev").await.unwrap();
+    let second = runner.preview(dir.path(), dir.path(), "dev").await.unwrap();
     assert_eq!(
         first.exit_code,
         Some(0),
@@ -306,7 +318,7 @@ async fn child_env_probe() {
     let dir = TempDir::new().unwrap();
     let command = script(dir.path(), "exec env");
     let output = runner(config(&command))
-        .preview(dir.path(), "dev")
+        .preview(dir.path(), dir.path(), "dev")
         .await
         .unwrap();
     let env = String::from_utf8(output.stdout).unwrap();
@@ -360,7 +372,10 @@ async fn configured_values_are_masked_in_stderr_but_reach_the_child() {
         ),
         ("SHORT".to_owned(), "eu1".to_owned()),
     ]);
-    let output = runner(config).preview(dir.path(), "dev").await.unwrap();
+    let output = runner(config)
+        .preview(dir.path(), dir.path(), "dev")
+        .await
+        .unwrap();
     assert_eq!(output.stdout, b"correct-horse-battery");
     assert_eq!(output.stderr, "decrypt failed with *** (region eu1)\n");
 }
@@ -372,7 +387,10 @@ async fn stdout_over_the_cap_kills_the_preview() {
     let mut config = config(&command);
     config.max_output_bytes = 100_000;
     let started = Instant::now();
-    let err = runner(config).preview(dir.path(), "dev").await.unwrap_err();
+    let err = runner(config)
+        .preview(dir.path(), dir.path(), "dev")
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, RunError::OutputTooLarge { limit: 100_000 }),
         "{err}"
@@ -392,7 +410,7 @@ async fn stdout_over_the_cap_is_an_error_even_when_the_preview_exits_at_once() {
     config.max_output_bytes = 1000;
     let runner = runner(config);
     for _ in 0..30 {
-        let result = runner.preview(dir.path(), "dev").await;
+        let result = runner.preview(dir.path(), dir.path(), "dev").await;
         assert!(
             matches!(result, Err(RunError::OutputTooLarge { limit: 1000 })),
             "{:?}",
@@ -407,7 +425,10 @@ async fn stdout_exactly_at_the_cap_is_kept() {
     let command = script(dir.path(), "head -c 100000 /dev/zero");
     let mut config = config(&command);
     config.max_output_bytes = 100_000;
-    let output: PreviewOutput = runner(config).preview(dir.path(), "dev").await.unwrap();
+    let output: PreviewOutput = runner(config)
+        .preview(dir.path(), dir.path(), "dev")
+        .await
+        .unwrap();
     assert_eq!(output.stdout.len(), 100_000);
 }
 
@@ -438,9 +459,9 @@ async fn a_third_preview_waits_while_two_run() {
         (before, during)
     };
     let (a, b, c, (before, during)) = tokio::join!(
-        runner.preview(dir.path(), "a"),
-        runner.preview(dir.path(), "b"),
-        runner.preview(dir.path(), "c"),
+        runner.preview(dir.path(), dir.path(), "a"),
+        runner.preview(dir.path(), dir.path(), "b"),
+        runner.preview(dir.path(), dir.path(), "c"),
         watcher
     );
     assert_eq!((before, during), (2, 2), "the third preview did not wait");
@@ -491,4 +512,82 @@ fn the_config_debug_output_hides_env_values() {
     let shown = format!("{config:?} {:?}", Runner::new(config.clone()));
     assert!(shown.contains("PULUMI_ACCESS_TOKEN"), "{shown}");
     assert!(!shown.contains("pul-abcdef123456"), "{shown}");
+}
+
+#[tokio::test]
+async fn an_unavailable_sandbox_fails_closed_without_running_the_program() {
+    let dir = TempDir::new().unwrap();
+    let ran = dir.path().join("ran");
+    let command = script(dir.path(), &format!("touch '{}'", ran.display()));
+    let config = RunnerConfig {
+        isolation: Isolation::Unavailable("bwrap: no user namespaces".to_owned()),
+        ..config(&command)
+    };
+    let err = runner(config)
+        .preview(dir.path(), dir.path(), "dev")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RunError::SandboxUnavailable { .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "the preview sandbox is not available, so the pull request's code was not run (iamgate \
+         fails closed): bwrap: no user namespaces"
+    );
+    assert!(!ran.exists(), "the program ran unisolated");
+}
+
+#[tokio::test]
+async fn in_the_sandbox_the_program_writes_only_its_workspace_and_sees_no_other_process() {
+    let Ok(sandbox) = super::Sandbox::probe(&[]).await else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "bubblewrap is needed for this test; .ci/run installs it"
+        );
+        eprintln!("skipped: the bubblewrap sandbox cannot be set up here");
+        return;
+    };
+    let dir = TempDir::new().unwrap();
+    let (workspace, bin) = (dir.path().join("workspace"), dir.path().join("bin"));
+    let outside = dir.path().join("outside");
+    fs::create_dir(&workspace).unwrap();
+    fs::create_dir(&bin).unwrap();
+    fs::write(&outside, "untouched").unwrap();
+    let command = script(
+        &bin,
+        &format!(
+            "{{ cat '{outside}'; }} 2>/dev/null >&2\n\
+             {{ echo x >> '{outside}'; }} 2>/dev/null\n\
+             echo x > inside\n\
+             ls /proc | grep -c '^[0-9]' >&2\n\
+             id -u >&2\n\
+             exit 0",
+            outside = outside.display()
+        ),
+    );
+    let config = RunnerConfig {
+        isolation: Isolation::Sandbox(sandbox),
+        ..config(&command)
+    };
+    let output = runner(config)
+        .preview(&workspace, &workspace, "dev")
+        .await
+        .unwrap();
+    assert_eq!(output.exit_code, Some(0), "{}", output.stderr);
+    assert_eq!(fs::read_to_string(&outside).unwrap(), "untouched");
+    assert!(
+        workspace.join("inside").exists(),
+        "the workspace is writable"
+    );
+    let lines: Vec<&str> = output.stderr.lines().collect();
+    // Its own PID namespace: bwrap's init, the script, and the `ls` and `grep` of that line.
+    assert!(
+        lines[0].parse::<u32>().is_ok_and(|n| n <= 4),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(lines[1], "65534", "{}", output.stderr);
+    assert_eq!(lines.len(), 2, "{}", output.stderr);
 }

@@ -42,6 +42,7 @@ fn app_with(store: FakeStore, max_body_bytes: usize) -> App {
         notify: Arc::clone(&notify),
         metrics: metrics::handle(),
         max_body_bytes,
+        preview_problem: None,
     };
     App {
         store,

@@ -111,6 +111,9 @@ pub struct Options {
     pub timeout_secs: u64,
     pub max_body_bytes: u64,
     pub lease_secs: u64,
+    /// `[pulumi] sandbox`: off unless a scenario tests the sandbox, because the fake pulumi
+    /// records its runs beside itself, which the sandbox makes read-only.
+    pub sandbox: bool,
 }
 
 impl Default for Options {
@@ -120,6 +123,7 @@ impl Default for Options {
             timeout_secs: 30,
             max_body_bytes: 1024 * 1024,
             lease_secs: 30,
+            sandbox: false,
         }
     }
 }
@@ -137,7 +141,7 @@ pub fn config_toml(
         "[server]\nlisten = {listen}\nmax_body_bytes = {max_body}\n\n\
          [store]\nurl = {store}\n\n\
          {forge}\n\
-         [pulumi]\ncommand = {command}\ntimeout_secs = {timeout}\nmax_concurrent = 2\nallow_fork_prs = {fork}\n\n\
+         [pulumi]\ncommand = {command}\ntimeout_secs = {timeout}\nmax_concurrent = 2\nallow_fork_prs = {fork}\nsandbox = {sandbox}\n\n\
          [pulumi.env]\nAWS_REGION = \"us-east-1\"\nPULUMI_ACCESS_TOKEN = {token}\n\n\
          [worker]\nconcurrency = 2\nlease_secs = {lease}\nmax_attempts = 8\n",
         listen = toml_string(listen),
@@ -146,6 +150,7 @@ pub fn config_toml(
         command = toml_string(&command.display().to_string()),
         timeout = options.timeout_secs,
         fork = options.allow_fork_prs,
+        sandbox = options.sandbox,
         lease = options.lease_secs,
         token = toml_string(PULUMI_TOKEN),
     )

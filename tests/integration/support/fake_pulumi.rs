@@ -39,7 +39,8 @@ done
 sep=$(printf '\037')
 line=$(pwd)
 for arg in "$@"; do line="$line$sep$arg"; done
-printf '%s\n' "$line" >> "$base/invocations.log"
+# Inside a preview sandbox this directory is read-only: the run goes on unrecorded.
+printf '%s\n' "$line" 2>/dev/null >> "$base/invocations.log"
 behaviour=''
 for dir in "$base"/stacks/*; do
   [ -f "$dir/stack" ] || continue
@@ -53,6 +54,33 @@ case $(cat "$behaviour/mode") in
   replay) cat "$behaviour/stdout"; exit 0 ;;
   fail) cat "$behaviour/stdout"; cat "$behaviour/stderr" >&2; exit "$(cat "$behaviour/code")" ;;
   print_env) env; exit 0 ;;
+  hostile)
+    # What a pull request's program could try against iamgate; anything that works is reported
+    # (exit 1, on stderr: the comment quotes it), else the preview is replayed as usual.
+    report=''
+    for env in /proc/[0-9]*/environ; do
+      if { tr '\000' '\n' < "$env"; } 2>/dev/null | grep -q '^CARGO_MANIFEST_DIR='; then
+        report="$report [read the environment of ${env%/environ}]"
+      fi
+    done
+    while read -r target; do
+      if [ -r "$target" ]; then
+        report="$report [read $target: $(head -c 40 "$target" | tr -dc 'A-Za-z0-9 =_-')]"
+      fi
+    done < "$behaviour/readable"
+    while read -r target; do
+      if [ -e "$target" ] && (printf 'escaped\n' >> "$target") 2>/dev/null; then
+        report="$report [wrote $target]"
+      fi
+    done < "$behaviour/writable"
+    for pid in $(cat "$behaviour/signal"); do
+      kill -0 "$pid" 2>/dev/null && grep -q integration "/proc/$pid/cmdline" 2>/dev/null \
+        && report="$report [can signal $pid]"
+    done
+    setsid sleep "$(cat "$behaviour/daemon")" </dev/null >/dev/null 2>&1 &
+    sleep 0.3 # until the daemon has left the run's process group, as an attacker would wait
+    if [ -n "$report" ]; then echo "escaped:$report" >&2; exit 1; fi
+    cat "$behaviour/stdout"; exit 0 ;;
   hang)
     echo $$ > "$behaviour/pid"
     (trap '' TERM; exec sleep 100000) &
@@ -147,6 +175,56 @@ impl FakePulumi {
             .behaviour_dir(stack)
             .unwrap_or_else(|| panic!("fake pulumi: no behaviour for stack {stack}"));
         write(&dir.join("release"), b"");
+    }
+
+    /// `stack` tries what a hostile pull request would: read the environment of every process it
+    /// can see, read each of `readable`, append to each of `writable`, signal each of `signal`
+    /// (pids), and leave a `setsid sleep <daemon_secs>` daemon behind. Whatever works makes it exit 1
+    /// with `escaped: [...]` on stderr; when nothing does, it prints `fixture` and exits 0.
+    pub fn hostile(
+        &self,
+        stack: &str,
+        fixture: impl AsRef<Path>,
+        readable: &[&Path],
+        writable: &[&Path],
+        signal: &[u32],
+        daemon_secs: u32,
+    ) {
+        let fixture = fixture.as_ref();
+        let content =
+            fs::read(fixture).unwrap_or_else(|e| panic!("fixture {}: {e}", fixture.display()));
+        self.set(stack, "hostile", 0, b"", &content);
+        let dir = self
+            .behaviour_dir(stack)
+            .unwrap_or_else(|| panic!("no behaviour for {stack}"));
+        let lines = |paths: &[&Path]| {
+            paths
+                .iter()
+                .map(|p| format!("{}\n", p.display()))
+                .collect::<String>()
+        };
+        write(&dir.join("readable"), lines(readable).as_bytes());
+        write(&dir.join("writable"), lines(writable).as_bytes());
+        let pids: Vec<String> = signal.iter().map(u32::to_string).collect();
+        write(&dir.join("signal"), pids.join(" ").as_bytes());
+        write(&dir.join("daemon"), daemon_secs.to_string().as_bytes());
+    }
+
+    /// The pids of the `sleep <daemon_secs>` daemons hostile runs left behind (none, when
+    /// sandboxed).
+    pub fn left_behind(daemon_secs: u32) -> Vec<u32> {
+        let cmdline = format!("sleep\0{daemon_secs}\0").into_bytes();
+        fs::read_dir("/proc")
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                    .filter(|pid| {
+                        fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == cmdline)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// `stack` prints its environment (`env` output, `KEY=value` lines) on stdout.

@@ -1,0 +1,245 @@
+//! The preview sandbox: bubblewrap (`bwrap`) around the pulumi command. The code under review
+//! runs as another uid (65534) in its own user, PID, IPC, UTS and cgroup namespaces, with no
+//! capabilities and `no_new_privs`; it sees a read-only system (`/usr` and the few files of `/etc`
+//! that name resolution, TLS and the dynamic linker need), writes only its workspace, a fresh
+//! HOME and a private `/tmp`, and sees none of iamgate's files, environment or processes. It dies
+//! with its runner (`--die-with-parent`), and when its first process ends the kernel kills
+//! everything left in its PID namespace, `setsid` daemons included. The network is shared:
+//! pulumi needs its backend and the cloud.
+//!
+//! Knows nothing of pulumi's arguments or of secrets; the runner builds the command line.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::Command;
+
+/// The uid and gid the program runs as inside (`nobody`).
+const SANDBOX_ID: &str = "65534";
+
+/// How long the start-up check may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Files and directories of `/etc` the programs need (name resolution, TLS roots, users, the
+/// dynamic linker, Debian's alternatives such as `/usr/bin/node`), bound read-only when present.
+/// Nothing else of `/etc` is visible: iamgate's own config may live there.
+const ETC: &[&str] = &[
+    "/etc/alternatives",
+    "/etc/ca-certificates",
+    "/etc/gai.conf",
+    "/etc/group",
+    "/etc/host.conf",
+    "/etc/hosts",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/localtime",
+    "/etc/nsswitch.conf",
+    "/etc/passwd",
+    "/etc/pki",
+    "/etc/resolv.conf",
+    "/etc/ssl",
+];
+
+/// The top-level directories that merged-`/usr` systems make symlinks into `/usr`.
+const USR_LINKS: &[&str] = &["/bin", "/lib", "/lib32", "/lib64", "/libx32", "/sbin"];
+
+/// A sandbox that was set up successfully on this machine.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    bwrap: PathBuf,
+    /// `--ro-bind`, `--symlink`, ... for the system view, computed once.
+    system: Vec<OsString>,
+}
+
+/// Where one run's program may write, and where it starts.
+#[derive(Debug, Clone, Copy)]
+pub struct Mounts<'a> {
+    /// The unpacked repository: writable (installs write `node_modules`, virtualenvs, ...).
+    pub workspace: &'a Path,
+    /// The run's fresh HOME: writable.
+    pub home: &'a Path,
+    /// The directory the program starts in (inside `workspace`).
+    pub cwd: &'a Path,
+}
+
+impl Sandbox {
+    /// Finds `bwrap` on `PATH` and starts one sandbox (running `true`) to prove that this
+    /// machine allows it. `extra` are more read-only paths to show (toolchains outside `/usr`).
+    /// The error says what failed and how to fix it; it is shown where previews would run.
+    pub async fn probe(extra: &[PathBuf]) -> Result<Sandbox, String> {
+        let bwrap = find_on_path("bwrap").ok_or_else(|| {
+            "bubblewrap (`bwrap`) is not installed: install it (Debian/Ubuntu: `apt-get install \
+             bubblewrap`), or set [pulumi] sandbox = false to run previews unisolated"
+                .to_owned()
+        })?;
+        for path in extra {
+            if !path.is_absolute() {
+                return Err(format!(
+                    "[pulumi] sandbox_paths: `{}` is not an absolute path",
+                    path.display()
+                ));
+            }
+        }
+        let sandbox = Sandbox {
+            bwrap,
+            system: system_view(extra),
+        };
+        let home = tempfile::tempdir().map_err(|e| format!("cannot create a temp dir: {e}"))?;
+        let mounts = Mounts {
+            workspace: home.path(),
+            home: home.path(),
+            cwd: home.path(),
+        };
+        let mut check = sandbox.command(Path::new("/bin/sh"), &["-c", "exit 0"], mounts);
+        check
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let output = tokio::time::timeout(PROBE_TIMEOUT, check.output())
+            .await
+            .map_err(|_| "starting a test sandbox did not finish within 10 s".to_owned())?
+            .map_err(|e| format!("cannot run `{}`: {e}", sandbox.bwrap.display()))?;
+        if output.status.success() {
+            Ok(sandbox)
+        } else {
+            let said = String::from_utf8_lossy(&output.stderr);
+            Err(format!(
+                "bubblewrap cannot create the preview sandbox here ({}): the kernel or the \
+                 container runtime must allow user namespaces (see docs/github-app.md, \"What a \
+                 pull request's code can and cannot do\"), or set [pulumi] sandbox = false to run \
+                 previews unisolated",
+                said.trim()
+            ))
+        }
+    }
+
+    /// The command that runs `program` with `args` inside a new sandbox. The caller sets the
+    /// environment (it reaches the program as set) and the stdio.
+    pub fn command(&self, program: &Path, args: &[&str], mounts: Mounts<'_>) -> Command {
+        let mut command = Command::new(&self.bwrap);
+        command
+            .args([
+                "--unshare-user",
+                "--unshare-pid",
+                "--unshare-ipc",
+                "--unshare-uts",
+                "--unshare-cgroup-try",
+                "--share-net",
+                "--uid",
+                SANDBOX_ID,
+                "--gid",
+                SANDBOX_ID,
+                "--hostname",
+                "iamgate-preview",
+                "--die-with-parent",
+                "--new-session",
+                "--cap-drop",
+                "ALL",
+            ])
+            .args(&self.system)
+            .args(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
+        // The program's own directory (pulumi and its language plugins), unless /usr shows it.
+        if let Some(dir) = program.parent().filter(|d| !d.starts_with("/usr")) {
+            command.arg("--ro-bind").arg(dir).arg(dir);
+        }
+        command
+            .arg("--bind")
+            .arg(mounts.workspace)
+            .arg(mounts.workspace)
+            .arg("--bind")
+            .arg(mounts.home)
+            .arg(mounts.home)
+            .arg("--chdir")
+            .arg(mounts.cwd)
+            .arg("--")
+            .arg(program)
+            .args(args);
+        command
+    }
+}
+
+/// `/usr` read-only, the merged-`/usr` links (or the directories, on systems without them), the
+/// needed parts of `/etc`, and `extra`.
+fn system_view(extra: &[PathBuf]) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["--ro-bind".into(), "/usr".into(), "/usr".into()];
+    for top in USR_LINKS {
+        match std::fs::read_link(top) {
+            Ok(target) => {
+                args.extend(["--symlink".into(), target.into_os_string(), (*top).into()]);
+            }
+            Err(_) if Path::new(top).is_dir() => {
+                args.extend(["--ro-bind".into(), (*top).into(), (*top).into()]);
+            }
+            Err(_) => {}
+        }
+    }
+    for path in ETC {
+        args.extend(["--ro-bind-try".into(), (*path).into(), (*path).into()]);
+    }
+    for path in extra {
+        args.extend([
+            "--ro-bind".into(),
+            path.as_os_str().to_owned(),
+            path.as_os_str().to_owned(),
+        ]);
+    }
+    args
+}
+
+/// `name` as the first executable file of that name on `PATH`; a name with a `/` is taken as
+/// a path (made absolute against the current directory).
+pub fn resolve_program(name: &str) -> Option<PathBuf> {
+    if name.contains('/') {
+        let path = Path::new(name);
+        let path = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            std::env::current_dir().ok()?.join(path)
+        };
+        return path.is_file().then_some(path);
+    }
+    find_on_path(name)
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_system_view_shows_usr_and_parts_of_etc_only() {
+        let args: Vec<String> = system_view(&[PathBuf::from("/opt/toolchain")])
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(args[..3], ["--ro-bind", "/usr", "/usr"]);
+        assert!(args.iter().any(|a| a == "/etc/resolv.conf"));
+        assert!(!args.iter().any(|a| a == "/etc" || a == "/" || a == "/root"));
+        assert!(args.ends_with(&[
+            "--ro-bind".to_owned(),
+            "/opt/toolchain".to_owned(),
+            "/opt/toolchain".to_owned()
+        ]));
+    }
+
+    #[test]
+    fn programs_resolve_on_path_or_as_paths() {
+        assert!(resolve_program("sh").is_some_and(|p| p.is_absolute()));
+        assert_eq!(resolve_program("no-such-program-iamgate"), None);
+        assert_eq!(resolve_program("/no/such/iamgate"), None);
+    }
+}
