@@ -6,7 +6,8 @@
 //! status for that head was posted and the one comment updated.
 //!
 //! ```sh
-//! cargo bench --bench pr_flow                  # 200 iterations; IAMGATE_BENCH_ITERS=N
+//! cargo bench --bench pr_flow                         # 200 iterations; IAMGATE_BENCH_ITERS=N
+//! IAMGATE_BENCH_SANDBOX=1 cargo bench --bench pr_flow  # the preview in the bubblewrap sandbox
 //! ```
 #![allow(
     clippy::unwrap_used,
@@ -68,12 +69,16 @@ async fn run(iterations: usize) {
         .repo(REPO)
         .file(REPO, BASE, ".iamgate.yml", REPO_CONFIG)
         .team("acme", "security", &["alice"]);
-    let pulumi = fake_pulumi(work.path()).unwrap();
+    // The fake pulumi in a directory of its own: the sandbox shows the program's directory.
+    let bin = work.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let pulumi = fake_pulumi(&bin).unwrap();
+    let sandbox = std::env::var_os("IAMGATE_BENCH_SANDBOX").is_some_and(|v| v == "1");
     let config = ServerConfig::parse(
         &format!(
             "[server]\nlisten = \"127.0.0.1:0\"\n[store]\nurl = \"sqlite://{}\"\n\
              [github]\napp_id = {}\nprivate_key_path = \"{root}/tests/fixtures/keys/test-app.private-key.pem\"\n\
-             webhook_secret = \"{SECRET}\"\napi_url = \"{}\"\n[pulumi]\ncommand = \"{}\"\nsandbox = false\n",
+             webhook_secret = \"{SECRET}\"\napi_url = \"{}\"\n[pulumi]\ncommand = \"{}\"\nsandbox = {sandbox}\n",
             work.path().join("iamgate.db").display(),
             github.app_id(),
             github.url(),

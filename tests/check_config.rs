@@ -12,12 +12,41 @@ fn iamgate() -> Command {
 }
 
 #[test]
-fn the_example_server_config_passes() {
+fn the_example_server_config_passes_and_says_how_previews_run() {
+    let bwrap = std::process::Command::new("bwrap")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let check = iamgate()
+        .args(["check-config", "config/server.example.toml"])
+        .assert();
+    if bwrap {
+        check
+            .success()
+            .stdout("config/server.example.toml: ok\npreviews: in the bubblewrap sandbox\n");
+    } else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "bubblewrap is needed here; .ci/run installs it"
+        );
+        check.code(1).stderr(predicates::str::contains(
+            "config/server.example.toml: ok as a file, but previews cannot run here: bubblewrap \
+             (`bwrap`) is not installed",
+        ));
+    }
+}
+
+#[test]
+fn without_the_sandbox_check_config_says_previews_are_not_sandboxed() {
     iamgate()
         .args(["check-config", "config/server.example.toml"])
+        .env("IAMGATE_PULUMI__SANDBOX", "false")
         .assert()
         .success()
-        .stdout("config/server.example.toml: ok\n");
+        .stdout(
+            "config/server.example.toml: ok\npreviews: NOT sandboxed ([pulumi] sandbox = false): \
+             the pull request's code runs as iamgate's own user\n",
+        );
 }
 
 #[test]

@@ -23,15 +23,17 @@ reviews:
     from: { teams: [acme/security] }
 "#;
 
-/// Writes an executable `pulumi` into `dir` that prints the risky example preview whatever it
-/// is asked; returns its path.
+/// Writes an executable `pulumi` into `dir`, with a copy of the risky example preview beside it,
+/// that prints the preview whatever it is asked; returns its path. Everything it reads is in
+/// `dir`, so it also runs in the preview sandbox (which shows the program's directory only).
 pub fn fake_pulumi(dir: &Path) -> std::io::Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let path = dir.join("pulumi");
     let preview = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/risky-preview.json");
+    std::fs::copy(&preview, dir.join("preview.json"))?;
     std::fs::write(
         &path,
-        format!("#!/bin/sh\nexec cat '{}'\n", preview.display()),
+        "#!/bin/sh\nexec cat \"$(dirname \"$0\")/preview.json\"\n",
     )?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
     Ok(path)

@@ -1,13 +1,16 @@
 //! `iamgate check-config FILE`: validates a server config (`.toml`, with the `IAMGATE_*`
 //! environment applied as `serve` would) or a repository config (`.yml`/`.yaml`, such as
 //! `.iamgate.yml`). Prints `FILE: ok`, or every problem as `FILE: key.path (line N): message`
-//! and exits 3. Never prints a config value (secrets stay unseen).
+//! and exits 3. For a server config it then says whether previews can run here: it starts a
+//! test sandbox as `serve` would (exit 1 when it cannot be set up). Never prints a config value
+//! (secrets stay unseen).
 
 use std::path::{Path, PathBuf};
 
 use super::{Outcome, write_stdout};
 use crate::config::server::{ServerConfig, process_env};
 use crate::config::{Problems, repo};
+use crate::pulumi::Sandbox;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -40,7 +43,12 @@ pub fn run(args: &Args) -> Outcome {
                  repository config (.iamgate.yml, .yml, .yaml)"
             ));
         }
-        Some(Kind::Server) => ServerConfig::load(Some(&args.file), process_env()).map(|_| ()),
+        Some(Kind::Server) => {
+            return match ServerConfig::load(Some(&args.file), process_env()) {
+                Ok(config) => server_ok(&name, &config),
+                Err(problems) => Outcome::InvalidInput(render(&name, &problems)),
+            };
+        }
         Some(Kind::Repo) => match std::fs::read_to_string(&args.file) {
             Ok(text) => repo::parse(&text).map(|_| ()),
             Err(e) => return Outcome::InvalidInput(format!("cannot read {name}: {e}")),
@@ -52,6 +60,34 @@ pub fn run(args: &Args) -> Outcome {
             Err(e) => Outcome::Failed(e),
         },
         Err(problems) => Outcome::InvalidInput(render(&name, &problems)),
+    }
+}
+
+/// A valid server config: `FILE: ok`, then how previews would run here.
+fn server_ok(name: &str, config: &ServerConfig) -> Outcome {
+    let previews = if config.pulumi.sandbox {
+        let probe = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .map(|runtime| runtime.block_on(Sandbox::probe(&[])));
+        match probe {
+            Ok(Ok(_)) => "previews: in the bubblewrap sandbox".to_owned(),
+            Ok(Err(reason)) => {
+                return Outcome::Failed(anyhow::anyhow!(
+                    "{name}: ok as a file, but previews cannot run here: {reason}"
+                ));
+            }
+            Err(e) => return Outcome::Failed(e),
+        }
+    } else {
+        "previews: NOT sandboxed ([pulumi] sandbox = false): the pull request's code runs as \
+         iamgate's own user"
+            .to_owned()
+    };
+    match write_stdout(&format!("{name}: ok\n{previews}\n")) {
+        Ok(()) => Outcome::Done,
+        Err(e) => Outcome::Failed(e),
     }
 }
 

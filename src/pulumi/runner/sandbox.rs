@@ -205,9 +205,12 @@ pub fn resolve_program(name: &str) -> Option<PathBuf> {
     find_on_path(name)
 }
 
+/// Where programs are looked up when `PATH` is not set (as `execvp` does, plus /usr/local).
+const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
 fn find_on_path(name: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH")?;
+    let path = std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into());
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
         .find(|candidate| {
