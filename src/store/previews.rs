@@ -5,6 +5,7 @@
 //! to a temporary file and renamed, so a crash never leaves a half-written one.
 
 use std::io::{Read, Write};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -93,7 +94,11 @@ impl PreviewCache {
         head: &Sha,
         outcome: &PreviewRun,
     ) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
+        // Owner only, like the store: entries (0600, as temp files are made) hold preview output.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)?;
         let base = self.entry(pr, stack, head);
         let (path, bytes) = match outcome {
             PreviewRun::Failed(reason) => {

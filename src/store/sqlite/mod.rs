@@ -94,6 +94,7 @@ impl SqliteStore {
                         source,
                     })?;
                 }
+                owner_only(&path)?;
                 (path, None)
             }
             None => {
@@ -517,4 +518,35 @@ impl Store for SqliteStore {
     async fn fingerprints(&self, pr: &PrRef) -> StoreResult<BTreeMap<String, String>> {
         votes::fingerprints(&self.readers, &pr.key()).await
     }
+}
+
+/// Creates the database file readable and writable by its owner only (0600), or tightens an
+/// existing one and its WAL files: the store holds the votes and the audit trail. SQLite creates
+/// the `-wal` and `-shm` files with the database file's mode.
+fn owner_only(path: &Path) -> StoreResult<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io = |source| StoreError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: file.display().to_string(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(())
 }

@@ -644,3 +644,35 @@ async fn throughput_at_5000_deliveries_per_second() {
     );
     assert!(at(0.99) < Duration::from_millis(20), "p99 {:?}", at(0.99));
 }
+
+#[tokio::test]
+async fn the_database_and_its_wal_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("data").join("iamgate.db");
+    let store = SqliteStore::open(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("open");
+    store.ping().await.expect("ping");
+    for suffix in ["", "-wal"] {
+        let file = format!("{}{suffix}", path.display());
+        let mode = std::fs::metadata(&file)
+            .expect("exists")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}: {mode:o}");
+    }
+    store.close().await;
+
+    // An existing database made readable by others is tightened on open.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let store = SqliteStore::open(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("reopen");
+    let mode = std::fs::metadata(&path)
+        .expect("exists")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    store.close().await;
+}
