@@ -155,6 +155,7 @@ impl ServerConfig {
             return Err(problems);
         };
         raw.apply_env(env, &mut problems);
+        raw.read_secret_files(&mut problems);
         let config = Reader {
             raw: &raw,
             problems: &mut problems,

@@ -16,11 +16,25 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
     ("store", &["url"]),
     (
         "github",
-        &["app_id", "private_key_path", "webhook_secret", "api_url"],
+        &[
+            "app_id",
+            "private_key_path",
+            "webhook_secret",
+            "webhook_secret_file",
+            "api_url",
+        ],
     ),
     (
         "gitlab",
-        &["url", "token", "webhook_secret", "signing_token"],
+        &[
+            "url",
+            "token",
+            "token_file",
+            "webhook_secret",
+            "webhook_secret_file",
+            "signing_token",
+            "signing_token_file",
+        ],
     ),
     (
         "pulumi",
@@ -35,6 +49,15 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
         ],
     ),
     ("worker", &["concurrency", "lease_secs", "max_attempts"]),
+];
+
+/// The secrets that can also be given as a file to read (`<key>_file`, or the variable
+/// `IAMGATE_<SECTION>__<KEY>_FILE`), as container secrets are mounted.
+const FROM_FILE: &[&str] = &[
+    "github.webhook_secret",
+    "gitlab.token",
+    "gitlab.webhook_secret",
+    "gitlab.signing_token",
 ];
 
 /// The free-form string map inside `[pulumi]`.
@@ -235,6 +258,48 @@ impl Raw {
             let origin = Origin::Env { var };
             let value = Value::Str(value);
             self.entries.insert(path, Entry { value, origin });
+        }
+    }
+
+    /// Reads each `<secret>_file` into `<secret>` (one trailing newline dropped). Setting both
+    /// is a problem, and so is a file that cannot be read; the file's content is never shown.
+    pub(super) fn read_secret_files(&mut self, problems: &mut Problems) {
+        for key in FROM_FILE {
+            let file_key = format!("{key}_file");
+            let Some(entry) = self.entries.remove(&file_key) else {
+                continue;
+            };
+            let line = match &entry.origin {
+                Origin::File { line } => Some(*line),
+                Origin::Env { .. } => None,
+            };
+            if self.entries.contains_key(*key) {
+                let message = format!("set either {key} or {file_key}, not both");
+                problem(problems, file_key, line, message);
+                continue;
+            }
+            let Value::Str(path) = &entry.value else {
+                problem(problems, file_key, line, "expected a file path".to_owned());
+                continue;
+            };
+            match std::fs::read_to_string(path) {
+                Ok(text) => {
+                    let text = text.strip_suffix('\n').unwrap_or(&text);
+                    let text = text.strip_suffix('\r').unwrap_or(text).to_owned();
+                    let origin = entry.origin.clone();
+                    self.entries.insert(
+                        (*key).to_owned(),
+                        Entry {
+                            value: Value::Str(text),
+                            origin,
+                        },
+                    );
+                }
+                Err(e) => {
+                    let message = format!("cannot read the file `{path}`: {e}");
+                    problem(problems, file_key, line, message);
+                }
+            }
         }
     }
 }

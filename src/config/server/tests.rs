@@ -342,3 +342,60 @@ fn a_public_key_is_not_a_private_key() {
         vec![("github.private_key_path".to_owned(), Some(3))]
     );
 }
+
+#[test]
+fn secrets_can_be_read_from_files() {
+    let dir = tempfile::tempdir().expect("dir");
+    let secret = dir.path().join("webhook-secret");
+    std::fs::write(&secret, "from-a-mounted-file-0123\n").expect("write");
+    let token = dir.path().join("gitlab-token");
+    std::fs::write(&token, "glpat-from-a-file").expect("write");
+    let text = format!(
+        "[github]\napp_id = 12345\nprivate_key_path = \"{}\"\nwebhook_secret_file = \"{}\"\n",
+        key_path(),
+        secret.display()
+    );
+    let config = ServerConfig::parse(
+        &format!("{text}[gitlab]\nwebhook_secret = \"0123456789abcdef-gitlab\"\n"),
+        env(&[("IAMGATE_GITLAB__TOKEN_FILE", &token.display().to_string())]),
+    )
+    .expect("valid");
+    let github = config.github.expect("github");
+    assert_eq!(github.webhook_secret.expose(), "from-a-mounted-file-0123");
+    assert_eq!(
+        config.gitlab.expect("gitlab").token.expose(),
+        "glpat-from-a-file"
+    );
+}
+
+#[test]
+fn a_secret_file_that_cannot_be_read_or_a_secret_set_twice_is_a_problem() {
+    let text = format!(
+        "[github]\napp_id = 12345\nprivate_key_path = \"{}\"\nwebhook_secret_file = \"/no/such/secret\"\n\
+         [gitlab]\ntoken = \"glpat-inline\"\ntoken_file = \"/no/such/token\"\n\
+         webhook_secret = \"0123456789abcdef-gitlab\"\n",
+        key_path()
+    );
+    let problems = ServerConfig::parse(&text, no_env()).expect_err("problems");
+    let shown = problems.to_string();
+    assert!(
+        shown.contains("cannot read the file `/no/such/secret`"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("set either gitlab.token or gitlab.token_file, not both"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("glpat-inline"),
+        "a secret was shown: {shown}"
+    );
+    assert_eq!(
+        paths(&problems),
+        vec![
+            ("github.webhook_secret_file".to_owned(), Some(4)),
+            ("gitlab.token_file".to_owned(), Some(7)),
+            ("github.webhook_secret".to_owned(), Some(1)),
+        ]
+    );
+}
