@@ -87,6 +87,7 @@ impl Service {
                 .collect(),
             max_output_bytes: config.pulumi.max_output_bytes,
             isolation,
+            install: config.pulumi.install,
         });
         let workspaces = tempfile::Builder::new()
             .prefix("iamgate-work-")
@@ -104,6 +105,7 @@ impl Service {
                 unpack: UnpackLimits::default(),
                 workspace_root: workspaces.path().to_path_buf(),
                 previews: PreviewCache::new(previews_dir(&store)),
+                caches: data_dir(&store).join("caches"),
             },
         };
         let notify = Arc::new(Notify::new());
@@ -217,12 +219,17 @@ async fn isolation(config: &ServerConfig) -> Isolation {
     }
 }
 
-/// The preview cache lives next to the store file, so it survives restarts with it.
+/// The directory of the store file: the preview cache and the repositories' package caches live
+/// beside it, so they survive restarts with it.
+fn data_dir(store: &SqliteStore) -> std::path::PathBuf {
+    store
+        .path()
+        .parent()
+        .map_or_else(std::path::PathBuf::new, std::path::Path::to_path_buf)
+}
+
 fn previews_dir(store: &SqliteStore) -> std::path::PathBuf {
-    store.path().parent().map_or_else(
-        || std::path::PathBuf::from("previews"),
-        |p| p.join("previews"),
-    )
+    data_dir(store).join("previews")
 }
 
 fn worker_config(config: &ServerConfig) -> WorkerConfig {

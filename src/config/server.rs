@@ -97,6 +97,8 @@ pub struct PulumiConfig {
     pub max_output_bytes: usize,
     /// Previews run in the bubblewrap sandbox (default); `false` is an explicit opt-out.
     pub sandbox: bool,
+    /// `<command> install` runs before each preview (default).
+    pub install: bool,
     /// `[pulumi.env]`: extra environment for previews (credentials).
     pub env: BTreeMap<String, Secret>,
 }
@@ -382,6 +384,7 @@ impl Reader<'_> {
             max_output_bytes: self
                 .positive("pulumi.max_output_bytes", DEFAULT_PULUMI_MAX_OUTPUT_BYTES),
             sandbox: self.bool("pulumi.sandbox", true),
+            install: self.bool("pulumi.install", true),
             env,
         }
     }

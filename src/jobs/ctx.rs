@@ -30,6 +30,9 @@ pub struct JobSettings {
     pub workspace_root: PathBuf,
     /// Preview outcomes by PR, stack and head, reused until the code changes or `rerun`.
     pub previews: PreviewCache,
+    /// Under it, one directory per repository of package-manager and plugin caches, kept between
+    /// installs and previews of that repository only.
+    pub caches: PathBuf,
 }
 
 /// Everything a job needs.

@@ -64,6 +64,8 @@ pub struct RunnerConfig {
     /// stdout beyond this is an error and the preview is killed.
     pub max_output_bytes: usize,
     pub isolation: Isolation,
+    /// `[pulumi] install`: `<command> install` runs before each preview.
+    pub install: bool,
 }
 
 /// Names the environment keys but never prints their values (they are credentials).
@@ -76,13 +78,41 @@ impl fmt::Debug for RunnerConfig {
             .field("env_keys", &self.env.keys().collect::<Vec<_>>())
             .field("max_output_bytes", &self.max_output_bytes)
             .field("isolation", &self.isolation)
+            .field("install", &self.install)
             .finish()
     }
 }
 
-/// What a preview that ran to its end produced. A non-zero exit is not an error here.
+/// Where one run happens.
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    /// The unpacked repository: the only place the program may write, besides `caches`.
+    pub workspace: &'a Path,
+    /// The stack's directory inside `workspace`: where the command runs.
+    pub project_dir: &'a Path,
+    /// The repository's package-manager and plugin caches, kept between runs (writable); the
+    /// package managers and pulumi are pointed at it. `None`: nothing is kept.
+    pub caches: Option<&'a Path>,
+}
+
+/// The caches under [`Place::caches`], by the variable that points a tool at its directory.
+const CACHE_ENV: [(&str, &str); 10] = [
+    ("PULUMI_HOME", "pulumi"),
+    ("npm_config_cache", "npm"),
+    ("YARN_CACHE_FOLDER", "yarn"),
+    ("npm_config_store_dir", "pnpm"),
+    ("PIP_CACHE_DIR", "pip"),
+    ("POETRY_CACHE_DIR", "poetry"),
+    ("UV_CACHE_DIR", "uv"),
+    ("GOMODCACHE", "go/mod"),
+    ("GOCACHE", "go/build"),
+    ("NUGET_PACKAGES", "nuget"),
+];
+
+/// What a run (`install` or `preview`) that ran to its end produced. A non-zero exit is not an
+/// error here.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PreviewOutput {
+pub struct RunOutput {
     /// `None` when the process was ended by a signal.
     pub exit_code: Option<i32>,
     pub stdout: Vec<u8>,
@@ -104,21 +134,22 @@ pub enum RunError {
         source: io::Error,
     },
     #[error(
-        "pulumi preview did not finish within {}; raise [pulumi] timeout_secs or make the \
-         preview faster",
+        "pulumi {step} did not finish within {}; raise [pulumi] timeout_secs or make the \
+         {step} faster",
         human_duration(*after)
     )]
     Timeout {
+        step: &'static str,
         after: Duration,
         /// The end of stderr before it was killed, masked.
         stderr: String,
     },
     #[error(
-        "pulumi preview printed more than {} of output, so iamgate stopped it; preview a \
+        "pulumi {step} printed more than {} of output, so iamgate stopped it; preview a \
          smaller stack (split it, or narrow it with fewer resources)",
         human_bytes(*limit)
     )]
-    OutputTooLarge { limit: usize },
+    OutputTooLarge { step: &'static str, limit: usize },
     #[error(
         "the preview sandbox is not available, so the pull request's code was not run (iamgate \
          fails closed): {reason}"
@@ -154,14 +185,28 @@ impl Runner {
         self
     }
 
-    /// Runs the preview of `stack` in `project_dir`, a directory of the unpacked repository
-    /// `workspace` (the only place the program may write), waiting for a free slot first.
-    pub async fn preview(
+    /// Runs the preview of `stack` at `place`, waiting for a free slot first.
+    pub async fn preview(&self, place: Place<'_>, stack: &str) -> Result<RunOutput, RunError> {
+        let args = ["preview", "--json", "--non-interactive", "--stack", stack];
+        self.step("preview", place, &args).await
+    }
+
+    /// `<command> install` at `place` (Pulumi's own command: the program's language
+    /// dependencies and plugins), in the same sandbox, environment and timeout as the preview;
+    /// `None` when `[pulumi] install` is off.
+    pub async fn install(&self, place: Place<'_>) -> Option<Result<RunOutput, RunError>> {
+        if !self.config.install {
+            return None;
+        }
+        Some(self.step("install", place, &["install"]).await)
+    }
+
+    async fn step(
         &self,
-        workspace: &Path,
-        project_dir: &Path,
-        stack: &str,
-    ) -> Result<PreviewOutput, RunError> {
+        step: &'static str,
+        place: Place<'_>,
+        args: &[&str],
+    ) -> Result<RunOutput, RunError> {
         #[expect(
             clippy::expect_used,
             reason = "the semaphore is owned here and never closed"
@@ -172,7 +217,7 @@ impl Runner {
             .await
             .expect("semaphore never closed");
         let started = Instant::now();
-        let result = self.run(workspace, project_dir, stack).await;
+        let result = self.run(step, place, args).await;
         let duration = started.elapsed();
         let outcome = match &result {
             Ok(output) if output.exit_code == Some(0) => "succeeded",
@@ -182,24 +227,26 @@ impl Runner {
             Err(RunError::OutputTooLarge { .. }) => "output_too_large",
             Err(RunError::SandboxUnavailable { .. }) => "sandbox_unavailable",
         };
-        metrics::counter!("iamgate_previews_total", "outcome" => outcome).increment(1);
-        metrics::histogram!("iamgate_preview_duration_seconds").record(duration.as_secs_f64());
+        metrics::counter!("iamgate_previews_total", "step" => step, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("iamgate_preview_duration_seconds", "step" => step)
+            .record(duration.as_secs_f64());
         tracing::info!(
-            stack,
+            step,
             outcome,
             duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
             exit_code = result.as_ref().ok().and_then(|output| output.exit_code),
-            "pulumi preview finished"
+            "pulumi {step} finished"
         );
-        result.map(|output| PreviewOutput { duration, ..output })
+        result.map(|output| RunOutput { duration, ..output })
     }
 
     async fn run(
         &self,
-        workspace: &Path,
-        project_dir: &Path,
-        stack: &str,
-    ) -> Result<PreviewOutput, RunError> {
+        step: &'static str,
+        place: Place<'_>,
+        args: &[&str],
+    ) -> Result<RunOutput, RunError> {
         let spawn_error = |source| RunError::Spawn {
             command: self.config.command.clone(),
             source,
@@ -208,7 +255,6 @@ impl Runner {
             .prefix("iamgate-pulumi-home-")
             .tempdir()
             .map_err(spawn_error)?;
-        let args = ["preview", "--json", "--non-interactive", "--stack", stack];
         let mut command = match &self.config.isolation {
             Isolation::Unavailable(reason) => {
                 return Err(RunError::SandboxUnavailable {
@@ -217,7 +263,7 @@ impl Runner {
             }
             Isolation::Off => {
                 let mut command = Command::new(&self.config.command);
-                command.args(args).current_dir(project_dir);
+                command.args(args).current_dir(place.project_dir);
                 command
             }
             Isolation::Sandbox(sandbox) => {
@@ -228,21 +274,25 @@ impl Runner {
                     ))
                 })?;
                 let mounts = Mounts {
-                    workspace,
+                    workspace: place.workspace,
                     home: home.path(),
-                    cwd: project_dir,
+                    cwd: place.project_dir,
+                    caches: place.caches,
                 };
-                sandbox.command(&program, &args, mounts)
+                sandbox.command(&program, args, mounts)
             }
         };
         command.env_clear();
         if let Some(path) = std::env::var_os("PATH") {
             command.env("PATH", path);
         }
-        command
-            .env("HOME", home.path())
-            .envs(FIXED_ENV)
-            .envs(&self.config.env);
+        command.env("HOME", home.path()).envs(FIXED_ENV);
+        if let Some(caches) = place.caches {
+            for (var, dir) in CACHE_ENV {
+                command.env(var, caches.join(dir));
+            }
+        }
+        command.envs(&self.config.env);
 
         let plan = Plan {
             timeout: self.config.timeout,
@@ -255,17 +305,19 @@ impl Runner {
         let finished = finished.map_err(spawn_error)?;
         let stderr = finished.stderr.finish(&self.secrets);
         match finished.ending {
-            Ending::Exited(status) => Ok(PreviewOutput {
+            Ending::Exited(status) => Ok(RunOutput {
                 exit_code: status.code(),
                 stdout: finished.stdout,
                 stderr,
                 duration: Duration::ZERO,
             }),
             Ending::TimedOut => Err(RunError::Timeout {
+                step,
                 after: self.config.timeout,
                 stderr,
             }),
             Ending::Overflow => Err(RunError::OutputTooLarge {
+                step,
                 limit: self.config.max_output_bytes,
             }),
         }

@@ -12,6 +12,7 @@ mod crash;
 mod github_client;
 mod gitlab_client;
 mod gitlab_scenarios;
+mod install;
 mod sandbox;
 mod scenarios;
 mod support;

@@ -83,6 +83,16 @@ async fn a_hostile_program_learns_nothing_and_leaves_nothing_in_the_sandbox<F: F
         Vec::<u32>::new(),
         "a daemon outlived the sandboxed run"
     );
+    // `pulumi install` ran in the sandbox too, writing into the repository's cache.
+    let caches = s.service().store().path().parent().unwrap().join("caches");
+    let repo = std::fs::read_dir(&caches)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let record = std::fs::read_to_string(repo.join("npm").join("fake-pulumi-installs")).unwrap();
+    assert_eq!(record.lines().count(), 1, "{record}");
 }
 
 #[tokio::test]

@@ -45,6 +45,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "allow_fork_prs",
             "max_output_bytes",
             "sandbox",
+            "install",
             "env",
         ],
     ),

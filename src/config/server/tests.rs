@@ -222,6 +222,7 @@ fn the_environment_wins_over_the_file() {
             ("IAMGATE_SERVER__LISTEN", "127.0.0.1:9999"),
             ("IAMGATE_PULUMI__ALLOW_FORK_PRS", "true"),
             ("IAMGATE_PULUMI__SANDBOX", "false"),
+            ("IAMGATE_PULUMI__INSTALL", "false"),
             ("IAMGATE_PULUMI__ENV__AWS_REGION", "eu-west-1"),
         ]),
     )
@@ -232,6 +233,7 @@ fn the_environment_wins_over_the_file() {
     assert_eq!(config.server.listen.port(), 9999);
     assert!(config.pulumi.allow_fork_prs);
     assert!(!config.pulumi.sandbox);
+    assert!(!config.pulumi.install);
     assert_eq!(config.pulumi.env["AWS_REGION"].expose(), "eu-west-1");
 }
 

@@ -3,7 +3,7 @@
 //! unpacking the head once and running the preview per stack — then analyzed into the stack's
 //! outcome. A fork's code is not run unless the server allows it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use tracing::{info, warn};
 
@@ -15,7 +15,7 @@ use crate::forge::{CommitStatus, Forge};
 use crate::gate::GateState;
 use crate::jobs::ctx::JobCtx;
 use crate::jobs::failure;
-use crate::pulumi::unpack;
+use crate::pulumi::{Place, unpack};
 use crate::queue::JobFailure;
 use crate::store::previews::PreviewRun;
 
@@ -123,15 +123,33 @@ async fn run_previews(
                 .collect());
         }
     };
+    let caches = repository_caches(&ctx.settings.caches, pr_ref)
+        .map_err(|e| failure::backoff(format!("cannot create the repository's caches: {e}")))?;
     let mut out = Vec::with_capacity(missing.len());
     for i in missing {
-        out.push((i, run_preview(ctx, &root, stacks[i]).await));
+        out.push((i, run_preview(ctx, &root, &caches, stacks[i]).await));
     }
     Ok(out)
 }
 
-/// Runs one stack's preview; a failure becomes the reason shown in the comment.
-async fn run_preview(ctx: &JobCtx, root: &Path, stack: &StackConfig) -> PreviewRun {
+/// The repository's own cache directory under `root` (owner only): what one repository's pull
+/// requests install there is never used for another repository.
+fn repository_caches(root: &Path, pr_ref: &PrRef) -> std::io::Result<PathBuf> {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::fs::DirBuilderExt;
+    let repo = pr_ref.repo_ref();
+    let key = Sha256::digest(format!("{:?}\0{}", repo.forge, repo.repo).as_bytes());
+    let dir = root.join(&hex::encode(key)[..32]);
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)?;
+    Ok(dir)
+}
+
+/// Installs one stack's dependencies and runs its preview; a failure becomes the reason shown in
+/// the comment.
+async fn run_preview(ctx: &JobCtx, root: &Path, caches: &Path, stack: &StackConfig) -> PreviewRun {
     let dir = root.join(&stack.dir);
     if !dir.is_dir() {
         return PreviewRun::Failed(format!(
@@ -139,7 +157,21 @@ async fn run_preview(ctx: &JobCtx, root: &Path, stack: &StackConfig) -> PreviewR
             stack.dir, stack.name
         ));
     }
-    let output = match ctx.runner.preview(root, &dir, &stack.stack).await {
+    let place = Place {
+        workspace: root,
+        project_dir: &dir,
+        caches: Some(caches),
+    };
+    match ctx.runner.install(place).await {
+        None => {}
+        Some(Err(e)) => return PreviewRun::Failed(e.to_string()),
+        Some(Ok(output)) if output.exit_code != Some(0) => {
+            let what = "pulumi install failed: the program's dependencies or plugins could not be installed";
+            return PreviewRun::Failed(failure_text(what, output.exit_code, "", &output.stderr));
+        }
+        Some(Ok(_)) => {}
+    }
+    let output = match ctx.runner.preview(place, &stack.stack).await {
         Ok(o) => o,
         Err(e) => return PreviewRun::Failed(e.to_string()),
     };
@@ -156,6 +188,7 @@ async fn run_preview(ctx: &JobCtx, root: &Path, stack: &StackConfig) -> PreviewR
         })
         .unwrap_or_default();
     PreviewRun::Failed(failure_text(
+        "pulumi preview failed",
         output.exit_code,
         &errors.join("\n"),
         &output.stderr,
@@ -186,7 +219,8 @@ fn analyze_run(stack: &StackConfig, run: Option<PreviewRun>, config: &RepoConfig
     }
 }
 
-fn failure_text(code: Option<i32>, errors: &str, stderr: &str) -> String {
+/// `what` (`pulumi preview failed`), the exit, and the end of the errors (else of stderr).
+fn failure_text(what: &str, code: Option<i32>, errors: &str, stderr: &str) -> String {
     let code = code.map_or_else(|| "a signal".to_owned(), |c| format!("code {c}"));
     let detail = if errors.trim().is_empty() {
         stderr.trim()
@@ -203,6 +237,6 @@ fn failure_text(code: Option<i32>, errors: &str, stderr: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n");
     format!(
-        "pulumi preview failed (exit {code}). The gate stays closed until it succeeds; fix the error and push again.\n{tail}"
+        "{what} (exit {code}). The gate stays closed until it succeeds; fix the error and push again.\n{tail}"
     )
 }

@@ -63,6 +63,8 @@ pub struct Mounts<'a> {
     pub home: &'a Path,
     /// The directory the program starts in (inside `workspace`).
     pub cwd: &'a Path,
+    /// The repository's caches, kept between runs: writable.
+    pub caches: Option<&'a Path>,
 }
 
 impl Sandbox {
@@ -92,6 +94,7 @@ impl Sandbox {
             workspace: home.path(),
             home: home.path(),
             cwd: home.path(),
+            caches: None,
         };
         let mut check = sandbox.command(Path::new("/bin/sh"), &["-c", "exit 0"], mounts);
         check
@@ -145,6 +148,9 @@ impl Sandbox {
         // The program's own directory (pulumi and its language plugins), unless /usr shows it.
         if let Some(dir) = program.parent().filter(|d| !d.starts_with("/usr")) {
             command.arg("--ro-bind").arg(dir).arg(dir);
+        }
+        if let Some(caches) = mounts.caches {
+            command.arg("--bind").arg(caches).arg(caches);
         }
         command
             .arg("--bind")

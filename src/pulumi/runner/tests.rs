@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use super::{
-    Isolation, PreviewOutput, RunError, Runner, RunnerConfig, human_bytes, human_duration,
+    Isolation, Place, RunError, RunOutput, Runner, RunnerConfig, human_bytes, human_duration,
 };
 
 /// Writes an executable `/bin/sh` script and waits until it can be exec'd: a fork in another
@@ -40,6 +40,16 @@ fn config(command: &Path) -> RunnerConfig {
         env: BTreeMap::new(),
         max_output_bytes: 1024 * 1024,
         isolation: Isolation::Off,
+        install: false,
+    }
+}
+
+/// The place of a run in `dir`, as workspace and project, without caches.
+fn place(dir: &Path) -> Place<'_> {
+    Place {
+        workspace: dir,
+        project_dir: dir,
+        caches: None,
     }
 }
 
@@ -85,7 +95,7 @@ async fn a_successful_preview_gets_exact_args_the_project_dir_and_its_stdout() {
         ),
     );
     let output = runner(config(&command))
-        .preview(project.path(), project.path(), "acme/infra/prod")
+        .preview(place(project.path()), "acme/infra/prod")
         .await
         .unwrap();
     assert_eq!(output.exit_code, Some(0));
@@ -111,7 +121,7 @@ async fn a_failed_preview_returns_its_exit_code_stdout_and_stderr() {
         "echo '{\"diagnostics\":[{\"severity\":\"error\"}]}'; echo 'error: update failed' >&2; exit 4",
     );
     let output = runner(config(&command))
-        .preview(dir.path(), dir.path(), "dev")
+        .preview(place(dir.path()), "dev")
         .await
         .unwrap();
     assert_eq!(output.exit_code, Some(4));
@@ -127,7 +137,7 @@ async fn a_preview_killed_by_a_signal_has_no_exit_code() {
     let dir = TempDir::new().unwrap();
     let command = script(dir.path(), "kill -9 $$");
     let output = runner(config(&command))
-        .preview(dir.path(), dir.path(), "dev")
+        .preview(place(dir.path()), "dev")
         .await
         .unwrap();
     assert_eq!(output.exit_code, None);
@@ -138,7 +148,7 @@ async fn a_missing_command_is_a_spawn_error_naming_it() {
     let dir = TempDir::new().unwrap();
     let missing = dir.path().join("no-such-pulumi");
     let err = runner(config(&missing))
-        .preview(dir.path(), dir.path(), "dev")
+        .preview(place(dir.path()), "dev")
         .await
         .unwrap_err();
     assert!(matches!(err, RunError::Spawn { .. }), "{err}");
@@ -165,12 +175,16 @@ async fn a_timeout_kills_the_whole_group_including_a_grandchild_ignoring_sigterm
     config.timeout = Duration::from_millis(500);
     let started = Instant::now();
     let err = runner(config)
-        .preview(dir.path(), dir.path(), "dev")
+        .preview(place(dir.path()), "dev")
         .await
         .unwrap_err();
     let elapsed = started.elapsed();
     match &err {
-        RunError::Timeout { after, stderr } => {
+        RunError::Timeout {
+            step: "preview",
+            after,
+            stderr,
+        } => {
             assert_eq!(*after, Duration::from_millis(500));
             assert_eq!(stderr, "resolving plugins\n");
         }
@@ -197,7 +211,7 @@ async fn a_leader_ignoring_sigterm_is_killed_after_the_grace_period() {
     config.timeout = Duration::from_millis(300);
     let started = Instant::now();
     let err = runner(config)
-        .preview(dir.path(), dir.path(), "dev")
+        .preview(place(dir.path()), "dev")
         .await
         .unwrap_err();
     assert!(matches!(err, RunError::Timeout { .. }), "{err}");
@@ -220,7 +234,7 @@ async fn grandchildren_left_behind_by_a_finished_preview_are_killed() {
         ),
     );
     let output = runner(config(&command))
-        .preview(dir.path(), dir.path(), "dev")
+        .preview(place(dir.path()), "dev")
         .await
         .unwrap();
     assert_eq!(output.exit_code, Some(0));
@@ -240,7 +254,7 @@ async fn the_child_sees_only_path_home_the_fixed_variables_and_the_configured_en
         ("AWS_REGION".to_owned(), "eu-west-1".to_owned()),
     ]);
     let output = runner(config)
-        .preview(dir.path(), dir.path(), "dev")
+        .preview(place(dir.path()), "dev")
         .await
         .unwrap();
     let env: BTreeMap<String, String> = String::from_utf8(output.stdout)
@@ -285,8 +299,8 @@ async fn home_is_a_fresh_directory_per_run_and_is_removed_afterwards() {
         "touch \"$HOME/.written\" && printf %s \"$HOME\"",
     );
     let runner = runner(config(&command));
-    let first = runner.preview(dir.path(), dir.path(), "dev").await.unwrap();
-    let second = runner.preview(dir.path(), dir.path(), "dev").await.unwrap();
+    let first = runner.preview(place(dir.path()), "dev").await.unwrap();
+    let second = runner.preview(place(dir.path()), "dev").await.unwrap();
     assert_eq!(
         first.exit_code,
         Some(0),
@@ -318,7 +332,7 @@ async fn child_env_probe() {
     let dir = TempDir::new().unwrap();
     let command = script(dir.path(), "exec env");
     let output = runner(config(&command))
-        .preview(dir.path(), dir.path(), "dev")
+        .preview(place(dir.path()), "dev")
         .await
         .unwrap();
     let env = String::from_utf8(output.stdout).unwrap();
@@ -373,7 +387,7 @@ async fn configured_values_are_masked_in_stderr_but_reach_the_child() {
         ("SHORT".to_owned(), "eu1".to_owned()),
     ]);
     let output = runner(config)
-        .preview(dir.path(), dir.path(), "dev")
+        .preview(place(dir.path()), "dev")
         .await
         .unwrap();
     assert_eq!(output.stdout, b"correct-horse-battery");
@@ -388,11 +402,17 @@ async fn stdout_over_the_cap_kills_the_preview() {
     config.max_output_bytes = 100_000;
     let started = Instant::now();
     let err = runner(config)
-        .preview(dir.path(), dir.path(), "dev")
+        .preview(place(dir.path()), "dev")
         .await
         .unwrap_err();
     assert!(
-        matches!(err, RunError::OutputTooLarge { limit: 100_000 }),
+        matches!(
+            err,
+            RunError::OutputTooLarge {
+                step: "preview",
+                limit: 100_000
+            }
+        ),
         "{err}"
     );
     assert!(
@@ -410,9 +430,15 @@ async fn stdout_over_the_cap_is_an_error_even_when_the_preview_exits_at_once() {
     config.max_output_bytes = 1000;
     let runner = runner(config);
     for _ in 0..30 {
-        let result = runner.preview(dir.path(), dir.path(), "dev").await;
+        let result = runner.preview(place(dir.path()), "dev").await;
         assert!(
-            matches!(result, Err(RunError::OutputTooLarge { limit: 1000 })),
+            matches!(
+                result,
+                Err(RunError::OutputTooLarge {
+                    step: "preview",
+                    limit: 1000
+                })
+            ),
             "{:?}",
             result.map(|output| output.stdout.len())
         );
@@ -425,8 +451,8 @@ async fn stdout_exactly_at_the_cap_is_kept() {
     let command = script(dir.path(), "head -c 100000 /dev/zero");
     let mut config = config(&command);
     config.max_output_bytes = 100_000;
-    let output: PreviewOutput = runner(config)
-        .preview(dir.path(), dir.path(), "dev")
+    let output: RunOutput = runner(config)
+        .preview(place(dir.path()), "dev")
         .await
         .unwrap();
     assert_eq!(output.stdout.len(), 100_000);
@@ -459,9 +485,9 @@ async fn a_third_preview_waits_while_two_run() {
         (before, during)
     };
     let (a, b, c, (before, during)) = tokio::join!(
-        runner.preview(dir.path(), dir.path(), "a"),
-        runner.preview(dir.path(), dir.path(), "b"),
-        runner.preview(dir.path(), dir.path(), "c"),
+        runner.preview(place(dir.path()), "a"),
+        runner.preview(place(dir.path()), "b"),
+        runner.preview(place(dir.path()), "c"),
         watcher
     );
     assert_eq!((before, during), (2, 2), "the third preview did not wait");
@@ -474,6 +500,7 @@ async fn a_third_preview_waits_while_two_run() {
 #[test]
 fn messages_read_well_in_a_pr_comment() {
     let timeout = RunError::Timeout {
+        step: "preview",
         after: Duration::from_secs(900),
         stderr: String::new(),
     };
@@ -483,6 +510,7 @@ fn messages_read_well_in_a_pr_comment() {
          preview faster"
     );
     let large = RunError::OutputTooLarge {
+        step: "preview",
         limit: 64 * 1024 * 1024,
     };
     assert!(large.to_string().contains("more than 64 MiB"), "{large}");
@@ -524,7 +552,7 @@ async fn an_unavailable_sandbox_fails_closed_without_running_the_program() {
         ..config(&command)
     };
     let err = runner(config)
-        .preview(dir.path(), dir.path(), "dev")
+        .preview(place(dir.path()), "dev")
         .await
         .unwrap_err();
     assert!(
@@ -572,7 +600,7 @@ async fn in_the_sandbox_the_program_writes_only_its_workspace_and_sees_no_other_
         ..config(&command)
     };
     let output = runner(config)
-        .preview(&workspace, &workspace, "dev")
+        .preview(place(&workspace), "dev")
         .await
         .unwrap();
     assert_eq!(output.exit_code, Some(0), "{}", output.stderr);
@@ -590,4 +618,39 @@ async fn in_the_sandbox_the_program_writes_only_its_workspace_and_sees_no_other_
     );
     assert_eq!(lines[1], "65534", "{}", output.stderr);
     assert_eq!(lines.len(), 2, "{}", output.stderr);
+}
+
+#[tokio::test]
+async fn install_runs_in_the_project_with_the_repository_caches_and_only_when_asked() {
+    let dir = TempDir::new().unwrap();
+    let (project, caches) = (dir.path().join("project"), dir.path().join("caches"));
+    fs::create_dir(&project).unwrap();
+    let command = script(
+        dir.path(),
+        "echo \"$1 in $(pwd)\"; echo \"$PULUMI_HOME $npm_config_cache $PIP_CACHE_DIR $GOMODCACHE\"",
+    );
+    let place = Place {
+        workspace: &project,
+        project_dir: &project,
+        caches: Some(&caches),
+    };
+    assert!(
+        runner(config(&command)).install(place).await.is_none(),
+        "off: not run"
+    );
+
+    let config = RunnerConfig {
+        install: true,
+        ..config(&command)
+    };
+    let output = runner(config).install(place).await.unwrap().unwrap();
+    assert_eq!(output.exit_code, Some(0));
+    let c = caches.display();
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        format!(
+            "install in {}\n{c}/pulumi {c}/npm {c}/pip {c}/go/mod\n",
+            project.canonicalize().unwrap().display()
+        )
+    );
 }

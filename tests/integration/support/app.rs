@@ -114,6 +114,8 @@ pub struct Options {
     /// `[pulumi] sandbox`: off unless a scenario tests the sandbox, because the fake pulumi
     /// records its runs beside itself, which the sandbox makes read-only.
     pub sandbox: bool,
+    /// `[pulumi] install` (on by default, as in the product).
+    pub install: bool,
 }
 
 impl Default for Options {
@@ -124,6 +126,7 @@ impl Default for Options {
             max_body_bytes: 1024 * 1024,
             lease_secs: 30,
             sandbox: false,
+            install: true,
         }
     }
 }
@@ -141,7 +144,7 @@ pub fn config_toml(
         "[server]\nlisten = {listen}\nmax_body_bytes = {max_body}\n\n\
          [store]\nurl = {store}\n\n\
          {forge}\n\
-         [pulumi]\ncommand = {command}\ntimeout_secs = {timeout}\nmax_concurrent = 2\nallow_fork_prs = {fork}\nsandbox = {sandbox}\n\n\
+         [pulumi]\ncommand = {command}\ntimeout_secs = {timeout}\nmax_concurrent = 2\nallow_fork_prs = {fork}\nsandbox = {sandbox}\ninstall = {install}\n\n\
          [pulumi.env]\nAWS_REGION = \"us-east-1\"\nPULUMI_ACCESS_TOKEN = {token}\n\n\
          [worker]\nconcurrency = 2\nlease_secs = {lease}\nmax_attempts = 8\n",
         listen = toml_string(listen),
@@ -151,6 +154,7 @@ pub fn config_toml(
         timeout = options.timeout_secs,
         fork = options.allow_fork_prs,
         sandbox = options.sandbox,
+        install = options.install,
         lease = options.lease_secs,
         token = toml_string(PULUMI_TOKEN),
     )

@@ -41,6 +41,21 @@ line=$(pwd)
 for arg in "$@"; do line="$line$sep$arg"; done
 # Inside a preview sandbox this directory is read-only: the run goes on unrecorded.
 printf '%s\n' "$line" 2>/dev/null >> "$base/invocations.log"
+if [ "$1" = install ]; then
+  # Like `pulumi install`: the program's dependencies go into the project, through the package
+  # manager's cache (npm's here); `install_fails` (if present) holds the stderr of a failure.
+  if [ -f "$base/install_fails" ]; then cat "$base/install_fails" >&2; exit 1; fi
+  mkdir -p node_modules/@pulumi/pulumi && echo '{}' > node_modules/@pulumi/pulumi/package.json
+  if [ -n "$npm_config_cache" ]; then
+    mkdir -p "$npm_config_cache" && pwd >> "$npm_config_cache/fake-pulumi-installs"
+  fi
+  exit 0
+fi
+# Like pulumi with a Node.js program whose dependencies are not installed.
+if grep -qs 'runtime: nodejs' Pulumi.yaml && [ ! -d node_modules/@pulumi/pulumi ]; then
+  echo 'error: It looks like the Pulumi SDK has not been installed. Have you run npm install or yarn install?' >&2
+  exit 255
+fi
 behaviour=''
 for dir in "$base"/stacks/*; do
   [ -f "$dir/stack" ] || continue
@@ -232,8 +247,29 @@ impl FakePulumi {
         self.set(stack, "print_env", 0, b"", b"");
     }
 
-    /// Every run so far, oldest first.
+    /// Every preview so far, oldest first (not the installs: [`FakePulumi::installs`]).
     pub fn invocations(&self) -> Vec<Invocation> {
+        self.runs()
+            .into_iter()
+            .filter(|run| run.args.first().is_none_or(|a| a != "install"))
+            .collect()
+    }
+
+    /// Every `install` so far, oldest first.
+    pub fn installs(&self) -> Vec<Invocation> {
+        self.runs()
+            .into_iter()
+            .filter(|run| run.args.first().is_some_and(|a| a == "install"))
+            .collect()
+    }
+
+    /// Every later `install` fails with `stderr_text` (exit 1).
+    pub fn fail_install(&self, stderr_text: &str) {
+        write(&self.dir.join("install_fails"), stderr_text.as_bytes());
+    }
+
+    /// Every run so far, oldest first.
+    fn runs(&self) -> Vec<Invocation> {
         let log = match fs::read_to_string(self.dir.join("invocations.log")) {
             Ok(log) => log,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
