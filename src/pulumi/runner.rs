@@ -185,6 +185,13 @@ impl Runner {
         self
     }
 
+    /// `text` with every `[pulumi.env]` value of 4 characters or more (and its encoded forms)
+    /// replaced by `***`: for what a preview printed on stdout that is shown to people (its
+    /// diagnostics). stderr is masked already.
+    pub fn mask(&self, text: &str) -> String {
+        String::from_utf8_lossy(&self.secrets.mask(text.as_bytes())).into_owned()
+    }
+
     /// Runs the preview of `stack` at `place`, waiting for a free slot first.
     pub async fn preview(&self, place: Place<'_>, stack: &str) -> Result<RunOutput, RunError> {
         let args = ["preview", "--json", "--non-interactive", "--stack", stack];

@@ -15,4 +15,5 @@ mod gitlab_scenarios;
 mod install;
 mod sandbox;
 mod scenarios;
+mod secrets;
 mod support;

@@ -53,7 +53,16 @@ pub(super) async fn outcomes<'c>(
     Ok(stacks
         .iter()
         .zip(runs)
-        .map(|(stack, preview)| (*stack, analyze_run(stack, preview, config)))
+        .map(|(stack, preview)| {
+            let mut outcome = analyze_run(stack, preview, config);
+            if let StackOutcome::Analyzed(analysis) = &mut outcome {
+                // The program's diagnostics are shown in the comment: no credential in them.
+                for error in &mut analysis.errors {
+                    *error = run.ctx.runner.mask(error);
+                }
+            }
+            (*stack, outcome)
+        })
         .collect())
 }
 
@@ -183,7 +192,7 @@ async fn run_preview(ctx: &JobCtx, root: &Path, caches: &Path, stack: &StackConf
             p.diagnostics
                 .iter()
                 .filter(|d| d.severity == "error")
-                .map(|d| d.message.clone())
+                .map(|d| ctx.runner.mask(&d.message))
                 .collect()
         })
         .unwrap_or_default();

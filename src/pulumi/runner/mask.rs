@@ -1,7 +1,12 @@
-//! The tail of a preview's stderr, and masking of configured secrets in it. Owns nothing else:
-//! stdout (the JSON digest) is never altered here.
+//! The tail of a preview's stderr, and masking of configured secrets: each value as is, JSON-
+//! escaped, URL-encoded and base64-encoded (at every alignment inside a longer encoding). Owns
+//! nothing else: stdout (the JSON digest) is never altered here; its diagnostics are masked by
+//! the caller through [`Secrets::mask`].
 
 use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 
 /// Values shorter than this are not masked (they would blank ordinary words).
 const MIN_SECRET_CHARS: usize = 4;
@@ -27,7 +32,8 @@ impl Secrets {
         let mut values: Vec<Vec<u8>> = values
             .into_iter()
             .filter(|value| value.chars().count() >= MIN_SECRET_CHARS)
-            .map(|value| value.as_bytes().to_vec())
+            .flat_map(forms)
+            .filter(|form| form.len() >= MIN_SECRET_CHARS)
             .collect();
         values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         values.dedup();
@@ -46,6 +52,48 @@ impl Secrets {
         }
         out
     }
+}
+
+/// The spellings of `value` that output can carry it in: as is; JSON-escaped (Go's too, which
+/// also escapes `<`, `>` and `&`); percent-encoded (every byte but the unreserved ones, and the
+/// form encoding with `+` for spaces); and base64 (standard and URL-safe) at each of the three
+/// alignments it can have inside a longer encoding, cut to the characters that depend on the
+/// value alone.
+fn forms(value: &str) -> Vec<Vec<u8>> {
+    let mut forms = vec![value.as_bytes().to_vec()];
+    let json = serde_json::to_string(value).unwrap_or_default();
+    let json = json.trim_matches('"');
+    forms.push(json.as_bytes().to_vec());
+    let go = json
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026");
+    forms.push(go.into_bytes());
+    let percent: String = value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    forms.push(percent.replace("%20", "+").into_bytes());
+    forms.push(percent.into_bytes());
+    for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+        for offset in 0..3_usize {
+            let mut bytes = vec![0_u8; offset];
+            bytes.extend_from_slice(value.as_bytes());
+            let encoded = engine.encode(&bytes);
+            // Characters mixing the value with what precedes or follows it are not stable.
+            let start = (offset * 8).div_ceil(6);
+            let end = bytes.len() * 8 / 6;
+            if let Some(core) = encoded.get(start..end) {
+                forms.push(core.as_bytes().to_vec());
+            }
+        }
+    }
+    forms
 }
 
 fn replace_all(haystack: &[u8], needle: &[u8]) -> Vec<u8> {
@@ -190,6 +238,41 @@ mod tests {
         tail.push(b" key=SECRETVALUE done");
         let text = tail.finish(&secrets);
         assert!(text.ends_with(" key=*** done"), "{text:?}");
+    }
+
+    #[test]
+    fn encoded_forms_of_a_value_are_masked_too() {
+        let value = "s3cr3t/Key+with spaces&<x>";
+        let secrets = Secrets::new([value]);
+        let json = serde_json::to_string(value).unwrap();
+        let go_json = json
+            .replace('&', "\\u0026")
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e");
+        let url = "s3cr3t%2FKey%2Bwith%20spaces%26%3Cx%3E";
+        let form = "s3cr3t%2FKey%2Bwith+spaces%26%3Cx%3E";
+        for shown in [json.as_str(), go_json.as_str(), url, form] {
+            let masked = String::from_utf8(secrets.mask(shown.as_bytes())).unwrap();
+            assert!(!masked.contains("s3cr3t"), "{shown} -> {masked}");
+        }
+        // base64 of the value inside a longer encoded text, at each alignment.
+        for prefix in ["", "a", "ab", "abc"] {
+            for engine in [&base64::engine::general_purpose::STANDARD, &URL_SAFE_NO_PAD] {
+                let encoded = engine.encode(format!("{prefix}{value}!tail"));
+                let masked = secrets.mask(encoded.as_bytes());
+                assert!(
+                    masked.windows(3).any(|w| w == b"***"),
+                    "{prefix:?}: {encoded} was not masked"
+                );
+                for form in forms(value) {
+                    assert!(
+                        !masked.windows(form.len()).any(|w| w == form.as_slice()),
+                        "{prefix:?}: a form of the value is left in {}",
+                        String::from_utf8_lossy(&masked)
+                    );
+                }
+            }
+        }
     }
 
     #[test]
