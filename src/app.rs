@@ -101,6 +101,7 @@ impl Service {
             membership: Arc::new(MembershipCache::default()),
             settings: JobSettings {
                 allow_fork_prs: config.pulumi.allow_fork_prs,
+                repositories: config.pulumi.repositories.clone(),
                 archive_max_bytes: ARCHIVE_MAX_BYTES,
                 unpack: UnpackLimits::default(),
                 workspace_root: workspaces.path().to_path_buf(),

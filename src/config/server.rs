@@ -99,8 +99,59 @@ pub struct PulumiConfig {
     pub sandbox: bool,
     /// `<command> install` runs before each preview (default).
     pub install: bool,
+    /// The repositories whose pull requests are previewed at all; `None`: every repository.
+    pub repositories: Option<Repositories>,
     /// `[pulumi.env]`: extra environment for previews (credentials).
     pub env: BTreeMap<String, Secret>,
+}
+
+/// `[pulumi] repositories`: the allow-list of repositories (`owner/name`, GitLab's
+/// `group/subgroup/project`) whose pull requests iamgate previews. `*` stays within one path
+/// segment, `**` crosses them; matching ignores case, as the forges do.
+#[derive(Debug, Clone)]
+pub struct Repositories {
+    patterns: Vec<String>,
+    set: globset::GlobSet,
+}
+
+impl Repositories {
+    /// Parses `acme/*, platform/infra`; the error names the pattern at fault.
+    pub fn parse(text: &str) -> Result<Repositories, String> {
+        let patterns: Vec<String> = text
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if patterns.is_empty() {
+            return Err(
+                "expected repository globs separated by commas, e.g. `acme/*, platform/infra`"
+                    .to_owned(),
+            );
+        }
+        let mut builder = globset::GlobSetBuilder::new();
+        for pattern in &patterns {
+            let glob = globset::GlobBuilder::new(pattern)
+                .literal_separator(true)
+                .case_insensitive(true)
+                .build()
+                .map_err(|e| format!("`{pattern}` is not a valid glob: {}", e.kind()))?;
+            builder.add(glob);
+        }
+        let set = builder
+            .build()
+            .map_err(|e| format!("the globs cannot be used: {e}"))?;
+        Ok(Repositories { patterns, set })
+    }
+
+    /// Whether pull requests of `repo` are previewed.
+    pub fn allows(&self, repo: &str) -> bool {
+        self.set.is_match(repo)
+    }
+
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
 }
 
 /// `[worker]`: maps onto `queue::worker::WorkerConfig` (which adds timings of its own).
@@ -385,7 +436,21 @@ impl Reader<'_> {
                 .positive("pulumi.max_output_bytes", DEFAULT_PULUMI_MAX_OUTPUT_BYTES),
             sandbox: self.bool("pulumi.sandbox", true),
             install: self.bool("pulumi.install", true),
+            repositories: self.repositories("pulumi.repositories"),
             env,
+        }
+    }
+
+    /// A comma-separated list of repository globs (`acme/*`, `group/**`, `acme/infra`).
+    fn repositories(&mut self, path: &str) -> Option<Repositories> {
+        let raw = self.raw;
+        let text = self.string(path)?;
+        match Repositories::parse(&text) {
+            Ok(repositories) => Some(repositories),
+            Err(message) => {
+                self.problem(path, raw.entries.get(path), message);
+                None
+            }
         }
     }
 

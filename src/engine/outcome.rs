@@ -13,10 +13,12 @@ pub enum StackOutcome<A = Box<Analysis>> {
     Failed {
         reason: String,
     },
-    /// Deliberately not previewed (a fork's code is not run); `reason` says why and what to do.
+    /// Deliberately not previewed (a fork's code is not run; a repository the server does not
+    /// serve); `reason` says why and what to do, `summary` says it in one line (the status).
     /// Not a failure of the analysis, and not a result either.
     NotRun {
         reason: String,
+        summary: String,
     },
 }
 
@@ -28,8 +30,9 @@ impl StackOutcome {
             StackOutcome::Failed { reason } => StackOutcome::Failed {
                 reason: reason.clone(),
             },
-            StackOutcome::NotRun { reason } => StackOutcome::NotRun {
+            StackOutcome::NotRun { reason, summary } => StackOutcome::NotRun {
                 reason: reason.clone(),
+                summary: summary.clone(),
             },
         }
     }

@@ -77,15 +77,11 @@ pub fn decide(change: &Change<'_>, requirements: &[Requirement]) -> Decision {
             ),
         );
     }
-    if change
-        .stacks
-        .iter()
-        .any(|(_, r)| matches!(r, StackOutcome::NotRun { .. }))
-    {
-        return Decision::new(
-            GateState::Pending,
-            "fork PR not previewed: a maintainer must review it (see the iamgate comment)",
-        );
+    if let Some(summary) = change.stacks.iter().find_map(|(_, r)| match r {
+        StackOutcome::NotRun { summary, .. } => Some(summary),
+        _ => None,
+    }) {
+        return Decision::new(GateState::Pending, summary.as_str());
     }
     if !change.changes_iam() {
         return Decision::new(GateState::Success, "no IAM change");
@@ -192,6 +188,7 @@ mod tests {
                 &s,
                 StackOutcome::NotRun {
                     reason: String::new(),
+                    summary: "fork PR not previewed".to_owned(),
                 },
             )],
             changed_paths: &[],

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::config::server::Repositories;
 use crate::event::RepoRef;
 use crate::forge::{Forge, ForgeResult, MembershipCache};
 use crate::pulumi::{Runner, UnpackLimits};
@@ -23,6 +24,8 @@ pub trait ForgeProvider: Send + Sync + fmt::Debug {
 #[derive(Debug, Clone)]
 pub struct JobSettings {
     pub allow_fork_prs: bool,
+    /// `[pulumi] repositories`: the only repositories previewed; `None`: all.
+    pub repositories: Option<Repositories>,
     /// The largest head archive downloaded.
     pub archive_max_bytes: u64,
     pub unpack: UnpackLimits,

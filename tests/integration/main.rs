@@ -13,6 +13,7 @@ mod github_client;
 mod gitlab_client;
 mod gitlab_scenarios;
 mod install;
+mod repositories;
 mod sandbox;
 mod scenarios;
 mod secrets;

@@ -46,6 +46,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "max_output_bytes",
             "sandbox",
             "install",
+            "repositories",
             "env",
         ],
     ),

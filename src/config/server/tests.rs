@@ -401,3 +401,51 @@ fn a_secret_file_that_cannot_be_read_or_a_secret_set_twice_is_a_problem() {
         ]
     );
 }
+
+#[test]
+fn repositories_are_an_allow_list_of_globs() {
+    let repos = Repositories::parse("acme/*, Platform/infra ,group/**").expect("valid");
+    assert_eq!(repos.patterns(), ["acme/*", "Platform/infra", "group/**"]);
+    for allowed in [
+        "acme/infra",
+        "ACME/payments",
+        "platform/infra",
+        "group/sub/project",
+    ] {
+        assert!(repos.allows(allowed), "{allowed}");
+    }
+    for refused in [
+        "acme/infra/sub",
+        "other/infra",
+        "platform/infra2",
+        "acmex/infra",
+    ] {
+        assert!(!repos.allows(refused), "{refused}");
+    }
+    assert!(Repositories::parse(" , ").is_err());
+    let problems = ServerConfig::parse(
+        &format!("{}[pulumi]\nrepositories = \"acme/[\"\n", github_toml()),
+        no_env(),
+    )
+    .expect_err("a bad glob");
+    assert_eq!(
+        paths(&problems),
+        vec![("pulumi.repositories".to_owned(), Some(6))]
+    );
+    assert!(
+        problems
+            .to_string()
+            .contains("`acme/[` is not a valid glob"),
+        "{problems}"
+    );
+    let config = ServerConfig::parse(
+        &github_toml(),
+        env(&[("IAMGATE_PULUMI__REPOSITORIES", "acme/infra")]),
+    )
+    .expect("valid");
+    let repos = config
+        .pulumi
+        .repositories
+        .expect("set from the environment");
+    assert!(repos.allows("acme/infra") && !repos.allows("acme/other"));
+}

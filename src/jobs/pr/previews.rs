@@ -23,6 +23,15 @@ const FORK_NOTE: &str = "This pull request comes from a fork: iamgate does not r
                          untrusted code with the preview credentials). A maintainer must review the IAM change by hand, \
                          or push the branch to this repository.";
 const FORK_REASON: &str = "The pull request comes from a fork: its code is not run here.";
+const FORK_SUMMARY: &str =
+    "fork PR not previewed: a maintainer must review it (see the iamgate comment)";
+const NOT_SERVED_NOTE: &str = "This repository is not among the repositories this iamgate server previews ([pulumi] repositories \
+                               of its config), so its code is not run with the server's preview credentials. Ask the iamgate \
+                               administrators to add it; until then a maintainer must review the IAM change by hand.";
+const NOT_SERVED_REASON: &str =
+    "The repository is not served by this iamgate server: its code is not run here.";
+const NOT_SERVED_SUMMARY: &str =
+    "repository not served by this iamgate: not previewed (see the iamgate comment)";
 
 /// Each stack's outcome at the head, in the order of `stacks`.
 pub(super) async fn outcomes<'c>(
@@ -34,20 +43,26 @@ pub(super) async fn outcomes<'c>(
     if stacks.is_empty() {
         return Ok(Vec::new());
     }
-    if run.pr.is_fork(&run.pr_ref.repo) && !run.ctx.settings.allow_fork_prs {
-        notes.push(FORK_NOTE.to_owned());
-        let reason = FORK_REASON.to_owned();
-        return Ok(stacks
-            .iter()
-            .map(|s| {
-                (
-                    *s,
-                    StackOutcome::NotRun {
-                        reason: reason.clone(),
-                    },
-                )
-            })
-            .collect());
+    let served = run
+        .ctx
+        .settings
+        .repositories
+        .as_ref()
+        .is_none_or(|allowed| allowed.allows(run.pr_ref.repo.as_str()));
+    let not_run = if !served {
+        Some((NOT_SERVED_NOTE, NOT_SERVED_REASON, NOT_SERVED_SUMMARY))
+    } else if run.pr.is_fork(&run.pr_ref.repo) && !run.ctx.settings.allow_fork_prs {
+        Some((FORK_NOTE, FORK_REASON, FORK_SUMMARY))
+    } else {
+        None
+    };
+    if let Some((note, reason, summary)) = not_run {
+        notes.push(note.to_owned());
+        let outcome = StackOutcome::NotRun {
+            reason: reason.to_owned(),
+            summary: summary.to_owned(),
+        };
+        return Ok(stacks.iter().map(|s| (*s, outcome.clone())).collect());
     }
     let runs = preview_runs(run, stacks).await?;
     Ok(stacks

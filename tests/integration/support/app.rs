@@ -116,6 +116,8 @@ pub struct Options {
     pub sandbox: bool,
     /// `[pulumi] install` (on by default, as in the product).
     pub install: bool,
+    /// `[pulumi] repositories`, when set: the only repositories previewed.
+    pub repositories: Option<&'static str>,
 }
 
 impl Default for Options {
@@ -127,6 +129,7 @@ impl Default for Options {
             lease_secs: 30,
             sandbox: false,
             install: true,
+            repositories: None,
         }
     }
 }
@@ -144,7 +147,7 @@ pub fn config_toml(
         "[server]\nlisten = {listen}\nmax_body_bytes = {max_body}\n\n\
          [store]\nurl = {store}\n\n\
          {forge}\n\
-         [pulumi]\ncommand = {command}\ntimeout_secs = {timeout}\nmax_concurrent = 2\nallow_fork_prs = {fork}\nsandbox = {sandbox}\ninstall = {install}\n\n\
+         [pulumi]\ncommand = {command}\ntimeout_secs = {timeout}\nmax_concurrent = 2\nallow_fork_prs = {fork}\nsandbox = {sandbox}\ninstall = {install}\n{repositories}\n\
          [pulumi.env]\nAWS_REGION = \"us-east-1\"\nPULUMI_ACCESS_TOKEN = {token}\n\n\
          [worker]\nconcurrency = 2\nlease_secs = {lease}\nmax_attempts = 8\n",
         listen = toml_string(listen),
@@ -155,6 +158,10 @@ pub fn config_toml(
         fork = options.allow_fork_prs,
         sandbox = options.sandbox,
         install = options.install,
+        repositories = options
+            .repositories
+            .map(|r| format!("repositories = {}\n", toml_string(r)))
+            .unwrap_or_default(),
         lease = options.lease_secs,
         token = toml_string(PULUMI_TOKEN),
     )

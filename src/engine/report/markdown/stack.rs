@@ -37,7 +37,7 @@ pub(super) fn push(
             out.push('\n');
             doc.push(out);
         }
-        StackOutcome::NotRun { ref reason } => {
+        StackOutcome::NotRun { ref reason, .. } => {
             let heading = heading.unwrap_or_else(|| "Analysis".to_owned());
             let mut out = format!("### {heading}: ⏸️ not previewed\n\n");
             for line in clip(reason, MAX_REASON).lines() {

@@ -213,6 +213,7 @@ fn a_stack_not_previewed_is_neither_a_failure_nor_a_result() {
                 reason:
                     "The pull request comes from a fork: its code is not run here.\n@org/admins"
                         .to_owned(),
+                summary: "fork PR not previewed".to_owned(),
             },
         }],
         ..Comment::default()
