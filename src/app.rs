@@ -88,6 +88,18 @@ impl Service {
             max_output_bytes: config.pulumi.max_output_bytes,
             isolation,
             install: config.pulumi.install,
+            repo_env: config
+                .pulumi
+                .repo_env
+                .iter()
+                .map(|(key, env)| {
+                    let env = env
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.expose().to_owned()))
+                        .collect();
+                    (key.to_ascii_lowercase(), env)
+                })
+                .collect(),
         });
         let workspaces = tempfile::Builder::new()
             .prefix("iamgate-work-")

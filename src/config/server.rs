@@ -101,6 +101,10 @@ pub struct PulumiConfig {
     pub install: bool,
     /// The repositories whose pull requests are previewed at all; `None`: every repository.
     pub repositories: Option<Repositories>,
+    /// `[pulumi.repo_env."owner/name"]` and `[pulumi.repo_env."owner/name:stack"]`: more
+    /// environment for one repository's previews (and one stack's), over `[pulumi.env]`. Keys
+    /// are kept as written; matching ignores case.
+    pub repo_env: BTreeMap<String, BTreeMap<String, Secret>>,
     /// `[pulumi.env]`: extra environment for previews (credentials).
     pub env: BTreeMap<String, Secret>,
 }
@@ -424,7 +428,9 @@ impl Reader<'_> {
                 }
             }
         }
+        let repo_env = self.repo_env();
         PulumiConfig {
+            repo_env,
             command,
             timeout: Duration::from_secs(
                 self.positive_opt("pulumi.timeout_secs")
@@ -439,6 +445,57 @@ impl Reader<'_> {
             repositories: self.repositories("pulumi.repositories"),
             env,
         }
+    }
+
+    /// `pulumi.repo_env.<owner/name[:stack]>.<VAR>` entries, by repository (and stack).
+    fn repo_env(&mut self) -> BTreeMap<String, BTreeMap<String, Secret>> {
+        let raw = self.raw;
+        let mut by_repo: BTreeMap<String, BTreeMap<String, Secret>> = BTreeMap::new();
+        for (path, entry) in raw.entries.range("pulumi.repo_env.".to_owned()..) {
+            let Some(rest) = path.strip_prefix("pulumi.repo_env.") else {
+                break;
+            };
+            // Variable names hold no dot; repository names may.
+            let Some((repo, var)) = rest.rsplit_once('.') else {
+                continue;
+            };
+            let (name, stack) = match repo.split_once(':') {
+                Some((name, stack)) => (name, Some(stack)),
+                None => (repo, None),
+            };
+            let valid_repo = name.split('/').count() >= 2
+                && name.split('/').all(|part| !part.is_empty())
+                && !repo.contains(char::is_whitespace)
+                && stack.is_none_or(|stack| !stack.is_empty());
+            if !valid_repo {
+                self.problem(
+                    path,
+                    Some(entry),
+                    "expected a repository as `owner/name` (GitLab: `group/project`), \
+                     optionally `:stack`",
+                );
+            }
+            if !is_env_name(var) {
+                self.problem(path, Some(entry), "not a valid environment variable name");
+            }
+            match &entry.value {
+                Value::Str(v) => {
+                    by_repo
+                        .entry(repo.to_owned())
+                        .or_default()
+                        .insert(var.to_owned(), Secret::new(v.clone()));
+                }
+                other => {
+                    let found = type_name(other);
+                    self.problem(
+                        path,
+                        Some(entry),
+                        format!("expected a string, found {found}"),
+                    );
+                }
+            }
+        }
+        by_repo
     }
 
     /// A comma-separated list of repository globs (`acme/*`, `group/**`, `acme/infra`).

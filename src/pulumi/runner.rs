@@ -66,6 +66,9 @@ pub struct RunnerConfig {
     pub isolation: Isolation,
     /// `[pulumi] install`: `<command> install` runs before each preview.
     pub install: bool,
+    /// More environment for one repository's runs (key `owner/name`), or one stack's
+    /// (`owner/name:stack`), over `env`: keys lower-case. Masked like `env`.
+    pub repo_env: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// Names the environment keys but never prints their values (they are credentials).
@@ -79,6 +82,7 @@ impl fmt::Debug for RunnerConfig {
             .field("max_output_bytes", &self.max_output_bytes)
             .field("isolation", &self.isolation)
             .field("install", &self.install)
+            .field("repo_env_keys", &self.repo_env.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -93,6 +97,10 @@ pub struct Place<'a> {
     /// The repository's package-manager and plugin caches, kept between runs (writable); the
     /// package managers and pulumi are pointed at it. `None`: nothing is kept.
     pub caches: Option<&'a Path>,
+    /// The repository (`owner/name`) and the stack the run is for, which pick the
+    /// [`RunnerConfig::repo_env`] that applies; `None`: only `[pulumi.env]`.
+    pub repo: Option<&'a str>,
+    pub stack: Option<&'a str>,
 }
 
 /// The caches under [`Place::caches`], by the variable that points a tool at its directory.
@@ -168,7 +176,13 @@ pub struct Runner {
 
 impl Runner {
     pub fn new(config: RunnerConfig) -> Self {
-        let secrets = Secrets::new(config.env.values().map(String::as_str));
+        let secrets = Secrets::new(
+            config
+                .env
+                .values()
+                .chain(config.repo_env.values().flat_map(BTreeMap::values))
+                .map(String::as_str),
+        );
         let permits = Semaphore::new(config.max_concurrent.max(1));
         Self {
             config,
@@ -300,6 +314,17 @@ impl Runner {
             }
         }
         command.envs(&self.config.env);
+        if let Some(repo) = place.repo.map(str::to_ascii_lowercase) {
+            let mut keys = vec![repo.clone()];
+            if let Some(stack) = place.stack {
+                keys.push(format!("{repo}:{}", stack.to_ascii_lowercase()));
+            }
+            for key in keys {
+                if let Some(env) = self.config.repo_env.get(&key) {
+                    command.envs(env);
+                }
+            }
+        }
 
         let plan = Plan {
             timeout: self.config.timeout,

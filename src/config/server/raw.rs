@@ -48,6 +48,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "install",
             "repositories",
             "env",
+            "repo_env",
         ],
     ),
     ("worker", &["concurrency", "lease_secs", "max_attempts"]),
@@ -64,6 +65,9 @@ const FROM_FILE: &[&str] = &[
 
 /// The free-form string map inside `[pulumi]`.
 const ENV_MAP: (&str, &str) = ("pulumi", "env");
+
+/// The per-repository string maps inside `[pulumi]`: `[pulumi.repo_env."owner/name"]`.
+const REPO_ENV_MAP: (&str, &str) = ("pulumi", "repo_env");
 
 /// A raw value, before its key's type is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,7 +199,42 @@ impl Raw {
                 }
                 continue;
             }
+            if (section, name) == REPO_ENV_MAP {
+                self.repo_env(text, &path, value, line, problems);
+                continue;
+            }
             self.insert_toml(path, value, line);
+        }
+    }
+
+    /// `[pulumi.repo_env."owner/name"]` (or `"owner/name:stack"`) tables of strings, flattened to
+    /// `pulumi.repo_env.<key>.<VAR>`.
+    fn repo_env(
+        &mut self,
+        text: &str,
+        path: &str,
+        value: &Spanned<DeValue<'_>>,
+        line: usize,
+        problems: &mut Problems,
+    ) {
+        let expected =
+            "expected tables of strings, one per repository ([pulumi.repo_env.\"owner/name\"])";
+        let Some(repos) = value.get_ref().as_table() else {
+            problem(problems, path.to_owned(), Some(line), expected.to_owned());
+            return;
+        };
+        for (repo, vars) in repos {
+            let line = line_of(text, repo.span().start);
+            let Some(vars) = vars.get_ref().as_table() else {
+                let at = format!("{path}.{}", repo.get_ref());
+                problem(problems, at, Some(line), expected.to_owned());
+                continue;
+            };
+            for (var, v) in vars {
+                let line = line_of(text, var.span().start);
+                let at = format!("{path}.{}.{}", repo.get_ref(), var.get_ref());
+                self.insert_toml(at, v, line);
+            }
         }
     }
 
@@ -243,7 +282,8 @@ impl Raw {
                 }
                 (Some(keys), 2)
                     if keys.contains(&key.as_str())
-                        && (section.as_str(), key.as_str()) != ENV_MAP =>
+                        && (section.as_str(), key.as_str()) != ENV_MAP
+                        && (section.as_str(), key.as_str()) != REPO_ENV_MAP =>
                 {
                     format!("{section}.{key}")
                 }

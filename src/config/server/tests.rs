@@ -449,3 +449,38 @@ fn repositories_are_an_allow_list_of_globs() {
         .expect("set from the environment");
     assert!(repos.allows("acme/infra") && !repos.allows("acme/other"));
 }
+
+#[test]
+fn a_repository_and_a_stack_can_have_their_own_preview_environment() {
+    let text = format!(
+        "{}[pulumi.repo_env.\"acme/payments\"]\nAWS_ROLE_ARN = \"arn:aws:iam::2:role/p\"\n\
+         [pulumi.repo_env.\"acme/payments:prod\"]\nAWS_ROLE_ARN = \"arn:aws:iam::3:role/p\"\n",
+        github_toml()
+    );
+    let config = ServerConfig::parse(&text, no_env()).expect("valid");
+    let repo_env = &config.pulumi.repo_env;
+    assert_eq!(
+        repo_env["acme/payments"]["AWS_ROLE_ARN"].expose(),
+        "arn:aws:iam::2:role/p"
+    );
+    assert_eq!(
+        repo_env["acme/payments:prod"]["AWS_ROLE_ARN"].expose(),
+        "arn:aws:iam::3:role/p"
+    );
+
+    let bad = format!(
+        "{}[pulumi.repo_env.\"payments\"]\nTOKEN = \"x\"\n[pulumi.repo_env.\"acme/p\"]\n\"NOT-A-NAME\" = \"y\"\n",
+        github_toml()
+    );
+    let problems = ServerConfig::parse(&bad, no_env()).expect_err("problems");
+    assert_eq!(
+        paths(&problems),
+        vec![
+            ("pulumi.repo_env.acme/p.NOT-A-NAME".to_owned(), Some(8)),
+            ("pulumi.repo_env.payments.TOKEN".to_owned(), Some(6)),
+        ]
+    );
+    let problems = ServerConfig::parse(&github_toml(), env(&[("IAMGATE_PULUMI__REPO_ENV", "x")]))
+        .expect_err("not settable from the environment");
+    assert_eq!(paths(&problems), vec![("pulumi.repo_env".to_owned(), None)]);
+}

@@ -151,7 +151,8 @@ async fn run_previews(
         .map_err(|e| failure::backoff(format!("cannot create the repository's caches: {e}")))?;
     let mut out = Vec::with_capacity(missing.len());
     for i in missing {
-        out.push((i, run_preview(ctx, &root, &caches, stacks[i]).await));
+        let repo = pr_ref.repo.as_str();
+        out.push((i, run_preview(ctx, &root, &caches, repo, stacks[i]).await));
     }
     Ok(out)
 }
@@ -173,7 +174,13 @@ fn repository_caches(root: &Path, pr_ref: &PrRef) -> std::io::Result<PathBuf> {
 
 /// Installs one stack's dependencies and runs its preview; a failure becomes the reason shown in
 /// the comment.
-async fn run_preview(ctx: &JobCtx, root: &Path, caches: &Path, stack: &StackConfig) -> PreviewRun {
+async fn run_preview(
+    ctx: &JobCtx,
+    root: &Path,
+    caches: &Path,
+    repo: &str,
+    stack: &StackConfig,
+) -> PreviewRun {
     let dir = root.join(&stack.dir);
     if !dir.is_dir() {
         return PreviewRun::Failed(format!(
@@ -185,6 +192,8 @@ async fn run_preview(ctx: &JobCtx, root: &Path, caches: &Path, stack: &StackConf
         workspace: root,
         project_dir: &dir,
         caches: Some(caches),
+        repo: Some(repo),
+        stack: Some(&stack.stack),
     };
     match ctx.runner.install(place).await {
         None => {}

@@ -41,6 +41,7 @@ fn config(command: &Path) -> RunnerConfig {
         max_output_bytes: 1024 * 1024,
         isolation: Isolation::Off,
         install: false,
+        repo_env: BTreeMap::new(),
     }
 }
 
@@ -50,6 +51,8 @@ fn place(dir: &Path) -> Place<'_> {
         workspace: dir,
         project_dir: dir,
         caches: None,
+        repo: None,
+        stack: None,
     }
 }
 
@@ -633,6 +636,8 @@ async fn install_runs_in_the_project_with_the_repository_caches_and_only_when_as
         workspace: &project,
         project_dir: &project,
         caches: Some(&caches),
+        repo: None,
+        stack: None,
     };
     assert!(
         runner(config(&command)).install(place).await.is_none(),

@@ -118,6 +118,8 @@ pub struct Options {
     pub install: bool,
     /// `[pulumi] repositories`, when set: the only repositories previewed.
     pub repositories: Option<&'static str>,
+    /// TOML appended to the config, e.g. `[pulumi.repo_env."acme/infra"]` tables.
+    pub extra: &'static str,
 }
 
 impl Default for Options {
@@ -130,6 +132,7 @@ impl Default for Options {
             sandbox: false,
             install: true,
             repositories: None,
+            extra: "",
         }
     }
 }
@@ -149,7 +152,7 @@ pub fn config_toml(
          {forge}\n\
          [pulumi]\ncommand = {command}\ntimeout_secs = {timeout}\nmax_concurrent = 2\nallow_fork_prs = {fork}\nsandbox = {sandbox}\ninstall = {install}\n{repositories}\n\
          [pulumi.env]\nAWS_REGION = \"us-east-1\"\nPULUMI_ACCESS_TOKEN = {token}\n\n\
-         [worker]\nconcurrency = 2\nlease_secs = {lease}\nmax_attempts = 8\n",
+         [worker]\nconcurrency = 2\nlease_secs = {lease}\nmax_attempts = 8\n{extra}",
         listen = toml_string(listen),
         max_body = options.max_body_bytes,
         store = toml_string(&format!("sqlite://{}", db.display())),
@@ -163,6 +166,7 @@ pub fn config_toml(
             .map(|r| format!("repositories = {}\n", toml_string(r)))
             .unwrap_or_default(),
         lease = options.lease_secs,
+        extra = options.extra,
         token = toml_string(PULUMI_TOKEN),
     )
 }

@@ -69,6 +69,7 @@ case $(cat "$behaviour/mode") in
   replay) cat "$behaviour/stdout"; exit 0 ;;
   fail) cat "$behaviour/stdout"; cat "$behaviour/stderr" >&2; exit "$(cat "$behaviour/code")" ;;
   print_env) env; exit 0 ;;
+  env_to_stderr) env >&2; exit 1 ;;
   hostile)
     # What a pull request's program could try against iamgate; anything that works is reported
     # (exit 1, on stderr: the comment quotes it), else the preview is replayed as usual.
@@ -240,6 +241,12 @@ impl FakePulumi {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// `stack` fails (exit 1) with its environment (`env` output) on stderr, which the comment
+    /// quotes: what reached the program, as people would see it.
+    pub fn env_to_stderr(&self, stack: &str) {
+        self.set(stack, "env_to_stderr", 0, b"", b"");
     }
 
     /// `stack` prints its environment (`env` output, `KEY=value` lines) on stdout.
