@@ -15,7 +15,7 @@ use crate::forge::{CommitStatus, Forge};
 use crate::gate::GateState;
 use crate::jobs::ctx::JobCtx;
 use crate::jobs::failure;
-use crate::pulumi::{Place, unpack};
+use crate::pulumi::{Place, Runner, unpack};
 use crate::queue::JobFailure;
 use crate::store::previews::PreviewRun;
 
@@ -68,16 +68,7 @@ pub(super) async fn outcomes<'c>(
     Ok(stacks
         .iter()
         .zip(runs)
-        .map(|(stack, preview)| {
-            let mut outcome = analyze_run(stack, preview, config);
-            if let StackOutcome::Analyzed(analysis) = &mut outcome {
-                // The program's diagnostics are shown in the comment: no credential in them.
-                for error in &mut analysis.errors {
-                    *error = run.ctx.runner.mask(error);
-                }
-            }
-            (*stack, outcome)
-        })
+        .map(|(stack, preview)| (*stack, analyze_run(stack, preview, config, &run.ctx.runner)))
         .collect())
 }
 
@@ -163,7 +154,9 @@ fn repository_caches(root: &Path, pr_ref: &PrRef) -> std::io::Result<PathBuf> {
     use sha2::{Digest, Sha256};
     use std::os::unix::fs::DirBuilderExt;
     let repo = pr_ref.repo_ref();
-    let key = Sha256::digest(format!("{:?}\0{}", repo.forge, repo.repo).as_bytes());
+    // Forges compare repository names without case: one directory per repository.
+    let name = repo.repo.as_str().to_ascii_lowercase();
+    let key = Sha256::digest(format!("{:?}\0{name}", repo.forge).as_bytes());
     let dir = root.join(&hex::encode(key)[..32]);
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -228,8 +221,14 @@ async fn run_preview(
     ))
 }
 
-/// The stack's outcome from its preview: the analysis of a successful preview's output.
-fn analyze_run(stack: &StackConfig, run: Option<PreviewRun>, config: &RepoConfig) -> StackOutcome {
+/// The stack's outcome from its preview: the analysis of a successful preview's output, with
+/// the program's diagnostics masked (the comment shows them: no credential in them).
+fn analyze_run(
+    stack: &StackConfig,
+    run: Option<PreviewRun>,
+    config: &RepoConfig,
+    runner: &Runner,
+) -> StackOutcome {
     let stdout = match run {
         Some(PreviewRun::Output(stdout)) => stdout,
         Some(PreviewRun::Failed(reason)) => return StackOutcome::Failed { reason },
@@ -240,7 +239,13 @@ fn analyze_run(stack: &StackConfig, run: Option<PreviewRun>, config: &RepoConfig
         }
     };
     match preview::parse(&stdout) {
-        Ok(p) => StackOutcome::Analyzed(Box::new(analyze(&p, &config.risk))),
+        Ok(p) => {
+            let mut analysis = analyze(&p, &config.risk);
+            for error in &mut analysis.errors {
+                *error = runner.mask(error);
+            }
+            StackOutcome::Analyzed(Box::new(analysis))
+        }
         Err(e) => {
             warn!(stack = %stack.name, "preview output unreadable: {e}");
             StackOutcome::Failed {
