@@ -16,7 +16,7 @@ use crate::forge::MembershipCache;
 use crate::forge::github::GitHubApp;
 use crate::forge::gitlab::GitLabClient;
 use crate::jobs::{Forges, JobCtx, JobSettings, Jobs};
-use crate::pulumi::{Isolation, Runner, RunnerConfig, Sandbox, UnpackLimits};
+use crate::pulumi::{Isolation, RunLimits, Runner, RunnerConfig, Sandbox, UnpackLimits};
 use crate::queue::{JobRetryPolicy, Worker, WorkerConfig};
 use crate::server::{self, AppState};
 use crate::store::Store;
@@ -26,6 +26,9 @@ use crate::store::sqlite::SqliteStore;
 /// Finished jobs and deliveries are kept this long (longer than GitHub's redelivery window, so
 /// that a late manual redelivery is still recognised as a duplicate).
 pub const RETAIN_FINISHED: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// A mebibyte, for the `_mb` keys.
+const MIB: u64 = 1024 * 1024;
 
 /// How often finished work older than [`RETAIN_FINISHED`] is pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
@@ -88,6 +91,11 @@ impl Service {
             max_output_bytes: config.pulumi.max_output_bytes,
             isolation,
             install: config.pulumi.install,
+            limits: RunLimits {
+                memory_bytes: config.pulumi.memory_mb.saturating_mul(MIB),
+                processes: config.pulumi.max_processes,
+                disk_bytes: config.pulumi.disk_mb.saturating_mul(MIB),
+            },
             repo_env: config
                 .pulumi
                 .repo_env

@@ -21,9 +21,11 @@ fn the_example_server_config_passes_and_says_how_previews_run() {
         .args(["check-config", "config/server.example.toml"])
         .assert();
     if bwrap {
-        check
-            .success()
-            .stdout("config/server.example.toml: ok\npreviews: in the bubblewrap sandbox\n");
+        check.success().stdout(
+            "config/server.example.toml: ok\npreviews: in the bubblewrap sandbox, each run at \
+                 most 4096 MiB of memory per process, 1024 processes and threads, 10240 MiB \
+                 written to disk\n",
+        );
     } else {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -45,7 +47,8 @@ fn without_the_sandbox_check_config_says_previews_are_not_sandboxed() {
         .success()
         .stdout(
             "config/server.example.toml: ok\npreviews: NOT sandboxed ([pulumi] sandbox = false): \
-             the pull request's code runs as iamgate's own user\n",
+             the pull request's code runs as iamgate's own user, with no memory or process \
+             limit; each run at most 10240 MiB written to disk\n",
         );
 }
 

@@ -72,7 +72,11 @@ fn server_ok(name: &str, config: &ServerConfig) -> Outcome {
             .map_err(anyhow::Error::from)
             .map(|runtime| runtime.block_on(Sandbox::probe(&[])));
         match probe {
-            Ok(Ok(_)) => "previews: in the bubblewrap sandbox".to_owned(),
+            Ok(Ok(_)) => format!(
+                "previews: in the bubblewrap sandbox, each run at most {} MiB of memory per \
+                 process, {} processes and threads, {} MiB written to disk",
+                config.pulumi.memory_mb, config.pulumi.max_processes, config.pulumi.disk_mb
+            ),
             Ok(Err(reason)) => {
                 return Outcome::Failed(anyhow::anyhow!(
                     "{name}: ok as a file, but previews cannot run here: {reason}"
@@ -81,9 +85,12 @@ fn server_ok(name: &str, config: &ServerConfig) -> Outcome {
             Err(e) => return Outcome::Failed(e),
         }
     } else {
-        "previews: NOT sandboxed ([pulumi] sandbox = false): the pull request's code runs as \
-         iamgate's own user"
-            .to_owned()
+        format!(
+            "previews: NOT sandboxed ([pulumi] sandbox = false): the pull request's code runs as \
+             iamgate's own user, with no memory or process limit; each run at most {} MiB \
+             written to disk",
+            config.pulumi.disk_mb
+        )
     };
     match write_stdout(&format!("{name}: ok\n{previews}\n")) {
         Ok(()) => Outcome::Done,

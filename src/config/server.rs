@@ -27,6 +27,9 @@ pub const DEFAULT_PULUMI_COMMAND: &str = "pulumi";
 pub const DEFAULT_PULUMI_TIMEOUT_SECS: u64 = 900;
 pub const DEFAULT_PULUMI_MAX_CONCURRENT: u64 = 2;
 pub const DEFAULT_PULUMI_MAX_OUTPUT_BYTES: u64 = 64 * 1024 * 1024;
+pub const DEFAULT_PULUMI_MEMORY_MB: u64 = 4096;
+pub const DEFAULT_PULUMI_MAX_PROCESSES: u64 = 1024;
+pub const DEFAULT_PULUMI_DISK_MB: u64 = 10240;
 pub const DEFAULT_WORKER_CONCURRENCY: u64 = 4;
 /// The worker renews the leases of running jobs; a dead worker's jobs return after this.
 pub const DEFAULT_WORKER_LEASE_SECS: u64 = 60;
@@ -99,6 +102,12 @@ pub struct PulumiConfig {
     pub sandbox: bool,
     /// `<command> install` runs before each preview (default).
     pub install: bool,
+    /// `memory_mb`: the memory one process of a sandboxed run may allocate, in MiB.
+    pub memory_mb: u64,
+    /// `max_processes`: processes and threads of one sandboxed run at once.
+    pub max_processes: u64,
+    /// `disk_mb`: how much one run may add to its workspace, HOME and caches, in MiB.
+    pub disk_mb: u64,
     /// The repositories whose pull requests are previewed at all; `None`: every repository.
     pub repositories: Option<Repositories>,
     /// `[pulumi.repo_env."owner/name"]` and `[pulumi.repo_env."owner/name:stack"]`: more
@@ -442,6 +451,15 @@ impl Reader<'_> {
                 .positive("pulumi.max_output_bytes", DEFAULT_PULUMI_MAX_OUTPUT_BYTES),
             sandbox: self.bool("pulumi.sandbox", true),
             install: self.bool("pulumi.install", true),
+            memory_mb: self
+                .positive_opt("pulumi.memory_mb")
+                .unwrap_or(DEFAULT_PULUMI_MEMORY_MB),
+            max_processes: self
+                .positive_opt("pulumi.max_processes")
+                .unwrap_or(DEFAULT_PULUMI_MAX_PROCESSES),
+            disk_mb: self
+                .positive_opt("pulumi.disk_mb")
+                .unwrap_or(DEFAULT_PULUMI_DISK_MB),
             repositories: self.repositories("pulumi.repositories"),
             env,
         }

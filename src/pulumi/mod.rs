@@ -7,5 +7,5 @@ pub mod runner;
 pub mod workspace;
 
 pub use runner::sandbox::Sandbox;
-pub use runner::{Isolation, Place, RunError, RunOutput, Runner, RunnerConfig};
+pub use runner::{Isolation, Place, RunError, RunLimits, RunOutput, Runner, RunnerConfig};
 pub use workspace::{UnpackError, UnpackLimits, unpack};

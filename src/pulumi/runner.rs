@@ -2,11 +2,13 @@
 //!
 //! Owns the child's environment (cleared, then only `PATH`, a fresh `HOME`, the headless pulumi
 //! variables and the configured `[pulumi.env]`: none of iamgate's own secrets), its isolation
-//! (`sandbox`: bubblewrap, unless explicitly off), the concurrency limit, the timeout and the
-//! caps on output, and masking configured values in stderr. It does not
+//! (`sandbox`: bubblewrap, unless explicitly off), the concurrency limit, the timeout, the caps
+//! on output, memory, processes and disk, and masking configured values in what the run printed.
+//! It does not
 //! parse the output (the engine does) and does not judge the exit code (a failed preview can still
 //! print its digest: the caller decides). It never logs stderr or environment values.
 
+mod disk;
 mod mask;
 mod process;
 pub mod sandbox;
@@ -24,9 +26,10 @@ use thiserror::Error;
 use tokio::process::Command;
 use tokio::sync::Semaphore;
 
+use disk::DiskWatch;
 use mask::{Secrets, Tail};
 use process::{Ending, Plan};
-use sandbox::{Mounts, Sandbox, resolve_program};
+use sandbox::{Limits, Mounts, Sandbox, resolve_program};
 
 /// How much of stderr is kept (its end).
 const STDERR_KEEP: usize = 64 * 1024;
@@ -69,6 +72,42 @@ pub struct RunnerConfig {
     /// More environment for one repository's runs (key `owner/name`), or one stack's
     /// (`owner/name:stack`), over `env`: keys lower-case. Masked like `env`.
     pub repo_env: BTreeMap<String, BTreeMap<String, String>>,
+    pub limits: RunLimits,
+}
+
+/// What one run (install or preview) may use (`[pulumi] memory_mb`, `max_processes`,
+/// `disk_mb`). Memory and processes are enforced in the sandbox only; the disk limit always.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunLimits {
+    /// The memory one process may allocate (`RLIMIT_DATA`); also the most its `/tmp` (a tmpfs)
+    /// may hold.
+    pub memory_bytes: u64,
+    /// Processes and threads at once (`RLIMIT_NPROC`, per sandbox).
+    pub processes: u64,
+    /// How much the run may add to its workspace, HOME and caches; also the largest file.
+    pub disk_bytes: u64,
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        const MIB: u64 = 1024 * 1024;
+        RunLimits {
+            memory_bytes: 4096 * MIB,
+            processes: 1024,
+            disk_bytes: 10240 * MIB,
+        }
+    }
+}
+
+impl RunLimits {
+    fn sandbox(&self) -> Limits {
+        Limits {
+            memory_bytes: self.memory_bytes,
+            processes: self.processes,
+            file_bytes: self.disk_bytes,
+            tmp_bytes: self.memory_bytes.min(self.disk_bytes),
+        }
+    }
 }
 
 /// Names the environment keys but never prints their values (they are credentials).
@@ -83,6 +122,7 @@ impl fmt::Debug for RunnerConfig {
             .field("isolation", &self.isolation)
             .field("install", &self.install)
             .field("repo_env_keys", &self.repo_env.keys().collect::<Vec<_>>())
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -159,6 +199,12 @@ pub enum RunError {
     )]
     OutputTooLarge { step: &'static str, limit: usize },
     #[error(
+        "pulumi {step} wrote more than {} to its workspace, HOME and caches, so iamgate stopped \
+         it; raise [pulumi] disk_mb if the program really needs that much",
+        human_bytes(usize::try_from(*limit).unwrap_or(usize::MAX))
+    )]
+    DiskLimit { step: &'static str, limit: u64 },
+    #[error(
         "the preview sandbox is not available, so the pull request's code was not run (iamgate \
          fails closed): {reason}"
     )]
@@ -199,11 +245,52 @@ impl Runner {
         self
     }
 
-    /// `text` with every `[pulumi.env]` value of 4 characters or more (and its encoded forms)
-    /// replaced by `***`: for what a preview printed on stdout that is shown to people (its
-    /// diagnostics). stderr is masked already.
-    pub fn mask(&self, text: &str) -> String {
-        String::from_utf8_lossy(&self.secrets.mask(text.as_bytes())).into_owned()
+    /// A preview's stdout with every configured value masked in every string of it (keys too),
+    /// so that neither the analysis, the comment, the store nor the preview cache ever holds one.
+    /// JSON is masked as JSON (a value such as `true` never breaks the document): the digest as
+    /// one document, the event stream line by line; what is not JSON is masked as text.
+    pub fn mask_output(&self, stdout: Vec<u8>) -> Vec<u8> {
+        if self.secrets.is_empty() {
+            return stdout;
+        }
+        if let Some(masked) = self.mask_document(&stdout) {
+            return masked;
+        }
+        let mut out = Vec::with_capacity(stdout.len());
+        for line in stdout.split_inclusive(|b| *b == b'\n') {
+            let body = line.strip_suffix(b"\n").unwrap_or(line);
+            match self.mask_document(body) {
+                Some(masked) => out.extend_from_slice(&masked),
+                None => out.extend_from_slice(&self.secrets.mask(body)),
+            }
+            if body.len() < line.len() {
+                out.push(b'\n');
+            }
+        }
+        out
+    }
+
+    fn mask_document(&self, text: &[u8]) -> Option<Vec<u8>> {
+        let mut value: serde_json::Value = serde_json::from_slice(text).ok()?;
+        self.mask_value(&mut value);
+        serde_json::to_vec(&value).ok()
+    }
+
+    fn mask_value(&self, value: &mut serde_json::Value) {
+        use serde_json::Value;
+        let mask = |s: &str| String::from_utf8_lossy(&self.secrets.mask(s.as_bytes())).into_owned();
+        match value {
+            Value::String(s) => *s = mask(s),
+            Value::Array(items) => items.iter_mut().for_each(|item| self.mask_value(item)),
+            Value::Object(map) => {
+                let entries = std::mem::take(map);
+                for (key, mut item) in entries {
+                    self.mask_value(&mut item);
+                    map.insert(mask(&key), item);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
     }
 
     /// Runs the preview of `stack` at `place`, waiting for a free slot first.
@@ -246,6 +333,7 @@ impl Runner {
             Err(RunError::Spawn { .. }) => "spawn_error",
             Err(RunError::Timeout { .. }) => "timeout",
             Err(RunError::OutputTooLarge { .. }) => "output_too_large",
+            Err(RunError::DiskLimit { .. }) => "disk_limit",
             Err(RunError::SandboxUnavailable { .. }) => "sandbox_unavailable",
         };
         metrics::counter!("iamgate_previews_total", "step" => step, "outcome" => outcome)
@@ -300,7 +388,7 @@ impl Runner {
                     cwd: place.project_dir,
                     caches: place.caches,
                 };
-                sandbox.command(&program, args, mounts)
+                sandbox.command(&program, args, mounts, &self.config.limits.sandbox())
             }
         };
         command.env_clear();
@@ -326,10 +414,18 @@ impl Runner {
             }
         }
 
+        let written = disk::existing(
+            &[Some(place.workspace), Some(home.path()), place.caches]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>(),
+        );
+        let disk = DiskWatch::start(written, self.config.limits.disk_bytes, disk::PERIOD).await;
         let plan = Plan {
             timeout: self.config.timeout,
             grace: self.grace,
             max_stdout: self.config.max_output_bytes,
+            disk: Some(disk),
         };
         let tail = Tail::new(STDERR_KEEP, self.secrets.longest());
         let finished = process::supervise(command, plan, tail).await;
@@ -351,6 +447,10 @@ impl Runner {
             Ending::Overflow => Err(RunError::OutputTooLarge {
                 step,
                 limit: self.config.max_output_bytes,
+            }),
+            Ending::DiskFull => Err(RunError::DiskLimit {
+                step,
+                limit: self.config.limits.disk_bytes,
             }),
         }
     }

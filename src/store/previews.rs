@@ -17,6 +17,10 @@ use sha2::{Digest, Sha256};
 use crate::config::repo::StackConfig;
 use crate::event::{PrRef, Sha};
 
+/// Part of every entry's name: entries of an earlier format (before 2, outputs were not masked)
+/// are never read, and expire as any other.
+const ENTRY_FORMAT: &str = "2";
+
 /// What a preview produced, as far as the analysis is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PreviewRun {
@@ -149,7 +153,13 @@ impl PreviewCache {
     /// PR, the stack's directory and name, the head commit).
     fn entry(&self, pr: &PrRef, stack: &StackConfig, head: &Sha) -> PathBuf {
         let mut h = Sha256::new();
-        for part in [pr.key().as_str(), &stack.dir, &stack.stack, head.as_str()] {
+        for part in [
+            ENTRY_FORMAT,
+            pr.key().as_str(),
+            &stack.dir,
+            &stack.stack,
+            head.as_str(),
+        ] {
             h.update(part.as_bytes());
             h.update([0]);
         }

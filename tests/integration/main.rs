@@ -13,6 +13,7 @@ mod github_client;
 mod gitlab_client;
 mod gitlab_scenarios;
 mod install;
+mod limits;
 mod repositories;
 mod sandbox;
 mod scenarios;

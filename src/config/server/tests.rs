@@ -223,10 +223,17 @@ fn the_environment_wins_over_the_file() {
             ("IAMGATE_PULUMI__ALLOW_FORK_PRS", "true"),
             ("IAMGATE_PULUMI__SANDBOX", "false"),
             ("IAMGATE_PULUMI__INSTALL", "false"),
+            ("IAMGATE_PULUMI__DISK_MB", "512"),
             ("IAMGATE_PULUMI__ENV__AWS_REGION", "eu-west-1"),
         ]),
     )
     .expect("valid");
+    assert_eq!(config.pulumi.disk_mb, 512);
+    assert_eq!(
+        (config.pulumi.memory_mb, config.pulumi.max_processes),
+        (4096, 1024),
+        "defaults"
+    );
     let github = config.github.expect("github");
     assert_eq!(github.webhook_secret.expose(), "from-the-environment-0123");
     assert_eq!(github.app_id, 777);

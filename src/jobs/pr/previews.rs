@@ -15,7 +15,7 @@ use crate::forge::{CommitStatus, Forge};
 use crate::gate::GateState;
 use crate::jobs::ctx::JobCtx;
 use crate::jobs::failure;
-use crate::pulumi::{Place, Runner, unpack};
+use crate::pulumi::{Place, unpack};
 use crate::queue::JobFailure;
 use crate::store::previews::PreviewRun;
 
@@ -68,7 +68,7 @@ pub(super) async fn outcomes<'c>(
     Ok(stacks
         .iter()
         .zip(runs)
-        .map(|(stack, preview)| (*stack, analyze_run(stack, preview, config, &run.ctx.runner)))
+        .map(|(stack, preview)| (*stack, analyze_run(stack, preview, config)))
         .collect())
 }
 
@@ -201,15 +201,17 @@ async fn run_preview(
         Ok(o) => o,
         Err(e) => return PreviewRun::Failed(e.to_string()),
     };
+    // Masked before anything reads it: the analysis, the cache and the comment see no secret.
+    let stdout = ctx.runner.mask_output(output.stdout);
     if output.exit_code == Some(0) {
-        return PreviewRun::Output(output.stdout);
+        return PreviewRun::Output(stdout);
     }
-    let errors: Vec<String> = preview::parse(&output.stdout)
+    let errors: Vec<String> = preview::parse(&stdout)
         .map(|p| {
             p.diagnostics
                 .iter()
                 .filter(|d| d.severity == "error")
-                .map(|d| ctx.runner.mask(&d.message))
+                .map(|d| d.message.clone())
                 .collect()
         })
         .unwrap_or_default();
@@ -221,14 +223,9 @@ async fn run_preview(
     ))
 }
 
-/// The stack's outcome from its preview: the analysis of a successful preview's output, with
-/// the program's diagnostics masked (the comment shows them: no credential in them).
-fn analyze_run(
-    stack: &StackConfig,
-    run: Option<PreviewRun>,
-    config: &RepoConfig,
-    runner: &Runner,
-) -> StackOutcome {
+/// The stack's outcome from its preview: the analysis of a successful preview's output (masked
+/// when it was run).
+fn analyze_run(stack: &StackConfig, run: Option<PreviewRun>, config: &RepoConfig) -> StackOutcome {
     let stdout = match run {
         Some(PreviewRun::Output(stdout)) => stdout,
         Some(PreviewRun::Failed(reason)) => return StackOutcome::Failed { reason },
@@ -239,13 +236,7 @@ fn analyze_run(
         }
     };
     match preview::parse(&stdout) {
-        Ok(p) => {
-            let mut analysis = analyze(&p, &config.risk);
-            for error in &mut analysis.errors {
-                *error = runner.mask(error);
-            }
-            StackOutcome::Analyzed(Box::new(analysis))
-        }
+        Ok(p) => StackOutcome::Analyzed(Box::new(analyze(&p, &config.risk))),
         Err(e) => {
             warn!(stack = %stack.name, "preview output unreadable: {e}");
             StackOutcome::Failed {

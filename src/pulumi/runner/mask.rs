@@ -1,7 +1,6 @@
 //! The tail of a preview's stderr, and masking of configured secrets: each value as is, JSON-
 //! escaped, URL-encoded and base64-encoded (at every alignment inside a longer encoding). Owns
-//! nothing else: stdout (the JSON digest) is never altered here; its diagnostics are masked by
-//! the caller through [`Secrets::mask`].
+//! nothing else: stdout is masked by the runner, as JSON (`Runner::mask_output`).
 
 use std::fmt;
 
@@ -38,6 +37,10 @@ impl Secrets {
         values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         values.dedup();
         Self { values }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.values.is_empty()
     }
 
     /// The longest secret, in bytes (how much of a cut-off secret can sit at a buffer's start).

@@ -15,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 use tokio::time::{Instant, sleep_until, timeout};
 
+use super::disk::DiskWatch;
 use super::mask::Tail;
 
 /// After the group is killed (or the leader exited), how long pipes may still be drained. Only a
@@ -22,11 +23,13 @@ use super::mask::Tail;
 const DRAIN: Duration = Duration::from_secs(2);
 
 /// What to enforce on one run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct Plan {
     pub(super) timeout: Duration,
     pub(super) grace: Duration,
     pub(super) max_stdout: usize,
+    /// The run is killed once the directories it writes grew past their limit.
+    pub(super) disk: Option<DiskWatch>,
 }
 
 #[derive(Debug)]
@@ -36,6 +39,8 @@ pub(super) enum Ending {
     TimedOut,
     /// Killed because stdout passed the cap.
     Overflow,
+    /// Killed because it wrote more than its disk limit.
+    DiskFull,
 }
 
 #[derive(Debug)]
@@ -49,7 +54,7 @@ pub(super) struct Finished {
 /// error means it could not be spawned or waited for.
 pub(super) async fn supervise(
     mut command: Command,
-    plan: Plan,
+    mut plan: Plan,
     mut stderr: Tail,
 ) -> io::Result<Finished> {
     command
@@ -67,6 +72,13 @@ pub(super) async fn supervise(
     let (ending, status) = {
         let mut out_fut = pin!(read_capped(out_pipe, &mut stdout, plan.max_stdout));
         let mut err_fut = pin!(read_tail(err_pipe, &mut stderr));
+        let disk = plan.disk.take();
+        let mut disk_fut = pin!(async move {
+            match disk {
+                Some(watch) => watch.exceeded().await,
+                None => std::future::pending().await,
+            }
+        });
         let (mut out_done, mut err_done) = (false, false);
         let mut deadline = Instant::now() + plan.timeout;
         let mut ending: Option<Ending> = None;
@@ -90,6 +102,11 @@ pub(super) async fn supervise(
                     }
                 }
                 () = &mut err_fut, if !err_done => err_done = true,
+                () = &mut disk_fut, if ending.is_none() => {
+                    ending = Some(Ending::DiskFull);
+                    group.signal(Signal::SIGKILL);
+                    deadline = Instant::now() + plan.grace;
+                }
             }
         };
         // Grandchildren that outlived the leader, or a leader that ignored SIGTERM.

@@ -4,8 +4,10 @@
 //! that name resolution, TLS and the dynamic linker need), writes only its workspace, a fresh
 //! HOME and a private `/tmp`, and sees none of iamgate's files, environment or processes. It dies
 //! with its runner (`--die-with-parent`), and when its first process ends the kernel kills
-//! everything left in its PID namespace, `setsid` daemons included. The network is shared:
-//! pulumi needs its backend and the cloud.
+//! everything left in its PID namespace, `setsid` daemons included. Inside, util-linux's `prlimit`
+//! sets the resource limits ([`Limits`]) before the program starts: memory per process, processes
+//! (and threads), file size, no core dumps; its `/tmp` is a tmpfs of bounded size. The network is
+//! shared: pulumi needs its backend and the cloud.
 //!
 //! Knows nothing of pulumi's arguments or of secrets; the runner builds the command line.
 
@@ -46,10 +48,30 @@ const ETC: &[&str] = &[
 /// The top-level directories that merged-`/usr` systems make symlinks into `/usr`.
 const USR_LINKS: &[&str] = &["/bin", "/lib", "/lib32", "/lib64", "/libx32", "/sbin"];
 
+/// The resource limits of one sandboxed run, as the kernel enforces them (`setrlimit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `RLIMIT_DATA` of every process: the memory (heap and other private writable mappings) one
+    /// process may allocate. Address space that is only reserved (V8's, Go's) does not count.
+    pub memory_bytes: u64,
+    /// `RLIMIT_NPROC`: processes and threads of the sandbox's user at once. The kernel counts
+    /// them per user namespace, so each sandbox has its own budget; it does not apply when
+    /// iamgate runs as root (uid 0 outside the namespace).
+    pub processes: u64,
+    /// `RLIMIT_FSIZE`: the largest file a process may write.
+    pub file_bytes: u64,
+    /// The size of the sandbox's `/tmp` (a tmpfs, so in memory).
+    pub tmp_bytes: u64,
+}
+
 /// A sandbox that was set up successfully on this machine.
 #[derive(Debug, Clone)]
 pub struct Sandbox {
     bwrap: PathBuf,
+    /// util-linux's `prlimit`, which sets the limits inside the sandbox.
+    prlimit: PathBuf,
+    /// The hard limits iamgate itself runs under: asking more than those would fail.
+    ceilings: Ceilings,
     /// `--ro-bind`, `--symlink`, ... for the system view, computed once.
     system: Vec<OsString>,
 }
@@ -77,16 +99,21 @@ impl Sandbox {
              bubblewrap`), or set [pulumi] sandbox = false to run previews unisolated"
                 .to_owned()
         })?;
+        let prlimit = find_on_path("prlimit").ok_or_else(|| {
+            "util-linux's `prlimit`, which sets the preview sandbox's resource limits, is not \
+             installed: install it (Debian/Ubuntu: `apt-get install util-linux`), or set [pulumi] \
+             sandbox = false to run previews unisolated"
+                .to_owned()
+        })?;
         for path in extra {
             if !path.is_absolute() {
-                return Err(format!(
-                    "[pulumi] sandbox_paths: `{}` is not an absolute path",
-                    path.display()
-                ));
+                return Err(format!("`{}` is not an absolute path", path.display()));
             }
         }
         let sandbox = Sandbox {
             bwrap,
+            prlimit,
+            ceilings: Ceilings::read(),
             system: system_view(extra),
         };
         let home = tempfile::tempdir().map_err(|e| format!("cannot create a temp dir: {e}"))?;
@@ -96,7 +123,12 @@ impl Sandbox {
             cwd: home.path(),
             caches: None,
         };
-        let mut check = sandbox.command(Path::new("/bin/sh"), &["-c", "exit 0"], mounts);
+        let mut check = sandbox.command(
+            Path::new("/bin/sh"),
+            &["-c", "exit 0"],
+            mounts,
+            &Limits::PROBE,
+        );
         check
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -120,9 +152,16 @@ impl Sandbox {
         }
     }
 
-    /// The command that runs `program` with `args` inside a new sandbox. The caller sets the
-    /// environment (it reaches the program as set) and the stdio.
-    pub fn command(&self, program: &Path, args: &[&str], mounts: Mounts<'_>) -> Command {
+    /// The command that runs `program` with `args` inside a new sandbox, under `limits`. The
+    /// caller sets the environment (it reaches the program as set) and the stdio.
+    pub fn command(
+        &self,
+        program: &Path,
+        args: &[&str],
+        mounts: Mounts<'_>,
+        limits: &Limits,
+    ) -> Command {
+        let limits = self.ceilings.cap(limits);
         let mut command = Command::new(&self.bwrap);
         command
             .args([
@@ -144,10 +183,20 @@ impl Sandbox {
                 "ALL",
             ])
             .args(&self.system)
-            .args(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
-        // The program's own directory (pulumi and its language plugins), unless /usr shows it.
-        if let Some(dir) = program.parent().filter(|d| !d.starts_with("/usr")) {
-            command.arg("--ro-bind").arg(dir).arg(dir);
+            .args(["--proc", "/proc", "--dev", "/dev", "--size"])
+            .arg(limits.tmp_bytes.to_string())
+            .args(["--tmpfs", "/tmp"]);
+        // The program's own directory (pulumi and its language plugins), and prlimit's, unless
+        // /usr shows them.
+        let mut shown: Vec<&Path> = Vec::new();
+        for dir in [program.parent(), self.prlimit.parent()]
+            .into_iter()
+            .flatten()
+        {
+            if !dir.starts_with("/usr") && !shown.contains(&dir) {
+                command.arg("--ro-bind").arg(dir).arg(dir);
+                shown.push(dir);
+            }
         }
         if let Some(caches) = mounts.caches {
             command.arg("--bind").arg(caches).arg(caches);
@@ -162,9 +211,61 @@ impl Sandbox {
             .arg("--chdir")
             .arg(mounts.cwd)
             .arg("--")
+            .arg(&self.prlimit)
+            .arg(format!("--data={}", limits.memory_bytes))
+            .arg(format!("--nproc={}", limits.processes))
+            .arg(format!("--fsize={}", limits.file_bytes))
+            .arg("--core=0")
+            .arg("--")
             .arg(program)
             .args(args);
         command
+    }
+}
+
+impl Limits {
+    /// Enough for the start-up check's `sh -c 'exit 0'`.
+    const PROBE: Limits = Limits {
+        memory_bytes: 256 * 1024 * 1024,
+        processes: 64,
+        file_bytes: 1024 * 1024,
+        tmp_bytes: 1024 * 1024,
+    };
+}
+
+/// The hard limits of iamgate's own process: an unprivileged process cannot raise a hard limit,
+/// so a sandbox asks for at most these (`None`: unlimited).
+#[derive(Debug, Clone, Copy)]
+struct Ceilings {
+    data: Option<u64>,
+    nproc: Option<u64>,
+    fsize: Option<u64>,
+}
+
+impl Ceilings {
+    fn read() -> Ceilings {
+        use nix::sys::resource::{RLIM_INFINITY, Resource, getrlimit};
+        let hard = |resource| {
+            getrlimit(resource)
+                .ok()
+                .map(|(_, hard)| hard)
+                .filter(|hard| *hard != RLIM_INFINITY)
+        };
+        Ceilings {
+            data: hard(Resource::RLIMIT_DATA),
+            nproc: hard(Resource::RLIMIT_NPROC),
+            fsize: hard(Resource::RLIMIT_FSIZE),
+        }
+    }
+
+    fn cap(&self, limits: &Limits) -> Limits {
+        let cap = |want: u64, ceiling: Option<u64>| ceiling.map_or(want, |c| want.min(c));
+        Limits {
+            memory_bytes: cap(limits.memory_bytes, self.data),
+            processes: cap(limits.processes, self.nproc),
+            file_bytes: cap(limits.file_bytes, self.fsize),
+            tmp_bytes: limits.tmp_bytes,
+        }
     }
 }
 
@@ -243,6 +344,30 @@ mod tests {
             "/opt/toolchain".to_owned(),
             "/opt/toolchain".to_owned()
         ]));
+    }
+
+    #[test]
+    fn limits_never_ask_more_than_the_hard_limits_iamgate_runs_under() {
+        let ceilings = Ceilings {
+            data: Some(1000),
+            nproc: None,
+            fsize: Some(5),
+        };
+        let want = Limits {
+            memory_bytes: 4000,
+            processes: 300,
+            file_bytes: 2,
+            tmp_bytes: 77,
+        };
+        assert_eq!(
+            ceilings.cap(&want),
+            Limits {
+                memory_bytes: 1000,
+                processes: 300,
+                file_bytes: 2,
+                tmp_bytes: 77,
+            }
+        );
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use super::{
-    Isolation, Place, RunError, RunOutput, Runner, RunnerConfig, human_bytes, human_duration,
+    Isolation, Place, RunError, RunLimits, RunOutput, Runner, RunnerConfig, human_bytes,
+    human_duration,
 };
 
 /// Writes an executable `/bin/sh` script and waits until it can be exec'd: a fork in another
@@ -42,6 +43,7 @@ fn config(command: &Path) -> RunnerConfig {
         isolation: Isolation::Off,
         install: false,
         repo_env: BTreeMap::new(),
+        limits: RunLimits::default(),
     }
 }
 
@@ -53,6 +55,22 @@ fn place(dir: &Path) -> Place<'_> {
         caches: None,
         repo: None,
         stack: None,
+    }
+}
+
+/// The sandbox, where it can be set up; elsewhere the test says it is skipped (and fails under
+/// CI, where .ci/run installs bubblewrap).
+async fn sandbox_or_skip() -> Option<super::Sandbox> {
+    match super::Sandbox::probe(&[]).await {
+        Ok(sandbox) => Some(sandbox),
+        Err(reason) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "bubblewrap is needed for this test; .ci/run installs it: {reason}"
+            );
+            eprintln!("skipped: the bubblewrap sandbox cannot be set up here: {reason}");
+            None
+        }
     }
 }
 
@@ -572,12 +590,7 @@ async fn an_unavailable_sandbox_fails_closed_without_running_the_program() {
 
 #[tokio::test]
 async fn in_the_sandbox_the_program_writes_only_its_workspace_and_sees_no_other_process() {
-    let Ok(sandbox) = super::Sandbox::probe(&[]).await else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "bubblewrap is needed for this test; .ci/run installs it"
-        );
-        eprintln!("skipped: the bubblewrap sandbox cannot be set up here");
+    let Some(sandbox) = sandbox_or_skip().await else {
         return;
     };
     let dir = TempDir::new().unwrap();
@@ -658,4 +671,168 @@ async fn install_runs_in_the_project_with_the_repository_caches_and_only_when_as
             project.canonicalize().unwrap().display()
         )
     );
+}
+
+#[tokio::test]
+async fn a_run_that_writes_past_its_disk_limit_is_stopped_and_says_so() {
+    let dir = TempDir::new().unwrap();
+    let (workspace, bin) = (dir.path().join("workspace"), dir.path().join("bin"));
+    fs::create_dir(&workspace).unwrap();
+    fs::create_dir(&bin).unwrap();
+    // What was there before the run does not count: only what the run adds.
+    fs::write(workspace.join("checked-in"), vec![1u8; 3 << 20]).unwrap();
+    let command = script(
+        &bin,
+        "for i in 1 2 3 4; do head -c 1048576 /dev/zero > \"blob$i\"; done; sync; sleep 30",
+    );
+    let config = RunnerConfig {
+        limits: RunLimits {
+            disk_bytes: 2 << 20,
+            ..RunLimits::default()
+        },
+        ..config(&command)
+    };
+    let started = Instant::now();
+    let err = runner(config)
+        .preview(place(&workspace), "dev")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RunError::DiskLimit { step: "preview", limit } if limit == 2 << 20),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(20), "not stopped");
+    assert_eq!(
+        err.to_string(),
+        "pulumi preview wrote more than 2 MiB to its workspace, HOME and caches, so iamgate \
+         stopped it; raise [pulumi] disk_mb if the program really needs that much"
+    );
+}
+
+#[tokio::test]
+async fn a_run_within_its_disk_limit_is_left_alone() {
+    let dir = TempDir::new().unwrap();
+    let command = script(
+        dir.path(),
+        "head -c 1048576 /dev/zero > blob; sleep 3; echo '{}'",
+    );
+    let config = RunnerConfig {
+        limits: RunLimits {
+            disk_bytes: 2 << 20,
+            ..RunLimits::default()
+        },
+        ..config(&command)
+    };
+    let output = runner(config)
+        .preview(place(dir.path()), "dev")
+        .await
+        .unwrap();
+    assert_eq!(output.exit_code, Some(0), "{}", output.stderr);
+}
+
+#[tokio::test]
+async fn the_sandbox_sets_the_resource_limits_and_the_kernel_holds_the_program_to_them() {
+    let Some(sandbox) = sandbox_or_skip().await else {
+        return;
+    };
+    let dir = TempDir::new().unwrap();
+    let (workspace, bin) = (dir.path().join("workspace"), dir.path().join("bin"));
+    fs::create_dir(&workspace).unwrap();
+    fs::create_dir(&bin).unwrap();
+    let command = script(
+        &bin,
+        "grep -E '^Max (data size|processes|file size|core file size)' /proc/self/limits >&2\n\
+         df -k /tmp | tail -n 1 | awk '{print \"tmp\", $2}' >&2\n\
+         awk 'BEGIN { s = sprintf(\"%200000000s\", \"\"); print \"allocated\", length(s) }' >&2 \
+         || echo 'allocation refused' >&2\n\
+         head -c 3145728 /dev/zero > big 2>/dev/null || echo 'file refused' >&2\n\
+         exit 0",
+    );
+    const MIB: u64 = 1024 * 1024;
+    let config = RunnerConfig {
+        isolation: Isolation::Sandbox(sandbox),
+        limits: RunLimits {
+            memory_bytes: 64 * MIB,
+            processes: 77,
+            disk_bytes: 2 * MIB,
+        },
+        ..config(&command)
+    };
+    let output = runner(config)
+        .preview(place(&workspace), "dev")
+        .await
+        .unwrap();
+    let said = output.stderr;
+    let limit = |name: &str| -> Vec<String> {
+        said.lines()
+            .find(|line| line.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name:?} in {said}"))
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(limit("Max data size")[3..5], ["67108864", "67108864"]);
+    assert_eq!(limit("Max processes")[2..4], ["77", "77"]);
+    assert_eq!(limit("Max file size")[3..5], ["2097152", "2097152"]);
+    assert_eq!(limit("Max core file size")[4..6], ["0", "0"]);
+    assert!(said.contains("tmp 2048\n"), "/tmp holds 2 MiB: {said}");
+    assert!(
+        said.contains("allocation refused"),
+        "200 MB allowed: {said}"
+    );
+    assert!(
+        said.contains("file refused"),
+        "a 3 MiB file allowed: {said}"
+    );
+    assert!(
+        fs::metadata(workspace.join("big")).unwrap().len() <= 2 * MIB,
+        "the file grew past the limit"
+    );
+}
+
+#[test]
+fn a_previews_output_is_masked_in_every_string_and_stays_json() {
+    let mut config = config(Path::new("pulumi"));
+    config
+        .env
+        .insert("TOKEN".to_owned(), "s3cr3t-v4lue".to_owned());
+    config.env.insert("FLAG".to_owned(), "true".to_owned());
+    let runner = Runner::new(config);
+    let digest = serde_json::json!({
+        "steps": [{"op": "create", "newState": {"inputs": {
+            "policy": "{\"Sid\": \"s3cr3t-v4lue\"}",
+            "enabled": true,
+            "s3cr3t-v4lue": "as a key",
+            "count": 3
+        }}}],
+        "note": "true"
+    });
+    let masked = runner.mask_output(serde_json::to_vec_pretty(&digest).unwrap());
+    let back: serde_json::Value = serde_json::from_slice(&masked).unwrap();
+    assert_eq!(
+        back,
+        serde_json::json!({
+            "steps": [{"op": "create", "newState": {"inputs": {
+                "policy": "{\"Sid\": \"***\"}",
+                "enabled": true,
+                "***": "as a key",
+                "count": 3
+            }}}],
+            "note": "***"
+        })
+    );
+
+    // The event stream: one document per line; what is not JSON is masked as text.
+    let stream = b"{\"a\": \"x s3cr3t-v4lue\"}\n{\"b\": true}\nnot json s3cr3t-v4lue\n".to_vec();
+    assert_eq!(
+        String::from_utf8(runner.mask_output(stream)).unwrap(),
+        "{\"a\":\"x ***\"}\n{\"b\":true}\nnot json ***\n"
+    );
+}
+
+#[test]
+fn without_configured_values_the_output_is_not_touched() {
+    let runner = Runner::new(config(Path::new("pulumi")));
+    let text = b"{ \"kept\" :  \"as printed\" }\n".to_vec();
+    assert_eq!(runner.mask_output(text.clone()), text);
 }

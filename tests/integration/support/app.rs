@@ -120,6 +120,8 @@ pub struct Options {
     pub repositories: Option<&'static str>,
     /// TOML appended to the config, e.g. `[pulumi.repo_env."acme/infra"]` tables.
     pub extra: &'static str,
+    /// More `[pulumi]` keys, e.g. `disk_mb = 1\n`.
+    pub pulumi_keys: &'static str,
 }
 
 impl Default for Options {
@@ -133,6 +135,7 @@ impl Default for Options {
             install: true,
             repositories: None,
             extra: "",
+            pulumi_keys: "",
         }
     }
 }
@@ -150,7 +153,7 @@ pub fn config_toml(
         "[server]\nlisten = {listen}\nmax_body_bytes = {max_body}\n\n\
          [store]\nurl = {store}\n\n\
          {forge}\n\
-         [pulumi]\ncommand = {command}\ntimeout_secs = {timeout}\nmax_concurrent = 2\nallow_fork_prs = {fork}\nsandbox = {sandbox}\ninstall = {install}\n{repositories}\n\
+         [pulumi]\ncommand = {command}\ntimeout_secs = {timeout}\nmax_concurrent = 2\nallow_fork_prs = {fork}\nsandbox = {sandbox}\ninstall = {install}\n{repositories}{pulumi_keys}\n\
          [pulumi.env]\nAWS_REGION = \"us-east-1\"\nPULUMI_ACCESS_TOKEN = {token}\n\n\
          [worker]\nconcurrency = 2\nlease_secs = {lease}\nmax_attempts = 8\n{extra}",
         listen = toml_string(listen),
@@ -166,6 +169,7 @@ pub fn config_toml(
             .map(|r| format!("repositories = {}\n", toml_string(r)))
             .unwrap_or_default(),
         lease = options.lease_secs,
+        pulumi_keys = options.pulumi_keys,
         extra = options.extra,
         token = toml_string(PULUMI_TOKEN),
     )
@@ -421,6 +425,38 @@ impl<F: Forge> TestApp<F> {
 
     pub fn pulumi(&self) -> &FakePulumi {
         &self.pulumi
+    }
+
+    /// The files iamgate keeps (store, WAL, preview cache, gzip entries unpacked) that contain
+    /// `needle`; the fake pulumi's own directory is not iamgate's and is left out.
+    pub fn kept_files_containing(&self, needle: &str) -> Vec<PathBuf> {
+        use std::io::Read as _;
+        let skip = self._dir.path().join("pulumi");
+        let mut found = Vec::new();
+        let mut stack = vec![self._dir.path().to_path_buf()];
+        while let Some(path) = stack.pop() {
+            if path == skip {
+                continue;
+            }
+            if path.is_dir() {
+                stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            let Ok(mut bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            if path.extension().is_some_and(|e| e == "gz") {
+                let mut out = Vec::new();
+                flate2::read::GzDecoder::new(&bytes[..])
+                    .read_to_end(&mut out)
+                    .unwrap();
+                bytes = out;
+            }
+            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                found.push(path);
+            }
+        }
+        found
     }
     pub fn service(&self) -> &Service {
         &self.service

@@ -97,6 +97,11 @@ case $(cat "$behaviour/mode") in
     sleep 0.3 # until the daemon has left the run's process group, as an attacker would wait
     if [ -n "$report" ]; then echo "escaped:$report" >&2; exit 1; fi
     cat "$behaviour/stdout"; exit 0 ;;
+  fill_disk)
+    # Writes three files of `bytes` each into the project, then takes its time.
+    for i in 1 2 3; do head -c "$(cat "$behaviour/bytes")" /dev/zero > "filler$i"; done
+    sleep 5
+    cat "$behaviour/stdout"; exit 0 ;;
   hang)
     echo $$ > "$behaviour/pid"
     (trap '' TERM; exec sleep 100000) &
@@ -206,13 +211,7 @@ impl FakePulumi {
         signal: &[u32],
         daemon_secs: u32,
     ) {
-        let fixture = fixture.as_ref();
-        let content =
-            fs::read(fixture).unwrap_or_else(|e| panic!("fixture {}: {e}", fixture.display()));
-        self.set(stack, "hostile", 0, b"", &content);
-        let dir = self
-            .behaviour_dir(stack)
-            .unwrap_or_else(|| panic!("no behaviour for {stack}"));
+        let dir = self.set_printing(stack, "hostile", fixture.as_ref());
         let lines = |paths: &[&Path]| {
             paths
                 .iter()
@@ -224,6 +223,23 @@ impl FakePulumi {
         let pids: Vec<String> = signal.iter().map(u32::to_string).collect();
         write(&dir.join("signal"), pids.join(" ").as_bytes());
         write(&dir.join("daemon"), daemon_secs.to_string().as_bytes());
+    }
+
+    /// `stack` writes three files of `bytes` each into its project, then sleeps 5 s before
+    /// printing `fixture`: a run that outgrows its disk limit.
+    pub fn fill_disk(&self, stack: &str, fixture: impl AsRef<Path>, bytes: u64) {
+        let dir = self.set_printing(stack, "fill_disk", fixture.as_ref());
+        write(&dir.join("bytes"), bytes.to_string().as_bytes());
+    }
+
+    /// Sets `stack` to `mode`, printing `fixture` when it gets that far; the behaviour's
+    /// directory, for the mode's own files.
+    fn set_printing(&self, stack: &str, mode: &str, fixture: &Path) -> PathBuf {
+        let content =
+            fs::read(fixture).unwrap_or_else(|e| panic!("fixture {}: {e}", fixture.display()));
+        self.set(stack, mode, 0, b"", &content);
+        self.behaviour_dir(stack)
+            .unwrap_or_else(|| panic!("no behaviour for {stack}"))
     }
 
     /// The pids of the `sleep <daemon_secs>` daemons hostile runs left behind (none, when
