@@ -337,6 +337,12 @@ pub enum Event {
         author: Actor,
         /// Set when an app posted the comment on the author's behalf.
         via_app: Option<ViaApp>,
+        /// When the comment was made (Unix milliseconds), as the forge says; an approval binds to
+        /// the head its author could see then.
+        created_ms: Option<i64>,
+        /// The pull request's head when the comment was made, when the forge says (GitLab's note
+        /// hook: `merge_request.last_commit`).
+        seen_head: Option<Sha>,
     },
     /// A review on a pull request was submitted, edited or dismissed.
     Review {

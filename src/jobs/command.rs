@@ -1,6 +1,6 @@
 //! The `/iamgate` commands of a newly created comment: react with eyes, check who may do what
 //! against the forge (team membership, repository permission; never the comment's text), record
-//! votes bound to the current head, audit, ask for the gate to be recomputed, and answer in one
+//! votes bound to the head the comment's author could see when commenting, audit, ask for the gate to be recomputed, and answer in one
 //! reply that says what happened — or why not, and how to proceed.
 //!
 //! A retried job does not act twice: votes are keyed by comment and line, and the reply carries
@@ -12,7 +12,7 @@ use crate::audit::{ApprovalSource, AuditEntry, AuditEvent, Timestamp, Withdrawal
 use crate::commands::{self, Command, CommandError, Reason};
 use crate::config::repo::{Invalidation, RepoConfig, Reviewers};
 use crate::engine::report::escape;
-use crate::event::{CommentId, PrRef, UserRef};
+use crate::event::{CommentId, PrRef, Sha, UserRef};
 use crate::forge::{Forge, PullRequest, Reaction, RepoPermission};
 use crate::queue::JobFailure;
 use crate::store::{CommandVote, CommandVoteKind, JobKind};
@@ -25,15 +25,22 @@ pub fn reply_marker(id: CommentId) -> String {
     format!("<!-- iamgate:reply:{id} -->")
 }
 
-/// Runs the commands of comment `comment` by `author`.
-pub async fn run(
-    ctx: &JobCtx,
-    pr_ref: &PrRef,
-    comment: CommentId,
-    author: UserRef<'_>,
-    body: &str,
-) -> Result<(), JobFailure> {
-    let parsed = commands::parse(body);
+/// A comment with commands, as the webhook reported it.
+#[derive(Debug, Clone, Copy)]
+pub struct Said<'a> {
+    pub id: CommentId,
+    pub author: UserRef<'a>,
+    pub body: &'a str,
+    /// When it was made (Unix milliseconds), when the webhook said.
+    pub created_ms: Option<i64>,
+    /// The head when it was made, when the webhook said (GitLab).
+    pub seen_head: Option<&'a Sha>,
+}
+
+/// Runs the commands of a comment.
+pub async fn run(ctx: &JobCtx, pr_ref: &PrRef, said: Said<'_>) -> Result<(), JobFailure> {
+    let (comment, author) = (said.id, said.author);
+    let parsed = commands::parse(said.body);
     if parsed.is_empty() {
         return Ok(());
     }
@@ -49,6 +56,7 @@ pub async fn run(
         Governing::Valid(config) => Some(*config),
         Governing::NotEnrolled | Governing::Invalid(_) => None,
     };
+    let seen = seen_head(ctx, pr_ref, &said).await?;
     let mut run = Run {
         ctx,
         forge: forge.as_ref(),
@@ -57,6 +65,7 @@ pub async fn run(
         config: config.as_ref(),
         comment,
         author,
+        seen: seen.as_ref(),
         recompute: false,
     };
     let mut answers = Vec::with_capacity(parsed.len());
@@ -87,9 +96,32 @@ struct Run<'a> {
     config: Option<&'a RepoConfig>,
     comment: CommentId,
     author: UserRef<'a>,
+    /// The head the comment's author could see when commenting: what an approval or an override
+    /// binds to (`None`: unknown, so none is recorded).
+    seen: Option<&'a Sha>,
     /// A vote changed or a rerun was asked: the gate must be computed again.
     recompute: bool,
 }
+
+/// The head the comment's author could see: the one the forge named with the comment (GitLab),
+/// else the newest head iamgate had seen before the comment was made.
+async fn seen_head(
+    ctx: &JobCtx,
+    pr_ref: &PrRef,
+    said: &Said<'_>,
+) -> Result<Option<Sha>, JobFailure> {
+    if let Some(head) = said.seen_head {
+        return Ok(Some(head.clone()));
+    }
+    let Some(at) = said.created_ms else {
+        return Ok(None);
+    };
+    Ok(ctx.store.head_seen_at(pr_ref, at).await?.map(Sha))
+}
+
+/// Why no approval or override can be recorded when the head the comment saw is unknown.
+const UNSEEN_HEAD: &str = "iamgate cannot tell which commit you saw when you commented (it had not seen this pull request's \
+                           head yet), so nothing was recorded. Comment again once iamgate's report shows the head you reviewed.";
 
 impl Run<'_> {
     async fn command(&mut self, line: usize, command: &Command) -> Result<String, JobFailure> {
@@ -199,19 +231,24 @@ impl Run<'_> {
                 )
                 .await;
         }
-        let vote = self.vote(line, CommandVoteKind::Approve, reason);
-        let fingerprint = self.fingerprint_of_head().await?;
-        let audit = self.entry(AuditEvent::Approval {
-            via: ApprovalSource::Command,
-            fingerprint,
-            requirements: qualified.clone(),
-            reason: vote.reason.clone(),
-        });
+        let Some(seen) = self.seen else {
+            return self.refuse(line, command, UNSEEN_HEAD).await;
+        };
+        let vote = self.vote(line, CommandVoteKind::Approve, reason, seen);
+        let fingerprint = self.fingerprint_of(seen).await?;
+        let audit = self
+            .entry(AuditEvent::Approval {
+                via: ApprovalSource::Command,
+                fingerprint,
+                requirements: qualified.clone(),
+                reason: vote.reason.clone(),
+            })
+            .at(seen.clone());
         self.record(&vote, audit).await?;
         Ok(format!(
-            "{}: approval recorded on `{}` for {}. It keeps counting while the IAM change stays the same{}.",
+            "{}: approval recorded on `{}` for {}. It keeps counting while the IAM change stays the same{}.{}",
             usage(command),
-            self.short_head(),
+            short(seen),
             qualified
                 .iter()
                 .map(|r| escape::code_span(r))
@@ -221,13 +258,28 @@ impl Run<'_> {
                 " and nobody pushes (`invalidate_approvals: on_push`)"
             } else {
                 ""
-            }
+            },
+            self.later_head_note(seen)
         ))
+    }
+
+    /// When the head moved after the comment was made: says that the vote is for the head the
+    /// author saw, not the newer one.
+    fn later_head_note(&self, seen: &Sha) -> String {
+        if *seen == self.pr.head {
+            return String::new();
+        }
+        format!(
+            " It was made on `{}`, the head when you commented; `{}` was pushed after it, so it counts there \
+             only if that IAM change is the same as the one you saw.",
+            short(seen),
+            short(&self.pr.head)
+        )
     }
 
     /// `unapprove`: withdraws the author's approvals, by command or review.
     async fn unapprove(&mut self, line: usize, command: &Command) -> Result<String, JobFailure> {
-        let vote = self.vote(line, CommandVoteKind::Withdraw, None);
+        let vote = self.vote(line, CommandVoteKind::Withdraw, None, &self.pr.head);
         let audit = self.entry(AuditEvent::Withdrawal {
             via: WithdrawalSource::Command,
             approver: self.author.login.clone(),
@@ -247,6 +299,16 @@ impl Run<'_> {
         config: &RepoConfig,
         reason: &Reason,
     ) -> Result<String, JobFailure> {
+        if self.is_author() {
+            return self
+                .refuse(
+                    line,
+                    command,
+                    "You opened this pull request: nobody overrides the gate of their own pull request. Ask another \
+                     member of `overrides`, or get the required approvals.",
+                )
+                .await;
+        }
         if !self.member_of(&config.overrides).await? {
             return self
                 .refuse(
@@ -257,23 +319,30 @@ impl Run<'_> {
                 )
                 .await;
         }
+        let Some(seen) = self.seen else {
+            return self.refuse(line, command, UNSEEN_HEAD).await;
+        };
         let vote = self.vote(
             line,
             CommandVoteKind::Override,
             Some(reason.as_str().to_owned()),
+            seen,
         );
-        let fingerprint = self.fingerprint_of_head().await?;
-        let audit = self.entry(AuditEvent::Override {
-            reason: reason.as_str().to_owned(),
-            fingerprint,
-        });
+        let fingerprint = self.fingerprint_of(seen).await?;
+        let audit = self
+            .entry(AuditEvent::Override {
+                reason: reason.as_str().to_owned(),
+                fingerprint,
+            })
+            .at(seen.clone());
         self.record(&vote, audit).await?;
         Ok(format!(
             "{}: override recorded on `{}` with the reason “{}”. The status turns success for this IAM \
-             change; a different IAM change needs a new override.",
+             change; a different IAM change needs a new override.{}",
             usage(command),
-            self.short_head(),
-            reason.markdown()
+            short(seen),
+            reason.markdown(),
+            self.later_head_note(seen)
         ))
     }
 
@@ -287,9 +356,9 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// The head the votes bind to, as the replies show it.
+    /// The head, as the replies show it.
     fn short_head(&self) -> String {
-        self.pr.head.as_str().chars().take(7).collect()
+        short(&self.pr.head)
     }
 
     fn is_author(&self) -> bool {
@@ -299,13 +368,19 @@ impl Run<'_> {
             .eq_ignore_ascii_case(self.pr.author.as_str())
     }
 
-    fn vote(&self, line: usize, kind: CommandVoteKind, reason: Option<String>) -> CommandVote {
+    fn vote(
+        &self,
+        line: usize,
+        kind: CommandVoteKind,
+        reason: Option<String>,
+        head: &Sha,
+    ) -> CommandVote {
         CommandVote {
             source: format!("comment:{}:{line}", self.comment),
             login: self.author.login.as_str().to_owned(),
             user_id: self.author.id,
             kind,
-            head: self.pr.head.as_str().to_owned(),
+            head: head.as_str().to_owned(),
             reason,
             at_ms: now().unix_millis(),
         }
@@ -346,13 +421,13 @@ impl Run<'_> {
         Ok(false)
     }
 
-    async fn fingerprint_of_head(&self) -> Result<Option<String>, JobFailure> {
+    async fn fingerprint_of(&self, head: &Sha) -> Result<Option<String>, JobFailure> {
         Ok(self
             .ctx
             .store
             .fingerprints(self.pr_ref)
             .await?
-            .remove(self.pr.head.as_str()))
+            .remove(head.as_str()))
     }
 
     async fn refuse(
@@ -402,6 +477,11 @@ impl Run<'_> {
         AuditEntry::by(now(), self.pr_ref, self.author.login.clone(), event)
             .at(self.pr.head.clone())
     }
+}
+
+/// A commit as the replies show it: its first 7 characters.
+fn short(sha: &Sha) -> String {
+    sha.as_str().chars().take(7).collect()
 }
 
 /// `` `/iamgate approve` ``, as replies name the command.

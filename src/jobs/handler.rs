@@ -41,15 +41,21 @@ impl JobHandler for Jobs {
                 author,
                 author_id,
                 body,
+                created_ms,
+                seen_head,
             } => {
                 let span = tracing::info_span!("command", pr = %pr, comment = %comment, job = job.id, attempt = job.attempt);
-                let author = UserRef {
-                    login: author,
-                    id: *author_id,
+                let comment = command::Said {
+                    id: *comment,
+                    author: UserRef {
+                        login: author,
+                        id: *author_id,
+                    },
+                    body,
+                    created_ms: *created_ms,
+                    seen_head: seen_head.as_ref(),
                 };
-                command::run(&self.ctx, pr, *comment, author, body)
-                    .instrument(span)
-                    .await
+                command::run(&self.ctx, pr, comment).instrument(span).await
             }
             JobKind::RecheckBranch { repo, branch, role } => {
                 let span = tracing::info_span!("recheck_branch", repo = %repo, branch = %branch, ?role, job = job.id, attempt = job.attempt);

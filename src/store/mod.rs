@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditChain, AuditEntry, AuditFilter, AuditRecord};
-use crate::event::{BranchRole, CommentId, DeliveryId, Event, Login, PrRef, RepoRef, UserId};
+use crate::event::{BranchRole, CommentId, DeliveryId, Event, Login, PrRef, RepoRef, Sha, UserId};
 
 /// A stored delivery, as the edge hands it over (after signature verification).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +43,12 @@ pub enum JobKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         author_id: Option<UserId>,
         body: String,
+        /// When the comment was made (Unix milliseconds), as the webhook said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        created_ms: Option<i64>,
+        /// The head when the comment was made, as the webhook said (GitLab).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seen_head: Option<Sha>,
     },
     /// Analyze again every open pull request with `branch` in `role`: those that target it
     /// after `.iamgate.yml` may have changed there (tightened guardrails apply before they
@@ -320,4 +326,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         pr: &PrRef,
     ) -> StoreResult<std::collections::BTreeMap<String, String>>;
+
+    /// Records that `head` is the pull request's head now, unless it was seen before (the first
+    /// sighting is kept: a later one never moves it).
+    async fn record_head(&self, pr: &PrRef, head: &str) -> StoreResult<()>;
+
+    /// The newest head first seen at or before `at_ms` (Unix milliseconds): the head someone
+    /// acting then could see. `None` when iamgate had seen no head by then.
+    async fn head_seen_at(&self, pr: &PrRef, at_ms: i64) -> StoreResult<Option<String>>;
 }

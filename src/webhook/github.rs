@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::push::PushedCommit;
+use crate::audit::Timestamp;
 use crate::config::repo;
 use crate::event::{
     Actor, ActorKind, CommentAction, CommentId, Event, ForgeKind, Login, PrAction, PrNumber, PrRef,
@@ -97,6 +98,7 @@ struct Issue {
 struct Comment {
     id: Option<u64>,
     body: Option<String>,
+    created_at: Option<String>,
     user: Option<User>,
     performed_via_github_app: Option<App>,
 }
@@ -254,6 +256,14 @@ fn issue_comment(p: IssueCommentPayload) -> Result<Event, DecodeError> {
             slug: app.slug.unwrap_or_default(),
         })
     });
+    let created_ms = match comment.created_at.as_deref() {
+        None => None,
+        Some(text) => Some(
+            Timestamp::parse_rfc3339(text)
+                .map_err(|_| missing("comment.created_at"))?
+                .unix_millis(),
+        ),
+    };
     Ok(Event::Comment {
         pr: github_pr(p.installation, repo, number),
         action,
@@ -261,6 +271,8 @@ fn issue_comment(p: IssueCommentPayload) -> Result<Event, DecodeError> {
         body: comment.body.unwrap_or_default(),
         author,
         via_app,
+        created_ms,
+        seen_head: None,
     })
 }
 

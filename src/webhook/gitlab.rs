@@ -27,6 +27,7 @@ use serde::Deserialize;
 
 use super::github::DecodeError;
 use super::push::PushedCommit;
+use crate::audit::Timestamp;
 use crate::config::repo;
 use crate::event::{
     Actor, ActorKind, CommentAction, CommentId, Event, ForgeKind, Login, PrAction, PrNumber, PrRef,
@@ -185,12 +186,20 @@ struct NoteAttributes {
     /// `create` or `update` (GitLab 16.11+); missing before.
     action: Option<String>,
     system: Option<bool>,
+    created_at: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct NoteMergeRequest {
     iid: Option<u64>,
+    last_commit: Option<LastCommit>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct LastCommit {
+    id: Option<String>,
 }
 
 /// Decodes the body of a delivery whose `X-Gitlab-Event` is `event_name`.
@@ -360,11 +369,20 @@ fn note(event: &str, p: NotePayload) -> Result<Event, DecodeError> {
         action: action_name.clone(),
         field,
     };
-    let number = p
-        .merge_request
-        .and_then(|mr| mr.iid)
+    let merge_request = p.merge_request.unwrap_or_default();
+    let number = merge_request
+        .iid
         .filter(|n| *n > 0)
         .ok_or_else(|| missing("merge_request.iid"))?;
+    let seen_head = merge_request
+        .last_commit
+        .and_then(|c| c.id)
+        .filter(|id| !id.is_empty())
+        .map(|id| Sha(id.to_ascii_lowercase()));
+    let created_ms = match attributes.created_at.as_deref() {
+        None => None,
+        Some(text) => Some(note_time(text).ok_or_else(|| missing("object_attributes.created_at"))?),
+    };
     let repo = project_path(p.project).ok_or_else(|| missing("project.path_with_namespace"))?;
     let id = attributes
         .id
@@ -378,7 +396,20 @@ fn note(event: &str, p: NotePayload) -> Result<Event, DecodeError> {
         body: attributes.note.unwrap_or_default(),
         author,
         via_app: None,
+        created_ms,
+        seen_head,
     })
+}
+
+/// A note hook's `created_at`: `2015-05-17 18:21:36 UTC` (GitLab's hook format), or RFC 3339.
+fn note_time(text: &str) -> Option<i64> {
+    let rfc3339 = match text.strip_suffix(" UTC") {
+        Some(utc) => format!("{utc}Z"),
+        None => text.to_owned(),
+    };
+    Timestamp::parse_rfc3339(&rfc3339)
+        .ok()
+        .map(Timestamp::unix_millis)
 }
 
 /// A push to a branch; tags and branch deletions are ignored. Whether it may have changed

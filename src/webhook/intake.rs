@@ -29,6 +29,8 @@ pub fn jobs_for(event: &Event) -> Vec<JobKind> {
             body,
             author,
             via_app: None,
+            created_ms,
+            seen_head,
         } if author.kind == ActorKind::User && !commands::parse(body).is_empty() => {
             vec![JobKind::Command {
                 pr: pr.clone(),
@@ -36,6 +38,8 @@ pub fn jobs_for(event: &Event) -> Vec<JobKind> {
                 author: author.login.clone(),
                 author_id: author.id,
                 body: body.clone(),
+                created_ms: *created_ms,
+                seen_head: seen_head.clone(),
             }]
         }
         Event::BranchPush {
@@ -207,6 +211,8 @@ mod tests {
                 id: Some(crate::event::UserId(5)),
             },
             via_app: None,
+            created_ms: Some(1),
+            seen_head: None,
         }
     }
 

@@ -23,6 +23,8 @@ pub(crate) struct FakeStore {
     votes: Mutex<Vec<(String, CommandVote)>>,
     once: Mutex<BTreeSet<String>>,
     fingerprints: Mutex<BTreeMap<(String, String), String>>,
+    /// (pr key, head) → first seen, Unix ms.
+    heads: Mutex<BTreeMap<(String, String), i64>>,
     /// Every call fails, as a store whose disk is gone.
     broken: bool,
 }
@@ -229,6 +231,32 @@ impl Store for FakeStore {
             .filter(|((k, _), _)| *k == key)
             .map(|((_, head), fp)| (head.clone(), fp.clone()))
             .collect())
+    }
+
+    async fn record_head(&self, pr: &PrRef, head: &str) -> StoreResult<()> {
+        self.check()?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        self.heads
+            .lock()
+            .expect("lock")
+            .entry((pr.key(), head.to_owned()))
+            .or_insert(now);
+        Ok(())
+    }
+
+    async fn head_seen_at(&self, pr: &PrRef, at_ms: i64) -> StoreResult<Option<String>> {
+        self.check()?;
+        let key = pr.key();
+        Ok(self
+            .heads
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|((k, _), seen)| *k == key && **seen <= at_ms)
+            .max_by_key(|(_, seen)| **seen)
+            .map(|((_, head), _)| head.clone()))
     }
 }
 

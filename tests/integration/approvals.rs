@@ -62,7 +62,7 @@ reviews:
     from: { teams: [\"acme/platform\"], users: [\"bob\"] }
 ";
 
-const OVERRIDES: &str = "overrides: { teams: [\"acme/leads\"] }\n";
+pub(crate) const OVERRIDES: &str = "overrides: { teams: [\"acme/leads\"] }\n";
 
 /// Text as GitHub shows it: Markdown backslash escapes and the zero-width joiners that break
 /// mentions removed, so `@sec1` and `invalidate_approvals` read as written.
@@ -96,7 +96,7 @@ pub(crate) fn reviews(body: &str) -> String {
 /// iamgate's one reply to comment `id` on PR 7 as shown, with the comment id its marker names
 /// (which differs between the forges) written `[id]`. Its snapshots are asserted within
 /// `insta::allow_duplicates!`: the same assertion runs once per forge, and both must match.
-fn shown_reply<F: Forge>(s: &TestApp<F>, id: u64) -> String {
+pub(crate) fn shown_reply<F: Forge>(s: &TestApp<F>, id: u64) -> String {
     let reply = shown(&s.reply(PR, id));
     reply.replace(
         &format!("<!-- iamgate:reply:{id} -->"),

@@ -8,6 +8,7 @@
 )]
 
 mod approvals;
+mod attacks;
 mod crash;
 mod github_client;
 mod gitlab_client;

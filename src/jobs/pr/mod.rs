@@ -51,6 +51,8 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
         info!(pr = %pr_ref, "pull request is closed; nothing to do");
         return Ok(());
     }
+    // From now on a command binds to this head (or a later one), never to an older one.
+    ctx.store.record_head(pr_ref, pr.head.as_str()).await?;
     let run = PrRun {
         ctx,
         forge: forge.as_ref(),

@@ -518,6 +518,21 @@ impl Store for SqliteStore {
     async fn fingerprints(&self, pr: &PrRef) -> StoreResult<BTreeMap<String, String>> {
         votes::fingerprints(&self.readers, &pr.key()).await
     }
+
+    async fn record_head(&self, pr: &PrRef, head: &str) -> StoreResult<()> {
+        let op = Op::RecordHead {
+            pr_key: pr.key(),
+            head: head.to_owned(),
+        };
+        match self.write(op).await? {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn head_seen_at(&self, pr: &PrRef, at_ms: i64) -> StoreResult<Option<String>> {
+        votes::head_seen_at(&self.readers, &pr.key(), at_ms).await
+    }
 }
 
 /// Creates the database file readable and writable by its owner only (0600), or tightens an

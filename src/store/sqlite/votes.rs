@@ -87,6 +87,42 @@ pub(super) async fn list(readers: &SqlitePool, pr_key: &str) -> StoreResult<Vec<
         .collect()
 }
 
+/// Records the first sighting of a PR's head (a later one keeps the first).
+pub(super) async fn record_head(
+    conn: &mut SqliteConnection,
+    pr_key: &str,
+    head: &str,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO pr_heads (pr_key, head, first_seen) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (pr_key, head) DO NOTHING",
+    )
+    .bind(pr_key)
+    .bind(head)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The newest head of a PR first seen at or before `at_ms`.
+pub(super) async fn head_seen_at(
+    readers: &SqlitePool,
+    pr_key: &str,
+    at_ms: i64,
+) -> StoreResult<Option<String>> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT head FROM pr_heads WHERE pr_key = ?1 AND first_seen <= ?2 \
+         ORDER BY first_seen DESC, head LIMIT 1",
+    )
+    .bind(pr_key)
+    .bind(at_ms)
+    .fetch_optional(readers)
+    .await?;
+    Ok(row.map(|(head,)| head))
+}
+
 /// A PR's analyzed heads and their fingerprints.
 pub(super) async fn fingerprints(
     readers: &SqlitePool,

@@ -104,6 +104,10 @@ pub(super) enum Op {
         head: String,
         fingerprint: String,
     },
+    RecordHead {
+        pr_key: String,
+        head: String,
+    },
 }
 
 /// What a write answered.
@@ -314,6 +318,10 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> StoreResult<Reply> {
             fingerprint,
         } => {
             votes::put_fingerprint(conn, pr_key, head, fingerprint, now).await?;
+            Reply::Done
+        }
+        Op::RecordHead { pr_key, head } => {
+            votes::record_head(conn, pr_key, head, now).await?;
             Reply::Done
         }
     })

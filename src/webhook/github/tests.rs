@@ -217,6 +217,9 @@ fn a_comment_created_on_a_pull_request() {
                 id: Some(UserId(21031067)),
             },
             via_app: None,
+            // 2019-05-15T15:20:21Z
+            created_ms: Some(1_557_933_621_000),
+            seen_head: None,
         }
     );
 }
@@ -230,6 +233,8 @@ fn real_edited_and_deleted_pr_comments_by_a_bot() {
         body,
         author,
         via_app,
+        created_ms,
+        ..
     } = decode("issue_comment", fixture!("issue_comment.edited.3.json")).expect("decodes")
     else {
         panic!("a comment event");
@@ -237,6 +242,7 @@ fn real_edited_and_deleted_pr_comments_by_a_bot() {
     assert_eq!(got_pr, pr(Some(7777777), "gagbo/ouro-closures", 5));
     assert_eq!(action, CommentAction::Edited);
     assert_eq!(id, CommentId(1640255529));
+    assert_eq!(created_ms, Some(1_689_687_810_000), "2023-07-18T13:43:30Z");
     assert!(body.starts_with("# ![Autometrics logo]"), "{body}");
     assert_eq!(
         author,

@@ -354,6 +354,9 @@ fn notes_on_merge_requests_are_comments() {
             body: "This MR needs work.".into(),
             author: user_with_id("root", 1),
             via_app: None,
+            // 2015-05-17 18:21:36 UTC
+            created_ms: Some(1_431_886_896_000),
+            seen_head: Some(Sha::from("562e173be03b8ff2efb05345d12df18815438a4b")),
         }
     );
     // Older payloads: no `action` (a creation), no `user.id`; a project in sub-subgroups.
@@ -366,6 +369,8 @@ fn notes_on_merge_requests_are_comments() {
             body: "atlantis plan".into(),
             author: user("lkysow"),
             via_app: None,
+            created_ms: Some(1_534_918_464_000),
+            seen_head: Some(Sha::from("901d9770ef1a6862e2a73ec1bacc73590abb9aff")),
         }
     );
     assert_eq!(
@@ -377,6 +382,8 @@ fn notes_on_merge_requests_are_comments() {
             body: "must be reopened".into(),
             author: user("shreyaspapi"),
             via_app: None,
+            created_ms: Some(1_591_303_937_000),
+            seen_head: Some(Sha::from("45e272a57335e4e308f3176df6e9226a9e7805a9")),
         }
     );
     // An internal note arrives under its own event name.
@@ -700,4 +707,21 @@ fn a_starting_pipeline_asks_for_the_status_in_it() {
             "{status} {tag}"
         );
     }
+}
+
+#[test]
+fn a_notes_time_is_read_in_gitlabs_hook_format_and_as_rfc3339() {
+    assert_eq!(
+        note_time("2015-05-17 18:21:36 UTC"),
+        Some(1_431_886_896_000)
+    );
+    assert_eq!(
+        note_time("2015-05-17T18:21:36.250Z"),
+        Some(1_431_886_896_250)
+    );
+    assert_eq!(
+        note_time("2015-05-17T20:21:36+02:00"),
+        Some(1_431_886_896_000)
+    );
+    assert_eq!(note_time("yesterday"), None);
 }

@@ -121,6 +121,11 @@ pub fn comment_payload(
     c["id"] = json!(comment_id);
     c["html_url"] = json!(format!("{pulls}#issuecomment-{comment_id}"));
     c["body"] = json!(body);
+    // Made now, to the millisecond (GitHub's own are to the second: iamgate then binds an
+    // approval to the head it saw up to a second earlier).
+    let now = iamgate::audit::Timestamp::from_system_time(std::time::SystemTime::now());
+    c["created_at"] = json!(now.to_string());
+    c["updated_at"] = json!(now.to_string());
     set_user(&mut c["user"], login);
     let bot = format!("{APP_SLUG}[bot]");
     c["performed_via_github_app"] = if login == bot {

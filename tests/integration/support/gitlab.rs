@@ -153,6 +153,14 @@ pub fn note_payload(
     a["noteable_id"] = json!(1000 + iid);
     a["system"] = json!(system);
     a["action"] = json!(action);
+    // Made now, in GitLab's hook format (to the millisecond here; GitLab's are to the second).
+    let now = iamgate::audit::Timestamp::from_system_time(std::time::SystemTime::now());
+    let made = format!(
+        "{} UTC",
+        now.to_string().trim_end_matches('Z').replacen('T', " ", 1)
+    );
+    a["created_at"] = json!(made);
+    a["updated_at"] = json!(made);
     a["url"] = json!(format!(
         "https://gitlab.example/{PROJECT}/-/merge_requests/{iid}#note_{note_id}"
     ));

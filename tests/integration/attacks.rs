@@ -1,0 +1,106 @@
+//! The gate against the person it exists to stop: a developer with push access who controls the
+//! pull request's code, branches, comments and timing (issue 12). Each test is an attack that
+//! worked against an earlier build; each must now fail, while the legitimate path still works.
+
+use crate::approvals::{
+    ADMIN_ATTACH, APPROVED, NEEDS_SECURITY, OTHER_IAM, OVERRIDES, PR, analyzed, config_with,
+    reviews, short, shown_reply,
+};
+use crate::support::app::{CONFIG, Forge, STACK, TestApp, fixture};
+use crate::support::fake_github::FakeGitHub;
+
+crate::both_forges!(
+    an_approval_commented_before_a_push_binds_to_the_head_it_saw,
+    an_approval_of_the_same_change_still_counts_after_a_racing_push,
+    nobody_overrides_their_own_pull_request,
+);
+
+/// The reviewer approves the change they see; one second later (before iamgate runs the
+/// command) the author pushes a different, critical IAM change. The approval binds to the head
+/// the reviewer saw, so it does not count for the pushed one.
+async fn an_approval_commented_before_a_push_binds_to_the_head_it_saw<F: Forge>() {
+    let (s, h1) = analyzed::<F>(CONFIG).await;
+    let approval = s.comment(PR, "sec1", "/iamgate approve").await;
+    s.pulumi().replay(STACK, fixture(OTHER_IAM));
+    let h2 = s.push(PR, "h2").await;
+    s.settle().await;
+
+    s.assert_gate(&h2, "pending", NEEDS_SECURITY).await;
+    let reply = shown_reply(&s, approval);
+    assert!(
+        reply.contains(&format!(
+            "approval recorded on `{}` for `security`",
+            short(&h1)
+        )),
+        "{reply}"
+    );
+    assert!(
+        reply.contains(&format!(
+            "It was made on `{}`, the head when you commented; `{}` was pushed after it, so it \
+             counts there only if that IAM change is the same as the one you saw.",
+            short(&h1),
+            short(&h2)
+        )),
+        "{reply}"
+    );
+    let section = reviews(&s.report(PR));
+    assert!(
+        section.contains(&format!(
+            "@sec1: the IAM change differs from the one approved on {}",
+            short(&h1)
+        )),
+        "{section}"
+    );
+}
+
+/// The same race with a push that leaves the IAM change as it was: the approval still counts
+/// (`invalidate_approvals: on_iam_change`), so binding to the seen head costs honest reviewers
+/// nothing.
+async fn an_approval_of_the_same_change_still_counts_after_a_racing_push<F: Forge>() {
+    let (s, h1) = analyzed::<F>(CONFIG).await;
+    let approval = s.comment(PR, "sec1", "/iamgate approve").await;
+    s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
+    let h2 = s.push(PR, "h2").await;
+    s.settle().await;
+
+    s.assert_gate(&h2, "success", APPROVED).await;
+    assert!(
+        shown_reply(&s, approval).contains(&format!("approval recorded on `{}`", short(&h1))),
+        "{}",
+        shown_reply(&s, approval)
+    );
+}
+
+/// A member of `overrides` who opened the pull request cannot override its gate alone.
+async fn nobody_overrides_their_own_pull_request<F: Forge>() {
+    let (s, head) = analyzed::<F>(&config_with(OVERRIDES)).await;
+    s.add_member("acme/leads", "dev");
+    let id = s.comment(PR, "dev", "/iamgate override it is fine").await;
+    s.settle().await;
+    insta::allow_duplicates! {
+        insta::assert_snapshot!(shown_reply(&s, id), @"
+        <!-- iamgate:reply:[id] -->
+        `/iamgate override`: refused. You opened this pull request: nobody overrides the gate of their own pull request. Ask another member of `overrides`, or get the required approvals.
+        ");
+    }
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
+}
+
+/// GitHub's comments carry no commit: a comment made before iamgate saw any head of the pull
+/// request cannot be bound to one, so it records nothing and says so (GitLab's note hook names
+/// the head, so there it binds to that).
+#[tokio::test]
+async fn github_an_approval_made_before_any_head_was_seen_is_refused() {
+    let s = TestApp::<FakeGitHub>::start().await;
+    let head = s.enroll(PR, "h1");
+    s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
+    let id = s.comment(PR, "sec1", "/iamgate approve").await;
+    s.open(PR).await;
+    s.settle().await;
+
+    insta::assert_snapshot!(shown_reply(&s, id), @"
+    <!-- iamgate:reply:[id] -->
+    `/iamgate approve`: refused. iamgate cannot tell which commit you saw when you commented (it had not seen this pull request's head yet), so nothing was recorded. Comment again once iamgate's report shows the head you reviewed.
+    ");
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
+}
