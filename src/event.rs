@@ -161,13 +161,6 @@ pub enum PrAction {
     Closed,
 }
 
-impl PrAction {
-    /// Whether this action asks for a (re-)analysis.
-    pub fn triggers_analysis(self) -> bool {
-        !matches!(self, PrAction::Closed)
-    }
-}
-
 macro_rules! numeric_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*

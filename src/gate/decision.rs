@@ -19,6 +19,25 @@ pub enum GateState {
 }
 
 impl GateState {
+    /// The state named by [`GateState::as_str`].
+    pub fn parse(text: &str) -> Option<GateState> {
+        match text {
+            "pending" => Some(GateState::Pending),
+            "success" => Some(GateState::Success),
+            "failure" => Some(GateState::Failure),
+            _ => None,
+        }
+    }
+
+    /// How far from mergeable: success, pending, failure.
+    fn severity(self) -> u8 {
+        match self {
+            GateState::Success => 0,
+            GateState::Pending => 1,
+            GateState::Failure => 2,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             GateState::Pending => "pending",
@@ -36,11 +55,30 @@ pub struct Decision {
 }
 
 impl Decision {
-    fn new(state: GateState, description: impl Into<String>) -> Decision {
+    /// A decision whose description is clipped to 140 characters.
+    pub fn new(state: GateState, description: impl Into<String>) -> Decision {
         Decision {
             state,
             description: clip(&description.into(), 140),
         }
+    }
+}
+
+/// The status of a commit that other open pull requests share (`others`: each one's label, such
+/// as `#8`, and its own decision). A status belongs to the commit, not to one pull request: it
+/// says `success` only if every one of them would, else it is the furthest from mergeable
+/// (failure before pending), naming the pull request it comes from when that is another one.
+pub fn for_commit(own: &Decision, others: &[(String, Decision)]) -> Decision {
+    let worst = others
+        .iter()
+        .filter(|(_, other)| other.state.severity() > own.state.severity())
+        .max_by_key(|(_, other)| other.state.severity());
+    match worst {
+        None => own.clone(),
+        Some((label, other)) => Decision::new(
+            other.state,
+            format!("{label} shares this commit: {}", other.description),
+        ),
     }
 }
 
@@ -243,6 +281,46 @@ mod tests {
                 description: "no IAM change".into()
             }
         );
+    }
+
+    #[test]
+    fn a_shared_commit_is_success_only_if_every_pull_request_would_pass() {
+        let decision = |state, text: &str| Decision::new(state, text);
+        let own = decision(
+            GateState::Success,
+            "IAM risk critical: required approvals given",
+        );
+        assert_eq!(for_commit(&own, &[]), own);
+        let others = [
+            (
+                "#8".to_owned(),
+                decision(GateState::Success, "no IAM change"),
+            ),
+            (
+                "#9".to_owned(),
+                decision(GateState::Pending, "needs 1 approval from acme/security"),
+            ),
+        ];
+        assert_eq!(
+            for_commit(&own, &others),
+            decision(
+                GateState::Pending,
+                "#9 shares this commit: needs 1 approval from acme/security"
+            )
+        );
+        let failing = [(
+            "#10".to_owned(),
+            decision(GateState::Failure, "analysis failed for prod"),
+        )];
+        let both: Vec<_> = others.iter().chain(&failing).cloned().collect();
+        assert_eq!(for_commit(&own, &both).state, GateState::Failure);
+        // Its own decision stands when no other is further from mergeable.
+        let pending = decision(GateState::Pending, "needs 2 approvals");
+        assert_eq!(for_commit(&pending, &others), pending);
+        for state in [GateState::Pending, GateState::Success, GateState::Failure] {
+            assert_eq!(GateState::parse(state.as_str()), Some(state));
+        }
+        assert_eq!(GateState::parse("green"), None);
     }
 
     #[test]

@@ -6,6 +6,6 @@ pub mod decision;
 pub mod requirements;
 pub mod reviews;
 
-pub use decision::{Decision, GateState, decide, decide_reviews};
+pub use decision::{Decision, GateState, decide, decide_reviews, for_commit};
 pub use requirements::{Change, Triggered, triggered};
 pub use reviews::{DroppedApproval, Override, Requirement, Reviewer, Reviews};

@@ -187,6 +187,20 @@ pub struct PrState {
     pub audited: Audited,
 }
 
+/// One pull request's own gate decision at its head, before it is combined with those of the
+/// other open pull requests that share the commit (the status belongs to the commit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrGate {
+    pub pr: PrRef,
+    /// Its head when decided.
+    pub sha: String,
+    /// Its base branch when decided.
+    pub base: String,
+    /// `pending`, `success` or `failure`.
+    pub state: String,
+    pub description: String,
+}
+
 /// See [`PrState::audited`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Audited {
@@ -326,6 +340,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         pr: &PrRef,
     ) -> StoreResult<std::collections::BTreeMap<String, String>>;
+
+    /// Records a pull request's own gate decision at its head (replacing its previous one).
+    async fn put_pr_gate(&self, gate: &PrGate) -> StoreResult<()>;
+
+    /// A pull request's own last gate decision, if any.
+    async fn pr_gate(&self, pr: &PrRef) -> StoreResult<Option<PrGate>>;
+
+    /// The own decisions of every pull request of `repo` whose head was `sha` when decided.
+    async fn pr_gates_at(&self, repo: &RepoRef, sha: &str) -> StoreResult<Vec<PrGate>>;
+
+    /// Forgets a pull request's decision (it was closed, or is no longer gated).
+    async fn forget_pr_gate(&self, pr: &PrRef) -> StoreResult<()>;
 
     /// Records that `head` is the pull request's head now, unless it was seen before (the first
     /// sighting is kept: a later one never moves it).

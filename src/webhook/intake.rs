@@ -10,15 +10,16 @@ use crate::store::{
     CommandVote, CommandVoteKind, JobKind, NewDelivery, REVIEW_HOOK, Recorded, Store, StoreResult,
 };
 
-/// The jobs a decoded event asks for: an analysis for a PR event that triggers one; the gate
+/// The jobs a decoded event asks for: an analysis for a PR event (a closed PR's releases its
+/// head's status); the gate
 /// recomputed after a review is submitted or dismissed; the commands of a comment that a person
 /// just created. Edited and deleted comments, bots' comments (iamgate's own included) and
 /// comments without a command line ask for nothing.
 pub fn jobs_for(event: &Event) -> Vec<JobKind> {
     match event {
-        Event::PullRequest { pr, action, .. } if action.triggers_analysis() => {
-            vec![JobKind::AnalyzePr { pr: pr.clone() }]
-        }
+        // A closed pull request is run too: it releases its head's status, which it may have
+        // been holding back for another pull request of the same head.
+        Event::PullRequest { pr, .. } => vec![JobKind::AnalyzePr { pr: pr.clone() }],
         Event::Review { pr, action, .. } if *action != ReviewAction::Edited => {
             vec![JobKind::AnalyzePr { pr: pr.clone() }]
         }
@@ -57,8 +58,7 @@ pub fn jobs_for(event: &Event) -> Vec<JobKind> {
             branch: branch.clone(),
             role: BranchRole::Head,
         }],
-        Event::PullRequest { .. }
-        | Event::BranchPush { .. }
+        Event::BranchPush { .. }
         | Event::Review { .. }
         | Event::Comment { .. }
         | Event::Ping
@@ -172,19 +172,20 @@ mod tests {
     }
 
     #[test]
-    fn analysis_triggers_get_one_job_and_the_rest_none() {
+    fn pull_request_events_get_one_analysis_job_and_the_rest_none() {
         for action in [
             PrAction::Opened,
             PrAction::Synchronize,
             PrAction::Reopened,
             PrAction::ReadyForReview,
             PrAction::BaseChanged,
+            // A closed pull request's job releases its head's status.
+            PrAction::Closed,
         ] {
             let jobs = jobs_for(&pr_event(action));
             assert_eq!(jobs.len(), 1, "{action:?}");
             assert!(matches!(&jobs[0], JobKind::AnalyzePr { pr } if pr.number == PrNumber(4)));
         }
-        assert!(jobs_for(&pr_event(PrAction::Closed)).is_empty());
         assert!(jobs_for(&Event::Ping).is_empty());
         assert!(
             jobs_for(&Event::Ignored {

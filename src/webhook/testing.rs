@@ -8,10 +8,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::audit::{AuditChain, AuditEntry, AuditFilter, AuditRecord, ChainHead, chain};
-use crate::event::PrRef;
+use crate::event::{PrRef, RepoRef};
 use crate::store::{
-    ClaimedJob, CommandVote, DeadJob, JobKind, NewDelivery, PrState, QueueStats, Recorded, Store,
-    StoreError, StoreResult,
+    ClaimedJob, CommandVote, DeadJob, JobKind, NewDelivery, PrGate, PrState, QueueStats, Recorded,
+    Store, StoreError, StoreResult,
 };
 
 #[derive(Debug, Default)]
@@ -25,6 +25,7 @@ pub(crate) struct FakeStore {
     fingerprints: Mutex<BTreeMap<(String, String), String>>,
     /// (pr key, head) → first seen, Unix ms.
     heads: Mutex<BTreeMap<(String, String), i64>>,
+    gates: Mutex<BTreeMap<String, PrGate>>,
     /// Every call fails, as a store whose disk is gone.
     broken: bool,
 }
@@ -231,6 +232,38 @@ impl Store for FakeStore {
             .filter(|((k, _), _)| *k == key)
             .map(|((_, head), fp)| (head.clone(), fp.clone()))
             .collect())
+    }
+
+    async fn put_pr_gate(&self, gate: &PrGate) -> StoreResult<()> {
+        self.check()?;
+        self.gates
+            .lock()
+            .expect("lock")
+            .insert(gate.pr.key(), gate.clone());
+        Ok(())
+    }
+
+    async fn pr_gate(&self, pr: &PrRef) -> StoreResult<Option<PrGate>> {
+        self.check()?;
+        Ok(self.gates.lock().expect("lock").get(&pr.key()).cloned())
+    }
+
+    async fn pr_gates_at(&self, repo: &RepoRef, sha: &str) -> StoreResult<Vec<PrGate>> {
+        self.check()?;
+        Ok(self
+            .gates
+            .lock()
+            .expect("lock")
+            .values()
+            .filter(|g| g.pr.repo_ref() == *repo && g.sha == sha)
+            .cloned()
+            .collect())
+    }
+
+    async fn forget_pr_gate(&self, pr: &PrRef) -> StoreResult<()> {
+        self.check()?;
+        self.gates.lock().expect("lock").remove(&pr.key());
+        Ok(())
     }
 
     async fn record_head(&self, pr: &PrRef, head: &str) -> StoreResult<()> {

@@ -10,10 +10,98 @@ use crate::support::app::{CONFIG, Forge, STACK, TestApp, fixture};
 use crate::support::fake_github::FakeGitHub;
 
 crate::both_forges!(
+    a_second_pull_request_of_the_same_head_cannot_turn_it_green,
+    closing_the_pull_request_that_held_a_commit_back_releases_it,
+    retargeting_a_pull_request_goes_pending_at_once,
     an_approval_commented_before_a_push_binds_to_the_head_it_saw,
     an_approval_of_the_same_change_still_counts_after_a_racing_push,
     nobody_overrides_their_own_pull_request,
 );
+
+/// A base branch whose `.iamgate.yml` requires no review.
+const LAX: &str = "\
+version: 1
+stacks:
+  - name: prod
+    dir: infra
+    stack: acme/prod
+";
+
+/// How a status names PR 7 on this forge.
+fn pr7<F: Forge>() -> &'static str {
+    if F::OPEN_EVENT == "pull_request" {
+        "#7"
+    } else {
+        "!7"
+    }
+}
+
+/// PR 7 needs the security team; the author opens PR 8 from the same branch into `sandbox`,
+/// whose config requires nothing, and asks it to rerun at will: the commit stays pending until
+/// PR 7 is approved, because a status belongs to the commit.
+async fn a_second_pull_request_of_the_same_head_cannot_turn_it_green<F: Forge>() {
+    let (s, h1) = analyzed::<F>(CONFIG).await;
+    s.fake.sibling(8, &h1, "sandbox", LAX);
+    s.open(8).await;
+    s.settle().await;
+    let held = format!("{} shares this commit: {NEEDS_SECURITY}", pr7::<F>());
+    assert_eq!(s.status(&h1), ("pending".to_owned(), held.clone()));
+
+    s.comment(8, "dev", "/iamgate rerun").await;
+    s.settle().await;
+    assert_eq!(s.status(&h1).0, "pending", "a rerun of PR 8 re-flipped it");
+    assert!(
+        !s.statuses(&h1).iter().any(|(state, _)| state == "success"),
+        "the commit was green at some point: {:?}",
+        s.statuses(&h1)
+    );
+
+    s.approve(PR, "sec1").await;
+    s.settle().await;
+    s.assert_gate(&h1, "success", APPROVED).await;
+}
+
+/// Closing the pull request that held the commit back lets the other one's decision through.
+async fn closing_the_pull_request_that_held_a_commit_back_releases_it<F: Forge>() {
+    let (s, h1) = analyzed::<F>(CONFIG).await;
+    s.fake.sibling(8, &h1, "sandbox", LAX);
+    s.open(8).await;
+    s.settle().await;
+    assert_eq!(s.status(&h1).0, "pending");
+
+    s.fake.close(PR);
+    s.send(s.fake.closed(PR)).await;
+    s.settle().await;
+    assert_eq!(s.status(&h1).0, "success", "{:?}", s.statuses(&h1));
+}
+
+/// An approved pull request retargeted to another base goes pending as soon as iamgate handles
+/// the change, before its new analysis decides.
+async fn retargeting_a_pull_request_goes_pending_at_once<F: Forge>() {
+    let (s, h1) = analyzed::<F>(CONFIG).await;
+    s.approve(PR, "sec1").await;
+    s.settle().await;
+    s.assert_gate(&h1, "success", APPROVED).await;
+
+    let strict = CONFIG.replace("approvals: 1", "approvals: 2");
+    let retargeted = s.fake.retarget(PR, "sandbox", &strict);
+    s.send(retargeted).await;
+    s.settle().await;
+    let statuses = s.statuses(&h1);
+    let approved_at = statuses
+        .iter()
+        .rposition(|(state, _)| state == "success")
+        .unwrap();
+    assert_eq!(
+        statuses[approved_at + 1],
+        (
+            "pending".to_owned(),
+            "the base branch changed to sandbox: analyzing again".to_owned()
+        ),
+        "{statuses:?}"
+    );
+    assert_eq!(s.status(&h1).0, "pending", "{statuses:?}");
+}
 
 /// The reviewer approves the change they see; one second later (before iamgate runs the
 /// command) the author pushes a different, critical IAM change. The approval binds to the head

@@ -3,12 +3,14 @@
 //! stack's outcome at the head (`previews`: the preview source, then the analysis), the gate
 //! (`gate`: fingerprint, requirements, approvals, decision), the audit records (`audit`), and
 //! publishing (`publishing`: one comment, the `iamgate` status, review requests) — never for a
-//! head that is no longer current.
+//! head that is no longer current. The status is the commit's (`shared`): combined with the
+//! other open pull requests of the same head.
 
 mod audit;
 mod gate;
 mod previews;
 mod publishing;
+mod shared;
 
 use tracing::info;
 
@@ -48,8 +50,8 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
     let forge = ctx.forges.forge(&pr_ref.repo_ref()).await?;
     let pr = forge.pull_request(pr_ref).await?;
     if !pr.open {
-        info!(pr = %pr_ref, "pull request is closed; nothing to do");
-        return Ok(());
+        info!(pr = %pr_ref, "pull request is closed: it no longer holds back its head's status");
+        return shared::release(ctx, pr_ref).await;
     }
     // From now on a command binds to this head (or a later one), never to an older one.
     ctx.store.record_head(pr_ref, pr.head.as_str()).await?;
@@ -59,10 +61,11 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef) -> Result<(), JobFailure> {
         pr_ref,
         pr: &pr,
     };
+    shared::pending_if_retargeted(run).await?;
     let config = match repo_config::governing(run.forge, pr_ref, &pr).await? {
         Governing::NotEnrolled => {
             info!(pr = %pr_ref, "no .iamgate.yml on the base branch: repository not enrolled");
-            return Ok(());
+            return shared::release(ctx, pr_ref).await;
         }
         Governing::Invalid(problems) => return publishing::broken_config(run, &problems).await,
         Governing::Valid(config) => config,

@@ -4,7 +4,7 @@
 //! comment saying why with a failure status.
 
 use super::gate::Verdict;
-use super::{Analyzed, PrRun, audit};
+use super::{Analyzed, PrRun, audit, shared};
 use crate::config::Problems;
 use crate::engine::report::markdown::{self, Section};
 use crate::forge::Forge;
@@ -66,14 +66,23 @@ pub(super) async fn publish(
     Ok(kept.save(run.ctx.store.as_ref(), pr_ref).await?)
 }
 
-/// Sets the status, audits it and remembers both.
+/// Sets the status of the head — this pull request's decision combined with those of the other
+/// open pull requests that share the head (`shared`) — audits it and remembers both.
 async fn status(
     run: PrRun<'_>,
     decision: &Decision,
     kept: &mut KeptState,
 ) -> Result<(), JobFailure> {
-    publish::status(run.forge, run.pr_ref, &run.pr.head, decision).await?;
-    audit::status(kept, run, decision);
+    let mut shown = shared::record(run, decision).await?;
+    publish::status(run.forge, run.pr_ref, &run.pr.head, &shown).await?;
+    // Another pull request of the same head may have decided meanwhile and posted what it saw
+    // before this decision was recorded: read again, and post again when that changed it.
+    let again = shared::combined(run, decision).await?;
+    if again != shown {
+        publish::status(run.forge, run.pr_ref, &run.pr.head, &again).await?;
+        shown = again;
+    }
+    audit::status(kept, run, &shown);
     Ok(kept.save(run.ctx.store.as_ref(), run.pr_ref).await?)
 }
 

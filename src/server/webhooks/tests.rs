@@ -292,18 +292,19 @@ async fn without_github_configured_there_is_no_github_route() {
 #[tokio::test]
 async fn deliveries_are_counted_by_event_and_outcome() {
     let app = app();
-    let body = fixture!("pull_request.closed.3.json");
-    send(&app, delivery("pull_request", "guid-11", body, None)).await;
+    // An edited comment is stored and asks for nothing.
+    let body = fixture!("issue_comment.edited.3.json");
+    send(&app, delivery("issue_comment", "guid-11", body, None)).await;
     send(
         &app,
-        delivery("pull_request", "guid-11", body, Some("sha256=00")),
+        delivery("issue_comment", "guid-11", body, Some("sha256=00")),
     )
     .await;
     let text = app.state.metrics.render();
     let line = |outcome: &str| {
         text.lines().any(|l| {
             l.starts_with("iamgate_deliveries_total{")
-                && l.contains("event=\"pull_request\"")
+                && l.contains("event=\"issue_comment\"")
                 && l.contains(&format!("outcome=\"{outcome}\""))
         })
     };

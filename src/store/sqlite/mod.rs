@@ -7,6 +7,7 @@
 //! (a file, so the writer and the readers see the same data, exactly as in production).
 
 mod audit;
+mod gates;
 mod ops;
 mod votes;
 mod writer;
@@ -33,11 +34,11 @@ pub use writer::GroupCommit;
 use self::ops::{ClaimedRow, DeliveryRow, JobRow};
 use self::writer::{Op, Reply, Writer};
 use super::{
-    ClaimedJob, CommandVote, DeadJob, JobKind, NewDelivery, PrState, QueueStats, Recorded, Store,
-    StoreError, StoreResult,
+    ClaimedJob, CommandVote, DeadJob, JobKind, NewDelivery, PrGate, PrState, QueueStats, Recorded,
+    Store, StoreError, StoreResult,
 };
 use crate::audit::{AuditChain, AuditEntry, AuditFilter, AuditRecord};
-use crate::event::PrRef;
+use crate::event::{PrRef, RepoRef};
 
 /// Tuning for [`SqliteStore::open_with`].
 #[derive(Debug, Clone)]
@@ -517,6 +518,32 @@ impl Store for SqliteStore {
 
     async fn fingerprints(&self, pr: &PrRef) -> StoreResult<BTreeMap<String, String>> {
         votes::fingerprints(&self.readers, &pr.key()).await
+    }
+
+    async fn put_pr_gate(&self, gate: &PrGate) -> StoreResult<()> {
+        let op = Op::PutPrGate {
+            gate: Box::new(gate.clone()),
+        };
+        match self.write(op).await? {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn pr_gate(&self, pr: &PrRef) -> StoreResult<Option<PrGate>> {
+        gates::of_pr(&self.readers, pr).await
+    }
+
+    async fn pr_gates_at(&self, repo: &RepoRef, sha: &str) -> StoreResult<Vec<PrGate>> {
+        gates::at(&self.readers, repo, sha).await
+    }
+
+    async fn forget_pr_gate(&self, pr: &PrRef) -> StoreResult<()> {
+        let op = Op::ForgetPrGate { pr_key: pr.key() };
+        match self.write(op).await? {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(&other)),
+        }
     }
 
     async fn record_head(&self, pr: &PrRef, head: &str) -> StoreResult<()> {

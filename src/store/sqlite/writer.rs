@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::ops::{self, ClaimedRow, DeliveryRow, JobRow};
-use super::{audit, now_ms, votes};
+use super::{audit, gates, now_ms, votes};
 use crate::store::{Recorded, StoreError, StoreResult};
 
 /// How the writer batches.
@@ -107,6 +107,12 @@ pub(super) enum Op {
     RecordHead {
         pr_key: String,
         head: String,
+    },
+    PutPrGate {
+        gate: Box<crate::store::PrGate>,
+    },
+    ForgetPrGate {
+        pr_key: String,
     },
 }
 
@@ -322,6 +328,14 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> StoreResult<Reply> {
         }
         Op::RecordHead { pr_key, head } => {
             votes::record_head(conn, pr_key, head, now).await?;
+            Reply::Done
+        }
+        Op::PutPrGate { gate } => {
+            gates::put(conn, gate, now).await?;
+            Reply::Done
+        }
+        Op::ForgetPrGate { pr_key } => {
+            gates::forget(conn, pr_key).await?;
             Reply::Done
         }
     })

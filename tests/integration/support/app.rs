@@ -278,6 +278,15 @@ pub trait Forge: Sized {
     fn make_fork(&self, number: u64, fork: &str);
     /// PR `number` is closed (no event delivered).
     fn close(&self, number: u64);
+    /// PR `number`, by `dev`, at the existing head `head`, into the branch `sandbox` at commit
+    /// `base_tag` whose `.iamgate.yml` is `config`: a second pull request of the same branch
+    /// into another base.
+    fn sibling(&self, number: u64, head: &str, base_tag: &str, config: &str);
+    /// Retargets PR `number` to the branch `sandbox` at commit `base_tag` whose `.iamgate.yml`
+    /// is `config`; returns the base-change delivery.
+    fn retarget(&self, number: u64, base_tag: &str, config: &str) -> Delivery;
+    /// The closing event of PR `number` (see [`Forge::close`]).
+    fn closed(&self, number: u64) -> Delivery;
     /// `login` is an active member of `team`.
     fn add_member(&self, team: &str, login: &str);
     /// `login` is invited to `team` but not yet a member.

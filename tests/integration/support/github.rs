@@ -312,6 +312,35 @@ impl Forge for FakeGitHub {
     fn close(&self, number: u64) {
         self.update_pr(REPO, number, |pr| pr.open = false);
     }
+    fn sibling(&self, number: u64, head: &str, base_tag: &str, config: &str) {
+        let base = sha(base_tag);
+        self.file(REPO, &base, ".iamgate.yml", config);
+        self.pr(
+            REPO,
+            number,
+            PrSpec::new(head, &base).author("dev").base_ref("sandbox"),
+        )
+        .pr_files(REPO, number, ["infra/index.ts"]);
+    }
+    fn retarget(&self, number: u64, base_tag: &str, config: &str) -> Delivery {
+        let base = sha(base_tag);
+        self.file(REPO, &base, ".iamgate.yml", config);
+        let before = self.pull(REPO, number);
+        self.update_pr(REPO, number, |pr| {
+            pr.base.clone_from(&base);
+            pr.base_ref = "sandbox".to_owned();
+        });
+        let mut delivery = self.pr_delivery("edited", number);
+        let mut body: Value = serde_json::from_slice(&delivery.body).unwrap();
+        body["changes"] = json!({
+            "base": { "ref": { "from": before.base_ref }, "sha": { "from": before.base } }
+        });
+        delivery.body = serde_json::to_vec(&body).unwrap();
+        delivery
+    }
+    fn closed(&self, number: u64) -> Delivery {
+        self.pr_delivery("closed", number)
+    }
     fn add_member(&self, team: &str, login: &str) {
         let (org, slug) = split_team(team);
         self.ensure_team(org, slug);

@@ -329,6 +329,37 @@ impl Forge for FakeGitLab {
     fn close(&self, number: u64) {
         self.update_mr(PROJECT, number, |mr| mr.state = "closed".to_owned());
     }
+    fn sibling(&self, number: u64, head: &str, base_tag: &str, config: &str) {
+        let base = sha(base_tag);
+        self.file(PROJECT, &base, ".iamgate.yml", config);
+        self.mr(
+            PROJECT,
+            number,
+            MrSpec::new(head, &base)
+                .author("dev")
+                .target_branch("sandbox"),
+        )
+        .mr_files(PROJECT, number, ["infra/index.ts"]);
+    }
+    fn retarget(&self, number: u64, base_tag: &str, config: &str) -> Delivery {
+        let base = sha(base_tag);
+        self.file(PROJECT, &base, ".iamgate.yml", config);
+        let before = self.mr_spec(PROJECT, number);
+        self.update_mr(PROJECT, number, |mr| {
+            mr.base.clone_from(&base);
+            mr.target_branch = "sandbox".to_owned();
+        });
+        let mut delivery = self.author_hook("update", number, None);
+        let mut body: Value = serde_json::from_slice(&delivery.body).unwrap();
+        body["changes"] = json!({
+            "target_branch": { "previous": before.target_branch, "current": "sandbox" }
+        });
+        delivery.body = serde_json::to_vec(&body).unwrap();
+        delivery
+    }
+    fn closed(&self, number: u64) -> Delivery {
+        self.author_hook("close", number, None)
+    }
     fn add_member(&self, team: &str, login: &str) {
         self.group_member(team, login, DEVELOPER);
     }
