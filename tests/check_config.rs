@@ -134,3 +134,26 @@ fn an_unknown_kind_of_file_is_invalid_input() {
         .code(3)
         .stderr(predicate::str::contains("cannot tell the kind of config"));
 }
+
+#[test]
+fn narrowed_paths_pass_with_a_note_that_says_what_they_let_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(".iamgate.yml");
+    std::fs::write(
+        &file,
+        "version: 1\nstacks:\n  - name: prod\n    dir: infra\n    stack: acme/prod\n    paths: [\"infra/**\"]\n",
+    )
+    .unwrap();
+    let name = file.display().to_string();
+    iamgate()
+        .args(["check-config", &name])
+        .assert()
+        .success()
+        .stdout(format!(
+            "{name}: ok\n{name}: note: stacks[0].paths (infra/**) narrows which changes stack `prod` \
+             is previewed for: a pull request that changes only other files (a shared module its \
+             program imports, the root package.json) is never previewed and passes as \"no IAM \
+             change\". Leave `paths` out (every file) unless the program truly imports nothing \
+             outside them.\n"
+        ));
+}

@@ -1,6 +1,7 @@
 //! `iamgate check-config FILE`: validates a server config (`.toml`, with the `IAMGATE_*`
 //! environment applied as `serve` would) or a repository config (`.yml`/`.yaml`, such as
-//! `.iamgate.yml`). Prints `FILE: ok`, or every problem as `FILE: key.path (line N): message`
+//! `.iamgate.yml`). Prints `FILE: ok` (for a repository config followed by `FILE: note: ...`
+//! lines for what weakens the gate, such as narrowed `paths`), or every problem as `FILE: key.path (line N): message`
 //! and exits 3. For a server config it then says whether previews can run here: it starts a
 //! test sandbox as `serve` would (exit 1 when it cannot be set up). Never prints a config value
 //! (secrets stay unseen).
@@ -50,12 +51,18 @@ pub fn run(args: &Args) -> Outcome {
             };
         }
         Some(Kind::Repo) => match std::fs::read_to_string(&args.file) {
-            Ok(text) => repo::parse(&text).map(|_| ()),
+            Ok(text) => repo::parse(&text).map(|config| repo::notes(&config)),
             Err(e) => return Outcome::InvalidInput(format!("cannot read {name}: {e}")),
         },
     };
     match checked {
-        Ok(()) => match write_stdout(&format!("{name}: ok\n")) {
+        Ok(notes) => match write_stdout(&format!(
+            "{name}: ok\n{}",
+            notes
+                .iter()
+                .map(|note| format!("{name}: note: {note}\n"))
+                .collect::<String>()
+        )) {
             Ok(()) => Outcome::Done,
             Err(e) => Outcome::Failed(e),
         },

@@ -29,8 +29,34 @@ pub struct StackConfig {
     pub name: String,
     pub dir: String,
     pub stack: String,
-    /// Globs over changed file paths; default `<dir>/**`.
+    /// Globs over changed file paths; default `**` (a program can import code from anywhere in
+    /// the repository, so narrowing is an explicit choice).
     pub paths: Vec<String>,
+}
+
+/// The default `paths` of a stack: every file.
+pub const ALL_PATHS: &str = "**";
+
+/// Notes on a valid config that weakens the gate without being wrong: each stack whose `paths`
+/// narrow which changes are previewed (a change outside them, such as a shared module the program
+/// imports or the root `package.json`, is never previewed).
+pub fn notes(config: &RepoConfig) -> Vec<String> {
+    config
+        .stacks
+        .iter()
+        .enumerate()
+        .filter(|(_, stack)| !stack.paths.iter().any(|p| p == ALL_PATHS))
+        .map(|(i, stack)| {
+            format!(
+                "stacks[{i}].paths ({}) narrows which changes stack `{}` is previewed for: a pull request \
+                 that changes only other files (a shared module its program imports, the root package.json) \
+                 is never previewed and passes as \"no IAM change\". Leave `paths` out (every file) unless \
+                 the program truly imports nothing outside them.",
+                stack.paths.join(", "),
+                stack.name
+            )
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -326,12 +352,7 @@ impl Reader<'_> {
         }
         let (name, dir, stack) = (name?, dir?, stack?);
         if paths.is_empty() {
-            let d = dir.trim_end_matches('/');
-            paths.push(if d.is_empty() || d == "." {
-                "**".to_owned()
-            } else {
-                format!("{d}/**")
-            });
+            paths.push(ALL_PATHS.to_owned());
         }
         Some(StackConfig {
             name,

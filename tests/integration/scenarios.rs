@@ -75,7 +75,8 @@ fn redacted(body: &str) -> String {
 crate::both_forges!(
     a_repository_without_iamgate_yml_gets_no_comment_and_no_status,
     a_change_without_iam_succeeds,
-    a_change_outside_every_stack_gets_a_status_and_no_preview,
+    a_change_outside_narrowed_paths_gets_a_status_and_no_preview,
+    by_default_a_change_to_any_file_is_previewed,
     a_risky_change_asks_for_reviews_once_per_fingerprint,
     a_broken_config_on_the_base_fails_closed_listing_every_problem,
     a_failed_preview_fails_the_status_and_shows_its_stderr_with_secrets_masked,
@@ -142,9 +143,19 @@ async fn a_change_without_iam_succeeds<F: Forge>() {
     assert_eq!(s.review_requests(7), Default::default());
 }
 
-async fn a_change_outside_every_stack_gets_a_status_and_no_preview<F: Forge>() {
+/// The harness's config with the stack's `paths` narrowed to its directory.
+fn narrowed() -> String {
+    CONFIG.replace(
+        "    stack: acme/prod\n",
+        "    stack: acme/prod\n    paths: [\"infra/**\"]\n",
+    )
+}
+
+/// Narrowed `paths` (an explicit choice, which check-config notes): a change outside them is
+/// not previewed.
+async fn a_change_outside_narrowed_paths_gets_a_status_and_no_preview<F: Forge>() {
     let s = TestApp::<F>::start().await;
-    let head = s.enroll(7, "h1");
+    let head = s.enroll_with(7, "h1", &narrowed());
     s.changed_files(7, &["README.md", "docs/guide.md"]);
     s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
     s.open(7).await;
@@ -154,6 +165,21 @@ async fn a_change_outside_every_stack_gets_a_status_and_no_preview<F: Forge>() {
     assert_eq!(s.archive_downloads(), 0);
     assert!(s.comments(7).is_empty());
     assert_eq!(s.status(&head), status("success", "no IAM change"));
+}
+
+/// `paths` defaults to every file: a pull request that changes only a shared module the program
+/// imports and the root `package.json` is previewed like any other (an earlier default let it
+/// through as "no IAM change").
+async fn by_default_a_change_to_any_file_is_previewed<F: Forge>() {
+    let s = TestApp::<F>::start().await;
+    let head = s.enroll(7, "h1");
+    s.changed_files(7, &["lib/policies.ts", "package.json"]);
+    s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
+    s.open(7).await;
+    s.settle().await;
+
+    assert_eq!(s.pulumi().invocations().len(), 1);
+    s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
 }
 
 async fn a_risky_change_asks_for_reviews_once_per_fingerprint<F: Forge>() {
@@ -566,7 +592,8 @@ async fn without_its_base_branch_a_pr_is_judged_by_the_config_at_its_base_commit
 
 async fn a_config_change_alone_is_high_risk_and_its_problems_are_shown<F: Forge>() {
     let s = TestApp::<F>::start().await;
-    let head = s.enroll(7, "h1");
+    // Narrowed paths: the config change is the only reason to look at this pull request.
+    let head = s.enroll_with(7, "h1", &narrowed());
     s.head_commit(&head, "version: 1\nstacks: []\n");
     s.changed_files(7, &[".iamgate.yml"]);
     s.open(7).await;
