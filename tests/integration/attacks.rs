@@ -16,7 +16,11 @@ crate::both_forges!(
     an_approval_commented_before_a_push_binds_to_the_head_it_saw,
     an_approval_of_the_same_change_still_counts_after_a_racing_push,
     nobody_overrides_their_own_pull_request,
+    an_approval_of_iam_computed_at_deploy_time_counts_for_its_commit_only,
 );
+
+/// A preview whose policies are only known at deploy time (`apply()` of outputs being created).
+const COMPUTED: &str = "corpus/unknown-secret.preview.json";
 
 /// A base branch whose `.iamgate.yml` requires no review.
 const LAX: &str = "\
@@ -191,4 +195,34 @@ async fn github_an_approval_made_before_any_head_was_seen_is_refused() {
     `/iamgate approve`: refused. iamgate cannot tell which commit you saw when you commented (it had not seen this pull request's head yet), so nothing was recorded. Comment again once iamgate's report shows the head you reviewed.
     ");
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
+}
+
+/// A policy computed at deploy time looks the same in every preview whatever the code computes:
+/// an approval of one commit must not carry over to a push that may compute `*` on `*`.
+async fn an_approval_of_iam_computed_at_deploy_time_counts_for_its_commit_only<F: Forge>() {
+    let s = TestApp::<F>::start().await;
+    let config = CONFIG.replace("min_risk: high", "min_risk: medium");
+    let h1 = s.enroll_with(PR, "h1", &config);
+    s.pulumi().replay(STACK, fixture(COMPUTED));
+    s.open(PR).await;
+    s.settle().await;
+    s.assert_gate(&h1, "pending", NEEDS_SECURITY).await;
+    let body = crate::approvals::shown(&s.the_comment(PR));
+    assert!(
+        body.contains(
+            "Part of this IAM change is computed at deploy time (unknown in the preview), so iamgate \
+             cannot tell whether a later push changes what it grants: approvals and overrides count \
+             for this commit only, and a new push needs them again."
+        ),
+        "{body}"
+    );
+
+    s.approve(PR, "sec1").await;
+    s.settle().await;
+    assert_eq!(s.status(&h1).0, "success");
+
+    // The author changes what the program computes; the preview reads the same.
+    let h2 = s.push(PR, "h2").await;
+    s.settle().await;
+    s.assert_gate(&h2, "pending", NEEDS_SECURITY).await;
 }

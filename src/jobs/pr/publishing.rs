@@ -3,7 +3,7 @@
 //! request's kept state as soon as it is done, and audited; and, when iamgate cannot decide, a
 //! comment saying why with a failure status.
 
-use super::gate::Verdict;
+use super::gate::{COMMIT_BOUND_NOTE, Verdict};
 use super::{Analyzed, PrRun, audit, shared};
 use crate::config::Problems;
 use crate::engine::report::markdown::{self, Section};
@@ -36,6 +36,9 @@ pub(super) async fn publish(
     }
     if let Some(note) = unrequested_teams_note(forge, &verdict.reviews) {
         notes.push(note);
+    }
+    if verdict.commit_bound {
+        notes.push(COMMIT_BOUND_NOTE.to_owned());
     }
     let sections: Vec<Section<'_>> = analyzed
         .stacks
