@@ -86,6 +86,23 @@ fn fail_on_exits_4_at_or_above_the_level_and_0_below() {
 }
 
 #[test]
+fn an_unanalyzed_change_fails_at_medium_like_any_medium_finding() {
+    const SSO: &str = "tests/fixtures/corpus/sso-admin.preview.json";
+    iamgate()
+        .args(["analyze", SSO, "--fail-on", "medium"])
+        .assert()
+        .code(4)
+        .stdout(predicate::str::contains("AWS-UNANALYZED-001"))
+        .stderr(predicate::str::contains(
+            "risk level medium is at or above --fail-on",
+        ));
+    iamgate()
+        .args(["analyze", SSO, "--fail-on", "high"])
+        .assert()
+        .code(0);
+}
+
+#[test]
 fn stdin_is_read_with_a_dash() {
     let bytes = std::fs::read(RISKY).unwrap();
     iamgate()

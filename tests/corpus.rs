@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use iamgate::engine::report::{json, markdown};
-use iamgate::engine::risk::RiskConfig;
+use iamgate::engine::risk::{Category, RiskConfig};
 use iamgate::engine::{Analysis, Level, analyze, preview};
 
 fn run(path: &str) -> Analysis {
@@ -204,6 +204,131 @@ fn malformed_policies_and_unknown_actions() {
         );
     }
     snapshot("malformed", &a);
+}
+
+#[test]
+fn an_sso_permission_set_with_administrator_access_needs_review() {
+    let a = run("tests/fixtures/corpus/sso-admin.preview.json");
+    assert_eq!(
+        new_rules(&a),
+        ["AWS-UNANALYZED-001", "AWS-UNANALYZED-001"],
+        "never \"no IAM change\""
+    );
+    assert!(
+        a.findings
+            .iter()
+            .all(|f| f.finding.category == Category::Unanalyzed)
+    );
+    assert!(a.risk.level >= Level::Medium, "{:?}", a.risk);
+    let ops: Vec<(&str, &str)> = a
+        .resources
+        .iter()
+        .map(|r| (r.type_.as_str(), r.op.as_str()))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            ("aws:ssoadmin/permissionSet:PermissionSet", "create"),
+            (
+                "aws:ssoadmin/managedPolicyAttachment:ManagedPolicyAttachment",
+                "create"
+            )
+        ]
+    );
+    assert!(
+        a.resources[1]
+            .diff
+            .contains("arn:aws:iam::aws:policy/AdministratorAccess"),
+        "the reviewer sees what is attached: {}",
+        a.resources[1].diff
+    );
+    snapshot("sso-admin", &a);
+}
+
+#[test]
+fn iam_of_every_cloud_that_iamgate_does_not_model_is_unanalyzed() {
+    let a = run("tests/fixtures/corpus/unanalyzed.preview.json");
+    let on = |name: &str| -> Vec<(&str, bool)> {
+        a.findings
+            .iter()
+            .chain(&a.improvements)
+            .filter(|f| f.finding.resource.ends_with(&format!("::{name}")))
+            .map(|f| (f.finding.rule_id, f.new))
+            .collect()
+    };
+    for (name, rule) in [
+        ("admins", "AWS-UNANALYZED-001"),
+        ("admins-admin", "AWS-UNANALYZED-001"),
+        ("admins-prod", "AWS-UNANALYZED-001"),
+        ("vendor", "AWS-UNANALYZED-001"),
+        ("vendor-admin", "AWS-UNANALYZED-001"),
+        ("deny-leave-org", "AWS-UNANALYZED-001"),
+        ("events", "AWS-UNANALYZED-001"),
+        ("contractor-owner", "GCP-UNANALYZED-001"),
+        ("ci-admin", "K8S-UNANALYZED-001"),
+        ("ops-owner", "AZURE-UNANALYZED-001"),
+    ] {
+        assert_eq!(on(name), [(rule, true)], "{name}");
+    }
+    // A deleted binding removes access: listed, not scored.
+    assert_eq!(on("old-deployer"), [("K8S-UNANALYZED-001", false)]);
+    assert!(
+        a.improvements
+            .iter()
+            .any(|i| i.finding.resource.ends_with("::old-deployer"))
+    );
+    // Unchanged, not IAM, or IAM-irrelevant change of a queue: nothing.
+    for name in ["readers", "jobs", "web"] {
+        assert!(on(name).is_empty(), "{name}");
+        assert!(
+            !a.resources
+                .iter()
+                .any(|r| r.urn.ends_with(&format!("::{name}"))),
+            "{name}"
+        );
+    }
+    assert_eq!(a.resources.len(), 11);
+    assert!(a.risk.level >= Level::Medium);
+
+    // The stream form reads the same.
+    let stream = run("tests/fixtures/corpus/unanalyzed.events.ndjson");
+    assert_eq!(json::render(&stream), json::render(&a));
+    snapshot("unanalyzed", &a);
+}
+
+#[test]
+fn inputs_nested_too_deep_are_reported_and_the_rest_is_analyzed() {
+    let a = run("tests/fixtures/corpus/deep-nesting.preview.json");
+    // AWS classic: the deep policy is a string, a document AWS rejects.
+    assert!(
+        has_new(&a, "AWS-LINT-MALFORMED", "aws:iam/role:Role::deep-inline"),
+        "{:?}",
+        new_rules(&a)
+    );
+    // aws-native: the inputs themselves nest too deep; the role's other properties are read.
+    assert!(
+        has_new(
+            &a,
+            "AWS-LINT-UNREADABLE",
+            "aws-native:iam:Role::deep-native"
+        ),
+        "{:?}",
+        new_rules(&a)
+    );
+    assert!(
+        has_new(&a, "AWS-MP-005", "deep-native"),
+        "{:?}",
+        new_rules(&a)
+    );
+    // The plain policy on the same role is analyzed as usual.
+    assert!(
+        has_new(&a, "AWS-WC-003", "role/deep-inline"),
+        "{:?}",
+        new_rules(&a)
+    );
+    assert_eq!(a.resources.len(), 3);
+    assert!(a.risk.level >= Level::High);
+    snapshot("deep-nesting", &a);
 }
 
 #[test]

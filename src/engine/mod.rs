@@ -10,6 +10,9 @@ pub mod risk;
 
 pub use outcome::StackOutcome;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashMap;
 
 use rayon::prelude::*;
@@ -151,6 +154,7 @@ pub fn analyze(preview: &Preview<'_>, config: &RiskConfig) -> Analysis {
         },
         || risk::evaluate_change(&ex.before, &ex.after, ctx),
     );
+    let (before, change) = risk::with_unanalyzed(before, change, &ex.unanalyzed, ctx);
     let delta = risk::delta::compare(before, after, change);
     let risk = risk::score::aggregate(delta.new_findings());
 

@@ -131,6 +131,18 @@ pub struct PublicAccessBlock {
     pub restrict_public_buckets: Option<bool>,
 }
 
+/// A property of an IAM resource that iamgate could not read (it nests deeper than the parser
+/// goes): it may hold anything, so it is reported, never taken as absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub urn: String,
+    /// The top-level property (`policies`, `tags`, ...); empty when the whole state is unreadable.
+    pub property: String,
+    pub reason: String,
+    /// The start of the SHA-256 of the unreadable text: a different text is a different finding.
+    pub digest: String,
+}
+
 /// One side of the preview, IAM only.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IamState {
@@ -144,4 +156,6 @@ pub struct IamState {
     pub standalone_policies: Vec<Sourced<Document>>,
     /// Instance profiles: (urn, role name).
     pub instance_profiles: Vec<Sourced<String>>,
+    /// Properties of IAM resources that could not be read.
+    pub unreadable: Vec<Unreadable>,
 }

@@ -51,6 +51,11 @@ pub fn parse_text(text: &str) -> Document {
             "expected a JSON object as policy document, found {}",
             kind_of(&other)
         )),
+        // Valid JSON, but deeper than serde_json reads; IAM's policy grammar is a few levels deep.
+        Err(e) if e.to_string().starts_with("recursion limit exceeded") => Document::Malformed(
+            "the policy nests deeper than the 128 levels iamgate reads (no valid policy does)"
+                .to_owned(),
+        ),
         Err(e) => Document::Malformed(format!("the policy is not valid JSON: {e}")),
     }
 }
@@ -486,7 +491,8 @@ pub fn document_json(doc: &Document) -> Value {
     }
 }
 
-fn kind_of(v: &Value) -> &'static str {
+/// How messages name the kind of a JSON value (`a list`, `a number`, ...).
+pub fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -632,6 +638,14 @@ mod tests {
             (json!("[1]"), "found a list"),
             (json!({"Version": "2012-10-17"}), "no Statement"),
             (json!({"Statement": "x"}), "found a string"),
+            (
+                json!(format!(
+                    "{{\"Statement\": {}1{}}}",
+                    "[".repeat(200),
+                    "]".repeat(200)
+                )),
+                "nests deeper than the 128 levels",
+            ),
         ];
         for (value, reason) in cases {
             match parse_document(&value) {

@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::engine::iam::IamState;
+use crate::engine::iam::extract::UnanalyzedStep;
 
 /// Finding severity, ordered from least to most severe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -81,10 +82,11 @@ pub enum Category {
     GuardrailRemoved,
     UnknownValue,
     Malformed,
+    Unanalyzed,
 }
 
 impl Category {
-    pub const ALL: [Category; 12] = [
+    pub const ALL: [Category; 13] = [
         Category::AdminAccess,
         Category::PrivilegeEscalation,
         Category::PermissionsManagement,
@@ -97,6 +99,7 @@ impl Category {
         Category::GuardrailRemoved,
         Category::UnknownValue,
         Category::Malformed,
+        Category::Unanalyzed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -113,6 +116,7 @@ impl Category {
             Category::GuardrailRemoved => "guardrail-removed",
             Category::UnknownValue => "unknown-value",
             Category::Malformed => "malformed",
+            Category::Unanalyzed => "unanalyzed",
         }
     }
 
@@ -238,6 +242,27 @@ pub fn evaluate_change(before: &IamState, after: &IamState, ctx: EvalCtx<'_>) ->
     let mut out = Vec::new();
     rules::guardrail::check_change(before, after, ctx, &mut out);
     configured(out, ctx.config)
+}
+
+/// Adds the findings on the steps of IAM-relevant types iamgate does not model to the findings
+/// of the before state and to those about the change: a step that writes such a resource, or
+/// deletes one that can restrict access, is about the change (always new); deleting one that
+/// only grants is a finding of the before state, so it is listed as an improvement.
+pub fn with_unanalyzed(
+    before: Vec<Finding>,
+    change: Vec<Finding>,
+    steps: &[UnanalyzedStep],
+    ctx: EvalCtx<'_>,
+) -> (Vec<Finding>, Vec<Finding>) {
+    if steps.is_empty() {
+        return (before, change);
+    }
+    let (mut before, mut change) = (before, change);
+    rules::unanalyzed::check(steps, &mut before, &mut change);
+    (
+        configured(before, ctx.config),
+        configured(change, ctx.config),
+    )
 }
 
 /// Applies the `risk:` config (disable, severity overrides), then sorts and deduplicates.

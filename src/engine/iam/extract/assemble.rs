@@ -8,7 +8,7 @@ use super::facts::{Fact, Ref};
 use crate::engine::iam::managed;
 use crate::engine::iam::model::{
     AccessKey, IamState, OidcProvider, Principal, PrincipalKind, PublicAccessBlock, ResourcePolicy,
-    Sourced,
+    Sourced, Unreadable,
 };
 use crate::engine::iam::normalize::parse_text;
 use crate::engine::iam::policy::{Document, UNKNOWN_TEXT};
@@ -356,6 +356,16 @@ impl<'f> Builder<'f> {
                 block_public_policy,
                 ignore_public_acls,
                 restrict_public_buckets,
+            }),
+            Fact::Unreadable {
+                property,
+                reason,
+                digest,
+            } => self.state.unreadable.push(Unreadable {
+                urn: urn.to_owned(),
+                property,
+                reason,
+                digest,
             }),
         }
     }

@@ -203,5 +203,14 @@ fn fact_json(fact: &Fact) -> Value {
             "ignorePublicAcls": ignore_public_acls,
             "restrictPublicBuckets": restrict_public_buckets,
         }),
+        Fact::Unreadable {
+            property,
+            reason,
+            digest,
+        } => json!({
+            "unreadable": if property.is_empty() { "(all properties)" } else { property },
+            "reason": reason,
+            "sha256": digest,
+        }),
     }
 }

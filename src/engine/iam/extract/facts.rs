@@ -77,4 +77,13 @@ pub enum Fact {
         ignore_public_acls: Option<bool>,
         restrict_public_buckets: Option<bool>,
     },
+    /// A property of the state that could not be read (it nests too deep): whatever it holds is
+    /// unknown, and is reported as such, never taken as absent.
+    Unreadable {
+        /// The top-level property; empty when the state as a whole is unreadable.
+        property: String,
+        reason: String,
+        /// Tells two unreadable values apart (the start of the SHA-256 of the text).
+        digest: String,
+    },
 }

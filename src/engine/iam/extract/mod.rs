@@ -4,13 +4,17 @@
 //! Which side a step contributes to follows its op: creates and imports only after (an import's
 //! resource already exists, so it counts before too), deletes only before, updates and replaces
 //! both, `same` and `read` both (unchanged). Before = old inputs (falling back to old outputs per
-//! property); after = new inputs.
+//! property); after = new inputs. A property that cannot be read is a fact of its own
+//! (`Fact::Unreadable`), never a silent absence. Steps of IAM-relevant types that no reader
+//! models are listed apart (`unanalyzed`), with their inputs as their canonical properties.
 
 mod assemble;
 mod canonical;
 mod facts;
 mod props;
+mod raw;
 mod readers;
+mod unanalyzed;
 
 use std::collections::BTreeSet;
 
@@ -20,9 +24,11 @@ use serde_json::value::RawValue;
 
 pub use facts::{Fact, Ref};
 pub use readers::is_iam_type;
+pub use unanalyzed::{Change, UnanalyzedStep};
 
 use self::assemble::{Carrier, assemble};
 use self::props::{DocMemo, Props};
+use self::raw::Parsed;
 use super::model::IamState;
 use crate::engine::preview::{Op, Preview, State, Step};
 
@@ -31,8 +37,11 @@ use crate::engine::preview::{Op, Preview, State, Step};
 pub struct Extraction {
     pub before: IamState,
     pub after: IamState,
-    /// Every IAM-relevant resource of the preview, in step order, changed or not.
+    /// Every IAM-relevant resource of the preview, in step order, changed or not (an unanalyzed
+    /// step only when it changes something).
     pub resources: Vec<ResourceIam>,
+    /// The steps that change a resource of an IAM-relevant type iamgate does not model.
+    pub unanalyzed: Vec<UnanalyzedStep>,
     /// Accounts the stack's own resources live in (from the ARNs of its roles, users, groups
     /// and policies): principals of these accounts are not external.
     pub home_accounts: BTreeSet<String>,
@@ -114,20 +123,48 @@ struct StepFacts<'p> {
     after: Option<Vec<Fact>>,
 }
 
+/// What one step of the preview is to the IAM view.
+enum Read<'p> {
+    Modeled(StepFacts<'p>),
+    /// The step and its resource (taken out into `resources`). Boxed: rare, and far larger than
+    /// the facts of a modeled step.
+    Unanalyzed(Box<(UnanalyzedStep, Option<ResourceIam>)>),
+}
+
 /// Extracts the IAM view of a preview.
 pub fn extract<'p>(preview: &'p Preview<'p>) -> Extraction {
-    let per_step: Vec<StepFacts<'p>> = preview
+    let mut read: Vec<Read<'p>> = preview
         .steps
         .par_iter()
-        .filter(|s| is_iam_type(&s.type_))
-        .map(read_step)
+        .filter_map(|s| {
+            if is_iam_type(&s.type_) {
+                Some(Read::Modeled(read_step(s)))
+            } else {
+                let (step, resource) = unanalyzed::read(s)?;
+                Some(Read::Unanalyzed(Box::new((step, Some(resource)))))
+            }
+        })
         .collect();
 
-    let resources = per_step
-        .par_iter()
-        .filter(|sf| sf.before.is_some() || sf.after.is_some())
-        .map(|sf| ResourceIam::new(sf.step, sf.before.as_deref(), sf.after.as_deref()))
+    // In step order; the canonical JSON of each side is the costly part, built in parallel.
+    let resources = read
+        .par_iter_mut()
+        .filter_map(|item| match item {
+            Read::Modeled(sf) if sf.before.is_some() || sf.after.is_some() => Some(
+                ResourceIam::new(sf.step, sf.before.as_deref(), sf.after.as_deref()),
+            ),
+            Read::Modeled(_) => None,
+            Read::Unanalyzed(u) => u.1.take(),
+        })
         .collect();
+    let mut per_step = Vec::with_capacity(read.len());
+    let mut unanalyzed = Vec::new();
+    for item in read {
+        match item {
+            Read::Modeled(sf) => per_step.push(sf),
+            Read::Unanalyzed(u) => unanalyzed.push(u.0),
+        }
+    }
     let home_accounts = per_step
         .iter()
         .flat_map(|sf| sf.before.iter().chain(sf.after.iter()).flatten())
@@ -156,6 +193,7 @@ pub fn extract<'p>(preview: &'p Preview<'p>) -> Extraction {
         before,
         after,
         resources,
+        unanalyzed,
         home_accounts,
     }
 }
@@ -181,16 +219,16 @@ fn read_step<'p>(step: &'p Step<'p>) -> StepFacts<'p> {
     let old_state = step.old.as_ref().filter(|_| use_old);
     let new_state = step.new.as_ref().filter(|_| use_new);
     let memo = DocMemo::default();
-    let old_values = old_state.map(|s| (parse_raw(s.inputs), parse_raw(s.outputs)));
+    let old_values = old_state.map(|s| (raw::parse(s.inputs), raw::parse(s.outputs)));
     // An unchanged resource's new inputs are usually its old ones, byte for byte: parsed once.
     let new_owned;
-    let new_inputs: Option<&Value> = match (new_state, old_state, &old_values) {
+    let new_inputs: Option<&Parsed> = match (new_state, old_state, &old_values) {
         (None, ..) => None,
         (Some(n), Some(o), Some((inputs, _))) if raw_text(n.inputs) == raw_text(o.inputs) => {
             Some(inputs)
         }
         (Some(n), ..) => {
-            new_owned = parse_raw(n.inputs);
+            new_owned = raw::parse(n.inputs);
             Some(&new_owned)
         }
     };
@@ -224,28 +262,23 @@ fn read_step<'p>(step: &'p Step<'p>) -> StepFacts<'p> {
     }
 }
 
-/// A state's `inputs` or `outputs` as a `Value` (`Null` when absent or unreadable).
-fn parse_raw(raw: Option<&RawValue>) -> Value {
-    raw.and_then(|r| serde_json::from_str(r.get()).ok())
-        .unwrap_or(Value::Null)
-}
-
 fn raw_text(raw: Option<&RawValue>) -> Option<&str> {
     raw.map(RawValue::get)
 }
 
-/// The facts of one state: `inputs`, falling back to `outputs` (old states only).
+/// The facts of one state: `inputs`, falling back to `outputs` (old states only), and a fact for
+/// each property that could not be read (of the outputs, those the inputs do not give).
 fn read_state(
     step: &Step<'_>,
     state: &State<'_>,
-    inputs: &Value,
-    outputs: Option<&Value>,
+    inputs: &Parsed,
+    outputs: Option<&Parsed>,
     name: &str,
     memo: &DocMemo,
 ) -> Vec<Fact> {
     let props = Props {
-        primary: inputs,
-        fallback: outputs,
+        primary: &inputs.value,
+        fallback: outputs.map(|o| &o.value),
         deps: &state.property_dependencies,
         memo,
     };
@@ -254,7 +287,26 @@ fn read_state(
     } else {
         &state.type_
     };
-    readers::read(type_, &props, name)
+    let mut facts = readers::read(type_, &props, name);
+    let in_inputs = |property: &str| match &inputs.value {
+        Value::Object(map) => map.contains_key(property),
+        _ => false,
+    };
+    let unread_outputs = outputs.into_iter().flat_map(|o| &o.unreadable).filter(|u| {
+        !in_inputs(&u.property) && !inputs.unreadable.iter().any(|i| i.property == u.property)
+    });
+    facts.extend(
+        inputs
+            .unreadable
+            .iter()
+            .chain(unread_outputs)
+            .map(|u| Fact::Unreadable {
+                property: u.property.clone(),
+                reason: u.reason.clone(),
+                digest: u.digest.clone(),
+            }),
+    );
+    facts
 }
 
 /// A side that carries no IAM facts (a bucket without a policy) is absent, so that a resource
@@ -494,6 +546,29 @@ mod tests {
             "arn:aws:iam::aws:policy/ReadOnlyAccess"
         );
         assert_eq!(ex.after.resource_policies[0].kind, ResourceKind::KmsKey);
+    }
+
+    #[test]
+    fn modeled_types_are_read_by_their_readers_never_unanalyzed() {
+        // The table's catch-alls (`aws:iam:*`, `*Permission`, ...) match modeled types too.
+        let types = [
+            "aws:iam/role:Role",
+            "aws:iam/rolePolicy:RolePolicy",
+            "aws:s3/bucketPolicy:BucketPolicy",
+            "aws:lambda/permission:Permission",
+            "aws-native:iam:Role",
+        ];
+        for t in types {
+            assert!(is_iam_type(t), "{t}");
+            assert!(crate::engine::iam::unmodeled::lookup(t).is_some(), "{t}");
+        }
+        let steps: Vec<serde_json::Value> = types
+            .iter()
+            .map(|t| create(t, "x", json!({}), json!({})))
+            .collect();
+        let text = digest(json!(steps));
+        let ex = extract(&preview::parse(text.as_bytes()).unwrap());
+        assert!(ex.unanalyzed.is_empty(), "{:?}", ex.unanalyzed);
     }
 
     #[test]

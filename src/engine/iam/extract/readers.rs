@@ -1,13 +1,15 @@
 //! Provider readers: for each policy-bearing resource type of AWS classic (`aws:`) and AWS Cloud
-//! Control (`aws-native:`), the facts its state carries. Types not listed here carry no IAM.
+//! Control (`aws-native:`), the facts its state carries. Types not listed here carry no IAM
+//! facts; those that grant or govern access anyway are in the table of `iam::unmodeled`.
 
 use serde_json::{Map, Value, json};
 
 use super::facts::{Fact, Ref};
 use super::props::{Props, text_of};
 use crate::engine::iam::model::{PrincipalKind, ResourceKind};
-use crate::engine::iam::normalize::parse_document;
+use crate::engine::iam::normalize::{kind_of, parse_document};
 use crate::engine::iam::policy::Document;
+use crate::engine::preview::{Marker, classify};
 
 use PrincipalKind::{Group, Role, User};
 
@@ -154,30 +156,12 @@ fn doc_fact(p: &Props<'_>, key: &str, make: impl FnOnce(Document) -> Fact) -> Ve
 }
 
 fn role(p: &Props<'_>, logical: &str) -> Vec<Fact> {
-    let inline = p
-        .get("inlinePolicies")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|item| {
-                    let name = item.get("name").and_then(text_of).unwrap_or_default();
-                    let policy = item.get("policy")?;
-                    // aws 4.x outputs hold a placeholder `{"name": "", "policy": ""}`.
-                    if name.is_empty() && policy.as_str() == Some("") {
-                        return None;
-                    }
-                    Some((name, p.memo.parse(policy)))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
     vec![Fact::Principal {
         kind: Role,
         name: p.text("name").unwrap_or_else(|| logical.to_owned()),
         arn: p.text("arn"),
         trust: p.document("assumeRolePolicy"),
-        inline,
+        inline: policy_list(p, "inlinePolicies", "name", "policy"),
         managed_arns: p.texts("managedPolicyArns"),
         boundary: p.text("permissionsBoundary").filter(|b| !b.is_empty()),
         groups: Vec::new(),
@@ -427,18 +411,45 @@ fn lambda_permission(p: &Props<'_>, keys: LambdaKeys) -> Vec<Fact> {
 }
 
 fn native_policies(p: &Props<'_>) -> Vec<(String, Document)> {
-    p.get("policies")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|item| {
-                    let name = item.get("policyName").and_then(text_of).unwrap_or_default();
-                    Some((name, p.memo.parse(item.get("policyDocument")?)))
-                })
-                .collect()
+    policy_list(p, "policies", "policyName", "policyDocument")
+}
+
+/// A list of named policies (`inlinePolicies`, aws-native `policies`). A list that is unknown,
+/// secret or not a list, and an entry that is not an object, is a document of its own named
+/// `<key>` (unknown, secret or malformed): never read as "no policies".
+fn policy_list(p: &Props<'_>, key: &str, name_key: &str, doc_key: &str) -> Vec<(String, Document)> {
+    let whole = |value: &Value, expected: &str| (format!("<{key}>"), not_a_policy(value, expected));
+    let items = match p.get(key) {
+        None => return Vec::new(),
+        Some(Value::Array(items)) => items,
+        Some(other) => return vec![whole(other, &format!("`{key}` must be a list of policies"))],
+    };
+    items
+        .iter()
+        .filter_map(|item| {
+            if !item.is_object() {
+                let expected = format!("`{key}` entries must be objects");
+                return (!item.is_null()).then(|| whole(item, &expected));
+            }
+            let name = item.get(name_key).and_then(text_of).unwrap_or_default();
+            let policy = item.get(doc_key)?;
+            // aws 4.x outputs hold a placeholder `{"name": "", "policy": ""}`.
+            if name.is_empty() && policy.as_str() == Some("") {
+                return None;
+            }
+            Some((name, p.memo.parse(policy)))
         })
-        .unwrap_or_default()
+        .collect()
+}
+
+/// What a value found where a policy (or a list of them) belongs is: opaque when unknown or
+/// secret, malformed otherwise.
+fn not_a_policy(value: &Value, expected: &str) -> Document {
+    match classify(value) {
+        Marker::Unknown => Document::Unknown,
+        Marker::Secret => Document::Secret,
+        Marker::Known => Document::Malformed(format!("{expected}, found {}", kind_of(value))),
+    }
 }
 
 fn native_role(p: &Props<'_>, logical: &str) -> Vec<Fact> {

@@ -1,7 +1,7 @@
 //! Rules: validity and unknown values of every policy document of a state (catalog §2.9):
-//! documents AWS rejects and the problems found while reading them (`malformed`), action names
-//! and resources that match nothing, and policy values that cannot be judged before apply
-//! (`unknown-value`). An unknown value is reported here and nowhere treated as a wildcard or as
+//! documents AWS rejects and the problems found while reading them (`malformed`), properties of
+//! IAM resources iamgate cannot read (`malformed`, high), action names and resources that match
+//! nothing, and policy values that cannot be judged before apply (`unknown-value`). An unknown value is reported here and nowhere treated as a wildcard or as
 //! harmless. Lint does not judge what a valid, known grant allows: the other families do.
 
 use std::collections::{BTreeSet, HashSet};
@@ -16,13 +16,15 @@ mod rules;
 
 pub use self::rules::RULES;
 use self::rules::{
-    BROKEN, MALFORMED, RESOURCE_MISMATCH, UNK_001, UNK_002, UNK_003, UNKNOWN_ACTION, UNKNOWN_PREFIX,
+    BROKEN, MALFORMED, RESOURCE_MISMATCH, UNK_001, UNK_002, UNK_003, UNKNOWN_ACTION,
+    UNKNOWN_PREFIX, UNREADABLE,
 };
 
 /// Marks a `Policy::problems` entry that comes from a Deny statement.
 const DENY_MARKER: &str = "deny statement";
 
 pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
+    check_unreadable(state, out);
     for doc in documents(state) {
         match &doc.source.value {
             Document::Known(policy) => check_policy(&doc, policy, out),
@@ -42,6 +44,36 @@ pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
                 format!("The {} is not a valid policy document: {reason}. AWS rejects it at apply.", doc.what()),
             )),
         }
+    }
+}
+
+/// AWS-LINT-UNREADABLE: properties of IAM resources that could not be read. The digest is part of
+/// the evidence, so an unreadable value that changes is new again.
+fn check_unreadable(state: &IamState, out: &mut Vec<Finding>) {
+    for u in &state.unreadable {
+        let what = if u.property.is_empty() {
+            "The properties of this resource cannot be read".to_owned()
+        } else {
+            format!(
+                "The `{}` property of this resource cannot be read",
+                u.property
+            )
+        };
+        out.push(Finding {
+            rule_id: UNREADABLE.id,
+            category: UNREADABLE.category,
+            severity: UNREADABLE.severity,
+            resource: u.urn.clone(),
+            subject: u.urn.clone(),
+            evidence: format!("{} sha256:{}", u.property, u.digest),
+            message: format!(
+                "{what}: {}. iamgate cannot see what it holds, so it cannot judge what the resource grants; review it by hand.",
+                u.reason
+            ),
+            scope: Scope::All,
+            exposure: Exposure::Internal,
+            confidence: Confidence::Direct,
+        });
     }
 }
 

@@ -1,5 +1,5 @@
 //! The rules, one module per family. Each family exports `RULES` (its catalog entries) and
-//! `check` (its evaluation over one state).
+//! `check` (its evaluation over one state; `unanalyzed` over the steps no reader models).
 
 pub mod escalation;
 pub mod exposure;
@@ -8,6 +8,7 @@ pub mod lint;
 pub mod managed;
 pub mod resource_policy;
 pub mod trust;
+pub mod unanalyzed;
 pub mod wildcard;
 
 use super::effective::views;
@@ -15,7 +16,7 @@ use super::{EvalCtx, Finding, Rule};
 use crate::engine::iam::IamState;
 
 /// Every family's catalog entries, in display order.
-pub fn families() -> [&'static [Rule]; 8] {
+pub fn families() -> [&'static [Rule]; 9] {
     [
         wildcard::RULES,
         escalation::RULES,
@@ -25,6 +26,7 @@ pub fn families() -> [&'static [Rule]; 8] {
         resource_policy::RULES,
         guardrail::RULES,
         lint::RULES,
+        unanalyzed::RULES,
     ]
 }
 

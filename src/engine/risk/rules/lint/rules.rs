@@ -22,6 +22,16 @@ pub const BROKEN: Rule = Rule {
     remediation: "Fix the document before merging; build policies from objects with `JSON.stringify` (or `aws.iam.getPolicyDocument`) rather than by hand-written strings.",
 };
 
+pub const UNREADABLE: Rule = Rule {
+    id: "AWS-LINT-UNREADABLE",
+    category: Category::Malformed,
+    severity: Severity::High,
+    title: "IAM resource property iamgate cannot read",
+    rationale: "A property of an IAM resource (an aws-native role's `policies`, a role's tags, ...) nests deeper than the 128 levels iamgate reads, so iamgate cannot see what it holds: a policy in it could grant anything. Unlike a document AWS rejects, nothing shows that the deploy fails. No IAM property legitimately nests this deep, so this is a broken program or an attempt to hide a grant from review.",
+    example: r#"{"type":"aws-native:iam:Role","inputs":{"roleName":"r","policies":[{"policyName":"p","policyDocument":{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"a":{"a":{"a":"... 200 levels ..."}}}}]}}]}}"#,
+    remediation: "Find what produces the nesting in the program and remove it; build policy documents from plain objects (or `aws.iam.getPolicyDocument`). The other properties of the resource are analyzed as usual.",
+};
+
 pub const UNKNOWN_ACTION: Rule = Rule {
     id: "AWS-LINT-UNKNOWN-ACTION",
     category: Category::Malformed,
@@ -85,6 +95,7 @@ pub const UNK_003: Rule = Rule {
 pub const RULES: &[Rule] = &[
     MALFORMED,
     BROKEN,
+    UNREADABLE,
     UNKNOWN_ACTION,
     UNKNOWN_PREFIX,
     RESOURCE_MISMATCH,

@@ -315,3 +315,27 @@ fn resource_policy_resource_is_bounded_by_its_resource() {
         f[0].message
     );
 }
+
+#[test]
+fn an_unreadable_property_is_high_and_keyed_by_its_digest() {
+    let state = |digest: &str| IamState {
+        unreadable: vec![crate::engine::iam::Unreadable {
+            urn: URN.into(),
+            property: "policies".into(),
+            reason: "it nests deeper than the 128 levels iamgate reads".into(),
+            digest: digest.into(),
+        }],
+        ..IamState::default()
+    };
+    let f = run(&state("0123456789abcdef"));
+    assert_eq!(ids(&f), vec![("AWS-LINT-UNREADABLE", Severity::High)]);
+    assert_eq!(f[0].category, Category::Malformed);
+    assert_eq!(f[0].confidence, Confidence::Direct);
+    assert!(f[0].message.contains("`policies`"), "{}", f[0].message);
+    let other = run(&state("fedcba9876543210"));
+    assert_ne!(
+        f[0].key(),
+        other[0].key(),
+        "another text is another finding"
+    );
+}
