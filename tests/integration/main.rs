@@ -9,6 +9,7 @@
 
 mod approvals;
 mod crash;
+mod edge;
 mod github_client;
 mod gitlab_client;
 mod gitlab_scenarios;
