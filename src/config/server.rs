@@ -20,6 +20,15 @@ use super::problems::{Problem, Problems};
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 /// GitHub's own payload cap (25 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 25 * 1024 * 1024;
+/// Unless set, the bodies being read before their signature is checked may hold this many times
+/// `max_body_bytes` together (100 MiB with the default limit).
+pub const DEFAULT_BODY_BYTES_IN_FLIGHT_FACTOR: u64 = 4;
+pub const DEFAULT_MAX_CONNECTIONS: u64 = 1024;
+/// A client has this long to send a request's headers (and an idle keep-alive connection this
+/// long to start its next request).
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+/// A request, from its headers to the end of its response, must be done within this.
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 60;
 pub const DEFAULT_STORE_URL: &str = "sqlite://data/iamgate.db";
 pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
 pub const DEFAULT_GITLAB_URL: &str = "https://gitlab.com";
@@ -56,6 +65,17 @@ pub struct ServerConfig {
 pub struct HttpConfig {
     pub listen: SocketAddr,
     pub max_body_bytes: usize,
+    /// `max_body_bytes_in_flight`: the bytes of request bodies held at once before their
+    /// signature is checked; at least `max_body_bytes`.
+    pub max_body_bytes_in_flight: usize,
+    /// `max_connections`: open connections at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// `header_read_timeout_secs`: the time to send a request's headers, and the longest an idle
+    /// keep-alive connection is kept.
+    pub header_read_timeout: Duration,
+    /// `request_timeout_secs`: a request's whole time, from its headers to the end of its
+    /// response; past it the connection is closed.
+    pub request_timeout: Duration,
 }
 
 /// `[store]`
@@ -237,10 +257,7 @@ impl ServerConfig {
 
 impl Reader<'_> {
     fn config(&mut self) -> ServerConfig {
-        let server = HttpConfig {
-            listen: self.listen(),
-            max_body_bytes: self.positive("server.max_body_bytes", DEFAULT_MAX_BODY_BYTES),
-        };
+        let server = self.http();
         let store = StoreConfig {
             url: self.store_url(),
         };
@@ -262,6 +279,47 @@ impl Reader<'_> {
             pulumi,
             worker,
         }
+    }
+
+    fn http(&mut self) -> HttpConfig {
+        let max_body_bytes = self.positive("server.max_body_bytes", DEFAULT_MAX_BODY_BYTES);
+        HttpConfig {
+            listen: self.listen(),
+            max_body_bytes,
+            max_body_bytes_in_flight: self.body_bytes_in_flight(max_body_bytes),
+            max_connections: self.positive("server.max_connections", DEFAULT_MAX_CONNECTIONS),
+            header_read_timeout: Duration::from_secs(
+                self.positive_opt("server.header_read_timeout_secs")
+                    .unwrap_or(DEFAULT_HEADER_READ_TIMEOUT_SECS),
+            ),
+            request_timeout: Duration::from_secs(
+                self.positive_opt("server.request_timeout_secs")
+                    .unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECS),
+            ),
+        }
+    }
+
+    /// `server.max_body_bytes_in_flight`, at least `max_body_bytes` (else a body of the largest
+    /// size could never be read); by default a few times it.
+    fn body_bytes_in_flight(&mut self, max_body_bytes: usize) -> usize {
+        const PATH: &str = "server.max_body_bytes_in_flight";
+        let factor = usize::try_from(DEFAULT_BODY_BYTES_IN_FLIGHT_FACTOR).unwrap_or(usize::MAX);
+        let Some(set) = self.positive_opt(PATH) else {
+            return max_body_bytes.saturating_mul(factor);
+        };
+        let set = usize::try_from(set).unwrap_or(usize::MAX);
+        if set < max_body_bytes {
+            let entry = self.raw.entries.get(PATH);
+            self.problem(
+                PATH,
+                entry,
+                format!(
+                    "must be at least server.max_body_bytes ({max_body_bytes}): a body of the \
+                     largest size could never be read"
+                ),
+            );
+        }
+        set
     }
 
     fn listen(&mut self) -> SocketAddr {

@@ -1,6 +1,7 @@
 //! `GET /metrics`: the Prometheus text of everything recorded through the `metrics` crate
-//! (deliveries here; jobs, forge calls and previews elsewhere), plus the queue depth read from
-//! the store at scrape time. The recorder is installed once per process.
+//! (deliveries here; jobs, forge calls and previews elsewhere), plus what is read at scrape
+//! time: the queue depth from the store, the open connections and the unverified body bytes
+//! held. The recorder is installed once per process.
 
 use std::sync::OnceLock;
 
@@ -13,6 +14,12 @@ use super::AppState;
 
 /// The gauge of jobs per state (`pending`, `running`, `dead`), refreshed at every scrape.
 pub const QUEUE_METRIC: &str = "iamgate_queue_jobs";
+/// The gauge of open HTTP connections, refreshed at every scrape.
+pub const CONNECTIONS_METRIC: &str = "iamgate_http_connections";
+/// The gauge of body bytes held before their signature is checked, refreshed at every scrape.
+pub const BODY_BYTES_METRIC: &str = "iamgate_webhook_body_bytes_in_flight";
+/// The most body bytes held at once since start (at most `max_body_bytes_in_flight`).
+pub const BODY_BYTES_MAX_METRIC: &str = "iamgate_webhook_body_bytes_in_flight_max";
 
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -41,6 +48,23 @@ fn describe() {
         "Webhook deliveries received, by event and outcome"
     );
     metrics::describe_gauge!(QUEUE_METRIC, "Jobs in the queue, by state");
+    metrics::describe_gauge!(CONNECTIONS_METRIC, "Open HTTP connections");
+    metrics::describe_counter!(
+        super::connections::REFUSED_METRIC,
+        "HTTP connections refused because [server] max_connections were open"
+    );
+    metrics::describe_counter!(
+        super::connections::TIMEOUTS_METRIC,
+        "HTTP connections closed for a timeout, by phase (header, request)"
+    );
+    metrics::describe_gauge!(
+        BODY_BYTES_METRIC,
+        "Request body bytes held before their signature is checked"
+    );
+    metrics::describe_gauge!(
+        BODY_BYTES_MAX_METRIC,
+        "The most request body bytes held at once before their signature was checked"
+    );
 }
 
 /// Renders the metrics.
@@ -57,6 +81,9 @@ pub async fn render(State(app): State<AppState>) -> Response {
         }
         Err(e) => tracing::warn!(error = %e, "queue stats unavailable for /metrics"),
     }
+    metrics::gauge!(CONNECTIONS_METRIC).set(app.edge.open_connections() as f64);
+    metrics::gauge!(BODY_BYTES_METRIC).set(app.edge.bodies.in_flight() as f64);
+    metrics::gauge!(BODY_BYTES_MAX_METRIC).set(app.edge.bodies.peak() as f64);
     app.metrics.run_upkeep();
     (
         StatusCode::OK,

@@ -1,23 +1,31 @@
-//! The HTTP edge: the router (webhooks, health, metrics), its shared state, and `serve` with
-//! graceful shutdown on SIGTERM/SIGINT. It reads requests and answers them; what a delivery
-//! means is `webhook`'s, running jobs is `queue`'s, and building all of it is `app`'s.
+//! The HTTP edge: the router (webhooks, health, metrics), its shared state, what clients may
+//! hold of it (connections, time, body bytes: [`Edge`]), and `serve` with graceful shutdown on
+//! SIGTERM/SIGINT. It reads requests and answers them; what a delivery means is `webhook`'s,
+//! running jobs is `queue`'s, and building all of it is `app`'s.
 
+pub mod body;
+pub mod connections;
 pub mod health;
 pub mod metrics;
 pub mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
+use crate::config::server::{
+    DEFAULT_HEADER_READ_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT_SECS,
+    HttpConfig,
+};
 use crate::config::{Secret, ServerConfig};
 use crate::store::Store;
+use body::BodyBudget;
 use webhooks::{github_webhook, gitlab_webhook};
 
 /// What every handler shares.
@@ -41,6 +49,73 @@ pub struct AppState {
     /// Why previews cannot run (the sandbox is asked for and cannot be set up): `/readyz` says
     /// so. `None` when previews can run.
     pub preview_problem: Option<Arc<str>>,
+    /// What clients may hold: connections, time, unverified body bytes.
+    pub edge: Edge,
+}
+
+/// The `[server]` limits on what clients may hold of the server.
+#[derive(Debug, Clone, Copy)]
+pub struct EdgeLimits {
+    /// Open connections at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// The time to send a request's headers; also how long an idle keep-alive connection is
+    /// kept (hyper waits for the next request's headers with the same timer).
+    pub header_read_timeout: Duration,
+    /// A request's whole time, from its headers to the end of its response.
+    pub request_timeout: Duration,
+    /// The bytes of unverified request bodies held at once.
+    pub max_body_bytes_in_flight: usize,
+}
+
+impl EdgeLimits {
+    pub fn new(config: &HttpConfig) -> EdgeLimits {
+        EdgeLimits {
+            max_connections: config.max_connections,
+            header_read_timeout: config.header_read_timeout,
+            request_timeout: config.request_timeout,
+            max_body_bytes_in_flight: config.max_body_bytes_in_flight,
+        }
+    }
+
+    /// The defaults of the config, with `max_body_bytes_in_flight` bytes of bodies.
+    pub fn with_body_bytes(max_body_bytes_in_flight: usize) -> EdgeLimits {
+        EdgeLimits {
+            max_connections: usize::try_from(DEFAULT_MAX_CONNECTIONS).unwrap_or(usize::MAX),
+            header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS),
+            request_timeout: Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
+            max_body_bytes_in_flight,
+        }
+    }
+}
+
+/// The edge's limits and what is held against them now (shared by clones).
+#[derive(Debug, Clone)]
+pub struct Edge {
+    pub limits: EdgeLimits,
+    /// One permit per open connection.
+    connections: Arc<Semaphore>,
+    /// The bytes of bodies being read or held before their signature is checked.
+    pub bodies: BodyBudget,
+}
+
+impl Edge {
+    pub fn new(limits: EdgeLimits) -> Edge {
+        Edge {
+            limits,
+            connections: Arc::new(Semaphore::new(
+                limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+            )),
+            bodies: BodyBudget::new(limits.max_body_bytes_in_flight),
+        }
+    }
+
+    /// The connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.limits
+            .max_connections
+            .clamp(1, Semaphore::MAX_PERMITS)
+            .saturating_sub(self.connections.available_permits())
+    }
 }
 
 impl AppState {
@@ -55,6 +130,7 @@ impl AppState {
             metrics: metrics::handle(),
             max_body_bytes: config.server.max_body_bytes,
             preview_problem: None,
+            edge: Edge::new(EdgeLimits::new(&config.server)),
         }
     }
 }
@@ -67,29 +143,23 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::ready))
         .route("/metrics", get(metrics::render));
     if state.github_secret.is_some() {
-        router = router.route(
-            "/webhooks/github",
-            post(github_webhook).layer(DefaultBodyLimit::max(state.max_body_bytes)),
-        );
+        router = router.route("/webhooks/github", post(github_webhook));
     }
     if state.gitlab_secret.is_some() {
-        router = router.route(
-            "/webhooks/gitlab",
-            post(gitlab_webhook).layer(DefaultBodyLimit::max(state.max_body_bytes)),
-        );
+        router = router.route("/webhooks/gitlab", post(gitlab_webhook));
     }
     router.with_state(state)
 }
 
-/// Serves `router(state)` on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish (a delivery being stored is acknowledged or not, never half-done).
+/// Serves `router(state)` on `listener` within `state.edge`'s limits until `shutdown` resolves,
+/// then stops accepting and lets in-flight requests finish (a delivery being stored is
+/// acknowledged or not, never half-done), each within the request timeout.
 pub async fn serve<F>(listener: TcpListener, state: AppState, shutdown: F) -> std::io::Result<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let edge = state.edge.clone();
+    connections::serve(listener, router(state), edge, shutdown).await
 }
 
 /// Resolves on the first SIGTERM or SIGINT (Ctrl-C). If a handler cannot be installed, that

@@ -26,6 +26,7 @@ fn state(store: FakeStore) -> AppState {
         metrics: metrics::handle(),
         max_body_bytes: 1 << 20,
         preview_problem: None,
+        edge: Edge::new(EdgeLimits::with_body_bytes(4 << 20)),
     }
 }
 
@@ -106,6 +107,16 @@ async fn metrics_show_deliveries_and_the_queue() {
         text.contains("iamgate_queue_jobs{state=\"pending\"}"),
         "{text}"
     );
+    for gauge in [
+        "iamgate_http_connections ",
+        "iamgate_webhook_body_bytes_in_flight ",
+        "iamgate_webhook_body_bytes_in_flight_max ",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(gauge)),
+            "{gauge}: {text}"
+        );
+    }
     assert!(!text.contains(SECRET));
 }
 
@@ -134,14 +145,24 @@ async fn unknown_paths_and_unconfigured_gitlab_are_not_served() {
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 
-#[tokio::test]
-async fn serve_answers_over_tcp_and_stops_on_shutdown() {
+/// `serve` on a port of its own: its address, what stops it, and its task.
+async fn serving() -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve(listener, state(FakeStore::default()), async {
         let _ = stopped.await;
     }));
+    (addr, stop, server)
+}
+
+#[tokio::test]
+async fn serve_answers_over_tcp_and_stops_on_shutdown() {
+    let (addr, stop, server) = serving().await;
 
     let client = reqwest::Client::new();
     let response = client
@@ -166,6 +187,57 @@ async fn serve_answers_over_tcp_and_stops_on_shutdown() {
             .is_err(),
         "nothing listens any more"
     );
+}
+
+#[tokio::test]
+async fn on_shutdown_idle_connections_close_and_a_request_in_flight_is_answered() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let (addr, stop, server) = serving().await;
+
+    // A keep-alive connection, idle after its first answer (the header timeout is 10 s).
+    let mut idle = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nhost: t\r\n\r\n")
+        .await
+        .expect("write");
+    let mut buf = vec![0u8; 4096];
+    let n = idle.read(&mut buf).await.expect("read");
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
+
+    // A delivery whose body is half sent.
+    let body = br#"{"zen":"Design for failure."}"#;
+    let signature = github_signature_for(&Secret::new(SECRET), body);
+    let mut in_flight = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST /webhooks/github HTTP/1.1\r\nhost: t\r\ncontent-length: {}\r\n\
+         x-github-event: ping\r\nx-github-delivery: drain-1\r\nx-hub-signature-256: {signature}\r\n\r\n",
+        body.len()
+    );
+    in_flight.write_all(head.as_bytes()).await.expect("write");
+    in_flight.write_all(&body[..10]).await.expect("write");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    stop.send(()).expect("server still running");
+    let closed = tokio::time::timeout(Duration::from_secs(2), idle.read(&mut buf)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0) | Err(_))),
+        "the idle connection is closed at once: {closed:?}"
+    );
+    assert!(!server.is_finished(), "waits for the request in flight");
+    in_flight.write_all(&body[10..]).await.expect("write");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), in_flight.read_to_end(&mut answer))
+        .await
+        .expect("answered")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    let ended = tokio::time::timeout(Duration::from_secs(5), server).await;
+    assert!(matches!(ended, Ok(Ok(Ok(())))), "serve returns: {ended:?}");
 }
 
 // --- POST /webhooks/gitlab ---
@@ -193,6 +265,7 @@ fn gitlab_state(max_body_bytes: usize) -> (AppState, Arc<FakeStore>) {
         metrics: metrics::handle(),
         max_body_bytes,
         preview_problem: None,
+        edge: Edge::new(EdgeLimits::with_body_bytes(4 * max_body_bytes)),
     };
     (state, store)
 }

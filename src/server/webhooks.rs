@@ -1,9 +1,9 @@
-//! The webhook handlers. Both run the same steps, in this order: body limit and read timeout
-//! (413, 408), then the proof that the forge sent it, over the raw bytes (401, nothing stored),
-//! then the event and delivery headers (400), then decoding (400 with the reason), then intake:
-//! 202 `queued` once stored, 200 `duplicate` for a redelivery, 503 when the store fails (nothing
-//! acknowledged). Logs carry `forge`, `delivery_id`, `event`, `repo`, `pr`; never a secret, a
-//! signature or the body.
+//! The webhook handlers. Both run the same steps, in this order: body limit, read timeout and
+//! the budget of unverified body bytes (413, 408, 503 `busy` with `Retry-After`), then the proof
+//! that the forge sent it, over the raw bytes (401, nothing stored), then the event and delivery
+//! headers (400), then decoding (400 with the reason), then intake: 202 `queued` once stored,
+//! 200 `duplicate` for a redelivery, 503 when the store fails (nothing acknowledged). Logs carry
+//! `forge`, `delivery_id`, `event`, `repo`, `pr`; never a secret, a signature or the body.
 //!
 //! - `POST /webhooks/github`: `X-Hub-Signature-256`; the delivery id is `X-GitHub-Delivery`.
 //! - `POST /webhooks/gitlab`: `X-Gitlab-Token`, and the `webhook-signature` of the signing-token
@@ -16,9 +16,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::header::{EXPECT, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -26,6 +26,8 @@ use tracing::Instrument;
 use tracing::field::Empty;
 
 use super::AppState;
+use super::body::{self, BodyError, BodyLimits, Buffered};
+use super::connections::RETRY_AFTER_SECS;
 use crate::event::{DeliveryId, Event};
 use crate::store::{NewDelivery, Recorded};
 use crate::webhook::{DecodeError, github, gitlab, intake, verify};
@@ -161,55 +163,89 @@ fn delivery_span(forge: &'static str, id: &DeliveryId, event_name: &str) -> trac
     )
 }
 
-/// The headers and the whole body, within the size limit and the read timeout.
+/// The headers and the whole body, within the size limit, the read timeout and the budget of
+/// unverified body bytes (503 with `Retry-After` when the budget has no room in time).
 async fn read_body(
     app: &AppState,
     forge: &'static str,
     request: Request,
-) -> Result<(HeaderMap, Bytes), Response> {
-    let headers = request.headers().clone();
-    match tokio::time::timeout(BODY_TIMEOUT, Bytes::from_request(request, &())).await {
-        Ok(Ok(body)) => Ok((headers, body)),
-        Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+) -> Result<(HeaderMap, Buffered), Response> {
+    let (parts, body) = request.into_parts();
+    let limits = BodyLimits {
+        max_bytes: app.max_body_bytes,
+        timeout: BODY_TIMEOUT,
+        permit_wait: body::PERMIT_WAIT,
+        drain_refused: !expects_continue(&parts.headers),
+    };
+    let refusal = match body::read(body, limits, &app.edge.bodies).await {
+        Ok(body) => return Ok((parts.headers, body)),
+        Err(refusal) => refusal,
+    };
+    Err(match refusal {
+        BodyError::TooLarge => {
             tracing::warn!(
                 forge,
                 limit = app.max_body_bytes,
                 "webhook refused: body over the limit"
             );
             let message = format!("body over the limit of {} bytes", app.max_body_bytes);
-            Err(reply(
+            reply(
                 forge,
                 "unverified",
                 "too_large",
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "error",
                 &message,
-            ))
+            )
         }
-        Ok(Err(rejection)) => {
-            let message = rejection.body_text();
-            Err(reply(
+        BodyError::Busy => {
+            tracing::warn!(
+                forge,
+                in_flight_limit = app.edge.bodies.capacity(),
+                "webhook refused: too many bodies being received at once"
+            );
+            let message = "too many deliveries being received at once; redeliver it later";
+            let mut response = reply(
                 forge,
                 "unverified",
-                "bad_request",
-                StatusCode::BAD_REQUEST,
+                "busy",
+                StatusCode::SERVICE_UNAVAILABLE,
                 "error",
-                &message,
-            ))
+                message,
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            response
         }
-        Err(_) => {
+        BodyError::Broken(message) => reply(
+            forge,
+            "unverified",
+            "bad_request",
+            StatusCode::BAD_REQUEST,
+            "error",
+            &message,
+        ),
+        BodyError::TimedOut => {
             tracing::warn!(forge, "webhook refused: the body was not received in time");
             let message = "the body was not received in time";
-            Err(reply(
+            reply(
                 forge,
                 "unverified",
                 "timeout",
                 StatusCode::REQUEST_TIMEOUT,
                 "error",
                 message,
-            ))
+            )
         }
-    }
+    })
+}
+
+/// Whether the sender waits for `100 Continue` before sending its body.
+fn expects_continue(headers: &HeaderMap) -> bool {
+    headers
+        .get(EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
 /// The verified part: the decoded event (or why not), stored before acknowledging.

@@ -10,6 +10,7 @@
 mod approvals;
 mod attacks;
 mod crash;
+mod edge;
 mod github_client;
 mod gitlab_client;
 mod gitlab_scenarios;

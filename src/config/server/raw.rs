@@ -12,7 +12,17 @@ use crate::config::problems::{Problem, Problems};
 
 /// The sections and their keys; `pulumi.env` is the one free-form map (of strings).
 pub(super) const SCHEMA: &[(&str, &[&str])] = &[
-    ("server", &["listen", "max_body_bytes"]),
+    (
+        "server",
+        &[
+            "listen",
+            "max_body_bytes",
+            "max_body_bytes_in_flight",
+            "max_connections",
+            "header_read_timeout_secs",
+            "request_timeout_secs",
+        ],
+    ),
     ("store", &["url"]),
     (
         "github",

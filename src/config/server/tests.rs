@@ -42,6 +42,10 @@ fn a_minimal_github_config_gets_the_defaults() {
     let config = ServerConfig::parse(&github_toml(), no_env()).expect("valid");
     assert_eq!(config.server.listen, "0.0.0.0:8080".parse().expect("addr"));
     assert_eq!(config.server.max_body_bytes, 25 * 1024 * 1024);
+    assert_eq!(config.server.max_body_bytes_in_flight, 100 * 1024 * 1024);
+    assert_eq!(config.server.max_connections, 1024);
+    assert_eq!(config.server.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(config.server.request_timeout, Duration::from_secs(60));
     assert_eq!(config.store.url, "sqlite://data/iamgate.db");
     let github = config.github.expect("github configured");
     assert_eq!(github.app_id, 12345);
@@ -490,4 +494,58 @@ fn a_repository_and_a_stack_can_have_their_own_preview_environment() {
     let problems = ServerConfig::parse(&github_toml(), env(&[("IAMGATE_PULUMI__REPO_ENV", "x")]))
         .expect_err("not settable from the environment");
     assert_eq!(paths(&problems), vec![("pulumi.repo_env".to_owned(), None)]);
+}
+
+#[test]
+fn the_edge_limits_are_read_from_the_file_and_the_environment() {
+    let text = format!(
+        "[server]\nmax_body_bytes = 1048576\nmax_connections = 64\nheader_read_timeout_secs = 5\n{}",
+        github_toml()
+    );
+    let config = ServerConfig::parse(
+        &text,
+        env(&[
+            ("IAMGATE_SERVER__REQUEST_TIMEOUT_SECS", "30"),
+            ("IAMGATE_SERVER__MAX_BODY_BYTES_IN_FLIGHT", "8388608"),
+        ]),
+    )
+    .expect("valid");
+    assert_eq!(config.server.max_connections, 64);
+    assert_eq!(config.server.header_read_timeout, Duration::from_secs(5));
+    assert_eq!(config.server.request_timeout, Duration::from_secs(30));
+    assert_eq!(config.server.max_body_bytes_in_flight, 8 << 20);
+
+    // Unset, the bodies in flight follow max_body_bytes.
+    let text = format!("[server]\nmax_body_bytes = 1048576\n{}", github_toml());
+    let config = ServerConfig::parse(&text, no_env()).expect("valid");
+    assert_eq!(config.server.max_body_bytes_in_flight, 4 << 20);
+}
+
+#[test]
+fn edge_limits_that_cannot_work_are_problems() {
+    let text = format!(
+        "[server]\nmax_body_bytes = 2048\nmax_body_bytes_in_flight = 1024\nmax_connections = 0\n\
+         header_read_timeout_secs = 0\nrequest_timeout_secs = -1\n{}",
+        github_toml()
+    );
+    let problems = ServerConfig::parse(&text, no_env()).expect_err("invalid");
+    let got = paths(&problems);
+    for (path, line) in [
+        ("server.max_body_bytes_in_flight", 3),
+        ("server.max_connections", 4),
+        ("server.header_read_timeout_secs", 5),
+        ("server.request_timeout_secs", 6),
+    ] {
+        assert!(
+            got.contains(&(path.to_owned(), Some(line))),
+            "{path} (line {line}) in {got:?}"
+        );
+    }
+    assert_eq!(got.len(), 4, "{problems}");
+    assert!(
+        problems
+            .to_string()
+            .contains("must be at least server.max_body_bytes (2048)"),
+        "{problems}"
+    );
 }

@@ -7,7 +7,7 @@ use tower::ServiceExt;
 
 use crate::config::Secret;
 use crate::event::{Event, PrAction, PrNumber};
-use crate::server::{AppState, metrics, router};
+use crate::server::{AppState, Edge, EdgeLimits, metrics, router};
 use crate::store::{JobKind, Store};
 use crate::webhook::testing::FakeStore;
 use crate::webhook::verify::github_signature_for;
@@ -43,6 +43,7 @@ fn app_with(store: FakeStore, max_body_bytes: usize) -> App {
         metrics: metrics::handle(),
         max_body_bytes,
         preview_problem: None,
+        edge: Edge::new(EdgeLimits::with_body_bytes(4 * max_body_bytes)),
     };
     App {
         store,

@@ -122,6 +122,8 @@ pub struct Options {
     pub extra: &'static str,
     /// More `[pulumi]` keys, e.g. `disk_mb = 1\n`.
     pub pulumi_keys: &'static str,
+    /// More `[server]` keys, e.g. `max_connections = 3\n`.
+    pub server_keys: &'static str,
 }
 
 impl Default for Options {
@@ -136,6 +138,7 @@ impl Default for Options {
             repositories: None,
             extra: "",
             pulumi_keys: "",
+            server_keys: "",
         }
     }
 }
@@ -150,7 +153,7 @@ pub fn config_toml(
     options: &Options,
 ) -> String {
     format!(
-        "[server]\nlisten = {listen}\nmax_body_bytes = {max_body}\n\n\
+        "[server]\nlisten = {listen}\nmax_body_bytes = {max_body}\n{server_keys}\n\
          [store]\nurl = {store}\n\n\
          {forge}\n\
          [pulumi]\ncommand = {command}\ntimeout_secs = {timeout}\nmax_concurrent = 2\nallow_fork_prs = {fork}\nsandbox = {sandbox}\ninstall = {install}\n{repositories}{pulumi_keys}\n\
@@ -170,6 +173,7 @@ pub fn config_toml(
             .unwrap_or_default(),
         lease = options.lease_secs,
         pulumi_keys = options.pulumi_keys,
+        server_keys = options.server_keys,
         extra = options.extra,
         token = toml_string(PULUMI_TOKEN),
     )
