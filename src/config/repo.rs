@@ -606,7 +606,7 @@ mod tests {
         let text = include_str!("../../config/iamgate.example.yml");
         let config = parse(text).unwrap_or_else(|p| panic!("example invalid: {p}"));
         assert_eq!(config.stacks.len(), 1);
-        assert_eq!(config.reviews.len(), 2);
+        assert_eq!(config.reviews.len(), 3);
         assert_eq!(config.invalidate_approvals, Invalidation::OnIamChange);
         assert_eq!(
             config.risk.sensitive_resources,
