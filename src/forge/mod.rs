@@ -67,6 +67,17 @@ pub struct CommitStatus {
 /// The status context iamgate owns.
 pub const STATUS_CONTEXT: &str = "iamgate";
 
+/// A comment on a pull request as the forge shows it now: what a command is acted on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShownComment {
+    pub author: Actor,
+    pub body: String,
+    /// When it was made (Unix milliseconds); `None` when the forge does not say.
+    pub created_ms: Option<i64>,
+    /// Visible to project members only (GitLab internal notes): replies must be too.
+    pub internal: bool,
+}
+
 /// A submitted review of a pull request (GitLab: an approval of a merge request).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Review {
@@ -213,6 +224,18 @@ pub trait Forge: Send + Sync + std::fmt::Debug {
     async fn find_own_comment(&self, pr: &PrRef, marker: &str) -> ForgeResult<Option<CommentId>>;
 
     async fn create_comment(&self, pr: &PrRef, body: &str) -> ForgeResult<CommentId>;
+
+    /// Comment `id` of the pull request as the forge shows it now; `None` when it does not exist
+    /// (deleted) or belongs to another pull request.
+    async fn comment(&self, pr: &PrRef, id: CommentId) -> ForgeResult<Option<ShownComment>>;
+
+    /// A comment visible to project members only (GitLab's internal notes), for replies to
+    /// internal notes. A forge without internal comments (GitHub) posts none: `None`.
+    async fn create_internal_comment(
+        &self,
+        pr: &PrRef,
+        body: &str,
+    ) -> ForgeResult<Option<CommentId>>;
 
     async fn update_comment(&self, pr: &PrRef, id: CommentId, body: &str) -> ForgeResult<()>;
 

@@ -12,8 +12,8 @@ use crate::audit::{ApprovalSource, AuditEntry, AuditEvent, Timestamp, Withdrawal
 use crate::commands::{self, Command, CommandError, Reason};
 use crate::config::repo::{Invalidation, RepoConfig, Reviewers};
 use crate::engine::report::escape;
-use crate::event::{CommentId, PrRef, Sha, UserRef};
-use crate::forge::{Forge, PullRequest, Reaction, RepoPermission};
+use crate::event::{ActorKind, CommentId, PrRef, Sha, UserRef};
+use crate::forge::{Forge, PullRequest, Reaction, RepoPermission, ShownComment};
 use crate::queue::JobFailure;
 use crate::store::{CommandVote, CommandVoteKind, JobKind};
 
@@ -45,6 +45,22 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef, said: Said<'_>) -> Result<(), Job
         return Ok(());
     }
     let forge = ctx.forges.forge(&pr_ref.repo_ref()).await?;
+    // The comment as the forge shows it now, not as the webhook said: a comment edited or
+    // deleted before this job ran, or a delivery forged with a leaked webhook secret, does
+    // nothing.
+    let Some(shown) = forge.comment(pr_ref, comment).await? else {
+        tracing::info!(pr = %pr_ref, %comment, "the comment is gone: its commands are not run");
+        return Ok(());
+    };
+    if !same_comment(&shown, &said) {
+        tracing::warn!(pr = %pr_ref, %comment, "the comment differs from its webhook (edited, or a forged delivery): its commands are not run");
+        audit_unacted(ctx, pr_ref, &said).await?;
+        return Ok(());
+    }
+    let said = Said {
+        created_ms: shown.created_ms.or(said.created_ms),
+        ..said
+    };
     forge.react(pr_ref, comment, Reaction::Eyes).await?;
     let marker = reply_marker(comment);
     if forge.find_own_comment(pr_ref, &marker).await?.is_some() {
@@ -83,7 +99,50 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef, said: Said<'_>) -> Result<(), Job
             .await?;
     }
     let reply = format!("{marker}\n{}\n", answers.join("\n\n"));
-    forge.create_comment(pr_ref, &reply).await?;
+    // A reply to an internal note is internal too: it may quote what only members may read.
+    if shown.internal {
+        if forge
+            .create_internal_comment(pr_ref, &reply)
+            .await?
+            .is_none()
+        {
+            tracing::warn!(pr = %pr_ref, %comment, "no internal reply possible on this forge");
+        }
+    } else {
+        forge.create_comment(pr_ref, &reply).await?;
+    }
+    Ok(())
+}
+
+/// Whether the forge shows the comment as its webhook said: by the same person (by account id
+/// where both know it), with the same text, and a person's.
+fn same_comment(shown: &ShownComment, said: &Said<'_>) -> bool {
+    let same_author = match (shown.author.id, said.author.id) {
+        (Some(shown_id), Some(said_id)) => shown_id == said_id,
+        _ => shown
+            .author
+            .login
+            .as_str()
+            .eq_ignore_ascii_case(said.author.login.as_str()),
+    };
+    same_author && shown.author.kind == ActorKind::User && shown.body == said.body
+}
+
+/// Records once that a comment's commands were not run because the forge shows it otherwise.
+async fn audit_unacted(ctx: &JobCtx, pr_ref: &PrRef, said: &Said<'_>) -> Result<(), JobFailure> {
+    let key = format!("unacted:{}:{}", pr_ref.key(), said.id);
+    let entry = AuditEntry::by(
+        now(),
+        pr_ref,
+        said.author.login.clone(),
+        AuditEvent::CommandRefused {
+            command: "/iamgate".to_owned(),
+            reason: "the comment was edited or deleted before iamgate handled it, or the delivery did not match \
+                     the forge: nothing was done"
+                .to_owned(),
+        },
+    );
+    ctx.store.append_audit_once(&key, entry).await?;
     Ok(())
 }
 

@@ -17,6 +17,9 @@ crate::both_forges!(
     an_approval_of_the_same_change_still_counts_after_a_racing_push,
     nobody_overrides_their_own_pull_request,
     an_approval_of_iam_computed_at_deploy_time_counts_for_its_commit_only,
+    a_command_edited_before_iamgate_handled_it_does_nothing,
+    a_command_deleted_before_iamgate_handled_it_does_nothing,
+    a_forged_delivery_cannot_approve_for_someone_else,
 );
 
 /// A preview whose policies are only known at deploy time (`apply()` of outputs being created).
@@ -225,4 +228,84 @@ async fn an_approval_of_iam_computed_at_deploy_time_counts_for_its_commit_only<F
     let h2 = s.push(PR, "h2").await;
     s.settle().await;
     s.assert_gate(&h2, "pending", NEEDS_SECURITY).await;
+}
+
+/// Whether the audit trail records that `login`'s comment was not acted on.
+fn unacted(audit: &[iamgate::audit::AuditEntry], login: &str) -> bool {
+    audit.iter().any(|e| {
+        e.actor.as_str() == login
+            && matches!(&e.event, iamgate::audit::AuditEvent::CommandRefused { reason, .. }
+                if reason.starts_with("the comment was edited or deleted before iamgate handled it"))
+    })
+}
+
+/// A command is acted on as the forge shows the comment when the command runs: an approval
+/// edited away before iamgate got to it approves nothing.
+async fn a_command_edited_before_iamgate_handled_it_does_nothing<F: Forge>() {
+    let (s, h1) = analyzed::<F>(CONFIG).await;
+    let id = s.comment(PR, "sec1", "/iamgate approve").await;
+    s.fake
+        .edit_comment_quietly(PR, id, "on second thought, not yet");
+    s.settle().await;
+
+    s.assert_gate(&h1, "pending", NEEDS_SECURITY).await;
+    assert!(s.reactions(PR, id).is_empty(), "acted on");
+    assert!(unacted(&s.audit().await, "sec1"));
+}
+
+async fn a_command_deleted_before_iamgate_handled_it_does_nothing<F: Forge>() {
+    let (s, h1) = analyzed::<F>(CONFIG).await;
+    let id = s.comment(PR, "sec1", "/iamgate approve").await;
+    s.fake.delete_comment_quietly(PR, id);
+    s.settle().await;
+    s.assert_gate(&h1, "pending", NEEDS_SECURITY).await;
+    assert!(
+        !s.comments(PR)
+            .iter()
+            .any(|c| c.body.contains("approval recorded")),
+        "answered a deleted comment"
+    );
+}
+
+/// Someone who holds the webhook secret forges deliveries: a comment that does not exist, and
+/// mallory's real comment presented as sec1's. Neither approves anything.
+async fn a_forged_delivery_cannot_approve_for_someone_else<F: Forge>() {
+    let (s, h1) = analyzed::<F>(CONFIG).await;
+    s.send(
+        s.fake
+            .comment_created(PR, 999_999, "sec1", "/iamgate approve"),
+    )
+    .await;
+    let real = s.fake.add_person_comment(PR, "mallory", "/iamgate approve");
+    s.send(s.fake.comment_created(PR, real, "sec1", "/iamgate approve"))
+        .await;
+    s.settle().await;
+
+    s.assert_gate(&h1, "pending", NEEDS_SECURITY).await;
+    assert!(unacted(&s.audit().await, "sec1"));
+}
+
+/// A reply to a GitLab internal note is internal too: it may quote what only members see.
+#[tokio::test]
+async fn gitlab_a_reply_to_an_internal_note_is_internal() {
+    use crate::support::fake_gitlab::FakeGitLab;
+    let (s, h1) = analyzed::<FakeGitLab>(CONFIG).await;
+    let id = s
+        .fake
+        .internal_note("acme/infra", PR, "sec1", "/iamgate approve");
+    let mut delivery = s.fake.comment_created(PR, id, "sec1", "/iamgate approve");
+    delivery.event = "Confidential Note Hook";
+    s.send(delivery).await;
+    s.settle().await;
+
+    s.assert_gate(&h1, "success", APPROVED).await;
+    let notes = s.fake.notes("acme/infra", PR);
+    let reply = notes
+        .iter()
+        .find(|n| n.body.contains(&format!("<!-- iamgate:reply:{id} -->")))
+        .expect("a reply");
+    assert!(
+        reply.internal,
+        "the reply to an internal note is public: {reply:?}"
+    );
 }

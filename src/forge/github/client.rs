@@ -17,7 +17,7 @@ use crate::event::{BranchRole, Login, PrNumber, PrRef, RepoName, RepoRef, Sha, U
 use crate::forge::http::invalid;
 use crate::forge::{
     ChangedFiles, CommentId, CommitStatus, Forge, ForgeResult, PullRequest, Reaction,
-    RepoPermission, Review,
+    RepoPermission, Review, ShownComment,
 };
 
 /// GitHub lists at most this many files of a pull request.
@@ -141,6 +141,19 @@ impl Forge for GitHubClient {
 
     async fn find_own_comment(&self, pr: &PrRef, marker: &str) -> ForgeResult<Option<CommentId>> {
         GitHubClient::find_own_comment(self, pr, marker).await
+    }
+
+    async fn comment(&self, pr: &PrRef, id: CommentId) -> ForgeResult<Option<ShownComment>> {
+        GitHubClient::comment(self, pr, id).await
+    }
+
+    async fn create_internal_comment(
+        &self,
+        _pr: &PrRef,
+        _body: &str,
+    ) -> ForgeResult<Option<CommentId>> {
+        // GitHub has no comments that only members see.
+        Ok(None)
     }
 
     async fn create_comment(&self, pr: &PrRef, body: &str) -> ForgeResult<CommentId> {

@@ -8,9 +8,10 @@ use serde_json::json;
 
 use super::client::{COMMENT_LIMIT, GitHubClient, UserJson, repo_path};
 use super::transport::{ApiRequest, parse_json};
-use crate::event::{Login, PrRef};
+use crate::audit::Timestamp;
+use crate::event::{Actor, ActorKind, Login, PrRef, UserId};
 use crate::forge::comments::{Posted, create_once, ensure_fits, find_marked};
-use crate::forge::{CommentId, ForgeResult, Reaction};
+use crate::forge::{CommentId, ForgeErrorKind, ForgeResult, Reaction, ShownComment};
 
 #[derive(Deserialize)]
 struct CommentJson {
@@ -47,7 +48,57 @@ fn reaction_content(reaction: Reaction) -> &'static str {
     }
 }
 
+/// A comment as `GET /repos/{owner}/{repo}/issues/comments/{id}` shows it.
+#[derive(Deserialize)]
+struct ShownJson {
+    #[serde(default)]
+    body: Option<String>,
+    user: Option<UserJson>,
+    #[serde(default)]
+    created_at: Option<String>,
+    /// `https://api.github.com/repos/o/r/issues/7`: the pull request it belongs to.
+    #[serde(default)]
+    issue_url: String,
+}
+
 impl GitHubClient {
+    pub(crate) async fn comment(
+        &self,
+        pr: &PrRef,
+        id: CommentId,
+    ) -> ForgeResult<Option<ShownComment>> {
+        let request = ApiRequest::get(format!("{}/issues/comments/{}", repo_path(&pr.repo)?, id.0));
+        let shown: ShownJson = match self.call(&request, "get_comment", true).await {
+            Ok(response) => parse_json(&response, &request)?,
+            Err(error) if error.kind == ForgeErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        // A comment of another pull request (or issue) of the repository is not this one's.
+        if !shown
+            .issue_url
+            .ends_with(&format!("/issues/{}", pr.number.0))
+        {
+            return Ok(None);
+        }
+        let Some(user) = shown.user else {
+            return Ok(None);
+        };
+        Ok(Some(ShownComment {
+            author: Actor {
+                kind: ActorKind::from_github(&user.kind),
+                id: user.id.map(UserId),
+                login: Login(user.login),
+            },
+            body: shown.body.unwrap_or_default(),
+            created_ms: shown
+                .created_at
+                .as_deref()
+                .and_then(|t| Timestamp::parse_rfc3339(t).ok())
+                .map(Timestamp::unix_millis),
+            internal: false,
+        }))
+    }
+
     /// The App's own comments on the pull request, oldest first.
     async fn own_comments(&self, pr: &PrRef) -> ForgeResult<Vec<CommentJson>> {
         let bot = self.session.bot_login().await?;

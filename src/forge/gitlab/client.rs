@@ -25,7 +25,7 @@ use crate::forge::http::invalid;
 use crate::forge::retry::{self, Call, RetryPolicy};
 use crate::forge::{
     ChangedFiles, CommentId, CommitStatus, Forge, ForgeResult, PullRequest, Reaction,
-    RepoPermission, Review,
+    RepoPermission, Review, ShownComment,
 };
 
 /// GitLab's limit on note bodies, in characters.
@@ -251,6 +251,20 @@ impl Forge for GitLabClient {
 
     async fn find_own_comment(&self, pr: &PrRef, marker: &str) -> ForgeResult<Option<CommentId>> {
         GitLabClient::find_own_comment(self, pr, marker).await
+    }
+
+    async fn comment(&self, pr: &PrRef, id: CommentId) -> ForgeResult<Option<ShownComment>> {
+        GitLabClient::comment(self, pr, id).await
+    }
+
+    async fn create_internal_comment(
+        &self,
+        pr: &PrRef,
+        body: &str,
+    ) -> ForgeResult<Option<CommentId>> {
+        GitLabClient::create_internal_comment(self, pr, body)
+            .await
+            .map(Some)
     }
 
     async fn create_comment(&self, pr: &PrRef, body: &str) -> ForgeResult<CommentId> {

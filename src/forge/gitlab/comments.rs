@@ -8,9 +8,10 @@ use serde_json::json;
 
 use super::client::{COMMENT_LIMIT, GitLabClient, Me, mr_path};
 use super::transport::{ApiRequest, parse_json};
-use crate::event::PrRef;
+use crate::audit::Timestamp;
+use crate::event::{Actor, ActorKind, Login, PrRef, UserId};
 use crate::forge::comments::{Posted, create_once, ensure_fits, find_marked};
-use crate::forge::{CommentId, ForgeErrorKind, ForgeResult, Reaction};
+use crate::forge::{CommentId, ForgeErrorKind, ForgeResult, Reaction, ShownComment};
 
 #[derive(Deserialize)]
 struct NoteJson {
@@ -85,6 +86,91 @@ impl GitLabClient {
         let path = format!("{}/notes", mr_path(pr)?);
         ensure_fits(&format!("POST {path}"), "note", body, COMMENT_LIMIT)?;
         let request = ApiRequest::with_body(Method::POST, path, json!({ "body": body }));
+        create_once(
+            self.policy(),
+            pr,
+            "note",
+            body,
+            || async {
+                let response = self.call(&request, "create_comment", false).await?;
+                parse_json::<NoteJson>(&response, &request).map(|n| CommentId(n.id))
+            },
+            || self.own_notes(pr),
+            |id| self.update_comment(pr, id, body),
+        )
+        .await
+    }
+
+    /// Note `id` of the merge request as GitLab shows it now.
+    pub(crate) async fn comment(
+        &self,
+        pr: &PrRef,
+        id: CommentId,
+    ) -> ForgeResult<Option<ShownComment>> {
+        #[derive(Deserialize)]
+        struct ShownJson {
+            #[serde(default)]
+            body: Option<String>,
+            author: Option<ShownAuthor>,
+            #[serde(default)]
+            created_at: Option<String>,
+            #[serde(default)]
+            system: bool,
+            /// `internal` (GitLab 15.0+) or its older name `confidential`.
+            #[serde(default)]
+            internal: Option<bool>,
+            #[serde(default)]
+            confidential: Option<bool>,
+        }
+        #[derive(Deserialize)]
+        struct ShownAuthor {
+            id: u64,
+            username: String,
+            #[serde(default)]
+            bot: bool,
+        }
+        let request = ApiRequest::get(format!("{}/notes/{}", mr_path(pr)?, id.0));
+        let shown: ShownJson = match self.call(&request, "get_comment", true).await {
+            Ok(response) => parse_json(&response, &request)?,
+            Err(error) if error.kind == ForgeErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let Some(author) = shown.author.filter(|_| !shown.system) else {
+            return Ok(None);
+        };
+        Ok(Some(ShownComment {
+            author: Actor {
+                kind: if author.bot {
+                    ActorKind::Bot
+                } else {
+                    ActorKind::User
+                },
+                id: Some(UserId(author.id)),
+                login: Login(author.username),
+            },
+            body: shown.body.unwrap_or_default(),
+            created_ms: shown
+                .created_at
+                .as_deref()
+                .and_then(|t| Timestamp::parse_rfc3339(t).ok())
+                .map(Timestamp::unix_millis),
+            internal: shown.internal.or(shown.confidential).unwrap_or(false),
+        }))
+    }
+
+    /// An internal note (members only), for the replies to internal notes.
+    pub(crate) async fn create_internal_comment(
+        &self,
+        pr: &PrRef,
+        body: &str,
+    ) -> ForgeResult<CommentId> {
+        let path = format!("{}/notes", mr_path(pr)?);
+        ensure_fits(&format!("POST {path}"), "note", body, COMMENT_LIMIT)?;
+        let request = ApiRequest::with_body(
+            Method::POST,
+            path,
+            json!({ "body": body, "internal": true }),
+        );
         create_once(
             self.policy(),
             pr,

@@ -324,6 +324,10 @@ pub trait Forge: Sized {
     fn add_person_comment(&self, number: u64, login: &str, body: &str) -> u64;
     /// The creation event of comment `id`.
     fn comment_created(&self, number: u64, id: u64, login: &str, body: &str) -> Delivery;
+    /// Comment `id` now reads `body` (no event delivered).
+    fn edit_comment_quietly(&self, number: u64, id: u64, body: &str);
+    /// Comment `id` is deleted (no event delivered).
+    fn delete_comment_quietly(&self, number: u64, id: u64);
 
     // ---- what the forge shows ----
 

@@ -423,6 +423,12 @@ impl Forge for FakeGitHub {
     fn comment_created(&self, number: u64, id: u64, login: &str, body: &str) -> Delivery {
         self.comment_delivery(number, id, login, body, "created")
     }
+    fn edit_comment_quietly(&self, _number: u64, id: u64, body: &str) {
+        self.edit_comment(REPO, id, body);
+    }
+    fn delete_comment_quietly(&self, _number: u64, id: u64) {
+        self.delete_comment(REPO, id);
+    }
 
     fn bot(&self) -> String {
         self.bot_login()

@@ -430,6 +430,12 @@ impl Forge for FakeGitLab {
     fn comment_created(&self, number: u64, id: u64, login: &str, body: &str) -> Delivery {
         self.note_hook(number, (id, login, body), false, "create")
     }
+    fn edit_comment_quietly(&self, number: u64, id: u64, body: &str) {
+        self.edit_note(PROJECT, number, id, body);
+    }
+    fn delete_comment_quietly(&self, number: u64, id: u64) {
+        self.delete_note(PROJECT, number, id);
+    }
 
     fn bot(&self) -> String {
         self.bot_username().to_owned()

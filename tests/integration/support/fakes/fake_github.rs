@@ -114,6 +114,8 @@ pub struct FakeComment {
     /// `Bot` for the App's comments, `User` for people.
     pub author_type: String,
     pub body: String,
+    /// When it was made, RFC 3339.
+    pub created_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -596,12 +598,33 @@ impl FakeGitHub {
             author: login.to_owned(),
             author_type: "User".to_owned(),
             body: body.to_owned(),
+            created_at: fake_http::now_ms_timestamp(),
         };
         state.repo(repo).comments.push(StoredComment {
             issue: number,
             comment,
         });
         id
+    }
+    /// Comment `id` now reads `body` (an edit; no event delivered).
+    pub fn edit_comment(&self, repo: &str, id: u64, body: &str) -> &Self {
+        let mut state = self.lock();
+        let stored = state
+            .repo(repo)
+            .comments
+            .iter_mut()
+            .find(|c| c.comment.id == id)
+            .unwrap_or_else(|| panic!("fake GitHub: no comment {id}"));
+        stored.comment.body = body.to_owned();
+        self
+    }
+    /// Comment `id` is deleted (no event delivered).
+    pub fn delete_comment(&self, repo: &str, id: u64) -> &Self {
+        self.lock()
+            .repo(repo)
+            .comments
+            .retain(|c| c.comment.id != id);
+        self
     }
 
     // ---- inspection ----

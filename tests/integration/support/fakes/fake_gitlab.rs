@@ -103,6 +103,10 @@ pub struct FakeNote {
     pub author: String,
     pub body: String,
     pub system: bool,
+    /// Visible to project members only.
+    pub internal: bool,
+    /// When it was made, RFC 3339.
+    pub created_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -507,8 +511,36 @@ impl FakeGitLab {
             author: username.to_owned(),
             body: body.to_owned(),
             system,
+            internal: false,
+            created_at: fake_http::now_ms_timestamp(),
         });
         id
+    }
+    /// An internal note (members only) by `username`.
+    pub fn internal_note(&self, project: &str, iid: u64, username: &str, body: &str) -> u64 {
+        let id = self.note(project, iid, username, body);
+        self.with_note(project, iid, id, |n| n.internal = true);
+        id
+    }
+    /// Note `id` now reads `body` (an edit; no event delivered).
+    pub fn edit_note(&self, project: &str, iid: u64, id: u64, body: &str) -> &Self {
+        self.with_note(project, iid, id, |n| n.body = body.to_owned());
+        self
+    }
+    /// Note `id` is deleted (no event delivered).
+    pub fn delete_note(&self, project: &str, iid: u64, id: u64) -> &Self {
+        self.lock().mr(project, iid).notes.retain(|n| n.id != id);
+        self
+    }
+    fn with_note(&self, project: &str, iid: u64, id: u64, change: impl FnOnce(&mut FakeNote)) {
+        let mut state = self.lock();
+        let note = state
+            .mr(project, iid)
+            .notes
+            .iter_mut()
+            .find(|n| n.id == id)
+            .unwrap_or_else(|| panic!("fake GitLab: no note {id}"));
+        change(note);
     }
     /// `username` approves the MR (once; approving again changes nothing).
     pub fn approve(&self, project: &str, iid: u64, username: &str) -> &Self {

@@ -382,6 +382,17 @@ pub fn timestamp(time: SystemTime, suffix: &str) -> String {
     )
 }
 
+/// Now in UTC to the millisecond, `2016-07-11T22:14:10.123Z`: the fakes stamp comments this
+/// finely (the real forges to the second) so that tests need not wait a second between a head
+/// and a comment on it.
+pub fn now_ms_timestamp() -> String {
+    let now = SystemTime::now();
+    let millis = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_millis());
+    timestamp(now, &format!(".{millis:03}Z"))
+}
+
 /// `files` (path → bytes) under the directory `top/`, as a `.tar.gz`.
 pub fn tar_gz(top: &str, files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
     let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

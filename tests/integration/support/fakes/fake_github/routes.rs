@@ -11,10 +11,13 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::codec::{paginate, query_params, tarball, timestamp, verify_app_jwt};
-use super::fake_http::{Reply, lock, logged_path, now_secs, percent_decode, segments};
+use super::fake_http::{
+    Reply, lock, logged_path, now_ms_timestamp, now_secs, percent_decode, segments,
+};
 use super::{
     APP_ID, APP_SLUG, FakeComment, FakeReaction, FakeReview, FakeStatus, Fault, HeadRepo, Host,
     PUBLIC_KEY_PEM, Pull, REACTION_CONTENTS, RequestRecord, Shared, State, StoredComment, Token,
+    user_id,
 };
 
 pub fn api_router(state: Shared) -> Router {
@@ -233,6 +236,22 @@ fn route(
                 }
                 ("POST", ["issues", n, "comments"]) => {
                     create_comment(state, &repo, number(n), json_body())
+                }
+                ("GET", ["issues", "comments", id]) => {
+                    let id = number(id);
+                    match state.repos[&repo]
+                        .comments
+                        .iter()
+                        .find(|c| Some(c.comment.id) == id)
+                    {
+                        Some(c) => {
+                            let mut value = comment_json(&c.comment);
+                            value["issue_url"] =
+                                json!(format!("{}/repos/{repo}/issues/{}", state.api_url, c.issue));
+                            Reply::json(200, value)
+                        }
+                        None => Reply::not_found(),
+                    }
                 }
                 ("PATCH", ["issues", "comments", id]) => {
                     update_comment(state, &repo, number(id), json_body())
@@ -591,7 +610,13 @@ fn tarball_redirect(state: &mut State, repo: &str, sha: &str) -> Reply {
 }
 
 fn comment_json(comment: &FakeComment) -> Value {
-    json!({ "id": comment.id, "body": comment.body, "user": { "login": comment.author, "type": comment.author_type } })
+    json!({
+        "id": comment.id,
+        "body": comment.body,
+        "user": { "login": comment.author, "id": user_id(&comment.author), "type": comment.author_type },
+        "created_at": comment.created_at,
+        "updated_at": comment.created_at,
+    })
 }
 
 fn comment_body(body: Option<Value>) -> Result<String, Reply> {
@@ -635,6 +660,7 @@ fn create_comment(
         author: format!("{APP_SLUG}[bot]"),
         author_type: "Bot".to_owned(),
         body: text,
+        created_at: now_ms_timestamp(),
     };
     let reply = Reply::json(201, comment_json(&comment));
     if let Some(r) = state.repos.get_mut(repo) {

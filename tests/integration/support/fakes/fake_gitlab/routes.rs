@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::fake_http::{
-    self, Page, Reply, lock, logged_path, now_secs, page, query_params, segments,
+    self, Page, Reply, lock, logged_path, now_ms_timestamp, now_secs, page, query_params, segments,
 };
 use super::{
     DEFAULT_BRANCH, EMOJI, FakeAward, FakeNote, FakeStatus, Fault, Member, Mr, NOTE_LIMIT,
@@ -326,6 +326,11 @@ fn mr_route(
                 Ok(text) => text,
                 Err(refusal) => return refusal,
             };
+            let internal = body
+                .get("internal")
+                .or_else(|| body.get("confidential"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
             let author = state.username(me);
             let id = state.next_id();
             let note = FakeNote {
@@ -333,9 +338,24 @@ fn mr_route(
                 author,
                 body: text.to_owned(),
                 system: false,
+                internal,
+                created_at: now_ms_timestamp(),
             };
             state.mr(project, iid).notes.push(note.clone());
             Reply::json(201, note_json(state, &note))
+        }
+        ["notes", note] if get => {
+            let id: u64 = note.parse().unwrap_or(0);
+            match state
+                .mr(project, iid)
+                .notes
+                .iter()
+                .find(|n| n.id == id)
+                .cloned()
+            {
+                Some(found) => Reply::json(200, note_json(state, &found)),
+                None => Reply::not_found("Note"),
+            }
         }
         ["notes", note] if method == Method::PUT => {
             let text = match note_text(body) {
@@ -633,6 +653,10 @@ fn note_json(state: &State, note: &FakeNote) -> Value {
         "body": note.body,
         "author": author,
         "system": note.system,
+        "internal": note.internal,
+        "confidential": note.internal,
+        "created_at": note.created_at,
+        "updated_at": note.created_at,
         "noteable_type": "MergeRequest",
         "resolvable": false,
     })
