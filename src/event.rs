@@ -318,6 +318,9 @@ pub enum Event {
         pr: PrRef,
         action: PrAction,
         head: Sha,
+        /// Who pushed the new commits, for a [`PrAction::Synchronize`] (the webhook's sender):
+        /// they count as an author of the pull request, so their approval does not count.
+        pushed_by: Option<Login>,
     },
     /// A comment on a pull request was created, edited or deleted (comments on issues are
     /// `Ignored`). Only a `Created` comment by a `User` may carry commands.

@@ -195,6 +195,11 @@ pub trait Forge: Send + Sync + std::fmt::Debug {
     /// Every changed file of the pull request (paginated to the end).
     async fn changed_files(&self, pr: &PrRef) -> ForgeResult<ChangedFiles>;
 
+    /// The accounts that authored or committed the pull request's commits, where the forge
+    /// links commits to accounts (GitHub). GitLab names commit authors by e-mail only, which a
+    /// project token cannot map to accounts: none (its pushers are known from the webhooks).
+    async fn commit_authors(&self, pr: &PrRef) -> ForgeResult<Vec<Login>>;
+
     /// The commit a branch points at now, `None` when there is no such branch.
     async fn branch_tip(&self, repo: &RepoRef, branch: &str) -> ForgeResult<Option<Sha>>;
 

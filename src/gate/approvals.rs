@@ -76,7 +76,10 @@ pub struct Ballot<'a> {
     pub overrides: &'a [OverrideVote],
     /// Who may override (`overrides` of `.iamgate.yml`).
     pub override_members: &'a Reviewers,
+    /// Who opened the pull request.
     pub author: &'a str,
+    /// Who else authored, committed or pushed its commits: authors too.
+    pub contributors: &'a [String],
     pub allow_author_approval: bool,
     pub invalidation: Invalidation,
     /// The pull request's current head, and the fingerprint of its IAM change when analyzed.
@@ -84,6 +87,14 @@ pub struct Ballot<'a> {
     /// Fingerprints of the heads iamgate analyzed (the current one included).
     pub fingerprints: &'a BTreeMap<String, String>,
     pub membership: &'a Membership,
+}
+
+/// Whether `login` authored, committed or pushed commits of the pull request.
+fn is_contributor(ballot: &Ballot<'_>, login: &str) -> bool {
+    ballot
+        .contributors
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(login))
 }
 
 /// Whether `login` may vote for `from` (a listed user, or an active member of a listed team).
@@ -144,6 +155,7 @@ pub fn evaluate(ballot: &Ballot<'_>) -> Reviews {
     let mut objectors: Vec<&Vote> = Vec::new();
     for vote in latest.values() {
         let is_author = vote.login.eq_ignore_ascii_case(ballot.author);
+        let is_contributor = is_contributor(ballot, &vote.login);
         match vote.kind {
             VoteKind::Withdraw => {}
             VoteKind::ChangesRequested => objectors.push(vote),
@@ -153,6 +165,14 @@ pub fn evaluate(ballot: &Ballot<'_>) -> Reviews {
                     reason:
                         "the pull request's author does not count (allow_author_approval: false)"
                             .to_owned(),
+                });
+            }
+            VoteKind::Approve if is_contributor && !ballot.allow_author_approval => {
+                dropped.push(DroppedApproval {
+                    login: vote.login.clone(),
+                    reason: "an author of its commits (who authored, committed or pushed them) does not count \
+                             (allow_author_approval: false)"
+                        .to_owned(),
                 });
             }
             VoteKind::Approve => match binding(ballot, vote.head.as_deref()) {
@@ -193,6 +213,10 @@ pub fn evaluate(ballot: &Ballot<'_>) -> Reviews {
         .overrides
         .iter()
         .filter(|o| qualifies(ballot.override_members, &o.login, ballot.membership))
+        // Nobody overrides a pull request they are an author of.
+        .filter(|o| {
+            !o.login.eq_ignore_ascii_case(ballot.author) && !is_contributor(ballot, &o.login)
+        })
         .filter(|o| binding(ballot, Some(&o.head)).is_ok())
         .max_by_key(|o| o.at)
         .map(|o| Override {
@@ -296,6 +320,7 @@ mod tests {
         membership: Membership,
         fingerprints: BTreeMap<String, String>,
         overrides: Reviewers,
+        contributors: Vec<String>,
     }
 
     impl World {
@@ -317,6 +342,7 @@ mod tests {
                     teams: vec!["acme/leads".into()],
                     users: vec![],
                 },
+                contributors: Vec::new(),
             }
         }
 
@@ -333,6 +359,7 @@ mod tests {
                 overrides,
                 override_members: &self.overrides,
                 author: "dev",
+                contributors: &self.contributors,
                 allow_author_approval: false,
                 invalidation,
                 head: H2,
@@ -383,6 +410,7 @@ mod tests {
             overrides: &[],
             override_members: &w.overrides,
             author: "dev",
+            contributors: &[],
             allow_author_approval: true,
             invalidation: Invalidation::OnIamChange,
             head: H2,
@@ -390,6 +418,28 @@ mod tests {
             membership: &w.membership,
         });
         assert_eq!(allowed.requirements[0].approved_by, vec!["dev".to_owned()]);
+    }
+
+    #[test]
+    fn whoever_authored_committed_or_pushed_commits_neither_approves_nor_overrides() {
+        let mut w = World::new();
+        w.contributors = vec!["Alice".to_owned()];
+        w.membership.insert("acme/leads", "alice", true);
+        let votes = [
+            vote("alice", VoteKind::Approve, H2, 1),
+            vote("bob", VoteKind::Approve, H2, 2),
+        ];
+        let overrides = [OverrideVote {
+            login: "alice".into(),
+            reason: "mine".into(),
+            head: H2.into(),
+            at: 3,
+        }];
+        let r = w.eval(&votes, &overrides, Invalidation::OnIamChange);
+        assert_eq!(r.requirements[0].approved_by, vec!["bob".to_owned()]);
+        assert_eq!(r.dropped[0].login, "alice");
+        assert!(r.dropped[0].reason.starts_with("an author of its commits"));
+        assert!(r.overridden.is_none(), "a contributor overrode alone");
     }
 
     #[test]

@@ -74,12 +74,14 @@ pub async fn gather(
     };
     let ids = account_ids(&reviews, &stored);
     let membership = membership_of(ctx, forge, pr_ref, needs, &ids).await?;
+    let contributors = contributors(ctx, forge, pr_ref, pr).await?;
     let ballot = Ballot {
         requirements,
         votes: &votes,
         overrides: &overrides,
         override_members: &config.overrides,
         author: pr.author.as_str(),
+        contributors: &contributors,
         allow_author_approval: config.allow_author_approval,
         invalidation: config.invalidate_approvals,
         head: pr.head.as_str(),
@@ -93,6 +95,28 @@ pub async fn gather(
     };
     audit_changes(kept, pr_ref, pr, &reviews, &result, &bound);
     Ok(result)
+}
+
+/// Who besides the opener is an author of the pull request: the accounts the forge links to
+/// its commits' authors and committers, and whoever pushed to it (from the webhooks); lower-cased,
+/// the opener left out.
+pub async fn contributors(
+    ctx: &JobCtx,
+    forge: &dyn Forge,
+    pr_ref: &PrRef,
+    pr: &PullRequest,
+) -> Result<Vec<String>, JobFailure> {
+    let mut people: Vec<String> = forge
+        .commit_authors(pr_ref)
+        .await?
+        .into_iter()
+        .map(|login| login.as_str().to_ascii_lowercase())
+        .chain(ctx.store.pr_authors(pr_ref).await?)
+        .filter(|login| !login.eq_ignore_ascii_case(pr.author.as_str()))
+        .collect();
+    people.sort();
+    people.dedup();
+    Ok(people)
 }
 
 /// Approvals the forge reports without a commit (GitLab's) are bound to the commit their

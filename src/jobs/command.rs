@@ -73,6 +73,7 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef, said: Said<'_>) -> Result<(), Job
         Governing::NotEnrolled | Governing::Invalid(_) => None,
     };
     let seen = seen_head(ctx, pr_ref, &said).await?;
+    let contributors = super::approvals::contributors(ctx, forge.as_ref(), pr_ref, &pr).await?;
     let mut run = Run {
         ctx,
         forge: forge.as_ref(),
@@ -82,6 +83,7 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef, said: Said<'_>) -> Result<(), Job
         comment,
         author,
         seen: seen.as_ref(),
+        contributors: &contributors,
         recompute: false,
     };
     let mut answers = Vec::with_capacity(parsed.len());
@@ -158,6 +160,8 @@ struct Run<'a> {
     /// The head the comment's author could see when commenting: what an approval or an override
     /// binds to (`None`: unknown, so none is recorded).
     seen: Option<&'a Sha>,
+    /// Who besides the opener authored, committed or pushed the pull request's commits.
+    contributors: &'a [String],
     /// A vote changed or a rerun was asked: the gate must be computed again.
     recompute: bool,
 }
@@ -279,6 +283,16 @@ impl Run<'_> {
                 )
                 .await;
         }
+        if self.is_contributor() && !config.allow_author_approval {
+            return self
+                .refuse(
+                    line,
+                    command,
+                    "You authored, committed or pushed commits of this pull request: your approval does not count \
+                     (`allow_author_approval` is false in .iamgate.yml). Ask a reviewer named in the comment.",
+                )
+                .await;
+        }
         let qualified = self.qualified_requirements(config).await?;
         if qualified.is_empty() {
             return self
@@ -358,15 +372,17 @@ impl Run<'_> {
         config: &RepoConfig,
         reason: &Reason,
     ) -> Result<String, JobFailure> {
-        if self.is_author() {
-            return self
-                .refuse(
-                    line,
-                    command,
-                    "You opened this pull request: nobody overrides the gate of their own pull request. Ask another \
-                     member of `overrides`, or get the required approvals.",
-                )
-                .await;
+        if self.is_author() || self.is_contributor() {
+            let who = if self.is_author() {
+                "You opened this pull request"
+            } else {
+                "You authored, committed or pushed commits of this pull request"
+            };
+            let why = format!(
+                "{who}: nobody overrides the gate of their own pull request. Ask another member of \
+                 `overrides`, or get the required approvals."
+            );
+            return self.refuse(line, command, &why).await;
         }
         if !self.member_of(&config.overrides).await? {
             return self
@@ -418,6 +434,12 @@ impl Run<'_> {
     /// The head, as the replies show it.
     fn short_head(&self) -> String {
         short(&self.pr.head)
+    }
+
+    fn is_contributor(&self) -> bool {
+        self.contributors
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(self.author.login.as_str()))
     }
 
     fn is_author(&self) -> bool {

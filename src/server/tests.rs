@@ -6,7 +6,7 @@ use axum::http::{Request, StatusCode};
 use tower::ServiceExt;
 
 use super::*;
-use crate::event::{CommentAction, Event, ForgeKind, PrAction, PrNumber};
+use crate::event::{CommentAction, Event, ForgeKind, Login, PrAction, PrNumber};
 use crate::store::JobKind;
 use crate::webhook::testing::FakeStore;
 use crate::webhook::verify::{github_signature_for, gitlab_signature_for};
@@ -317,10 +317,17 @@ async fn a_gitlab_merge_request_with_the_right_token_is_stored_with_a_job() {
     assert_eq!(deliveries[0].id.as_str(), "key-1", "the Idempotency-Key");
     assert_eq!(deliveries[0].forge, "gitlab");
     assert_eq!(deliveries[0].event_name, "Merge Request Hook");
-    let Event::PullRequest { pr, action, head } = &deliveries[0].event else {
+    let Event::PullRequest {
+        pr,
+        action,
+        head,
+        pushed_by,
+    } = &deliveries[0].event
+    else {
         panic!("a PR event: {:?}", deliveries[0].event);
     };
     assert_eq!(*action, PrAction::Synchronize);
+    assert_eq!(pushed_by.as_ref().map(Login::as_str), Some("quan.hoang"));
     assert_eq!(pr.forge, ForgeKind::GitLab);
     assert_eq!(pr.installation, None);
     assert_eq!(pr.repo.as_str(), "quan.hoang/atlantis-example");

@@ -353,6 +353,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Forgets a pull request's decision (it was closed, or is no longer gated).
     async fn forget_pr_gate(&self, pr: &PrRef) -> StoreResult<()>;
 
+    /// Records that `login` pushed commits to the pull request (an author of it from now on).
+    async fn add_pr_author(&self, pr: &PrRef, login: &str) -> StoreResult<()>;
+
+    /// The logins recorded by [`Store::add_pr_author`], lower-cased.
+    async fn pr_authors(&self, pr: &PrRef) -> StoreResult<Vec<String>>;
+
     /// Records that `head` is the pull request's head now, unless it was seen before (the first
     /// sighting is kept: a later one never moves it).
     async fn record_head(&self, pr: &PrRef, head: &str) -> StoreResult<()>;

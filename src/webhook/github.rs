@@ -42,6 +42,7 @@ struct PullRequestPayload {
     repository: Option<Repository>,
     installation: Option<Installation>,
     changes: Option<Changes>,
+    sender: Option<User>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -213,10 +214,16 @@ fn pull_request(p: PullRequestPayload) -> Result<Event, DecodeError> {
         .and_then(|h| h.sha)
         .filter(|sha| is_sha(sha))
         .ok_or_else(|| missing("pull_request.head.sha"))?;
+    let pushed_by = if action == PrAction::Synchronize {
+        p.sender.and_then(|u| u.login).map(Login)
+    } else {
+        None
+    };
     Ok(Event::PullRequest {
         pr: github_pr(p.installation, repo, number),
         action,
         head: Sha(head.to_ascii_lowercase()),
+        pushed_by,
     })
 }
 

@@ -287,7 +287,17 @@ fn merge_request(event: &str, p: MergeRequestPayload) -> Result<Event, DecodeErr
         .ok_or_else(|| missing("object_attributes.last_commit.id"))?;
     let pr = gitlab_pr(repo, number);
     match meaning {
-        Pr(action) => Ok(Event::PullRequest { pr, action, head }),
+        Pr(action) => {
+            let pushed_by = (action == PrAction::Synchronize)
+                .then(|| p.user.and_then(|u| u.username).map(Login))
+                .flatten();
+            Ok(Event::PullRequest {
+                pr,
+                action,
+                head,
+                pushed_by,
+            })
+        }
         Review(action, state) => {
             let user = p.user.unwrap_or_default();
             // GitLab approvals have no id of their own: the approver's user id stands in for
@@ -487,6 +497,7 @@ fn pipeline(event: &str, p: PipelinePayload) -> Result<Event, DecodeError> {
             pr: gitlab_pr(repo, iid),
             action: PrAction::PipelineStarted,
             head: sha,
+            pushed_by: None,
         });
     }
     let branch = attributes

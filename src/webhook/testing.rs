@@ -26,6 +26,7 @@ pub(crate) struct FakeStore {
     /// (pr key, head) → first seen, Unix ms.
     heads: Mutex<BTreeMap<(String, String), i64>>,
     gates: Mutex<BTreeMap<String, PrGate>>,
+    authors: Mutex<BTreeSet<(String, String)>>,
     /// Every call fails, as a store whose disk is gone.
     broken: bool,
 }
@@ -264,6 +265,28 @@ impl Store for FakeStore {
         self.check()?;
         self.gates.lock().expect("lock").remove(&pr.key());
         Ok(())
+    }
+
+    async fn add_pr_author(&self, pr: &PrRef, login: &str) -> StoreResult<()> {
+        self.check()?;
+        self.authors
+            .lock()
+            .expect("lock")
+            .insert((pr.key(), login.to_ascii_lowercase()));
+        Ok(())
+    }
+
+    async fn pr_authors(&self, pr: &PrRef) -> StoreResult<Vec<String>> {
+        self.check()?;
+        let key = pr.key();
+        Ok(self
+            .authors
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, login)| login.clone())
+            .collect())
     }
 
     async fn record_head(&self, pr: &PrRef, head: &str) -> StoreResult<()> {

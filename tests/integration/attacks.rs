@@ -20,6 +20,7 @@ crate::both_forges!(
     a_command_edited_before_iamgate_handled_it_does_nothing,
     a_command_deleted_before_iamgate_handled_it_does_nothing,
     a_forged_delivery_cannot_approve_for_someone_else,
+    a_reviewer_who_pushes_to_a_pull_request_cannot_approve_or_override_it,
 );
 
 /// A preview whose policies are only known at deploy time (`apply()` of outputs being created).
@@ -308,4 +309,45 @@ async fn gitlab_a_reply_to_an_internal_note_is_internal() {
         reply.internal,
         "the reply to an internal note is public: {reply:?}"
     );
+}
+
+/// A qualified reviewer (and override member) pushes the IAM change onto a pull request someone
+/// else opened: they are one of its authors now, so neither their approval nor their override
+/// counts.
+async fn a_reviewer_who_pushes_to_a_pull_request_cannot_approve_or_override_it<F: Forge>() {
+    let (s, _h1) = analyzed::<F>(&config_with(OVERRIDES)).await;
+    s.add_member("acme/leads", "sec1");
+    s.pulumi().replay(STACK, fixture(OTHER_IAM));
+    let (h2, pushed) = s.fake.push_by(PR, "h2", "sec1");
+    s.send(pushed).await;
+    s.settle().await;
+    s.assert_gate(&h2, "pending", NEEDS_SECURITY).await;
+
+    s.approve(PR, "sec1").await;
+    let approve = s.comment(PR, "sec1", "/iamgate approve").await;
+    let override_id = s.comment(PR, "sec1", "/iamgate override it is mine").await;
+    s.settle().await;
+    s.assert_gate(&h2, "pending", NEEDS_SECURITY).await;
+    assert!(
+        shown_reply(&s, approve)
+            .contains("You authored, committed or pushed commits of this pull request"),
+        "{}",
+        shown_reply(&s, approve)
+    );
+    assert!(
+        shown_reply(&s, override_id)
+            .contains("nobody overrides the gate of their own pull request"),
+        "{}",
+        shown_reply(&s, override_id)
+    );
+    let section = reviews(&s.report(PR));
+    assert!(
+        section.contains("@sec1: an author of its commits (who authored, committed or pushed them) does not count"),
+        "{section}"
+    );
+
+    // Someone who did not push still approves.
+    s.approve(PR, "alice").await;
+    s.settle().await;
+    assert_eq!(s.status(&h2).0, "success");
 }

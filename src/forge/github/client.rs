@@ -143,6 +143,10 @@ impl Forge for GitHubClient {
         GitHubClient::find_own_comment(self, pr, marker).await
     }
 
+    async fn commit_authors(&self, pr: &PrRef) -> ForgeResult<Vec<Login>> {
+        GitHubClient::commit_authors(self, pr).await
+    }
+
     async fn comment(&self, pr: &PrRef, id: CommentId) -> ForgeResult<Option<ShownComment>> {
         GitHubClient::comment(self, pr, id).await
     }

@@ -90,6 +90,37 @@ impl GitHubClient {
         })
     }
 
+    /// The accounts GitHub links to the authors and committers of the pull request's commits
+    /// (GitHub lists at most 250 commits; GitHub's own `web-flow` committer is left out).
+    pub(crate) async fn commit_authors(&self, pr: &PrRef) -> ForgeResult<Vec<Login>> {
+        #[derive(Deserialize)]
+        struct CommitJson {
+            #[serde(default)]
+            author: Option<UserJson>,
+            #[serde(default)]
+            committer: Option<UserJson>,
+        }
+        let first = format!(
+            "{}/pulls/{}/commits?per_page=100",
+            repo_path(&pr.repo)?,
+            pr.number.0
+        );
+        let (commits, _complete) = self.list_all::<CommitJson>(first, "commit_authors").await?;
+        let mut logins: Vec<Login> = Vec::new();
+        for user in commits
+            .into_iter()
+            .flat_map(|c| [c.author, c.committer])
+            .flatten()
+        {
+            if user.login != "web-flow"
+                && !logins.iter().any(|l| l.0.eq_ignore_ascii_case(&user.login))
+            {
+                logins.push(Login(user.login));
+            }
+        }
+        Ok(logins)
+    }
+
     pub(crate) async fn branch_tip(
         &self,
         repo: &RepoRef,

@@ -253,6 +253,11 @@ impl Forge for GitLabClient {
         GitLabClient::find_own_comment(self, pr, marker).await
     }
 
+    async fn commit_authors(&self, _pr: &PrRef) -> ForgeResult<Vec<Login>> {
+        // GitLab's commits carry e-mail addresses, not accounts: pushers come from the webhooks.
+        Ok(Vec::new())
+    }
+
     async fn comment(&self, pr: &PrRef, id: CommentId) -> ForgeResult<Option<ShownComment>> {
         GitLabClient::comment(self, pr, id).await
     }

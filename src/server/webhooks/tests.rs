@@ -97,7 +97,13 @@ async fn a_signed_pull_request_is_stored_with_one_job_and_queued() {
     assert_eq!(deliveries[0].id.as_str(), "guid-1");
     assert_eq!(deliveries[0].forge, "github");
     assert_eq!(deliveries[0].event_name, "pull_request");
-    let Event::PullRequest { pr, action, head } = &deliveries[0].event else {
+    let Event::PullRequest {
+        pr,
+        action,
+        head,
+        pushed_by: None,
+    } = &deliveries[0].event
+    else {
         panic!("expected a PR event: {:?}", deliveries[0].event);
     };
     assert_eq!(*action, PrAction::Opened);

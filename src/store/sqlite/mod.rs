@@ -546,6 +546,21 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn add_pr_author(&self, pr: &PrRef, login: &str) -> StoreResult<()> {
+        let op = Op::AddPrAuthor {
+            pr_key: pr.key(),
+            login: login.to_owned(),
+        };
+        match self.write(op).await? {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn pr_authors(&self, pr: &PrRef) -> StoreResult<Vec<String>> {
+        votes::authors(&self.readers, &pr.key()).await
+    }
+
     async fn record_head(&self, pr: &PrRef, head: &str) -> StoreResult<()> {
         let op = Op::RecordHead {
             pr_key: pr.key(),

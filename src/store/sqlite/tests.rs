@@ -26,6 +26,7 @@ fn delivery(id: &str, number: u64) -> NewDelivery {
             pr: pr(number),
             action: PrAction::Synchronize,
             head: Sha(format!("{id:0>40}")),
+            pushed_by: None,
         },
     }
 }

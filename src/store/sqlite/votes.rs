@@ -87,6 +87,35 @@ pub(super) async fn list(readers: &SqlitePool, pr_key: &str) -> StoreResult<Vec<
         .collect()
 }
 
+/// Records a login that pushed to a PR (lower-cased; once).
+pub(super) async fn add_author(
+    conn: &mut SqliteConnection,
+    pr_key: &str,
+    login: &str,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO pr_authors (pr_key, login, at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (pr_key, login) DO NOTHING",
+    )
+    .bind(pr_key)
+    .bind(login.to_ascii_lowercase())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The logins that pushed to a PR.
+pub(super) async fn authors(readers: &SqlitePool, pr_key: &str) -> StoreResult<Vec<String>> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT login FROM pr_authors WHERE pr_key = ?1 ORDER BY login")
+            .bind(pr_key)
+            .fetch_all(readers)
+            .await?;
+    Ok(rows.into_iter().map(|(login,)| login).collect())
+}
+
 /// Records the first sighting of a PR's head (a later one keeps the first).
 pub(super) async fn record_head(
     conn: &mut SqliteConnection,

@@ -114,6 +114,10 @@ pub(super) enum Op {
     ForgetPrGate {
         pr_key: String,
     },
+    AddPrAuthor {
+        pr_key: String,
+        login: String,
+    },
 }
 
 /// What a write answered.
@@ -336,6 +340,10 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> StoreResult<Reply> {
         }
         Op::ForgetPrGate { pr_key } => {
             gates::forget(conn, pr_key).await?;
+            Reply::Done
+        }
+        Op::AddPrAuthor { pr_key, login } => {
+            votes::add_author(conn, pr_key, login, now).await?;
             Reply::Done
         }
     })

@@ -22,7 +22,9 @@ fn pr(installation: Option<u64>, repo: &str, number: u64) -> PrRef {
 
 fn pull_request_event(event: Event) -> (PrRef, PrAction, Sha) {
     match event {
-        Event::PullRequest { pr, action, head } => (pr, action, head),
+        Event::PullRequest {
+            pr, action, head, ..
+        } => (pr, action, head),
         other => panic!("expected a pull request event, got {other:?}"),
     }
 }
@@ -36,6 +38,7 @@ fn a_real_app_delivery_of_an_opened_pr() {
             pr: pr(Some(7777777), "gagbo/ouro-closures", 2),
             action: PrAction::Opened,
             head: Sha::from("36afaef2afdf0ce794d7e4663e7f327664aaa4d7"),
+            pushed_by: None,
         }
     );
 }
@@ -608,4 +611,20 @@ fn tag_pushes_and_branch_deletions_are_ignored_and_bad_pushes_are_errors() {
         decode("push", &serde_json::to_vec(&bad).unwrap()),
         Err(DecodeError::Field { field: "after", .. })
     ));
+}
+
+#[test]
+fn a_push_names_its_pusher_and_other_actions_nobody() {
+    let Event::PullRequest { pushed_by, .. } =
+        decode("pull_request", fixture!("pull_request.synchronize.2.json")).expect("decodes")
+    else {
+        panic!("a pull request event");
+    };
+    assert_eq!(pushed_by, Some(Login::from("gagbo")));
+    let Event::PullRequest { pushed_by, .. } =
+        decode("pull_request", fixture!("pull_request.opened.5.json")).expect("decodes")
+    else {
+        panic!("a pull request event");
+    };
+    assert_eq!(pushed_by, None);
 }

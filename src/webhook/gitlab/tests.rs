@@ -66,6 +66,7 @@ fn opened_merge_requests_decode_with_their_head() {
             pr: pr("lkysow/atlantis-example", 12),
             action: PrAction::Opened,
             head: Sha::from("d2eae324ca26242abca45d7b49d582cddb2a4f15"),
+            pushed_by: None,
         }
     );
     assert_eq!(
@@ -74,24 +75,27 @@ fn opened_merge_requests_decode_with_their_head() {
             pr: pr("gitlabhq/gitlab-test", 1),
             action: PrAction::Opened,
             head: Sha::from("da1560886d4f094c3e6c9ef40349f7d38b5d27d7"),
+            pushed_by: None,
         }
     );
 }
 
 #[test]
 fn an_update_with_oldrev_is_a_push() {
-    for (body, repo, number, head) in [
+    for (body, repo, number, head, pusher) in [
         (
             fixture!("merge_request.update.1.json"),
             "quan.hoang/atlantis-example",
             3,
             "5ff66a1f7404deee915b50998c340e96d995f048",
+            "quan.hoang",
         ),
         (
             fixture!("merge_request.update.2.json"),
             "testing/packit/hello-there",
             2,
             "45e272a57335e4e308f3176df6e9226a9e7805a9",
+            "shreyaspapi",
         ),
     ] {
         assert_eq!(
@@ -100,6 +104,8 @@ fn an_update_with_oldrev_is_a_push() {
                 pr: pr(repo, number),
                 action: PrAction::Synchronize,
                 head: Sha::from(head),
+                // The user of an update with new commits pushed them.
+                pushed_by: Some(Login::from(pusher)),
             }
         );
     }
@@ -135,6 +141,7 @@ fn leaving_draft_is_ready_for_review() {
             pr: pr("sheather/test", 3),
             action: PrAction::ReadyForReview,
             head: Sha::from("386f281f2c9b1a3b659fc7a244ca6781174e1836"),
+            pushed_by: None,
         }
     );
     // Recent GitLab: `changes.draft`.
@@ -172,6 +179,7 @@ fn a_new_target_branch_is_a_base_change() {
             pr: pr("quan.hoang/atlantis-example", 3),
             action: PrAction::BaseChanged,
             head: Sha::from("1ca7e340460796fe3eb17e2ea1b383ac4a1c95b7"),
+            pushed_by: None,
         }
     );
     // New commits win over the retarget: both ask for the same analysis anyway.
@@ -200,6 +208,7 @@ fn close_merge_and_reopen() {
             pr: pr("packit-service/hello-world", 19),
             action: PrAction::Closed,
             head: Sha::from("769beb0807cf0bafeb3357e787f8c2f8fd3ea42b"),
+            pushed_by: None,
         }
     );
     // No upstream capture of `merge` or `reopen`: the open payload with the action changed.
@@ -213,6 +222,7 @@ fn close_merge_and_reopen() {
                 pr: pr("gitlabhq/gitlab-test", 1),
                 action: expected,
                 head: Sha::from("da1560886d4f094c3e6c9ef40349f7d38b5d27d7"),
+                pushed_by: None,
             },
             "{action}"
         );
@@ -279,6 +289,7 @@ fn hooks_without_an_action_follow_the_state() {
             pr: pr("testing/packit/hello-there", 1),
             action: PrAction::Opened,
             head: Sha::from("1f6a716aa7a618a9ffe56970d77177d99d100022"),
+            pushed_by: None,
         }
     );
     let with = |state: &str, oldrev: Option<&str>| {
@@ -690,6 +701,7 @@ fn a_starting_pipeline_asks_for_the_status_in_it() {
             pr: pr("acme/infra", 7),
             action: PrAction::PipelineStarted,
             head: Sha::from(AFTER),
+            pushed_by: None,
         })
     );
     // Finished pipelines and tag pipelines: nothing to do.

@@ -300,6 +300,8 @@ pub trait Forge: Sized {
     /// Moves PR `number` to a new head `head_tag` (same files as a fresh head); returns the new
     /// head and the push's delivery.
     fn move_head(&self, number: u64, head_tag: &str) -> (String, Delivery);
+    /// [`Forge::move_head`] by `login`: they push a commit they authored onto the pull request.
+    fn push_by(&self, number: u64, head_tag: &str, login: &str) -> (String, Delivery);
     /// A new commit `tag` on the base branch `main` whose `.iamgate.yml` is `config`: the branch
     /// moves to it. Returns the commit and the forge's push event, listing the commit with
     /// `touched` as its modified paths.

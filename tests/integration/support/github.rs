@@ -70,6 +70,8 @@ pub fn pr_payload(action: &str, number: u64, spec: &PrSpec, installation: u64) -
     pr["state"] = json!(state(spec));
     pr["draft"] = json!(spec.draft);
     pr["user"]["login"] = json!(spec.author);
+    set_sender(&mut payload, &spec.author);
+    let pr = &mut payload["pull_request"];
     pr["head"]["sha"] = json!(spec.head);
     pr["base"]["sha"] = json!(spec.base);
     pr["base"]["ref"] = json!(spec.base_ref);
@@ -359,6 +361,14 @@ impl Forge for FakeGitHub {
         self.head_commit(&head, CONFIG);
         self.push(REPO, number, &head);
         (head, self.pr_delivery("synchronize", number))
+    }
+    fn push_by(&self, number: u64, head_tag: &str, login: &str) -> (String, Delivery) {
+        let (head, mut delivery) = self.move_head(number, head_tag);
+        self.commit_by(REPO, number, login);
+        let mut body: Value = serde_json::from_slice(&delivery.body).unwrap();
+        set_sender(&mut body, login);
+        delivery.body = serde_json::to_vec(&body).unwrap();
+        (head, delivery)
     }
     fn move_base(&self, tag: &str, config: &str, touched: &[&str]) -> (String, Delivery) {
         let commit = sha(tag);

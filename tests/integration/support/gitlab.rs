@@ -376,6 +376,13 @@ impl Forge for FakeGitLab {
         self.update_mr(PROJECT, number, |mr| mr.head = head.clone());
         (head, self.author_hook("update", number, Some(&old)))
     }
+    fn push_by(&self, number: u64, head_tag: &str, login: &str) -> (String, Delivery) {
+        let head = sha(head_tag);
+        self.head_commit(&head, CONFIG);
+        let old = self.mr_spec(PROJECT, number).head;
+        self.update_mr(PROJECT, number, |mr| mr.head = head.clone());
+        (head, self.mr_hook("update", number, login, Some(&old)))
+    }
     fn move_base(&self, tag: &str, config: &str, touched: &[&str]) -> (String, Delivery) {
         let commit = sha(tag);
         self.file(PROJECT, &commit, ".iamgate.yml", config)

@@ -233,6 +233,9 @@ struct Pull {
     files: Vec<ChangedFile>,
     review_requests: ReviewRequests,
     reviews: Vec<FakeReview>,
+    /// The accounts linked to each commit: (author, committer); the opener's one commit when
+    /// nobody pushed more.
+    commits: Vec<(String, String)>,
 }
 
 /// A team's people; logins compare case-insensitively, as on GitHub.
@@ -409,6 +412,7 @@ impl FakeGitHub {
         repo.pulls.insert(
             number,
             Pull {
+                commits: vec![(spec.author.clone(), spec.author.clone())],
                 spec,
                 created,
                 files: Vec::new(),
@@ -464,6 +468,15 @@ impl FakeGitHub {
         let mut state = self.lock();
         state.repo(repo).known_shas.insert(new_head.to_owned());
         state.pull(repo, number).spec.head = new_head.to_owned();
+        self
+    }
+    /// A commit authored and committed by `login` is added to PR `number` (with [`Self::push`]).
+    pub fn commit_by(&self, repo: &str, number: u64, login: &str) -> &Self {
+        let mut state = self.lock();
+        state
+            .pull(repo, number)
+            .commits
+            .push((login.to_owned(), login.to_owned()));
         self
     }
     /// Changes a pull request (close, mark ready, retarget, ...).

@@ -199,6 +199,23 @@ fn route(
                         paged(&files, query, &url)
                     })
                 }
+                ("GET", ["pulls", n, "commits"]) => {
+                    with_pull(state, &repo, number(n), |_, _, _, pull| {
+                        let commits: Vec<Value> = pull
+                            .commits
+                            .iter()
+                            .enumerate()
+                            .map(|(i, (author, committer))| {
+                                json!({
+                                    "sha": format!("{i:040x}"),
+                                    "author": { "login": author, "id": user_id(author), "type": "User" },
+                                    "committer": { "login": committer, "id": user_id(committer), "type": "User" },
+                                })
+                            })
+                            .collect();
+                        paged(&commits, query, &url)
+                    })
+                }
                 ("GET", ["pulls", n, "reviews"]) => {
                     with_pull(state, &repo, number(n), |_, _, _, pull| {
                         // Pending reviews are visible to their author only, never to the App.
