@@ -73,9 +73,12 @@ pub async fn github_webhook(State(app): State<AppState>, request: Request) -> Re
     };
     let span = delivery_span(FORGE, &delivery_id, &event_name);
     let event = github::decode(&event_name, &body);
-    verified(app, FORGE, event_name, delivery_id, event)
-        .instrument(span)
-        .await
+    let delivery = Received {
+        event_name,
+        id: delivery_id,
+        body_sha256: hex::encode(Sha256::digest(&body[..])),
+    };
+    verified(app, FORGE, delivery, event).instrument(span).await
 }
 
 /// The handler of `POST /webhooks/gitlab`.
@@ -112,9 +115,12 @@ pub async fn gitlab_webhook(State(app): State<AppState>, request: Request) -> Re
     };
     let span = delivery_span(FORGE, &delivery_id, &event_name);
     let event = gitlab::decode(&event_name, &body);
-    verified(app, FORGE, event_name, delivery_id, event)
-        .instrument(span)
-        .await
+    let delivery = Received {
+        event_name,
+        id: delivery_id,
+        body_sha256: hex::encode(Sha256::digest(&body[..])),
+    };
+    verified(app, FORGE, delivery, event).instrument(span).await
 }
 
 fn not_configured(forge: &'static str, message: &str) -> Response {
@@ -248,14 +254,26 @@ fn expects_continue(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
+/// A verified delivery's identity: its event name, its id, and its body's hash (a replay of the
+/// body under a new id is recognized by it).
+struct Received {
+    event_name: String,
+    id: DeliveryId,
+    body_sha256: String,
+}
+
 /// The verified part: the decoded event (or why not), stored before acknowledging.
 async fn verified(
     app: AppState,
     forge: &'static str,
-    event_name: String,
-    id: DeliveryId,
+    received: Received,
     decoded: Result<Event, DecodeError>,
 ) -> Response {
+    let Received {
+        event_name,
+        id,
+        body_sha256,
+    } = received;
     let event = match decoded {
         Ok(event) => event,
         Err(e) => {
@@ -287,6 +305,7 @@ async fn verified(
         forge: forge.to_owned(),
         event_name: event_name.clone(),
         event,
+        body_sha256: Some(body_sha256),
     };
     let accepted = tokio::time::timeout(
         STORE_TIMEOUT,

@@ -23,6 +23,9 @@ pub struct NewDelivery {
     /// The forge's event name (`pull_request`, `Merge Request Hook`, ...).
     pub event_name: String,
     pub event: Event,
+    /// The SHA-256 (hex) of the raw body: the same body under another delivery id is a replay,
+    /// recognized as the delivery it copies. `None` when there is no body to hash.
+    pub body_sha256: Option<String>,
 }
 
 /// The work a job does. Stored as JSON.

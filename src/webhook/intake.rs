@@ -147,6 +147,7 @@ mod tests {
             forge: "github".into(),
             event_name: "pull_request".into(),
             event,
+            body_sha256: None,
         }
     }
 

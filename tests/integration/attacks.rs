@@ -21,6 +21,7 @@ crate::both_forges!(
     a_command_deleted_before_iamgate_handled_it_does_nothing,
     a_forged_delivery_cannot_approve_for_someone_else,
     a_reviewer_who_pushes_to_a_pull_request_cannot_approve_or_override_it,
+    a_signed_body_replayed_under_a_new_delivery_id_is_recognized,
 );
 
 /// A preview whose policies are only known at deploy time (`apply()` of outputs being created).
@@ -350,4 +351,31 @@ async fn a_reviewer_who_pushes_to_a_pull_request_cannot_approve_or_override_it<F
     s.approve(PR, "alice").await;
     s.settle().await;
     assert_eq!(s.status(&h2).0, "success");
+}
+
+/// The delivery id header is not signed: a captured, signed body sent again under a new id is
+/// recognized as the delivery it copies and acted on once.
+async fn a_signed_body_replayed_under_a_new_delivery_id_is_recognized<F: Forge>() {
+    let (s, _h1) = analyzed::<F>(CONFIG).await;
+    let id = s.fake.add_person_comment(PR, "sec1", "/iamgate help");
+    let delivery = s.fake.comment_created(PR, id, "sec1", "/iamgate help");
+    let first = s
+        .deliver_as(delivery.event, "original-id", delivery.body.clone())
+        .await;
+    assert_eq!(first, axum::http::StatusCode::ACCEPTED);
+    let replayed = s
+        .deliver_as(delivery.event, "replayed-id", delivery.body)
+        .await;
+    assert_eq!(
+        replayed,
+        axum::http::StatusCode::OK,
+        "a replay is a duplicate"
+    );
+    s.settle().await;
+    let replies = s
+        .comments(PR)
+        .iter()
+        .filter(|c| c.body.contains(&format!("<!-- iamgate:reply:{id} -->")))
+        .count();
+    assert_eq!(replies, 1);
 }

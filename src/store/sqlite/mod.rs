@@ -289,6 +289,7 @@ impl Store for SqliteStore {
             forge: delivery.forge,
             event_name: delivery.event_name,
             event_json: to_json(&delivery.event)?,
+            body_sha256: delivery.body_sha256,
         };
         let jobs = jobs.iter().map(job_row).collect::<StoreResult<Vec<_>>>()?;
         match self.write(Op::Record { delivery, jobs }).await? {

@@ -17,6 +17,7 @@ pub(super) struct DeliveryRow {
     pub forge: String,
     pub event_name: String,
     pub event_json: String,
+    pub body_sha256: Option<String>,
 }
 
 /// A job to enqueue, serialized by the caller.
@@ -48,9 +49,10 @@ pub(super) async fn record_many(
 ) -> StoreResult<Vec<Recorded>> {
     let rows: Vec<_> = records.iter().map(|(delivery, _)| delivery).collect();
     let inserted: Vec<String> = sqlx::query_scalar(
-        "INSERT INTO deliveries (id, forge, event_name, event, received_at) \
-         SELECT value ->> 'id', value ->> 'forge', value ->> 'event_name', value ->> 'event_json', ?2 \
-         FROM json_each(?1) WHERE true ON CONFLICT (id) DO NOTHING RETURNING id",
+        "INSERT INTO deliveries (id, forge, event_name, event, received_at, body_sha256) \
+         SELECT value ->> 'id', value ->> 'forge', value ->> 'event_name', value ->> 'event_json', ?2, \
+         value ->> 'body_sha256' \
+         FROM json_each(?1) WHERE true ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(to_json(&rows)?)
     .bind(now)
@@ -86,7 +88,22 @@ pub(super) async fn record_many(
     for ((delivery, _), outcome) in records.iter().zip(outcomes) {
         answers.push(match outcome {
             Some(recorded) => recorded,
-            None => redeliver(conn, &delivery.id, now).await?,
+            None => {
+                // Seen before by its id, or a replay of a body seen under another id: acts as
+                // that delivery would.
+                let original: Option<String> = sqlx::query_scalar(
+                    "SELECT id FROM deliveries WHERE id = ?1 OR body_sha256 = ?2 \
+                     ORDER BY id = ?1 DESC LIMIT 1",
+                )
+                .bind(&delivery.id)
+                .bind(&delivery.body_sha256)
+                .fetch_optional(&mut *conn)
+                .await?;
+                match original {
+                    Some(original) => redeliver(conn, &original, now).await?,
+                    None => Recorded::Duplicate,
+                }
+            }
         });
     }
     Ok(answers)

@@ -28,6 +28,8 @@ fn delivery(id: &str, number: u64) -> NewDelivery {
             head: Sha(format!("{id:0>40}")),
             pushed_by: None,
         },
+        // Each delivery's own body.
+        body_sha256: Some(format!("body-of-{id}")),
     }
 }
 
@@ -676,4 +678,42 @@ async fn the_database_and_its_wal_are_readable_by_their_owner_only() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
     store.close().await;
+}
+
+#[tokio::test]
+async fn a_body_replayed_under_a_new_delivery_id_is_a_duplicate_of_the_first() {
+    let store = memory().await;
+    let first = delivery("d1", 7);
+    let job = JobKind::AnalyzePr { pr: pr(7) };
+    assert_eq!(
+        store
+            .record_delivery(first.clone(), vec![job.clone()])
+            .await
+            .expect("record"),
+        Recorded::Fresh
+    );
+    let replay = NewDelivery {
+        id: DeliveryId("d2-replayed".to_owned()),
+        ..first.clone()
+    };
+    assert_eq!(
+        store
+            .record_delivery(replay, vec![job.clone()])
+            .await
+            .expect("record"),
+        Recorded::Duplicate
+    );
+    // Another body under another id is a delivery of its own.
+    let other = NewDelivery {
+        id: DeliveryId("d3".to_owned()),
+        body_sha256: Some("another body".to_owned()),
+        ..first
+    };
+    assert_eq!(
+        store
+            .record_delivery(other, vec![job])
+            .await
+            .expect("record"),
+        Recorded::Fresh
+    );
 }
