@@ -114,11 +114,12 @@ impl Service {
             .tempdir()
             .context("cannot create a directory for preview workspaces in the temp dir")?;
         let shared_store: Arc<dyn Store> = store.clone();
+        let membership = Arc::new(MembershipCache::default());
         let ctx = JobCtx {
             forges: Arc::new(Forges { github, gitlab }),
             store: Arc::clone(&shared_store),
             runner: Arc::new(runner),
-            membership: Arc::new(MembershipCache::default()),
+            membership: Arc::clone(&membership),
             settings: JobSettings {
                 allow_fork_prs: config.pulumi.allow_fork_prs,
                 repositories: config.pulumi.repositories.clone(),
@@ -138,6 +139,7 @@ impl Service {
         .with_waker(Arc::clone(&notify));
         let state = AppState {
             preview_problem,
+            membership: Arc::clone(&membership),
             ..AppState::new(config, shared_store, notify)
         };
         Ok(Service {

@@ -370,6 +370,9 @@ pub enum Event {
         branch: String,
         sha: Sha,
     },
+    /// Team or group membership changed somewhere (GitHub `membership`, `team`, `organization`
+    /// member events; GitLab group member events): cached membership answers are stale.
+    MembershipChanged { forge: ForgeKind },
     /// The forge checks that the hook works.
     Ping,
     /// An event iamgate does not act on (answered 2xx, stored for the record, no job).

@@ -24,6 +24,7 @@ use crate::config::server::{
     HttpConfig,
 };
 use crate::config::{Secret, ServerConfig};
+use crate::forge::MembershipCache;
 use crate::store::Store;
 use body::BodyBudget;
 use webhooks::{github_webhook, gitlab_webhook};
@@ -51,6 +52,8 @@ pub struct AppState {
     pub preview_problem: Option<Arc<str>>,
     /// What clients may hold: connections, time, unverified body bytes.
     pub edge: Edge,
+    /// The jobs' membership cache: a membership webhook clears it.
+    pub membership: Arc<MembershipCache>,
 }
 
 /// The `[server]` limits on what clients may hold of the server.
@@ -131,6 +134,7 @@ impl AppState {
             max_body_bytes: config.server.max_body_bytes,
             preview_problem: None,
             edge: Edge::new(EdgeLimits::new(&config.server)),
+            membership: Arc::new(MembershipCache::default()),
         }
     }
 }

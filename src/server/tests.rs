@@ -26,6 +26,7 @@ fn state(store: FakeStore) -> AppState {
         metrics: metrics::handle(),
         max_body_bytes: 1 << 20,
         preview_problem: None,
+        membership: Arc::default(),
         edge: Edge::new(EdgeLimits::with_body_bytes(4 << 20)),
     }
 }
@@ -265,6 +266,7 @@ fn gitlab_state(max_body_bytes: usize) -> (AppState, Arc<FakeStore>) {
         metrics: metrics::handle(),
         max_body_bytes,
         preview_problem: None,
+        membership: Arc::default(),
         edge: Edge::new(EdgeLimits::with_body_bytes(4 * max_body_bytes)),
     };
     (state, store)

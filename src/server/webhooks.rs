@@ -295,6 +295,14 @@ async fn verified(
         span.record("repo", pr.repo.as_str());
         span.record("pr", pr.number.0);
     }
+    if let Event::MembershipChanged { forge } = &event {
+        // Before anything else decides: the next decision asks the forge afresh.
+        tracing::info!(
+            ?forge,
+            "membership changed: cached membership answers forgotten"
+        );
+        app.membership.clear();
+    }
     let outcome = match (&event, intake::jobs_for(&event).is_empty()) {
         (_, false) => "queued",
         (Event::Ignored { .. }, true) => "ignored",

@@ -168,6 +168,13 @@ pub fn decode(event_name: &str, body: &[u8]) -> Result<Event, DecodeError> {
         "issue_comment" => issue_comment(parse(body)?),
         "pull_request_review" => review(parse(body)?),
         "push" => push(parse(body)?),
+        // Who is in which team may have changed: any membership answer iamgate keeps is stale.
+        "membership" | "team" | "organization" => {
+            parse::<AnyPayload>(body)?;
+            Ok(Event::MembershipChanged {
+                forge: ForgeKind::GitHub,
+            })
+        }
         other => {
             let payload: AnyPayload = parse(body)?;
             Ok(Event::Ignored {

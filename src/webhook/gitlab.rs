@@ -36,6 +36,8 @@ use crate::event::{
 
 /// `X-Gitlab-Event` of a merge request hook.
 pub const MERGE_REQUEST_HOOK: &str = "Merge Request Hook";
+/// `X-Gitlab-Event` of a group member event (a group webhook).
+pub const MEMBER_HOOK: &str = "Member Hook";
 /// `X-Gitlab-Event` of a comment hook.
 pub const NOTE_HOOK: &str = "Note Hook";
 /// `X-Gitlab-Event` of a comment hook for an internal (confidential) note.
@@ -209,6 +211,13 @@ pub fn decode(event_name: &str, body: &[u8]) -> Result<Event, DecodeError> {
         NOTE_HOOK | CONFIDENTIAL_NOTE_HOOK => note(event_name, parse(body)?),
         PUSH_HOOK => push(event_name, parse(body)?),
         PIPELINE_HOOK => pipeline(event_name, parse(body)?),
+        // A group's members changed (added, removed, access level updated).
+        MEMBER_HOOK => {
+            parse::<AnyPayload>(body)?;
+            Ok(Event::MembershipChanged {
+                forge: ForgeKind::GitLab,
+            })
+        }
         SYSTEM_HOOK => {
             let payload: AnyPayload = parse(body)?;
             match payload.object_kind.as_deref() {

@@ -59,6 +59,7 @@ pub fn jobs_for(event: &Event) -> Vec<JobKind> {
             role: BranchRole::Head,
         }],
         Event::BranchPush { .. }
+        | Event::MembershipChanged { .. }
         | Event::Review { .. }
         | Event::Comment { .. }
         | Event::Ping

@@ -22,6 +22,7 @@ crate::both_forges!(
     a_forged_delivery_cannot_approve_for_someone_else,
     a_reviewer_who_pushes_to_a_pull_request_cannot_approve_or_override_it,
     a_signed_body_replayed_under_a_new_delivery_id_is_recognized,
+    a_membership_webhook_takes_a_removed_member_s_say_at_once,
 );
 
 /// A preview whose policies are only known at deploy time (`apply()` of outputs being created).
@@ -378,4 +379,22 @@ async fn a_signed_body_replayed_under_a_new_delivery_id_is_recognized<F: Forge>(
         .filter(|c| c.body.contains(&format!("<!-- iamgate:reply:{id} -->")))
         .count();
     assert_eq!(replies, 1);
+}
+
+/// A reviewer removed from the team loses their say as soon as the forge says so, not when a
+/// cached answer expires.
+async fn a_membership_webhook_takes_a_removed_member_s_say_at_once<F: Forge>() {
+    let (s, h1) = analyzed::<F>(CONFIG).await;
+    s.comment(PR, "sec1", "/iamgate approve").await;
+    s.settle().await;
+    s.assert_gate(&h1, "success", APPROVED).await;
+
+    let removed = s.fake.remove_member("acme/security", "sec1");
+    s.send(removed).await;
+    // A push of the same IAM change keeps the approval (on_iam_change), but the gate it
+    // recomputes asks the forge again whether sec1 may approve.
+    s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
+    let h2 = s.push(PR, "h2").await;
+    s.settle().await;
+    s.assert_gate(&h2, "pending", NEEDS_SECURITY).await;
 }

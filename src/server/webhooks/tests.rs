@@ -43,6 +43,7 @@ fn app_with(store: FakeStore, max_body_bytes: usize) -> App {
         metrics: metrics::handle(),
         max_body_bytes,
         preview_problem: None,
+        membership: Arc::default(),
         edge: Edge::new(EdgeLimits::with_body_bytes(4 * max_body_bytes)),
     };
     App {

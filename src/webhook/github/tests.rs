@@ -628,3 +628,17 @@ fn a_push_names_its_pusher_and_other_actions_nobody() {
     };
     assert_eq!(pushed_by, None);
 }
+
+#[test]
+fn membership_team_and_organization_events_say_membership_changed() {
+    for event in ["membership", "team", "organization"] {
+        assert_eq!(
+            decode(event, br#"{"action":"removed"}"#).expect("decodes"),
+            Event::MembershipChanged {
+                forge: ForgeKind::GitHub
+            },
+            "{event}"
+        );
+    }
+    assert!(matches!(decode("membership", b"not json"), Err(_)));
+}

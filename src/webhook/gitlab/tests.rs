@@ -737,3 +737,14 @@ fn a_notes_time_is_read_in_gitlabs_hook_format_and_as_rfc3339() {
     );
     assert_eq!(note_time("yesterday"), None);
 }
+
+#[test]
+fn group_member_events_say_membership_changed() {
+    let body = br#"{"event_name":"user_remove_from_group","group_path":"acme/security","user_username":"sec1"}"#;
+    assert_eq!(
+        decode(MEMBER_HOOK, body).expect("decodes"),
+        Event::MembershipChanged {
+            forge: ForgeKind::GitLab
+        }
+    );
+}

@@ -293,6 +293,9 @@ pub trait Forge: Sized {
     fn closed(&self, number: u64) -> Delivery;
     /// `login` is an active member of `team`.
     fn add_member(&self, team: &str, login: &str);
+    /// `login` leaves `team`; returns the forge's membership event (GitHub `membership`
+    /// removed, GitLab's group `Member Hook`).
+    fn remove_member(&self, team: &str, login: &str) -> Delivery;
     /// `login` is invited to `team` but not yet a member.
     fn invite_member(&self, team: &str, login: &str);
     /// The base branch `main` is deleted (pull requests still name it as their base).

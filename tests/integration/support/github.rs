@@ -348,6 +348,25 @@ impl Forge for FakeGitHub {
         self.ensure_team(org, slug);
         self.add_team_member(org, slug, login);
     }
+    fn remove_member(&self, team: &str, login: &str) -> Delivery {
+        let (org, slug) = split_team(team);
+        self.remove_team_member(org, slug, login);
+        let mut payload = webhook_template("github/ping.none.1.json");
+        payload = json!({
+            "action": "removed",
+            "scope": "team",
+            "member": { "login": login, "id": fake_github::user_id(login), "type": "User" },
+            "team": { "slug": slug, "name": slug },
+            "organization": { "login": org },
+            "sender": payload["sender"].clone(),
+            "installation": { "id": self.installation_id() },
+        });
+        Delivery {
+            event: "membership",
+            body: serde_json::to_vec(&payload).unwrap(),
+            what: format!("membership removed {login} from {team}"),
+        }
+    }
     fn invite_member(&self, team: &str, login: &str) {
         let (org, slug) = split_team(team);
         self.ensure_team(org, slug);

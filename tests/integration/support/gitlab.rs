@@ -363,6 +363,22 @@ impl Forge for FakeGitLab {
     fn add_member(&self, team: &str, login: &str) {
         self.group_member(team, login, DEVELOPER);
     }
+    fn remove_member(&self, team: &str, login: &str) -> Delivery {
+        self.remove_group_member(team, login);
+        let payload = json!({
+            "event_name": "user_remove_from_group",
+            "group_name": team.rsplit('/').next().unwrap_or(team),
+            "group_path": team,
+            "user_username": login,
+            "user_name": login,
+            "group_access": "Developer",
+        });
+        Delivery {
+            event: "Member Hook",
+            body: serde_json::to_vec(&payload).unwrap(),
+            what: format!("Member Hook: {login} removed from {team}"),
+        }
+    }
     fn invite_member(&self, team: &str, login: &str) {
         self.awaiting_group_member(team, login);
     }

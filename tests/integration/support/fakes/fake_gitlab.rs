@@ -601,6 +601,13 @@ impl FakeGitLab {
         );
         self
     }
+    /// `username` is no longer a member of `group`.
+    pub fn remove_group_member(&self, group: &str, username: &str) -> &Self {
+        let mut state = self.lock();
+        let id = state.user_id(username);
+        state.group(group).members.remove(&id);
+        self
+    }
     pub fn pipeline(&self, project: &str, sha: &str, git_ref: &str) -> u64 {
         let mut state = self.lock();
         let id = state.next_id();
