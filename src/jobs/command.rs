@@ -3,8 +3,12 @@
 //! votes bound to the head the comment's author could see when commenting, audit, ask for the gate to be recomputed, and answer in one
 //! reply that says what happened — or why not, and how to proceed.
 //!
-//! A retried job does not act twice: votes are keyed by comment and line, and the reply carries
-//! a marker naming the comment, so an answered comment is not answered again.
+//! A retried job does not act twice: votes are keyed by comment and line, and the store keeps
+//! whether the comment was answered (`answer`: a ticket per comment, which also holds its
+//! author to `[worker] command_rate_per_minute`), so an answered comment is not answered again
+//! and, as a rule, nobody's command costs a listing of the pull request's comments.
+
+mod answer;
 
 use std::time::SystemTime;
 
@@ -20,10 +24,8 @@ use crate::store::{CommandVote, CommandVoteKind, JobKind};
 use super::ctx::JobCtx;
 use super::repo_config::{self, Governing};
 
-/// The hidden line that marks iamgate's reply to comment `id`.
-pub fn reply_marker(id: CommentId) -> String {
-    format!("<!-- iamgate:reply:{id} -->")
-}
+use self::answer::Admission;
+pub use self::answer::{gave_up, reply_marker};
 
 /// A comment with commands, as the webhook reported it.
 #[derive(Debug, Clone, Copy)]
@@ -37,20 +39,23 @@ pub struct Said<'a> {
     pub seen_head: Option<&'a Sha>,
 }
 
-/// Runs the commands of a comment.
-pub async fn run(ctx: &JobCtx, pr_ref: &PrRef, said: Said<'_>) -> Result<(), JobFailure> {
+/// Runs the commands of a comment (`attempt`: the job's, 1 for the first).
+pub async fn run(
+    ctx: &JobCtx,
+    pr_ref: &PrRef,
+    said: Said<'_>,
+    attempt: u32,
+) -> Result<(), JobFailure> {
     let (comment, author) = (said.id, said.author);
     let parsed = commands::parse(said.body);
     if parsed.is_empty() {
         return Ok(());
     }
     let forge = ctx.forges.forge(&pr_ref.repo_ref()).await?;
-    forge.react(pr_ref, comment, Reaction::Eyes).await?;
-    let marker = reply_marker(comment);
-    if forge.find_own_comment(pr_ref, &marker).await?.is_some() {
-        tracing::info!(pr = %pr_ref, %comment, "commands already answered");
+    if answer::admit(ctx, forge.as_ref(), pr_ref, &said, attempt).await? == Admission::Skip {
         return Ok(());
     }
+    forge.react(pr_ref, comment, Reaction::Eyes).await?;
     let pr = forge.pull_request(pr_ref).await?;
     let config = match repo_config::governing(forge.as_ref(), pr_ref, &pr).await? {
         Governing::Valid(config) => Some(*config),
@@ -82,9 +87,8 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef, said: Said<'_>) -> Result<(), Job
             .enqueue(JobKind::AnalyzePr { pr: pr_ref.clone() })
             .await?;
     }
-    let reply = format!("{marker}\n{}\n", answers.join("\n\n"));
-    forge.create_comment(pr_ref, &reply).await?;
-    Ok(())
+    let reply = format!("{}\n{}\n", reply_marker(comment), answers.join("\n\n"));
+    answer::post(ctx, forge.as_ref(), pr_ref, comment, &reply).await
 }
 
 /// One comment's commands being run.
