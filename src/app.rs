@@ -17,11 +17,11 @@ use crate::forge::github::GitHubApp;
 use crate::forge::gitlab::GitLabClient;
 use crate::jobs::{Forges, JobCtx, JobSettings, Jobs};
 use crate::pulumi::{Isolation, RunLimits, Runner, RunnerConfig, Sandbox, UnpackLimits};
-use crate::queue::{JobRetryPolicy, Worker, WorkerConfig};
+use crate::queue::{JobRetryPolicy, LaneSizes, Worker, WorkerConfig};
 use crate::server::{self, AppState};
-use crate::store::Store;
 use crate::store::previews::PreviewCache;
 use crate::store::sqlite::SqliteStore;
+use crate::store::{CommandRate, Store};
 
 /// Finished jobs and deliveries are kept this long (longer than GitHub's redelivery window, so
 /// that a late manual redelivery is still recognised as a duplicate).
@@ -128,6 +128,9 @@ impl Service {
                 workspace_root: workspaces.path().to_path_buf(),
                 previews: PreviewCache::new(previews_dir(&store)),
                 caches: data_dir(&store).join("caches"),
+                command_rate: CommandRate {
+                    per_minute: config.worker.command_rate_per_minute,
+                },
             },
         };
         let notify = Arc::new(Notify::new());
@@ -258,7 +261,10 @@ fn previews_dir(store: &SqliteStore) -> std::path::PathBuf {
 fn worker_config(config: &ServerConfig) -> WorkerConfig {
     let lease = config.worker.lease;
     WorkerConfig {
-        concurrency: config.worker.concurrency,
+        concurrency: LaneSizes {
+            fast: config.worker.fast_concurrency,
+            preview: config.worker.concurrency,
+        },
         lease,
         renew_every: (lease / 3).max(Duration::from_millis(100)),
         poll_interval: Duration::from_secs(1),
@@ -278,10 +284,11 @@ async fn prune_periodically(store: Arc<SqliteStore>, shutdown: CancellationToken
             tracing::info!(removed, "pruned old preview cache entries");
         }
         match store.prune(RETAIN_FINISHED, PRUNE_BATCH).await {
-            Ok(pruned) if pruned.jobs + pruned.deliveries > 0 => {
+            Ok(pruned) if pruned.jobs + pruned.deliveries + pruned.tickets > 0 => {
                 tracing::info!(
                     jobs = pruned.jobs,
                     deliveries = pruned.deliveries,
+                    tickets = pruned.tickets,
                     "pruned finished work"
                 );
             }

@@ -39,7 +39,13 @@ pub const DEFAULT_PULUMI_MAX_OUTPUT_BYTES: u64 = 64 * 1024 * 1024;
 pub const DEFAULT_PULUMI_MEMORY_MB: u64 = 4096;
 pub const DEFAULT_PULUMI_MAX_PROCESSES: u64 = 1024;
 pub const DEFAULT_PULUMI_DISK_MB: u64 = 10240;
+/// Jobs of the preview lane (pull requests whose head needs a preview) at the same time.
 pub const DEFAULT_WORKER_CONCURRENCY: u64 = 4;
+/// Jobs of the fast lane (commands, gate decisions from cached previews, rechecks) at the same
+/// time.
+pub const DEFAULT_WORKER_FAST_CONCURRENCY: u64 = 4;
+/// Comments with commands one person may make per repository and minute.
+pub const DEFAULT_WORKER_COMMAND_RATE_PER_MINUTE: u64 = 10;
 /// The worker renews the leases of running jobs; a dead worker's jobs return after this.
 pub const DEFAULT_WORKER_LEASE_SECS: u64 = 60;
 pub const DEFAULT_WORKER_MAX_ATTEMPTS: u64 = 8;
@@ -190,7 +196,12 @@ impl Repositories {
 /// `[worker]`: maps onto `queue::worker::WorkerConfig` (which adds timings of its own).
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
+    /// Jobs of the preview lane at the same time (`concurrency`).
     pub concurrency: usize,
+    /// Jobs of the fast lane at the same time (`fast_concurrency`).
+    pub fast_concurrency: usize,
+    /// `command_rate_per_minute`.
+    pub command_rate_per_minute: u32,
     /// How long a claim holds without renewal (running jobs are renewed).
     pub lease: Duration,
     pub max_attempts: u32,
@@ -590,6 +601,13 @@ impl Reader<'_> {
     fn worker(&mut self) -> WorkerSettings {
         WorkerSettings {
             concurrency: self.positive("worker.concurrency", DEFAULT_WORKER_CONCURRENCY),
+            fast_concurrency: self
+                .positive("worker.fast_concurrency", DEFAULT_WORKER_FAST_CONCURRENCY),
+            command_rate_per_minute: self
+                .positive_opt("worker.command_rate_per_minute")
+                .unwrap_or(DEFAULT_WORKER_COMMAND_RATE_PER_MINUTE)
+                .try_into()
+                .unwrap_or(u32::MAX),
             lease: Duration::from_secs(
                 self.positive_opt("worker.lease_secs")
                     .unwrap_or(DEFAULT_WORKER_LEASE_SECS),

@@ -3,8 +3,12 @@
 //! votes bound to the head the comment's author could see when commenting, audit, ask for the gate to be recomputed, and answer in one
 //! reply that says what happened — or why not, and how to proceed.
 //!
-//! A retried job does not act twice: votes are keyed by comment and line, and the reply carries
-//! a marker naming the comment, so an answered comment is not answered again.
+//! A retried job does not act twice: votes are keyed by comment and line, and the store keeps
+//! whether the comment was answered (`answer`: a ticket per comment, which also holds its
+//! author to `[worker] command_rate_per_minute`), so an answered comment is not answered again
+//! and, as a rule, nobody's command costs a listing of the pull request's comments.
+
+mod answer;
 
 use std::time::SystemTime;
 
@@ -20,10 +24,8 @@ use crate::store::{CommandVote, CommandVoteKind, JobKind};
 use super::ctx::JobCtx;
 use super::repo_config::{self, Governing};
 
-/// The hidden line that marks iamgate's reply to comment `id`.
-pub fn reply_marker(id: CommentId) -> String {
-    format!("<!-- iamgate:reply:{id} -->")
-}
+use self::answer::Admission;
+pub use self::answer::{gave_up, reply_marker};
 
 /// A comment with commands, as the webhook reported it.
 #[derive(Debug, Clone, Copy)]
@@ -37,14 +39,22 @@ pub struct Said<'a> {
     pub seen_head: Option<&'a Sha>,
 }
 
-/// Runs the commands of a comment.
-pub async fn run(ctx: &JobCtx, pr_ref: &PrRef, said: Said<'_>) -> Result<(), JobFailure> {
+/// Runs the commands of a comment (`attempt`: the job's, 1 for the first).
+pub async fn run(
+    ctx: &JobCtx,
+    pr_ref: &PrRef,
+    said: Said<'_>,
+    attempt: u32,
+) -> Result<(), JobFailure> {
     let (comment, author) = (said.id, said.author);
     let parsed = commands::parse(said.body);
     if parsed.is_empty() {
         return Ok(());
     }
     let forge = ctx.forges.forge(&pr_ref.repo_ref()).await?;
+    if answer::admit(ctx, forge.as_ref(), pr_ref, &said, attempt).await? == Admission::Skip {
+        return Ok(());
+    }
     // The comment as the forge shows it now, not as the webhook said: a comment edited or
     // deleted before this job ran, or a delivery forged with a leaked webhook secret, does
     // nothing.
@@ -62,11 +72,6 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef, said: Said<'_>) -> Result<(), Job
         ..said
     };
     forge.react(pr_ref, comment, Reaction::Eyes).await?;
-    let marker = reply_marker(comment);
-    if forge.find_own_comment(pr_ref, &marker).await?.is_some() {
-        tracing::info!(pr = %pr_ref, %comment, "commands already answered");
-        return Ok(());
-    }
     let pr = forge.pull_request(pr_ref).await?;
     let config = match repo_config::governing(forge.as_ref(), pr_ref, &pr).await? {
         Governing::Valid(config) => Some(*config),
@@ -100,20 +105,9 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef, said: Said<'_>) -> Result<(), Job
             .enqueue(JobKind::AnalyzePr { pr: pr_ref.clone() })
             .await?;
     }
-    let reply = format!("{marker}\n{}\n", answers.join("\n\n"));
+    let reply = format!("{}\n{}\n", reply_marker(comment), answers.join("\n\n"));
     // A reply to an internal note is internal too: it may quote what only members may read.
-    if shown.internal {
-        if forge
-            .create_internal_comment(pr_ref, &reply)
-            .await?
-            .is_none()
-        {
-            tracing::warn!(pr = %pr_ref, %comment, "no internal reply possible on this forge");
-        }
-    } else {
-        forge.create_comment(pr_ref, &reply).await?;
-    }
-    Ok(())
+    answer::post(ctx, forge.as_ref(), pr_ref, comment, &reply, shown.internal).await
 }
 
 /// Whether the forge shows the comment as its webhook said: by the same person (by account id

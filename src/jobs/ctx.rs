@@ -11,8 +11,8 @@ use crate::config::server::Repositories;
 use crate::event::RepoRef;
 use crate::forge::{Forge, ForgeResult, MembershipCache};
 use crate::pulumi::{Runner, UnpackLimits};
-use crate::store::Store;
 use crate::store::previews::PreviewCache;
+use crate::store::{CommandRate, Store};
 
 /// Gives the forge client for a repository (on GitHub: its App installation).
 #[async_trait]
@@ -36,6 +36,9 @@ pub struct JobSettings {
     /// Under it, one directory per repository of package-manager and plugin caches, kept between
     /// installs and previews of that repository only.
     pub caches: PathBuf,
+    /// `[worker] command_rate_per_minute`: comments with commands one person may make per
+    /// repository and minute before they are no longer run.
+    pub command_rate: CommandRate,
 }
 
 /// Everything a job needs.

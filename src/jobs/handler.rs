@@ -1,5 +1,6 @@
-//! The queue's [`JobHandler`] for the server: dispatches a claimed job to the job that does it,
-//! and the [`Forges`] provider that picks the forge client for a pull request.
+//! The queue's [`JobHandler`] for the server: dispatches a claimed job to the job that does it
+//! (and a given-up job to whoever must be told), and the [`Forges`] provider that picks the forge
+//! client for a pull request.
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use crate::event::{ForgeKind, RepoRef, UserRef};
 use crate::forge::github::GitHubApp;
 use crate::forge::gitlab::GitLabClient;
 use crate::forge::{Forge, ForgeError, ForgeErrorKind, ForgeResult, RetryClass};
-use crate::queue::{JobFailure, JobHandler};
+use crate::queue::{Handled, JobFailure, JobHandler};
 use crate::store::{ClaimedJob, JobKind};
 
 /// Runs every kind of job with one shared [`JobCtx`].
@@ -29,11 +30,11 @@ impl Jobs {
 
 #[async_trait]
 impl JobHandler for Jobs {
-    async fn handle(&self, job: &ClaimedJob) -> Result<(), JobFailure> {
+    async fn handle(&self, job: &ClaimedJob) -> Result<Handled, JobFailure> {
         match &job.kind {
             JobKind::AnalyzePr { pr } => {
-                let span = tracing::info_span!("analyze_pr", pr = %pr, job = job.id, attempt = job.attempt);
-                pr::run(&self.ctx, pr).instrument(span).await
+                let span = tracing::info_span!("analyze_pr", pr = %pr, job = job.id, attempt = job.attempt, lane = %job.lane);
+                pr::run(&self.ctx, pr, job.lane).instrument(span).await
             }
             JobKind::Command {
                 pr,
@@ -55,14 +56,40 @@ impl JobHandler for Jobs {
                     created_ms: *created_ms,
                     seen_head: seen_head.as_ref(),
                 };
-                command::run(&self.ctx, pr, comment).instrument(span).await
+                command::run(&self.ctx, pr, comment, job.attempt)
+                    .instrument(span)
+                    .await
+                    .map(|()| Handled::Done)
             }
             JobKind::RecheckBranch { repo, branch, role } => {
                 let span = tracing::info_span!("recheck_branch", repo = %repo, branch = %branch, ?role, job = job.id, attempt = job.attempt);
                 recheck::run(&self.ctx, repo, branch, *role)
                     .instrument(span)
                     .await
+                    .map(|()| Handled::Done)
             }
+        }
+    }
+
+    /// A pull request whose analysis was given up gets a failure status and a comment saying
+    /// what failed; a comment whose commands were, a reply saying to comment again. A recheck
+    /// has nobody to tell (the worker logs it).
+    async fn gave_up(&self, job: &ClaimedJob, reason: &str) -> Result<(), JobFailure> {
+        match &job.kind {
+            JobKind::AnalyzePr { pr } => {
+                let span = tracing::info_span!("gave_up", pr = %pr, job = job.id);
+                pr::gave_up(&self.ctx, pr, job.id, reason)
+                    .instrument(span)
+                    .await
+            }
+            JobKind::Command { pr, comment, .. } => {
+                let span =
+                    tracing::info_span!("gave_up", pr = %pr, comment = %comment, job = job.id);
+                command::gave_up(&self.ctx, pr, *comment, reason)
+                    .instrument(span)
+                    .await
+            }
+            JobKind::RecheckBranch { .. } => Ok(()),
         }
     }
 }

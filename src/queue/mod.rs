@@ -1,8 +1,10 @@
-//! The job queue's policy and its worker: what a handler answers ([`JobFailure`], [`Retry`]),
-//! how failures are retried ([`JobRetryPolicy`]: exponential backoff with full jitter, then a dead
-//! letter), and the [`Worker`] that claims, runs, renews and settles jobs. Storage (dedupe,
-//! coalescing, leases) lives in [`crate::store`]; what a job does lives in its handler. Nothing
-//! here knows a forge or a preview.
+//! The job queue's policy and its worker: what a handler answers ([`Handled`], [`JobFailure`],
+//! [`Retry`]), how failures are retried ([`JobRetryPolicy`]: exponential backoff with full
+//! jitter, then a dead letter, which the handler hears of through [`JobHandler::gave_up`]), and
+//! the [`Worker`] that claims, runs, renews and settles jobs, with its own loops per
+//! [`Lane`]. Storage (dedupe, coalescing, leases, fair claims) lives in [`crate::store`]; what a
+//! job does, and which lane it needs, lives in its handler. Nothing here knows a forge or a
+//! preview.
 
 mod worker;
 
@@ -10,14 +12,32 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::store::ClaimedJob;
+use crate::store::{ClaimedJob, Lane};
 
-pub use worker::{RunSummary, Worker, WorkerConfig};
+pub use worker::{LaneSizes, RunSummary, Worker, WorkerConfig};
 
 /// Runs one claimed job. Must be idempotent: a job can run again after a crash or a lost lease.
 #[async_trait]
 pub trait JobHandler: Send + Sync + 'static {
-    async fn handle(&self, job: &ClaimedJob) -> Result<(), JobFailure>;
+    async fn handle(&self, job: &ClaimedJob) -> Result<Handled, JobFailure>;
+
+    /// Called once when `job` is dead-lettered, with the reason, while its lease still holds:
+    /// tells whoever waits on the job that it was given up. Best effort: a failure is logged and
+    /// counted by the worker, never retried. By default nothing is told.
+    async fn gave_up(&self, job: &ClaimedJob, reason: &str) -> Result<(), JobFailure> {
+        let _ = (job, reason);
+        Ok(())
+    }
+}
+
+/// What a handler did with a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// The job is done.
+    Done,
+    /// The job needs the workers of another lane (a preview): it goes back to the queue in that
+    /// lane, due at once, and the attempt does not count.
+    MoveTo(Lane),
 }
 
 /// Why a job did not finish, and whether trying again can help.

@@ -1,9 +1,13 @@
-//! The worker: `concurrency` loops that claim a job, run its handler in a task of its own while
-//! renewing the lease, then complete, retry or dead-letter it. Idle loops sleep until poked
-//! through the [`Notify`] (the intake pokes it after storing a delivery) or until the poll
-//! interval passes (delayed retries, expired leases). A shutdown stops each loop after its
+//! The worker: per [`Lane`], its own loops that claim a job of that lane, run its handler in a
+//! task of its own while renewing the lease, then complete, move, retry or dead-letter it (a
+//! dead letter is first told to the handler, [`JobHandler::gave_up`]). Separate loops per lane
+//! keep the fast jobs (commands, gate decisions) from waiting behind previews. Idle loops sleep
+//! until poked (the intake pokes the shared [`Notify`] after storing a delivery, and it wakes a
+//! loop of every lane; a finished job does the same, as it may have queued work) or until the
+//! poll interval passes (delayed retries, expired leases). A shutdown stops each loop after its
 //! current job. It never decides what a job does (the [`JobHandler`]) nor how jobs are stored.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,14 +15,45 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Disposition, JobFailure, JobHandler, JobRetryPolicy};
-use crate::store::{ClaimedJob, Store, StoreResult};
+use super::{Disposition, Handled, JobFailure, JobHandler, JobRetryPolicy};
+use crate::store::{ClaimedJob, Lane, Store, StoreResult};
+
+/// The longest [`JobHandler::gave_up`] may take before the job is dead-lettered without it.
+const GAVE_UP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Worker loops per lane: how many jobs of each lane run at the same time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LaneSizes {
+    /// Commands, gate decisions from cached previews, rechecks: forge calls only.
+    pub fast: usize,
+    /// Pull requests whose head needs a preview (each preview is also bounded by the runner's
+    /// own limit).
+    pub preview: usize,
+}
+
+impl LaneSizes {
+    pub fn of(self, lane: Lane) -> usize {
+        match lane {
+            Lane::Fast => self.fast,
+            Lane::Preview => self.preview,
+        }
+    }
+}
+
+impl Default for LaneSizes {
+    fn default() -> Self {
+        LaneSizes {
+            fast: 4,
+            preview: 4,
+        }
+    }
+}
 
 /// How the worker runs.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// Jobs run at the same time.
-    pub concurrency: usize,
+    /// Jobs run at the same time, per lane (at least one loop each).
+    pub concurrency: LaneSizes,
     /// How long a claim holds without renewal; a dead worker's jobs return after this.
     pub lease: Duration,
     /// How often a running job's lease is renewed (well under `lease`).
@@ -33,7 +68,7 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
-            concurrency: 4,
+            concurrency: LaneSizes::default(),
             lease: Duration::from_secs(60),
             renew_every: Duration::from_secs(20),
             poll_interval: Duration::from_secs(1),
@@ -51,6 +86,8 @@ impl Default for WorkerConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunSummary {
     pub completed: u32,
+    /// Put back in another lane ([`Handled::MoveTo`]): they run again there.
+    pub moved: u32,
     pub retried: u32,
     pub dead_lettered: u32,
     /// The lease was taken over while the handler ran; the handler was stopped.
@@ -63,6 +100,7 @@ impl RunSummary {
     fn add(&mut self, outcome: Outcome) {
         match outcome {
             Outcome::Completed => self.completed += 1,
+            Outcome::Moved => self.moved += 1,
             Outcome::Retried => self.retried += 1,
             Outcome::DeadLettered => self.dead_lettered += 1,
             Outcome::LeaseLost => self.lease_lost += 1,
@@ -74,6 +112,7 @@ impl RunSummary {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     Completed,
+    Moved,
     Retried,
     DeadLettered,
     LeaseLost,
@@ -84,6 +123,7 @@ impl Outcome {
     fn label(self) -> &'static str {
         match self {
             Outcome::Completed => "completed",
+            Outcome::Moved => "moved",
             Outcome::Retried => "retried",
             Outcome::DeadLettered => "dead_lettered",
             Outcome::LeaseLost => "lease_lost",
@@ -98,7 +138,32 @@ pub struct Worker {
     store: Arc<dyn Store>,
     handler: Arc<dyn JobHandler>,
     config: WorkerConfig,
+    /// Poked by whoever enqueues; fanned out to every lane.
     wake: Arc<Notify>,
+    lanes: Arc<LaneWakes>,
+}
+
+/// One wake-up per lane.
+#[derive(Debug, Default)]
+struct LaneWakes {
+    fast: Notify,
+    preview: Notify,
+}
+
+impl LaneWakes {
+    fn of(&self, lane: Lane) -> &Notify {
+        match lane {
+            Lane::Fast => &self.fast,
+            Lane::Preview => &self.preview,
+        }
+    }
+
+    /// Lets one idle loop of every lane look.
+    fn all(&self) {
+        for lane in Lane::ALL {
+            self.of(lane).notify_one();
+        }
+    }
 }
 
 impl std::fmt::Debug for Worker {
@@ -117,6 +182,7 @@ impl Worker {
             handler,
             config,
             wake: Arc::new(Notify::new()),
+            lanes: Arc::new(LaneWakes::default()),
         }
     }
 
@@ -131,13 +197,18 @@ impl Worker {
         Arc::clone(&self.wake)
     }
 
-    /// Runs `concurrency` loops until `shutdown`; each stops after its current job.
+    /// Runs each lane's loops until `shutdown`; each stops after its current job.
     pub async fn run(&self, shutdown: CancellationToken) {
         let mut loops = tokio::task::JoinSet::new();
-        for index in 0..self.config.concurrency.max(1) {
-            let worker = self.clone();
-            let shutdown = shutdown.clone();
-            loops.spawn(async move { worker.run_loop(index, shutdown).await });
+        let fan_out = self.clone();
+        let stop = shutdown.clone();
+        loops.spawn(async move { fan_out.fan_out(stop).await });
+        for lane in Lane::ALL {
+            for index in 0..self.config.concurrency.of(lane).max(1) {
+                let worker = self.clone();
+                let shutdown = shutdown.clone();
+                loops.spawn(async move { worker.run_loop(lane, index, shutdown).await });
+            }
         }
         while let Some(ended) = loops.join_next().await {
             if let Err(error) = ended {
@@ -146,25 +217,42 @@ impl Worker {
         }
     }
 
-    /// Processes due jobs one at a time until none is claimable, then returns (for tests).
-    /// Jobs retried with a delay are not waited for.
+    /// Processes due jobs of every lane one at a time until none is claimable, then returns
+    /// (for tests). Jobs retried with a delay are not waited for.
     pub async fn run_until_idle(&self) -> StoreResult<RunSummary> {
         let id = format!("{}-idle", self.config.name);
         let mut summary = RunSummary::default();
-        while let Some(job) = self.store.claim_job(&id, self.config.lease).await? {
+        while let Some(job) = self.store.claim_job(&id, self.config.lease, None).await? {
             summary.add(self.process(job).await);
         }
         Ok(summary)
     }
 
-    async fn run_loop(&self, index: usize, shutdown: CancellationToken) {
-        let id = format!("{}-{index}", self.config.name);
+    /// Passes every poke of the shared waker on to every lane.
+    async fn fan_out(&self, shutdown: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = self.wake.notified() => self.lanes.all(),
+            }
+        }
+    }
+
+    async fn run_loop(&self, lane: Lane, index: usize, shutdown: CancellationToken) {
+        let id = format!("{}-{lane}-{index}", self.config.name);
+        let wake = self.lanes.of(lane);
         while !shutdown.is_cancelled() {
-            match self.store.claim_job(&id, self.config.lease).await {
+            match self
+                .store
+                .claim_job(&id, self.config.lease, Some(lane))
+                .await
+            {
                 Ok(Some(job)) => {
-                    // More may be waiting: let another idle loop look too.
-                    self.wake.notify_one();
+                    // More may be waiting: let another idle loop of the lane look too.
+                    wake.notify_one();
                     self.process(job).await;
+                    // The job may have queued work (a recomputation, a move to another lane).
+                    self.lanes.all();
                     continue;
                 }
                 Ok(None) => {}
@@ -172,7 +260,7 @@ impl Worker {
             }
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                () = self.wake.notified() => {}
+                () = wake.notified() => {}
                 () = tokio::time::sleep(self.config.poll_interval) => {}
             }
         }
@@ -200,6 +288,7 @@ impl Worker {
         tracing::info!(
             job = job.id,
             attempt = job.attempt,
+            lane = %job.lane,
             key = %job.kind.coalesce_key(),
             outcome = outcome.label(),
             duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
@@ -210,10 +299,21 @@ impl Worker {
 
     /// Runs the handler in its own task (a panic becomes a failure) while renewing the lease;
     /// `None` when the lease was lost, in which case the handler is aborted.
-    async fn run_handler(&self, job: &ClaimedJob) -> Option<Result<(), JobFailure>> {
+    async fn run_handler(&self, job: &ClaimedJob) -> Option<Result<Handled, JobFailure>> {
         let handler = Arc::clone(&self.handler);
         let claimed = job.clone();
-        let mut task = tokio::spawn(async move { handler.handle(&claimed).await });
+        self.leased(job, async move { handler.handle(&claimed).await })
+            .await
+    }
+
+    /// Runs `work` in its own task (a panic becomes a failure) while renewing `job`'s lease;
+    /// `None` when the lease was lost, in which case `work` is aborted.
+    async fn leased<T: Send + 'static>(
+        &self,
+        job: &ClaimedJob,
+        work: impl Future<Output = Result<T, JobFailure>> + Send + 'static,
+    ) -> Option<Result<T, JobFailure>> {
+        let mut task = tokio::spawn(work);
         let every = self.config.renew_every.max(Duration::from_millis(1));
         let mut renew = tokio::time::interval_at(Instant::now() + every, every);
         renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -243,9 +343,13 @@ impl Worker {
         }
     }
 
-    async fn settle(&self, job: &ClaimedJob, result: Result<(), JobFailure>) -> Outcome {
+    async fn settle(&self, job: &ClaimedJob, result: Result<Handled, JobFailure>) -> Outcome {
         let (outcome, settled) = match result {
-            Ok(()) => (Outcome::Completed, self.store.complete_job(job).await),
+            Ok(Handled::Done) => (Outcome::Completed, self.store.complete_job(job).await),
+            Ok(Handled::MoveTo(lane)) => {
+                tracing::info!(job = job.id, from = %job.lane, to = %lane, "job moved to another lane");
+                (Outcome::Moved, self.store.move_job(job, lane).await)
+            }
             Err(failure) => match self.config.retry.dispose(job.attempt, &failure) {
                 Disposition::RetryIn(delay) => {
                     tracing::warn!(job = job.id, attempt = job.attempt, reason = %failure.reason,
@@ -257,6 +361,9 @@ impl Worker {
                 }
                 Disposition::DeadLetter(reason) => {
                     tracing::error!(job = job.id, attempt = job.attempt, %reason, "job dead-lettered");
+                    if !self.tell_gave_up(job, &reason).await {
+                        return Outcome::LeaseLost;
+                    }
                     (
                         Outcome::DeadLettered,
                         self.store.fail_job(job, &reason, None).await,
@@ -269,6 +376,46 @@ impl Worker {
             Err(error) => {
                 tracing::error!(job = job.id, %error, "settling the job failed; it will run again");
                 Outcome::Unsettled
+            }
+        }
+    }
+
+    /// Tells the handler that `job` is given up ([`JobHandler::gave_up`]), under the job's lease
+    /// and within [`GAVE_UP_TIMEOUT`]; a failure is logged and counted
+    /// (`iamgate_dead_letter_notices_total`). Skipped when an earlier claim of the job already
+    /// tried and died doing it. `false` when the lease was lost meanwhile (the job is not ours
+    /// to bury).
+    async fn tell_gave_up(&self, job: &ClaimedJob, reason: &str) -> bool {
+        let counted = |outcome: &'static str| {
+            metrics::counter!("iamgate_dead_letter_notices_total", "outcome" => outcome)
+                .increment(1);
+        };
+        if job.attempt > self.config.retry.max_attempts.saturating_add(1) {
+            tracing::error!(
+                job = job.id,
+                "the job was given up before and telling it did not finish; not told again"
+            );
+            counted("skipped");
+            return true;
+        }
+        let handler = Arc::clone(&self.handler);
+        let (claimed, why) = (job.clone(), reason.to_owned());
+        let work = async move {
+            tokio::time::timeout(GAVE_UP_TIMEOUT, handler.gave_up(&claimed, &why))
+                .await
+                .unwrap_or_else(|_| Err(JobFailure::transient("timed out")))
+        };
+        match self.leased(job, work).await {
+            None => false,
+            Some(Ok(())) => {
+                counted("done");
+                true
+            }
+            Some(Err(failure)) => {
+                tracing::error!(job = job.id, kind = ?job.kind, reason = %failure.reason,
+                    "a dead-lettered job's pull request could not be told that iamgate gave up on it");
+                counted("failed");
+                true
             }
         }
     }

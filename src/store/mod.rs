@@ -77,6 +77,50 @@ impl JobKind {
             }
         }
     }
+
+    /// The repository the job is about ([`RepoRef::key`]): claims are fair between repositories.
+    pub fn repo_key(&self) -> String {
+        match self {
+            JobKind::AnalyzePr { pr } | JobKind::Command { pr, .. } => pr.repo_ref().key(),
+            JobKind::RecheckBranch { repo, .. } => repo.key(),
+        }
+    }
+}
+
+/// Which workers run a job: each lane has its own, so that what takes seconds (commands, gate
+/// decisions, rechecks: forge calls) never waits behind what takes minutes (previews). Every job
+/// is enqueued in [`Lane::Fast`]; a pull request job that finds a preview missing moves itself
+/// to [`Lane::Preview`] ([`Store::move_job`]), and a job enqueued onto a pending one with its
+/// key stays in the lane that one is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lane {
+    Fast,
+    Preview,
+}
+
+impl Lane {
+    pub const ALL: [Lane; 2] = [Lane::Fast, Lane::Preview];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lane::Fast => "fast",
+            Lane::Preview => "preview",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Lane> {
+        match s {
+            "fast" => Some(Lane::Fast),
+            "preview" => Some(Lane::Preview),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Lane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Whether a delivery was new.
@@ -100,6 +144,8 @@ pub struct ClaimedJob {
     pub attempt: u32,
     /// Proves the lease is still ours when completing or failing the job.
     pub lease: String,
+    /// The lane it was claimed in.
+    pub lane: Lane,
 }
 
 /// Counts for `/metrics` and `/readyz`.
@@ -174,6 +220,66 @@ pub struct CommandVote {
     pub reason: Option<String>,
     /// When it was given, Unix milliseconds.
     pub at_ms: i64,
+}
+
+/// How many commands one person may give per repository: at most `per_minute` comments with
+/// commands in any minute (by when the comments were made).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandRate {
+    pub per_minute: u32,
+}
+
+/// A comment with commands, as the store first saw it run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTicket<'a> {
+    pub pr: &'a PrRef,
+    pub comment: CommentId,
+    /// The comment's author (compared without case).
+    pub author: &'a str,
+    /// When the comment was made, Unix milliseconds.
+    pub at_ms: i64,
+}
+
+/// What the store knows of a comment's commands: decided once, when they first run, so that a
+/// retried or redelivered job gets the same answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandTicket {
+    /// Within its author's [`CommandRate`]: the commands run.
+    pub admitted: bool,
+    /// Over the rate, and the first such comment of its author in the repository within the
+    /// minute before it: it gets the one reply saying so (the others get none).
+    pub tell: bool,
+    pub reply: ReplyState,
+}
+
+/// How far iamgate's reply to a comment got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyState {
+    /// Not posted: nothing was sent.
+    None,
+    /// About to be posted (written before the post): it may have landed; only the forge knows.
+    Posting,
+    /// Posted.
+    Posted,
+}
+
+impl ReplyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplyState::None => "none",
+            ReplyState::Posting => "posting",
+            ReplyState::Posted => "posted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReplyState> {
+        match s {
+            "none" => Some(ReplyState::None),
+            "posting" => Some(ReplyState::Posting),
+            "posted" => Some(ReplyState::Posted),
+            _ => None,
+        }
+    }
 }
 
 /// Per-PR publishing state that must survive restarts.
@@ -262,8 +368,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         jobs: Vec<JobKind>,
     ) -> StoreResult<Recorded>;
 
-    /// Claims the oldest due job whose lease is free or expired, for `lease` long.
-    async fn claim_job(&self, worker: &str, lease: Duration) -> StoreResult<Option<ClaimedJob>>;
+    /// Claims a due job of `lane` (any lane when `None`) whose lease is free or expired, for
+    /// `lease` long: of the repository with the fewest jobs running in the lane, then of the one
+    /// whose turn came longest ago, the job that has waited longest.
+    async fn claim_job(
+        &self,
+        worker: &str,
+        lease: Duration,
+        lane: Option<Lane>,
+    ) -> StoreResult<Option<ClaimedJob>>;
+
+    /// Puts a claimed job back to pending in `lane`, due now, without counting the attempt (a
+    /// no-op when the lease was lost). A pending job with its key takes it over instead, in the
+    /// busier of the two lanes.
+    async fn move_job(&self, job: &ClaimedJob, lane: Lane) -> StoreResult<()>;
 
     /// Marks a claimed job done (a no-op when the lease was lost).
     async fn complete_job(&self, job: &ClaimedJob) -> StoreResult<()>;
@@ -369,4 +487,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The newest head first seen at or before `at_ms` (Unix milliseconds): the head someone
     /// acting then could see. `None` when iamgate had seen no head by then.
     async fn head_seen_at(&self, pr: &PrRef, at_ms: i64) -> StoreResult<Option<String>>;
+
+    /// The ticket of a comment's commands: the one recorded when they first ran, else a new one,
+    /// admitted when its author made fewer than `rate` admitted comments with commands in the
+    /// repository within the minute before it.
+    async fn command_ticket(
+        &self,
+        ticket: &NewTicket<'_>,
+        rate: CommandRate,
+    ) -> StoreResult<CommandTicket>;
+
+    /// Records how far the reply to a comment got (see [`ReplyState`]).
+    async fn set_command_reply(
+        &self,
+        pr: &PrRef,
+        comment: CommentId,
+        state: ReplyState,
+    ) -> StoreResult<()>;
 }

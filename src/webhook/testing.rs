@@ -8,10 +8,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::audit::{AuditChain, AuditEntry, AuditFilter, AuditRecord, ChainHead, chain};
-use crate::event::{PrRef, RepoRef};
+use crate::event::{CommentId, PrRef, RepoRef};
 use crate::store::{
-    ClaimedJob, CommandVote, DeadJob, JobKind, NewDelivery, PrGate, PrState, QueueStats, Recorded,
-    Store, StoreError, StoreResult,
+    ClaimedJob, CommandRate, CommandTicket, CommandVote, DeadJob, JobKind, Lane, NewDelivery,
+    NewTicket, PrGate, PrState, QueueStats, Recorded, ReplyState, Store, StoreError, StoreResult,
 };
 
 #[derive(Debug, Default)]
@@ -77,9 +77,18 @@ impl Store for FakeStore {
         Ok(Recorded::Fresh)
     }
 
-    async fn claim_job(&self, _: &str, _: Duration) -> StoreResult<Option<ClaimedJob>> {
+    async fn claim_job(
+        &self,
+        _: &str,
+        _: Duration,
+        _: Option<Lane>,
+    ) -> StoreResult<Option<ClaimedJob>> {
         self.check()?;
         Ok(None)
+    }
+
+    async fn move_job(&self, _: &ClaimedJob, _: Lane) -> StoreResult<()> {
+        self.check()
     }
 
     async fn complete_job(&self, _: &ClaimedJob) -> StoreResult<()> {
@@ -313,6 +322,24 @@ impl Store for FakeStore {
             .filter(|((k, _), seen)| *k == key && **seen <= at_ms)
             .max_by_key(|(_, seen)| **seen)
             .map(|((_, head), _)| head.clone()))
+    }
+
+    /// The edge never runs commands: every comment is admitted, nothing is remembered.
+    async fn command_ticket(
+        &self,
+        _: &NewTicket<'_>,
+        _: CommandRate,
+    ) -> StoreResult<CommandTicket> {
+        self.check()?;
+        Ok(CommandTicket {
+            admitted: true,
+            tell: false,
+            reply: ReplyState::None,
+        })
+    }
+
+    async fn set_command_reply(&self, _: &PrRef, _: CommentId, _: ReplyState) -> StoreResult<()> {
+        self.check()
     }
 }
 

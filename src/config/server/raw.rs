@@ -64,7 +64,16 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "repo_env",
         ],
     ),
-    ("worker", &["concurrency", "lease_secs", "max_attempts"]),
+    (
+        "worker",
+        &[
+            "concurrency",
+            "fast_concurrency",
+            "lease_secs",
+            "max_attempts",
+            "command_rate_per_minute",
+        ],
+    ),
 ];
 
 /// The secrets that can also be given as a file to read (`<key>_file`, or the variable

@@ -63,6 +63,12 @@ fn a_minimal_github_config_gets_the_defaults() {
     );
     assert_eq!(config.worker.lease, Duration::from_secs(60));
     assert_eq!(config.worker.max_attempts, 8);
+    assert_eq!(
+        (config.worker.concurrency, config.worker.fast_concurrency),
+        (4, 4),
+        "preview and fast lanes"
+    );
+    assert_eq!(config.worker.command_rate_per_minute, 10);
 }
 
 #[test]
@@ -94,6 +100,8 @@ AWS_REGION = 3
 
 [worker]
 max_attempts = 0
+fast_concurrency = 0
+command_rate_per_minute = "many"
 "#;
     let problems = ServerConfig::parse(text, no_env()).expect_err("invalid");
     let got = paths(&problems);
@@ -113,6 +121,8 @@ max_attempts = 0
         ("pulumi.env.AWS_REGION", 23),
         ("pulumi.env.1BAD", 24),
         ("worker.max_attempts", 27),
+        ("worker.fast_concurrency", 28),
+        ("worker.command_rate_per_minute", 29),
     ];
     for (path, line) in want {
         assert!(
@@ -229,10 +239,19 @@ fn the_environment_wins_over_the_file() {
             ("IAMGATE_PULUMI__INSTALL", "false"),
             ("IAMGATE_PULUMI__DISK_MB", "512"),
             ("IAMGATE_PULUMI__ENV__AWS_REGION", "eu-west-1"),
+            ("IAMGATE_WORKER__FAST_CONCURRENCY", "6"),
+            ("IAMGATE_WORKER__COMMAND_RATE_PER_MINUTE", "3"),
         ]),
     )
     .expect("valid");
     assert_eq!(config.pulumi.disk_mb, 512);
+    assert_eq!(
+        (
+            config.worker.fast_concurrency,
+            config.worker.command_rate_per_minute
+        ),
+        (6, 3)
+    );
     assert_eq!(
         (config.pulumi.memory_mb, config.pulumi.max_processes),
         (4096, 1024),

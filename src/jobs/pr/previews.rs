@@ -1,7 +1,7 @@
 //! The preview source of the PR flow: each selected stack's `pulumi preview --json` at the head
-//! — from the preview cache when this head was previewed before, else by downloading and
-//! unpacking the head once and running the preview per stack — then analyzed into the stack's
-//! outcome. A fork's code is not run unless the server allows it.
+//! — from the preview cache when this head was previewed before, else (in the queue's preview
+//! lane only) by downloading and unpacking the head once and running the preview per stack —
+//! then analyzed into the stack's outcome. A fork's code is not run unless the server allows it.
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +17,7 @@ use crate::jobs::ctx::JobCtx;
 use crate::jobs::failure;
 use crate::pulumi::{Place, unpack};
 use crate::queue::JobFailure;
+use crate::store::Lane;
 use crate::store::previews::PreviewRun;
 
 const FORK_NOTE: &str = "This pull request comes from a fork: iamgate does not run previews of fork code (it would execute \
@@ -33,15 +34,19 @@ const NOT_SERVED_REASON: &str =
 const NOT_SERVED_SUMMARY: &str =
     "repository not served by this iamgate: not previewed (see the iamgate comment)";
 
-/// Each stack's outcome at the head, in the order of `stacks`.
+/// Stacks with their outcome at the head, in the order of the stacks selected.
+type Outcomes<'c> = Vec<(&'c StackConfig, StackOutcome)>;
+
+/// Each stack's outcome at the head, in the order of `stacks`; `None` when a preview must run
+/// and the job is not in the preview lane.
 pub(super) async fn outcomes<'c>(
     run: PrRun<'_>,
     config: &RepoConfig,
     stacks: &[&'c StackConfig],
     notes: &mut Vec<String>,
-) -> Result<Vec<(&'c StackConfig, StackOutcome)>, JobFailure> {
+) -> Result<Option<Outcomes<'c>>, JobFailure> {
     if stacks.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Some(Vec::new()));
     }
     let served = run
         .ctx
@@ -62,21 +67,26 @@ pub(super) async fn outcomes<'c>(
             reason: reason.to_owned(),
             summary: summary.to_owned(),
         };
-        return Ok(stacks.iter().map(|s| (*s, outcome.clone())).collect());
+        return Ok(Some(stacks.iter().map(|s| (*s, outcome.clone())).collect()));
     }
-    let runs = preview_runs(run, stacks).await?;
-    Ok(stacks
-        .iter()
-        .zip(runs)
-        .map(|(stack, preview)| (*stack, analyze_run(stack, preview, config)))
-        .collect())
+    let Some(runs) = preview_runs(run, stacks).await? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        stacks
+            .iter()
+            .zip(runs)
+            .map(|(stack, preview)| (*stack, analyze_run(stack, preview, config)))
+            .collect(),
+    ))
 }
 
-/// Each stack's preview at the head: cached, or run now (then cached).
+/// Each stack's preview at the head: cached, or run now (then cached) in the preview lane;
+/// `None` when one must run and the job is in another lane.
 async fn preview_runs(
     run: PrRun<'_>,
     stacks: &[&StackConfig],
-) -> Result<Vec<Option<PreviewRun>>, JobFailure> {
+) -> Result<Option<Vec<Option<PreviewRun>>>, JobFailure> {
     let (ctx, forge, pr_ref, head) = (run.ctx, run.forge, run.pr_ref, &run.pr.head);
     let cache = &ctx.settings.previews;
     let mut previews: Vec<Option<PreviewRun>> = Vec::with_capacity(stacks.len());
@@ -85,7 +95,10 @@ async fn preview_runs(
     }
     if previews.iter().all(Option::is_some) {
         info!(pr = %pr_ref, sha = %head, "previews of this head are cached: not previewing again");
-        return Ok(previews);
+        return Ok(Some(previews));
+    }
+    if run.lane != Lane::Preview {
+        return Ok(None);
     }
     // Only when a preview runs: a recomputation from cached previews takes milliseconds, and a
     // status flickering back to pending would only confuse.
@@ -100,7 +113,7 @@ async fn preview_runs(
         cache.save(pr_ref, stacks[i], head, outcome.clone()).await;
         previews[i] = Some(outcome);
     }
-    Ok(previews)
+    Ok(Some(previews))
 }
 
 /// Downloads and unpacks the head once and previews the stacks that have no cached outcome.

@@ -98,7 +98,8 @@ pub(super) async fn broken_config(run: PrRun<'_>, problems: &Problems) -> Result
     failure(run, &reason, "invalid .iamgate.yml on the base branch").await
 }
 
-/// A comment saying why iamgate cannot decide, and a failure status.
+/// A comment saying why iamgate cannot decide, and a failure status (`status_text`, clipped to
+/// the forge's 140 characters).
 pub(super) async fn failure(
     run: PrRun<'_>,
     reason: &str,
@@ -117,10 +118,7 @@ pub(super) async fn failure(
     let mut kept = KeptState::load(run.ctx.store.as_ref(), run.pr_ref).await?;
     publish::upsert_comment(run.forge, run.pr_ref, &body, &mut kept.state).await?;
     kept.save(run.ctx.store.as_ref(), run.pr_ref).await?;
-    let decision = Decision {
-        state: GateState::Failure,
-        description: status_text.to_owned(),
-    };
+    let decision = Decision::new(GateState::Failure, status_text);
     status(run, &decision, &mut kept).await
 }
 

@@ -9,6 +9,7 @@
 mod audit;
 mod gates;
 mod ops;
+mod tickets;
 mod votes;
 mod writer;
 
@@ -32,13 +33,14 @@ pub use ops::Pruned;
 pub use writer::GroupCommit;
 
 use self::ops::{ClaimedRow, DeliveryRow, JobRow};
+use self::tickets::TicketRow;
 use self::writer::{Op, Reply, Writer};
 use super::{
-    ClaimedJob, CommandVote, DeadJob, JobKind, NewDelivery, PrGate, PrState, QueueStats, Recorded,
-    Store, StoreError, StoreResult,
+    ClaimedJob, CommandRate, CommandTicket, CommandVote, DeadJob, JobKind, Lane, NewDelivery,
+    NewTicket, PrGate, PrState, QueueStats, Recorded, ReplyState, Store, StoreError, StoreResult,
 };
 use crate::audit::{AuditChain, AuditEntry, AuditFilter, AuditRecord};
-use crate::event::{PrRef, RepoRef};
+use crate::event::{CommentId, PrRef, RepoRef};
 
 /// Tuning for [`SqliteStore::open_with`].
 #[derive(Debug, Clone)]
@@ -266,7 +268,13 @@ fn job_row(job: &JobKind) -> StoreResult<JobRow> {
     Ok(JobRow {
         kind_json: to_json(job)?,
         coalesce_key: job.coalesce_key(),
+        repo_key: job.repo_key(),
     })
+}
+
+/// The key of a comment's command ticket.
+fn comment_key(pr: &PrRef, comment: CommentId) -> String {
+    format!("{}:{comment}", pr.key())
 }
 
 fn attempt(value: i64, id: i64) -> StoreResult<u32> {
@@ -298,12 +306,18 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn claim_job(&self, worker: &str, lease: Duration) -> StoreResult<Option<ClaimedJob>> {
+    async fn claim_job(
+        &self,
+        worker: &str,
+        lease: Duration,
+        lane: Option<Lane>,
+    ) -> StoreResult<Option<ClaimedJob>> {
         loop {
             let op = Op::Claim {
                 worker: worker.to_owned(),
                 lease: new_lease(),
                 lease_ms: millis(lease),
+                lane: lane.map(Lane::as_str),
             };
             let row = match self.write(op).await? {
                 Reply::Claimed(Some(row)) => row,
@@ -315,7 +329,10 @@ impl Store for SqliteStore {
                 kind_json,
                 attempt: tries,
                 lease,
+                lane,
             } = row;
+            let lane = Lane::parse(&lane)
+                .ok_or_else(|| StoreError::Corrupt(format!("job {id}: lane `{lane}`")))?;
             match serde_json::from_str::<JobKind>(&kind_json) {
                 Ok(kind) => {
                     return Ok(Some(ClaimedJob {
@@ -323,6 +340,7 @@ impl Store for SqliteStore {
                         kind,
                         attempt: attempt(tries, id)?,
                         lease,
+                        lane,
                     }));
                 }
                 Err(error) => {
@@ -360,6 +378,15 @@ impl Store for SqliteStore {
             None => Op::Bury { id, lease, reason },
         };
         self.write_leased(op, "failure", job).await.map(drop)
+    }
+
+    async fn move_job(&self, job: &ClaimedJob, lane: Lane) -> StoreResult<()> {
+        let op = Op::Move {
+            id: job.id,
+            lease: job.lease.clone(),
+            lane: lane.as_str(),
+        };
+        self.write_leased(op, "move", job).await.map(drop)
     }
 
     async fn extend_lease(&self, job: &ClaimedJob, lease: Duration) -> StoreResult<bool> {
@@ -575,6 +602,42 @@ impl Store for SqliteStore {
 
     async fn head_seen_at(&self, pr: &PrRef, at_ms: i64) -> StoreResult<Option<String>> {
         votes::head_seen_at(&self.readers, &pr.key(), at_ms).await
+    }
+
+    async fn command_ticket(
+        &self,
+        ticket: &NewTicket<'_>,
+        rate: CommandRate,
+    ) -> StoreResult<CommandTicket> {
+        let op = Op::Ticket {
+            row: TicketRow {
+                comment_key: comment_key(ticket.pr, ticket.comment),
+                repo_key: ticket.pr.repo_ref().key(),
+                author: ticket.author.to_lowercase(),
+                at: ticket.at_ms,
+            },
+            per_minute: i64::from(rate.per_minute),
+        };
+        match self.write(op).await? {
+            Reply::Ticket(ticket) => Ok(ticket),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn set_command_reply(
+        &self,
+        pr: &PrRef,
+        comment: CommentId,
+        state: ReplyState,
+    ) -> StoreResult<()> {
+        let op = Op::SetReply {
+            comment_key: comment_key(pr, comment),
+            state,
+        };
+        match self.write(op).await? {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(&other)),
+        }
     }
 }
 

@@ -25,6 +25,8 @@ pub(super) struct DeliveryRow {
 pub(super) struct JobRow {
     pub kind_json: String,
     pub coalesce_key: String,
+    /// `JobKind::repo_key`: claims are fair between repositories.
+    pub repo_key: String,
 }
 
 /// A freshly claimed job, still serialized.
@@ -34,6 +36,7 @@ pub(super) struct ClaimedRow {
     pub kind_json: String,
     pub attempt: i64,
     pub lease: String,
+    pub lane: String,
 }
 
 /// A delivery to record with the jobs it causes.
@@ -116,22 +119,23 @@ async fn redeliver(
     delivery_id: &str,
     now: i64,
 ) -> StoreResult<Recorded> {
-    let caused: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT j.kind, j.coalesce_key, j.state FROM delivery_jobs AS dj \
+    let caused: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT j.kind, j.coalesce_key, j.state, j.repo_key FROM delivery_jobs AS dj \
          JOIN jobs AS j ON j.id = dj.job_id WHERE dj.delivery_id = ?1 ORDER BY j.id",
     )
     .bind(delivery_id)
     .fetch_all(&mut *conn)
     .await?;
-    if caused.is_empty() || caused.iter().any(|(_, _, state)| state != "dead") {
+    if caused.is_empty() || caused.iter().any(|(_, _, state, _)| state != "dead") {
         return Ok(Recorded::Duplicate);
     }
-    for (kind_json, coalesce_key, _) in caused {
+    for (kind_json, coalesce_key, _, repo_key) in caused {
         let job_id = enqueue(
             conn,
             &JobRow {
                 kind_json,
                 coalesce_key,
+                repo_key: repo_key.unwrap_or_default(),
             },
             now,
         )
@@ -144,8 +148,8 @@ async fn redeliver(
 /// [`enqueue`] for many jobs in one statement (rows with one key merge, in order).
 async fn enqueue_many(conn: &mut SqliteConnection, jobs: &[&JobRow], now: i64) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO jobs (kind, coalesce_key, state, attempt, run_at, created_at, updated_at) \
-         SELECT value ->> 'kind_json', value ->> 'coalesce_key', 'pending', 0, ?2, ?2, ?2 \
+        "INSERT INTO jobs (kind, coalesce_key, repo_key, state, attempt, run_at, created_at, updated_at) \
+         SELECT value ->> 'kind_json', value ->> 'coalesce_key', value ->> 'repo_key', 'pending', 0, ?2, ?2, ?2 \
          FROM json_each(?1) WHERE true \
          ON CONFLICT (coalesce_key) WHERE state = 'pending' \
          DO UPDATE SET kind = excluded.kind, updated_at = excluded.updated_at",
@@ -161,16 +165,17 @@ fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|error| StoreError::Corrupt(error.to_string()))
 }
 
-/// Adds a pending job, or merges it into the pending job with the same key (which keeps its
-/// schedule and attempt count and takes the newer kind). Returns the job's id.
+/// Adds a pending job in the fast lane, or merges it into the pending job with the same key
+/// (which keeps its schedule, attempt count and lane, and takes the newer kind). Returns the
+/// job's id.
 pub(super) async fn enqueue(
     conn: &mut SqliteConnection,
     job: &JobRow,
     now: i64,
 ) -> StoreResult<i64> {
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO jobs (kind, coalesce_key, state, attempt, run_at, created_at, updated_at) \
-         VALUES (?1, ?2, 'pending', 0, ?3, ?3, ?3) \
+        "INSERT INTO jobs (kind, coalesce_key, repo_key, state, attempt, run_at, created_at, updated_at) \
+         VALUES (?1, ?2, ?4, 'pending', 0, ?3, ?3, ?3) \
          ON CONFLICT (coalesce_key) WHERE state = 'pending' \
          DO UPDATE SET kind = excluded.kind, updated_at = excluded.updated_at \
          RETURNING id",
@@ -178,6 +183,7 @@ pub(super) async fn enqueue(
     .bind(&job.kind_json)
     .bind(&job.coalesce_key)
     .bind(now)
+    .bind(&job.repo_key)
     .fetch_one(&mut *conn)
     .await?;
     Ok(id)
@@ -192,42 +198,67 @@ async fn link(conn: &mut SqliteConnection, delivery_id: &str, job_id: i64) -> St
     Ok(())
 }
 
-/// Claims the job that has waited longest (a due pending job by `run_at`, a running job whose
-/// worker died by `lease_until`), skipping keys that have a job under a live lease.
+/// Claims a due job of `lane` (any lane when `None`): a pending job whose `run_at` has come, or
+/// a running job whose worker died (its lease expired), skipping keys that have a job under a
+/// live lease. Fair between repositories: first the repository with the fewest jobs running in
+/// the job's lane, then the one whose last turn in the lane is oldest (never served first), and
+/// within those the job that has waited longest. The repository's turn is recorded.
 pub(super) async fn claim(
     conn: &mut SqliteConnection,
     worker: &str,
     lease: &str,
     lease_ms: i64,
+    lane: Option<&str>,
     now: i64,
 ) -> StoreResult<Option<ClaimedRow>> {
-    let row: Option<(i64, String, i64)> = sqlx::query_as(
-        "UPDATE jobs SET state = 'running', lease = ?1, lease_until = ?2, worker = ?3, \
+    let row: Option<(i64, String, i64, String, Option<String>)> = sqlx::query_as(
+        "WITH busy AS ( \
+             SELECT lane, repo_key, COUNT(*) AS running FROM jobs \
+             WHERE state = 'running' AND lease_until > ?4 GROUP BY lane, repo_key) \
+         UPDATE jobs SET state = 'running', lease = ?1, lease_until = ?2, worker = ?3, \
              attempt = attempt + 1, updated_at = ?4, \
              last_error = CASE WHEN state = 'running' \
                  THEN 'lease of worker ' || COALESCE(worker, '?') || ' expired' \
                  ELSE last_error END \
          WHERE id = ( \
              SELECT j.id FROM jobs AS j \
-             WHERE ((j.state = 'pending' AND j.run_at <= ?4) \
+             LEFT JOIN busy AS b ON b.lane = j.lane AND b.repo_key IS j.repo_key \
+             LEFT JOIN lane_turns AS t ON t.lane = j.lane AND t.repo_key = COALESCE(j.repo_key, '') \
+             WHERE (?5 IS NULL OR j.lane = ?5) \
+               AND ((j.state = 'pending' AND j.run_at <= ?4) \
                  OR (j.state = 'running' AND j.lease_until <= ?4)) \
                AND NOT EXISTS (SELECT 1 FROM jobs AS o WHERE o.coalesce_key = j.coalesce_key \
                    AND o.state = 'running' AND o.lease_until > ?4) \
-             ORDER BY CASE j.state WHEN 'running' THEN j.lease_until ELSE j.run_at END, j.id \
+             ORDER BY COALESCE(b.running, 0), COALESCE(t.served_at, 0), \
+                 CASE j.state WHEN 'running' THEN j.lease_until ELSE j.run_at END, j.id \
              LIMIT 1) \
-         RETURNING id, kind, attempt",
+         RETURNING id, kind, attempt, lane, repo_key",
     )
     .bind(lease)
     .bind(now.saturating_add(lease_ms))
     .bind(worker)
     .bind(now)
+    .bind(lane)
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(|(id, kind_json, attempt)| ClaimedRow {
+    let Some((id, kind_json, attempt, lane, repo_key)) = row else {
+        return Ok(None);
+    };
+    sqlx::query(
+        "INSERT INTO lane_turns (lane, repo_key, served_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (lane, repo_key) DO UPDATE SET served_at = excluded.served_at",
+    )
+    .bind(&lane)
+    .bind(repo_key.unwrap_or_default())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(Some(ClaimedRow {
         id,
         kind_json,
         attempt,
         lease: lease.to_owned(),
+        lane,
     }))
 }
 
@@ -308,6 +339,101 @@ pub(super) async fn retry(
     run_at: i64,
     now: i64,
 ) -> StoreResult<bool> {
+    let how = Requeue {
+        run_at,
+        lane: None,
+        error: Some(reason),
+        refund: false,
+        what: &format!("{reason} (retry coalesced"),
+    };
+    requeue(conn, id, lease, &how, now).await
+}
+
+/// Puts a job `lease` still holds back to pending in `lane`, due now, without counting the
+/// attempt (a move is not a failure). If another job with its key became pending meanwhile, that
+/// one takes over in the busier lane of the two (`preview` over `fast`) along with this job's
+/// deliveries, and this one ends `done`. Returns whether it acted.
+pub(super) async fn relane(
+    conn: &mut SqliteConnection,
+    id: i64,
+    lease: &str,
+    lane: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let how = Requeue {
+        run_at: now,
+        lane: Some(lane),
+        error: None,
+        refund: true,
+        what: &format!("(moved to the {lane} lane"),
+    };
+    requeue(conn, id, lease, &how, now).await
+}
+
+/// How a running job goes back to the queue.
+struct Requeue<'a> {
+    /// Due then (a pending job that takes over: no earlier).
+    run_at: i64,
+    /// Its lane (`None`: the same); a pending job that takes over gets the busier of its own
+    /// and this one (`preview` over `fast`).
+    lane: Option<&'a str>,
+    /// Kept as the job's last error (`None`: unchanged).
+    error: Option<&'a str>,
+    /// The attempt does not count.
+    refund: bool,
+    /// How the job's end reads when a pending job takes over: `<what> into job N)`.
+    what: &'a str,
+}
+
+/// Puts a job `lease` still holds back to pending as `how` says, or, when a job with its key
+/// became pending meanwhile, lets that one take over. Returns whether it acted.
+async fn requeue(
+    conn: &mut SqliteConnection,
+    id: i64,
+    lease: &str,
+    how: &Requeue<'_>,
+    now: i64,
+) -> StoreResult<bool> {
+    let Some(sibling) = pending_sibling(conn, id, lease).await? else {
+        return Ok(false);
+    };
+    let Some(sibling) = sibling else {
+        sqlx::query(
+            "UPDATE jobs SET state = 'pending', run_at = ?2, lane = COALESCE(?3, lane), \
+                 attempt = MAX(attempt - ?4, 0), last_error = COALESCE(?5, last_error), \
+                 lease = NULL, lease_until = NULL, updated_at = ?6 WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(how.run_at)
+        .bind(how.lane)
+        .bind(i64::from(how.refund))
+        .bind(how.error)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        return Ok(true);
+    };
+    sqlx::query(
+        "UPDATE jobs SET run_at = MAX(run_at, ?2), \
+             lane = CASE WHEN ?3 = 'preview' THEN ?3 ELSE lane END, updated_at = ?4 WHERE id = ?1",
+    )
+    .bind(sibling)
+    .bind(how.run_at)
+    .bind(how.lane)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let note = format!("{} into job {sibling})", how.what);
+    hand_over(conn, id, sibling, &note, now).await?;
+    Ok(true)
+}
+
+/// For a job `lease` still holds (`None` when it does not): the pending job with its key, if any.
+async fn pending_sibling(
+    conn: &mut SqliteConnection,
+    id: i64,
+    lease: &str,
+) -> StoreResult<Option<Option<i64>>> {
     let key: Option<String> = sqlx::query_scalar(
         "SELECT coalesce_key FROM jobs WHERE id = ?1 AND lease = ?2 AND state = 'running'",
     )
@@ -315,31 +441,23 @@ pub(super) async fn retry(
     .bind(lease)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(key) = key else { return Ok(false) };
+    let Some(key) = key else { return Ok(None) };
     let sibling: Option<i64> =
         sqlx::query_scalar("SELECT id FROM jobs WHERE coalesce_key = ?1 AND state = 'pending'")
             .bind(&key)
             .fetch_optional(&mut *conn)
             .await?;
-    let Some(sibling) = sibling else {
-        sqlx::query(
-            "UPDATE jobs SET state = 'pending', run_at = ?2, lease = NULL, lease_until = NULL, \
-                 last_error = ?3, updated_at = ?4 WHERE id = ?1",
-        )
-        .bind(id)
-        .bind(run_at)
-        .bind(reason)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        return Ok(true);
-    };
-    sqlx::query("UPDATE jobs SET run_at = MAX(run_at, ?2), updated_at = ?3 WHERE id = ?1")
-        .bind(sibling)
-        .bind(run_at)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+    Ok(Some(sibling))
+}
+
+/// Ends job `id` `done` with `note`; `sibling`, which takes over, gets its deliveries.
+async fn hand_over(
+    conn: &mut SqliteConnection,
+    id: i64,
+    sibling: i64,
+    note: &str,
+    now: i64,
+) -> StoreResult<()> {
     sqlx::query(
         "INSERT OR IGNORE INTO delivery_jobs (delivery_id, job_id) \
          SELECT delivery_id, ?2 FROM delivery_jobs WHERE job_id = ?1",
@@ -349,17 +467,15 @@ pub(super) async fn retry(
     .execute(&mut *conn)
     .await?;
     sqlx::query(
-        "UPDATE jobs SET state = 'done', lease = NULL, lease_until = NULL, \
-             last_error = ?2 || ' (retry coalesced into job ' || ?3 || ')', updated_at = ?4 \
-         WHERE id = ?1",
+        "UPDATE jobs SET state = 'done', lease = NULL, lease_until = NULL, last_error = ?2, \
+             updated_at = ?3 WHERE id = ?1",
     )
     .bind(id)
-    .bind(reason)
-    .bind(sibling)
+    .bind(note)
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    Ok(true)
+    Ok(())
 }
 
 pub(super) async fn put_pr_state(
@@ -385,11 +501,13 @@ pub(super) async fn put_pr_state(
 pub struct Pruned {
     pub jobs: u64,
     pub deliveries: u64,
+    /// Command tickets (`command_tickets`).
+    pub tickets: u64,
 }
 
-/// Deletes up to `limit` finished (done or dead) jobs last touched before `before`, and up to
-/// `limit` deliveries received before `before` whose jobs are all finished. Pending and running
-/// work is never touched.
+/// Deletes up to `limit` finished (done or dead) jobs last touched before `before`, up to
+/// `limit` deliveries received before `before` whose jobs are all finished, and up to `limit`
+/// command tickets issued before `before`. Pending and running work is never touched.
 pub(super) async fn prune(
     conn: &mut SqliteConnection,
     before: i64,
@@ -416,5 +534,10 @@ pub(super) async fn prune(
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    Ok(Pruned { jobs, deliveries })
+    let tickets = super::tickets::prune(conn, before, limit).await?;
+    Ok(Pruned {
+        jobs,
+        deliveries,
+        tickets,
+    })
 }

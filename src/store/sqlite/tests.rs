@@ -4,6 +4,9 @@ use std::time::Duration;
 use super::*;
 use crate::event::{DeliveryId, Event, ForgeKind, PrAction, PrNumber, Sha};
 
+/// Lanes, fairness between repositories, command tickets.
+mod lanes;
+
 fn pr(number: u64) -> PrRef {
     PrRef {
         forge: ForgeKind::GitHub,
@@ -47,13 +50,32 @@ async fn record(store: &SqliteStore, id: &str, number: u64) -> Recorded {
 
 async fn claim(store: &SqliteStore, worker: &str) -> Option<ClaimedJob> {
     store
-        .claim_job(worker, Duration::from_secs(60))
+        .claim_job(worker, Duration::from_secs(60), None)
         .await
         .expect("claim")
 }
 
 async fn stats(store: &SqliteStore) -> QueueStats {
     store.queue_stats().await.expect("stats")
+}
+
+/// The jobs delivery `id` is linked to, oldest first.
+async fn delivery_jobs(store: &SqliteStore, id: &str) -> Vec<i64> {
+    sqlx::query_scalar("SELECT job_id FROM delivery_jobs WHERE delivery_id = ?1 ORDER BY job_id")
+        .bind(id)
+        .fetch_all(&store.readers)
+        .await
+        .expect("links")
+}
+
+/// `next`, the job pending beside `running` for delivery `d1`, took over from it.
+async fn assert_took_over(store: &SqliteStore, running: &ClaimedJob, next: &ClaimedJob) {
+    assert_ne!(next.id, running.id);
+    assert_eq!(
+        delivery_jobs(store, "d1").await,
+        vec![running.id, next.id],
+        "d1 is now served by the newer job"
+    );
 }
 
 async fn scalar_i64(store: &SqliteStore, sql: &'static str) -> i64 {
@@ -163,7 +185,7 @@ async fn an_expired_lease_is_taken_over_and_the_old_worker_cannot_clobber_it() {
     let store = memory().await;
     record(&store, "d1", 1).await;
     let old = store
-        .claim_job("w1", Duration::from_millis(300))
+        .claim_job("w1", Duration::from_millis(300), None)
         .await
         .expect("claim")
         .expect("job");
@@ -204,7 +226,7 @@ async fn an_extended_lease_is_not_taken_over() {
     let store = memory().await;
     record(&store, "d1", 1).await;
     let job = store
-        .claim_job("w1", Duration::from_millis(100))
+        .claim_job("w1", Duration::from_millis(100), None)
         .await
         .expect("claim")
         .expect("job");
@@ -283,18 +305,7 @@ async fn a_retry_coalesces_into_a_newer_pending_job_and_keeps_the_backoff() {
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     let next = claim(&store, "w").await.expect("the newer job");
-    assert_ne!(next.id, running.id);
-    let d1_jobs: Vec<i64> = sqlx::query_scalar(
-        "SELECT job_id FROM delivery_jobs WHERE delivery_id = 'd1' ORDER BY job_id",
-    )
-    .fetch_all(&store.readers)
-    .await
-    .expect("links");
-    assert_eq!(
-        d1_jobs,
-        vec![running.id, next.id],
-        "d1 is now served by the newer job"
-    );
+    assert_took_over(&store, &running, &next).await;
 }
 
 #[tokio::test]
@@ -529,7 +540,8 @@ async fn prune_forgets_finished_work_but_never_pending_or_running_work() {
         pruned,
         Pruned {
             jobs: 1,
-            deliveries: 1
+            deliveries: 1,
+            tickets: 0,
         }
     );
     let kept: Vec<String> = sqlx::query_scalar("SELECT id FROM deliveries ORDER BY id")

@@ -14,8 +14,9 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::ops::{self, ClaimedRow, DeliveryRow, JobRow};
+use super::tickets::{self, TicketRow};
 use super::{audit, gates, now_ms, votes};
-use crate::store::{Recorded, StoreError, StoreResult};
+use crate::store::{CommandTicket, Recorded, ReplyState, StoreError, StoreResult};
 
 /// How the writer batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +53,13 @@ pub(super) enum Op {
         worker: String,
         lease: String,
         lease_ms: i64,
+        /// `Lane::as_str`; any lane when `None`.
+        lane: Option<&'static str>,
+    },
+    Move {
+        id: i64,
+        lease: String,
+        lane: &'static str,
     },
     Complete {
         id: i64,
@@ -118,6 +126,14 @@ pub(super) enum Op {
         pr_key: String,
         login: String,
     },
+    Ticket {
+        row: TicketRow,
+        per_minute: i64,
+    },
+    SetReply {
+        comment_key: String,
+        state: ReplyState,
+    },
 }
 
 /// What a write answered.
@@ -131,6 +147,7 @@ pub(super) enum Reply {
     Audited(Box<crate::audit::AuditRecord>),
     /// Whether a vote (or a once-only audit entry) was new.
     Voted(bool),
+    Ticket(CommandTicket),
     Done,
 }
 
@@ -272,7 +289,11 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> StoreResult<Reply> {
             worker,
             lease,
             lease_ms,
-        } => Reply::Claimed(ops::claim(conn, worker, lease, *lease_ms, now).await?),
+            lane,
+        } => Reply::Claimed(ops::claim(conn, worker, lease, *lease_ms, *lane, now).await?),
+        Op::Move { id, lease, lane } => {
+            Reply::Leased(ops::relane(conn, *id, lease, lane, now).await?)
+        }
         Op::Complete { id, lease } => Reply::Leased(ops::complete(conn, *id, lease, now).await?),
         Op::Extend {
             id,
@@ -344,6 +365,13 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> StoreResult<Reply> {
         }
         Op::AddPrAuthor { pr_key, login } => {
             votes::add_author(conn, pr_key, login, now).await?;
+            Reply::Done
+        }
+        Op::Ticket { row, per_minute } => {
+            Reply::Ticket(tickets::issue(conn, row, *per_minute, now).await?)
+        }
+        Op::SetReply { comment_key, state } => {
+            tickets::set_reply(conn, comment_key, *state).await?;
             Reply::Done
         }
     })

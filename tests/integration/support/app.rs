@@ -124,6 +124,10 @@ pub struct Options {
     pub pulumi_keys: &'static str,
     /// More `[server]` keys, e.g. `max_connections = 3\n`.
     pub server_keys: &'static str,
+    /// `[worker] max_attempts`.
+    pub max_attempts: u32,
+    /// More `[worker]` keys, e.g. `command_rate_per_minute = 2\n`.
+    pub worker_keys: &'static str,
 }
 
 impl Default for Options {
@@ -139,6 +143,8 @@ impl Default for Options {
             extra: "",
             pulumi_keys: "",
             server_keys: "",
+            max_attempts: 8,
+            worker_keys: "",
         }
     }
 }
@@ -158,7 +164,7 @@ pub fn config_toml(
          {forge}\n\
          [pulumi]\ncommand = {command}\ntimeout_secs = {timeout}\nmax_concurrent = 2\nallow_fork_prs = {fork}\nsandbox = {sandbox}\ninstall = {install}\n{repositories}{pulumi_keys}\n\
          [pulumi.env]\nAWS_REGION = \"us-east-1\"\nPULUMI_ACCESS_TOKEN = {token}\n\n\
-         [worker]\nconcurrency = 2\nlease_secs = {lease}\nmax_attempts = 8\n{extra}",
+         [worker]\nconcurrency = 2\nlease_secs = {lease}\nmax_attempts = {attempts}\n{worker_keys}{extra}",
         listen = toml_string(listen),
         max_body = options.max_body_bytes,
         store = toml_string(&format!("sqlite://{}", db.display())),
@@ -172,6 +178,8 @@ pub fn config_toml(
             .map(|r| format!("repositories = {}\n", toml_string(r)))
             .unwrap_or_default(),
         lease = options.lease_secs,
+        attempts = options.max_attempts,
+        worker_keys = options.worker_keys,
         pulumi_keys = options.pulumi_keys,
         server_keys = options.server_keys,
         extra = options.extra,
@@ -362,6 +370,10 @@ pub trait Forge: Sized {
     fn comments_path(&self, number: u64) -> String;
     /// The API path prefix where commit statuses are created.
     fn statuses_path(&self) -> String;
+    /// The API path prefix where head archives are downloaded.
+    fn archive_path(&self) -> String;
+    /// The API path where iamgate reacts to comment `id` on PR `number`.
+    fn reactions_path(&self, number: u64, id: u64) -> String;
     /// The next `count` `method` calls under `path`, after `skip` that pass, fail with `fault`.
     fn fail(&self, method: &str, path: &str, skip: usize, count: usize, fault: Fail);
     /// Drops every fault not yet used up.
@@ -692,6 +704,7 @@ impl<F: Forge> TestApp<F> {
         loop {
             let run = self.service.worker().run_until_idle().await.unwrap();
             total.completed += run.completed;
+            total.moved += run.moved;
             total.retried += run.retried;
             total.dead_lettered += run.dead_lettered;
             total.lease_lost += run.lease_lost;

@@ -520,6 +520,12 @@ impl Forge for FakeGitHub {
     fn statuses_path(&self) -> String {
         format!("/repos/{REPO}/statuses/")
     }
+    fn archive_path(&self) -> String {
+        format!("/repos/{REPO}/tarball")
+    }
+    fn reactions_path(&self, _number: u64, id: u64) -> String {
+        format!("/repos/{REPO}/issues/comments/{id}/reactions")
+    }
     fn fail(&self, method: &str, path: &str, skip: usize, count: usize, fault: Fail) {
         let fault = match fault {
             Fail::Error500 => fake_github::Fault::Error500,

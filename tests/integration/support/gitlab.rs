@@ -524,6 +524,12 @@ impl Forge for FakeGitLab {
     fn statuses_path(&self) -> String {
         self.api("/statuses/")
     }
+    fn archive_path(&self) -> String {
+        self.api("/repository/archive")
+    }
+    fn reactions_path(&self, number: u64, id: u64) -> String {
+        self.api(&format!("/merge_requests/{number}/notes/{id}/award_emoji"))
+    }
     fn fail(&self, method: &str, path: &str, skip: usize, count: usize, fault: Fail) {
         let fault = match fault {
             Fail::Error500 => fake_gitlab::Fault::Error500,
