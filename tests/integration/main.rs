@@ -21,3 +21,4 @@ mod sandbox;
 mod scenarios;
 mod secrets;
 mod support;
+mod tampering;

@@ -65,6 +65,10 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
         ],
     ),
     ("worker", &["concurrency", "lease_secs", "max_attempts"]),
+    (
+        "audit",
+        &["key", "key_file", "previous_keys", "previous_keys_file"],
+    ),
 ];
 
 /// The secrets that can also be given as a file to read (`<key>_file`, or the variable
@@ -74,6 +78,8 @@ const FROM_FILE: &[&str] = &[
     "gitlab.token",
     "gitlab.webhook_secret",
     "gitlab.signing_token",
+    "audit.key",
+    "audit.previous_keys",
 ];
 
 /// The free-form string map inside `[pulumi]`.
