@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::Request;
-use demo_repo::{BASE, PR, REPO, REPO_CONFIG, fake_pulumi, pull_request_payload};
+use demo_repo::{BASE, PR, REPO, REPO_CONFIG, audit_key_file, fake_pulumi, pull_request_payload};
 use fakes::fake_github::{FakeGitHub, PrSpec};
 use iamgate::app::Service;
 use iamgate::config::{Secret, ServerConfig};
@@ -78,11 +78,13 @@ async fn run(iterations: usize) {
         &format!(
             "[server]\nlisten = \"127.0.0.1:0\"\n[store]\nurl = \"sqlite://{}\"\n\
              [github]\napp_id = {}\nprivate_key_path = \"{root}/tests/fixtures/keys/test-app.private-key.pem\"\n\
-             webhook_secret = \"{SECRET}\"\napi_url = \"{}\"\n[pulumi]\ncommand = \"{}\"\nsandbox = {sandbox}\n",
+             webhook_secret = \"{SECRET}\"\napi_url = \"{}\"\n[pulumi]\ncommand = \"{}\"\nsandbox = {sandbox}\n\
+             [audit]\nkey_file = \"{}\"\n",
             work.path().join("iamgate.db").display(),
             github.app_id(),
             github.url(),
-            pulumi.display()
+            pulumi.display(),
+            audit_key_file(work.path()).unwrap().display()
         ),
         std::iter::empty(),
     )

@@ -39,8 +39,8 @@ mod demo_repo;
 
 use anyhow::Context;
 use demo_repo::{
-    BASE, ManualDelivery, PR, REPO, REPO_CONFIG, RunningServer, fake_pulumi, free_port,
-    keep_running, rand_u64,
+    BASE, ManualDelivery, PR, REPO, REPO_CONFIG, RunningServer, audit_key_file, fake_pulumi,
+    free_port, keep_running, rand_u64,
 };
 use fakes::fake_gitlab::{FakeGitLab, MrSpec};
 use iamgate::config::ServerConfig;
@@ -84,6 +84,9 @@ async fn main() -> anyhow::Result<()> {
     let port = free_port()?;
     let secret = format!("demo-secret-{:016x}", rand_u64());
     let config_path = work.path().join("server.toml");
+    let secrets = work.path().join("secrets");
+    std::fs::create_dir(&secrets)?;
+    let audit_key = audit_key_file(&secrets)?;
     let config_text = format!(
         r#"[server]
 listen = "127.0.0.1:{port}"
@@ -99,7 +102,11 @@ timeout_secs = 60
 # The demo's pulumi is a stand-in that replays a preview; real previews run the pull request's
 # code and keep the default, the bubblewrap sandbox.
 sandbox = false
+[audit]
+# The audit trail's key: kept out of the store (here a fresh one, in a directory of its own).
+key_file = "{audit_key}"
 "#,
+        audit_key = audit_key.display(),
         store = work.path().join("iamgate.db").display(),
         url = gitlab.url(),
         token = gitlab.token(),

@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::audit::{self, AuditKey, AuditKeys};
 use crate::config::ServerConfig;
 use crate::forge::MembershipCache;
 use crate::forge::github::GitHubApp;
@@ -57,11 +58,13 @@ impl Service {
     /// Opens the store (creating and migrating it), builds the forge clients and the runner.
     /// Must run inside a Tokio runtime.
     pub async fn build(config: &ServerConfig) -> anyhow::Result<Service> {
+        let keys = audit_keys(config)?;
         let store = Arc::new(
-            SqliteStore::open(&config.store.url)
+            SqliteStore::open(&config.store.url, keys)
                 .await
                 .with_context(|| format!("store.url: cannot open `{}`", config.store.url))?,
         );
+        check_audit_chain(&store).await?;
         let github = match &config.github {
             None => None,
             Some(gh) => Some(
@@ -221,6 +224,61 @@ impl Service {
         tracing::info!("server stopped");
         Ok(())
     }
+}
+
+/// The audit keys of the config (validated there: this only fails on a config built by hand).
+pub fn audit_keys(config: &ServerConfig) -> anyhow::Result<AuditKeys> {
+    let key = |secret: &crate::config::Secret, path: &str| {
+        AuditKey::from_hex(secret.expose()).with_context(|| format!("{path}: invalid"))
+    };
+    let current = key(&config.audit.key, "audit.key")?;
+    let previous = config
+        .audit
+        .previous_keys
+        .iter()
+        .map(|k| key(k, "audit.previous_keys"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(AuditKeys::new(current, previous))
+}
+
+/// Verifies the whole audit chain before serving, with the config's keys: a store whose trail
+/// was altered, or whose records name a key the config lacks, does not start (every vote the
+/// gate counts is checked against that trail). Logs the head, so that a log kept elsewhere can
+/// later show a truncation (`iamgate audit --verify --expect-head`).
+async fn check_audit_chain(store: &SqliteStore) -> anyhow::Result<()> {
+    let keys = store.audit_keys();
+    let chain = store
+        .audit_chain()
+        .await
+        .context("cannot read the audit trail")?;
+    let verified = audit::verify(&chain, keys).map_err(|tampered| {
+        let ids = keys.ids();
+        anyhow::anyhow!(
+            "{tampered}. The store's audit trail does not verify with the [audit] keys ({}): \
+             iamgate does not serve on it. Check it with `iamgate audit --verify`; see \
+             docs/audit.md",
+            ids.join(", ")
+        )
+    })?;
+    let newest_key = verified.spans.last().and_then(|span| span.key.clone());
+    if let Some(newest) = &newest_key
+        && newest != keys.current().id()
+    {
+        tracing::info!(
+            previous = %newest,
+            key = %keys.current().id(),
+            "audit key rotated: new records are keyed with the new key and link to the last one under the old"
+        );
+    }
+    metrics::gauge!(crate::store::sqlite::AUDIT_RECORDS_METRIC).set(verified.count as f64);
+    tracing::info!(
+        records = verified.count,
+        unkeyed = verified.unkeyed,
+        key = %keys.current().id(),
+        link = %verified.head,
+        "audit chain verified; head"
+    );
+    Ok(())
 }
 
 /// How previews are isolated: the sandbox, checked by starting one; off only when the config

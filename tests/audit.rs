@@ -1,6 +1,8 @@
 //! `iamgate audit` through the real binary: records appended through the library are exported
 //! as JSON and CSV with filters, and a database tampered with through SQL (triggers dropped,
-//! rows altered, deleted or inserted) fails `--verify` with the position of the break.
+//! rows altered, deleted, inserted or rehashed without the audit key) fails `--verify` with the
+//! position of the break; a chain cut back to an earlier head fails against the head saved
+//! before; records written before the key and under a rotated key verify.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use iamgate::audit::{AuditEntry, AuditEvent, GateState, Timestamp};
+use iamgate::audit::{AuditEntry, AuditEvent, AuditKey, AuditKeys, GateState, Timestamp};
 use iamgate::event::{ForgeKind, Login, PrNumber, PrRef, RepoName, Sha};
 use iamgate::store::Store;
 use iamgate::store::sqlite::SqliteStore;
@@ -115,19 +117,58 @@ fn entries() -> Vec<AuditEntry> {
     ]
 }
 
-/// A store file with [`entries`] in it.
+/// The audit key of these tests (hex), and one used before it.
+const KEY: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+const OLD_KEY: &str = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752";
+
+fn key(hex: &str) -> AuditKey {
+    AuditKey::from_hex(hex).unwrap()
+}
+
+/// `KEY` in a file beside the database (`audit.key`), as `--key-file` takes it.
+fn key_file(path: &Path) -> PathBuf {
+    let file = path.with_file_name("audit.key");
+    if !file.exists() {
+        std::fs::write(&file, format!("{KEY}\n")).unwrap();
+    }
+    file
+}
+
+/// A store file with [`entries`] in it, keyed with `KEY`.
 fn store() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("iamgate.db");
-    let url = format!("sqlite://{}", path.display());
+    append(&path, AuditKeys::new(key(KEY), Vec::new()), entries());
+    key_file(&path);
+    (dir, path)
+}
+
+/// Appends `entries` through the library's store, keyed with `keys`' current key.
+fn append(path: &Path, keys: AuditKeys, entries: Vec<AuditEntry>) {
     runtime().block_on(async {
-        let store = SqliteStore::open(&url).await.unwrap();
-        for entry in entries() {
+        let store = SqliteStore::open(&url(path), keys).await.unwrap();
+        for entry in entries {
             store.append_audit(entry).await.unwrap();
         }
         store.close().await;
     });
-    (dir, path)
+}
+
+/// `iamgate audit --verify` on the file, with `KEY`.
+fn verify(path: &Path) -> Command {
+    let mut cmd = iamgate();
+    cmd.args(["audit", "--verify", "--store", &url(path), "--key-file"])
+        .arg(key_file(path));
+    cmd
+}
+
+/// What `--verify` prints after its `ok` line for [`store`]'s records.
+fn keyed_lines(records: usize) -> String {
+    format!(
+        "keyed: records 1-{records} with key {}\nvotes: 0 command votes, each its keyed audit \
+         record; 0 approvals bound to a commit, each MACed\n",
+        key(KEY).id()
+    )
 }
 
 fn url(path: &Path) -> String {
@@ -258,24 +299,23 @@ fn an_intact_trail_verifies() {
     let (_dir, path) = store();
     let records = json(&path, &[]);
     let head = records[5]["hash"].as_str().unwrap().to_owned();
-    iamgate()
-        .args(["audit", "--verify", "--store", &url(&path)])
+    assert_eq!(records[5]["key_id"], key(KEY).id());
+    verify(&path)
         .assert()
         .success()
-        .stdout(format!("ok: 6 records, head {head}\n"));
+        .stdout(format!("ok: 6 records, head {head}\n{}", keyed_lines(6)));
     // With a filter, the whole chain is checked first, then the export follows.
-    let out = iamgate()
-        .args([
-            "audit",
-            "--verify",
-            "--repo",
-            "acme/web",
-            "--store",
-            &url(&path),
-        ])
+    let out = verify(&path)
+        .args(["--repo", "acme/web"])
         .assert()
         .success()
-        .stderr(format!("iamgate: ok: 6 records, head {head}\n"));
+        .stderr(format!(
+            "iamgate: ok: 6 records, head {head}\n{}",
+            keyed_lines(6)
+                .lines()
+                .map(|line| format!("iamgate: {line}\n"))
+                .collect::<String>()
+        ));
     let exported: Vec<serde_json::Value> =
         serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(seqs(&exported), [3, 6]);
@@ -293,10 +333,10 @@ fn auditing_leaves_the_file_exactly_as_it_was() {
         ],
     );
     let before = std::fs::read(&path).unwrap();
-    iamgate()
-        .args(["audit", "--verify", "--store", &url(&path)])
+    verify(&path)
         .assert()
-        .success();
+        .success()
+        .stdout(predicate::str::contains("votes:").not());
     json(&path, &[]);
     assert_eq!(
         std::fs::read(&path).unwrap(),
@@ -313,15 +353,8 @@ fn auditing_leaves_the_file_exactly_as_it_was() {
 
 /// `--verify` fails (exit 1), names `expected` on stderr and exports nothing.
 fn detects(path: &Path, expected: &str) {
-    iamgate()
-        .args([
-            "audit",
-            "--verify",
-            "--format",
-            "csv",
-            "--store",
-            &url(path),
-        ])
+    verify(path)
+        .args(["--format", "csv"])
         .assert()
         .code(1)
         .stdout("")
@@ -343,26 +376,81 @@ fn an_altered_record_is_detected_at_its_position() {
     );
 }
 
-#[test]
-fn an_altered_and_rehashed_record_breaks_the_next_link() {
-    let (_dir, path) = store();
-    // Rewrite record 2 and give it a correct hash: it verifies, the next one no longer links.
-    let (prev_hash, record): (String, String) = runtime().block_on(async {
-        let mut conn = SqliteConnection::connect(&url(&path)).await.unwrap();
+/// Record 2 of the file, as stored: its `prev_hash` and `record`.
+fn second_record(path: &Path) -> (String, String) {
+    runtime().block_on(async {
+        let mut conn = SqliteConnection::connect(&url(path)).await.unwrap();
         sqlx::query_as("SELECT prev_hash, record FROM audit_log WHERE seq = 2")
             .fetch_one(&mut conn)
             .await
             .unwrap()
-    });
-    let forged = record.replace("alice", "eve");
-    assert_ne!(forged, record);
-    let hash = iamgate::audit::chain::link_hash(&prev_hash, &forged);
+    })
+}
+
+/// Replaces record 2 with `record` and `hash`.
+fn rewrite_second(path: &Path, record: &str, hash: &str) {
     tamper(
-        &path,
+        path,
         &[&format!(
             "UPDATE audit_log SET record = '{}', hash = '{hash}' WHERE seq = 2",
-            forged.replace('\'', "''")
+            record.replace('\'', "''")
         )],
+    );
+}
+
+#[test]
+fn an_altered_record_rehashed_without_the_key_is_detected_at_its_position() {
+    // As the unkeyed chain allowed: plain SHA-256 over the forged record.
+    let (_dir, path) = store();
+    let (prev_hash, record) = second_record(&path);
+    let forged = record.replace("alice", "eve");
+    assert_ne!(forged, record);
+    rewrite_second(
+        &path,
+        &forged,
+        &iamgate::audit::chain::link_hash(&prev_hash, &forged),
+    );
+    detects(
+        &path,
+        "record 2 (row id 2): its content does not match its hash",
+    );
+    // The same without its key id: an unkeyed record after a keyed one.
+    let (_dir, path) = store();
+    let unkeyed = forged.replace(&format!(",\"key_id\":\"{}\"", key(KEY).id()), "");
+    assert_ne!(unkeyed, forged);
+    rewrite_second(
+        &path,
+        &unkeyed,
+        &iamgate::audit::chain::link_hash(&prev_hash, &unkeyed),
+    );
+    detects(
+        &path,
+        "record 2 (row id 2): it is not keyed, but records before it are",
+    );
+    // Under a key of the forger's own, named as the real one.
+    let (_dir, path) = store();
+    let guess = AuditKey::from_bytes(vec![7; 32]).unwrap();
+    rewrite_second(
+        &path,
+        &forged,
+        &iamgate::audit::chain::link_mac(&guess, &prev_hash, &forged),
+    );
+    detects(
+        &path,
+        "record 2 (row id 2): its content does not match its hash",
+    );
+}
+
+#[test]
+fn an_altered_record_rehashed_with_the_key_breaks_the_next_link() {
+    // Whoever holds the key can rewrite one record; the next one no longer links to it.
+    let (_dir, path) = store();
+    let (prev_hash, record) = second_record(&path);
+    let forged = record.replace("alice", "eve");
+    rewrite_second(
+        &path,
+        &forged,
+        &iamgate::audit::chain::link_mac(&key(KEY), &prev_hash, &forged),
     );
     detects(
         &path,
@@ -406,6 +494,164 @@ fn deleting_the_newest_records_is_detected() {
 }
 
 #[test]
+fn a_chain_cut_back_with_its_head_fails_against_a_saved_head() {
+    let (_dir, path) = store();
+    let saved = json(&path, &[])[5]["hash"].as_str().unwrap().to_owned();
+    verify(&path)
+        .args(["--expect-head", &saved])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "expected head {saved}: held\n"
+        )));
+    // The newest record deleted and the head rewound onto the one before: consistent.
+    tamper(
+        &path,
+        &[
+            "DELETE FROM audit_log WHERE seq = 6",
+            "UPDATE audit_head SET count = 5, hash = (SELECT hash FROM audit_log WHERE seq = 5)",
+        ],
+    );
+    verify(&path)
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("ok: 5 records"));
+    verify(&path)
+        .args(["--expect-head", &saved.to_uppercase()])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains(format!(
+            "the audit trail was altered: the chain (5 records) does not hold the expected head \
+             {}",
+            saved.to_uppercase()
+        )));
+    verify(&path)
+        .args(["--expect-head", "5f0c"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(
+            "--expect-head `5f0c`: expected a link",
+        ));
+}
+
+#[test]
+fn verifying_needs_the_key_the_records_name() {
+    let (_dir, path) = store();
+    iamgate()
+        .args(["audit", "--verify", "--store", &url(&path)])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("--verify needs the audit key"));
+    let other = path.with_file_name("other.key");
+    std::fs::write(&other, OLD_KEY).unwrap();
+    iamgate()
+        .args(["audit", "--verify", "--store", &url(&path), "--key-file"])
+        .arg(&other)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "record 1 (row id 1): it is keyed with the audit key `{}`, which is not among the keys given",
+            key(KEY).id()
+        )));
+    let short = path.with_file_name("short.key");
+    std::fs::write(&short, "abcd").unwrap();
+    iamgate()
+        .args(["audit", "--verify", "--store", &url(&path), "--key-file"])
+        .arg(&short)
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("short.key`: too short"));
+    // Exporting needs no key.
+    json(&path, &[]);
+}
+
+#[test]
+fn records_under_a_rotated_key_verify_with_the_previous_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("iamgate.db");
+    let mut first = entries();
+    let then = first.split_off(3);
+    append(&path, AuditKeys::new(key(OLD_KEY), Vec::new()), first);
+    append(&path, AuditKeys::new(key(KEY), vec![key(OLD_KEY)]), then);
+    let old = dir.path().join("old.key");
+    std::fs::write(&old, OLD_KEY).unwrap();
+    verify(&path)
+        .arg("--key-file")
+        .arg(&old)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "keyed: records 1-3 with key {}\nkeyed: records 4-6 with key {}\n",
+            key(OLD_KEY).id(),
+            key(KEY).id()
+        )));
+    // The first record under the new key links to the last under the old.
+    let records = json(&path, &[]);
+    assert_eq!(records[3]["prev_hash"], records[2]["hash"]);
+    verify(&path)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "record 1 (row id 1): it is keyed with the audit key",
+        ));
+}
+
+#[test]
+fn records_from_before_the_key_verify_as_the_unkeyed_start_of_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("iamgate.db");
+    // A store as an earlier iamgate left it: three unkeyed records.
+    append(&path, AuditKeys::new(key(KEY), Vec::new()), Vec::new());
+    let mut legacy = entries();
+    let keyed = legacy.split_off(3);
+    let mut head = iamgate::audit::chain::empty_head();
+    let mut statements = Vec::new();
+    for entry in &legacy {
+        let record = iamgate::audit::chain::link_unkeyed(&head, entry).unwrap();
+        statements.push(format!(
+            "INSERT INTO audit_log (seq, time, kind, repo, pr, record, prev_hash, hash) \
+             VALUES ({}, {}, '{}', '{}', {}, '{}', '{}', '{}')",
+            record.seq,
+            record.time_ms,
+            record.kind,
+            record.repo,
+            record.pr,
+            record.record.replace('\'', "''"),
+            record.prev_hash,
+            record.hash
+        ));
+        head = iamgate::audit::ChainHead {
+            count: record.seq,
+            hash: record.hash,
+        };
+    }
+    runtime().block_on(async {
+        // With the triggers standing: these records extend the chain as iamgate's did.
+        let mut conn = SqliteConnection::connect(&url(&path)).await.unwrap();
+        for statement in &statements {
+            sqlx::query(sqlx::AssertSqlSafe(statement.clone()))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        conn.close().await.unwrap();
+    });
+    append(&path, AuditKeys::new(key(KEY), Vec::new()), keyed);
+    verify(&path)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "unkeyed: records 1-3, written before the audit key (only a head saved from before \
+             can show that they were rewritten)\nkeyed: records 4-6 with key {}\n",
+            key(KEY).id()
+        )));
+    let records = json(&path, &[]);
+    assert!(records[2].get("key_id").is_none());
+    assert_eq!(records[3]["prev_hash"], records[2]["hash"]);
+}
+
+#[test]
 fn an_inserted_record_is_detected_at_its_position() {
     let (_dir, path) = store();
     tamper(
@@ -433,8 +679,9 @@ fn the_store_can_come_from_the_server_config() {
         format!(
             "[store]\nurl = \"{}\"\n\n[github]\napp_id = 1\n\
              private_key_path = \"tests/fixtures/keys/test-app.private-key.pem\"\n\
-             webhook_secret = \"0123456789abcdef0123\"\n",
-            url(&path)
+             webhook_secret = \"0123456789abcdef0123\"\n\n[audit]\nkey_file = \"{}\"\n",
+            url(&path),
+            key_file(&path).display()
         ),
     )
     .unwrap();
@@ -465,6 +712,10 @@ fn bad_input_exits_3_with_a_clear_message() {
         (
             vec!["--repo", "infra"],
             "--repo `infra`: expected OWNER/NAME",
+        ),
+        (
+            vec!["--verify", "--key-file", "/no/such/key"],
+            "--key-file `/no/such/key`: cannot read it",
         ),
     ] {
         iamgate()

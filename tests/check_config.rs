@@ -11,21 +11,40 @@ fn iamgate() -> Command {
     cmd
 }
 
+/// A test-only audit key: the example config names no key (it must not hold one), so its checks
+/// give it in the environment, as the example's header says.
+const AUDIT_KEY: &str = "3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b";
+
+/// The id `check-config` names [`AUDIT_KEY`] by.
+fn audit_key_id() -> String {
+    iamgate::audit::AuditKey::from_hex(AUDIT_KEY)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .id()
+        .to_owned()
+}
+
+/// `iamgate check-config config/server.example.toml` with [`AUDIT_KEY`] in the environment.
+fn check_example() -> Command {
+    let mut cmd = iamgate();
+    cmd.args(["check-config", "config/server.example.toml"])
+        .env("IAMGATE_AUDIT__KEY", AUDIT_KEY);
+    cmd
+}
+
 #[test]
 fn the_example_server_config_passes_and_says_how_previews_run() {
     let bwrap = std::process::Command::new("bwrap")
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    let check = iamgate()
-        .args(["check-config", "config/server.example.toml"])
-        .assert();
+    let check = check_example().assert();
     if bwrap {
-        check.success().stdout(
+        check.success().stdout(format!(
             "config/server.example.toml: ok\npreviews: in the bubblewrap sandbox, each run at \
                  most 4096 MiB of memory per process, 1024 processes and threads, 10240 MiB \
-                 written to disk\n",
-        );
+                 written to disk\naudit: records keyed with key {}\n",
+            audit_key_id()
+        ));
     } else {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -40,16 +59,50 @@ fn the_example_server_config_passes_and_says_how_previews_run() {
 
 #[test]
 fn without_the_sandbox_check_config_says_previews_are_not_sandboxed() {
+    check_example()
+        .env("IAMGATE_PULUMI__SANDBOX", "false")
+        .assert()
+        .success()
+        .stdout(format!(
+            "config/server.example.toml: ok\npreviews: NOT sandboxed ([pulumi] sandbox = false): \
+             the pull request's code runs as iamgate's own user, with no memory or process \
+             limit; each run at most 10240 MiB written to disk\naudit: records keyed with key {}\n",
+            audit_key_id()
+        ));
+}
+
+#[test]
+fn the_example_server_config_needs_an_audit_key_and_never_shows_it() {
     iamgate()
         .args(["check-config", "config/server.example.toml"])
         .env("IAMGATE_PULUMI__SANDBOX", "false")
         .assert()
-        .success()
-        .stdout(
-            "config/server.example.toml: ok\npreviews: NOT sandboxed ([pulumi] sandbox = false): \
-             the pull request's code runs as iamgate's own user, with no memory or process \
-             limit; each run at most 10240 MiB written to disk\n",
+        .code(3)
+        .stderr(
+            predicate::str::contains("config/server.example.toml: audit.key (line ").and(
+                predicate::str::contains(
+                    "missing: the audit trail's key, kept out of the store: create it with \
+                     `openssl rand -hex 32",
+                ),
+            ),
         );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let previous = dir.path().join("previous.keys");
+    std::fs::write(&previous, format!("{}\n", "ab".repeat(32))).expect("write");
+    let out = check_example()
+        .env("IAMGATE_PULUMI__SANDBOX", "false")
+        .env("IAMGATE_AUDIT__PREVIOUS_KEYS_FILE", &previous)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "audit: new records keyed with key {}; records under ",
+            audit_key_id()
+        )));
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        !stdout.contains(&AUDIT_KEY[..16]) && !stdout.contains("abab"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -94,8 +147,7 @@ fn a_broken_server_config_lists_every_problem_and_exits_3() {
 
 #[test]
 fn the_environment_is_checked_as_serve_would_apply_it() {
-    iamgate()
-        .args(["check-config", "config/server.example.toml"])
+    check_example()
         .env("IAMGATE_GITHUB__WEBHOOK_SECRET", "tiny-s3cret")
         .env("IAMGATE_SERVER__LISTN", "0.0.0.0:1")
         .assert()

@@ -1,7 +1,8 @@
 //! The demo repository shared by `examples/demo.rs`, `examples/demo_gitlab.rs` and
 //! `benches/pr_flow.rs`: `acme/infra` with one enrolled stack and a security review requirement,
 //! pull request #7, a fake `pulumi` that prints `examples/risky-preview.json`, `pull_request`
-//! deliveries in GitHub's shape, and a free port and a random secret for the server.
+//! deliveries in GitHub's shape, and a free port, a random secret and an audit key file for the
+//! server.
 
 use std::path::{Path, PathBuf};
 
@@ -71,6 +72,22 @@ pub fn free_port() -> std::io::Result<u16> {
 pub fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, RandomState};
     RandomState::new().hash_one(std::process::id())
+}
+
+/// Writes a fresh audit key (`[audit] key_file`, hex) to `dir/audit.key`, readable by its owner
+/// only, as `openssl rand -hex 32 > audit.key` would; a real server keeps it away from the store.
+pub fn audit_key_file(dir: &Path) -> std::io::Result<PathBuf> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = dir.join("audit.key");
+    let key: String = (0..4).map(|_| format!("{:016x}", rand_u64())).collect();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?
+        .write_all(format!("{key}\n").as_bytes())?;
+    Ok(path)
 }
 
 /// The real `iamgate serve` assembly (`app::Service`) running on the config's port.

@@ -55,6 +55,8 @@ pub fn to_csv(records: &[AuditRecord]) -> Result<String, ExportError> {
     out.push('\n');
     for record in records {
         let mut fields = fields(record)?;
+        // Chain metadata, like `prev_hash` and `hash`: not one of the event's details.
+        fields.remove(super::chain::KEY_FIELD);
         let mut cells: Vec<String> = CSV_COLUMNS[..9]
             .iter()
             .map(|column| cell(fields.remove(*column).as_ref()))
@@ -110,6 +112,7 @@ fn quote(cell: &str) -> String {
 mod tests {
     use super::*;
     use crate::audit::chain::{empty_head, link};
+    use crate::audit::key::AuditKey;
     use crate::audit::record::{AuditEntry, AuditEvent};
     use crate::audit::time::Timestamp;
     use crate::event::{ForgeKind, Login, PrNumber, RepoName, Sha};
@@ -123,6 +126,8 @@ mod tests {
             pr: PrNumber(12),
             head_sha: Some(Sha("a".repeat(40))),
             actor: Login::from("iamgate"),
+            actor_id: None,
+            source: None,
             event: AuditEvent::Analysis {
                 stacks: vec!["prod".into()],
                 score: 80,
@@ -130,7 +135,8 @@ mod tests {
                 fingerprint: Some("f".repeat(64)),
             },
         };
-        let first = link(&empty_head(), &analysis).expect("link");
+        let key = AuditKey::from_bytes(vec![5; 32]).expect("key");
+        let first = link(&empty_head(), &analysis, &key).expect("link");
         let head = crate::audit::record::ChainHead {
             count: 1,
             hash: first.hash.clone(),
@@ -144,7 +150,7 @@ mod tests {
             },
             ..analysis
         };
-        let second = link(&head, &refusal).expect("link");
+        let second = link(&head, &refusal, &key).expect("link");
         vec![first, second]
     }
 
@@ -157,6 +163,10 @@ mod tests {
         assert_eq!(value[0]["kind"], "analysis");
         assert_eq!(value[0]["score"], 80);
         assert_eq!(value[0]["seq"], 1);
+        assert_eq!(
+            value[0]["key_id"],
+            AuditKey::from_bytes(vec![5; 32]).expect("key").id()
+        );
         assert_eq!(value[1]["prev_hash"], records[0].hash.as_str());
         assert_eq!(value[1]["hash"], records[1].hash.as_str());
         assert_eq!(to_json(&[]).expect("json"), "[]\n");

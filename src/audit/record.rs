@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::time::Timestamp;
-use crate::event::{ForgeKind, Login, PrNumber, RepoName, Sha};
+use crate::event::{ForgeKind, Login, PrNumber, RepoName, Sha, UserId};
 pub use crate::gate::GateState;
 
 /// The actor of what iamgate itself does (analyses, dropped approvals, status changes).
@@ -27,6 +27,14 @@ pub struct AuditEntry {
     /// Who did it: a forge login, or [`APP_ACTOR`] for iamgate itself (the event's kind tells
     /// which is meant should a user be called `iamgate`).
     pub actor: Login,
+    /// The actor's account id, when known (the record of a vote carries it: membership is asked
+    /// about that account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_id: Option<UserId>,
+    /// What gave it, for the record of a vote: the vote's source (`comment:123:0`, the comment
+    /// and the command's line), which ties the vote the gate counts to this record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     #[serde(flatten)]
     pub event: AuditEvent,
 }
@@ -51,6 +59,8 @@ impl AuditEntry {
             pr: pr.number,
             head_sha: None,
             actor,
+            actor_id: None,
+            source: None,
             event,
         }
     }
@@ -65,7 +75,7 @@ impl AuditEntry {
 /// What happened. Serialized with its `kind` beside the fields (`"kind": "approval"`).
 ///
 /// Field names must not clash with [`AuditEntry`]'s (`time`, `forge`, `repo`, `pr`, `head_sha`,
-/// `actor`) nor with `seq`, `kind`, `prev_hash` and `hash`.
+/// `actor`, `actor_id`, `source`) nor with `seq`, `key_id`, `kind`, `prev_hash` and `hash`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AuditEvent {
@@ -178,11 +188,12 @@ pub struct AuditRecord {
     pub kind: String,
     pub repo: String,
     pub pr: i64,
-    /// The canonical JSON that was hashed: the entry and its `seq`.
+    /// The canonical JSON that was hashed: the entry, its `seq` and its `key_id`.
     pub record: String,
     /// The previous record's `hash` ([`super::chain::GENESIS`] for the first).
     pub prev_hash: String,
-    /// Hex SHA-256 of `prev_hash` followed by `record`.
+    /// The link: hex HMAC-SHA256 of `prev_hash` followed by `record`, under the key `record`
+    /// names (unkeyed SHA-256 for records written before the chain was keyed).
     pub hash: String,
 }
 

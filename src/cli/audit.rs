@@ -1,25 +1,34 @@
-//! `iamgate audit [--config FILE | --store URL] [--repo OWNER/NAME] [--since DATE]
-//! [--format json|csv] [--verify]`: exports the audit trail from the store, or verifies that it
-//! was not altered (the whole chain, whatever the filters). Exit codes: 0 done (and, with
+//! `iamgate audit [--config FILE | --store URL] [--key-file FILE]... [--repo OWNER/NAME]
+//! [--since DATE] [--format json|csv] [--verify [--expect-head LINK]]`: exports the audit trail
+//! from the store, or verifies that it was not altered (the whole chain, whatever the filters,
+//! with the audit keys, and the votes the gate counts). Exit codes: 0 done (and, with
 //! `--verify`, the chain is intact), 1 the chain was altered or the store failed, 2 usage,
-//! 3 invalid input (a bad date, repository or store URL, or an invalid config).
+//! 3 invalid input (a bad date, repository, link, key or store URL, no key to verify with, or an
+//! invalid config).
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
 use super::Outcome;
-use crate::audit::{self, AuditFilter, Timestamp, export};
+use crate::audit::{self, AuditFilter, AuditKey, AuditKeys, Timestamp, Verified, export};
 use crate::config::server::{ServerConfig, config_path, process_env};
 use crate::event::RepoName;
-use crate::store::sqlite::AuditReader;
+use crate::store::backing;
+use crate::store::sqlite::{AuditReader, VoteRow};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The server config (TOML) whose `[store]` to read. Default: the `IAMGATE_CONFIG` variable;
-    /// without either, the config comes from `IAMGATE_<SECTION>__<KEY>` variables.
+    /// The server config (TOML) whose `[store]` to read and whose `[audit]` keys to verify
+    /// with. Default: the `IAMGATE_CONFIG` variable; without either, the config comes from
+    /// `IAMGATE_<SECTION>__<KEY>` variables.
     #[arg(long, value_name = "FILE", conflicts_with = "store")]
     pub config: Option<PathBuf>,
+    /// A file holding an audit key (hex, as `[audit] key_file`), to verify with; repeat it for
+    /// each key of a rotated chain. Needed by `--verify` with `--store`.
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Vec<PathBuf>,
     /// Read this store instead of the config's: `sqlite://PATH` (e.g. a copy of the server's
     /// database handed to an auditor). The file must exist.
     #[arg(long, value_name = "URL")]
@@ -39,6 +48,11 @@ pub struct Args {
     /// successful check (the `ok` line then goes to stderr). An altered trail exits 1.
     #[arg(long)]
     pub verify: bool,
+    /// With --verify: a link (`hash`) you saved from an earlier run (its `head`, or the
+    /// `audit chain head` the server logs). The chain must still hold it: a chain cut back to
+    /// before it (its newest records deleted and its head rewound) fails.
+    #[arg(long, value_name = "LINK", requires = "verify")]
+    pub expect_head: Option<String>,
 }
 
 /// Export formats of `audit`.
@@ -53,9 +67,20 @@ pub fn run(args: &Args) -> Outcome {
         Ok(filter) => filter,
         Err(message) => return Outcome::InvalidInput(message),
     };
-    let url = match store_url(args) {
-        Ok(url) => url,
+    if let Some(link) = &args.expect_head
+        && !(link.len() == 64 && link.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Outcome::InvalidInput(format!(
+            "--expect-head `{link}`: expected a link: 64 hex digits, as `iamgate audit --verify` prints the head"
+        ));
+    }
+    let (url, config_keys) = match store_url(args) {
+        Ok(found) => found,
         Err(outcome) => return outcome,
+    };
+    let keys = match keys(args, config_keys) {
+        Ok(keys) => keys,
+        Err(message) => return Outcome::InvalidInput(message),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -68,7 +93,7 @@ pub fn run(args: &Args) -> Outcome {
             );
         }
     };
-    match runtime.block_on(audit(args, &url, &filter)) {
+    match runtime.block_on(audit(args, &url, &filter, keys.as_ref())) {
         Ok(output) => match super::write_stdout(&output) {
             Ok(()) => Outcome::Done,
             Err(e) => Outcome::Failed(e),
@@ -104,9 +129,35 @@ fn filter(args: &Args) -> Result<AuditFilter, String> {
     Ok(AuditFilter { repo, since })
 }
 
-/// The store to read: `--store`, else the server config's. Refuses a file that does not exist
-/// (opening it would create an empty store, which verifies).
-fn store_url(args: &Args) -> Result<String, Outcome> {
+/// The keys to verify with: the config's and those of `--key-file`. `None` when there are
+/// none, which only `--verify` minds.
+fn keys(args: &Args, from_config: Vec<AuditKey>) -> Result<Option<AuditKeys>, String> {
+    let mut keys = from_config;
+    for file in &args.key_file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("--key-file `{}`: cannot read it: {e}", file.display()))?;
+        let key = AuditKey::from_hex(&text)
+            .map_err(|e| format!("--key-file `{}`: {e}", file.display()))?;
+        keys.push(key);
+    }
+    if keys.is_empty() {
+        if args.verify {
+            return Err(
+                "--verify needs the audit key: give the server's config (--config, or \
+                 IAMGATE_CONFIG), or --key-file FILE with each key the trail was written with"
+                    .to_owned(),
+            );
+        }
+        return Ok(None);
+    }
+    let current = keys.remove(0);
+    Ok(Some(AuditKeys::new(current, keys)))
+}
+
+/// The store to read and the config's audit keys: `--store` (no keys), else the server
+/// config's. Refuses a file that does not exist (opening it would create an empty store, which
+/// verifies).
+fn store_url(args: &Args) -> Result<(String, Vec<AuditKey>), Outcome> {
     if let Some(url) = &args.store {
         let path = sqlite_path(url).map_err(Outcome::InvalidInput)?;
         if !path.is_file() {
@@ -115,7 +166,7 @@ fn store_url(args: &Args) -> Result<String, Outcome> {
                 path.display()
             )));
         }
-        return Ok(url.clone());
+        return Ok((url.clone(), Vec::new()));
     }
     let path = config_path(args.config.as_deref());
     let name = path
@@ -123,6 +174,9 @@ fn store_url(args: &Args) -> Result<String, Outcome> {
         .map_or_else(|| "environment".to_owned(), |p| p.display().to_string());
     let config = ServerConfig::load(path.as_deref(), process_env())
         .map_err(|problems| Outcome::InvalidInput(super::check_config::render(&name, &problems)))?;
+    let keys = crate::app::audit_keys(&config)
+        .map(|keys| keys.all().cloned().collect())
+        .map_err(|e| Outcome::InvalidInput(format!("{name}: {e:#}")))?;
     let url = config.store.url;
     let file = sqlite_path(&url)
         .map_err(|message| Outcome::InvalidInput(format!("{name}: store.url: {message}")))?;
@@ -132,7 +186,7 @@ fn store_url(args: &Args) -> Result<String, Outcome> {
             file.display()
         )));
     }
-    Ok(url)
+    Ok((url, keys))
 }
 
 /// The file of a `sqlite://PATH` URL.
@@ -151,27 +205,50 @@ fn sqlite_path(url: &str) -> Result<PathBuf, String> {
 
 /// Opens the store read-only (nothing in the file changes), verifies and/or exports, closes
 /// it. Returns what goes to stdout.
-async fn audit(args: &Args, url: &str, filter: &AuditFilter) -> anyhow::Result<String> {
+async fn audit(
+    args: &Args,
+    url: &str,
+    filter: &AuditFilter,
+    keys: Option<&AuditKeys>,
+) -> anyhow::Result<String> {
     let path = sqlite_path(url).map_err(anyhow::Error::msg)?;
     let store = AuditReader::open(&path)
         .await
         .with_context(|| format!("cannot open the store `{url}`"))?;
-    let result = read(&store, args, filter).await;
+    let result = read(&store, args, filter, keys).await;
     store.close().await;
     result
 }
 
-async fn read(store: &AuditReader, args: &Args, filter: &AuditFilter) -> anyhow::Result<String> {
+async fn read(
+    store: &AuditReader,
+    args: &Args,
+    filter: &AuditFilter,
+    keys: Option<&AuditKeys>,
+) -> anyhow::Result<String> {
     let exporting =
         !args.verify || args.repo.is_some() || args.since.is_some() || args.format.is_some();
-    let records = if args.verify {
+    let records = if let (true, Some(keys)) = (args.verify, keys) {
         let chain = store.chain().await.context("cannot read the audit trail")?;
-        let verified = audit::verify(&chain)?;
-        let line = format!("ok: {} records, head {}\n", verified.count, verified.head);
-        if !exporting {
-            return Ok(line);
+        let verified = audit::verify(&chain, keys)?;
+        if let Some(link) = &args.expect_head {
+            expect_head(&chain, link)?;
         }
-        eprint!("iamgate: {line}");
+        let votes = store.votes().await.context("cannot read the votes")?;
+        let counted = command_votes(&chain.records, keys);
+        let report = report(
+            &verified,
+            args.expect_head.as_deref(),
+            counted,
+            votes.as_deref(),
+            keys,
+        )?;
+        if !exporting {
+            return Ok(report);
+        }
+        for line in report.lines() {
+            eprintln!("iamgate: {line}");
+        }
         // Export what was verified (the same snapshot), not what was appended since.
         let mut records = chain.records;
         records.retain(|record| filter.matches(record));
@@ -186,4 +263,103 @@ async fn read(store: &AuditReader, args: &Args, filter: &AuditFilter) -> anyhow:
         AuditFormat::Json => export::to_json(&records)?,
         AuditFormat::Csv => export::to_csv(&records)?,
     })
+}
+
+/// `--expect-head`: the chain must hold `link` (compared without regard to case).
+fn expect_head(chain: &audit::AuditChain, link: &str) -> anyhow::Result<()> {
+    if chain
+        .records
+        .iter()
+        .any(|record| record.hash.eq_ignore_ascii_case(link))
+    {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "the audit trail was altered: the chain ({} records) does not hold the expected head \
+         {link}: records were deleted from its end and its head rewound, or the trail was replaced",
+        chain.records.len()
+    )
+}
+
+/// The records of a (verified) chain that are command votes, which the gate counts.
+fn command_votes(records: &[audit::AuditRecord], keys: &AuditKeys) -> usize {
+    records
+        .iter()
+        .filter(|record| {
+            record.entry().ok().is_some_and(|entry| {
+                let pr = crate::event::PrRef {
+                    forge: entry.forge,
+                    installation: None,
+                    repo: entry.repo,
+                    number: entry.pr,
+                };
+                matches!(backing::vote_of_record(keys, &pr, record), Ok(Some(_)))
+            })
+        })
+        .count()
+}
+
+/// What `--verify` found: the `ok` line, then how the records are keyed, the expected head,
+/// and the votes. Fails when a vote row's backing shows it was altered.
+fn report(
+    verified: &Verified,
+    expected: Option<&str>,
+    command_votes: usize,
+    rows: Option<&[VoteRow]>,
+    keys: &AuditKeys,
+) -> anyhow::Result<String> {
+    let mut out = format!("ok: {} records, head {}\n", verified.count, verified.head);
+    for span in &verified.spans {
+        let records = if span.first == span.last {
+            format!("record {}", span.first)
+        } else {
+            format!("records {}-{}", span.first, span.last)
+        };
+        match &span.key {
+            Some(key) => writeln!(out, "keyed: {records} with key {key}"),
+            None => writeln!(
+                out,
+                "unkeyed: {records}, written before the audit key (only a head saved from \
+                 before can show that they were rewritten)"
+            ),
+        }?;
+    }
+    if let Some(link) = expected {
+        writeln!(out, "expected head {link}: held")?;
+    }
+    let Some(rows) = rows else {
+        return Ok(out);
+    };
+    let mut bindings = 0;
+    let mut idle = Vec::new();
+    for row in rows {
+        match backing::check(keys, &row.pr_key, &row.vote, &row.backing) {
+            Ok(()) => bindings += usize::from(backing::is_binding(&row.vote.source)),
+            Err(why) if why.is_tampering() => anyhow::bail!(
+                "the audit trail was altered: the vote row `{}` of {}: {why}",
+                row.vote.source,
+                row.pr_key
+            ),
+            Err(_) => idle.push(row),
+        }
+    }
+    writeln!(
+        out,
+        "votes: {command_votes} command votes, each its keyed audit record; {bindings} \
+         approvals bound to a commit, each MACed"
+    )?;
+    if !idle.is_empty() {
+        let rows: Vec<String> = idle
+            .iter()
+            .map(|row| format!("{} `{}` by {}", row.pr_key, row.vote.source, row.vote.login))
+            .collect();
+        writeln!(
+            out,
+            "votes: {} rows count for nothing, no audit record or MAC backs them (recorded \
+             before the audit key, or written by hand): {}",
+            idle.len(),
+            rows.join(", ")
+        )?;
+    }
+    Ok(out)
 }

@@ -3,8 +3,8 @@
 //! `.iamgate.yml`). Prints `FILE: ok` (for a repository config followed by `FILE: note: ...`
 //! lines for what weakens the gate, such as narrowed `paths`), or every problem as `FILE: key.path (line N): message`
 //! and exits 3. For a server config it then says whether previews can run here: it starts a
-//! test sandbox as `serve` would (exit 1 when it cannot be set up). Never prints a config value
-//! (secrets stay unseen).
+//! test sandbox as `serve` would (exit 1 when it cannot be set up), and which audit keys it holds
+//! (by id). Never prints a config value (secrets stay unseen).
 
 use std::path::{Path, PathBuf};
 
@@ -70,8 +70,21 @@ pub fn run(args: &Args) -> Outcome {
     }
 }
 
-/// A valid server config: `FILE: ok`, then how previews would run here.
+/// A valid server config: `FILE: ok`, then how previews would run here and the audit keys.
 fn server_ok(name: &str, config: &ServerConfig) -> Outcome {
+    let keys = match crate::app::audit_keys(config) {
+        Ok(keys) => keys,
+        Err(e) => return Outcome::InvalidInput(format!("{name}: {e:#}")),
+    };
+    let ids = keys.ids();
+    let audit = match ids.split_first() {
+        Some((current, previous)) if !previous.is_empty() => format!(
+            "audit: new records keyed with key {current}; records under {} still verify",
+            previous.join(", ")
+        ),
+        Some((current, _)) => format!("audit: records keyed with key {current}"),
+        None => String::new(),
+    };
     let previews = if config.pulumi.sandbox {
         let probe = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -99,7 +112,7 @@ fn server_ok(name: &str, config: &ServerConfig) -> Outcome {
             config.pulumi.disk_mb
         )
     };
-    match write_stdout(&format!("{name}: ok\n{previews}\n")) {
+    match write_stdout(&format!("{name}: ok\n{previews}\n{audit}\n")) {
         Ok(()) => Outcome::Done,
         Err(e) => Outcome::Failed(e),
     }

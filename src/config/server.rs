@@ -54,6 +54,9 @@ pub const MIN_SECRET_CHARS: usize = 16;
 /// A GitLab signing token's key is at least this long (GitLab generates 32 bytes; Standard
 /// Webhooks allows 24 to 64).
 pub const MIN_SIGNING_KEY_BYTES: usize = 24;
+/// An audit key holds at least this many bytes, given as hex (`audit::key::MIN_KEY_BYTES`, the
+/// rule the chain itself applies).
+pub const MIN_AUDIT_KEY_BYTES: usize = 32;
 
 /// A validated server config.
 #[derive(Debug, Clone)]
@@ -64,6 +67,16 @@ pub struct ServerConfig {
     pub gitlab: Option<GitLabConfig>,
     pub pulumi: PulumiConfig,
     pub worker: WorkerSettings,
+    pub audit: AuditConfig,
+}
+
+/// `[audit]`: the keys of the audit chain, kept out of the store (docs/audit.md).
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// The key new records are keyed with: hex of at least [`MIN_AUDIT_KEY_BYTES`] bytes.
+    pub key: Secret,
+    /// Keys used before (rotation): they verify the records and votes written under them.
+    pub previous_keys: Vec<Secret>,
 }
 
 /// `[server]`
@@ -282,6 +295,7 @@ impl Reader<'_> {
         }
         let pulumi = self.pulumi();
         let worker = self.worker();
+        let audit = self.audit();
         ServerConfig {
             server,
             store,
@@ -289,6 +303,44 @@ impl Reader<'_> {
             gitlab,
             pulumi,
             worker,
+            audit,
+        }
+    }
+
+    /// `[audit]`: the current key is required; `previous_keys` holds any number, separated by
+    /// commas, spaces or newlines (a `previous_keys_file` with one per line).
+    fn audit(&mut self) -> AuditConfig {
+        let raw = self.raw;
+        let key = self
+            .required(
+                "audit.key",
+                "the audit trail's key, kept out of the store: create it with \
+                 `openssl rand -hex 32 > /etc/iamgate/audit.key` (readable by iamgate only) and \
+                 set key_file = \"/etc/iamgate/audit.key\" or IAMGATE_AUDIT__KEY_FILE",
+            )
+            .unwrap_or_default();
+        if !key.trim().is_empty() && !is_audit_key(&key) {
+            self.problem("audit.key", raw.entries.get("audit.key"), audit_key_rule());
+        }
+        let mut previous_keys = Vec::new();
+        if let Some(text) = self.string("audit.previous_keys") {
+            let keys: Vec<&str> = text
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|k| !k.is_empty())
+                .collect();
+            if keys.iter().any(|k| !is_audit_key(k)) {
+                let entry = raw.entries.get("audit.previous_keys");
+                self.problem(
+                    "audit.previous_keys",
+                    entry,
+                    format!("{}; separate keys by commas or newlines", audit_key_rule()),
+                );
+            }
+            previous_keys = keys.into_iter().map(Secret::new).collect();
+        }
+        AuditConfig {
+            key: Secret::new(key.trim()),
+            previous_keys,
         }
     }
 
@@ -619,6 +671,19 @@ impl Reader<'_> {
                 .unwrap_or(u32::MAX),
         }
     }
+}
+
+/// Hex of at least [`MIN_AUDIT_KEY_BYTES`] bytes.
+fn is_audit_key(text: &str) -> bool {
+    hex::decode(text.trim()).is_ok_and(|bytes| bytes.len() >= MIN_AUDIT_KEY_BYTES)
+}
+
+fn audit_key_rule() -> String {
+    format!(
+        "expected a key as hex digits, at least {} of them ({MIN_AUDIT_KEY_BYTES} random bytes), \
+         e.g. from `openssl rand -hex 32`",
+        MIN_AUDIT_KEY_BYTES * 2
+    )
 }
 
 fn is_env_name(name: &str) -> bool {

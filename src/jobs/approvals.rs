@@ -18,6 +18,7 @@ use crate::gate::approvals::{
 use crate::publish::KeptState;
 use crate::queue::JobFailure;
 use crate::store;
+use crate::store::backing::SIGHTING;
 
 use super::ctx::JobCtx;
 
@@ -154,8 +155,18 @@ async fn record_sightings(
             reason: None,
             at_ms: review.submitted_at.map_or(0, millis),
         };
-        ctx.store.add_vote(pr_ref, &sighting, None).await?;
-        stored.push(sighting);
+        if ctx.store.add_vote(pr_ref, &sighting, None).await? {
+            stored.push(sighting);
+        } else {
+            // A row of that source is stored but does not count (`votes` left it out): written
+            // by hand or before the audit key. The approval stays bound to no commit, so it
+            // counts for nothing, rather than to whatever the head is now.
+            tracing::warn!(
+                pr = %pr_ref,
+                source = %sighting.source,
+                "an approval's sighting is stored without the audit key's MAC: the approval counts for nothing"
+            );
+        }
     }
     Ok(())
 }
@@ -172,7 +183,7 @@ fn split_sightings(
         .collect();
     let votes = stored
         .into_iter()
-        .filter(|v| !v.source.starts_with(SIGHTING) && !v.source.starts_with(store::REVIEW_HOOK))
+        .filter(|v| !store::backing::is_binding(&v.source))
         .collect();
     (sightings, votes)
 }
@@ -411,9 +422,6 @@ fn review_head(
         None => sightings.get(&sighting_source(review)).cloned(),
     }
 }
-
-/// Sources of stored sightings start with this (they are not command votes).
-const SIGHTING: &str = "review-sighting:";
 
 /// The key of a commit-less approval's sighting: the review and when it was given (a new
 /// approval after a withdrawal is a new sighting).

@@ -303,15 +303,13 @@ impl Run<'_> {
         };
         let vote = self.vote(line, CommandVoteKind::Approve, reason, seen);
         let fingerprint = self.fingerprint_of(seen).await?;
-        let audit = self
-            .entry(AuditEvent::Approval {
-                via: ApprovalSource::Command,
-                fingerprint,
-                requirements: qualified.clone(),
-                reason: vote.reason.clone(),
-            })
-            .at(seen.clone());
-        self.record(&vote, audit).await?;
+        let event = AuditEvent::Approval {
+            via: ApprovalSource::Command,
+            fingerprint,
+            requirements: qualified.clone(),
+            reason: vote.reason.clone(),
+        };
+        self.record(&vote, event).await?;
         Ok(format!(
             "{}: approval recorded on `{}` for {}. It keeps counting while the IAM change stays the same{}.{}",
             usage(command),
@@ -347,11 +345,11 @@ impl Run<'_> {
     /// `unapprove`: withdraws the author's approvals, by command or review.
     async fn unapprove(&mut self, line: usize, command: &Command) -> Result<String, JobFailure> {
         let vote = self.vote(line, CommandVoteKind::Withdraw, None, &self.pr.head);
-        let audit = self.entry(AuditEvent::Withdrawal {
+        let event = AuditEvent::Withdrawal {
             via: WithdrawalSource::Command,
             approver: self.author.login.clone(),
-        });
-        self.record(&vote, audit).await?;
+        };
+        self.record(&vote, event).await?;
         Ok(format!(
             "{}: your approvals (by command or review) no longer count. Approve again to count again.",
             usage(command)
@@ -398,13 +396,11 @@ impl Run<'_> {
             seen,
         );
         let fingerprint = self.fingerprint_of(seen).await?;
-        let audit = self
-            .entry(AuditEvent::Override {
-                reason: reason.as_str().to_owned(),
-                fingerprint,
-            })
-            .at(seen.clone());
-        self.record(&vote, audit).await?;
+        let event = AuditEvent::Override {
+            reason: reason.as_str().to_owned(),
+            fingerprint,
+        };
+        self.record(&vote, event).await?;
         Ok(format!(
             "{}: override recorded on `{}` with the reason “{}”. The status turns success for this IAM \
              change; a different IAM change needs a new override.{}",
@@ -415,11 +411,13 @@ impl Run<'_> {
         ))
     }
 
-    /// Stores a vote with its audit record (one transaction); the gate must be computed again.
-    async fn record(&mut self, vote: &CommandVote, audit: AuditEntry) -> Result<(), JobFailure> {
+    /// Stores a vote with its audit record, which the store writes from the vote and `event` in
+    /// the same transaction (the record is what makes the vote count); the gate must be
+    /// computed again.
+    async fn record(&mut self, vote: &CommandVote, event: AuditEvent) -> Result<(), JobFailure> {
         self.ctx
             .store
-            .add_vote(self.pr_ref, vote, Some(audit))
+            .add_vote(self.pr_ref, vote, Some(event))
             .await?;
         self.recompute = true;
         Ok(())

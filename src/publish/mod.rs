@@ -168,7 +168,7 @@ mod tests {
 
     #[tokio::test]
     async fn kept_state_is_written_only_when_it_changed() {
-        let store = SqliteStore::open("sqlite::memory:")
+        let store = SqliteStore::open("sqlite::memory:", crate::audit::key::test_keys())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let pr = PrRef {

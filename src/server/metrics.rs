@@ -65,6 +65,10 @@ fn describe() {
         BODY_BYTES_MAX_METRIC,
         "The most request body bytes held at once before their signature was checked"
     );
+    metrics::describe_gauge!(
+        crate::store::sqlite::AUDIT_RECORDS_METRIC,
+        "Records in the audit chain (a count that goes down: its newest records were deleted)"
+    );
 }
 
 /// Renders the metrics.

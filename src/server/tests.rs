@@ -609,7 +609,9 @@ async fn without_gitlab_configured_there_is_no_gitlab_route() {
 fn app_state_takes_gitlab_s_secrets_from_the_config() {
     let config = crate::config::ServerConfig::parse(
         &format!(
-            "[gitlab]\ntoken = \"glpat-xxxxxxxxxxxx\"\nwebhook_secret = \"{GITLAB_SECRET}\"\nsigning_token = \"{SIGNING_TOKEN}\"\n"
+            "[gitlab]\ntoken = \"glpat-xxxxxxxxxxxx\"\nwebhook_secret = \"{GITLAB_SECRET}\"\nsigning_token = \"{SIGNING_TOKEN}\"\n\
+             [audit]\nkey = \"{}\"\n",
+            "ab".repeat(32)
         ),
         Vec::new(),
     )

@@ -3,6 +3,7 @@
 //! with expiring leases, retried, dead-lettered), per-PR publishing state, and (`previews`) the
 //! on-disk cache of preview outputs per pull request, stack and head.
 
+pub mod backing;
 pub mod previews;
 pub mod sqlite;
 
@@ -11,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{AuditChain, AuditEntry, AuditFilter, AuditRecord};
+use crate::audit::{AuditChain, AuditEntry, AuditEvent, AuditFilter, AuditRecord};
 use crate::event::{BranchRole, CommentId, DeliveryId, Event, Login, PrRef, RepoRef, Sha, UserId};
 
 /// A stored delivery, as the edge hands it over (after signature verification).
@@ -441,16 +442,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The whole audit chain and its head, read at one instant, for [`crate::audit::verify`].
     async fn audit_chain(&self) -> StoreResult<AuditChain>;
 
-    /// Records a command vote and, in the same transaction, appends `audit` (when given) for
-    /// it; `false` when its source was recorded before (nothing changes, nothing is appended).
+    /// Records a vote; `false` when its source was recorded before (nothing changes, nothing is
+    /// appended). With `event`, a command vote: its audit record ([`backing::vote_entry`], the
+    /// vote's own fields with `event`) is appended in the same transaction and the row names it.
+    /// Without, a row that binds a forge approval to a commit ([`REVIEW_HOOK`], sightings): it
+    /// is MACed with the audit key. Either is what makes the row count ([`Store::votes`]).
     async fn add_vote(
         &self,
         pr: &PrRef,
         vote: &CommandVote,
-        audit: Option<AuditEntry>,
+        event: Option<AuditEvent>,
     ) -> StoreResult<bool>;
 
-    /// A pull request's command votes, oldest first.
+    /// A pull request's votes that count, oldest first: each command vote backed by its keyed
+    /// audit record saying what the row says, each binding row by its MAC
+    /// ([`backing::check`]). A row without (written by hand, altered, or recorded before the
+    /// audit key) is left out and logged.
     async fn votes(&self, pr: &PrRef) -> StoreResult<Vec<CommandVote>>;
 
     /// Records the IAM fingerprint of an analyzed head (approvals bind to it).

@@ -7,11 +7,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::audit::{AuditChain, AuditEntry, AuditFilter, AuditRecord, ChainHead, chain};
+use crate::audit::{
+    AuditChain, AuditEntry, AuditEvent, AuditFilter, AuditKey, AuditRecord, ChainHead, chain,
+};
 use crate::event::{CommentId, PrRef, RepoRef};
 use crate::store::{
     ClaimedJob, CommandRate, CommandTicket, CommandVote, DeadJob, JobKind, Lane, NewDelivery,
     NewTicket, PrGate, PrState, QueueStats, Recorded, ReplyState, Store, StoreError, StoreResult,
+    backing,
 };
 
 #[derive(Debug, Default)]
@@ -150,8 +153,8 @@ impl Store for FakeStore {
         self.check()?;
         let mut audit = self.audit.lock().expect("lock");
         let head = head_of(&audit);
-        let mut record =
-            chain::link(&head, &entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut record = chain::link(&head, &entry, &fake_key())
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         record.id = record.seq;
         audit.push(record.clone());
         Ok(record)
@@ -180,7 +183,7 @@ impl Store for FakeStore {
         &self,
         pr: &PrRef,
         vote: &CommandVote,
-        audit: Option<AuditEntry>,
+        event: Option<AuditEvent>,
     ) -> StoreResult<bool> {
         self.check()?;
         {
@@ -194,8 +197,9 @@ impl Store for FakeStore {
             }
             votes.push((key, vote.clone()));
         }
-        if let Some(entry) = audit {
-            self.append_audit(entry).await?;
+        if let Some(event) = event {
+            self.append_audit(backing::vote_entry(pr, vote, event))
+                .await?;
         }
         Ok(true)
     }
@@ -341,6 +345,11 @@ impl Store for FakeStore {
     async fn set_command_reply(&self, _: &PrRef, _: CommentId, _: ReplyState) -> StoreResult<()> {
         self.check()
     }
+}
+
+/// The fake's audit key (it keeps no secret: it is a fake).
+fn fake_key() -> AuditKey {
+    AuditKey::from_bytes(vec![0x5a; 32]).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn head_of(records: &[AuditRecord]) -> ChainHead {

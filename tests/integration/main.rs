@@ -22,3 +22,4 @@ mod sandbox;
 mod scenarios;
 mod secrets;
 mod support;
+mod tampering;

@@ -74,6 +74,10 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "command_rate_per_minute",
         ],
     ),
+    (
+        "audit",
+        &["key", "key_file", "previous_keys", "previous_keys_file"],
+    ),
 ];
 
 /// The secrets that can also be given as a file to read (`<key>_file`, or the variable
@@ -83,6 +87,8 @@ const FROM_FILE: &[&str] = &[
     "gitlab.token",
     "gitlab.webhook_secret",
     "gitlab.signing_token",
+    "audit.key",
+    "audit.previous_keys",
 ];
 
 /// The free-form string map inside `[pulumi]`.

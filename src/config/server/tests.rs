@@ -17,11 +17,25 @@ fn github_toml() -> String {
     )
 }
 
-fn no_env() -> Vec<(String, String)> {
-    Vec::new()
+/// A test-only audit key (hex, 32 bytes).
+const AUDIT_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+/// The environment of the tests of other sections: only the audit key, which every config needs
+/// (its own tests set it otherwise).
+fn key_env() -> Vec<(String, String)> {
+    env(&[])
 }
 
+/// `pairs`, and the audit key.
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    bare_env(&[("IAMGATE_AUDIT__KEY", AUDIT_KEY)])
+        .into_iter()
+        .chain(bare_env(pairs))
+        .collect()
+}
+
+/// `pairs` only.
+fn bare_env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -39,7 +53,7 @@ fn paths(problems: &Problems) -> Vec<(String, Option<usize>)> {
 
 #[test]
 fn a_minimal_github_config_gets_the_defaults() {
-    let config = ServerConfig::parse(&github_toml(), no_env()).expect("valid");
+    let config = ServerConfig::parse(&github_toml(), key_env()).expect("valid");
     assert_eq!(config.server.listen, "0.0.0.0:8080".parse().expect("addr"));
     assert_eq!(config.server.max_body_bytes, 25 * 1024 * 1024);
     assert_eq!(config.server.max_body_bytes_in_flight, 100 * 1024 * 1024);
@@ -103,7 +117,7 @@ max_attempts = 0
 fast_concurrency = 0
 command_rate_per_minute = "many"
 "#;
-    let problems = ServerConfig::parse(text, no_env()).expect_err("invalid");
+    let problems = ServerConfig::parse(text, key_env()).expect_err("invalid");
     let got = paths(&problems);
     let want = [
         ("server.listen", 2),
@@ -143,7 +157,7 @@ command_rate_per_minute = "many"
 fn missing_required_github_keys_are_named() {
     let problems = ServerConfig::parse(
         "[github]\napi_url = \"https://ghe.example/api/v3/\"\n",
-        no_env(),
+        key_env(),
     )
     .expect_err("incomplete");
     let got = paths(&problems);
@@ -162,7 +176,7 @@ fn missing_required_github_keys_are_named() {
 
 #[test]
 fn no_forge_at_all_is_a_problem() {
-    let problems = ServerConfig::parse("[server]\nlisten = \"127.0.0.1:9000\"\n", no_env())
+    let problems = ServerConfig::parse("[server]\nlisten = \"127.0.0.1:9000\"\n", key_env())
         .expect_err("no forge");
     assert_eq!(paths(&problems), vec![(String::new(), None)]);
     assert!(problems.0[0].message.contains("[github]"));
@@ -172,7 +186,7 @@ fn no_forge_at_all_is_a_problem() {
 fn a_gitlab_only_config_is_valid() {
     let config = ServerConfig::parse(
         "[gitlab]\ntoken = \"glpat-xxxxxxxxxxxx\"\nwebhook_secret = \"0123456789abcdef\"\n",
-        no_env(),
+        key_env(),
     )
     .expect("valid");
     assert!(config.github.is_none());
@@ -183,12 +197,12 @@ fn a_gitlab_only_config_is_valid() {
 fn a_gitlab_signing_token_is_optional_and_checked() {
     const GITLAB: &str =
         "[gitlab]\ntoken = \"glpat-xxxxxxxxxxxx\"\nwebhook_secret = \"0123456789abcdef\"\n";
-    let without = ServerConfig::parse(GITLAB, no_env()).expect("valid");
+    let without = ServerConfig::parse(GITLAB, key_env()).expect("valid");
     assert!(without.gitlab.expect("gitlab").signing_token.is_none());
 
     // 32 bytes, as GitLab generates them.
     let token = "whsec_dGVzdHRlc3R0ZXN0dGVzdHRlc3R0ZXN0dGVzdHRlc3Q=";
-    let with = ServerConfig::parse(&format!("{GITLAB}signing_token = \"{token}\"\n"), no_env())
+    let with = ServerConfig::parse(&format!("{GITLAB}signing_token = \"{token}\"\n"), key_env())
         .expect("valid");
     let signing = with.gitlab.expect("gitlab").signing_token.expect("set");
     assert_eq!(signing.expose(), token);
@@ -203,7 +217,7 @@ fn a_gitlab_signing_token_is_optional_and_checked() {
         "whsec_",
     ] {
         let problems =
-            ServerConfig::parse(&format!("{GITLAB}signing_token = \"{bad}\"\n"), no_env())
+            ServerConfig::parse(&format!("{GITLAB}signing_token = \"{bad}\"\n"), key_env())
                 .expect_err(bad);
         assert_eq!(
             paths(&problems),
@@ -215,7 +229,7 @@ fn a_gitlab_signing_token_is_optional_and_checked() {
             assert!(!problems.to_string().contains(bad), "no value in messages");
         }
     }
-    let problems = ServerConfig::parse(&format!("{GITLAB}signing_token = 32\n"), no_env())
+    let problems = ServerConfig::parse(&format!("{GITLAB}signing_token = 32\n"), key_env())
         .expect_err("a number");
     assert_eq!(
         paths(&problems),
@@ -312,7 +326,7 @@ fn a_key_that_is_not_an_rsa_private_key_is_refused() {
         "[github]\napp_id = 1\nprivate_key_path = \"{}\"\nwebhook_secret = \"0123456789abcdef\"\n",
         file.path().display()
     );
-    let problems = ServerConfig::parse(&text, no_env()).expect_err("not a key");
+    let problems = ServerConfig::parse(&text, key_env()).expect_err("not a key");
     assert_eq!(
         paths(&problems),
         vec![("github.private_key_path".to_owned(), Some(3))]
@@ -322,14 +336,14 @@ fn a_key_that_is_not_an_rsa_private_key_is_refused() {
 
 #[test]
 fn unreadable_or_broken_files_are_problems() {
-    let problems = ServerConfig::load(Some(Path::new("/nonexistent/iamgate.toml")), no_env())
+    let problems = ServerConfig::load(Some(Path::new("/nonexistent/iamgate.toml")), key_env())
         .expect_err("missing");
     assert!(
         problems.0[0]
             .message
             .starts_with("cannot read /nonexistent/iamgate.toml")
     );
-    let problems = ServerConfig::parse("[github\n", no_env()).expect_err("broken");
+    let problems = ServerConfig::parse("[github\n", key_env()).expect_err("broken");
     assert_eq!(problems.0.len(), 1, "only the syntax error: {problems}");
     assert_eq!(problems.0[0].line, Some(1));
 }
@@ -341,7 +355,7 @@ fn debug_of_the_whole_config_shows_no_secret() {
             "{}[gitlab]\ntoken = \"glpat-token-value\"\nwebhook_secret = \"gitlab-hook-secret-value\"\nsigning_token = \"whsec_c2lnbmluZy10b2tlbi12YWx1ZS0wMTIzNDU2Nzg5YWJjZGVm\"\n[pulumi.env]\nAWS_SECRET_ACCESS_KEY = \"aws-secret-value\"\n",
             github_toml()
         ),
-        no_env(),
+        key_env(),
     )
     .expect("valid");
     let shown = format!("{config:?} {config:#?}");
@@ -368,7 +382,7 @@ fn a_public_key_is_not_a_private_key() {
         "[github]\napp_id = 1\nprivate_key_path = \"{}/tests/fixtures/keys/test-app.public-key.pem\"\nwebhook_secret = \"0123456789abcdef\"\n",
         env!("CARGO_MANIFEST_DIR")
     );
-    let problems = ServerConfig::parse(&text, no_env()).expect_err("public key");
+    let problems = ServerConfig::parse(&text, key_env()).expect_err("public key");
     assert_eq!(
         paths(&problems),
         vec![("github.private_key_path".to_owned(), Some(3))]
@@ -408,7 +422,7 @@ fn a_secret_file_that_cannot_be_read_or_a_secret_set_twice_is_a_problem() {
          webhook_secret = \"0123456789abcdef-gitlab\"\n",
         key_path()
     );
-    let problems = ServerConfig::parse(&text, no_env()).expect_err("problems");
+    let problems = ServerConfig::parse(&text, key_env()).expect_err("problems");
     let shown = problems.to_string();
     assert!(
         shown.contains("cannot read the file `/no/such/secret`"),
@@ -455,7 +469,7 @@ fn repositories_are_an_allow_list_of_globs() {
     assert!(Repositories::parse(" , ").is_err());
     let problems = ServerConfig::parse(
         &format!("{}[pulumi]\nrepositories = \"acme/[\"\n", github_toml()),
-        no_env(),
+        key_env(),
     )
     .expect_err("a bad glob");
     assert_eq!(
@@ -487,7 +501,7 @@ fn a_repository_and_a_stack_can_have_their_own_preview_environment() {
          [pulumi.repo_env.\"acme/payments:prod\"]\nAWS_ROLE_ARN = \"arn:aws:iam::3:role/p\"\n",
         github_toml()
     );
-    let config = ServerConfig::parse(&text, no_env()).expect("valid");
+    let config = ServerConfig::parse(&text, key_env()).expect("valid");
     let repo_env = &config.pulumi.repo_env;
     assert_eq!(
         repo_env["acme/payments"]["AWS_ROLE_ARN"].expose(),
@@ -502,7 +516,7 @@ fn a_repository_and_a_stack_can_have_their_own_preview_environment() {
         "{}[pulumi.repo_env.\"payments\"]\nTOKEN = \"x\"\n[pulumi.repo_env.\"acme/p\"]\n\"NOT-A-NAME\" = \"y\"\n",
         github_toml()
     );
-    let problems = ServerConfig::parse(&bad, no_env()).expect_err("problems");
+    let problems = ServerConfig::parse(&bad, key_env()).expect_err("problems");
     assert_eq!(
         paths(&problems),
         vec![
@@ -536,7 +550,7 @@ fn the_edge_limits_are_read_from_the_file_and_the_environment() {
 
     // Unset, the bodies in flight follow max_body_bytes.
     let text = format!("[server]\nmax_body_bytes = 1048576\n{}", github_toml());
-    let config = ServerConfig::parse(&text, no_env()).expect("valid");
+    let config = ServerConfig::parse(&text, key_env()).expect("valid");
     assert_eq!(config.server.max_body_bytes_in_flight, 4 << 20);
 }
 
@@ -547,7 +561,7 @@ fn edge_limits_that_cannot_work_are_problems() {
          header_read_timeout_secs = 0\nrequest_timeout_secs = -1\n{}",
         github_toml()
     );
-    let problems = ServerConfig::parse(&text, no_env()).expect_err("invalid");
+    let problems = ServerConfig::parse(&text, key_env()).expect_err("invalid");
     let got = paths(&problems);
     for (path, line) in [
         ("server.max_body_bytes_in_flight", 3),
@@ -567,4 +581,108 @@ fn edge_limits_that_cannot_work_are_problems() {
             .contains("must be at least server.max_body_bytes (2048)"),
         "{problems}"
     );
+}
+
+#[test]
+fn the_audit_key_is_required_and_never_shown() {
+    let problems = ServerConfig::parse(&github_toml(), bare_env(&[])).expect_err("no key");
+    assert_eq!(paths(&problems), vec![("audit.key".to_owned(), None)]);
+    let shown = problems.to_string();
+    assert!(
+        shown.contains("audit.key: missing") && shown.contains("openssl rand -hex 32"),
+        "the message says how to make one: {shown}"
+    );
+    for (bad, why) in [
+        (
+            "not-hex-not-hex-not-hex-not-hex-not-hex-not-hex-not-hex-not-hex!",
+            "hex",
+        ),
+        (&AUDIT_KEY[..62], "at least 64"),
+    ] {
+        let problems = ServerConfig::parse(
+            &format!("{}[audit]\nkey = \"{bad}\"\n", github_toml()),
+            bare_env(&[]),
+        )
+        .expect_err(why);
+        assert_eq!(paths(&problems), vec![("audit.key".to_owned(), Some(6))]);
+        let shown = problems.to_string();
+        assert!(shown.contains(why), "{shown}");
+        assert!(!shown.contains(bad), "a key is never echoed: {shown}");
+    }
+    let config = ServerConfig::parse(
+        &format!(
+            "{}[audit]\nkey = \" {} \"\n",
+            github_toml(),
+            AUDIT_KEY.to_uppercase()
+        ),
+        bare_env(&[]),
+    )
+    .expect("valid");
+    assert_eq!(config.audit.key.expose(), AUDIT_KEY.to_uppercase());
+    assert!(config.audit.previous_keys.is_empty());
+    assert!(!format!("{config:?}").contains(&AUDIT_KEY[..16]));
+}
+
+#[test]
+fn audit_keys_come_from_files_and_previous_keys_from_a_list() {
+    let dir = tempfile::tempdir().expect("dir");
+    let key_file = dir.path().join("audit.key");
+    std::fs::write(&key_file, format!("{}\n", "cd".repeat(32))).expect("write");
+    let old_file = dir.path().join("old.keys");
+    std::fs::write(
+        &old_file,
+        format!("{}\n{}\n", "01".repeat(32), "02".repeat(40)),
+    )
+    .expect("write");
+    let config = ServerConfig::parse(
+        &github_toml(),
+        bare_env(&[
+            ("IAMGATE_AUDIT__KEY_FILE", &key_file.display().to_string()),
+            (
+                "IAMGATE_AUDIT__PREVIOUS_KEYS_FILE",
+                &old_file.display().to_string(),
+            ),
+        ]),
+    )
+    .expect("valid");
+    assert_eq!(config.audit.key.expose(), "cd".repeat(32));
+    let previous: Vec<&str> = config
+        .audit
+        .previous_keys
+        .iter()
+        .map(Secret::expose)
+        .collect();
+    assert_eq!(previous, ["01".repeat(32), "02".repeat(40)]);
+
+    let config = ServerConfig::parse(
+        &format!(
+            "{}[audit]\nkey_file = \"{}\"\nprevious_keys = \"{}, {}\"\n",
+            github_toml(),
+            key_file.display(),
+            "01".repeat(32),
+            "03".repeat(32)
+        ),
+        bare_env(&[]),
+    )
+    .expect("valid");
+    assert_eq!(config.audit.previous_keys.len(), 2);
+
+    let problems = ServerConfig::parse(
+        &format!(
+            "{}[audit]\nkey = \"{AUDIT_KEY}\"\nkey_file = \"{}\"\nprevious_keys = \"{}, short\"\n",
+            github_toml(),
+            key_file.display(),
+            "01".repeat(32),
+        ),
+        bare_env(&[]),
+    )
+    .expect_err("both, and a bad previous key");
+    assert_eq!(
+        paths(&problems),
+        vec![
+            ("audit.key_file".to_owned(), Some(7)),
+            ("audit.previous_keys".to_owned(), Some(8)),
+        ]
+    );
+    assert!(!problems.to_string().contains("0101"), "{problems}");
 }

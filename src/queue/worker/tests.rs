@@ -124,7 +124,11 @@ async fn setup(
     handler: Scripted,
     config: WorkerConfig,
 ) -> (Arc<SqliteStore>, Arc<Scripted>, Worker) {
-    let store = Arc::new(SqliteStore::open("sqlite::memory:").await.expect("open"));
+    let store = Arc::new(
+        SqliteStore::open("sqlite::memory:", crate::audit::key::test_keys())
+            .await
+            .expect("open"),
+    );
     let handler = Arc::new(handler);
     let worker = Worker::new(store.clone(), handler.clone(), config);
     (store, handler, worker)

@@ -1,15 +1,16 @@
 //! The audit trail in SQLite (`audit_log` and `audit_head`, migration 0002): appends run on the
-//! writer inside its batch transaction, reading the head and inserting the next link there, so
-//! concurrent appends never fork the chain; reads use the reader pool. The chain itself (encoding,
-//! hashing, verification) is `crate::audit`'s.
+//! writer inside its batch transaction, reading the head and inserting the next link (keyed with
+//! the current audit key) there, so concurrent appends never fork the chain; reads use the
+//! reader pool. The chain itself (encoding, keyed links, verification) is `crate::audit`'s.
 
 use std::path::Path;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{SqliteConnection, SqlitePool};
 
+use super::votes::{self, VoteRow};
 use crate::audit::chain;
-use crate::audit::{AuditChain, AuditEntry, AuditFilter, AuditRecord, ChainHead};
+use crate::audit::{AuditChain, AuditEntry, AuditFilter, AuditKey, AuditRecord, ChainHead};
 use crate::store::{StoreError, StoreResult};
 
 type Row = (i64, i64, i64, String, String, i64, String, String, String);
@@ -45,6 +46,18 @@ impl AuditReader {
         whole_chain(&self.pool).await
     }
 
+    /// Every vote row with what backs it; `None` when the file predates keyed votes (no
+    /// `votes.audit_seq`) or has no votes at all.
+    pub async fn votes(&self) -> StoreResult<Option<Vec<VoteRow>>> {
+        let columns: Vec<(String,)> = sqlx::query_as("SELECT name FROM pragma_table_info('votes')")
+            .fetch_all(&self.pool)
+            .await?;
+        if !columns.iter().any(|(name,)| name == "audit_seq") {
+            return Ok(None);
+        }
+        votes::all(&self.pool).await.map(Some)
+    }
+
     pub async fn close(self) {
         self.pool.close().await;
     }
@@ -76,11 +89,12 @@ pub(super) async fn claim_once(
     Ok(done.rows_affected() == 1)
 }
 
-/// Appends `entry` after the current head (writer only, inside its transaction). The table's
-/// triggers advance the head in the same statement.
+/// Appends `entry` after the current head, keyed with `key` (writer only, inside its
+/// transaction). The table's triggers advance the head in the same statement.
 pub(super) async fn append(
     conn: &mut SqliteConnection,
     entry: &AuditEntry,
+    key: &AuditKey,
 ) -> StoreResult<AuditRecord> {
     let head: Option<(i64, String)> =
         sqlx::query_as("SELECT count, hash FROM audit_head WHERE id = 1")
@@ -92,7 +106,7 @@ pub(super) async fn append(
                 .into(),
         ));
     };
-    let mut record = chain::link(&ChainHead { count, hash }, entry)
+    let mut record = chain::link(&ChainHead { count, hash }, entry, key)
         .map_err(|error| StoreError::Corrupt(error.to_string()))?;
     record.id = sqlx::query_scalar(
         "INSERT INTO audit_log (seq, time, kind, repo, pr, record, prev_hash, hash) \
@@ -122,6 +136,24 @@ pub(super) async fn records(
     ))
     .bind(filter.repo.as_ref().map(|repo| repo.as_str()))
     .bind(filter.since.map(|since| since.unix_millis()))
+    .fetch_all(readers)
+    .await?;
+    Ok(rows.into_iter().map(from_row).collect())
+}
+
+/// The records that may be a pull request's command votes (by their columns: `repo`, `pr` and
+/// the kinds of votes), oldest first. Not checked: see `store::backing::vote_of_record`.
+pub(super) async fn vote_records(
+    readers: &SqlitePool,
+    repo: &str,
+    pr: i64,
+) -> StoreResult<Vec<AuditRecord>> {
+    let rows: Vec<Row> = sqlx::query_as(select!(
+        "WHERE repo = ?1 AND pr = ?2 AND kind IN ('approval', 'withdrawal', 'override') \
+         ORDER BY seq"
+    ))
+    .bind(repo)
+    .bind(pr)
     .fetch_all(readers)
     .await?;
     Ok(rows.into_iter().map(from_row).collect())
@@ -191,7 +223,9 @@ mod tests {
     }
 
     async fn store_with(n: u64) -> SqliteStore {
-        let store = SqliteStore::open("sqlite::memory:").await.expect("open");
+        let store = SqliteStore::open("sqlite::memory:", crate::audit::key::test_keys())
+            .await
+            .expect("open");
         for i in 1..=n {
             let repo = if i % 2 == 0 { "acme/infra" } else { "acme/web" };
             store.append_audit(entry(i, repo)).await.expect("append");
@@ -220,7 +254,8 @@ mod tests {
 
     async fn broken(store: &SqliteStore) -> (u64, Option<i64>, Break) {
         let chain = store.audit_chain().await.expect("chain");
-        let tampered = verify(&chain).expect_err("tampering goes unnoticed");
+        let tampered =
+            verify(&chain, &crate::audit::key::test_keys()).expect_err("tampering goes unnoticed");
         (tampered.position, tampered.id, tampered.what)
     }
 
@@ -240,7 +275,7 @@ mod tests {
         seqs.sort_unstable();
         assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
         let chain = store.audit_chain().await.expect("chain");
-        let verified = verify(&chain).expect("intact");
+        let verified = verify(&chain, &crate::audit::key::test_keys()).expect("intact");
         assert_eq!(verified.count, 200);
         assert_eq!(chain.records[0].prev_hash, GENESIS);
         assert_eq!(chain.head.expect("head").hash, verified.head);
@@ -250,13 +285,17 @@ mod tests {
     async fn the_chain_survives_a_reopen() {
         let dir = tempfile::tempdir().expect("dir");
         let url = format!("sqlite://{}", dir.path().join("iamgate.db").display());
-        let store = SqliteStore::open(&url).await.expect("open");
+        let store = SqliteStore::open(&url, crate::audit::key::test_keys())
+            .await
+            .expect("open");
         store
             .append_audit(entry(1, "acme/web"))
             .await
             .expect("append");
         store.close().await;
-        let store = SqliteStore::open(&url).await.expect("reopen");
+        let store = SqliteStore::open(&url, crate::audit::key::test_keys())
+            .await
+            .expect("reopen");
         let second = store
             .append_audit(entry(2, "acme/web"))
             .await
@@ -265,9 +304,12 @@ mod tests {
         let decoded = second.entry().expect("decode");
         assert_eq!(decoded, entry(2, "acme/web"));
         assert_eq!(
-            verify(&store.audit_chain().await.expect("chain"))
-                .expect("intact")
-                .count,
+            verify(
+                &store.audit_chain().await.expect("chain"),
+                &crate::audit::key::test_keys()
+            )
+            .expect("intact")
+            .count,
             2
         );
     }
@@ -317,7 +359,11 @@ mod tests {
             let error = sql(&store, statement).await.expect_err(statement);
             assert!(error.to_string().contains("audit"), "{statement}: {error}");
         }
-        verify(&store.audit_chain().await.expect("chain")).expect("intact");
+        verify(
+            &store.audit_chain().await.expect("chain"),
+            &crate::audit::key::test_keys(),
+        )
+        .expect("intact");
     }
 
     #[tokio::test]

@@ -18,6 +18,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -30,7 +31,8 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 pub use audit::AuditReader;
 pub use ops::Pruned;
-pub use writer::GroupCommit;
+pub use votes::VoteRow;
+pub use writer::{AUDIT_RECORDS_METRIC, GroupCommit};
 
 use self::ops::{ClaimedRow, DeliveryRow, JobRow};
 use self::tickets::TicketRow;
@@ -38,8 +40,9 @@ use self::writer::{Op, Reply, Writer};
 use super::{
     ClaimedJob, CommandRate, CommandTicket, CommandVote, DeadJob, JobKind, Lane, NewDelivery,
     NewTicket, PrGate, PrState, QueueStats, Recorded, ReplyState, Store, StoreError, StoreResult,
+    backing,
 };
-use crate::audit::{AuditChain, AuditEntry, AuditFilter, AuditRecord};
+use crate::audit::{AuditChain, AuditEntry, AuditEvent, AuditFilter, AuditKeys, AuditRecord};
 use crate::event::{CommentId, PrRef, RepoRef};
 
 /// Tuning for [`SqliteStore::open_with`].
@@ -75,6 +78,9 @@ pub struct SqliteStore {
     writer_task: JoinHandle<()>,
     readers: SqlitePool,
     path: PathBuf,
+    /// The audit keys: the current one keys new records and binding rows; all of them check
+    /// the votes read for the gate.
+    keys: Arc<AuditKeys>,
     /// Stops the checkpointer when the store goes.
     _checkpointer: DropGuard,
     /// Keeps a `sqlite::memory:` database's directory alive.
@@ -84,11 +90,16 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating the file and its directories if needed) and migrates the database at
     /// `url`: `sqlite://relative/path.db`, `sqlite:///absolute/path.db`, or `sqlite::memory:`.
-    pub async fn open(url: &str) -> StoreResult<Self> {
-        Self::open_with(url, SqliteOptions::default()).await
+    /// New audit records are keyed with `keys`' current key.
+    pub async fn open(url: &str, keys: AuditKeys) -> StoreResult<Self> {
+        Self::open_with(url, keys, SqliteOptions::default()).await
     }
 
-    pub async fn open_with(url: &str, options: SqliteOptions) -> StoreResult<Self> {
+    pub async fn open_with(
+        url: &str,
+        keys: AuditKeys,
+        options: SqliteOptions,
+    ) -> StoreResult<Self> {
         let (path, scratch) = match parse_url(url)? {
             Some(path) => {
                 if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
@@ -137,7 +148,8 @@ impl SqliteStore {
             .max_connections(options.readers.max(1))
             .connect_with(connect)
             .await?;
-        let (writer, writer_task) = Writer::spawn(conn, options.group_commit);
+        let keys = Arc::new(keys);
+        let (writer, writer_task) = Writer::spawn(conn, options.group_commit, Arc::clone(&keys));
         let stop = CancellationToken::new();
         if let Some(every) = options.checkpoint_every {
             tokio::spawn(checkpoint(readers.clone(), every, stop.clone()));
@@ -148,6 +160,7 @@ impl SqliteStore {
             writer_task,
             readers,
             path,
+            keys,
             _checkpointer: stop.drop_guard(),
             _scratch: scratch,
         })
@@ -156,6 +169,11 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The audit keys the store was opened with.
+    pub fn audit_keys(&self) -> &AuditKeys {
+        &self.keys
     }
 
     /// Stops the writer after its pending requests and closes every connection.
@@ -515,12 +533,12 @@ impl Store for SqliteStore {
         &self,
         pr: &PrRef,
         vote: &CommandVote,
-        audit: Option<AuditEntry>,
+        event: Option<AuditEvent>,
     ) -> StoreResult<bool> {
         let op = Op::AddVote {
-            pr_key: pr.key(),
+            pr: Box::new(pr.clone()),
             vote: Box::new(vote.clone()),
-            audit: audit.map(Box::new),
+            event: event.map(Box::new),
         };
         match self.write(op).await? {
             Reply::Voted(new) => Ok(new),
@@ -529,7 +547,41 @@ impl Store for SqliteStore {
     }
 
     async fn votes(&self, pr: &PrRef) -> StoreResult<Vec<CommandVote>> {
-        votes::list(&self.readers, &pr.key()).await
+        let number = i64::try_from(pr.number.0)
+            .map_err(|_| StoreError::Corrupt(format!("PR number {} is too large", pr.number)))?;
+        let records = audit::vote_records(&self.readers, pr.repo.as_str(), number).await?;
+        let mut counted: Vec<CommandVote> = Vec::new();
+        for record in &records {
+            match backing::vote_of_record(&self.keys, pr, record) {
+                Ok(Some(vote)) if counted.iter().all(|v| v.source != vote.source) => {
+                    counted.push(vote);
+                }
+                Ok(_) => {}
+                Err(why) => tracing::warn!(
+                    pr = %pr,
+                    seq = record.seq,
+                    reason = %why,
+                    "a vote's audit record does not verify: the vote counts for nothing (run `iamgate audit --verify`)"
+                ),
+            }
+        }
+        for row in votes::list(&self.readers, &pr.key()).await? {
+            let checked = backing::check(&self.keys, &row.pr_key, &row.vote, &row.backing);
+            match (checked, backing::is_binding(&row.vote.source)) {
+                (Ok(()), true) => counted.push(row.vote),
+                // A command vote counts as its record says (above); its row only names it.
+                (Ok(()), false) => {}
+                (Err(why), _) => tracing::warn!(
+                    pr = %pr,
+                    source = %row.vote.source,
+                    login = %row.vote.login,
+                    reason = %why,
+                    "a stored vote row counts for nothing"
+                ),
+            }
+        }
+        counted.sort_by_key(|vote| vote.at_ms);
+        Ok(counted)
     }
 
     async fn put_fingerprint(&self, pr: &PrRef, head: &str, fingerprint: &str) -> StoreResult<()> {

@@ -37,7 +37,9 @@ fn delivery(id: &str, number: u64) -> NewDelivery {
 }
 
 async fn memory() -> SqliteStore {
-    SqliteStore::open("sqlite::memory:").await.expect("open")
+    SqliteStore::open("sqlite::memory:", crate::audit::key::test_keys())
+        .await
+        .expect("open")
 }
 
 /// Records delivery `id` for PR `number`, with its analysis job.
@@ -414,7 +416,9 @@ async fn pr_state_defaults_round_trips_and_is_per_pr() {
 async fn what_was_acknowledged_survives_reopening_the_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}/nested/dir/iamgate.db", dir.path().display());
-    let store = SqliteStore::open(&url).await.expect("open");
+    let store = SqliteStore::open(&url, crate::audit::key::test_keys())
+        .await
+        .expect("open");
     assert_eq!(record(&store, "d1", 1).await, Recorded::Fresh);
     store
         .put_pr_state(
@@ -429,7 +433,9 @@ async fn what_was_acknowledged_survives_reopening_the_file() {
         .expect("put");
     drop(store);
 
-    let store = SqliteStore::open(&url).await.expect("reopen");
+    let store = SqliteStore::open(&url, crate::audit::key::test_keys())
+        .await
+        .expect("reopen");
     assert_eq!(
         record(&store, "d1", 1).await,
         Recorded::Duplicate,
@@ -458,7 +464,11 @@ async fn what_was_acknowledged_survives_reopening_the_file() {
 async fn a_thousand_concurrent_deliveries_are_all_stored() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}/iamgate.db", dir.path().display());
-    let store = Arc::new(SqliteStore::open(&url).await.expect("open"));
+    let store = Arc::new(
+        SqliteStore::open(&url, crate::audit::key::test_keys())
+            .await
+            .expect("open"),
+    );
     let mut tasks = tokio::task::JoinSet::new();
     // Every tenth delivery is sent twice at once (a forge retrying a slow request).
     for i in (0..1000u64).chain((0..1000).step_by(10)) {
@@ -616,7 +626,11 @@ async fn throughput_at_5000_deliveries_per_second() {
     if let Some(ms) = env("CHECKPOINT_MS") {
         options.checkpoint_every = (ms > 0).then(|| Duration::from_millis(ms));
     }
-    let store = Arc::new(SqliteStore::open_with(&url, options).await.expect("open"));
+    let store = Arc::new(
+        SqliteStore::open_with(&url, crate::audit::key::test_keys(), options)
+            .await
+            .expect("open"),
+    );
     let started = tokio::time::Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(1));
     let mut tasks = tokio::task::JoinSet::new();
@@ -665,9 +679,12 @@ async fn the_database_and_its_wal_are_readable_by_their_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("data").join("iamgate.db");
-    let store = SqliteStore::open(&format!("sqlite://{}", path.display()))
-        .await
-        .expect("open");
+    let store = SqliteStore::open(
+        &format!("sqlite://{}", path.display()),
+        crate::audit::key::test_keys(),
+    )
+    .await
+    .expect("open");
     store.ping().await.expect("ping");
     for suffix in ["", "-wal"] {
         let file = format!("{}{suffix}", path.display());
@@ -681,9 +698,12 @@ async fn the_database_and_its_wal_are_readable_by_their_owner_only() {
 
     // An existing database made readable by others is tightened on open.
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let store = SqliteStore::open(&format!("sqlite://{}", path.display()))
-        .await
-        .expect("reopen");
+    let store = SqliteStore::open(
+        &format!("sqlite://{}", path.display()),
+        crate::audit::key::test_keys(),
+    )
+    .await
+    .expect("reopen");
     let mode = std::fs::metadata(&path)
         .expect("exists")
         .permissions()

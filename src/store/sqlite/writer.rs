@@ -6,6 +6,7 @@
 //! If the batch transaction fails, each of its requests is retried alone in its own
 //! transaction, so one bad request cannot fail its neighbours.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::{Connection, SqliteConnection};
@@ -16,7 +17,12 @@ use tokio::time::Instant;
 use super::ops::{self, ClaimedRow, DeliveryRow, JobRow};
 use super::tickets::{self, TicketRow};
 use super::{audit, gates, now_ms, votes};
-use crate::store::{CommandTicket, Recorded, ReplyState, StoreError, StoreResult};
+use crate::audit::{AuditKeys, AuditRecord};
+use crate::store::{CommandTicket, Recorded, ReplyState, StoreError, StoreResult, backing};
+
+/// The gauge of records in the audit chain (its head's `seq`), set after each commit that
+/// appended: a count that goes down shows the newest records were deleted.
+pub const AUDIT_RECORDS_METRIC: &str = "iamgate_audit_records";
 
 /// How the writer batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,10 +104,11 @@ pub(super) enum Op {
         entry: Box<crate::audit::AuditEntry>,
     },
     AddVote {
-        pr_key: String,
+        pr: Box<crate::event::PrRef>,
         vote: Box<crate::store::CommandVote>,
-        /// Appended in the same transaction when the vote is new.
-        audit: Option<Box<crate::audit::AuditEntry>>,
+        /// The vote's audit record is appended with this event in the same transaction when the
+        /// vote is new; without, the row is MACed.
+        event: Option<Box<crate::audit::AuditEvent>>,
     },
     AppendAuditOnce {
         key: String,
@@ -163,9 +170,13 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn spawn(conn: SqliteConnection, config: GroupCommit) -> (Writer, JoinHandle<()>) {
+    pub(super) fn spawn(
+        conn: SqliteConnection,
+        config: GroupCommit,
+        keys: Arc<AuditKeys>,
+    ) -> (Writer, JoinHandle<()>) {
         let (requests, incoming) = mpsc::channel(config.queue.max(1));
-        let task = tokio::spawn(run(conn, incoming, config));
+        let task = tokio::spawn(run(conn, incoming, config, keys));
         (Writer { requests }, task)
     }
 
@@ -192,6 +203,7 @@ async fn run(
     mut conn: SqliteConnection,
     mut incoming: mpsc::Receiver<Request>,
     config: GroupCommit,
+    keys: Arc<AuditKeys>,
 ) {
     let max_batch = config.max_batch.max(1);
     let mut batch = Vec::with_capacity(max_batch);
@@ -211,7 +223,7 @@ async fn run(
             }
         }
         metrics::histogram!("iamgate_store_batch_size").record(batch.len() as f64);
-        commit(&mut conn, std::mem::take(&mut batch)).await;
+        commit(&mut conn, std::mem::take(&mut batch), &keys).await;
     }
     if let Err(error) = conn.close().await {
         tracing::warn!(%error, "store writer: closing the connection failed");
@@ -219,8 +231,8 @@ async fn run(
 }
 
 /// Commits `batch` in one transaction and answers each request; on failure, retries each alone.
-async fn commit(conn: &mut SqliteConnection, batch: Vec<Request>) {
-    match apply_all(conn, &batch).await {
+async fn commit(conn: &mut SqliteConnection, batch: Vec<Request>, keys: &AuditKeys) {
+    match apply_all(conn, &batch, keys).await {
         Ok(replies) => {
             for (request, reply) in batch.into_iter().zip(replies) {
                 // The caller may have gone away (a timed-out HTTP request); its write stands.
@@ -236,7 +248,7 @@ async fn commit(conn: &mut SqliteConnection, batch: Vec<Request>) {
             tracing::warn!(%error, size = batch.len(), "store writer: batch failed, retrying its requests one by one");
             for request in batch {
                 let single = std::slice::from_ref(&request);
-                let answer = apply_all(conn, single).await.and_then(|mut replies| {
+                let answer = apply_all(conn, single, keys).await.and_then(|mut replies| {
                     replies
                         .pop()
                         .ok_or_else(|| StoreError::Commit("no reply".into()))
@@ -247,8 +259,34 @@ async fn commit(conn: &mut SqliteConnection, batch: Vec<Request>) {
     }
 }
 
-/// Runs every request of `batch` in one transaction and commits it.
-async fn apply_all(conn: &mut SqliteConnection, batch: &[Request]) -> StoreResult<Vec<Reply>> {
+/// What the requests of one transaction share: the keys, and the newest record appended.
+struct Batch<'a> {
+    keys: &'a AuditKeys,
+    /// `(seq, link)` of the newest record appended in this transaction.
+    head: Option<(i64, String)>,
+}
+
+impl Batch<'_> {
+    async fn append(
+        &mut self,
+        conn: &mut SqliteConnection,
+        entry: &crate::audit::AuditEntry,
+    ) -> StoreResult<AuditRecord> {
+        let record = audit::append(conn, entry, self.keys.current()).await?;
+        self.head = Some((record.seq, record.hash.clone()));
+        Ok(record)
+    }
+}
+
+/// Runs every request of `batch` in one transaction and commits it. After a commit that
+/// appended to the audit chain, logs the new head (so that a log kept elsewhere can later show
+/// that the newest records were deleted: `iamgate audit --verify --expect-head`).
+async fn apply_all(
+    conn: &mut SqliteConnection,
+    batch: &[Request],
+    keys: &AuditKeys,
+) -> StoreResult<Vec<Reply>> {
+    let mut shared = Batch { keys, head: None };
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let mut replies = Vec::with_capacity(batch.len());
     let mut rest = batch;
@@ -262,7 +300,7 @@ async fn apply_all(conn: &mut SqliteConnection, batch: &[Request]) -> StoreResul
             })
             .collect();
         if records.is_empty() {
-            replies.push(apply(&mut tx, &first.op).await?);
+            replies.push(apply(&mut tx, &first.op, &mut shared).await?);
             rest = &rest[1..];
         } else {
             let recorded = ops::record_many(&mut tx, &records, now_ms()).await?;
@@ -271,10 +309,14 @@ async fn apply_all(conn: &mut SqliteConnection, batch: &[Request]) -> StoreResul
         }
     }
     tx.commit().await?;
+    if let Some((seq, link)) = shared.head {
+        tracing::info!(seq, link = %link, "audit chain head");
+        metrics::gauge!(AUDIT_RECORDS_METRIC).set(seq as f64);
+    }
     Ok(replies)
 }
 
-async fn apply(conn: &mut SqliteConnection, op: &Op) -> StoreResult<Reply> {
+async fn apply(conn: &mut SqliteConnection, op: &Op, batch: &mut Batch<'_>) -> StoreResult<Reply> {
     let now = now_ms();
     Ok(match op {
         Op::Record { delivery, jobs } => {
@@ -318,28 +360,28 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> StoreResult<Reply> {
         }
         Op::PutPrState { key, json, audit } => {
             for entry in audit {
-                audit::append(conn, entry).await?;
+                batch.append(conn, entry).await?;
             }
             ops::put_pr_state(conn, key, json, now).await?;
             Reply::Done
         }
         Op::Prune { before, limit } => Reply::Pruned(ops::prune(conn, *before, *limit).await?),
-        Op::AppendAudit { entry } => Reply::Audited(Box::new(audit::append(conn, entry).await?)),
-        Op::AddVote {
-            pr_key,
-            vote,
-            audit,
-        } => {
-            let new = votes::add(conn, pr_key, vote).await?;
-            if new && let Some(entry) = audit {
-                audit::append(conn, entry).await?;
+        Op::AppendAudit { entry } => Reply::Audited(Box::new(batch.append(conn, entry).await?)),
+        Op::AddVote { pr, vote, event } => {
+            let pr_key = pr.key();
+            let mac_key = event.is_none().then(|| batch.keys.current());
+            let new = votes::add(conn, &pr_key, vote, mac_key).await?;
+            if new && let Some(event) = event {
+                let entry = backing::vote_entry(pr, vote, (**event).clone());
+                let record = batch.append(conn, &entry).await?;
+                votes::back_with_record(conn, &pr_key, &vote.source, record.seq).await?;
             }
             Reply::Voted(new)
         }
         Op::AppendAuditOnce { key, entry } => {
             let first = audit::claim_once(conn, key, now).await?;
             if first {
-                audit::append(conn, entry).await?;
+                batch.append(conn, entry).await?;
             }
             Reply::Voted(first)
         }

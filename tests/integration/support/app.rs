@@ -128,7 +128,12 @@ pub struct Options {
     pub max_attempts: u32,
     /// More `[worker]` keys, e.g. `command_rate_per_minute = 2\n`.
     pub worker_keys: &'static str,
+    /// The `[audit]` table's keys (default: `key` = [`AUDIT_KEY`]).
+    pub audit: String,
 }
+
+/// The harness's audit key (test-only), hex.
+pub const AUDIT_KEY: &str = "5e1f0c4b9a7d2e3f8a6b1c0d4e2f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f";
 
 impl Default for Options {
     fn default() -> Self {
@@ -145,6 +150,7 @@ impl Default for Options {
             server_keys: "",
             max_attempts: 8,
             worker_keys: "",
+            audit: format!("key = \"{AUDIT_KEY}\"\n"),
         }
     }
 }
@@ -164,7 +170,8 @@ pub fn config_toml(
          {forge}\n\
          [pulumi]\ncommand = {command}\ntimeout_secs = {timeout}\nmax_concurrent = 2\nallow_fork_prs = {fork}\nsandbox = {sandbox}\ninstall = {install}\n{repositories}{pulumi_keys}\n\
          [pulumi.env]\nAWS_REGION = \"us-east-1\"\nPULUMI_ACCESS_TOKEN = {token}\n\n\
-         [worker]\nconcurrency = 2\nlease_secs = {lease}\nmax_attempts = {attempts}\n{worker_keys}{extra}",
+         [worker]\nconcurrency = 2\nlease_secs = {lease}\nmax_attempts = {attempts}\n{worker_keys}\n\
+         [audit]\n{audit}\n{extra}",
         listen = toml_string(listen),
         max_body = options.max_body_bytes,
         store = toml_string(&format!("sqlite://{}", db.display())),
@@ -183,6 +190,7 @@ pub fn config_toml(
         pulumi_keys = options.pulumi_keys,
         server_keys = options.server_keys,
         extra = options.extra,
+        audit = options.audit,
         token = toml_string(PULUMI_TOKEN),
     )
 }
@@ -416,6 +424,27 @@ pub trait Forge: Sized {
     }
 }
 
+/// The server of the harness's config for `fake` and `pulumi`, with its store in `dir`, or why
+/// it does not start.
+async fn build<F: Forge>(
+    fake: &F,
+    pulumi: &FakePulumi,
+    dir: &Path,
+    options: &Options,
+) -> Result<Service, String> {
+    let toml = fake.config_toml(
+        pulumi.command(),
+        &dir.join("iamgate.db"),
+        "127.0.0.1:0",
+        options,
+    );
+    let config = ServerConfig::parse(&toml, Vec::new())
+        .unwrap_or_else(|problems| panic!("harness config invalid: {problems}\n{toml}"));
+    Service::build(&config)
+        .await
+        .map_err(|error| format!("{error:#}"))
+}
+
 /// The server under test, its fake forge, the fake pulumi and its temp dir.
 #[derive(Debug)]
 pub struct TestApp<F> {
@@ -437,15 +466,9 @@ impl<F: Forge> TestApp<F> {
         let dir = TempDir::new().unwrap();
         let fake = F::launch().await;
         let pulumi = FakePulumi::new(dir.path().join("pulumi"));
-        let toml = fake.config_toml(
-            pulumi.command(),
-            &dir.path().join("iamgate.db"),
-            "127.0.0.1:0",
-            &options,
-        );
-        let config = ServerConfig::parse(&toml, Vec::new())
-            .unwrap_or_else(|problems| panic!("harness config invalid: {problems}\n{toml}"));
-        let service = Service::build(&config).await.unwrap();
+        let service = build(&fake, &pulumi, dir.path(), &options)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let router = router(service.state().clone());
         TestApp {
             fake,
@@ -459,6 +482,37 @@ impl<F: Forge> TestApp<F> {
 
     pub fn pulumi(&self) -> &FakePulumi {
         &self.pulumi
+    }
+
+    /// The server built again on the same store, forge and pulumi with `options` (the store is
+    /// closed first), or why it does not start.
+    pub async fn restart_with(self, options: Options) -> Result<Self, (F, String)> {
+        let TestApp {
+            fake,
+            pulumi,
+            service,
+            _dir: dir,
+            ..
+        } = self;
+        drop(service);
+        let service = match build(&fake, &pulumi, dir.path(), &options).await {
+            Ok(service) => service,
+            Err(error) => return Err((fake, error)),
+        };
+        let router = router(service.state().clone());
+        Ok(TestApp {
+            fake,
+            pulumi,
+            service,
+            router,
+            next_delivery: AtomicU64::new(1_000),
+            _dir: dir,
+        })
+    }
+
+    /// The store's database file.
+    pub fn db(&self) -> PathBuf {
+        self.service.store().path().to_path_buf()
     }
 
     /// The files iamgate keeps (store, WAL, preview cache, gzip entries unpacked) that contain
@@ -742,7 +796,8 @@ impl<F: Forge> TestApp<F> {
     pub async fn assert_chain_verifies(&self) {
         let chain = self.service.store().audit_chain().await.unwrap();
         let count = chain.records.len() as u64;
-        let verified = iamgate::audit::verify(&chain).unwrap_or_else(|e| panic!("{e}"));
+        let keys = self.service.store().audit_keys();
+        let verified = iamgate::audit::verify(&chain, keys).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(verified.count, count);
     }
 }
