@@ -23,7 +23,17 @@ crate::both_forges!(
     a_reviewer_who_pushes_to_a_pull_request_cannot_approve_or_override_it,
     a_signed_body_replayed_under_a_new_delivery_id_is_recognized,
     a_membership_webhook_takes_a_removed_member_s_say_at_once,
+    an_unmodeled_iam_change_is_reported_and_gated_not_passed_over,
+    an_unreadable_iam_input_is_reported_and_gated_not_dropped,
 );
+
+/// The harness config with a review for what iamgate cannot judge, as the example config has.
+fn gating_unreviewable() -> String {
+    format!(
+        "{CONFIG}  - name: unreviewable\n    when: {{ categories: [unanalyzed, malformed] }}\n    \
+         approvals: 1\n    from: {{ teams: [\"acme/security\"] }}\n"
+    )
+}
 
 /// A preview whose policies are only known at deploy time (`apply()` of outputs being created).
 const COMPUTED: &str = "corpus/unknown-secret.preview.json";
@@ -397,4 +407,36 @@ async fn a_membership_webhook_takes_a_removed_member_s_say_at_once<F: Forge>() {
     let h2 = s.push(PR, "h2").await;
     s.settle().await;
     s.assert_gate(&h2, "pending", NEEDS_SECURITY).await;
+}
+
+/// An SSO permission set with AdministratorAccess (a type iamgate does not model) is reported as
+/// `unanalyzed` and gated like any other IAM change: never "no IAM change".
+async fn an_unmodeled_iam_change_is_reported_and_gated_not_passed_over<F: Forge>() {
+    let s = TestApp::<F>::start().await;
+    let head = s.enroll_with(PR, "h1", &gating_unreviewable());
+    s.pulumi()
+        .replay(STACK, fixture("corpus/sso-admin.preview.json"));
+    s.open(PR).await;
+    s.settle().await;
+
+    let body = s.the_comment(PR);
+    assert!(body.contains("AWS-UNANALYZED-001"), "{body}");
+    assert!(!body.contains("This preview changes no IAM"), "{body}");
+    s.assert_gate(&head, "pending", "needs 1 approval from acme/security")
+        .await;
+}
+
+/// A role whose inline policy nests too deep for the parser is reported as `malformed` and gated,
+/// not dropped from the analysis.
+async fn an_unreadable_iam_input_is_reported_and_gated_not_dropped<F: Forge>() {
+    let s = TestApp::<F>::start().await;
+    let head = s.enroll_with(PR, "h1", &gating_unreviewable());
+    s.pulumi()
+        .replay(STACK, fixture("corpus/deep-nesting.preview.json"));
+    s.open(PR).await;
+    s.settle().await;
+
+    let body = s.the_comment(PR);
+    assert!(body.contains("AWS-LINT-UNREADABLE"), "{body}");
+    assert_eq!(s.status(&head).0, "pending");
 }
