@@ -80,16 +80,6 @@ pub async fn accept(
     notify: &Notify,
     delivery: NewDelivery,
 ) -> StoreResult<Recorded> {
-    // Whoever pushes to a pull request is one of its authors from then on (kept even when the
-    // delivery turns out to be a duplicate: it only ever makes approvals stricter).
-    if let Event::PullRequest {
-        pr,
-        pushed_by: Some(login),
-        ..
-    } = &delivery.event
-    {
-        store.add_pr_author(pr, login.as_str()).await?;
-    }
     if let Event::Review {
         pr,
         action: ReviewAction::Submitted,

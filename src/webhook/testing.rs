@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use crate::audit::{
     AuditChain, AuditEntry, AuditEvent, AuditFilter, AuditKey, AuditRecord, ChainHead, chain,
 };
-use crate::event::{CommentId, PrRef, RepoRef};
+use crate::event::{CommentId, Event, PrRef, RepoRef};
 use crate::store::{
     ClaimedJob, CommandRate, CommandTicket, CommandVote, DeadJob, JobKind, Lane, NewDelivery,
     NewTicket, PrGate, PrState, QueueStats, Recorded, ReplyState, Store, StoreError, StoreResult,
@@ -67,6 +67,18 @@ impl Store for FakeStore {
         jobs: Vec<JobKind>,
     ) -> StoreResult<Recorded> {
         self.check()?;
+        if let Event::PullRequest {
+            pr,
+            head,
+            pushed_by,
+            ..
+        } = &delivery.event
+        {
+            self.record_head(pr, head.as_str()).await?;
+            if let Some(login) = pushed_by {
+                self.add_pr_author(pr, login.as_str()).await?;
+            }
+        }
         if !self
             .seen
             .lock()

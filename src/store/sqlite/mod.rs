@@ -310,12 +310,26 @@ impl Store for SqliteStore {
         delivery: NewDelivery,
         jobs: Vec<JobKind>,
     ) -> StoreResult<Recorded> {
+        let pr_facts = match &delivery.event {
+            crate::event::Event::PullRequest {
+                pr,
+                head,
+                pushed_by,
+                ..
+            } => Some((
+                pr.key(),
+                head.as_str().to_owned(),
+                pushed_by.as_ref().map(|l| l.as_str().to_owned()),
+            )),
+            _ => None,
+        };
         let delivery = DeliveryRow {
             id: delivery.id.0,
             forge: delivery.forge,
             event_name: delivery.event_name,
             event_json: to_json(&delivery.event)?,
             body_sha256: delivery.body_sha256,
+            pr_facts,
         };
         let jobs = jobs.iter().map(job_row).collect::<StoreResult<Vec<_>>>()?;
         match self.write(Op::Record { delivery, jobs }).await? {
@@ -642,6 +656,16 @@ impl Store for SqliteStore {
     }
 
     async fn record_head(&self, pr: &PrRef, head: &str) -> StoreResult<()> {
+        // Usually recorded with the webhook that brought the head: no write then.
+        let known: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM pr_heads WHERE pr_key = ?1 AND head = ?2")
+                .bind(pr.key())
+                .bind(head)
+                .fetch_optional(&self.readers)
+                .await?;
+        if known.is_some() {
+            return Ok(());
+        }
         let op = Op::RecordHead {
             pr_key: pr.key(),
             head: head.to_owned(),

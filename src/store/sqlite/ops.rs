@@ -18,6 +18,10 @@ pub(super) struct DeliveryRow {
     pub event_name: String,
     pub event_json: String,
     pub body_sha256: Option<String>,
+    /// A pull request event's `(pr key, head, pusher)`: the head's first sighting and the
+    /// pusher (an author) are recorded in the delivery's own transaction.
+    #[serde(skip)]
+    pub pr_facts: Option<(String, String, Option<String>)>,
 }
 
 /// A job to enqueue, serialized by the caller.
@@ -65,6 +69,14 @@ pub(super) async fn record_many(
     let mut outcomes = Vec::with_capacity(records.len());
     let mut jobs = Vec::new();
     let mut links = Vec::new();
+    for (delivery, _) in records {
+        if let Some((pr_key, head, pusher)) = &delivery.pr_facts {
+            super::votes::record_head(conn, pr_key, head, now).await?;
+            if let Some(login) = pusher {
+                super::votes::add_author(conn, pr_key, login, now).await?;
+            }
+        }
+    }
     for (delivery, caused) in records {
         let is_fresh = fresh.remove(&delivery.id);
         outcomes.push(is_fresh.then_some(Recorded::Fresh));
