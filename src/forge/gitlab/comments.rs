@@ -83,9 +83,27 @@ impl GitLabClient {
     /// (iamgate's note with the body's marker, or else its newest one when the text is exactly
     /// `body`) and posts again only if it did not.
     pub(crate) async fn create_comment(&self, pr: &PrRef, body: &str) -> ForgeResult<CommentId> {
+        self.create_note(pr, body, false).await
+    }
+
+    /// An internal note (members only), for the replies to internal notes.
+    pub(crate) async fn create_internal_comment(
+        &self,
+        pr: &PrRef,
+        body: &str,
+    ) -> ForgeResult<CommentId> {
+        self.create_note(pr, body, true).await
+    }
+
+    async fn create_note(&self, pr: &PrRef, body: &str, internal: bool) -> ForgeResult<CommentId> {
         let path = format!("{}/notes", mr_path(pr)?);
         ensure_fits(&format!("POST {path}"), "note", body, COMMENT_LIMIT)?;
-        let request = ApiRequest::with_body(Method::POST, path, json!({ "body": body }));
+        let fields = if internal {
+            json!({ "body": body, "internal": true })
+        } else {
+            json!({ "body": body })
+        };
+        let request = ApiRequest::with_body(Method::POST, path, fields);
         create_once(
             self.policy(),
             pr,
@@ -156,34 +174,6 @@ impl GitLabClient {
                 .map(Timestamp::unix_millis),
             internal: shown.internal.or(shown.confidential).unwrap_or(false),
         }))
-    }
-
-    /// An internal note (members only), for the replies to internal notes.
-    pub(crate) async fn create_internal_comment(
-        &self,
-        pr: &PrRef,
-        body: &str,
-    ) -> ForgeResult<CommentId> {
-        let path = format!("{}/notes", mr_path(pr)?);
-        ensure_fits(&format!("POST {path}"), "note", body, COMMENT_LIMIT)?;
-        let request = ApiRequest::with_body(
-            Method::POST,
-            path,
-            json!({ "body": body, "internal": true }),
-        );
-        create_once(
-            self.policy(),
-            pr,
-            "note",
-            body,
-            || async {
-                let response = self.call(&request, "create_comment", false).await?;
-                parse_json::<NoteJson>(&response, &request).map(|n| CommentId(n.id))
-            },
-            || self.own_notes(pr),
-            |id| self.update_comment(pr, id, body),
-        )
-        .await
     }
 
     pub(crate) async fn update_comment(
