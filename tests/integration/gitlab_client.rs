@@ -569,6 +569,7 @@ async fn group_membership_requires_an_active_member() {
     fake.group_member("acme/security", "erin", 30);
     fake.user_state("erin", "blocked");
     fake.group_member("acme/security", "frank", 5);
+    fake.group_member("acme/security", "grace", 20);
     fake.user("mallory");
     let member = |login: &str, group: &str| {
         let client = client.clone();
@@ -585,7 +586,14 @@ async fn group_membership_requires_an_active_member() {
         member("ALICE", "acme/security").await.unwrap(),
         "usernames ignore case"
     );
-    assert!(member("carol", "acme/security").await.unwrap(), "inherited");
+    assert!(
+        !member("carol", "acme/security").await.unwrap(),
+        "a member of the parent group only is not on the team"
+    );
+    assert!(
+        !member("grace", "acme/security").await.unwrap(),
+        "a Reporter is not on the team: Developer or above"
+    );
     assert!(
         !member("dave", "acme/security").await.unwrap(),
         "awaiting a seat"
@@ -601,7 +609,7 @@ async fn group_membership_requires_an_active_member() {
     assert!(member("alice", "acme/../x").await.is_err());
 
     let alice = fake.user("alice");
-    let path = format!("/groups/acme%2Fsecurity/members/all/{alice}");
+    let path = format!("/groups/acme%2Fsecurity/members/{alice}");
     let before = fake.count_requests("GET", &path);
     fake.fail_next("GET", &path, 10, Fault::Error502);
     let error = member("alice", "acme/security").await.unwrap_err();

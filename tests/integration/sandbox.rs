@@ -40,6 +40,15 @@ fn bubblewrap_present() -> bool {
     present
 }
 
+/// A daemon length no other test of this binary uses: the tests run at once, and one test's
+/// daemon, alive inside its own sandbox while that test runs, must not count as left behind by
+/// another.
+fn unique_daemon_secs() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(31_337);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 /// What the hostile program is pointed at: the store, the App key, and a canary file outside
 /// the workspace (read and appended to); and the test process itself (signalled).
 fn point_hostile<F: Forge>(s: &TestApp<F>, canary: &Path, daemon_secs: u32) {
@@ -67,7 +76,8 @@ async fn a_hostile_program_learns_nothing_and_leaves_nothing_in_the_sandbox<F: F
     let canary = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(canary.path(), b"canary\n").unwrap();
     let head = s.enroll(7, "h1");
-    point_hostile(&s, canary.path(), 31_337);
+    let daemon_secs = unique_daemon_secs();
+    point_hostile(&s, canary.path(), daemon_secs);
     s.open(7).await;
     s.settle().await;
 
@@ -79,7 +89,7 @@ async fn a_hostile_program_learns_nothing_and_leaves_nothing_in_the_sandbox<F: F
     s.assert_gate(&head, "pending", NEEDS_SECURITY).await;
     assert_eq!(std::fs::read(canary.path()).unwrap(), b"canary\n");
     assert_eq!(
-        FakePulumi::left_behind(31_337),
+        FakePulumi::left_behind(daemon_secs),
         Vec::<u32>::new(),
         "a daemon outlived the sandboxed run"
     );
@@ -101,14 +111,15 @@ async fn without_the_sandbox_the_same_program_gets_through() {
     let canary = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(canary.path(), b"canary\n").unwrap();
     s.enroll(7, "h1");
-    point_hostile(&s, canary.path(), 31_338);
+    let daemon_secs = unique_daemon_secs();
+    point_hostile(&s, canary.path(), daemon_secs);
     s.open(7).await;
     s.settle().await;
 
     // The daemon first, so that a failed assertion leaves nothing running.
     let mut daemons = Vec::new();
     wait_until("the daemon shows", Duration::from_secs(5), || {
-        daemons = FakePulumi::left_behind(31_338);
+        daemons = FakePulumi::left_behind(daemon_secs);
         !daemons.is_empty()
     })
     .await;

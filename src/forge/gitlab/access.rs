@@ -1,5 +1,5 @@
-//! Who may do what on GitLab, as approvals and commands ask it: whether a user is an active
-//! member of a group (a "team" is a group full path, inherited memberships included), and a
+//! Who may do what on GitLab, as approvals and commands ask it: whether a user is an active,
+//! direct member of a group at Developer level or above (a "team" is a group full path), and a
 //! user's access level on the project, both asked by user id (looked up by login when the event
 //! carried none). Decides nothing about who qualifies (that is `gate`).
 
@@ -27,6 +27,10 @@ impl MemberJson {
         active(&self.state) && active(&self.membership_state)
     }
 }
+
+/// GitLab's Developer access level: the least a group member needs to count as a member of a
+/// "team" (a Guest or Reporter of the security group is not on the security team).
+const DEVELOPER: u32 = 30;
 
 /// Guest (10), planner (15) and reporter (20) read; developer (30) and maintainer (40) write;
 /// owner (50) and above admin; no access (0) and minimal access (5) nothing.
@@ -68,7 +72,9 @@ impl GitLabClient {
         }
     }
 
-    /// Whether `user` is an active member of group `group` (inherited memberships included).
+    /// Whether `user` is an active, direct member of group `group` at Developer level or above.
+    /// Members inherited from parent groups or through a group invited into this one are not:
+    /// `from.teams: [acme/security]` must not be met by everyone in `acme`, nor by a Guest.
     pub(crate) async fn is_team_member(
         &self,
         _pr: &PrRef,
@@ -79,12 +85,11 @@ impl GitLabClient {
         let Some(user) = self.id_of(user).await? else {
             return Ok(false);
         };
-        let request = ApiRequest::get(format!("/groups/{group}/members/all/{user}"));
+        let request = ApiRequest::get(format!("/groups/{group}/members/{user}"));
         match self.call(&request, "team_membership", true).await {
             Ok(response) => {
                 let member: MemberJson = parse_json(&response, &request)?;
-                Ok(member.is_active()
-                    && permission_level(member.access_level) > RepoPermission::None)
+                Ok(member.is_active() && member.access_level >= DEVELOPER)
             }
             // Not a member, or a group this token cannot see: either way not a member.
             Err(error) if error.kind == ForgeErrorKind::NotFound => Ok(false),

@@ -509,7 +509,7 @@ impl Forge for FakeGitLab {
     fn membership_lookups(&self, team: &str, login: &str) -> usize {
         let group = FakeGitLab::project_api_path(team).replacen("/projects/", "/groups/", 1);
         let id = self.user(login);
-        self.count_requests("GET", &format!("{group}/members/all/{id}"))
+        self.count_requests("GET", &format!("{group}/members/{id}"))
     }
     fn calls(&self) -> Vec<(String, String, u16)> {
         self.requests()

@@ -169,7 +169,10 @@ fn route(
             project_route(state, me, method, &project, rest, query, body)
         }
         ["groups", id, "members", "all", user] if get => {
-            group_member(state, id, user.parse().unwrap_or(0))
+            group_member(state, id, user.parse().unwrap_or(0), true)
+        }
+        ["groups", id, "members", user] if get => {
+            group_member(state, id, user.parse().unwrap_or(0), false)
         }
         _ => Reply::message(404, "404 Not Found"),
     }
@@ -583,7 +586,9 @@ fn post_status(state: &mut State, me: u64, project: &str, sha: &str, body: &Valu
     )
 }
 
-fn group_member(state: &State, id: &str, user: u64) -> Reply {
+/// `GET /groups/:id/members/:user_id` (direct members only) or, `inherited`,
+/// `.../members/all/:user_id`.
+fn group_member(state: &State, id: &str, user: u64, inherited: bool) -> Reply {
     let Some(path) = state
         .groups
         .iter()
@@ -601,7 +606,11 @@ fn group_member(state: &State, id: &str, user: u64) -> Reply {
         {
             best = Some(member);
         }
-        ancestor = group.rsplit_once('/').map(|(parent, _)| parent);
+        ancestor = if inherited {
+            group.rsplit_once('/').map(|(parent, _)| parent)
+        } else {
+            None
+        };
     }
     match (best, state.user(user)) {
         (Some(member), Some(user)) => Reply::json(200, member_json(user, member)),
