@@ -363,7 +363,7 @@ fn push(p: PushPayload) -> Result<Event, DecodeError> {
         || p.commits.len() >= PUSH_COMMITS_CAP
         || p.commits
             .iter()
-            .any(|c| c.touches(repo::FILE_PATH) || c.may_be_cut(PUSH_PATHS_CAP));
+            .any(|c| c.may_touch(repo::FILE_PATH, PUSH_PATHS_CAP));
     Ok(Event::BranchPush {
         repo: RepoRef {
             forge: ForgeKind::GitHub,

@@ -461,7 +461,9 @@ fn push(event: &str, p: PushPayload) -> Result<Event, DecodeError> {
     let moved = p.before.as_deref() != Some(after.as_str());
     let config_may_have_changed = total > listed
         || (listed == 0 && moved)
-        || p.commits.iter().any(|c| c.touches(repo::FILE_PATH));
+        || p.commits
+            .iter()
+            .any(|c| c.touches(repo::FILE_PATH) || c.lists_nothing());
     Ok(Event::BranchPush {
         repo: RepoRef {
             forge: ForgeKind::GitLab,

@@ -26,4 +26,43 @@ impl PushedCommit {
             .iter()
             .any(|paths| paths.len() >= cap)
     }
+
+    /// Whether the commit lists no path at all: GitHub leaves the lists of very large commits
+    /// empty, so nobody can tell it did not touch the config (an empty commit reads the same,
+    /// and costs one recheck).
+    pub(crate) fn lists_nothing(&self) -> bool {
+        [&self.added, &self.removed, &self.modified]
+            .iter()
+            .all(|paths| paths.is_empty())
+    }
+
+    /// Whether the commit may have touched `path`: it lists it, lists nothing, or lists as many
+    /// paths of one kind as the forge's `cap`.
+    pub(crate) fn may_touch(&self, path: &str, cap: usize) -> bool {
+        self.touches(path) || self.lists_nothing() || self.may_be_cut(cap)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit(added: &[&str], modified: &[&str]) -> PushedCommit {
+        PushedCommit {
+            added: added.iter().map(|p| (*p).to_owned()).collect(),
+            removed: Vec::new(),
+            modified: modified.iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_commit_may_touch_a_path_it_lists_or_when_it_lists_nothing_or_too_much() {
+        assert!(commit(&[], &[".iamgate.yml"]).may_touch(".iamgate.yml", 5000));
+        assert!(!commit(&["a.ts"], &["b.ts"]).may_touch(".iamgate.yml", 5000));
+        assert!(
+            commit(&[], &[]).may_touch(".iamgate.yml", 5000),
+            "GitHub's very large commits list no path"
+        );
+        assert!(commit(&["a", "b"], &[]).may_touch(".iamgate.yml", 2), "cut");
+    }
 }

@@ -585,6 +585,9 @@ fn a_push_that_cannot_be_ruled_out_may_have_changed_the_config() {
     let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
     let wide = serde_json::json!([commit(&paths, &[], &[])]);
     assert!(pushed(&push_payload("refs/heads/main", false, false, wide)).3);
+    // A very large commit comes with no file lists at all.
+    let unlisted = serde_json::json!([commit(&[], &["a.ts"], &[]), commit(&[], &[], &[])]);
+    assert!(pushed(&push_payload("refs/heads/main", false, false, unlisted)).3);
 }
 
 #[test]
