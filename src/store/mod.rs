@@ -362,10 +362,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Stores a delivery and enqueues its jobs in one transaction; a delivery id seen before is a
     /// `Duplicate` and changes nothing (unless all its jobs were dead-lettered: see
-    /// [`Recorded::Fresh`]). When this returns, the delivery is durable. A pull request event
-    /// also records, in the same transaction, its head's first sighting ([`Store::record_head`])
-    /// and its pusher as an author ([`Store::add_pr_author`]), duplicate or not: both only ever
-    /// make approvals stricter.
+    /// [`Recorded::Fresh`]). When this returns, the delivery is durable. A push to a pull
+    /// request also records, in the same transaction, its pusher as an author
+    /// ([`Store::add_pr_author`]), duplicate or not: that only ever makes approvals stricter.
+    /// Heads are not taken from webhooks ([`Store::record_head`] is the job's, from the forge).
     async fn record_delivery(
         &self,
         delivery: NewDelivery,

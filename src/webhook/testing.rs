@@ -69,15 +69,11 @@ impl Store for FakeStore {
         self.check()?;
         if let Event::PullRequest {
             pr,
-            head,
-            pushed_by,
+            pushed_by: Some(login),
             ..
         } = &delivery.event
         {
-            self.record_head(pr, head.as_str()).await?;
-            if let Some(login) = pushed_by {
-                self.add_pr_author(pr, login.as_str()).await?;
-            }
+            self.add_pr_author(pr, login.as_str()).await?;
         }
         if !self
             .seen

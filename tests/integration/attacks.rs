@@ -440,3 +440,30 @@ async fn an_unreadable_iam_input_is_reported_and_gated_not_dropped<F: Forge>() {
     assert!(body.contains("AWS-LINT-UNREADABLE"), "{body}");
     assert_eq!(s.status(&head).0, "pending");
 }
+
+/// With a leaked webhook secret, the author announces a head before pushing it (a commit's sha is
+/// known before the push): heads are taken from the forge, never from a webhook, so a reviewer's
+/// later approval still binds to the head they saw.
+#[tokio::test]
+async fn github_a_forged_push_event_cannot_bind_an_approval_to_a_future_head() {
+    let (s, h1) = analyzed::<FakeGitHub>(CONFIG).await;
+    let future = crate::support::app::sha("h2");
+    let mut forged = s.fake.reopened(PR);
+    let mut body: serde_json::Value = serde_json::from_slice(&forged.body).unwrap();
+    body["action"] = serde_json::json!("synchronize");
+    body["pull_request"]["head"]["sha"] = serde_json::json!(future);
+    forged.body = serde_json::to_vec(&body).unwrap();
+    s.send(forged).await;
+    let approval = s.comment(PR, "sec1", "/iamgate approve").await;
+    s.pulumi().replay(STACK, fixture(OTHER_IAM));
+    let h2 = s.push(PR, "h2").await;
+    assert_eq!(h2, future);
+    s.settle().await;
+
+    s.assert_gate(&h2, "pending", NEEDS_SECURITY).await;
+    assert!(
+        shown_reply(&s, approval).contains(&format!("approval recorded on `{}`", short(&h1))),
+        "{}",
+        shown_reply(&s, approval)
+    );
+}

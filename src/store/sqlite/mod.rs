@@ -310,17 +310,15 @@ impl Store for SqliteStore {
         delivery: NewDelivery,
         jobs: Vec<JobKind>,
     ) -> StoreResult<Recorded> {
-        let pr_facts = match &delivery.event {
+        // The pusher only: a head named by a webhook is not trusted for binding approvals (a
+        // delivery forged with a leaked secret could name a head before it is pushed); the job
+        // records heads as the forge shows them.
+        let pusher = match &delivery.event {
             crate::event::Event::PullRequest {
                 pr,
-                head,
-                pushed_by,
+                pushed_by: Some(login),
                 ..
-            } => Some((
-                pr.key(),
-                head.as_str().to_owned(),
-                pushed_by.as_ref().map(|l| l.as_str().to_owned()),
-            )),
+            } => Some((pr.key(), login.as_str().to_owned())),
             _ => None,
         };
         let delivery = DeliveryRow {
@@ -329,7 +327,7 @@ impl Store for SqliteStore {
             event_name: delivery.event_name,
             event_json: to_json(&delivery.event)?,
             body_sha256: delivery.body_sha256,
-            pr_facts,
+            pusher,
         };
         let jobs = jobs.iter().map(job_row).collect::<StoreResult<Vec<_>>>()?;
         match self.write(Op::Record { delivery, jobs }).await? {
@@ -656,7 +654,7 @@ impl Store for SqliteStore {
     }
 
     async fn record_head(&self, pr: &PrRef, head: &str) -> StoreResult<()> {
-        // Usually recorded with the webhook that brought the head: no write then.
+        // Recorded by an earlier job of the same head: no write then.
         let known: Option<i64> =
             sqlx::query_scalar("SELECT 1 FROM pr_heads WHERE pr_key = ?1 AND head = ?2")
                 .bind(pr.key())

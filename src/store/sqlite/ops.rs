@@ -18,10 +18,10 @@ pub(super) struct DeliveryRow {
     pub event_name: String,
     pub event_json: String,
     pub body_sha256: Option<String>,
-    /// A pull request event's `(pr key, head, pusher)`: the head's first sighting and the
-    /// pusher (an author) are recorded in the delivery's own transaction.
+    /// A push to a pull request: `(pr key, pusher)`, recorded as an author in the delivery's own
+    /// transaction.
     #[serde(skip)]
-    pub pr_facts: Option<(String, String, Option<String>)>,
+    pub pusher: Option<(String, String)>,
 }
 
 /// A job to enqueue, serialized by the caller.
@@ -70,11 +70,8 @@ pub(super) async fn record_many(
     let mut jobs = Vec::new();
     let mut links = Vec::new();
     for (delivery, _) in records {
-        if let Some((pr_key, head, pusher)) = &delivery.pr_facts {
-            super::votes::record_head(conn, pr_key, head, now).await?;
-            if let Some(login) = pusher {
-                super::votes::add_author(conn, pr_key, login, now).await?;
-            }
+        if let Some((pr_key, login)) = &delivery.pusher {
+            super::votes::add_author(conn, pr_key, login, now).await?;
         }
     }
     for (delivery, caused) in records {
