@@ -78,7 +78,6 @@ pub async fn run(
         Governing::NotEnrolled | Governing::Invalid(_) => None,
     };
     let seen = seen_head(ctx, pr_ref, &said).await?;
-    let contributors = super::approvals::contributors(ctx, forge.as_ref(), pr_ref, &pr).await?;
     let mut run = Run {
         ctx,
         forge: forge.as_ref(),
@@ -88,7 +87,7 @@ pub async fn run(
         comment,
         author,
         seen: seen.as_ref(),
-        contributors: &contributors,
+        contributors: None,
         recompute: false,
     };
     let mut answers = Vec::with_capacity(parsed.len());
@@ -154,8 +153,9 @@ struct Run<'a> {
     /// The head the comment's author could see when commenting: what an approval or an override
     /// binds to (`None`: unknown, so none is recorded).
     seen: Option<&'a Sha>,
-    /// Who besides the opener authored, committed or pushed the pull request's commits.
-    contributors: &'a [String],
+    /// Who besides the opener authored, committed or pushed the pull request's commits: asked
+    /// of the forge by the first command that needs it.
+    contributors: Option<Vec<String>>,
     /// A vote changed or a rerun was asked: the gate must be computed again.
     recompute: bool,
 }
@@ -277,7 +277,7 @@ impl Run<'_> {
                 )
                 .await;
         }
-        if self.is_contributor() && !config.allow_author_approval {
+        if !config.allow_author_approval && self.is_contributor().await? {
             return self
                 .refuse(
                     line,
@@ -364,7 +364,7 @@ impl Run<'_> {
         config: &RepoConfig,
         reason: &Reason,
     ) -> Result<String, JobFailure> {
-        if self.is_author() || self.is_contributor() {
+        if self.is_author() || self.is_contributor().await? {
             let who = if self.is_author() {
                 "You opened this pull request"
             } else {
@@ -428,10 +428,18 @@ impl Run<'_> {
         short(&self.pr.head)
     }
 
-    fn is_contributor(&self) -> bool {
-        self.contributors
+    async fn is_contributor(&mut self) -> Result<bool, JobFailure> {
+        if self.contributors.is_none() {
+            let found =
+                super::approvals::contributors(self.ctx, self.forge, self.pr_ref, self.pr).await?;
+            self.contributors = Some(found);
+        }
+        let login = self.author.login.as_str();
+        Ok(self
+            .contributors
             .iter()
-            .any(|c| c.eq_ignore_ascii_case(self.author.login.as_str()))
+            .flatten()
+            .any(|c| c.eq_ignore_ascii_case(login)))
     }
 
     fn is_author(&self) -> bool {
