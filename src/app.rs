@@ -15,7 +15,7 @@ use crate::audit::{self, AuditKey, AuditKeys};
 use crate::config::ServerConfig;
 use crate::forge::MembershipCache;
 use crate::forge::github::GitHubApp;
-use crate::forge::gitlab::GitLabClient;
+use crate::forge::gitlab::{GitLabClient, GitLabOptions};
 use crate::jobs::{Forges, JobCtx, JobSettings, Jobs};
 use crate::pulumi::{Isolation, RunLimits, Runner, RunnerConfig, Sandbox, UnpackLimits};
 use crate::queue::{JobRetryPolicy, LaneSizes, Worker, WorkerConfig};
@@ -74,7 +74,14 @@ impl Service {
         };
         let gitlab = match &config.gitlab {
             None => None,
-            Some(gl) => Some(GitLabClient::new(&gl.url, gl.token.expose()).context("gitlab")?),
+            Some(gl) => Some(
+                GitLabClient::new(&gl.url, gl.token.expose())
+                    .context("gitlab")?
+                    .with_options(GitLabOptions {
+                        team_membership: gl.team_membership,
+                        approve_merge_requests: gl.approve_merge_requests,
+                    }),
+            ),
         };
         let isolation = isolation(config).await;
         let preview_problem = match &isolation {

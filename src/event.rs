@@ -156,8 +156,11 @@ pub enum PrAction {
     Reopened,
     ReadyForReview,
     BaseChanged,
-    /// A new CI pipeline of the merge request (GitLab): the gate's status is posted into it.
-    PipelineStarted,
+    /// A CI pipeline of the merge request changed state (GitLab): a new pipeline needs the
+    /// gate's status in it, and a finished one may show a status someone else posted under
+    /// iamgate's name. Checked, not analyzed again.
+    #[serde(alias = "pipeline_started")]
+    PipelineChanged,
     Closed,
 }
 

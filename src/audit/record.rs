@@ -137,6 +137,22 @@ pub enum AuditEvent {
         /// The status description as published.
         description: String,
     },
+    /// Someone else posted a status under iamgate's name (actor: who posted it); iamgate posted
+    /// its own over it.
+    ForeignStatus {
+        /// Its state (`pending`, `success`, `failure`, or `other`).
+        state: String,
+        /// Its description, as posted.
+        description: String,
+    },
+    /// The pull request was merged while iamgate's verdict on its head was not success
+    /// (actor: iamgate; the forge does not say who merged in every case).
+    MergedWithoutSuccess {
+        /// iamgate's verdict on the merged head (`pending`, `failure`, or `none` when it had
+        /// none).
+        verdict: String,
+        description: String,
+    },
 }
 
 impl AuditEvent {
@@ -151,6 +167,8 @@ impl AuditEvent {
             AuditEvent::Override { .. } => "override",
             AuditEvent::CommandRefused { .. } => "command_refused",
             AuditEvent::StatusChange { .. } => "status_change",
+            AuditEvent::ForeignStatus { .. } => "foreign_status",
+            AuditEvent::MergedWithoutSuccess { .. } => "merged_without_success",
         }
     }
 }

@@ -8,4 +8,4 @@ mod yaml_lines;
 
 pub use problems::{Problem, Problems};
 pub use repo::RepoConfig;
-pub use server::{Secret, ServerConfig};
+pub use server::{Secret, ServerConfig, TeamMembership};

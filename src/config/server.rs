@@ -127,6 +127,26 @@ pub struct GitLabConfig {
     /// The webhook's signing token (`whsec_<base64>`), when set: deliveries must then also carry
     /// a valid `webhook-signature` (GitLab's Standard Webhooks signing).
     pub signing_token: Option<Secret>,
+    /// `team_membership`: which members of a group count for `from.teams` and `overrides`.
+    pub team_membership: TeamMembership,
+    /// `approve_merge_requests`: iamgate approves a merge request (as the token's user) while
+    /// its verdict on the head is `success`, and withdraws the approval otherwise, so that an
+    /// approval rule requiring that user blocks merges (Premium): the mechanism that holds on
+    /// fork merge requests whose CI runs in the fork, merged-results pipelines and merge trains.
+    pub approve_merge_requests: bool,
+}
+
+/// Which members of a group count as members of the "team" it names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TeamMembership {
+    /// Members of the group itself (`GET /groups/:id/members/:user_id`): not those inherited
+    /// from a parent group nor those of a group invited into it.
+    #[default]
+    Direct,
+    /// Also members inherited from parent groups and through invited groups
+    /// (`GET /groups/:id/members/all/:user_id`): `from.teams: [acme/security]` is then met by
+    /// every Developer of `acme`. An explicit choice, never the default.
+    Inherited,
 }
 
 /// `[pulumi]`
@@ -500,6 +520,29 @@ impl Reader<'_> {
             ),
             webhook_secret: self.webhook_secret("gitlab.webhook_secret"),
             signing_token: self.signing_token("gitlab.signing_token"),
+            team_membership: self.team_membership("gitlab.team_membership"),
+            approve_merge_requests: self.bool("gitlab.approve_merge_requests", false),
+        }
+    }
+
+    /// `direct` (the default) or `inherited`.
+    fn team_membership(&mut self, path: &str) -> TeamMembership {
+        let raw = self.raw;
+        let Some(text) = self.string(path) else {
+            return TeamMembership::Direct;
+        };
+        match text.trim() {
+            "direct" => TeamMembership::Direct,
+            "inherited" => TeamMembership::Inherited,
+            _ => {
+                self.problem(
+                    path,
+                    raw.entries.get(path),
+                    "expected `direct` (members of the group itself) or `inherited` (also members \
+                     of its parent groups and of groups invited into it)",
+                );
+                TeamMembership::Direct
+            }
         }
     }
 

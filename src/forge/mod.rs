@@ -37,7 +37,12 @@ pub struct PullRequest {
     pub head_repo: RepoName,
     pub author: Login,
     pub open: bool,
+    /// Closed by a merge (GitHub `merged`, GitLab state `merged`).
+    pub merged: bool,
     pub draft: bool,
+    /// Set when the forge judges the merge somewhere iamgate's status cannot reach (GitLab: a
+    /// fork merge request whose pipeline runs in the fork): what the comment says about it.
+    pub unheld: Option<String>,
 }
 
 impl PullRequest {
@@ -62,6 +67,21 @@ pub struct CommitStatus {
     /// At most 140 characters (the forge rejects longer ones).
     pub description: String,
     pub target_url: Option<String>,
+}
+
+/// The `iamgate` status a commit shows where the forge judges the merge, and who posted it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShownStatus {
+    /// The forge's id of the status (GitLab) or `0` (GitHub statuses have ids too, unused).
+    pub id: u64,
+    /// The state as a verdict; `None` for states iamgate posts only in passing (`canceled`,
+    /// `running`) or does not know.
+    pub state: Option<GateState>,
+    pub description: String,
+    /// Who posted it.
+    pub author: Login,
+    /// Posted by iamgate's own account (the App, the token's user).
+    pub ours: bool,
 }
 
 /// The status context iamgate owns.
@@ -246,6 +266,16 @@ pub trait Forge: Send + Sync + std::fmt::Debug {
 
     /// Sets the `iamgate` status on a commit.
     async fn set_status(&self, pr: &PrRef, sha: &Sha, status: &CommitStatus) -> ForgeResult<()>;
+
+    /// The newest `iamgate` status of the pull request's head `sha`, where the forge judges the
+    /// merge (GitLab: in the pipeline a status of `sha` goes to); `None` when there is none.
+    /// Anyone who can post statuses can post one under that name: [`ShownStatus::ours`] tells.
+    async fn shown_status(&self, pr: &PrRef, sha: &Sha) -> ForgeResult<Option<ShownStatus>>;
+
+    /// Where the forge can require an approval by iamgate's own account (GitLab approval rules,
+    /// with `[gitlab] approve_merge_requests`): approves head `sha` when `verdict` is success and
+    /// withdraws iamgate's approval otherwise. Elsewhere nothing.
+    async fn sign_off(&self, pr: &PrRef, sha: &Sha, verdict: GateState) -> ForgeResult<()>;
 
     /// Asks users and teams (`org/slug` on GitHub) to review.
     async fn request_reviewers(

@@ -68,6 +68,13 @@ impl JobHandler for Jobs {
                     .await
                     .map(|()| Handled::Done)
             }
+            JobKind::CheckStatus { pr } => {
+                let span = tracing::info_span!("check_status", pr = %pr, job = job.id, attempt = job.attempt);
+                pr::check_status(&self.ctx, pr)
+                    .instrument(span)
+                    .await
+                    .map(|()| Handled::Done)
+            }
         }
     }
 
@@ -89,7 +96,7 @@ impl JobHandler for Jobs {
                     .instrument(span)
                     .await
             }
-            JobKind::RecheckBranch { .. } => Ok(()),
+            JobKind::RecheckBranch { .. } | JobKind::CheckStatus { .. } => Ok(()),
         }
     }
 }

@@ -2,8 +2,9 @@
 //! may have changed `.iamgate.yml` there (guardrails tightened on the base branch hold back pull
 //! requests that were green under the old ones; the config is read at the base branch's tip:
 //! see `jobs::repo_config`), and those that come from it after a new CI pipeline started (GitLab: the
-//! `iamgate` status must be in the pipeline "Pipelines must succeed" judges). Each analysis is
-//! its own job, coalesced with any pending one.
+//! `iamgate` status must be in the pipeline "Pipelines must succeed" judges: a status check,
+//! which analyzes only a head not decided yet). Each is its own job, coalesced with any pending
+//! one.
 
 use tracing::info;
 
@@ -23,11 +24,12 @@ pub async fn run(
     let open = forge.open_pull_requests(repo, branch, role).await?;
     info!(repo = %repo, branch, ?role, open = open.len(), "analyzing the branch's open pull requests again");
     for number in open {
-        ctx.store
-            .enqueue(JobKind::AnalyzePr {
-                pr: repo.pr(number),
-            })
-            .await?;
+        let pr = repo.pr(number);
+        let job = match role {
+            BranchRole::Base => JobKind::AnalyzePr { pr },
+            BranchRole::Head => JobKind::CheckStatus { pr },
+        };
+        ctx.store.enqueue(job).await?;
     }
     Ok(())
 }

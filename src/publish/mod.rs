@@ -104,7 +104,8 @@ pub async fn upsert_comment(
     Ok(())
 }
 
-/// Sets the `iamgate` status on the head commit.
+/// Sets the `iamgate` status on the head commit (and iamgate's approval where merges wait on
+/// it).
 pub async fn status(
     forge: &dyn Forge,
     pr: &PrRef,
@@ -117,6 +118,9 @@ pub async fn status(
         target_url: None,
     };
     forge.set_status(pr, sha, &status).await?;
+    // Where merges wait on iamgate's own approval (GitLab approval rules), it follows the
+    // status: given at success, withdrawn otherwise.
+    forge.sign_off(pr, sha, decision.state).await?;
     info!(pr = %pr, sha = %sha, state = decision.state.as_str(), "status set");
     Ok(())
 }

@@ -64,6 +64,11 @@ pub enum JobKind {
         #[serde(default)]
         role: BranchRole,
     },
+    /// Check that the pull request's head shows iamgate's own status where the forge judges the
+    /// merge (GitLab: a pipeline changed state, perhaps a new one, perhaps because someone
+    /// posted a status under iamgate's name): post it where it is missing, answer one posted by
+    /// anyone else, and analyze only when no decision of the head is recorded yet.
+    CheckStatus { pr: PrRef },
 }
 
 impl JobKind {
@@ -76,13 +81,16 @@ impl JobKind {
             JobKind::RecheckBranch { repo, branch, role } => {
                 format!("recheck:{}:{role:?}:{branch}", repo.key())
             }
+            JobKind::CheckStatus { pr } => format!("status:{}", pr.key()),
         }
     }
 
     /// The repository the job is about ([`RepoRef::key`]): claims are fair between repositories.
     pub fn repo_key(&self) -> String {
         match self {
-            JobKind::AnalyzePr { pr } | JobKind::Command { pr, .. } => pr.repo_ref().key(),
+            JobKind::AnalyzePr { pr }
+            | JobKind::Command { pr, .. }
+            | JobKind::CheckStatus { pr } => pr.repo_ref().key(),
             JobKind::RecheckBranch { repo, .. } => repo.key(),
         }
     }
@@ -330,6 +338,13 @@ pub struct Audited {
     pub approvals: std::collections::BTreeMap<u64, String>,
     #[serde(default)]
     pub drops: std::collections::BTreeSet<String>,
+    /// Statuses posted under iamgate's name by someone else, already reported (`head id
+    /// author`).
+    #[serde(default)]
+    pub foreign_statuses: std::collections::BTreeSet<String>,
+    /// The merged head already reported as merged without iamgate's success.
+    #[serde(default)]
+    pub merged_unapproved: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,9 @@
 use tokio::sync::Notify;
 
 use crate::commands;
-use crate::event::{ActorKind, BranchRole, CommentAction, Event, ReviewAction, ReviewState};
+use crate::event::{
+    ActorKind, BranchRole, CommentAction, Event, PrAction, ReviewAction, ReviewState,
+};
 use crate::store::{
     CommandVote, CommandVoteKind, JobKind, NewDelivery, REVIEW_HOOK, Recorded, Store, StoreResult,
 };
@@ -17,6 +19,12 @@ use crate::store::{
 /// comments without a command line ask for nothing.
 pub fn jobs_for(event: &Event) -> Vec<JobKind> {
     match event {
+        // A pipeline's state change asks only for a check of the head's status there.
+        Event::PullRequest {
+            pr,
+            action: PrAction::PipelineChanged,
+            ..
+        } => vec![JobKind::CheckStatus { pr: pr.clone() }],
         // A closed pull request is run too: it releases its head's status, which it may have
         // been holding back for another pull request of the same head.
         Event::PullRequest { pr, .. } => vec![JobKind::AnalyzePr { pr: pr.clone() }],

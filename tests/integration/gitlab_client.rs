@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use iamgate::event::{
     ActorKind, BranchRole, ForgeKind, Login, PrNumber, PrRef, RepoName, Sha, UserRef,
 };
-use iamgate::forge::gitlab::{GitLabClient, RetryPolicy, UNKNOWN_FORK};
+use iamgate::forge::gitlab::{
+    GitLabClient, GitLabOptions, RetryPolicy, TeamMembership, UNKNOWN_FORK,
+};
 use iamgate::forge::{
     CommentId, CommitStatus, Forge, ForgeErrorKind, Reaction, RepoPermission, RetryClass,
     ReviewState,
@@ -506,6 +508,200 @@ async fn statuses_map_states_and_attach_to_the_pipeline() {
     assert_eq!(fake.latest_status(PROJECT, "h2").unwrap().state, "failed");
 }
 
+fn pending(description: &str) -> CommitStatus {
+    CommitStatus {
+        state: GateState::Pending,
+        description: description.to_owned(),
+        target_url: None,
+    }
+}
+
+/// A fork merge request !7 from `contrib/infra`'s branch `feature` (head `h1`).
+async fn fork_setup() -> (FakeGitLab, GitLabClient, PrRef) {
+    let fake = FakeGitLab::start().await;
+    fake.project(PROJECT);
+    fake.project("contrib/infra");
+    fake.mr(
+        PROJECT,
+        7,
+        MrSpec::new("h1", "b1").author("dev").fork("contrib/infra"),
+    );
+    let client = client_for(&fake);
+    (fake, client, mr_ref(7))
+}
+
+#[tokio::test]
+async fn a_fork_merge_request_without_pipelines_gets_its_status_on_its_own_ref() {
+    let (fake, client, pr) = fork_setup().await;
+    // The fork's branch is not a ref of this project: left to GitLab, the status would be
+    // refused with 404 "References for commit".
+    client
+        .set_status(&pr, &Sha::from("h1"), &pending("needs 1 approval"))
+        .await
+        .unwrap();
+    let latest = fake.latest_status(PROJECT, "h1").unwrap();
+    assert_eq!(
+        latest.git_ref.as_deref(),
+        Some("refs/merge-requests/7/head")
+    );
+    assert_eq!(latest.state, "pending");
+}
+
+#[tokio::test]
+async fn a_fork_merge_request_with_pipelines_in_the_parent_gets_its_status_in_that_pipeline() {
+    let (fake, client, pr) = fork_setup().await;
+    // The fork's own CI ran first; then "run pipelines in the parent project" made one here.
+    fake.pipeline("contrib/infra", "h1", "feature");
+    let parent = fake.pipeline(PROJECT, "h1", "refs/merge-requests/7/head");
+    client
+        .set_status(&pr, &Sha::from("h1"), &pending("needs 1 approval"))
+        .await
+        .unwrap();
+    let latest = fake.latest_status(PROJECT, "h1").unwrap();
+    assert_eq!(latest.pipeline_id, Some(parent));
+    assert_eq!(
+        latest.git_ref.as_deref(),
+        Some("refs/merge-requests/7/head")
+    );
+}
+
+#[tokio::test]
+async fn a_fork_merge_request_whose_ci_runs_in_the_fork_is_not_sent_the_forks_pipeline() {
+    let (fake, client, pr) = fork_setup().await;
+    let fork_pipeline = fake.pipeline("contrib/infra", "h1", "feature");
+    // The head pipeline is the fork's: its id in this project would be answered 404
+    // "Pipeline for pipeline_id, sha and ref", and the status would never land.
+    client
+        .set_status(&pr, &Sha::from("h1"), &pending("needs 1 approval"))
+        .await
+        .unwrap();
+    let latest = fake.latest_status(PROJECT, "h1").unwrap();
+    assert_ne!(latest.pipeline_id, Some(fork_pipeline));
+    assert_eq!(
+        latest.git_ref.as_deref(),
+        Some("refs/merge-requests/7/head")
+    );
+    assert!(
+        client.pull_request(&pr).await.unwrap().is_fork(&pr.repo),
+        "still a fork"
+    );
+}
+
+#[tokio::test]
+async fn merged_results_and_merge_train_pipelines_get_the_status_on_their_merge_commit() {
+    let (fake, client, pr) = setup().await;
+    fake.pipeline(PROJECT, "h1", "feature");
+    let merged = fake.merge_pipeline(PROJECT, 7, "merge", "h1", "m1");
+    client
+        .set_status(&pr, &Sha::from("h1"), &pending("needs 1 approval"))
+        .await
+        .unwrap();
+    let latest = fake.latest_status(PROJECT, "m1").unwrap();
+    assert_eq!(
+        latest.pipeline_id,
+        Some(merged),
+        "the pipeline GitLab judges"
+    );
+    assert_eq!(
+        latest.git_ref.as_deref(),
+        Some("refs/merge-requests/7/merge")
+    );
+    assert!(fake.latest_status(PROJECT, "h1").is_none());
+
+    let train = fake.merge_pipeline(PROJECT, 7, "train", "h1", "t1");
+    client
+        .set_status(&pr, &Sha::from("h1"), &pending("needs 1 approval"))
+        .await
+        .unwrap();
+    let latest = fake.latest_status(PROJECT, "t1").unwrap();
+    assert_eq!(latest.pipeline_id, Some(train));
+
+    // A status for an older head never lands in the pipeline of the head that replaced it.
+    fake.update_mr(PROJECT, 7, |mr| mr.head = "h2".to_owned());
+    fake.merge_pipeline(PROJECT, 7, "merge", "h2", "m2");
+    client
+        .set_status(&pr, &Sha::from("h1"), &pending("analyzing"))
+        .await
+        .unwrap();
+    assert!(fake.latest_status(PROJECT, "m2").is_none());
+}
+
+#[tokio::test]
+async fn a_status_refused_on_a_protected_branch_says_what_right_is_missing() {
+    let (fake, client, pr) = setup().await;
+    fake.protect_branch(PROJECT, "feature", &["maintainer"]);
+    let error = client
+        .set_status(&pr, &Sha::from("h1"), &pending("analyzing"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind, ForgeErrorKind::Forbidden);
+    assert!(
+        error.message.contains("protected branch") && error.message.contains("feature"),
+        "{}",
+        error.message
+    );
+    assert!(fake.latest_status(PROJECT, "h1").is_none());
+}
+
+#[tokio::test]
+async fn a_pending_text_change_reads_the_status_of_its_own_pipeline() {
+    let (fake, client, pr) = setup().await;
+    let first = fake.pipeline(PROJECT, "h1", "feature");
+    client
+        .set_status(&pr, &Sha::from("h1"), &pending("analyzing"))
+        .await
+        .unwrap();
+    // A second pipeline of the same commit, holding a pending status of the same text.
+    let second = fake.pipeline(PROJECT, "h1", "refs/merge-requests/7/head");
+    client
+        .set_status(&pr, &Sha::from("h1"), &pending("analyzing"))
+        .await
+        .unwrap();
+    client
+        .set_status(&pr, &Sha::from("h1"), &pending("needs 1 approval"))
+        .await
+        .unwrap();
+    let in_second: Vec<(String, String)> = fake
+        .statuses(PROJECT, "h1")
+        .into_iter()
+        .filter(|s| s.pipeline_id == Some(second))
+        .map(|s| (s.state, s.description))
+        .collect();
+    assert_eq!(
+        in_second,
+        [
+            ("pending".to_owned(), "analyzing".to_owned()),
+            ("canceled".to_owned(), "analyzing".to_owned()),
+            ("pending".to_owned(), "needs 1 approval".to_owned()),
+        ]
+    );
+    assert!(
+        fake.statuses(PROJECT, "h1")
+            .iter()
+            .filter(|s| s.pipeline_id == Some(first))
+            .all(|s| s.state == "pending" && s.description == "analyzing"),
+        "the first pipeline is left alone"
+    );
+}
+
+#[tokio::test]
+async fn on_free_the_required_reviewer_is_the_one_gitlab_keeps() {
+    let (fake, client, pr) = setup().await;
+    fake.free_tier();
+    fake.user("alice");
+    fake.user("carol");
+    // The author asked carol; iamgate requires alice.
+    client
+        .request_reviewers(&pr, &[Login::from("carol")], &[])
+        .await
+        .unwrap();
+    client
+        .request_reviewers(&pr, &[Login::from("alice")], &[])
+        .await
+        .unwrap();
+    assert_eq!(fake.reviewers(PROJECT, 7), ["alice"]);
+}
+
 #[tokio::test]
 async fn approvals_become_approved_reviews() {
     let (fake, client, pr) = setup().await;
@@ -545,7 +741,11 @@ async fn reviewers_are_added_to_those_already_asked() {
         )
         .await
         .unwrap();
-    assert_eq!(fake.reviewers(PROJECT, 7), ["alice", "bob"]);
+    assert_eq!(
+        fake.reviewers(PROJECT, 7),
+        ["bob", "alice"],
+        "the required first, then those already asked"
+    );
     let puts = fake.count_requests("PUT", MR);
     client
         .request_reviewers(&pr, &[Login::from("alice")], &["acme/security".to_owned()])
@@ -555,6 +755,47 @@ async fn reviewers_are_added_to_those_already_asked() {
         fake.count_requests("PUT", MR),
         puts,
         "nothing new, nothing sent"
+    );
+}
+
+#[tokio::test]
+async fn inherited_membership_counts_only_when_the_config_asks_for_it() {
+    let (fake, client, pr) = setup().await;
+    fake.group("acme");
+    fake.group("acme/security");
+    fake.group_member("acme", "carol", 40);
+    fake.group_member("acme", "grace", 20);
+    let inherited = client.clone().with_options(GitLabOptions {
+        team_membership: TeamMembership::Inherited,
+        ..GitLabOptions::default()
+    });
+    let carol = Login::from("carol");
+    let grace = Login::from("grace");
+    assert!(
+        !client
+            .is_team_member(&pr, "acme/security", UserRef::login(&carol))
+            .await
+            .unwrap(),
+        "direct members only by default"
+    );
+    assert!(
+        inherited
+            .is_team_member(&pr, "acme/security", UserRef::login(&carol))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !inherited
+            .is_team_member(&pr, "acme/security", UserRef::login(&grace))
+            .await
+            .unwrap(),
+        "a Reporter still does not count"
+    );
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| r.path.contains("/members/all/")),
+        "asked through members/all"
     );
 }
 

@@ -8,11 +8,12 @@
 
 use axum::http::StatusCode;
 
+use crate::approvals::of_kind;
 use crate::approvals::{
     ADMIN_ATTACH, APPROVED, NEEDS_SECURITY, OTHER_IAM, PR as MR, analyzed, assert_nothing_happened,
 };
 use crate::scenarios::assert_refused_left_nothing;
-use crate::support::app::{BASE, CONFIG, Forge, STACK, TestApp, fixture};
+use crate::support::app::{BASE, CONFIG, Forge, Options, STACK, TestApp, fixture};
 use crate::support::fake_gitlab::FakeGitLab;
 use crate::support::gitlab::{MR_HOOK, PROJECT, WEBHOOK_SECRET};
 use iamgate::webhook::gitlab::PIPELINE_HOOK;
@@ -244,7 +245,8 @@ async fn gitlab_a_new_pipeline_of_the_head_gets_the_iamgate_status() {
     s.settle().await;
     assert_eq!(in_pipeline(branch), [status_of("pending", NEEDS_SECURITY)]);
 
-    // A merge request pipeline; its later state changes and finished pipelines do nothing.
+    // A merge request pipeline; its later state changes and finished pipelines are only
+    // checked: iamgate's own status is there, so nothing is posted and nothing analyzed.
     let mr = s
         .fake
         .pipeline(PROJECT, &head, &format!("refs/merge-requests/{MR}/head"));
@@ -257,14 +259,30 @@ async fn gitlab_a_new_pipeline_of_the_head_gets_the_iamgate_status() {
     s.settle().await;
     assert_eq!(in_pipeline(mr), [status_of("pending", NEEDS_SECURITY)]);
     let calls = s.fake.requests().len();
+    let statuses = s.fake.statuses(PROJECT, &head).len();
+    let previews = s.pulumi.invocations().len();
+    s.deliver(
+        PIPELINE_HOOK,
+        pipeline_hook(&s, mr, &head, &ref_name, Some(MR), "running"),
+    )
+    .await;
     s.deliver(
         PIPELINE_HOOK,
         pipeline_hook(&s, branch, &head, "feature", None, "success"),
     )
     .await;
-    let summary = s.settle().await;
-    assert_eq!(summary.completed, 0, "{summary:?}");
-    assert_eq!(s.fake.requests().len(), calls);
+    s.settle().await;
+    let after: Vec<_> = s.fake.requests()[calls..].to_vec();
+    assert!(
+        after.iter().all(|r| r.method == "GET"),
+        "reads only: {after:#?}"
+    );
+    assert_eq!(s.fake.statuses(PROJECT, &head).len(), statuses);
+    assert_eq!(s.pulumi.invocations().len(), previews, "no preview");
+    assert!(
+        after.iter().all(|r| !r.path.contains("/diffs")),
+        "no analysis (it would list the changed files): {after:#?}"
+    );
 
     // The approval's success lands in the newest pipeline, the one GitLab judges.
     s.note(MR, "sec1", "/iamgate approve").await;
@@ -351,4 +369,182 @@ async fn gitlab_notes_by_access_token_bots_are_ignored() {
     )
     .await;
     assert_nothing_happened(&s, &head, id, before).await;
+}
+
+// ---- where GitLab judges the merge ----
+
+/// Anyone with Developer access can post a commit status named `iamgate` through the API. One
+/// posted by someone else is answered: iamgate's own status is posted over it, and the merge
+/// request and the audit trail name who posted it, once per such status.
+#[tokio::test]
+async fn gitlab_a_status_posted_under_iamgate_s_name_is_answered_and_reported() {
+    let (s, head) = analyzed::<FakeGitLab>(CONFIG).await;
+    let pipeline = s.fake.pipeline(PROJECT, &head, "feature");
+    s.deliver(
+        PIPELINE_HOOK,
+        pipeline_hook(&s, pipeline, &head, "feature", None, "running"),
+    )
+    .await;
+    s.settle().await;
+    let bot = s.fake.bot_username();
+    s.fake.post_status_as(
+        "mallory",
+        PROJECT,
+        &head,
+        Some(pipeline),
+        "success",
+        "all good @sec1",
+    );
+    s.deliver(
+        PIPELINE_HOOK,
+        pipeline_hook(&s, pipeline, &head, "feature", None, "success"),
+    )
+    .await;
+    s.settle().await;
+    let latest = s.fake.latest_status(PROJECT, &head).unwrap();
+    assert_eq!(
+        (
+            latest.state.as_str(),
+            latest.author.as_str(),
+            latest.pipeline_id
+        ),
+        ("pending", bot, Some(pipeline)),
+        "iamgate's own status is back on top in the judged pipeline"
+    );
+    let reported = |s: &TestApp<FakeGitLab>| -> Vec<String> {
+        s.fake
+            .notes(PROJECT, MR)
+            .into_iter()
+            .filter(|n| n.author == bot && n.body.contains("was not posted by iamgate"))
+            .map(|n| n.body)
+            .collect()
+    };
+    let notes = reported(&s);
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    assert!(notes[0].contains("`mallory`"), "{}", notes[0]);
+    assert!(!notes[0].contains(" @sec1"), "no mention: {}", notes[0]);
+    let audit = s.audit().await;
+    let foreign = of_kind(&audit, "foreign_status");
+    assert_eq!(foreign.len(), 1, "{audit:#?}");
+    assert_eq!(foreign[0].actor.as_str(), "mallory");
+
+    // Another state change of the pipeline: the same status is not reported again.
+    s.deliver(
+        PIPELINE_HOOK,
+        pipeline_hook(&s, pipeline, &head, "feature", None, "pending"),
+    )
+    .await;
+    s.settle().await;
+    assert_eq!(reported(&s).len(), 1);
+    s.assert_chain_verifies().await;
+}
+
+/// A merge request merged while iamgate's verdict on its head was not success (the project
+/// lacks *Pipelines must succeed*, a status was spoofed, an administrator merged) is reported in
+/// the merge request and the audit trail, once; one merged at success is not.
+#[tokio::test]
+async fn gitlab_a_merge_without_iamgate_s_success_is_reported() {
+    let (s, head) = analyzed::<FakeGitLab>(CONFIG).await;
+    s.fake
+        .update_mr(PROJECT, MR, |mr| mr.state = "merged".to_owned());
+    s.deliver_mr("merge", MR).await;
+    s.settle().await;
+    let bot = s.fake.bot_username();
+    let reported = |s: &TestApp<FakeGitLab>| -> Vec<String> {
+        s.fake
+            .notes(PROJECT, MR)
+            .into_iter()
+            .filter(|n| n.author == bot && n.body.contains("Merged without iamgate's success"))
+            .map(|n| n.body)
+            .collect()
+    };
+    let notes = reported(&s);
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    assert!(notes[0].contains("**pending**"), "{}", notes[0]);
+    assert!(notes[0].contains(&head[..7]), "{}", notes[0]);
+    let audit = s.audit().await;
+    let merged = of_kind(&audit, "merged_without_success");
+    assert_eq!(merged.len(), 1, "{audit:#?}");
+    assert_eq!(
+        merged[0].head_sha.as_ref().map(|h| h.as_str()),
+        Some(head.as_str())
+    );
+    s.deliver_mr("close", MR).await;
+    s.settle().await;
+    assert_eq!(reported(&s).len(), 1, "once per merged head");
+}
+
+#[tokio::test]
+async fn gitlab_a_merge_at_iamgate_s_success_is_not_reported() {
+    let (s, head) = analyzed::<FakeGitLab>(CONFIG).await;
+    s.note(MR, "sec1", "/iamgate approve").await;
+    s.settle().await;
+    assert_eq!(s.status(&head), status("success", APPROVED));
+    s.fake
+        .update_mr(PROJECT, MR, |mr| mr.state = "merged".to_owned());
+    s.deliver_mr("merge", MR).await;
+    s.settle().await;
+    assert!(
+        s.fake
+            .notes(PROJECT, MR)
+            .iter()
+            .all(|n| !n.body.contains("Merged without")),
+    );
+    assert!(of_kind(&s.audit().await, "merged_without_success").is_empty());
+}
+
+/// A fork merge request whose pipeline runs in the fork is judged on that pipeline, where
+/// iamgate cannot post: the report says so (and how to make the gate hold).
+#[tokio::test]
+async fn gitlab_a_fork_whose_pipeline_runs_in_the_fork_is_told_the_status_cannot_block() {
+    let s = TestApp::<FakeGitLab>::start().await;
+    let head = s.enroll(MR, "h1");
+    s.make_fork(MR, "mallory/infra");
+    s.fake.pipeline("mallory/infra", &head, "feature");
+    s.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
+    s.deliver_mr("open", MR).await;
+    s.settle().await;
+    let report = s.report(MR);
+    assert!(
+        report.contains("pipeline runs in its fork (mallory/infra)")
+            && report.contains("does not block this merge")
+            && report.contains("Run pipeline"),
+        "{report}"
+    );
+    assert_ne!(s.status(&head).0, "success");
+}
+
+/// With `[gitlab] approve_merge_requests`, iamgate approves a merge request (as the token's
+/// user) exactly while its verdict is success, for an approval rule that requires it: the
+/// approval is withdrawn when a new head is previewed, and never counts as a review.
+#[tokio::test]
+async fn gitlab_approve_merge_requests_approves_only_at_success() {
+    let s = TestApp::<FakeGitLab>::start_with(Options {
+        gitlab_keys: "approve_merge_requests = true\n",
+        ..Options::default()
+    })
+    .await;
+    let head = s.enroll(MR, "h1");
+    s.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
+    s.deliver_mr("open", MR).await;
+    s.settle().await;
+    let bot = s.fake.bot_username();
+    assert_eq!(s.status(&head), status("pending", NEEDS_SECURITY));
+    assert!(s.fake.approvers(PROJECT, MR).is_empty());
+
+    s.note(MR, "sec1", "/iamgate approve").await;
+    s.settle().await;
+    assert_eq!(s.status(&head), status("success", APPROVED));
+    assert_eq!(s.fake.approvers(PROJECT, MR), [bot]);
+
+    // A new head with another IAM change: previewed again, the approval withdrawn.
+    s.pulumi.replay(STACK, fixture(OTHER_IAM));
+    let h2 = s.push(MR, "h2").await;
+    s.settle().await;
+    assert_eq!(s.status(&h2).0, "pending");
+    assert!(s.fake.approvers(PROJECT, MR).is_empty());
+    // iamgate's own approval is not a review: recomputing does not pass the gate with it.
+    s.deliver_mr("reopen", MR).await;
+    s.settle().await;
+    assert_eq!(s.status(&h2).0, "pending");
 }

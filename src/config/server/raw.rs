@@ -44,6 +44,8 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "webhook_secret_file",
             "signing_token",
             "signing_token_file",
+            "team_membership",
+            "approve_merge_requests",
         ],
     ),
     (

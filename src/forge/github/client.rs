@@ -17,8 +17,9 @@ use crate::event::{BranchRole, Login, PrNumber, PrRef, RepoName, RepoRef, Sha, U
 use crate::forge::http::invalid;
 use crate::forge::{
     ChangedFiles, CommentId, CommitStatus, Forge, ForgeResult, PullRequest, Reaction,
-    RepoPermission, Review, ShownComment,
+    RepoPermission, Review, ShownComment, ShownStatus,
 };
+use crate::gate::GateState;
 
 /// GitHub lists at most this many files of a pull request.
 pub const MAX_LISTED_FILES: usize = 3000;
@@ -170,6 +171,16 @@ impl Forge for GitHubClient {
 
     async fn set_status(&self, pr: &PrRef, sha: &Sha, status: &CommitStatus) -> ForgeResult<()> {
         GitHubClient::set_status(self, pr, sha, status).await
+    }
+
+    async fn shown_status(&self, pr: &PrRef, sha: &Sha) -> ForgeResult<Option<ShownStatus>> {
+        GitHubClient::shown_status(self, pr, sha).await
+    }
+
+    /// GitHub's branch protection requires the `iamgate` status itself (with the App as its
+    /// expected source): no approval of iamgate's is needed.
+    async fn sign_off(&self, _pr: &PrRef, _sha: &Sha, _verdict: GateState) -> ForgeResult<()> {
+        Ok(())
     }
 
     async fn request_reviewers(

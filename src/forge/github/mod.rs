@@ -18,6 +18,7 @@ mod retry;
 mod reviews;
 mod session;
 mod setup;
+mod statuses;
 mod transport;
 
 pub use crate::forge::retry::RetryPolicy;

@@ -24,6 +24,8 @@ struct PullJson {
     state: String,
     #[serde(default)]
     draft: bool,
+    #[serde(default)]
+    merged: bool,
     head: BranchJson,
     base: BranchJson,
     user: Option<UserJson>,
@@ -64,7 +66,11 @@ impl GitHubClient {
             ),
             author: Login(pull.user.map_or_else(|| "ghost".to_owned(), |u| u.login)),
             open: pull.state == "open",
+            merged: pull.merged,
             draft: pull.draft,
+            // Branch protection judges the commit's statuses wherever the pull request comes
+            // from: the status always reaches it.
+            unheld: None,
         })
     }
 

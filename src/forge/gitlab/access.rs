@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 
+use super::TeamMembership;
 use super::client::{GitLabClient, encode_full_path, project_path};
 use super::transport::{ApiRequest, encode_component, parse_json};
 use crate::event::{Login, PrRef, UserId, UserRef};
@@ -72,9 +73,10 @@ impl GitLabClient {
         }
     }
 
-    /// Whether `user` is an active, direct member of group `group` at Developer level or above.
-    /// Members inherited from parent groups or through a group invited into this one are not:
-    /// `from.teams: [acme/security]` must not be met by everyone in `acme`, nor by a Guest.
+    /// Whether `user` is an active member of group `group` at Developer level or above: a direct
+    /// member by default. Members inherited from parent groups or through a group invited into
+    /// this one count only with `[gitlab] team_membership = "inherited"`: otherwise
+    /// `from.teams: [acme/security]` would be met by everyone in `acme`. A Guest never counts.
     pub(crate) async fn is_team_member(
         &self,
         _pr: &PrRef,
@@ -85,7 +87,11 @@ impl GitLabClient {
         let Some(user) = self.id_of(user).await? else {
             return Ok(false);
         };
-        let request = ApiRequest::get(format!("/groups/{group}/members/{user}"));
+        let route = match self.options().team_membership {
+            TeamMembership::Direct => "members",
+            TeamMembership::Inherited => "members/all",
+        };
+        let request = ApiRequest::get(format!("/groups/{group}/{route}/{user}"));
         match self.call(&request, "team_membership", true).await {
             Ok(response) => {
                 let member: MemberJson = parse_json(&response, &request)?;

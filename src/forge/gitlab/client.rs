@@ -16,6 +16,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Deserialize;
 
+use super::GitLabOptions;
 use super::pagination::{MAX_PAGES, next_page};
 use super::retry::GITLAB;
 use super::setup::GitLabSetupError;
@@ -25,8 +26,9 @@ use crate::forge::http::invalid;
 use crate::forge::retry::{self, Call, RetryPolicy};
 use crate::forge::{
     ChangedFiles, CommentId, CommitStatus, Forge, ForgeResult, PullRequest, Reaction,
-    RepoPermission, Review, ShownComment,
+    RepoPermission, Review, ShownComment, ShownStatus,
 };
+use crate::gate::GateState;
 
 /// GitLab's limit on note bodies, in characters.
 pub const COMMENT_LIMIT: usize = 1_000_000;
@@ -40,6 +42,7 @@ pub const UNKNOWN_FORK: &str = "(unknown fork)";
 #[derive(Clone)]
 pub struct GitLabClient {
     inner: Arc<Inner>,
+    options: GitLabOptions,
 }
 
 struct Inner {
@@ -83,7 +86,17 @@ impl GitLabClient {
                 policy,
                 me: tokio::sync::OnceCell::new(),
             }),
+            options: GitLabOptions::default(),
         })
+    }
+
+    /// The same client acting on `options` (the server config's `[gitlab]` choices).
+    pub fn with_options(self, options: GitLabOptions) -> Self {
+        GitLabClient { options, ..self }
+    }
+
+    pub(crate) fn options(&self) -> GitLabOptions {
+        self.options
     }
 
     /// The API base URL, e.g. `https://gitlab.com/api/v4`.
@@ -282,6 +295,14 @@ impl Forge for GitLabClient {
 
     async fn set_status(&self, pr: &PrRef, sha: &Sha, status: &CommitStatus) -> ForgeResult<()> {
         GitLabClient::set_status(self, pr, sha, status).await
+    }
+
+    async fn shown_status(&self, pr: &PrRef, sha: &Sha) -> ForgeResult<Option<ShownStatus>> {
+        GitLabClient::shown_status(self, pr, sha).await
+    }
+
+    async fn sign_off(&self, pr: &PrRef, sha: &Sha, verdict: GateState) -> ForgeResult<()> {
+        GitLabClient::sign_off(self, pr, sha, verdict).await
     }
 
     async fn request_reviewers(

@@ -22,3 +22,14 @@ mod transport;
 pub use crate::forge::retry::RetryPolicy;
 pub use client::{COMMENT_LIMIT, GitLabClient, Me, STATUS_DESCRIPTION_LIMIT, UNKNOWN_FORK};
 pub use setup::GitLabSetupError;
+
+pub use crate::config::TeamMembership;
+
+/// What the server config decides about how iamgate acts on GitLab.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GitLabOptions {
+    pub team_membership: TeamMembership,
+    /// Approve merge requests whose verdict is `success` as the token's user, and withdraw the
+    /// approval otherwise (for an approval rule that requires that user).
+    pub approve_merge_requests: bool,
+}

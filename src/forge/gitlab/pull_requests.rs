@@ -18,7 +18,7 @@ use crate::event::{BranchRole, Login, PrNumber, PrRef, RepoName, RepoRef, Sha};
 use crate::forge::http::{plain_file_path, truncate_chars};
 use crate::forge::{
     ChangedFiles, CommitStatus, ForgeError, ForgeErrorKind, ForgeResult, PullRequest, RetryClass,
-    STATUS_CONTEXT,
+    STATUS_CONTEXT, ShownStatus,
 };
 use crate::gate::GateState;
 
@@ -48,6 +48,8 @@ pub(crate) struct MrJson {
 #[derive(Deserialize)]
 pub(crate) struct HeadPipelineJson {
     id: u64,
+    #[serde(default)]
+    project_id: Option<u64>,
     sha: Option<String>,
     #[serde(rename = "ref")]
     name: Option<String>,
@@ -86,8 +88,33 @@ struct ChangesJson {
 
 /// A commit status as GitLab lists it (the fields iamgate reads).
 #[derive(Deserialize)]
-struct StatusJson {
-    description: Option<String>,
+pub(crate) struct StatusJson {
+    #[serde(default)]
+    pub id: u64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub pipeline_id: Option<u64>,
+    #[serde(default, rename = "ref")]
+    pub git_ref: Option<String>,
+    #[serde(default)]
+    pub author: Option<UserJson>,
+}
+
+/// Where a status of a merge request's head goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StatusTarget {
+    /// The commit the status is posted on: the head, or the merge commit of a merged-results
+    /// or merge-train pipeline made from the head.
+    pub sha: String,
+    pub pipeline: Option<u64>,
+    pub git_ref: Option<String>,
+    /// The project (a fork) whose pipeline GitLab judges instead: no status of iamgate's can
+    /// reach it.
+    pub judged_elsewhere: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -234,6 +261,12 @@ impl GitLabClient {
             Some(id) => self.project_name(id).await?,
             None => RepoName::from(UNKNOWN_FORK),
         };
+        let judged_in_fork = mr
+            .head_pipeline
+            .as_ref()
+            .and_then(|p| p.project_id)
+            .is_some_and(|id| id != mr.target_project_id);
+        let unheld = judged_in_fork.then(|| self.unheld_note(&head_repo));
         Ok(PullRequest {
             head: Sha(head),
             base: Sha(base),
@@ -241,8 +274,30 @@ impl GitLabClient {
             head_repo,
             author: Login(mr.author.map_or_else(|| "ghost".to_owned(), |u| u.username)),
             open: mr.state == "opened",
+            merged: mr.state == "merged",
             draft: mr.draft || mr.work_in_progress,
+            unheld,
         })
+    }
+
+    /// What the comment says of a merge request whose head pipeline runs in its fork.
+    fn unheld_note(&self, fork: &RepoName) -> String {
+        let mut note = format!(
+            "This merge request's pipeline runs in its fork ({fork}): GitLab judges *Pipelines must succeed* on that \
+             pipeline, where iamgate cannot post its status, so the `iamgate` status does not block this merge."
+        );
+        if self.options().approve_merge_requests {
+            note.push_str(
+                " iamgate's approval does, where the project's approval rules require iamgate's account (Premium).",
+            );
+        } else {
+            note.push_str(
+                " To make it block, a maintainer can run the merge request's pipeline in this project (its Pipelines \
+                 tab → Run pipeline), where iamgate posts its status; on Premium, an approval rule can require \
+                 iamgate's approval (`[gitlab] approve_merge_requests`, see iamgate's GitLab guide).",
+            );
+        }
+        note
     }
 
     /// The full path of project `id`; [`UNKNOWN_FORK`] when it is gone or hidden.
@@ -323,21 +378,60 @@ impl GitLabClient {
         }
     }
 
-    /// Where a status of `sha` belongs: the pipeline `(id, ref)`, or, when the commit has none
-    /// yet, no pipeline and the merge request's source branch as the ref of the external
-    /// pipeline GitLab then creates (left to GitLab, it takes the first branch that contains
-    /// the commit, which may not be the merge request's).
-    async fn pipeline_for_status(
+    /// Where a status of `sha` belongs: the commit, pipeline and ref of [`StatusTarget`].
+    ///
+    /// GitLab attaches a status to one pipeline of one project and judges "Pipelines must
+    /// succeed" on the merge request's head pipeline, so (GitLab's documentation of the commit
+    /// status API and of merge request pipelines):
+    /// - the head pipeline when it is this project's and of this commit (branch and merge
+    ///   request pipelines, fork merge requests whose pipelines run in this project);
+    /// - a merged-results or merge-train pipeline (`refs/merge-requests/<iid>/merge` or
+    ///   `/train`) of the merge request while its head is `sha`: that pipeline runs on a merge
+    ///   commit GitLab made, and the status goes onto that commit;
+    /// - else the commit's newest pipeline in this project (the merge request's CI not yet
+    ///   linked); the newest of the commit alone could be a tag's or another branch's;
+    /// - without any pipeline, GitLab makes an external one on `ref`: the source branch, or
+    ///   for a fork (whose branch is not a ref of this project) the merge request's own
+    ///   `refs/merge-requests/<iid>/head`. Left to GitLab, it would take the first branch that
+    ///   contains the commit, or answer 404 "References for commit".
+    ///
+    /// A head pipeline in another project (a fork's own CI) cannot carry iamgate's status:
+    /// [`StatusTarget::judged_elsewhere`] says so.
+    async fn status_target(
         &self,
         pr: &PrRef,
         project: &str,
         sha: &str,
-    ) -> ForgeResult<(Option<u64>, Option<String>)> {
+    ) -> ForgeResult<StatusTarget> {
         let (mr, _) = self.get_mr(pr).await?;
-        if let Some(head) = mr.head_pipeline
-            && head.sha.as_deref() == Some(sha)
-        {
-            return Ok((Some(head.id), head.name));
+        let iid = pr.number.0;
+        let mut target = StatusTarget {
+            sha: sha.to_owned(),
+            pipeline: None,
+            git_ref: None,
+            judged_elsewhere: None,
+        };
+        if let Some(head) = &mr.head_pipeline {
+            let ours = head.project_id.is_none_or(|id| id == mr.target_project_id);
+            let merge_ref = head.name.as_deref().is_some_and(|r| {
+                r == format!("refs/merge-requests/{iid}/merge")
+                    || r == format!("refs/merge-requests/{iid}/train")
+            });
+            if !ours {
+                target.judged_elsewhere = head.project_id;
+            } else if head.sha.as_deref() == Some(sha) {
+                target.pipeline = Some(head.id);
+                target.git_ref.clone_from(&head.name);
+                return Ok(target);
+            } else if merge_ref
+                && mr.sha.as_deref() == Some(sha)
+                && let Some(merge_sha) = head.sha.clone()
+            {
+                target.sha = sha_param(&Sha(merge_sha))?.to_owned();
+                target.pipeline = Some(head.id);
+                target.git_ref.clone_from(&head.name);
+                return Ok(target);
+            }
         }
         let pipelines = ApiRequest::get(format!(
             "{project}/pipelines?sha={sha}&order_by=id&sort=desc&per_page=1"
@@ -346,11 +440,17 @@ impl GitLabClient {
         let newest = parse_json::<Vec<PipelineJson>>(&response, &pipelines)?
             .into_iter()
             .next();
-        Ok(match newest {
-            Some(pipeline) => (Some(pipeline.id), pipeline.name),
-            None if mr.source_project_id == Some(mr.target_project_id) => (None, mr.source_branch),
-            None => (None, None),
-        })
+        match newest {
+            Some(pipeline) => {
+                target.pipeline = Some(pipeline.id);
+                target.git_ref = pipeline.name;
+            }
+            None if mr.source_project_id == Some(mr.target_project_id) => {
+                target.git_ref = mr.source_branch;
+            }
+            None => target.git_ref = Some(format!("refs/merge-requests/{iid}/head")),
+        }
+        Ok(target)
     }
 
     pub(crate) async fn set_status(
@@ -361,6 +461,22 @@ impl GitLabClient {
     ) -> ForgeResult<()> {
         let project = project_path(pr)?;
         let sha = sha_param(sha)?;
+        let target = self.status_target(pr, &project, sha).await?;
+        if let Some(fork) = target.judged_elsewhere {
+            tracing::info!(repo = %pr.repo, mr = pr.number.0, fork, "the merge request's head pipeline runs in its fork: the status cannot block it there");
+        }
+        self.post_status(pr, &project, &target, status).await
+    }
+
+    /// Posts `status` into `target`, replacing a pending status whose text must change.
+    async fn post_status(
+        &self,
+        pr: &PrRef,
+        project: &str,
+        target: &StatusTarget,
+        status: &CommitStatus,
+    ) -> ForgeResult<()> {
+        let sha = target.sha.as_str();
         let mut body = json!({
             "state": status_state(status.state),
             "name": STATUS_CONTEXT,
@@ -369,15 +485,10 @@ impl GitLabClient {
         if let Some(url) = &status.target_url {
             body["target_url"] = json!(url);
         }
-        // Attach to the pipeline "Pipelines must succeed" judges: the merge request's head
-        // pipeline when it is of this commit, else the commit's newest pipeline (the MR's CI
-        // not yet linked); without any, GitLab makes an external pipeline. The newest pipeline
-        // of the commit alone could be another ref's (a tag, another branch at the same commit).
-        let (pipeline, git_ref) = self.pipeline_for_status(pr, &project, sha).await?;
-        if let Some(id) = pipeline {
+        if let Some(id) = target.pipeline {
             body["pipeline_id"] = json!(id);
         }
-        if let Some(git_ref) = git_ref {
+        if let Some(git_ref) = &target.git_ref {
             body["ref"] = json!(git_ref);
         }
         let request = ApiRequest::with_body(
@@ -397,7 +508,7 @@ impl GitLabClient {
                     && error.message.contains("Cannot transition") =>
             {
                 let wanted = truncate_chars(&status.description, STATUS_DESCRIPTION_LIMIT);
-                let shown = self.latest_status(&project, sha).await?;
+                let shown = self.latest_status(project, target).await?;
                 if status.state != GateState::Pending
                     || shown
                         .as_ref()
@@ -430,19 +541,92 @@ impl GitLabClient {
                     Err(error) => Err(error),
                 }
             }
+            // A status on a protected ref needs the rights to update its pipelines: GitLab
+            // checks the token's user may push or merge to the ref, not only Developer access.
+            Err(mut error) if error.kind == ForgeErrorKind::Forbidden => {
+                let on = target
+                    .git_ref
+                    .as_deref()
+                    .unwrap_or("the merge request's ref");
+                error.message = format!(
+                    "GitLab refused the `iamgate` status on {on} ({}). On a protected branch the token's user needs \
+                     the right to push or merge to it (Settings → Repository → Protected branches), not only \
+                     Developer access; without it iamgate cannot hold or release this merge request",
+                    error.message
+                );
+                Err(error)
+            }
             Err(error) => Err(error),
         }
     }
 
-    /// The newest `iamgate` status of a commit, if any.
-    async fn latest_status(&self, project: &str, sha: &str) -> ForgeResult<Option<StatusJson>> {
-        let request = ApiRequest::get(format!(
-            "{project}/repository/commits/{sha}/statuses?name={STATUS_CONTEXT}&order_by=id&sort=desc&per_page=1"
-        ));
-        let response = self.call(&request, "get_status", true).await?;
-        Ok(parse_json::<Vec<StatusJson>>(&response, &request)?
+    /// The newest `iamgate` status where a status of head `sha` goes, and whether the token's
+    /// user posted it.
+    pub(crate) async fn shown_status(
+        &self,
+        pr: &PrRef,
+        sha: &Sha,
+    ) -> ForgeResult<Option<ShownStatus>> {
+        let project = project_path(pr)?;
+        let sha = sha_param(sha)?;
+        let target = self.status_target(pr, &project, sha).await?;
+        let Some(shown) = self.latest_status(&project, &target).await? else {
+            return Ok(None);
+        };
+        let me = self.me().await?;
+        let (author, ours) = match shown.author {
+            Some(user) => {
+                let ours = user.id == me.id;
+                (Login(user.username), ours)
+            }
+            None => (Login::from("ghost"), false),
+        };
+        Ok(Some(ShownStatus {
+            id: shown.id,
+            state: match shown.status.as_deref() {
+                Some("pending") => Some(GateState::Pending),
+                Some("success") => Some(GateState::Success),
+                Some("failed") => Some(GateState::Failure),
+                _ => None,
+            },
+            description: shown.description.unwrap_or_default(),
+            author,
+            ours,
+        }))
+    }
+
+    /// The newest `iamgate` status in `target`'s pipeline (on its ref), if any: a commit's
+    /// statuses span every pipeline and ref of the commit, so they are matched on both (older
+    /// GitLab ignores the `pipeline_id` filter and lists oldest first: the newest is the one
+    /// with the largest id).
+    async fn latest_status(
+        &self,
+        project: &str,
+        target: &StatusTarget,
+    ) -> ForgeResult<Option<StatusJson>> {
+        let mut path = format!(
+            "{project}/repository/commits/{}/statuses?name={STATUS_CONTEXT}&per_page=100",
+            target.sha
+        );
+        if let Some(id) = target.pipeline {
+            path.push_str(&format!("&pipeline_id={id}"));
+        }
+        if let Some(git_ref) = &target.git_ref {
+            path.push_str(&format!("&ref={}", encode_component(git_ref)));
+        }
+        let (statuses, _complete) = self.list_all::<StatusJson>(&path, "get_status").await?;
+        Ok(statuses
             .into_iter()
-            .next())
+            .filter(|s| s.name.as_deref().is_none_or(|n| n == STATUS_CONTEXT))
+            .filter(|s| {
+                target.pipeline.is_none()
+                    || s.pipeline_id.is_none()
+                    || s.pipeline_id == target.pipeline
+            })
+            .filter(|s| {
+                target.git_ref.is_none() || s.git_ref.is_none() || s.git_ref == target.git_ref
+            })
+            .max_by_key(|s| s.id))
     }
 
     pub(crate) async fn request_reviewers(
@@ -466,24 +650,33 @@ impl GitLabClient {
                 }
             }
         }
-        // `reviewer_ids` replaces the reviewers: keep those already asked.
+        // `reviewer_ids` replaces the reviewers: keep those already asked, after the required
+        // ones. GitLab Free keeps only the first reviewer of the list (silently, 200 OK), so the
+        // required come first: an earlier optional reviewer gives way to them.
         let (mr, _) = self.get_mr(pr).await?;
-        let mut ids: Vec<u64> = mr.reviewers.iter().map(|r| r.id).collect();
-        let before = ids.len();
-        for id in wanted {
+        let existing: Vec<u64> = mr.reviewers.iter().map(|r| r.id).collect();
+        if wanted.iter().all(|id| existing.contains(id)) {
+            return Ok(());
+        }
+        let mut ids = wanted.clone();
+        for id in existing {
             if !ids.contains(&id) {
                 ids.push(id);
             }
         }
-        if ids.len() == before {
-            return Ok(());
-        }
         let request =
             ApiRequest::with_body(Method::PUT, mr_path(pr)?, json!({ "reviewer_ids": ids }));
         // Setting the same reviewers twice changes nothing: safe to retry.
-        self.call(&request, "request_reviewers", true)
-            .await
-            .map(drop)
+        let response = self.call(&request, "request_reviewers", true).await?;
+        // What GitLab kept: on Free one reviewer, the first.
+        if let Ok(updated) = parse_json::<MrJson>(&response, &request) {
+            let kept: Vec<u64> = updated.reviewers.iter().map(|r| r.id).collect();
+            let dropped = wanted.iter().filter(|id| !kept.contains(id)).count();
+            if dropped > 0 {
+                tracing::info!(repo = %pr.repo, mr = pr.number.0, dropped, "GitLab kept fewer reviewers than asked (one per merge request on Free): the note names every required reviewer");
+            }
+        }
+        Ok(())
     }
 }
 

@@ -6,10 +6,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
-use super::client::{GitLabClient, mr_path};
+use reqwest::Method;
+use serde_json::json;
+
+use super::client::{GitLabClient, mr_path, sha_param};
 use super::transport::{ApiRequest, parse_json};
-use crate::event::{Actor, ActorKind, Login, PrRef, UserId};
-use crate::forge::{ForgeResult, Review, ReviewId, ReviewState};
+use crate::event::{Actor, ActorKind, Login, PrRef, Sha, UserId};
+use crate::forge::{ForgeErrorKind, ForgeResult, Review, ReviewId, ReviewState};
+use crate::gate::GateState;
 
 #[derive(Deserialize)]
 struct ApprovalsJson {
@@ -77,13 +81,75 @@ impl GitLabClient {
         let request = ApiRequest::get(format!("{}/approvals", mr_path(pr)?));
         let response = self.call(&request, "reviews", true).await?;
         let approvals: ApprovalsJson = parse_json(&response, &request)?;
+        // iamgate's own approval (`[gitlab] approve_merge_requests`) is its verdict, not a
+        // review: it never counts for a requirement.
+        let me = self.me().await?;
         let mut reviews: Vec<Review> = approvals
             .approved_by
             .into_iter()
+            .filter(|a| a.user.as_ref().is_none_or(|u| u.id != me.id))
             .filter_map(ApprovalJson::into_review)
             .collect();
         reviews.sort_by_key(|r| r.submitted_at);
         Ok(reviews)
+    }
+
+    /// With `[gitlab] approve_merge_requests`: approves the merge request as the token's user
+    /// while `verdict` on head `sha` is success (GitLab checks `sha` is still the head: 409
+    /// otherwise, and the newer head's run decides), and withdraws that approval otherwise. An
+    /// approval rule that requires the token's user (Premium) then blocks the merge whatever
+    /// pipeline GitLab judges: forks whose CI runs in the fork, merged-results pipelines, merge
+    /// trains. Approving twice is refused by GitLab, so the current approvals are read first.
+    pub(crate) async fn sign_off(
+        &self,
+        pr: &PrRef,
+        sha: &Sha,
+        verdict: GateState,
+    ) -> ForgeResult<()> {
+        if !self.options().approve_merge_requests {
+            return Ok(());
+        }
+        let me = self.me().await?;
+        let request = ApiRequest::get(format!("{}/approvals", mr_path(pr)?));
+        let response = self.call(&request, "reviews", true).await?;
+        let approvals: ApprovalsJson = parse_json(&response, &request)?;
+        let approved = approvals
+            .approved_by
+            .iter()
+            .any(|a| a.user.as_ref().is_some_and(|u| u.id == me.id));
+        let sha = sha_param(sha)?;
+        match (verdict == GateState::Success, approved) {
+            (true, false) => {
+                let request = ApiRequest::with_body(
+                    Method::POST,
+                    format!("{}/approve", mr_path(pr)?),
+                    json!({ "sha": sha }),
+                );
+                match self.call(&request, "approve", false).await {
+                    Ok(_) => Ok(()),
+                    // The head moved since: the newer head is decided on its own.
+                    Err(error) if error.kind == ForgeErrorKind::Conflict => {
+                        tracing::info!(repo = %pr.repo, mr = pr.number.0, sha, "the head moved before iamgate's approval: not approved");
+                        Ok(())
+                    }
+                    Err(error) => Err(error),
+                }
+            }
+            (false, true) => {
+                let request = ApiRequest::with_body(
+                    Method::POST,
+                    format!("{}/unapprove", mr_path(pr)?),
+                    json!({}),
+                );
+                match self.call(&request, "unapprove", false).await {
+                    // Already withdrawn (GitLab removed approvals on push).
+                    Ok(_) => Ok(()),
+                    Err(error) if error.kind == ForgeErrorKind::NotFound => Ok(()),
+                    Err(error) => Err(error),
+                }
+            }
+            _ => Ok(()),
+        }
     }
 }
 

@@ -14,9 +14,11 @@
 mod audit;
 mod gate;
 mod gave_up;
+mod merged;
 mod previews;
 mod publishing;
 mod shared;
+mod status_check;
 
 use tracing::info;
 
@@ -32,6 +34,7 @@ use crate::queue::{Handled, JobFailure};
 use crate::store::Lane;
 
 pub use gave_up::gave_up;
+pub use status_check::check_status;
 
 /// One run of the flow: the job's context and the pull request it is about, as read at the start.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +65,9 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef, lane: Lane) -> Result<Handled, Jo
     let forge = ctx.forges.forge(&pr_ref.repo_ref()).await?;
     let pr = forge.pull_request(pr_ref).await?;
     if !pr.open {
+        if pr.merged {
+            merged::report_unless_success(ctx, forge.as_ref(), pr_ref, &pr).await?;
+        }
         info!(pr = %pr_ref, "pull request is closed: it no longer holds back its head's status");
         return done(shared::release(ctx, pr_ref).await);
     }
@@ -91,6 +97,7 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef, lane: Lane) -> Result<Handled, Jo
         return done(publishing::failure(run, TOO_MANY_FILES, status).await);
     }
     let mut notes = Vec::new();
+    notes.extend(pr.unheld.clone());
     let config_changed = files.paths.iter().any(|p| p == repo::FILE_PATH);
     if config_changed {
         notes.push(repo_config::change_note(run.forge, pr_ref, &pr.head).await?);

@@ -108,6 +108,8 @@ async fn preview_runs(
         target_url: None,
     };
     forge.set_status(pr_ref, head, &analyzing).await?;
+    // A new head is previewed: an approval iamgate gave an earlier head no longer stands.
+    forge.sign_off(pr_ref, head, GateState::Pending).await?;
     let fresh = run_previews(ctx, forge, pr_ref, head, stacks, &previews).await?;
     for (i, outcome) in fresh {
         cache.save(pr_ref, stacks[i], head, outcome.clone()).await;

@@ -682,43 +682,40 @@ fn pipeline_hook(status: &str, tag: bool, mr: Option<u64>) -> Vec<u8> {
 }
 
 #[test]
-fn a_starting_pipeline_asks_for_the_status_in_it() {
-    assert_eq!(
-        decode(PIPELINE_HOOK, &pipeline_hook("pending", false, None)),
-        Ok(Event::BranchPipeline {
-            repo: RepoRef {
-                forge: ForgeKind::GitLab,
-                installation: None,
-                repo: RepoName::from("acme/infra"),
-            },
-            branch: "feature".into(),
-            sha: Sha::from(AFTER),
-        })
-    );
-    assert_eq!(
-        decode(PIPELINE_HOOK, &pipeline_hook("created", false, Some(7))),
-        Ok(Event::PullRequest {
-            pr: pr("acme/infra", 7),
-            action: PrAction::PipelineStarted,
-            head: Sha::from(AFTER),
-            pushed_by: None,
-        })
-    );
-    // Finished pipelines and tag pipelines: nothing to do.
-    for (status, tag) in [
-        ("success", false),
-        ("failed", false),
-        ("canceled", false),
-        ("pending", true),
+fn every_pipeline_state_change_asks_for_a_status_check() {
+    // Finished ones too: a status posted under iamgate's name finishes a pipeline.
+    for status in [
+        "created", "pending", "running", "success", "failed", "canceled",
     ] {
-        assert!(
-            matches!(
-                decode(PIPELINE_HOOK, &pipeline_hook(status, tag, None)),
-                Ok(Event::Ignored { .. })
-            ),
-            "{status} {tag}"
+        assert_eq!(
+            decode(PIPELINE_HOOK, &pipeline_hook(status, false, None)),
+            Ok(Event::BranchPipeline {
+                repo: RepoRef {
+                    forge: ForgeKind::GitLab,
+                    installation: None,
+                    repo: RepoName::from("acme/infra"),
+                },
+                branch: "feature".into(),
+                sha: Sha::from(AFTER),
+            }),
+            "{status}"
+        );
+        assert_eq!(
+            decode(PIPELINE_HOOK, &pipeline_hook(status, false, Some(7))),
+            Ok(Event::PullRequest {
+                pr: pr("acme/infra", 7),
+                action: PrAction::PipelineChanged,
+                head: Sha::from(AFTER),
+                pushed_by: None,
+            }),
+            "{status}"
         );
     }
+    // Tag pipelines: nothing to do.
+    assert!(matches!(
+        decode(PIPELINE_HOOK, &pipeline_hook("pending", true, None)),
+        Ok(Event::Ignored { .. })
+    ));
 }
 
 #[test]

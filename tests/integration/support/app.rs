@@ -130,6 +130,8 @@ pub struct Options {
     pub worker_keys: &'static str,
     /// The `[audit]` table's keys (default: `key` = [`AUDIT_KEY`]).
     pub audit: String,
+    /// More `[gitlab]` keys, e.g. `approve_merge_requests = true\n` (GitLab scenarios).
+    pub gitlab_keys: &'static str,
 }
 
 /// The harness's audit key (test-only), hex.
@@ -151,6 +153,7 @@ impl Default for Options {
             max_attempts: 8,
             worker_keys: "",
             audit: format!("key = \"{AUDIT_KEY}\"\n"),
+            gitlab_keys: "",
         }
     }
 }

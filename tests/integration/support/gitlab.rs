@@ -280,10 +280,11 @@ impl Forge for FakeGitLab {
     }
     fn config_toml(&self, command: &Path, db: &Path, listen: &str, options: &Options) -> String {
         let gitlab = format!(
-            "[gitlab]\nurl = {url}\ntoken = {token}\nwebhook_secret = {secret}\n",
+            "[gitlab]\nurl = {url}\ntoken = {token}\nwebhook_secret = {secret}\n{keys}",
             url = toml_string(&self.url()),
             token = toml_string(fake_gitlab::TOKEN),
             secret = toml_string(WEBHOOK_SECRET),
+            keys = options.gitlab_keys,
         );
         config_toml(&gitlab, command, db, listen, options)
     }

@@ -12,6 +12,8 @@ use super::fake_http;
 mod routes;
 
 use std::collections::{BTreeMap, HashMap};
+
+use serde_json::json;
 use std::time::SystemTime;
 
 /// The token the fake's bot user (`iamgate-bot`) authenticates with.
@@ -119,6 +121,7 @@ pub struct FakeAward {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FakeStatus {
+    pub id: u64,
     pub state: String,
     pub name: String,
     pub description: String,
@@ -179,6 +182,11 @@ struct Project {
     statuses: HashMap<String, Vec<FakeStatus>>,
     /// (id, sha, ref)
     pipelines: Vec<(u64, String, String)>,
+    /// Merged-results and merge-train pipelines: pipeline id → the merge request head they
+    /// were made from (GitLab's `source_sha`).
+    merge_sources: HashMap<u64, String>,
+    /// Protected branches: name → the users allowed to push or merge to it.
+    protected: HashMap<String, Vec<u64>>,
     members: HashMap<u64, Member>,
     /// Branches a test set explicitly: name → tip, `None` for a branch deleted with
     /// [`FakeGitLab::delete_branch`]. Other branches follow the opened merge requests
@@ -239,6 +247,8 @@ pub struct State {
     groups: BTreeMap<String, Group>,
     /// Answers 404 on `/diffs` (GitLab before 15.7).
     legacy_diffs: bool,
+    /// GitLab Free: a merge request keeps one reviewer, the first of `reviewer_ids`.
+    free_tier: bool,
     next_id: u64,
     faults: fake_http::Faults<Fault>,
     log: Vec<RequestRecord>,
@@ -333,6 +343,7 @@ impl FakeGitLab {
                 projects: BTreeMap::new(),
                 groups: BTreeMap::new(),
                 legacy_diffs: false,
+                free_tier: false,
                 next_id: 100,
                 faults: fake_http::Faults::default(),
                 log: Vec::new(),
@@ -608,6 +619,62 @@ impl FakeGitLab {
         state.group(group).members.remove(&id);
         self
     }
+    /// A merged-results (`merge`) or merge-train (`train`) pipeline of merge request `iid`:
+    /// it runs on `merge_sha`, a commit GitLab made by merging `head` into the target branch.
+    pub fn merge_pipeline(
+        &self,
+        project: &str,
+        iid: u64,
+        kind: &str,
+        head: &str,
+        merge_sha: &str,
+    ) -> u64 {
+        let id = self.pipeline(
+            project,
+            merge_sha,
+            &format!("refs/merge-requests/{iid}/{kind}"),
+        );
+        self.lock()
+            .project(project)
+            .merge_sources
+            .insert(id, head.to_owned());
+        id
+    }
+    /// GitLab Free: merge requests keep one reviewer (the first asked).
+    pub fn free_tier(&self) -> &Self {
+        self.lock().free_tier = true;
+        self
+    }
+    /// Protects `branch`: statuses of its pipelines need a user allowed to push or merge to it.
+    pub fn protect_branch(&self, project: &str, branch: &str, allowed: &[&str]) -> &Self {
+        let mut state = self.lock();
+        let ids = allowed.iter().map(|u| state.user_id(u)).collect();
+        state
+            .project(project)
+            .protected
+            .insert(branch.to_owned(), ids);
+        self
+    }
+    /// `username` posts a commit status through the API, as any Developer can (the name is
+    /// free: anyone can post one called `iamgate`).
+    pub fn post_status_as(
+        &self,
+        username: &str,
+        project: &str,
+        sha: &str,
+        pipeline_id: Option<u64>,
+        state_name: &str,
+        description: &str,
+    ) {
+        let mut state = self.lock();
+        let me = state.user_id(username);
+        let mut body =
+            json!({ "state": state_name, "name": "iamgate", "description": description });
+        if let Some(id) = pipeline_id {
+            body["pipeline_id"] = json!(id);
+        }
+        routes::post_status(&mut state, me, project, sha, &body);
+    }
     pub fn pipeline(&self, project: &str, sha: &str, git_ref: &str) -> u64 {
         let mut state = self.lock();
         let id = state.next_id();
@@ -660,6 +727,19 @@ impl FakeGitLab {
             .into_iter()
             .rev()
             .find(|s| s.name == "iamgate")
+    }
+    /// Who approves merge request `iid` now, by username.
+    pub fn approvers(&self, project: &str, iid: u64) -> Vec<String> {
+        let mut state = self.lock();
+        let ids: Vec<u64> = state
+            .mr(project, iid)
+            .approvals
+            .iter()
+            .map(|(id, _)| *id)
+            .collect();
+        ids.iter()
+            .filter_map(|id| state.user(*id).map(|u| u.username.clone()))
+            .collect()
     }
     pub fn reviewers(&self, project: &str, iid: u64) -> Vec<String> {
         let mut state = self.lock();

@@ -208,15 +208,35 @@ fn project_route(
         }
         ["repository", "commits", sha, "statuses"] if get => {
             // GitLab: filter by `name`, order by id (`sort=desc`: newest first).
+            // `pipeline_id` and `ref` filter too (GitLab 17.x); every status of the commit is
+            // listed oldest first unless sorted.
             let name = query.get("name");
+            let pipeline = query.get("pipeline_id").and_then(|p| p.parse::<u64>().ok());
+            let git_ref = query.get("ref");
+            let users: Vec<(String, u64)> = state
+                .users
+                .iter()
+                .map(|u| (u.username.clone(), u.id))
+                .collect();
             let mut list: Vec<Value> = state.projects[project]
                 .statuses
                 .get(*sha)
                 .map(|all| {
                     all.iter()
                         .filter(|s| name.is_none_or(|n| *n == s.name))
+                        .filter(|s| pipeline.is_none() || s.pipeline_id == pipeline)
+                        .filter(|s| git_ref.is_none_or(|r| s.git_ref.as_ref() == Some(r)))
                         .map(|s| {
-                            json!({ "sha": sha, "status": s.state, "name": s.name, "description": s.description, "target_url": s.target_url })
+                            let author_id = users
+                                .iter()
+                                .find(|(u, _)| *u == s.author)
+                                .map_or(0, |(_, id)| *id);
+                            json!({
+                                "id": s.id, "sha": sha, "status": s.state, "name": s.name,
+                                "description": s.description, "target_url": s.target_url,
+                                "pipeline_id": s.pipeline_id, "ref": s.git_ref,
+                                "author": { "id": author_id, "username": s.author },
+                            })
                         })
                         .collect()
                 })
@@ -297,6 +317,12 @@ fn mr_route(
                         &format!("400 Bad request - unknown user {unknown}"),
                     );
                 }
+                // GitLab Free keeps one reviewer: the first of the list, silently.
+                let ids = if state.free_tier {
+                    ids.into_iter().take(1).collect()
+                } else {
+                    ids
+                };
                 state.mr(project, iid).reviewers = ids;
             }
             let value = mr_json(state, project, iid);
@@ -418,6 +444,36 @@ fn mr_route(
             state.mr(project, iid).awards.push(award.clone());
             Reply::json(201, award_json(state, &award))
         }
+        // `POST .../approve` as the token's user: `sha` must be the head (409), and approving
+        // twice is refused (401), as GitLab does.
+        ["approve"] if method == Method::POST => {
+            let head = state.mr(project, iid).spec.head.clone();
+            if body
+                .get("sha")
+                .and_then(Value::as_str)
+                .is_some_and(|sha| sha != head)
+            {
+                return Reply::message(
+                    409,
+                    "409 Conflict: SHA does not match HEAD of source branch",
+                );
+            }
+            let mr = state.mr(project, iid);
+            if mr.approvals.iter().any(|(id, _)| *id == me) {
+                return Reply::message(401, "401 Unauthorized");
+            }
+            mr.approvals.push((me, SystemTime::now()));
+            Reply::json(201, json!({ "approved": true }))
+        }
+        ["unapprove"] if method == Method::POST => {
+            let mr = state.mr(project, iid);
+            let before = mr.approvals.len();
+            mr.approvals.retain(|(id, _)| *id != me);
+            if mr.approvals.len() == before {
+                return Reply::message(404, "404 Not Found");
+            }
+            Reply::json(201, json!({ "approved": false }))
+        }
         ["approvals"] if get => {
             let approvals = state.mr(project, iid).approvals.clone();
             let approved_by: Vec<Value> = approvals
@@ -507,7 +563,13 @@ fn note_text(body: &Value) -> Result<&str, Reply> {
     Ok(text)
 }
 
-fn post_status(state: &mut State, me: u64, project: &str, sha: &str, body: &Value) -> Reply {
+pub(super) fn post_status(
+    state: &mut State,
+    me: u64,
+    project: &str,
+    sha: &str,
+    body: &Value,
+) -> Reply {
     let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
     let Some(new_state) = text("state") else {
         return Reply::message(400, "400 Bad request - state is missing");
@@ -530,13 +592,35 @@ fn post_status(state: &mut State, me: u64, project: &str, sha: &str, body: &Valu
         .or_else(|| text("context"))
         .unwrap_or_else(|| "default".to_owned());
     let pipeline_id = body.get("pipeline_id").and_then(Value::as_u64);
-    if let Some(id) = pipeline_id
-        && !state.projects[project]
-            .pipelines
-            .iter()
-            .any(|(p, s, _)| *p == id && s == sha)
+    let asked_ref = text("ref");
+    // GitLab's Ci::CreateCommitStatusService: a `pipeline_id` must name a pipeline of this
+    // project, of this commit and (when given) of this ref; without one the status goes on the
+    // ref given, else on the first branch that contains the commit, else nowhere.
+    let git_ref = match pipeline_id {
+        Some(id) => {
+            let found = state.projects[project]
+                .pipelines
+                .iter()
+                .find(|(p, s, r)| {
+                    *p == id && s == sha && asked_ref.as_ref().is_none_or(|want| want == r)
+                })
+                .map(|(_, _, r)| r.clone());
+            match found {
+                Some(r) => Some(r),
+                None => return Reply::not_found("Pipeline for pipeline_id, sha and ref"),
+            }
+        }
+        None => asked_ref
+            .clone()
+            .or_else(|| branch_containing(state, project, sha)),
+    };
+    let Some(git_ref) = git_ref else {
+        return Reply::not_found("References for commit");
+    };
+    if let Some(allowed) = state.projects[project].protected.get(&git_ref)
+        && !allowed.contains(&me)
     {
-        return Reply::not_found("Pipeline");
+        return Reply::message(403, "403 Forbidden");
     }
     // A status lives in one pipeline: a new pipeline of the commit starts its own.
     let previous = state.projects[project]
@@ -565,13 +649,15 @@ fn post_status(state: &mut State, me: u64, project: &str, sha: &str, body: &Valu
         );
     }
     let author = state.username(me);
+    let id = state.next_id();
     let status = FakeStatus {
+        id,
         state: new_state,
         name: name.clone(),
         description,
         target_url: text("target_url"),
         pipeline_id,
-        git_ref: text("ref"),
+        git_ref: Some(git_ref),
         author,
     };
     state
@@ -582,8 +668,26 @@ fn post_status(state: &mut State, me: u64, project: &str, sha: &str, body: &Valu
         .push(status.clone());
     Reply::json(
         201,
-        json!({ "id": state.next_id(), "sha": sha, "status": status.state, "name": name, "description": status.description, "target_url": status.target_url }),
+        json!({ "id": id, "sha": sha, "status": status.state, "name": name, "description": status.description, "target_url": status.target_url }),
     )
+}
+
+/// The first branch of the project whose tip is `sha` (set explicitly, or an opened merge
+/// request's source branch in this project): where GitLab puts a status given no ref.
+fn branch_containing(state: &State, project: &str, sha: &str) -> Option<String> {
+    let found = &state.projects[project];
+    let explicit = found
+        .branches
+        .iter()
+        .find(|(_, tip)| tip.as_deref() == Some(sha))
+        .map(|(name, _)| name.clone());
+    explicit.or_else(|| {
+        found
+            .mrs
+            .values()
+            .find(|mr| mr.spec.source_project.is_none() && mr.spec.head == sha)
+            .map(|mr| mr.spec.source_branch.clone())
+    })
 }
 
 /// `GET /groups/:id/members/:user_id` (direct members only) or, `inherited`,
@@ -729,19 +833,47 @@ fn mr_json(state: &mut State, project: &str, iid: u64) -> Value {
             "start_sha": mr.spec.base,
         })
     };
-    // The head pipeline: the newest pipeline of the head commit on the source branch or the
-    // merge request's own ref (GitLab's `diff_head_pipeline`); a tag's or another branch's
-    // pipeline at the same commit is not the merge request's.
+    // The head pipeline (GitLab's `diff_head_pipeline`): the newest of the merge request's
+    // pipelines for its head: in this project, on the source branch (not a fork's: its branch
+    // is not a ref here) or the merge request's own head ref, or a merged-results / merge-train
+    // pipeline made from the head (whose `sha` is the merge commit); for a fork, also the
+    // fork's own pipelines on its branch (CI in the fork). A tag's or another branch's pipeline
+    // at the same commit is not the merge request's.
     let mr_ref = format!("refs/merge-requests/{iid}/head");
-    let head_pipeline = state.projects[project]
+    let merge_refs = [
+        format!("refs/merge-requests/{iid}/merge"),
+        format!("refs/merge-requests/{iid}/train"),
+    ];
+    let target = &state.projects[project];
+    let fork = mr
+        .spec
+        .source_project
+        .as_ref()
+        .and_then(|f| state.projects.get(f));
+    let mut candidates: Vec<(u64, u64, String, String)> = target
         .pipelines
         .iter()
-        .filter(|(_, sha, git_ref)| {
-            *sha == mr.spec.head && (*git_ref == mr.spec.source_branch || *git_ref == mr_ref)
+        .filter(|(id, sha, git_ref)| {
+            (*sha == mr.spec.head
+                && ((fork.is_none() && *git_ref == mr.spec.source_branch) || *git_ref == mr_ref))
+                || (merge_refs.contains(git_ref)
+                    && target.merge_sources.get(id) == Some(&mr.spec.head))
         })
-        .max_by_key(|(id, _, _)| *id)
-        .map_or(Value::Null, |(id, sha, git_ref)| {
-            json!({ "id": id, "iid": id, "project_id": state.projects[project].id, "sha": sha, "ref": git_ref, "status": "running", "source": "push" })
+        .map(|(id, sha, r)| (*id, target.id, sha.clone(), r.clone()))
+        .collect();
+    if let Some(fork) = fork {
+        candidates.extend(
+            fork.pipelines
+                .iter()
+                .filter(|(_, sha, r)| *sha == mr.spec.head && *r == mr.spec.source_branch)
+                .map(|(id, sha, r)| (*id, fork.id, sha.clone(), r.clone())),
+        );
+    }
+    let head_pipeline = candidates
+        .into_iter()
+        .max_by_key(|(id, ..)| *id)
+        .map_or(Value::Null, |(id, project_id, sha, git_ref)| {
+            json!({ "id": id, "iid": id, "project_id": project_id, "sha": sha, "ref": git_ref, "status": "running", "source": "push" })
         });
     let mut value = mr_summary_json(state, project, iid, &mr);
     value["diff_refs"] = diff_refs;
