@@ -854,12 +854,10 @@ async fn team_membership_counts_active_members_only() {
         !member("bob", "acme/security").await.unwrap(),
         "pending is not a member"
     );
-    assert!(!member("carol", "acme/security").await.unwrap(), "404");
     assert!(
-        !member("alice", "acme/ghosts").await.unwrap(),
-        "unknown team: 404"
+        !member("carol", "acme/security").await.unwrap(),
+        "404, then the team is shown: not a member"
     );
-    assert!(!member("alice", "other-org/security").await.unwrap());
     assert!(
         !member("renovate[bot]", "acme/security").await.unwrap(),
         "a bot login is encoded, not refused"
@@ -871,10 +869,75 @@ async fn team_membership_counts_active_members_only() {
     assert!(member("bob", "acme/security").await.unwrap());
     fake.remove_team_member("acme", "security", "alice");
     assert!(!member("alice", "acme/security").await.unwrap());
-    let requests = fake.count_requests("GET", "/orgs/");
     assert_eq!(
-        requests, 9,
-        "one request per question, nothing for a malformed team"
+        fake.count_requests("GET", "/orgs/acme/teams/security/memberships/"),
+        7,
+        "one membership request per question, nothing for a malformed team"
+    );
+    assert_eq!(
+        fake.count_requests("GET", "/orgs/"),
+        7 + 3,
+        "and the team asked after each of the three 404s"
+    );
+}
+
+#[tokio::test]
+async fn a_team_github_does_not_show_is_an_error_never_false() {
+    let (fake, client, pr) = setup().await;
+    fake.team("acme", "security", &["alice"])
+        .hidden_team("acme", "secret", &["alice"]);
+    let member = |login: &str, team: &str| {
+        let (client, pr) = (client.clone(), pr.clone());
+        let (login, team) = (Login::from(login), team.to_owned());
+        async move {
+            client
+                .is_team_member(&pr, &team, UserRef::login(&login))
+                .await
+        }
+    };
+    // Shown, and the user is not in it: no.
+    assert!(!member("mallory", "acme/security").await.unwrap());
+
+    // A team that does not exist, one the installation cannot see (even asking about a real
+    // member of it) and one of another organization: each an error naming the team.
+    for team in ["acme/ghosts", "acme/secret", "other-org/security"] {
+        let error = member("alice", team).await.unwrap_err();
+        assert_eq!(
+            (error.kind, error.retry, error.status),
+            (ForgeErrorKind::NotFound, RetryClass::GiveUp, Some(404)),
+            "{team}: {error}"
+        );
+        let (org, slug) = team.split_once('/').unwrap();
+        assert_eq!(error.operation, format!("GET /orgs/{org}/teams/{slug}"));
+        for needed in [team, "does not exist", "cannot see it", "\"Members: read\""] {
+            assert!(error.message.contains(needed), "{needed:?}: {error}");
+        }
+    }
+
+    // Through the membership cache, as the gate asks: the error is not kept as a "no".
+    let cache = MembershipCache::default();
+    let forge: &dyn Forge = &client;
+    let alice = Login::from("alice");
+    for _ in 0..2 {
+        let error = cache
+            .is_team_member(forge, &pr, "acme/secret", UserRef::login(&alice))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind, ForgeErrorKind::NotFound);
+    }
+    assert_eq!(
+        fake.count_requests("GET", "/orgs/acme/teams/secret/memberships/alice"),
+        3,
+        "asked every time"
+    );
+
+    // Once the App can see it, its members are members.
+    fake.team("acme", "secret", &["alice"]);
+    assert!(
+        cache
+            .is_team_member(forge, &pr, "acme/secret", UserRef::login(&alice))
+            .await
+            .unwrap()
     );
 }
 

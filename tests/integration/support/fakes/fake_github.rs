@@ -5,8 +5,9 @@
 //! key, installation tokens, comment and status limits, pagination, the tarball redirect to a
 //! second "codeload" listener that must not receive the token) and can inject faults. It keeps
 //! GitHub's documented caps (a pull request's commit listing stops at 250 commits; comparing two
-//! commits lists 250 unless paged), and can make a listing endless (every page links a next
-//! one), so that a client's page cap is reached without thousands of items.
+//! commits lists 250 unless paged), hides teams the installation may not see behind the same
+//! 404 as missing ones, and can make a listing endless (every page links a next one), so that a
+//! client's page cap is reached without thousands of items.
 //! Test support only: it never talks to the real GitHub.
 #![allow(dead_code, reason = "shared test support: each test uses a part of it")]
 
@@ -247,6 +248,10 @@ struct Team {
     active: Vec<String>,
     /// Invited, not yet accepted: GitHub answers `state: pending`.
     pending: Vec<String>,
+    /// The team exists but GitHub does not show it to the App's installation (a secret team,
+    /// or an organization the App's access does not reach): every question about it, its
+    /// members included, answers 404 as for a team that does not exist.
+    hidden: bool,
 }
 
 impl Team {
@@ -531,11 +536,18 @@ impl FakeGitHub {
         let team = Team {
             active: members.iter().map(|m| (*m).to_owned()).collect(),
             pending: Vec::new(),
+            hidden: false,
         };
         self.lock()
             .teams
             .insert((org.to_owned(), slug.to_owned()), team);
         self
+    }
+    /// A team with members that GitHub does not show the App's installation (a secret team):
+    /// it and its memberships answer 404, as if it did not exist.
+    pub fn hidden_team(&self, org: &str, slug: &str, members: &[&str]) -> &Self {
+        self.team(org, slug, members)
+            .team_mut(org, slug, |team| team.hidden = true)
     }
     fn team_mut(&self, org: &str, slug: &str, change: impl FnOnce(&mut Team)) -> &Self {
         let mut state = self.lock();
@@ -569,7 +581,7 @@ impl FakeGitHub {
             team.pending.retain(|m| !m.eq_ignore_ascii_case(login));
         })
     }
-    /// The App lacks organization Members: read; team memberships answer 403.
+    /// The App lacks organization Members: read; teams and team memberships answer 403.
     pub fn without_members_permission(&self) -> &Self {
         self.lock().members_permission = false;
         self

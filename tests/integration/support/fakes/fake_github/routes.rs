@@ -196,6 +196,7 @@ fn route(
         ("GET", ["orgs", org, "teams", slug, "memberships", user]) => {
             team_membership(state, org, slug, user)
         }
+        ("GET", ["orgs", org, "teams", slug]) => team(state, org, slug),
         (_, ["repos", owner, name, rest @ ..]) => {
             let repo = format!("{owner}/{name}");
             if !state.repos.contains_key(&repo) {
@@ -503,15 +504,43 @@ fn mint_token(state: &mut State, installation: Option<u64>) -> Reply {
     )
 }
 
+/// The team `org/slug` as the App's installation sees it: `None` when it does not exist or is
+/// hidden from it.
+fn shown_team<'s>(state: &'s State, org: &str, slug: &str) -> Option<&'s super::Team> {
+    state
+        .teams
+        .get(&(org.to_owned(), slug.to_owned()))
+        .filter(|team| !team.hidden)
+}
+
+/// `GET /orgs/{org}/teams/{slug}` ("Get a team by name"): 404 for a team not shown.
+fn team(state: &State, org: &str, slug: &str) -> Reply {
+    if !state.members_permission {
+        return Reply::message(403, "Resource not accessible by integration");
+    }
+    match shown_team(state, org, slug) {
+        Some(team) => Reply::json(
+            200,
+            json!({
+                "id": user_id(&format!("{org}/{slug}")),
+                "name": slug,
+                "slug": slug,
+                "privacy": "closed",
+                "members_count": team.active.len(),
+                "url": format!("{}/orgs/{org}/teams/{slug}", state.api_url),
+                "organization": { "login": org },
+            }),
+        ),
+        None => Reply::not_found(),
+    }
+}
+
 fn team_membership(state: &State, org: &str, slug: &str, user: &str) -> Reply {
     if !state.members_permission {
         return Reply::message(403, "Resource not accessible by integration");
     }
-    // An unknown team and a non-member look the same: 404.
-    let membership = state
-        .teams
-        .get(&(org.to_owned(), slug.to_owned()))
-        .and_then(|team| team.state_of(user));
+    // A non-member, an unknown team and a hidden one look the same: 404.
+    let membership = shown_team(state, org, slug).and_then(|team| team.state_of(user));
     match membership {
         Some(membership) => Reply::json(
             200,
