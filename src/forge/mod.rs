@@ -290,9 +290,13 @@ pub trait Forge: Send + Sync + std::fmt::Debug {
     async fn reviews(&self, pr: &PrRef) -> ForgeResult<Vec<Review>>;
 
     /// Whether `user` is an active member of `team` (GitHub `org/slug`, child teams included;
-    /// GitLab a group path). A pending invitation is not membership, and neither is a team the
-    /// forge does not show (`false`); any other failure is an error, never `false`, so that a
-    /// decision fails closed and is retried. GitLab asks by the user's id when it is known.
+    /// GitLab a group path). A pending invitation is not membership (`false`). A team the forge
+    /// does not show is an error naming the team (kind [`ForgeErrorKind::NotFound`]), not
+    /// `false`, so that a misconfigured team or a missing permission is not read as "nobody
+    /// qualifies": GitHub answers 404 alike for a non-member and for a team it does not show,
+    /// so its client asks for the team after a 404. (GitLab's client still reads a 404 for a
+    /// group as `false`.) Any other failure is an error too, never `false`, so that a decision
+    /// fails closed. GitLab asks by the user's id when it is known.
     async fn is_team_member(&self, pr: &PrRef, team: &str, user: UserRef<'_>) -> ForgeResult<bool>;
 
     /// The access `user` has to the pull request's repository (`None` for strangers).

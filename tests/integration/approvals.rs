@@ -466,6 +466,41 @@ async fn changes_requested_by_a_reviewer_fail_the_gate_until_they_approve() {
     s.assert_chain_verifies().await;
 }
 
+/// GitHub answers 404 alike for a non-member and for a team the App cannot see; the second is
+/// a failure saying what to fix, not a requirement nobody can meet.
+#[tokio::test]
+async fn a_team_github_does_not_show_fails_the_gate_with_why_instead_of_counting_nobody() {
+    let (s, head) = analyzed::<FakeGitHub>(&config_from("{ teams: [\"acme/secret\"] }")).await;
+    // sec1 is in the team, but the App's installation cannot see the team.
+    s.fake.hidden_team("acme", "secret", &["sec1"]);
+    s.approve(PR, "sec1").await;
+    let summary = s.settle().await;
+    assert_eq!(summary.dead_lettered, 1, "{summary:?}");
+    let (state, description) = s.status(&head);
+    assert_eq!(state, "failure", "{description}");
+    assert!(
+        description.starts_with("iamgate could not analyze this pull request: "),
+        "{description}"
+    );
+    let report = shown(&s.report(PR));
+    assert!(
+        report
+            .contains("What failed: GET /orgs/acme/teams/secret: GitHub shows no team acme/secret")
+            && report.contains("\"Members: read\""),
+        "{report}"
+    );
+    assert!(
+        !report.contains("### Reviews"),
+        "not shown as a requirement waiting for approvals: {report}"
+    );
+
+    // Once the App can see the team, its member's approval counts.
+    s.fake.team("acme", "secret", &["sec1"]);
+    s.comment(PR, "dev", "/iamgate rerun").await;
+    s.settle().await;
+    s.assert_gate(&head, "success", APPROVED).await;
+}
+
 async fn a_dismissed_approving_review_puts_the_gate_back_to_pending<F: Forge>() {
     let (s, head) = analyzed::<F>(CONFIG).await;
     let review = s.approve(PR, "sec1").await;

@@ -3,8 +3,9 @@
 //! cache), permissions, reactions, retries and rate limits.
 
 use std::io::Read;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use iamgate::audit::Timestamp;
 use iamgate::event::{
     ActorKind, BranchRole, ForgeKind, Login, PrNumber, PrRef, RepoName, Sha, UserRef,
 };
@@ -390,6 +391,93 @@ async fn find_own_comment_ignores_a_pasted_marker_and_pages() {
 }
 
 #[tokio::test]
+async fn a_comment_listing_past_the_page_cap_is_an_error_and_never_a_second_comment() {
+    let (fake, client, pr) = setup().await;
+    let listing = "/repos/acme/infra/issues/7/comments";
+    client
+        .create_comment(&pr, &format!("{MARKER}\nreport"))
+        .await
+        .unwrap();
+    // As if the pull request had more comments than iamgate reads: every page links another.
+    fake.endless_listing(listing);
+
+    let error = client.find_own_comment(&pr, MARKER).await.unwrap_err();
+    assert_eq!(
+        (error.kind, error.retry),
+        (ForgeErrorKind::TooLarge, RetryClass::GiveUp),
+        "{error}"
+    );
+    assert_eq!(error.operation, format!("GET {listing}"));
+    assert!(
+        error
+            .message
+            .contains("the pull request has more comments than iamgate reads (200 pages of 100)")
+            && error.message.contains("posts no second one"),
+        "{error}"
+    );
+    assert_eq!(
+        fake.count_requests("GET", listing),
+        200,
+        "read to the page cap, not one page more"
+    );
+
+    // A create that fails ambiguously cannot check whether it landed: an error, not a repost,
+    // whether it landed or not.
+    for fault in [Fault::Error502AfterApplying, Fault::Error502] {
+        fake.fail_next("POST", listing, 1, fault);
+        let error = client
+            .create_comment(&pr, &format!("{MARKER}\nreport"))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind, ForgeErrorKind::TooLarge, "{fault:?}: {error}");
+    }
+    assert_eq!(
+        fake.count_requests("POST", listing),
+        3,
+        "never posted again"
+    );
+    assert_eq!(
+        fake.comments(REPO, 7).len(),
+        2,
+        "the first comment and the one that landed"
+    );
+}
+
+#[tokio::test]
+async fn whether_a_failed_create_landed_is_read_from_recent_comments_only() {
+    let (fake, client, pr) = setup().await;
+    let listing = "/repos/acme/infra/issues/7/comments";
+    // A long conversation, all of it hours old.
+    let hours_ago = Timestamp::from_system_time(SystemTime::now() - Duration::from_secs(3 * 3600));
+    for i in 0..250 {
+        fake.add_user_comment_at(
+            REPO,
+            7,
+            "dev",
+            &format!("comment {i}"),
+            hours_ago.to_string(),
+        );
+    }
+    fake.fail_next("POST", listing, 1, Fault::Error502AfterApplying);
+    let id = client
+        .create_comment(&pr, &format!("{MARKER}\nreport"))
+        .await
+        .unwrap();
+    let comments = fake.comments(REPO, 7);
+    assert_eq!(comments.len(), 251, "not posted twice");
+    assert_eq!(comments[250].id, id.0);
+    let reads: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with(listing))
+        .collect();
+    assert!(
+        matches!(&reads[..], [read] if read.path.contains("since=")),
+        "one page of the comments updated lately, not the 3 pages of them all: {reads:#?}"
+    );
+}
+
+#[tokio::test]
 async fn comments_are_created_then_updated_in_place() {
     let (fake, client, pr) = setup().await;
     let id = client
@@ -766,12 +854,10 @@ async fn team_membership_counts_active_members_only() {
         !member("bob", "acme/security").await.unwrap(),
         "pending is not a member"
     );
-    assert!(!member("carol", "acme/security").await.unwrap(), "404");
     assert!(
-        !member("alice", "acme/ghosts").await.unwrap(),
-        "unknown team: 404"
+        !member("carol", "acme/security").await.unwrap(),
+        "404, then the team is shown: not a member"
     );
-    assert!(!member("alice", "other-org/security").await.unwrap());
     assert!(
         !member("renovate[bot]", "acme/security").await.unwrap(),
         "a bot login is encoded, not refused"
@@ -783,10 +869,75 @@ async fn team_membership_counts_active_members_only() {
     assert!(member("bob", "acme/security").await.unwrap());
     fake.remove_team_member("acme", "security", "alice");
     assert!(!member("alice", "acme/security").await.unwrap());
-    let requests = fake.count_requests("GET", "/orgs/");
     assert_eq!(
-        requests, 9,
-        "one request per question, nothing for a malformed team"
+        fake.count_requests("GET", "/orgs/acme/teams/security/memberships/"),
+        7,
+        "one membership request per question, nothing for a malformed team"
+    );
+    assert_eq!(
+        fake.count_requests("GET", "/orgs/"),
+        7 + 3,
+        "and the team asked after each of the three 404s"
+    );
+}
+
+#[tokio::test]
+async fn a_team_github_does_not_show_is_an_error_never_false() {
+    let (fake, client, pr) = setup().await;
+    fake.team("acme", "security", &["alice"])
+        .hidden_team("acme", "secret", &["alice"]);
+    let member = |login: &str, team: &str| {
+        let (client, pr) = (client.clone(), pr.clone());
+        let (login, team) = (Login::from(login), team.to_owned());
+        async move {
+            client
+                .is_team_member(&pr, &team, UserRef::login(&login))
+                .await
+        }
+    };
+    // Shown, and the user is not in it: no.
+    assert!(!member("mallory", "acme/security").await.unwrap());
+
+    // A team that does not exist, one the installation cannot see (even asking about a real
+    // member of it) and one of another organization: each an error naming the team.
+    for team in ["acme/ghosts", "acme/secret", "other-org/security"] {
+        let error = member("alice", team).await.unwrap_err();
+        assert_eq!(
+            (error.kind, error.retry, error.status),
+            (ForgeErrorKind::NotFound, RetryClass::GiveUp, Some(404)),
+            "{team}: {error}"
+        );
+        let (org, slug) = team.split_once('/').unwrap();
+        assert_eq!(error.operation, format!("GET /orgs/{org}/teams/{slug}"));
+        for needed in [team, "does not exist", "cannot see it", "\"Members: read\""] {
+            assert!(error.message.contains(needed), "{needed:?}: {error}");
+        }
+    }
+
+    // Through the membership cache, as the gate asks: the error is not kept as a "no".
+    let cache = MembershipCache::default();
+    let forge: &dyn Forge = &client;
+    let alice = Login::from("alice");
+    for _ in 0..2 {
+        let error = cache
+            .is_team_member(forge, &pr, "acme/secret", UserRef::login(&alice))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind, ForgeErrorKind::NotFound);
+    }
+    assert_eq!(
+        fake.count_requests("GET", "/orgs/acme/teams/secret/memberships/alice"),
+        3,
+        "asked every time"
+    );
+
+    // Once the App can see it, its members are members.
+    fake.team("acme", "secret", &["alice"]);
+    assert!(
+        cache
+            .is_team_member(forge, &pr, "acme/secret", UserRef::login(&alice))
+            .await
+            .unwrap()
     );
 }
 
@@ -1032,6 +1183,82 @@ async fn the_client_for_a_pull_request_serves_approval_calls() {
     assert_eq!(
         app.client_for(&without).unwrap_err().retry,
         RetryClass::GiveUp
+    );
+}
+
+#[tokio::test]
+async fn commit_authors_past_the_250_github_lists_come_from_comparing_base_and_head() {
+    let (fake, client, pr) = setup().await;
+    // A short pull request: its own listing, nothing compared.
+    fake.pr(REPO, 8, PrSpec::new("h8", "b1").author("dev"))
+        .commit_by(REPO, 8, "carol");
+    let authors = client.commit_authors(&pr_ref(&fake, 8)).await.unwrap();
+    assert_eq!(authors, [Login::from("dev"), Login::from("carol")]);
+    assert_eq!(fake.count_requests("GET", "/repos/acme/infra/compare/"), 0);
+
+    // 251 commits: dev's first, 249 by carol, the last by late. GitHub's listing of the pull
+    // request's commits stops at 250 and would never show late.
+    fake.commits_by(REPO, 7, std::iter::repeat_n("carol", 249))
+        .commit_by(REPO, 7, "late");
+    let authors = client.commit_authors(&pr).await.unwrap();
+    assert_eq!(
+        authors,
+        [
+            Login::from("dev"),
+            Login::from("carol"),
+            Login::from("late")
+        ],
+        "the 251st commit's author is found"
+    );
+    let compare = "/repos/acme/infra/compare/b1...h1";
+    assert_eq!(
+        fake.count_requests("GET", compare),
+        3,
+        "three pages of 100: {:#?}",
+        fake.requests()
+    );
+
+    // When the comparison cannot be read, the answer is an error, never the 250 listed.
+    fake.fail_next("GET", compare, 10, Fault::Error500);
+    let error = client.commit_authors(&pr).await.unwrap_err();
+    assert_eq!(error.status, Some(500), "{error}");
+    fake.clear_faults();
+
+    // A listing cut at the page cap is an error too.
+    fake.endless_listing("/repos/acme/infra/pulls/8/commits");
+    let error = client.commit_authors(&pr_ref(&fake, 8)).await.unwrap_err();
+    assert_eq!(
+        (error.kind, error.retry),
+        (ForgeErrorKind::TooLarge, RetryClass::GiveUp)
+    );
+    assert!(
+        error
+            .message
+            .contains("more commits than iamgate reads (200 pages of 100)")
+            && error.message.contains("cannot know every author"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn open_pull_requests_past_the_page_cap_are_an_error() {
+    let (fake, client, pr) = setup().await;
+    fake.endless_listing("/repos/acme/infra/pulls");
+    let error = client
+        .open_pull_requests(&pr.repo_ref(), "main", BranchRole::Base)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (error.kind, error.retry),
+        (ForgeErrorKind::TooLarge, RetryClass::GiveUp),
+        "{error}"
+    );
+    assert!(
+        error
+            .message
+            .contains("more open pull requests than iamgate reads")
+            && error.message.contains("cannot recheck every one of them"),
+        "{error}"
     );
 }
 

@@ -45,6 +45,19 @@ fn team_segments(team: &str) -> ForgeResult<(&str, &str)> {
 }
 
 impl GitHubClient {
+    /// Whether `user` is an active member of `team` (`org/slug`). GitHub answers 404 both for a
+    /// user who is not a member and for a team it does not show this installation (no such
+    /// team, another organization, or one the App may not see), so a 404 is followed by asking
+    /// for the team itself: shown, the user is not a member (`false`); not shown, the team is
+    /// an error naming it, so that a misconfigured team is not read as "nobody qualifies".
+    ///
+    /// What this rests on, from GitHub's REST documentation: "Get team membership for a user"
+    /// (`GET /orgs/{org}/teams/{team_slug}/memberships/{username}`) and "Get a team by name"
+    /// (`GET /orgs/{org}/teams/{team_slug}`) both work with GitHub App installation access
+    /// tokens and both need the organization permission "Members" (read); the first answers 404
+    /// "if user has no team membership" and needs the team to be visible to the caller, the
+    /// second answers 404 "Resource not found". Asking for the team takes no permission the
+    /// membership question does not already need.
     pub(crate) async fn is_team_member(
         &self,
         _pr: &PrRef,
@@ -61,8 +74,23 @@ impl GitHubClient {
                 let membership: MembershipJson = parse_json(&response, &request)?;
                 Ok(membership.state.eq_ignore_ascii_case("active"))
             }
-            // Not a member, or a team this installation cannot see: either way not a member.
-            Err(error) if error.kind == ForgeErrorKind::NotFound => Ok(false),
+            Err(error) if error.kind == ForgeErrorKind::NotFound => {
+                self.ensure_team_shown(org, slug).await.map(|()| false)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// `Ok` when GitHub shows team `org/slug` to this installation; a `NotFound` error saying
+    /// what to check when it does not.
+    async fn ensure_team_shown(&self, org: &str, slug: &str) -> ForgeResult<()> {
+        let request = ApiRequest::get(format!("/orgs/{org}/teams/{slug}"));
+        match self.call(&request, "team", true).await {
+            Ok(_) => Ok(()),
+            Err(error) if error.kind == ForgeErrorKind::NotFound => Err(ForgeError {
+                message: team_not_shown(org, slug),
+                ..error
+            }),
             Err(error) => Err(error),
         }
     }
@@ -95,6 +123,16 @@ impl GitHubClient {
     }
 }
 
+/// Why a team GitHub answers 404 for cannot be asked about, and what to check.
+fn team_not_shown(org: &str, slug: &str) -> String {
+    format!(
+        "GitHub shows no team {org}/{slug} to the iamgate App: the team does not exist (check \
+         its org/slug in .iamgate.yml, slug as in the team's URL), or the App cannot see it. \
+         The App needs the organization permission \"Members: read\" and to be installed on \
+         the organization {org}; until then nobody's membership of the team can be checked."
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +148,20 @@ mod tests {
         assert_eq!(permission_level("owner"), None);
         assert!(RepoPermission::Admin > RepoPermission::Write);
         assert!(RepoPermission::Read > RepoPermission::None);
+    }
+
+    #[test]
+    fn a_team_not_shown_is_named_with_what_to_check() {
+        let message = team_not_shown("acme", "ghosts");
+        for needed in [
+            "acme/ghosts",
+            "does not exist",
+            "cannot see it",
+            "\"Members: read\"",
+            "organization acme",
+        ] {
+            assert!(message.contains(needed), "{needed:?} missing: {message}");
+        }
     }
 
     #[test]

@@ -16,8 +16,8 @@ use super::transport::{ApiRequest, ApiResponse, encode_path, parse_json};
 use crate::event::{BranchRole, Login, PrNumber, PrRef, RepoName, RepoRef, Sha, UserRef};
 use crate::forge::http::invalid;
 use crate::forge::{
-    ChangedFiles, CommentId, CommitStatus, Forge, ForgeResult, PullRequest, Reaction,
-    RepoPermission, Review, ShownComment, ShownStatus,
+    ChangedFiles, CommentId, CommitStatus, Forge, ForgeError, ForgeErrorKind, ForgeResult,
+    PullRequest, Reaction, RepoPermission, RetryClass, Review, ShownComment, ShownStatus,
 };
 use crate::gate::GateState;
 
@@ -100,6 +100,24 @@ impl GitHubClient {
         }
         tracing::warn!(operation = %request.operation(), pages = MAX_PAGES, "stopped paging at the page cap");
         Ok((items, false))
+    }
+
+    /// Every item of a paginated listing that a decision must see whole, or, when the page cap
+    /// stopped it, a `TooLarge` error (never retried) saying what part of a listing is missing
+    /// and what iamgate does not do without it: `why` completes "... than iamgate reads (N
+    /// pages of 100), so ...".
+    pub(crate) async fn list_whole<T: serde::de::DeserializeOwned>(
+        &self,
+        first: String,
+        op: &'static str,
+        what: &str,
+        why: &str,
+    ) -> ForgeResult<Vec<T>> {
+        let operation = ApiRequest::get(first.clone()).operation();
+        match self.list_all(first, op).await? {
+            (items, true) => Ok(items),
+            (_, false) => Err(listing_too_large(operation, what, why)),
+        }
     }
 }
 
@@ -218,6 +236,18 @@ impl Forge for GitHubClient {
 
     fn can_request_teams(&self) -> bool {
         true
+    }
+}
+
+/// The error of a listing cut at the page cap: `what` has more items than iamgate reads, so
+/// `why`.
+pub(crate) fn listing_too_large(operation: String, what: &str, why: &str) -> ForgeError {
+    ForgeError {
+        operation,
+        message: format!("{what} than iamgate reads ({MAX_PAGES} pages of 100), so {why}"),
+        kind: ForgeErrorKind::TooLarge,
+        retry: RetryClass::GiveUp,
+        status: None,
     }
 }
 

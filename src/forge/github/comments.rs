@@ -1,6 +1,9 @@
 //! The App's pull request comments: which are its own (author checked, since users can paste
 //! the marker), listing, creating and editing them, and reactions on comments. Finding the
-//! marked one and creating without duplicates are [`crate::forge::comments`].
+//! marked one and creating without duplicates are [`crate::forge::comments`]; a listing cut at
+//! the page cap is an error here, so that a comment not seen is never posted a second time.
+
+use std::time::{Duration, SystemTime};
 
 use axum::http::Method;
 use serde::Deserialize;
@@ -12,6 +15,17 @@ use crate::audit::Timestamp;
 use crate::event::{Actor, ActorKind, Login, PrRef, UserId};
 use crate::forge::comments::{Posted, create_once, ensure_fits, find_marked};
 use crate::forge::{CommentId, ForgeErrorKind, ForgeResult, Reaction, ShownComment};
+
+/// How long before a create began the check for a comment that landed anyway looks back: far
+/// more than any difference between iamgate's clock and GitHub's, which dates the comment.
+const LANDED_LOOKBACK: Duration = Duration::from_secs(3600);
+
+/// `since` as GitHub's `since` parameter takes it (`YYYY-MM-DDTHH:MM:SSZ`): whole seconds,
+/// rounded down so that nothing updated within that second is left out.
+fn whole_seconds(since: Timestamp) -> Timestamp {
+    let millis = since.unix_millis();
+    Timestamp::from_unix_millis(millis - millis.rem_euclid(1000)).unwrap_or(since)
+}
 
 #[derive(Deserialize)]
 struct CommentJson {
@@ -99,15 +113,29 @@ impl GitHubClient {
         }))
     }
 
-    /// The App's own comments on the pull request, oldest first.
-    async fn own_comments(&self, pr: &PrRef) -> ForgeResult<Vec<CommentJson>> {
+    /// The App's own comments on the pull request, oldest first: all of them, or those GitHub
+    /// last updated at or after `since` (the listing's `since` parameter). A listing cut at the
+    /// page cap is an error, never a part: the comment looked for could be on a page not read,
+    /// and posting because it was not seen would make a second one.
+    async fn own_comments(
+        &self,
+        pr: &PrRef,
+        since: Option<Timestamp>,
+    ) -> ForgeResult<Vec<CommentJson>> {
         let bot = self.session.bot_login().await?;
-        let first = format!(
-            "{}/issues/{}/comments?per_page=100",
-            repo_path(&pr.repo)?,
-            pr.number.0
-        );
-        let (comments, _complete) = self.list_all::<CommentJson>(first, "list_comments").await?;
+        let path = format!("{}/issues/{}/comments", repo_path(&pr.repo)?, pr.number.0);
+        let first = match since {
+            Some(since) => format!("{path}?since={}&per_page=100", whole_seconds(since)),
+            None => format!("{path}?per_page=100"),
+        };
+        let comments = self
+            .list_whole::<CommentJson>(
+                first,
+                "list_comments",
+                "the pull request has more comments",
+                "iamgate cannot find its own comment among them and posts no second one",
+            )
+            .await?;
         Ok(comments.into_iter().filter(|c| c.is_by(&bot)).collect())
     }
 
@@ -116,16 +144,23 @@ impl GitHubClient {
         pr: &PrRef,
         marker: &str,
     ) -> ForgeResult<Option<CommentId>> {
-        Ok(find_marked(&self.own_comments(pr).await?, marker))
+        Ok(find_marked(&self.own_comments(pr, None).await?, marker))
     }
 
     /// Creates a comment; after a 5xx or a timeout it checks whether the comment landed anyway
     /// (the App's comment with the body's marker, or else its newest one when the text is
-    /// exactly `body`) and posts again only if it did not.
+    /// exactly `body`) and posts again only if it did not. The check reads only the comments
+    /// updated since shortly before the first try ([`LANDED_LOOKBACK`]), so that it does not
+    /// depend on reading every page of a long conversation.
     pub(crate) async fn create_comment(&self, pr: &PrRef, body: &str) -> ForgeResult<CommentId> {
         let path = format!("{}/issues/{}/comments", repo_path(&pr.repo)?, pr.number.0);
         ensure_fits(&format!("POST {path}"), "comment", body, COMMENT_LIMIT)?;
         let request = ApiRequest::with_body(Method::POST, path, json!({ "body": body }));
+        let since = Timestamp::from_system_time(
+            SystemTime::now()
+                .checked_sub(LANDED_LOOKBACK)
+                .unwrap_or(SystemTime::UNIX_EPOCH),
+        );
         create_once(
             &self.session.policy,
             pr,
@@ -135,7 +170,7 @@ impl GitHubClient {
                 let response = self.call(&request, "create_comment", false).await?;
                 parse_json::<CommentJson>(&response, &request).map(|c| CommentId(c.id))
             },
-            || self.own_comments(pr),
+            || self.own_comments(pr, Some(since)),
             |id| self.update_comment(pr, id, body),
         )
         .await
@@ -206,6 +241,24 @@ mod tests {
                 user: None
             }
             .is_by(&bot)
+        );
+    }
+
+    #[test]
+    fn since_is_whole_seconds_rounded_down() {
+        let at = |text: &str| Timestamp::parse_rfc3339(text).unwrap();
+        assert_eq!(
+            whole_seconds(at("2024-05-01T12:30:00.999Z")).to_string(),
+            "2024-05-01T12:30:00Z"
+        );
+        assert_eq!(
+            whole_seconds(at("2024-05-01T12:30:07Z")).to_string(),
+            "2024-05-01T12:30:07Z"
+        );
+        assert_eq!(
+            whole_seconds(Timestamp::from_unix_millis(-1).unwrap()).to_string(),
+            "1969-12-31T23:59:59Z",
+            "before 1970 too, down and not toward zero"
         );
     }
 

@@ -10,13 +10,15 @@ use serde_json::json;
 
 use super::client::{
     DELETED_FORK, GitHubClient, MAX_LISTED_FILES, STATUS_DESCRIPTION_LIMIT, UserJson,
-    encode_segment, repo_path, split_repo,
+    encode_segment, listing_too_large, repo_path, split_repo,
 };
+use super::pagination::MAX_PAGES;
 use super::transport::{ApiRequest, encode_path, parse_json};
 use crate::event::{BranchRole, Login, PrNumber, PrRef, RepoName, RepoRef, Sha};
 use crate::forge::http::{percent_encode, plain_file_path, truncate_chars};
 use crate::forge::{
-    ChangedFiles, CommitStatus, ForgeErrorKind, ForgeResult, PullRequest, STATUS_CONTEXT,
+    ChangedFiles, CommitStatus, ForgeError, ForgeErrorKind, ForgeResult, PullRequest, RetryClass,
+    STATUS_CONTEXT,
 };
 
 #[derive(Deserialize)]
@@ -42,6 +44,46 @@ struct BranchJson {
 #[derive(Deserialize)]
 struct RepoJson {
     full_name: String,
+}
+
+/// GitHub's listing of a pull request's commits lists at most this many, whatever the pages
+/// asked (documented for "List commits on a pull request").
+const PR_COMMITS_LISTED: u64 = 250;
+
+/// What a cut listing of commits lacks, and what iamgate cannot do without it.
+const MORE_COMMITS: &str = "the pull request has more commits";
+const AUTHORS_UNKNOWN: &str =
+    "iamgate cannot know every author of its commits, who may not approve it";
+
+/// A commit as GitHub lists it: the accounts it links to its author and committer.
+#[derive(Deserialize)]
+struct CommitJson {
+    #[serde(default)]
+    author: Option<UserJson>,
+    #[serde(default)]
+    committer: Option<UserJson>,
+}
+
+/// Whether `listed` has fewer commits than the `expected` count.
+fn listed_fewer(listed: &[CommitJson], expected: u64) -> bool {
+    u64::try_from(listed.len()).is_ok_and(|n| n < expected)
+}
+
+/// The accounts linked to `commits`' authors and committers, once each (names ignore case),
+/// without GitHub's `web-flow` committer.
+fn logins_of(commits: Vec<CommitJson>) -> Vec<Login> {
+    let mut logins: Vec<Login> = Vec::new();
+    for user in commits
+        .into_iter()
+        .flat_map(|c| [c.author, c.committer])
+        .flatten()
+    {
+        if user.login != "web-flow" && !logins.iter().any(|l| l.0.eq_ignore_ascii_case(&user.login))
+        {
+            logins.push(Login(user.login));
+        }
+    }
+    logins
 }
 
 #[derive(Deserialize)]
@@ -97,34 +139,97 @@ impl GitHubClient {
     }
 
     /// The accounts GitHub links to the authors and committers of the pull request's commits
-    /// (GitHub lists at most 250 commits; GitHub's own `web-flow` committer is left out).
+    /// (GitHub's own `web-flow` committer left out). Every commit counts, since its author may
+    /// not approve the change: GitHub's listing of a pull request's commits stops at 250
+    /// whatever the pages asked, so a pull request with more (its `commits` count) has its
+    /// commits read by comparing its base and head, which pages through all of them. When
+    /// neither lists as many commits as the pull request has, or a listing is cut at the page
+    /// cap, the answer is an error, never a part.
     pub(crate) async fn commit_authors(&self, pr: &PrRef) -> ForgeResult<Vec<Login>> {
         #[derive(Deserialize)]
-        struct CommitJson {
-            #[serde(default)]
-            author: Option<UserJson>,
-            #[serde(default)]
-            committer: Option<UserJson>,
+        struct PullCommitsJson {
+            commits: u64,
+            head: ShaJson,
+            base: ShaJson,
         }
-        let first = format!(
-            "{}/pulls/{}/commits?per_page=100",
+        #[derive(Deserialize)]
+        struct ShaJson {
+            sha: String,
+        }
+        let repo = repo_path(&pr.repo)?;
+        let request = ApiRequest::get(format!("{repo}/pulls/{}", pr.number.0));
+        let response = self.call(&request, "pull_request", true).await?;
+        let pull: PullCommitsJson = parse_json(&response, &request)?;
+        let mut commits = Vec::new();
+        if pull.commits <= PR_COMMITS_LISTED {
+            let first = format!("{repo}/pulls/{}/commits?per_page=100", pr.number.0);
+            commits = self
+                .list_whole::<CommitJson>(first, "commit_authors", MORE_COMMITS, AUTHORS_UNKNOWN)
+                .await?;
+        }
+        if listed_fewer(&commits, pull.commits) {
+            let compared = self
+                .compared_commits(pr, &pull.base.sha, &pull.head.sha)
+                .await?;
+            if listed_fewer(&compared, pull.commits) {
+                return Err(ForgeError {
+                    operation: format!("GET {repo}/compare/{}...{}", pull.base.sha, pull.head.sha),
+                    message: format!(
+                        "the pull request has {} commits, GitHub lists at most \
+                         {PR_COMMITS_LISTED} of them and comparing its base and head listed {}, \
+                         so {AUTHORS_UNKNOWN}",
+                        pull.commits,
+                        compared.len()
+                    ),
+                    kind: ForgeErrorKind::TooLarge,
+                    // The pull request may have changed between the calls: asking again may
+                    // find them agreeing.
+                    retry: RetryClass::Retry,
+                    status: None,
+                });
+            }
+            commits.extend(compared);
+        }
+        Ok(logins_of(commits))
+    }
+
+    /// The commits of `base...head` (those reachable from `head` and not from `base`, as a pull
+    /// request's are), every page: the comparison lists 250 commits when no page is asked for,
+    /// and all of them page by page (`per_page`, `page`) up to its `total_commits`.
+    async fn compared_commits(
+        &self,
+        pr: &PrRef,
+        base: &str,
+        head: &str,
+    ) -> ForgeResult<Vec<CommitJson>> {
+        #[derive(Deserialize)]
+        struct CompareJson {
+            total_commits: u64,
+            #[serde(default)]
+            commits: Vec<CommitJson>,
+        }
+        let path = format!(
+            "{}/compare/{}...{}",
             repo_path(&pr.repo)?,
-            pr.number.0
+            encode_segment(base)?,
+            encode_segment(head)?
         );
-        let (commits, _complete) = self.list_all::<CommitJson>(first, "commit_authors").await?;
-        let mut logins: Vec<Login> = Vec::new();
-        for user in commits
-            .into_iter()
-            .flat_map(|c| [c.author, c.committer])
-            .flatten()
-        {
-            if user.login != "web-flow"
-                && !logins.iter().any(|l| l.0.eq_ignore_ascii_case(&user.login))
-            {
-                logins.push(Login(user.login));
+        let mut commits = Vec::new();
+        for page in 1..=MAX_PAGES {
+            let request = ApiRequest::get(format!("{path}?per_page=100&page={page}"));
+            let response = self.call(&request, "compare_commits", true).await?;
+            let compared: CompareJson = parse_json(&response, &request)?;
+            let empty = compared.commits.is_empty();
+            commits.extend(compared.commits);
+            if empty || !listed_fewer(&commits, compared.total_commits) {
+                return Ok(commits);
             }
         }
-        Ok(logins)
+        Err(listing_too_large(
+            format!("GET {path}"),
+            MORE_COMMITS,
+            AUTHORS_UNKNOWN,
+        ))
     }
 
     pub(crate) async fn branch_tip(
@@ -182,8 +287,13 @@ impl GitHubClient {
             "{}/pulls?state=open&{filter}&per_page=100",
             repo_path(&repo.repo)?
         );
-        let (pulls, _complete) = self
-            .list_all::<PullNumberJson>(first, "open_pull_requests")
+        let pulls = self
+            .list_whole::<PullNumberJson>(
+                first,
+                "open_pull_requests",
+                "the branch has more open pull requests",
+                "iamgate cannot recheck every one of them",
+            )
             .await?;
         Ok(pulls.into_iter().map(|p| PrNumber(p.number)).collect())
     }

@@ -7,9 +7,7 @@ use serde::Deserialize;
 use super::auth::parse_timestamp;
 use super::client::{GitHubClient, UserJson, repo_path};
 use crate::event::{Actor, ActorKind, Login, PrRef, Sha, UserId};
-use crate::forge::{
-    ForgeError, ForgeErrorKind, ForgeResult, RetryClass, Review, ReviewId, ReviewState,
-};
+use crate::forge::{ForgeResult, Review, ReviewId, ReviewState};
 
 #[derive(Deserialize)]
 struct ReviewJson {
@@ -56,17 +54,15 @@ impl GitHubClient {
             repo_path(&pr.repo)?,
             pr.number.0
         );
-        let (reviews, complete) = self.list_all::<ReviewJson>(first, "reviews").await?;
-        if !complete {
-            // A missing page could hide a request for changes: never decide on part of the list.
-            return Err(ForgeError {
-                operation: format!("GET {}/pulls/{}/reviews", repo_path(&pr.repo)?, pr.number.0),
-                message: "too many reviews to list them all".to_owned(),
-                kind: ForgeErrorKind::TooLarge,
-                retry: RetryClass::GiveUp,
-                status: None,
-            });
-        }
+        // A missing page could hide a request for changes: never decide on part of the list.
+        let reviews = self
+            .list_whole::<ReviewJson>(
+                first,
+                "reviews",
+                "the pull request has more reviews",
+                "iamgate does not decide on part of them",
+            )
+            .await?;
         let mut reviews: Vec<Review> = reviews
             .into_iter()
             .filter_map(ReviewJson::into_review)

@@ -3,7 +3,11 @@
 //! reviews, teams and their memberships, collaborator permissions) behind a mutex,
 //! after rust-lang/bors' GitHub mock. It checks what GitHub checks (App JWT against the public
 //! key, installation tokens, comment and status limits, pagination, the tarball redirect to a
-//! second "codeload" listener that must not receive the token) and can inject faults.
+//! second "codeload" listener that must not receive the token) and can inject faults. It keeps
+//! GitHub's documented caps (a pull request's commit listing stops at 250 commits; comparing two
+//! commits lists 250 unless paged), hides teams the installation may not see behind the same
+//! 404 as missing ones, and can make a listing endless (every page links a next one), so that a
+//! client's page cap is reached without thousands of items.
 //! Test support only: it never talks to the real GitHub.
 #![allow(dead_code, reason = "shared test support: each test uses a part of it")]
 
@@ -244,6 +248,10 @@ struct Team {
     active: Vec<String>,
     /// Invited, not yet accepted: GitHub answers `state: pending`.
     pending: Vec<String>,
+    /// The team exists but GitHub does not show it to the App's installation (a secret team,
+    /// or an organization the App's access does not reach): every question about it, its
+    /// members included, answers 404 as for a team that does not exist.
+    hidden: bool,
 }
 
 impl Team {
@@ -284,6 +292,9 @@ pub struct State {
     teams: BTreeMap<(String, String), Team>,
     /// Whether the App was granted organization Members: read (team memberships need it).
     members_permission: bool,
+    /// API paths (without query) whose listings never end: every page links a next one, as if
+    /// the listing were longer than any page cap.
+    endless: HashSet<String>,
     next_id: u64,
     /// Counts [`FakeGitHub::pr`] calls (apart from `next_id`, so that ids stay as they were).
     pulls_created: u64,
@@ -346,6 +357,7 @@ impl FakeGitHub {
             repos: BTreeMap::new(),
             teams: BTreeMap::new(),
             members_permission: true,
+            endless: HashSet::new(),
             next_id: 1000,
             pulls_created: 0,
             faults: fake_http::Faults::default(),
@@ -472,11 +484,21 @@ impl FakeGitHub {
     }
     /// A commit authored and committed by `login` is added to PR `number` (with [`Self::push`]).
     pub fn commit_by(&self, repo: &str, number: u64, login: &str) -> &Self {
+        self.commits_by(repo, number, [login])
+    }
+    /// A commit per login, in order, authored and committed by it, added to PR `number`.
+    pub fn commits_by<L: AsRef<str>>(
+        &self,
+        repo: &str,
+        number: u64,
+        logins: impl IntoIterator<Item = L>,
+    ) -> &Self {
         let mut state = self.lock();
-        state
-            .pull(repo, number)
-            .commits
-            .push((login.to_owned(), login.to_owned()));
+        let commits = &mut state.pull(repo, number).commits;
+        for login in logins {
+            let login = login.as_ref().to_owned();
+            commits.push((login.clone(), login));
+        }
         self
     }
     /// Changes a pull request (close, mark ready, retarget, ...).
@@ -514,11 +536,18 @@ impl FakeGitHub {
         let team = Team {
             active: members.iter().map(|m| (*m).to_owned()).collect(),
             pending: Vec::new(),
+            hidden: false,
         };
         self.lock()
             .teams
             .insert((org.to_owned(), slug.to_owned()), team);
         self
+    }
+    /// A team with members that GitHub does not show the App's installation (a secret team):
+    /// it and its memberships answer 404, as if it did not exist.
+    pub fn hidden_team(&self, org: &str, slug: &str, members: &[&str]) -> &Self {
+        self.team(org, slug, members)
+            .team_mut(org, slug, |team| team.hidden = true)
     }
     fn team_mut(&self, org: &str, slug: &str, change: impl FnOnce(&mut Team)) -> &Self {
         let mut state = self.lock();
@@ -552,7 +581,7 @@ impl FakeGitHub {
             team.pending.retain(|m| !m.eq_ignore_ascii_case(login));
         })
     }
-    /// The App lacks organization Members: read; team memberships answer 403.
+    /// The App lacks organization Members: read; teams and team memberships answer 403.
     pub fn without_members_permission(&self) -> &Self {
         self.lock().members_permission = false;
         self
@@ -604,6 +633,17 @@ impl FakeGitHub {
         self
     }
     pub fn add_user_comment(&self, repo: &str, number: u64, login: &str, body: &str) -> u64 {
+        self.add_user_comment_at(repo, number, login, body, fake_http::now_ms_timestamp())
+    }
+    /// A person's comment made (and last updated) at `created_at`, RFC 3339.
+    pub fn add_user_comment_at(
+        &self,
+        repo: &str,
+        number: u64,
+        login: &str,
+        body: &str,
+        created_at: String,
+    ) -> u64 {
         let mut state = self.lock();
         let id = state.next_id();
         let comment = FakeComment {
@@ -611,13 +651,20 @@ impl FakeGitHub {
             author: login.to_owned(),
             author_type: "User".to_owned(),
             body: body.to_owned(),
-            created_at: fake_http::now_ms_timestamp(),
+            created_at,
         };
         state.repo(repo).comments.push(StoredComment {
             issue: number,
             comment,
         });
         id
+    }
+    /// The listing at API path `path` (no query, e.g. `/repos/acme/infra/issues/7/comments`)
+    /// never ends: each of its pages links a next one, past the items too, as a listing longer
+    /// than any client's page cap would.
+    pub fn endless_listing(&self, path: &str) -> &Self {
+        self.lock().endless.insert(path.to_owned());
+        self
     }
     /// Comment `id` now reads `body` (an edit; no event delivered).
     pub fn edit_comment(&self, repo: &str, id: u64, body: &str) -> &Self {

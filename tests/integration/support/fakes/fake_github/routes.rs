@@ -8,6 +8,7 @@ use axum::body::Bytes;
 use axum::extract::State as AxumState;
 use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
+use iamgate::audit::Timestamp;
 use serde_json::{Value, json};
 
 use super::codec::{paginate, query_params, tarball, timestamp, verify_app_jwt};
@@ -129,14 +130,33 @@ fn respond(
             return Reply::message(401, "Bad credentials");
         }
     }
-    match state.faults.take(method.as_str(), path) {
+    let reply = match state.faults.take(method.as_str(), path) {
         Some(Fault::Error502AfterApplying) => {
             route(state, method, &segments, path, query, headers, body);
             Reply::message(502, "Bad Gateway")
         }
         Some(fault) => fault_reply(fault),
         None => route(state, method, &segments, path, query, headers, body),
+    };
+    if method == Method::GET && reply.status == 200 && state.endless.contains(path) {
+        return endless(reply, &format!("{}{path}", state.api_url), query);
     }
+    reply
+}
+
+/// `reply` as a page of a listing that never ends: its `Link` names the next page (the
+/// request's other parameters kept), whatever items it has.
+fn endless(mut reply: Reply, url: &str, query: Option<&str>) -> Reply {
+    let mut params = query_params(query);
+    let page = params
+        .remove("page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let mut kept: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    kept.push(format!("page={}", page + 1));
+    reply.headers.retain(|(name, _)| *name != "link");
+    reply.header("link", format!("<{url}?{}>; rel=\"next\"", kept.join("&")))
 }
 
 fn fault_reply(fault: Fault) -> Reply {
@@ -176,6 +196,7 @@ fn route(
         ("GET", ["orgs", org, "teams", slug, "memberships", user]) => {
             team_membership(state, org, slug, user)
         }
+        ("GET", ["orgs", org, "teams", slug]) => team(state, org, slug),
         (_, ["repos", owner, name, rest @ ..]) => {
             let repo = format!("{owner}/{name}");
             if !state.repos.contains_key(&repo) {
@@ -201,21 +222,14 @@ fn route(
                 }
                 ("GET", ["pulls", n, "commits"]) => {
                     with_pull(state, &repo, number(n), |_, _, _, pull| {
-                        let commits: Vec<Value> = pull
-                            .commits
-                            .iter()
-                            .enumerate()
-                            .map(|(i, (author, committer))| {
-                                json!({
-                                    "sha": format!("{i:040x}"),
-                                    "author": { "login": author, "id": user_id(author), "type": "User" },
-                                    "committer": { "login": committer, "id": user_id(committer), "type": "User" },
-                                })
-                            })
-                            .collect();
+                        // GitHub lists at most 250 commits of a pull request, whatever the
+                        // pages asked.
+                        let mut commits = commits_json(pull);
+                        commits.truncate(PR_COMMITS_LISTED);
                         paged(&commits, query, &url)
                     })
                 }
+                ("GET", ["compare", basehead]) => compare(state, &repo, basehead, query, &url),
                 ("GET", ["pulls", n, "reviews"]) => {
                     with_pull(state, &repo, number(n), |_, _, _, pull| {
                         // Pending reviews are visible to their author only, never to the App.
@@ -243,10 +257,31 @@ fn route(
                 ("GET", ["tarball", sha]) => tarball_redirect(state, &repo, sha),
                 ("GET", ["issues", n, "comments"]) => {
                     let n = number(n);
+                    // `since`: only those last updated at or after it.
+                    let since = match query_params(query)
+                        .get("since")
+                        .map(|s| Timestamp::parse_rfc3339(s))
+                    {
+                        None => None,
+                        Some(Ok(since)) => Some(since),
+                        Some(Err(_)) => {
+                            return Reply::invalid(
+                                "IssueComment",
+                                "since",
+                                "since is not a timestamp",
+                            );
+                        }
+                    };
                     let comments: Vec<Value> = state.repos[&repo]
                         .comments
                         .iter()
                         .filter(|c| Some(c.issue) == n)
+                        .filter(|c| {
+                            since.is_none_or(|since| {
+                                Timestamp::parse_rfc3339(&c.comment.created_at)
+                                    .is_ok_and(|updated| updated >= since)
+                            })
+                        })
                         .map(|c| comment_json(&c.comment))
                         .collect();
                     paged(&comments, query, &url)
@@ -299,6 +334,67 @@ fn paged(items: &[Value], query: Option<&str>, url: &str) -> Reply {
     };
     let (page, link) = paginate(items, &query_params(query), &url);
     let reply = Reply::json(200, Value::Array(page));
+    match link {
+        Some(link) => reply.header("link", link),
+        None => reply,
+    }
+}
+
+/// GitHub's listing of a pull request's commits stops at this many.
+const PR_COMMITS_LISTED: usize = 250;
+
+/// A pull request's commits as GitHub lists them, oldest first; each links its author and
+/// committer accounts.
+fn commits_json(pull: &Pull) -> Vec<Value> {
+    pull.commits
+        .iter()
+        .enumerate()
+        .map(|(i, (author, committer))| {
+            json!({
+                "sha": format!("{i:040x}"),
+                "author": { "login": author, "id": user_id(author), "type": "User" },
+                "committer": { "login": committer, "id": user_id(committer), "type": "User" },
+            })
+        })
+        .collect()
+}
+
+/// `GET /repos/{repo}/compare/{base}...{head}`: the commits of the pull request with that base
+/// and head SHA (this fake has no commit graph), oldest first, `total_commits` counting them
+/// all. As GitHub documents, without `per_page` or `page` it lists at most 250 commits; with
+/// either, one page of them.
+fn compare(state: &State, repo: &str, basehead: &str, query: Option<&str>, url: &str) -> Reply {
+    let Some((base, head)) = basehead.split_once("...") else {
+        return Reply::not_found();
+    };
+    let Some(pull) = state.repos[repo]
+        .pulls
+        .values()
+        .find(|p| p.spec.base == base && p.spec.head == head)
+    else {
+        return Reply::not_found();
+    };
+    let commits = commits_json(pull);
+    let params = query_params(query);
+    let (page, link) = if params.contains_key("per_page") || params.contains_key("page") {
+        paginate(&commits, &params, url)
+    } else {
+        (
+            commits.iter().take(PR_COMMITS_LISTED).cloned().collect(),
+            None,
+        )
+    };
+    let reply = Reply::json(
+        200,
+        json!({
+            "status": "ahead",
+            "ahead_by": commits.len(),
+            "behind_by": 0,
+            "total_commits": commits.len(),
+            "commits": page,
+            "files": [],
+        }),
+    );
     match link {
         Some(link) => reply.header("link", link),
         None => reply,
@@ -408,15 +504,43 @@ fn mint_token(state: &mut State, installation: Option<u64>) -> Reply {
     )
 }
 
+/// The team `org/slug` as the App's installation sees it: `None` when it does not exist or is
+/// hidden from it.
+fn shown_team<'s>(state: &'s State, org: &str, slug: &str) -> Option<&'s super::Team> {
+    state
+        .teams
+        .get(&(org.to_owned(), slug.to_owned()))
+        .filter(|team| !team.hidden)
+}
+
+/// `GET /orgs/{org}/teams/{slug}` ("Get a team by name"): 404 for a team not shown.
+fn team(state: &State, org: &str, slug: &str) -> Reply {
+    if !state.members_permission {
+        return Reply::message(403, "Resource not accessible by integration");
+    }
+    match shown_team(state, org, slug) {
+        Some(team) => Reply::json(
+            200,
+            json!({
+                "id": user_id(&format!("{org}/{slug}")),
+                "name": slug,
+                "slug": slug,
+                "privacy": "closed",
+                "members_count": team.active.len(),
+                "url": format!("{}/orgs/{org}/teams/{slug}", state.api_url),
+                "organization": { "login": org },
+            }),
+        ),
+        None => Reply::not_found(),
+    }
+}
+
 fn team_membership(state: &State, org: &str, slug: &str, user: &str) -> Reply {
     if !state.members_permission {
         return Reply::message(403, "Resource not accessible by integration");
     }
-    // An unknown team and a non-member look the same: 404.
-    let membership = state
-        .teams
-        .get(&(org.to_owned(), slug.to_owned()))
-        .and_then(|team| team.state_of(user));
+    // A non-member, an unknown team and a hidden one look the same: 404.
+    let membership = shown_team(state, org, slug).and_then(|team| team.state_of(user));
     match membership {
         Some(membership) => Reply::json(
             200,
@@ -513,6 +637,7 @@ fn pull_json(repo: &str, number: u64, pull: &Pull) -> Value {
         "number": number,
         "state": if spec.open { "open" } else { "closed" },
         "draft": spec.draft,
+        "commits": pull.commits.len(),
         "user": { "login": spec.author, "type": "User" },
         "head": { "sha": spec.head, "ref": "feature", "repo": head_repo },
         "base": { "sha": spec.base, "ref": spec.base_ref, "repo": { "full_name": repo } },
