@@ -184,6 +184,10 @@ pub enum ForgeErrorKind {
     InvalidRequest,
     /// The forge has not finished computing what was asked (GitLab's merge request diff).
     NotReady,
+    /// The file asked for is a symbolic link ([`Forge::file_at`]): iamgate reads files only as
+    /// regular files, on both forges (GitHub follows a link within the repository, GitLab
+    /// returns the link's own text).
+    SymbolicLink,
     /// This server is not set up for the repository's forge.
     NotConfigured,
     /// iamgate's own part failed: signing the App JWT, writing an archive to disk.
@@ -205,6 +209,20 @@ pub struct ForgeError {
 }
 
 pub type ForgeResult<T> = Result<T, ForgeError>;
+
+/// The error for a file that is a symbolic link, in the same words on both forges.
+pub(crate) fn symbolic_link(operation: String, path: &str) -> ForgeError {
+    ForgeError {
+        operation,
+        message: format!(
+            "{path} is a symbolic link: iamgate reads it only as a regular file (a link could name any file, \
+             and GitHub and GitLab resolve links differently); replace the link with the file itself"
+        ),
+        kind: ForgeErrorKind::SymbolicLink,
+        retry: RetryClass::GiveUp,
+        status: None,
+    }
+}
 
 /// What iamgate needs from a forge for one repository installation.
 #[async_trait]
@@ -232,7 +250,8 @@ pub trait Forge: Send + Sync + std::fmt::Debug {
         role: BranchRole,
     ) -> ForgeResult<Vec<PrNumber>>;
 
-    /// A file's bytes at a commit, `None` when it does not exist there.
+    /// A file's bytes at a commit, `None` when it does not exist there; an error of kind
+    /// [`ForgeErrorKind::SymbolicLink`] when it is a symbolic link (or lies under one).
     async fn file_at(&self, pr: &PrRef, path: &str, sha: &Sha) -> ForgeResult<Option<Vec<u8>>>;
 
     /// Downloads the repository archive (tar.gz) of a commit to `dest`, failing when it is larger

@@ -800,6 +800,31 @@ async fn inherited_membership_counts_only_when_the_config_asks_for_it() {
 }
 
 #[tokio::test]
+async fn a_group_gitlab_does_not_show_is_an_error_not_a_non_member() {
+    let (fake, client, pr) = setup().await;
+    fake.group("acme/security");
+    fake.user("alice");
+    let alice = Login::from("alice");
+    assert!(
+        !client
+            .is_team_member(&pr, "acme/security", UserRef::login(&alice))
+            .await
+            .unwrap(),
+        "a group shown, alice not in it"
+    );
+    let error = client
+        .is_team_member(&pr, "acme/secuirty", UserRef::login(&alice))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind, ForgeErrorKind::NotFound);
+    assert!(
+        error.message.contains("no group acme/secuirty") && error.message.contains(".iamgate.yml"),
+        "{}",
+        error.message
+    );
+}
+
+#[tokio::test]
 async fn group_membership_requires_an_active_member() {
     let (fake, client, pr) = setup().await;
     fake.group("acme");
@@ -846,7 +871,11 @@ async fn group_membership_requires_an_active_member() {
     );
     assert!(!member("mallory", "acme/security").await.unwrap());
     assert!(!member("nobody-here", "acme/security").await.unwrap());
-    assert!(!member("alice", "acme/unknown").await.unwrap());
+    assert_eq!(
+        member("alice", "acme/unknown").await.unwrap_err().kind,
+        ForgeErrorKind::NotFound,
+        "a group GitLab does not show is an error, never false"
+    );
     assert!(member("alice", "acme/../x").await.is_err());
 
     let alice = fake.user("alice");

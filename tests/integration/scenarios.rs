@@ -73,6 +73,7 @@ fn redacted(body: &str) -> String {
 }
 
 crate::both_forges!(
+    a_symlinked_iamgate_yml_is_refused_alike_on_both_forges,
     a_repository_without_iamgate_yml_gets_no_comment_and_no_status,
     a_change_without_iam_succeeds,
     a_change_outside_narrowed_paths_gets_a_status_and_no_preview,
@@ -284,6 +285,31 @@ reviews:
     assert_eq!(
         s.status(&head),
         status("failure", "invalid .iamgate.yml on the base branch")
+    );
+    assert!(s.pulumi().invocations().is_empty());
+}
+
+/// GitHub's contents API follows a link to a file of the repository and GitLab's raw file API
+/// returns the link's own text: a `.iamgate.yml` that is a symbolic link (here to a permissive
+/// copy elsewhere, which anyone could edit without touching `.iamgate.yml`) is refused on both,
+/// and the gate fails closed saying why.
+async fn a_symlinked_iamgate_yml_is_refused_alike_on_both_forges<F: Forge>() {
+    let s = TestApp::<F>::start().await;
+    let head = s.enroll(7, "h1");
+    s.base_file("docs/any-copy.yml", CONFIG);
+    s.base_symlink(".iamgate.yml", "docs/any-copy.yml");
+    s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
+    s.open(7).await;
+    s.settle().await;
+    assert_eq!(
+        s.status(&head),
+        status("failure", "invalid .iamgate.yml on the base branch")
+    );
+    let comment = s.the_comment(7);
+    assert!(
+        comment
+            .contains(".iamgate.yml is a symbolic link: iamgate reads it only as a regular file"),
+        "{comment}"
     );
     assert!(s.pulumi().invocations().is_empty());
 }

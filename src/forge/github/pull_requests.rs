@@ -18,7 +18,7 @@ use crate::event::{BranchRole, Login, PrNumber, PrRef, RepoName, RepoRef, Sha};
 use crate::forge::http::{percent_encode, plain_file_path, truncate_chars};
 use crate::forge::{
     ChangedFiles, CommitStatus, ForgeError, ForgeErrorKind, ForgeResult, PullRequest, RetryClass,
-    STATUS_CONTEXT,
+    STATUS_CONTEXT, symbolic_link,
 };
 
 #[derive(Deserialize)]
@@ -304,6 +304,7 @@ impl GitHubClient {
         path: &str,
         sha: &Sha,
     ) -> ForgeResult<Option<Vec<u8>>> {
+        let path_text = plain_file_path("GET contents", path)?;
         let path = contents_path(path)?;
         let request = ApiRequest {
             accept: "application/vnd.github.raw+json",
@@ -314,11 +315,54 @@ impl GitHubClient {
                 encode_segment(sha.as_str())?
             ))
         };
-        match self.call(&request, "file_at", true).await {
-            Ok(response) => Ok(Some(response.body.to_vec())),
-            Err(error) if error.kind == ForgeErrorKind::NotFound => Ok(None),
-            Err(error) => Err(error),
+        let bytes = match self.call(&request, "file_at", true).await {
+            Ok(response) => response.body.to_vec(),
+            Err(error) if error.kind == ForgeErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        // GitHub's contents API answers a link to a file of the repository with that file's
+        // content: the entry's mode in the commit's tree tells a link (`120000`).
+        if self.is_link(pr, path_text, sha).await? {
+            return Err(symbolic_link(request.operation(), path_text));
         }
+        Ok(Some(bytes))
+    }
+
+    /// Whether `path` at commit `sha`, or a directory on its way, is a symbolic link, read from
+    /// the Git trees (`GET /repos/{owner}/{repo}/git/trees/{tree_sha}`: mode `120000`), one
+    /// directory at a time.
+    async fn is_link(&self, pr: &PrRef, path: &str, sha: &Sha) -> ForgeResult<bool> {
+        #[derive(Deserialize)]
+        struct TreeJson {
+            tree: Vec<EntryJson>,
+            #[serde(default)]
+            truncated: bool,
+        }
+        #[derive(Deserialize)]
+        struct EntryJson {
+            path: String,
+            mode: String,
+            sha: String,
+        }
+        let repo = repo_path(&pr.repo)?;
+        let mut tree = encode_segment(sha.as_str())?.to_owned();
+        let parts: Vec<&str> = path.split('/').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let request = ApiRequest::get(format!("{repo}/git/trees/{tree}"));
+            let response = self.call(&request, "file_mode", true).await?;
+            let listed: TreeJson = parse_json(&response, &request)?;
+            let Some(entry) = listed.tree.iter().find(|e| e.path == *part) else {
+                // A tree too large to list whole cannot vouch for the file: fail closed.
+                return Ok(listed.truncated);
+            };
+            if entry.mode == "120000" {
+                return Ok(true);
+            }
+            if i + 1 < parts.len() {
+                tree = encode_segment(&entry.sha)?.to_owned();
+            }
+        }
+        Ok(false)
     }
 
     pub(crate) async fn set_status(

@@ -9,7 +9,7 @@ use super::TeamMembership;
 use super::client::{GitLabClient, encode_full_path, project_path};
 use super::transport::{ApiRequest, encode_component, parse_json};
 use crate::event::{Login, PrRef, UserId, UserRef};
-use crate::forge::{ForgeErrorKind, ForgeResult, RepoPermission};
+use crate::forge::{ForgeError, ForgeErrorKind, ForgeResult, RepoPermission};
 
 #[derive(Deserialize)]
 struct MemberJson {
@@ -42,6 +42,20 @@ pub(crate) fn permission_level(access_level: u32) -> RepoPermission {
         30..=49 => RepoPermission::Write,
         _ => RepoPermission::Admin,
     }
+}
+
+/// Why a group GitLab answers 404 for cannot be asked about, and what to check.
+fn group_not_shown(group: &str) -> String {
+    format!(
+        "GitLab shows no group {group} to iamgate's token: the group does not exist (check its full path in \
+         .iamgate.yml, e.g. acme/security) or the token's user cannot see it (a private group shows itself \
+         and its members only to its members); until then nobody's membership of it can be checked."
+    )
+}
+
+/// `acme%2Fsecurity` back to `acme/security`, for messages.
+fn decode_path(encoded: &str) -> String {
+    encoded.replace("%2F", "/")
 }
 
 impl GitLabClient {
@@ -97,8 +111,20 @@ impl GitLabClient {
                 let member: MemberJson = parse_json(&response, &request)?;
                 Ok(member.is_active() && member.access_level >= DEVELOPER)
             }
-            // Not a member, or a group this token cannot see: either way not a member.
-            Err(error) if error.kind == ForgeErrorKind::NotFound => Ok(false),
+            // Not a member, or a group this token cannot see: GitLab answers 404 for both, so
+            // the group itself is asked for. A group not shown is an error naming it (a
+            // misconfigured team must not read as "nobody qualifies").
+            Err(error) if error.kind == ForgeErrorKind::NotFound => {
+                let shown = ApiRequest::get(format!("/groups/{group}?with_projects=false"));
+                match self.call(&shown, "team", true).await {
+                    Ok(_) => Ok(false),
+                    Err(error) if error.kind == ForgeErrorKind::NotFound => Err(ForgeError {
+                        message: group_not_shown(&decode_path(&group)),
+                        ..error
+                    }),
+                    Err(error) => Err(error),
+                }
+            }
             Err(error) => Err(error),
         }
     }

@@ -25,8 +25,8 @@ use crate::event::{BranchRole, ForgeKind, Login, PrNumber, PrRef, RepoRef, Sha, 
 use crate::forge::http::invalid;
 use crate::forge::retry::{self, Call, RetryPolicy};
 use crate::forge::{
-    ChangedFiles, CommentId, CommitStatus, Forge, ForgeResult, PullRequest, Reaction,
-    RepoPermission, Review, ShownComment, ShownStatus,
+    ChangedFiles, CommentId, CommitStatus, Forge, ForgeError, ForgeErrorKind, ForgeResult,
+    PullRequest, Reaction, RepoPermission, RetryClass, Review, ShownComment, ShownStatus,
 };
 use crate::gate::GateState;
 
@@ -156,6 +156,28 @@ impl GitLabClient {
         }
         tracing::warn!(operation = %request.operation(), pages = MAX_PAGES, "stopped paging at the page cap");
         Ok((items, false))
+    }
+
+    /// Every item of a listing that a decision must see whole, or, when the page cap stopped
+    /// it, a `TooLarge` error (never retried): `what` has more items "than iamgate reads (N pages
+    /// of 100), so `why`".
+    pub(crate) async fn list_whole<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        op: &'static str,
+        what: &str,
+        why: &str,
+    ) -> ForgeResult<Vec<T>> {
+        match self.list_all(path, op).await? {
+            (items, true) => Ok(items),
+            (_, false) => Err(ForgeError {
+                operation: ApiRequest::get(path.to_owned()).operation(),
+                message: format!("{what} than iamgate reads ({MAX_PAGES} pages of 100), so {why}"),
+                kind: ForgeErrorKind::TooLarge,
+                retry: RetryClass::GiveUp,
+                status: None,
+            }),
+        }
     }
 
     pub(crate) fn policy(&self) -> &RetryPolicy {

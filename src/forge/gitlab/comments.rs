@@ -60,14 +60,23 @@ pub(crate) fn emoji_name(reaction: Reaction) -> &'static str {
 }
 
 impl GitLabClient {
-    /// iamgate's own notes on the merge request, oldest first (every page).
+    /// iamgate's own notes on the merge request, oldest first (every page, or an error).
     async fn own_notes(&self, pr: &PrRef) -> ForgeResult<Vec<NoteJson>> {
         let me = self.me().await?;
         let path = format!(
             "{}/notes?sort=asc&order_by=created_at&per_page=100",
             mr_path(pr)?
         );
-        let (notes, _complete) = self.list_all::<NoteJson>(&path, "list_comments").await?;
+        // A listing cut at the page cap is an error, never a part: the note looked for could
+        // be on a page not read, and posting because it was not seen would make a second one.
+        let notes = self
+            .list_whole::<NoteJson>(
+                &path,
+                "list_comments",
+                "the merge request has more notes",
+                "iamgate cannot find its own note among them and posts no second one",
+            )
+            .await?;
         Ok(notes.into_iter().filter(|n| n.is_by(&me)).collect())
     }
 

@@ -18,7 +18,7 @@ use crate::event::{BranchRole, Login, PrNumber, PrRef, RepoName, RepoRef, Sha};
 use crate::forge::http::{plain_file_path, truncate_chars};
 use crate::forge::{
     ChangedFiles, CommitStatus, ForgeError, ForgeErrorKind, ForgeResult, PullRequest, RetryClass,
-    STATUS_CONTEXT, ShownStatus,
+    STATUS_CONTEXT, ShownStatus, symbolic_link,
 };
 use crate::gate::GateState;
 
@@ -201,8 +201,13 @@ impl GitLabClient {
             repo_project_path(repo)?,
             encode_component(branch)
         );
-        let (mrs, _complete) = self
-            .list_all::<MrIidJson>(&path, "open_pull_requests")
+        let mrs = self
+            .list_whole::<MrIidJson>(
+                &path,
+                "open_pull_requests",
+                "the branch has more opened merge requests",
+                "iamgate cannot check each of them again",
+            )
             .await?;
         Ok(mrs
             .into_iter()
@@ -371,11 +376,43 @@ impl GitLabClient {
             encode_component(path),
             sha_param(sha)?
         ));
-        match self.call(&request, "file_at", true).await {
-            Ok(response) => Ok(Some(response.body.to_vec())),
-            Err(error) if error.kind == ForgeErrorKind::NotFound => Ok(None),
-            Err(error) => Err(error),
+        let bytes = match self.call(&request, "file_at", true).await {
+            Ok(response) => response.body.to_vec(),
+            Err(error) if error.kind == ForgeErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        // GitLab's raw file of a link is the link's own text (the path it names): the entry's
+        // mode in the repository tree tells a link (`120000`).
+        if self.is_link(pr, path, sha).await? {
+            return Err(symbolic_link(request.operation(), path));
         }
+        Ok(Some(bytes))
+    }
+
+    /// Whether `path` at commit `sha` is a symbolic link, from its directory's listing
+    /// (`GET /projects/:id/repository/tree?path=&ref=`: mode `120000`). GitLab's raw file API
+    /// does not follow a link on the way, so only the file's own entry matters.
+    async fn is_link(&self, pr: &PrRef, path: &str, sha: &Sha) -> ForgeResult<bool> {
+        #[derive(Deserialize)]
+        struct EntryJson {
+            name: String,
+            mode: String,
+        }
+        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+        let mut listing = format!(
+            "{}/repository/tree?ref={}&per_page=100",
+            project_path(pr)?,
+            sha_param(sha)?
+        );
+        if !dir.is_empty() {
+            listing.push_str(&format!("&path={}", encode_component(dir)));
+        }
+        let (entries, complete) = self.list_all::<EntryJson>(&listing, "file_mode").await?;
+        Ok(match entries.iter().find(|e| e.name == name) {
+            Some(entry) => entry.mode == "120000",
+            // A directory too large to list whole cannot vouch for the file: fail closed.
+            None => !complete,
+        })
     }
 
     /// Where a status of `sha` belongs: the commit, pipeline and ref of [`StatusTarget`].

@@ -295,6 +295,8 @@ pub trait Forge: Sized {
     fn head_commit(&self, head: &str, config: &str);
     /// A file on the base commit.
     fn base_file(&self, path: &str, contents: &str);
+    /// A symbolic link on the base commit: `path` names `target`.
+    fn base_symlink(&self, path: &str, target: &str);
     /// The files PR `number` changes.
     fn changed_files(&self, number: u64, files: &[&str]);
     /// PR `number` comes from the fork `fork`.

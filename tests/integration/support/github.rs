@@ -305,6 +305,9 @@ impl Forge for FakeGitHub {
     fn base_file(&self, path: &str, contents: &str) {
         self.file(REPO, BASE, path, contents);
     }
+    fn base_symlink(&self, path: &str, target: &str) {
+        self.symlink(REPO, BASE, path, target);
+    }
     fn changed_files(&self, number: u64, files: &[&str]) {
         self.pr_files(REPO, number, files.iter().copied());
     }

@@ -320,6 +320,9 @@ impl Forge for FakeGitLab {
     fn base_file(&self, path: &str, contents: &str) {
         self.file(PROJECT, BASE, path, contents);
     }
+    fn base_symlink(&self, path: &str, target: &str) {
+        self.symlink(PROJECT, BASE, path, target);
+    }
     fn changed_files(&self, number: u64, files: &[&str]) {
         self.mr_files(PROJECT, number, files.iter().copied());
     }

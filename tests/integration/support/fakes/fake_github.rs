@@ -15,7 +15,7 @@ mod codec;
 use super::fake_http;
 mod routes;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 /// The fake App's key pair (test-only keys, see tests/fixtures/keys/README.md).
@@ -199,6 +199,8 @@ pub enum Fault {
 #[derive(Debug, Default)]
 struct Repo {
     files: HashMap<String, BTreeMap<String, Vec<u8>>>,
+    /// Symbolic links among `files`, per commit.
+    links: HashMap<String, BTreeSet<String>>,
     known_shas: HashSet<String>,
     pulls: BTreeMap<u64, Pull>,
     comments: Vec<StoredComment>,
@@ -325,6 +327,9 @@ impl fake_http::Commits for State {
         let repo = self.repo(repo);
         repo.known_shas.insert(sha.to_owned());
         repo.files.entry(sha.to_owned()).or_default()
+    }
+    fn links_at(&mut self, repo: &str, sha: &str) -> &mut BTreeSet<String> {
+        self.repo(repo).links.entry(sha.to_owned()).or_default()
     }
 }
 

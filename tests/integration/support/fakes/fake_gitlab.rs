@@ -11,7 +11,7 @@
 use super::fake_http;
 mod routes;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::json;
 use std::time::SystemTime;
@@ -178,6 +178,8 @@ struct Project {
     id: u64,
     path: String,
     files: HashMap<String, BTreeMap<String, Vec<u8>>>,
+    /// Symbolic links among `files`, per commit.
+    links: HashMap<String, BTreeSet<String>>,
     mrs: BTreeMap<u64, Mr>,
     statuses: HashMap<String, Vec<FakeStatus>>,
     /// (id, sha, ref)
@@ -323,6 +325,12 @@ impl fake_http::Commits for State {
     fn files_at(&mut self, project: &str, sha: &str) -> &mut BTreeMap<String, Vec<u8>> {
         let project = self.project(project);
         project.files.entry(sha.to_owned()).or_default()
+    }
+    fn links_at(&mut self, project: &str, sha: &str) -> &mut BTreeSet<String> {
+        self.project(project)
+            .links
+            .entry(sha.to_owned())
+            .or_default()
     }
 }
 

@@ -5,7 +5,7 @@
 //! each fake.
 #![allow(dead_code, reason = "each fake uses a part of it")]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -145,6 +145,8 @@ impl<S: FakeState> FakeServer<S> {
 pub trait Commits {
     /// The files of `repo` at `sha` (the commit becomes known).
     fn files_at(&mut self, repo: &str, sha: &str) -> &mut BTreeMap<String, Vec<u8>>;
+    /// Which of those files are symbolic links (their bytes are the path they name).
+    fn links_at(&mut self, repo: &str, sha: &str) -> &mut BTreeSet<String>;
 }
 
 impl<S: FakeState + Commits> FakeServer<S> {
@@ -153,6 +155,16 @@ impl<S: FakeState + Commits> FakeServer<S> {
         self.lock()
             .files_at(repo, sha)
             .insert(path.to_owned(), bytes.into());
+        self
+    }
+    /// A symbolic link at a commit: `path` names `target` (as Git stores it, the link's bytes
+    /// are the target path).
+    pub fn symlink(&self, repo: &str, sha: &str, path: &str, target: &str) -> &Self {
+        let mut state = self.lock();
+        state
+            .files_at(repo, sha)
+            .insert(path.to_owned(), target.as_bytes().to_vec());
+        state.links_at(repo, sha).insert(path.to_owned());
         self
     }
     /// Many files at a commit; the archive is built from them on request.

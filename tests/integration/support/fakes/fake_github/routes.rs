@@ -255,6 +255,7 @@ fn route(
                     contents(state, &repo, &file.join("/"), query, headers)
                 }
                 ("GET", ["tarball", sha]) => tarball_redirect(state, &repo, sha),
+                ("GET", ["git", "trees", tree]) => git_tree(state, &repo, tree),
                 ("GET", ["issues", n, "comments"]) => {
                     let n = number(n);
                     // `since`: only those last updated at or after it.
@@ -722,14 +723,76 @@ fn contents(
     let Some(sha) = query_params(query).remove("ref") else {
         return Reply::message(400, "fake GitHub needs ?ref=");
     };
-    match state.repos[repo]
-        .files
-        .get(&sha)
-        .and_then(|files| files.get(path))
-    {
+    let found = &state.repos[repo];
+    let files = found.files.get(&sha);
+    let is_link = found.links.get(&sha).is_some_and(|l| l.contains(path));
+    // GitHub answers a link to a regular file of the repository with that file's content.
+    let path = match files.and_then(|f| f.get(path)) {
+        Some(target) if is_link => {
+            let target = String::from_utf8_lossy(target).into_owned();
+            let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+            if dir.is_empty() {
+                target
+            } else {
+                format!("{dir}/{target}")
+            }
+        }
+        _ => path.to_owned(),
+    };
+    match files.and_then(|files| files.get(&path)) {
         Some(bytes) => Reply::new(200, "application/vnd.github.raw+json", bytes.clone()),
         None => Reply::not_found(),
     }
+}
+
+/// `GET /repos/{owner}/{repo}/git/trees/{tree_sha}` (not recursive): the entries of the
+/// commit's root tree, or of a directory's tree (`<commit>:<dir>` stands for its sha here),
+/// with Git's modes (`100644` file, `040000` directory, `120000` symbolic link).
+fn git_tree(state: &State, repo: &str, tree: &str) -> Reply {
+    let (sha, dir) = tree.split_once(':').unwrap_or((tree, ""));
+    let found = &state.repos[repo];
+    let Some(files) = found.files.get(sha) else {
+        return Reply::not_found();
+    };
+    let links = found.links.get(sha);
+    let prefix = if dir.is_empty() {
+        String::new()
+    } else {
+        format!("{dir}/")
+    };
+    let mut entries: std::collections::BTreeMap<String, (String, String)> =
+        std::collections::BTreeMap::new();
+    for path in files.keys() {
+        let Some(rest) = path.strip_prefix(&prefix) else {
+            continue;
+        };
+        let entry = match rest.split_once('/') {
+            Some((sub, _)) => (
+                sub.to_owned(),
+                ("040000".to_owned(), format!("{sha}:{prefix}{sub}")),
+            ),
+            None if links.is_some_and(|l| l.contains(path)) => (
+                rest.to_owned(),
+                ("120000".to_owned(), format!("blob-{path}")),
+            ),
+            None => (
+                rest.to_owned(),
+                ("100644".to_owned(), format!("blob-{path}")),
+            ),
+        };
+        entries.insert(entry.0, entry.1);
+    }
+    let tree: Vec<serde_json::Value> = entries
+        .into_iter()
+        .map(|(path, (mode, sha))| {
+            let kind = if mode == "040000" { "tree" } else { "blob" };
+            serde_json::json!({ "path": path, "mode": mode, "type": kind, "sha": sha })
+        })
+        .collect();
+    Reply::json(
+        200,
+        serde_json::json!({ "sha": sha, "tree": tree, "truncated": false }),
+    )
 }
 
 fn tarball_redirect(state: &mut State, repo: &str, sha: &str) -> Reply {

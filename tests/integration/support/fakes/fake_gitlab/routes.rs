@@ -174,6 +174,15 @@ fn route(
         ["groups", id, "members", user] if get => {
             group_member(state, id, user.parse().unwrap_or(0), false)
         }
+        // A group the token cannot see answers 404 like one that does not exist.
+        ["groups", id] if get => match state
+            .groups
+            .iter()
+            .find(|(path, g)| path.as_str() == *id || g.id.to_string() == *id)
+        {
+            Some((path, g)) => Reply::json(200, json!({ "id": g.id, "full_path": path })),
+            None => Reply::not_found("Group"),
+        },
         _ => Reply::message(404, "404 Not Found"),
     }
 }
@@ -244,6 +253,43 @@ fn project_route(
             if query.get("sort").is_some_and(|v| v == "desc") {
                 list.reverse();
             }
+            paginated(&list, query)
+        }
+        // `GET .../repository/tree?ref=&path=`: a directory's entries with Git's modes
+        // (`100644` file, `040000` directory, `120000` symbolic link).
+        ["repository", "tree"] if get => {
+            let sha = query.get("ref").cloned().unwrap_or_default();
+            let dir = query.get("path").cloned().unwrap_or_default();
+            let found = &state.projects[project];
+            let Some(files) = found.files.get(&sha) else {
+                return Reply::not_found("Tree");
+            };
+            let links = found.links.get(&sha);
+            let prefix = if dir.is_empty() {
+                String::new()
+            } else {
+                format!("{dir}/")
+            };
+            let mut entries: BTreeMap<String, &str> = BTreeMap::new();
+            for path in files.keys() {
+                let Some(rest) = path.strip_prefix(&prefix) else {
+                    continue;
+                };
+                match rest.split_once('/') {
+                    Some((sub, _)) => entries.insert(sub.to_owned(), "040000"),
+                    None if links.is_some_and(|l| l.contains(path)) => {
+                        entries.insert(rest.to_owned(), "120000")
+                    }
+                    None => entries.insert(rest.to_owned(), "100644"),
+                };
+            }
+            let list: Vec<Value> = entries
+                .into_iter()
+                .map(|(name, mode)| {
+                    let kind = if mode == "040000" { "tree" } else { "blob" };
+                    json!({ "id": format!("{name}-id"), "name": name, "type": kind, "path": format!("{prefix}{name}"), "mode": mode })
+                })
+                .collect();
             paginated(&list, query)
         }
         ["repository", "files", file, "raw"] if get => {
