@@ -209,3 +209,37 @@ fn narrowed_paths_pass_with_a_note_that_says_what_they_let_through() {
              outside them.\n"
         ));
 }
+
+#[test]
+fn gitlab_keys_say_who_counts_and_what_holds_merges() {
+    let gitlab = |keys: &str| {
+        let mut cmd = check_example();
+        cmd.env("IAMGATE_PULUMI__SANDBOX", "false")
+            .env("IAMGATE_GITLAB__TOKEN", "glpat-test-only-token")
+            .env(
+                "IAMGATE_GITLAB__WEBHOOK_SECRET",
+                "gitlab-test-only-secret-0123",
+            );
+        for (key, value) in keys.split(',').filter_map(|kv| kv.split_once('=')) {
+            cmd.env(format!("IAMGATE_GITLAB__{key}"), value);
+        }
+        cmd.assert()
+    };
+    gitlab("").success().stdout(predicate::str::ends_with(
+        "gitlab: teams are direct members of the group, Developer or above; merges are held by \
+         the `iamgate` status (Pipelines must succeed)\n",
+    ));
+    gitlab("TEAM_MEMBERSHIP=inherited,APPROVE_MERGE_REQUESTS=true")
+        .success()
+        .stdout(predicate::str::ends_with(
+            "gitlab: teams are members of the group, its parent groups and groups invited into \
+             it, Developer or above; merges are held by the `iamgate` status and iamgate's own \
+             approval (require it with an approval rule)\n",
+        ));
+    gitlab("TEAM_MEMBERSHIP=everyone")
+        .code(3)
+        .stderr(predicate::str::contains(
+            "gitlab.team_membership: expected `direct` (members of the group itself) or \
+             `inherited`",
+        ));
+}

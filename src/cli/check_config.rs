@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Outcome, write_stdout};
+use crate::config::TeamMembership;
 use crate::config::server::{ServerConfig, process_env};
 use crate::config::{Problems, repo};
 use crate::pulumi::Sandbox;
@@ -112,7 +113,21 @@ fn server_ok(name: &str, config: &ServerConfig) -> Outcome {
             config.pulumi.disk_mb
         )
     };
-    match write_stdout(&format!("{name}: ok\n{previews}\n{audit}\n")) {
+    let gitlab = config.gitlab.as_ref().map_or_else(String::new, |gl| {
+        let teams = match gl.team_membership {
+            TeamMembership::Direct => "direct members of the group",
+            TeamMembership::Inherited => {
+                "members of the group, its parent groups and groups invited into it"
+            }
+        };
+        let hold = if gl.approve_merge_requests {
+            "the `iamgate` status and iamgate's own approval (require it with an approval rule)"
+        } else {
+            "the `iamgate` status (Pipelines must succeed)"
+        };
+        format!("gitlab: teams are {teams}, Developer or above; merges are held by {hold}\n")
+    });
+    match write_stdout(&format!("{name}: ok\n{previews}\n{audit}\n{gitlab}")) {
         Ok(()) => Outcome::Done,
         Err(e) => Outcome::Failed(e),
     }
