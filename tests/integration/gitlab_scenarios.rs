@@ -548,3 +548,34 @@ async fn gitlab_approve_merge_requests_approves_only_at_success() {
     s.settle().await;
     assert_eq!(s.status(&h2).0, "pending");
 }
+
+/// With merged-results pipelines (Premium), GitLab judges a pipeline that runs on a merge commit
+/// it made from the head: the pending status and, once approved, the success land there, on that
+/// commit, where "Pipelines must succeed" looks.
+#[tokio::test]
+async fn gitlab_a_merged_results_pipeline_gets_the_status_on_its_merge_commit() {
+    let (s, head) = analyzed::<FakeGitLab>(CONFIG).await;
+    let merge_sha = "4d3a9c0b7e1f2a3b4c5d6e7f8091a2b3c4d5e6f7";
+    let merged = s
+        .fake
+        .merge_pipeline(PROJECT, MR, "merge", &head, merge_sha);
+    let merge_ref = format!("refs/merge-requests/{MR}/merge");
+    s.deliver(
+        PIPELINE_HOOK,
+        pipeline_hook(&s, merged, merge_sha, &merge_ref, Some(MR), "created"),
+    )
+    .await;
+    s.settle().await;
+    let in_merged = || -> Vec<(String, String)> {
+        s.fake
+            .statuses(PROJECT, merge_sha)
+            .into_iter()
+            .filter(|st| st.pipeline_id == Some(merged))
+            .map(|st| (st.state, st.description))
+            .collect()
+    };
+    assert_eq!(in_merged(), [status("pending", NEEDS_SECURITY)]);
+    s.note(MR, "sec1", "/iamgate approve").await;
+    s.settle().await;
+    assert_eq!(in_merged().last(), Some(&status("success", APPROVED)));
+}
