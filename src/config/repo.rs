@@ -17,6 +17,8 @@ pub const FILE_PATH: &str = ".iamgate.yml";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoConfig {
     pub stacks: Vec<StackConfig>,
+    /// `ci`: who may submit previews of `preview: ci` stacks.
+    pub ci: CiConfig,
     pub reviews: Vec<ReviewRule>,
     pub allow_author_approval: bool,
     pub invalidate_approvals: Invalidation,
@@ -32,6 +34,48 @@ pub struct StackConfig {
     /// Globs over changed file paths; default `**` (a program can import code from anywhere in
     /// the repository, so narrowing is an explicit choice).
     pub paths: Vec<String>,
+    /// Who runs the preview: iamgate (default) or a CI job that submits it.
+    pub preview: PreviewSource,
+}
+
+/// `stacks[].preview`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum PreviewSource {
+    /// iamgate runs `pulumi preview` itself, in its sandbox.
+    #[default]
+    Server,
+    /// A CI job runs it and submits the output (`POST /api/v1/previews`, `iamgate submit`).
+    Ci,
+}
+
+impl PreviewSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PreviewSource::Server => "server",
+            PreviewSource::Ci => "ci",
+        }
+    }
+}
+
+/// `ci`: the CI definitions allowed to submit previews.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CiConfig {
+    /// Globs matched against the ID token's workflow (GitHub `job_workflow_ref`, else
+    /// `workflow_ref`; GitLab `ci_config_ref_uri`); empty: any workflow of the repository.
+    pub workflows: Vec<String>,
+}
+
+impl CiConfig {
+    /// Whether `workflow` (as the ID token names it) may submit previews.
+    pub fn allows(&self, workflow: &str) -> bool {
+        self.workflows.is_empty()
+            || self.workflows.iter().any(|pattern| {
+                globset::GlobBuilder::new(pattern)
+                    .literal_separator(true)
+                    .build()
+                    .is_ok_and(|glob| glob.compile_matcher().is_match(workflow))
+            })
+    }
 }
 
 /// The default `paths` of a stack: every file.
@@ -136,6 +180,7 @@ pub fn parse(text: &str) -> Result<RepoConfig, Problems> {
             "invalidate_approvals",
             "overrides",
             "risk",
+            "ci",
         ],
     );
     match root.get("version") {
@@ -183,6 +228,10 @@ pub fn parse(text: &str) -> Result<RepoConfig, Problems> {
         None => RiskConfig::default(),
         Some(v) => r.risk("risk", v),
     };
+    let ci = match root.get("ci") {
+        None => CiConfig::default(),
+        Some(v) => r.ci("ci", v),
+    };
     for (i, review) in reviews.iter().enumerate() {
         for (j, s) in review.when.stacks.iter().enumerate() {
             if !names.contains(s) {
@@ -204,6 +253,7 @@ pub fn parse(text: &str) -> Result<RepoConfig, Problems> {
     }
     Ok(RepoConfig {
         stacks,
+        ci,
         reviews,
         allow_author_approval,
         invalidate_approvals,
@@ -337,7 +387,7 @@ impl Reader<'_> {
 
     fn stack(&mut self, path: &str, v: &Value) -> Option<StackConfig> {
         let m = self.mapping(path, v)?;
-        self.known_keys(path, m, &["name", "dir", "stack", "paths"]);
+        self.known_keys(path, m, &["name", "dir", "stack", "paths", "preview"]);
         let name = self.string(&join(path, "name"), m.get("name"), true);
         let dir = self.string(&join(path, "dir"), m.get("dir"), true);
         let stack = self.string(&join(path, "stack"), m.get("stack"), true);
@@ -350,6 +400,20 @@ impl Reader<'_> {
                 "must be a relative path inside the repository (no `/` prefix, no `..`)",
             );
         }
+        let preview = match m.get("preview") {
+            None => PreviewSource::Server,
+            Some(v) => match v.as_str() {
+                Some("server") => PreviewSource::Server,
+                Some("ci") => PreviewSource::Ci,
+                _ => {
+                    self.problem(
+                        &join(path, "preview"),
+                        "expected `server` (iamgate runs the preview) or `ci` (a CI job submits it)",
+                    );
+                    PreviewSource::Server
+                }
+            },
+        };
         let (name, dir, stack) = (name?, dir?, stack?);
         if paths.is_empty() {
             paths.push(ALL_PATHS.to_owned());
@@ -359,7 +423,25 @@ impl Reader<'_> {
             dir,
             stack,
             paths,
+            preview,
         })
+    }
+
+    fn ci(&mut self, path: &str, v: &Value) -> CiConfig {
+        let Some(m) = self.mapping(path, v) else {
+            return CiConfig::default();
+        };
+        self.known_keys(path, m, &["workflows"]);
+        let workflows = self.strings(&join(path, "workflows"), m.get("workflows"));
+        for (i, pattern) in workflows.iter().enumerate() {
+            if let Err(e) = globset::Glob::new(pattern) {
+                self.problem(
+                    &format!("{path}.workflows[{i}]"),
+                    format!("not a valid glob: {}", e.kind()),
+                );
+            }
+        }
+        CiConfig { workflows }
     }
 
     fn review(&mut self, path: &str, v: &Value) -> Option<ReviewRule> {
@@ -600,6 +682,38 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stacks_say_who_previews_them_and_ci_says_which_workflows_may_submit() {
+        let text = "version: 1\nstacks:\n  - { name: a, dir: a, stack: o/a }\n  - { name: b, dir: b, stack: o/b, preview: ci }\nci:\n  workflows: [\"acme/infra/.github/workflows/iamgate.yml@refs/heads/main\", \"acme/shared/.github/workflows/*.yml@refs/tags/v*\"]\n";
+        let config = parse(text).unwrap_or_else(|p| panic!("{p}"));
+        assert_eq!(
+            config.stacks.iter().map(|s| s.preview).collect::<Vec<_>>(),
+            [PreviewSource::Server, PreviewSource::Ci]
+        );
+        let ci = &config.ci;
+        assert!(ci.allows("acme/infra/.github/workflows/iamgate.yml@refs/heads/main"));
+        assert!(ci.allows("acme/shared/.github/workflows/preview.yml@refs/tags/v1.2"));
+        assert!(
+            !ci.allows("acme/infra/.github/workflows/iamgate.yml@refs/heads/feature"),
+            "a workflow file of a branch the PR author controls"
+        );
+        assert!(!ci.allows("mallory/infra/.github/workflows/iamgate.yml@refs/heads/main"));
+        assert!(
+            CiConfig::default().allows("anything"),
+            "no `ci.workflows`: any workflow of the repository"
+        );
+    }
+
+    #[test]
+    fn a_bad_preview_source_or_workflow_glob_is_a_problem_with_its_line() {
+        let text = "version: 1\nstacks:\n  - { name: a, dir: a, stack: o/a, preview: github }\nci:\n  workflows: [\"a/[b\"]\n  runners: 1\n";
+        let problems = parse(text).expect_err("accepted");
+        let paths: Vec<&str> = problems.0.iter().map(|p| p.path.as_str()).collect();
+        assert!(paths.contains(&"stacks[0].preview"), "{problems}");
+        assert!(paths.contains(&"ci.workflows[0]"), "{problems}");
+        assert!(paths.contains(&"ci.runners"), "{problems}");
+    }
 
     #[test]
     fn the_example_config_is_valid() {

@@ -65,6 +65,7 @@ pub struct ServerConfig {
     pub store: StoreConfig,
     pub github: Option<GitHubConfig>,
     pub gitlab: Option<GitLabConfig>,
+    pub ci: CiConfig,
     pub pulumi: PulumiConfig,
     pub worker: WorkerSettings,
     pub audit: AuditConfig,
@@ -114,6 +115,22 @@ pub struct GitHubConfig {
     pub webhook_secret: Secret,
     /// Without a trailing slash.
     pub api_url: String,
+}
+
+/// GitHub Actions' OIDC issuer (github.com; GitHub Enterprise Server's is
+/// `https://HOST/_services/token`).
+pub const DEFAULT_GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+/// `[ci]`: the OIDC ID tokens CI jobs submit previews with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CiConfig {
+    /// The `aud` a token must carry (default `iamgate`).
+    pub audience: String,
+    /// GitHub Actions' issuer, exactly as the tokens' `iss`.
+    pub github_issuer: String,
+    /// GitLab CI's issuer (default: `[gitlab] url`), exactly as the tokens' `iss`; `None` without
+    /// `[gitlab]` and without this key.
+    pub gitlab_issuer: Option<String>,
 }
 
 /// `[gitlab]`
@@ -316,11 +333,13 @@ impl Reader<'_> {
         let pulumi = self.pulumi();
         let worker = self.worker();
         let audit = self.audit();
+        let ci = self.ci(gitlab.as_ref().map(|gl| gl.url.as_str()));
         ServerConfig {
             server,
             store,
             github,
             gitlab,
+            ci,
             pulumi,
             worker,
             audit,
@@ -522,6 +541,52 @@ impl Reader<'_> {
             signing_token: self.signing_token("gitlab.signing_token"),
             team_membership: self.team_membership("gitlab.team_membership"),
             approve_merge_requests: self.bool("gitlab.approve_merge_requests", false),
+        }
+    }
+
+    /// `[ci]`: the audience (non-empty), and issuers as `https://` URLs (`http://` only for a
+    /// loopback host, as tests and local setups use), without a trailing slash.
+    fn ci(&mut self, gitlab_url: Option<&str>) -> CiConfig {
+        let raw = self.raw;
+        let audience = self
+            .string("ci.audience")
+            .unwrap_or_else(|| "iamgate".to_owned());
+        if audience.trim().is_empty() {
+            self.problem(
+                "ci.audience",
+                raw.entries.get("ci.audience"),
+                "must not be empty",
+            );
+        }
+        let issuer = |reader: &mut Self, key: &str, default: Option<&str>| {
+            let value = reader.string(key).or_else(|| default.map(str::to_owned))?;
+            let value = value.trim().trim_end_matches('/').to_owned();
+            let host = value
+                .strip_prefix("https://")
+                .or_else(|| {
+                    value.strip_prefix("http://").filter(|rest| {
+                        ["127.0.0.1", "localhost", "[::1]"]
+                            .iter()
+                            .any(|h| rest.starts_with(h))
+                    })
+                })
+                .unwrap_or_default();
+            if host.is_empty() || host.contains(char::is_whitespace) {
+                reader.problem(
+                    key,
+                    raw.entries.get(key),
+                    "expected the issuer's https:// URL, exactly as its tokens' `iss` (http:// only on a loopback host)",
+                );
+            }
+            Some(value)
+        };
+        let github_issuer = issuer(self, "ci.github_issuer", Some(DEFAULT_GITHUB_ISSUER))
+            .unwrap_or_else(|| DEFAULT_GITHUB_ISSUER.to_owned());
+        let gitlab_issuer = issuer(self, "ci.gitlab_issuer", gitlab_url);
+        CiConfig {
+            audience,
+            github_issuer,
+            gitlab_issuer,
         }
     }
 

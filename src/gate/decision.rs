@@ -187,6 +187,7 @@ mod tests {
             dir: "infra".into(),
             stack: "acme/prod".into(),
             paths: vec!["infra/**".into()],
+            preview: Default::default(),
         }
     }
 

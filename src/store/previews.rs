@@ -187,6 +187,7 @@ mod tests {
             dir: "infra".into(),
             stack: format!("acme/{name}"),
             paths: vec![],
+            preview: Default::default(),
         }
     }
 

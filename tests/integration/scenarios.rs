@@ -73,6 +73,7 @@ fn redacted(body: &str) -> String {
 }
 
 crate::both_forges!(
+    a_ci_stack_is_never_previewed_here_and_waits_for_ci,
     a_symlinked_iamgate_yml_is_refused_alike_on_both_forges,
     a_repository_without_iamgate_yml_gets_no_comment_and_no_status,
     a_change_without_iam_succeeds,
@@ -287,6 +288,52 @@ reviews:
         status("failure", "invalid .iamgate.yml on the base branch")
     );
     assert!(s.pulumi().invocations().is_empty());
+}
+
+/// A `preview: ci` stack is never previewed by iamgate: until a CI job submits the preview of
+/// the head, the status waits for it; a `server` stack of the same repository is previewed as
+/// usual.
+async fn a_ci_stack_is_never_previewed_here_and_waits_for_ci<F: Forge>() {
+    let config = CONFIG.replace(
+        "    stack: acme/prod\n",
+        "    stack: acme/prod\n    preview: ci\n",
+    );
+    let s = TestApp::<F>::start().await;
+    let head = s.enroll_with(7, "h1", &config);
+    s.pulumi().replay(STACK, fixture(ADMIN_ATTACH));
+    s.open(7).await;
+    s.settle().await;
+    assert!(s.pulumi().invocations().is_empty(), "nothing run here");
+    assert_eq!(s.archive_downloads(), 0, "no code downloaded");
+    assert_eq!(
+        s.status(&head),
+        status("pending", "waiting for the preview of prod from CI")
+    );
+    assert!(
+        s.the_comment(7)
+            .contains("iamgate waits for a CI job to submit the preview"),
+        "{}",
+        s.the_comment(7)
+    );
+
+    // Mixed: the server stack is previewed, the CI one still waits (and holds the status).
+    let mixed = config.replace(
+        "reviews:",
+        "  - name: dev\n    dir: infra\n    stack: acme/dev\nreviews:",
+    );
+    let s = TestApp::<F>::start().await;
+    let head = s.enroll_with(8, "h2", &mixed);
+    s.pulumi().replay("acme/dev", fixture(ADMIN_ATTACH));
+    s.open(8).await;
+    s.settle().await;
+    let previewed: Vec<String> = s
+        .pulumi()
+        .invocations()
+        .iter()
+        .filter_map(|r| r.stack().map(str::to_owned))
+        .collect();
+    assert_eq!(previewed, ["acme/dev"], "only the server stack");
+    assert_eq!(s.status(&head).0, "pending");
 }
 
 /// GitHub's contents API follows a link to a file of the repository and GitLab's raw file API

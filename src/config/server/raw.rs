@@ -80,6 +80,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
         "audit",
         &["key", "key_file", "previous_keys", "previous_keys_file"],
     ),
+    ("ci", &["audience", "github_issuer", "gitlab_issuer"]),
 ];
 
 /// The secrets that can also be given as a file to read (`<key>_file`, or the variable

@@ -686,3 +686,60 @@ fn audit_keys_come_from_files_and_previous_keys_from_a_list() {
     );
     assert!(!problems.to_string().contains("0101"), "{problems}");
 }
+
+#[test]
+fn ci_issuers_default_to_github_actions_and_the_gitlab_instance() {
+    let github_only = ServerConfig::parse(&github_toml(), key_env()).expect("valid");
+    assert_eq!(
+        github_only.ci,
+        CiConfig {
+            audience: "iamgate".into(),
+            github_issuer: DEFAULT_GITHUB_ISSUER.into(),
+            gitlab_issuer: None,
+        }
+    );
+    let gitlab = ServerConfig::parse(
+        "[gitlab]\nurl = \"https://git.example.com/\"\ntoken = \"glpat-xxxxxxxxxxxx\"\nwebhook_secret = \"0123456789abcdef\"\n",
+        key_env(),
+    )
+    .expect("valid");
+    assert_eq!(
+        gitlab.ci.gitlab_issuer.as_deref(),
+        Some("https://git.example.com")
+    );
+    let set = ServerConfig::parse(
+        &format!(
+            "{}[ci]\naudience = \"https://iamgate.example.com\"\ngithub_issuer = \"https://ghe.example.com/_services/token/\"\ngitlab_issuer = \"http://127.0.0.1:9999\"\n",
+            github_toml()
+        ),
+        key_env(),
+    )
+    .expect("valid");
+    assert_eq!(set.ci.audience, "https://iamgate.example.com");
+    assert_eq!(
+        set.ci.github_issuer,
+        "https://ghe.example.com/_services/token"
+    );
+    assert_eq!(
+        set.ci.gitlab_issuer.as_deref(),
+        Some("http://127.0.0.1:9999")
+    );
+}
+
+#[test]
+fn a_ci_issuer_must_be_https_except_on_loopback() {
+    let problems = ServerConfig::parse(
+        &format!(
+            "{}[ci]\naudience = \"\"\ngithub_issuer = \"http://tokens.example.com\"\n",
+            github_toml()
+        ),
+        key_env(),
+    )
+    .expect_err("accepted plain http");
+    let found = paths(&problems);
+    assert!(
+        found.iter().any(|(p, _)| p == "ci.github_issuer")
+            && found.iter().any(|(p, _)| p == "ci.audience"),
+        "{problems}"
+    );
+}

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use tracing::{info, warn};
 
 use super::PrRun;
-use crate::config::repo::{RepoConfig, StackConfig};
+use crate::config::repo::{PreviewSource, RepoConfig, StackConfig};
 use crate::engine::{StackOutcome, analyze, preview};
 use crate::event::{PrRef, Sha};
 use crate::forge::{CommitStatus, Forge};
@@ -54,31 +54,76 @@ pub(super) async fn outcomes<'c>(
         .repositories
         .as_ref()
         .is_none_or(|allowed| allowed.allows(run.pr_ref.repo.as_str()));
-    let not_run = if !served {
-        Some((NOT_SERVED_NOTE, NOT_SERVED_REASON, NOT_SERVED_SUMMARY))
-    } else if run.pr.is_fork(&run.pr_ref.repo) && !run.ctx.settings.allow_fork_prs {
-        Some((FORK_NOTE, FORK_REASON, FORK_SUMMARY))
-    } else {
-        None
-    };
-    if let Some((note, reason, summary)) = not_run {
-        notes.push(note.to_owned());
-        let outcome = StackOutcome::NotRun {
-            reason: reason.to_owned(),
-            summary: summary.to_owned(),
-        };
-        return Ok(Some(stacks.iter().map(|s| (*s, outcome.clone())).collect()));
+    let fork = run.pr.is_fork(&run.pr_ref.repo);
+    let (ci, server): (Vec<_>, Vec<_>) = stacks
+        .iter()
+        .enumerate()
+        .partition(|(_, s)| s.preview == PreviewSource::Ci);
+    let mut outcomes: Vec<Option<StackOutcome>> = vec![None; stacks.len()];
+    // `preview: ci`: never previewed here. A fork's CI job runs the fork's code and its
+    // submissions are refused, so a fork's CI stacks are not run, as its server stacks.
+    for (i, stack) in &ci {
+        outcomes[*i] = Some(if fork {
+            fork_outcome()
+        } else {
+            waiting_for_ci(stack)
+        });
     }
-    let Some(runs) = preview_runs(run, stacks).await? else {
-        return Ok(None);
-    };
+    if fork && !ci.is_empty() && server.is_empty() {
+        notes.push(FORK_NOTE.to_owned());
+    }
+    if !server.is_empty() {
+        let not_run = if !served {
+            Some((NOT_SERVED_NOTE, NOT_SERVED_REASON, NOT_SERVED_SUMMARY))
+        } else if fork && !run.ctx.settings.allow_fork_prs {
+            Some((FORK_NOTE, FORK_REASON, FORK_SUMMARY))
+        } else {
+            None
+        };
+        if let Some((note, reason, summary)) = not_run {
+            notes.push(note.to_owned());
+            let outcome = StackOutcome::NotRun {
+                reason: reason.to_owned(),
+                summary: summary.to_owned(),
+            };
+            for (i, _) in &server {
+                outcomes[*i] = Some(outcome.clone());
+            }
+        } else {
+            let previewed: Vec<&StackConfig> = server.iter().map(|(_, s)| **s).collect();
+            let Some(runs) = preview_runs(run, &previewed).await? else {
+                return Ok(None);
+            };
+            for ((i, stack), preview) in server.iter().zip(runs) {
+                outcomes[*i] = Some(analyze_run(stack, preview, config));
+            }
+        }
+    }
     Ok(Some(
         stacks
             .iter()
-            .zip(runs)
-            .map(|(stack, preview)| (*stack, analyze_run(stack, preview, config)))
+            .zip(outcomes)
+            .map(|(stack, outcome)| (*stack, outcome.unwrap_or_else(|| waiting_for_ci(stack))))
             .collect(),
     ))
+}
+
+fn fork_outcome() -> StackOutcome {
+    StackOutcome::NotRun {
+        reason: FORK_REASON.to_owned(),
+        summary: FORK_SUMMARY.to_owned(),
+    }
+}
+
+/// A `preview: ci` stack whose preview of the head has not been submitted: the status waits
+/// for it (`pending`), and nothing of the pull request runs here.
+fn waiting_for_ci(stack: &StackConfig) -> StackOutcome {
+    StackOutcome::NotRun {
+        reason: "This stack is previewed by CI (`preview: ci`): iamgate waits for a CI job to submit the preview of \
+                 this commit (`iamgate submit`), and runs nothing itself."
+            .to_owned(),
+        summary: format!("waiting for the preview of {} from CI", stack.name),
+    }
 }
 
 /// Each stack's preview at the head: cached, or run now (then cached) in the preview lane;
