@@ -16,6 +16,7 @@ mod gitlab_client;
 mod gitlab_scenarios;
 mod install;
 mod limits;
+mod oidc;
 mod queue;
 mod repositories;
 mod sandbox;

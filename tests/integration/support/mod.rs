@@ -2,6 +2,7 @@
 //! fake pulumi.
 
 pub mod app;
+pub mod fake_oidc;
 pub mod fake_pulumi;
 pub mod fakes;
 pub mod github;
