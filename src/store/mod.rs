@@ -319,6 +319,40 @@ pub struct PrGate {
     pub description: String,
 }
 
+/// A preview a CI job submitted for a stack of `preview: ci` at a commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CiPreview {
+    /// [`RepoRef::key`] of the repository.
+    pub repo_key: String,
+    pub commit: String,
+    /// The stack's name in `.iamgate.yml`.
+    pub stack: String,
+    /// The body is the text of a failed preview, not its JSON.
+    pub failed: bool,
+    pub body: Vec<u8>,
+    /// Which run submitted it (`GitHub Actions run 4242 (attempt 1) of …`).
+    pub source: String,
+    pub received_ms: i64,
+}
+
+/// The ID token a submission came with: accepted once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CiToken {
+    pub issuer: String,
+    pub jti: String,
+    /// Until when (Unix milliseconds) the token id is kept.
+    pub keep_until_ms: i64,
+}
+
+/// What [`Store::put_ci_preview`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CiSubmitted {
+    /// Stored (replacing an earlier submission of the same commit and stack), jobs enqueued.
+    Stored,
+    /// The token was used before: nothing stored.
+    TokenReused,
+}
+
 /// See [`PrState::audited`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Audited {
@@ -498,6 +532,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Forgets a pull request's decision (it was closed, or is no longer gated).
     async fn forget_pr_gate(&self, pr: &PrRef) -> StoreResult<()>;
+
+    /// Stores a CI job's preview with its token id and the jobs it asks for, in one step: a token
+    /// id seen before stores nothing ([`CiSubmitted::TokenReused`]).
+    async fn put_ci_preview(
+        &self,
+        preview: CiPreview,
+        token: CiToken,
+        jobs: Vec<JobKind>,
+    ) -> StoreResult<CiSubmitted>;
+
+    /// The newest preview submitted for `stack` at `commit` of the repository `repo_key`.
+    async fn ci_preview(
+        &self,
+        repo_key: &str,
+        commit: &str,
+        stack: &str,
+    ) -> StoreResult<Option<CiPreview>>;
 
     /// Records that `login` pushed commits to the pull request (an author of it from now on).
     async fn add_pr_author(&self, pr: &PrRef, login: &str) -> StoreResult<()>;

@@ -12,9 +12,9 @@ use crate::audit::{
 };
 use crate::event::{CommentId, Event, PrRef, RepoRef};
 use crate::store::{
-    ClaimedJob, CommandRate, CommandTicket, CommandVote, DeadJob, JobKind, Lane, NewDelivery,
-    NewTicket, PrGate, PrState, QueueStats, Recorded, ReplyState, Store, StoreError, StoreResult,
-    backing,
+    CiPreview, CiSubmitted, CiToken, ClaimedJob, CommandRate, CommandTicket, CommandVote, DeadJob,
+    JobKind, Lane, NewDelivery, NewTicket, PrGate, PrState, QueueStats, Recorded, ReplyState,
+    Store, StoreError, StoreResult, backing,
 };
 
 #[derive(Debug, Default)]
@@ -30,6 +30,9 @@ pub(crate) struct FakeStore {
     heads: Mutex<BTreeMap<(String, String), i64>>,
     gates: Mutex<BTreeMap<String, PrGate>>,
     authors: Mutex<BTreeSet<(String, String)>>,
+    /// (repo key, commit, stack) → preview; and the token ids seen.
+    ci: Mutex<BTreeMap<(String, String, String), CiPreview>>,
+    ci_tokens: Mutex<BTreeSet<(String, String)>>,
     /// Every call fails, as a store whose disk is gone.
     broken: bool,
 }
@@ -295,6 +298,42 @@ impl Store for FakeStore {
             .expect("lock")
             .insert((pr.key(), login.to_ascii_lowercase()));
         Ok(())
+    }
+
+    async fn put_ci_preview(
+        &self,
+        preview: CiPreview,
+        token: CiToken,
+        jobs: Vec<JobKind>,
+    ) -> StoreResult<CiSubmitted> {
+        self.check()?;
+        if !self
+            .ci_tokens
+            .lock()
+            .expect("lock")
+            .insert((token.issuer, token.jti))
+        {
+            return Ok(CiSubmitted::TokenReused);
+        }
+        let key = (
+            preview.repo_key.clone(),
+            preview.commit.clone(),
+            preview.stack.clone(),
+        );
+        self.ci.lock().expect("lock").insert(key, preview);
+        self.jobs.lock().expect("lock").extend(jobs);
+        Ok(CiSubmitted::Stored)
+    }
+
+    async fn ci_preview(
+        &self,
+        repo_key: &str,
+        commit: &str,
+        stack: &str,
+    ) -> StoreResult<Option<CiPreview>> {
+        self.check()?;
+        let key = (repo_key.to_owned(), commit.to_owned(), stack.to_owned());
+        Ok(self.ci.lock().expect("lock").get(&key).cloned())
     }
 
     async fn pr_authors(&self, pr: &PrRef) -> StoreResult<Vec<String>> {

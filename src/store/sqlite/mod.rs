@@ -7,6 +7,7 @@
 //! (a file, so the writer and the readers see the same data, exactly as in production).
 
 mod audit;
+mod ci;
 mod gates;
 mod ops;
 mod tickets;
@@ -16,6 +17,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+use crate::store::{CiPreview, CiSubmitted, CiToken};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -636,6 +638,33 @@ impl Store for SqliteStore {
             Reply::Done => Ok(()),
             other => Err(unexpected(&other)),
         }
+    }
+
+    async fn put_ci_preview(
+        &self,
+        preview: CiPreview,
+        token: CiToken,
+        jobs: Vec<JobKind>,
+    ) -> StoreResult<CiSubmitted> {
+        let jobs = jobs.iter().map(job_row).collect::<StoreResult<Vec<_>>>()?;
+        let op = Op::PutCiPreview {
+            preview: Box::new(preview),
+            token,
+            jobs,
+        };
+        match self.write(op).await? {
+            Reply::CiSubmitted(submitted) => Ok(submitted),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn ci_preview(
+        &self,
+        repo_key: &str,
+        commit: &str,
+        stack: &str,
+    ) -> StoreResult<Option<CiPreview>> {
+        ci::get(&self.readers, repo_key, commit, stack).await
     }
 
     async fn add_pr_author(&self, pr: &PrRef, login: &str) -> StoreResult<()> {

@@ -512,6 +512,8 @@ pub struct Pruned {
     pub deliveries: u64,
     /// Command tickets (`command_tickets`).
     pub tickets: u64,
+    /// CI previews received before the cut-off and token ids past their keeping time.
+    pub ci: u64,
 }
 
 /// Deletes up to `limit` finished (done or dead) jobs last touched before `before`, up to
@@ -544,9 +546,11 @@ pub(super) async fn prune(
     .await?
     .rows_affected();
     let tickets = super::tickets::prune(conn, before, limit).await?;
+    let ci = super::ci::prune(conn, before, super::now_ms(), limit).await?;
     Ok(Pruned {
         jobs,
         deliveries,
         tickets,
+        ci,
     })
 }

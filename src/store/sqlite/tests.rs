@@ -552,6 +552,7 @@ async fn prune_forgets_finished_work_but_never_pending_or_running_work() {
             jobs: 1,
             deliveries: 1,
             tickets: 0,
+            ci: 0,
         }
     );
     let kept: Vec<String> = sqlx::query_scalar("SELECT id FROM deliveries ORDER BY id")
@@ -747,5 +748,83 @@ async fn a_body_replayed_under_a_new_delivery_id_is_a_duplicate_of_the_first() {
             .await
             .expect("record"),
         Recorded::Fresh
+    );
+}
+
+#[tokio::test]
+async fn a_ci_preview_is_stored_once_per_token_and_replaced_by_a_resubmission() {
+    let store = memory().await;
+    let repo_key = pr(1).repo_ref().key();
+    let preview = |body: &str, source: &str| crate::store::CiPreview {
+        repo_key: repo_key.clone(),
+        commit: "c1".into(),
+        stack: "prod".into(),
+        failed: false,
+        body: body.as_bytes().to_vec(),
+        source: source.into(),
+        received_ms: 0,
+    };
+    let token = |jti: &str| crate::store::CiToken {
+        issuer: "https://token.actions.githubusercontent.com".into(),
+        jti: jti.into(),
+        keep_until_ms: i64::MAX,
+    };
+    assert_eq!(
+        store
+            .put_ci_preview(preview("{}", "run 1"), token("t1"), vec![analyze(1)])
+            .await
+            .expect("put"),
+        crate::store::CiSubmitted::Stored
+    );
+    assert_eq!(
+        stats(&store).await.pending,
+        1,
+        "its pull request is analyzed"
+    );
+    // The same token again: refused, nothing replaced.
+    assert_eq!(
+        store
+            .put_ci_preview(preview("{\"evil\":1}", "run 2"), token("t1"), vec![])
+            .await
+            .expect("put"),
+        crate::store::CiSubmitted::TokenReused
+    );
+    let kept = store
+        .ci_preview(&repo_key, "c1", "prod")
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(
+        (kept.body.as_slice(), kept.source.as_str()),
+        (&b"{}"[..], "run 1")
+    );
+    // A resubmission with a new token replaces it.
+    store
+        .put_ci_preview(
+            preview("{\"steps\":[]}", "run 3"),
+            token("t2"),
+            vec![analyze(1)],
+        )
+        .await
+        .expect("put");
+    let kept = store
+        .ci_preview(&repo_key, "c1", "prod")
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(kept.source, "run 3");
+    assert!(
+        store
+            .ci_preview(&repo_key, "c2", "prod")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    assert!(
+        store
+            .ci_preview("gitlab:acme/infra", "c1", "prod")
+            .await
+            .expect("get")
+            .is_none()
     );
 }

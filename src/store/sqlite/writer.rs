@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use super::ops::{self, ClaimedRow, DeliveryRow, JobRow};
 use super::tickets::{self, TicketRow};
-use super::{audit, gates, now_ms, votes};
+use super::{audit, ci, gates, now_ms, votes};
 use crate::audit::{AuditKeys, AuditRecord};
 use crate::store::{CommandTicket, Recorded, ReplyState, StoreError, StoreResult, backing};
 
@@ -133,6 +133,11 @@ pub(super) enum Op {
         pr_key: String,
         login: String,
     },
+    PutCiPreview {
+        preview: Box<crate::store::CiPreview>,
+        token: crate::store::CiToken,
+        jobs: Vec<JobRow>,
+    },
     Ticket {
         row: TicketRow,
         per_minute: i64,
@@ -155,6 +160,7 @@ pub(super) enum Reply {
     /// Whether a vote (or a once-only audit entry) was new.
     Voted(bool),
     Ticket(CommandTicket),
+    CiSubmitted(crate::store::CiSubmitted),
     Done,
 }
 
@@ -409,6 +415,11 @@ async fn apply(conn: &mut SqliteConnection, op: &Op, batch: &mut Batch<'_>) -> S
             votes::add_author(conn, pr_key, login, now).await?;
             Reply::Done
         }
+        Op::PutCiPreview {
+            preview,
+            token,
+            jobs,
+        } => Reply::CiSubmitted(ci::put(conn, preview, token, jobs, now).await?),
         Op::Ticket { row, per_minute } => {
             Reply::Ticket(tickets::issue(conn, row, *per_minute, now).await?)
         }
