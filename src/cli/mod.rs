@@ -6,6 +6,7 @@ mod audit;
 mod check_config;
 mod rules;
 mod serve;
+mod submit;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -37,6 +38,9 @@ pub enum Command {
     Serve(serve::Args),
     /// Export the audit trail from the store (JSON or CSV), or verify it was not altered.
     Audit(audit::Args),
+    /// Send a CI job's preview (or, with `--failed`, its failed preview's log) to an iamgate
+    /// server, authenticated by the job's OIDC ID token.
+    Submit(submit::Args),
 }
 
 /// Output formats of `analyze`.
@@ -119,6 +123,7 @@ pub fn main() -> ExitCode {
         Command::CheckConfig(args) => check_config::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Audit(args) => audit::run(&args),
+        Command::Submit(args) => submit::run(&args),
     };
     match &outcome {
         Outcome::Done => {}
