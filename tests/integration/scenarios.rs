@@ -13,7 +13,7 @@ use iamgate::config::Secret;
 use iamgate::webhook::verify::github_signature_for;
 
 use crate::support::app::{
-    CONFIG, Fail, Forge, MARKER, Options, PULUMI_TOKEN, STACK, TestApp, fixture, wait_until,
+    CONFIG, Fail, Forge, MARKER, Options, PULUMI_TOKEN, REPO, STACK, TestApp, fixture, wait_until,
 };
 use crate::support::fake_github::FakeGitHub;
 use crate::support::fake_pulumi::FakePulumi;
@@ -74,6 +74,7 @@ fn redacted(body: &str) -> String {
 
 crate::both_forges!(
     a_ci_stack_is_never_previewed_here_and_waits_for_ci,
+    a_preview_submitted_by_ci_is_analyzed_as_one_run_here,
     a_symlinked_iamgate_yml_is_refused_alike_on_both_forges,
     a_repository_without_iamgate_yml_gets_no_comment_and_no_status,
     a_change_without_iam_succeeds,
@@ -334,6 +335,104 @@ async fn a_ci_stack_is_never_previewed_here_and_waits_for_ci<F: Forge>() {
         .collect();
     assert_eq!(previewed, ["acme/dev"], "only the server stack");
     assert_eq!(s.status(&head).0, "pending");
+}
+
+/// Stores a preview of `stack` at `commit` as a CI job's submission would.
+async fn submit_from_ci<F: Forge>(
+    s: &TestApp<F>,
+    commit: &str,
+    body: Vec<u8>,
+    failed: bool,
+    jti: &str,
+) {
+    use iamgate::store::Store as _;
+    let forge = F::FORGE;
+    // As the submission endpoint does: the pull request is analyzed with it.
+    let pr = iamgate::event::PrRef {
+        forge: if forge == "github" {
+            iamgate::event::ForgeKind::GitHub
+        } else {
+            iamgate::event::ForgeKind::GitLab
+        },
+        installation: (forge == "github").then_some(crate::support::fake_github::INSTALLATION_ID),
+        repo: REPO.into(),
+        number: iamgate::event::PrNumber(7),
+    };
+    let stored = s
+        .service
+        .store()
+        .put_ci_preview(
+            iamgate::store::CiPreview {
+                repo_key: format!("{forge}:{REPO}"),
+                commit: commit.to_owned(),
+                stack: "prod".to_owned(),
+                failed,
+                body,
+                source: "GitHub Actions run 4242 (attempt 1) of acme/infra/.github/workflows/iamgate.yml@refs/heads/main".to_owned(),
+                received_ms: 0,
+            },
+            iamgate::store::CiToken {
+                issuer: "https://token.actions.githubusercontent.com".to_owned(),
+                jti: jti.to_owned(),
+                keep_until_ms: i64::MAX,
+            },
+            vec![iamgate::store::JobKind::AnalyzePr { pr }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored, iamgate::store::CiSubmitted::Stored);
+}
+
+/// A preview submitted by CI for a `preview: ci` stack is analyzed exactly as a preview run
+/// here: the same status and requirements, the comment naming the run that sent it, and
+/// nothing run here. A failed one fails the check with its log; an unreadable one fails it too.
+async fn a_preview_submitted_by_ci_is_analyzed_as_one_run_here<F: Forge>() {
+    let config = CONFIG.replace(
+        "    stack: acme/prod\n",
+        "    stack: acme/prod\n    preview: ci\n",
+    );
+    let s = TestApp::<F>::start().await;
+    let head = s.enroll_with(7, "h1", &config);
+    s.open(7).await;
+    s.settle().await;
+    assert_eq!(
+        s.status(&head),
+        status("pending", "waiting for the preview of prod from CI")
+    );
+    let preview = std::fs::read(fixture(ADMIN_ATTACH)).unwrap();
+    submit_from_ci(&s, &head, preview, false, "jti-1").await;
+    s.settle().await;
+    assert_eq!(
+        s.status(&head),
+        status("pending", "needs 1 approval from acme/security or alice")
+    );
+    let comment = s.the_comment(7);
+    assert!(
+        comment.contains(
+            "The preview of stack prod was submitted by CI: GitHub Actions run 4242 (attempt 1)"
+        ),
+        "{comment}"
+    );
+    assert!(comment.contains("critical"), "{comment}");
+    assert!(s.pulumi().invocations().is_empty(), "nothing run here");
+    assert_eq!(s.archive_downloads(), 0);
+
+    // A resubmission of a failed preview replaces it and fails the check with its log.
+    submit_from_ci(
+        &s,
+        &head,
+        b"error: getting secrets: access denied\n".to_vec(),
+        true,
+        "jti-2",
+    )
+    .await;
+    s.settle().await;
+    assert_eq!(s.status(&head).0, "failure");
+    let comment = s.the_comment(7);
+    assert!(
+        comment.contains("The preview from CI failed") && comment.contains("access denied"),
+        "{comment}"
+    );
 }
 
 /// GitHub's contents API follows a link to a file of the repository and GitLab's raw file API

@@ -66,7 +66,7 @@ pub(super) async fn outcomes<'c>(
         outcomes[*i] = Some(if fork {
             fork_outcome()
         } else {
-            waiting_for_ci(stack)
+            submitted(run, stack, config, notes).await?
         });
     }
     if fork && !ci.is_empty() && server.is_empty() {
@@ -113,6 +113,52 @@ fn fork_outcome() -> StackOutcome {
         reason: FORK_REASON.to_owned(),
         summary: FORK_SUMMARY.to_owned(),
     }
+}
+
+/// A `preview: ci` stack's outcome at the head: its submitted preview analyzed exactly as one
+/// run here (a failed one fails the check with its log), and the comment names the run that sent
+/// it; else waiting for it.
+async fn submitted(
+    run: PrRun<'_>,
+    stack: &StackConfig,
+    config: &RepoConfig,
+    notes: &mut Vec<String>,
+) -> Result<StackOutcome, JobFailure> {
+    let repo_key = run.pr_ref.repo_ref().key();
+    let Some(preview) = run
+        .ctx
+        .store
+        .ci_preview(&repo_key, run.pr.head.as_str(), &stack.name)
+        .await?
+    else {
+        return Ok(waiting_for_ci(stack));
+    };
+    // Notes are escaped as text when the comment is rendered.
+    notes.push(format!(
+        "The preview of stack {} was submitted by CI: {}.",
+        stack.name, preview.source
+    ));
+    if preview.failed {
+        let log = String::from_utf8_lossy(&preview.body);
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Ok(StackOutcome::Failed {
+            reason: format!(
+                "The preview from CI failed ({}):\n{}",
+                preview.source,
+                tail.join("\n")
+            ),
+        });
+    }
+    Ok(match preview::parse(&preview.body) {
+        Ok(p) => StackOutcome::Analyzed(Box::new(analyze(&p, &config.risk))),
+        Err(e) => StackOutcome::Failed {
+            reason: format!(
+                "The preview submitted by CI ({}) could not be read: {e}",
+                preview.source
+            ),
+        },
+    })
 }
 
 /// A `preview: ci` stack whose preview of the head has not been submitted: the status waits

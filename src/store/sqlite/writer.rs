@@ -371,7 +371,11 @@ async fn apply(conn: &mut SqliteConnection, op: &Op, batch: &mut Batch<'_>) -> S
             ops::put_pr_state(conn, key, json, now).await?;
             Reply::Done
         }
-        Op::Prune { before, limit } => Reply::Pruned(ops::prune(conn, *before, *limit).await?),
+        Op::Prune { before, limit } => {
+            let mut pruned = ops::prune(conn, *before, *limit).await?;
+            pruned.ci = ci::prune(conn, *before, now, *limit).await?;
+            Reply::Pruned(pruned)
+        }
         Op::AppendAudit { entry } => Reply::Audited(Box::new(batch.append(conn, entry).await?)),
         Op::AddVote { pr, vote, event } => {
             let pr_key = pr.key();
