@@ -12,6 +12,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::{self, AuditKey, AuditKeys};
+use crate::ci::Verifier;
+use crate::ci::submission::Submissions;
 use crate::config::ServerConfig;
 use crate::forge::MembershipCache;
 use crate::forge::github::GitHubApp;
@@ -125,6 +127,10 @@ impl Service {
             .context("cannot create a directory for preview workspaces in the temp dir")?;
         let shared_store: Arc<dyn Store> = store.clone();
         let membership = Arc::new(MembershipCache::default());
+        let forges_for_ci = Forges {
+            github: github.clone(),
+            gitlab: gitlab.clone(),
+        };
         let ctx = JobCtx {
             forges: Arc::new(Forges { github, gitlab }),
             store: Arc::clone(&shared_store),
@@ -150,9 +156,16 @@ impl Service {
             worker_config(config),
         )
         .with_waker(Arc::clone(&notify));
+        let submissions = Submissions::new(
+            Verifier::new(&config.ci).context("ci: cannot set up the ID token verifier")?,
+            forges_for_ci,
+            Arc::clone(&shared_store),
+            Arc::clone(&notify),
+        );
         let state = AppState {
             preview_problem,
             membership: Arc::clone(&membership),
+            ci: Some(Arc::new(submissions)),
             ..AppState::new(config, shared_store, notify)
         };
         Ok(Service {

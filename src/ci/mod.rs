@@ -5,6 +5,7 @@
 
 pub mod claims;
 pub mod oidc;
+pub mod submission;
 
 pub use claims::{CiClaims, CiKind};
 pub use oidc::{OidcError, Verifier};

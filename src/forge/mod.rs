@@ -250,6 +250,11 @@ pub trait Forge: Send + Sync + std::fmt::Debug {
         role: BranchRole,
     ) -> ForgeResult<Vec<PrNumber>>;
 
+    /// The open pull requests whose head is `sha` now, asked of the forge (not of iamgate's
+    /// own records, which may lag behind: CI can finish before the pull request's webhook is
+    /// handled).
+    async fn open_pull_requests_at(&self, repo: &RepoRef, sha: &Sha) -> ForgeResult<Vec<PrNumber>>;
+
     /// A file's bytes at a commit, `None` when it does not exist there; an error of kind
     /// [`ForgeErrorKind::SymbolicLink`] when it is a symbolic link (or lies under one).
     async fn file_at(&self, pr: &PrRef, path: &str, sha: &Sha) -> ForgeResult<Option<Vec<u8>>>;

@@ -7,6 +7,7 @@ pub mod body;
 pub mod connections;
 pub mod health;
 pub mod metrics;
+pub mod previews;
 pub mod webhooks;
 
 use std::future::Future;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub edge: Edge,
     /// The jobs' membership cache: a membership webhook clears it.
     pub membership: Arc<MembershipCache>,
+    /// Previews from CI (`POST /api/v1/previews`); `None`: no route.
+    pub ci: Option<Arc<crate::ci::submission::Submissions>>,
 }
 
 /// The `[server]` limits on what clients may hold of the server.
@@ -135,6 +138,7 @@ impl AppState {
             preview_problem: None,
             edge: Edge::new(EdgeLimits::new(&config.server)),
             membership: Arc::new(MembershipCache::default()),
+            ci: None,
         }
     }
 }
@@ -151,6 +155,9 @@ pub fn router(state: AppState) -> Router {
     }
     if state.gitlab_secret.is_some() {
         router = router.route("/webhooks/gitlab", post(gitlab_webhook));
+    }
+    if state.ci.is_some() {
+        router = router.route("/api/v1/previews", post(previews::submit));
     }
     router.with_state(state)
 }

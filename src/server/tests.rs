@@ -27,6 +27,7 @@ fn state(store: FakeStore) -> AppState {
         max_body_bytes: 1 << 20,
         preview_problem: None,
         membership: Arc::default(),
+        ci: None,
         edge: Edge::new(EdgeLimits::with_body_bytes(4 << 20)),
     }
 }
@@ -267,6 +268,7 @@ fn gitlab_state(max_body_bytes: usize) -> (AppState, Arc<FakeStore>) {
         max_body_bytes,
         preview_problem: None,
         membership: Arc::default(),
+        ci: None,
         edge: Edge::new(EdgeLimits::with_body_bytes(4 * max_body_bytes)),
     };
     (state, store)

@@ -9,6 +9,7 @@
 
 mod approvals;
 mod attacks;
+mod ci_previews;
 mod crash;
 mod edge;
 mod github_client;

@@ -77,6 +77,15 @@ impl GitHubApp {
             })
     }
 
+    /// The App's installation on `repo` (`owner/name`), `None` when it is not installed there.
+    pub async fn installation_for(
+        &self,
+        repo: &crate::event::RepoName,
+    ) -> ForgeResult<Option<u64>> {
+        let path = super::client::repo_path(repo)?;
+        self.session.repo_installation(&path).await
+    }
+
     /// The App's slug, read once from `GET /app`.
     pub async fn slug(&self) -> ForgeResult<String> {
         self.session.slug().await

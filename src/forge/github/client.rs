@@ -144,6 +144,10 @@ impl Forge for GitHubClient {
         GitHubClient::open_pull_requests(self, repo, branch, role).await
     }
 
+    async fn open_pull_requests_at(&self, repo: &RepoRef, sha: &Sha) -> ForgeResult<Vec<PrNumber>> {
+        GitHubClient::open_pull_requests_at(self, repo, sha).await
+    }
+
     async fn file_at(&self, pr: &PrRef, path: &str, sha: &Sha) -> ForgeResult<Option<Vec<u8>>> {
         GitHubClient::file_at(self, pr, path, sha).await
     }

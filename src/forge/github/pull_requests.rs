@@ -298,6 +298,43 @@ impl GitHubClient {
         Ok(pulls.into_iter().map(|p| PrNumber(p.number)).collect())
     }
 
+    /// The open pull requests whose head is `sha`: `GET /repos/{owner}/{repo}/commits/{sha}/pulls`
+    /// lists those a commit is associated with (open or closed, heads or merges), filtered here.
+    pub(crate) async fn open_pull_requests_at(
+        &self,
+        repo: &RepoRef,
+        sha: &Sha,
+    ) -> ForgeResult<Vec<PrNumber>> {
+        #[derive(Deserialize)]
+        struct AssociatedJson {
+            number: u64,
+            state: String,
+            head: ShaOnly,
+        }
+        #[derive(Deserialize)]
+        struct ShaOnly {
+            sha: String,
+        }
+        let first = format!(
+            "{}/commits/{}/pulls?per_page=100",
+            repo_path(&repo.repo)?,
+            encode_segment(sha.as_str())?
+        );
+        let pulls = self
+            .list_whole::<AssociatedJson>(
+                first,
+                "open_pull_requests_at",
+                "the commit is in more pull requests",
+                "iamgate cannot tell which it heads",
+            )
+            .await?;
+        Ok(pulls
+            .into_iter()
+            .filter(|p| p.state == "open" && p.head.sha.eq_ignore_ascii_case(sha.as_str()))
+            .map(|p| PrNumber(p.number))
+            .collect())
+    }
+
     pub(crate) async fn file_at(
         &self,
         pr: &PrRef,

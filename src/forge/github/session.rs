@@ -173,6 +173,23 @@ impl Session {
             .cloned()
     }
 
+    /// The App's installation on repository `owner/name` (`GET /repos/{owner}/{repo}/installation`
+    /// as the App), `None` when the App is not installed there.
+    pub(crate) async fn repo_installation(&self, repo_path: &str) -> ForgeResult<Option<u64>> {
+        #[derive(serde::Deserialize)]
+        struct InstallationJson {
+            id: u64,
+        }
+        let request = ApiRequest::get(format!("{repo_path}/installation"));
+        match self.call_as_app(&request, "repo_installation").await {
+            Ok(response) => Ok(Some(
+                parse_json::<InstallationJson>(&response, &request)?.id,
+            )),
+            Err(error) if error.kind == ForgeErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// The login the App comments as: `<slug>[bot]`.
     pub(crate) async fn bot_login(&self) -> ForgeResult<Login> {
         Ok(Login(format!("{}[bot]", self.slug().await?)))

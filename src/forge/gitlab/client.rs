@@ -270,6 +270,10 @@ impl Forge for GitLabClient {
         GitLabClient::open_pull_requests(self, repo, branch, role).await
     }
 
+    async fn open_pull_requests_at(&self, repo: &RepoRef, sha: &Sha) -> ForgeResult<Vec<PrNumber>> {
+        GitLabClient::open_pull_requests_at(self, repo, sha).await
+    }
+
     async fn file_at(&self, pr: &PrRef, path: &str, sha: &Sha) -> ForgeResult<Option<Vec<u8>>> {
         GitLabClient::file_at(self, pr, path, sha).await
     }

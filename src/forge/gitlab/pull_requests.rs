@@ -217,6 +217,46 @@ impl GitLabClient {
             .collect())
     }
 
+    /// The opened merge requests whose head is `sha`:
+    /// `GET /projects/:id/repository/commits/:sha/merge_requests`, filtered here.
+    pub(crate) async fn open_pull_requests_at(
+        &self,
+        repo: &RepoRef,
+        sha: &Sha,
+    ) -> ForgeResult<Vec<PrNumber>> {
+        #[derive(Deserialize)]
+        struct AssociatedJson {
+            iid: u64,
+            state: String,
+            #[serde(default)]
+            sha: Option<String>,
+        }
+        let path = format!(
+            "{}/repository/commits/{}/merge_requests?per_page=100",
+            repo_project_path(repo)?,
+            sha_param(sha)?
+        );
+        let mrs = self
+            .list_whole::<AssociatedJson>(
+                &path,
+                "open_pull_requests_at",
+                "the commit is in more merge requests",
+                "iamgate cannot tell which it heads",
+            )
+            .await?;
+        Ok(mrs
+            .into_iter()
+            .filter(|mr| {
+                mr.state == "opened"
+                    && mr
+                        .sha
+                        .as_deref()
+                        .is_some_and(|head| head.eq_ignore_ascii_case(sha.as_str()))
+            })
+            .map(|mr| PrNumber(mr.iid))
+            .collect())
+    }
+
     pub(crate) async fn get_mr(&self, pr: &PrRef) -> ForgeResult<(MrJson, ApiRequest)> {
         let request = ApiRequest::get(mr_path(pr)?);
         let response = self.call(&request, "pull_request", true).await?;

@@ -44,6 +44,7 @@ fn app_with(store: FakeStore, max_body_bytes: usize) -> App {
         max_body_bytes,
         preview_problem: None,
         membership: Arc::default(),
+        ci: None,
         edge: Edge::new(EdgeLimits::with_body_bytes(4 * max_body_bytes)),
     };
     App {

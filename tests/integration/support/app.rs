@@ -593,6 +593,24 @@ impl<F: Forge> TestApp<F> {
         assert_eq!(status, StatusCode::ACCEPTED, "{}", delivery.what);
     }
 
+    /// Sends any request through the router: its status and its JSON body (`null` when not
+    /// JSON).
+    pub async fn request(
+        &self,
+        request: axum::http::Request<axum::body::Body>,
+    ) -> (StatusCode, serde_json::Value) {
+        use tower::ServiceExt as _;
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     /// An authentic opening event `body` with delivery id (idempotency key) `id`.
     pub async fn deliver_open_as(&self, id: &str, body: Vec<u8>) -> StatusCode {
         self.deliver_as(F::OPEN_EVENT, id, body).await

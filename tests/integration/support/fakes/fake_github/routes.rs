@@ -17,8 +17,8 @@ use super::fake_http::{
 };
 use super::{
     APP_ID, APP_SLUG, FakeComment, FakeReaction, FakeReview, FakeStatus, Fault, HeadRepo, Host,
-    PUBLIC_KEY_PEM, Pull, REACTION_CONTENTS, RequestRecord, Shared, State, StoredComment, Token,
-    user_id,
+    INSTALLATION_ID, PUBLIC_KEY_PEM, Pull, REACTION_CONTENTS, RequestRecord, Shared, State,
+    StoredComment, Token, user_id,
 };
 
 pub fn api_router(state: Shared) -> Router {
@@ -112,7 +112,10 @@ fn respond(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if segments.first() == Some(&"app") {
+    // App routes, and `GET /repos/{owner}/{repo}/installation`: the App's own JWT.
+    let as_app = segments.first() == Some(&"app")
+        || matches!(segments.as_slice(), ["repos", _, _, "installation"]);
+    if as_app {
         if let Err(message) = bearer
             .ok_or_else(|| "no JWT".to_owned())
             .and_then(|jwt| verify_app_jwt(jwt, PUBLIC_KEY_PEM, APP_ID))
@@ -197,6 +200,13 @@ fn route(
             team_membership(state, org, slug, user)
         }
         ("GET", ["orgs", org, "teams", slug]) => team(state, org, slug),
+        ("GET", ["repos", owner, name, "installation"]) => {
+            if state.repos.contains_key(&format!("{owner}/{name}")) {
+                Reply::json(200, json!({ "id": INSTALLATION_ID, "app_id": APP_ID }))
+            } else {
+                Reply::not_found()
+            }
+        }
         (_, ["repos", owner, name, rest @ ..]) => {
             let repo = format!("{owner}/{name}");
             if !state.repos.contains_key(&repo) {
@@ -205,6 +215,18 @@ fn route(
             let url = format!("{}{path}", state.api_url);
             match (method.as_str(), rest) {
                 ("GET", ["pulls"]) => list_pulls(state, &repo, query, &url),
+                // The pull requests a commit is associated with (open and closed): here, those
+                // whose head it is.
+                ("GET", ["commits", sha, "pulls"]) => {
+                    let found = &state.repos[&repo];
+                    let pulls: Vec<Value> = found
+                        .pulls
+                        .iter()
+                        .filter(|(_, pull)| pull.spec.head == *sha)
+                        .map(|(n, pull)| pull_json(&repo, *n, pull))
+                        .collect();
+                    Reply::json(200, Value::Array(pulls))
+                }
                 ("GET", ["git", "ref", "heads", branch @ ..]) => {
                     git_ref(state, &repo, &branch.join("/"), path)
                 }

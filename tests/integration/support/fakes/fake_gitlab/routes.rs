@@ -215,6 +215,17 @@ fn project_route(
                 None => Reply::not_found("Branch"),
             }
         }
+        // The merge requests whose head is the commit (GitLab lists those "associated").
+        ["repository", "commits", sha, "merge_requests"] if get => {
+            let found = &state.projects[project];
+            let mrs: Vec<Value> = found
+                .mrs
+                .iter()
+                .filter(|(_, mr)| mr.spec.head == *sha)
+                .map(|(iid, mr)| json!({ "iid": iid, "state": mr.spec.state, "sha": mr.spec.head }))
+                .collect();
+            paginated(&mrs, query)
+        }
         ["repository", "commits", sha, "statuses"] if get => {
             // GitLab: filter by `name`, order by id (`sort=desc`: newest first).
             // `pipeline_id` and `ref` filter too (GitLab 17.x); every status of the commit is

@@ -1,0 +1,247 @@
+//! Previews from CI over the real router: `POST /api/v1/previews` with an ID token from the
+//! fake OIDC issuer, checked against the fake forge at submission time, stored, and analyzed
+//! as a preview run here; and each refusal of the contract.
+
+use std::io::Write;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::app::{CONFIG, Forge, Options, REPO, TestApp, fixture};
+use crate::support::fake_oidc::{FakeIssuer, now};
+
+use crate::approvals::{ADMIN_ATTACH, NEEDS_SECURITY};
+
+crate::both_forges!(
+    a_ci_preview_is_accepted_once_and_gates_the_pull_request,
+    a_submission_before_the_pull_request_s_webhook_is_used,
+    submissions_are_refused_for_each_reason_of_the_contract,
+);
+
+fn ci_config() -> String {
+    CONFIG.replace(
+        "    stack: acme/prod\n",
+        "    stack: acme/prod\n    preview: ci\n",
+    )
+}
+
+/// The server, with the fake issuer trusted as the forge's CI issuer.
+async fn start<F: Forge>(issuer: &FakeIssuer) -> TestApp<F> {
+    let key = if F::FORGE == "github" {
+        "github_issuer"
+    } else {
+        "gitlab_issuer"
+    };
+    let extra: &'static str =
+        Box::leak(format!("[ci]\n{key} = \"{}\"\n", issuer.url).into_boxed_str());
+    TestApp::<F>::start_with(Options {
+        extra,
+        ..Options::default()
+    })
+    .await
+}
+
+/// The claims of the forge's CI job on pull request 7, whose `sha` is `sha`.
+fn claims<F: Forge>(issuer: &FakeIssuer, sha: &str) -> Value {
+    if F::FORGE == "github" {
+        return issuer.github_claims(REPO, 7, sha);
+    }
+    let now = now();
+    json!({
+        "iss": issuer.url, "aud": "iamgate",
+        "jti": format!("gl-{sha}-{}", now),
+        "iat": now, "exp": now + 300,
+        "project_path": REPO,
+        "ref_path": "refs/merge-requests/7/head",
+        "sha": sha, "pipeline_id": "991", "job_id": "12345",
+        "ci_config_ref_uri": format!("gitlab.example.com/{REPO}//.gitlab-ci.yml@refs/heads/main"),
+    })
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn submission(token: Option<&str>, query: &str, body: Vec<u8>) -> Request<Body> {
+    let mut request = Request::post(format!("/api/v1/previews?{query}"))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    request.body(Body::from(gzip(&body))).unwrap()
+}
+
+fn preview() -> Vec<u8> {
+    std::fs::read(fixture(ADMIN_ATTACH)).unwrap()
+}
+
+async fn a_ci_preview_is_accepted_once_and_gates_the_pull_request<F: Forge>() {
+    let issuer = FakeIssuer::start().await;
+    let s = start::<F>(&issuer).await;
+    let head = s.enroll_with(7, "h1", &ci_config());
+    s.open(7).await;
+    s.settle().await;
+    assert_eq!(s.status(&head).1, "waiting for the preview of prod from CI");
+
+    let token = issuer.sign(&claims::<F>(&issuer, &head));
+    let (status, reply) = s
+        .request(submission(
+            Some(&token),
+            &format!("stack=prod&commit={head}"),
+            preview(),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{reply}");
+    assert_eq!(reply, json!({ "accepted": true, "pull_requests": [7] }));
+    s.settle().await;
+    assert_eq!(
+        s.status(&head),
+        ("pending".to_owned(), NEEDS_SECURITY.to_owned())
+    );
+    assert!(s.the_comment(7).contains("was submitted by CI"));
+    assert!(s.pulumi().invocations().is_empty(), "nothing run here");
+
+    // The same token again: accepted once only.
+    let (status, reply) = s
+        .request(submission(
+            Some(&token),
+            &format!("stack=prod&commit={head}"),
+            preview(),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{reply}");
+    assert!(
+        reply["error"].as_str().unwrap().contains("already used"),
+        "{reply}"
+    );
+}
+
+async fn a_submission_before_the_pull_request_s_webhook_is_used<F: Forge>() {
+    let issuer = FakeIssuer::start().await;
+    let s = start::<F>(&issuer).await;
+    // The pull request exists on the forge, but iamgate has not had its webhook yet.
+    let head = s.enroll_with(7, "h1", &ci_config());
+    let token = issuer.sign(&claims::<F>(&issuer, &head));
+    let (status, reply) = s
+        .request(submission(
+            Some(&token),
+            &format!("stack=prod&commit={head}"),
+            preview(),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{reply}");
+    s.settle().await;
+    assert_eq!(
+        s.status(&head),
+        ("pending".to_owned(), NEEDS_SECURITY.to_owned())
+    );
+    // The webhook arriving later finds the preview.
+    s.open(7).await;
+    s.settle().await;
+    assert_eq!(s.status(&head).1, NEEDS_SECURITY);
+}
+
+async fn submissions_are_refused_for_each_reason_of_the_contract<F: Forge>() {
+    let issuer = FakeIssuer::start().await;
+    let s = start::<F>(&issuer).await;
+    let head = s.enroll_with(7, "h1", &ci_config());
+    let query = format!("stack=prod&commit={head}");
+    let refused = |request: Request<Body>| {
+        let s = &s;
+        async move { s.request(request).await }
+    };
+
+    let (status, reply) = refused(submission(None, &query, preview())).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{reply}");
+    let wrong_aud = issuer.sign(&{
+        let mut c = claims::<F>(&issuer, &head);
+        c["aud"] = json!("sts.amazonaws.com");
+        c
+    });
+    assert_eq!(
+        refused(submission(Some(&wrong_aud), &query, preview()))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let other = FakeIssuer::start().await;
+    let foreign = other.sign(&{
+        let mut c = claims::<F>(&other, &head);
+        c["iss"] = json!(other.url);
+        c
+    });
+    assert_eq!(
+        refused(submission(Some(&foreign), &query, preview()))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Bad parameters.
+    let token = || issuer.sign(&claims::<F>(&issuer, &head));
+    let (status, reply) = refused(submission(
+        Some(&token()),
+        "stack=prod&commit=abc",
+        preview(),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+    // A commit that heads no open pull request: nothing changes.
+    let elsewhere = "9".repeat(40);
+    let mut c = claims::<F>(&issuer, &elsewhere);
+    c["sha"] = json!(elsewhere);
+    let (status, reply) = refused(submission(
+        Some(&issuer.sign(&c)),
+        &format!("stack=prod&commit={elsewhere}"),
+        preview(),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{reply}");
+    // A stack that is not `preview: ci`, or not there at all.
+    let (status, reply) = refused(submission(
+        Some(&token()),
+        &format!("stack=staging&commit={head}"),
+        preview(),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{reply}");
+    // A token whose job ran for another commit and another pull request.
+    let mut c = claims::<F>(&issuer, &"8".repeat(40));
+    c["ref"] = json!("refs/pull/99/merge");
+    c["ref_path"] = json!("refs/merge-requests/99/head");
+    let (status, reply) = refused(submission(Some(&issuer.sign(&c)), &query, preview())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{reply}");
+    // A workflow `ci.workflows` does not allow.
+    s.base_file(
+        ".iamgate.yml",
+        &format!(
+            "{}ci:\n  workflows: [\"acme/infra/.github/workflows/other.yml@refs/heads/main\"]\n",
+            ci_config()
+        ),
+    );
+    let (status, reply) = refused(submission(Some(&token()), &query, preview())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{reply}");
+    assert!(
+        reply["error"].as_str().unwrap().contains("ci.workflows"),
+        "{reply}"
+    );
+    // Over the body limit.
+    let huge = vec![b' '; 2 * 1024 * 1024];
+    let request = Request::post(format!("/api/v1/previews?{query}"))
+        .header("authorization", format!("Bearer {}", token()))
+        .body(Body::from(huge))
+        .unwrap();
+    assert_eq!(refused(request).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+    s.settle().await;
+    assert!(
+        s.fake
+            .statuses(&head)
+            .iter()
+            .all(|(_, d)| d != NEEDS_SECURITY),
+        "nothing was accepted"
+    );
+}
