@@ -62,6 +62,7 @@ fn entries() -> Vec<AuditEntry> {
                 score: 85,
                 level: "critical".into(),
                 fingerprint: Some(fingerprint.clone()),
+                submitted_by: Vec::new(),
             },
         )
         .at(head.clone()),

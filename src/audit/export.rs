@@ -133,6 +133,7 @@ mod tests {
                 score: 80,
                 level: "critical".into(),
                 fingerprint: Some("f".repeat(64)),
+                submitted_by: Vec::new(),
             },
         };
         let key = AuditKey::from_bytes(vec![5; 32]).expect("key");

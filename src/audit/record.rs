@@ -89,6 +89,10 @@ pub enum AuditEvent {
         level: String,
         /// The IAM fingerprint (hex SHA-256); `None` when the change touches no IAM.
         fingerprint: Option<String>,
+        /// The CI runs that submitted previews analyzed here (`stack: run`); empty (and left
+        /// out of the record) when iamgate ran them all.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        submitted_by: Vec<String>,
     },
     /// An approval was counted (actor: the approver).
     Approval {

@@ -137,8 +137,10 @@ pub(crate) fn assert_one_approval_audited_in_order(
             stacks,
             level,
             fingerprint,
+            submitted_by,
             ..
         } => {
+            assert!(submitted_by.is_empty(), "previewed here");
             assert_eq!(stacks, &["prod"]);
             assert_eq!(level, "critical");
             fingerprint

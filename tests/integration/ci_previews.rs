@@ -104,6 +104,25 @@ async fn a_ci_preview_is_accepted_once_and_gates_the_pull_request<F: Forge>() {
     );
     assert!(s.the_comment(7).contains("was submitted by CI"));
     assert!(s.pulumi().invocations().is_empty(), "nothing run here");
+    // The audit trail names the run that submitted what was analyzed.
+    let audit = s.audit().await;
+    let analyses: Vec<&Vec<String>> = audit
+        .iter()
+        .filter_map(|e| match &e.event {
+            iamgate::audit::AuditEvent::Analysis { submitted_by, .. } => Some(submitted_by),
+            _ => None,
+        })
+        .collect();
+    let expected_run = if F::FORGE == "github" {
+        "prod: GitHub Actions run 4242 (attempt 1) of acme/infra/.github/workflows/iamgate.yml@refs/heads/main"
+    } else {
+        "prod: GitLab CI job 12345 of pipeline 991 (gitlab.example.com/acme/infra//.gitlab-ci.yml@refs/heads/main)"
+    };
+    // The first analysis waited for CI; the second analyzed the submission.
+    assert_eq!(analyses.len(), 2, "{audit:#?}");
+    assert!(analyses[0].is_empty());
+    assert_eq!(analyses[1], &vec![expected_run.to_owned()]);
+    s.assert_chain_verifies().await;
 
     // The same token again: accepted once only.
     let (status, reply) = s

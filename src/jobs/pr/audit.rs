@@ -15,6 +15,7 @@ pub(super) fn analysis(
     run: PrRun<'_>,
     stacks: &[(&StackConfig, StackOutcome)],
     fingerprint: &str,
+    submitted_by: &[String],
 ) {
     if stacks.is_empty() {
         return;
@@ -35,6 +36,7 @@ pub(super) fn analysis(
         score: worst.map_or(0, |r| r.score),
         level: worst.map_or_else(|| "none".to_owned(), |r| r.level.to_string()),
         fingerprint: changes_iam.then(|| fingerprint.to_owned()),
+        submitted_by: submitted_by.to_vec(),
     };
     kept.audit(AuditEntry::by_app(now(), run.pr_ref, event).at(run.pr.head.clone()));
     kept.state.audited.analysis = Some(key);

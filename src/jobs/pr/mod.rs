@@ -54,6 +54,8 @@ struct Analyzed<'c> {
     changed_paths: Vec<String>,
     /// The pull request edits `.iamgate.yml` itself.
     config_changed: bool,
+    /// The CI runs that submitted previews of its stacks (`stack: run`).
+    submitted_by: Vec<String>,
 }
 
 const TOO_MANY_FILES: &str = "This pull request changes more files than the forge can list, so iamgate cannot tell which \
@@ -103,7 +105,10 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef, lane: Lane) -> Result<Handled, Jo
         notes.push(repo_config::change_note(run.forge, pr_ref, &pr.head).await?);
     }
     let selected = selected_stacks(&config, &files.paths);
-    let Some(stacks) = previews::outcomes(run, &config, &selected, &mut notes).await? else {
+    let mut submitted_by = Vec::new();
+    let Some(stacks) =
+        previews::outcomes(run, &config, &selected, &mut notes, &mut submitted_by).await?
+    else {
         info!(pr = %pr_ref, sha = %pr.head, "a preview of this head is needed: moving to the preview lane");
         return Ok(Handled::MoveTo(Lane::Preview));
     };
@@ -114,10 +119,17 @@ pub async fn run(ctx: &JobCtx, pr_ref: &PrRef, lane: Lane) -> Result<Handled, Jo
         stacks,
         changed_paths: files.paths,
         config_changed,
+        submitted_by,
     };
     let mut kept = KeptState::load(ctx.store.as_ref(), pr_ref).await?;
     let verdict = gate::decide(run, &config, &change, &mut kept).await?;
-    audit::analysis(&mut kept, run, &change.stacks, &verdict.fingerprint);
+    audit::analysis(
+        &mut kept,
+        run,
+        &change.stacks,
+        &verdict.fingerprint,
+        &change.submitted_by,
+    );
     kept.save(ctx.store.as_ref(), pr_ref).await?;
     done(publishing::publish(run, &change, &verdict, notes, &mut kept).await)
 }

@@ -44,6 +44,7 @@ pub(super) async fn outcomes<'c>(
     config: &RepoConfig,
     stacks: &[&'c StackConfig],
     notes: &mut Vec<String>,
+    submitted_by: &mut Vec<String>,
 ) -> Result<Option<Outcomes<'c>>, JobFailure> {
     if stacks.is_empty() {
         return Ok(Some(Vec::new()));
@@ -66,7 +67,7 @@ pub(super) async fn outcomes<'c>(
         outcomes[*i] = Some(if fork {
             fork_outcome()
         } else {
-            submitted(run, stack, config, notes).await?
+            submitted(run, stack, config, notes, submitted_by).await?
         });
     }
     if fork && !ci.is_empty() && server.is_empty() {
@@ -123,6 +124,7 @@ async fn submitted(
     stack: &StackConfig,
     config: &RepoConfig,
     notes: &mut Vec<String>,
+    submitted_by: &mut Vec<String>,
 ) -> Result<StackOutcome, JobFailure> {
     let repo_key = run.pr_ref.repo_ref().key();
     let Some(preview) = run
@@ -133,6 +135,7 @@ async fn submitted(
     else {
         return Ok(waiting_for_ci(stack));
     };
+    submitted_by.push(format!("{}: {}", stack.name, preview.source));
     // Notes are escaped as text when the comment is rendered.
     notes.push(format!(
         "The preview of stack {} was submitted by CI: {}.",
