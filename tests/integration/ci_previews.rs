@@ -14,6 +14,7 @@ use crate::support::fake_oidc::{FakeIssuer, now};
 use crate::approvals::{ADMIN_ATTACH, NEEDS_SECURITY};
 
 crate::both_forges!(
+    iamgate_submit_in_an_emulated_ci_job_gates_the_pull_request,
     a_ci_preview_is_accepted_once_and_gates_the_pull_request,
     a_submission_before_the_pull_request_s_webhook_is_used,
     submissions_are_refused_for_each_reason_of_the_contract,
@@ -263,4 +264,86 @@ async fn submissions_are_refused_for_each_reason_of_the_contract<F: Forge>() {
             .all(|(_, d)| d != NEEDS_SECURITY),
         "nothing was accepted"
     );
+}
+
+/// `iamgate submit` run as a process in an emulated CI job (GitHub Actions: the runtime's token
+/// endpoint and the event file; GitLab CI: `IAMGATE_ID_TOKEN` and the merge request's variables)
+/// against the real server over HTTP: the pull request is gated on the submitted preview.
+async fn iamgate_submit_in_an_emulated_ci_job_gates_the_pull_request<F: Forge>() {
+    let issuer = FakeIssuer::start().await;
+    let s = start::<F>(&issuer).await;
+    let head = s.enroll_with(7, "h1", &ci_config());
+    s.open(7).await;
+    s.settle().await;
+    let server = s.serve_http().await;
+    let dir = tempfile::tempdir().unwrap();
+    let preview_path = dir.path().join("preview.json");
+    std::fs::write(&preview_path, preview()).unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_iamgate"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("IAMGATE_SUBMIT_RETRY_BASE_MS", "1")
+        .args([
+            "submit",
+            preview_path.to_str().unwrap(),
+            "--server",
+            &server,
+            "--stack",
+            "prod",
+        ]);
+    if F::FORGE == "github" {
+        let mut claims = claims::<F>(&issuer, &head);
+        claims.as_object_mut().unwrap().remove("aud");
+        let event = dir.path().join("event.json");
+        std::fs::write(
+            &event,
+            json!({ "action": "synchronize", "pull_request": { "number": 7, "head": { "sha": head } } })
+                .to_string(),
+        )
+        .unwrap();
+        command
+            .env("GITHUB_ACTIONS", "true")
+            .env(
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                issuer.actions_token_url(claims),
+            )
+            .env(
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                crate::support::fake_oidc::ACTIONS_REQUEST_TOKEN,
+            )
+            .env("GITHUB_EVENT_PATH", &event)
+            .env("GITHUB_SHA", "0".repeat(40));
+    } else {
+        command
+            .env("GITLAB_CI", "true")
+            .env(
+                "IAMGATE_ID_TOKEN",
+                issuer.sign(&claims::<F>(&issuer, &head)),
+            )
+            .env("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA", &head)
+            .env("CI_COMMIT_SHA", "0".repeat(40));
+    }
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(
+        stdout.contains('7'),
+        "names the pull request it updated: {stdout}"
+    );
+    if F::FORGE == "github" {
+        assert_eq!(issuer.asked_audiences(), ["iamgate"]);
+    }
+    s.settle().await;
+    assert_eq!(
+        s.status(&head),
+        ("pending".to_owned(), NEEDS_SECURITY.to_owned())
+    );
+    assert!(s.the_comment(7).contains("was submitted by CI"));
 }

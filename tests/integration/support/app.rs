@@ -593,6 +593,16 @@ impl<F: Forge> TestApp<F> {
         assert_eq!(status, StatusCode::ACCEPTED, "{}", delivery.what);
     }
 
+    /// Serves the router over HTTP on a loopback port (as `iamgate serve` would), for clients
+    /// run as processes; returns its base URL.
+    pub async fn serve_http(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let router = self.router.clone();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        url
+    }
+
     /// Sends any request through the router: its status and its JSON body (`null` when not
     /// JSON).
     pub async fn request(

@@ -32,6 +32,10 @@ struct Issuer {
     fetches: usize,
     /// A `jwks_uri` to publish instead of the issuer's own.
     jwks_uri: Option<String>,
+    /// What the Actions token endpoint hands out: the claims, signed when asked.
+    actions_claims: Option<Value>,
+    /// The audiences the Actions token endpoint was asked for.
+    asked_audiences: Vec<String>,
 }
 
 type Shared = Arc<Mutex<Issuer>>;
@@ -49,6 +53,7 @@ impl FakeIssuer {
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
             .route("/.well-known/jwks", get(jwks))
+            .route("/actions/token", get(actions_token))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
@@ -71,6 +76,19 @@ impl FakeIssuer {
     /// Publishes `jwks_uri` as where its keys are.
     pub fn point_keys_at(&self, jwks_uri: &str) {
         self.state.lock().unwrap().jwks_uri = Some(jwks_uri.to_owned());
+    }
+
+    /// The runtime's ID token endpoint of a GitHub Actions job (`ACTIONS_ID_TOKEN_REQUEST_URL`,
+    /// with the request token [`ACTIONS_REQUEST_TOKEN`]) hands out `claims`, signed, with the
+    /// audience asked for.
+    pub fn actions_token_url(&self, claims: Value) -> String {
+        self.state.lock().unwrap().actions_claims = Some(claims);
+        format!("{}/actions/token?api-version=2.0", self.url)
+    }
+
+    /// The audiences the Actions token endpoint was asked for.
+    pub fn asked_audiences(&self) -> Vec<String> {
+        self.state.lock().unwrap().asked_audiences.clone()
     }
 
     /// How many times the key set was fetched.
@@ -144,6 +162,40 @@ async fn discovery(State(state): State<Shared>) -> Json<Value> {
         "response_types_supported": ["id_token"],
         "id_token_signing_alg_values_supported": ["RS256"],
     }))
+}
+
+/// The request token of the emulated Actions runtime.
+pub const ACTIONS_REQUEST_TOKEN: &str = "actions-runtime-request-token";
+
+async fn actions_token(
+    State(state): State<Shared>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<Value>, axum::http::StatusCode> {
+    let authorized = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case(&format!("bearer {ACTIONS_REQUEST_TOKEN}")));
+    if !authorized {
+        return Err(axum::http::StatusCode::UNAUTHORIZED);
+    }
+    let audience = query.get("audience").cloned().unwrap_or_default();
+    let mut issuer = state.lock().unwrap();
+    issuer.asked_audiences.push(audience.clone());
+    let mut claims = issuer
+        .actions_claims
+        .clone()
+        .ok_or(axum::http::StatusCode::NOT_FOUND)?;
+    claims["aud"] = json!(audience);
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(KID_1.to_owned());
+    let token = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &EncodingKey::from_rsa_pem(KEY_1.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    Ok(Json(json!({ "count": 1, "value": token })))
 }
 
 async fn jwks(State(state): State<Shared>) -> Json<Value> {
