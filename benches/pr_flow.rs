@@ -5,9 +5,15 @@
 //! webhook through the router and runs the worker until the job is done, then checks that the
 //! status for that head was posted and the one comment updated.
 //!
+//! With `IAMGATE_BENCH_CI=1` the stack is `preview: ci`: each iteration's webhook is handled
+//! first (the status waits for CI), then the measured part is a CI job's submission: the
+//! preview posted to `POST /api/v1/previews` with an ID token of a fake OIDC issuer (its keys
+//! fetched once), checked against the fake GitHub, stored, analyzed, comment and status posted.
+//!
 //! ```sh
 //! cargo bench --bench pr_flow                         # 200 iterations; IAMGATE_BENCH_ITERS=N
 //! IAMGATE_BENCH_SANDBOX=1 cargo bench --bench pr_flow  # the preview in the bubblewrap sandbox
+//! IAMGATE_BENCH_CI=1 cargo bench --bench pr_flow       # submission → comment and status
 //! ```
 #![allow(
     clippy::unwrap_used,
@@ -23,6 +29,10 @@
     reason = "the benchmark uses a part of the test fakes"
 )]
 mod fakes;
+
+#[path = "../tests/integration/support/fake_oidc.rs"]
+#[allow(dead_code, reason = "the benchmark uses a part of the fake issuer")]
+mod fake_oidc;
 
 #[path = "../examples/support/demo_repo.rs"]
 #[allow(
@@ -74,17 +84,28 @@ async fn run(iterations: usize) {
     std::fs::create_dir(&bin).unwrap();
     let pulumi = fake_pulumi(&bin).unwrap();
     let sandbox = std::env::var_os("IAMGATE_BENCH_SANDBOX").is_some_and(|v| v == "1");
+    let ci = std::env::var_os("IAMGATE_BENCH_CI").is_some_and(|v| v == "1");
+    let issuer = fake_oidc::FakeIssuer::start().await;
+    if ci {
+        let config = REPO_CONFIG.replace(
+            "    stack: acme/prod\n",
+            "    stack: acme/prod\n    preview: ci\n",
+        );
+        github.file(REPO, BASE, ".iamgate.yml", config);
+    }
+    let preview = std::fs::read(format!("{root}/examples/risky-preview.json")).unwrap();
     let config = ServerConfig::parse(
         &format!(
             "[server]\nlisten = \"127.0.0.1:0\"\n[store]\nurl = \"sqlite://{}\"\n\
              [github]\napp_id = {}\nprivate_key_path = \"{root}/tests/fixtures/keys/test-app.private-key.pem\"\n\
              webhook_secret = \"{SECRET}\"\napi_url = \"{}\"\n[pulumi]\ncommand = \"{}\"\nsandbox = {sandbox}\n\
-             [audit]\nkey_file = \"{}\"\n",
+             [audit]\nkey_file = \"{}\"\n[ci]\ngithub_issuer = \"{}\"\n",
             work.path().join("iamgate.db").display(),
             github.app_id(),
             github.url(),
             pulumi.display(),
-            audit_key_file(work.path()).unwrap().display()
+            audit_key_file(work.path()).unwrap().display(),
+            issuer.url,
         ),
         std::iter::empty(),
     )
@@ -127,14 +148,31 @@ async fn run(iterations: usize) {
             .body(Body::from(body))
             .unwrap();
 
-        let started = Instant::now();
+        let mut started = Instant::now();
         let reply = app.clone().oneshot(request).await.unwrap();
         assert!(
             reply.status().is_success(),
             "delivery {i}: {}",
             reply.status()
         );
-        let summary = service.worker().run_until_idle().await.unwrap();
+        let mut summary = service.worker().run_until_idle().await.unwrap();
+        if ci {
+            let waiting = github.latest_status(REPO, &sha).expect("a status");
+            assert_eq!(
+                waiting.description,
+                "waiting for the preview of prod from CI"
+            );
+            let token = issuer.sign(&issuer.github_claims(REPO, PR, &sha));
+            let request = Request::post(format!("/api/v1/previews?stack=prod&commit={sha}"))
+                .header("Authorization", format!("Bearer {token}"))
+                .header("Content-Type", "application/json")
+                .body(Body::from(preview.clone()))
+                .unwrap();
+            started = Instant::now();
+            let reply = app.clone().oneshot(request).await.unwrap();
+            assert_eq!(reply.status().as_u16(), 202, "submission {i}");
+            summary = service.worker().run_until_idle().await.unwrap();
+        }
         let elapsed = started.elapsed();
 
         assert_eq!(summary.completed, 1, "iteration {i}: {summary:?}");
@@ -156,8 +194,13 @@ async fn run(iterations: usize) {
     let pct = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize];
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
+    let what = if ci {
+        "CI submission → comment updated + status posted"
+    } else {
+        "event → comment updated + status posted"
+    };
     println!(
-        "pr_flow: {} runs (event → comment updated + status posted): p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms, mean {:.1} ms",
+        "pr_flow: {} runs ({what}): p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms, mean {:.1} ms",
         samples.len(),
         ms(pct(0.5)),
         ms(pct(0.9)),
