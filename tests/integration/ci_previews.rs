@@ -201,6 +201,19 @@ async fn submissions_are_refused_for_each_reason_of_the_contract<F: Forge>() {
         StatusCode::UNAUTHORIZED
     );
 
+    // Expired more than the minute of skew ago.
+    let expired = issuer.sign(&{
+        let mut c = claims::<F>(&issuer, &head);
+        c["exp"] = json!(now() - 120);
+        c
+    });
+    let (status, reply) = refused(submission(Some(&expired), &query, preview())).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{reply}");
+    assert!(
+        reply["error"].as_str().unwrap().contains("refused"),
+        "{reply}"
+    );
+
     // Bad parameters.
     let token = || issuer.sign(&claims::<F>(&issuer, &head));
     let (status, reply) = refused(submission(

@@ -157,6 +157,11 @@ impl<S: FakeState + Commits> FakeServer<S> {
             .insert(path.to_owned(), bytes.into());
         self
     }
+    /// No file `path` at the commit any more.
+    pub fn remove_file(&self, repo: &str, sha: &str, path: &str) -> &Self {
+        self.lock().files_at(repo, sha).remove(path);
+        self
+    }
     /// A symbolic link at a commit: `path` names `target` (as Git stores it, the link's bytes
     /// are the target path).
     pub fn symlink(&self, repo: &str, sha: &str, path: &str, target: &str) -> &Self {
