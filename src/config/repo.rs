@@ -83,8 +83,30 @@ pub const ALL_PATHS: &str = "**";
 
 /// Notes on a valid config that weakens the gate without being wrong: each stack whose `paths`
 /// narrow which changes are previewed (a change outside them, such as a shared module the program
-/// imports or the root `package.json`, is never previewed).
+/// imports or the root `package.json`, is never previewed), and `preview: ci` stacks without
+/// `ci.workflows` (any workflow of the repository may submit their previews, including one a
+/// pull request adds or edits).
 pub fn notes(config: &RepoConfig) -> Vec<String> {
+    let mut notes = paths_notes(config);
+    let ci_stacks: Vec<&str> = config
+        .stacks
+        .iter()
+        .filter(|s| s.preview == PreviewSource::Ci)
+        .map(|s| s.name.as_str())
+        .collect();
+    if !ci_stacks.is_empty() && config.ci.workflows.is_empty() {
+        notes.push(format!(
+            "stacks {} are `preview: ci` and `ci.workflows` is not set: any workflow of the repository may \
+             submit their previews, including one a pull request adds or edits (a `pull_request` workflow runs \
+             the pull request's own copy), which could submit a preview with no IAM change. Pin `ci.workflows` \
+             to a reusable workflow called at the default branch (docs/ci-previews.md).",
+            ci_stacks.join(", ")
+        ));
+    }
+    notes
+}
+
+fn paths_notes(config: &RepoConfig) -> Vec<String> {
     config
         .stacks
         .iter()
@@ -682,6 +704,20 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ci_stacks_without_pinned_workflows_get_a_note() {
+        let unpinned = "version: 1\nstacks:\n  - { name: prod, dir: a, stack: o/a, preview: ci }\n";
+        let notes = notes(&parse(unpinned).unwrap());
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("`ci.workflows` is not set"), "{notes:?}");
+        let pinned = format!(
+            "{unpinned}ci:\n  workflows: [\"acme/infra/.github/workflows/iamgate.yml@refs/heads/main\"]\n"
+        );
+        assert!(super::notes(&parse(&pinned).unwrap()).is_empty());
+        let server = "version: 1\nstacks:\n  - { name: prod, dir: a, stack: o/a }\n";
+        assert!(super::notes(&parse(server).unwrap()).is_empty());
+    }
 
     #[test]
     fn stacks_say_who_previews_them_and_ci_says_which_workflows_may_submit() {
