@@ -413,6 +413,10 @@ async fn a_preview_submitted_by_ci_is_analyzed_as_one_run_here<F: Forge>() {
         ),
         "{comment}"
     );
+    assert!(
+        comment.contains("not a preview iamgate ran in its sandbox"),
+        "a reviewer is told what a CI preview is worth: {comment}"
+    );
     assert!(comment.contains("critical"), "{comment}");
     assert!(s.pulumi().invocations().is_empty(), "nothing run here");
     assert_eq!(s.archive_downloads(), 0);

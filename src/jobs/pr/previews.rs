@@ -138,7 +138,8 @@ async fn submitted(
     submitted_by.push(format!("{}: {}", stack.name, preview.source));
     // Notes are escaped as text when the comment is rendered.
     notes.push(format!(
-        "The preview of stack {} was submitted by CI: {}.",
+        "The preview of stack {} was submitted by CI: {}. It is what that job's run of this pull \
+         request's code printed, not a preview iamgate ran in its sandbox.",
         stack.name, preview.source
     ));
     if preview.failed {
