@@ -332,6 +332,8 @@ pub struct CiPreview {
     pub body: Vec<u8>,
     /// Which run submitted it (`GitHub Actions run 4242 (attempt 1) of …`).
     pub source: String,
+    /// When it was stored (Unix milliseconds): set by [`Store::put_ci_preview`], whatever the
+    /// caller put here.
     pub received_ms: i64,
 }
 
