@@ -22,9 +22,10 @@ use crate::jobs::{Forges, JobCtx, JobSettings, Jobs};
 use crate::pulumi::{Isolation, RunLimits, Runner, RunnerConfig, Sandbox, UnpackLimits};
 use crate::queue::{JobRetryPolicy, LaneSizes, Worker, WorkerConfig};
 use crate::server::{self, AppState};
+use crate::store::postgres::{PostgresStore, is_postgres_url, redact};
 use crate::store::previews::PreviewCache;
-use crate::store::sqlite::SqliteStore;
-use crate::store::{CommandRate, Store};
+use crate::store::sqlite::{Pruned, SqliteStore};
+use crate::store::{CommandRate, Store, StoreResult};
 
 /// Finished jobs and deliveries are kept this long (longer than GitHub's redelivery window, so
 /// that a late manual redelivery is still recognised as a duplicate).
@@ -46,10 +47,85 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// The largest head archive downloaded for a preview.
 pub const ARCHIVE_MAX_BYTES: u64 = 256 * 1024 * 1024;
 
+/// The store `[store] url` names, opened.
+#[derive(Debug, Clone)]
+pub enum OpenedStore {
+    Sqlite(Arc<SqliteStore>),
+    Postgres(Arc<PostgresStore>),
+}
+
+impl OpenedStore {
+    /// Opens (creating and migrating) the store at `url`: `postgres://...` or `sqlite://...`.
+    pub async fn open(url: &str, keys: AuditKeys) -> StoreResult<OpenedStore> {
+        Ok(if is_postgres_url(url) {
+            OpenedStore::Postgres(Arc::new(PostgresStore::open(url, keys).await?))
+        } else {
+            OpenedStore::Sqlite(Arc::new(SqliteStore::open(url, keys).await?))
+        })
+    }
+
+    /// The store behind the [`Store`] interface.
+    pub fn shared(&self) -> Arc<dyn Store> {
+        match self {
+            OpenedStore::Sqlite(store) => Arc::clone(store) as Arc<dyn Store>,
+            OpenedStore::Postgres(store) => Arc::clone(store) as Arc<dyn Store>,
+        }
+    }
+
+    /// The audit keys it was opened with.
+    pub fn audit_keys(&self) -> &AuditKeys {
+        match self {
+            OpenedStore::Sqlite(store) => store.audit_keys(),
+            OpenedStore::Postgres(store) => store.audit_keys(),
+        }
+    }
+
+    /// The SQLite file, if that is the backend.
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        match self {
+            OpenedStore::Sqlite(store) => Some(store.path()),
+            OpenedStore::Postgres(_) => None,
+        }
+    }
+
+    async fn prune(&self, retain: Duration, limit: u32) -> StoreResult<Pruned> {
+        match self {
+            OpenedStore::Sqlite(store) => store.prune(retain, limit).await,
+            OpenedStore::Postgres(store) => store.prune(retain, limit).await,
+        }
+    }
+
+    /// Closes it once nothing else holds it (every write was awaited: dropping is safe too).
+    async fn close(self) {
+        match self {
+            OpenedStore::Sqlite(store) => match Arc::try_unwrap(store) {
+                Ok(store) => store.close().await,
+                Err(_) => tracing::warn!("store still in use at shutdown; not closed cleanly"),
+            },
+            OpenedStore::Postgres(store) => store.close().await,
+        }
+    }
+}
+
+impl std::ops::Deref for OpenedStore {
+    type Target = dyn Store;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            OpenedStore::Sqlite(store) => store.as_ref(),
+            OpenedStore::Postgres(store) => store.as_ref(),
+        }
+    }
+}
+
 /// Everything `serve` runs, built and ready.
 #[derive(Debug)]
 pub struct Service {
-    store: Arc<SqliteStore>,
+    store: OpenedStore,
+    /// This replica's own files: the preview cache and the package caches.
+    data_dir: std::path::PathBuf,
+    /// Wakes this replica's workers for jobs another replica enqueued (PostgreSQL).
+    wake: Arc<Notify>,
     state: AppState,
     worker: Worker,
     /// Per-process directory holding the preview workspaces; removed when the service ends.
@@ -61,12 +137,17 @@ impl Service {
     /// Must run inside a Tokio runtime.
     pub async fn build(config: &ServerConfig) -> anyhow::Result<Service> {
         let keys = audit_keys(config)?;
-        let store = Arc::new(
-            SqliteStore::open(&config.store.url, keys)
-                .await
-                .with_context(|| format!("store.url: cannot open `{}`", config.store.url))?,
-        );
+        let store = OpenedStore::open(&config.store.url, keys)
+            .await
+            .with_context(|| format!("store.url: cannot open `{}`", redact(&config.store.url)))?;
         check_audit_chain(&store).await?;
+        let data_dir = match (&config.store.data_dir, store.sqlite_path()) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(file)) => file
+                .parent()
+                .map_or_else(std::path::PathBuf::new, std::path::Path::to_path_buf),
+            (None, None) => std::path::PathBuf::from("data"),
+        };
         let github = match &config.github {
             None => None,
             Some(gh) => Some(
@@ -125,7 +206,7 @@ impl Service {
             .prefix("iamgate-work-")
             .tempdir()
             .context("cannot create a directory for preview workspaces in the temp dir")?;
-        let shared_store: Arc<dyn Store> = store.clone();
+        let shared_store: Arc<dyn Store> = store.shared();
         let membership = Arc::new(MembershipCache::default());
         let forges_for_ci = Forges {
             github: github.clone(),
@@ -142,14 +223,15 @@ impl Service {
                 archive_max_bytes: ARCHIVE_MAX_BYTES,
                 unpack: UnpackLimits::default(),
                 workspace_root: workspaces.path().to_path_buf(),
-                previews: PreviewCache::new(previews_dir(&store)),
-                caches: data_dir(&store).join("caches"),
+                previews: PreviewCache::new(data_dir.join("previews")),
+                caches: data_dir.join("caches"),
                 command_rate: CommandRate {
                     per_minute: config.worker.command_rate_per_minute,
                 },
             },
         };
         let notify = Arc::new(Notify::new());
+        let notify_all = Arc::clone(&notify);
         let worker = Worker::new(
             Arc::clone(&shared_store),
             Arc::new(Jobs::new(ctx)),
@@ -170,6 +252,8 @@ impl Service {
         };
         Ok(Service {
             store,
+            data_dir,
+            wake: notify_all,
             state,
             worker,
             workspaces,
@@ -187,8 +271,13 @@ impl Service {
     }
 
     /// The store.
-    pub fn store(&self) -> &Arc<SqliteStore> {
+    pub fn store(&self) -> &OpenedStore {
         &self.store
+    }
+
+    /// This replica's own files (`[store] data_dir`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
     }
 
     /// Serves HTTP on `listener` and runs the worker and the pruner until `shutdown` is
@@ -201,10 +290,16 @@ impl Service {
     ) -> anyhow::Result<()> {
         let Service {
             store,
+            data_dir,
+            wake,
             state,
             worker,
             workspaces,
         } = self;
+        let listener_task = match &store {
+            OpenedStore::Postgres(pg) => Some(pg.wake_on_jobs(wake, shutdown.clone())),
+            OpenedStore::Sqlite(_) => None,
+        };
         match listener.local_addr() {
             Ok(addr) => tracing::info!(listen = %addr, "serving"),
             Err(error) => tracing::info!(%error, "serving (local address unknown)"),
@@ -214,7 +309,11 @@ impl Service {
             let shutdown = shutdown.clone();
             async move { worker.run(shutdown).await }
         });
-        let pruner = tokio::spawn(prune_periodically(Arc::clone(&store), shutdown.clone()));
+        let pruner = tokio::spawn(prune_periodically(
+            store.clone(),
+            data_dir.join("previews"),
+            shutdown.clone(),
+        ));
 
         let http_shutdown = shutdown.clone();
         let served = server::serve(listener, state, async move {
@@ -234,11 +333,11 @@ impl Service {
         }
         pruner.abort();
         let _ = pruner.await;
-        match Arc::try_unwrap(store) {
-            Ok(store) => store.close().await,
-            // An abandoned job still holds it: dropping it is safe (every write was awaited).
-            Err(_) => tracing::warn!("store still in use at shutdown; not closed cleanly"),
+        if let Some(task) = listener_task {
+            task.abort();
+            let _ = task.await;
         }
+        store.close().await;
         drop(workspaces);
         served.context("the HTTP server failed")?;
         tracing::info!("server stopped");
@@ -265,7 +364,7 @@ pub fn audit_keys(config: &ServerConfig) -> anyhow::Result<AuditKeys> {
 /// was altered, or whose records name a key the config lacks, does not start (every vote the
 /// gate counts is checked against that trail). Logs the head, so that a log kept elsewhere can
 /// later show a truncation (`iamgate audit --verify --expect-head`).
-async fn check_audit_chain(store: &SqliteStore) -> anyhow::Result<()> {
+async fn check_audit_chain(store: &OpenedStore) -> anyhow::Result<()> {
     let keys = store.audit_keys();
     let chain = store
         .audit_chain()
@@ -323,19 +422,6 @@ async fn isolation(config: &ServerConfig) -> Isolation {
     }
 }
 
-/// The directory of the store file: the preview cache and the repositories' package caches live
-/// beside it, so they survive restarts with it.
-fn data_dir(store: &SqliteStore) -> std::path::PathBuf {
-    store
-        .path()
-        .parent()
-        .map_or_else(std::path::PathBuf::new, std::path::Path::to_path_buf)
-}
-
-fn previews_dir(store: &SqliteStore) -> std::path::PathBuf {
-    data_dir(store).join("previews")
-}
-
 fn worker_config(config: &ServerConfig) -> WorkerConfig {
     let lease = config.worker.lease;
     WorkerConfig {
@@ -354,8 +440,12 @@ fn worker_config(config: &ServerConfig) -> WorkerConfig {
     }
 }
 
-async fn prune_periodically(store: Arc<SqliteStore>, shutdown: CancellationToken) {
-    let previews = PreviewCache::new(previews_dir(&store));
+async fn prune_periodically(
+    store: OpenedStore,
+    previews: std::path::PathBuf,
+    shutdown: CancellationToken,
+) {
+    let previews = PreviewCache::new(previews);
     loop {
         let removed = previews.prune(RETAIN_FINISHED);
         if removed > 0 {

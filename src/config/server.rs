@@ -101,8 +101,11 @@ pub struct HttpConfig {
 /// `[store]`
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
-    /// `sqlite://PATH`
+    /// `sqlite://PATH` (one replica) or `postgres://...` (any number of replicas).
     pub url: String,
+    /// `data_dir`: this replica's own files (the preview cache, the package caches). `None`:
+    /// the SQLite file's directory; with PostgreSQL, `data`.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// `[github]`: a GitHub App.
@@ -319,9 +322,9 @@ impl ServerConfig {
 impl Reader<'_> {
     fn config(&mut self) -> ServerConfig {
         let server = self.http();
-        let store = StoreConfig {
-            url: self.store_url(),
-        };
+        let url = self.store_url();
+        let data_dir = self.string("store.data_dir").map(PathBuf::from);
+        let store = StoreConfig { url, data_dir };
         let github = self.configured("github").then(|| self.github());
         let gitlab = self.configured("gitlab").then(|| self.gitlab());
         if github.is_none() && gitlab.is_none() {
@@ -447,13 +450,26 @@ impl Reader<'_> {
         let url = self
             .string("store.url")
             .unwrap_or_else(|| DEFAULT_STORE_URL.to_owned());
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // What the store will connect with (nothing is connected here).
+            if let Err(error) = url.parse::<sqlx::postgres::PgConnectOptions>() {
+                let entry = self.raw.entries.get("store.url");
+                self.problem(
+                    "store.url",
+                    entry,
+                    format!("invalid PostgreSQL url: {error}"),
+                );
+            }
+            return url;
+        }
         let path = url.strip_prefix("sqlite://").unwrap_or_default();
         if path.trim().is_empty() {
             let entry = self.raw.entries.get("store.url");
             self.problem(
                 "store.url",
                 entry,
-                "expected `sqlite://PATH`, e.g. `sqlite://data/iamgate.db`",
+                "expected `sqlite://PATH` (e.g. `sqlite://data/iamgate.db`) or \
+                 `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (several replicas)",
             );
         }
         url

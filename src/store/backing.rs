@@ -96,6 +96,58 @@ pub fn vote_of_record(
     }))
 }
 
+/// A stored vote row with what backs it.
+#[derive(Debug, Clone)]
+pub struct VoteRow {
+    pub pr_key: String,
+    pub vote: CommandVote,
+    pub backing: Backing,
+}
+
+/// A pull request's votes that count, oldest first, from the audit records that may be its
+/// command votes and its stored vote rows: each command vote as its keyed record says (once per
+/// source), each binding row by its MAC ([`check`]). Whatever does not verify counts for nothing
+/// and is logged.
+pub fn counted(
+    keys: &AuditKeys,
+    pr: &PrRef,
+    records: &[AuditRecord],
+    rows: Vec<VoteRow>,
+) -> Vec<CommandVote> {
+    let mut counted: Vec<CommandVote> = Vec::new();
+    for record in records {
+        match vote_of_record(keys, pr, record) {
+            Ok(Some(vote)) if counted.iter().all(|v| v.source != vote.source) => {
+                counted.push(vote);
+            }
+            Ok(_) => {}
+            Err(why) => tracing::warn!(
+                pr = %pr,
+                seq = record.seq,
+                reason = %why,
+                "a vote's audit record does not verify: the vote counts for nothing (run `iamgate audit --verify`)"
+            ),
+        }
+    }
+    for row in rows {
+        let checked = check(keys, &row.pr_key, &row.vote, &row.backing);
+        match (checked, is_binding(&row.vote.source)) {
+            (Ok(()), true) => counted.push(row.vote),
+            // A command vote counts as its record says (above); its row only names it.
+            (Ok(()), false) => {}
+            (Err(why), _) => tracing::warn!(
+                pr = %pr,
+                source = %row.vote.source,
+                login = %row.vote.login,
+                reason = %why,
+                "a stored vote row counts for nothing"
+            ),
+        }
+    }
+    counted.sort_by_key(|vote| vote.at_ms);
+    counted
+}
+
 /// What a stored row carries to show it was written by iamgate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backing {

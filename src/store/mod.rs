@@ -4,7 +4,9 @@
 //! on-disk cache of preview outputs per pull request, stack and head.
 
 pub mod backing;
+pub mod postgres;
 pub mod previews;
+pub(crate) mod rows;
 pub mod sqlite;
 
 use std::time::Duration;
@@ -391,8 +393,11 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("store: corrupt record: {0}")]
     Corrupt(String),
-    #[error("store: invalid url `{0}`: expected sqlite://PATH")]
+    #[error("store: invalid url `{0}`: expected sqlite://PATH or postgres://USER@HOST/DATABASE")]
     Url(String),
+    /// A url that names its backend but says something it cannot use.
+    #[error("store: invalid url {0}")]
+    Config(String),
     #[error("store: cannot create `{path}`: {source}")]
     Io {
         path: String,

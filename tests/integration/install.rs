@@ -18,7 +18,7 @@ crate::both_forges!(
 
 /// The repositories' cache directories, beside the store.
 fn cache_dirs<F: Forge>(s: &TestApp<F>) -> Vec<PathBuf> {
-    let root = s.service().store().path().parent().unwrap().join("caches");
+    let root = s.service().data_dir().join("caches");
     match std::fs::read_dir(&root) {
         Ok(entries) => entries.map(|e| e.unwrap().path()).collect(),
         Err(_) => Vec::new(),

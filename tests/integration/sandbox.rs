@@ -52,7 +52,7 @@ fn unique_daemon_secs() -> u32 {
 /// What the hostile program is pointed at: the store, the App key, and a canary file outside
 /// the workspace (read and appended to); and the test process itself (signalled).
 fn point_hostile<F: Forge>(s: &TestApp<F>, canary: &Path, daemon_secs: u32) {
-    let store = s.service().store().path().to_path_buf();
+    let store = s.service().store().sqlite_path().unwrap().to_path_buf();
     let key = fixture(KEY);
     s.pulumi().hostile(
         STACK,
@@ -94,7 +94,7 @@ async fn a_hostile_program_learns_nothing_and_leaves_nothing_in_the_sandbox<F: F
         "a daemon outlived the sandboxed run"
     );
     // `pulumi install` ran in the sandbox too, writing into the repository's cache.
-    let caches = s.service().store().path().parent().unwrap().join("caches");
+    let caches = s.service().data_dir().join("caches");
     let repo = std::fs::read_dir(&caches)
         .unwrap()
         .next()

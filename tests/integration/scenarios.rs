@@ -345,7 +345,6 @@ async fn submit_from_ci<F: Forge>(
     failed: bool,
     jti: &str,
 ) {
-    use iamgate::store::Store as _;
     let forge = F::FORGE;
     // As the submission endpoint does: the pull request is analyzed with it.
     let pr = iamgate::event::PrRef {

@@ -10,7 +10,7 @@ use iamgate::audit::chain::{self, link_hash};
 use iamgate::audit::{ApprovalSource, AuditEvent, AuditKey, ChainHead, Timestamp};
 use iamgate::event::PrRef;
 use iamgate::store::backing::vote_entry;
-use iamgate::store::{CommandVote, CommandVoteKind, Store};
+use iamgate::store::{CommandVote, CommandVoteKind};
 use sqlx::{Connection, SqliteConnection};
 
 use crate::approvals::{APPROVED, NEEDS_SECURITY, PR, analyzed};

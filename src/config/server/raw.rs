@@ -23,7 +23,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "request_timeout_secs",
         ],
     ),
-    ("store", &["url"]),
+    ("store", &["url", "data_dir"]),
     (
         "github",
         &[

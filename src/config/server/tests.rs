@@ -92,7 +92,7 @@ listen = "localhost"
 max_body_bytes = 0
 
 [store]
-url = "postgres://db"
+url = "postgres://db/iamgate?sslmode=sometimes"
 
 [github]
 app_id = 0

@@ -13,7 +13,7 @@ use crate::audit::chain;
 use crate::audit::{AuditChain, AuditEntry, AuditFilter, AuditKey, AuditRecord, ChainHead};
 use crate::store::{StoreError, StoreResult};
 
-type Row = (i64, i64, i64, String, String, i64, String, String, String);
+use crate::store::rows::{AuditRow as Row, audit_record as from_row};
 
 /// Reads the audit trail of a store file without changing it: opened read-only, no migrations
 /// run (an auditor's copy of the file stays exactly as it was given).
@@ -175,20 +175,6 @@ pub(super) async fn whole_chain(readers: &SqlitePool) -> StoreResult<AuditChain>
         records: rows.into_iter().map(from_row).collect(),
         head: head.map(|(count, hash)| ChainHead { count, hash }),
     })
-}
-
-fn from_row((id, seq, time_ms, kind, repo, pr, record, prev_hash, hash): Row) -> AuditRecord {
-    AuditRecord {
-        id,
-        seq,
-        time_ms,
-        kind,
-        repo,
-        pr,
-        record,
-        prev_hash,
-        hash,
-    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 
 use sqlx::{SqliteConnection, SqlitePool};
 
-use super::ops::{self, JobRow};
+use super::ops;
+use crate::store::rows::JobRow;
 use crate::store::{CiPreview, CiSubmitted, CiToken, StoreResult};
 
 /// Records the token id; when it is new, stores (or replaces) the preview and enqueues `jobs`.

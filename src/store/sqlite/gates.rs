@@ -37,7 +37,7 @@ pub(super) async fn forget(conn: &mut SqliteConnection, pr_key: &str) -> StoreRe
     Ok(())
 }
 
-type Row = (String, String, String, String, String);
+use crate::store::rows::{GateRow as Row, gate as decode};
 
 pub(super) async fn of_pr(readers: &SqlitePool, pr: &PrRef) -> StoreResult<Option<PrGate>> {
     let row: Option<Row> =
@@ -62,16 +62,4 @@ pub(super) async fn at(
     .fetch_all(readers)
     .await?;
     rows.into_iter().map(decode).collect()
-}
-
-fn decode((pr, sha, base, state, description): Row) -> StoreResult<PrGate> {
-    let pr = serde_json::from_str(&pr)
-        .map_err(|e| StoreError::Corrupt(format!("pr_gates: unreadable PR `{pr}`: {e}")))?;
-    Ok(PrGate {
-        pr,
-        sha,
-        base,
-        state,
-        description,
-    })
 }

@@ -1,5 +1,5 @@
 //! The SQLite store: one file in WAL mode with `synchronous=FULL` (an acknowledged write
-//! survives power loss), migrations embedded from `migrations/`. Every write goes through one
+//! survives power loss), migrations embedded from `migrations/sqlite/`. Every write goes through one
 //! group-commit writer task ([`writer`]); reads use a small pool. It stores no secret and knows
 //! nothing of forges or HTTP: it is handed serialized events and job kinds.
 //!
@@ -21,7 +21,7 @@ use crate::store::{CiPreview, CiSubmitted, CiToken};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
@@ -36,9 +36,12 @@ pub use ops::Pruned;
 pub use votes::VoteRow;
 pub use writer::{AUDIT_RECORDS_METRIC, GroupCommit};
 
-use self::ops::{ClaimedRow, DeliveryRow, JobRow};
 use self::tickets::TicketRow;
 use self::writer::{Op, Reply, Writer};
+pub(super) use super::rows::now_ms;
+use super::rows::{
+    ClaimedRow, attempt, comment_key, delivery_row, job_row, millis, new_lease, to_json,
+};
 use super::{
     ClaimedJob, CommandRate, CommandTicket, CommandVote, DeadJob, JobKind, Lane, NewDelivery,
     NewTicket, PrGate, PrState, QueueStats, Recorded, ReplyState, Store, StoreError, StoreResult,
@@ -145,7 +148,7 @@ impl SqliteStore {
             None => connect.clone(),
         };
         let mut conn: SqliteConnection = writer_connect.connect().await?;
-        sqlx::migrate!().run(&mut conn).await?;
+        sqlx::migrate!("migrations/sqlite").run(&mut conn).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(options.readers.max(1))
             .connect_with(connect)
@@ -263,46 +266,8 @@ fn parse_url(url: &str) -> StoreResult<Option<PathBuf>> {
     Ok(Some(PathBuf::from(path)))
 }
 
-/// Now, in Unix milliseconds.
-pub(super) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-        })
-}
-
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
 fn unexpected(reply: &Reply) -> StoreError {
     StoreError::Corrupt(format!("store writer answered {reply:?} out of turn"))
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(|error| StoreError::Corrupt(error.to_string()))
-}
-
-fn job_row(job: &JobKind) -> StoreResult<JobRow> {
-    Ok(JobRow {
-        kind_json: to_json(job)?,
-        coalesce_key: job.coalesce_key(),
-        repo_key: job.repo_key(),
-    })
-}
-
-/// The key of a comment's command ticket.
-fn comment_key(pr: &PrRef, comment: CommentId) -> String {
-    format!("{}:{comment}", pr.key())
-}
-
-fn attempt(value: i64, id: i64) -> StoreResult<u32> {
-    u32::try_from(value).map_err(|_| StoreError::Corrupt(format!("job {id}: attempt {value}")))
-}
-
-fn new_lease() -> String {
-    format!("{:032x}", rand::random::<u128>())
 }
 
 #[async_trait]
@@ -312,25 +277,7 @@ impl Store for SqliteStore {
         delivery: NewDelivery,
         jobs: Vec<JobKind>,
     ) -> StoreResult<Recorded> {
-        // The pusher only: a head named by a webhook is not trusted for binding approvals (a
-        // delivery forged with a leaked secret could name a head before it is pushed); the job
-        // records heads as the forge shows them.
-        let pusher = match &delivery.event {
-            crate::event::Event::PullRequest {
-                pr,
-                pushed_by: Some(login),
-                ..
-            } => Some((pr.key(), login.as_str().to_owned())),
-            _ => None,
-        };
-        let delivery = DeliveryRow {
-            id: delivery.id.0,
-            forge: delivery.forge,
-            event_name: delivery.event_name,
-            event_json: to_json(&delivery.event)?,
-            body_sha256: delivery.body_sha256,
-            pusher,
-        };
+        let delivery = delivery_row(delivery)?;
         let jobs = jobs.iter().map(job_row).collect::<StoreResult<Vec<_>>>()?;
         match self.write(Op::Record { delivery, jobs }).await? {
             Reply::Recorded(recorded) => Ok(recorded),
@@ -564,38 +511,8 @@ impl Store for SqliteStore {
         let number = i64::try_from(pr.number.0)
             .map_err(|_| StoreError::Corrupt(format!("PR number {} is too large", pr.number)))?;
         let records = audit::vote_records(&self.readers, pr.repo.as_str(), number).await?;
-        let mut counted: Vec<CommandVote> = Vec::new();
-        for record in &records {
-            match backing::vote_of_record(&self.keys, pr, record) {
-                Ok(Some(vote)) if counted.iter().all(|v| v.source != vote.source) => {
-                    counted.push(vote);
-                }
-                Ok(_) => {}
-                Err(why) => tracing::warn!(
-                    pr = %pr,
-                    seq = record.seq,
-                    reason = %why,
-                    "a vote's audit record does not verify: the vote counts for nothing (run `iamgate audit --verify`)"
-                ),
-            }
-        }
-        for row in votes::list(&self.readers, &pr.key()).await? {
-            let checked = backing::check(&self.keys, &row.pr_key, &row.vote, &row.backing);
-            match (checked, backing::is_binding(&row.vote.source)) {
-                (Ok(()), true) => counted.push(row.vote),
-                // A command vote counts as its record says (above); its row only names it.
-                (Ok(()), false) => {}
-                (Err(why), _) => tracing::warn!(
-                    pr = %pr,
-                    source = %row.vote.source,
-                    login = %row.vote.login,
-                    reason = %why,
-                    "a stored vote row counts for nothing"
-                ),
-            }
-        }
-        counted.sort_by_key(|vote| vote.at_ms);
-        Ok(counted)
+        let rows = votes::list(&self.readers, &pr.key()).await?;
+        Ok(backing::counted(&self.keys, pr, &records, rows))
     }
 
     async fn put_fingerprint(&self, pr: &PrRef, head: &str, fingerprint: &str) -> StoreResult<()> {

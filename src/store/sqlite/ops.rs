@@ -5,43 +5,10 @@
 
 use std::collections::HashSet;
 
-use serde::Serialize;
 use sqlx::SqliteConnection;
 
-use crate::store::{Recorded, StoreError, StoreResult};
-
-/// A delivery, serialized by the caller.
-#[derive(Debug, Clone, Serialize)]
-pub(super) struct DeliveryRow {
-    pub id: String,
-    pub forge: String,
-    pub event_name: String,
-    pub event_json: String,
-    pub body_sha256: Option<String>,
-    /// A push to a pull request: `(pr key, pusher)`, recorded as an author in the delivery's own
-    /// transaction.
-    #[serde(skip)]
-    pub pusher: Option<(String, String)>,
-}
-
-/// A job to enqueue, serialized by the caller.
-#[derive(Debug, Clone, Serialize)]
-pub(super) struct JobRow {
-    pub kind_json: String,
-    pub coalesce_key: String,
-    /// `JobKind::repo_key`: claims are fair between repositories.
-    pub repo_key: String,
-}
-
-/// A freshly claimed job, still serialized.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct ClaimedRow {
-    pub id: i64,
-    pub kind_json: String,
-    pub attempt: i64,
-    pub lease: String,
-    pub lane: String,
-}
+use crate::store::rows::{ClaimedRow, DeliveryRow, JobRow, to_json};
+use crate::store::{Recorded, StoreResult};
 
 /// A delivery to record with the jobs it causes.
 pub(super) type Recording<'a> = (&'a DeliveryRow, &'a [JobRow]);
@@ -168,10 +135,6 @@ async fn enqueue_many(conn: &mut SqliteConnection, jobs: &[&JobRow], now: i64) -
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(|error| StoreError::Corrupt(error.to_string()))
 }
 
 /// Adds a pending job in the fast lane, or merges it into the pending job with the same key

@@ -55,13 +55,7 @@ pub(super) async fn back_with_record(
     Ok(())
 }
 
-/// A stored vote row with what backs it.
-#[derive(Debug, Clone)]
-pub struct VoteRow {
-    pub pr_key: String,
-    pub vote: CommandVote,
-    pub backing: Backing,
-}
+pub use crate::store::backing::VoteRow;
 
 /// The columns of a vote row, then its backing columns, then its record's (NULL without one).
 const SELECT_ROWS: &str = "SELECT v.pr_key, v.source, v.login, v.user_id, v.kind, v.head, v.reason, v.at, \

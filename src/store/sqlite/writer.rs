@@ -14,10 +14,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::ops::{self, ClaimedRow, DeliveryRow, JobRow};
+use super::ops;
 use super::tickets::{self, TicketRow};
 use super::{audit, ci, gates, now_ms, votes};
 use crate::audit::{AuditKeys, AuditRecord};
+use crate::store::rows::{ClaimedRow, DeliveryRow, JobRow};
 use crate::store::{CommandTicket, Recorded, ReplyState, StoreError, StoreResult, backing};
 
 /// The gauge of records in the audit chain (its head's `seq`), set after each commit that

@@ -25,7 +25,7 @@ use iamgate::audit::{AuditEntry, AuditEvent, GateState};
 use iamgate::config::ServerConfig;
 use iamgate::queue::RunSummary;
 use iamgate::server::router;
-use iamgate::store::{QueueStats, Store};
+use iamgate::store::QueueStats;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
@@ -517,7 +517,7 @@ impl<F: Forge> TestApp<F> {
 
     /// The store's database file.
     pub fn db(&self) -> PathBuf {
-        self.service.store().path().to_path_buf()
+        self.service.store().sqlite_path().unwrap().to_path_buf()
     }
 
     /// The files iamgate keeps (store, WAL, preview cache, gzip entries unpacked) that contain
