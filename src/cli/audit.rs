@@ -16,7 +16,9 @@ use crate::audit::{self, AuditFilter, AuditKey, AuditKeys, Timestamp, Verified, 
 use crate::config::server::{ServerConfig, config_path, process_env};
 use crate::event::RepoName;
 use crate::store::backing;
-use crate::store::sqlite::{AuditReader, VoteRow};
+use crate::store::backing::VoteRow;
+use crate::store::postgres::{PgAuditReader, is_postgres_url, redact};
+use crate::store::sqlite::AuditReader;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -30,7 +32,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub key_file: Vec<PathBuf>,
     /// Read this store instead of the config's: `sqlite://PATH` (e.g. a copy of the server's
-    /// database handed to an auditor). The file must exist.
+    /// database handed to an auditor; the file must exist) or `postgres://...` (the database of
+    /// several replicas; read in read-only transactions).
     #[arg(long, value_name = "URL")]
     pub store: Option<String>,
     /// Only records of this repository (`OWNER/NAME`; GitLab: the project's full path).
@@ -159,6 +162,9 @@ fn keys(args: &Args, from_config: Vec<AuditKey>) -> Result<Option<AuditKeys>, St
 /// verifies).
 fn store_url(args: &Args) -> Result<(String, Vec<AuditKey>), Outcome> {
     if let Some(url) = &args.store {
+        if is_postgres_url(url) {
+            return Ok((url.clone(), Vec::new()));
+        }
         let path = sqlite_path(url).map_err(Outcome::InvalidInput)?;
         if !path.is_file() {
             return Err(Outcome::InvalidInput(format!(
@@ -178,6 +184,9 @@ fn store_url(args: &Args) -> Result<(String, Vec<AuditKey>), Outcome> {
         .map(|keys| keys.all().cloned().collect())
         .map_err(|e| Outcome::InvalidInput(format!("{name}: {e:#}")))?;
     let url = config.store.url;
+    if is_postgres_url(&url) {
+        return Ok((url, keys));
+    }
     let file = sqlite_path(&url)
         .map_err(|message| Outcome::InvalidInput(format!("{name}: store.url: {message}")))?;
     if !file.is_file() {
@@ -191,7 +200,7 @@ fn store_url(args: &Args) -> Result<(String, Vec<AuditKey>), Outcome> {
 
 /// The file of a `sqlite://PATH` URL.
 fn sqlite_path(url: &str) -> Result<PathBuf, String> {
-    let bad = || format!("`{url}` is not a store URL: expected sqlite://PATH");
+    let bad = || format!("`{url}` is not a store URL: expected sqlite://PATH or postgres://...");
     let rest = url.strip_prefix("sqlite:").ok_or_else(bad)?;
     if rest == ":memory:" {
         return Err(format!("`{url}` is in memory: it holds no audit trail"));
@@ -211,17 +220,67 @@ async fn audit(
     filter: &AuditFilter,
     keys: Option<&AuditKeys>,
 ) -> anyhow::Result<String> {
-    let path = sqlite_path(url).map_err(anyhow::Error::msg)?;
-    let store = AuditReader::open(&path)
-        .await
-        .with_context(|| format!("cannot open the store `{url}`"))?;
+    let store = if is_postgres_url(url) {
+        Reader::Postgres(
+            PgAuditReader::open(url)
+                .await
+                .with_context(|| format!("cannot open the store `{}`", redact(url)))?,
+        )
+    } else {
+        let path = sqlite_path(url).map_err(anyhow::Error::msg)?;
+        Reader::Sqlite(
+            AuditReader::open(&path)
+                .await
+                .with_context(|| format!("cannot open the store `{url}`"))?,
+        )
+    };
     let result = read(&store, args, filter, keys).await;
     store.close().await;
     result
 }
 
+/// A store's audit trail, read without changing anything.
+#[derive(Debug)]
+enum Reader {
+    Sqlite(AuditReader),
+    Postgres(PgAuditReader),
+}
+
+impl Reader {
+    async fn records(
+        &self,
+        filter: &AuditFilter,
+    ) -> crate::store::StoreResult<Vec<audit::AuditRecord>> {
+        match self {
+            Reader::Sqlite(store) => store.records(filter).await,
+            Reader::Postgres(store) => store.records(filter).await,
+        }
+    }
+
+    async fn chain(&self) -> crate::store::StoreResult<audit::AuditChain> {
+        match self {
+            Reader::Sqlite(store) => store.chain().await,
+            Reader::Postgres(store) => store.chain().await,
+        }
+    }
+
+    async fn votes(&self) -> crate::store::StoreResult<Option<Vec<VoteRow>>> {
+        match self {
+            Reader::Sqlite(store) => store.votes().await,
+            Reader::Postgres(store) => store.votes().await.map(Some),
+        }
+    }
+
+    async fn close(self) {
+        match self {
+            Reader::Sqlite(store) => store.close().await,
+            Reader::Postgres(store) => store.close().await,
+        }
+    }
+}
+
 async fn read(
-    store: &AuditReader,
+    store: &Reader,
     args: &Args,
     filter: &AuditFilter,
     keys: Option<&AuditKeys>,

@@ -6,6 +6,7 @@ mod audit;
 mod check_config;
 mod rules;
 mod serve;
+mod store;
 mod submit;
 
 use std::io::Write;
@@ -41,6 +42,8 @@ pub enum Command {
     /// Send a CI job's preview (or, with `--failed`, its failed preview's log) to an iamgate
     /// server, authenticated by the job's OIDC ID token.
     Submit(submit::Args),
+    /// Manage the store: `store copy` moves a SQLite store into PostgreSQL (several replicas).
+    Store(store::Args),
 }
 
 /// Output formats of `analyze`.
@@ -124,6 +127,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&args),
         Command::Audit(args) => audit::run(&args),
         Command::Submit(args) => submit::run(&args),
+        Command::Store(args) => store::run(&args),
     };
     match &outcome {
         Outcome::Done => {}

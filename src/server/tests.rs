@@ -633,3 +633,126 @@ fn app_state_takes_gitlab_s_secrets_from_the_config() {
         Some(SIGNING_TOKEN)
     );
 }
+
+/// A TCP proxy to the PostgreSQL server that can be cut (every connection dropped, new ones
+/// closed at once) and mended: the database "goes away" without touching the real server.
+struct Cuttable {
+    addr: std::net::SocketAddr,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    cut: Arc<tokio::sync::Notify>,
+}
+
+impl Cuttable {
+    async fn to(upstream: String) -> Cuttable {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let cut = Arc::new(tokio::sync::Notify::new());
+        let (is_up, on_cut) = (Arc::clone(&up), Arc::clone(&cut));
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !is_up.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                let (upstream, on_cut) = (upstream.clone(), Arc::clone(&on_cut));
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        () = on_cut.notified() => {}
+                    }
+                });
+            }
+        });
+        Cuttable { addr, up, cut }
+    }
+
+    fn set(&self, up: bool) {
+        self.up.store(up, std::sync::atomic::Ordering::SeqCst);
+        if !up {
+            self.cut.notify_waiters();
+        }
+    }
+}
+
+#[tokio::test]
+async fn with_postgres_away_readyz_and_webhooks_answer_503_and_both_recover_on_their_own() {
+    let Some(db) = crate::store::postgres::ScratchDatabase::create().await else {
+        return;
+    };
+    // The scratch database's host and port, reached through the proxy.
+    let rest = db
+        .url
+        .split_once('@')
+        .map_or(db.url.as_str(), |(_, rest)| rest);
+    let (host, path) = rest.split_once('/').expect("url with a database");
+    let proxy = Cuttable::to(host.to_owned()).await;
+    let user = db
+        .url
+        .split_once("://")
+        .and_then(|(_, r)| r.split_once('@'))
+        .map_or("", |(u, _)| u);
+    let url = format!("postgres://{user}@{}/{path}", proxy.addr);
+    let store = crate::store::postgres::PostgresStore::open_with(
+        &url,
+        crate::audit::key::test_keys(),
+        crate::store::postgres::PostgresOptions {
+            max_connections: 4,
+            acquire_timeout: Duration::from_secs(1),
+        },
+    )
+    .await
+    .expect("open through the proxy");
+    let mut app = state(FakeStore::default());
+    app.store = Arc::new(store);
+    let ping = |id: &str| {
+        let body = format!(r#"{{"zen":"Design for failure {id}."}}"#).into_bytes();
+        Request::post("/webhooks/github")
+            .header("x-github-event", "ping")
+            .header("x-github-delivery", id)
+            .header(
+                "x-hub-signature-256",
+                github_signature_for(&Secret::new(SECRET), &body),
+            )
+            .body(Body::from(body))
+            .expect("request")
+    };
+    assert_eq!(get(&app, "/readyz").await.0, StatusCode::OK);
+    assert_eq!(send(&app, ping("before")).await.0, StatusCode::ACCEPTED);
+
+    proxy.set(false);
+    let (status, body) = get(&app, "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let (status, json) = send(&app, ping("during")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{json}");
+
+    proxy.set(true);
+    let mut ready = false;
+    for _ in 0..50 {
+        if get(&app, "/readyz").await.0 == StatusCode::OK {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "readyz recovers once the database is back");
+    // Nothing was acknowledged during the outage: its redelivery is new, the earlier one is not.
+    let (status, json) = send(&app, ping("during")).await;
+    assert_eq!(
+        (status, json["status"].as_str()),
+        (StatusCode::ACCEPTED, Some("stored")),
+        "{json}"
+    );
+    let (status, json) = send(&app, ping("before")).await;
+    assert_eq!(
+        (status, json["status"].as_str()),
+        (StatusCode::OK, Some("duplicate")),
+        "{json}"
+    );
+    drop(app);
+    db.drop().await;
+}

@@ -4,6 +4,7 @@
 //! on-disk cache of preview outputs per pull request, stack and head.
 
 pub mod backing;
+pub mod copy;
 pub mod postgres;
 pub mod previews;
 pub(crate) mod rows;

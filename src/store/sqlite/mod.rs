@@ -176,6 +176,11 @@ impl SqliteStore {
         &self.path
     }
 
+    /// The readers' pool (for `iamgate store copy`, which reads every table).
+    pub fn read_pool(&self) -> &SqlitePool {
+        &self.readers
+    }
+
     /// The audit keys the store was opened with.
     pub fn audit_keys(&self) -> &AuditKeys {
         &self.keys
