@@ -223,7 +223,10 @@ impl Service {
                 archive_max_bytes: ARCHIVE_MAX_BYTES,
                 unpack: UnpackLimits::default(),
                 workspace_root: workspaces.path().to_path_buf(),
-                previews: PreviewCache::new(data_dir.join("previews")),
+                previews: match &store {
+                    OpenedStore::Sqlite(_) => PreviewCache::new(data_dir.join("previews")),
+                    OpenedStore::Postgres(pg) => PreviewCache::shared(pg.pool().clone()),
+                },
                 caches: data_dir.join("caches"),
                 command_rate: CommandRate {
                     per_minute: config.worker.command_rate_per_minute,

@@ -250,7 +250,8 @@ impl Run<'_> {
         self.ctx
             .settings
             .previews
-            .forget(self.pr_ref, &config.stacks, &self.pr.head);
+            .forget(self.pr_ref, &config.stacks, &self.pr.head)
+            .await?;
         self.recompute = true;
         Ok(format!(
             "{}: previewing `{}` again; the comment and the status follow.",

@@ -1,8 +1,11 @@
 //! The preview cache: the outcome of `pulumi preview` for one stack of one pull request at one
-//! head commit, kept on disk next to the store, so that events that do not change the code (a
-//! review, an approval command, a base-branch config edit) recompute the gate in milliseconds
-//! instead of previewing again. `/iamgate rerun` forgets a head's entries. Entries are written
-//! to a temporary file and renamed, so a crash never leaves a half-written one.
+//! head commit, so that events that do not change the code (a review, an approval command, a
+//! base-branch config edit) recompute the gate in milliseconds instead of previewing again.
+//! `/iamgate rerun` forgets a head's entries. With SQLite (one replica) it is files beside the
+//! store, written to a temporary file and renamed, so a crash never leaves a half-written one;
+//! with PostgreSQL it is the `preview_cache` table, shared by every replica, so that whichever
+//! replica gets an event recomputes from the preview another ran, and a rerun on any replica
+//! forgets the entries for all.
 
 use std::io::{Read, Write};
 use std::os::unix::fs::DirBuilderExt;
@@ -34,11 +37,25 @@ pub enum PreviewRun {
 #[derive(Debug, Clone)]
 pub struct PreviewCache {
     dir: PathBuf,
+    /// The database of several replicas: entries live there, not in `dir`.
+    shared: Option<sqlx::PgPool>,
 }
 
 impl PreviewCache {
+    /// Entries in files under `dir` (one replica).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        PreviewCache { dir: dir.into() }
+        PreviewCache {
+            dir: dir.into(),
+            shared: None,
+        }
+    }
+
+    /// Entries in the `preview_cache` table of the PostgreSQL store all replicas share.
+    pub fn shared(pool: sqlx::PgPool) -> Self {
+        PreviewCache {
+            dir: PathBuf::new(),
+            shared: Some(pool),
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -48,6 +65,15 @@ impl PreviewCache {
     /// [`PreviewCache::get`] off the async runtime (entries are gzip files of up to the
     /// preview output cap).
     pub async fn load(&self, pr: &PrRef, stack: &StackConfig, head: &Sha) -> Option<PreviewRun> {
+        if let Some(pool) = &self.shared {
+            return match self.get_shared(pool, pr, stack, head).await {
+                Ok(found) => found,
+                Err(error) => {
+                    tracing::warn!(%error, "reading the preview cache failed; previewing again");
+                    None
+                }
+            };
+        }
         let (cache, pr, stack, head) = (self.clone(), pr.clone(), stack.clone(), head.clone());
         tokio::task::spawn_blocking(move || cache.get(&pr, &stack, &head))
             .await
@@ -59,6 +85,12 @@ impl PreviewCache {
 
     /// [`PreviewCache::put`] off the async runtime.
     pub async fn save(&self, pr: &PrRef, stack: &StackConfig, head: &Sha, outcome: PreviewRun) {
+        if let Some(pool) = &self.shared {
+            if let Err(error) = self.put_shared(pool, pr, stack, head, &outcome).await {
+                tracing::warn!(%error, "writing the preview cache failed");
+            }
+            return;
+        }
         let (cache, pr, stack, head) = (self.clone(), pr.clone(), stack.clone(), head.clone());
         if let Err(error) =
             tokio::task::spawn_blocking(move || cache.put(&pr, &stack, &head, &outcome)).await
@@ -120,8 +152,30 @@ impl PreviewCache {
         Ok(())
     }
 
-    /// Forgets every stack's outcome at `head` of `pr` (for `/iamgate rerun`).
-    pub fn forget(&self, pr: &PrRef, stacks: &[StackConfig], head: &Sha) {
+    /// Forgets every stack's outcome at `head` of `pr` (for `/iamgate rerun`). Fails only when
+    /// the shared cache cannot be reached (the rerun must not then go on from what it holds).
+    pub async fn forget(
+        &self,
+        pr: &PrRef,
+        stacks: &[StackConfig],
+        head: &Sha,
+    ) -> crate::store::StoreResult<()> {
+        if let Some(pool) = &self.shared {
+            let keys: Vec<String> = stacks
+                .iter()
+                .map(|stack| self.key(pr, stack, head))
+                .collect();
+            sqlx::query("DELETE FROM preview_cache WHERE key = ANY($1)")
+                .bind(&keys)
+                .execute(pool)
+                .await?;
+            return Ok(());
+        }
+        self.forget_files(pr, stacks, head);
+        Ok(())
+    }
+
+    fn forget_files(&self, pr: &PrRef, stacks: &[StackConfig], head: &Sha) {
         for stack in stacks {
             let base = self.entry(pr, stack, head);
             for ext in ["failed", "json.gz"] {
@@ -130,8 +184,12 @@ impl PreviewCache {
         }
     }
 
-    /// Removes entries older than `age`; returns how many.
+    /// Removes entries older than `age`; returns how many (files only: the shared table is
+    /// pruned with the rest of the store).
     pub fn prune(&self, age: Duration) -> usize {
+        if self.shared.is_some() {
+            return 0;
+        }
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return 0;
         };
@@ -149,9 +207,69 @@ impl PreviewCache {
         removed
     }
 
-    /// The entry's path without extension: a hash of everything that decides the preview (the
-    /// PR, the stack's directory and name, the head commit).
-    fn entry(&self, pr: &PrRef, stack: &StackConfig, head: &Sha) -> PathBuf {
+    async fn get_shared(
+        &self,
+        pool: &sqlx::PgPool,
+        pr: &PrRef,
+        stack: &StackConfig,
+        head: &Sha,
+    ) -> crate::store::StoreResult<Option<PreviewRun>> {
+        let row: Option<(Option<String>, Option<Vec<u8>>)> =
+            sqlx::query_as("SELECT failed, output FROM preview_cache WHERE key = $1")
+                .bind(self.key(pr, stack, head))
+                .fetch_optional(pool)
+                .await?;
+        Ok(match row {
+            None => None,
+            Some((Some(reason), _)) => Some(PreviewRun::Failed(reason)),
+            Some((None, Some(gz))) => {
+                let mut out = Vec::new();
+                match GzDecoder::new(gz.as_slice()).read_to_end(&mut out) {
+                    Ok(_) => Some(PreviewRun::Output(out)),
+                    Err(error) => {
+                        tracing::warn!(%error, "unreadable preview cache entry; previewing again");
+                        None
+                    }
+                }
+            }
+            Some((None, None)) => None,
+        })
+    }
+
+    async fn put_shared(
+        &self,
+        pool: &sqlx::PgPool,
+        pr: &PrRef,
+        stack: &StackConfig,
+        head: &Sha,
+        outcome: &PreviewRun,
+    ) -> crate::store::StoreResult<()> {
+        let (failed, output) = match outcome {
+            PreviewRun::Failed(reason) => (Some(reason.clone()), None),
+            PreviewRun::Output(output) => {
+                let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+                let io = |e: std::io::Error| crate::store::StoreError::Corrupt(e.to_string());
+                gz.write_all(output).map_err(io)?;
+                (None, Some(gz.finish().map_err(io)?))
+            }
+        };
+        sqlx::query(
+            "INSERT INTO preview_cache (key, failed, output, at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (key) DO UPDATE SET failed = excluded.failed, output = excluded.output, \
+             at = excluded.at",
+        )
+        .bind(self.key(pr, stack, head))
+        .bind(failed)
+        .bind(output)
+        .bind(crate::store::rows::now_ms())
+        .execute(pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The entry's key: a hash of everything that decides the preview (the PR, the stack's
+    /// directory and name, the head commit).
+    fn key(&self, pr: &PrRef, stack: &StackConfig, head: &Sha) -> String {
         let mut h = Sha256::new();
         for part in [
             ENTRY_FORMAT,
@@ -163,7 +281,12 @@ impl PreviewCache {
             h.update(part.as_bytes());
             h.update([0]);
         }
-        self.dir.join(hex::encode(h.finalize()))
+        hex::encode(h.finalize())
+    }
+
+    /// The entry's path without extension.
+    fn entry(&self, pr: &PrRef, stack: &StackConfig, head: &Sha) -> PathBuf {
+        self.dir.join(self.key(pr, stack, head))
     }
 }
 
@@ -214,7 +337,7 @@ mod tests {
             Some(PreviewRun::Failed("exit 255".into()))
         );
         assert_eq!(cache.get(&pr(), &prod, &h2), None, "another head");
-        cache.forget(&pr(), &[prod.clone(), dev.clone()], &h1);
+        cache.forget_files(&pr(), &[prod.clone(), dev.clone()], &h1);
         assert_eq!(cache.get(&pr(), &prod, &h1), None);
         assert_eq!(cache.get(&pr(), &dev, &h1), None);
     }

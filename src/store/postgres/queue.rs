@@ -390,14 +390,14 @@ pub(super) async fn requeue(
 }
 
 /// Rows removed by [`prune`]: finished jobs, deliveries whose jobs are all finished, command
-/// tickets, CI previews and expired token ids, each at most `limit`.
+/// tickets, CI previews, expired token ids and old preview cache entries, each at most `limit`.
 pub(super) async fn prune(
     conn: &mut PgConnection,
     before: i64,
     now: i64,
     limit: i64,
 ) -> StoreResult<crate::store::sqlite::Pruned> {
-    let mut counts = [0u64; 5];
+    let mut counts = [0u64; 6];
     let statements = [
         "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
          WHERE state IN ('done', 'dead') AND updated_at < $1 LIMIT $2)",
@@ -411,6 +411,8 @@ pub(super) async fn prune(
          WHERE received_ms < $1 LIMIT $2)",
         "DELETE FROM ci_token_ids WHERE ctid IN (SELECT ctid FROM ci_token_ids \
          WHERE expires_ms < $1 LIMIT $2)",
+        "DELETE FROM preview_cache WHERE key IN (SELECT key FROM preview_cache \
+         WHERE at < $1 LIMIT $2)",
     ];
     for (i, statement) in statements.into_iter().enumerate() {
         let cut = if i == 4 { now } else { before };
@@ -425,6 +427,6 @@ pub(super) async fn prune(
         jobs: counts[0],
         deliveries: counts[1],
         tickets: counts[2],
-        ci: counts[3] + counts[4],
+        ci: counts[3] + counts[4] + counts[5],
     })
 }

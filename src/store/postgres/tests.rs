@@ -90,11 +90,12 @@ async fn replicas_starting_together_migrate_once() {
     let Some((db, stores)) = replicas(4).await else {
         return;
     };
-    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
-        .fetch_one(stores[0].pool())
-        .await
-        .expect("migrations");
-    assert_eq!(applied, 1);
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(stores[0].pool())
+            .await
+            .expect("migrations");
+    assert_eq!(applied, [1, 2], "each migration once");
     close(db, stores).await;
 }
 
@@ -297,4 +298,43 @@ fn urls_are_redacted_in_messages() {
     assert!(super::check_url("postgres://u@h/db?sslmode=verify-full").is_ok());
     let bad = super::check_url("postgres://u@h/db?sslmode=sometimes").expect_err("bad mode");
     assert!(bad.to_string().contains("sslmode"), "{bad}");
+}
+
+#[tokio::test]
+async fn the_preview_cache_is_one_for_every_replica() {
+    use crate::config::repo::StackConfig;
+    use crate::store::previews::{PreviewCache, PreviewRun};
+    let Some((db, stores)) = replicas(2).await else {
+        return;
+    };
+    let (mine, theirs) = (
+        PreviewCache::shared(stores[0].pool().clone()),
+        PreviewCache::shared(stores[1].pool().clone()),
+    );
+    let stack = |name: &str| StackConfig {
+        name: name.into(),
+        dir: "infra".into(),
+        stack: format!("acme/{name}"),
+        paths: vec![],
+        preview: Default::default(),
+    };
+    let (prod, dev, head) = (stack("prod"), stack("dev"), Sha("h1".into()));
+    let output = PreviewRun::Output(b"{\"steps\":[]}".repeat(1000));
+    mine.save(&pr(1), &prod, &head, output.clone()).await;
+    mine.save(&pr(1), &dev, &head, PreviewRun::Failed("exit 255".into()))
+        .await;
+    assert_eq!(theirs.load(&pr(1), &prod, &head).await, Some(output));
+    assert_eq!(
+        theirs.load(&pr(1), &dev, &head).await,
+        Some(PreviewRun::Failed("exit 255".into()))
+    );
+    assert_eq!(theirs.load(&pr(2), &prod, &head).await, None, "another PR");
+    // A rerun on one replica forgets the entries for all.
+    theirs
+        .forget(&pr(1), &[prod.clone(), dev.clone()], &head)
+        .await
+        .expect("forget");
+    assert_eq!(mine.load(&pr(1), &prod, &head).await, None);
+    assert_eq!(mine.load(&pr(1), &dev, &head).await, None);
+    close(db, stores).await;
 }
