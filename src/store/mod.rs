@@ -9,6 +9,8 @@ pub mod postgres;
 pub mod previews;
 pub(crate) mod rows;
 pub mod sqlite;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::time::Duration;
 

@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::event::{DeliveryId, Event, ForgeKind, PrAction, PrNumber, Sha};
+use crate::store::testing::TestStore;
 
 /// Lanes, fairness between repositories, command tickets.
 mod lanes;
@@ -36,42 +37,36 @@ fn delivery(id: &str, number: u64) -> NewDelivery {
     }
 }
 
-async fn memory() -> SqliteStore {
-    SqliteStore::open("sqlite::memory:", crate::audit::key::test_keys())
-        .await
-        .expect("open")
-}
-
 /// Records delivery `id` for PR `number`, with its analysis job.
-async fn record(store: &SqliteStore, id: &str, number: u64) -> Recorded {
+async fn record(store: &dyn Store, id: &str, number: u64) -> Recorded {
     store
         .record_delivery(delivery(id, number), vec![analyze(number)])
         .await
         .expect("record")
 }
 
-async fn claim(store: &SqliteStore, worker: &str) -> Option<ClaimedJob> {
+async fn claim(store: &dyn Store, worker: &str) -> Option<ClaimedJob> {
     store
         .claim_job(worker, Duration::from_secs(60), None)
         .await
         .expect("claim")
 }
 
-async fn stats(store: &SqliteStore) -> QueueStats {
+async fn stats(store: &dyn Store) -> QueueStats {
     store.queue_stats().await.expect("stats")
 }
 
 /// The jobs delivery `id` is linked to, oldest first.
-async fn delivery_jobs(store: &SqliteStore, id: &str) -> Vec<i64> {
-    sqlx::query_scalar("SELECT job_id FROM delivery_jobs WHERE delivery_id = ?1 ORDER BY job_id")
-        .bind(id)
-        .fetch_all(&store.readers)
+async fn delivery_jobs(store: &TestStore, id: &str) -> Vec<i64> {
+    store
+        .i64s(&format!(
+            "SELECT job_id FROM delivery_jobs WHERE delivery_id = '{id}' ORDER BY job_id"
+        ))
         .await
-        .expect("links")
 }
 
 /// `next`, the job pending beside `running` for delivery `d1`, took over from it.
-async fn assert_took_over(store: &SqliteStore, running: &ClaimedJob, next: &ClaimedJob) {
+async fn assert_took_over(store: &TestStore, running: &ClaimedJob, next: &ClaimedJob) {
     assert_ne!(next.id, running.id);
     assert_eq!(
         delivery_jobs(store, "d1").await,
@@ -80,121 +75,119 @@ async fn assert_took_over(store: &SqliteStore, running: &ClaimedJob, next: &Clai
     );
 }
 
-async fn scalar_i64(store: &SqliteStore, sql: &'static str) -> i64 {
+async fn sqlite_i64(store: &SqliteStore, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql)
         .fetch_one(&store.readers)
         .await
         .expect(sql)
 }
 
-#[tokio::test]
-async fn a_duplicate_delivery_changes_nothing() {
-    let store = memory().await;
-    assert_eq!(record(&store, "d1", 1).await, Recorded::Fresh);
+async fn scalar_i64(store: &TestStore, sql: &'static str) -> i64 {
+    store.i64s(sql).await[0]
+}
+
+async fn a_duplicate_delivery_changes_nothing(store: &TestStore) {
+    assert_eq!(record(&**store, "d1", 1).await, Recorded::Fresh);
     let again = store
         .record_delivery(delivery("d1", 1), vec![analyze(1), analyze(2)])
         .await
         .expect("record");
     assert_eq!(again, Recorded::Duplicate);
     assert_eq!(
-        stats(&store).await.pending,
+        stats(&**store).await.pending,
         1,
         "the duplicate enqueued nothing"
     );
     assert_eq!(
-        scalar_i64(&store, "SELECT COUNT(*) FROM deliveries").await,
+        scalar_i64(store, "SELECT COUNT(*) FROM deliveries").await,
         1
     );
 
     // Also after its job ran: done work is not redone.
-    let job = claim(&store, "w").await.expect("job");
+    let job = claim(&**store, "w").await.expect("job");
     store.complete_job(&job).await.expect("complete");
-    assert_eq!(record(&store, "d1", 1).await, Recorded::Duplicate);
-    assert_eq!(claim(&store, "w").await, None);
+    assert_eq!(record(&**store, "d1", 1).await, Recorded::Duplicate);
+    assert_eq!(claim(&**store, "w").await, None);
     // A new id is not a duplicate.
-    assert_eq!(record(&store, "d2", 1).await, Recorded::Fresh);
+    assert_eq!(record(&**store, "d2", 1).await, Recorded::Fresh);
 }
 
-#[tokio::test]
-async fn deliveries_for_one_pr_coalesce_into_one_pending_job() {
-    let store = memory().await;
-    record(&store, "d1", 1).await;
-    record(&store, "d2", 1).await;
-    assert_eq!(stats(&store).await.pending, 1);
-    record(&store, "d3", 2).await;
-    assert_eq!(stats(&store).await.pending, 2, "another PR has its own job");
+async fn deliveries_for_one_pr_coalesce_into_one_pending_job(store: &TestStore) {
+    record(&**store, "d1", 1).await;
+    record(&**store, "d2", 1).await;
+    assert_eq!(stats(&**store).await.pending, 1);
+    record(&**store, "d3", 2).await;
+    assert_eq!(
+        stats(&**store).await.pending,
+        2,
+        "another PR has its own job"
+    );
     let linked = scalar_i64(
-        &store,
+        store,
         "SELECT COUNT(DISTINCT job_id) FROM delivery_jobs WHERE delivery_id IN ('d1', 'd2')",
     )
     .await;
     assert_eq!(linked, 1, "both deliveries point at the same job");
 
-    let first = claim(&store, "w").await.expect("first");
+    let first = claim(&**store, "w").await.expect("first");
     assert_eq!(first.kind, analyze(1));
-    let second = claim(&store, "w").await.expect("second");
+    let second = claim(&**store, "w").await.expect("second");
     assert_eq!(second.kind, analyze(2));
-    assert_eq!(claim(&store, "w").await, None);
+    assert_eq!(claim(&**store, "w").await, None);
 }
 
-#[tokio::test]
-async fn an_event_while_its_pr_runs_gives_exactly_one_more_run() {
-    let store = memory().await;
-    record(&store, "d1", 1).await;
-    let running = claim(&store, "w1").await.expect("job");
-    record(&store, "d2", 1).await;
-    record(&store, "d3", 1).await;
-    let counts = stats(&store).await;
+async fn an_event_while_its_pr_runs_gives_exactly_one_more_run(store: &TestStore) {
+    record(&**store, "d1", 1).await;
+    let running = claim(&**store, "w1").await.expect("job");
+    record(&**store, "d2", 1).await;
+    record(&**store, "d3", 1).await;
+    let counts = stats(&**store).await;
     assert_eq!((counts.pending, counts.running), (1, 1));
 
     // One run per PR at a time: the pending one waits for the running one.
-    assert_eq!(claim(&store, "w2").await, None);
+    assert_eq!(claim(&**store, "w2").await, None);
     // ... but other PRs are not held up.
-    record(&store, "d4", 2).await;
-    assert_eq!(claim(&store, "w2").await.expect("pr 2").kind, analyze(2));
+    record(&**store, "d4", 2).await;
+    assert_eq!(claim(&**store, "w2").await.expect("pr 2").kind, analyze(2));
 
     store.complete_job(&running).await.expect("complete");
-    let next = claim(&store, "w2").await.expect("the newer run");
+    let next = claim(&**store, "w2").await.expect("the newer run");
     assert_ne!(next.id, running.id);
     assert_eq!((next.kind, next.attempt), (analyze(1), 1));
 }
 
-#[tokio::test]
-async fn jobs_are_claimed_oldest_first_and_never_twice() {
-    let store = memory().await;
+async fn jobs_are_claimed_oldest_first_and_never_twice(store: &TestStore) {
     for number in [3, 1, 2] {
         store.enqueue(analyze(number)).await.expect("enqueue");
     }
-    let a = claim(&store, "w1").await.expect("a");
-    let b = claim(&store, "w2").await.expect("b");
-    let c = claim(&store, "w3").await.expect("c");
+    let a = claim(&**store, "w1").await.expect("a");
+    let b = claim(&**store, "w2").await.expect("b");
+    let c = claim(&**store, "w3").await.expect("c");
     assert_eq!(
         [a.kind.clone(), b.kind, c.kind],
         [analyze(3), analyze(1), analyze(2)]
     );
     assert_eq!(
-        claim(&store, "w4").await,
+        claim(&**store, "w4").await,
         None,
         "running jobs are not claimed again"
     );
     assert_eq!(a.attempt, 1);
     assert_ne!(a.lease, c.lease, "every claim has its own lease");
-    assert_eq!(stats(&store).await.running, 3);
+    assert_eq!(stats(&**store).await.running, 3);
 }
 
-#[tokio::test]
-async fn an_expired_lease_is_taken_over_and_the_old_worker_cannot_clobber_it() {
-    let store = memory().await;
-    record(&store, "d1", 1).await;
+async fn an_expired_lease_is_taken_over_and_the_old_worker_cannot_clobber_it(store: &TestStore) {
+    record(&**store, "d1", 1).await;
     let old = store
         .claim_job("w1", Duration::from_millis(300), None)
         .await
         .expect("claim")
         .expect("job");
-    assert_eq!(claim(&store, "w2").await, None, "the lease is live");
+    assert_eq!(claim(&**store, "w2").await, None, "the lease is live");
     tokio::time::sleep(Duration::from_millis(400)).await;
 
-    let new = claim(&store, "w2").await.expect("reclaimed after expiry");
+    let new = claim(&**store, "w2").await.expect("reclaimed after expiry");
     assert_eq!((new.id, new.attempt), (old.id, 2));
     assert_ne!(new.lease, old.lease);
 
@@ -206,27 +199,26 @@ async fn an_expired_lease_is_taken_over_and_the_old_worker_cannot_clobber_it() {
             .await
             .expect("extend")
     );
-    let counts = stats(&store).await;
+    let counts = stats(&**store).await;
     assert_eq!(
         (counts.running, counts.dead),
         (1, 0),
         "the old worker changed nothing"
     );
-    let error: Option<String> = sqlx::query_scalar("SELECT last_error FROM jobs WHERE id = ?1")
-        .bind(new.id)
-        .fetch_one(&store.readers)
-        .await
-        .expect("row");
-    assert_eq!(error.as_deref(), Some("lease of worker w1 expired"));
+    let error = store
+        .texts(&format!(
+            "SELECT last_error FROM jobs WHERE id = {}",
+            new.id
+        ))
+        .await;
+    assert_eq!(error, [Some("lease of worker w1 expired".to_owned())]);
 
     store.complete_job(&new).await.expect("complete");
-    assert_eq!(stats(&store).await, QueueStats::default());
+    assert_eq!(stats(&**store).await, QueueStats::default());
 }
 
-#[tokio::test]
-async fn an_extended_lease_is_not_taken_over() {
-    let store = memory().await;
-    record(&store, "d1", 1).await;
+async fn an_extended_lease_is_not_taken_over(store: &TestStore) {
+    record(&**store, "d1", 1).await;
     let job = store
         .claim_job("w1", Duration::from_millis(100), None)
         .await
@@ -240,14 +232,14 @@ async fn an_extended_lease_is_not_taken_over() {
             .expect("extend")
     );
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(claim(&store, "w2").await, None);
+    assert_eq!(claim(&**store, "w2").await, None);
 }
 
-#[tokio::test]
-async fn a_failed_job_is_retried_after_its_delay_then_dead_lettered_with_the_reason() {
-    let store = memory().await;
-    record(&store, "d1", 1).await;
-    let first = claim(&store, "w").await.expect("job");
+async fn a_failed_job_is_retried_after_its_delay_then_dead_lettered_with_the_reason(
+    store: &TestStore,
+) {
+    record(&**store, "d1", 1).await;
+    let first = claim(&**store, "w").await.expect("job");
     store
         .fail_job(
             &first,
@@ -256,19 +248,23 @@ async fn a_failed_job_is_retried_after_its_delay_then_dead_lettered_with_the_rea
         )
         .await
         .expect("fail");
-    assert_eq!(stats(&store).await.pending, 1);
-    assert_eq!(claim(&store, "w").await, None, "not before the backoff");
+    assert_eq!(stats(&**store).await.pending, 1);
+    assert_eq!(claim(&**store, "w").await, None, "not before the backoff");
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let second = claim(&store, "w").await.expect("retried");
+    let second = claim(&**store, "w").await.expect("retried");
     assert_eq!((second.id, second.attempt), (first.id, 2));
     store
         .fail_job(&second, "forge answered 404", None)
         .await
         .expect("bury");
-    assert_eq!(claim(&store, "w").await, None, "dead jobs are not claimed");
     assert_eq!(
-        stats(&store).await,
+        claim(&**store, "w").await,
+        None,
+        "dead jobs are not claimed"
+    );
+    assert_eq!(
+        stats(&**store).await,
         QueueStats {
             pending: 0,
             running: 0,
@@ -282,18 +278,16 @@ async fn a_failed_job_is_retried_after_its_delay_then_dead_lettered_with_the_rea
     assert_eq!(dead[0].reason, "forge answered 404");
 }
 
-#[tokio::test]
-async fn a_retry_coalesces_into_a_newer_pending_job_and_keeps_the_backoff() {
-    let store = memory().await;
-    record(&store, "d1", 1).await;
-    let running = claim(&store, "w").await.expect("job");
-    record(&store, "d2", 1).await;
+async fn a_retry_coalesces_into_a_newer_pending_job_and_keeps_the_backoff(store: &TestStore) {
+    record(&**store, "d1", 1).await;
+    let running = claim(&**store, "w").await.expect("job");
+    record(&**store, "d2", 1).await;
     store
         .fail_job(&running, "timeout", Some(Duration::from_millis(400)))
         .await
         .expect("fail");
     assert_eq!(
-        stats(&store).await,
+        stats(&**store).await,
         QueueStats {
             pending: 1,
             running: 0,
@@ -301,39 +295,35 @@ async fn a_retry_coalesces_into_a_newer_pending_job_and_keeps_the_backoff() {
         }
     );
     assert_eq!(
-        claim(&store, "w").await,
+        claim(&**store, "w").await,
         None,
         "the pending job waits out the backoff"
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let next = claim(&store, "w").await.expect("the newer job");
-    assert_took_over(&store, &running, &next).await;
+    let next = claim(&**store, "w").await.expect("the newer job");
+    assert_took_over(store, &running, &next).await;
 }
 
-#[tokio::test]
-async fn redelivering_a_dead_lettered_delivery_enqueues_it_again_once() {
-    let store = memory().await;
-    record(&store, "d1", 1).await;
-    let job = claim(&store, "w").await.expect("job");
+async fn redelivering_a_dead_lettered_delivery_enqueues_it_again_once(store: &TestStore) {
+    record(&**store, "d1", 1).await;
+    let job = claim(&**store, "w").await.expect("job");
     store.fail_job(&job, "bug", None).await.expect("bury");
 
-    assert_eq!(record(&store, "d1", 1).await, Recorded::Fresh);
-    let again = claim(&store, "w").await.expect("requeued");
+    assert_eq!(record(&**store, "d1", 1).await, Recorded::Fresh);
+    let again = claim(&**store, "w").await.expect("requeued");
     assert_ne!(again.id, job.id);
     assert_eq!((again.kind.clone(), again.attempt), (analyze(1), 1));
     store.complete_job(&again).await.expect("complete");
 
     assert_eq!(
-        record(&store, "d1", 1).await,
+        record(&**store, "d1", 1).await,
         Recorded::Duplicate,
         "it succeeded: no third run"
     );
-    assert_eq!(claim(&store, "w").await, None);
+    assert_eq!(claim(&**store, "w").await, None);
 }
 
-#[tokio::test]
-async fn a_delivery_without_jobs_is_stored_and_stays_a_duplicate() {
-    let store = memory().await;
+async fn a_delivery_without_jobs_is_stored_and_stays_a_duplicate(store: &TestStore) {
     let ping = NewDelivery {
         event: Event::Ping,
         ..delivery("p1", 0)
@@ -349,29 +339,27 @@ async fn a_delivery_without_jobs_is_stored_and_stays_a_duplicate() {
         store.record_delivery(ping, vec![]).await.expect("record"),
         Recorded::Duplicate
     );
-    assert_eq!(stats(&store).await, QueueStats::default());
-    let event: String = sqlx::query_scalar("SELECT event FROM deliveries WHERE id = 'p1'")
-        .fetch_one(&store.readers)
+    assert_eq!(stats(&**store).await, QueueStats::default());
+    let event = store
+        .texts("SELECT event FROM deliveries WHERE id = 'p1'")
         .await
-        .expect("row");
+        .remove(0)
+        .expect("event");
     assert_eq!(
         serde_json::from_str::<Event>(&event).expect("json"),
         Event::Ping
     );
 }
 
-#[tokio::test]
-async fn an_unreadable_job_kind_is_dead_lettered_not_claimed_forever() {
-    let store = memory().await;
-    sqlx::query(
-        "INSERT INTO jobs (kind, coalesce_key, state, run_at, created_at, updated_at) \
-         VALUES ('{\"kind\":\"from_the_future\"}', 'x', 'pending', 0, 0, 0)",
-    )
-    .execute(&store.readers)
-    .await
-    .expect("insert");
+async fn an_unreadable_job_kind_is_dead_lettered_not_claimed_forever(store: &TestStore) {
+    store
+        .execute(
+            "INSERT INTO jobs (kind, coalesce_key, state, run_at, created_at, updated_at) \
+             VALUES ('{\"kind\":\"from_the_future\"}', 'x', 'pending', 0, 0, 0)",
+        )
+        .await;
     store.enqueue(analyze(1)).await.expect("enqueue");
-    let job = claim(&store, "w").await.expect("the readable job");
+    let job = claim(&**store, "w").await.expect("the readable job");
     assert_eq!(job.kind, analyze(1));
     let dead = store.dead_jobs(10).await.expect("dead");
     assert_eq!(dead.len(), 1);
@@ -383,9 +371,7 @@ async fn an_unreadable_job_kind_is_dead_lettered_not_claimed_forever() {
     );
 }
 
-#[tokio::test]
-async fn pr_state_defaults_round_trips_and_is_per_pr() {
-    let store = memory().await;
+async fn pr_state_defaults_round_trips_and_is_per_pr(store: &TestStore) {
     assert_eq!(
         store.pr_state(&pr(1)).await.expect("get"),
         PrState::default()
@@ -488,7 +474,7 @@ async fn a_thousand_concurrent_deliveries_are_all_stored() {
     }
     assert_eq!((fresh, duplicate), (1000, 100));
     assert_eq!(
-        scalar_i64(&store, "SELECT COUNT(*) FROM deliveries").await,
+        sqlite_i64(&store, "SELECT COUNT(*) FROM deliveries").await,
         1000
     );
     let event: String = sqlx::query_scalar("SELECT event FROM deliveries WHERE id = 'd437'")
@@ -500,24 +486,22 @@ async fn a_thousand_concurrent_deliveries_are_all_stored() {
         delivery("d437", 37).event
     );
     assert_eq!(
-        scalar_i64(&store, "SELECT COUNT(*) FROM delivery_jobs").await,
+        sqlite_i64(&store, "SELECT COUNT(*) FROM delivery_jobs").await,
         1000
     );
-    assert_eq!(stats(&store).await.pending, 100, "coalesced per PR");
+    assert_eq!(stats(&*store).await.pending, 100, "coalesced per PR");
 }
 
-#[tokio::test]
-async fn ping_answers_and_stats_count_by_state() {
-    let store = memory().await;
+async fn ping_answers_and_stats_count_by_state(store: &TestStore) {
     store.ping().await.expect("ping");
     for number in 1..=3 {
         store.enqueue(analyze(number)).await.expect("enqueue");
     }
-    let job = claim(&store, "w").await.expect("job");
+    let job = claim(&**store, "w").await.expect("job");
     store.fail_job(&job, "no", None).await.expect("bury");
-    claim(&store, "w").await.expect("job");
+    claim(&**store, "w").await.expect("job");
     assert_eq!(
-        stats(&store).await,
+        stats(&**store).await,
         QueueStats {
             pending: 1,
             running: 1,
@@ -526,15 +510,13 @@ async fn ping_answers_and_stats_count_by_state() {
     );
 }
 
-#[tokio::test]
-async fn prune_forgets_finished_work_but_never_pending_or_running_work() {
-    let store = memory().await;
-    record(&store, "done", 1).await;
-    let job = claim(&store, "w").await.expect("job");
+async fn prune_forgets_finished_work_but_never_pending_or_running_work(store: &TestStore) {
+    record(&**store, "done", 1).await;
+    let job = claim(&**store, "w").await.expect("job");
     store.complete_job(&job).await.expect("complete");
-    record(&store, "running", 2).await;
-    claim(&store, "w").await.expect("job");
-    record(&store, "pending", 3).await;
+    record(&**store, "running", 2).await;
+    claim(&**store, "w").await.expect("job");
+    record(&**store, "pending", 3).await;
     tokio::time::sleep(Duration::from_millis(5)).await;
 
     assert_eq!(
@@ -555,13 +537,15 @@ async fn prune_forgets_finished_work_but_never_pending_or_running_work() {
             ci: 0,
         }
     );
-    let kept: Vec<String> = sqlx::query_scalar("SELECT id FROM deliveries ORDER BY id")
-        .fetch_all(&store.readers)
+    let kept: Vec<String> = store
+        .texts("SELECT id FROM deliveries ORDER BY id")
         .await
-        .expect("ids");
+        .into_iter()
+        .flatten()
+        .collect();
     assert_eq!(kept, ["pending", "running"]);
     assert_eq!(
-        stats(&store).await,
+        stats(&**store).await,
         QueueStats {
             pending: 1,
             running: 1,
@@ -569,7 +553,7 @@ async fn prune_forgets_finished_work_but_never_pending_or_running_work() {
         }
     );
     assert_eq!(
-        record(&store, "done", 1).await,
+        record(&**store, "done", 1).await,
         Recorded::Fresh,
         "a forgotten delivery is new again"
     );
@@ -713,9 +697,7 @@ async fn the_database_and_its_wal_are_readable_by_their_owner_only() {
     store.close().await;
 }
 
-#[tokio::test]
-async fn a_body_replayed_under_a_new_delivery_id_is_a_duplicate_of_the_first() {
-    let store = memory().await;
+async fn a_body_replayed_under_a_new_delivery_id_is_a_duplicate_of_the_first(store: &TestStore) {
     let first = delivery("d1", 7);
     let job = JobKind::AnalyzePr { pr: pr(7) };
     assert_eq!(
@@ -751,9 +733,7 @@ async fn a_body_replayed_under_a_new_delivery_id_is_a_duplicate_of_the_first() {
     );
 }
 
-#[tokio::test]
-async fn a_ci_preview_is_stored_once_per_token_and_replaced_by_a_resubmission() {
-    let store = memory().await;
+async fn a_ci_preview_is_stored_once_per_token_and_replaced_by_a_resubmission(store: &TestStore) {
     let repo_key = pr(1).repo_ref().key();
     let preview = |body: &str, source: &str| crate::store::CiPreview {
         repo_key: repo_key.clone(),
@@ -777,7 +757,7 @@ async fn a_ci_preview_is_stored_once_per_token_and_replaced_by_a_resubmission() 
         crate::store::CiSubmitted::Stored
     );
     assert_eq!(
-        stats(&store).await.pending,
+        stats(&**store).await.pending,
         1,
         "its pull request is analyzed"
     );
@@ -828,3 +808,22 @@ async fn a_ci_preview_is_stored_once_per_token_and_replaced_by_a_resubmission() 
             .is_none()
     );
 }
+
+crate::store::testing::on_both_backends!(
+    a_duplicate_delivery_changes_nothing,
+    deliveries_for_one_pr_coalesce_into_one_pending_job,
+    an_event_while_its_pr_runs_gives_exactly_one_more_run,
+    jobs_are_claimed_oldest_first_and_never_twice,
+    an_expired_lease_is_taken_over_and_the_old_worker_cannot_clobber_it,
+    an_extended_lease_is_not_taken_over,
+    a_failed_job_is_retried_after_its_delay_then_dead_lettered_with_the_reason,
+    a_retry_coalesces_into_a_newer_pending_job_and_keeps_the_backoff,
+    redelivering_a_dead_lettered_delivery_enqueues_it_again_once,
+    a_delivery_without_jobs_is_stored_and_stays_a_duplicate,
+    an_unreadable_job_kind_is_dead_lettered_not_claimed_forever,
+    pr_state_defaults_round_trips_and_is_per_pr,
+    ping_answers_and_stats_count_by_state,
+    prune_forgets_finished_work_but_never_pending_or_running_work,
+    a_body_replayed_under_a_new_delivery_id_is_a_duplicate_of_the_first,
+    a_ci_preview_is_stored_once_per_token_and_replaced_by_a_resubmission,
+);
