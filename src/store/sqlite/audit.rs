@@ -179,7 +179,6 @@ pub(super) async fn whole_chain(readers: &SqlitePool) -> StoreResult<AuditChain>
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::super::SqliteStore;
     use crate::audit::{
@@ -187,6 +186,7 @@ mod tests {
     };
     use crate::event::{ForgeKind, Login, PrNumber, PrRef, RepoName, Sha};
     use crate::store::Store;
+    use crate::store::testing::TestStore;
 
     fn entry(n: u64, repo: &str) -> AuditEntry {
         let pr = PrRef {
@@ -206,6 +206,42 @@ mod tests {
             },
         )
         .at(Sha(format!("{n:0>40}")))
+    }
+
+    /// Appends `n` records, alternating between two repositories.
+    async fn fill(store: &dyn Store, n: u64) {
+        for i in 1..=n {
+            let repo = if i % 2 == 0 { "acme/infra" } else { "acme/web" };
+            store.append_audit(entry(i, repo)).await.expect("append");
+        }
+    }
+
+    /// Runs every future at once on this task (the appends race for the chain's head) and
+    /// returns their outputs in order.
+    async fn futures_join_all<F: std::future::Future>(
+        futures: impl Iterator<Item = F>,
+    ) -> Vec<F::Output> {
+        use std::task::Poll;
+        let mut futures: Vec<_> = futures.map(Box::pin).collect();
+        let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+        std::future::poll_fn(|cx| {
+            let mut waiting = false;
+            for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+                if output.is_none() {
+                    match future.as_mut().poll(cx) {
+                        Poll::Ready(value) => *output = Some(value),
+                        Poll::Pending => waiting = true,
+                    }
+                }
+            }
+            if waiting {
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        })
+        .await;
+        outputs.into_iter().flatten().collect()
     }
 
     async fn store_with(n: u64) -> SqliteStore {
@@ -245,19 +281,13 @@ mod tests {
         (tampered.position, tampered.id, tampered.what)
     }
 
-    #[tokio::test]
-    async fn concurrent_appends_make_one_unbroken_chain() {
-        let store = Arc::new(store_with(0).await);
-        let tasks: Vec<_> = (1..=200)
-            .map(|i| {
-                let store = Arc::clone(&store);
-                tokio::spawn(async move { store.append_audit(entry(i, "acme/infra")).await })
-            })
+    async fn concurrent_appends_make_one_unbroken_chain(store: &TestStore) {
+        let appends = (1..=200).map(|i| store.append_audit(entry(i, "acme/infra")));
+        let mut seqs: Vec<i64> = futures_join_all(appends)
+            .await
+            .into_iter()
+            .map(|appended| appended.expect("append").seq)
             .collect();
-        let mut seqs = Vec::new();
-        for task in tasks {
-            seqs.push(task.await.expect("task").expect("append").seq);
-        }
         seqs.sort_unstable();
         assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
         let chain = store.audit_chain().await.expect("chain");
@@ -300,9 +330,8 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn filters_select_by_repo_and_time() {
-        let store = store_with(6).await;
+    async fn filters_select_by_repo_and_time(store: &TestStore) {
+        fill(&**store, 6).await;
         let infra = AuditFilter {
             repo: Some(RepoName::from("ACME/Infra")),
             since: None,
@@ -462,9 +491,7 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn actors_and_events_round_trip() {
-        let store = store_with(0).await;
+    async fn actors_and_events_round_trip(store: &TestStore) {
         let pr = PrRef {
             forge: ForgeKind::GitLab,
             installation: None,
@@ -493,4 +520,10 @@ mod tests {
             .expect("read");
         assert_eq!(stored, vec![record]);
     }
+
+    crate::store::testing::on_both_backends!(
+        concurrent_appends_make_one_unbroken_chain,
+        filters_select_by_repo_and_time,
+        actors_and_events_round_trip,
+    );
 }

@@ -241,6 +241,7 @@ mod tests {
     };
     use crate::event::{ForgeKind, Login, PrNumber, PrRef, RepoName, UserId};
     use crate::store::sqlite::SqliteStore;
+    use crate::store::testing::TestStore;
     use crate::store::{CommandVote, CommandVoteKind, REVIEW_HOOK, Store};
 
     fn pr(number: u64) -> PrRef {
@@ -306,9 +307,7 @@ mod tests {
             .unwrap_or_else(|e| panic!("{statement}: {e}"));
     }
 
-    #[tokio::test]
-    async fn votes_are_kept_per_pr_once_per_source_in_order() {
-        let store = open(test_keys()).await;
+    async fn votes_are_kept_per_pr_once_per_source_in_order(store: &TestStore) {
         let approve = vote("comment:1:0", CommandVoteKind::Approve, 10);
         let withdraw = vote("comment:2:0", CommandVoteKind::Withdraw, 20);
         let hooked = hook("d-1", 15);
@@ -357,9 +356,7 @@ mod tests {
         assert_eq!(store.votes(&pr(8)).await.unwrap_or_default(), vec![approve]);
     }
 
-    #[tokio::test]
-    async fn a_vote_written_or_altered_by_hand_counts_for_nothing() {
-        let store = open(test_keys()).await;
+    async fn a_vote_written_or_altered_by_hand_counts_for_nothing(store: &TestStore) {
         let approve = vote("comment:1:0", CommandVoteKind::Approve, 10);
         let hooked = hook("d-1", 15);
         let _ = store
@@ -368,26 +365,26 @@ mod tests {
         let _ = store.add_vote(&pr(7), &hooked, None).await;
         assert_eq!(store.votes(&pr(7)).await.unwrap_or_default().len(), 2);
         // A new row, by hand: no record, no MAC.
-        sql(
-            &store,
-            "INSERT INTO votes (pr_key, source, login, kind, head, at) \
+        store
+            .execute(
+                "INSERT INTO votes (pr_key, source, login, kind, head, at) \
              VALUES ('github:acme/infra#7', 'comment:9:0', 'mallory', 'override', 'h1', 30)",
-        )
-        .await;
+            )
+            .await;
         // Another one naming the approval's record, and a hook row with the first one's MAC.
-        sql(
-            &store,
-            "INSERT INTO votes (pr_key, source, login, kind, head, at, audit_seq) \
+        store
+            .execute(
+                "INSERT INTO votes (pr_key, source, login, kind, head, at, audit_seq) \
              VALUES ('github:acme/infra#7', 'comment:9:1', 'alice', 'approve', 'h2', 31, 1)",
-        )
-        .await;
-        sql(
-            &store,
-            "INSERT INTO votes (pr_key, source, login, kind, head, at, key_id, mac) \
+            )
+            .await;
+        store
+            .execute(
+                "INSERT INTO votes (pr_key, source, login, kind, head, at, key_id, mac) \
              SELECT pr_key, 'review-hook:d-2', login, kind, 'h2', at, key_id, mac FROM votes \
              WHERE source = 'review-hook:d-1'",
-        )
-        .await;
+            )
+            .await;
         assert_eq!(
             store.votes(&pr(7)).await.unwrap_or_default(),
             vec![approve.clone(), hooked.clone()],
@@ -395,17 +392,19 @@ mod tests {
         );
         // The genuine rows, altered (moved to another head): the hook row's MAC no longer
         // matches; the command vote counts as its record says, whatever its row says now.
-        sql(
-            &store,
-            "UPDATE votes SET head = 'h2' WHERE source IN ('comment:1:0', 'review-hook:d-1')",
-        )
-        .await;
+        store
+            .execute(
+                "UPDATE votes SET head = 'h2' WHERE source IN ('comment:1:0', 'review-hook:d-1')",
+            )
+            .await;
         assert_eq!(
             store.votes(&pr(7)).await.unwrap_or_default(),
             vec![approve.clone()]
         );
         // Nor does deleting its row take it away.
-        sql(&store, "DELETE FROM votes WHERE source = 'comment:1:0'").await;
+        store
+            .execute("DELETE FROM votes WHERE source = 'comment:1:0'")
+            .await;
         assert_eq!(store.votes(&pr(7)).await.unwrap_or_default(), vec![approve]);
     }
 
@@ -473,9 +472,7 @@ mod tests {
         )
     }
 
-    #[tokio::test]
-    async fn once_only_audit_entries_are_appended_once_per_key() {
-        let store = open(test_keys()).await;
+    async fn once_only_audit_entries_are_appended_once_per_key(store: &TestStore) {
         for (key, expected) in [
             ("refusal:a:1:0", true),
             ("refusal:a:1:0", false),
@@ -494,11 +491,7 @@ mod tests {
         assert_eq!(audited.len(), 2);
     }
 
-    #[tokio::test]
-    async fn fingerprints_are_kept_per_head_and_replaced() {
-        let store = SqliteStore::open("sqlite::memory:", crate::audit::key::test_keys())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+    async fn fingerprints_are_kept_per_head_and_replaced(store: &TestStore) {
         for (head, fp) in [("h1", "a"), ("h2", "b"), ("h2", "c")] {
             store
                 .put_fingerprint(&pr(7), head, fp)
@@ -516,4 +509,11 @@ mod tests {
                 .is_empty()
         );
     }
+
+    crate::store::testing::on_both_backends!(
+        votes_are_kept_per_pr_once_per_source_in_order,
+        a_vote_written_or_altered_by_hand_counts_for_nothing,
+        once_only_audit_entries_are_appended_once_per_key,
+        fingerprints_are_kept_per_head_and_replaced,
+    );
 }
