@@ -28,6 +28,8 @@ crate::both_forges!(
     a_replica_killed_while_its_preview_runs_is_taken_over_by_another,
     approvals_on_two_replicas_at_once_both_count,
     a_rolling_restart_under_load_loses_and_repeats_no_delivery,
+    an_approval_on_a_replica_that_did_not_preview_the_head_does_not_preview_it_again,
+    a_rerun_on_one_replica_replaces_the_preview_another_replica_kept,
 );
 
 const ANALYZING: (&str, &str) = ("pending", "analyzing the IAM change");
@@ -80,6 +82,34 @@ impl<F: Forge> Replicas<F> {
         pool.close().await;
         drop(c);
         db.drop().await;
+    }
+
+    /// Starts replica `name` (again, when it ran before: it finds its own data dir) as the
+    /// last of the replicas.
+    async fn add(&mut self, name: &str) {
+        let proc = self.c.start_replica(name).await;
+        self.procs.push(proc);
+    }
+
+    /// Stops replica `r` with SIGTERM (the later ones move down by one).
+    async fn stop(&mut self, r: usize) {
+        self.procs
+            .remove(r)
+            .terminate(Duration::from_secs(20))
+            .await;
+    }
+
+    /// Waits until the newest status on `head` is `(state, text)`.
+    async fn wait_status(&self, head: &str, state: &str, text: &str) {
+        let shown = || {
+            self.c
+                .forge
+                .statuses(head)
+                .last()
+                .is_some_and(|(s, t)| s == state && t == text)
+        };
+        let what = format!("the status {state}: {text}");
+        self.c.wait(&what, Duration::from_secs(20), shown).await;
     }
 
     /// POSTs `delivery` as `id` to replica `r`; returns the HTTP status.
@@ -404,6 +434,9 @@ async fn approvals_on_two_replicas_at_once_both_count<F: Forge>() {
         assert_eq!(approvers, expected, "#{n}");
         assert_eq!(analyses(&audit, n, head), 1, "#{n}");
     }
+    // Whether the status went back to "analyzing" (and the preview ran again) depends on which
+    // replica recomputed the gate: see
+    // an_approval_on_a_replica_that_did_not_preview_the_head_does_not_preview_it_again.
     let chain = s.c.verified_chain().await;
     assert_eq!(chain.records.len(), audit.len());
     s.finish().await;
@@ -501,5 +534,102 @@ async fn a_rolling_restart_under_load_loses_and_repeats_no_delivery<F: Forge>() 
         "{jobs:#?}"
     );
     s.c.verified_chain().await;
+    s.finish().await;
+}
+
+/// Previews are cached in each replica's own data dir: a PR event that reaches a replica which
+/// did not run the head's preview must still recompute the gate from the preview already run,
+/// as one replica does (`store::previews`: "events that do not change the code ... recompute the
+/// gate in milliseconds instead of previewing again"). One replica at a time runs here, so that
+/// which one works on the PR is certain.
+async fn an_approval_on_a_replica_that_did_not_preview_the_head_does_not_preview_it_again<
+    F: Forge,
+>() {
+    let Some(mut s) = Replicas::<F>::start(1).await else {
+        return;
+    };
+    s.c.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
+    let head = s.c.pr(61);
+    let id = s.c.delivery_id();
+    assert_eq!(s.deliver(0, &id, &s.opened(61)).await, 202);
+    s.wait_status(&head, "pending", NEEDS_SECURITY).await;
+    assert_eq!(s.c.pulumi.invocations().len(), 1);
+
+    // r0 goes away (a rolling restart, a scale-down); r1 gets the approval.
+    s.add("r1").await;
+    s.stop(0).await;
+    let (_, approval) = s.c.forge.approved(61, "sec1");
+    let id = s.c.delivery_id();
+    assert_eq!(s.deliver(0, &id, &approval).await, 202);
+    s.wait_status(&head, "success", APPROVED).await;
+
+    assert_eq!(
+        s.c.forge.statuses(&head),
+        shown_statuses::<F>(&[
+            ANALYZING,
+            ("pending", NEEDS_SECURITY),
+            ("success", APPROVED)
+        ]),
+        "an approval recomputes the gate: the status does not go back to analyzing"
+    );
+    assert_eq!(
+        s.c.pulumi.invocations().len(),
+        1,
+        "the PR's code is not run again for an approval"
+    );
+    s.finish().await;
+}
+
+/// `/iamgate rerun` forgets the head's cached preview and previews again, on the replica that
+/// runs the command; a replica that kept the earlier (failed) preview must not bring it back.
+async fn a_rerun_on_one_replica_replaces_the_preview_another_replica_kept<F: Forge>() {
+    let Some(mut s) = Replicas::<F>::start(1).await else {
+        return;
+    };
+    // r0 previews the head and the preview fails (e.g. the cloud's API was down): cached there.
+    s.c.pulumi
+        .fail(STACK, 255, "error: the provider's API timed out\n", "");
+    let head = s.c.pr(62);
+    let id = s.c.delivery_id();
+    assert_eq!(s.deliver(0, &id, &s.opened(62)).await, 202);
+    let failed = "analysis failed for prod: see the iamgate comment";
+    s.wait_status(&head, "failure", failed).await;
+
+    // The API is back; the author asks for a rerun, which r1 runs: the gate waits for security.
+    s.c.pulumi.replay(STACK, fixture(ADMIN_ATTACH));
+    s.add("r1").await;
+    s.stop(0).await;
+    let rerun = s.c.forge.add_person_comment(62, "dev", "/iamgate rerun");
+    let delivery =
+        s.c.forge
+            .comment_created(62, rerun, "dev", "/iamgate rerun");
+    let id = s.c.delivery_id();
+    assert_eq!(s.deliver(0, &id, &delivery).await, 202);
+    s.wait_status(&head, "pending", NEEDS_SECURITY).await;
+
+    // r0 comes back with its own files; r1 goes. Security approves what the rerun showed.
+    s.add("r0").await;
+    s.stop(0).await;
+    let (_, approval) = s.c.forge.approved(62, "sec1");
+    let id = s.c.delivery_id();
+    assert_eq!(s.deliver(0, &id, &approval).await, 202);
+    let decided = || {
+        s.c.forge
+            .statuses(&head)
+            .last()
+            .is_some_and(|(_, text)| text != NEEDS_SECURITY)
+    };
+    s.c.wait(
+        "the approval to be decided",
+        Duration::from_secs(20),
+        decided,
+    )
+    .await;
+    assert_eq!(
+        s.c.forge.statuses(&head).last().unwrap(),
+        &("success".to_owned(), APPROVED.to_owned()),
+        "the approval counts on the rerun's preview, not on the failed one r0 kept: {:#?}",
+        s.c.forge.statuses(&head)
+    );
     s.finish().await;
 }
