@@ -64,6 +64,8 @@ pub(crate) struct Crash<F> {
     postgres: Option<String>,
     /// The log of every process started, oldest first.
     logs: Vec<PathBuf>,
+    /// `[worker] lease_secs`: how soon a killed process's job is taken over.
+    lease_secs: u64,
 }
 
 /// A running `iamgate serve`; SIGKILLed when dropped.
@@ -138,6 +140,7 @@ impl<F: Forge> Crash<F> {
             deliveries: 0,
             postgres: None,
             logs: Vec::new(),
+            lease_secs: 2,
         }
     }
 
@@ -145,6 +148,12 @@ impl<F: Forge> Crash<F> {
     /// (`IAMGATE_STORE__URL`).
     pub(crate) fn on_postgres(mut self, url: &str) -> Crash<F> {
         self.postgres = Some(url.to_owned());
+        self
+    }
+
+    /// Processes started from now on hold job leases for `secs` (2 unless set).
+    pub(crate) fn with_lease_secs(mut self, secs: u64) -> Crash<F> {
+        self.lease_secs = secs;
         self
     }
 
@@ -168,7 +177,7 @@ impl<F: Forge> Crash<F> {
             .unwrap()
             .port();
         let options = Options {
-            lease_secs: 2,
+            lease_secs: self.lease_secs,
             ..Options::default()
         };
         let toml = self.forge.config_toml(

@@ -61,10 +61,19 @@ struct Replicas<F> {
 }
 
 impl<F: Forge> Replicas<F> {
-    /// `None` when no PostgreSQL server is configured for tests.
+    /// `None` when no PostgreSQL server is configured for tests. Leases last 10 s (a busy
+    /// machine does not make a live replica's job look abandoned).
     async fn start(n: usize) -> Option<Replicas<F>> {
+        Self::start_with_lease(n, 10).await
+    }
+
+    /// [`Replicas::start`] with leases of `lease_secs`.
+    async fn start_with_lease(n: usize, lease_secs: u64) -> Option<Replicas<F>> {
         let db = ScratchDatabase::create().await?;
-        let mut c = Crash::<F>::new().await.on_postgres(&db.url);
+        let mut c = Crash::<F>::new()
+            .await
+            .on_postgres(&db.url)
+            .with_lease_secs(lease_secs);
         let mut procs = Vec::new();
         for r in 0..n {
             procs.push(c.start_replica(&format!("r{r}")).await);
@@ -275,7 +284,7 @@ async fn the_same_delivery_at_two_replicas_at_once_is_acted_on_once<F: Forge>() 
 }
 
 async fn a_replica_killed_while_its_preview_runs_is_taken_over_by_another<F: Forge>() {
-    let Some(mut s) = Replicas::<F>::start(3).await else {
+    let Some(mut s) = Replicas::<F>::start_with_lease(3, 2).await else {
         return;
     };
     s.c.pulumi.block(STACK, fixture(ADMIN_ATTACH));
