@@ -55,9 +55,27 @@ type Headers = Vec<(&'static str, String)>;
 /// `n` replicas (`r0`, `r1`, ...) on a fresh database, and a pool to read it.
 struct Replicas<F> {
     c: Crash<F>,
-    db: ScratchDatabase,
+    db: Option<ScratchDatabase>,
     pool: PgPool,
     procs: Vec<Proc>,
+}
+
+/// However a test ends (a failed assertion too), its replicas are SIGKILLed and its database
+/// is dropped.
+impl<F> Drop for Replicas<F> {
+    fn drop(&mut self) {
+        self.procs.clear();
+        if let Some(db) = self.db.take() {
+            // Dropping it is async and this runs on the test's runtime: a thread of its own.
+            let _ = std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map(|runtime| runtime.block_on(db.drop()))
+            })
+            .join();
+        }
+    }
 }
 
 impl<F: Forge> Replicas<F> {
@@ -79,18 +97,12 @@ impl<F: Forge> Replicas<F> {
             procs.push(c.start_replica(&format!("r{r}")).await);
         }
         let pool = PgPool::connect(&db.url).await.unwrap();
-        Some(Replicas { c, db, pool, procs })
-    }
-
-    /// Stops every replica and drops the database.
-    async fn finish(self) {
-        let Replicas { c, db, pool, procs } = self;
-        for proc in procs {
-            proc.kill9();
-        }
-        pool.close().await;
-        drop(c);
-        db.drop().await;
+        Some(Replicas {
+            c,
+            db: Some(db),
+            pool,
+            procs,
+        })
     }
 
     /// Starts replica `name` (again, when it ran before: it finds its own data dir) as the
@@ -253,7 +265,6 @@ async fn deliveries_spread_over_three_replicas_are_each_acted_on_once<F: Forge>(
     eprintln!("jobs ran on {} replicas: {workers:?}", workers.len());
 
     s.c.verified_chain().await;
-    s.finish().await;
 }
 
 async fn the_same_delivery_at_two_replicas_at_once_is_acted_on_once<F: Forge>() {
@@ -280,7 +291,6 @@ async fn the_same_delivery_at_two_replicas_at_once_is_acted_on_once<F: Forge>() 
     let jobs = s.jobs().await;
     assert_eq!(jobs.len(), numbers.len(), "one job per delivery: {jobs:#?}");
     s.c.verified_chain().await;
-    s.finish().await;
 }
 
 async fn a_replica_killed_while_its_preview_runs_is_taken_over_by_another<F: Forge>() {
@@ -288,7 +298,8 @@ async fn a_replica_killed_while_its_preview_runs_is_taken_over_by_another<F: For
         return;
     };
     s.c.pulumi.block(STACK, fixture(ADMIN_ATTACH));
-    let release = Release(s.c.pulumi.clone());
+    // Dropped before `s`, while the fake pulumi's directory is still there.
+    let _release = Release(s.c.pulumi.clone());
     let head = s.c.pr(31);
     let id = s.c.delivery_id();
     assert_eq!(s.deliver(0, &id, &s.opened(31)).await, 202);
@@ -349,8 +360,6 @@ async fn a_replica_killed_while_its_preview_runs_is_taken_over_by_another<F: For
         "{jobs:#?}"
     );
     s.c.verified_chain().await;
-    drop(release);
-    s.finish().await;
 }
 
 async fn approvals_on_two_replicas_at_once_both_count<F: Forge>() {
@@ -448,7 +457,6 @@ async fn approvals_on_two_replicas_at_once_both_count<F: Forge>() {
     // an_approval_on_a_replica_that_did_not_preview_the_head_does_not_preview_it_again.
     let chain = s.c.verified_chain().await;
     assert_eq!(chain.records.len(), audit.len());
-    s.finish().await;
 }
 
 async fn a_rolling_restart_under_load_loses_and_repeats_no_delivery<F: Forge>() {
@@ -543,7 +551,6 @@ async fn a_rolling_restart_under_load_loses_and_repeats_no_delivery<F: Forge>() 
         "{jobs:#?}"
     );
     s.c.verified_chain().await;
-    s.finish().await;
 }
 
 /// Previews are cached in each replica's own data dir: a PR event that reaches a replica which
@@ -586,7 +593,6 @@ async fn an_approval_on_a_replica_that_did_not_preview_the_head_does_not_preview
         1,
         "the PR's code is not run again for an approval"
     );
-    s.finish().await;
 }
 
 /// `/iamgate rerun` forgets the head's cached preview and previews again, on the replica that
@@ -640,5 +646,4 @@ async fn a_rerun_on_one_replica_replaces_the_preview_another_replica_kept<F: For
         "the approval counts on the rerun's preview, not on the failed one r0 kept: {:#?}",
         s.c.forge.statuses(&head)
     );
-    s.finish().await;
 }
