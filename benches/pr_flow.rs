@@ -10,10 +10,17 @@
 //! preview posted to `POST /api/v1/previews` with an ID token of a fake OIDC issuer (its keys
 //! fetched once), checked against the fake GitHub, stored, analyzed, comment and status posted.
 //!
+//!
+//! With `IAMGATE_BENCH_POSTGRES=1` the store is PostgreSQL instead of SQLite: a scratch database
+//! on the server `IAMGATE_TEST_DATABASE_URL` names (see `iamgate::store::postgres::
+//! ScratchDatabase`), dropped at the end.
+//!
 //! ```sh
 //! cargo bench --bench pr_flow                         # 200 iterations; IAMGATE_BENCH_ITERS=N
 //! IAMGATE_BENCH_SANDBOX=1 cargo bench --bench pr_flow  # the preview in the bubblewrap sandbox
 //! IAMGATE_BENCH_CI=1 cargo bench --bench pr_flow       # submission → comment and status
+//! IAMGATE_BENCH_POSTGRES=1 IAMGATE_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
+//!     cargo bench --bench pr_flow                     # on PostgreSQL
 //! ```
 #![allow(
     clippy::unwrap_used,
@@ -50,6 +57,7 @@ use fakes::fake_github::{FakeGitHub, PrSpec};
 use iamgate::app::Service;
 use iamgate::config::{Secret, ServerConfig};
 use iamgate::server::router;
+use iamgate::store::postgres::ScratchDatabase;
 use iamgate::webhook::verify::github_signature_for;
 use tower::ServiceExt;
 
@@ -94,13 +102,23 @@ async fn run(iterations: usize) {
         github.file(REPO, BASE, ".iamgate.yml", config);
     }
     let preview = std::fs::read(format!("{root}/examples/risky-preview.json")).unwrap();
+    let postgres = if std::env::var_os("IAMGATE_BENCH_POSTGRES").is_some_and(|v| v == "1") {
+        let db = ScratchDatabase::create().await;
+        Some(db.expect("IAMGATE_BENCH_POSTGRES=1 needs IAMGATE_TEST_DATABASE_URL"))
+    } else {
+        None
+    };
+    let store_url = match &postgres {
+        Some(db) => db.url.clone(),
+        None => format!("sqlite://{}", work.path().join("iamgate.db").display()),
+    };
     let config = ServerConfig::parse(
         &format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\n[store]\nurl = \"sqlite://{}\"\n\
+            "[server]\nlisten = \"127.0.0.1:0\"\n[store]\nurl = \"{store_url}\"\ndata_dir = \"{}\"\n\
              [github]\napp_id = {}\nprivate_key_path = \"{root}/tests/fixtures/keys/test-app.private-key.pem\"\n\
              webhook_secret = \"{SECRET}\"\napi_url = \"{}\"\n[pulumi]\ncommand = \"{}\"\nsandbox = {sandbox}\n\
              [audit]\nkey_file = \"{}\"\n[ci]\ngithub_issuer = \"{}\"\n",
-            work.path().join("iamgate.db").display(),
+            work.path().display(),
             github.app_id(),
             github.url(),
             pulumi.display(),
@@ -199,8 +217,13 @@ async fn run(iterations: usize) {
     } else {
         "event → comment updated + status posted"
     };
+    let store = if postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     println!(
-        "pr_flow: {} runs ({what}): p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms, mean {:.1} ms",
+        "pr_flow: {} runs ({what}, {store}): p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms, mean {:.1} ms",
         samples.len(),
         ms(pct(0.5)),
         ms(pct(0.9)),
@@ -208,4 +231,9 @@ async fn run(iterations: usize) {
         ms(*samples.last().unwrap()),
         ms(mean),
     );
+    drop(app);
+    drop(service);
+    if let Some(db) = postgres {
+        db.drop().await;
+    }
 }

@@ -19,6 +19,7 @@ mod install;
 mod limits;
 mod oidc;
 mod queue;
+mod replicas;
 mod repositories;
 mod sandbox;
 mod scenarios;

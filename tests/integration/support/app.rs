@@ -746,25 +746,7 @@ impl<F: Forge> TestApp<F> {
     /// The statuses the forge shows for this sequence of decisions: the same on GitHub; on
     /// GitLab a run of one state keeps its first text.
     pub fn shown(&self, decided: &[(&str, &str)]) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = Vec::new();
-        for (state, description) in decided {
-            if F::KEEPS_SAME_STATE_TEXT
-                && let Some((last_state, last_text)) = out.last()
-                && last_state == state
-            {
-                // GitLab refuses a status into the state it is in. A new pending text is shown
-                // by ending the old status as `canceled` (with its own text) and starting a new
-                // pending one; other states keep their first text.
-                if *state == "pending" && last_text != description {
-                    let ended = last_text.clone();
-                    out.push(("canceled".to_owned(), ended));
-                    out.push(((*state).to_owned(), (*description).to_owned()));
-                }
-                continue;
-            }
-            out.push(((*state).to_owned(), (*description).to_owned()));
-        }
-        out
+        shown_statuses::<F>(decided)
     }
 
     /// Asserts the gate on `sha` is `state` with `description`: the newest status says so; on a
@@ -841,6 +823,29 @@ impl<F> std::ops::Deref for TestApp<F> {
     fn deref(&self) -> &F {
         &self.fake
     }
+}
+
+/// The statuses forge `F` shows for this sequence of decisions (see [`TestApp::shown`]).
+pub fn shown_statuses<F: Forge>(decided: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (state, description) in decided {
+        if F::KEEPS_SAME_STATE_TEXT
+            && let Some((last_state, last_text)) = out.last()
+            && last_state == state
+        {
+            // GitLab refuses a status into the state it is in. A new pending text is shown
+            // by ending the old status as `canceled` (with its own text) and starting a new
+            // pending one; other states keep their first text.
+            if *state == "pending" && last_text != description {
+                let ended = last_text.clone();
+                out.push(("canceled".to_owned(), ended));
+                out.push(((*state).to_owned(), (*description).to_owned()));
+            }
+            continue;
+        }
+        out.push(((*state).to_owned(), (*description).to_owned()));
+    }
+    out
 }
 
 /// [`TestApp::assert_gate`] over what was read: `statuses` on `sha` (oldest first, in the
