@@ -22,9 +22,10 @@ use crate::jobs::{Forges, JobCtx, JobSettings, Jobs};
 use crate::pulumi::{Isolation, RunLimits, Runner, RunnerConfig, Sandbox, UnpackLimits};
 use crate::queue::{JobRetryPolicy, LaneSizes, Worker, WorkerConfig};
 use crate::server::{self, AppState};
+use crate::store::Pruned;
 use crate::store::postgres::{PostgresStore, is_postgres_url, redact};
 use crate::store::previews::PreviewCache;
-use crate::store::sqlite::{Pruned, SqliteStore};
+use crate::store::sqlite::SqliteStore;
 use crate::store::{CommandRate, Store, StoreResult};
 
 /// Finished jobs and deliveries are kept this long (longer than GitHub's redelivery window, so
@@ -392,7 +393,7 @@ async fn check_audit_chain(store: &OpenedStore) -> anyhow::Result<()> {
             "audit key rotated: new records are keyed with the new key and link to the last one under the old"
         );
     }
-    metrics::gauge!(crate::store::sqlite::AUDIT_RECORDS_METRIC).set(verified.count as f64);
+    metrics::gauge!(crate::store::AUDIT_RECORDS_METRIC).set(verified.count as f64);
     tracing::info!(
         records = verified.count,
         unkeyed = verified.unkeyed,

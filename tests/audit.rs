@@ -734,10 +734,25 @@ fn bad_input_exits_3_with_a_clear_message() {
         .stderr(predicate::str::contains("--store: no database at"));
     assert!(!missing.exists(), "a missing store was created");
     iamgate()
-        .args(["audit", "--store", "postgres://db/iamgate"])
+        .args(["audit", "--store", "mysql://db/iamgate"])
         .assert()
         .code(3)
-        .stderr(predicate::str::contains("expected sqlite://PATH"));
+        .stderr(predicate::str::contains(
+            "expected sqlite://PATH or postgres://",
+        ));
+    // A PostgreSQL store that cannot be reached: the store failed (1), and it says where.
+    iamgate()
+        .args([
+            "audit",
+            "--store",
+            "postgres://iamgate:pw@127.0.0.1:9/iamgate",
+        ])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("cannot open the store `postgres://iamgate:***@127.0.0.1:9")
+                .and(predicate::str::contains(":pw@").not()),
+        );
     iamgate()
         .args(["audit", "--format", "xml", "--store", &store])
         .assert()

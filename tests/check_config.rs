@@ -40,7 +40,8 @@ fn the_example_server_config_passes_and_says_how_previews_run() {
     let check = check_example().assert();
     if bwrap {
         check.success().stdout(format!(
-            "config/server.example.toml: ok\npreviews: in the bubblewrap sandbox, each run at \
+            "config/server.example.toml: ok\nstore: SQLite sqlite://data/iamgate.db, one \
+                 replica\npreviews: in the bubblewrap sandbox, each run at \
                  most 4096 MiB of memory per process, 1024 processes and threads, 10240 MiB \
                  written to disk\naudit: records keyed with key {}\n",
             audit_key_id()
@@ -58,13 +59,39 @@ fn the_example_server_config_passes_and_says_how_previews_run() {
 }
 
 #[test]
+fn check_config_names_a_postgres_store_without_its_password() {
+    check_example()
+        .env("IAMGATE_PULUMI__SANDBOX", "false")
+        .env(
+            "IAMGATE_STORE__URL",
+            "postgres://iamgate:hunter2secret@db.example.com:5432/iamgate?sslmode=verify-full",
+        )
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "store: PostgreSQL postgres://iamgate:***@db.example.com:5432/iamgate?sslmode=verify-full, \
+             shared by every replica (docs/replicas.md); this replica's caches in data\n",
+        ))
+        .stdout(predicates::str::contains("hunter2").not());
+    check_example()
+        .env(
+            "IAMGATE_STORE__URL",
+            "postgres://db.example.com/iamgate?sslmode=sometimes",
+        )
+        .assert()
+        .code(3)
+        .stderr(predicates::str::contains("store.url").and(predicates::str::contains("sometimes")));
+}
+
+#[test]
 fn without_the_sandbox_check_config_says_previews_are_not_sandboxed() {
     check_example()
         .env("IAMGATE_PULUMI__SANDBOX", "false")
         .assert()
         .success()
         .stdout(format!(
-            "config/server.example.toml: ok\npreviews: NOT sandboxed ([pulumi] sandbox = false): \
+            "config/server.example.toml: ok\nstore: SQLite sqlite://data/iamgate.db, one \
+             replica\npreviews: NOT sandboxed ([pulumi] sandbox = false): \
              the pull request's code runs as iamgate's own user, with no memory or process \
              limit; each run at most 10240 MiB written to disk\naudit: records keyed with key {}\n",
             audit_key_id()

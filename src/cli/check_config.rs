@@ -71,7 +71,28 @@ pub fn run(args: &Args) -> Outcome {
     }
 }
 
-/// A valid server config: `FILE: ok`, then how previews would run here and the audit keys.
+/// Which store the server would open, and where this replica keeps its own files.
+fn store_line(config: &ServerConfig) -> String {
+    let url = &config.store.url;
+    if crate::store::postgres::is_postgres_url(url) {
+        let dir = config
+            .store
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from("data"));
+        format!(
+            "store: PostgreSQL {}, shared by every replica (docs/replicas.md); this replica's \
+             caches in {}",
+            crate::store::postgres::redact(url),
+            dir.display()
+        )
+    } else {
+        format!("store: SQLite {url}, one replica")
+    }
+}
+
+/// A valid server config: `FILE: ok`, then the store, how previews would run here and the
+/// audit keys.
 fn server_ok(name: &str, config: &ServerConfig) -> Outcome {
     let keys = match crate::app::audit_keys(config) {
         Ok(keys) => keys,
@@ -127,7 +148,10 @@ fn server_ok(name: &str, config: &ServerConfig) -> Outcome {
         };
         format!("gitlab: teams are {teams}, Developer or above; merges are held by {hold}\n")
     });
-    match write_stdout(&format!("{name}: ok\n{previews}\n{audit}\n{gitlab}")) {
+    let store = store_line(config);
+    match write_stdout(&format!(
+        "{name}: ok\n{store}\n{previews}\n{audit}\n{gitlab}"
+    )) {
         Ok(()) => Outcome::Done,
         Err(e) => Outcome::Failed(e),
     }

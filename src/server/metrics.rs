@@ -66,7 +66,7 @@ fn describe() {
         "The most request body bytes held at once before their signature was checked"
     );
     metrics::describe_gauge!(
-        crate::store::sqlite::AUDIT_RECORDS_METRIC,
+        crate::store::AUDIT_RECORDS_METRIC,
         "Records in the audit chain (a count that goes down: its newest records were deleted)"
     );
 }

@@ -10,7 +10,9 @@ pub mod previews;
 pub(crate) mod rows;
 pub mod sqlite;
 #[cfg(test)]
-pub(crate) mod testing;
+mod testing;
+#[cfg(test)]
+pub(crate) use testing::{TestStore, on_both_backends};
 
 use std::time::Duration;
 
@@ -19,6 +21,21 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditChain, AuditEntry, AuditEvent, AuditFilter, AuditRecord};
 use crate::event::{BranchRole, CommentId, DeliveryId, Event, Login, PrRef, RepoRef, Sha, UserId};
+
+/// The gauge of records in the audit chain (its head's `seq`), set after each commit that
+/// appended: a count that goes down shows the newest records were deleted.
+pub const AUDIT_RECORDS_METRIC: &str = "iamgate_audit_records";
+
+/// Rows removed by one prune of finished work (`SqliteStore::prune`, `PostgresStore::prune`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub jobs: u64,
+    pub deliveries: u64,
+    /// Command tickets (`command_tickets`).
+    pub tickets: u64,
+    /// CI previews received before the cut-off and token ids past their keeping time.
+    pub ci: u64,
+}
 
 /// A stored delivery, as the edge hands it over (after signature verification).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -113,14 +113,14 @@ macro_rules! on_both_backends {
         mod $name {
             #[tokio::test]
             async fn sqlite() {
-                let store = $crate::store::testing::TestStore::sqlite().await;
+                let store = $crate::store::TestStore::sqlite().await;
                 super::$name(&store).await;
                 store.finish().await;
             }
 
             #[tokio::test]
             async fn postgres() {
-                let Some(store) = $crate::store::testing::TestStore::postgres().await else {
+                let Some(store) = $crate::store::TestStore::postgres().await else {
                     return;
                 };
                 super::$name(&store).await;

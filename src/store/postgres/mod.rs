@@ -31,11 +31,10 @@ use self::records::Arg;
 use super::rows::{
     ClaimedRow, attempt, comment_key, delivery_row, job_row, millis, new_lease, now_ms,
 };
-use super::sqlite::{AUDIT_RECORDS_METRIC, Pruned};
 use super::{
-    CiPreview, CiSubmitted, CiToken, ClaimedJob, CommandRate, CommandTicket, CommandVote, DeadJob,
-    JobKind, Lane, NewDelivery, NewTicket, PrGate, PrState, QueueStats, Recorded, ReplyState,
-    Store, StoreError, StoreResult, backing,
+    AUDIT_RECORDS_METRIC, CiPreview, CiSubmitted, CiToken, ClaimedJob, CommandRate, CommandTicket,
+    CommandVote, DeadJob, JobKind, Lane, NewDelivery, NewTicket, PrGate, PrState, Pruned,
+    QueueStats, Recorded, ReplyState, Store, StoreError, StoreResult, backing,
 };
 use crate::audit::{AuditChain, AuditEntry, AuditEvent, AuditFilter, AuditKeys, AuditRecord};
 use crate::event::{CommentId, PrRef, RepoRef};
@@ -704,6 +703,7 @@ impl PgAuditReader {
         let connect = connect_options(url)?.options([("default_transaction_read_only", "on")]);
         let pool = PgPoolOptions::new()
             .max_connections(2)
+            .acquire_timeout(PostgresOptions::default().acquire_timeout)
             .connect_with(connect)
             .await?;
         Ok(PgAuditReader { pool })

@@ -396,7 +396,7 @@ pub(super) async fn prune(
     before: i64,
     now: i64,
     limit: i64,
-) -> StoreResult<crate::store::sqlite::Pruned> {
+) -> StoreResult<crate::store::Pruned> {
     let mut counts = [0u64; 6];
     let statements = [
         "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
@@ -423,7 +423,7 @@ pub(super) async fn prune(
             .await?
             .rows_affected();
     }
-    Ok(crate::store::sqlite::Pruned {
+    Ok(crate::store::Pruned {
         jobs: counts[0],
         deliveries: counts[1],
         tickets: counts[2],

@@ -338,3 +338,40 @@ async fn the_preview_cache_is_one_for_every_replica() {
     assert_eq!(mine.load(&pr(1), &dev, &head).await, None);
     close(db, stores).await;
 }
+
+#[tokio::test]
+async fn a_job_enqueued_on_one_replica_wakes_the_others() {
+    let Some((db, stores)) = replicas(2).await else {
+        return;
+    };
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let listening = stores[1].wake_on_jobs(Arc::clone(&wake), stop.clone());
+    // The first poke says it listens (and covers what came before).
+    tokio::time::timeout(Duration::from_secs(10), wake.notified())
+        .await
+        .expect("listening");
+    let (d, jobs) = delivery("w1", 1);
+    stores[0].record_delivery(d, jobs).await.expect("record");
+    tokio::time::timeout(Duration::from_secs(2), wake.notified())
+        .await
+        .expect("woken by the other replica's enqueue, without polling");
+    // A delivery without jobs makes nothing claimable: no wake-up.
+    let quiet = NewDelivery {
+        body_sha256: Some("quiet".into()),
+        ..delivery("w2", 1).0
+    };
+    stores[0]
+        .record_delivery(quiet, Vec::new())
+        .await
+        .expect("record");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), wake.notified())
+            .await
+            .is_err(),
+        "nothing to claim, nobody woken"
+    );
+    stop.cancel();
+    listening.await.expect("listener");
+    close(db, stores).await;
+}

@@ -186,7 +186,7 @@ mod tests {
     };
     use crate::event::{ForgeKind, Login, PrNumber, PrRef, RepoName, Sha};
     use crate::store::Store;
-    use crate::store::testing::TestStore;
+    use crate::store::TestStore;
 
     fn entry(n: u64, repo: &str) -> AuditEntry {
         let pr = PrRef {
@@ -521,7 +521,7 @@ mod tests {
         assert_eq!(stored, vec![record]);
     }
 
-    crate::store::testing::on_both_backends!(
+    crate::store::on_both_backends!(
         concurrent_appends_make_one_unbroken_chain,
         filters_select_by_repo_and_time,
         actors_and_events_round_trip,

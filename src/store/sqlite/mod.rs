@@ -31,10 +31,11 @@ use sqlx::{ConnectOptions, SqliteConnection};
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+pub use crate::store::AUDIT_RECORDS_METRIC;
+pub use crate::store::Pruned;
 pub use audit::AuditReader;
-pub use ops::Pruned;
 pub use votes::VoteRow;
-pub use writer::{AUDIT_RECORDS_METRIC, GroupCommit};
+pub use writer::GroupCommit;
 
 use self::tickets::TicketRow;
 use self::writer::{Op, Reply, Writer};

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use sqlx::SqliteConnection;
 
 use crate::store::rows::{ClaimedRow, DeliveryRow, JobRow, to_json};
-use crate::store::{Recorded, StoreResult};
+use crate::store::{Pruned, Recorded, StoreResult};
 
 /// A delivery to record with the jobs it causes.
 pub(super) type Recording<'a> = (&'a DeliveryRow, &'a [JobRow]);
@@ -466,17 +466,6 @@ pub(super) async fn put_pr_state(
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-/// Rows removed by one [`prune`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Pruned {
-    pub jobs: u64,
-    pub deliveries: u64,
-    /// Command tickets (`command_tickets`).
-    pub tickets: u64,
-    /// CI previews received before the cut-off and token ids past their keeping time.
-    pub ci: u64,
 }
 
 /// Deletes up to `limit` finished (done or dead) jobs last touched before `before`, up to

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::event::{DeliveryId, Event, ForgeKind, PrAction, PrNumber, Sha};
-use crate::store::testing::TestStore;
+use crate::store::TestStore;
 
 /// Lanes, fairness between repositories, command tickets.
 mod lanes;
@@ -809,7 +809,7 @@ async fn a_ci_preview_is_stored_once_per_token_and_replaced_by_a_resubmission(st
     );
 }
 
-crate::store::testing::on_both_backends!(
+crate::store::on_both_backends!(
     a_duplicate_delivery_changes_nothing,
     deliveries_for_one_pr_coalesce_into_one_pending_job,
     an_event_while_its_pr_runs_gives_exactly_one_more_run,

@@ -240,8 +240,8 @@ mod tests {
         WithdrawalSource,
     };
     use crate::event::{ForgeKind, Login, PrNumber, PrRef, RepoName, UserId};
+    use crate::store::TestStore;
     use crate::store::sqlite::SqliteStore;
-    use crate::store::testing::TestStore;
     use crate::store::{CommandVote, CommandVoteKind, REVIEW_HOOK, Store};
 
     fn pr(number: u64) -> PrRef {
@@ -510,7 +510,7 @@ mod tests {
         );
     }
 
-    crate::store::testing::on_both_backends!(
+    crate::store::on_both_backends!(
         votes_are_kept_per_pr_once_per_source_in_order,
         a_vote_written_or_altered_by_hand_counts_for_nothing,
         once_only_audit_entries_are_appended_once_per_key,

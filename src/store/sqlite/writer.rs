@@ -19,11 +19,9 @@ use super::tickets::{self, TicketRow};
 use super::{audit, ci, gates, now_ms, votes};
 use crate::audit::{AuditKeys, AuditRecord};
 use crate::store::rows::{ClaimedRow, DeliveryRow, JobRow};
-use crate::store::{CommandTicket, Recorded, ReplyState, StoreError, StoreResult, backing};
-
-/// The gauge of records in the audit chain (its head's `seq`), set after each commit that
-/// appended: a count that goes down shows the newest records were deleted.
-pub const AUDIT_RECORDS_METRIC: &str = "iamgate_audit_records";
+use crate::store::{
+    AUDIT_RECORDS_METRIC, CommandTicket, Recorded, ReplyState, StoreError, StoreResult, backing,
+};
 
 /// How the writer batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +154,7 @@ pub(super) enum Reply {
     Claimed(Option<ClaimedRow>),
     /// Whether the job's lease still held (complete / extend / fail).
     Leased(bool),
-    Pruned(ops::Pruned),
+    Pruned(crate::store::Pruned),
     Audited(Box<crate::audit::AuditRecord>),
     /// Whether a vote (or a once-only audit entry) was new.
     Voted(bool),

@@ -2,7 +2,7 @@ use std::time::Instant;
 
 use super::*;
 use crate::event::CommentId;
-use crate::store::testing::TestStore;
+use crate::store::TestStore;
 use crate::store::{CommandRate, CommandTicket, Lane, NewTicket, ReplyState};
 
 fn pr_of(repo: &str, number: u64) -> PrRef {
@@ -282,7 +282,7 @@ async fn a_ticket_is_decided_once_and_keeps_how_far_its_reply_got(store: &TestSt
     assert_eq!(pruned.tickets, 5);
 }
 
-crate::store::testing::on_both_backends!(
+crate::store::on_both_backends!(
     a_repository_with_many_queued_jobs_does_not_starve_another,
     one_worker_serves_the_repositories_in_turn,
     a_claim_takes_only_jobs_of_its_lane_and_a_move_is_not_an_attempt,
