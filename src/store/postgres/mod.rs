@@ -28,9 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::queue::Requeue;
 use self::records::Arg;
-use super::rows::{
-    ClaimedRow, attempt, comment_key, delivery_row, job_row, millis, new_lease, now_ms,
-};
+use super::rows::{ClaimedRow, attempt, comment_key, delivery_row, job_row, millis, new_lease};
 use super::{
     AUDIT_RECORDS_METRIC, CiPreview, CiSubmitted, CiToken, ClaimedJob, CommandRate, CommandTicket,
     CommandVote, DeadJob, JobKind, Lane, NewDelivery, NewTicket, PrGate, PrState, Pruned,
@@ -184,9 +182,10 @@ impl PostgresStore {
     /// Forgets finished work older than `retain`, as the SQLite store's `prune` does; safe to
     /// run on every replica at once.
     pub async fn prune(&self, retain: Duration, limit: u32) -> StoreResult<Pruned> {
-        let before = now_ms().saturating_sub(millis(retain));
         transact!(self, |conn| {
-            queue::prune(conn, before, now_ms(), i64::from(limit)).await
+            let now = db_now(conn).await?;
+            let before = now.saturating_sub(millis(retain));
+            queue::prune(conn, before, now, i64::from(limit)).await
         })
     }
 
@@ -239,9 +238,21 @@ impl PostgresStore {
 
     async fn requeue(&self, job: &ClaimedJob, how: &Requeue<'_>) -> StoreResult<bool> {
         transact!(self, |conn| {
-            queue::requeue(conn, job.id, &job.lease, how, now_ms()).await
+            let now = db_now(conn).await?;
+            queue::requeue(conn, job.id, &job.lease, how, now).await
         })
     }
+}
+
+/// Now, in Unix milliseconds, by the database's clock: every replica's leases, schedules and
+/// sightings are measured on one clock, so a replica whose clock is off cannot take over a lease
+/// that has not ended (nor keep one that has).
+async fn db_now(conn: &mut PgConnection) -> StoreResult<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint")
+            .fetch_one(&mut *conn)
+            .await?,
+    )
 }
 
 /// Takes the transaction-long advisory lock of a coalescing key (waits for it).
@@ -269,7 +280,8 @@ impl Store for PostgresStore {
         let delivery = delivery_row(delivery)?;
         let jobs = jobs.iter().map(job_row).collect::<StoreResult<Vec<_>>>()?;
         transact!(self, |conn| {
-            queue::record(conn, &delivery, &jobs, now_ms()).await
+            let now = db_now(conn).await?;
+            queue::record(conn, &delivery, &jobs, now).await
         })
     }
 
@@ -282,13 +294,14 @@ impl Store for PostgresStore {
         loop {
             let token = new_lease();
             let row = transact!(self, |conn| {
+                let now = db_now(conn).await?;
                 queue::claim(
                     conn,
                     worker,
                     &token,
                     millis(lease),
                     lane.map(Lane::as_str),
-                    now_ms(),
+                    now,
                 )
                 .await
             })?;
@@ -319,7 +332,8 @@ impl Store for PostgresStore {
                     tracing::error!(job = id, %error, "unreadable job kind, dead-lettered");
                     let reason = format!("unreadable job kind: {error}");
                     transact!(self, |conn| {
-                        queue::finish(conn, id, &lease, Some(&reason), now_ms()).await
+                        let now = db_now(conn).await?;
+                        queue::finish(conn, id, &lease, Some(&reason), now).await
                     })?;
                 }
             }
@@ -329,7 +343,7 @@ impl Store for PostgresStore {
     async fn move_job(&self, job: &ClaimedJob, lane: Lane) -> StoreResult<()> {
         let what = format!("(moved to the {lane} lane");
         let how = Requeue {
-            run_at: now_ms(),
+            delay_ms: 0,
             lane: Some(lane.as_str()),
             error: None,
             refund: true,
@@ -341,7 +355,8 @@ impl Store for PostgresStore {
 
     async fn complete_job(&self, job: &ClaimedJob) -> StoreResult<()> {
         let held = transact!(self, |conn| {
-            queue::finish(conn, job.id, &job.lease, None, now_ms()).await
+            let now = db_now(conn).await?;
+            queue::finish(conn, job.id, &job.lease, None, now).await
         })?;
         self.leased(held, "completion", job).await.map(drop)
     }
@@ -356,7 +371,7 @@ impl Store for PostgresStore {
             Some(delay) => {
                 let what = format!("{reason} (retry coalesced");
                 let how = Requeue {
-                    run_at: now_ms().saturating_add(millis(delay)),
+                    delay_ms: millis(delay),
                     lane: None,
                     error: Some(reason),
                     refund: false,
@@ -365,7 +380,8 @@ impl Store for PostgresStore {
                 self.requeue(job, &how).await?
             }
             None => transact!(self, |conn| {
-                queue::finish(conn, job.id, &job.lease, Some(reason), now_ms()).await
+                let now = db_now(conn).await?;
+                queue::finish(conn, job.id, &job.lease, Some(reason), now).await
             })?,
         };
         self.leased(held, "failure", job).await.map(drop)
@@ -373,14 +389,19 @@ impl Store for PostgresStore {
 
     async fn extend_lease(&self, job: &ClaimedJob, lease: Duration) -> StoreResult<bool> {
         let held = transact!(self, |conn| {
-            queue::extend(conn, job.id, &job.lease, millis(lease), now_ms()).await
+            let now = db_now(conn).await?;
+            queue::extend(conn, job.id, &job.lease, millis(lease), now).await
         })?;
         self.leased(held, "lease extension", job).await
     }
 
     async fn enqueue(&self, job: JobKind) -> StoreResult<()> {
         let job = job_row(&job)?;
-        transact!(self, |conn| { queue::enqueue(conn, &job, now_ms()).await }).map(drop)
+        transact!(self, |conn| {
+            let now = db_now(conn).await?;
+            queue::enqueue(conn, &job, now).await
+        })
+        .map(drop)
     }
 
     async fn pr_state(&self, pr: &PrRef) -> StoreResult<PrState> {
@@ -403,6 +424,7 @@ impl Store for PostgresStore {
     ) -> StoreResult<()> {
         let (key, json) = (pr.key(), super::rows::to_json(state)?);
         let newest = transact!(self, |conn| {
+            let now = db_now(conn).await?;
             let mut newest = None;
             if !audit.is_empty() {
                 let mut head = records::lock_head(conn).await?;
@@ -415,7 +437,7 @@ impl Store for PostgresStore {
                 conn,
                 "INSERT INTO pr_state (key, state, updated_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-                &[Arg::Text(&key), Arg::Text(&json), Arg::Int(now_ms())],
+                &[Arg::Text(&key), Arg::Text(&json), Arg::Int(now)],
             )
             .await?;
             Ok(newest)
@@ -481,8 +503,9 @@ impl Store for PostgresStore {
 
     async fn append_audit_once(&self, key: &str, entry: AuditEntry) -> StoreResult<bool> {
         let record = transact!(self, |conn| {
+            let now = db_now(conn).await?;
             let mut head = records::lock_head(conn).await?;
-            if records::claim_once(conn, key, now_ms()).await? {
+            if records::claim_once(conn, key, now).await? {
                 records::append(conn, &mut head, &entry, self.keys.current())
                     .await
                     .map(Some)
@@ -550,11 +573,12 @@ impl Store for PostgresStore {
     async fn put_fingerprint(&self, pr: &PrRef, head: &str, fingerprint: &str) -> StoreResult<()> {
         let pr_key = pr.key();
         transact!(self, |conn| {
+            let now = db_now(conn).await?;
             records::write(
                 conn,
                 "INSERT INTO head_fingerprints (pr_key, head, fingerprint, at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (pr_key, head) DO UPDATE SET fingerprint = excluded.fingerprint, at = excluded.at",
-                &[Arg::Text(&pr_key), Arg::Text(head), Arg::Text(fingerprint), Arg::Int(now_ms())],
+                &[Arg::Text(&pr_key), Arg::Text(head), Arg::Text(fingerprint), Arg::Int(now)],
             )
             .await
         })
@@ -567,7 +591,8 @@ impl Store for PostgresStore {
 
     async fn put_pr_gate(&self, gate: &PrGate) -> StoreResult<()> {
         transact!(self, |conn| {
-            records::put_gate(conn, gate, now_ms()).await
+            let now = db_now(conn).await?;
+            records::put_gate(conn, gate, now).await
         })
     }
 
@@ -601,7 +626,7 @@ impl Store for PostgresStore {
         let mut jobs = jobs.iter().map(job_row).collect::<StoreResult<Vec<_>>>()?;
         jobs.sort_by(|a, b| a.coalesce_key.cmp(&b.coalesce_key));
         transact!(self, |conn| {
-            let now = now_ms();
+            let now = db_now(conn).await?;
             let submitted = records::put_ci_preview(conn, &preview, &token, now).await?;
             if submitted == CiSubmitted::Stored {
                 for job in &jobs {
@@ -624,7 +649,8 @@ impl Store for PostgresStore {
     async fn add_pr_author(&self, pr: &PrRef, login: &str) -> StoreResult<()> {
         let pr_key = pr.key();
         transact!(self, |conn| {
-            records::add_author(conn, &pr_key, login, now_ms()).await
+            let now = db_now(conn).await?;
+            records::add_author(conn, &pr_key, login, now).await
         })
     }
 
@@ -635,11 +661,12 @@ impl Store for PostgresStore {
     async fn record_head(&self, pr: &PrRef, head: &str) -> StoreResult<()> {
         let pr_key = pr.key();
         transact!(self, |conn| {
+            let now = db_now(conn).await?;
             records::write(
                 conn,
                 "INSERT INTO pr_heads (pr_key, head, first_seen) VALUES ($1, $2, $3) \
                  ON CONFLICT (pr_key, head) DO NOTHING",
-                &[Arg::Text(&pr_key), Arg::Text(head), Arg::Int(now_ms())],
+                &[Arg::Text(&pr_key), Arg::Text(head), Arg::Int(now)],
             )
             .await
         })
@@ -659,6 +686,7 @@ impl Store for PostgresStore {
         let repo_key = ticket.pr.repo_ref().key();
         let author = ticket.author.to_lowercase();
         transact!(self, |conn| {
+            let now = db_now(conn).await?;
             records::ticket(
                 conn,
                 &key,
@@ -666,7 +694,7 @@ impl Store for PostgresStore {
                 &author,
                 ticket.at_ms,
                 i64::from(rate.per_minute),
-                now_ms(),
+                now,
             )
             .await
         })

@@ -302,7 +302,8 @@ pub(super) async fn extend(
 /// How a running job goes back to the queue (see the SQLite store's `Requeue`).
 #[derive(Debug)]
 pub(super) struct Requeue<'a> {
-    pub run_at: i64,
+    /// Due this long after now (a pending job that takes over: no earlier).
+    pub delay_ms: i64,
     pub lane: Option<&'a str>,
     pub error: Option<&'a str>,
     pub refund: bool,
@@ -311,7 +312,7 @@ pub(super) struct Requeue<'a> {
 
 /// Puts a job `lease` still holds back to pending as `how` says, or, when a job with its key
 /// became pending meanwhile, lets that one take over (in the busier lane, no earlier than
-/// `run_at`, with this job's deliveries) and ends this one `done`. Returns whether it acted.
+/// its due time, with this job's deliveries) and ends this one `done`. Returns whether it acted.
 pub(super) async fn requeue(
     conn: &mut PgConnection,
     id: i64,
@@ -328,6 +329,7 @@ pub(super) async fn requeue(
     .await?;
     let Some(key) = key else { return Ok(false) };
     lock_key(conn, &key).await?;
+    let run_at = now.saturating_add(how.delay_ms);
     let sibling: Option<i64> =
         sqlx::query_scalar("SELECT id FROM jobs WHERE coalesce_key = $1 AND state = 'pending'")
             .bind(&key)
@@ -342,7 +344,7 @@ pub(super) async fn requeue(
         )
         .bind(id)
         .bind(lease)
-        .bind(how.run_at)
+        .bind(run_at)
         .bind(how.lane)
         .bind(i64::from(how.refund))
         .bind(how.error)
@@ -361,7 +363,7 @@ pub(super) async fn requeue(
          WHERE id = $1",
     )
     .bind(sibling)
-    .bind(how.run_at)
+    .bind(run_at)
     .bind(how.lane)
     .bind(now)
     .execute(&mut *conn)
