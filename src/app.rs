@@ -125,8 +125,6 @@ pub struct Service {
     store: OpenedStore,
     /// This replica's own files: the preview cache and the package caches.
     data_dir: std::path::PathBuf,
-    /// Wakes this replica's workers for jobs another replica enqueued (PostgreSQL).
-    wake: Arc<Notify>,
     state: AppState,
     worker: Worker,
     /// Per-process directory holding the preview workspaces; removed when the service ends.
@@ -235,7 +233,6 @@ impl Service {
             },
         };
         let notify = Arc::new(Notify::new());
-        let notify_all = Arc::clone(&notify);
         let worker = Worker::new(
             Arc::clone(&shared_store),
             Arc::new(Jobs::new(ctx)),
@@ -257,7 +254,6 @@ impl Service {
         Ok(Service {
             store,
             data_dir,
-            wake: notify_all,
             state,
             worker,
             workspaces,
@@ -295,13 +291,15 @@ impl Service {
         let Service {
             store,
             data_dir,
-            wake,
             state,
             worker,
             workspaces,
         } = self;
         let listener_task = match &store {
-            OpenedStore::Postgres(pg) => Some(pg.wake_on_jobs(wake, shutdown.clone())),
+            OpenedStore::Postgres(pg) => {
+                let lanes = worker.lane_wakes();
+                Some(pg.wake_on_jobs(move |lane| lanes.poke(lane), shutdown.clone()))
+            }
             OpenedStore::Sqlite(_) => None,
         };
         match listener.local_addr() {

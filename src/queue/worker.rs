@@ -145,7 +145,7 @@ pub struct Worker {
 
 /// One wake-up per lane.
 #[derive(Debug, Default)]
-struct LaneWakes {
+pub struct LaneWakes {
     fast: Notify,
     preview: Notify,
 }
@@ -162,6 +162,15 @@ impl LaneWakes {
     fn all(&self) {
         for lane in Lane::ALL {
             self.of(lane).notify_one();
+        }
+    }
+
+    /// Lets one idle loop of `lane` look (of every lane when `None`): for work another process
+    /// made claimable.
+    pub fn poke(&self, lane: Option<Lane>) {
+        match lane {
+            Some(lane) => self.of(lane).notify_one(),
+            None => self.all(),
         }
     }
 }
@@ -195,6 +204,11 @@ impl Worker {
     /// Poke it (`notify_one()`) after enqueuing so an idle loop looks at once.
     pub fn waker(&self) -> Arc<Notify> {
         Arc::clone(&self.wake)
+    }
+
+    /// The lanes' own wake-ups, for work another replica made claimable in one lane.
+    pub fn lane_wakes(&self) -> Arc<LaneWakes> {
+        Arc::clone(&self.lanes)
     }
 
     /// Runs each lane's loops until `shutdown`; each stops after its current job.

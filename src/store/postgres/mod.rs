@@ -23,7 +23,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::PgConnection;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use self::queue::Requeue;
@@ -103,6 +102,8 @@ impl Default for PostgresOptions {
 pub struct PostgresStore {
     pool: PgPool,
     keys: Arc<AuditKeys>,
+    /// This store's name in its notifications (`<replica>:<lane>`), so that it skips its own.
+    replica: String,
 }
 
 /// Whether `url` names a PostgreSQL store.
@@ -162,6 +163,7 @@ impl PostgresStore {
         Ok(PostgresStore {
             pool,
             keys: Arc::new(keys),
+            replica: format!("{:016x}", rand::random::<u64>()),
         })
     }
 
@@ -189,24 +191,34 @@ impl PostgresStore {
         })
     }
 
-    /// Pokes `wake` whenever any replica makes a job claimable (`LISTEN iamgate_jobs`), until
-    /// `stop`. A lost connection is made again; meanwhile the workers' own poll interval covers.
+    /// Calls `wake` with the lane whenever another replica makes a job claimable (`LISTEN
+    /// iamgate_jobs`), until `stop`; with `None` (every lane) when it starts listening, for what
+    /// came before. What this store enqueued itself is not passed on: its own process wakes its
+    /// workers. A lost connection is made again; meanwhile the workers' poll interval covers.
     pub fn wake_on_jobs(
         &self,
-        wake: Arc<Notify>,
+        wake: impl Fn(Option<Lane>) + Send + Sync + 'static,
         stop: CancellationToken,
     ) -> tokio::task::JoinHandle<()> {
         let pool = self.pool.clone();
+        let own = format!("{}:", self.replica);
         tokio::spawn(async move {
             loop {
                 let listening = async {
                     let mut listener = PgListener::connect_with(&pool).await?;
                     listener.listen(queue::CHANNEL).await?;
                     // Whatever was enqueued while not listening.
-                    wake.notify_one();
+                    wake(None);
                     loop {
-                        listener.recv().await?;
-                        wake.notify_one();
+                        let notification = listener.recv().await?;
+                        let payload = notification.payload();
+                        if payload.starts_with(&own) {
+                            continue;
+                        }
+                        let lane = payload
+                            .rsplit_once(':')
+                            .and_then(|(_, lane)| Lane::parse(lane));
+                        wake(lane);
                     }
                     #[allow(unreachable_code)]
                     Ok::<(), sqlx::Error>(())
@@ -239,7 +251,7 @@ impl PostgresStore {
     async fn requeue(&self, job: &ClaimedJob, how: &Requeue<'_>) -> StoreResult<bool> {
         transact!(self, |conn| {
             let now = db_now(conn).await?;
-            queue::requeue(conn, job.id, &job.lease, how, now).await
+            queue::requeue(conn, job.id, &job.lease, how, now, &self.replica).await
         })
     }
 }
@@ -281,7 +293,7 @@ impl Store for PostgresStore {
         let jobs = jobs.iter().map(job_row).collect::<StoreResult<Vec<_>>>()?;
         transact!(self, |conn| {
             let now = db_now(conn).await?;
-            queue::record(conn, &delivery, &jobs, now).await
+            queue::record(conn, &delivery, &jobs, now, &self.replica).await
         })
     }
 
@@ -399,7 +411,7 @@ impl Store for PostgresStore {
         let job = job_row(&job)?;
         transact!(self, |conn| {
             let now = db_now(conn).await?;
-            queue::enqueue(conn, &job, now).await
+            queue::enqueue(conn, &job, now, &self.replica).await
         })
         .map(drop)
     }
@@ -630,7 +642,7 @@ impl Store for PostgresStore {
             let submitted = records::put_ci_preview(conn, &preview, &token, now).await?;
             if submitted == CiSubmitted::Stored {
                 for job in &jobs {
-                    queue::enqueue(conn, job, now).await?;
+                    queue::enqueue(conn, job, now, &self.replica).await?;
                 }
             }
             Ok(submitted)

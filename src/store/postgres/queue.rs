@@ -34,10 +34,13 @@ async fn try_lock_key(conn: &mut PgConnection, key: &str) -> StoreResult<bool> {
     Ok(locked)
 }
 
-/// Wakes the workers of every replica when the transaction commits.
-pub(super) async fn notify(conn: &mut PgConnection) -> StoreResult<()> {
-    sqlx::query("SELECT pg_notify($1, '')")
+/// Wakes the workers of `lane` in the other replicas when the transaction commits. The payload
+/// is `<replica>:<lane>`: a replica's own workers are woken in the process already, so it skips
+/// what it sent itself, and the others wake only the lane that has work.
+pub(super) async fn notify(conn: &mut PgConnection, replica: &str, lane: &str) -> StoreResult<()> {
+    sqlx::query("SELECT pg_notify($1, $2)")
         .bind(CHANNEL)
+        .bind(format!("{replica}:{lane}"))
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -49,6 +52,7 @@ pub(super) async fn record(
     delivery: &DeliveryRow,
     jobs: &[JobRow],
     now: i64,
+    replica: &str,
 ) -> StoreResult<Recorded> {
     if let Some((pr_key, login)) = &delivery.pusher {
         super::records::add_author(conn, pr_key, login, now).await?;
@@ -66,7 +70,7 @@ pub(super) async fn record(
     .fetch_optional(&mut *conn)
     .await?;
     if inserted.is_some() {
-        enqueue_for(conn, &delivery.id, jobs.iter().cloned(), now).await?;
+        enqueue_for(conn, &delivery.id, jobs.iter().cloned(), now, replica).await?;
         return Ok(Recorded::Fresh);
     }
     // Seen before by its id, or a replay of a body seen under another id: acts as that delivery
@@ -80,13 +84,18 @@ pub(super) async fn record(
     .fetch_optional(&mut *conn)
     .await?;
     match original {
-        Some(original) => redeliver(conn, &original, now).await,
+        Some(original) => redeliver(conn, &original, now, replica).await,
         None => Ok(Recorded::Duplicate),
     }
 }
 
 /// A delivery seen before acts again only when everything it caused was dead-lettered.
-async fn redeliver(conn: &mut PgConnection, delivery_id: &str, now: i64) -> StoreResult<Recorded> {
+async fn redeliver(
+    conn: &mut PgConnection,
+    delivery_id: &str,
+    now: i64,
+    replica: &str,
+) -> StoreResult<Recorded> {
     let caused: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
         "SELECT j.kind, j.coalesce_key, j.state, j.repo_key FROM delivery_jobs AS dj \
          JOIN jobs AS j ON j.id = dj.job_id WHERE dj.delivery_id = $1 ORDER BY j.id",
@@ -104,7 +113,7 @@ async fn redeliver(conn: &mut PgConnection, delivery_id: &str, now: i64) -> Stor
             coalesce_key,
             repo_key: repo_key.unwrap_or_default(),
         });
-    enqueue_for(conn, delivery_id, jobs, now).await?;
+    enqueue_for(conn, delivery_id, jobs, now, replica).await?;
     Ok(Recorded::Fresh)
 }
 
@@ -115,6 +124,7 @@ async fn enqueue_for(
     delivery_id: &str,
     jobs: impl Iterator<Item = JobRow>,
     now: i64,
+    replica: &str,
 ) -> StoreResult<()> {
     let mut jobs: Vec<JobRow> = jobs.collect();
     if jobs.is_empty() {
@@ -122,7 +132,7 @@ async fn enqueue_for(
     }
     jobs.sort_by(|a, b| a.coalesce_key.cmp(&b.coalesce_key));
     for job in &jobs {
-        let id = enqueue(conn, job, now).await?;
+        let id = enqueue(conn, job, now, replica).await?;
         sqlx::query(
             "INSERT INTO delivery_jobs (delivery_id, job_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
@@ -137,7 +147,12 @@ async fn enqueue_for(
 /// Adds a pending job in the fast lane, or merges it into the pending job with the same key
 /// (which keeps its schedule, attempt count and lane, and takes the newer kind). Returns the
 /// job's id. Takes the key's lock and notifies the workers.
-pub(super) async fn enqueue(conn: &mut PgConnection, job: &JobRow, now: i64) -> StoreResult<i64> {
+pub(super) async fn enqueue(
+    conn: &mut PgConnection,
+    job: &JobRow,
+    now: i64,
+    replica: &str,
+) -> StoreResult<i64> {
     lock_key(conn, &job.coalesce_key).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO jobs (kind, coalesce_key, repo_key, state, attempt, run_at, created_at, updated_at) \
@@ -152,7 +167,9 @@ pub(super) async fn enqueue(conn: &mut PgConnection, job: &JobRow, now: i64) -> 
     .bind(&job.repo_key)
     .fetch_one(&mut *conn)
     .await?;
-    notify(conn).await?;
+    // A job merged into one already pending in the preview lane stays there; the fast lane
+    // looks first either way, and moves it on if it must.
+    notify(conn, replica, "fast").await?;
     Ok(id)
 }
 
@@ -319,6 +336,7 @@ pub(super) async fn requeue(
     lease: &str,
     how: &Requeue<'_>,
     now: i64,
+    replica: &str,
 ) -> StoreResult<bool> {
     let key: Option<String> = sqlx::query_scalar(
         "SELECT coalesce_key FROM jobs WHERE id = $1 AND lease = $2 AND state = 'running'",
@@ -336,11 +354,11 @@ pub(super) async fn requeue(
             .fetch_optional(&mut *conn)
             .await?;
     let Some(sibling) = sibling else {
-        let moved = sqlx::query(
+        let moved: Option<String> = sqlx::query_scalar(
             "UPDATE jobs SET state = 'pending', run_at = $3, lane = COALESCE($4, lane), \
                  attempt = GREATEST(attempt - $5, 0), last_error = COALESCE($6, last_error), \
                  lease = NULL, lease_until = NULL, updated_at = $7 \
-             WHERE id = $1 AND lease = $2 AND state = 'running'",
+             WHERE id = $1 AND lease = $2 AND state = 'running' RETURNING lane",
         )
         .bind(id)
         .bind(lease)
@@ -349,24 +367,23 @@ pub(super) async fn requeue(
         .bind(i64::from(how.refund))
         .bind(how.error)
         .bind(now)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        if moved == 1 {
-            notify(conn).await?;
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(lane) = &moved {
+            notify(conn, replica, lane).await?;
         }
-        return Ok(moved == 1);
+        return Ok(moved.is_some());
     };
-    sqlx::query(
+    let lane: String = sqlx::query_scalar(
         "UPDATE jobs SET run_at = GREATEST(run_at, $2), \
              lane = CASE WHEN $3::text = 'preview' THEN $3 ELSE lane END, updated_at = $4 \
-         WHERE id = $1",
+         WHERE id = $1 RETURNING lane",
     )
     .bind(sibling)
     .bind(run_at)
     .bind(how.lane)
     .bind(now)
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
     sqlx::query(
         "INSERT INTO delivery_jobs (delivery_id, job_id) \
@@ -387,7 +404,7 @@ pub(super) async fn requeue(
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    notify(conn).await?;
+    notify(conn, replica, &lane).await?;
     Ok(ended == 1)
 }
 

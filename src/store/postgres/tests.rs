@@ -339,24 +339,55 @@ async fn the_preview_cache_is_one_for_every_replica() {
     close(db, stores).await;
 }
 
+/// The next wake-up within `ms`, if any.
+async fn next(
+    woken: &mut tokio::sync::mpsc::UnboundedReceiver<Option<Lane>>,
+    ms: u64,
+) -> Option<Option<Lane>> {
+    tokio::time::timeout(Duration::from_millis(ms), woken.recv())
+        .await
+        .ok()
+        .flatten()
+}
+
 #[tokio::test]
-async fn a_job_enqueued_on_one_replica_wakes_the_others() {
+async fn a_job_enqueued_on_one_replica_wakes_that_lane_of_the_others() {
     let Some((db, stores)) = replicas(2).await else {
         return;
     };
-    let wake = Arc::new(tokio::sync::Notify::new());
+    let (tx, mut woken) = tokio::sync::mpsc::unbounded_channel::<Option<Lane>>();
     let stop = tokio_util::sync::CancellationToken::new();
-    let listening = stores[1].wake_on_jobs(Arc::clone(&wake), stop.clone());
-    // The first poke says it listens (and covers what came before).
-    tokio::time::timeout(Duration::from_secs(10), wake.notified())
-        .await
-        .expect("listening");
+    let listening = stores[1].wake_on_jobs(
+        move |lane| {
+            let _ = tx.send(lane);
+        },
+        stop.clone(),
+    );
+    // Every lane once when it starts listening (what came before).
+    assert_eq!(next(&mut woken, 10_000).await, Some(None), "listening");
+
     let (d, jobs) = delivery("w1", 1);
     stores[0].record_delivery(d, jobs).await.expect("record");
-    tokio::time::timeout(Duration::from_secs(2), wake.notified())
+    assert_eq!(
+        next(&mut woken, 2_000).await,
+        Some(Some(Lane::Fast)),
+        "woken by the other replica's enqueue, in its lane, without polling"
+    );
+    // Moved to the preview lane on the other replica: that lane is woken.
+    let job = stores[0]
+        .claim_job("r0", Duration::from_secs(30), None)
         .await
-        .expect("woken by the other replica's enqueue, without polling");
-    // A delivery without jobs makes nothing claimable: no wake-up.
+        .expect("claim")
+        .expect("job");
+    stores[0].move_job(&job, Lane::Preview).await.expect("move");
+    assert_eq!(next(&mut woken, 2_000).await, Some(Some(Lane::Preview)));
+
+    // Its own enqueues wake its workers in its own process: not passed on again.
+    stores[1]
+        .enqueue(JobKind::AnalyzePr { pr: pr(9) })
+        .await
+        .expect("enqueue");
+    // A delivery without jobs makes nothing claimable: nobody is woken.
     let quiet = NewDelivery {
         body_sha256: Some("quiet".into()),
         ..delivery("w2", 1).0
@@ -365,12 +396,7 @@ async fn a_job_enqueued_on_one_replica_wakes_the_others() {
         .record_delivery(quiet, Vec::new())
         .await
         .expect("record");
-    assert!(
-        tokio::time::timeout(Duration::from_millis(300), wake.notified())
-            .await
-            .is_err(),
-        "nothing to claim, nobody woken"
-    );
+    assert_eq!(next(&mut woken, 500).await, None, "nothing more");
     stop.cancel();
     listening.await.expect("listener");
     close(db, stores).await;
