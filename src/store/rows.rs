@@ -4,8 +4,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use super::{JobKind, NewDelivery, PrGate, StoreError, StoreResult};
+use super::backing::{Backing, VoteRow};
+use super::{CommandVote, CommandVoteKind, JobKind, NewDelivery, PrGate, StoreError, StoreResult};
 use crate::audit::AuditRecord;
+use crate::event::UserId;
 use crate::event::{CommentId, PrRef};
 
 /// A delivery, serialized by the caller.
@@ -135,3 +137,88 @@ pub(crate) fn gate((pr, sha, base, state, description): GateRow) -> StoreResult<
         description,
     })
 }
+
+/// A `votes` row joined with the audit record it names (columns as both backends select them:
+/// the vote's, its backing's, then the record's), decoded on either backend.
+pub(crate) fn vote_row<'r, R>(row: &'r R) -> StoreResult<VoteRow>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let kind: String = row.try_get(4)?;
+    let vote = CommandVote {
+        source: row.try_get(1)?,
+        login: row.try_get(2)?,
+        user_id: row
+            .try_get::<Option<i64>, _>(3)?
+            .and_then(|id| u64::try_from(id).ok())
+            .map(UserId),
+        kind: CommandVoteKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("votes: unknown kind `{kind}`")))?,
+        head: row.try_get(5)?,
+        reason: row.try_get(6)?,
+        at_ms: row.try_get(7)?,
+    };
+    let audit_seq: Option<i64> = row.try_get(8)?;
+    let key_id: Option<String> = row.try_get(9)?;
+    let mac: Option<String> = row.try_get(10)?;
+    let record = match row.try_get::<Option<i64>, _>(11)? {
+        None => None,
+        Some(id) => Some(Box::new(AuditRecord {
+            id,
+            seq: row.try_get(12)?,
+            time_ms: row.try_get(13)?,
+            kind: row.try_get(14)?,
+            repo: row.try_get(15)?,
+            pr: row.try_get(16)?,
+            record: row.try_get(17)?,
+            prev_hash: row.try_get(18)?,
+            hash: row.try_get(19)?,
+        })),
+    };
+    let backing = match (audit_seq, key_id, mac) {
+        (Some(_), _, _) => Backing::Record(record),
+        (None, Some(key_id), Some(mac)) => Backing::Mac { key_id, mac },
+        _ => Backing::Nothing,
+    };
+    Ok(VoteRow {
+        pr_key: row.try_get(0)?,
+        vote,
+        backing,
+    })
+}
+
+/// Queue counts from `(state, count)` rows.
+pub(crate) fn queue_stats(counts: Vec<(String, i64)>) -> super::QueueStats {
+    let mut stats = super::QueueStats::default();
+    for (state, count) in counts {
+        let count = u64::try_from(count).unwrap_or(0);
+        match state.as_str() {
+            "pending" => stats.pending = count,
+            "running" => stats.running = count,
+            _ => stats.dead = count,
+        }
+    }
+    stats
+}
+
+/// A dead job from its `(id, kind, attempt, last_error, updated_at)` row.
+pub(crate) fn dead_job(
+    (id, kind_json, tries, reason, dead_at_ms): (i64, String, i64, Option<String>, i64),
+) -> StoreResult<super::DeadJob> {
+    Ok(super::DeadJob {
+        id,
+        kind: serde_json::from_str(&kind_json).ok(),
+        attempt: attempt(tries, id)?,
+        reason: reason.unwrap_or_default(),
+        dead_at_ms,
+    })
+}
+
+/// The statements both backends count the queue and list dead jobs with.
+pub(crate) const QUEUE_COUNTS: &str =
+    "SELECT state, COUNT(*) FROM jobs WHERE state IN ('pending', 'running', 'dead') GROUP BY state";

@@ -461,21 +461,10 @@ impl Store for PostgresStore {
     }
 
     async fn queue_stats(&self) -> StoreResult<QueueStats> {
-        let counts: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT state, COUNT(*) FROM jobs WHERE state IN ('pending', 'running', 'dead') GROUP BY state",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let mut stats = QueueStats::default();
-        for (state, count) in counts {
-            let count = u64::try_from(count).unwrap_or(0);
-            match state.as_str() {
-                "pending" => stats.pending = count,
-                "running" => stats.running = count,
-                _ => stats.dead = count,
-            }
-        }
-        Ok(stats)
+        let counts = sqlx::query_as(super::rows::QUEUE_COUNTS)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(super::rows::queue_stats(counts))
     }
 
     async fn dead_jobs(&self, limit: u32) -> StoreResult<Vec<DeadJob>> {
@@ -486,17 +475,7 @@ impl Store for PostgresStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|(id, kind_json, tries, reason, dead_at_ms)| {
-                Ok(DeadJob {
-                    id,
-                    kind: serde_json::from_str(&kind_json).ok(),
-                    attempt: attempt(tries, id)?,
-                    reason: reason.unwrap_or_default(),
-                    dead_at_ms,
-                })
-            })
-            .collect()
+        rows.into_iter().map(super::rows::dead_job).collect()
     }
 
     async fn ping(&self) -> StoreResult<()> {

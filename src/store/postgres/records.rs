@@ -13,10 +13,10 @@ use sqlx::{PgConnection, PgPool};
 use crate::audit::chain;
 use crate::audit::{AuditChain, AuditEntry, AuditFilter, AuditKey, AuditRecord, ChainHead};
 use crate::event::{PrRef, RepoRef, UserId};
-use crate::store::backing::{self, Backing, VoteRow};
+use crate::store::backing::{self, VoteRow};
 use crate::store::{
-    CiPreview, CiSubmitted, CiToken, CommandTicket, CommandVote, CommandVoteKind, PrGate,
-    ReplyState, StoreError, StoreResult,
+    CiPreview, CiSubmitted, CiToken, CommandTicket, CommandVote, PrGate, ReplyState, StoreError,
+    StoreResult,
 };
 
 use crate::store::rows::{AuditRow, GateRow, audit_record as from_row, gate as decode_gate};
@@ -199,52 +199,7 @@ pub(super) async fn vote_rows(pool: &PgPool, pr_key: Option<&str>) -> StoreResul
     .bind(pr_key)
     .fetch_all(pool)
     .await?;
-    rows.iter().map(decode_vote).collect()
-}
-
-fn decode_vote(row: &sqlx::postgres::PgRow) -> StoreResult<VoteRow> {
-    use sqlx::Row as _;
-    let kind: String = row.try_get(4)?;
-    let vote = CommandVote {
-        source: row.try_get(1)?,
-        login: row.try_get(2)?,
-        user_id: row
-            .try_get::<Option<i64>, _>(3)?
-            .and_then(|id| u64::try_from(id).ok())
-            .map(UserId),
-        kind: CommandVoteKind::parse(&kind)
-            .ok_or_else(|| StoreError::Corrupt(format!("votes: unknown kind `{kind}`")))?,
-        head: row.try_get(5)?,
-        reason: row.try_get(6)?,
-        at_ms: row.try_get(7)?,
-    };
-    let audit_seq: Option<i64> = row.try_get(8)?;
-    let key_id: Option<String> = row.try_get(9)?;
-    let mac: Option<String> = row.try_get(10)?;
-    let record = match row.try_get::<Option<i64>, _>(11)? {
-        None => None,
-        Some(id) => Some(Box::new(AuditRecord {
-            id,
-            seq: row.try_get(12)?,
-            time_ms: row.try_get(13)?,
-            kind: row.try_get(14)?,
-            repo: row.try_get(15)?,
-            pr: row.try_get(16)?,
-            record: row.try_get(17)?,
-            prev_hash: row.try_get(18)?,
-            hash: row.try_get(19)?,
-        })),
-    };
-    let backing = match (audit_seq, key_id, mac) {
-        (Some(_), _, _) => Backing::Record(record),
-        (None, Some(key_id), Some(mac)) => Backing::Mac { key_id, mac },
-        _ => Backing::Nothing,
-    };
-    Ok(VoteRow {
-        pr_key: row.try_get(0)?,
-        vote,
-        backing,
-    })
+    rows.iter().map(crate::store::rows::vote_row).collect()
 }
 
 /// One statement, its arguments bound as text or integers in order.
