@@ -128,12 +128,16 @@ pub fn check_url(url: &str) -> StoreResult<()> {
 
 /// `url` without its password, for messages and logs.
 pub fn redact(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((user, host)) => {
-                let user = user.split_once(':').map_or(user, |(name, _)| name);
-                format!("{scheme}://{user}:***@{host}")
-            }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    // As URL parsers read it: the authority ends at the first `/`, `?` or `#`, and its user
+    // information at its last `@` (a password may hold an `@`).
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
             None => url.to_owned(),
         },
         None => url.to_owned(),

@@ -295,6 +295,21 @@ fn urls_are_redacted_in_messages() {
         super::redact("postgres://iamgate:s3cret@db:5432/iamgate?sslmode=require"),
         "postgres://iamgate:***@db:5432/iamgate?sslmode=require"
     );
+    assert_eq!(
+        super::redact("postgres://u:p@ss:w/rd@db/iamgate"),
+        "postgres://u:***@ss:w/rd@db/iamgate",
+        "the authority ends at the first `/`: what follows is not the password"
+    );
+    assert_eq!(
+        super::redact("postgres://u:p@ss@db:5432/iamgate?application_name=a@b"),
+        "postgres://u:***@db:5432/iamgate?application_name=a@b",
+        "a password with an `@` is hidden whole"
+    );
+    assert_eq!(
+        super::redact("postgres://iamgate@db/iamgate"),
+        "postgres://iamgate@db/iamgate",
+        "no password, nothing to hide"
+    );
     assert!(super::check_url("postgres://u@h/db?sslmode=verify-full").is_ok());
     let bad = super::check_url("postgres://u@h/db?sslmode=sometimes").expect_err("bad mode");
     assert!(bad.to_string().contains("sslmode"), "{bad}");
