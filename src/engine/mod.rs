@@ -166,6 +166,7 @@ pub fn analyze(preview: &Preview<'_>, config: &RiskConfig) -> Analysis {
         ..
     } = ex;
     let (fingerprint, resources) = changes(all_resources, &delta);
+    let delta = delta.into_reported();
     drop(before_state);
     drop(after_state);
     let errors = preview

@@ -154,6 +154,9 @@ pub struct IamState {
     /// Standalone policies (`aws:iam/policy:Policy`, `aws-native:iam:ManagedPolicy`) by URN,
     /// whether attached or not: a customer managed policy is checked on its own too.
     pub standalone_policies: Vec<Sourced<Document>>,
+    /// The URNs of the standalone policies attached to a principal of this state: their
+    /// permissions are judged on the principal, once, not again on their own.
+    pub attached_policies: std::collections::BTreeSet<String>,
     /// Instance profiles: (urn, role name).
     pub instance_profiles: Vec<Sourced<String>>,
     /// Properties of IAM resources that could not be read.

@@ -1,9 +1,11 @@
 //! The delta: which findings of the after state this change introduces. A finding is new when its
-//! key (rule, subject, evidence) is absent before or its severity rose. Findings of the before
-//! state that disappear or weaken are improvements: listed, never offsetting new risk.
+//! key (rule, subject, evidence) is absent before or its severity as reported rose (so widening a
+//! grant from one bucket to every bucket is new). Findings of the before state that disappear or
+//! weaken are improvements: listed, never offsetting new risk.
 
 use std::collections::HashMap;
 
+use super::score::reported_severity;
 use super::{Finding, Severity};
 use crate::engine::Reported;
 
@@ -25,22 +27,28 @@ impl Delta {
 pub fn compare(before: Vec<Finding>, after: Vec<Finding>, change: Vec<Finding>) -> Delta {
     let mut before_sev: HashMap<(&str, &str, &str), Severity> = HashMap::new();
     for f in &before {
-        let e = before_sev.entry(f.key()).or_insert(f.severity);
-        *e = (*e).max(f.severity);
+        let sev = reported_severity(f);
+        let e = before_sev.entry(f.key()).or_insert(sev);
+        *e = (*e).max(sev);
     }
     let mut after_sev: HashMap<(&str, &str, &str), Severity> = HashMap::new();
     for f in &after {
-        let e = after_sev.entry(f.key()).or_insert(f.severity);
-        *e = (*e).max(f.severity);
+        let sev = reported_severity(f);
+        let e = after_sev.entry(f.key()).or_insert(sev);
+        *e = (*e).max(sev);
     }
 
     let improvements: Vec<Reported> = before
         .iter()
-        .filter(|f| after_sev.get(&f.key()).is_none_or(|sev| *sev < f.severity))
+        .filter(|f| {
+            after_sev
+                .get(&f.key())
+                .is_none_or(|sev| *sev < reported_severity(f))
+        })
         .map(|f| Reported {
             finding: f.clone(),
             new: false,
-            before: Some(f.severity),
+            before: Some(reported_severity(f)),
         })
         .collect();
 
@@ -50,7 +58,7 @@ pub fn compare(before: Vec<Finding>, after: Vec<Finding>, change: Vec<Finding>) 
             let prior = before_sev.get(&f.key()).copied();
             Reported {
                 finding: f.clone(),
-                new: prior.is_none_or(|sev| f.severity > sev),
+                new: prior.is_none_or(|sev| reported_severity(f) > sev),
                 before: prior,
             }
         })
@@ -61,9 +69,8 @@ pub fn compare(before: Vec<Finding>, after: Vec<Finding>, change: Vec<Finding>) 
         before: None,
     }));
     findings.sort_by(|a, b| {
-        b.finding
-            .severity
-            .cmp(&a.finding.severity)
+        reported_severity(&b.finding)
+            .cmp(&reported_severity(&a.finding))
             .then_with(|| b.new.cmp(&a.new))
             .then_with(|| a.finding.rule_id.cmp(b.finding.rule_id))
             .then_with(|| a.finding.subject.cmp(&b.finding.subject))
@@ -71,6 +78,17 @@ pub fn compare(before: Vec<Finding>, after: Vec<Finding>, change: Vec<Finding>) 
     Delta {
         findings,
         improvements,
+    }
+}
+
+impl Delta {
+    /// Gives every finding the severity it is reported with (`score::reported_severity`). The
+    /// scores are computed first: a finding's points come from its rule's severity.
+    pub fn into_reported(mut self) -> Delta {
+        for r in self.findings.iter_mut().chain(self.improvements.iter_mut()) {
+            r.finding.severity = reported_severity(&r.finding);
+        }
+        self
     }
 }
 

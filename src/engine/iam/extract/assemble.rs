@@ -25,6 +25,8 @@ pub struct Carrier<'f> {
 struct Standalone {
     name: String,
     index: usize,
+    /// Its ARN is known in this state (an existing policy); a created one's is computed.
+    arn_known: bool,
 }
 
 #[derive(Default)]
@@ -116,12 +118,20 @@ impl<'f> Builder<'f> {
     }
 
     /// The principal a reference points to: by dependency URN, then by name or ARN; a principal
-    /// outside the preview otherwise (known only by its name).
+    /// outside the preview otherwise (known only by its name). A name unknown until apply with
+    /// no dependency recorded (the event stream records none) is the one principal of its kind
+    /// the preview defines, when there is exactly one.
     fn resolve(&mut self, kind: PrincipalKind, target: &Ref, source: &str) -> usize {
         if let Some(&idx) = target
             .urn
             .as_deref()
             .and_then(|urn| self.by_urn.get(&(kind, urn)))
+        {
+            return idx;
+        }
+        if target.text == UNKNOWN_TEXT
+            && target.urn.is_none()
+            && let Some(idx) = self.only_defined(kind)
         {
             return idx;
         }
@@ -135,6 +145,17 @@ impl<'f> Builder<'f> {
             last_segment(&target.text).to_owned()
         };
         self.principal_entry(kind, &name, None)
+    }
+
+    /// The one principal of `kind` that a resource of the preview defines, if there is one.
+    fn only_defined(&self, kind: PrincipalKind) -> Option<usize> {
+        let mut defined = self
+            .by_urn
+            .iter()
+            .filter(|((k, _), _)| *k == kind)
+            .map(|(_, &idx)| idx);
+        let first = defined.next()?;
+        defined.all(|idx| idx == first).then_some(first)
     }
 
     /// Pass 1 for one fact: principals with what they carry themselves, and standalone
@@ -190,6 +211,7 @@ impl<'f> Builder<'f> {
                 self.policies.push(Standalone {
                     name: name.clone(),
                     index,
+                    arn_known: arn.as_deref().is_some_and(|a| a != UNKNOWN_TEXT),
                 });
             }
             _ => {}
@@ -197,7 +219,9 @@ impl<'f> Builder<'f> {
     }
 
     /// The standalone policy a reference names: by dependency URN, else the first by ARN or
-    /// (for a `:policy/` ARN) by name.
+    /// (for a `:policy/` ARN) by name. An ARN unknown until apply with no dependency recorded
+    /// (the event stream records none) names the one policy of the state whose ARN is not
+    /// known yet, when there is exactly one: what `propertyDependencies` would have said.
     fn standalone(&self, policy: &Ref) -> Option<&Standalone> {
         let by_urn = policy
             .urn
@@ -205,6 +229,13 @@ impl<'f> Builder<'f> {
             .and_then(|u| self.policy_by_urn.get(u));
         let at = match by_urn {
             Some(&at) => at,
+            None if policy.text == UNKNOWN_TEXT => {
+                let mut pending = self.policies.iter().filter(|p| !p.arn_known);
+                return match (pending.next(), pending.next()) {
+                    (Some(only), None) => Some(only),
+                    _ => None,
+                };
+            }
             None => {
                 let by_arn = self.policy_by_arn.get(policy.text.as_str()).copied();
                 let by_name = if policy.text.contains(":policy/") {
@@ -238,6 +269,10 @@ impl<'f> Builder<'f> {
     }
 
     fn attach(&mut self, idx: usize, source: &str, policy: Ref) {
+        if let Some(p) = self.standalone(&policy) {
+            let urn = self.state.standalone_policies[p.index].urn.clone();
+            self.state.attached_policies.insert(urn);
+        }
         let resolved = self.policy_document(&policy);
         let p = &mut self.state.principals[idx];
         p.managed_arns

@@ -581,4 +581,100 @@ mod tests {
         let ex = extract(&preview::parse(text.as_bytes()).unwrap());
         assert!(ex.home_accounts.contains("111122223333"));
     }
+
+    const UNKNOWN: &str = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+    fn admin_policy(name: &str) -> serde_json::Value {
+        create(
+            "aws:iam/policy:Policy",
+            name,
+            json!({"name": name, "policy": json!({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}).to_string()}),
+            json!({}),
+        )
+    }
+
+    fn role(name: &str) -> serde_json::Value {
+        create(
+            "aws:iam/role:Role",
+            name,
+            json!({"name": name, "assumeRolePolicy": "{}"}),
+            json!({}),
+        )
+    }
+
+    /// An attachment as the event stream gives it on a create: both references computed, and
+    /// no `propertyDependencies`.
+    fn computed_attachment(name: &str) -> serde_json::Value {
+        create(
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+            name,
+            json!({"role": UNKNOWN, "policyArn": UNKNOWN}),
+            json!({}),
+        )
+    }
+
+    #[test]
+    fn without_dependencies_the_one_created_policy_and_role_are_what_an_attachment_names() {
+        let text = digest(json!([
+            role("app"),
+            admin_policy("admin"),
+            computed_attachment("attach")
+        ]));
+        let ex = extract(&preview::parse(text.as_bytes()).unwrap());
+        let app = principal(&ex.after, PrincipalKind::Role, "app");
+        assert_eq!(app.policies.len(), 1, "{:#?}", app.policies);
+        assert_eq!(app.policies[0].label, "attached policy admin");
+        assert_eq!(ex.after.principals.len(), 1, "no placeholder role");
+        let policy_urn = "urn:pulumi:dev::p::aws:iam/policy:Policy::admin";
+        assert!(ex.after.attached_policies.contains(policy_urn));
+    }
+
+    #[test]
+    fn without_dependencies_two_candidates_link_nothing_and_lose_nothing() {
+        let text = digest(json!([
+            role("app"),
+            role("other"),
+            admin_policy("admin"),
+            admin_policy("admin2"),
+            computed_attachment("attach")
+        ]));
+        let ex = extract(&preview::parse(text.as_bytes()).unwrap());
+        // Ambiguous: neither policy is taken as attached, so each is still judged on its own.
+        assert!(ex.after.attached_policies.is_empty());
+        assert_eq!(ex.after.standalone_policies.len(), 2);
+        for name in ["app", "other"] {
+            assert!(
+                principal(&ex.after, PrincipalKind::Role, name)
+                    .policies
+                    .is_empty()
+            );
+        }
+        // The attachment's target stays an unknown placeholder of its own.
+        let placeholder = ex
+            .after
+            .principals
+            .iter()
+            .find(|p| p.name.contains("attach"))
+            .expect("a placeholder for the unknown role");
+        assert_eq!(placeholder.managed_arns.len(), 1);
+    }
+
+    #[test]
+    fn a_known_policy_arn_is_never_replaced_by_the_one_candidate() {
+        let text = digest(json!([
+            role("app"),
+            admin_policy("admin"),
+            create(
+                "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                "attach",
+                json!({"role": "app", "policyArn": "arn:aws:iam::111122223333:policy/elsewhere"}),
+                json!({}),
+            )
+        ]));
+        let ex = extract(&preview::parse(text.as_bytes()).unwrap());
+        assert!(ex.after.attached_policies.is_empty());
+        let app = principal(&ex.after, PrincipalKind::Role, "app");
+        assert!(app.policies.is_empty(), "{:#?}", app.policies);
+        assert_eq!(app.managed_arns.len(), 1);
+    }
 }

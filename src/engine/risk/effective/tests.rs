@@ -337,6 +337,25 @@ fn views_cover_principals_and_standalone_policies() {
 }
 
 #[test]
+fn an_attached_standalone_policy_is_judged_on_its_principal_only() {
+    let mut st = state(vec![role("app", &[allow(&["iam:PassRole"], &["*"])])]);
+    let deploy = standalone("deploy", &allow(&["iam:PassRole"], &["*"]));
+    st.attached_policies.insert(deploy.urn.clone());
+    st.standalone_policies.push(deploy);
+    st.standalone_policies
+        .push(standalone("loose", &allow(&["s3:GetObject"], &["*"])));
+    let subjects: Vec<String> = views(&st).iter().map(View::subject).collect();
+    assert_eq!(
+        subjects,
+        [
+            "role/app",
+            "urn:pulumi:dev::app::aws:iam/policy:Policy::loose"
+        ],
+        "the attached policy is not a second view; the unattached one still is"
+    );
+}
+
+#[test]
 fn exposure_is_service_only_for_compute_service_roles() {
     let lambda = trusted_role("fn", trust(json!({"Service": "lambda.amazonaws.com"})), &[]);
     let mixed = trusted_role(

@@ -56,7 +56,10 @@ const COMPUTE_SERVICES: [&str; 12] = [
     "elasticmapreduce",
 ];
 
-/// The views of a state: principals first (in state order), then standalone policies.
+/// The views of a state: principals first (in state order), then the standalone policies no
+/// principal of the state has attached. An attached policy's grants are scored on each
+/// principal that has it, with everything else that principal holds, and not a second time on
+/// the policy: the same grant reads the same whether it is inline or attached.
 pub fn views(state: &IamState) -> Vec<View<'_>> {
     let mut out = Vec::with_capacity(state.principals.len() + state.standalone_policies.len());
     for p in &state.principals {
@@ -64,6 +67,9 @@ pub fn views(state: &IamState) -> Vec<View<'_>> {
         out.push(View::new(Owner::Principal(p), sources, exposure_of(p)));
     }
     for doc in &state.standalone_policies {
+        if state.attached_policies.contains(&doc.urn) {
+            continue;
+        }
         if let Some(s) = source(doc) {
             out.push(View::new(Owner::Policy(doc), vec![s], Exposure::Internal));
         }

@@ -169,7 +169,12 @@ impl Doc<'_> {
                 Scope::Pinned
             },
             exposure: Exposure::Internal,
-            confidence: if rule.id.starts_with("AWS-UNK") {
+            // A policy unknown as a whole could grant anything, like a resource iamgate does
+            // not model: a direct grant at the rule's severity. One unknown value inside a
+            // policy is part of a grant.
+            confidence: if rule.id == UNK_001.id {
+                Confidence::Direct
+            } else if rule.id.starts_with("AWS-UNK") {
                 Confidence::Partial
             } else {
                 Confidence::Lint
@@ -191,7 +196,10 @@ fn documents(state: &IamState) -> Vec<Doc<'_>> {
         if let Some(t) = &p.trust {
             all.push(doc(t, Holder::Trust(p), false));
         }
-        for d in &p.policies {
+        // Copies are linted where they are defined: an attached standalone policy on its own,
+        // a group's policies on the group; an AWS managed policy is AWS's text, not the
+        // program's, so a problem in it is nothing the pull request can fix.
+        for d in p.policies.iter().filter(|d| !is_copy(d)) {
             all.push(doc(d, Holder::Attached(p), false));
         }
     }
@@ -204,6 +212,12 @@ fn documents(state: &IamState) -> Vec<Doc<'_>> {
     let mut seen = HashSet::with_capacity(all.len());
     all.retain(|d| seen.insert((d.source.urn.as_str(), d.source.label.as_str())));
     all
+}
+
+/// A principal's policy that is a copy of a document defined elsewhere: attached (a standalone
+/// or AWS managed policy) or inherited from a group (labels of `extract::assemble`).
+fn is_copy(d: &Sourced<Document>) -> bool {
+    d.label.starts_with("attached policy ") || d.label.contains(" (via group ")
 }
 
 fn check_policy(doc: &Doc<'_>, policy: &Policy, out: &mut Vec<Finding>) {
