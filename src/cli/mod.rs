@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::engine::Level;
-use crate::engine::iam::actions;
+use crate::engine::iam::{actions, managed};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -96,12 +96,14 @@ impl Outcome {
     }
 }
 
-/// `iamgate --version`: the crate version and the action database's source and date.
+/// `iamgate --version`: the crate version, and the source and date of the action database and
+/// of the AWS managed policy table.
 pub fn long_version() -> String {
     format!(
-        "{}\naction database: {}",
+        "{}\naction database: {}\nAWS managed policies: {}",
         env!("CARGO_PKG_VERSION"),
-        actions::db().version()
+        actions::db().version(),
+        managed::version()
     )
 }
 

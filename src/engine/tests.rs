@@ -376,3 +376,156 @@ fn inline_policies_of_the_wrong_shape_are_reported() {
     assert_eq!(on("not-a-list"), ["AWS-LINT-MALFORMED"]);
     assert_eq!(on("bad-entry"), ["AWS-LINT-MALFORMED"]);
 }
+
+/// A role and, besides it, whatever carries its policy.
+fn role_with(inputs: Value, carriers: Vec<Value>) -> Analysis {
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    let mut role_inputs = json!({"name": "app", "assumeRolePolicy": trust.to_string()});
+    if let (Some(role), Some(extra)) = (role_inputs.as_object_mut(), inputs.as_object()) {
+        role.extend(extra.clone());
+    }
+    let mut steps = vec![step(
+        "create",
+        "aws:iam/role:Role",
+        "app",
+        None,
+        Some(role_inputs),
+    )];
+    steps.extend(carriers);
+    run(steps)
+}
+
+/// The new findings that score: rule, severity, evidence (not the context findings).
+fn scoring(a: &Analysis) -> Vec<(&'static str, Severity, String)> {
+    let mut out: Vec<_> = a
+        .findings
+        .iter()
+        .filter(|f| f.new && f.finding.severity > Severity::Info)
+        .map(|f| {
+            (
+                f.finding.rule_id,
+                f.finding.severity,
+                f.finding.evidence.clone(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The role with the AWS managed policy `arn` attached by ARN (three ways, two partitions) reads
+/// the same as the role with the policy's document inline: same level, score, scoring findings.
+fn assert_reads_like_inline(arn: &str) -> Analysis {
+    let document = crate::engine::iam::managed::lookup(arn)
+        .unwrap_or_else(|| panic!("{arn} is not in the table"))
+        .document;
+    let inline = role_with(
+        json!({"inlinePolicies": [{"name": "copy", "policy": document}]}),
+        vec![],
+    );
+    let by_arn = role_with(json!({"managedPolicyArns": [arn]}), vec![]);
+    let gov = role_with(
+        json!({"managedPolicyArns": [arn.replace("arn:aws:", "arn:aws-us-gov:")]}),
+        vec![],
+    );
+    let attachment = role_with(
+        json!({}),
+        vec![step(
+            "create",
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+            "app-managed",
+            None,
+            Some(json!({"role": "app", "policyArn": arn})),
+        )],
+    );
+    assert!(!scoring(&inline).is_empty(), "{arn}");
+    for (how, a) in [
+        ("managedPolicyArns", &by_arn),
+        ("managedPolicyArns, aws-us-gov", &gov),
+        ("RolePolicyAttachment", &attachment),
+    ] {
+        assert_eq!(
+            a.risk.level, inline.risk.level,
+            "{arn} {how}: {:?}",
+            a.findings
+        );
+        assert_eq!(a.risk.score, inline.risk.score, "{arn} {how}");
+        assert_eq!(scoring(a), scoring(&inline), "{arn} {how}");
+        assert!(
+            !new_rules(a).contains(&"AWS-MP-006"),
+            "{arn} {how}: the table knows it"
+        );
+    }
+    inline
+}
+
+#[test]
+fn a_managed_policy_by_arn_reads_like_its_document_inline() {
+    // Read `medium` by ARN before the table held its document.
+    let ssm = assert_reads_like_inline("arn:aws:iam::aws:policy/AmazonSSMFullAccess");
+    assert_eq!(ssm.risk.level, Level::Critical, "{:?}", ssm.risk);
+}
+
+#[test]
+fn a_managed_policy_naming_actions_newer_than_the_database_reads_like_inline() {
+    let read_only = assert_reads_like_inline("arn:aws:iam::aws:policy/ReadOnlyAccess");
+    // Its newer actions are one context finding, not typos worth points.
+    let lint: Vec<_> = read_only
+        .findings
+        .iter()
+        .filter(|f| f.finding.rule_id.starts_with("AWS-LINT-UNKNOWN"))
+        .map(|f| f.finding.severity)
+        .collect();
+    assert_eq!(lint, [Severity::Info]);
+}
+
+#[test]
+fn an_aws_managed_arn_the_table_does_not_know_is_unanalyzed_not_harmless() {
+    let unknown = "arn:aws:iam::aws:policy/AmazonNotYetPublishedAccess";
+    let a = role_with(json!({"managedPolicyArns": [unknown]}), vec![]);
+    assert_eq!(
+        scoring(&a),
+        [("AWS-MP-006", Severity::Medium, unknown.to_owned())]
+    );
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.finding.rule_id == "AWS-MP-006")
+        .map(|f| &f.finding)
+        .unwrap_or_else(|| panic!("{:?}", a.findings));
+    assert_eq!(f.category, Category::Unanalyzed);
+    // Never harmless (medium points, times the exposure of this EC2 service role).
+    assert!(a.risk.level > Level::None, "{:?}", a.risk);
+    // A customer managed policy the preview does not define is not an AWS managed one.
+    let customer = role_with(
+        json!({"managedPolicyArns": ["arn:aws:iam::111122223333:policy/AmazonNotYetPublishedAccess"]}),
+        vec![],
+    );
+    assert!(!new_rules(&customer).contains(&"AWS-MP-006"));
+}
+
+#[test]
+fn an_aws_managed_arn_is_never_a_preview_policy_of_the_same_name() {
+    // A harmless customer policy named like the AWS one does not stand in for it.
+    let decoy = step(
+        "create",
+        "aws:iam/policy:Policy",
+        "decoy",
+        None,
+        Some(
+            json!({"name": "AdministratorAccess", "policy": json!({"Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]}).to_string()}),
+        ),
+    );
+    let attachment = step(
+        "create",
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "app-admin",
+        None,
+        Some(json!({"role": "app", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"})),
+    );
+    let a = role_with(json!({}), vec![decoy, attachment]);
+    assert!(new_rules(&a).contains(&"AWS-WC-001"), "{:?}", new_rules(&a));
+    assert_eq!(a.risk.level, Level::Critical);
+}

@@ -1030,11 +1030,11 @@ async fn explain_shows_a_known_rule_and_refuses_an_unknown_one_with_near_matches
     insta::allow_duplicates! {
         insta::assert_snapshot!(shown_reply(&s, known), @r#"
     <!-- iamgate:reply:[id] -->
-    **AWS-MP-001: AWS managed `AdministratorAccess` attached**
+    **AWS-MP-001: AWS managed `AdministratorAccess` attached (context)**
 
-    Category `admin-access`, default severity `critical` (a repository can change it with `risk.severity` in `.iamgate.yml`).
+    Category `admin-access`, default severity `info` (a repository can change it with `risk.severity` in `.iamgate.yml`).
 
-    **Why it matters.** `AdministratorAccess` allows every action on every resource. Whoever can use this principal (a CI job, a leaked key, code running as the role) controls the whole account.
+    **Why it matters.** `AdministratorAccess` allows every action on every resource: whoever can use this principal (a CI job, a leaked key, code running as the role) controls the whole account. iamgate knows the document of every AWS managed policy and analyzes it like any other policy, so what it grants is reported by the content rules (wildcard, escalation, exposure, ...) with their own severities; this finding only names the well-known policy and scores nothing.
 
     **Example.**
 
@@ -1042,7 +1042,7 @@ async fn explain_shows_a_known_rule_and_refuses_an_unknown_one_with_near_matches
     {"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}
     ```
 
-    **How to fix.** Attach a policy with the actions the workload needs instead (IAM Access Analyzer can generate one from CloudTrail activity). Keep `AdministratorAccess` for a few break-glass human roles that require MFA.
+    **How to fix.** Act on the content findings of the same principal (AWS-WC-001 for `AdministratorAccess`). Attach a policy with the actions the workload needs instead (IAM Access Analyzer can generate one from CloudTrail activity); keep `AdministratorAccess` for a few break-glass human roles that require MFA.
 
     [All rules](https://github.com/iamgate/iamgate/blob/main/docs/rules.md#aws-mp-001)
     "#);

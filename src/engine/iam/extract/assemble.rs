@@ -252,19 +252,20 @@ impl<'f> Builder<'f> {
         self.policies.get(at)
     }
 
-    /// The document of a policy given by ARN (or dependency): a policy of the preview, or a
-    /// well-known AWS managed policy.
+    /// The document of a policy given by ARN (or dependency): a policy of the preview, or an
+    /// AWS managed policy of the table (in any partition), parsed once per ARN per state. An AWS
+    /// managed ARN (account `aws`) is never a policy of the preview, even one of the same name.
     fn policy_document(&mut self, policy: &Ref) -> Option<(String, Document)> {
-        if let Some(p) = self.standalone(policy) {
+        if !managed::is_aws_managed(&policy.text) {
+            let p = self.standalone(policy)?;
             let doc = &self.state.standalone_policies.get(p.index)?.value;
             return Some((p.name.clone(), doc.clone()));
         }
         let m = managed::lookup(&policy.text)?;
-        let text = m.document?;
         let doc = self
             .managed_documents
             .entry(m.arn)
-            .or_insert_with(|| parse_text(text));
+            .or_insert_with(|| parse_text(m.document));
         Some((m.name.to_owned(), doc.clone()))
     }
 

@@ -539,8 +539,10 @@ mod tests {
             role.trust.as_ref().map(|t| &t.value),
             Some(Document::Known(_))
         ));
-        // ReadOnlyAccess is known by ARN, but its (very long) document is not shipped.
-        assert_eq!(role.policies.len(), 1, "{:?}", role.policies);
+        // ReadOnlyAccess is known by ARN: its document is attached from the managed-policy table.
+        assert_eq!(role.policies.len(), 2, "{:?}", role.policies);
+        assert_eq!(role.policies[1].label, "attached policy ReadOnlyAccess");
+        assert!(matches!(role.policies[1].value, Document::Known(_)));
         assert_eq!(
             role.managed_arns[0].value,
             "arn:aws:iam::aws:policy/ReadOnlyAccess"

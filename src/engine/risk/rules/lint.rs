@@ -4,12 +4,15 @@
 //! nothing, and policy values that cannot be judged before apply (`unknown-value`). An unknown value is reported here and nowhere treated as a wildcard or as
 //! harmless. Lint does not judge what a valid, known grant allows: the other families do.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::engine::iam::actions::db;
+use crate::engine::iam::managed;
 use crate::engine::iam::policy::{Document, Effect, NameSpec, Policy, Statement};
 use crate::engine::iam::{IamState, Principal, ResourcePolicy, Sourced};
 use crate::engine::risk::conditions;
+use crate::engine::risk::effective::index::shorten;
 use crate::engine::risk::{Confidence, EvalCtx, Exposure, Finding, Rule, Scope, Severity};
 
 mod rules;
@@ -25,9 +28,16 @@ const DENY_MARKER: &str = "deny statement";
 
 pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
     check_unreadable(state, out);
+    // By document: one AWS managed policy attached to many principals is one shared `Arc`.
+    let mut names: HashMap<*const Policy, Names> = HashMap::new();
     for doc in documents(state) {
         match &doc.source.value {
-            Document::Known(policy) => check_policy(&doc, policy, out),
+            Document::Known(policy) => {
+                let found = names
+                    .entry(Arc::as_ptr(policy))
+                    .or_insert_with(|| Names::of(policy));
+                check_policy(&doc, policy, found, out);
+            }
             Document::Unknown => out.push(doc.finding(
                 &UNK_001,
                 String::new(),
@@ -220,7 +230,42 @@ fn is_copy(d: &Sourced<Document>) -> bool {
     d.label.starts_with("attached policy ") || d.label.contains(" (via group ")
 }
 
-fn check_policy(doc: &Doc<'_>, policy: &Policy, out: &mut Vec<Finding>) {
+/// What the action names and resources of one document match, whatever holds it: the costly
+/// part of linting a document, computed once per document.
+struct Names {
+    /// AWS-LINT-UNKNOWN-ACTION / -PREFIX: (rule, name, why).
+    unknown: Vec<(&'static Rule, String, &'static str)>,
+    /// Names that match nothing but AWS managed policies use: newer than the database.
+    newer: Vec<String>,
+    /// AWS-LINT-RESOURCE-MISMATCH: (action, the statement's Resource values, in a Deny).
+    mismatches: Vec<(String, Vec<String>, bool)>,
+}
+
+impl Names {
+    fn of(policy: &Policy) -> Names {
+        let mut names = BTreeSet::new();
+        let mut mismatches = Vec::new();
+        for statement in &policy.statements {
+            names.extend(statement.action.names().iter().map(String::as_str));
+            mismatches.extend(resource_mismatches(statement));
+        }
+        let mut found = Names {
+            unknown: Vec::new(),
+            newer: Vec::new(),
+            mismatches,
+        };
+        for name in names {
+            match check_action_name(name) {
+                Name::Matches => {}
+                Name::Newer => found.newer.push(name.to_owned()),
+                Name::Unknown(rule, why) => found.unknown.push((rule, name.to_owned(), why)),
+            }
+        }
+        found
+    }
+}
+
+fn check_policy(doc: &Doc<'_>, policy: &Policy, names: &Names, out: &mut Vec<Finding>) {
     for problem in &policy.problems {
         let mut f = doc.finding(
             &MALFORMED,
@@ -239,14 +284,34 @@ fn check_policy(doc: &Doc<'_>, policy: &Policy, out: &mut Vec<Finding>) {
         out.push(f);
     }
     let mut unknown_elements = BTreeSet::new();
-    let mut names = BTreeSet::new();
     for statement in &policy.statements {
-        names.extend(statement.action.names().iter().map(String::as_str));
         unknown_elements.extend(unknown_elements_of(statement, !doc.attached));
-        check_resource_mismatch(doc, statement, out);
     }
-    for name in names {
-        check_action_name(doc, name, out);
+    for (action, listed, deny) in &names.mismatches {
+        out.push(resource_mismatch(doc, action, listed, *deny));
+    }
+    for (rule, name, why) in &names.unknown {
+        out.push(doc.finding(
+            rule,
+            name.clone(),
+            format!("`{name}` in the {} {why}: it grants or denies nothing (check the spelling against the AWS Service Authorization Reference).", doc.what()),
+        ));
+    }
+    let newer = &names.newer;
+    if !newer.is_empty() {
+        let mut f = doc.finding(
+            &UNKNOWN_ACTION,
+            "names newer than the action database".to_owned(),
+            format!(
+                "{} action names in the {} are not in iamgate's action database ({}), but AWS managed policies use them: actions newer than the database, whose grant iamgate cannot judge (update iamgate): {}.",
+                newer.len(),
+                doc.what(),
+                db().version(),
+                shorten(newer, 8)
+            ),
+        );
+        f.severity = Severity::Info;
+        out.push(f);
     }
     for (element, effect) in unknown_elements {
         out.push(doc.finding(
@@ -293,10 +358,18 @@ fn unknown_elements_of(
     out
 }
 
-/// AWS-LINT-UNKNOWN-ACTION / -PREFIX: a name or pattern that matches no action.
-fn check_action_name(doc: &Doc<'_>, name: &str, out: &mut Vec<Finding>) {
+/// What an action name or pattern in a document matches.
+enum Name {
+    Matches,
+    /// Matches nothing, but AWS managed policies use it: newer than the database, not a typo.
+    Newer,
+    /// AWS-LINT-UNKNOWN-ACTION / -PREFIX, and why.
+    Unknown(&'static Rule, &'static str),
+}
+
+fn check_action_name(name: &str) -> Name {
     if name == "*" || conditions::is_unknown(name) {
-        return;
+        return Name::Matches;
     }
     let db = db();
     let (rule, why) = match name.split_once(':') {
@@ -312,57 +385,63 @@ fn check_action_name(doc: &Doc<'_>, name: &str, out: &mut Vec<Finding>) {
                 (&UNKNOWN_ACTION, "is not an action of that service")
             }
         }
-        Some(_) => return,
+        Some(_) => return Name::Matches,
     };
-    out.push(doc.finding(
-        rule,
-        name.to_owned(),
-        format!("`{name}` in the {} {why}: it grants or denies nothing (check the spelling against the AWS Service Authorization Reference).", doc.what()),
-    ));
+    if managed::names_action(name) {
+        Name::Newer
+    } else {
+        Name::Unknown(rule, why)
+    }
 }
 
-/// AWS-LINT-RESOURCE-MISMATCH: an exact action none of whose resource types the Resource
-/// values can name (e.g. `s3:GetObject` on a bucket ARN). Dead for that action; in a Deny, a
-/// guardrail that does not work (medium).
-fn check_resource_mismatch(doc: &Doc<'_>, statement: &Statement, out: &mut Vec<Finding>) {
+/// AWS-LINT-RESOURCE-MISMATCH: the exact actions none of whose resource types the Resource
+/// values can name (e.g. `s3:GetObject` on a bucket ARN), with the Resource values and whether
+/// the statement is a Deny.
+fn resource_mismatches(statement: &Statement) -> Vec<(String, Vec<String>, bool)> {
     let (NameSpec::Only(actions), Some(NameSpec::Only(resources))) =
         (&statement.action, &statement.resource)
     else {
-        return;
+        return Vec::new();
     };
     // Only ARNs are judged: a bare name (a Lambda permission's function) is not a pattern.
     if resources
         .iter()
         .any(|r| !r.starts_with("arn:") || conditions::is_unknown(r))
     {
-        return;
+        return Vec::new();
     }
     let db = db();
-    for action in actions.iter().filter(|a| !conditions::has_wildcard(a)) {
-        let Some(id) = db.lookup(action) else {
-            continue;
-        };
-        if resources.iter().any(|r| db.resource_matches(id, r)) {
-            continue;
-        }
-        let listed: Vec<&str> = resources.iter().map(String::as_str).collect();
-        let mut f = doc.finding(
-            &RESOURCE_MISMATCH,
-            format!("{action} on {}", listed.join(",")),
-            format!(
-                "In the {}, `{action}` is listed with Resource {}, which names none of the resource types `{action}` applies to: the {} has no effect for it.",
-                doc.what(),
-                listed.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", "),
-                if statement.effect == Effect::Deny { "Deny" } else { "grant" }
-            ),
-        );
-        if statement.effect == Effect::Deny {
-            f.severity = Severity::Medium;
-            f.message
-                .push_str(" The guardrail it was meant to be does not work.");
-        }
-        out.push(f);
+    let deny = statement.effect == Effect::Deny;
+    actions
+        .iter()
+        .filter(|a| !conditions::has_wildcard(a))
+        .filter(|action| {
+            db.lookup(action)
+                .is_some_and(|id| !resources.iter().any(|r| db.resource_matches(id, r)))
+        })
+        .map(|action| (action.clone(), resources.iter().cloned().collect(), deny))
+        .collect()
+}
+
+/// A resource mismatch of the document: dead for that action; in a Deny, a guardrail that does
+/// not work (medium).
+fn resource_mismatch(doc: &Doc<'_>, action: &str, listed: &[String], deny: bool) -> Finding {
+    let mut f = doc.finding(
+        &RESOURCE_MISMATCH,
+        format!("{action} on {}", listed.join(",")),
+        format!(
+            "In the {}, `{action}` is listed with Resource {}, which names none of the resource types `{action}` applies to: the {} has no effect for it.",
+            doc.what(),
+            listed.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", "),
+            if deny { "Deny" } else { "grant" }
+        ),
+    );
+    if deny {
+        f.severity = Severity::Medium;
+        f.message
+            .push_str(" The guardrail it was meant to be does not work.");
     }
+    f
 }
 
 #[cfg(test)]

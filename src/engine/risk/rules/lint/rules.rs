@@ -37,7 +37,7 @@ pub const UNKNOWN_ACTION: Rule = Rule {
     category: Category::Malformed,
     severity: Severity::Low,
     title: "Action name or pattern that matches no action",
-    rationale: "A misspelled action (or a pattern that matches nothing) grants or denies nothing. In an Allow the intended access is missing; in a Deny the guardrail is missing, silently.",
+    rationale: "A misspelled action (or a pattern that matches nothing) grants or denies nothing. In an Allow the intended access is missing; in a Deny the guardrail is missing, silently. Names that AWS's own managed policies use are actions newer than iamgate's action database, not typos: they are reported together, as one info finding per document.",
     example: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObjects","Resource":"arn:aws:s3:::my-bucket/*"}]}"#,
     remediation: "Use the exact name from the AWS Service Authorization Reference (e.g. `s3:GetObject`).",
 };
@@ -47,7 +47,7 @@ pub const UNKNOWN_PREFIX: Rule = Rule {
     category: Category::Malformed,
     severity: Severity::Low,
     title: "Unknown service prefix",
-    rationale: "The part before `:` is not an AWS service prefix, so the action matches nothing: the intended grant or guardrail does not exist.",
+    rationale: "The part before `:` is not an AWS service prefix, so the action matches nothing: the intended grant or guardrail does not exist. Names that AWS's own managed policies use belong to a service newer than iamgate's action database, not typos: they are reported together, as one info AWS-LINT-UNKNOWN-ACTION finding per document.",
     example: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s4:GetObject","Resource":"*"}]}"#,
     remediation: "Use the service prefix from the AWS Service Authorization Reference (e.g. `s3`, `dynamodb`, `secretsmanager`).",
 };

@@ -150,6 +150,73 @@ fn unknown_action_and_prefix_are_low() {
     );
 }
 
+/// An action some AWS managed policy names that the action database does not know: with a known
+/// service prefix (`prefix_known`) or not.
+fn newer_than_the_database(prefix_known: bool) -> String {
+    let mut names: Vec<String> = crate::engine::iam::managed::policies()
+        .filter_map(|p| {
+            parse_document(&serde_json::from_str(p.document).ok()?)
+                .known()
+                .cloned()
+        })
+        .flat_map(|policy| policy.statements)
+        .flat_map(|s| s.action.names().clone())
+        .filter(|a| !conditions::has_wildcard(a) && db().expand(a).is_empty())
+        .filter(|a| {
+            a.split_once(':')
+                .is_some_and(|(service, _)| db().has_service(service) == prefix_known)
+        })
+        .collect();
+    names.sort();
+    names.into_iter().next().unwrap_or_else(|| {
+        panic!("the action database knows every action of the AWS managed policies (prefix known: {prefix_known}): pick another case")
+    })
+}
+
+#[test]
+fn names_aws_managed_policies_use_are_one_info_finding_not_typos() {
+    let (action, service) = (
+        newer_than_the_database(true),
+        newer_than_the_database(false),
+    );
+    let f = run(&known(json!([{"Effect": "Allow",
+        "Action": [action, service, "s3:GetObjects"], "Resource": "*"}])));
+    assert_eq!(
+        ids(&f),
+        [
+            ("AWS-LINT-UNKNOWN-ACTION", Severity::Info),
+            ("AWS-LINT-UNKNOWN-ACTION", Severity::Low)
+        ],
+        "{f:?}"
+    );
+    let newer = f
+        .iter()
+        .find(|f| f.severity == Severity::Info)
+        .expect("info");
+    assert_eq!(
+        newer.evidence,
+        "policy: names newer than the action database"
+    );
+    for name in [&action, &service] {
+        assert!(
+            newer.message.contains(name.as_str()),
+            "{name}: {}",
+            newer.message
+        );
+    }
+    assert!(
+        newer.message.starts_with("2 action names")
+            && newer.message.contains("AWS managed policies use them"),
+        "{}",
+        newer.message
+    );
+    let typo = f
+        .iter()
+        .find(|f| f.severity == Severity::Low)
+        .expect("typo");
+    assert_eq!(typo.evidence.to_ascii_lowercase(), "policy: s3:getobjects");
+}
+
 #[test]
 fn resource_mismatch_is_info_and_medium_in_a_deny() {
     let f = run(&known(

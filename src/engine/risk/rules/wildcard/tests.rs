@@ -66,7 +66,8 @@ fn wc001_not_for_admin_minus_an_unconditional_deny_or_behind_a_limiting_conditio
 }
 
 #[test]
-fn wc001_is_left_to_mp001_when_administrator_access_is_attached() {
+fn wc001_reports_administrator_access_attached_by_arn_like_any_admin_grant() {
+    // AWS-MP-001 is context only: the admin access itself is reported here, whatever carries it.
     let mut p = role("app", &[allow(&["*"], &["*"])]);
     p.managed_arns.push(Sourced {
         urn: "urn:pulumi:dev::app::aws:iam/rolePolicyAttachment:RolePolicyAttachment::admin".into(),
@@ -74,7 +75,7 @@ fn wc001_is_left_to_mp001_when_administrator_access_is_attached() {
         value: "arn:aws:iam::aws:policy/AdministratorAccess".into(),
     });
     let found = run(check, &state(vec![p]));
-    assert!(of(&found, "AWS-WC-001").is_empty(), "{found:#?}");
+    assert_eq!(one(&found, "AWS-WC-001").severity, Severity::Critical);
     assert!(
         of(&found, "AWS-WC-004").is_empty(),
         "still an admin: implied rules stay quiet"
