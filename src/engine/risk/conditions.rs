@@ -131,13 +131,26 @@ pub fn is_public_arn(value: &str) -> bool {
     account == "*"
 }
 
+/// True when a test with this operator is met by a request that lacks the key, so it cannot
+/// limit anyone who can leave the key out: `...IfExists` ("if the key is not present, evaluate
+/// the condition element as true") and `ForAllValues:` (true when the request has no value for
+/// the key). IAM User Guide, "IAM JSON policy elements: Condition operators", "...IfExists
+/// condition operators"; "Set operators for multivalued context keys" (`ForAllValues`).
+pub fn met_when_absent(op: &str) -> bool {
+    let lower = op.to_ascii_lowercase();
+    lower.ends_with("ifexists") || lower.starts_with("forallvalues:")
+}
+
 /// Whether the conditions limit the statement (catalog §2.6). Keys combine with AND, so one
 /// limiting (operator, key) pair is enough; values of one key combine with OR, so a pair limits
-/// only when none of its values is public.
+/// only when none of its values is public. A test that a request without the key meets
+/// (`met_when_absent`) limits nothing: every key here is missing from some requests (no
+/// `aws:PrincipalOrgID` outside an organization or for anonymous callers, no `aws:SourceVpce`
+/// outside a VPC endpoint, no `aws:SourceIp` through one).
 pub fn limiting(conditions: &Conditions) -> Limiting {
     let mut unknown = false;
     for (op, keys) in conditions {
-        if !is_positive_operator(op) {
+        if !is_positive_operator(op) || met_when_absent(op) {
             continue;
         }
         for (key, values) in keys {
@@ -169,7 +182,7 @@ pub fn is_limiting(conditions: &Conditions) -> bool {
 pub fn limiting_keys(conditions: &Conditions) -> BTreeSet<&str> {
     let mut out = BTreeSet::new();
     for (op, keys) in conditions {
-        if !is_positive_operator(op) {
+        if !is_positive_operator(op) || met_when_absent(op) {
             continue;
         }
         for (key, values) in keys {
@@ -330,9 +343,6 @@ mod tests {
     #[test]
     fn variants_of_operators_limit() {
         assert!(is_limiting(&conds(
-            json!({"StringEqualsIfExists": {"aws:SourceVpce": "vpce-1"}})
-        )));
-        assert!(is_limiting(&conds(
             json!({"ForAnyValue:StringEquals": {"aws:SourceVpce": "vpce-1"}})
         )));
         assert!(is_limiting(&conds(
@@ -341,6 +351,30 @@ mod tests {
         assert!(is_limiting(&conds(
             json!({"ArnLike": {"aws:SourceArn": "arn:aws:sns:us-east-1:111122223333:t"}})
         )));
+    }
+
+    #[test]
+    fn tests_met_without_the_key_do_not_limit() {
+        // IAM User Guide, "IAM JSON policy elements: Condition operators", "...IfExists
+        // condition operators": "If the key is not present, evaluate the condition element as
+        // true". No aws:SourceVpce outside a VPC endpoint, no aws:PrincipalOrgID for an anonymous
+        // caller or one outside any organization.
+        for c in [
+            json!({"StringEqualsIfExists": {"aws:SourceVpce": "vpce-1"}}),
+            json!({"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}),
+            json!({"ArnLikeIfExists": {"aws:SourceArn": "arn:aws:sns:us-east-1:111122223333:t"}}),
+            // "Set operators for multivalued context keys": ForAllValues is true when the
+            // request has no value for the key.
+            json!({"ForAllValues:StringEquals": {"aws:PrincipalOrgPaths": "o-a1b2c3d4e5/r-ab12/*"}}),
+        ] {
+            let c = conds(c);
+            assert_eq!(limiting(&c), Limiting::No, "{c:?}");
+            assert!(limiting_keys(&c).is_empty(), "{c:?}");
+        }
+        assert!(met_when_absent("StringEqualsIfExists"));
+        assert!(met_when_absent("forallvalues:stringlike"));
+        assert!(!met_when_absent("ForAnyValue:StringEquals"));
+        assert!(!met_when_absent("StringEquals"));
     }
 
     #[test]
