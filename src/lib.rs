@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod calendar;
 pub mod ci;
 pub mod cli;
 pub mod commands;

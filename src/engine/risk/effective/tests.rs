@@ -212,7 +212,7 @@ fn weak_conditions_widen_to_wildcard_and_limiting_ones_condition() {
     let limited = allow_if(
         &["iam:PassRole"],
         &["*"],
-        json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}),
+        json!({"StringEquals": {"aws:SourceVpc": "vpc-1a2b3c4d"}}),
     );
     let eff = effective(&[limited]);
     assert_eq!(
@@ -238,13 +238,282 @@ fn weak_conditions_widen_to_wildcard_and_limiting_ones_condition() {
         })
     );
 
+    // iam:PassedToService alone leaves iam:PassRole unconditioned (the paths read its values).
     let star_value = allow_if(
         &["iam:PassRole"],
         &["*"],
         json!({"StringLike": {"iam:PassedToService": "*"}}),
     );
+    assert_eq!(access(&effective(&[star_value]), "iam:PassRole"), Some(ALL));
+}
+
+const CONDITIONED: Access = Access {
+    scope: Scope::Wildcard,
+    conditioned: true,
+};
+
+/// The access of `name` granted alone on `resources` under `condition`, next to the `others`
+/// policies of the same role.
+fn access_if(name: &str, resources: &[&str], condition: Value, others: &[Value]) -> Option<Access> {
+    let mut docs = vec![allow_if(&[name], resources, condition)];
+    docs.extend_from_slice(others);
+    access(&effective(&docs), name)
+}
+
+#[test]
+fn passed_to_service_names_services_and_limits_nothing_else_for_pass_role() {
+    // IAM User Guide, "IAM and AWS STS condition context keys", iam:PassedToService: it names
+    // the service a role may be passed to; it says nothing about which roles or who. Excerpt of
+    // EC2FleetTimeShiftableServiceRolePolicy.
+    let fleet = json!({"StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"]}});
     assert_eq!(
-        access(&effective(&[star_value]), "iam:PassRole"),
+        access_if("iam:PassRole", &["*"], fleet.clone(), &[]),
+        Some(ALL)
+    );
+    let eff = effective(&[allow_if(&["iam:PassRole"], &["*"], fleet)]);
+    assert!(eff.grants.iter().all(|g| g.strength == Strength::None));
+    // Another condition on the same statement still counts.
+    let with_vpc = json!({"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com", "aws:SourceVpc": "vpc-1"}});
+    assert_eq!(
+        access_if("iam:PassRole", &["*"], with_vpc, &[]),
+        Some(CONDITIONED)
+    );
+    // The key is only in iam:PassRole requests: for the other actions of the statement a
+    // string test on it fails, so it limits them.
+    let mixed = allow_if(
+        &["iam:PassRole", "ec2:RunInstances"],
+        &["*"],
+        json!({"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}),
+    );
+    let eff = effective(&[mixed]);
+    assert_eq!(access(&eff, "iam:PassRole"), Some(ALL));
+    assert_eq!(access(&eff, "ec2:RunInstances"), Some(CONDITIONED));
+}
+
+#[test]
+fn caller_set_tags_do_not_limit() {
+    // IAM User Guide, "AWS global condition context keys", aws:RequestTag/tag-key and
+    // aws:TagKeys: the tags passed in the request, which the caller chooses. Excerpt of
+    // AmazonEKSComputePolicy.
+    let eks = json!({
+        "StringEquals": {"aws:RequestTag/eks:eks-cluster-name": "${aws:PrincipalTag/eks:eks-cluster-name}"},
+        "StringLike": {"aws:RequestTag/eks:kubernetes-node-pool-name": "*"},
+        "ForAllValues:StringLike": {"aws:TagKeys": ["eks:eks-cluster-name", "kubernetes.io/cluster/*"]}
+    });
+    let eff = effective(&[allow_if(&["ec2:RunInstances"], &["*"], eks)]);
+    assert_eq!(access(&eff, "ec2:RunInstances"), Some(WILDCARD));
+    assert!(eff.unconstrained().contains(id("ec2:RunInstances")));
+    // Null false on a request tag only says the caller must send it (excerpt of the AWS Load
+    // Balancer Controller's install policy).
+    let lbc = json!({"Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "false"}});
+    assert_eq!(
+        access_if("elasticloadbalancing:CreateLoadBalancer", &["*"], lbc, &[]),
+        Some(WILDCARD)
+    );
+}
+
+#[test]
+fn resource_tags_limit_unless_the_subject_can_tag_its_way_in() {
+    // IAM User Guide, "Controlling access to AWS resources using tags": aws:ResourceTag limits
+    // to resources that already carry the tag. Excerpt of the AWS Load Balancer Controller's
+    // install policy: `Null` false on the resource tag (the tag must be there).
+    let delete = |others: &[Value]| {
+        access_if(
+            "elasticloadbalancing:DeleteLoadBalancer",
+            &["*"],
+            json!({"Null": {"aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}}),
+            others,
+        )
+    };
+    let add_tags = |resource: &str, condition: Value| {
+        allow_if(&["elasticloadbalancing:AddTags"], &[resource], condition)
+    };
+    assert_eq!(delete(&[]), Some(CONDITIONED));
+    for (tagging, why) in [
+        // The controller may only retag load balancers that carry the tag, without sending it.
+        (
+            add_tags(
+                "arn:aws:elasticloadbalancing:*:*:loadbalancer/app/*/*",
+                json!({"Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "true",
+                                "aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}}),
+            ),
+            "retagging tagged ones only",
+        ),
+        // EC2 User Guide, "Grant permission to tag Amazon EC2 resources during creation".
+        (
+            add_tags(
+                "*",
+                json!({"StringEquals": {"elasticloadbalancing:CreateAction": "CreateLoadBalancer"}}),
+            ),
+            "tagging while creating only",
+        ),
+        (
+            add_tags(
+                "*",
+                json!({"ForAllValues:StringEquals": {"aws:TagKeys": ["team", "cost-center"]}}),
+            ),
+            "other tag keys only",
+        ),
+        (
+            allow(
+                &["elasticloadbalancing:AddTags"],
+                &["arn:aws:elasticloadbalancing:*:*:targetgroup/*/*"],
+            ),
+            "target groups only",
+        ),
+    ] {
+        assert_eq!(delete(&[tagging]), Some(CONDITIONED), "{why}");
+    }
+    // Free to tag load balancers: it tags any of them and the condition limits nothing.
+    let free = allow(&["elasticloadbalancing:AddTags"], &["*"]);
+    assert_eq!(delete(&[free]), Some(WILDCARD));
+
+    // Tags of the `aws:` prefix are AWS's own: nobody tags its way in (Tagging AWS Resources
+    // User Guide, "Tag naming limits and requirements"). Excerpt of AWSCloud9EnvironmentMember.
+    let create_tags = allow(&["ec2:CreateTags"], &["*"]);
+    let instances = ["arn:aws:ec2:*:*:instance/*"];
+    let cloud9 = json!({"StringLike": {"ssm:resourceTag/aws:cloud9:environment": "*"}});
+    assert_eq!(
+        access_if(
+            "ssm:StartSession",
+            &instances,
+            cloud9,
+            std::slice::from_ref(&create_tags)
+        ),
+        Some(CONDITIONED)
+    );
+    // A tag of the principal's own choosing: ec2:CreateTags on instances tags it in.
+    let team = json!({"StringEquals": {"ssm:resourceTag/team": "blue"}});
+    assert_eq!(
+        access_if("ssm:StartSession", &instances, team.clone(), &[create_tags]),
+        Some(WILDCARD)
+    );
+    assert_eq!(
+        access_if("ssm:StartSession", &instances, team, &[]),
+        Some(CONDITIONED)
+    );
+    // A key of the service narrows the resources as well (excerpt of
+    // AWSSystemsManagerJustInTimeNodeAccessRolePropagationPolicy): tagging in is not assumed.
+    let tag_shares = allow_if(
+        &["ram:TagResource"],
+        &["arn:aws:ram:*:*:resource-share/*"],
+        json!({"StringEquals": {"aws:RequestTag/SystemsManagerJustInTimeNodeAccessManaged": "true"},
+               "ForAllValues:StringEquals": {"aws:TagKeys": ["SystemsManagerJustInTimeNodeAccessManaged"]}}),
+    );
+    let named_share = json!({"StringEquals": {
+        "ram:ResourceShareName": "SSMJustInTimeNodeAccessManagedResourceShare",
+        "aws:ResourceTag/SystemsManagerJustInTimeNodeAccessManaged": "true"}});
+    assert_eq!(
+        access_if(
+            "ram:AssociateResourceShare",
+            &["*"],
+            named_share,
+            std::slice::from_ref(&tag_shares)
+        ),
+        Some(CONDITIONED)
+    );
+    // Without it, the same tagging grant tags any share in.
+    let tagged_share = json!({"StringEquals": {"aws:ResourceTag/SystemsManagerJustInTimeNodeAccessManaged": "true"}});
+    assert_eq!(
+        access_if(
+            "ram:AssociateResourceShare",
+            &["*"],
+            tagged_share,
+            &[tag_shares]
+        ),
+        Some(WILDCARD)
+    );
+    // IfExists is met by an untagged resource: not limiting.
+    let if_exists = json!({"StringEqualsIfExists": {"aws:ResourceTag/team": "blue"}});
+    assert_eq!(
+        access_if("ec2:TerminateInstances", &["*"], if_exists, &[]),
+        Some(WILDCARD)
+    );
+}
+
+#[test]
+fn called_via_keys_limit_to_calls_made_by_a_service() {
+    // IAM User Guide, "AWS global condition context keys", aws:CalledVia, aws:CalledViaFirst,
+    // aws:CalledViaLast: the request must be made by the named service on the principal's
+    // behalf; the principal cannot make it directly. Excerpt of AWSCloud9EnvironmentMember, of
+    // EC2FastLaunchFullAccess (aws:CalledVia is multivalued: ForAnyValue is its form), and
+    // aws:ViaAWSService true ("AWS global condition context keys", aws:ViaAWSService).
+    for condition in [
+        json!({"StringEquals": {"aws:CalledViaFirst": "cloud9.amazonaws.com"}}),
+        json!({"StringEquals": {"aws:CalledViaLast": "cloud9.amazonaws.com"}}),
+        json!({"ForAnyValue:StringLike": {"aws:CalledVia": "ec2fastlaunch.amazonaws.com"}}),
+        json!({"Bool": {"aws:ViaAWSService": "true"}}),
+    ] {
+        assert_eq!(
+            access_if("ec2:CreateVpc", &["*"], condition.clone(), &[]),
+            Some(CONDITIONED),
+            "{condition}"
+        );
+    }
+    // ForAllValues is true for a direct call, which has no aws:CalledVia ("Set operators for
+    // multivalued context keys").
+    let for_all =
+        json!({"ForAllValues:StringEquals": {"aws:CalledVia": "cloudformation.amazonaws.com"}});
+    assert_eq!(
+        access_if("ec2:CreateVpc", &["*"], for_all, &[]),
+        Some(WILDCARD)
+    );
+}
+
+#[test]
+fn aws_service_name_pins_service_linked_roles() {
+    // IAM User Guide, "IAM and AWS STS condition context keys", iam:AWSServiceName. Excerpt of
+    // the AWS Load Balancer Controller's install policy.
+    let lbc = json!({"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}});
+    assert_eq!(
+        access_if("iam:CreateServiceLinkedRole", &["*"], lbc, &[]),
+        Some(CONDITIONED)
+    );
+}
+
+#[test]
+fn a_token_issue_window_no_token_meets_grants_nothing() {
+    // IAM User Guide, "AWS global condition context keys", aws:TokenIssueTime. The
+    // iam-vulnerable lab's fp5-NonExploitableConditionConstraint: tokens issued before 2020,
+    // all long expired; the engine's "now" is the action database's data date.
+    let fp5 = json!({"DateLessThan": {"aws:TokenIssueTime": "2020-01-01T00:00:01Z"}});
+    let eff = effective(&[allow_if(&["iam:CreatePolicyVersion"], &["*"], fp5)]);
+    assert!(eff.allowed().is_empty(), "{:?}", eff.grants);
+    // After a date is weak, not dead.
+    let after = json!({"DateGreaterThan": {"aws:TokenIssueTime": "2020-01-01T00:00:01Z"}});
+    assert_eq!(
+        access_if("iam:CreatePolicyVersion", &["*"], after, &[]),
+        Some(WILDCARD)
+    );
+}
+
+#[test]
+fn aws_managed_policies_cannot_be_changed() {
+    // IAM User Guide, "AWS managed policies": "You cannot change the permissions defined in AWS
+    // managed policies." The iam-vulnerable lab's fp4-NonExploitableResourceConstraint.
+    let fp4 = allow(
+        &[
+            "iam:CreatePolicyVersion",
+            "iam:SetDefaultPolicyVersion",
+            "iam:GetPolicyVersion",
+        ],
+        &["arn:aws:iam::aws:policy/fp4-*"],
+    );
+    let eff = effective(&[fp4]);
+    assert_eq!(access(&eff, "iam:CreatePolicyVersion"), None);
+    assert_eq!(access(&eff, "iam:SetDefaultPolicyVersion"), None);
+    assert_eq!(
+        access(&eff, "iam:GetPolicyVersion"),
+        Some(WILDCARD),
+        "reading is possible"
+    );
+    // A wildcard account covers the account's own policies too.
+    let any_account = allow(
+        &["iam:CreatePolicyVersion"],
+        &["arn:aws:iam::*:policy/fp4-*"],
+    );
+    assert_eq!(
+        access(&effective(&[any_account]), "iam:CreatePolicyVersion"),
         Some(WILDCARD)
     );
 }

@@ -11,10 +11,14 @@ use crate::engine::iam::actions::{ActionId, ActionSet, db};
 use crate::engine::iam::model::{Principal, PrincipalKind};
 use crate::engine::iam::policy::{Effect, NameSpec};
 use crate::engine::risk::conditions;
-use crate::engine::risk::effective::{Access, Hit, Owner, View, describe_access, views};
+use crate::engine::risk::effective::index::index;
+use crate::engine::risk::effective::{
+    Access, Hit, Owner, PASSED_TO_SERVICE, View, describe_access, views,
+};
 use crate::engine::risk::{EvalCtx, Finding, Scope, Severity};
 
 mod paths;
+mod ssm;
 
 pub use self::paths::RULES;
 use self::paths::{PATHS, Path};
@@ -32,7 +36,7 @@ pub fn check_views(views: &[View<'_>], _ctx: EvalCtx<'_>, out: &mut Vec<Finding>
             continue;
         }
         for (path, ways) in PATHS.iter().zip(&compiled.ways) {
-            let Some((steps, access)) = take(v, ways) else {
+            let Some((steps, access)) = take(v, path, ways) else {
                 continue;
             };
             if path.needs_trusting_role {
@@ -89,7 +93,7 @@ fn compiled() -> &'static Compiled {
 
 /// The broadest way the subject can take the path: the chosen action per step (the broadest
 /// alternative) and the narrowest access among them. None when no way is fully allowed.
-fn take(v: &View<'_>, ways: &[Vec<Vec<ActionId>>]) -> Option<(Vec<ActionId>, Access)> {
+fn take(v: &View<'_>, path: &Path, ways: &[Vec<Vec<ActionId>>]) -> Option<(Vec<ActionId>, Access)> {
     let db = db();
     let allowed = v.effective.allowed();
     let mut best: Option<(Vec<ActionId>, Access)> = None;
@@ -101,24 +105,71 @@ fn take(v: &View<'_>, ways: &[Vec<Vec<ActionId>>]) -> Option<(Vec<ActionId>, Acc
             continue;
         }
         let mut steps = Vec::with_capacity(way.len());
+        let mut narrowest = Access::from_rank(0);
         for alternatives in way {
             let pick = alternatives
                 .iter()
-                .filter_map(|&id| v.effective.access(id).map(|a| (id, a)))
+                .filter_map(|&id| step_access(v, path, id).map(|a| (id, a)))
                 .min_by_key(|(id, a)| (a.rank(), db.name(*id)));
             match pick {
-                Some((id, _)) => steps.push(id),
+                Some((id, access)) => {
+                    steps.push(id);
+                    if access.rank() > narrowest.rank() {
+                        narrowest = access;
+                    }
+                }
                 None => continue 'ways,
             }
         }
-        let Some(access) = v.effective.weakest(&steps) else {
-            continue;
-        };
-        if best.as_ref().is_none_or(|(_, b)| access.rank() < b.rank()) {
-            best = Some((steps, access));
+        if best
+            .as_ref()
+            .is_none_or(|(_, b)| narrowest.rank() < b.rank())
+        {
+            best = Some((steps, narrowest));
         }
     }
     best
+}
+
+/// The broadest access with which `id` serves as a step of `path`: for `iam:PassRole`, only the
+/// grants whose `iam:PassedToService` condition admits one of the path's services; for
+/// `ssm:SendCommand` and `ssm:StartSession`, a target and a document that runs commands
+/// (`ssm::access`); otherwise the action's broadest access.
+fn step_access(v: &View<'_>, path: &Path, id: ActionId) -> Option<Access> {
+    if id == index().pass_role {
+        pass_role_access(v, path.passes_to)
+    } else if let Some(command) = ssm::Command::of(id) {
+        ssm::access(v, command)
+    } else {
+        v.effective.access(id)
+    }
+}
+
+/// The broadest access of the grants of `iam:PassRole` whose condition lets a role be passed to
+/// one of `services` (a service principal such as `ec2.amazonaws.com`, or its China form
+/// `ec2.amazonaws.com.cn` when the condition names China forms). `iam:PassedToService` limits which service may receive the role, not
+/// who may pass it: with the path's service admitted, the step is as broad as the grant's
+/// resources and other conditions make it.
+fn pass_role_access(v: &View<'_>, services: &[&str]) -> Option<Access> {
+    let pass_role = index().pass_role;
+    v.effective
+        .grants
+        .iter()
+        .filter(|g| g.actions.contains(pass_role))
+        .filter(|g| {
+            let condition = &v.sources[g.source].policy.statements[g.statement].condition;
+            // The China partition's form counts when the condition names it.
+            let china =
+                conditions::values(condition, PASSED_TO_SERVICE).any(|(_, v)| v.ends_with(".cn"));
+            services.is_empty()
+                || services.iter().any(|s| {
+                    conditions::admits(condition, PASSED_TO_SERVICE, s)
+                        || (china
+                            && conditions::admits(condition, PASSED_TO_SERVICE, &format!("{s}.cn")))
+                })
+        })
+        .map(|g| g.access())
+        .min_by_key(|a| a.rank())
 }
 
 fn report(v: &View<'_>, path: &Path, steps: &[ActionId], access: Access, extra: &str) -> Finding {

@@ -1,5 +1,5 @@
 //! Rules: resource exposure, credentials exposure and data exfiltration through identity
-//! policies (catalog §2.4 AWS-RE-001/002/003, §2.5 AWS-CE-001, AWS-DX-001/002). They read the
+//! policies (catalog §2.4 AWS-RE-001/002/003/004, §2.5 AWS-CE-001, AWS-DX-001/002). They read the
 //! subject's effective permissions; "unconstrained" means granted on every resource (`*`,
 //! NotResource or ARNs covering every resource) without a limiting condition (catalog §1).
 //! AWS-RE-003 reports every grant that reaches a resource of `risk.sensitive_resources`.
@@ -14,13 +14,13 @@ use crate::engine::risk::conditions::like_match;
 use crate::engine::risk::effective::index::{
     Universe, compact_names, count, index, named, names, shorten,
 };
-use crate::engine::risk::effective::{Hit, View, describe_access, views};
+use crate::engine::risk::effective::{Hit, Strength, View, describe_access, views};
 use crate::engine::risk::{Confidence, EvalCtx, Finding, Rule};
 
 mod rules;
 
 pub use self::rules::RULES;
-use self::rules::{CE_001, DX_001, DX_002, RE_001, RE_002, RE_003};
+use self::rules::{CE_001, DX_001, DX_002, RE_001, RE_002, RE_003, RE_004};
 
 /// The most damaging permissions-management actions, named in RE-001 messages (catalog §2.4).
 const HIGH_VALUE_EXPOSURE: [&str; 28] = [
@@ -96,7 +96,8 @@ const RESOURCE_POLICY_WRITERS: [&str; 30] = [
     "mediastore:PutContainerPolicy",
 ];
 
-/// Actions that return credentials (catalog §2.5: cloudsplaining 0.9.1 plus parliament's two).
+/// Actions that return credentials (catalog §2.5: cloudsplaining 0.9.1 plus parliament's two);
+/// AWS-CE-001 counts them without `HARMLESS_TOKEN_ACTIONS`.
 pub(crate) const CREDENTIAL_ACTIONS: [&str; 47] = [
     "airflow:CreateCliToken",
     "airflow:CreateWebLoginToken",
@@ -146,6 +147,55 @@ pub(crate) const CREDENTIAL_ACTIONS: [&str; 47] = [
     "cognito-idp:AssociateSoftwareToken",
     "cognito-idp:DescribeUserPoolClient",
 ];
+
+/// Token actions of cloudsplaining's credential list that AWS-CE-001 leaves out: granting them
+/// gives the principal nothing it does not already have.
+/// * `ecr:GetAuthorizationToken`, `ecr-public:GetAuthorizationToken`: a registry password that
+///   "can be used to access any Amazon ECR registry that your IAM principal has access to"
+///   (Amazon ECR API Reference, `GetAuthorizationToken`);
+/// * `codeartifact:GetAuthorizationToken`: a token with "the same permissions as the IAM
+///   principal that created it" (CodeArtifact User Guide, "AWS CodeArtifact authentication and
+///   tokens"); `sts:GetServiceBearerToken`, which it needs, likewise (and is not on the list);
+/// * `sts:GetSessionToken`: temporary credentials of the calling user with its own permissions
+///   (IAM User Guide, "Permissions for GetSessionToken": callers need no permission for it);
+/// * `cognito-identity:GetCredentialsForIdentity`, `cognito-identity:GetOpenIdToken`: "This is a
+///   public API. You do not need any credentials to call this API" (Amazon Cognito Federated
+///   Identities API Reference); the identity pool's own settings decide what they return;
+/// * `cognito-idp:GetSigningCertificate`: the user pool's public SAML signing certificate.
+///
+/// `sts:GetFederationToken` stays: its sessions hold at most the user's rights but outlive the
+/// deletion of the user's keys, a known way to keep access.
+pub(crate) const HARMLESS_TOKEN_ACTIONS: [&str; 7] = [
+    "ecr:GetAuthorizationToken",
+    "ecr-public:GetAuthorizationToken",
+    "codeartifact:GetAuthorizationToken",
+    "sts:GetSessionToken",
+    "cognito-identity:GetCredentialsForIdentity",
+    "cognito-identity:GetOpenIdToken",
+    "cognito-idp:GetSigningCertificate",
+];
+
+/// Verbs of permissions-management actions that only read (`quicksight:DescribeDataSetPermissions`,
+/// `billing:GetResourcePolicy`, `backup:ListIndexedRecoveryPointsForSearch`). AWS classes them
+/// "Permissions management" because they read permissions or serve permission flows; a Get,
+/// List, Describe, Search or Validate call changes no one's access, so AWS-RE-001 leaves them
+/// out (the credential ones among them, such as
+/// `lightsail:GetRelationalDatabaseMasterUserPassword`, are AWS-CE-001).
+const READ_VERBS: [&str; 6] = ["Get", "List", "Describe", "Search", "BatchGet", "Validate"];
+
+/// True for an action whose name starts with one of `READ_VERBS` (`GetResourcePolicy`, not
+/// `Getaway`).
+fn reads_only(name: &str) -> bool {
+    let action = name.split_once(':').map_or(name, |(_, a)| a);
+    READ_VERBS.iter().any(|verb| {
+        action
+            .strip_prefix(verb)
+            .is_some_and(|rest| rest.chars().next().is_none_or(|c| c.is_ascii_uppercase()))
+    })
+}
+
+/// The action of AWS-RE-004.
+const SERVICE_LINKED_ROLE: &str = "iam:CreateServiceLinkedRole";
 
 /// Read actions that exfiltrate data (catalog §2.5 DX-001).
 pub(crate) const EXFILTRATION_ACTIONS: [&str; 7] = [
@@ -197,6 +247,11 @@ pub fn check_views(views: &[View<'_>], ctx: EvalCtx<'_>, out: &mut Vec<Finding>)
         }
         if !v.effective.allowed().0.is_disjoint(&sets.writers.0) {
             check_policy_rewrite(v, &sets.writers, out);
+        }
+        if let Some(id) = sets.service_linked_role
+            && v.effective.allows(id)
+        {
+            check_service_linked_role(v, id, out);
         }
         let creds = free.intersection(&sets.credentials);
         if !creds.is_empty() {
@@ -292,23 +347,35 @@ struct Sets {
     exfiltration: ActionSet,
     bulk: ActionSet,
     pair: ActionSet,
+    service_linked_role: Option<ActionId>,
 }
 
 fn sets() -> &'static Sets {
     static SETS: OnceLock<Sets> = OnceLock::new();
     SETS.get_or_init(|| {
-        let mut exposure = index().permissions.clone();
+        let db = db();
+        let mut exposure: ActionSet = index()
+            .permissions
+            .iter()
+            .filter(|&id| !reads_only(db.name(id)))
+            .collect();
         exposure.union_with(&named(&POLICY_SETTING_WRITES));
         // Passing roles is escalation, not exposure: AWS-WC-008 and the AWS-PE paths report it.
-        exposure.difference_with(&named(&["iam:PassRole"]));
+        // A service-linked role's permissions and trust are AWS's: AWS-RE-004.
+        exposure.difference_with(&named(&["iam:PassRole", SERVICE_LINKED_ROLE]));
         Sets {
             exposure: Universe::new(exposure),
             high_value: named(&HIGH_VALUE_EXPOSURE),
             writers: named(&RESOURCE_POLICY_WRITERS),
-            credentials: named(&CREDENTIAL_ACTIONS),
+            credentials: {
+                let mut credentials = named(&CREDENTIAL_ACTIONS);
+                credentials.difference_with(&named(&HARMLESS_TOKEN_ACTIONS));
+                credentials
+            },
             exfiltration: named(&EXFILTRATION_ACTIONS),
             bulk: named(&BULK_READ_ACTIONS),
             pair: named(&SNAPSHOT_SHARE_PAIR),
+            service_linked_role: db.lookup(SERVICE_LINKED_ROLE),
         }
     })
 }
@@ -335,6 +402,60 @@ fn unconstrained(
         confidence: Confidence::Direct,
     };
     Some(v.report(hit, set))
+}
+
+/// RE-004: `iam:CreateServiceLinkedRole` for any service: a grant not limited by
+/// `iam:AWSServiceName` (a limiting key) whose resources do not name the service either
+/// (`role/aws-service-role/<service>/...`, the path of every service-linked role: IAM User
+/// Guide, "Using service-linked roles").
+fn check_service_linked_role(v: &View<'_>, id: ActionId, out: &mut Vec<Finding>) {
+    let Some(access) = v
+        .effective
+        .grants
+        .iter()
+        .filter(|g| g.actions.contains(id) && g.strength != Strength::Limiting)
+        .filter(|g| {
+            g.reach.is_everything()
+                || match &v.sources[g.source].policy.statements[g.statement].resource {
+                    Some(NameSpec::Only(resources)) => {
+                        resources.iter().any(|r| !names_one_service(r))
+                    }
+                    _ => true,
+                }
+        })
+        .map(|g| g.access())
+        .min_by_key(|a| a.rank())
+    else {
+        return;
+    };
+    let set = ActionSet::single(id);
+    let hit = Hit {
+        rule: &RE_004,
+        severity: RE_004.severity,
+        evidence: SERVICE_LINKED_ROLE.to_owned(),
+        message: format!(
+            "{} may create the service-linked role of any AWS service (`{SERVICE_LINKED_ROLE}` {}, no `iam:AWSServiceName` condition), from {}.",
+            v.display(),
+            describe_access(access),
+            v.origin(&set)
+        ),
+        scope: access.scope,
+        confidence: access.confidence(),
+    };
+    out.push(v.report(hit, &set));
+}
+
+/// True for a role ARN pattern under `aws-service-role/<service>/` with no wildcard in the
+/// service (a policy variable or an unknown value may be any service).
+fn names_one_service(resource: &str) -> bool {
+    resource
+        .split_once(":role/aws-service-role/")
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .is_some_and(|(service, _)| {
+            !service.is_empty()
+                && !service.contains(['*', '?', '$'])
+                && !service.contains(UNKNOWN_TEXT)
+        })
 }
 
 /// RE-002: the subject may rewrite a resource policy on resources where it lacks other actions

@@ -7,10 +7,14 @@ use std::sync::OnceLock;
 
 use crate::engine::iam::IamState;
 use crate::engine::iam::actions::ActionSet;
+use crate::engine::iam::policy::Conditions;
+use crate::engine::risk::conditions;
 use crate::engine::risk::effective::index::{
     Universe, compact_names, count, index, named, shorten,
 };
-use crate::engine::risk::effective::{Access, Hit, Reach, Strength, View, describe_access, views};
+use crate::engine::risk::effective::{
+    Access, Hit, PASSED_TO_SERVICE, Reach, Strength, View, describe_access, views,
+};
 use crate::engine::risk::{Confidence, EvalCtx, Finding, Scope};
 
 mod rules;
@@ -169,11 +173,23 @@ fn check_unconstrained_writes(v: &View<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// WC-008: `iam:PassRole` on every role, with no condition that limits it (such as
-/// `iam:PassedToService`).
+/// WC-008: `iam:PassRole` on every role, with no condition that limits it and no
+/// `iam:PassedToService` naming the services it may pass roles to.
 fn check_pass_role(v: &View<'_>, out: &mut Vec<Finding>) {
     let pass_role = &sets().pass_role;
-    let Some(access) = v.effective.unconstrained_access(pass_role) else {
+    let Some(access) = v
+        .effective
+        .grants
+        .iter()
+        .filter(|g| {
+            !g.actions.0.is_disjoint(&pass_role.0)
+                && g.reach.is_everything()
+                && g.strength != Strength::Limiting
+                && !names_services(&v.sources[g.source].policy.statements[g.statement].condition)
+        })
+        .map(|g| g.access())
+        .min_by_key(|a| a.rank())
+    else {
         return;
     };
     let hit = Hit {
@@ -190,6 +206,23 @@ fn check_pass_role(v: &View<'_>, out: &mut Vec<Finding>) {
         confidence: Confidence::Partial,
     };
     out.push(v.report(hit, pass_role));
+}
+
+/// True when a positive test on `iam:PassedToService` names services: none of its values
+/// matches any service (as `*` and `*.amazonaws.com` do) or is unknown until apply.
+fn names_services(condition: &Conditions) -> bool {
+    condition
+        .iter()
+        .filter(|(op, _)| conditions::is_positive_operator(op))
+        .flat_map(|(_, keys)| keys.iter())
+        .any(|(key, values)| {
+            key == PASSED_TO_SERVICE
+                && !values.is_empty()
+                && !values.iter().any(|v| {
+                    conditions::is_unknown(v)
+                        || conditions::like_match(v, "any-service.amazonaws.com", true)
+                })
+        })
 }
 
 /// WC-009: tagging actions on every resource without a limiting condition.

@@ -13,6 +13,11 @@ pub struct Path {
     pub ways: &'static [&'static [&'static [&'static str]]],
     /// AWS-PE-030: also needs a role in the state that trusts a whole account.
     pub needs_trusting_role: bool,
+    /// For a path through `iam:PassRole`: the service principals the role is passed to (each
+    /// also in its `.cn` form), which an `iam:PassedToService` condition must admit for the
+    /// step to count (IAM User Guide, "IAM and AWS STS condition context keys",
+    /// `iam:PassedToService`). Empty for the other paths.
+    pub passes_to: &'static [&'static str],
 }
 
 /// A minimal identity policy allowing the listed actions on `*`.
@@ -28,6 +33,9 @@ macro_rules! example {
 
 macro_rules! path {
     ($id:literal, $title:literal, $rationale:literal, $remediation:expr, $example:expr, $ways:expr) => {
+        path!($id, $title, $rationale, $remediation, $example, $ways, passes_to: [])
+    };
+    ($id:literal, $title:literal, $rationale:literal, $remediation:expr, $example:expr, $ways:expr, passes_to: [$($service:literal),*]) => {
         Path {
             rule: Rule {
                 id: $id,
@@ -40,11 +48,12 @@ macro_rules! path {
             },
             ways: $ways,
             needs_trusting_role: false,
+            passes_to: &[$($service),*],
         }
     };
 }
 
-const PASS_ROLE_FIX: &str = "Scope `iam:PassRole` to the role ARNs this principal must pass and add an `iam:PassedToService` condition naming the service; make sure none of those roles has more permissions than the principal itself. Scope the service actions to the principal's own resources.";
+const PASS_ROLE_FIX: &str = "Scope `iam:PassRole` to the role ARNs this principal must pass and add an `iam:PassedToService` condition naming only the services it passes them to (it does not close the path when it names this path's service); make sure none of those roles has more permissions than the principal itself. Scope the service actions to the principal's own resources.";
 const IAM_WRITE_FIX: &str = "Remove this IAM permission from workload principals. If it is needed, pin `Resource` to the specific users, groups, roles or policies it manages (never the principal itself or an admin), and require a permissions boundary with an `iam:PermissionsBoundary` condition.";
 const HIJACK_FIX: &str = "Pin `Resource` to the resources this principal owns (by ARN, or with an `aws:ResourceTag` condition), and check that the roles attached to them have no more permissions than the principal itself.";
 
@@ -79,7 +88,8 @@ pub const PATHS: &[Path] = &[
         "With `iam:PassRole` and `cloudformation:CreateStack` the principal creates a stack that runs with any role it can pass, and the stack can create anything that role may create (such as an admin user).",
         PASS_ROLE_FIX,
         example!("iam:PassRole", "cloudformation:CreateStack"),
-        &[&[&["iam:PassRole"], &["cloudformation:CreateStack"]]]
+        &[&[&["iam:PassRole"], &["cloudformation:CreateStack"]]],
+        passes_to: ["cloudformation.amazonaws.com"]
     ),
     path!(
         "AWS-PE-005",
@@ -95,7 +105,8 @@ pub const PATHS: &[Path] = &[
             &["iam:PassRole"],
             &["codebuild:CreateProject"],
             &["codebuild:StartBuild", "codebuild:StartBuildBatch"]
-        ]]
+        ]],
+        passes_to: ["codebuild.amazonaws.com"]
     ),
     path!(
         "AWS-PE-006",
@@ -111,7 +122,8 @@ pub const PATHS: &[Path] = &[
             &["iam:PassRole"],
             &["datapipeline:CreatePipeline"],
             &["datapipeline:PutPipelineDefinition"]
-        ]]
+        ]],
+        passes_to: ["datapipeline.amazonaws.com", "ec2.amazonaws.com"]
     ),
     path!(
         "AWS-PE-007",
@@ -119,7 +131,8 @@ pub const PATHS: &[Path] = &[
         "With `iam:PassRole` and `ec2:RunInstances` the principal starts an instance with any instance profile it can pass and reads the role's credentials from the instance metadata (user data runs its code at boot).",
         PASS_ROLE_FIX,
         example!("iam:PassRole", "ec2:RunInstances"),
-        &[&[&["iam:PassRole"], &["ec2:RunInstances"]]]
+        &[&[&["iam:PassRole"], &["ec2:RunInstances"]]],
+        passes_to: ["ec2.amazonaws.com"]
     ),
     path!(
         "AWS-PE-008",
@@ -127,7 +140,8 @@ pub const PATHS: &[Path] = &[
         "With `iam:PassRole` and `glue:CreateDevEndpoint` the principal creates an endpoint it can SSH into, running as any role it can pass.",
         PASS_ROLE_FIX,
         example!("iam:PassRole", "glue:CreateDevEndpoint"),
-        &[&[&["iam:PassRole"], &["glue:CreateDevEndpoint"]]]
+        &[&[&["iam:PassRole"], &["glue:CreateDevEndpoint"]]],
+        passes_to: ["glue.amazonaws.com"]
     ),
     path!(
         "AWS-PE-009",
@@ -143,7 +157,8 @@ pub const PATHS: &[Path] = &[
             &["iam:PassRole"],
             &["lambda:CreateFunction"],
             &["lambda:InvokeFunction"]
-        ]]
+        ]],
+        passes_to: ["lambda.amazonaws.com"]
     ),
     path!(
         "AWS-PE-010",
@@ -159,7 +174,8 @@ pub const PATHS: &[Path] = &[
             &["iam:PassRole"],
             &["lambda:CreateFunction"],
             &["lambda:CreateEventSourceMapping"]
-        ]]
+        ]],
+        passes_to: ["lambda.amazonaws.com"]
     ),
     path!(
         "AWS-PE-011",
@@ -175,7 +191,8 @@ pub const PATHS: &[Path] = &[
             &["iam:PassRole"],
             &["sagemaker:CreateNotebookInstance"],
             &["sagemaker:CreatePresignedNotebookInstanceUrl"]
-        ]]
+        ]],
+        passes_to: ["sagemaker.amazonaws.com"]
     ),
     path!(
         "AWS-PE-012",
@@ -183,7 +200,8 @@ pub const PATHS: &[Path] = &[
         "With `iam:PassRole` and `sagemaker:CreateTrainingJob` the principal runs its own container as any role it can pass.",
         PASS_ROLE_FIX,
         example!("iam:PassRole", "sagemaker:CreateTrainingJob"),
-        &[&[&["iam:PassRole"], &["sagemaker:CreateTrainingJob"]]]
+        &[&[&["iam:PassRole"], &["sagemaker:CreateTrainingJob"]]],
+        passes_to: ["sagemaker.amazonaws.com"]
     ),
     path!(
         "AWS-PE-013",
@@ -191,7 +209,8 @@ pub const PATHS: &[Path] = &[
         "With `iam:PassRole` and `sagemaker:CreateProcessingJob` the principal runs its own container as any role it can pass.",
         PASS_ROLE_FIX,
         example!("iam:PassRole", "sagemaker:CreateProcessingJob"),
-        &[&[&["iam:PassRole"], &["sagemaker:CreateProcessingJob"]]]
+        &[&[&["iam:PassRole"], &["sagemaker:CreateProcessingJob"]]],
+        passes_to: ["sagemaker.amazonaws.com"]
     ),
     path!(
         "AWS-PE-014",
@@ -311,7 +330,7 @@ pub const PATHS: &[Path] = &[
     path!(
         "AWS-PE-028",
         "Run commands on EC2 instances (ssm:SendCommand)",
-        "`ssm:SendCommand` runs shell commands on managed instances, with the permissions of their instance profile roles.",
+        "`ssm:SendCommand` runs shell commands on managed instances, with the permissions of their instance profile roles. It needs the instance and a document that runs the caller's commands: `AWS-RunShellScript`, `AWS-RunPowerShellScript`, `AWS-RunRemoteScript`, `AWS-RunDocument`, the Ansible, Salt, Chef and DSC documents, `AWS-InstallApplication`, `AWS-InstallPowerShellModule`, or a document of the account (its content is not known). A grant pinned to other AWS documents (such as `AWSEC2-CreateVssSnapshot`) is not this path.",
         HIJACK_FIX,
         example!("ssm:SendCommand"),
         &[&[&["ssm:SendCommand"]]]
@@ -319,7 +338,7 @@ pub const PATHS: &[Path] = &[
     path!(
         "AWS-PE-029",
         "Open shell sessions on EC2 instances (ssm:StartSession)",
-        "`ssm:StartSession` opens an interactive shell on managed instances, with the permissions of their instance profile roles.",
+        "`ssm:StartSession` opens an interactive shell on managed instances, with the permissions of their instance profile roles. Without a document name it opens the default shell (`SSM-SessionManagerRunShell`) even if no statement allows that document, unless every statement allowing it requires `ssm:SessionDocumentAccessCheck`; then it needs a shell document (`SSM-SessionManagerRunShell`, `AWS-StartInteractiveCommand`, `AWS-StartNonInteractiveCommand`, port forwarding to a remote host or a socket, or a document of the account).",
         HIJACK_FIX,
         example!("ssm:StartSession"),
         &[&[&["ssm:StartSession"]]]
@@ -336,6 +355,7 @@ pub const PATHS: &[Path] = &[
         },
         ways: &[&[&["sts:AssumeRole"]]],
         needs_trusting_role: true,
+        passes_to: &[],
     },
     path!(
         "AWS-PE-031",
@@ -359,7 +379,8 @@ pub const PATHS: &[Path] = &[
             &["iam:PassRole"],
             &["lambda:CreateFunction"],
             &["lambda:AddPermission"]
-        ]]
+        ]],
+        passes_to: ["lambda.amazonaws.com"]
     ),
     path!(
         "AWS-PE-041",
@@ -403,7 +424,8 @@ pub const PATHS: &[Path] = &[
                 &["cloudformation:CreateStackInstances"]
             ],
             &[&["iam:PassRole"], &["cloudformation:UpdateStackSet"]],
-        ]
+        ],
+        passes_to: ["cloudformation.amazonaws.com"]
     ),
     path!(
         "AWS-PE-044",
@@ -441,7 +463,8 @@ pub const PATHS: &[Path] = &[
         "With `iam:PassRole` and `ec2:RequestSpotInstances` the principal starts an instance with any instance profile it can pass.",
         PASS_ROLE_FIX,
         example!("iam:PassRole", "ec2:RequestSpotInstances"),
-        &[&[&["iam:PassRole"], &["ec2:RequestSpotInstances"]]]
+        &[&[&["iam:PassRole"], &["ec2:RequestSpotInstances"]]],
+        passes_to: ["ec2.amazonaws.com"]
     ),
     path!(
         "AWS-PE-047",
@@ -455,7 +478,8 @@ pub const PATHS: &[Path] = &[
                 &["iam:CreateInstanceProfile"],
                 &["iam:AddRoleToInstanceProfile"]
             ],
-        ]
+        ],
+        passes_to: ["ec2.amazonaws.com"]
     ),
     path!(
         "AWS-PE-048",
@@ -471,7 +495,8 @@ pub const PATHS: &[Path] = &[
             &["iam:PassRole"],
             &["autoscaling:CreateLaunchConfiguration"],
             &["autoscaling:CreateAutoScalingGroup"]
-        ]]
+        ]],
+        passes_to: ["ec2.amazonaws.com", "autoscaling.amazonaws.com"]
     ),
     path!(
         "AWS-PE-049",
@@ -491,7 +516,8 @@ pub const PATHS: &[Path] = &[
             &["iam:PassRole"],
             &["ecs:RegisterTaskDefinition"],
             &["ecs:RunTask", "ecs:StartTask", "ecs:CreateService"]
-        ]]
+        ]],
+        passes_to: ["ecs-tasks.amazonaws.com"]
     ),
     path!(
         "AWS-PE-051",
@@ -503,7 +529,8 @@ pub const PATHS: &[Path] = &[
             &["iam:PassRole"],
             &["glue:CreateJob", "glue:UpdateJob"],
             &["glue:StartJobRun", "glue:CreateTrigger"]
-        ]]
+        ]],
+        passes_to: ["glue.amazonaws.com"]
     ),
     path!(
         "AWS-PE-052",
@@ -540,7 +567,8 @@ pub const PATHS: &[Path] = &[
         "With `iam:PassRole` and `apprunner:CreateService` the principal runs its own container as any instance role it can pass.",
         PASS_ROLE_FIX,
         example!("iam:PassRole", "apprunner:CreateService"),
-        &[&[&["iam:PassRole"], &["apprunner:CreateService"]]]
+        &[&[&["iam:PassRole"], &["apprunner:CreateService"]]],
+        passes_to: ["apprunner.amazonaws.com", "tasks.apprunner.amazonaws.com", "build.apprunner.amazonaws.com"]
     ),
     path!(
         "AWS-PE-055",
@@ -564,7 +592,8 @@ pub const PATHS: &[Path] = &[
                 &["bedrock-agentcore:StartCodeInterpreterSession"],
                 &["bedrock-agentcore:InvokeCodeInterpreter"]
             ],
-        ]
+        ],
+        passes_to: ["bedrock-agentcore.amazonaws.com"]
     ),
     path!(
         "AWS-PE-056",
@@ -579,7 +608,8 @@ pub const PATHS: &[Path] = &[
                 &["codestar:CreateProject"],
                 &["codestar:AssociateTeamMember"]
             ],
-        ]
+        ],
+        passes_to: ["codestar.amazonaws.com"]
     ),
     path!(
         "AWS-PE-057",

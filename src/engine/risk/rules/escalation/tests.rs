@@ -342,3 +342,329 @@ fn glob_follows_iam_rules() {
         "shared"
     ));
 }
+
+#[test]
+fn every_pass_role_path_names_its_services() {
+    for path in PATHS {
+        let passes = path
+            .ways
+            .iter()
+            .any(|way| way.iter().any(|step| step.contains(&"iam:PassRole")));
+        assert_eq!(
+            passes,
+            !path.passes_to.is_empty(),
+            "{}: passes_to must name the services iam:PassRole passes roles to",
+            path.rule.id
+        );
+    }
+}
+
+/// PassRole on `*` with this condition, and `ec2:RunInstances` on `*`.
+fn pass_to_ec2(condition: Value) -> Vec<Finding> {
+    findings_for(&[
+        allow_if(&["iam:PassRole"], &["*"], condition),
+        allow(&["ec2:RunInstances"], &["*"]),
+    ])
+}
+
+#[test]
+fn passed_to_service_allowing_the_paths_service_completes_it() {
+    // IAM User Guide, "IAM and AWS STS condition context keys", iam:PassedToService: it limits
+    // only which service receives the role. Excerpt of EC2FleetTimeShiftableServiceRolePolicy:
+    // PassRole to EC2 with ec2:RunInstances is the classic path, unconditioned.
+    let fleet = pass_to_ec2(
+        json!({"StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"]}}),
+    );
+    let f = one(&fleet, "AWS-PE-007");
+    assert_eq!(
+        (f.severity, f.scope, f.confidence),
+        (Severity::Critical, Scope::All, Confidence::Direct)
+    );
+    // StringLike with `*` and `?`, ForAnyValue, the China partition's principal, a negated
+    // test that leaves EC2 out of its list: all let the role reach EC2.
+    for condition in [
+        json!({"StringLike": {"iam:PassedToService": "ec2.amazonaws.*"}}),
+        json!({"StringLike": {"iam:PassedToService": "ec?.amazonaws.com"}}),
+        json!({"StringLike": {"iam:PassedToService": "*"}}),
+        json!({"ForAnyValue:StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}),
+        json!({"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com.cn"}}),
+        json!({"StringNotEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}),
+    ] {
+        assert_eq!(
+            one(&pass_to_ec2(condition.clone()), "AWS-PE-007").severity,
+            Severity::Critical,
+            "{condition}"
+        );
+    }
+}
+
+#[test]
+fn passed_to_another_service_is_no_path() {
+    // PassRole to Lambda with only ec2:RunInstances: the role cannot reach EC2.
+    for condition in [
+        json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}),
+        json!({"StringLike": {"iam:PassedToService": "lambda.*"}}),
+        json!({"StringNotEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}),
+    ] {
+        assert!(
+            of(&pass_to_ec2(condition.clone()), "AWS-PE-007").is_empty(),
+            "{condition}"
+        );
+    }
+    // The same PassRole does complete the Lambda path.
+    let lambda = findings_for(&[
+        allow_if(
+            &["iam:PassRole"],
+            &["*"],
+            json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}),
+        ),
+        allow(&["lambda:CreateFunction", "lambda:InvokeFunction"], &["*"]),
+    ]);
+    assert_eq!(one(&lambda, "AWS-PE-009").severity, Severity::Critical);
+    // Two grants: only the one that reaches EC2 counts for the EC2 path.
+    let split = findings_for(&[
+        allow_if(
+            &["iam:PassRole"],
+            &["*"],
+            json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}),
+        ),
+        allow_if(
+            &["iam:PassRole"],
+            &["arn:aws:iam::111122223333:role/web"],
+            json!({"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}),
+        ),
+        allow(&["ec2:RunInstances"], &["*"]),
+    ]);
+    let f = one(&split, "AWS-PE-007");
+    assert_eq!((f.severity, f.scope), (Severity::Medium, Scope::Pinned));
+}
+
+#[test]
+fn eks_compute_policy_passes_to_ec2_with_caller_tags() {
+    // Excerpt of AmazonEKSComputePolicy: RunInstances on `*` under request tags the caller sets
+    // (IAM User Guide, "AWS global condition context keys", aws:RequestTag/tag-key: not
+    // limiting) and PassRole to EC2: a path, high (the tags make the grant weak, not limited).
+    let found = findings_for(&[
+        allow_if(
+            &["ec2:RunInstances"],
+            &["*"],
+            json!({"StringEquals": {"aws:RequestTag/eks:eks-cluster-name": "${aws:PrincipalTag/eks:eks-cluster-name}"}}),
+        ),
+        allow_if(
+            &["iam:PassRole"],
+            &["*"],
+            json!({"StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"]}}),
+        ),
+    ]);
+    let f = one(&found, "AWS-PE-007");
+    assert_eq!(
+        (f.severity, f.scope, f.confidence),
+        (Severity::High, Scope::Wildcard, Confidence::Direct)
+    );
+}
+
+#[test]
+fn send_command_needs_a_document_that_runs_commands() {
+    // Excerpt of AWSBackupOperatorAccess: SendCommand on instances and one AWS document that
+    // takes VSS snapshots. IAM authorizes the instance and the document of the request each
+    // (Service Authorization Reference, AWS Systems Manager, SendCommand: `document`,
+    // `instance`); no document of this grant runs commands of the caller's choosing.
+    let backup = allow(
+        &["ssm:SendCommand"],
+        &[
+            "arn:aws:ssm:*:*:document/AWSEC2-CreateVssSnapshot",
+            "arn:aws:ec2:*:*:instance/*",
+        ],
+    );
+    assert!(of(&findings_for(&[backup]), "AWS-PE-028").is_empty());
+    // On every instance, a shell document pinned by name narrows nothing: critical.
+    for document in [
+        "arn:aws:ssm:*:*:document/AWS-RunShellScript",
+        "arn:aws:ssm:*::document/AWS-RunPowerShellScript",
+        "arn:aws:ssm:*:*:document/AWS-Run*",
+        "arn:aws:ssm:*:*:document/*",
+        // A document of the account: its content is unknown, it may run anything.
+        "arn:aws:ssm:eu-west-1:111122223333:document/restart-app",
+    ] {
+        let grant = allow(
+            &["ssm:SendCommand"],
+            &[document, "arn:aws:ec2:*:*:instance/*"],
+        );
+        let f = one(&findings_for(&[grant]), "AWS-PE-028").clone();
+        assert_eq!(
+            (f.severity, f.scope),
+            (Severity::Critical, Scope::All),
+            "{document}"
+        );
+    }
+    // The instances decide the reach: some of them, high; one, medium.
+    for (instances, severity) in [
+        ("arn:aws:ec2:eu-west-1:*:instance/*", Severity::High),
+        (
+            "arn:aws:ec2:*:*:instance/i-0a1b2c3d4e5f60718",
+            Severity::Medium,
+        ),
+    ] {
+        let grant = allow(
+            &["ssm:SendCommand"],
+            &["arn:aws:ssm:*:*:document/AWS-RunShellScript", instances],
+        );
+        assert_eq!(
+            one(&findings_for(&[grant]), "AWS-PE-028").severity,
+            severity,
+            "{instances}"
+        );
+    }
+    // A reserved AWS prefix without a shell document under it.
+    let ec2_docs = allow(
+        &["ssm:SendCommand"],
+        &[
+            "arn:aws:ssm:*:*:document/AWSEC2-*",
+            "arn:aws:ec2:*:*:instance/*",
+        ],
+    );
+    assert!(of(&findings_for(&[ec2_docs]), "AWS-PE-028").is_empty());
+    // The document and the instance may come from two statements; `*` is everything.
+    let split = findings_for(&[
+        allow(&["ssm:SendCommand"], &["arn:aws:ec2:*:*:instance/*"]),
+        allow(
+            &["ssm:SendCommand"],
+            &["arn:aws:ssm:*:*:document/AWS-RunShellScript"],
+        ),
+    ]);
+    assert_eq!(one(&split, "AWS-PE-028").severity, Severity::Critical);
+    // The document's condition still counts.
+    let limited_document = findings_for(&[
+        allow(&["ssm:SendCommand"], &["arn:aws:ec2:*:*:instance/*"]),
+        allow_if(
+            &["ssm:SendCommand"],
+            &["arn:aws:ssm:*:*:document/AWS-RunShellScript"],
+            json!({"StringEquals": {"aws:SourceVpc": "vpc-1a2b3c4d"}}),
+        ),
+    ]);
+    let f = one(&limited_document, "AWS-PE-028");
+    assert_eq!(
+        (f.severity, f.confidence),
+        (Severity::High, Confidence::Conditioned)
+    );
+    let star = findings_for(&[allow(&["ssm:SendCommand"], &["*"])]);
+    assert_eq!(one(&star, "AWS-PE-028").severity, Severity::Critical);
+    // Documents without any target: nothing to run them on.
+    let no_target = allow(&["ssm:SendCommand"], &["arn:aws:ssm:*:*:document/*"]);
+    assert!(of(&findings_for(&[no_target]), "AWS-PE-028").is_empty());
+}
+
+#[test]
+fn shell_documents_and_reserved_prefixes() {
+    // AWS Systems Manager API Reference, CreateDocument, Name: the prefixes aws, amazon and amzn
+    // are reserved for AWS.
+    for shell in ssm::SHELL_DOCUMENTS {
+        assert!(ssm::runs_commands(shell), "{shell}");
+    }
+    assert!(ssm::runs_commands("*"));
+    assert!(
+        ssm::runs_commands("AW*"),
+        "may name an account's `AWx` document"
+    );
+    assert!(ssm::runs_commands("my-team-*"));
+    assert!(!ssm::runs_commands("AWSEC2-CreateVssSnapshot"));
+    assert!(!ssm::runs_commands("AWS-UpdateSSMAgent"));
+    assert!(!ssm::runs_commands("AmazonCloudWatch-*"));
+    assert!(!ssm::runs_commands("AWS-StartPortForwardingSession"));
+}
+
+#[test]
+fn start_session_opens_the_default_shell_unless_documents_are_checked() {
+    // AWS Systems Manager User Guide, "Enforce a session document permission check for the AWS
+    // CLI": without a document name the session uses SSM-SessionManagerRunShell "even if the
+    // user's IAM policy doesn't grant explicit permission to access" it, unless every statement
+    // allowing ssm:StartSession requires ssm:SessionDocumentAccessCheck.
+    let instances = allow(&["ssm:StartSession"], &["arn:aws:ec2:*:*:instance/*"]);
+    assert_eq!(
+        one(&findings_for(&[instances]), "AWS-PE-029").severity,
+        Severity::Critical
+    );
+    let check = json!({"BoolIfExists": {"ssm:SessionDocumentAccessCheck": "true"}});
+    let checked = allow_if(
+        &["ssm:StartSession"],
+        &["arn:aws:ec2:*:*:instance/*"],
+        check.clone(),
+    );
+    assert!(of(&findings_for(std::slice::from_ref(&checked)), "AWS-PE-029").is_empty());
+    let port_forwarding = allow(
+        &["ssm:StartSession"],
+        &["arn:aws:ssm:*:*:document/AWS-StartPortForwardingSession"],
+    );
+    assert!(
+        of(
+            &findings_for(&[checked.clone(), port_forwarding]),
+            "AWS-PE-029"
+        )
+        .is_empty(),
+        "port forwarding to the instance's own ports opens no shell"
+    );
+    let shell = allow(
+        &["ssm:StartSession"],
+        &["arn:aws:ssm:*:*:document/SSM-SessionManagerRunShell"],
+    );
+    // With the shell document allowed the path is there; the check is a condition that does
+    // not limit (weak), so on every instance it reads high.
+    assert_eq!(
+        one(&findings_for(&[checked, shell]), "AWS-PE-029").severity,
+        Severity::High
+    );
+    // ECS tasks and managed instances are targets too.
+    let tasks = allow(
+        &["ssm:StartSession"],
+        &["arn:aws:ecs:eu-west-1:111122223333:task/app/*"],
+    );
+    assert_eq!(
+        one(&findings_for(&[tasks]), "AWS-PE-029").severity,
+        Severity::High
+    );
+}
+
+#[test]
+fn cloud9_member_sessions_are_limited_not_critical() {
+    // Excerpt of AWSCloud9EnvironmentMember: StartSession on instances only through Cloud9
+    // (IAM User Guide, "AWS global condition context keys", aws:CalledViaFirst) and only on
+    // instances tagged by Cloud9 (an `aws:` tag no principal can set), plus every document.
+    let found = findings_for(&[statements(json!([
+        {"Effect": "Allow", "Action": ["ssm:StartSession", "ssm:GetConnectionStatus"],
+         "Resource": "arn:aws:ec2:*:*:instance/*",
+         "Condition": {"StringLike": {"ssm:resourceTag/aws:cloud9:environment": "*"},
+                       "StringEquals": {"aws:CalledViaFirst": "cloud9.amazonaws.com"}}},
+        {"Effect": "Allow", "Action": ["ssm:StartSession"], "Resource": ["arn:aws:ssm:*:*:document/*"]}
+    ]))]);
+    let f = one(&found, "AWS-PE-029");
+    assert_eq!(
+        (f.severity, f.scope, f.confidence),
+        (Severity::High, Scope::Wildcard, Confidence::Conditioned)
+    );
+}
+
+#[test]
+fn lab_false_positives_are_not_paths() {
+    // iam-vulnerable modules/free-resources/tool-testing (MIT): fp4 rewrites AWS managed
+    // policies, which only AWS can change (IAM User Guide, "AWS managed policies"); fp5 needs a
+    // token issued before 2020 (aws:TokenIssueTime), which no live token is.
+    let fp4 = allow(
+        &["iam:CreatePolicyVersion"],
+        &["arn:aws:iam::aws:policy/fp4-*"],
+    );
+    let fp5 = allow_if(
+        &["iam:CreatePolicyVersion"],
+        &["*"],
+        json!({"DateLessThan": {"aws:TokenIssueTime": "2020-01-01T00:00:01Z"}}),
+    );
+    for doc in [fp4, fp5] {
+        let found = findings_for(std::slice::from_ref(&doc));
+        assert!(found.is_empty(), "{doc}: {found:#?}");
+    }
+    // And SetDefaultPolicyVersion on AWS managed policies likewise.
+    let set_default = allow(
+        &["iam:SetDefaultPolicyVersion"],
+        &["arn:aws:iam::aws:policy/*"],
+    );
+    assert!(findings_for(&[set_default]).is_empty());
+}

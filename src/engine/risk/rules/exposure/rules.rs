@@ -7,7 +7,7 @@ pub const RE_001: Rule = Rule {
     category: Category::PermissionsManagement,
     severity: Severity::High,
     title: "Permissions-management actions on every resource",
-    rationale: "Permissions-management actions change who can use a resource: bucket policies and ACLs, key policies and grants, Lambda and queue permissions, snapshot sharing. On every resource, this principal can make any bucket public or share any snapshot or key with another account.",
+    rationale: "Permissions-management actions change who can use a resource: bucket policies and ACLs, key policies and grants, Lambda and queue permissions, snapshot sharing. On every resource, this principal can make any bucket public or share any snapshot or key with another account. Not counted: the actions of that AWS access level that only read (their names start with Get, List, Describe, Search, BatchGet or Validate, such as `quicksight:DescribeDataSetPermissions` or `billing:GetResourcePolicy`), which change no one's access; `iam:PassRole` (the escalation rules); `iam:CreateServiceLinkedRole` (AWS-RE-004).",
     example: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:PutBucketPolicy","Resource":"*"}]}"#,
     remediation: "Grant permissions-management actions only on the resources the workload owns (`arn:aws:s3:::app-data`), or drop them: resource policies are usually better managed in the infrastructure code than by the workload at run time.",
 };
@@ -32,12 +32,22 @@ pub const RE_003: Rule = Rule {
     remediation: "Confirm the principal needs this resource; otherwise remove it from the statement's `Resource` (a `*` or a wildcard that covers it counts too) or add an explicit `Deny` on it.",
 };
 
+pub const RE_004: Rule = Rule {
+    id: "AWS-RE-004",
+    category: Category::PermissionsManagement,
+    severity: Severity::Low,
+    title: "Creates the service-linked role of any service",
+    rationale: "`iam:CreateServiceLinkedRole` creates the role an AWS service uses to act in the account. Its permissions and trust policy are set by AWS and only that service can assume it, so creating one is not privilege escalation: it lets a service start working in the account. Without `iam:AWSServiceName` (or a Resource under `role/aws-service-role/<service>/`), it can do that for any service. Pinned to named services it is not reported.",
+    example: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:CreateServiceLinkedRole","Resource":"*"}]}"#,
+    remediation: "Name the services: `\"Condition\": {\"StringEquals\": {\"iam:AWSServiceName\": \"elasticloadbalancing.amazonaws.com\"}}`.",
+};
+
 pub const CE_001: Rule = Rule {
     id: "AWS-CE-001",
     category: Category::CredentialsExposure,
     severity: Severity::High,
     title: "Actions that return credentials, on every resource",
-    rationale: "These actions hand out credentials (access keys, passwords, tokens, role sessions). On every resource, the principal can obtain credentials for identities and systems beyond its own, such as assuming any role that trusts the account or creating keys for any user.",
+    rationale: "These actions hand out credentials (access keys, passwords, tokens, role sessions). On every resource, the principal can obtain credentials for identities and systems beyond its own, such as assuming any role that trusts the account or creating keys for any user. Not counted, because they give the principal nothing it does not already have: tokens that carry only the caller's own rights (`ecr:GetAuthorizationToken`, `ecr-public:GetAuthorizationToken`, `codeartifact:GetAuthorizationToken`, `sts:GetServiceBearerToken`, `sts:GetSessionToken`), which every ECS task and EKS node role needs; Cognito identity pool calls that AWS serves to anyone without credentials (`cognito-identity:GetCredentialsForIdentity`, `cognito-identity:GetOpenIdToken`); `cognito-idp:GetSigningCertificate`, a public certificate.",
     example: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#,
     remediation: "Scope the action to the specific resources it needs: `sts:AssumeRole` to the role ARNs, `iam:CreateAccessKey` to `arn:aws:iam::<account>:user/${aws:username}`, `redshift:GetClusterCredentials` to the cluster and database user.",
 };
@@ -63,4 +73,4 @@ pub const DX_002: Rule = Rule {
 };
 
 /// The family's entries, in catalog order.
-pub const RULES: &[Rule] = &[RE_001, RE_002, RE_003, CE_001, DX_001, DX_002];
+pub const RULES: &[Rule] = &[RE_001, RE_002, RE_003, RE_004, CE_001, DX_001, DX_002];

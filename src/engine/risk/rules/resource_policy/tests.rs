@@ -82,12 +82,20 @@ fn public_write_is_critical() {
 fn limiting_condition_suppresses_public_findings() {
     for cond in [
         json!({"StringEquals": {"aws:SourceVpce": "vpce-1a2b3c"}}),
-        json!({"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}),
+        json!({"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}),
         json!({"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}),
     ] {
         let f = run(&public(json!("s3:PutObject"), Some(cond.clone())));
         assert!(f.is_empty(), "{cond}: {f:?}");
     }
+    // IfExists is met by a request without the key: an anonymous caller, or one outside any
+    // organization, has no aws:PrincipalOrgID (IAM User Guide, "Condition operators",
+    // "...IfExists condition operators"). Still public.
+    let f = run(&public(
+        json!("s3:PutObject"),
+        Some(json!({"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}})),
+    ));
+    assert_eq!(ids(&f), vec![("AWS-PUB-001", Severity::Critical)]);
     // A condition that limits nothing keeps it public.
     let f = run(&public(
         json!("s3:PutObject"),

@@ -236,6 +236,27 @@ fn wc008_pass_role_on_every_role() {
         json!({"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}),
     );
     assert!(!fires(&[to_service], "AWS-WC-008"));
+    // A value that matches every service names none (IAM User Guide, "IAM and AWS STS condition
+    // context keys", iam:PassedToService; "String condition operators", StringLike).
+    for any in ["*", "*.amazonaws.com"] {
+        let every_service = allow_if(
+            &["iam:PassRole"],
+            &["*"],
+            json!({"StringLike": {"iam:PassedToService": any}}),
+        );
+        assert_eq!(
+            one(&findings_for(&[every_service]), "AWS-WC-008").scope,
+            Scope::All,
+            "{any}"
+        );
+    }
+    // A negated test names no service either.
+    let all_but_lambda = allow_if(
+        &["iam:PassRole"],
+        &["*"],
+        json!({"StringNotEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}),
+    );
+    assert!(fires(&[all_but_lambda], "AWS-WC-008"));
     assert!(!fires(
         &[allow(
             &["iam:PassRole"],
