@@ -12,6 +12,9 @@ mod view;
 pub use grant::{Access, PASSED_TO_SERVICE, Reach, Strength};
 pub use view::{Hit, Owner, View, describe_access, exposure_of, urn_name, views};
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+
 use crate::engine::iam::actions::{ActionId, ActionSet, db};
 use crate::engine::iam::policy::{Effect, NameSpec, Policy};
 
@@ -273,8 +276,39 @@ fn restrictions(
     out
 }
 
+/// The number of names from which an `Action`/`NotAction` element's expansion is remembered.
+const LARGE_SPEC: usize = 32;
+
+/// The expansions of large elements (AWS managed policies list up to thousands of names, and
+/// one of them is often attached to many principals): computed once per process. Bounded:
+/// emptied when it holds `LARGE_SPECS_KEPT` elements.
+static LARGE_SPECS: LazyLock<Mutex<HashMap<NameSpec, Arc<ActionSet>>>> =
+    LazyLock::new(Mutex::default);
+const LARGE_SPECS_KEPT: usize = 4096;
+
 /// The actions an `Action`/`NotAction` element names (NotAction: all the others).
 pub fn expand(spec: &NameSpec) -> ActionSet {
+    if spec.names().len() < LARGE_SPEC {
+        return expand_now(spec);
+    }
+    let remembered = LARGE_SPECS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(spec)
+        .cloned();
+    if let Some(set) = remembered {
+        return (*set).clone();
+    }
+    let set = expand_now(spec);
+    let mut memo = LARGE_SPECS.lock().unwrap_or_else(PoisonError::into_inner);
+    if memo.len() >= LARGE_SPECS_KEPT {
+        memo.clear();
+    }
+    memo.insert(spec.clone(), Arc::new(set.clone()));
+    set
+}
+
+fn expand_now(spec: &NameSpec) -> ActionSet {
     let db = db();
     let mut set = ActionSet::new();
     for name in spec.names() {
