@@ -29,13 +29,13 @@ const DENY_MARKER: &str = "deny statement";
 pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
     check_unreadable(state, out);
     // By document: one AWS managed policy attached to many principals is one shared `Arc`.
-    let mut names: HashMap<*const Policy, Names> = HashMap::new();
+    let mut names: HashMap<(*const Policy, bool), Names> = HashMap::new();
     for doc in documents(state) {
         match &doc.source.value {
             Document::Known(policy) => {
                 let found = names
-                    .entry(Arc::as_ptr(policy))
-                    .or_insert_with(|| Names::of(policy));
+                    .entry((Arc::as_ptr(policy), doc.attached))
+                    .or_insert_with(|| Names::of(policy, doc.attached));
                 check_policy(&doc, policy, found, out);
             }
             Document::Unknown => out.push(doc.finding(
@@ -230,8 +230,8 @@ fn is_copy(d: &Sourced<Document>) -> bool {
     d.label.starts_with("attached policy ") || d.label.contains(" (via group ")
 }
 
-/// What the action names and resources of one document match, whatever holds it: the costly
-/// part of linting a document, computed once per document.
+/// What the action names, resources and unknown values of one document give, whatever holds it:
+/// the costly part of linting a document, computed once per document (and kind of holder).
 struct Names {
     /// AWS-LINT-UNKNOWN-ACTION / -PREFIX: (rule, name, why).
     unknown: Vec<(&'static Rule, String, &'static str)>,
@@ -239,20 +239,26 @@ struct Names {
     newer: Vec<String>,
     /// AWS-LINT-RESOURCE-MISMATCH: (action, the statement's Resource values, in a Deny).
     mismatches: Vec<(String, Vec<String>, bool)>,
+    /// AWS-UNK-002: the elements holding a value unknown until apply, with their effect.
+    unknown_elements: BTreeSet<(String, &'static str)>,
 }
 
 impl Names {
-    fn of(policy: &Policy) -> Names {
+    /// `attached`: a resource policy, whose Resource can only name its resource.
+    fn of(policy: &Policy, attached: bool) -> Names {
         let mut names = BTreeSet::new();
         let mut mismatches = Vec::new();
+        let mut unknown_elements = BTreeSet::new();
         for statement in &policy.statements {
             names.extend(statement.action.names().iter().map(String::as_str));
             mismatches.extend(resource_mismatches(statement));
+            unknown_elements.extend(unknown_elements_of(statement, !attached));
         }
         let mut found = Names {
             unknown: Vec::new(),
             newer: Vec::new(),
             mismatches,
+            unknown_elements,
         };
         for name in names {
             match check_action_name(name) {
@@ -283,10 +289,6 @@ fn check_policy(doc: &Doc<'_>, policy: &Policy, names: &Names, out: &mut Vec<Fin
         }
         out.push(f);
     }
-    let mut unknown_elements = BTreeSet::new();
-    for statement in &policy.statements {
-        unknown_elements.extend(unknown_elements_of(statement, !doc.attached));
-    }
     for (action, listed, deny) in &names.mismatches {
         out.push(resource_mismatch(doc, action, listed, *deny));
     }
@@ -313,7 +315,7 @@ fn check_policy(doc: &Doc<'_>, policy: &Policy, names: &Names, out: &mut Vec<Fin
         f.severity = Severity::Info;
         out.push(f);
     }
-    for (element, effect) in unknown_elements {
+    for &(ref element, effect) in &names.unknown_elements {
         out.push(doc.finding(
             &UNK_002,
             element.clone(),
