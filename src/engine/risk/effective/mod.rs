@@ -10,7 +10,7 @@ mod tags;
 mod view;
 
 pub use grant::{Access, PASSED_TO_SERVICE, Reach, Strength};
-pub use view::{Hit, Owner, View, describe_access, exposure_of, urn_name, views};
+pub use view::{Hit, Owner, View, describe_access, each_view, exposure_of, urn_name, views};
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};

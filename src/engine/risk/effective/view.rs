@@ -61,20 +61,25 @@ const COMPUTE_SERVICES: [&str; 12] = [
 /// principal that has it, with everything else that principal holds, and not a second time on
 /// the policy: the same grant reads the same whether it is inline or attached.
 pub fn views(state: &IamState) -> Vec<View<'_>> {
-    let mut out = Vec::with_capacity(state.principals.len() + state.standalone_policies.len());
-    for p in &state.principals {
+    each_view(state).collect()
+}
+
+/// The views of `views`, one at a time: a view's effective permissions can be large (an AWS
+/// managed policy such as ReadOnlyAccess names most of the action database), so rules that need
+/// one view at a time need not hold them all.
+pub fn each_view(state: &IamState) -> impl Iterator<Item = View<'_>> {
+    let principals = state.principals.iter().map(|p| {
         let sources: Vec<Source<'_>> = p.policies.iter().filter_map(source).collect();
-        out.push(View::new(Owner::Principal(p), sources, exposure_of(p)));
-    }
-    for doc in &state.standalone_policies {
-        if state.attached_policies.contains(&doc.urn) {
-            continue;
-        }
-        if let Some(s) = source(doc) {
-            out.push(View::new(Owner::Policy(doc), vec![s], Exposure::Internal));
-        }
-    }
-    out
+        View::new(Owner::Principal(p), sources, exposure_of(p))
+    });
+    let policies = state
+        .standalone_policies
+        .iter()
+        .filter(|doc| !state.attached_policies.contains(&doc.urn))
+        .filter_map(|doc| {
+            source(doc).map(|s| View::new(Owner::Policy(doc), vec![s], Exposure::Internal))
+        });
+    principals.chain(policies)
 }
 
 fn source(doc: &Sourced<Document>) -> Option<Source<'_>> {

@@ -29,8 +29,21 @@ pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
 
 /// Runs the family over precomputed views (shared with the other identity families).
 pub fn check_views(views: &[View<'_>], _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
+    let trusting = trusting_roles(views.iter().filter_map(|v| match v.owner {
+        Owner::Principal(p) => Some(p),
+        Owner::Policy(_) => None,
+    }));
+    check_views_with(views, &trusting, out);
+}
+
+/// The roles of a state that trust its whole account (the other end of the assume-role paths).
+pub fn trusting_in(state: &IamState) -> Vec<TrustingRole<'_>> {
+    trusting_roles(state.principals.iter())
+}
+
+/// Runs the family over views, with the state's roles that trust the whole account.
+pub fn check_views_with(views: &[View<'_>], trusting: &[TrustingRole<'_>], out: &mut Vec<Finding>) {
     let compiled = compiled();
-    let trusting = trusting_roles(views);
     for v in views.iter().filter(|v| v.admin.is_none()) {
         if v.effective.allowed().0.is_disjoint(&compiled.core.0) {
             continue;
@@ -40,7 +53,7 @@ pub fn check_views(views: &[View<'_>], _ctx: EvalCtx<'_>, out: &mut Vec<Finding>
                 continue;
             };
             if path.needs_trusting_role {
-                check_assume(v, path, &steps, access, &trusting, out);
+                check_assume(v, path, &steps, access, trusting, out);
             } else {
                 out.push(report(v, path, &steps, access, ""));
             }
@@ -198,17 +211,15 @@ fn report(v: &View<'_>, path: &Path, steps: &[ActionId], access: Access, extra: 
 
 /// A role of the state that any principal of an account may assume: its trust policy allows
 /// `sts:AssumeRole` to an account root (or `*`) with no limiting condition.
-struct TrustingRole<'a> {
+/// A role that trusts its whole account: any principal allowed `sts:AssumeRole` on it may use it.
+#[derive(Debug, Clone, Copy)]
+pub struct TrustingRole<'a> {
     role: &'a Principal,
 }
 
-fn trusting_roles<'a>(views: &[View<'a>]) -> Vec<TrustingRole<'a>> {
-    views
-        .iter()
-        .filter_map(|v| match v.owner {
-            Owner::Principal(p) if p.kind == PrincipalKind::Role => Some(p),
-            _ => None,
-        })
+fn trusting_roles<'a>(principals: impl Iterator<Item = &'a Principal>) -> Vec<TrustingRole<'a>> {
+    principals
+        .filter(|p| p.kind == PrincipalKind::Role)
         .filter(|p| trusts_whole_account(p))
         .map(|role| TrustingRole { role })
         .collect()

@@ -11,7 +11,7 @@ pub mod trust;
 pub mod unanalyzed;
 pub mod wildcard;
 
-use super::effective::views;
+use super::effective::each_view;
 use super::{EvalCtx, Finding, Rule};
 use crate::engine::iam::IamState;
 
@@ -30,14 +30,17 @@ pub fn families() -> [&'static [Rule]; 9] {
     ]
 }
 
-/// Every family over one state, in catalog order. The effective permissions of the state's
-/// subjects are computed once, for the three families that read them.
+/// Every family over one state, in catalog order. The effective permissions of each of the
+/// state's subjects are computed once, for the three families that read them, and dropped
+/// before the next subject's: only one is held at a time.
 pub fn check_all(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
-    let views = views(state);
-    wildcard::check_views(&views, ctx, out);
-    escalation::check_views(&views, ctx, out);
-    exposure::check_views(&views, ctx, out);
-    drop(views);
+    let trusting = escalation::trusting_in(state);
+    for view in each_view(state) {
+        let one = std::slice::from_ref(&view);
+        wildcard::check_views(one, ctx, out);
+        escalation::check_views_with(one, &trusting, out);
+        exposure::check_views(one, ctx, out);
+    }
     managed::check(state, ctx, out);
     trust::check(state, ctx, out);
     resource_policy::check(state, ctx, out);
