@@ -13,7 +13,6 @@ pub use grant::{Access, PASSED_TO_SERVICE, Reach, Strength};
 pub use view::{Hit, Owner, View, describe_access, each_view, exposure_of, urn_name, views};
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use crate::engine::iam::actions::{ActionId, ActionSet, db};
 use crate::engine::iam::policy::{Effect, NameSpec, Policy};
@@ -65,6 +64,11 @@ pub struct Effective {
 impl Effective {
     /// Evaluates the sources together.
     pub fn compute(sources: &[Source<'_>]) -> Effective {
+        Effective::compute_with(sources, &mut Expansions::default())
+    }
+
+    /// Evaluates the sources together, reusing the expansions of elements seen before.
+    pub fn compute_with(sources: &[Source<'_>], expansions: &mut Expansions) -> Effective {
         let mut denied = ActionSet::new();
         let mut kept_denies = ActionSet::new();
         for source in sources {
@@ -74,7 +78,7 @@ impl Effective {
                 .iter()
                 .filter(|s| s.effect == Effect::Deny)
             {
-                let actions = expand(&s.action);
+                let actions = expansions.of(&s.action);
                 if s.is_unconditional_star() {
                     denied.union_with(&actions);
                 } else {
@@ -95,7 +99,7 @@ impl Effective {
                 {
                     continue;
                 }
-                let mut actions = expand(&s.action);
+                let mut actions = expansions.of(&s.action);
                 actions.difference_with(&denied);
                 if actions.is_empty() {
                     continue;
@@ -279,36 +283,29 @@ fn restrictions(
 /// The number of names from which an `Action`/`NotAction` element's expansion is remembered.
 const LARGE_SPEC: usize = 32;
 
-/// The expansions of large elements (AWS managed policies list up to thousands of names, and
-/// one of them is often attached to many principals): computed once per process. Bounded:
-/// emptied when it holds `LARGE_SPECS_KEPT` elements.
-static LARGE_SPECS: LazyLock<Mutex<HashMap<NameSpec, Arc<ActionSet>>>> =
-    LazyLock::new(Mutex::default);
-const LARGE_SPECS_KEPT: usize = 4096;
+/// The expansions of large `Action`/`NotAction` elements (AWS managed policies list up to
+/// thousands of names), by the element's address. A document attached to many principals is one
+/// shared `Arc<Policy>`, so it is expanded once. The addresses stay those of the same elements
+/// only while the documents are borrowed: keep one `Expansions` per state, never longer.
+#[derive(Debug, Default)]
+pub struct Expansions(HashMap<usize, ActionSet>);
+
+impl Expansions {
+    /// The actions the element names (see `expand`).
+    pub fn of(&mut self, spec: &NameSpec) -> ActionSet {
+        if spec.names().len() < LARGE_SPEC {
+            return expand(spec);
+        }
+        let address = std::ptr::from_ref(spec) as usize;
+        self.0
+            .entry(address)
+            .or_insert_with(|| expand(spec))
+            .clone()
+    }
+}
 
 /// The actions an `Action`/`NotAction` element names (NotAction: all the others).
 pub fn expand(spec: &NameSpec) -> ActionSet {
-    if spec.names().len() < LARGE_SPEC {
-        return expand_now(spec);
-    }
-    let remembered = LARGE_SPECS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(spec)
-        .cloned();
-    if let Some(set) = remembered {
-        return (*set).clone();
-    }
-    let set = expand_now(spec);
-    let mut memo = LARGE_SPECS.lock().unwrap_or_else(PoisonError::into_inner);
-    if memo.len() >= LARGE_SPECS_KEPT {
-        memo.clear();
-    }
-    memo.insert(spec.clone(), Arc::new(set.clone()));
-    set
-}
-
-fn expand_now(spec: &NameSpec) -> ActionSet {
     let db = db();
     let mut set = ActionSet::new();
     for name in spec.names() {

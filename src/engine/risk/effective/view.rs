@@ -7,7 +7,7 @@ use crate::engine::iam::model::{IamState, Principal, PrincipalKind, Sourced};
 use crate::engine::iam::policy::{Document, Effect};
 use crate::engine::risk::{Confidence, Exposure, Finding, Rule, Scope, Severity};
 
-use super::{Access, Effective, Source};
+use super::{Access, Effective, Expansions, Source};
 
 /// Whose permissions a view holds.
 #[derive(Debug, Clone, Copy)]
@@ -68,18 +68,23 @@ pub fn views(state: &IamState) -> Vec<View<'_>> {
 /// managed policy such as ReadOnlyAccess names most of the action database), so rules that need
 /// one view at a time need not hold them all.
 pub fn each_view(state: &IamState) -> impl Iterator<Item = View<'_>> {
-    let principals = state.principals.iter().map(|p| {
-        let sources: Vec<Source<'_>> = p.policies.iter().filter_map(source).collect();
-        View::new(Owner::Principal(p), sources, exposure_of(p))
-    });
+    let mut expansions = Expansions::default();
+    let principals = state.principals.iter().map(Owner::Principal);
     let policies = state
         .standalone_policies
         .iter()
         .filter(|doc| !state.attached_policies.contains(&doc.urn))
-        .filter_map(|doc| {
-            source(doc).map(|s| View::new(Owner::Policy(doc), vec![s], Exposure::Internal))
-        });
-    principals.chain(policies)
+        .map(Owner::Policy);
+    principals.chain(policies).filter_map(move |owner| {
+        let (sources, exposure) = match owner {
+            Owner::Principal(p) => (
+                p.policies.iter().filter_map(source).collect(),
+                exposure_of(p),
+            ),
+            Owner::Policy(doc) => (vec![source(doc)?], Exposure::Internal),
+        };
+        Some(View::new(owner, sources, exposure, &mut expansions))
+    })
 }
 
 fn source(doc: &Sourced<Document>) -> Option<Source<'_>> {
@@ -126,8 +131,13 @@ fn is_compute_service(principal: &str) -> bool {
 }
 
 impl<'a> View<'a> {
-    fn new(owner: Owner<'a>, sources: Vec<Source<'a>>, exposure: Exposure) -> View<'a> {
-        let effective = Effective::compute(&sources);
+    fn new(
+        owner: Owner<'a>,
+        sources: Vec<Source<'a>>,
+        exposure: Exposure,
+        expansions: &mut Expansions,
+    ) -> View<'a> {
+        let effective = Effective::compute_with(&sources, expansions);
         let admin = effective.admin();
         View {
             owner,
