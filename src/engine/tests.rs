@@ -48,7 +48,8 @@ fn new_rules(a: &Analysis) -> Vec<&'static str> {
 }
 
 const PERMISSION_SET: &str = "aws:ssoadmin/permissionSet:PermissionSet";
-const CRB: &str = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding";
+const ACL: &str = "gcp:storage/bucketAccessControl:BucketAccessControl";
+const EKS_ACCESS: &str = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation";
 
 fn permission_set() -> Value {
     json!({"instanceArn": "arn:aws:sso:::instance/ssoins-1", "name": "Admins"})
@@ -100,28 +101,28 @@ fn a_same_step_of_an_unmodeled_type_is_nothing() {
 }
 
 #[test]
-fn gcp_members_and_kubernetes_bindings_are_unanalyzed() {
+fn bucket_acls_and_eks_access_policies_are_unanalyzed() {
     let a = run(vec![
         step(
             "create",
-            "gcp:projects/iAMMember:IAMMember",
-            "owner",
+            ACL,
+            "public",
             None,
-            Some(json!({"project": "p", "role": "roles/owner", "member": "user:x@example.com"})),
+            Some(json!({"bucket": "b", "role": "OWNER", "entity": "allUsers"})),
         ),
         step(
             "create",
-            CRB,
+            EKS_ACCESS,
             "ci-admin",
             None,
             Some(
-                json!({"roleRef": {"kind": "ClusterRole", "name": "cluster-admin"}, "subjects": [{"kind": "ServiceAccount", "name": "ci"}]}),
+                json!({"clusterName": "prod", "principalArn": "arn:aws:iam::111122223333:role/ci", "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", "accessScope": {"type": "cluster"}}),
             ),
         ),
     ]);
     let mut rules = new_rules(&a);
     rules.sort_unstable();
-    assert_eq!(rules, ["GCP-UNANALYZED-001", "K8S-UNANALYZED-001"]);
+    assert_eq!(rules, ["AWS-UNANALYZED-001", "GCP-UNANALYZED-001"]);
     assert!(a.risk.level >= Level::Medium);
     assert_eq!(a.resources.len(), 2);
 }
@@ -137,16 +138,16 @@ fn deleting_a_guardrail_is_new_risk_and_deleting_a_binding_removes_access() {
     );
     let binding = step(
         "delete",
-        CRB,
+        ACL,
         "old",
-        Some(json!({"roleRef": {"kind": "ClusterRole", "name": "view"}})),
+        Some(json!({"bucket": "b", "role": "READER", "entity": "user-a@example.com"})),
         None,
     );
     let a = run(vec![binding.clone()]);
     assert!(new_rules(&a).is_empty(), "{:?}", a.findings);
     assert_eq!((a.risk.score, a.risk.level), (0, Level::None));
     assert_eq!(a.improvements.len(), 1);
-    assert_eq!(a.improvements[0].finding.rule_id, "K8S-UNANALYZED-001");
+    assert_eq!(a.improvements[0].finding.rule_id, "GCP-UNANALYZED-001");
     assert_eq!(a.resources.len(), 1, "the deletion is still listed");
     assert_eq!(a.resources[0].op.as_str(), "delete");
 

@@ -2,6 +2,7 @@
 //! to them combined, resource policies, and the other IAM-relevant objects. Built by `extract`,
 //! read by the rules.
 
+use super::grants::{Binding, Credential, RoleDef};
 use super::policy::Document;
 
 /// Something that came from a preview resource: the URN that contributed it and a label saying
@@ -161,4 +162,11 @@ pub struct IamState {
     pub instance_profiles: Vec<Sourced<String>>,
     /// Properties of IAM resources that could not be read.
     pub unreadable: Vec<Unreadable>,
+    /// Grants of Google Cloud, Azure and Kubernetes RBAC, one per (scope, role, member,
+    /// condition), whatever form carried them.
+    pub bindings: Vec<Sourced<Binding>>,
+    /// Roles those clouds define in this state.
+    pub role_defs: Vec<Sourced<RoleDef>>,
+    /// Long-lived credentials those clouds issue in this state.
+    pub credentials: Vec<Sourced<Credential>>,
 }

@@ -24,6 +24,22 @@ impl Cloud {
             Cloud::Kubernetes => "Kubernetes",
         }
     }
+
+    /// The cloud of a Pulumi type token, by its package (`gcp:...` is Google Cloud). Packages of
+    /// no other cloud count as AWS, whose rules have always reported them.
+    pub fn of_type(type_: &str) -> Cloud {
+        match type_.split(':').next().unwrap_or_default() {
+            "gcp" | "google-native" => Cloud::Gcp,
+            "azure" | "azure-native" | "azuread" => Cloud::Azure,
+            "kubernetes" => Cloud::Kubernetes,
+            _ => Cloud::Aws,
+        }
+    }
+
+    /// The cloud of the resource a URN names (see `of_type`).
+    pub fn of_urn(urn: &str) -> Cloud {
+        crate::engine::preview::urn_type(urn).map_or(Cloud::Aws, Cloud::of_type)
+    }
 }
 
 /// What deleting a resource of the type does to access.

@@ -393,6 +393,9 @@ impl<'f> Builder<'f> {
                 ignore_public_acls,
                 restrict_public_buckets,
             }),
+            Fact::Binding(b) => self.state.bindings.push(sourced(urn, "binding", b)),
+            Fact::RoleDef(r) => self.state.role_defs.push(sourced(urn, "role", r)),
+            Fact::Credential(c) => self.state.credentials.push(sourced(urn, "credential", c)),
             Fact::Unreadable {
                 property,
                 reason,

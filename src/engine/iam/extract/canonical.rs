@@ -203,6 +203,33 @@ fn fact_json(fact: &Fact) -> Value {
             "ignorePublicAcls": ignore_public_acls,
             "restrictPublicBuckets": restrict_public_buckets,
         }),
+        Fact::Binding(b) => {
+            let mut m = Map::new();
+            m.insert("scope".into(), json!(b.scope));
+            m.insert("role".into(), json!(b.role));
+            m.insert("member".into(), json!(b.member));
+            if let Some(c) = &b.condition {
+                m.insert("condition".into(), json!(c));
+            }
+            Value::Object(m)
+        }
+        Fact::RoleDef(r) => {
+            let mut m = Map::new();
+            m.insert("role".into(), json!(r.id));
+            m.insert("permissions".into(), sorted(&r.permissions));
+            for (key, list) in [
+                ("notPermissions", &r.not_permissions),
+                ("assignableScopes", &r.assignable_scopes),
+                ("aggregateFrom", &r.aggregate_from),
+                ("labels", &r.labels),
+            ] {
+                if !list.is_empty() {
+                    m.insert(key.into(), sorted(list));
+                }
+            }
+            Value::Object(m)
+        }
+        Fact::Credential(c) => json!({ "credential": c.kind, "owner": c.owner }),
         Fact::Unreadable {
             property,
             reason,

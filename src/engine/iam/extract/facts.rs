@@ -2,6 +2,7 @@
 //! provider readers (`aws`, `aws_native`) produce `Fact`s; `assemble` combines them into an
 //! `IamState`; `canonical` renders them for the per-resource diff.
 
+use crate::engine::iam::grants::{Binding, Credential, RoleDef};
 use crate::engine::iam::model::{PrincipalKind, ResourceKind};
 use crate::engine::iam::policy::Document;
 
@@ -77,6 +78,12 @@ pub enum Fact {
         ignore_public_acls: Option<bool>,
         restrict_public_buckets: Option<bool>,
     },
+    /// A role granted to a member at a scope (Google Cloud, Azure, Kubernetes RBAC).
+    Binding(Binding),
+    /// A role definition (GCP custom role, Azure role definition, Kubernetes (cluster) role).
+    RoleDef(RoleDef),
+    /// Long-lived credentials of an identity (GCP, Azure, Kubernetes).
+    Credential(Credential),
     /// A property of the state that could not be read (it nests too deep): whatever it holds is
     /// unknown, and is reported as such, never taken as absent.
     Unreadable {

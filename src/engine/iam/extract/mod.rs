@@ -9,8 +9,11 @@
 //! models are listed apart (`unanalyzed`), with their inputs as their canonical properties.
 
 mod assemble;
+mod azure;
 mod canonical;
 mod facts;
+mod gcp;
+mod kubernetes;
 mod props;
 mod raw;
 mod readers;

@@ -82,6 +82,12 @@ fn by_property(props: BTreeMap<String, &RawValue>) -> Parsed {
     }
 }
 
+/// The digest an `Unreadable` carries for a value a reader could not make sense of (its compact
+/// JSON text): a different value is a different finding.
+pub fn digest_of(value: &Value) -> String {
+    hex::encode(&Sha256::digest(value.to_string().as_bytes())[..8])
+}
+
 fn unreadable(property: String, text: &str, e: &serde_json::Error) -> Unreadable {
     let reason = if e.to_string().starts_with("recursion limit exceeded") {
         "it nests deeper than the 128 levels iamgate reads".to_owned()

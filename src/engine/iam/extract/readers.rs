@@ -18,7 +18,8 @@ pub fn is_iam_type(type_: &str) -> bool {
     reader(type_).is_some()
 }
 
-type Reader = fn(&Props<'_>, &str) -> Vec<Fact>;
+/// Reads one state of a resource (its properties and logical name) into facts.
+pub(super) type Reader = fn(&Props<'_>, &str) -> Vec<Fact>;
 
 fn reader(type_: &str) -> Option<Reader> {
     Some(match type_ {
@@ -142,7 +143,11 @@ fn reader(type_: &str) -> Option<Reader> {
             )
         },
         "aws-native:lambda:Permission" => |p, _| lambda_permission(p, LAMBDA_NATIVE),
-        _ => return None,
+        _ => {
+            return super::gcp::reader(type_)
+                .or_else(|| super::azure::reader(type_))
+                .or_else(|| super::kubernetes::reader(type_));
+        }
     })
 }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::engine::iam::actions::db;
 use crate::engine::iam::managed;
 use crate::engine::iam::policy::{Document, Effect, NameSpec, Policy, Statement};
+use crate::engine::iam::unmodeled::Cloud;
 use crate::engine::iam::{IamState, Principal, ResourcePolicy, Sourced};
 use crate::engine::risk::conditions;
 use crate::engine::risk::effective::index::shorten;
@@ -60,7 +61,23 @@ pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
 /// AWS-LINT-UNREADABLE: properties of IAM resources that could not be read. The digest is part of
 /// the evidence, so an unreadable value that changes is new again.
 fn check_unreadable(state: &IamState, out: &mut Vec<Finding>) {
-    for u in &state.unreadable {
+    unreadable_findings(state, Cloud::Aws, &UNREADABLE, out);
+}
+
+/// One `malformed` finding (of `rule`) per unreadable property of a resource of `cloud`: each
+/// cloud's family reports its own resources'. The digest is part of the evidence, so an
+/// unreadable value that changes is new again.
+pub(super) fn unreadable_findings(
+    state: &IamState,
+    cloud: Cloud,
+    rule: &Rule,
+    out: &mut Vec<Finding>,
+) {
+    for u in state
+        .unreadable
+        .iter()
+        .filter(|u| Cloud::of_urn(&u.urn) == cloud)
+    {
         let what = if u.property.is_empty() {
             "The properties of this resource cannot be read".to_owned()
         } else {
@@ -70,9 +87,9 @@ fn check_unreadable(state: &IamState, out: &mut Vec<Finding>) {
             )
         };
         out.push(Finding {
-            rule_id: UNREADABLE.id,
-            category: UNREADABLE.category,
-            severity: UNREADABLE.severity,
+            rule_id: rule.id,
+            category: rule.category,
+            severity: rule.severity,
             resource: u.urn.clone(),
             subject: u.urn.clone(),
             evidence: format!("{} sha256:{}", u.property, u.digest),

@@ -1,9 +1,12 @@
 //! The rules, one module per family. Each family exports `RULES` (its catalog entries) and
 //! `check` (its evaluation over one state; `unanalyzed` over the steps no reader models).
 
+pub mod azure;
 pub mod escalation;
 pub mod exposure;
+pub mod gcp;
 pub mod guardrail;
+pub mod kubernetes;
 pub mod lint;
 pub mod managed;
 pub mod resource_policy;
@@ -15,8 +18,19 @@ use super::effective::each_view;
 use super::{EvalCtx, Finding, Rule};
 use crate::engine::iam::IamState;
 
+/// The `malformed` findings of one cloud's resources: one per property its reader (or the
+/// preview parser) could not read, reported with that cloud's `rule`.
+pub fn report_unreadable(
+    state: &IamState,
+    cloud: crate::engine::iam::unmodeled::Cloud,
+    rule: &Rule,
+    out: &mut Vec<Finding>,
+) {
+    lint::unreadable_findings(state, cloud, rule, out);
+}
+
 /// Every family's catalog entries, in display order.
-pub fn families() -> [&'static [Rule]; 9] {
+pub fn families() -> [&'static [Rule]; 12] {
     [
         wildcard::RULES,
         escalation::RULES,
@@ -26,6 +40,9 @@ pub fn families() -> [&'static [Rule]; 9] {
         resource_policy::RULES,
         guardrail::RULES,
         lint::RULES,
+        gcp::RULES,
+        azure::RULES,
+        kubernetes::RULES,
         unanalyzed::RULES,
     ]
 }
@@ -45,4 +62,7 @@ pub fn check_all(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
     trust::check(state, ctx, out);
     resource_policy::check(state, ctx, out);
     lint::check(state, ctx, out);
+    gcp::check(state, ctx, out);
+    azure::check(state, ctx, out);
+    kubernetes::check(state, ctx, out);
 }
