@@ -109,9 +109,11 @@ pub fn long_version() -> String {
 
 /// Parses the process arguments and runs the command. Usage errors exit 2 (clap's convention).
 pub fn main() -> ExitCode {
-    let command = Cli::command()
-        .version(env!("CARGO_PKG_VERSION"))
-        .long_version(long_version());
+    let mut command = Cli::command().version(env!("CARGO_PKG_VERSION"));
+    // The long version loads both embedded tables: only for `--version`, not on every run.
+    if std::env::args_os().any(|a| a == "--version") {
+        command = command.long_version(long_version());
+    }
     let cli = match command
         .try_get_matches()
         .and_then(|m| Cli::from_arg_matches(&m))

@@ -281,8 +281,11 @@ pub const TABLE: &[Unmodeled] = &[
     row(Azure, AZUREAD, "*", Any, Grants,
         "Entra ID objects such as app role and directory role assignments, group members, service principal and application credentials, applications and their API permissions"),
     // Kubernetes.
-    row(Kubernetes, K8S, "rbac.authorization.k8s.io", Any, Grants,
-        "Kubernetes RBAC roles, cluster roles and their bindings, with their Patch and List forms"),
+    // RBAC is modeled (`extract::kubernetes`).
+    row(Kubernetes, K8S, "admissionregistration.k8s.io", Any, Governs,
+        "admission webhooks and admission policies, which enforce guardrails on every write and see every object admitted"),
+    row(Kubernetes, K8S, "certificates.k8s.io", Exact(&["CertificateSigningRequest", "CertificateSigningRequestList", "CertificateSigningRequestPatch"]), Grants,
+        "certificate signing requests, which can issue client certificates for any user or group"),
 ];
 
 /// The row of the table that covers a type token, if any. Cheap: called for every step that no
@@ -400,14 +403,12 @@ mod tests {
         ] {
             assert_eq!(cloud(t), Some(Cloud::Azure), "{t}");
         }
-        for kind in ["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"] {
-            for variant in ["", "Patch", "List"] {
-                for version in ["v1", "v1beta1"] {
-                    let t =
-                        format!("kubernetes:rbac.authorization.k8s.io/{version}:{kind}{variant}");
-                    assert_eq!(cloud(&t), Some(Cloud::Kubernetes), "{t}");
-                }
-            }
+        for t in [
+            "kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration",
+            "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfigurationPatch",
+            "kubernetes:certificates.k8s.io/v1:CertificateSigningRequest",
+        ] {
+            assert_eq!(cloud(t), Some(Cloud::Kubernetes), "{t}");
         }
     }
 
@@ -460,8 +461,8 @@ mod tests {
             Some(Removal::Governs)
         );
         assert_eq!(
-            removal("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"),
-            Some(Removal::Grants)
+            removal("kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration"),
+            Some(Removal::Governs)
         );
         assert_eq!(
             removal("azure-native:authorization:PolicyExemption"),
@@ -473,8 +474,8 @@ mod tests {
     fn patterns_read_like_tokens() {
         let p = |t: &str| lookup(t).map(Unmodeled::pattern).unwrap_or_default();
         assert_eq!(
-            p("kubernetes:rbac.authorization.k8s.io/v1:Role"),
-            "kubernetes:rbac.authorization.k8s.io:*"
+            p("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"),
+            "kubernetes:admissionregistration.k8s.io:*"
         );
         assert_eq!(
             p("aws:eks/accessEntry:AccessEntry"),

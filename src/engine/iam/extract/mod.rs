@@ -26,7 +26,6 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 pub use facts::{Fact, Ref};
-pub use readers::is_iam_type;
 pub use unanalyzed::{Change, UnanalyzedStep};
 
 use self::assemble::{Carrier, assemble};
@@ -34,6 +33,19 @@ use self::props::{DocMemo, Props};
 use self::raw::Parsed;
 use super::model::IamState;
 use crate::engine::preview::{Op, Preview, State, Step};
+
+/// The reader of a type, whichever cloud it belongs to.
+fn reader(type_: &str) -> Option<readers::Reader> {
+    readers::reader(type_)
+        .or_else(|| gcp::reader(type_))
+        .or_else(|| azure::reader(type_))
+        .or_else(|| kubernetes::reader(type_))
+}
+
+/// Whether a resource type can carry IAM facts (cheap: called for every step).
+pub fn is_iam_type(type_: &str) -> bool {
+    reader(type_).is_some()
+}
 
 /// The IAM view of a whole preview.
 #[derive(Debug, Clone, Default)]
@@ -290,7 +302,7 @@ fn read_state(
     } else {
         &state.type_
     };
-    let mut facts = readers::read(type_, &props, name);
+    let mut facts = reader(type_).map(|r| r(&props, name)).unwrap_or_default();
     let in_inputs = |property: &str| match &inputs.value {
         Value::Object(map) => map.contains_key(property),
         _ => false,

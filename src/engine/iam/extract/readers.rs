@@ -13,15 +13,11 @@ use crate::engine::preview::{Marker, classify};
 
 use PrincipalKind::{Group, Role, User};
 
-/// Whether a resource type can carry IAM facts (cheap: called for every step).
-pub fn is_iam_type(type_: &str) -> bool {
-    reader(type_).is_some()
-}
-
 /// Reads one state of a resource (its properties and logical name) into facts.
 pub(super) type Reader = fn(&Props<'_>, &str) -> Vec<Fact>;
 
-fn reader(type_: &str) -> Option<Reader> {
+/// The reader of an AWS type (`aws:` and `aws-native:`), if iamgate models it.
+pub(super) fn reader(type_: &str) -> Option<Reader> {
     Some(match type_ {
         "aws:iam/role:Role" => role,
         "aws:iam/user:User" => |p, n| principal(p, n, User, "name"),
@@ -143,17 +139,8 @@ fn reader(type_: &str) -> Option<Reader> {
             )
         },
         "aws-native:lambda:Permission" => |p, _| lambda_permission(p, LAMBDA_NATIVE),
-        _ => {
-            return super::gcp::reader(type_)
-                .or_else(|| super::azure::reader(type_))
-                .or_else(|| super::kubernetes::reader(type_));
-        }
+        _ => return None,
     })
-}
-
-/// Reads the facts of one state of a resource of type `type_` whose logical name is `name`.
-pub fn read(type_: &str, props: &Props<'_>, name: &str) -> Vec<Fact> {
-    reader(type_).map(|r| r(props, name)).unwrap_or_default()
 }
 
 fn doc_fact(p: &Props<'_>, key: &str, make: impl FnOnce(Document) -> Fact) -> Vec<Fact> {

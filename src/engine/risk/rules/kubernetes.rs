@@ -131,7 +131,7 @@ pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
                 grants.push(Grant {
                     perm,
                     scope,
-                    urn: &b.urn,
+                    urn: roles.defined_at(&binding.role).unwrap_or(&b.urn),
                     role: &binding.role,
                 });
             }
@@ -295,6 +295,8 @@ impl<'a> Perm<'a> {
 struct Grant<'a> {
     perm: Perm<'a>,
     scope: Where<'a>,
+    /// Where findings about it are reported: the role's definition when the stack defines the
+    /// role (what it grants is read there), else the binding.
     urn: &'a str,
     role: &'a str,
 }
@@ -739,24 +741,28 @@ fn check_aggregation(def: &Sourced<RoleDef>, roles: &Roles<'_>, out: &mut Vec<Fi
     if sensitive.is_empty() {
         return;
     }
-    for target in roles.aggregating_into(&def.value.id, &def.value.labels) {
-        out.push(Finding {
-            rule_id: AGG_001.id,
-            category: AGG_001.category,
-            severity: AGG_001.severity,
-            resource: def.urn.clone(),
-            subject: target.to_owned(),
-            evidence: format!("{} <- {}", target, def.value.id),
-            message: format!(
-                "`{}` is aggregated into `{target}`, so everyone bound to `{target}` gets {}.",
-                def.value.id,
-                shorten(&sensitive)
-            ),
-            scope: Scope::All,
-            exposure: Exposure::Internal,
-            confidence: Confidence::Direct,
-        });
+    let targets = roles.aggregating_into(&def.value.id, &def.value.labels);
+    if targets.is_empty() {
+        return;
     }
+    let named: Vec<String> = targets.iter().map(|t| format!("`{t}`")).collect();
+    out.push(Finding {
+        rule_id: AGG_001.id,
+        category: AGG_001.category,
+        severity: AGG_001.severity,
+        resource: def.urn.clone(),
+        subject: def.value.id.clone(),
+        evidence: format!("{} <- {}", targets.join(", "), sensitive.join(", ")),
+        message: format!(
+            "`{}` is aggregated into {}, so everyone bound to them gets {}.",
+            def.value.id,
+            named.join(", "),
+            shorten(&sensitive)
+        ),
+        scope: Scope::All,
+        exposure: Exposure::Internal,
+        confidence: Confidence::Direct,
+    });
 }
 
 /// A role as defined: its own permissions, aggregation selectors and labels.
@@ -770,6 +776,8 @@ struct Roles<'s> {
     aggregating: Vec<(String, Vec<&'s str>)>,
     /// Role id -> labels (`k=v`).
     labels: HashMap<String, Vec<&'s str>>,
+    /// Role id -> the URN of the resource that defines it in the stack (the first one).
+    urns: HashMap<&'s str, &'s str>,
 }
 
 impl<'s> Roles<'s> {
@@ -842,11 +850,25 @@ impl<'s> Roles<'s> {
             .into_iter()
             .map(|(id, (_, _, labels))| (id, labels))
             .collect();
+        let mut urns = HashMap::new();
+        for d in state
+            .role_defs
+            .iter()
+            .filter(|d| d.value.cloud == Cloud::Kubernetes)
+        {
+            urns.entry(d.value.id.as_str()).or_insert(d.urn.as_str());
+        }
         Roles {
             resolved,
             aggregating,
             labels,
+            urns,
         }
+    }
+
+    /// The URN of the resource that defines a role in the stack.
+    fn defined_at(&self, id: &str) -> Option<&'s str> {
+        self.urns.get(id).copied()
     }
 
     /// The permissions of a role, if iamgate knows it.

@@ -346,15 +346,15 @@ fn aggregating_into_view_is_reported_and_reaches_view_holders() {
             "Group/devs",
         )],
     );
-    let agg: Vec<&str> = out
-        .iter()
-        .filter(|f| f.rule_id == "K8S-AGG-001")
-        .map(|f| f.subject.as_str())
-        .collect();
-    // view aggregates into edit, edit into admin: all three gain it.
-    assert_eq!(
-        agg,
-        ["ClusterRole/admin", "ClusterRole/edit", "ClusterRole/view"]
+    let agg: Vec<&Finding> = out.iter().filter(|f| f.rule_id == "K8S-AGG-001").collect();
+    // view aggregates into edit, edit into admin: all three gain it, in one finding.
+    assert_eq!(agg.len(), 1, "{out:#?}");
+    assert!(
+        agg[0]
+            .evidence
+            .starts_with("ClusterRole/admin, ClusterRole/edit, ClusterRole/view <- "),
+        "{}",
+        agg[0].evidence
     );
     assert!(
         out.iter()

@@ -38,9 +38,9 @@ pub const K8S_001: Rule = Rule {
     id: "K8S-UNANALYZED-001",
     category: Category::Unanalyzed,
     severity: Severity::Medium,
-    title: "Kubernetes RBAC that iamgate does not model",
-    rationale: "The resource is Kubernetes RBAC (a Role, ClusterRole, RoleBinding or ClusterRoleBinding, or their Patch and List forms), which iamgate does not analyze yet. A ClusterRoleBinding of `cluster-admin` to a workload's service account would otherwise pass as \"no IAM change\". It is reported so that a human reviews it.",
-    example: r#"{"type":"kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding","op":"create","inputs":{"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"cluster-admin"},"subjects":[{"kind":"ServiceAccount","name":"ci","namespace":"build"}]}}"#,
+    title: "Kubernetes access control that iamgate does not model",
+    rationale: "The resource governs or grants access in a Kubernetes cluster outside RBAC (admission webhooks and policies, which enforce guardrails and see every object admitted; certificate signing requests, which can issue client certificates for any user or group), which iamgate does not analyze yet. A mutating webhook pointed at an outside endpoint would otherwise pass as \"no IAM change\". It is reported so that a human reviews it. RBAC itself is modeled (the K8S-ADM, PE, DE, ... rules).",
+    example: r#"{"type":"kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration","op":"create","inputs":{"metadata":{"name":"inject"},"webhooks":[{"name":"inject.example.com","clientConfig":{"url":"https://hooks.example.com/mutate"},"rules":[{"apiGroups":["*"],"apiVersions":["*"],"operations":["CREATE"],"resources":["*"]}]}]}}"#,
     remediation: REMEDIATION,
 };
 

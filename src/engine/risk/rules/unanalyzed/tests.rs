@@ -29,7 +29,7 @@ fn each_cloud_has_its_rule_at_medium() {
             "AZURE-UNANALYZED-001",
         ),
         (
-            "kubernetes:rbac.authorization.k8s.io/v1:RoleBindingPatch",
+            "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration",
             "K8S-UNANALYZED-001",
         ),
     ] {
