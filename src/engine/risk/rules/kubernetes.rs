@@ -126,15 +126,13 @@ pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
             None => Where::Cluster,
         };
         let grants = subjects.entry(binding.member.as_str()).or_default();
-        for p in permissions {
-            if let Some(perm) = Perm::parse(p) {
-                grants.push(Grant {
-                    perm,
-                    scope,
-                    urn: roles.defined_at(&binding.role).unwrap_or(&b.urn),
-                    role: &binding.role,
-                });
-            }
+        for perm in permissions {
+            grants.push(Grant {
+                perm: perm.clone(),
+                scope,
+                urn: roles.defined_at(&binding.role).unwrap_or(&b.urn),
+                role: &binding.role,
+            });
         }
     }
     for (member, grants) in &subjects {
@@ -266,6 +264,17 @@ impl<'a> Perm<'a> {
         })
     }
 
+    /// Whether any capability the rules look for can match it (see `RELEVANT_RESOURCES`).
+    fn is_relevant(&self) -> bool {
+        let Target::Resource { resource, .. } = &self.target else {
+            return false;
+        };
+        RELEVANT_VERBS.contains(&self.verb)
+            && (*resource == "*"
+                || resource.ends_with("/*")
+                || RELEVANT_RESOURCES.contains(resource))
+    }
+
     /// Whether it allows `verb` on `resource` of `group`; `Some(pinned)` when it does, pinned
     /// when only for named objects.
     fn allows(&self, verb: &str, group: &str, resource: &str) -> Option<bool> {
@@ -301,6 +310,45 @@ struct Grant<'a> {
     role: &'a str,
 }
 
+/// The verbs of the capabilities the rules look for (`*` included).
+const RELEVANT_VERBS: &[&str] = &[
+    "*",
+    "create",
+    "get",
+    "list",
+    "watch",
+    "update",
+    "patch",
+    "escalate",
+    "bind",
+    "impersonate",
+];
+
+/// The resources of the capabilities the rules look for: a permission on any other (named)
+/// resource matches none of them. Kept in step with the targets below by a test.
+const RELEVANT_RESOURCES: &[&str] = &[
+    "pods",
+    "replicationcontrollers",
+    "deployments",
+    "daemonsets",
+    "statefulsets",
+    "replicasets",
+    "jobs",
+    "cronjobs",
+    "secrets",
+    "pods/exec",
+    "pods/attach",
+    "nodes/proxy",
+    "serviceaccounts",
+    "serviceaccounts/token",
+    "users",
+    "groups",
+    "roles",
+    "clusterroles",
+    "rolebindings",
+    "clusterrolebindings",
+];
+
 /// Resources that exist outside namespaces: a RoleBinding never grants them.
 const CLUSTER_SCOPED: &[&str] = &[
     "nodes",
@@ -330,11 +378,47 @@ struct Hit<'a> {
     grant: &'a Grant<'a>,
 }
 
+/// A subject's grants by the resource they name; those naming `*` or `<resource>/*` apart.
+struct Index<'a> {
+    by_resource: HashMap<&'a str, Vec<&'a Grant<'a>>>,
+    wild: Vec<&'a Grant<'a>>,
+}
+
+impl<'a> Index<'a> {
+    fn new(grants: &'a [Grant<'a>]) -> Index<'a> {
+        let mut index = Index {
+            by_resource: HashMap::new(),
+            wild: Vec::new(),
+        };
+        for g in grants {
+            match &g.perm.target {
+                Target::Resource { resource, .. }
+                    if *resource != "*" && !resource.ends_with("/*") =>
+                {
+                    index.by_resource.entry(resource).or_default().push(g);
+                }
+                _ => index.wild.push(g),
+            }
+        }
+        index
+    }
+
+    /// The grants that may name `resource`.
+    fn candidates(&self, resource: &str) -> impl Iterator<Item = &'a Grant<'a>> {
+        self.by_resource
+            .get(resource)
+            .into_iter()
+            .flatten()
+            .chain(&self.wild)
+            .copied()
+    }
+}
+
 /// Who holds any of `verbs` on any of `resources` (in `group`).
-fn hits<'a>(grants: &'a [Grant<'a>], verbs: &[&str], targets: &[(&str, &str)]) -> Vec<Hit<'a>> {
+fn hits<'a>(index: &Index<'a>, verbs: &[&str], targets: &[(&str, &str)]) -> Vec<Hit<'a>> {
     let mut best: BTreeMap<Where<'a>, Hit<'a>> = BTreeMap::new();
-    for g in grants {
-        for (group, resource) in targets {
+    for (group, resource) in targets {
+        for g in index.candidates(resource) {
             if g.scope != Where::Cluster && is_cluster_scoped(resource) {
                 continue;
             }
@@ -382,6 +466,7 @@ const WRITE: &[&str] = &["create", "update", "patch"];
 
 fn check_subject(member: &str, grants: &[Grant<'_>], out: &mut Vec<Finding>) {
     let exposure = exposure_of(member);
+    let index = Index::new(grants);
     let emit = |out: &mut Vec<Finding>,
                 rule: &Rule,
                 hit: &Hit<'_>,
@@ -423,7 +508,7 @@ fn check_subject(member: &str, grants: &[Grant<'_>], out: &mut Vec<Finding>) {
     };
 
     // Administrator: every verb on everything.
-    let all = hits(grants, &["*"], &[("*", "*")]);
+    let all = hits(&index, &["*"], &[("*", "*")]);
     let admin_cluster = all.iter().any(|h| h.scope == Where::Cluster && !h.pinned);
     let mut admin_namespaces: BTreeSet<&str> = BTreeSet::new();
     for hit in all.iter().filter(|h| !h.pinned) {
@@ -453,7 +538,7 @@ fn check_subject(member: &str, grants: &[Grant<'_>], out: &mut Vec<Finding>) {
         return;
     }
     // Namespace administration as the `admin` role gives it (not `*` on `*`, but the same).
-    for hit in hits(grants, &["create"], &[(RBAC_GROUP, "rolebindings")]) {
+    for hit in hits(&index, &["create"], &[(RBAC_GROUP, "rolebindings")]) {
         let Where::Namespace(ns) = hit.scope else {
             continue;
         };
@@ -461,8 +546,8 @@ fn check_subject(member: &str, grants: &[Grant<'_>], out: &mut Vec<Finding>) {
             continue;
         }
         let in_ns = |h: &Hit<'_>| h.scope == hit.scope && !h.pinned;
-        let secrets = hits(grants, &["get"], &[("core", "secrets")]);
-        let pods = hits(grants, &["create"], &[("core", "pods")]);
+        let secrets = hits(&index, &["get"], &[("core", "secrets")]);
+        let pods = hits(&index, &["create"], &[("core", "pods")]);
         if secrets.iter().any(in_ns) && pods.iter().any(in_ns) {
             admin_namespaces.insert(ns);
             emit(
@@ -481,10 +566,10 @@ fn check_subject(member: &str, grants: &[Grant<'_>], out: &mut Vec<Finding>) {
     };
 
     // Escalate or bind, with the write that uses it.
-    let escalate = hits(grants, &["escalate"], ROLES);
-    let bind = hits(grants, &["bind"], ROLES);
-    let write_roles = hits(grants, WRITE, ROLES);
-    let write_bindings = hits(grants, WRITE, BINDINGS);
+    let escalate = hits(&index, &["escalate"], ROLES);
+    let bind = hits(&index, &["bind"], ROLES);
+    let write_roles = hits(&index, WRITE, ROLES);
+    let write_bindings = hits(&index, WRITE, BINDINGS);
     for (verb, found, needs) in [
         ("escalate", &escalate, &write_roles),
         ("bind", &bind, &write_bindings),
@@ -516,7 +601,7 @@ fn check_subject(member: &str, grants: &[Grant<'_>], out: &mut Vec<Finding>) {
     }
     // Impersonation.
     for hit in hits(
-        grants,
+        &index,
         &["impersonate"],
         &[
             ("core", "users"),
@@ -555,7 +640,7 @@ fn check_subject(member: &str, grants: &[Grant<'_>], out: &mut Vec<Finding>) {
             "can run commands in pods",
         ),
     ] {
-        for hit in hits(grants, verbs, targets).iter().filter(|h| !covered(h)) {
+        for hit in hits(&index, verbs, targets).iter().filter(|h| !covered(h)) {
             let severity = if hit.scope.is_cluster_level() {
                 Severity::Critical
             } else {
@@ -564,7 +649,7 @@ fn check_subject(member: &str, grants: &[Grant<'_>], out: &mut Vec<Finding>) {
             emit(out, rule, hit, severity, Confidence::Direct, what);
         }
     }
-    for hit in hits(grants, &["get", "create"], &[("core", "nodes/proxy")]) {
+    for hit in hits(&index, &["get", "create"], &[("core", "nodes/proxy")]) {
         emit(
             out,
             &PE_005,
@@ -599,7 +684,7 @@ fn check_subject(member: &str, grants: &[Grant<'_>], out: &mut Vec<Finding>) {
             "can write RBAC roles or bindings",
         );
     }
-    for hit in hits(grants, &["get", "list", "watch"], &[("core", "secrets")])
+    for hit in hits(&index, &["get", "list", "watch"], &[("core", "secrets")])
         .iter()
         .filter(|h| !covered(h))
     {
@@ -771,7 +856,7 @@ type Own<'s> = (BTreeSet<&'s str>, Vec<&'s str>, Vec<&'s str>);
 /// The roles of a state, built-in ones included, with aggregation resolved.
 struct Roles<'s> {
     /// Role id -> its permissions, aggregated ones included.
-    resolved: HashMap<String, BTreeSet<&'s str>>,
+    resolved: HashMap<String, Vec<Perm<'s>>>,
     /// ClusterRoles that aggregate: id -> selectors (`k=v,...`).
     aggregating: Vec<(String, Vec<&'s str>)>,
     /// Role id -> labels (`k=v`).
@@ -858,6 +943,20 @@ impl<'s> Roles<'s> {
         {
             urns.entry(d.value.id.as_str()).or_insert(d.urn.as_str());
         }
+        // Parsed once per role, and only what a capability can match: a subject holds the
+        // permissions of every role bound to it, and most (reads of ordinary resources) match
+        // no rule.
+        let resolved = resolved
+            .into_iter()
+            .map(|(id, perms)| {
+                let parsed = perms
+                    .into_iter()
+                    .filter_map(Perm::parse)
+                    .filter(Perm::is_relevant)
+                    .collect();
+                (id, parsed)
+            })
+            .collect();
         Roles {
             resolved,
             aggregating,
@@ -872,8 +971,9 @@ impl<'s> Roles<'s> {
     }
 
     /// The permissions of a role, if iamgate knows it.
-    fn permissions(&self, id: &str) -> Option<&BTreeSet<&'s str>> {
-        self.resolved.get(id)
+    /// The permissions of a role that a capability can match, if iamgate knows the role.
+    fn permissions(&self, id: &str) -> Option<&[Perm<'s>]> {
+        self.resolved.get(id).map(Vec::as_slice)
     }
 
     /// The aggregating ClusterRoles whose selectors match these labels, and those that

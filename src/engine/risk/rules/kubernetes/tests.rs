@@ -399,6 +399,31 @@ fn other_clouds_bindings_are_left_to_their_family() {
     assert!(run(vec![], vec![b]).is_empty());
 }
 
+#[test]
+fn every_capability_target_is_relevant() {
+    let literal: &[(&str, &str)] = &[
+        ("core", "secrets"),
+        ("core", "pods/exec"),
+        ("core", "pods/attach"),
+        ("core", "nodes/proxy"),
+        ("core", "serviceaccounts/token"),
+        ("core", "users"),
+        ("core", "groups"),
+        ("core", "serviceaccounts"),
+    ];
+    for (group, resource) in WORKLOADS.iter().chain(ROLES).chain(BINDINGS).chain(literal) {
+        for verb in ["create", "get", "escalate", "bind", "impersonate"] {
+            let text = format!("{verb} {group}/{resource}");
+            let perm = Perm::parse(&text).unwrap();
+            assert!(perm.is_relevant(), "{text}");
+        }
+    }
+    // What no capability reads is dropped before the subjects are judged.
+    assert!(!Perm::parse("get core/configmaps").unwrap().is_relevant());
+    assert!(!Perm::parse("delete core/pods").unwrap().is_relevant());
+    assert!(Perm::parse("* example.com/*").unwrap().is_relevant());
+}
+
 proptest! {
     /// The findings (by key and severity) do not depend on which binding resource carries a
     /// grant, nor on the order of bindings, roles or permissions.
