@@ -111,12 +111,12 @@ fn malformed(property: &str, value: &Value, reason: String) -> Fact {
 }
 
 /// A scalar input as text, or a malformed fact when it is present but not a scalar.
-fn scalar(p: &Props<'_>, key: &str) -> Result<Option<String>, Fact> {
+fn scalar(p: &Props<'_>, key: &str) -> Result<Option<String>, Box<Fact>> {
     match p.get(key) {
         None => Ok(None),
         Some(v) => match text_of(v) {
             Some(t) => Ok(Some(t)),
-            None => Err(malformed(key, v, format!("`{key}` is not text"))),
+            None => Err(Box::new(malformed(key, v, format!("`{key}` is not text")))),
         },
     }
 }
@@ -167,7 +167,7 @@ fn assignment(p: &Props<'_>, classic: bool) -> Vec<Fact> {
     let read = |key: &str, facts: &mut Vec<Fact>| match scalar(p, key) {
         Ok(v) => v,
         Err(f) => {
-            facts.push(f);
+            facts.push(*f);
             None
         }
     };
@@ -325,7 +325,7 @@ fn directory_role(p: &Props<'_>, _logical: &str) -> Vec<Fact> {
     let mut read = |key: &str| match scalar(p, key) {
         Ok(v) => v,
         Err(f) => {
-            facts.push(f);
+            facts.push(*f);
             None
         }
     };
@@ -363,7 +363,7 @@ fn app_role(p: &Props<'_>, _logical: &str) -> Vec<Fact> {
     let mut read = |key: &str| match scalar(p, key) {
         Ok(v) => v,
         Err(f) => {
-            facts.push(f);
+            facts.push(*f);
             None
         }
     };
@@ -409,7 +409,7 @@ fn owner_of(text: &str, key: &str) -> String {
 fn credential(p: &Props<'_>, key: &str, kind: &str) -> Vec<Fact> {
     let owner = match scalar(p, key) {
         Ok(v) => v,
-        Err(f) => return vec![f],
+        Err(f) => return vec![*f],
     };
     vec![Fact::Credential(Credential {
         cloud: Cloud::Azure,
@@ -422,7 +422,7 @@ fn credential(p: &Props<'_>, key: &str, kind: &str) -> Vec<Fact> {
 fn federated(p: &Props<'_>, _logical: &str) -> Vec<Fact> {
     let owner = match scalar(p, "applicationId") {
         Ok(v) => v,
-        Err(f) => return vec![f],
+        Err(f) => return vec![*f],
     };
     let issuer = p.text("issuer").unwrap_or_else(|| UNKNOWN_TEXT.to_owned());
     let subject = p.text("subject").unwrap_or_else(|| UNKNOWN_TEXT.to_owned());
