@@ -43,7 +43,6 @@ use serde_json::Value;
 
 use super::facts::Fact;
 use super::props::{Props, text_of};
-use super::readers::Reader;
 use crate::engine::iam::azure_roles;
 use crate::engine::iam::grants::{Binding, Credential, RoleDef};
 use crate::engine::iam::policy::UNKNOWN_TEXT;
@@ -58,6 +57,10 @@ pub const PUBLIC_BLOB: &str = "storage:publicAccess/blob";
 pub const PUBLIC_CONTAINER: &str = "storage:publicAccess/container";
 /// Role of an account that lets its containers be made public.
 pub const ALLOW_PUBLIC: &str = "storage:allowBlobPublicAccess";
+
+/// A reader (`readers::Reader`, spelled out so that this module does not depend on `readers`,
+/// which dispatches to it).
+type Reader = fn(&Props<'_>, &str) -> Vec<Fact>;
 
 /// The reader of an IAM type of Azure, if iamgate models it.
 pub(super) fn reader(type_: &str) -> Option<Reader> {
