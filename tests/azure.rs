@@ -109,6 +109,10 @@ fn entra_id_storage_and_conditions() {
         ("AZURE-CE-001", "low", "ci-cert"),
         ("AZURE-CE-002", "low", "ci-github"),
         ("AZURE-UNK-001", "medium", "app-identity"),
+        // A custom `*` role created alongside, assigned by its (unknown) id: read through the
+        // dependency.
+        ("AZURE-ADM-001", "critical", "break-glass-ops"),
+        ("AZURE-RD-001", "low", "break-glass"),
     ] {
         assert!(
             has(&report, rule, severity, resource),

@@ -62,6 +62,10 @@ pub const ALLOW_PUBLIC: &str = "storage:allowBlobPublicAccess";
 /// which dispatches to it).
 type Reader = fn(&Props<'_>, &str) -> Vec<Fact>;
 
+/// The role of an assignment whose role definition is created in the same deployment (its id
+/// unknown until apply), followed by that definition's URN.
+pub const ROLE_DEFINITION_OF: &str = "<unknown until apply> role definition of ";
+
 /// The reader of an IAM type of Azure, if iamgate models it.
 pub(super) fn reader(type_: &str) -> Option<Reader> {
     if let Some(rest) = type_.strip_prefix("azure-native:") {
@@ -194,6 +198,14 @@ fn assignment(p: &Props<'_>, classic: bool) -> Vec<Fact> {
             None => format!("name:{}", tidy(&name, false)),
         },
         (None, None) => format!("{UNKNOWN_TEXT} roleDefinitionId"),
+    };
+    // A definition created in the same deployment: its id is unknown, but the engine records
+    // which resource it comes from; the rules read that definition's actions.
+    let role = match p.dependency("roleDefinitionId") {
+        Some(urn) if role.contains(UNKNOWN_TEXT) && urn.contains(":RoleDefinition::") => {
+            format!("{ROLE_DEFINITION_OF}{urn}")
+        }
+        _ => role,
     };
     let condition = condition.map(|c| tidy(&c, false)).filter(|c| !c.is_empty());
     vec![Fact::Binding(Binding {
@@ -596,6 +608,23 @@ mod tests {
             (b.scope.as_str(), b.role.as_str(), b.member.as_str()),
             (UNKNOWN_TEXT, UNKNOWN_TEXT, UNKNOWN_TEXT)
         );
+    }
+
+    #[test]
+    fn an_assignment_of_a_definition_created_alongside_names_its_urn() {
+        let unknown = json!("04da6b54-80e4-46f7-96ec-b56ff0331ba9");
+        let inputs = json!({"scope": SUB, "roleDefinitionId": unknown, "principalId": PRINCIPAL});
+        let urn = "urn:pulumi:dev::app::azure-native:authorization:RoleDefinition::custom";
+        let deps = vec![("roleDefinitionId".to_owned(), vec![urn.to_owned()])];
+        let memo = DocMemo::default();
+        let props = Props {
+            primary: &inputs,
+            fallback: None,
+            deps: &deps,
+            memo: &memo,
+        };
+        let facts = assignment(&props, false);
+        assert_eq!(binding(&facts).role, format!("{ROLE_DEFINITION_OF}{urn}"));
     }
 
     #[test]

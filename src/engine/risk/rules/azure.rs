@@ -43,6 +43,8 @@ const ALL_USERS: &str = "allUsers";
 const PUBLIC_BLOB: &str = "storage:publicAccess/blob";
 const PUBLIC_CONTAINER: &str = "storage:publicAccess/container";
 const ALLOW_PUBLIC: &str = "storage:allowBlobPublicAccess";
+/// The role of an assignment of a definition created alongside (see `extract::azure`).
+const ROLE_DEFINITION_OF: &str = "<unknown until apply> role definition of ";
 
 const ASSIGN: &str = "microsoft.authorization/roleassignments/write";
 const DEFINE: &str = "microsoft.authorization/roledefinitions/write";
@@ -67,6 +69,12 @@ pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
         .iter()
         .filter(|d| d.value.cloud == Cloud::Azure)
         .map(|d| (d.value.id.as_str(), &d.value))
+        .collect();
+    let by_urn: BTreeMap<&str, &RoleDef> = state
+        .role_defs
+        .iter()
+        .filter(|d| d.value.cloud == Cloud::Azure)
+        .map(|d| (d.urn.as_str(), &d.value))
         .collect();
     for def in state
         .role_defs
@@ -113,9 +121,15 @@ pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
         .filter(|b| b.value.cloud == Cloud::Azure)
     {
         let binding = &b.value;
-        if [&binding.scope, &binding.role, &binding.member]
+        // A definition of this deployment whose id is not known yet, named by its URN.
+        let alongside = binding
+            .role
+            .strip_prefix(ROLE_DEFINITION_OF)
+            .and_then(|urn| by_urn.get(urn).copied());
+        if [&binding.scope, &binding.member]
             .iter()
             .any(|t| t.contains(UNKNOWN_TEXT))
+            || (alongside.is_none() && binding.role.contains(UNKNOWN_TEXT))
         {
             out.push(finding(
                 b,
@@ -140,7 +154,15 @@ pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
             check_app_role(b, app_role, out);
             continue;
         }
-        let Some((name, permissions, not_permissions)) = resolve(&binding.role, &defs) else {
+        let resolved = match alongside {
+            Some(def) => Some((
+                format!("custom role {}", def.id),
+                def.permissions.as_slice(),
+                def.not_permissions.as_slice(),
+            )),
+            None => resolve(&binding.role, &defs),
+        };
+        let Some((name, permissions, not_permissions)) = resolved else {
             out.push(finding(
                 b,
                 &UNA_001,

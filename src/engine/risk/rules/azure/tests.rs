@@ -390,6 +390,26 @@ fn unknown_values_and_unknown_roles_are_reported_never_cleared() {
 }
 
 #[test]
+fn a_definition_created_alongside_is_read_through_its_urn() {
+    let mut d = def(
+        &format!("{UNKNOWN_TEXT} role definition everything"),
+        &["*"],
+        &[],
+    );
+    d.urn = "urn:pulumi:dev::app::azure-native:authorization:RoleDefinition::everything".into();
+    let role = format!("{ROLE_DEFINITION_OF}{}", d.urn);
+    let f = run(vec![d.clone()], vec![assign("a", SUB, &role, P)]);
+    assert!(ids(&f).contains(&"AZURE-ADM-001"), "{f:#?}");
+    assert!(!ids(&f).contains(&"AZURE-UNK-001"), "{f:#?}");
+    // A URN that names no definition of the state stays unknown.
+    let f = run(
+        vec![],
+        vec![assign("a", SUB, &format!("{ROLE_DEFINITION_OF}urn:x"), P)],
+    );
+    assert_eq!(ids(&f), ["AZURE-UNK-001"]);
+}
+
+#[test]
 fn scopes_are_classified_by_depth() {
     assert_eq!(scope_of("/"), Scope::All);
     assert_eq!(scope_of(MG), Scope::All);
