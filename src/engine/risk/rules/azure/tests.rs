@@ -473,3 +473,91 @@ proptest! {
         prop_assert_eq!(before, after);
     }
 }
+
+/// A preview of role assignment steps, each in one of the provider forms.
+fn preview_of(assignments: &[(usize, usize, usize, bool)]) -> String {
+    let roles = [
+        ("Owner", azure_roles::OWNER),
+        ("Contributor", azure_roles::CONTRIBUTOR),
+        (
+            "User Access Administrator",
+            azure_roles::USER_ACCESS_ADMINISTRATOR,
+        ),
+        (
+            "Role Based Access Control Administrator",
+            azure_roles::RBAC_ADMINISTRATOR,
+        ),
+        ("Reader", azure_roles::READER),
+    ];
+    let scopes = [SUB, RG, MG];
+    let steps: Vec<serde_json::Value> = assignments
+        .iter()
+        .enumerate()
+        .map(|(i, &(r, s, form, shout))| {
+            let (name, guid) = roles[r];
+            let scope = if shout {
+                format!("{}/", scopes[s].to_uppercase())
+            } else {
+                scopes[s].to_owned()
+            };
+            let full = format!("{SUB}/providers/Microsoft.Authorization/roleDefinitions/{guid}");
+            let (type_, inputs) = match form {
+                0 => (
+                    "azure-native:authorization:RoleAssignment",
+                    serde_json::json!({"scope": scope, "roleDefinitionId": full, "principalId": P}),
+                ),
+                1 => (
+                    "azure-native:authorization/v20220401:RoleAssignment",
+                    serde_json::json!({"scope": scope, "roleDefinitionId": format!("/providers/Microsoft.Authorization/roleDefinitions/{}", guid.to_uppercase()), "principalId": P.to_uppercase()}),
+                ),
+                2 => (
+                    "azure:authorization/assignment:Assignment",
+                    serde_json::json!({"scope": scope, "roleDefinitionName": name, "principalId": P}),
+                ),
+                _ => (
+                    "azure:authorization/assignment:Assignment",
+                    serde_json::json!({"scope": scope, "roleDefinitionId": full, "principalId": P}),
+                ),
+            };
+            let urn = format!("urn:pulumi:dev::app::{type_}::grant-{i}-{form}");
+            serde_json::json!({"op": "create", "urn": urn,
+                "newState": {"urn": urn, "type": type_, "custom": true, "inputs": inputs}})
+        })
+        .collect();
+    serde_json::json!({"steps": steps}).to_string()
+}
+
+fn preview_keys(text: &str) -> Vec<(String, String, String, Severity, Confidence)> {
+    let preview = crate::engine::preview::parse(text.as_bytes()).unwrap();
+    let extraction = crate::engine::iam::extract::extract(&preview);
+    keys(&run_state(extraction.after))
+}
+
+proptest! {
+    /// Through the reader: each assignment written in any provider form (native, a versioned
+    /// native module, classic by role name or by id), with the scope shouted and a trailing
+    /// slash, in any order, gives the findings of the plain native form.
+    #[test]
+    fn provider_forms_case_and_order_do_not_change_findings(
+        picks in proptest::collection::vec((0usize..5, 0usize..3, 0usize..4, any::<bool>()), 1..6),
+        rotate in 0usize..6,
+    ) {
+        let plain: Vec<(usize, usize, usize, bool)> =
+            picks.iter().map(|&(r, s, _, _)| (r, s, 0, false)).collect();
+        let mut varied = picks.clone();
+        let n = varied.len();
+        varied.rotate_left(rotate % n);
+        varied.reverse();
+        prop_assert_eq!(preview_keys(&preview_of(&plain)), preview_keys(&preview_of(&varied)));
+    }
+}
+
+#[test]
+fn the_preview_helper_reaches_the_rules() {
+    let k = preview_keys(&preview_of(&[(0, 0, 2, true), (2, 1, 1, false)]));
+    let rules: Vec<&str> = k.iter().map(|(r, ..)| r.as_str()).collect();
+    assert_eq!(rules, ["AZURE-ADM-001"], "{k:?}");
+    let k = preview_keys(&preview_of(&[(2, 1, 3, true)]));
+    let rules: Vec<&str> = k.iter().map(|(r, ..)| r.as_str()).collect();
+    assert_eq!(rules, ["AZURE-PE-001", "AZURE-PE-002"], "{k:?}");
+}
