@@ -113,6 +113,9 @@ fn entra_id_storage_and_conditions() {
         // dependency.
         ("AZURE-ADM-001", "critical", "break-glass-ops"),
         ("AZURE-RD-001", "low", "break-glass"),
+        // Eligible through PIM: conditioned, one band down.
+        ("AZURE-ADM-001", "high", "oncall-owner"),
+        ("AZURE-CE-002", "low", "deployer-github"),
     ] {
         assert!(
             has(&report, rule, severity, resource),

@@ -6,6 +6,15 @@
 //! - Azure RBAC: `azure-native:authorization:RoleAssignment` and `RoleDefinition` (any API
 //!   version module, `authorization/v20220401:RoleAssignment`), `azure:authorization/assignment:
 //!   Assignment`, `azure:authorization/roleDefinition:RoleDefinition`;
+//! - Privileged Identity Management: `azure:pim/activeRoleAssignment:ActiveRoleAssignment` (an
+//!   assignment), `azure:pim/eligibleRoleAssignment:EligibleRoleAssignment`,
+//!   `azure-native:authorization:PimRoleEligibilitySchedule` and
+//!   `azuread:index/directoryRoleEligibilityScheduleRequest:DirectoryRoleEligibilityScheduleRequest`
+//!   (eligible: the grant's condition is `ELIGIBLE`, the principal holds the role once activated);
+//! - federated identity credentials of user-assigned managed identities
+//!   (`azure-native:managedidentity:FederatedIdentityCredential`,
+//!   `azure:armmsi/federatedIdentityCredential:FederatedIdentityCredential`): owner
+//!   `managedIdentity/<name>`;
 //! - Entra ID: `azuread:index/directoryRoleAssignment:DirectoryRoleAssignment`,
 //!   `azuread:index/appRoleAssignment:AppRoleAssignment`, and the credentials of applications and
 //!   service principals (`applicationPassword`, `servicePrincipalPassword`,
@@ -74,6 +83,12 @@ pub(super) fn reader(type_: &str) -> Option<Reader> {
         return Some(match (service, name) {
             ("authorization", "RoleAssignment") => |p, _| assignment(p, false),
             ("authorization", "RoleDefinition") => |p, n| definition(p, n, false),
+            ("authorization", "PimRoleEligibilitySchedule") => {
+                |p, _| eligible(assignment(p, false))
+            }
+            ("managedidentity", "FederatedIdentityCredential") => {
+                |p, _| identity_federation(p, p.text("resourceName"))
+            }
             ("storage", "StorageAccount") => {
                 |p, n| account(p, n, "accountName", "allowBlobPublicAccess")
             }
@@ -84,6 +99,19 @@ pub(super) fn reader(type_: &str) -> Option<Reader> {
     Some(match type_ {
         "azure:authorization/assignment:Assignment" => |p, _| assignment(p, true),
         "azure:authorization/roleDefinition:RoleDefinition" => |p, n| definition(p, n, true),
+        "azure:pim/activeRoleAssignment:ActiveRoleAssignment" => |p, _| assignment(p, false),
+        "azure:pim/eligibleRoleAssignment:EligibleRoleAssignment" => {
+            |p, _| eligible(assignment(p, false))
+        }
+        "azure:armmsi/federatedIdentityCredential:FederatedIdentityCredential" => |p, _| {
+            let parent = p
+                .text("parentId")
+                .or_else(|| p.text("userAssignedIdentityId"));
+            identity_federation(p, parent)
+        },
+        "azuread:index/directoryRoleEligibilityScheduleRequest:DirectoryRoleEligibilityScheduleRequest" => {
+            |p, n| eligible(directory_role(p, n))
+        }
         "azure:storage/account:Account" => {
             |p, n| account(p, n, "name", "allowNestedItemsToBePublic")
         }
@@ -334,6 +362,48 @@ fn definition(p: &Props<'_>, logical: &str, classic: bool) -> Vec<Fact> {
     facts
 }
 
+/// The condition of an eligible assignment (Privileged Identity Management): the principal
+/// holds the role once it activates it.
+pub const ELIGIBLE: &str = "eligible (PIM activation)";
+
+/// The grants of an eligible assignment: conditioned on activation (and on their own ABAC
+/// condition, if any).
+fn eligible(mut facts: Vec<Fact>) -> Vec<Fact> {
+    for fact in &mut facts {
+        if let Fact::Binding(b) = fact {
+            b.condition = Some(match b.condition.take() {
+                Some(c) => format!("{ELIGIBLE} and {c}"),
+                None => ELIGIBLE.to_owned(),
+            });
+        }
+    }
+    facts
+}
+
+/// A federated identity credential of a user-assigned managed identity (`identity`: its name,
+/// or its ARM id).
+fn identity_federation(p: &Props<'_>, identity: Option<String>) -> Vec<Fact> {
+    let name = match identity {
+        Some(i) if i.contains(UNKNOWN_TEXT) => UNKNOWN_TEXT.to_owned(),
+        Some(i) => {
+            let i = i.trim().trim_end_matches('/').to_ascii_lowercase();
+            i.rsplit('/').next().unwrap_or(&i).to_owned()
+        }
+        None => UNKNOWN_TEXT.to_owned(),
+    };
+    let issuer = p.text("issuer").unwrap_or_else(|| UNKNOWN_TEXT.to_owned());
+    let subject = p.text("subject").unwrap_or_else(|| UNKNOWN_TEXT.to_owned());
+    vec![Fact::Credential(Credential {
+        cloud: Cloud::Azure,
+        owner: format!("managedIdentity/{name}"),
+        kind: format!(
+            "federated identity credential (issuer {}, subject {})",
+            issuer.trim(),
+            subject.trim()
+        ),
+    })]
+}
+
 /// An Entra ID directory role assignment.
 fn directory_role(p: &Props<'_>, _logical: &str) -> Vec<Fact> {
     let mut facts = Vec::new();
@@ -344,8 +414,10 @@ fn directory_role(p: &Props<'_>, _logical: &str) -> Vec<Fact> {
             None
         }
     };
-    let role = read("roleId");
-    let member = read("principalObjectId");
+    // Assignments name `roleId`/`principalObjectId`; eligibility requests `roleDefinitionId`/
+    // `principalId`.
+    let role = read("roleId").or_else(|| read("roleDefinitionId"));
+    let member = read("principalObjectId").or_else(|| read("principalId"));
     let directory_scope = read("directoryScopeId");
     let app_scope = read("appScopeId");
     if !facts.is_empty() {
@@ -737,6 +809,59 @@ mod tests {
         assert!(
             matches!(c.as_slice(), [Fact::Credential(c)] if c.owner == "servicePrincipal/def"),
             "{c:?}"
+        );
+    }
+
+    #[test]
+    fn eligible_assignments_are_conditioned_on_activation() {
+        let inputs =
+            json!({"scope": SUB, "roleDefinitionId": azure_roles::OWNER, "principalId": PRINCIPAL});
+        for t in [
+            "azure:pim/eligibleRoleAssignment:EligibleRoleAssignment",
+            "azure-native:authorization:PimRoleEligibilitySchedule",
+        ] {
+            let b = read(t, inputs.clone());
+            assert_eq!(binding(&b).condition.as_deref(), Some(ELIGIBLE), "{t}");
+            assert_eq!(binding(&b).role, azure_roles::OWNER);
+        }
+        let b = read(
+            "azure:pim/activeRoleAssignment:ActiveRoleAssignment",
+            inputs,
+        );
+        assert_eq!(binding(&b).condition, None);
+        let b = read(
+            "azuread:index/directoryRoleEligibilityScheduleRequest:DirectoryRoleEligibilityScheduleRequest",
+            json!({"roleDefinitionId": "62e90394-69f5-4237-9190-012177145e10", "principalId": PRINCIPAL,
+                   "directoryScopeId": "/", "justification": "on call"}),
+        );
+        let b = binding(&b);
+        assert_eq!(
+            (b.scope.as_str(), b.role.as_str(), b.condition.as_deref()),
+            (
+                "directory:/",
+                "directoryRole/62e90394-69f5-4237-9190-012177145e10",
+                Some(ELIGIBLE)
+            )
+        );
+    }
+
+    #[test]
+    fn managed_identity_federation_in_both_providers_is_the_same_credential() {
+        let native = read(
+            "azure-native:managedidentity:FederatedIdentityCredential",
+            json!({"resourceName": "Deployer", "resourceGroupName": "rg", "issuer": "https://token.actions.githubusercontent.com",
+                   "subject": "repo:example/app:environment:prod", "audiences": ["api://AzureADTokenExchange"]}),
+        );
+        let classic = read(
+            "azure:armmsi/federatedIdentityCredential:FederatedIdentityCredential",
+            json!({"parentId": format!("{SUB}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/deployer"),
+                   "issuer": "https://token.actions.githubusercontent.com", "subject": "repo:example/app:environment:prod",
+                   "audience": "api://AzureADTokenExchange", "name": "gh", "resourceGroupName": "rg"}),
+        );
+        assert_eq!(native, classic);
+        assert!(
+            matches!(native.as_slice(), [Fact::Credential(c)] if c.owner == "managedIdentity/deployer"),
+            "{native:?}"
         );
     }
 

@@ -128,8 +128,8 @@ pub const CE_002: Rule = Rule {
     id: "AZURE-CE-002",
     category: Category::CredentialsExposure,
     severity: Severity::Low,
-    title: "Federated identity credential lets an external issuer sign in as an application",
-    rationale: "Tokens issued by the `issuer` for the `subject` (a GitHub repository's branch or environment, a Kubernetes service account) sign in as the application: whoever controls that subject holds the application's roles and permissions. Exact subjects keep this narrow; a branch anyone can push to does not (Microsoft Learn, \"Workload identity federation\").",
+    title: "Federated identity credential lets an external issuer sign in as an application or managed identity",
+    rationale: "Tokens issued by the `issuer` for the `subject` (a GitHub repository's branch or environment, a Kubernetes service account) sign in as the application or user-assigned managed identity: whoever controls that subject holds its roles and permissions. Exact subjects keep this narrow; a branch anyone can push to does not (Microsoft Learn, \"Workload identity federation\").",
     example: r#"{"type":"azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential","inputs":{"applicationId":"/applications/0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f","displayName":"gh","issuer":"https://token.actions.githubusercontent.com","subject":"repo:example/app:ref:refs/heads/main","audiences":["api://AzureADTokenExchange"]}}"#,
     remediation: "Use a protected environment (`repo:org/app:environment:prod`) as the subject, with required reviewers.",
 };

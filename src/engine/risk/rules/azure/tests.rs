@@ -410,6 +410,37 @@ fn a_definition_created_alongside_is_read_through_its_urn() {
 }
 
 #[test]
+fn an_eligible_assignment_is_conditioned_and_an_active_one_wins() {
+    let mut eligible = assign("e", SUB, azure_roles::OWNER, P);
+    eligible.value.condition = Some("eligible (PIM activation)".into());
+    let f = run(vec![], vec![eligible.clone()]);
+    let adm = one(&f, "AZURE-ADM-001");
+    assert_eq!(adm.confidence, Confidence::Conditioned);
+    // Eligible at the subscription and active at a resource group: both are reported.
+    let f = run(
+        vec![],
+        vec![eligible.clone(), assign("a", RG, azure_roles::OWNER, P)],
+    );
+    assert_eq!(ids(&f), ["AZURE-ADM-001", "AZURE-ADM-001"]);
+    // Active at the subscription covers the eligible one.
+    let f = run(
+        vec![],
+        vec![eligible, assign("a", SUB, azure_roles::OWNER, P)],
+    );
+    assert_eq!(one(&f, "AZURE-ADM-001").confidence, Confidence::Direct);
+    // An eligible Global Administrator is conditioned too.
+    let mut ga = assign(
+        "g",
+        "directory:/",
+        "directoryRole/62e90394-69f5-4237-9190-012177145e10",
+        P,
+    );
+    ga.value.condition = Some("eligible (PIM activation)".into());
+    let f = run(vec![], vec![ga]);
+    assert_eq!(one(&f, "AZURE-DIR-001").confidence, Confidence::Conditioned);
+}
+
+#[test]
 fn scopes_are_classified_by_depth() {
     assert_eq!(scope_of("/"), Scope::All);
     assert_eq!(scope_of(MG), Scope::All);
