@@ -38,6 +38,8 @@
 //!   (`directory:/` for the whole tenant, `directory:/administrativeunits/<id>`, or
 //!   `directory:app/<app object id>` for an application-scoped assignment);
 //! - app role assignments: role `appRole/<app role id>`, scope `servicePrincipal/<resource object id>`;
+//! - group membership (`azuread:index/groupMember:GroupMember`): role `group:member`, scope
+//!   `group/<group object id>`, member the member's object id;
 //! - anonymous blob access: member `allUsers`, scope `storage/<account>[/<container>]`, role
 //!   `storage:publicAccess/blob`, `storage:publicAccess/container` (a container) or
 //!   `storage:allowBlobPublicAccess` (an account that lets its containers be public): a grant to
@@ -118,6 +120,7 @@ pub(super) fn reader(type_: &str) -> Option<Reader> {
         "azure:storage/container:Container" => classic_container,
         "azuread:index/directoryRoleAssignment:DirectoryRoleAssignment" => directory_role,
         "azuread:index/appRoleAssignment:AppRoleAssignment" => app_role,
+        "azuread:index/groupMember:GroupMember" => group_member,
         "azuread:index/applicationPassword:ApplicationPassword" => {
             |p, _| credential(p, "applicationId", "application password")
         }
@@ -473,6 +476,39 @@ fn app_role(p: &Props<'_>, _logical: &str) -> Vec<Fact> {
         member: member
             .map(|m| canonical_id(&m))
             .unwrap_or_else(|| format!("{UNKNOWN_TEXT} principalObjectId")),
+        condition: None,
+    })]
+}
+
+/// The role of a group membership: the member holds what is granted to the group (scope
+/// `group/<group object id>`).
+pub const GROUP_MEMBER: &str = "group:member";
+
+/// A member added to an Entra ID group.
+fn group_member(p: &Props<'_>, _logical: &str) -> Vec<Fact> {
+    let mut facts = Vec::new();
+    let mut read = |key: &str| match scalar(p, key) {
+        Ok(v) => v,
+        Err(f) => {
+            facts.push(*f);
+            None
+        }
+    };
+    let group = read("groupObjectId");
+    let member = read("memberObjectId");
+    if !facts.is_empty() {
+        return facts;
+    }
+    vec![Fact::Binding(Binding {
+        cloud: Cloud::Azure,
+        scope: format!(
+            "group/{}",
+            group.map_or_else(|| UNKNOWN_TEXT.to_owned(), |g| canonical_id(&g))
+        ),
+        role: GROUP_MEMBER.to_owned(),
+        member: member
+            .map(|m| canonical_id(&m))
+            .unwrap_or_else(|| format!("{UNKNOWN_TEXT} memberObjectId")),
         condition: None,
     })]
 }

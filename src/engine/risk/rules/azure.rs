@@ -43,6 +43,8 @@ const ALL_USERS: &str = "allUsers";
 const PUBLIC_BLOB: &str = "storage:publicAccess/blob";
 const PUBLIC_CONTAINER: &str = "storage:publicAccess/container";
 const ALLOW_PUBLIC: &str = "storage:allowBlobPublicAccess";
+/// The role of a group membership (see `extract::azure`).
+const GROUP_MEMBER: &str = "group:member";
 /// The role of an assignment of a definition created alongside (see `extract::azure`).
 const ROLE_DEFINITION_OF: &str = "<unknown until apply> role definition of ";
 
@@ -114,6 +116,20 @@ pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
         });
     }
 
+    // Group membership: whoever is in a group holds what is granted to it.
+    let mut members_of: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for b in state
+        .bindings
+        .iter()
+        .filter(|b| b.value.cloud == Cloud::Azure && b.value.role == GROUP_MEMBER)
+    {
+        if let Some(group) = b.value.scope.strip_prefix("group/") {
+            members_of
+                .entry(group)
+                .or_default()
+                .push(b.value.member.as_str());
+        }
+    }
     let mut principals: BTreeMap<&str, Vec<Grant<'_>>> = BTreeMap::new();
     for b in state
         .bindings
@@ -121,6 +137,11 @@ pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
         .filter(|b| b.value.cloud == Cloud::Azure)
     {
         let binding = &b.value;
+        if binding.role == GROUP_MEMBER {
+            // Read with the group's grants. A group or member unknown until apply adds nothing
+            // the group's own assignments do not show (and report as unknown).
+            continue;
+        }
         // A definition of this deployment whose id is not known yet, named by its URN.
         let alongside = binding
             .role
@@ -190,23 +211,58 @@ pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
             ));
             continue;
         }
-        let grants = principals.entry(binding.member.as_str()).or_default();
-        for capability in capabilities(permissions, not_permissions) {
-            grants.push(Grant {
-                capability,
-                scope: &binding.scope,
-                conditioned: binding
-                    .condition
-                    .as_deref()
-                    .is_some_and(|c| !c.contains(UNKNOWN_TEXT)),
-                urn: &b.urn,
-                role: name.clone(),
-            });
+        let conditioned = binding
+            .condition
+            .as_deref()
+            .is_some_and(|c| !c.contains(UNKNOWN_TEXT));
+        for (holder, through) in holders(&binding.member, &members_of) {
+            let role = match through {
+                Some(group) => format!("{name} (through group {group})"),
+                None => name.clone(),
+            };
+            let grants = principals.entry(holder).or_default();
+            for capability in capabilities(permissions, not_permissions) {
+                grants.push(Grant {
+                    capability,
+                    scope: &binding.scope,
+                    conditioned,
+                    urn: &b.urn,
+                    role: role.clone(),
+                });
+            }
         }
     }
     for (member, grants) in &principals {
         check_principal(member, grants, out);
     }
+}
+
+/// Who holds a grant to `member`: the member itself, and the members of the group it is (with
+/// nested groups, to a bounded depth), each with the group it holds the grant through.
+fn holders<'a>(
+    member: &'a str,
+    members_of: &BTreeMap<&'a str, Vec<&'a str>>,
+) -> Vec<(&'a str, Option<&'a str>)> {
+    const MAX_DEPTH: usize = 8;
+    let mut out = vec![(member, None)];
+    let mut seen: BTreeSet<&str> = BTreeSet::from([member]);
+    let mut frontier = vec![member];
+    for _ in 0..MAX_DEPTH {
+        let mut next = Vec::new();
+        for group in frontier {
+            for &m in members_of.get(group).map(Vec::as_slice).unwrap_or(&[]) {
+                if !m.contains(UNKNOWN_TEXT) && seen.insert(m) {
+                    out.push((m, Some(group)));
+                    next.push(m);
+                }
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        frontier = next;
+    }
+    out
 }
 
 /// A role's name for messages and its permissions: a definition of the stack first (it may

@@ -441,6 +441,55 @@ fn an_eligible_assignment_is_conditioned_and_an_active_one_wins() {
 }
 
 #[test]
+fn group_members_hold_what_the_group_is_granted() {
+    let group = "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e";
+    let inner = "3c4d5e6f-7a8b-4c9d-8e0f-2a3b4c5d6e7f";
+    let member = |g: &str, m: &str| Sourced {
+        urn: format!("urn:pulumi:dev::app::azuread:index/groupMember:GroupMember::{m}"),
+        label: "group member".into(),
+        value: Binding {
+            cloud: Cloud::Azure,
+            scope: format!("group/{g}"),
+            role: GROUP_MEMBER.into(),
+            member: m.into(),
+            condition: None,
+        },
+    };
+    // P is in `inner`, which is in `group`, which is Owner of the subscription.
+    let f = run(
+        vec![],
+        vec![
+            assign("g", SUB, azure_roles::OWNER, group),
+            member(group, inner),
+            member(inner, P),
+        ],
+    );
+    let subjects: Vec<&str> = f
+        .iter()
+        .filter(|f| f.rule_id == "AZURE-ADM-001")
+        .map(|f| f.subject.as_str())
+        .collect();
+    assert_eq!(subjects.len(), 3, "{f:#?}");
+    for s in [group, inner, P] {
+        assert!(subjects.contains(&s), "{s}: {subjects:?}");
+    }
+    // The same grant assigned to P directly: P's finding has the same identity.
+    let direct = run(vec![], vec![assign("p", SUB, azure_roles::OWNER, P)]);
+    let via_group: Vec<_> = keys(&f).into_iter().filter(|k| k.1 == P).collect();
+    assert_eq!(via_group, keys(&direct));
+    // A membership cycle ends.
+    let f = run(
+        vec![],
+        vec![
+            assign("g", SUB, azure_roles::CONTRIBUTOR, group),
+            member(group, inner),
+            member(inner, group),
+        ],
+    );
+    assert_eq!(ids(&f), ["AZURE-ADM-002", "AZURE-ADM-002"]);
+}
+
+#[test]
 fn scopes_are_classified_by_depth() {
     assert_eq!(scope_of("/"), Scope::All);
     assert_eq!(scope_of(MG), Scope::All);
