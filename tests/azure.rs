@@ -116,6 +116,7 @@ fn entra_id_storage_and_conditions() {
         // Eligible through PIM: conditioned, one band down.
         ("AZURE-ADM-001", "high", "oncall-owner"),
         ("AZURE-CE-002", "low", "deployer-github"),
+        ("AZURE-ADM-002", "high", "platform-admins-contributor"),
     ] {
         assert!(
             has(&report, rule, severity, resource),
@@ -123,6 +124,16 @@ fn entra_id_storage_and_conditions() {
             findings(&report)
         );
     }
+    // The group and the user added to it both manage every resource.
+    let contributors: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule_id"] == "AZURE-ADM-002")
+        .filter_map(|f| f["subject"].as_str())
+        .collect();
+    assert_eq!(contributors.len(), 2, "group and member: {contributors:?}");
+    assert!(contributors.contains(&"8c9d0e1f-2a3b-4c4d-9e5f-6a7b8c9d0e1f"));
     // Every type of the fixture is modeled: none is reported as unanalyzed.
     assert!(
         !findings(&report)

@@ -168,7 +168,9 @@ pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         if let Some(template) = binding.role.strip_prefix("directoryRole/") {
-            check_directory_role(b, template, out);
+            for (holder, through) in holders(&binding.member, &members_of) {
+                check_directory_role(b, template, holder, through, out);
+            }
             continue;
         }
         if let Some(app_role) = binding.role.strip_prefix("appRole/") {
@@ -595,8 +597,17 @@ fn check_public(b: &Sourced<Binding>, out: &mut Vec<Finding>) {
     out.push(f);
 }
 
-fn check_directory_role(b: &Sourced<Binding>, template: &str, out: &mut Vec<Finding>) {
+fn check_directory_role(
+    b: &Sourced<Binding>,
+    template: &str,
+    holder: &str,
+    through: Option<&str>,
+    out: &mut Vec<Finding>,
+) {
     let Some(role) = azure_roles::directory_role(template) else {
+        if through.is_some() {
+            return; // Reported once, on the group.
+        }
         out.push(finding(
             b,
             &UNA_001,
@@ -613,15 +624,17 @@ fn check_directory_role(b: &Sourced<Binding>, template: &str, out: &mut Vec<Find
         Path::Direct => (&DIR_002, "is one step from Global Administrator"),
         Path::Indirect => (&DIR_003, "has a known path to Global Administrator"),
     };
+    let via = through.map_or_else(String::new, |g| format!(" through group `{g}`"));
     let mut f = finding(
         b,
         rule,
         rule.severity,
         format!(
-            "`{}` is made {} (at `{}`): it {what}, as it {}.",
-            b.value.member, role.name, b.value.scope, role.how
+            "`{holder}` is made {}{via} (at `{}`): it {what}, as it {}.",
+            role.name, b.value.scope, role.how
         ),
     );
+    f.subject = holder.to_owned();
     f.evidence = format!("{} @ {}", role.name, b.value.scope);
     out.push(f);
 }

@@ -477,6 +477,22 @@ fn group_members_hold_what_the_group_is_granted() {
     let direct = run(vec![], vec![assign("p", SUB, azure_roles::OWNER, P)]);
     let via_group: Vec<_> = keys(&f).into_iter().filter(|k| k.1 == P).collect();
     assert_eq!(via_group, keys(&direct));
+    // A directory role held by a (role-assignable) group reaches its members.
+    let f = run(
+        vec![],
+        vec![
+            assign(
+                "ga",
+                "directory:/",
+                "directoryRole/62e90394-69f5-4237-9190-012177145e10",
+                group,
+            ),
+            member(group, P),
+        ],
+    );
+    let subjects: Vec<&str> = f.iter().map(|f| f.subject.as_str()).collect();
+    assert_eq!(ids(&f), ["AZURE-DIR-001", "AZURE-DIR-001"]);
+    assert!(subjects.contains(&P) && subjects.contains(&group), "{f:#?}");
     // A membership cycle ends.
     let f = run(
         vec![],
