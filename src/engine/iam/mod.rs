@@ -3,6 +3,7 @@
 //! and per-resource views, and the table of IAM-relevant types not modeled. Pure: no I/O.
 
 pub mod actions;
+pub mod azure_roles;
 pub mod extract;
 pub mod grants;
 pub mod managed;
