@@ -574,6 +574,8 @@ mod tests {
             "aws:s3/bucketPolicy:BucketPolicy",
             "aws:lambda/permission:Permission",
             "aws-native:iam:Role",
+            "azure-native:authorization:RoleAssignment",
+            "azuread:index/directoryRoleAssignment:DirectoryRoleAssignment",
         ];
         for t in types {
             assert!(is_iam_type(t), "{t}");
