@@ -143,3 +143,26 @@ fn entra_id_storage_and_conditions() {
         findings(&report)
     );
 }
+
+/// The comment a reviewer reads for an Owner assignment at a subscription, as Markdown.
+#[test]
+fn the_comment_for_owner_at_a_subscription() {
+    let out = Command::new(env!("CARGO_BIN_EXE_iamgate"))
+        .args([
+            "analyze",
+            "tests/fixtures/azure/owner-subscription.preview.json",
+            "--format",
+            "markdown",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    // The version line changes with every release: the rest is what is reviewed.
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("<sub>iamgate "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    insta::assert_snapshot!("owner-subscription.md", text);
+}
