@@ -4,7 +4,10 @@
 use serde_json::{Map, Value, json};
 
 use super::facts::{Fact, Ref};
+use crate::engine::iam::azure_roles;
+use crate::engine::iam::grants::Binding;
 use crate::engine::iam::normalize::document_json;
+use crate::engine::iam::unmodeled::Cloud;
 use crate::engine::iam::policy::UNKNOWN_TEXT;
 
 /// The canonical JSON of everything IAM-relevant one resource state carries.
@@ -91,6 +94,22 @@ fn sorted(items: &[String]) -> Value {
     v.sort();
     v.dedup();
     json!(v)
+}
+
+/// The name of a role that the preview gives by id only, when iamgate's tables know it (Azure
+/// built-in roles, Entra ID directory roles, Microsoft Graph permissions): a reviewer reads
+/// `Owner`, not `8e3af657-...`.
+fn role_name(b: &Binding) -> Option<&'static str> {
+    if b.cloud != Cloud::Azure {
+        return None;
+    }
+    if let Some(id) = b.role.strip_prefix("directoryRole/") {
+        return azure_roles::directory_role(id).map(|r| r.name);
+    }
+    if let Some(id) = b.role.strip_prefix("appRole/") {
+        return azure_roles::graph_permission(id).map(|p| p.name);
+    }
+    azure_roles::builtin(&b.role).map(|r| r.name)
 }
 
 fn fact_json(fact: &Fact) -> Value {
@@ -207,6 +226,9 @@ fn fact_json(fact: &Fact) -> Value {
             let mut m = Map::new();
             m.insert("scope".into(), json!(b.scope));
             m.insert("role".into(), json!(b.role));
+            if let Some(name) = role_name(b) {
+                m.insert("roleName".into(), json!(name));
+            }
             m.insert("member".into(), json!(b.member));
             if let Some(c) = &b.condition {
                 m.insert("condition".into(), json!(c));
