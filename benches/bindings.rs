@@ -5,9 +5,11 @@
 //!    Role, a RoleBinding of it to 1-3 subjects and one of a built-in role; a ClusterRole and
 //!    binding every tenth unit; 30% of units changed), through extraction (reading the
 //!    resources into bindings and roles: the normalization) and every rule family over both
-//!    states, on one thread. Reported per (binding, subject) pair of both states.
-//! 2. **Mixed preview**: the AWS synthetic preview (`support/synthetic.rs`) with the RBAC steps
-//!    appended; `serde_json::from_slice::<Value>` against `preview::parse` + `engine::analyze`,
+//!    states, on one thread. Reported per (binding, subject) pair of both states. The same for
+//!    a synthetic Google Cloud preview (per unit an `IAMMember`, a `BucketIAMMember`, an
+//!    `IAMBinding` of two members; a custom role every fifth unit).
+//! 2. **Mixed preview**: the AWS synthetic preview (`support/synthetic.rs`) with the Kubernetes,
+//!    Google Cloud and Azure (one role assignment per unit) steps appended; `serde_json::from_slice::<Value>` against `preview::parse` + `engine::analyze`,
 //!    interleaved runs, best and median and their ratio.
 //!
 //! Run: `cargo bench --bench bindings` (sizes: `IAMGATE_BENCH_UNITS=5000`,
@@ -87,9 +89,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         grants as f64 / med.as_secs_f64()
     );
 
-    // 2. A preview mixing the clouds, against reading it into a Value.
+    // The same for Google Cloud.
+    let gcp = clouds::gcp(units, 42);
+    let bytes = clouds::digest(gcp.clone());
+    let parsed = preview::parse(&bytes)?;
+    let grants = {
+        let ex = extract(&parsed);
+        ex.before.bindings.len() + ex.after.bindings.len()
+    };
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let ex = extract(&parsed);
+        let before = risk::evaluate(&ex.before, ctx);
+        let after = risk::evaluate(&ex.after, ctx);
+        findings = before.len() + after.len();
+        black_box((before, after));
+        times.push(t.elapsed());
+    }
+    let (best, med) = best_median(times);
+    eprintln!(
+        "google cloud: {units} units, {} steps, {} bytes; {grants} grants over both states, {findings} findings",
+        gcp.len(),
+        bytes.len()
+    );
+    eprintln!(
+        "  extraction + rules, one thread: best {:.1} ms, median {:.1} ms -> {:.0} grants/s (median)",
+        best.as_secs_f64() * 1e3,
+        med.as_secs_f64() * 1e3,
+        grants as f64 / med.as_secs_f64()
+    );
+
+    // 2. A preview mixing the four clouds, against reading it into a Value.
     let mut steps = synthetic::steps(aws, 42);
     steps.extend(k8s);
+    steps.extend(gcp);
+    steps.extend(clouds::azure(units, 42));
     let mixed = clouds::digest(steps);
     let (mut floor, mut full) = (Vec::new(), Vec::new());
     for _ in 0..runs {
@@ -104,7 +139,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (fb, fm) = best_median(floor);
     let (ab, am) = best_median(full);
     eprintln!(
-        "mixed: {aws} AWS steps + the RBAC steps, {} bytes",
+        "mixed: {aws} AWS steps + the Kubernetes, Google Cloud and Azure steps above ({units} Azure assignments), {} bytes",
         mixed.len()
     );
     eprintln!(

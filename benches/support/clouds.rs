@@ -190,3 +190,117 @@ pub fn digest(steps: Vec<Value>) -> Vec<u8> {
     out.push(b'\n');
     out
 }
+
+const GCP_ROLES: [&str; 8] = [
+    "roles/viewer",
+    "roles/storage.objectViewer",
+    "roles/storage.objectAdmin",
+    "roles/pubsub.publisher",
+    "roles/cloudsql.client",
+    "roles/logging.logWriter",
+    "roles/iam.serviceAccountUser",
+    "roles/editor",
+];
+
+/// Google Cloud: per unit a project-level `IAMMember` of a service account, a bucket-level
+/// `BucketIAMMember`, and a project-level `IAMBinding` of a group and a user (3-4 grants);
+/// every fifth unit a custom role. Same change mix as `kubernetes`.
+pub fn gcp(units: usize, seed: u64) -> Vec<Value> {
+    let mut rng = Rng::new(seed ^ 0x9e37);
+    let mut steps = Vec::new();
+    for u in 0..units {
+        let project = format!("acme-svc-{}", u / 20);
+        let sa = format!("serviceAccount:svc-{u}@{project}.iam.gserviceaccount.com");
+        let change = rng.below(10);
+        let (op, old) = match change {
+            0..=6 => ("same", true),
+            7..=8 => ("update", true),
+            _ => ("create", false),
+        };
+        let role_old = GCP_ROLES[rng.below(GCP_ROLES.len())];
+        let role_new = if op == "update" {
+            GCP_ROLES[rng.below(GCP_ROLES.len())]
+        } else {
+            role_old
+        };
+        let member = |role: &str| json!({"project": project, "role": role, "member": sa});
+        steps.push(step(
+            op,
+            "gcp:projects/iAMMember:IAMMember",
+            &format!("svc-{u}"),
+            old.then(|| member(role_old)),
+            Some(member(role_new)),
+        ));
+        let bucket = json!({"bucket": format!("acme-data-{u}"), "role": "roles/storage.objectViewer", "member": sa});
+        steps.push(step(
+            if op == "update" { "same" } else { op },
+            "gcp:storage/bucketIAMMember:BucketIAMMember",
+            &format!("data-{u}"),
+            old.then(|| bucket.clone()),
+            Some(bucket),
+        ));
+        let binding = json!({"project": project, "role": "roles/logging.viewer",
+            "members": [format!("group:team-{u}@acme.example"), format!("user:lead-{u}@acme.example")]});
+        steps.push(step(
+            if op == "update" { "same" } else { op },
+            "gcp:projects/iAMBinding:IAMBinding",
+            &format!("logs-{u}"),
+            old.then(|| binding.clone()),
+            Some(binding),
+        ));
+        if u % 5 == 4 {
+            let custom = json!({"project": project, "roleId": format!("deployer{u}"), "title": "Deployer",
+                "permissions": ["run.services.create", "run.services.update", "iam.serviceAccounts.actAs", "storage.objects.get"]});
+            steps.push(step(
+                op,
+                "gcp:projects/iAMCustomRole:IAMCustomRole",
+                &format!("deployer-{u}"),
+                old.then(|| custom.clone()),
+                Some(custom),
+            ));
+        }
+    }
+    steps
+}
+
+const AZURE_ROLES: [&str; 4] = [
+    "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+    "b24988ac-6180-42a0-ab88-20f7382dd24c",
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+];
+
+/// Azure: per unit one role assignment at a resource group (mostly Reader) of a managed
+/// identity. Same change mix as `kubernetes`.
+pub fn azure(units: usize, seed: u64) -> Vec<Value> {
+    let mut rng = Rng::new(seed ^ 0x51ed);
+    let mut steps = Vec::new();
+    for u in 0..units {
+        let change = rng.below(10);
+        let (op, old) = match change {
+            0..=6 => ("same", true),
+            7..=8 => ("update", true),
+            _ => ("create", false),
+        };
+        let pick = |rng: &mut Rng| AZURE_ROLES[if rng.below(4) == 0 { rng.below(4) } else { 0 }];
+        let role_old = pick(&mut rng);
+        let role_new = if op == "update" {
+            pick(&mut rng)
+        } else {
+            role_old
+        };
+        let assignment = |role: &str| {
+            json!({"scope": format!("/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-{u}"),
+                "roleDefinitionId": format!("/providers/Microsoft.Authorization/roleDefinitions/{role}"),
+                "principalId": format!("{:08x}-0000-4000-8000-000000000000", u), "principalType": "ServicePrincipal"})
+        };
+        steps.push(step(
+            op,
+            "azure-native:authorization:RoleAssignment",
+            &format!("rg-{u}-access"),
+            old.then(|| assignment(role_old)),
+            Some(assignment(role_new)),
+        ));
+    }
+    steps
+}

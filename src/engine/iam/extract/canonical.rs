@@ -7,8 +7,8 @@ use super::facts::{Fact, Ref};
 use crate::engine::iam::azure_roles;
 use crate::engine::iam::grants::Binding;
 use crate::engine::iam::normalize::document_json;
-use crate::engine::iam::unmodeled::Cloud;
 use crate::engine::iam::policy::UNKNOWN_TEXT;
+use crate::engine::iam::unmodeled::Cloud;
 
 /// The canonical JSON of everything IAM-relevant one resource state carries.
 pub fn facts_json(facts: &[Fact]) -> Value {
