@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod extract;
+pub mod gcp_roles;
 pub mod grants;
 pub mod managed;
 pub mod model;

@@ -153,6 +153,9 @@ fn reader(type_: &str) -> Option<Reader> {
 
 /// Reads the facts of one state of a resource of type `type_` whose logical name is `name`.
 pub fn read(type_: &str, props: &Props<'_>, name: &str) -> Vec<Fact> {
+    if type_.starts_with("gcp:") {
+        return super::gcp::read(type_, props, name);
+    }
     reader(type_).map(|r| r(props, name)).unwrap_or_default()
 }
 
