@@ -22,9 +22,12 @@
 //!   `projects/-/serviceAccounts/<email or unique id>` (lowercase; the email is unique across
 //!   projects, as the IAM API's `-` says); a bucket `projects/_/buckets/<name>` (as GCS names
 //!   it, a `b/` prefix dropped); any other resource
-//!   `projects/<project>/<module>/<resource>/<input>=<value>,...` with the identifying inputs
-//!   of the type (every input but the role, members, condition and policy) in name order, the
-//!   project `_` when the input does not set it (the provider's default project);
+//!   `projects/<project>/<module>/<resource>/<input>=<value>,...`: `<resource>` the type name
+//!   without its IAM suffix (`Secret` for `SecretIamMember`, `resource` when nothing is left,
+//!   as for `cloudrun/IamMember`), then the identifying inputs of the type (every input but the
+//!   role, members, condition and policy) in name order, the project `_` when the input does not
+//!   set it (the provider's default project). The three forms of a type share these inputs, so
+//!   they name the same scope;
 //! - role: as written, trimmed (`roles/owner`, `projects/p/roles/r`, `organizations/1/roles/r`);
 //! - member: the prefix in the case GCP spells it (`user:`, `group:`, `serviceAccount:`,
 //!   `domain:`, `deleted:`, `principal://`, `principalSet://`, `allUsers`,
@@ -40,11 +43,14 @@ use serde_json::Value;
 
 use super::facts::Fact;
 use super::props::{Props, text_of};
-use super::readers::Reader;
 use crate::engine::iam::grants::{Binding, Credential, RoleDef};
 use crate::engine::iam::policy::UNKNOWN_TEXT;
 use crate::engine::iam::unmodeled::Cloud;
 use crate::engine::preview::{Marker, classify};
+
+/// A reader of one state (the same `fn` type as `readers::Reader`, spelled here so that this
+/// module does not depend on its caller).
+type Reader = fn(&Props<'_>, &str) -> Vec<Fact>;
 
 /// The form of a resource IAM type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

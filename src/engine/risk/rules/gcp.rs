@@ -89,7 +89,11 @@ pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
         out.push(Finding {
             rule_id: CE_001.id,
             category: CE_001.category,
-            severity: if uploaded { Severity::Low } else { CE_001.severity },
+            severity: if uploaded {
+                Severity::Medium
+            } else {
+                CE_001.severity
+            },
             resource: c.urn.clone(),
             subject: c.value.owner.clone(),
             evidence: c.value.kind.clone(),
@@ -681,6 +685,20 @@ const SECRETS: &[&str] = &[
     "cloudkms.cryptoKeyVersions.useToDecrypt",
 ];
 
+/// The scopes where a member is Owner (or Editor), each with whether only under a condition: a
+/// capability there is part of that finding, unless the capability is held without the
+/// condition the basic role is held with.
+#[derive(Debug, Clone, Default)]
+struct Cover<'a>(BTreeMap<&'a str, bool>);
+
+impl Cover<'_> {
+    fn covers(&self, grant: &Grant<'_>) -> bool {
+        self.0
+            .get(grant.scope)
+            .is_some_and(|&conditioned| !conditioned || grant.conditioned)
+    }
+}
+
 fn check_member(
     member: &str,
     grants: &[Grant<'_>],
@@ -728,8 +746,8 @@ fn check_member(
     let container = |l: Level| l.is_container();
 
     // Owner and Editor.
-    let mut covered: BTreeSet<&str> = BTreeSet::new();
-    let mut edited: BTreeSet<&str> = BTreeSet::new();
+    let mut covered = Cover::default();
+    let mut edited = Cover::default();
     for (role, rule, set) in [
         ("roles/owner", &ADM_001, &mut covered),
         ("roles/editor", &ADM_002, &mut edited),
@@ -747,9 +765,7 @@ fn check_member(
             }
         }
         for (scope, g) in best {
-            if !g.conditioned {
-                set.insert(scope);
-            }
+            set.0.insert(scope, g.conditioned);
             let what = if role == "roles/owner" {
                 "is Owner"
             } else {
@@ -766,28 +782,27 @@ fn check_member(
             );
         }
     }
-    let edited_too: BTreeSet<&str> = covered.union(&edited).copied().collect();
+    let mut edited_too = edited.clone();
+    for (scope, conditioned) in &covered.0 {
+        let e = edited_too.0.entry(scope).or_insert(*conditioned);
+        *e = *e && *conditioned;
+    }
 
     let single = |out: &mut Vec<Finding>,
                   rule: &Rule,
                   perms: &[&str],
                   levels: &dyn Fn(Level) -> bool,
-                  skip: &BTreeSet<&str>,
+                  skip: &Cover<'_>,
                   what: &str| {
         for hit in hits(grants, perms, levels) {
-            if skip.contains(hit.grant.scope) {
+            if skip.covers(hit.grant) {
                 continue;
             }
-            let severity = if hit.grant.level.is_container() {
-                rule.severity
-            } else {
-                rule.severity
-            };
             emit(
                 out,
                 rule,
                 hit.grant,
-                severity,
+                rule.severity,
                 false,
                 hit.grant.scope.to_owned(),
                 format!("{what} (`{}`)", hit.via),
@@ -819,7 +834,7 @@ fn check_member(
             .any(|h| h.grant.level.is_container() && !h.grant.conditioned);
         let act_as_conditioned = act_as.iter().all(|h| h.grant.conditioned);
         for hit in hits(grants, DEPLOY, container) {
-            if edited_too.contains(hit.grant.scope) {
+            if edited_too.covers(hit.grant) {
                 continue;
             }
             let accounts: Vec<&str> = act_as.iter().map(|h| h.grant.scope).collect();
@@ -857,7 +872,7 @@ fn check_member(
         "can run code as a Google-managed identity or reach instances' credentials",
     );
     for hit in hits(grants, ROLE_UPDATE, container) {
-        if covered.contains(hit.grant.scope) {
+        if covered.covers(hit.grant) {
             continue;
         }
         let complete = roles.holds_custom_under(grants, hit.grant.scope);
@@ -887,7 +902,7 @@ fn check_member(
     // setIamPolicy on resources, other than the containers' and service accounts' (above).
     let mut best: BTreeMap<&str, (&Grant<'_>, String)> = BTreeMap::new();
     for g in grants {
-        if covered.contains(g.scope) {
+        if covered.covers(g) {
             continue;
         }
         let mut found: Option<String> = None;

@@ -125,7 +125,7 @@ pub const XA_001: Rule = Rule {
 pub const CE_001: Rule = Rule {
     id: "GCP-CE-001",
     category: Category::CredentialsExposure,
-    severity: Severity::Medium,
+    severity: Severity::High,
     title: "Service account key or HMAC key created",
     rationale: "A user-managed service account key (or a Cloud Storage HMAC key) is a long-lived secret that never expires by default; created by Pulumi, its private part is stored in the stack's state and outputs, and whoever reads it acts as the account (Google Cloud docs, \"Best practices for managing service account keys\").",
     example: r#"{"type":"gcp:serviceaccount/key:Key","inputs":{"serviceAccountId":"projects/acme-prod/serviceAccounts/ci@acme-prod.iam.gserviceaccount.com"}}"#,

@@ -532,7 +532,7 @@ fn keys_are_credentials_exposure() {
     let ce = one(&out, "GCP-CE-001");
     assert_eq!(
         (ce.category, ce.severity),
-        (Category::CredentialsExposure, Severity::Medium)
+        (Category::CredentialsExposure, Severity::High)
     );
 }
 
