@@ -184,3 +184,23 @@ fn owner_under_an_expiry_condition_is_not_full_admin() {
         )]
     );
 }
+
+#[test]
+fn impersonating_an_owner_account_is_a_critical_takeover() {
+    let r = analyze("takeover.preview.json", None);
+    assert!(
+        has(&r, "GCP-PE-007", "critical", true, "user:dev@acme.com"),
+        "{:#?}",
+        findings(&r)
+    );
+    // The account's own Owner grant is not new.
+    assert!(has(
+        &r,
+        "GCP-ADM-001",
+        "critical",
+        false,
+        "serviceAccount:deployer@acme-prod.iam.gserviceaccount.com"
+    ));
+    assert_eq!(level(&r).0, "critical");
+    assert!(level(&r).1 < 100, "only a direct Owner grant is full admin");
+}

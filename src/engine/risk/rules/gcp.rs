@@ -42,7 +42,7 @@ mod tests;
 pub use self::rules::RULES;
 use self::rules::{
     ADM_001, ADM_002, CE_001, DE_001, MAL_001, PE_001, PE_002, PE_003, PE_004, PE_005, PE_006,
-    PM_001, PUB_001, UNA_001, UNK_001, XA_001,
+    PE_007, PM_001, PUB_001, UNA_001, UNK_001, XA_001,
 };
 
 /// Runs the family over one state.
@@ -228,10 +228,106 @@ pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
             urn: &b.urn,
         });
     }
+    let members_from = out.len();
     for ((member, _), grants) in &members {
         check_member(member, grants, &roles, ctx.config, &home, out);
     }
+    // Service accounts that are administrators (Owner, or can set a container's IAM policy).
+    let admins: BTreeSet<String> = out[members_from..]
+        .iter()
+        .filter(|f| {
+            (f.rule_id == ADM_001.id || f.rule_id == PE_001.id)
+                && f.confidence == Confidence::Direct
+                && f.subject.starts_with("serviceAccount:")
+        })
+        .map(|f| f.subject.clone())
+        .collect();
+    if !admins.is_empty() {
+        for ((member, _), grants) in &members {
+            check_takeover(member, grants, &admins, ctx.config, &home, out);
+        }
+    }
     dedup(out, start);
+}
+
+/// GCP-PE-007: `member` can obtain the credentials of (or run code as) a service account that
+/// is itself an administrator: one hop more than GCP-PE-002/003, to what the account holds.
+fn check_takeover(
+    member: &str,
+    grants: &[Grant<'_>],
+    admins: &BTreeSet<String>,
+    config: &RiskConfig,
+    home: &BTreeSet<String>,
+    out: &mut Vec<Finding>,
+) {
+    let deploys = grants
+        .iter()
+        .any(|g| g.level.is_container() && DEPLOY.iter().any(|p| g.perms.has(p)));
+    let mut paths: Vec<(&Grant<'_>, &str)> = Vec::new();
+    // Owner is reported as such (GCP-ADM-001), with all it reaches.
+    for g in grants.iter().filter(|g| g.role != "roles/owner") {
+        if let Some(p) = IMPERSONATE.iter().find(|p| g.perms.has(p)) {
+            paths.push((g, p));
+        } else if deploys && g.perms.has(ACT_AS[0]) {
+            paths.push((g, ACT_AS[0]));
+        }
+    }
+    // One finding per (member, account), from the unconditional path when there is one.
+    let mut best: BTreeMap<&str, (&Grant<'_>, &str)> = BTreeMap::new();
+    for (g, via) in paths {
+        for admin in admins {
+            let email = admin.trim_start_matches("serviceAccount:");
+            if admin == member || !reaches(g, email) {
+                continue;
+            }
+            match best.get(admin.as_str()) {
+                Some((h, _)) if !h.conditioned || g.conditioned => {}
+                _ => {
+                    best.insert(admin, (g, via));
+                }
+            }
+        }
+    }
+    for (admin, (g, via)) in best {
+        out.push(Finding {
+            rule_id: PE_007.id,
+            category: PE_007.category,
+            severity: PE_007.severity,
+            resource: g.urn.to_owned(),
+            subject: member.to_owned(),
+            evidence: admin.to_owned(),
+            message: format!(
+                "`{member}` can act as `{admin}` (`{via}` on `{}`, through `{}`), and that account is an administrator: it can become one too.",
+                g.scope, g.role
+            ),
+            scope: Scope::All,
+            exposure: exposure_of(member, config, home),
+            confidence: if g.conditioned {
+                Confidence::Conditioned
+            } else {
+                Confidence::Direct
+            },
+        });
+    }
+}
+
+/// Whether a grant at `g.scope` covers the service account `email`: granted on the account
+/// itself, on its project (`<name>@<project>.iam.gserviceaccount.com`), or on a folder or the
+/// organization (which may hold its project).
+fn reaches(g: &Grant<'_>, email: &str) -> bool {
+    match g.level {
+        Level::Organization | Level::Folder => true,
+        Level::Project => {
+            let project = g.scope.trim_start_matches("projects/");
+            email
+                .rsplit_once('@')
+                .is_some_and(|(_, d)| d == format!("{project}.iam.gserviceaccount.com"))
+        }
+        Level::Resource => g
+            .scope
+            .strip_prefix("projects/-/serviceAccounts/")
+            .is_some_and(|a| a == email),
+    }
 }
 
 /// Keeps the first of the findings from `start` on with the same identity and severity (the

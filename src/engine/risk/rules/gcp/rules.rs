@@ -82,6 +82,16 @@ pub const PE_006: Rule = Rule {
     remediation: "Keep Organization Policy Administrator to the security team, at the organization level only.",
 };
 
+pub const PE_007: Rule = Rule {
+    id: "GCP-PE-007",
+    category: Category::PrivilegeEscalation,
+    severity: Severity::Critical,
+    title: "Member can take over a service account that is an administrator",
+    rationale: "Impersonating a service account (Token Creator, key creation, `setIamPolicy` on it) or running code as it (`actAs` with a deploy permission) gives the member everything the account holds; when the account is Owner, or can set the IAM policy of its project, folder or organization, the member becomes administrator in one more step. The path is found across the stack's bindings: the member's grant on the account (or on its project) and the account's own grants (Rhino Security Labs, \"Privilege Escalation in Google Cloud Platform\", service account impersonation chains).",
+    example: r#"{"type":"gcp:projects/iAMPolicy:IAMPolicy","inputs":{"project":"acme-prod","policyData":"{\"bindings\":[{\"role\":\"roles/owner\",\"members\":[\"serviceAccount:deployer@acme-prod.iam.gserviceaccount.com\"]},{\"role\":\"roles/iam.serviceAccountTokenCreator\",\"members\":[\"user:dev@acme.com\"]}]}"}}"#,
+    remediation: "Do not let anyone impersonate administrator accounts; give the automation that needs Owner its own project, and grant Token Creator on narrowly privileged accounts only.",
+};
+
 pub const PM_001: Rule = Rule {
     id: "GCP-PM-001",
     category: Category::PermissionsManagement,
@@ -163,6 +173,6 @@ pub const MAL_001: Rule = Rule {
 };
 
 pub const RULES: &[Rule] = &[
-    ADM_001, ADM_002, PE_001, PE_002, PE_003, PE_004, PE_005, PE_006, PM_001, DE_001, PUB_001,
-    XA_001, CE_001, UNK_001, UNA_001, MAL_001,
+    ADM_001, ADM_002, PE_001, PE_002, PE_003, PE_004, PE_005, PE_006, PE_007, PM_001, DE_001,
+    PUB_001, XA_001, CE_001, UNK_001, UNA_001, MAL_001,
 ];

@@ -249,6 +249,100 @@ fn act_as_and_deploy_from_two_bindings_are_one_path() {
 }
 
 #[test]
+fn taking_over_an_administrator_service_account_is_critical() {
+    let deployer = "serviceAccount:deployer@acme.iam.gserviceaccount.com";
+    let on_account = "projects/-/serviceAccounts/deployer@acme.iam.gserviceaccount.com";
+    let admin = bind("a", "projects/acme", "roles/owner", deployer);
+    // Token Creator on the account itself.
+    let f = run(
+        vec![],
+        vec![
+            admin.clone(),
+            bind("t", on_account, "roles/iam.serviceAccountTokenCreator", DEV),
+        ],
+    );
+    let pe = f
+        .iter()
+        .find(|x| x.rule_id == "GCP-PE-007")
+        .unwrap_or_else(|| panic!("{f:#?}"));
+    assert_eq!(
+        (
+            pe.severity,
+            pe.scope,
+            pe.confidence,
+            pe.subject.as_str(),
+            pe.evidence.as_str()
+        ),
+        (
+            Severity::Critical,
+            Scope::All,
+            Confidence::Direct,
+            DEV,
+            deployer
+        )
+    );
+    // Key creation on the account's project reaches it too; on another project it does not.
+    let f = run(
+        vec![],
+        vec![
+            admin.clone(),
+            bind(
+                "k",
+                "projects/acme",
+                "roles/iam.serviceAccountKeyAdmin",
+                DEV,
+            ),
+        ],
+    );
+    assert_eq!(
+        f.iter().filter(|x| x.rule_id == "GCP-PE-007").count(),
+        1,
+        "{f:#?}"
+    );
+    let f = run(
+        vec![],
+        vec![
+            admin.clone(),
+            bind(
+                "k",
+                "projects/other",
+                "roles/iam.serviceAccountKeyAdmin",
+                DEV,
+            ),
+        ],
+    );
+    assert!(f.iter().all(|x| x.rule_id != "GCP-PE-007"), "{f:#?}");
+    // actAs on the account with a deploy permission: the same takeover.
+    let f = run(
+        vec![],
+        vec![
+            admin.clone(),
+            bind("u", on_account, "roles/iam.serviceAccountUser", DEV),
+            bind("r", "projects/acme", "roles/cloudfunctions.developer", DEV),
+        ],
+    );
+    assert!(f.iter().any(|x| x.rule_id == "GCP-PE-007"), "{f:#?}");
+    // actAs alone runs nothing.
+    let f = run(
+        vec![],
+        vec![
+            admin,
+            bind("u", on_account, "roles/iam.serviceAccountUser", DEV),
+        ],
+    );
+    assert!(f.iter().all(|x| x.rule_id != "GCP-PE-007"), "{f:#?}");
+    // An account that is not an administrator is no takeover.
+    let f = run(
+        vec![],
+        vec![
+            bind("v", "projects/acme", "roles/viewer", deployer),
+            bind("t", on_account, "roles/iam.serviceAccountTokenCreator", DEV),
+        ],
+    );
+    assert!(f.iter().all(|x| x.rule_id != "GCP-PE-007"), "{f:#?}");
+}
+
+#[test]
 fn role_update_is_complete_when_the_member_holds_a_custom_role_there() {
     let role = custom("projects/acme/roles/mine", &["storage.buckets.get"]);
     let f = run(
