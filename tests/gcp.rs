@@ -204,3 +204,16 @@ fn impersonating_an_owner_account_is_a_critical_takeover() {
     assert_eq!(level(&r).0, "critical");
     assert!(level(&r).1 < 100, "only a direct Owner grant is full admin");
 }
+
+#[test]
+fn version_names_the_predefined_role_table() {
+    let out = Command::new(env!("CARGO_BIN_EXE_iamgate"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("Google Cloud predefined roles: iam-dataset 2073fa5 ("),
+        "{text}"
+    );
+}

@@ -22,6 +22,8 @@ struct Table {
     roles: HashMap<&'static str, (&'static str, Vec<u16>)>,
     /// `commit_date` of the header.
     data_date: &'static str,
+    /// The first 7 hex digits of the dataset commit, from the header.
+    commit: &'static str,
     /// Line numbers (1-based) that could not be decoded.
     malformed: Vec<usize>,
 }
@@ -36,10 +38,15 @@ impl Table {
             .split(' ')
             .find_map(|f| f.strip_prefix("commit_date="))
             .unwrap_or("unknown");
+        let commit = header
+            .split(' ')
+            .find_map(|f| f.strip_prefix("commit="))
+            .map_or("unknown", |c| c.get(..7).unwrap_or(c));
         let mut table = Table {
             permissions: Vec::new(),
             roles: HashMap::new(),
             data_date,
+            commit,
             malformed: Vec::new(),
         };
         for (n, line) in lines.enumerate() {
@@ -108,6 +115,17 @@ pub fn count() -> usize {
     TABLE.roles.len()
 }
 
+/// The source of the table, for `iamgate --version`: `iam-dataset 2073fa5 (2461 roles, data
+/// 2026-08-22)`.
+pub fn version() -> String {
+    format!(
+        "iam-dataset {} ({} roles, data {})",
+        TABLE.commit,
+        count(),
+        data_date()
+    )
+}
+
 /// The date of the data (the dataset commit's date, `YYYY-MM-DD`).
 pub fn data_date() -> &'static str {
     TABLE.data_date
@@ -123,6 +141,11 @@ mod tests {
         assert!(count() > 2000, "{}", count());
         assert!(TABLE.permissions.is_sorted());
         assert_eq!(data_date().len(), 10);
+        assert!(
+            version().starts_with("iam-dataset 2073fa5 ("),
+            "{}",
+            version()
+        );
     }
 
     #[test]
