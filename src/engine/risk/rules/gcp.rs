@@ -14,8 +14,10 @@
 //! below); a grant on one resource (a bucket, a service account, a secret) is `Scope::Pinned`.
 //!
 //! Conditions: a binding with an IAM condition is `Confidence::Conditioned` (one band lower),
-//! unless the condition clearly does not limit it: an empty expression, `true`, or only a start
-//! time (`request.time > timestamp(...)`, which never ends). A condition unknown until apply is
+//! unless the condition clearly does not limit it: an empty expression, `true` (alone or as one
+//! alternative of an `||`), or only a start time (`request.time > timestamp(...)`, which never
+//! ends). Every other expression is taken as limiting (an end time, a resource name prefix, a
+//! tag, an access level): iamgate does not evaluate CEL. A condition unknown until apply is
 //! reported (GCP-UNK-001) and the grant judged as unconditional. Where a capability is held both
 //! with and without a condition at a scope, the unconditional grant is the one reported.
 //!
@@ -517,7 +519,12 @@ fn is_limiting(condition: Option<&str>) -> bool {
         return false;
     }
     let compact: String = c.chars().filter(|ch| !ch.is_whitespace()).collect();
-    if compact.is_empty() || compact == "true" || compact == "!false" || compact == "(true)" {
+    let trivially_true = |e: &str| {
+        let e = e.trim_start_matches('(').trim_end_matches(')');
+        e == "true" || e == "!false" || e == "1==1"
+    };
+    // Empty, `true`, or `true` as one alternative of an `||` (`x || true`).
+    if compact.is_empty() || compact.split("||").any(trivially_true) {
         return false;
     }
     // Only a start time: `request.time > timestamp("...")` (or `>=`), nothing else.

@@ -516,6 +516,8 @@ fn conditions_lower_confidence_unless_they_do_not_limit() {
     for trivial in [
         "true",
         " true ",
+        "(true)",
+        "resource.name.startsWith(\"projects/_/buckets/x\") || true",
         "request.time > timestamp(\"2020-01-01T00:00:00Z\")",
     ] {
         let f = run(vec![], vec![conditioned(owner.clone(), trivial)]);
