@@ -799,6 +799,19 @@ mod tests {
     }
 
     #[test]
+    fn every_iam_type_token_of_the_provider_package_has_a_reader() {
+        let list = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/gcp/modeled-types.txt"
+        ));
+        let tokens: Vec<&str> = list.lines().filter(|l| !l.starts_with('#')).collect();
+        assert!(tokens.len() > 450, "{}", tokens.len());
+        for t in tokens {
+            assert!(reader(t).is_some(), "{t}");
+        }
+    }
+
+    #[test]
     fn every_resource_iam_type_of_the_provider_is_modeled_and_nothing_else() {
         for t in [
             "gcp:organizations/iAMPolicy:IAMPolicy",
