@@ -160,6 +160,20 @@ pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
             ));
         }
         if binding.role.contains(UNKNOWN_TEXT) {
+            if is_public(&binding.member) {
+                out.push(binding_finding(
+                    b,
+                    &PUB_001,
+                    PUB_001.severity,
+                    Confidence::Direct,
+                    format!(
+                        "`{}` is granted a role unknown until apply on `{}`: everyone it stands for may get anything.",
+                        binding.member, binding.scope
+                    ),
+                    ctx.config,
+                    &home,
+                ));
+            }
             continue;
         }
         let Some(perms) = roles.of_role(&binding.role) else {
@@ -175,6 +189,40 @@ pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
                 ctx.config,
                 &home,
             ));
+            // Who receives it is known: a role that may grant anything, given to everyone or
+            // to an outsider, is judged as the worst it could be.
+            let confidence = if is_limiting(binding.condition.as_deref()) {
+                Confidence::Conditioned
+            } else {
+                Confidence::Direct
+            };
+            if is_public(&binding.member) {
+                out.push(binding_finding(
+                    b,
+                    &PUB_001,
+                    PUB_001.severity,
+                    confidence,
+                    format!(
+                        "`{}` is granted `{}` on `{}`, a role iamgate cannot see: everyone it stands for may get anything.",
+                        binding.member, binding.role, binding.scope
+                    ),
+                    ctx.config,
+                    &home,
+                ));
+            } else if is_external(&binding.member, ctx.config, &home) {
+                out.push(binding_finding(
+                    b,
+                    &XA_001,
+                    XA_001.severity,
+                    confidence,
+                    format!(
+                        "`{}` is granted `{}` on `{}`, a role iamgate cannot see, and is outside the trusted domains (`risk.trusted_domains`).",
+                        binding.member, binding.role, binding.scope
+                    ),
+                    ctx.config,
+                    &home,
+                ));
+            }
             continue;
         };
         let conditioned = is_limiting(binding.condition.as_deref());

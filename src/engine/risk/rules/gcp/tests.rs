@@ -555,8 +555,36 @@ fn unknown_roles_and_values_are_reported_never_harmless() {
         )],
     );
     assert_eq!(ids(&f), ["GCP-UNA-001"]);
+    // An unknown role for everyone or an outsider is judged at its worst.
+    let f = run(
+        vec![],
+        vec![bind(
+            "u",
+            "projects/_/buckets/b",
+            "roles/storage.newRole",
+            "allUsers",
+        )],
+    );
+    assert_eq!(ids(&f), ["GCP-PUB-001", "GCP-UNA-001"]);
+    assert_eq!(one(&f, "GCP-PUB-001").severity, Severity::Critical);
+    let f = run(
+        vec![],
+        vec![bind(
+            "u",
+            "projects/acme",
+            "roles/some.newRole",
+            "user:x@gmail.com",
+        )],
+    );
+    assert_eq!(ids(&f), ["GCP-UNA-001", "GCP-XA-001"]);
+    assert_eq!(one(&f, "GCP-XA-001").severity, Severity::High);
     let f = run(vec![], vec![bind("u", "projects/acme", UNKNOWN_TEXT, DEV)]);
     assert_eq!(ids(&f), ["GCP-UNK-001"]);
+    let f = run(
+        vec![],
+        vec![bind("u", "projects/_/buckets/b", UNKNOWN_TEXT, "allUsers")],
+    );
+    assert_eq!(ids(&f), ["GCP-PUB-001", "GCP-UNK-001"]);
     // A known role for a member unknown until apply: reported, and still judged.
     let f = run(
         vec![],
