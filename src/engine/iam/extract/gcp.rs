@@ -29,6 +29,8 @@
 //!   set it (the provider's default project). The three forms of a type share these inputs, so
 //!   they name the same scope;
 //! - role: as written, trimmed (`roles/owner`, `projects/p/roles/r`, `organizations/1/roles/r`);
+//!   unknown until apply and depending on a custom role resource (`role: customRole.name`),
+//!   `<unknown until apply> from <urn of the custom role>`, which the rules resolve;
 //! - member: the prefix in the case GCP spells it (`user:`, `group:`, `serviceAccount:`,
 //!   `domain:`, `deleted:`, `principal://`, `principalSet://`, `allUsers`,
 //!   `allAuthenticatedUsers`, `projectOwner:`, ...), emails and domains lowercased (GCP compares
@@ -292,8 +294,17 @@ fn grant(scope: &str, role: &str, member: &str, condition: Option<String>) -> Fa
     })
 }
 
+/// The role; one unknown until apply that depends on a custom role resource of the stack (the
+/// usual `role: customRole.name`) names it: `<unknown until apply> from <urn>`.
 fn role_of(p: &Props<'_>) -> String {
-    input(p, "role").unwrap_or_else(|| UNKNOWN_TEXT.to_owned())
+    let role = input(p, "role").unwrap_or_else(|| UNKNOWN_TEXT.to_owned());
+    if role == UNKNOWN_TEXT
+        && let Some(urn) = p.dependency("role")
+        && urn.contains("CustomRole:")
+    {
+        return format!("{UNKNOWN_TEXT} from {urn}");
+    }
+    role
 }
 
 /// `IamMember`: one member.
@@ -747,6 +758,24 @@ mod tests {
             json!({"project": "p", "role": "roles/owner", "members": UNKNOWN}),
         );
         assert_eq!(got[0].member, UNKNOWN_TEXT);
+    }
+
+    #[test]
+    fn a_role_computed_from_a_custom_role_names_its_resource() {
+        let inputs = json!({"project": "p", "role": UNKNOWN, "member": "user:a@x.io"});
+        let urn = "urn:pulumi:dev::app::gcp:projects/iAMCustomRole:IAMCustomRole::helper";
+        let deps = vec![("role".to_owned(), vec![urn.to_owned()])];
+        let memo = DocMemo::default();
+        let p = Props {
+            primary: &inputs,
+            fallback: None,
+            deps: &deps,
+            memo: &memo,
+        };
+        match read("gcp:projects/iAMMember:IAMMember", &p, "b").as_slice() {
+            [Fact::Binding(b)] => assert_eq!(b.role, format!("{UNKNOWN_TEXT} from {urn}")),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -63,7 +63,6 @@ pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
             .permissions
             .iter()
             .any(|p| p.contains(UNKNOWN_TEXT))
-            || def.value.id.contains(UNKNOWN_TEXT)
         {
             out.push(Finding {
                 rule_id: UNK_001.id,
@@ -73,7 +72,7 @@ pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
                 subject: def.value.id.clone(),
                 evidence: "custom role".to_owned(),
                 message: format!(
-                    "The custom role `{}` has a name or permissions unknown until apply: what it grants cannot be checked.",
+                    "The custom role `{}` has permissions unknown until apply: what it grants cannot be checked.",
                     def.value.id
                 ),
                 scope: Scope::All,
@@ -119,18 +118,34 @@ pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
     // Everything bound to each member, combined. Members unknown until apply are judged one
     // binding at a time (two unknown members are not one member).
     let mut members: BTreeMap<(String, usize), Vec<Grant<'_>>> = BTreeMap::new();
-    for (i, b) in state
+    for (i, orig) in state
         .bindings
         .iter()
         .enumerate()
         .filter(|(_, b)| b.value.cloud == Cloud::Gcp)
     {
-        let binding = &b.value;
-        if binding.member.starts_with("deleted:") {
+        if orig.value.member.starts_with("deleted:") {
             continue;
         }
+        // A role unknown until apply that comes from a custom role of the stack is that role.
+        let role: &str = roles.resolve(&orig.value.role);
+        let resolved;
+        let b = if role == orig.value.role {
+            orig
+        } else {
+            resolved = Sourced {
+                value: Binding {
+                    role: role.to_owned(),
+                    ..orig.value.clone()
+                },
+                ..orig.clone()
+            };
+            &resolved
+        };
+        let binding = &b.value;
+        let from_def = role != orig.value.role;
         let unknown: Vec<&str> = [
-            ("role", binding.role.as_str()),
+            ("role", if from_def { "" } else { binding.role.as_str() }),
             ("member", binding.member.as_str()),
             ("resource", binding.scope.as_str()),
             (
@@ -159,7 +174,7 @@ pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
                 &home,
             ));
         }
-        if binding.role.contains(UNKNOWN_TEXT) {
+        if !from_def && binding.role.contains(UNKNOWN_TEXT) {
             if is_public(&binding.member) {
                 out.push(binding_finding(
                     b,
@@ -176,7 +191,7 @@ pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
             }
             continue;
         }
-        let Some(perms) = roles.of_role(&binding.role) else {
+        let Some(perms) = roles.of_role(role) else {
             out.push(binding_finding(
                 b,
                 &UNA_001,
@@ -270,12 +285,12 @@ pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
             (binding.member.clone(), 0)
         };
         members.entry(key).or_default().push(Grant {
-            scope: &binding.scope,
-            level: Level::of(&binding.scope),
-            role: &binding.role,
+            scope: &orig.value.scope,
+            level: Level::of(&orig.value.scope),
+            role,
             perms,
             conditioned,
-            urn: &b.urn,
+            urn: &orig.urn,
         });
     }
     let members_from = out.len();
@@ -514,7 +529,12 @@ impl Perms<'_> {
 /// The custom roles of the state, by id.
 struct Roles<'a> {
     custom: HashMap<&'a str, &'a RoleDef>,
+    /// The custom roles' ids by the URN of the resource that defines them.
+    by_urn: HashMap<&'a str, &'a str>,
 }
+
+/// How the reader ties a role unknown until apply to the custom role resource it depends on.
+const ROLE_FROM: &str = " from ";
 
 impl<'a> Roles<'a> {
     fn of(state: &'a IamState) -> Roles<'a> {
@@ -524,7 +544,26 @@ impl<'a> Roles<'a> {
             .filter(|d| d.value.cloud == Cloud::Gcp)
             .map(|d| (d.value.id.as_str(), &d.value))
             .collect();
-        Roles { custom }
+        let by_urn = state
+            .role_defs
+            .iter()
+            .filter(|d| d.value.cloud == Cloud::Gcp)
+            .map(|d| (d.urn.as_str(), d.value.id.as_str()))
+            .collect();
+        Roles { custom, by_urn }
+    }
+
+    /// The role a binding names: a role unknown until apply that the reader tied to the custom
+    /// role resource it comes from (`<unknown until apply> from <urn>`, see `extract::gcp`) is
+    /// that role's id when the state defines it; any other role is itself.
+    fn resolve(&self, role: &'a str) -> &'a str {
+        let Some(urn) = role
+            .strip_prefix(UNKNOWN_TEXT)
+            .and_then(|r| r.strip_prefix(ROLE_FROM))
+        else {
+            return role;
+        };
+        self.by_urn.get(urn).copied().unwrap_or(role)
     }
 
     /// What `role` permits: a predefined role of the table, or a custom role of the state (by

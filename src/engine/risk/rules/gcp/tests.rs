@@ -618,6 +618,37 @@ fn unknown_roles_and_values_are_reported_never_harmless() {
 }
 
 #[test]
+fn a_custom_role_named_by_an_output_is_the_role_it_depends_on() {
+    // `role: customRole.name` is unknown until apply; the reader ties it to the role's URN.
+    let mut def = custom(
+        &format!("projects/{UNKNOWN_TEXT}/roles/iamHelper"),
+        &["resourcemanager.projects.setIamPolicy"],
+    );
+    def.urn = "urn:pulumi:dev::app::gcp:projects/iAMCustomRole:IAMCustomRole::helper".into();
+    let role = format!("{UNKNOWN_TEXT} from {}", def.urn);
+    let f = run(
+        vec![def.clone()],
+        vec![bind("b", "projects/acme", &role, DEV)],
+    );
+    let pe = one(&f, "GCP-PE-001");
+    assert!(!pe.evidence.contains("urn:"), "{pe:#?}");
+    assert!(f.iter().all(|x| x.rule_id != "GCP-UNK-001"), "{f:#?}");
+    // Public: the evidence names the role, never the URN.
+    let f = run(
+        vec![def],
+        vec![bind("b", "projects/acme", &role, "allUsers")],
+    );
+    let public = one(&f, "GCP-PUB-001");
+    assert_eq!(
+        public.evidence,
+        format!("projects/{UNKNOWN_TEXT}/roles/iamHelper @ projects/acme")
+    );
+    // Without the role in the state it stays unknown.
+    let f = run(vec![], vec![bind("b", "projects/acme", &role, DEV)]);
+    assert_eq!(ids(&f), ["GCP-UNK-001"]);
+}
+
+#[test]
 fn deleted_members_hold_nothing() {
     let f = run(
         vec![],
