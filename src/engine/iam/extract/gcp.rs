@@ -34,7 +34,10 @@
 //! - member: the prefix in the case GCP spells it (`user:`, `group:`, `serviceAccount:`,
 //!   `domain:`, `deleted:`, `principal://`, `principalSet://`, `allUsers`,
 //!   `allAuthenticatedUsers`, `projectOwner:`, ...), emails and domains lowercased (GCP compares
-//!   them ignoring case), surrounding spaces dropped;
+//!   them ignoring case), surrounding spaces dropped; an `IamMember`'s member unknown until apply
+//!   that depends on one service account of the stack (the usual
+//!   ``serviceAccount:${account.email}``) is `serviceAccount:<unknown until apply> from <urn>`,
+//!   so that the grants of one new account are judged together;
 //! - condition: the CEL expression, trimmed (title and description do not change what is
 //!   granted); `None` when absent or empty.
 //!
@@ -319,7 +322,13 @@ fn member(p: &Props<'_>, scope: String) -> Vec<Fact> {
             )];
         }
     };
-    let who = input(p, "member").unwrap_or_else(|| UNKNOWN_TEXT.to_owned());
+    let mut who = input(p, "member").unwrap_or_else(|| UNKNOWN_TEXT.to_owned());
+    if who == UNKNOWN_TEXT
+        && let Some(urn) = p.dependency("member")
+        && urn.contains("::gcp:serviceaccount/account:Account::")
+    {
+        who = format!("serviceAccount:{UNKNOWN_TEXT} from {urn}");
+    }
     vec![grant(&scope, &role_of(p), &who, cond)]
 }
 
@@ -774,6 +783,29 @@ mod tests {
         };
         match read("gcp:projects/iAMMember:IAMMember", &p, "b").as_slice() {
             [Fact::Binding(b)] => assert_eq!(b.role, format!("{UNKNOWN_TEXT} from {urn}")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_member_computed_from_a_service_account_names_its_resource() {
+        let inputs = json!({"project": "p", "role": "roles/viewer", "member": UNKNOWN});
+        let urn = "urn:pulumi:dev::app::gcp:serviceaccount/account:Account::worker";
+        let deps = vec![("member".to_owned(), vec![urn.to_owned()])];
+        let memo = DocMemo::default();
+        let p = Props {
+            primary: &inputs,
+            fallback: None,
+            deps: &deps,
+            memo: &memo,
+        };
+        match read("gcp:projects/iAMMember:IAMMember", &p, "b").as_slice() {
+            [Fact::Binding(b)] => {
+                assert_eq!(
+                    b.member,
+                    format!("serviceAccount:{UNKNOWN_TEXT} from {urn}")
+                )
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -279,7 +279,10 @@ pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
                 &home,
             ));
         }
-        let key = if binding.member.contains(UNKNOWN_TEXT) {
+        // A new service account of the stack (`serviceAccount:<unknown> from <urn>`) is one
+        // member; any other unknown member is judged alone.
+        let key = if binding.member.contains(UNKNOWN_TEXT) && !binding.member.contains(" from urn:")
+        {
             (binding.member.clone(), i + 1)
         } else {
             (binding.member.clone(), 0)

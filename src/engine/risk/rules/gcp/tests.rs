@@ -601,6 +601,18 @@ fn unknown_roles_and_values_are_reported_never_harmless() {
         )],
     );
     assert_eq!(ids(&f), ["GCP-ADM-001", "GCP-UNK-001"]);
+    // One new service account of the stack, named by its resource, is one member.
+    let sa = format!(
+        "serviceAccount:{UNKNOWN_TEXT} from urn:pulumi:dev::app::gcp:serviceaccount/account:Account::w"
+    );
+    let f = run(
+        vec![],
+        vec![
+            bind("a", "projects/acme", "roles/run.admin", &sa),
+            bind("b", "projects/acme", "roles/iam.serviceAccountUser", &sa),
+        ],
+    );
+    assert_eq!(one(&f, "GCP-PE-003").exposure, Exposure::Service);
     // Two unknown members are not combined into one path.
     let f = run(
         vec![],
