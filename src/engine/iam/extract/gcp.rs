@@ -37,7 +37,9 @@
 //!   them ignoring case), surrounding spaces dropped; an `IamMember`'s member unknown until apply
 //!   that depends on one service account of the stack (the usual
 //!   ``serviceAccount:${account.email}``) is `serviceAccount:<unknown until apply> from <urn>`,
-//!   so that the grants of one new account are judged together;
+//!   so that the grants of one new account are judged together (the same for an `IamBinding`
+//!   whose only member is such a value, for a service account's resource IAM scope,
+//!   `projects/-/serviceAccounts/<unknown until apply> from <urn>`, and for a key's owner);
 //! - condition: the CEL expression, trimmed (title and description do not change what is
 //!   granted); `None` when absent or empty.
 //!
@@ -160,8 +162,15 @@ pub(super) fn scope(type_: &str, p: &Props<'_>) -> String {
             strip(&input(p, "project").unwrap_or_else(unknown), "projects/")
         ),
         ("serviceaccount", "iampolicy" | "iambinding" | "iammember") => {
-            let id = input(p, "serviceAccountId").unwrap_or_else(unknown);
-            format!("projects/-/serviceAccounts/{}", account_of(&id))
+            match input(p, "serviceAccountId") {
+                Some(id) if id != UNKNOWN_TEXT => {
+                    format!("projects/-/serviceAccounts/{}", account_of(&id))
+                }
+                _ => format!(
+                    "projects/-/serviceAccounts/{}",
+                    account_ref(p, "serviceAccountId").unwrap_or_else(unknown)
+                ),
+            }
         }
         ("storage", "bucketiampolicy" | "bucketiambinding" | "bucketiammember") => {
             let bucket = input(p, "bucket").unwrap_or_else(unknown);
@@ -310,6 +319,14 @@ fn role_of(p: &Props<'_>) -> String {
     role
 }
 
+/// A value unknown until apply that depends on exactly one service account resource of the
+/// stack: `<unknown until apply> from <urn>` (see the module doc).
+fn account_ref(p: &Props<'_>, key: &str) -> Option<String> {
+    let urn = p.dependency(key)?;
+    urn.contains("::gcp:serviceaccount/account:Account::")
+        .then(|| format!("{UNKNOWN_TEXT} from {urn}"))
+}
+
 /// `IamMember`: one member.
 fn member(p: &Props<'_>, scope: String) -> Vec<Fact> {
     let cond = match condition(p.get("condition")) {
@@ -324,10 +341,9 @@ fn member(p: &Props<'_>, scope: String) -> Vec<Fact> {
     };
     let mut who = input(p, "member").unwrap_or_else(|| UNKNOWN_TEXT.to_owned());
     if who == UNKNOWN_TEXT
-        && let Some(urn) = p.dependency("member")
-        && urn.contains("::gcp:serviceaccount/account:Account::")
+        && let Some(account) = account_ref(p, "member")
     {
-        who = format!("serviceAccount:{UNKNOWN_TEXT} from {urn}");
+        who = format!("serviceAccount:{account}");
     }
     vec![grant(&scope, &role_of(p), &who, cond)]
 }
@@ -350,6 +366,12 @@ fn binding(p: &Props<'_>, scope: String) -> Vec<Fact> {
         Some(Value::Array(items)) => items
             .iter()
             .map(|m| match text_of(m) {
+                // One unknown member and one service account it depends on: that account.
+                Some(who) if who == UNKNOWN_TEXT && items.len() == 1 => {
+                    let who =
+                        account_ref(p, "members").map_or(who, |a| format!("serviceAccount:{a}"));
+                    grant(&scope, &role, &who, cond.clone())
+                }
                 Some(who) => grant(&scope, &role, &who, cond.clone()),
                 None => malformed("members", m, "a member is not text".into()),
             })
@@ -508,7 +530,10 @@ fn custom_role(p: &Props<'_>, logical: &str, org: bool) -> Vec<Fact> {
 /// A service account key. A key made from an uploaded public key (`publicKeyData`) leaves the
 /// private key with its owner; a key Google generates puts it in the stack's state.
 fn key(p: &Props<'_>, _logical: &str) -> Vec<Fact> {
-    let id = input(p, "serviceAccountId").unwrap_or_else(|| UNKNOWN_TEXT.to_owned());
+    let id = match input(p, "serviceAccountId") {
+        Some(id) if id != UNKNOWN_TEXT => account_of(&id),
+        _ => account_ref(p, "serviceAccountId").unwrap_or_else(|| UNKNOWN_TEXT.to_owned()),
+    };
     let kind = if p.get("publicKeyData").is_some() {
         "service account key (uploaded public key)"
     } else {
@@ -516,7 +541,7 @@ fn key(p: &Props<'_>, _logical: &str) -> Vec<Fact> {
     };
     vec![Fact::Credential(Credential {
         cloud: Cloud::Gcp,
-        owner: canonical_member(&format!("serviceAccount:{}", account_of(&id))),
+        owner: canonical_member(&format!("serviceAccount:{id}")),
         kind: kind.to_owned(),
     })]
 }

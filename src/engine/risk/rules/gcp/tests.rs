@@ -343,6 +343,31 @@ fn taking_over_an_administrator_service_account_is_critical() {
 }
 
 #[test]
+fn taking_over_a_new_administrator_account_of_the_stack_is_found_through_its_resource() {
+    let account = format!(
+        "{UNKNOWN_TEXT} from urn:pulumi:dev::app::gcp:serviceaccount/account:Account::deployer"
+    );
+    let f = run(
+        vec![],
+        vec![
+            bind(
+                "a",
+                "projects/acme",
+                "roles/owner",
+                &format!("serviceAccount:{account}"),
+            ),
+            bind(
+                "t",
+                &format!("projects/-/serviceAccounts/{account}"),
+                "roles/iam.serviceAccountTokenCreator",
+                DEV,
+            ),
+        ],
+    );
+    assert!(f.iter().any(|x| x.rule_id == "GCP-PE-007"), "{f:#?}");
+}
+
+#[test]
 fn role_update_is_complete_when_the_member_holds_a_custom_role_there() {
     let role = custom("projects/acme/roles/mine", &["storage.buckets.get"]);
     let f = run(
