@@ -264,10 +264,10 @@ fn iam_of_every_cloud_that_iamgate_does_not_model_is_unanalyzed() {
         ("vendor-admin", "AWS-UNANALYZED-001"),
         ("deny-leave-org", "AWS-UNANALYZED-001"),
         ("events", "AWS-UNANALYZED-001"),
-        ("contractor-owner", "GCP-UNANALYZED-001"),
-        // Kubernetes RBAC and Azure RBAC are modeled: judged by their rules, not passed to a
-        // human unread.
+        // Kubernetes RBAC, Google Cloud IAM and Azure RBAC are modeled: judged by their rules,
+        // not passed to a human unread.
         ("ci-admin", "K8S-ADM-001"),
+        ("contractor-owner", "GCP-ADM-001"),
         ("ops-owner", "AZURE-ADM-001"),
     ] {
         assert_eq!(on(name), [(rule, true)], "{name}");

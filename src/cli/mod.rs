@@ -96,14 +96,15 @@ impl Outcome {
     }
 }
 
-/// `iamgate --version`: the crate version, and the source and date of the action database and
-/// of the AWS managed policy table.
+/// `iamgate --version`: the crate version, and the source and date of the action database, of
+/// the AWS managed policy table and of the Google Cloud predefined role table.
 pub fn long_version() -> String {
     format!(
-        "{}\naction database: {}\nAWS managed policies: {}",
+        "{}\naction database: {}\nAWS managed policies: {}\nGoogle Cloud predefined roles: {}",
         env!("CARGO_PKG_VERSION"),
         actions::db().version(),
-        managed::version()
+        managed::version(),
+        crate::engine::iam::gcp_roles::version()
     )
 }
 

@@ -617,6 +617,7 @@ impl Reader<'_> {
                 "disable",
                 "severity",
                 "trusted_accounts",
+                "trusted_domains",
                 "sensitive_resources",
             ],
         );
@@ -668,6 +669,42 @@ impl Reader<'_> {
             })
             .into_iter()
             .collect();
+        let dom_path = join(path, "trusted_domains");
+        let trusted_domains = self
+            .list(&dom_path, m.get("trusted_domains"), false, |r, p, v| {
+                let Value::String(text) = v else {
+                    r.problem(p, format!("expected a domain name, found {}", kind(v)));
+                    return None;
+                };
+                let domain = text.trim().to_ascii_lowercase();
+                let valid = domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && domain
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+                if !valid {
+                    r.problem(
+                        p,
+                        format!(
+                            "`{text}` is not a domain name (`acme.com`; no `@`, scheme or wildcard)"
+                        ),
+                    );
+                    return None;
+                }
+                if domain == "gmail.com" || domain == "googlemail.com" {
+                    r.problem(
+                        p,
+                        format!(
+                            "`{domain}` holds consumer accounts of anyone: it cannot be trusted"
+                        ),
+                    );
+                    return None;
+                }
+                Some(domain)
+            })
+            .into_iter()
+            .collect();
         let sensitive_path = join(path, "sensitive_resources");
         let sensitive_resources = self.list(
             &sensitive_path,
@@ -696,6 +733,7 @@ impl Reader<'_> {
             disable,
             severity,
             trusted_accounts,
+            trusted_domains,
             sensitive_resources,
         }
     }
@@ -764,6 +802,41 @@ mod tests {
                 "arn:aws:s3:::acme-pulumi-state/*",
                 "arn:aws:kms:*:111122223333:key/prod-*"
             ]
+        );
+    }
+
+    #[test]
+    fn trusted_domains_are_lowercased_domain_names_and_never_consumer_ones() {
+        let ok = "version: 1\nstacks: [{ name: p, dir: d, stack: a/p }]\nrisk:\n  trusted_domains: [Acme.com, \" corp.acme.io\"]\n";
+        let config = parse(ok).unwrap_or_else(|p| panic!("{p}"));
+        assert_eq!(
+            config.risk.trusted_domains,
+            ["acme.com".to_owned(), "corp.acme.io".to_owned()].into()
+        );
+        let bad = "version: 1\nstacks: [{ name: p, dir: d, stack: a/p }]\nrisk:\n  trusted_domains:\n    - acme.com\n    - user@acme.com\n    - gmail.com\n    - 42\n    - \"*.acme.com\"\n";
+        let problems = match parse(bad) {
+            Ok(_) => panic!("accepted an email, gmail.com and a number as trusted domains"),
+            Err(p) => p,
+        };
+        let paths: Vec<&str> = problems.0.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "risk.trusted_domains[1]",
+                "risk.trusted_domains[2]",
+                "risk.trusted_domains[3]",
+                "risk.trusted_domains[4]"
+            ],
+            "{problems}"
+        );
+        let text = problems.to_string();
+        assert!(
+            text.contains("`user@acme.com` is not a domain name"),
+            "{text}"
+        );
+        assert!(
+            text.contains("`gmail.com` holds consumer accounts"),
+            "{text}"
         );
     }
 

@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod azure_roles;
 pub mod extract;
+pub mod gcp_roles;
 pub mod grants;
 pub mod managed;
 pub mod model;

@@ -231,12 +231,10 @@ pub const TABLE: &[Unmodeled] = &[
     // Google Cloud.
     row(Gcp, GCP, "*", Suffix(&["IamAuditConfig"]), Governs,
         "IAM audit logging configurations, which record who used access"),
-    row(Gcp, GCP, "*", Suffix(&["IamMember", "IamBinding", "IamPolicy", "IamMemberRemove"]), Grants,
-        "IAM members, bindings and policies at organization, folder, project or resource level"),
-    row(Gcp, GCP, "*", Suffix(&["IamCustomRole"]), Grants,
-        "IAM custom roles, which define what a binding to them grants"),
-    row(Gcp, GCP, "serviceaccount", Any, Grants,
-        "service accounts, their keys and who may act as them"),
+    // IAM members, bindings and policies of every level, custom roles, service accounts and
+    // their keys are modeled (`extract::gcp`).
+    row(Gcp, GCP, "*", Suffix(&["IamMemberRemove"]), Governs,
+        "IAM member removals, which keep a member out of a role: deleting one may let the member back"),
     row(Gcp, GCP, "projects", Exact(&["DefaultServiceAccounts"]), Governs,
         "the handling of a project's default service accounts, whose deletion can restore their Editor role"),
     row(Gcp, GCP, "iam", Any, Governs,
@@ -367,19 +365,10 @@ mod tests {
             assert_eq!(cloud(t), Some(Cloud::Aws), "{t}");
         }
         for t in [
-            "gcp:projects/iAMMember:IAMMember",
-            "gcp:projects/iAMBinding:IAMBinding",
-            "gcp:projects/iAMPolicy:IAMPolicy",
-            "gcp:organizations/iAMMember:IAMMember",
-            "gcp:folder/iAMBinding:IAMBinding",
-            "gcp:projects/iAMCustomRole:IAMCustomRole",
-            "gcp:organizations/iAMCustomRole:IAMCustomRole",
-            "gcp:storage/bucketIAMMember:BucketIAMMember",
-            "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember",
-            "gcp:cloudrun/iamMember:IamMember",
-            "gcp:serviceaccount/account:Account",
-            "gcp:serviceaccount/key:Key",
-            "gcp:serviceaccount/iAMMember:IAMMember",
+            "gcp:projects/iAMMemberRemove:IAMMemberRemove",
+            "gcp:storage/bucketAccessControl:BucketAccessControl",
+            "gcp:bigquery/datasetAccess:DatasetAccess",
+            "gcp:projects/defaultServiceAccounts:DefaultServiceAccounts",
             "gcp:iam/denyPolicy:DenyPolicy",
         ] {
             assert_eq!(cloud(t), Some(Cloud::Gcp), "{t}");

@@ -219,6 +219,9 @@ pub struct RiskConfig {
     pub severity: std::collections::BTreeMap<String, Severity>,
     /// Accounts that count as ours: cross-account rules do not fire for them.
     pub trusted_accounts: BTreeSet<String>,
+    /// Google Cloud email domains that count as ours (lowercase; subdomains included): a
+    /// member outside them is reported by GCP-XA-001. Consumer domains (gmail.com) never do.
+    pub trusted_domains: BTreeSet<String>,
     /// ARNs (with `*` and `?` wildcards) of resources whose every grant is reported
     /// (AWS-RE-003): the state bucket, the production keys, the deploy role.
     pub sensitive_resources: Vec<String>,

@@ -302,7 +302,12 @@ fn read_state(
     } else {
         &state.type_
     };
-    let mut facts = reader(type_).map(|r| r(&props, name)).unwrap_or_default();
+    let mut facts = if type_.starts_with("gcp:") {
+        // Google Cloud's reader builds a resource's scope from its type.
+        gcp::read(type_, &props, name)
+    } else {
+        reader(type_).map(|r| r(&props, name)).unwrap_or_default()
+    };
     let in_inputs = |property: &str| match &inputs.value {
         Value::Object(map) => map.contains_key(property),
         _ => false,

@@ -23,7 +23,7 @@ fn run(steps: &[UnanalyzedStep]) -> (Vec<Finding>, Vec<Finding>) {
 fn each_cloud_has_its_rule_at_medium() {
     for (type_, id) in [
         ("aws:eks/accessEntry:AccessEntry", "AWS-UNANALYZED-001"),
-        ("gcp:serviceaccount/key:Key", "GCP-UNANALYZED-001"),
+        ("gcp:iam/denyPolicy:DenyPolicy", "GCP-UNANALYZED-001"),
         (
             "azuread:index/appRoleAssignment:AppRoleAssignment",
             "AZURE-UNANALYZED-001",
@@ -62,7 +62,7 @@ fn a_deletion_is_new_risk_only_for_a_type_that_can_restrict_access() {
             Change::Removes,
         ),
         step(
-            "gcp:projects/iAMBinding:IAMBinding",
+            "gcp:storage/bucketAccessControl:BucketAccessControl",
             Op::Delete,
             Change::Removes,
         ),
