@@ -10,7 +10,7 @@ mkdir -p "$out/preview" "$out/policy" "$out/repo_config"
 
 # Steps (or events) that bear IAM: most of what the analysis looks at.
 iam='iam/|[Pp]olicy|lambda/permission|kms/|sqs/|sns/|ecr/|s3/|rbac.authorization|core/v1:Secret|IAM|[Ii]am[A-Z]|authorization|azuread'
-previews=(tests/fixtures/previews/*.json tests/fixtures/previews/*.ndjson examples/*.json tests/fixtures/kubernetes/*.json)
+previews=(tests/fixtures/previews/*.json tests/fixtures/previews/*.ndjson examples/*.json tests/fixtures/kubernetes/*.json tests/fixtures/gcp/*.json tests/fixtures/azure/*.json)
 
 # preview: every sample under 100 KB as is, and a small IAM-only cut of each (the big bulk of a
 # preview slows the fuzzer down without reaching more code).
