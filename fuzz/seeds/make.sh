@@ -16,6 +16,12 @@ previews=(tests/fixtures/previews/*.json tests/fixtures/previews/*.ndjson exampl
 # preview slows the fuzzer down without reaching more code).
 for f in "${previews[@]}"; do
     base=$(basename "$f")
+    # The clouds' fixtures share file names (escalation.preview.json): keep their folder.
+    case "$f" in
+    tests/fixtures/kubernetes/* | tests/fixtures/gcp/* | tests/fixtures/azure/*)
+        base="$(basename "$(dirname "$f")")-$base"
+        ;;
+    esac
     cut="$out/preview/${base%.*}.iam-cut.${base##*.}"
     if [ "$(wc -c <"$f")" -le 102400 ]; then
         cp "$f" "$out/preview/$base"
