@@ -217,3 +217,25 @@ fn version_names_the_predefined_role_table() {
         "{text}"
     );
 }
+
+/// The comment a reviewer reads for the escalation split over two bindings, as Markdown.
+#[test]
+fn the_comment_for_an_escalation_across_bindings() {
+    let path = format!(
+        "{}/tests/fixtures/gcp/escalation.preview.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_iamgate"))
+        .args(["analyze", &path, "--format", "markdown"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // The version line changes with every release: the rest is what is reviewed.
+    let text: String = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("<sub>iamgate "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    insta::assert_snapshot!("escalation.md", text);
+}
