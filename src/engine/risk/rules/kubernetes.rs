@@ -136,8 +136,56 @@ pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
         }
     }
     for (member, grants) in &subjects {
-        check_subject(member, grants, out);
+        let groups: Vec<&Vec<Grant<'_>>> = implicit_groups(member)
+            .iter()
+            .filter_map(|g| subjects.get(g.as_str()))
+            .collect();
+        if groups.is_empty() {
+            check_subject(member, grants, out);
+            continue;
+        }
+        // The member also holds what its implicit groups are bound to: judged combined, less
+        // what the groups alone give it (reported on the groups, and not new risk when only
+        // the member's own binding is new).
+        let mut combined = grants.clone();
+        let mut inherited = Vec::new();
+        for g in groups {
+            combined.extend(g.iter().cloned());
+            inherited.extend(g.iter().cloned());
+        }
+        let mut mine = Vec::new();
+        check_subject(member, &combined, &mut mine);
+        let mut theirs = Vec::new();
+        check_subject(member, &inherited, &mut theirs);
+        let same = |a: &Finding, b: &Finding| {
+            a.rule_id == b.rule_id
+                && a.evidence == b.evidence
+                && a.severity == b.severity
+                && a.confidence == b.confidence
+        };
+        out.extend(
+            mine.into_iter()
+                .filter(|f| !theirs.iter().any(|t| same(f, t))),
+        );
     }
+}
+
+/// The groups Kubernetes puts a subject in by itself: every service account is in
+/// `system:serviceaccounts` and `system:serviceaccounts:<namespace>`, and every authenticated
+/// user or account in `system:authenticated`.
+fn implicit_groups(member: &str) -> Vec<String> {
+    if let Some(rest) = member.strip_prefix("ServiceAccount/") {
+        let ns = rest.split_once('/').map_or(rest, |(ns, _)| ns);
+        return vec![
+            "Group/system:serviceaccounts".to_owned(),
+            format!("Group/system:serviceaccounts:{ns}"),
+            "Group/system:authenticated".to_owned(),
+        ];
+    }
+    if member.starts_with("User/") && member != "User/system:anonymous" {
+        return vec!["Group/system:authenticated".to_owned()];
+    }
+    Vec::new()
 }
 
 /// A finding about one binding.

@@ -400,6 +400,69 @@ fn other_clouds_bindings_are_left_to_their_family() {
 }
 
 #[test]
+fn a_service_account_combines_what_its_namespace_group_holds() {
+    // `bind` on the account's own binding, the write that uses it through the group every
+    // account of the namespace is in: a complete path for the account.
+    let out = run(
+        vec![
+            role(
+                "ClusterRole/binder",
+                &["bind rbac.authorization.k8s.io/clusterroles"],
+            ),
+            role(
+                "ClusterRole/writer",
+                &["create rbac.authorization.k8s.io/clusterrolebindings"],
+            ),
+        ],
+        vec![
+            bind("a", "cluster", "ClusterRole/binder", SA),
+            bind(
+                "b",
+                "cluster",
+                "ClusterRole/writer",
+                "Group/system:serviceaccounts:build",
+            ),
+        ],
+    );
+    let pe: Vec<&Finding> = out
+        .iter()
+        .filter(|f| f.rule_id == "K8S-PE-001" && f.subject == SA)
+        .collect();
+    assert_eq!(pe.len(), 1, "{out:#?}");
+    assert_eq!(pe[0].confidence, Confidence::Direct);
+    // What the group alone gives is reported on the group, once, not again on the account.
+    assert!(
+        out.iter()
+            .any(|f| f.rule_id == "K8S-PM-001" && f.subject == "Group/system:serviceaccounts:build"),
+        "{out:#?}"
+    );
+    assert!(
+        !out.iter()
+            .any(|f| f.rule_id == "K8S-PM-001" && f.subject == SA),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn an_accounts_own_grant_of_what_its_group_already_has_is_not_reported_again() {
+    let r = role("ClusterRole/secrets", &["get core/secrets"]);
+    let out = run(
+        vec![r],
+        vec![
+            bind(
+                "a",
+                "cluster",
+                "ClusterRole/secrets",
+                "Group/system:serviceaccounts",
+            ),
+            bind("b", "cluster", "ClusterRole/secrets", SA),
+        ],
+    );
+    let subjects: Vec<&str> = out.iter().map(|f| f.subject.as_str()).collect();
+    assert_eq!(subjects, ["Group/system:serviceaccounts"], "{out:#?}");
+}
+
+#[test]
 fn every_capability_target_is_relevant() {
     let literal: &[(&str, &str)] = &[
         ("core", "secrets"),
