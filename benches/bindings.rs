@@ -47,16 +47,16 @@ fn best_median(mut v: Vec<Duration>) -> (Duration, Duration) {
     )
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let units = env("IAMGATE_BENCH_UNITS", 5_000);
-    let aws = env("IAMGATE_BENCH_AWS", 10_000);
-    let runs = env("IAMGATE_BENCH_RUNS", 9);
-    let config = RiskConfig::default();
-    let ctx = EvalCtx { config: &config };
-
-    // 1. Kubernetes bindings through extraction and the rules, one thread.
-    let k8s = clouds::kubernetes(units, 42);
-    let bytes = clouds::digest(k8s.clone());
+/// Times extraction and every rule family over both states of a preview of `steps`, `runs`
+/// times, and prints grants per second (per binding of either state).
+fn grants_per_second(
+    cloud: &str,
+    units: usize,
+    steps: &[serde_json::Value],
+    runs: usize,
+    ctx: EvalCtx<'_>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let bytes = clouds::digest(steps.to_vec());
     let parsed = preview::parse(&bytes)?;
     let (grants, roles) = {
         let ex = extract(&parsed);
@@ -78,8 +78,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let (best, med) = best_median(times);
     eprintln!(
-        "kubernetes: {units} units, {} steps, {} bytes; {grants} grants and {roles} roles over both states, {findings} findings",
-        k8s.len(),
+        "{cloud}: {units} units, {} steps, {} bytes; {grants} grants and {roles} roles over both states, {findings} findings",
+        steps.len(),
         bytes.len()
     );
     eprintln!(
@@ -88,37 +88,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         med.as_secs_f64() * 1e3,
         grants as f64 / med.as_secs_f64()
     );
+    Ok(())
+}
 
-    // The same for Google Cloud.
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let units = env("IAMGATE_BENCH_UNITS", 5_000);
+    let aws = env("IAMGATE_BENCH_AWS", 10_000);
+    let runs = env("IAMGATE_BENCH_RUNS", 9);
+    let config = RiskConfig::default();
+    let ctx = EvalCtx { config: &config };
+
+    // 1. Each binding cloud through extraction and the rules, one thread.
+    let k8s = clouds::kubernetes(units, 42);
+    grants_per_second("kubernetes", units, &k8s, runs, ctx)?;
     let gcp = clouds::gcp(units, 42);
-    let bytes = clouds::digest(gcp.clone());
-    let parsed = preview::parse(&bytes)?;
-    let grants = {
-        let ex = extract(&parsed);
-        ex.before.bindings.len() + ex.after.bindings.len()
-    };
-    let mut times = Vec::new();
-    for _ in 0..runs {
-        let t = Instant::now();
-        let ex = extract(&parsed);
-        let before = risk::evaluate(&ex.before, ctx);
-        let after = risk::evaluate(&ex.after, ctx);
-        findings = before.len() + after.len();
-        black_box((before, after));
-        times.push(t.elapsed());
-    }
-    let (best, med) = best_median(times);
-    eprintln!(
-        "google cloud: {units} units, {} steps, {} bytes; {grants} grants over both states, {findings} findings",
-        gcp.len(),
-        bytes.len()
-    );
-    eprintln!(
-        "  extraction + rules, one thread: best {:.1} ms, median {:.1} ms -> {:.0} grants/s (median)",
-        best.as_secs_f64() * 1e3,
-        med.as_secs_f64() * 1e3,
-        grants as f64 / med.as_secs_f64()
-    );
+    grants_per_second("google cloud", units, &gcp, runs, ctx)?;
 
     // 2. A preview mixing the four clouds, against reading it into a Value.
     let mut steps = synthetic::steps(aws, 42);

@@ -92,28 +92,18 @@ pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
     {
         let federated = c.value.kind.starts_with("federated");
         let rule = if federated { &CE_002 } else { &CE_001 };
-        out.push(Finding {
-            rule_id: rule.id,
-            category: rule.category,
-            severity: rule.severity,
-            resource: c.urn.clone(),
-            subject: c.value.owner.clone(),
-            evidence: c.value.kind.clone(),
-            message: if federated {
-                format!(
-                    "A {} lets the external identity sign in as `{}`, with every role and permission it holds.",
-                    c.value.kind, c.value.owner
-                )
-            } else {
-                format!(
-                    "A long-lived {} is created for `{}`: whoever holds it signs in as it, with every role and permission it holds.",
-                    c.value.kind, c.value.owner
-                )
-            },
-            scope: Scope::Pinned,
-            exposure: Exposure::Service,
-            confidence: Confidence::Direct,
-        });
+        let message = if federated {
+            format!(
+                "A {} lets the external identity sign in as `{}`, with every role and permission it holds.",
+                c.value.kind, c.value.owner
+            )
+        } else {
+            format!(
+                "A long-lived {} is created for `{}`: whoever holds it signs in as it, with every role and permission it holds.",
+                c.value.kind, c.value.owner
+            )
+        };
+        out.push(super::credential_finding(c, rule, rule.severity, message));
     }
 
     // Group membership: whoever is in a group holds what is granted to it.

@@ -87,32 +87,24 @@ pub fn check(state: &IamState, ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
         .filter(|c| c.value.cloud == Cloud::Gcp)
     {
         let uploaded = c.value.kind.contains("uploaded");
-        out.push(Finding {
-            rule_id: CE_001.id,
-            category: CE_001.category,
-            severity: if uploaded {
-                Severity::Medium
-            } else {
-                CE_001.severity
-            },
-            resource: c.urn.clone(),
-            subject: c.value.owner.clone(),
-            evidence: c.value.kind.clone(),
-            message: if uploaded {
+        let (severity, message) = if uploaded {
+            (
+                Severity::Medium,
                 format!(
                     "A {} is created for `{}`: the private key stays with whoever generated it, but it is long-lived.",
                     c.value.kind, c.value.owner
-                )
-            } else {
+                ),
+            )
+        } else {
+            (
+                CE_001.severity,
                 format!(
                     "A long-lived {} is created for `{}`: its secret is stored in the stack's state, and whoever reads it acts as the account.",
                     c.value.kind, c.value.owner
-                )
-            },
-            scope: Scope::Pinned,
-            exposure: Exposure::Service,
-            confidence: Confidence::Direct,
-        });
+                ),
+            )
+        };
+        out.push(super::credential_finding(c, &CE_001, severity, message));
     }
 
     // Everything bound to each member, combined. Members unknown until apply are judged one

@@ -55,21 +55,15 @@ pub fn check(state: &IamState, _ctx: EvalCtx<'_>, out: &mut Vec<Finding>) {
         .iter()
         .filter(|c| c.value.cloud == Cloud::Kubernetes)
     {
-        out.push(Finding {
-            rule_id: CE_001.id,
-            category: CE_001.category,
-            severity: CE_001.severity,
-            resource: c.urn.clone(),
-            subject: c.value.owner.clone(),
-            evidence: c.value.kind.clone(),
-            message: format!(
+        out.push(super::credential_finding(
+            c,
+            &CE_001,
+            CE_001.severity,
+            format!(
                 "A long-lived {} is created for `{}`: it never expires and anyone who can read secrets in its namespace can act as the account.",
                 c.value.kind, c.value.owner
             ),
-            scope: Scope::Pinned,
-            exposure: Exposure::Service,
-            confidence: Confidence::Direct,
-        });
+        ));
     }
 
     // Everything bound to each subject, combined.

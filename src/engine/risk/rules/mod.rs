@@ -29,6 +29,28 @@ pub fn report_unreadable(
     lint::unreadable_findings(state, cloud, rule, out);
 }
 
+/// The finding of `rule` about long-lived credentials of a binding cloud (a key, a password, a
+/// token secret): about its owner, pinned to it, a workload identity.
+pub fn credential_finding(
+    c: &crate::engine::iam::Sourced<crate::engine::iam::grants::Credential>,
+    rule: &Rule,
+    severity: super::Severity,
+    message: String,
+) -> Finding {
+    Finding {
+        rule_id: rule.id,
+        category: rule.category,
+        severity,
+        resource: c.urn.clone(),
+        subject: c.value.owner.clone(),
+        evidence: c.value.kind.clone(),
+        message,
+        scope: super::Scope::Pinned,
+        exposure: super::Exposure::Service,
+        confidence: super::Confidence::Direct,
+    }
+}
+
 /// Every family's catalog entries, in display order.
 pub fn families() -> [&'static [Rule]; 12] {
     [
