@@ -920,17 +920,15 @@ impl<'s> Roles<'s> {
                 ),
             );
         }
-        let mut defined: BTreeSet<&str> = BTreeSet::new();
         for d in state
             .role_defs
             .iter()
             .filter(|d| d.value.cloud == Cloud::Kubernetes)
         {
-            // A role the stack defines replaces the built-in one of the same name; two
-            // definitions of one role (a role and its patch) combine.
-            if defined.insert(d.value.id.as_str()) && builtin::is_builtin(&d.value.id) {
-                own.remove(&d.value.id);
-            }
+            // Definitions of one role combine: a role and its patch, and a built-in role and
+            // what the stack sets on it (a `ClusterRolePatch` of `cluster-admin` that only
+            // changes a label must not empty it; the cluster reconciles built-in roles back to
+            // their rules anyway).
             let entry = own.entry(d.value.id.clone()).or_default();
             entry
                 .0

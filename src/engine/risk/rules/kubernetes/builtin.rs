@@ -17,12 +17,6 @@ pub struct Builtin {
     pub labels: &'static [&'static str],
 }
 
-/// Whether a role id names a built-in role.
-pub fn is_builtin(id: &str) -> bool {
-    id.strip_prefix("ClusterRole/")
-        .is_some_and(|name| ROLES.iter().any(|b| b.name == name))
-}
-
 const WRITE_EDIT: &[&str] = &[
     // impersonate service accounts
     "impersonate core/serviceaccounts",

@@ -364,12 +364,22 @@ fn aggregating_into_view_is_reported_and_reaches_view_holders() {
 }
 
 #[test]
-fn a_stack_defined_role_replaces_the_builtin_of_that_name() {
+fn a_patch_of_a_builtin_role_never_empties_it() {
+    // A ClusterRolePatch of `cluster-admin` that sets only a label, then a binding to it: still
+    // cluster administrator.
+    let mut patch = role("ClusterRole/cluster-admin", &[]);
+    patch.value.labels = vec!["team=platform".into()];
     let out = run(
-        vec![role("ClusterRole/view", &["get core/pods"])],
-        vec![bind("b", "cluster", "ClusterRole/view", SA)],
+        vec![patch],
+        vec![bind("b", "cluster", "ClusterRole/cluster-admin", SA)],
     );
-    assert!(out.is_empty(), "{out:#?}");
+    assert_eq!(ids(&out), ["K8S-ADM-001"], "{out:#?}");
+    // What the stack adds to a built-in role is judged with it.
+    let out = run(
+        vec![role("ClusterRole/view", &["get core/secrets"])],
+        vec![bind("b", "namespace/team", "ClusterRole/view", SA)],
+    );
+    assert_eq!(ids(&out), ["K8S-DE-001"], "{out:#?}");
 }
 
 #[test]
