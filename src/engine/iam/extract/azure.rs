@@ -159,6 +159,22 @@ fn scalar(p: &Props<'_>, key: &str) -> Result<Option<String>, Box<Fact>> {
     }
 }
 
+/// Scalar inputs read one by one, with a malformed fact kept for each that is not text: a type
+/// reports every unreadable input, then gives up.
+#[derive(Default)]
+struct Scalars {
+    malformed: Vec<Fact>,
+}
+
+impl Scalars {
+    fn read(&mut self, p: &Props<'_>, key: &str) -> Option<String> {
+        scalar(p, key).unwrap_or_else(|f| {
+            self.malformed.push(*f);
+            None
+        })
+    }
+}
+
 /// Collapses runs of whitespace and trims; lowercases when asked.
 fn tidy(text: &str, lower: bool) -> String {
     let t = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -201,25 +217,18 @@ fn canonical_id(text: &str) -> String {
 
 /// A role assignment (azure-native `RoleAssignment`, classic `Assignment`).
 fn assignment(p: &Props<'_>, classic: bool) -> Vec<Fact> {
-    let mut facts = Vec::new();
-    let read = |key: &str, facts: &mut Vec<Fact>| match scalar(p, key) {
-        Ok(v) => v,
-        Err(f) => {
-            facts.push(*f);
-            None
-        }
-    };
-    let scope = read("scope", &mut facts);
-    let id = read("roleDefinitionId", &mut facts);
+    let mut inputs = Scalars::default();
+    let scope = inputs.read(p, "scope");
+    let id = inputs.read(p, "roleDefinitionId");
     let name = if classic {
-        read("roleDefinitionName", &mut facts)
+        inputs.read(p, "roleDefinitionName")
     } else {
         None
     };
-    let principal = read("principalId", &mut facts);
-    let condition = read("condition", &mut facts);
-    if !facts.is_empty() {
-        return facts;
+    let principal = inputs.read(p, "principalId");
+    let condition = inputs.read(p, "condition");
+    if !inputs.malformed.is_empty() {
+        return inputs.malformed;
     }
     let role = match (id, name) {
         (Some(id), _) => canonical_role(&id),
@@ -409,22 +418,16 @@ fn identity_federation(p: &Props<'_>, identity: Option<String>) -> Vec<Fact> {
 
 /// An Entra ID directory role assignment.
 fn directory_role(p: &Props<'_>, _logical: &str) -> Vec<Fact> {
-    let mut facts = Vec::new();
-    let mut read = |key: &str| match scalar(p, key) {
-        Ok(v) => v,
-        Err(f) => {
-            facts.push(*f);
-            None
-        }
-    };
+    let mut inputs = Scalars::default();
+    let mut read = |key: &str| inputs.read(p, key);
     // Assignments name `roleId`/`principalObjectId`; eligibility requests `roleDefinitionId`/
     // `principalId`.
     let role = read("roleId").or_else(|| read("roleDefinitionId"));
     let member = read("principalObjectId").or_else(|| read("principalId"));
     let directory_scope = read("directoryScopeId");
     let app_scope = read("appScopeId");
-    if !facts.is_empty() {
-        return facts;
+    if !inputs.malformed.is_empty() {
+        return inputs.malformed;
     }
     let scope = match (directory_scope, app_scope) {
         (Some(s), _) if s.contains(UNKNOWN_TEXT) => UNKNOWN_TEXT.to_owned(),
@@ -449,19 +452,13 @@ fn directory_role(p: &Props<'_>, _logical: &str) -> Vec<Fact> {
 
 /// An app role assignment: an application permission (or any app role) granted to a principal.
 fn app_role(p: &Props<'_>, _logical: &str) -> Vec<Fact> {
-    let mut facts = Vec::new();
-    let mut read = |key: &str| match scalar(p, key) {
-        Ok(v) => v,
-        Err(f) => {
-            facts.push(*f);
-            None
-        }
-    };
+    let mut inputs = Scalars::default();
+    let mut read = |key: &str| inputs.read(p, key);
     let role = read("appRoleId");
     let member = read("principalObjectId");
     let resource = read("resourceObjectId");
-    if !facts.is_empty() {
-        return facts;
+    if !inputs.malformed.is_empty() {
+        return inputs.malformed;
     }
     vec![Fact::Binding(Binding {
         cloud: Cloud::Azure,
@@ -486,18 +483,12 @@ pub const GROUP_MEMBER: &str = "group:member";
 
 /// A member added to an Entra ID group.
 fn group_member(p: &Props<'_>, _logical: &str) -> Vec<Fact> {
-    let mut facts = Vec::new();
-    let mut read = |key: &str| match scalar(p, key) {
-        Ok(v) => v,
-        Err(f) => {
-            facts.push(*f);
-            None
-        }
-    };
+    let mut inputs = Scalars::default();
+    let mut read = |key: &str| inputs.read(p, key);
     let group = read("groupObjectId");
     let member = read("memberObjectId");
-    if !facts.is_empty() {
-        return facts;
+    if !inputs.malformed.is_empty() {
+        return inputs.malformed;
     }
     vec![Fact::Binding(Binding {
         cloud: Cloud::Azure,
@@ -808,6 +799,20 @@ mod tests {
             matches!(facts.as_slice(), [Fact::Unreadable { property, .. }] if property == "principalId"),
             "{facts:?}"
         );
+        // Every unreadable input of an Entra ID assignment is reported, and no grant is guessed.
+        let facts = read(
+            "azuread:index/appRoleAssignment:AppRoleAssignment",
+            json!({"appRoleId": ["x"], "principalObjectId": {"id": PRINCIPAL}, "resourceObjectId": PRINCIPAL}),
+        );
+        let properties: Vec<&str> = facts
+            .iter()
+            .filter_map(|f| match f {
+                Fact::Unreadable { property, .. } => Some(property.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(properties, ["appRoleId", "principalObjectId"], "{facts:?}");
+        assert_eq!(facts.len(), 2, "{facts:?}");
     }
 
     #[test]
